@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# tools/dev.sh: install dependencies, build, run the demo or the test suite.
+#
+#   tools/dev.sh deps    install the Debian 12 packages (root or sudo)
+#   tools/dev.sh build   deps + release build in build/
+#   tools/dev.sh demo    build + start a node on its defaults with a demo plant
+#   tools/dev.sh test    deps + format check + gcc build + clang ASan/UBSan
+#                        build (with fuzz targets) + ctest + TSan runtime tests
+#
+# Environment: TM_JOBS (parallel build jobs, default nproc),
+# TM_TEST_LABELS (ctest -L regex; default: everything but "long").
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=${TM_JOBS:-$(nproc)}
+
+packages=(
+    build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+    libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
+    libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev
+    tmux procps
+)
+
+deps() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    echo "dev.sh: installing ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}"
+}
+
+configure_build() { # dir, extra cmake args...
+    local dir=$1
+    shift
+    cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" \
+        >/dev/null
+    cmake --build "$root/$dir" -j "$jobs"
+}
+
+format_check() {
+    echo "== clang-format check"
+    find "$root"/core "$root"/protocol "$root"/actors "$root"/nodes \
+        "$root"/tools "$root"/tests -name '*.[ch]' -print0 |
+        xargs -0 -r clang-format --dry-run -Werror
+}
+
+cmd=${1:-test}
+case $cmd in
+deps)
+    deps
+    ;;
+build)
+    deps
+    configure_build build -DCMAKE_C_COMPILER=gcc
+    ;;
+demo)
+    deps
+    configure_build build -DCMAKE_C_COMPILER=gcc
+    exec "$root/tools/demo.sh" "$root/build"
+    ;;
+test)
+    deps
+    format_check
+    echo "== gcc build (warnings are errors)"
+    configure_build build -DCMAKE_C_COMPILER=gcc
+    echo "== clang build with ASan+UBSan and fuzz targets"
+    configure_build build-asan -DCMAKE_C_COMPILER=clang \
+        -DTM_SANITIZE=address,undefined -DTM_FUZZ=ON
+    echo "== tests (ASan+UBSan)"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    labels=()
+    if [ -n "${TM_TEST_LABELS:-}" ]; then
+        labels=(-L "$TM_TEST_LABELS")
+    else
+        labels=(-LE long)
+    fi
+    (cd "$root/build-asan" &&
+        ctest --output-on-failure -j "$jobs" "${labels[@]}")
+    echo "== clang build with TSan, threaded tests"
+    configure_build build-tsan -DCMAKE_C_COMPILER=clang -DTM_SANITIZE=thread
+    (cd "$root/build-tsan" &&
+        TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads)
+    ;;
+*)
+    echo "usage: tools/dev.sh deps|build|demo|test" >&2
+    exit 2
+    ;;
+esac
