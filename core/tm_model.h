@@ -52,7 +52,8 @@ typedef enum {
 } tm_step_status_t;
 
 /* Variable flags. */
-#define TM_VAR_SUMMING 0x1u /* input: links are added, by ascending source id */
+#define TM_VAR_SUMMING 0x1u /* input: links are added, by ascending source id  \
+                             */
 
 typedef struct {
     const char *name; /* letters, digits, '_'; < TM_MODEL_NAME_MAX bytes */
@@ -119,9 +120,8 @@ struct tm_model {
      * values, valid[j] != 0 where output j was measured; gain in [0, 1] is
      * the weight of the measurement. Adjusts state in place. Returns a
      * tm_step_status_t. Used by telemetry synchronisation. */
-    int (*estimate)(const double *params, double *state,
-                    const double *measured, const uint8_t *valid,
-                    double gain);
+    int (*estimate)(const double *params, double *state, const double *measured,
+                    const uint8_t *valid, double gain);
 };
 
 /* "high", "medium" or "low"; "?" for other values. */

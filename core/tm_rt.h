@@ -84,10 +84,10 @@ typedef struct {
     size_t links;
     size_t groups;
     unsigned workers;
-    uint64_t steps;        /* actor steps since open */
-    uint64_t faults;       /* non-ok steps since open */
-    double last_tick_ns;   /* wall time of the last tick (not in models) */
-    double busy_ns[64];    /* per worker, stepping time of the last tick */
+    uint64_t steps;      /* actor steps since open */
+    uint64_t faults;     /* non-ok steps since open */
+    double last_tick_ns; /* wall time of the last tick (not in models) */
+    double busy_ns[64];  /* per worker, stepping time of the last tick */
     size_t shard_actors[64];
 } tm_rt_stats_t;
 

@@ -1,0 +1,136 @@
+/* tm_msg: twinmesh wire messages over MessagePack (spec: docs/protocol.md).
+ *
+ * Every message is one MessagePack array, the envelope:
+ *
+ *   [version, type, source, destination, tick, seq, payload]
+ *
+ * version uint (TM_PROTO_VERSION), type uint (tm_msg_type_t), source and
+ * destination str (<= 64 bytes), tick and seq uint64, payload a
+ * type-specific MessagePack object. Decoders never trust their input: the
+ * whole buffer is validated by tm_wire_check() (size limit, nesting limit,
+ * every count bounded by the bytes that remain, exactly one object) before
+ * any field is read, and every malformed input yields a typed error.
+ */
+#ifndef TM_MSG_H_INCLUDED
+#define TM_MSG_H_INCLUDED
+
+#include "tm_wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_PROTO_VERSION 1u
+#define TM_MSG_NAME_MAX  64u /* bytes in source / destination */
+
+typedef enum {
+    TM_MSG_CONSOLE_REQ = 1, /* console -> node: one command */
+    TM_MSG_CONSOLE_REP = 2, /* node -> console: reply (or one stream item) */
+    TM_MSG_HEARTBEAT = 3,   /* node <-> node: liveness and progress */
+    TM_MSG_LINK_BATCH = 4,  /* node -> node: linked output values of a tick */
+    TM_MSG_TYPE_MAX = 4
+} tm_msg_type_t;
+
+/* Decoded envelope. payload points into the decoded buffer (borrowed: valid
+ * as long as that buffer is). */
+typedef struct {
+    uint32_t version;
+    uint32_t type;
+    char source[TM_MSG_NAME_MAX + 1];
+    char destination[TM_MSG_NAME_MAX + 1];
+    uint64_t tick;
+    uint64_t seq;
+    const uint8_t *payload;
+    size_t payload_len;
+} tm_envelope_t;
+
+/* Encode an envelope around an already-encoded payload (one MessagePack
+ * object). *out is malloc'd; the caller frees it.
+ * Errors: TM_ERR_INVAL (names too long, unknown type), TM_ERR_NOMEM. */
+int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
+                       size_t payload_len, uint8_t **out, size_t *out_len);
+
+/* Decode and validate an envelope (and that its payload is well-formed
+ * MessagePack within limits). limits may be NULL for the defaults.
+ * Errors: TM_ERR_WIRE_* for every malformed input. */
+int tm_envelope_decode(const uint8_t *buf, size_t len,
+                       const tm_wire_limits_t *limits, tm_envelope_t *out);
+
+/* ---- console request: payload {"argv": [str, ...]} ---------------------- */
+
+#define TM_CONSOLE_ARGC_MAX 1024u
+#define TM_CONSOLE_ARG_MAX  4096u
+
+typedef struct {
+    uint32_t argc;
+    char **argv; /* argc NUL-terminated strings, then NULL */
+} tm_console_req_t;
+
+int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
+                          size_t *out_len);
+/* Decode a payload (from tm_envelope_t). On success the caller owns *out
+ * and frees it with tm_console_req_free(). Errors: TM_ERR_WIRE_*,
+ * TM_ERR_TOO_BIG (argc or an argument over the limits), TM_ERR_NOMEM. */
+int tm_console_req_decode(const uint8_t *payload, size_t len,
+                          const tm_wire_limits_t *limits,
+                          tm_console_req_t *out);
+void tm_console_req_free(tm_console_req_t *req);
+
+/* ---- console reply: payload {"status": int, "error": str, "message": str,
+ *      "more": bool, "body": any} ----------------------------------------
+ * status 0 = ok, else a tm_err_t code; error = tm_err_name(status);
+ * message = human text; more = true for a stream item that others follow
+ * (watch, top); body = any MessagePack object (the result document). */
+
+typedef struct {
+    int32_t status;
+    const char *error;   /* borrowed from the payload buffer, NUL-less: */
+    size_t error_len;    /*   use the _len fields */
+    const char *message; /* borrowed */
+    size_t message_len;
+    int more;
+    const uint8_t *body; /* borrowed: one MessagePack object */
+    size_t body_len;
+} tm_console_rep_t;
+
+/* body may be NULL (encoded as nil). error NULL: tm_err_name(status). */
+int tm_console_rep_encode(int32_t status, const char *error,
+                          const char *message, int more, const uint8_t *body,
+                          size_t body_len, uint8_t **out, size_t *out_len);
+int tm_console_rep_decode(const uint8_t *payload, size_t len,
+                          const tm_wire_limits_t *limits,
+                          tm_console_rep_t *out);
+
+/* ---- heartbeat: payload {"node": str, "site": str, "tick": uint,
+ *      "actors": uint, "state": str} ------------------------------------- */
+
+typedef struct {
+    char node[TM_MSG_NAME_MAX + 1];
+    char site[TM_MSG_NAME_MAX + 1];
+    char state[TM_MSG_NAME_MAX + 1];
+    uint64_t tick;
+    uint64_t actors;
+} tm_heartbeat_t;
+
+int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
+                        size_t *out_len);
+int tm_heartbeat_decode(const uint8_t *payload, size_t len,
+                        const tm_wire_limits_t *limits, tm_heartbeat_t *out);
+
+/* ---- link batch: payload {"tick": uint, "ids": [uint...], "values": bin}
+ * values holds count IEEE 754 doubles, little-endian, one per link id. */
+
+typedef struct {
+    uint64_t tick;
+    uint32_t count;
+    uint64_t *ids;  /* count link ids */
+    double *values; /* count values */
+} tm_link_batch_t;
+
+int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
+                         size_t *out_len);
+/* On success the caller frees with tm_link_batch_free(). */
+int tm_link_batch_decode(const uint8_t *payload, size_t len,
+                         const tm_wire_limits_t *limits, tm_link_batch_t *out);
+void tm_link_batch_free(tm_link_batch_t *batch);
+
+#endif
