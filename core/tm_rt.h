@@ -59,14 +59,14 @@ typedef struct {
 typedef struct {
     const char *id;
     const tm_model_t *model;
-    uint32_t period;       /* steps every `period` ticks */
-    unsigned shard;        /* worker that steps it */
-    const double *state;   /* model->n_states */
-    const double *params;  /* model->n_params */
-    const double *inputs;  /* model->n_inputs, as used by the last step */
-    const double *held;    /* model->n_inputs, values of unlinked inputs */
-    const double *outputs; /* model->n_outputs, of the current tick */
-    const uint8_t *linked; /* model->n_inputs, links into each input */
+    uint32_t period;        /* steps every `period` ticks */
+    unsigned shard;         /* worker that steps it */
+    const double *state;    /* model->n_states */
+    const double *params;   /* model->n_params */
+    const double *inputs;   /* model->n_inputs, as used by the last step */
+    const double *held;     /* model->n_inputs, values of unlinked inputs */
+    const double *outputs;  /* model->n_outputs, of the current tick */
+    const uint16_t *linked; /* model->n_inputs, links into each input */
     tm_rt_health_t health;
     double step_ns; /* mean step cost per actor in its group, last tick */
 } tm_rt_actor_t;

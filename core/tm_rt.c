@@ -1,0 +1,1328 @@
+/* tm_rt: the actor runtime - groups in shards, coupling plan, workers.
+ *
+ * Layout. An actor lives in a group: the actors of one shard that share a
+ * model and a period. A group keeps structure-of-arrays storage (state,
+ * previous state, parameters, held inputs, inputs, two output buffers,
+ * health), so one model call steps the whole group. The actor table keeps
+ * the cold metadata (id, hash, group, slot) and an index maps ids to it.
+ *
+ * Coupling plan. Links are kept as (source actor, output, destination
+ * actor, input) records; before a tick the runtime resolves them, once per
+ * change, into per-group gather arrays of (source group, output offset,
+ * input offset, set-or-add), sorted by input offset and then by source id,
+ * so summing inputs add in ascending source-id order.
+ *
+ * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
+ * actor whose period does not divide k copies its outputs forward. All
+ * workers finish tick k before any starts k+1 (one STEP and one DONE
+ * message per worker per tick), so reading another shard's previous buffer
+ * never races with its writer.
+ */
+#include "tm_rt.h"
+
+#include "tm_err.h"
+#include "tm_index.h"
+
+#include <ev.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_MAX_WORKERS 64u
+#define S_NONE        UINT32_MAX
+
+enum { S_CMD_STEP = 1, S_CMD_STOP = 2, S_CMD_DONE = 3 };
+
+/* Inproc control message: a plain struct, never leaves the process. */
+typedef struct {
+    uint32_t cmd;
+    uint32_t status; /* DONE: 0 or a tm_err_t */
+    uint64_t tick;
+} s_msg_t;
+
+typedef struct s_group s_group_t;
+
+/* Hot gather entry: in[dst >> 1] (=|+=) src->out[prev][src_off]. */
+typedef struct {
+    const s_group_t *src;
+    uint32_t src_off;
+    uint32_t dst; /* input offset << 1 | add flag */
+} s_gather_t;
+
+struct s_group {
+    const tm_model_t *model;
+    uint32_t period;
+    unsigned shard;
+    uint32_t ns, ni, no, np;
+    size_t n, cap;
+    double *state;
+    double *prev;
+    double *params;
+    double *held;
+    double *in;
+    double *out[2];
+    uint8_t *status;
+    uint16_t *nlink; /* links into each input: n * ni */
+    uint32_t *faults;
+    uint64_t *last_fault;
+    uint64_t *keys;
+    uint32_t *actor; /* actor handle of each slot */
+    s_gather_t *gather;
+    size_t n_gather;
+    double step_ns; /* per actor, last step of this group */
+};
+
+typedef struct {
+    char id[TM_ID_MAX + 1];
+    uint32_t group; /* S_NONE: free handle (slot = next free) */
+    uint32_t slot;
+    uint64_t hash;
+} s_actor_t;
+
+typedef struct {
+    uint32_t src;
+    uint32_t dst;
+    uint16_t out;
+    uint16_t in;
+} s_link_t;
+
+typedef struct {
+    tm_rt_t *rt;
+    unsigned idx;
+    pthread_t thread;
+    int started;
+    void *ctl;  /* control side PAIR */
+    void *sock; /* worker side PAIR */
+    struct ev_loop *loop;
+    ev_io io;
+    ev_prepare prep;
+    /* Explicit release/acquire pairs make the hand-over visible to the
+     * thread sanitizer, which cannot see libzmq's own synchronisation. */
+    atomic_uint_fast64_t cmd_tick;
+    atomic_uint_fast64_t done_tick;
+    s_group_t **groups;
+    size_t n_groups;
+    double busy_ns;
+    uint64_t steps;
+    uint64_t faults;
+} s_worker_t;
+
+struct tm_rt {
+    double h;
+    uint64_t seed;
+    uint64_t tick;
+    unsigned n_workers;
+    void *zctx;
+    s_worker_t *workers;
+
+    s_group_t **groups;
+    size_t n_groups;
+
+    s_actor_t *actors;
+    size_t n_actor_slots;
+    size_t cap_actors;
+    size_t n_actors;
+    uint32_t free_actor;
+    tm_index_t actor_ix;
+
+    s_link_t *links;
+    size_t n_links;
+    size_t cap_links;
+    tm_index_t link_ix;
+
+    int plan_dirty;
+    double last_tick_ns;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static double s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int s_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        ncap += ncap / 2 + 16;
+    }
+    void *np = realloc(*p, ncap * elem);
+    if (np == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+bool tm_rt_id_valid(const char *id)
+{
+    if (id == NULL || id[0] == '\0') {
+        return false;
+    }
+    size_t i = 0;
+    for (; id[i] != '\0'; i++) {
+        char c = id[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok || i >= TM_ID_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- actor and link tables ---------------------------------------------- */
+
+static int s_actor_eq(uint32_t handle, const void *key, void *arg)
+{
+    const tm_rt_t *rt = arg;
+    return strcmp(rt->actors[handle].id, key) == 0;
+}
+
+static uint32_t s_actor_find(const tm_rt_t *rt, const char *id)
+{
+    if (id == NULL) {
+        return S_NONE;
+    }
+    return tm_index_find(&rt->actor_ix, tm_hash64(id, strlen(id)), id,
+                         s_actor_eq, (void *)rt);
+}
+
+static uint64_t s_link_hash(const s_link_t *l)
+{
+    return tm_hash64(l, sizeof *l);
+}
+
+static int s_link_eq(uint32_t handle, const void *key, void *arg)
+{
+    const tm_rt_t *rt = arg;
+    const s_link_t *a = &rt->links[handle];
+    const s_link_t *b = key;
+    return a->src == b->src && a->dst == b->dst && a->out == b->out &&
+           a->in == b->in;
+}
+
+/* ---- groups ------------------------------------------------------------- */
+
+static void s_group_free(s_group_t *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    free(g->state);
+    free(g->prev);
+    free(g->params);
+    free(g->held);
+    free(g->in);
+    free(g->out[0]);
+    free(g->out[1]);
+    free(g->status);
+    free(g->nlink);
+    free(g->faults);
+    free(g->last_fault);
+    free(g->keys);
+    free(g->actor);
+    free(g->gather);
+    free(g);
+}
+
+static int s_realloc_array(void **p, size_t count, size_t elem)
+{
+    if (count == 0) {
+        count = 1;
+    }
+    void *np = realloc(*p, count * elem);
+    if (np == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    *p = np;
+    return 0;
+}
+
+static int s_group_reserve(s_group_t *g, size_t need)
+{
+    if (need <= g->cap) {
+        return 0;
+    }
+    size_t cap = g->cap ? g->cap : 8;
+    while (cap < need) {
+        cap += cap / 2 + 8;
+    }
+    const size_t d = sizeof(double);
+    int rc = 0;
+    rc |= s_realloc_array((void **)&g->state, cap * g->ns, d);
+    rc |= s_realloc_array((void **)&g->prev, cap * g->ns, d);
+    rc |= s_realloc_array((void **)&g->params, cap * g->np, d);
+    rc |= s_realloc_array((void **)&g->held, cap * g->ni, d);
+    rc |= s_realloc_array((void **)&g->in, cap * g->ni, d);
+    rc |= s_realloc_array((void **)&g->out[0], cap * g->no, d);
+    rc |= s_realloc_array((void **)&g->out[1], cap * g->no, d);
+    rc |= s_realloc_array((void **)&g->status, cap, 1);
+    rc |= s_realloc_array((void **)&g->nlink, cap * g->ni, sizeof(uint16_t));
+    rc |= s_realloc_array((void **)&g->faults, cap, sizeof(uint32_t));
+    rc |= s_realloc_array((void **)&g->last_fault, cap, sizeof(uint64_t));
+    rc |= s_realloc_array((void **)&g->keys, cap, sizeof(uint64_t));
+    rc |= s_realloc_array((void **)&g->actor, cap, sizeof(uint32_t));
+    if (rc != 0) {
+        /* Arrays that grew keep their old contents; cap stays the smallest
+         * guaranteed size, so the group remains consistent. */
+        return TM_ERR_NOMEM;
+    }
+    g->cap = cap;
+    return 0;
+}
+
+static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
+                       unsigned shard, uint32_t *out)
+{
+    for (size_t i = 0; i < rt->n_groups; i++) {
+        s_group_t *g = rt->groups[i];
+        if (g->model == model && g->period == period && g->shard == shard) {
+            *out = (uint32_t)i;
+            return 0;
+        }
+    }
+    s_worker_t *w = &rt->workers[shard];
+    s_group_t **groups =
+        realloc(rt->groups, (rt->n_groups + 1) * sizeof *groups);
+    if (groups == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    rt->groups = groups;
+    s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
+    if (wg == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    w->groups = wg;
+    s_group_t *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    g->model = model;
+    g->period = period;
+    g->shard = shard;
+    g->ns = model->n_states;
+    g->ni = model->n_inputs;
+    g->no = model->n_outputs;
+    g->np = model->n_params;
+    rt->groups[rt->n_groups] = g;
+    w->groups[w->n_groups++] = g;
+    *out = (uint32_t)rt->n_groups++;
+    return 0;
+}
+
+/* Copy slot `from` of group g over slot `to` (same group). */
+static void s_group_move(s_group_t *g, size_t to, size_t from)
+{
+    const size_t d = sizeof(double);
+    memcpy(g->state + to * g->ns, g->state + from * g->ns, g->ns * d);
+    memcpy(g->prev + to * g->ns, g->prev + from * g->ns, g->ns * d);
+    memcpy(g->params + to * g->np, g->params + from * g->np, g->np * d);
+    memcpy(g->held + to * g->ni, g->held + from * g->ni, g->ni * d);
+    memcpy(g->in + to * g->ni, g->in + from * g->ni, g->ni * d);
+    memcpy(g->out[0] + to * g->no, g->out[0] + from * g->no, g->no * d);
+    memcpy(g->out[1] + to * g->no, g->out[1] + from * g->no, g->no * d);
+    memcpy(g->nlink + to * g->ni, g->nlink + from * g->ni,
+           g->ni * sizeof(uint16_t));
+    g->status[to] = g->status[from];
+    g->faults[to] = g->faults[from];
+    g->last_fault[to] = g->last_fault[from];
+    g->keys[to] = g->keys[from];
+    g->actor[to] = g->actor[from];
+}
+
+/* Remove slot s from group gi, moving the last slot into the hole. */
+static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
+{
+    s_group_t *g = rt->groups[gi];
+    size_t last = g->n - 1;
+    if (s != last) {
+        s_group_move(g, s, last);
+        rt->actors[g->actor[s]].slot = (uint32_t)s;
+    }
+    g->n--;
+    rt->plan_dirty = 1;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+/* Step one group for tick k (called by its worker). */
+static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
+{
+    const size_t n = g->n;
+    if (n == 0) {
+        return;
+    }
+    const int cur = (int)(k & 1u);
+    const int prv = cur ^ 1;
+    const size_t no = g->no;
+    const size_t ni = g->ni;
+    const size_t ns = g->ns;
+    double *restrict out = g->out[cur];
+    const double *restrict pout = g->out[prv];
+    if (k % g->period != 0) {
+        memcpy(out, pout, n * no * sizeof(double));
+        return;
+    }
+    double t0 = s_now_ns();
+    double *restrict in = g->in;
+    if (ni > 0) {
+        memcpy(in, g->held, n * ni * sizeof(double));
+        const s_gather_t *ge = g->gather;
+        for (size_t e = 0; e < g->n_gather; e++) {
+            double v = ge[e].src->out[prv][ge[e].src_off];
+            uint32_t dst = ge[e].dst >> 1;
+            if (ge[e].dst & 1u) {
+                in[dst] += v;
+            } else {
+                in[dst] = v;
+            }
+        }
+    }
+    if (ns > 0) {
+        memcpy(g->prev, g->state, n * ns * sizeof(double));
+    }
+    tm_step_ctx_t ctx = {.h = rt->h * (double)g->period,
+                         .tick = k,
+                         .seed = rt->seed,
+                         .keys = g->keys};
+    memset(g->status, 0, n);
+    g->model->step(&ctx, n, g->state, g->params, in, out, g->status);
+
+    /* x * 0 is 0 for finite x and NaN otherwise: one pass tells whether
+     * any state or output is non-finite, the slow scan runs only then. */
+    double probe = 0.0;
+    uint8_t any = 0;
+    for (size_t i = 0; i < n * no; i++) {
+        probe += out[i] * 0.0;
+    }
+    for (size_t i = 0; i < n * ns; i++) {
+        probe += g->state[i] * 0.0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        any |= g->status[i];
+    }
+    if (probe != 0.0 || any != 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (g->status[i] == TM_STEP_OK) {
+                for (size_t j = 0; j < no; j++) {
+                    if (!isfinite(out[i * no + j])) {
+                        g->status[i] = TM_STEP_NONFINITE;
+                    }
+                }
+                for (size_t j = 0; j < ns; j++) {
+                    if (!isfinite(g->state[i * ns + j])) {
+                        g->status[i] = TM_STEP_NONFINITE;
+                    }
+                }
+            }
+            if (g->status[i] != TM_STEP_OK) {
+                /* Keep the last good state and outputs: a faulty step
+                 * never propagates through links. */
+                memcpy(g->state + i * ns, g->prev + i * ns,
+                       ns * sizeof(double));
+                memcpy(out + i * no, pout + i * no, no * sizeof(double));
+                g->faults[i]++;
+                g->last_fault[i] = k;
+                w->faults++;
+            }
+        }
+    }
+    w->steps += n;
+    double dt = s_now_ns() - t0;
+    g->step_ns = dt / (double)n;
+    w->busy_ns += dt;
+}
+
+static int s_send_msg(void *sock, uint32_t cmd, uint32_t status, uint64_t tick)
+{
+    s_msg_t m = {.cmd = cmd, .status = status, .tick = tick};
+    for (;;) {
+        if (zmq_send(sock, &m, sizeof m, 0) == (int)sizeof m) {
+            return 0;
+        }
+        if (errno != EINTR) {
+            return TM_ERR_IO;
+        }
+    }
+}
+
+static int s_recv_msg(void *sock, s_msg_t *m, int flags)
+{
+    for (;;) {
+        int n = zmq_recv(sock, m, sizeof *m, flags);
+        if (n == (int)sizeof *m) {
+            return 0;
+        }
+        if (n >= 0) {
+            return TM_ERR_INTERNAL; /* wrong size: never sent by us */
+        }
+        if (errno == EAGAIN) {
+            return TM_ERR_BUSY;
+        }
+        if (errno != EINTR) {
+            return TM_ERR_IO;
+        }
+    }
+}
+
+/* Handle every message pending on the worker socket. ZMQ_FD is
+ * edge-triggered, so drain while ZMQ_EVENTS says POLLIN. */
+static void s_worker_drain(s_worker_t *w)
+{
+    for (;;) {
+        int events = 0;
+        size_t sz = sizeof events;
+        if (zmq_getsockopt(w->sock, ZMQ_EVENTS, &events, &sz) != 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ev_break(w->loop, EVBREAK_ALL);
+            return;
+        }
+        if (!(events & ZMQ_POLLIN)) {
+            return;
+        }
+        s_msg_t m;
+        int rc = s_recv_msg(w->sock, &m, ZMQ_DONTWAIT);
+        if (rc == TM_ERR_BUSY) {
+            continue;
+        }
+        if (rc != 0 || m.cmd == S_CMD_STOP) {
+            ev_break(w->loop, EVBREAK_ALL);
+            return;
+        }
+        if (m.cmd != S_CMD_STEP) {
+            continue;
+        }
+        uint64_t k = atomic_load_explicit(&w->cmd_tick, memory_order_acquire);
+        w->busy_ns = 0.0;
+        for (size_t i = 0; i < w->n_groups; i++) {
+            s_group_step(w->rt, w, w->groups[i], k);
+        }
+        atomic_store_explicit(&w->done_tick, k, memory_order_release);
+        if (s_send_msg(w->sock, S_CMD_DONE, 0, k) != 0) {
+            ev_break(w->loop, EVBREAK_ALL);
+            return;
+        }
+    }
+}
+
+static void s_worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop;
+    (void)revents;
+    s_worker_drain(io->data);
+}
+
+static void s_worker_prep_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    (void)loop;
+    (void)revents;
+    s_worker_drain(p->data);
+}
+
+static void *s_worker_main(void *arg)
+{
+    s_worker_t *w = arg;
+    ev_run(w->loop, 0);
+    return NULL;
+}
+
+static void s_workers_stop(tm_rt_t *rt)
+{
+    for (unsigned i = 0; i < rt->n_workers; i++) {
+        s_worker_t *w = &rt->workers[i];
+        if (w->started) {
+            (void)s_send_msg(w->ctl, S_CMD_STOP, 0, 0);
+        }
+    }
+    for (unsigned i = 0; i < rt->n_workers; i++) {
+        s_worker_t *w = &rt->workers[i];
+        if (w->started) {
+            pthread_join(w->thread, NULL);
+            w->started = 0;
+        }
+        if (w->sock != NULL) {
+            zmq_close(w->sock);
+            w->sock = NULL;
+        }
+        if (w->ctl != NULL) {
+            zmq_close(w->ctl);
+            w->ctl = NULL;
+        }
+        if (w->loop != NULL) {
+            ev_loop_destroy(w->loop);
+            w->loop = NULL;
+        }
+        free(w->groups);
+        w->groups = NULL;
+    }
+}
+
+static int s_worker_start(tm_rt_t *rt, unsigned i)
+{
+    s_worker_t *w = &rt->workers[i];
+    w->rt = rt;
+    w->idx = i;
+    atomic_init(&w->cmd_tick, 0);
+    atomic_init(&w->done_tick, 0);
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://tm-rt-%p-%u", (void *)rt, i);
+    w->ctl = zmq_socket(rt->zctx, ZMQ_PAIR);
+    w->sock = zmq_socket(rt->zctx, ZMQ_PAIR);
+    if (w->ctl == NULL || w->sock == NULL || zmq_bind(w->ctl, ep) != 0 ||
+        zmq_connect(w->sock, ep) != 0) {
+        return TM_ERR_IO;
+    }
+    int fd = -1;
+    size_t sz = sizeof fd;
+    if (zmq_getsockopt(w->sock, ZMQ_FD, &fd, &sz) != 0) {
+        return TM_ERR_IO;
+    }
+    w->loop = ev_loop_new(EVFLAG_AUTO);
+    if (w->loop == NULL) {
+        return TM_ERR_IO;
+    }
+    ev_io_init(&w->io, s_worker_io_cb, fd, EV_READ);
+    w->io.data = w;
+    ev_io_start(w->loop, &w->io);
+    ev_prepare_init(&w->prep, s_worker_prep_cb);
+    w->prep.data = w;
+    ev_prepare_start(w->loop, &w->prep);
+    if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0) {
+        return TM_ERR_IO;
+    }
+    w->started = 1;
+    return 0;
+}
+
+/* ---- open / destroy ----------------------------------------------------- */
+
+int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
+{
+    *out = NULL;
+    if (config == NULL || !(config->h > 0.0) || !isfinite(config->h) ||
+        config->workers > S_MAX_WORKERS) {
+        return TM_ERR_INVAL;
+    }
+    if (sodium_init() < 0) {
+        return TM_ERR_INTERNAL;
+    }
+    tm_rt_t *rt = calloc(1, sizeof *rt);
+    if (rt == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = 0;
+    rt->h = config->h;
+    rt->seed = config->seed;
+    rt->tick = config->tick;
+    rt->free_actor = S_NONE;
+    tm_index_init(&rt->actor_ix);
+    tm_index_init(&rt->link_ix);
+    unsigned w = config->workers;
+    if (w == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        w = cores < 1 ? 1u
+                      : (cores > (long)S_MAX_WORKERS ? S_MAX_WORKERS
+                                                     : (unsigned)cores);
+    }
+    rt->zctx = zmq_ctx_new();
+    rt->workers = calloc(w, sizeof *rt->workers);
+    if (rt->zctx == NULL || rt->workers == NULL) {
+        rc = rt->zctx == NULL ? TM_ERR_IO : TM_ERR_NOMEM;
+        goto done;
+    }
+    for (unsigned i = 0; i < w; i++) {
+        rt->n_workers = i + 1;
+        rc = s_worker_start(rt, i);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+    *out = rt;
+done:
+    if (rc != 0) {
+        tm_rt_destroy(&rt);
+    }
+    return rc;
+}
+
+void tm_rt_destroy(tm_rt_t **p)
+{
+    if (p == NULL || *p == NULL) {
+        return;
+    }
+    tm_rt_t *rt = *p;
+    if (rt->workers != NULL) {
+        s_workers_stop(rt);
+        free(rt->workers);
+    }
+    if (rt->zctx != NULL) {
+        zmq_ctx_term(rt->zctx);
+    }
+    for (size_t i = 0; i < rt->n_groups; i++) {
+        s_group_free(rt->groups[i]);
+    }
+    free(rt->groups);
+    free(rt->actors);
+    free(rt->links);
+    tm_index_free(&rt->actor_ix);
+    tm_index_free(&rt->link_ix);
+    free(rt);
+    *p = NULL;
+}
+
+/* ---- spawn / kill ------------------------------------------------------- */
+
+static int s_check_values(const tm_var_t *vars, uint32_t n, const double *v)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!isfinite(v[i]) || v[i] < vars[i].min || v[i] > vars[i].max) {
+            return TM_ERR_BAD_VALUE;
+        }
+    }
+    return 0;
+}
+
+static void s_defaults(const tm_var_t *vars, uint32_t n, double *out)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        out[i] = vars[i].def;
+    }
+}
+
+/* Place actor handle a (id already set) into group gi with the given
+ * state, params and held inputs; outputs computed with zero inputs. */
+static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
+                         const double *state, const double *params,
+                         const double *held, const double *in,
+                         const uint16_t *nlink)
+{
+    s_group_t *g = rt->groups[gi];
+    int rc = s_group_reserve(g, g->n + 1);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t s = g->n;
+    const size_t d = sizeof(double);
+    memcpy(g->state + s * g->ns, state, g->ns * d);
+    memcpy(g->prev + s * g->ns, state, g->ns * d);
+    memcpy(g->params + s * g->np, params, g->np * d);
+    memcpy(g->held + s * g->ni, held, g->ni * d);
+    if (in != NULL) {
+        memcpy(g->in + s * g->ni, in, g->ni * d);
+    } else {
+        memset(g->in + s * g->ni, 0, g->ni * d);
+    }
+    if (nlink != NULL) {
+        memcpy(g->nlink + s * g->ni, nlink, g->ni * sizeof(uint16_t));
+    } else {
+        memset(g->nlink + s * g->ni, 0, g->ni * sizeof(uint16_t));
+    }
+    g->status[s] = TM_STEP_OK;
+    g->faults[s] = 0;
+    g->last_fault[s] = 0;
+    g->keys[s] = rt->actors[a].hash;
+    g->actor[s] = a;
+    double *cur = g->out[rt->tick & 1u] + s * g->no;
+    g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
+                     g->in + s * g->ni, cur);
+    /* Both buffers hold the spawn outputs, so a reader of either parity
+     * sees them. */
+    memcpy(g->out[(rt->tick & 1u) ^ 1u] + s * g->no, cur, g->no * d);
+    g->n++;
+    rt->actors[a].group = gi;
+    rt->actors[a].slot = (uint32_t)s;
+    rt->plan_dirty = 1;
+    return 0;
+}
+
+int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                const tm_rt_spawn_opts_t *opts)
+{
+    if (!tm_rt_id_valid(id)) {
+        return TM_ERR_BAD_ID;
+    }
+    if (model == NULL || tm_model_check(model) != 0) {
+        return TM_ERR_MODEL_ABI;
+    }
+    if (s_actor_find(rt, id) != S_NONE) {
+        return TM_ERR_DUPLICATE_ACTOR;
+    }
+    tm_rt_spawn_opts_t none = {0};
+    if (opts == NULL) {
+        opts = &none;
+    }
+    double params[TM_MODEL_MAX_VARS];
+    double state[TM_MODEL_MAX_VARS];
+    double held[TM_MODEL_MAX_VARS];
+    if (opts->params != NULL) {
+        memcpy(params, opts->params, model->n_params * sizeof(double));
+    } else {
+        s_defaults(model->params, model->n_params, params);
+    }
+    if (s_check_values(model->params, model->n_params, params) != 0) {
+        return TM_ERR_BAD_VALUE;
+    }
+    if (opts->held != NULL) {
+        memcpy(held, opts->held, model->n_inputs * sizeof(double));
+        if (s_check_values(model->inputs, model->n_inputs, held) != 0) {
+            return TM_ERR_BAD_VALUE;
+        }
+    } else {
+        s_defaults(model->inputs, model->n_inputs, held);
+    }
+    if (opts->state != NULL) {
+        memcpy(state, opts->state, model->n_states * sizeof(double));
+        for (uint32_t i = 0; i < model->n_states; i++) {
+            if (!isfinite(state[i])) {
+                return TM_ERR_BAD_VALUE;
+            }
+        }
+    } else {
+        s_defaults(model->states, model->n_states, state);
+        if (model->init(params, state) != TM_STEP_OK) {
+            return TM_ERR_BAD_VALUE;
+        }
+    }
+    uint32_t period = opts->period == 0 ? 1 : opts->period;
+
+    uint64_t hash = tm_hash64(id, strlen(id));
+    uint32_t gi = 0;
+    int rc =
+        s_group_get(rt, model, period, (unsigned)(hash % rt->n_workers), &gi);
+    if (rc != 0) {
+        return rc;
+    }
+    uint32_t a = rt->free_actor;
+    if (a == S_NONE) {
+        rc = s_grow((void **)&rt->actors, &rt->cap_actors,
+                    rt->n_actor_slots + 1, sizeof *rt->actors);
+        if (rc != 0) {
+            return rc;
+        }
+        a = (uint32_t)rt->n_actor_slots++;
+    } else {
+        rt->free_actor = rt->actors[a].slot;
+    }
+    s_actor_t *ac = &rt->actors[a];
+    snprintf(ac->id, sizeof ac->id, "%s", id);
+    ac->hash = hash;
+    rc = tm_index_insert(&rt->actor_ix, hash, a);
+    if (rc == 0) {
+        rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL);
+        if (rc != 0) {
+            tm_index_remove(&rt->actor_ix, hash, a);
+        }
+    }
+    if (rc != 0) {
+        ac->group = S_NONE;
+        ac->slot = rt->free_actor;
+        rt->free_actor = a;
+        return rc;
+    }
+    rt->n_actors++;
+    return 0;
+}
+
+static void s_link_remove_at(tm_rt_t *rt, size_t li)
+{
+    s_link_t *l = &rt->links[li];
+    s_actor_t *dst = &rt->actors[l->dst];
+    s_group_t *g = rt->groups[dst->group];
+    g->nlink[(size_t)dst->slot * g->ni + l->in]--;
+    tm_index_remove(&rt->link_ix, s_link_hash(l), (uint32_t)li);
+    size_t last = rt->n_links - 1;
+    if (li != last) {
+        rt->links[li] = rt->links[last];
+        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]),
+                        (uint32_t)last, (uint32_t)li);
+    }
+    rt->n_links--;
+    rt->plan_dirty = 1;
+}
+
+int tm_rt_kill(tm_rt_t *rt, const char *id)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    for (size_t li = rt->n_links; li-- > 0;) {
+        if (rt->links[li].src == a || rt->links[li].dst == a) {
+            s_link_remove_at(rt, li);
+        }
+    }
+    s_actor_t *ac = &rt->actors[a];
+    s_group_remove(rt, ac->group, ac->slot);
+    tm_index_remove(&rt->actor_ix, ac->hash, a);
+    ac->group = S_NONE;
+    ac->id[0] = '\0';
+    ac->slot = rt->free_actor;
+    rt->free_actor = a;
+    rt->n_actors--;
+    return 0;
+}
+
+/* ---- links -------------------------------------------------------------- */
+
+static int s_resolve_link(tm_rt_t *rt, const char *src, const char *output,
+                          const char *dst, const char *input, s_link_t *l)
+{
+    uint32_t s = s_actor_find(rt, src);
+    uint32_t d = s_actor_find(rt, dst);
+    if (s == S_NONE || d == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    const tm_model_t *sm = rt->groups[rt->actors[s].group]->model;
+    const tm_model_t *dm = rt->groups[rt->actors[d].group]->model;
+    int o =
+        output ? tm_model_var_index(sm->outputs, sm->n_outputs, output) : -1;
+    int i = input ? tm_model_var_index(dm->inputs, dm->n_inputs, input) : -1;
+    if (o < 0 || i < 0) {
+        return TM_ERR_UNKNOWN_PORT;
+    }
+    l->src = s;
+    l->dst = d;
+    l->out = (uint16_t)o;
+    l->in = (uint16_t)i;
+    return 0;
+}
+
+int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
+               const char *dst, const char *input)
+{
+    s_link_t l;
+    memset(&l, 0, sizeof l);
+    int rc = s_resolve_link(rt, src, output, dst, input, &l);
+    if (rc != 0) {
+        return rc;
+    }
+    uint64_t hash = s_link_hash(&l);
+    if (tm_index_find(&rt->link_ix, hash, &l, s_link_eq, rt) != TM_INDEX_NONE) {
+        return TM_ERR_EXISTS;
+    }
+    s_actor_t *d = &rt->actors[l.dst];
+    s_group_t *g = rt->groups[d->group];
+    uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
+    if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
+        return TM_ERR_INPUT_LINKED;
+    }
+    if (*nl == UINT16_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    rc = s_grow((void **)&rt->links, &rt->cap_links, rt->n_links + 1,
+                sizeof *rt->links);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tm_index_insert(&rt->link_ix, hash, (uint32_t)rt->n_links);
+    if (rc != 0) {
+        return rc;
+    }
+    rt->links[rt->n_links++] = l;
+    (*nl)++;
+    rt->plan_dirty = 1;
+    return 0;
+}
+
+int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
+                 const char *dst, const char *input)
+{
+    s_link_t l;
+    memset(&l, 0, sizeof l);
+    int rc = s_resolve_link(rt, src, output, dst, input, &l);
+    if (rc != 0) {
+        return rc;
+    }
+    uint32_t li =
+        tm_index_find(&rt->link_ix, s_link_hash(&l), &l, s_link_eq, rt);
+    if (li == TM_INDEX_NONE) {
+        return TM_ERR_NOT_LINKED;
+    }
+    s_link_remove_at(rt, li);
+    return 0;
+}
+
+/* Sort record used while building the gather plan. */
+typedef struct {
+    uint32_t dst;
+    uint32_t src_off;
+    const s_group_t *src;
+    const char *src_id;
+} s_plan_t;
+
+static int s_plan_cmp(const void *a, const void *b)
+{
+    const s_plan_t *x = a;
+    const s_plan_t *y = b;
+    if (x->dst != y->dst) {
+        return x->dst < y->dst ? -1 : 1;
+    }
+    return strcmp(x->src_id, y->src_id);
+}
+
+/* Resolve links into per-group gather arrays (once per change). */
+static int s_rebuild_plan(tm_rt_t *rt)
+{
+    size_t *count = calloc(rt->n_groups + 1, sizeof *count);
+    s_plan_t *plan = malloc((rt->n_links + 1) * sizeof *plan);
+    size_t *start = calloc(rt->n_groups + 1, sizeof *start);
+    int rc = 0;
+    if (count == NULL || plan == NULL || start == NULL) {
+        rc = TM_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t li = 0; li < rt->n_links; li++) {
+        count[rt->actors[rt->links[li].dst].group]++;
+    }
+    for (size_t gi = 1; gi <= rt->n_groups; gi++) {
+        start[gi] = start[gi - 1] + count[gi - 1];
+    }
+    memset(count, 0, (rt->n_groups + 1) * sizeof *count);
+    for (size_t li = 0; li < rt->n_links; li++) {
+        const s_link_t *l = &rt->links[li];
+        const s_actor_t *sa = &rt->actors[l->src];
+        const s_actor_t *da = &rt->actors[l->dst];
+        const s_group_t *sg = rt->groups[sa->group];
+        const s_group_t *dg = rt->groups[da->group];
+        s_plan_t *p = &plan[start[da->group] + count[da->group]++];
+        p->dst = da->slot * dg->ni + l->in;
+        p->src_off = sa->slot * sg->no + l->out;
+        p->src = sg;
+        p->src_id = sa->id;
+    }
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        s_group_t *g = rt->groups[gi];
+        size_t n = count[gi];
+        s_plan_t *p = plan + start[gi];
+        qsort(p, n, sizeof *p, s_plan_cmp);
+        s_gather_t *ge = realloc(g->gather, (n + 1) * sizeof *ge);
+        if (ge == NULL) {
+            rc = TM_ERR_NOMEM;
+            goto done;
+        }
+        g->gather = ge;
+        for (size_t e = 0; e < n; e++) {
+            uint32_t add = (e > 0 && p[e - 1].dst == p[e].dst) ? 1u : 0u;
+            ge[e].src = p[e].src;
+            ge[e].src_off = p[e].src_off;
+            ge[e].dst = p[e].dst << 1 | add;
+        }
+        g->n_gather = n;
+    }
+    rt->plan_dirty = 0;
+done:
+    free(count);
+    free(plan);
+    free(start);
+    return rc;
+}
+
+/* ---- set / set_model ---------------------------------------------------- */
+
+static void s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
+{
+    g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
+                     g->in + s * g->ni, g->out[rt->tick & 1u] + s * g->no);
+}
+
+int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_group_t *g = rt->groups[rt->actors[a].group];
+    size_t s = rt->actors[a].slot;
+    const tm_model_t *m = g->model;
+    if (name == NULL) {
+        return TM_ERR_UNKNOWN_PORT;
+    }
+    int i = tm_model_var_index(m->params, m->n_params, name);
+    if (i >= 0) {
+        if (s_check_values(&m->params[i], 1, &value) != 0) {
+            return TM_ERR_BAD_VALUE;
+        }
+        g->params[s * g->np + (size_t)i] = value;
+        s_recompute_outputs(rt, g, s);
+        return 0;
+    }
+    i = tm_model_var_index(m->states, m->n_states, name);
+    if (i >= 0) {
+        if (!isfinite(value)) {
+            return TM_ERR_BAD_VALUE;
+        }
+        g->state[s * g->ns + (size_t)i] = value;
+        s_recompute_outputs(rt, g, s);
+        return 0;
+    }
+    i = tm_model_var_index(m->inputs, m->n_inputs, name);
+    if (i >= 0) {
+        if (s_check_values(&m->inputs[i], 1, &value) != 0) {
+            return TM_ERR_BAD_VALUE;
+        }
+        g->held[s * g->ni + (size_t)i] = value;
+        return 0;
+    }
+    return TM_ERR_UNKNOWN_PORT;
+}
+
+int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    uint32_t ogi = rt->actors[a].group;
+    size_t os = rt->actors[a].slot;
+    s_group_t *og = rt->groups[ogi];
+    if (model == og->model) {
+        return 0;
+    }
+    if (model == NULL || tm_model_check(model) != 0 ||
+        tm_model_check_family(og->model, model) != 0) {
+        return TM_ERR_INVAL;
+    }
+    double state[TM_MODEL_MAX_VARS];
+    double params[TM_MODEL_MAX_VARS];
+    double held[TM_MODEL_MAX_VARS];
+    double in[TM_MODEL_MAX_VARS];
+    uint16_t nlink[TM_MODEL_MAX_VARS];
+    const size_t d = sizeof(double);
+    memcpy(params, og->params + os * og->np, og->np * d);
+    memcpy(held, og->held + os * og->ni, og->ni * d);
+    memcpy(in, og->in + os * og->ni, og->ni * d);
+    memcpy(nlink, og->nlink + os * og->ni, og->ni * sizeof(uint16_t));
+    if (tm_model_map_state(model, og->model, og->state + os * og->ns, params,
+                           state) != TM_STEP_OK) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    uint32_t faults = og->faults[os];
+    uint64_t last_fault = og->last_fault[os];
+    uint32_t ngi = 0;
+    int rc = s_group_get(rt, model, og->period, og->shard, &ngi);
+    if (rc == 0) {
+        rc = s_group_reserve(rt->groups[ngi], rt->groups[ngi]->n + 1);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    s_group_remove(rt, ogi, os);
+    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink);
+    if (rc != 0) {
+        return rc; /* cannot happen: room was reserved above */
+    }
+    s_group_t *ng = rt->groups[ngi];
+    size_t ns = rt->actors[a].slot;
+    ng->faults[ns] = faults;
+    ng->last_fault[ns] = last_fault;
+    return 0;
+}
+
+/* ---- stepping ----------------------------------------------------------- */
+
+int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
+{
+    for (uint64_t t = 0; t < ticks; t++) {
+        if (rt->plan_dirty) {
+            int rc = s_rebuild_plan(rt);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        double t0 = s_now_ns();
+        uint64_t k = rt->tick + 1;
+        for (unsigned i = 0; i < rt->n_workers; i++) {
+            s_worker_t *w = &rt->workers[i];
+            atomic_store_explicit(&w->cmd_tick, k, memory_order_release);
+            if (s_send_msg(w->ctl, S_CMD_STEP, 0, k) != 0) {
+                return TM_ERR_IO;
+            }
+        }
+        for (unsigned i = 0; i < rt->n_workers; i++) {
+            s_worker_t *w = &rt->workers[i];
+            s_msg_t m;
+            if (s_recv_msg(w->ctl, &m, 0) != 0 || m.cmd != S_CMD_DONE ||
+                m.tick != k ||
+                atomic_load_explicit(&w->done_tick, memory_order_acquire) !=
+                    k) {
+                return TM_ERR_IO;
+            }
+        }
+        rt->tick = k;
+        rt->last_tick_ns = s_now_ns() - t0;
+    }
+    return 0;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+uint64_t tm_rt_tick(const tm_rt_t *rt)
+{
+    return rt->tick;
+}
+
+double tm_rt_h(const tm_rt_t *rt)
+{
+    return rt->h;
+}
+
+uint64_t tm_rt_seed(const tm_rt_t *rt)
+{
+    return rt->seed;
+}
+
+size_t tm_rt_count(const tm_rt_t *rt)
+{
+    return rt->n_actors;
+}
+
+static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
+{
+    const s_actor_t *ac = &rt->actors[a];
+    const s_group_t *g = rt->groups[ac->group];
+    size_t s = ac->slot;
+    v->id = ac->id;
+    v->model = g->model;
+    v->period = g->period;
+    v->shard = g->shard;
+    v->state = g->state + s * g->ns;
+    v->params = g->params + s * g->np;
+    v->inputs = g->in + s * g->ni;
+    v->held = g->held + s * g->ni;
+    v->outputs = g->out[rt->tick & 1u] + s * g->no;
+    v->linked = g->nlink + s * g->ni;
+    v->health.last_status = g->status[s];
+    v->health.faults = g->faults[s];
+    v->health.last_fault = g->last_fault[s];
+    v->health.last_stepped = rt->tick - rt->tick % g->period;
+    v->step_ns = g->step_ns;
+}
+
+int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_view(rt, a, out);
+    return 0;
+}
+
+int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
+                  void *arg)
+{
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        const s_group_t *g = rt->groups[gi];
+        for (size_t s = 0; s < g->n; s++) {
+            tm_rt_actor_t v;
+            s_view(rt, g->actor[s], &v);
+            int rc = cb(&v, arg);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
+                       void *arg)
+{
+    for (size_t li = 0; li < rt->n_links; li++) {
+        const s_link_t *l = &rt->links[li];
+        const s_actor_t *sa = &rt->actors[l->src];
+        const s_actor_t *da = &rt->actors[l->dst];
+        const tm_model_t *sm = rt->groups[sa->group]->model;
+        const tm_model_t *dm = rt->groups[da->group]->model;
+        tm_rt_link_t v = {.src = sa->id,
+                          .output = sm->outputs[l->out].name,
+                          .dst = da->id,
+                          .input = dm->inputs[l->in].name};
+        int rc = cb(&v, arg);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_id_ptr_cmp(const void *a, const void *b)
+{
+    const s_actor_t *x = *(const s_actor_t *const *)a;
+    const s_actor_t *y = *(const s_actor_t *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+int tm_rt_digest(tm_rt_t *rt, uint8_t out[32])
+{
+    const s_actor_t **order = malloc((rt->n_actors + 1) * sizeof *order);
+    if (order == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t a = 0; a < rt->n_actor_slots; a++) {
+        if (rt->actors[a].group != S_NONE) {
+            order[n++] = &rt->actors[a];
+        }
+    }
+    qsort(order, n, sizeof *order, s_id_ptr_cmp);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (size_t i = 0; i < n; i++) {
+        const s_actor_t *ac = order[i];
+        const s_group_t *g = rt->groups[ac->group];
+        crypto_generichash_update(&st, (const unsigned char *)ac->id,
+                                  strlen(ac->id) + 1);
+        const double *x = g->state + (size_t)ac->slot * g->ns;
+        for (uint32_t j = 0; j < g->ns; j++) {
+            uint64_t bits;
+            memcpy(&bits, &x[j], sizeof bits);
+            unsigned char le[8];
+            for (int b = 0; b < 8; b++) {
+                le[b] = (unsigned char)(bits >> (8 * b));
+            }
+            crypto_generichash_update(&st, le, sizeof le);
+        }
+    }
+    crypto_generichash_final(&st, out, 32);
+    free(order);
+    return 0;
+}
+
+void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tick = rt->tick;
+    out->actors = rt->n_actors;
+    out->links = rt->n_links;
+    out->groups = rt->n_groups;
+    out->workers = rt->n_workers;
+    out->last_tick_ns = rt->last_tick_ns;
+    for (unsigned i = 0; i < rt->n_workers; i++) {
+        const s_worker_t *w = &rt->workers[i];
+        out->steps += w->steps;
+        out->faults += w->faults;
+        out->busy_ns[i] = w->busy_ns;
+        for (size_t gi = 0; gi < w->n_groups; gi++) {
+            out->shard_actors[i] += w->groups[gi]->n;
+        }
+    }
+}
