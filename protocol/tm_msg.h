@@ -10,6 +10,17 @@
  * whole buffer is validated by tm_wire_check() (size limit, nesting limit,
  * every count bounded by the bytes that remain, exactly one object) before
  * any field is read, and every malformed input yields a typed error.
+ *
+ * Common rules of the decoders:
+ * - limits may be NULL (defaults: 1 MiB, depth 32); the errors of
+ *   tm_wire_check() come first (TM_ERR_WIRE_TRUNCATED, _TOO_LARGE,
+ *   _TOO_DEEP, _COUNT, _MALFORMED, _TRAILING);
+ * - TM_ERR_WIRE_TYPE: a value (or the payload itself) of another MessagePack
+ *   type; TM_ERR_WIRE_FIELD: a required key missing, a known key given twice,
+ *   an integer out of range, a name too long or containing a NUL byte;
+ * - payload maps may hold keys this version does not know: skipped;
+ * - *out is written only on success; nothing is allocated before the input
+ *   has been validated; TM_ERR_INVAL for a NULL out.
  */
 #ifndef TM_MSG_H_INCLUDED
 #define TM_MSG_H_INCLUDED
@@ -44,14 +55,22 @@ typedef struct {
 } tm_envelope_t;
 
 /* Encode an envelope around an already-encoded payload (one MessagePack
- * object). *out is malloc'd; the caller frees it.
- * Errors: TM_ERR_INVAL (names too long, unknown type), TM_ERR_NOMEM. */
+ * object, copied as it is; NULL/0 encodes nil). env->version,
+ * env->payload and env->payload_len are ignored: the version is always
+ * TM_PROTO_VERSION. *out is malloc'd; the caller frees it. The size limit
+ * is the receiver's business.
+ * Errors: TM_ERR_INVAL (names over TM_MSG_NAME_MAX bytes, unknown type,
+ * payload not exactly one well-formed object), TM_ERR_NOMEM. */
 int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
                        size_t payload_len, uint8_t **out, size_t *out_len);
 
 /* Decode and validate an envelope (and that its payload is well-formed
- * MessagePack within limits). limits may be NULL for the defaults.
- * Errors: TM_ERR_WIRE_* for every malformed input. */
+ * MessagePack within limits). limits may be NULL for the defaults. The
+ * version is judged first, before the array length (a later version may
+ * change the layout). Errors: TM_ERR_WIRE_TYPE (not an array, a field of
+ * another type), TM_ERR_WIRE_VERSION (version not TM_PROTO_VERSION),
+ * TM_ERR_WIRE_FIELD (not 7 elements, bad name, negative tick or seq),
+ * TM_ERR_WIRE_MSGTYPE (type not a tm_msg_type_t), and the check errors. */
 int tm_envelope_decode(const uint8_t *buf, size_t len,
                        const tm_wire_limits_t *limits, tm_envelope_t *out);
 
@@ -65,14 +84,19 @@ typedef struct {
     char **argv; /* argc NUL-terminated strings, then NULL */
 } tm_console_req_t;
 
+/* argc >= 1 strings. Errors: TM_ERR_INVAL (argc 0, a NULL argument),
+ * TM_ERR_TOO_BIG (argc or an argument over the limits), TM_ERR_NOMEM. */
 int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
                           size_t *out_len);
 /* Decode a payload (from tm_envelope_t). On success the caller owns *out
- * and frees it with tm_console_req_free(). Errors: TM_ERR_WIRE_*,
- * TM_ERR_TOO_BIG (argc or an argument over the limits), TM_ERR_NOMEM. */
+ * and frees it with tm_console_req_free() (argv is one allocation).
+ * Errors: TM_ERR_WIRE_* (argv missing or empty, an argument not a str or
+ * containing NUL), TM_ERR_TOO_BIG (argc or an argument over the limits),
+ * TM_ERR_NOMEM. */
 int tm_console_req_decode(const uint8_t *payload, size_t len,
                           const tm_wire_limits_t *limits,
                           tm_console_req_t *out);
+/* Frees argv and zeroes req; NULL and twice are fine. */
 void tm_console_req_free(tm_console_req_t *req);
 
 /* ---- console reply: payload {"status": int, "error": str, "message": str,
@@ -92,7 +116,12 @@ typedef struct {
     size_t body_len;
 } tm_console_rep_t;
 
-/* body may be NULL (encoded as nil). error NULL: tm_err_name(status). */
+/* body may be NULL (encoded as nil); else exactly one well-formed object.
+ * error NULL: tm_err_name(status); message NULL: "". Errors: TM_ERR_INVAL
+ * (status > 0, error over TM_MSG_NAME_MAX bytes, bad body), TM_ERR_NOMEM.
+ * Decoding: all five keys required; status must be <= 0; error at most
+ * TM_MSG_NAME_MAX bytes; neither error nor message may contain NUL; a nil
+ * body decodes as body NULL, body_len 0. The result borrows from payload. */
 int tm_console_rep_encode(int32_t status, const char *error,
                           const char *message, int more, const uint8_t *body,
                           size_t body_len, uint8_t **out, size_t *out_len);
@@ -111,13 +140,17 @@ typedef struct {
     uint64_t actors;
 } tm_heartbeat_t;
 
+/* All five keys required; node non-empty; names at most TM_MSG_NAME_MAX
+ * bytes without NUL. Encoding errors: TM_ERR_INVAL, TM_ERR_NOMEM. */
 int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
                         size_t *out_len);
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,
                         const tm_wire_limits_t *limits, tm_heartbeat_t *out);
 
 /* ---- link batch: payload {"tick": uint, "ids": [uint...], "values": bin}
- * values holds count IEEE 754 doubles, little-endian, one per link id. */
+ * values holds count IEEE 754 doubles, little-endian, one per link id: its
+ * length must be exactly 8 * count, count being the length of ids. count 0
+ * is the empty batch (the null message of a tick): ids and values NULL. */
 
 typedef struct {
     uint64_t tick;
@@ -126,11 +159,16 @@ typedef struct {
     double *values; /* count values */
 } tm_link_batch_t;
 
+/* Errors: TM_ERR_INVAL (count > 0 with NULL arrays), TM_ERR_TOO_BIG
+ * (count > UINT32_MAX / 8), TM_ERR_NOMEM. */
 int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
                          size_t *out_len);
-/* On success the caller frees with tm_link_batch_free(). */
+/* On success the caller frees with tm_link_batch_free(). Errors:
+ * TM_ERR_WIRE_* (TM_ERR_WIRE_FIELD when values is not 8 * count bytes),
+ * TM_ERR_NOMEM. */
 int tm_link_batch_decode(const uint8_t *payload, size_t len,
                          const tm_wire_limits_t *limits, tm_link_batch_t *out);
+/* Frees ids and values and zeroes count; NULL and twice are fine. */
 void tm_link_batch_free(tm_link_batch_t *batch);
 
 #endif

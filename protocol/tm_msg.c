@@ -1,0 +1,697 @@
+/* tm_msg: encoders and hardened decoders for the twinmesh wire messages.
+ *
+ * Every decoder first runs tm_wire_check() over its whole input, then walks
+ * it with the bounded tm_wire_reader_t, checking the type of every field it
+ * reads. Nothing is allocated before the input has been validated, and every
+ * allocation is bounded by the input size. Payload maps may carry keys this
+ * version does not know: they are skipped (forward compatibility); a known
+ * key given twice is an error, since two decoders could pick different ones.
+ */
+#include "tm_msg.h"
+
+#include "tm_err.h" /* error codes, tm_err_name */
+
+#include <stdlib.h> /* malloc, free */
+#include <string.h> /* memcpy, memchr, strlen, strnlen */
+
+/* Limits for checking an already-encoded object handed to an encoder: only
+ * well-formedness matters there, the receiver applies its own limits. */
+static const tm_wire_limits_t s_any_size = {SIZE_MAX, TM_WIRE_MAX_DEPTH_CAP};
+
+/* A NUL-terminated string of at most max bytes. */
+static int s_cstr_ok(const char *s, size_t max)
+{
+    return s != NULL && strnlen(s, max + 1) <= max;
+}
+
+/* A decoded str that may be used as a name: at most max bytes, no NUL. */
+static int s_str_ok(const char *s, size_t len, size_t max)
+{
+    return len <= max && (len == 0 || memchr(s, '\0', len) == NULL);
+}
+
+static int s_read_name(tm_wire_reader_t *r, char *dst, size_t max)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    int rc = tm_wire_read_str(r, &s, &len);
+
+    if (rc == 0) {
+        if (!s_str_ok(s, len, max)) {
+            rc = TM_ERR_WIRE_FIELD;
+        } else {
+            memcpy(dst, s, len);
+            dst[len] = '\0';
+        }
+    }
+    return rc;
+}
+
+/* Read the next map key and look it up in keys[0..nkeys). *idx = its index,
+ * or -1 for a key this version does not know. A known key seen before is
+ * TM_ERR_WIRE_FIELD. */
+static int s_read_key(tm_wire_reader_t *r, const char *const *keys, int nkeys,
+                      unsigned *seen, int *idx)
+{
+    const char *k = NULL;
+    size_t klen = 0;
+    int rc = tm_wire_read_str(r, &k, &klen);
+
+    if (rc != 0) {
+        return rc;
+    }
+    *idx = -1;
+    for (int i = 0; i < nkeys; i++) {
+        if (strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0) {
+            if (*seen & (1u << i)) {
+                return TM_ERR_WIRE_FIELD;
+            }
+            *seen |= 1u << i;
+            *idx = i;
+            break;
+        }
+    }
+    return 0;
+}
+
+static unsigned s_all(int nkeys)
+{
+    return (1u << nkeys) - 1;
+}
+
+/* ---- envelope ---------------------------------------------------------- */
+
+int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
+                       size_t payload_len, uint8_t **out, size_t *out_len)
+{
+    static const uint8_t nil = 0xc0;
+    tm_wire_buf_t b;
+    int rc = 0;
+
+    if (env == NULL || out == NULL || out_len == NULL ||
+        env->type < TM_MSG_CONSOLE_REQ || env->type > TM_MSG_TYPE_MAX ||
+        !s_cstr_ok(env->source, TM_MSG_NAME_MAX) ||
+        !s_cstr_ok(env->destination, TM_MSG_NAME_MAX) ||
+        (payload == NULL && payload_len > 0)) {
+        return TM_ERR_INVAL;
+    }
+    if (payload_len == 0) {
+        payload = &nil;
+        payload_len = 1;
+    } else if (tm_wire_check(payload, payload_len, &s_any_size) != 0) {
+        return TM_ERR_INVAL;
+    }
+
+    tm_wire_buf_init(&b);
+    msgpack_pack_array(&b.pk, 7);
+    msgpack_pack_uint32(&b.pk, TM_PROTO_VERSION);
+    msgpack_pack_uint32(&b.pk, env->type);
+    tm_wire_pack_str(&b.pk, env->source);
+    tm_wire_pack_str(&b.pk, env->destination);
+    msgpack_pack_uint64(&b.pk, env->tick);
+    msgpack_pack_uint64(&b.pk, env->seq);
+    tm_wire_pack_raw(&b.pk, payload, payload_len);
+    rc = tm_wire_buf_finish(&b, out, out_len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+int tm_envelope_decode(const uint8_t *buf, size_t len,
+                       const tm_wire_limits_t *limits, tm_envelope_t *out)
+{
+    tm_envelope_t env;
+    tm_wire_reader_t r;
+    uint32_t n = 0;
+    uint64_t v = 0;
+    int rc = 0;
+
+    memset(&env, 0, sizeof env);
+    if (out == NULL) {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    rc = tm_wire_check(buf, len, limits);
+    if (rc != 0) {
+        goto done;
+    }
+    tm_wire_reader_init(&r, buf, len);
+    rc = tm_wire_read_array(&r, &n);
+    if (rc != 0) {
+        goto done;
+    }
+    if (n == 0) {
+        rc = TM_ERR_WIRE_FIELD;
+        goto done;
+    }
+    /* The version comes first and is judged before the layout: a later
+     * version may change everything after it. */
+    rc = tm_wire_read_u64(&r, &v);
+    if (rc == TM_ERR_WIRE_FIELD || (rc == 0 && v != TM_PROTO_VERSION)) {
+        rc = TM_ERR_WIRE_VERSION;
+    }
+    if (rc != 0) {
+        goto done;
+    }
+    env.version = (uint32_t)v;
+    if (n != 7) {
+        rc = TM_ERR_WIRE_FIELD;
+        goto done;
+    }
+    rc = tm_wire_read_u64(&r, &v);
+    if (rc == TM_ERR_WIRE_FIELD ||
+        (rc == 0 && (v < TM_MSG_CONSOLE_REQ || v > TM_MSG_TYPE_MAX))) {
+        rc = TM_ERR_WIRE_MSGTYPE;
+    }
+    if (rc != 0) {
+        goto done;
+    }
+    env.type = (uint32_t)v;
+    rc = s_read_name(&r, env.source, TM_MSG_NAME_MAX);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = s_read_name(&r, env.destination, TM_MSG_NAME_MAX);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = tm_wire_read_u64(&r, &env.tick);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = tm_wire_read_u64(&r, &env.seq);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = tm_wire_read_skip(&r, &env.payload, &env.payload_len);
+    if (rc == 0 && tm_wire_reader_left(&r) != 0) {
+        rc = TM_ERR_WIRE_TRAILING; /* excluded by the check; kept as a guard */
+    }
+done:
+    if (rc == 0) {
+        *out = env;
+    }
+    return rc;
+}
+
+/* ---- console request --------------------------------------------------- */
+
+int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
+                          size_t *out_len)
+{
+    tm_wire_buf_t b;
+    int rc = 0;
+
+    if (argv == NULL || argc == 0 || out == NULL || out_len == NULL) {
+        return TM_ERR_INVAL;
+    }
+    if (argc > TM_CONSOLE_ARGC_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    for (uint32_t i = 0; i < argc; i++) {
+        if (argv[i] == NULL) {
+            return TM_ERR_INVAL;
+        }
+        if (!s_cstr_ok(argv[i], TM_CONSOLE_ARG_MAX)) {
+            return TM_ERR_TOO_BIG;
+        }
+    }
+
+    tm_wire_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    tm_wire_pack_str(&b.pk, "argv");
+    msgpack_pack_array(&b.pk, argc);
+    for (uint32_t i = 0; i < argc; i++) {
+        tm_wire_pack_str(&b.pk, argv[i]);
+    }
+    rc = tm_wire_buf_finish(&b, out, out_len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+/* Walk argc strings at r; with dst == NULL only validate and add up the
+ * bytes they need (NUL included) in *bytes, else copy them there. */
+static int s_req_args(tm_wire_reader_t *r, uint32_t argc, char **argv,
+                      char *dst, size_t *bytes)
+{
+    for (uint32_t i = 0; i < argc; i++) {
+        const char *s = NULL;
+        size_t len = 0;
+        int rc = tm_wire_read_str(r, &s, &len);
+        if (rc != 0) {
+            return rc;
+        }
+        if (len > TM_CONSOLE_ARG_MAX) {
+            return TM_ERR_TOO_BIG;
+        }
+        if (!s_str_ok(s, len, TM_CONSOLE_ARG_MAX)) {
+            return TM_ERR_WIRE_FIELD;
+        }
+        if (dst != NULL) {
+            argv[i] = dst;
+            memcpy(dst, s, len);
+            dst[len] = '\0';
+            dst += len + 1;
+        } else {
+            *bytes += len + 1;
+        }
+    }
+    return 0;
+}
+
+int tm_console_req_decode(const uint8_t *payload, size_t len,
+                          const tm_wire_limits_t *limits, tm_console_req_t *out)
+{
+    static const char *const keys[] = {"argv"};
+    tm_wire_reader_t r;
+    tm_wire_reader_t args; /* at the first argument */
+    uint32_t n = 0;
+    uint32_t argc = 0;
+    unsigned seen = 0;
+    size_t bytes = 0;
+    char **argv = NULL;
+    int rc = 0;
+
+    memset(&args, 0, sizeof args);
+    if (out == NULL) {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    rc = tm_wire_check(payload, len, limits);
+    if (rc != 0) {
+        goto done;
+    }
+    tm_wire_reader_init(&r, payload, len);
+    rc = tm_wire_read_map(&r, &n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        int idx = -1;
+        rc = s_read_key(&r, keys, 1, &seen, &idx);
+        if (rc != 0) {
+            break;
+        }
+        if (idx != 0) {
+            rc = tm_wire_read_skip(&r, NULL, NULL);
+            continue;
+        }
+        rc = tm_wire_read_array(&r, &argc);
+        if (rc == 0 && argc > TM_CONSOLE_ARGC_MAX) {
+            rc = TM_ERR_TOO_BIG;
+        } else if (rc == 0 && argc == 0) {
+            rc = TM_ERR_WIRE_FIELD; /* a request is at least a command */
+        }
+        if (rc == 0) {
+            args = r;
+            rc = s_req_args(&r, argc, NULL, NULL, &bytes);
+        }
+    }
+    if (rc == 0 && seen != s_all(1)) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+    if (rc != 0) {
+        goto done;
+    }
+    /* One block: argc + 1 pointers, then the strings. bytes <= len + argc. */
+    argv = malloc((argc + (size_t)1) * sizeof *argv + bytes);
+    if (argv == NULL) {
+        rc = TM_ERR_NOMEM;
+        goto done;
+    }
+    rc = s_req_args(&args, argc, argv, (char *)(argv + argc + 1), &bytes);
+    if (rc != 0) {
+        goto done;
+    }
+    argv[argc] = NULL;
+    out->argc = argc;
+    out->argv = argv;
+    argv = NULL;
+done:
+    free(argv);
+    return rc;
+}
+
+void tm_console_req_free(tm_console_req_t *req)
+{
+    if (req != NULL) {
+        free(req->argv);
+        req->argv = NULL;
+        req->argc = 0;
+    }
+}
+
+/* ---- console reply ----------------------------------------------------- */
+
+int tm_console_rep_encode(int32_t status, const char *error,
+                          const char *message, int more, const uint8_t *body,
+                          size_t body_len, uint8_t **out, size_t *out_len)
+{
+    tm_wire_buf_t b;
+    int rc = 0;
+
+    if (error == NULL) {
+        error = tm_err_name(status);
+    }
+    if (message == NULL) {
+        message = "";
+    }
+    if (status > 0 || out == NULL || out_len == NULL ||
+        !s_cstr_ok(error, TM_MSG_NAME_MAX) || (body == NULL && body_len > 0) ||
+        (body_len > 0 && tm_wire_check(body, body_len, &s_any_size) != 0)) {
+        return TM_ERR_INVAL;
+    }
+
+    tm_wire_buf_init(&b);
+    msgpack_pack_map(&b.pk, 5);
+    tm_wire_pack_kv_i64(&b.pk, "status", status);
+    tm_wire_pack_kv_str(&b.pk, "error", error);
+    tm_wire_pack_kv_str(&b.pk, "message", message);
+    tm_wire_pack_kv_bool(&b.pk, "more", more);
+    tm_wire_pack_str(&b.pk, "body");
+    if (body_len == 0) {
+        msgpack_pack_nil(&b.pk);
+    } else {
+        tm_wire_pack_raw(&b.pk, body, body_len);
+    }
+    rc = tm_wire_buf_finish(&b, out, out_len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+int tm_console_rep_decode(const uint8_t *payload, size_t len,
+                          const tm_wire_limits_t *limits, tm_console_rep_t *out)
+{
+    enum { K_STATUS, K_ERROR, K_MESSAGE, K_MORE, K_BODY, K_N };
+    static const char *const keys[K_N] = {"status", "error", "message", "more",
+                                          "body"};
+    tm_console_rep_t rep;
+    tm_wire_reader_t r;
+    uint32_t n = 0;
+    unsigned seen = 0;
+    int64_t status = 0;
+    int rc = 0;
+
+    memset(&rep, 0, sizeof rep);
+    if (out == NULL) {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    rc = tm_wire_check(payload, len, limits);
+    if (rc != 0) {
+        goto done;
+    }
+    tm_wire_reader_init(&r, payload, len);
+    rc = tm_wire_read_map(&r, &n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        int idx = -1;
+        rc = s_read_key(&r, keys, K_N, &seen, &idx);
+        if (rc != 0) {
+            break;
+        }
+        switch (idx) {
+        case K_STATUS:
+            rc = tm_wire_read_i64(&r, &status);
+            if (rc == 0 && (status > 0 || status < INT32_MIN)) {
+                rc = TM_ERR_WIRE_FIELD; /* 0 or a negative tm_err_t */
+            }
+            rep.status = (int32_t)status;
+            break;
+        case K_ERROR:
+            rc = tm_wire_read_str(&r, &rep.error, &rep.error_len);
+            if (rc == 0 &&
+                !s_str_ok(rep.error, rep.error_len, TM_MSG_NAME_MAX)) {
+                rc = TM_ERR_WIRE_FIELD;
+            }
+            break;
+        case K_MESSAGE:
+            rc = tm_wire_read_str(&r, &rep.message, &rep.message_len);
+            if (rc == 0 && !s_str_ok(rep.message, rep.message_len, SIZE_MAX)) {
+                rc = TM_ERR_WIRE_FIELD;
+            }
+            break;
+        case K_MORE:
+            rc = tm_wire_read_bool(&r, &rep.more);
+            break;
+        case K_BODY:
+            if (tm_wire_read_nil(&r) == 0) {
+                rep.body = NULL; /* nil: no body */
+                rep.body_len = 0;
+            } else {
+                rc = tm_wire_read_skip(&r, &rep.body, &rep.body_len);
+            }
+            break;
+        default:
+            rc = tm_wire_read_skip(&r, NULL, NULL);
+            break;
+        }
+    }
+    if (rc == 0 && seen != s_all(K_N)) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+done:
+    if (rc == 0) {
+        *out = rep;
+    }
+    return rc;
+}
+
+/* ---- heartbeat --------------------------------------------------------- */
+
+int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
+                        size_t *out_len)
+{
+    tm_wire_buf_t b;
+    int rc = 0;
+
+    if (hb == NULL || out == NULL || out_len == NULL ||
+        !s_cstr_ok(hb->node, TM_MSG_NAME_MAX) || hb->node[0] == '\0' ||
+        !s_cstr_ok(hb->site, TM_MSG_NAME_MAX) ||
+        !s_cstr_ok(hb->state, TM_MSG_NAME_MAX)) {
+        return TM_ERR_INVAL;
+    }
+
+    tm_wire_buf_init(&b);
+    msgpack_pack_map(&b.pk, 5);
+    tm_wire_pack_kv_str(&b.pk, "node", hb->node);
+    tm_wire_pack_kv_str(&b.pk, "site", hb->site);
+    tm_wire_pack_kv_u64(&b.pk, "tick", hb->tick);
+    tm_wire_pack_kv_u64(&b.pk, "actors", hb->actors);
+    tm_wire_pack_kv_str(&b.pk, "state", hb->state);
+    rc = tm_wire_buf_finish(&b, out, out_len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+int tm_heartbeat_decode(const uint8_t *payload, size_t len,
+                        const tm_wire_limits_t *limits, tm_heartbeat_t *out)
+{
+    enum { K_NODE, K_SITE, K_TICK, K_ACTORS, K_STATE, K_N };
+    static const char *const keys[K_N] = {"node", "site", "tick", "actors",
+                                          "state"};
+    tm_heartbeat_t hb;
+    tm_wire_reader_t r;
+    uint32_t n = 0;
+    unsigned seen = 0;
+    int rc = 0;
+
+    memset(&hb, 0, sizeof hb);
+    if (out == NULL) {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    rc = tm_wire_check(payload, len, limits);
+    if (rc != 0) {
+        goto done;
+    }
+    tm_wire_reader_init(&r, payload, len);
+    rc = tm_wire_read_map(&r, &n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        int idx = -1;
+        rc = s_read_key(&r, keys, K_N, &seen, &idx);
+        if (rc != 0) {
+            break;
+        }
+        switch (idx) {
+        case K_NODE:
+            rc = s_read_name(&r, hb.node, TM_MSG_NAME_MAX);
+            if (rc == 0 && hb.node[0] == '\0') {
+                rc = TM_ERR_WIRE_FIELD;
+            }
+            break;
+        case K_SITE:
+            rc = s_read_name(&r, hb.site, TM_MSG_NAME_MAX);
+            break;
+        case K_TICK:
+            rc = tm_wire_read_u64(&r, &hb.tick);
+            break;
+        case K_ACTORS:
+            rc = tm_wire_read_u64(&r, &hb.actors);
+            break;
+        case K_STATE:
+            rc = s_read_name(&r, hb.state, TM_MSG_NAME_MAX);
+            break;
+        default:
+            rc = tm_wire_read_skip(&r, NULL, NULL);
+            break;
+        }
+    }
+    if (rc == 0 && seen != s_all(K_N)) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+done:
+    if (rc == 0) {
+        *out = hb;
+    }
+    return rc;
+}
+
+/* ---- link batch -------------------------------------------------------- */
+
+int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
+                         size_t *out_len)
+{
+    tm_wire_buf_t b;
+    int rc = 0;
+
+    if (batch == NULL || out == NULL || out_len == NULL ||
+        (batch->count > 0 && (batch->ids == NULL || batch->values == NULL))) {
+        return TM_ERR_INVAL;
+    }
+    if (batch->count > UINT32_MAX / 8) {
+        return TM_ERR_TOO_BIG; /* values would not fit a bin32 */
+    }
+
+    tm_wire_buf_init(&b);
+    msgpack_pack_map(&b.pk, 3);
+    tm_wire_pack_kv_u64(&b.pk, "tick", batch->tick);
+    tm_wire_pack_str(&b.pk, "ids");
+    msgpack_pack_array(&b.pk, batch->count);
+    for (uint32_t i = 0; i < batch->count; i++) {
+        msgpack_pack_uint64(&b.pk, batch->ids[i]);
+    }
+    tm_wire_pack_str(&b.pk, "values");
+    msgpack_pack_bin(&b.pk, (size_t)batch->count * 8);
+    for (uint32_t i = 0; i < batch->count; i++) {
+        uint64_t bits;
+        uint8_t le[8];
+        memcpy(&bits, &batch->values[i], sizeof bits);
+        for (int k = 0; k < 8; k++) {
+            le[k] = (uint8_t)(bits >> (8 * k));
+        }
+        tm_wire_pack_raw(&b.pk, le, sizeof le);
+    }
+    rc = tm_wire_buf_finish(&b, out, out_len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+/* Read count link ids at r, into ids when not NULL. */
+static int s_batch_ids(tm_wire_reader_t *r, uint32_t count, uint64_t *ids)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t id = 0;
+        int rc = tm_wire_read_u64(r, &id);
+        if (rc != 0) {
+            return rc;
+        }
+        if (ids != NULL) {
+            ids[i] = id;
+        }
+    }
+    return 0;
+}
+
+int tm_link_batch_decode(const uint8_t *payload, size_t len,
+                         const tm_wire_limits_t *limits, tm_link_batch_t *out)
+{
+    enum { K_TICK, K_IDS, K_VALUES, K_N };
+    static const char *const keys[K_N] = {"tick", "ids", "values"};
+    tm_link_batch_t batch;
+    tm_wire_reader_t r;
+    tm_wire_reader_t ids_at; /* at the first id */
+    const uint8_t *values = NULL;
+    size_t values_len = 0;
+    uint32_t n = 0;
+    unsigned seen = 0;
+    int rc = 0;
+
+    memset(&batch, 0, sizeof batch);
+    memset(&ids_at, 0, sizeof ids_at);
+    if (out == NULL) {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    rc = tm_wire_check(payload, len, limits);
+    if (rc != 0) {
+        goto done;
+    }
+    tm_wire_reader_init(&r, payload, len);
+    rc = tm_wire_read_map(&r, &n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        int idx = -1;
+        rc = s_read_key(&r, keys, K_N, &seen, &idx);
+        if (rc != 0) {
+            break;
+        }
+        switch (idx) {
+        case K_TICK:
+            rc = tm_wire_read_u64(&r, &batch.tick);
+            break;
+        case K_IDS:
+            rc = tm_wire_read_array(&r, &batch.count);
+            if (rc == 0) {
+                ids_at = r;
+                rc = s_batch_ids(&r, batch.count, NULL);
+            }
+            break;
+        case K_VALUES:
+            rc = tm_wire_read_bin(&r, &values, &values_len);
+            break;
+        default:
+            rc = tm_wire_read_skip(&r, NULL, NULL);
+            break;
+        }
+    }
+    if (rc == 0 && (seen != s_all(K_N) || values_len / 8 != batch.count ||
+                    values_len % 8 != 0)) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+    if (rc != 0 || batch.count == 0) {
+        batch.count = 0;
+        goto done;
+    }
+    /* count <= len: each id took at least one byte of the payload. */
+    batch.ids = malloc((size_t)batch.count * sizeof *batch.ids);
+    batch.values = malloc((size_t)batch.count * sizeof *batch.values);
+    if (batch.ids == NULL || batch.values == NULL) {
+        rc = TM_ERR_NOMEM;
+        goto done;
+    }
+    rc = s_batch_ids(&ids_at, batch.count, batch.ids);
+    if (rc != 0) {
+        goto done;
+    }
+    for (uint32_t i = 0; i < batch.count; i++) {
+        uint64_t bits = 0;
+        for (int k = 7; k >= 0; k--) {
+            bits = (bits << 8) | values[8 * (size_t)i + (size_t)k];
+        }
+        memcpy(&batch.values[i], &bits, sizeof bits);
+    }
+done:
+    if (rc == 0) {
+        *out = batch;
+    } else {
+        free(batch.ids);
+        free(batch.values);
+    }
+    return rc;
+}
+
+void tm_link_batch_free(tm_link_batch_t *batch)
+{
+    if (batch != NULL) {
+        free(batch->ids);
+        free(batch->values);
+        batch->ids = NULL;
+        batch->values = NULL;
+        batch->count = 0;
+    }
+}

@@ -1,2 +1,0 @@
-/* placeholder replaced by the protocol module */
-typedef int tm_proto_dummy_t;
