@@ -8,7 +8,8 @@
 #                        build (with fuzz targets) + ctest + TSan runtime tests
 #
 # Environment: TM_JOBS (parallel build jobs, default nproc),
-# TM_TEST_LABELS (ctest -L regex; default: everything but "long").
+# TM_TEST_LABELS (ctest -L regex for the sanitizer run; default: every label
+# but "long" and "bench-smoke", which runs in the release build).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -84,10 +85,12 @@ test)
     if [ -n "${TM_TEST_LABELS:-}" ]; then
         labels=(-L "$TM_TEST_LABELS")
     else
-        labels=(-LE long)
+        labels=(-LE 'long|bench-smoke')
     fi
     (cd "$root/build-asan" &&
         ctest --output-on-failure -j "$jobs" "${labels[@]}")
+    echo "== benchmark smoke (gcc release build: memory target, 1M actors)"
+    (cd "$root/build" && ctest --output-on-failure -L bench-smoke)
     echo "== clang build with TSan, threaded tests"
     configure_build build-tsan -DCMAKE_C_COMPILER=clang -DTM_SANITIZE=thread
     (cd "$root/build-tsan" &&
