@@ -765,6 +765,16 @@ static void test_console_rep_bad_fields(void **state)
 
 /* ---- heartbeat --------------------------------------------------------- */
 
+/* Field by field: struct padding is not part of the value. */
+static void s_assert_hb_equal(const tm_heartbeat_t *a, const tm_heartbeat_t *b)
+{
+    assert_string_equal(a->node, b->node);
+    assert_string_equal(a->site, b->site);
+    assert_string_equal(a->state, b->state);
+    assert_true(a->tick == b->tick);
+    assert_true(a->actors == b->actors);
+}
+
 static void test_heartbeat_round_trip(void **state)
 {
     tm_heartbeat_t hb;
@@ -781,7 +791,7 @@ static void test_heartbeat_round_trip(void **state)
     hb.actors = 12000;
     assert_rc(tm_heartbeat_encode(&hb, &bytes, &len), 0);
     assert_rc(tm_heartbeat_decode(bytes, len, NULL, &got), 0);
-    assert_memory_equal(&got, &hb, sizeof hb);
+    s_assert_hb_equal(&got, &hb);
     s_assert_prefixes_fail(bytes, len, s_hb_decode, &got);
     free(bytes);
 
@@ -790,7 +800,7 @@ static void test_heartbeat_round_trip(void **state)
     hb.tick = UINT64_MAX;
     assert_rc(tm_heartbeat_encode(&hb, &bytes, &len), 0);
     assert_rc(tm_heartbeat_decode(bytes, len, NULL, &got), 0);
-    assert_memory_equal(&got, &hb, sizeof hb);
+    s_assert_hb_equal(&got, &hb);
     free(bytes);
 
     hb.node[0] = '\0';

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/).
+
+A few valid encodings and a few hostile ones per target, packed by hand with
+the small encoder below (no MessagePack library needed). Run from anywhere;
+the files are committed, so this only needs rerunning when seeds change.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Raw(bytes):
+    """Bytes inserted as they are (an already-encoded object)."""
+
+
+def pack(v):
+    if isinstance(v, Raw):
+        return bytes(v)
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack(">b", v)
+        if v >= 0:
+            for tag, fmt, top in ((0xCC, ">B", 1 << 8), (0xCD, ">H", 1 << 16),
+                                  (0xCE, ">I", 1 << 32), (0xCF, ">Q", 1 << 64)):
+                if v < top:
+                    return bytes([tag]) + struct.pack(fmt, v)
+        for tag, fmt, lo in ((0xD0, ">b", -(1 << 7)), (0xD1, ">h", -(1 << 15)),
+                             (0xD2, ">i", -(1 << 31)), (0xD3, ">q", -(1 << 63))):
+            if v >= lo:
+                return bytes([tag]) + struct.pack(fmt, v)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        b = v.encode()
+        if len(b) < 32:
+            return bytes([0xA0 | len(b)]) + b
+        if len(b) < 256:
+            return b"\xd9" + bytes([len(b)]) + b
+        return b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(v, bytes):
+        if len(v) < 256:
+            return b"\xc4" + bytes([len(v)]) + v
+        return b"\xc5" + struct.pack(">H", len(v)) + v
+    if isinstance(v, list):
+        head = (bytes([0x90 | len(v)]) if len(v) < 16
+                else b"\xdc" + struct.pack(">H", len(v)))
+        return head + b"".join(pack(x) for x in v)
+    if isinstance(v, dict):
+        head = (bytes([0x80 | len(v)]) if len(v) < 16
+                else b"\xde" + struct.pack(">H", len(v)))
+        return head + b"".join(pack(k) + pack(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def envelope(payload, version=1, mtype=1, src="console", dst="node-a",
+             tick=7, seq=1):
+    return pack([version, mtype, src, dst, tick, seq, Raw(payload)])
+
+
+def values(*xs):
+    return b"".join(struct.pack("<d", x) for x in xs)
+
+
+HUGE = b"\xdd\xff\x00\x00\x00"
+DEEP = b"\x91" * 40 + b"\xc0"
+
+REQ = pack({"argv": ["link", "pump-1.q", "tank-1.q_in"]})
+REP = pack({"status": 0, "error": "OK", "message": "",
+            "more": False, "body": {"actors": [1, 2], "tick": 9}})
+HB = pack({"node": "node-a", "site": "north", "tick": 1000,
+           "actors": 250, "state": "running"})
+BATCH = pack({"tick": 41, "ids": [1, 2, 300],
+              "values": values(1.5, -2.0, float("nan"))})
+
+SEEDS = {
+    "wire_check_fuzz": {
+        "scalars": pack([None, True, 1, -1, 300, -300, 1.5, "s", b"b"]),
+        "map": pack({"a": [1, {"b": None}], "c": ""}),
+        "ext": b"\x92\xd4\x01\x02\xc7\x02\x05ab",
+        "float32": b"\xca\x3f\xc0\x00\x00",
+        "huge_count": HUGE,
+        "huge_map": b"\xdf\xff\xff\xff\xff",
+        "deep": DEEP,
+        "reserved": b"\x92\x01\xc1",
+        "trunc_str16": b"\xda\x00\x10abc",
+        "trailing": b"\xc0\xc0",
+    },
+    "envelope_fuzz": {
+        "console_req": envelope(REQ, mtype=1),
+        "console_rep": envelope(REP, mtype=2, src="node-a", dst="console"),
+        "heartbeat": envelope(HB, mtype=3, src="node-a", dst="node-b"),
+        "link_batch": envelope(BATCH, mtype=4, src="node-a", dst="node-b"),
+        "version2": envelope(HB, version=2, mtype=3),
+        "type9": envelope(HB, mtype=9),
+        "six_fields": pack([1, 3, "a", "b", 1, 2]),
+        "huge_payload": envelope(HUGE),
+        "nul_source": envelope(HB, src="a\0b"),
+    },
+    "console_req_fuzz": {
+        "link": REQ,
+        "ls": pack({"argv": ["ls"]}),
+        "extra_key": pack({"id": 5, "argv": ["get", "pump-1"]}),
+        "nul_arg": pack({"argv": ["ls\0rm"]}),
+        "int_arg": pack({"argv": ["get", 3]}),
+        "empty_argv": pack({"argv": []}),
+        "huge_count": pack({"argv": Raw(HUGE)}),
+    },
+    "console_rep_fuzz": {
+        "ok_body": REP,
+        "error": pack({"status": -60, "error": "UNKNOWN_ACTOR",
+                       "message": "no such actor", "more": False,
+                       "body": None}),
+        "stream": pack({"status": 0, "error": "OK", "message": "tick",
+                        "more": True, "body": [1.0, 2.0]}),
+        "positive_status": pack({"status": 1, "error": "X", "message": "",
+                                 "more": False, "body": None}),
+        "dup_key": b"\x86" + pack({"status": 0, "error": "OK", "message": "",
+                                  "more": False, "body": None})[1:]
+        + pack("status") + pack(-1),
+        "deep_body": pack({"status": 0, "error": "OK", "message": "",
+                           "more": False, "body": Raw(DEEP)}),
+    },
+    "heartbeat_fuzz": {
+        "running": HB,
+        "extra_key": pack({"node": "n", "site": "", "tick": 0, "actors": 0,
+                           "state": "", "load": 0.5}),
+        "empty_node": pack({"node": "", "site": "s", "tick": 1,
+                            "actors": 1, "state": "x"}),
+        "long_site": pack({"node": "n", "site": "s" * 65, "tick": 1,
+                           "actors": 1, "state": "x"}),
+        "negative_tick": pack({"node": "n", "site": "s", "tick": -1,
+                               "actors": 1, "state": "x"}),
+    },
+    "link_batch_fuzz": {
+        "three": BATCH,
+        "empty": pack({"tick": 0, "ids": [], "values": b""}),
+        "reordered": pack({"values": values(0.0), "ids": [2 ** 64 - 1],
+                           "tick": 2 ** 40}),
+        "short_values": pack({"tick": 1, "ids": [1, 2],
+                              "values": values(1.0)}),
+        "str_id": pack({"tick": 1, "ids": ["1"], "values": values(1.0)}),
+        "huge_ids": pack({"tick": 1, "ids": Raw(HUGE), "values": b""}),
+    },
+}
+
+
+def main():
+    for target, seeds in SEEDS.items():
+        d = os.path.join(HERE, "corpus", target)
+        os.makedirs(d, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
