@@ -710,6 +710,26 @@ static void test_pack_helpers(void **state)
     free(bytes);
 }
 
+/* Once a write failed (out of memory), the buffer stays failed: later
+ * writes are refused and finish reports it, so encoders check once. */
+static void test_buf_sticky_failure(void **state)
+{
+    tm_wire_buf_t b;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
+    (void)state;
+    tm_wire_buf_init(&b);
+    msgpack_pack_array(&b.pk, 1);
+    b.failed = 1; /* as s_buf_write sets it when realloc fails */
+    assert_int_not_equal(msgpack_pack_uint64(&b.pk, 1), 0);
+    tm_wire_pack_kv_str(&b.pk, "k", "v");
+    assert_int_equal(b.sbuf.size, 1); /* nothing after the failure */
+    assert_rc(tm_wire_buf_finish(&b, &bytes, &len), TM_ERR_NOMEM);
+    assert_null(bytes);
+    tm_wire_buf_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_reader_hostile),
         cmocka_unit_test(test_reader_integers),
         cmocka_unit_test(test_pack_helpers),
+        cmocka_unit_test(test_buf_sticky_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
