@@ -1,0 +1,370 @@
+/* tm_config: node settings from defaults, an INI file (inih) and flags. */
+#include "tm_config.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_WORKERS 64u
+#define S_MAX_TICK    3600.0
+
+/* Parse state shared by the reader and the handler of one parse. */
+typedef struct {
+    tm_config_t *cfg;
+    const char *name; /* file name for messages */
+    FILE *file;       /* source: a file ... */
+    const char *text; /* ... or a string */
+    int line;         /* lines handed to inih so far */
+    int err_line;     /* first error found by us (0: none) */
+    char err[TM_CONFIG_ERR_MAX];
+} s_parse_t;
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void tm_config_defaults(tm_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->name, sizeof cfg->name, "%s", TM_CONFIG_DEFAULT_NAME);
+    snprintf(cfg->site, sizeof cfg->site, "%s", TM_CONFIG_DEFAULT_SITE);
+    snprintf(cfg->data, sizeof cfg->data, "%s", TM_CONFIG_DEFAULT_DATA);
+    snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s",
+             TM_CONFIG_DEFAULT_ENDPOINT);
+    cfg->workers = 0;
+    cfg->tick = TM_CONFIG_DEFAULT_TICK;
+    cfg->clock = TM_CLOCK_REALTIME;
+    cfg->checkpoint = TM_CONFIG_DEFAULT_CHECKPOINT;
+    cfg->seed = 1;
+    cfg->log_level = TM_LOG_INFO;
+}
+
+const char *tm_clock_name(tm_clock_t clock)
+{
+    switch (clock) {
+    case TM_CLOCK_REALTIME:
+        return "realtime";
+    case TM_CLOCK_FAST:
+        return "fast";
+    case TM_CLOCK_PAUSED:
+        return "paused";
+    }
+    return "?";
+}
+
+int tm_clock_parse(const char *name, tm_clock_t *out)
+{
+    if (name == NULL) {
+        return TM_ERR_INVAL;
+    }
+    if (strcmp(name, "realtime") == 0) {
+        *out = TM_CLOCK_REALTIME;
+    } else if (strcmp(name, "fast") == 0) {
+        *out = TM_CLOCK_FAST;
+    } else if (strcmp(name, "paused") == 0 || strcmp(name, "pause") == 0) {
+        *out = TM_CLOCK_PAUSED;
+    } else {
+        return TM_ERR_INVAL;
+    }
+    return 0;
+}
+
+int tm_config_name_valid(const char *s)
+{
+    size_t n = 0;
+    if (s == NULL) {
+        return 0;
+    }
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok || n >= TM_CONFIG_NAME_MAX) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/* Unsigned decimal or 0x hex integer in [lo, hi]; whole string. */
+static int s_parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (v == NULL || *v == '\0' || *v == '-' || *v == '+' || *v == ' ') {
+        return TM_ERR_INVAL;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+        return TM_ERR_INVAL;
+    }
+    *out = (uint64_t)x;
+    return 0;
+}
+
+static int s_parse_double(const char *v, double *out)
+{
+    if (v == NULL || *v == '\0' || *v == ' ') {
+        return TM_ERR_INVAL;
+    }
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !isfinite(x)) {
+        return TM_ERR_INVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+    uint64_t u = 0;
+    double d = 0;
+    if (strcmp(key, "name") == 0 || strcmp(key, "site") == 0) {
+        if (!tm_config_name_valid(value)) {
+            s_err(err, errlen,
+                  "'%s' is not a valid %s (1-%u letters, digits, '_' or "
+                  "'-')",
+                  value, key, TM_CONFIG_NAME_MAX);
+            return TM_ERR_CONFIG;
+        }
+        char *dst = strcmp(key, "name") == 0 ? cfg->name : cfg->site;
+        snprintf(dst, TM_CONFIG_NAME_MAX + 1, "%s", value);
+    } else if (strcmp(key, "data") == 0) {
+        if (value[0] == '\0' || strlen(value) > TM_CONFIG_PATH_MAX) {
+            s_err(err, errlen, "data directory must be 1-%u bytes",
+                  TM_CONFIG_PATH_MAX);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->data, sizeof cfg->data, "%s", value);
+    } else if (strcmp(key, "workers") == 0) {
+        if (s_parse_u64(value, 0, S_MAX_WORKERS, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a worker count (0 = one per core, at most "
+                  "%u)",
+                  value, S_MAX_WORKERS);
+            return TM_ERR_CONFIG;
+        }
+        cfg->workers = (unsigned)u;
+    } else if (strcmp(key, "tick") == 0) {
+        if (s_parse_double(value, &d) != 0 || !(d > 0) || d > S_MAX_TICK) {
+            s_err(err, errlen,
+                  "'%s' is not a tick step (seconds, > 0 and <= %g)", value,
+                  S_MAX_TICK);
+            return TM_ERR_CONFIG;
+        }
+        cfg->tick = d;
+    } else if (strcmp(key, "clock") == 0) {
+        tm_clock_t c;
+        if (tm_clock_parse(value, &c) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a clock mode (realtime, fast or paused)", value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->clock = c;
+    } else if (strcmp(key, "checkpoint") == 0) {
+        if (s_parse_u64(value, 0, UINT32_MAX, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a checkpoint interval (ticks, 0 = only at "
+                  "exit)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->checkpoint = u;
+    } else if (strcmp(key, "seed") == 0) {
+        if (s_parse_u64(value, 0, UINT64_MAX, &u) != 0) {
+            s_err(err, errlen, "'%s' is not a seed (unsigned 64-bit integer)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->seed = u;
+    } else if (strcmp(key, "log") == 0) {
+        int level = tm_log_level_parse(value);
+        if (level < 0) {
+            s_err(err, errlen,
+                  "'%s' is not a log level (debug, info, warn, error, off)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->log_level = level;
+    } else {
+        s_err(err, errlen,
+              "unknown key (known: name, site, data, workers, tick, clock, "
+              "checkpoint, seed, log)");
+        return TM_ERR_CONFIG;
+    }
+    return 0;
+}
+
+int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
+                  const char *value, char *err, size_t errlen)
+{
+    if (cfg == NULL || section == NULL || key == NULL || value == NULL) {
+        s_err(err, errlen, "missing section, key or value");
+        return TM_ERR_CONFIG;
+    }
+    if (strcmp(section, "node") == 0) {
+        return s_set_node(cfg, key, value, err, errlen);
+    }
+    if (strcmp(section, "console") == 0) {
+        if (strcmp(key, "endpoint") != 0) {
+            s_err(err, errlen, "unknown key (known: endpoint)");
+            return TM_ERR_CONFIG;
+        }
+        if (strstr(value, "://") == NULL ||
+            strlen(value) > TM_CONFIG_PATH_MAX) {
+            s_err(err, errlen,
+                  "'%s' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:7700)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", value);
+        return 0;
+    }
+    if (section[0] == '\0') {
+        s_err(err, errlen, "key outside a section (put it under [node])");
+    } else {
+        s_err(err, errlen, "unknown section (known: [node], [console])");
+    }
+    return TM_ERR_CONFIG;
+}
+
+/* fgets-style reader for inih that counts lines and refuses long ones. */
+static char *s_reader(char *str, int num, void *stream)
+{
+    s_parse_t *p = stream;
+    size_t n = 0;
+    bool eol = false;
+    if (num < 2) {
+        return NULL;
+    }
+    if (p->file != NULL) {
+        if (fgets(str, num, p->file) == NULL) {
+            return NULL;
+        }
+        n = strlen(str);
+        eol = n > 0 && str[n - 1] == '\n';
+        if (!eol && !feof(p->file)) {
+            int c;
+            while ((c = fgetc(p->file)) != EOF && c != '\n') {
+            }
+        } else {
+            eol = true;
+        }
+    } else {
+        if (*p->text == '\0') {
+            return NULL;
+        }
+        const char *nl = strchr(p->text, '\n');
+        size_t len = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+        n = len < (size_t)num - 1 ? len : (size_t)num - 1;
+        memcpy(str, p->text, n);
+        str[n] = '\0';
+        eol = n == len;
+        p->text += len;
+    }
+    p->line++;
+    if (!eol && p->err_line == 0) {
+        p->err_line = p->line;
+        snprintf(p->err, sizeof p->err, "line longer than %d bytes", num - 3);
+    }
+    return str;
+}
+
+static int s_handler(void *user, const char *section, const char *name,
+                     const char *value)
+{
+    s_parse_t *p = user;
+    char why[TM_CONFIG_ERR_MAX];
+    if (tm_config_set(p->cfg, section, name, value, why, sizeof why) == 0) {
+        return 1;
+    }
+    if (p->err_line == 0) {
+        p->err_line = p->line;
+        if (section[0] == '\0') {
+            snprintf(p->err, sizeof p->err, "%.64s: %.400s", name, why);
+        } else {
+            snprintf(p->err, sizeof p->err, "[%.64s] %.64s: %.360s", section,
+                     name, why);
+        }
+    }
+    return 0;
+}
+
+static int s_parse(s_parse_t *p, char *err, size_t errlen)
+{
+    bool multiline = ini_allow_multiline;
+    /* A continuation line would silently extend the previous value;
+     * every value here fits on one line. */
+    ini_allow_multiline = false;
+    int rc = ini_parse_stream(s_reader, p, s_handler, p);
+    ini_allow_multiline = multiline;
+    if (rc == 0 && p->err_line == 0) {
+        return 0;
+    }
+    if (rc < 0) {
+        s_err(err, errlen, "%s: out of memory while parsing", p->name);
+        return TM_ERR_NOMEM;
+    }
+    if (p->err_line != 0 && (rc == 0 || p->err_line <= rc)) {
+        s_err(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
+    } else {
+        s_err(err, errlen,
+              "%s:%d: syntax error (expected [section], key = value or a "
+              "comment)",
+              p->name, rc);
+    }
+    return TM_ERR_CONFIG;
+}
+
+int tm_config_load(tm_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    s_parse_t p;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.name = path;
+    p.file = fopen(path, "r");
+    if (p.file == NULL) {
+        int e = errno;
+        s_err(err, errlen, "cannot read config file %s: %s", path, strerror(e));
+        return tm_err_from_errno(e);
+    }
+    int rc = s_parse(&p, err, errlen);
+    if (rc == 0 && ferror(p.file)) {
+        s_err(err, errlen, "cannot read config file %s: read error", path);
+        rc = TM_ERR_IO;
+    }
+    fclose(p.file);
+    return rc;
+}
+
+int tm_config_load_string(tm_config_t *cfg, const char *text, const char *name,
+                          char *err, size_t errlen)
+{
+    s_parse_t p;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.name = name ? name : "<string>";
+    p.text = text ? text : "";
+    return s_parse(&p, err, errlen);
+}

@@ -1,0 +1,92 @@
+/* tm_config: the node's settings - embedded defaults, INI file, flags.
+ *
+ * Precedence: embedded defaults < the INI file (--config) < command-line
+ * flags. Every value goes through tm_config_set(), so a key in a file and
+ * the matching flag are validated by the same code and fail with the same
+ * words.
+ *
+ * File format (parsed by inih, Debian package libinih):
+ *
+ *   [node]
+ *   name = node-a            ; 1-64 letters, digits, '_' or '-'
+ *   site = plant-north       ; same alphabet
+ *   data = /var/lib/twinmesh ; data directory (LMDB store)
+ *   workers = 0              ; worker threads, 0 = online cores, <= 64
+ *   tick = 0.05              ; tick step h in seconds, (0, 3600]
+ *   clock = realtime         ; realtime | fast | paused
+ *   checkpoint = 100         ; ticks between checkpoints, 0 = only at exit
+ *   seed = 1                 ; mesh seed (decimal or 0x hex)
+ *   log = info               ; debug | info | warn | error | off
+ *
+ *   [console]
+ *   endpoint = tcp://127.0.0.1:7700
+ *
+ * An unknown section or key, a bad value or a syntax error is refused with
+ * "FILE:LINE: [section] key: why".
+ */
+#ifndef TM_CONFIG_H_INCLUDED
+#define TM_CONFIG_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_CONFIG_NAME_MAX 64u   /* bytes in name and site */
+#define TM_CONFIG_PATH_MAX 1024u /* bytes in data and endpoint */
+#define TM_CONFIG_ERR_MAX  512u  /* bytes in an error message */
+
+#define TM_CONFIG_DEFAULT_NAME       "node-1"
+#define TM_CONFIG_DEFAULT_SITE       "local"
+#define TM_CONFIG_DEFAULT_DATA       "./twinmesh-data"
+#define TM_CONFIG_DEFAULT_ENDPOINT   "tcp://127.0.0.1:7700"
+#define TM_CONFIG_DEFAULT_TICK       0.05
+#define TM_CONFIG_DEFAULT_CHECKPOINT 100u
+
+typedef enum {
+    TM_CLOCK_REALTIME = 0, /* tick k not before t0 + k*h */
+    TM_CLOCK_FAST = 1,     /* as fast as the machine allows */
+    TM_CLOCK_PAUSED = 2
+} tm_clock_t;
+
+typedef struct {
+    char name[TM_CONFIG_NAME_MAX + 1];
+    char site[TM_CONFIG_NAME_MAX + 1];
+    char data[TM_CONFIG_PATH_MAX + 1];
+    char endpoint[TM_CONFIG_PATH_MAX + 1];
+    unsigned workers;
+    double tick;
+    tm_clock_t clock;
+    uint64_t checkpoint;
+    uint64_t seed;
+    int log_level; /* tm_log_level_t */
+} tm_config_t;
+
+/* Fill cfg with the embedded defaults. */
+void tm_config_defaults(tm_config_t *cfg);
+
+/* Set one key of one section from its text value. On error returns
+ * TM_ERR_CONFIG and writes "why" (without file or key) into err. */
+int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
+                  const char *value, char *err, size_t errlen);
+
+/* Read an INI file into cfg (keys not in the file keep their value).
+ * Errors: TM_ERR_CONFIG with "FILE:LINE: [section] key: why" in err, or
+ * TM_ERR_NOT_FOUND / TM_ERR_PERM / TM_ERR_IO with "cannot read FILE: ...".
+ * cfg may be partly updated on error. */
+int tm_config_load(tm_config_t *cfg, const char *path, char *err,
+                   size_t errlen);
+
+/* Same, from a NUL-terminated string; `name` is used in messages. */
+int tm_config_load_string(tm_config_t *cfg, const char *text, const char *name,
+                          char *err, size_t errlen);
+
+/* "realtime", "fast" or "paused". */
+const char *tm_clock_name(tm_clock_t clock);
+
+/* Parse a clock name ("pause" is accepted for "paused"). 0 or
+ * TM_ERR_INVAL. */
+int tm_clock_parse(const char *name, tm_clock_t *out);
+
+/* true if s is 1..TM_CONFIG_NAME_MAX letters, digits, '_' or '-'. */
+int tm_config_name_valid(const char *s);
+
+#endif

@@ -1,0 +1,209 @@
+/* twinmesh-node: one node of the twinmesh mesh (flags, config, exit codes).
+ *
+ * Exit codes: 0 clean stop (SIGTERM/SIGINT, final checkpoint written),
+ * 1 the node could not start or failed while running, 2 bad config or
+ * flag.
+ */
+#include "tm_config.h"
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_node.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_EXIT_FAILED 1
+#define S_EXIT_USAGE  2
+
+typedef struct {
+    const char *flag;    /* without "--" */
+    const char *section; /* config section ... */
+    const char *key;     /* ... and key it overrides */
+    const char *arg;     /* placeholder in --help */
+    const char *help;
+} s_flag_t;
+
+static const s_flag_t s_flags[] = {
+    {"name", "node", "name", "NAME", "node name (default node-1)"},
+    {"site", "node", "site", "SITE", "site name (default local)"},
+    {"data", "node", "data", "DIR", "data directory (default ./twinmesh-data)"},
+    {"console", "console", "endpoint", "ENDPOINT",
+     "console endpoint (default tcp://127.0.0.1:7700)"},
+    {"workers", "node", "workers", "N",
+     "worker threads, 0 = one per core (default 0)"},
+    {"tick", "node", "tick", "SECONDS", "tick step h (default 0.05)"},
+    {"clock", "node", "clock", "MODE",
+     "realtime, fast or paused (default realtime)"},
+    {"checkpoint", "node", "checkpoint", "TICKS",
+     "ticks between checkpoints, 0 = only at exit (default 100)"},
+    {"seed", "node", "seed", "N", "mesh seed (default 1)"},
+    {"log", "node", "log", "LEVEL",
+     "debug, info, warn, error or off (default info)"},
+};
+
+#define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: twinmesh-node [--config FILE] [FLAGS]\n\n"
+               "Runs one twinmesh node. With no arguments: data in "
+               "./twinmesh-data,\nconsole on tcp://127.0.0.1:7700, realtime "
+               "clock. Flags override the config file.\n\n"
+               "  --config FILE          INI node config (see "
+               "config/node-a.ini)\n");
+    for (size_t i = 0; i < S_NFLAGS; i++) {
+        char left[40];
+        snprintf(left, sizeof left, "--%s %s", s_flags[i].flag, s_flags[i].arg);
+        fprintf(f, "  %-22s %s\n", left, s_flags[i].help);
+    }
+    fprintf(f, "  --check                print the effective settings and "
+               "exit\n"
+               "  --help                 this text\n"
+               "  --version              print the version\n\n"
+               "Exit status: 0 clean stop, 1 failure, 2 bad config or "
+               "flag.\n");
+}
+
+static const s_flag_t *s_find_flag(const char *name)
+{
+    for (size_t i = 0; i < S_NFLAGS; i++) {
+        if (strcmp(s_flags[i].flag, name) == 0) {
+            return &s_flags[i];
+        }
+    }
+    return NULL;
+}
+
+/* Split "--name=value" / "--name value". Returns the flag name in name
+ * (without "--") and the value (NULL if none is needed or missing). */
+static void s_split(const char *arg, char *name, size_t cap, const char **eq)
+{
+    const char *body = arg + 2;
+    const char *e = strchr(body, '=');
+    size_t n = e ? (size_t)(e - body) : strlen(body);
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(name, body, n);
+    name[n] = '\0';
+    *eq = e ? e + 1 : NULL;
+}
+
+static void s_print_config(const tm_config_t *c)
+{
+    printf("[node]\nname = %s\nsite = %s\ndata = %s\nworkers = %u\n"
+           "tick = %.17g\nclock = %s\ncheckpoint = %llu\nseed = %llu\n"
+           "log = %s\n\n[console]\nendpoint = %s\n",
+           c->name, c->site, c->data, c->workers, c->tick,
+           tm_clock_name(c->clock), (unsigned long long)c->checkpoint,
+           (unsigned long long)c->seed,
+           c->log_level == TM_LOG_DEBUG   ? "debug"
+           : c->log_level == TM_LOG_INFO  ? "info"
+           : c->log_level == TM_LOG_WARN  ? "warn"
+           : c->log_level == TM_LOG_ERROR ? "error"
+                                          : "off",
+           c->endpoint);
+}
+
+int main(int argc, char **argv)
+{
+    tm_config_t cfg;
+    char err[TM_CONFIG_ERR_MAX + 128];
+    char why[TM_CONFIG_ERR_MAX];
+    const char *config = NULL;
+    bool check = false;
+    tm_node_t *node = NULL;
+    int status = 0;
+
+    tm_config_defaults(&cfg);
+    /* Pass 1: --config, --help, --version, --check; unknown flags. */
+    for (int i = 1; i < argc; i++) {
+        char name[32];
+        const char *eq = NULL;
+        if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+            fprintf(stderr,
+                    "twinmesh-node: unexpected argument '%s' (see --help)\n",
+                    argv[i]);
+            return S_EXIT_USAGE;
+        }
+        s_split(argv[i], name, sizeof name, &eq);
+        if (strcmp(name, "help") == 0) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (strcmp(name, "version") == 0) {
+            printf("twinmesh-node 0.1.0\n");
+            return 0;
+        }
+        if (strcmp(name, "check") == 0) {
+            check = true;
+            continue;
+        }
+        if (strcmp(name, "config") != 0 && s_find_flag(name) == NULL) {
+            fprintf(stderr, "twinmesh-node: unknown option --%s (see --help)\n",
+                    name);
+            return S_EXIT_USAGE;
+        }
+        const char *val = eq;
+        if (val == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "twinmesh-node: --%s needs a value\n", name);
+                return S_EXIT_USAGE;
+            }
+            val = argv[++i];
+        }
+        if (strcmp(name, "config") == 0) {
+            config = val;
+        }
+    }
+    if (config != NULL) {
+        int rc = tm_config_load(&cfg, config, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "twinmesh-node: %s\n", err);
+            return S_EXIT_USAGE;
+        }
+    }
+    /* Pass 2: flags override the file. */
+    for (int i = 1; i < argc; i++) {
+        char name[32];
+        const char *eq = NULL;
+        s_split(argv[i], name, sizeof name, &eq);
+        if (strcmp(name, "check") == 0) {
+            continue;
+        }
+        const char *val = eq ? eq : argv[++i];
+        const s_flag_t *f = s_find_flag(name);
+        if (f == NULL) {
+            continue; /* --config */
+        }
+        if (tm_config_set(&cfg, f->section, f->key, val, why, sizeof why) !=
+            0) {
+            fprintf(stderr, "twinmesh-node: --%s: %s\n", name, why);
+            return S_EXIT_USAGE;
+        }
+    }
+    if (check) {
+        s_print_config(&cfg);
+        return 0;
+    }
+    tm_log_set_level((tm_log_level_t)cfg.log_level);
+    tm_log_set_tag(cfg.name);
+
+    int rc = tm_node_open(&node, &cfg, err, sizeof err);
+    if (rc != 0) {
+        tm_log(TM_LOG_ERROR, "node: %s", err);
+        fprintf(stderr, "twinmesh-node: %s\n", err);
+        status = S_EXIT_FAILED;
+        goto done;
+    }
+    rc = tm_node_run(node, err, sizeof err);
+    if (rc != 0) {
+        tm_log(TM_LOG_ERROR, "node: %s", err);
+        status = S_EXIT_FAILED;
+    }
+done:
+    tm_node_destroy(&node);
+    return status;
+}

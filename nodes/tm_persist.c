@@ -1,0 +1,519 @@
+/* tm_persist: MessagePack actor/link records, checkpoints and recovery. */
+#include "tm_persist.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_models.h"
+#include "tm_wire.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_RECORD_VERSION 1u
+
+static const char s_meta_tick[] = "tick";
+static const char s_meta_seed[] = "seed";
+static const char s_meta_h[] = "h";
+
+void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
+                                tm_persist_actor_t *rec)
+{
+    const tm_model_t *m = a->model;
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->family, sizeof rec->family, "%s", m->family);
+    snprintf(rec->version, sizeof rec->version, "%s", m->version);
+    rec->fidelity = m->fidelity;
+    rec->period = a->period;
+    rec->tick = tick;
+    rec->n_params = m->n_params;
+    rec->n_held = m->n_inputs;
+    rec->n_states = m->n_states;
+    rec->n_outputs = m->n_outputs;
+    memcpy(rec->params, a->params, m->n_params * sizeof(double));
+    memcpy(rec->held, a->held, m->n_inputs * sizeof(double));
+    memcpy(rec->state, a->state, m->n_states * sizeof(double));
+    memcpy(rec->outputs, a->outputs, m->n_outputs * sizeof(double));
+}
+
+static void s_pack_doubles(msgpack_packer *pk, const char *key, const double *v,
+                           uint32_t n)
+{
+    tm_pack_str(pk, key);
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_double(pk, v[i]);
+    }
+}
+
+int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_pack_t *out)
+{
+    msgpack_packer *pk = &out->pk;
+    msgpack_pack_map(pk, 10);
+    tm_pack_kv_u64(pk, "v", S_RECORD_VERSION);
+    tm_pack_kv_str(pk, "family", rec->family);
+    tm_pack_kv_str(pk, "version", rec->version);
+    tm_pack_kv_str(pk, "fidelity", tm_fidelity_name(rec->fidelity));
+    tm_pack_kv_u64(pk, "period", rec->period);
+    tm_pack_kv_u64(pk, "tick", rec->tick);
+    s_pack_doubles(pk, "params", rec->params, rec->n_params);
+    s_pack_doubles(pk, "held", rec->held, rec->n_held);
+    s_pack_doubles(pk, "state", rec->state, rec->n_states);
+    s_pack_doubles(pk, "outputs", rec->outputs, rec->n_outputs);
+    return tm_pack_ok(out);
+}
+
+static int s_get_str(const msgpack_object *map, const char *key, char *out,
+                     size_t cap)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    if (tm_wire_get_str(map, key, &s, &n) != 0 || n == 0 || n >= cap) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int s_get_doubles(const msgpack_object *map, const char *key,
+                         double *out, uint32_t *n)
+{
+    const msgpack_object *o = tm_wire_map_get(map, key);
+    if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY ||
+        o->via.array.size > TM_MODEL_MAX_VARS) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        if (e->type == MSGPACK_OBJECT_FLOAT64 ||
+            e->type == MSGPACK_OBJECT_FLOAT32) {
+            out[i] = e->via.f64;
+        } else if (e->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            out[i] = (double)e->via.u64;
+        } else if (e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+            out[i] = (double)e->via.i64;
+        } else {
+            return TM_ERR_STORE_CORRUPT;
+        }
+    }
+    *n = o->via.array.size;
+    return 0;
+}
+
+int tm_persist_actor_decode(const void *val, size_t len,
+                            tm_persist_actor_t *rec)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    char fid[16];
+    uint64_t v = 0;
+    uint64_t period = 0;
+    int rc = 0;
+    memset(rec, 0, sizeof *rec);
+    if (!msgpack_zone_init(&zone, 1024)) {
+        return TM_ERR_NOMEM;
+    }
+    rc = tm_wire_unpack(val, len, NULL, &zone, &obj);
+    if (rc != 0) {
+        goto done;
+    }
+    if (obj.type != MSGPACK_OBJECT_MAP || tm_wire_get_u64(&obj, "v", &v) != 0 ||
+        v != S_RECORD_VERSION ||
+        tm_wire_get_u64(&obj, "period", &period) != 0 || period == 0 ||
+        period > UINT32_MAX || tm_wire_get_u64(&obj, "tick", &rec->tick) != 0) {
+        rc = TM_ERR_STORE_CORRUPT;
+        goto done;
+    }
+    rec->period = (uint32_t)period;
+    rc = s_get_str(&obj, "family", rec->family, sizeof rec->family);
+    if (rc == 0) {
+        rc = s_get_str(&obj, "version", rec->version, sizeof rec->version);
+    }
+    if (rc == 0) {
+        rc = s_get_str(&obj, "fidelity", fid, sizeof fid);
+    }
+    if (rc == 0 && tm_fidelity_parse(fid, &rec->fidelity) != 0) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
+    if (rc == 0) {
+        rc = s_get_doubles(&obj, "params", rec->params, &rec->n_params);
+    }
+    if (rc == 0) {
+        rc = s_get_doubles(&obj, "held", rec->held, &rec->n_held);
+    }
+    if (rc == 0) {
+        rc = s_get_doubles(&obj, "state", rec->state, &rec->n_states);
+    }
+    if (rc == 0) {
+        rc = s_get_doubles(&obj, "outputs", rec->outputs, &rec->n_outputs);
+    }
+done:
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
+                        size_t *klen)
+{
+    int n =
+        snprintf(key, cap, "%s.%s>%s.%s", l->src, l->output, l->dst, l->input);
+    if (n < 0 || (size_t)n >= cap) {
+        return TM_ERR_TOO_BIG;
+    }
+    *klen = (size_t)n;
+    return 0;
+}
+
+int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
+                         uint64_t tick, tm_pack_t *scratch)
+{
+    tm_persist_actor_t rec;
+    tm_persist_actor_from_view(a, tick, &rec);
+    tm_pack_clear(scratch);
+    int rc = tm_persist_actor_encode(&rec, scratch);
+    if (rc == 0) {
+        rc = tm_store_batch_put(b, TM_DB_ACTORS, a->id, strlen(a->id),
+                                scratch->sbuf.data, scratch->sbuf.size);
+    }
+    return rc;
+}
+
+int tm_persist_del_actor(tm_store_batch_t *b, const char *id)
+{
+    return tm_store_batch_del(b, TM_DB_ACTORS, id, strlen(id));
+}
+
+int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l)
+{
+    char key[TM_PERSIST_KEY_MAX];
+    size_t klen = 0;
+    int rc = tm_persist_link_key(l, key, sizeof key, &klen);
+    if (rc != 0) {
+        return rc;
+    }
+    tm_pack_t p;
+    tm_pack_init(&p);
+    msgpack_pack_map(&p.pk, 4);
+    tm_pack_kv_str(&p.pk, "src", l->src);
+    tm_pack_kv_str(&p.pk, "output", l->output);
+    tm_pack_kv_str(&p.pk, "dst", l->dst);
+    tm_pack_kv_str(&p.pk, "input", l->input);
+    rc = tm_pack_ok(&p);
+    if (rc == 0) {
+        rc = tm_store_batch_put(b, TM_DB_LINKS, key, klen, p.sbuf.data,
+                                p.sbuf.size);
+    }
+    tm_pack_destroy(&p);
+    return rc;
+}
+
+int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l)
+{
+    char key[TM_PERSIST_KEY_MAX];
+    size_t klen = 0;
+    int rc = tm_persist_link_key(l, key, sizeof key, &klen);
+    if (rc == 0) {
+        rc = tm_store_batch_del(b, TM_DB_LINKS, key, klen);
+    }
+    return rc;
+}
+
+/* Fixed 9-byte encodings: 0xcf (uint 64) or 0xcb (float 64) followed by
+ * the big-endian bits. */
+static int s_put_meta_u64(tm_store_batch_t *b, const char *key, uint64_t v)
+{
+    unsigned char buf[9];
+    buf[0] = 0xcf;
+    for (int i = 0; i < 8; i++) {
+        buf[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+    }
+    return tm_store_batch_put(b, TM_DB_META, key, strlen(key), buf, 9);
+}
+
+static int s_put_meta_f64(tm_store_batch_t *b, const char *key, double v)
+{
+    unsigned char buf[9];
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof bits);
+    buf[0] = 0xcb;
+    for (int i = 0; i < 8; i++) {
+        buf[1 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    }
+    return tm_store_batch_put(b, TM_DB_META, key, strlen(key), buf, 9);
+}
+
+typedef struct {
+    tm_store_batch_t *b;
+    uint64_t tick;
+    tm_pack_t pack;
+    int rc;
+} s_ckpt_t;
+
+static int s_ckpt_actor(const tm_rt_actor_t *a, void *arg)
+{
+    s_ckpt_t *c = arg;
+    c->rc = tm_persist_put_actor(c->b, a, c->tick, &c->pack);
+    return c->rc != 0 ? 1 : 0;
+}
+
+int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b)
+{
+    s_ckpt_t c;
+    memset(&c, 0, sizeof c);
+    c.b = b;
+    c.tick = tm_rt_tick(rt);
+    tm_pack_init(&c.pack);
+    tm_rt_foreach(rt, s_ckpt_actor, &c);
+    int rc = c.rc;
+    if (rc == 0) {
+        rc = s_put_meta_u64(b, s_meta_tick, c.tick);
+    }
+    if (rc == 0) {
+        rc = s_put_meta_u64(b, s_meta_seed, tm_rt_seed(rt));
+    }
+    if (rc == 0) {
+        rc = s_put_meta_f64(b, s_meta_h, tm_rt_h(rt));
+    }
+    tm_pack_destroy(&c.pack);
+    return rc;
+}
+
+int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
+                     const tm_model_t *model, const char *const *names,
+                     const double *values, size_t n)
+{
+    void *val = NULL;
+    size_t vlen = 0;
+    tm_persist_actor_t rec;
+    tm_pack_t pack;
+    tm_pack_init(&pack);
+    int rc = tm_store_get(store, TM_DB_ACTORS, id, strlen(id), &val, &vlen);
+    if (rc != 0) {
+        goto done;
+    }
+    rc = tm_persist_actor_decode(val, vlen, &rec);
+    if (rc != 0) {
+        goto done;
+    }
+    if (rec.n_params != model->n_params || rec.n_states != model->n_states ||
+        rec.n_held != model->n_inputs) {
+        rc = TM_ERR_STORE_CORRUPT;
+        goto done;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const char *name = names[j];
+        int i = tm_model_var_index(model->params, model->n_params, name);
+        if (i >= 0) {
+            rec.params[i] = values[j];
+        } else if ((i = tm_model_var_index(model->states, model->n_states,
+                                           name)) >= 0) {
+            rec.state[i] = values[j];
+        } else if ((i = tm_model_var_index(model->inputs, model->n_inputs,
+                                           name)) >= 0) {
+            rec.held[i] = values[j];
+        } else {
+            rc = TM_ERR_UNKNOWN_PORT;
+            goto done;
+        }
+    }
+    rc = tm_persist_actor_encode(&rec, &pack);
+    if (rc == 0) {
+        rc = tm_store_batch_put(b, TM_DB_ACTORS, id, strlen(id), pack.sbuf.data,
+                                pack.sbuf.size);
+    }
+done:
+    free(val);
+    tm_pack_destroy(&pack);
+    return rc;
+}
+
+static int s_get_meta(tm_store_t *store, const char *key, msgpack_object *obj,
+                      msgpack_zone *zone, void **val)
+{
+    size_t vlen = 0;
+    int rc = tm_store_get(store, TM_DB_META, key, strlen(key), val, &vlen);
+    if (rc != 0) {
+        return rc;
+    }
+    return tm_wire_unpack(*val, vlen, NULL, zone, obj);
+}
+
+int tm_persist_read_meta(tm_store_t *store, tm_persist_meta_t *out)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    void *val = NULL;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (!msgpack_zone_init(&zone, 256)) {
+        return TM_ERR_NOMEM;
+    }
+    rc = s_get_meta(store, s_meta_tick, &obj, &zone, &val);
+    if (rc == TM_ERR_NOT_FOUND) {
+        rc = 0;
+        goto done;
+    }
+    if (rc != 0) {
+        goto done;
+    }
+    if (obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        rc = TM_ERR_STORE_CORRUPT;
+        goto done;
+    }
+    out->have_checkpoint = 1;
+    out->tick = obj.via.u64;
+    free(val);
+    val = NULL;
+    if (s_get_meta(store, s_meta_seed, &obj, &zone, &val) == 0 &&
+        obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        out->seed = obj.via.u64;
+    }
+    free(val);
+    val = NULL;
+    if (s_get_meta(store, s_meta_h, &obj, &zone, &val) == 0 &&
+        obj.type == MSGPACK_OBJECT_FLOAT64) {
+        out->h = obj.via.f64;
+    }
+done:
+    free(val);
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+typedef struct {
+    tm_rt_t *rt;
+    tm_persist_load_t *st;
+    int rc;
+} s_load_t;
+
+static int s_key_str(const void *key, size_t klen, char *out, size_t cap)
+{
+    if (klen == 0 || klen >= cap || memchr(key, '\0', klen) != NULL) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    memcpy(out, key, klen);
+    out[klen] = '\0';
+    return 0;
+}
+
+static int s_load_actor(const void *key, size_t klen, const void *val,
+                        size_t vlen, void *arg)
+{
+    s_load_t *l = arg;
+    char id[TM_ID_MAX + 1];
+    tm_persist_actor_t rec;
+    const tm_model_t *model = NULL;
+    if (s_key_str(key, klen, id, sizeof id) != 0) {
+        tm_log(TM_LOG_WARN,
+               "persist: skipping an actor record with a bad "
+               "key (%zu bytes)",
+               klen);
+        l->st->actors_skipped++;
+        return 0;
+    }
+    int rc = tm_persist_actor_decode(val, vlen, &rec);
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN,
+               "persist: actor %s: unreadable record (%s), "
+               "left in the store",
+               id, tm_err_str(rc));
+        l->st->actors_skipped++;
+        return 0;
+    }
+    rc = tm_models_find(rec.family, rec.version, rec.fidelity, &model);
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN,
+               "persist: actor %s: model %s@%s (%s) is not in "
+               "the catalog (%s), left in the store",
+               id, rec.family, rec.version, tm_fidelity_name(rec.fidelity),
+               tm_err_str(rc));
+        l->st->actors_skipped++;
+        return 0;
+    }
+    if (rec.n_params != model->n_params || rec.n_held != model->n_inputs ||
+        rec.n_states != model->n_states) {
+        tm_log(TM_LOG_WARN,
+               "persist: actor %s: record does not match the "
+               "layout of %s@%s, left in the store",
+               id, rec.family, rec.version);
+        l->st->actors_skipped++;
+        return 0;
+    }
+    tm_rt_spawn_opts_t opts = {rec.params, rec.state, rec.held, rec.period};
+    rc = tm_rt_spawn(l->rt, id, model, &opts);
+    if (rc == TM_ERR_NOMEM) {
+        l->rc = rc;
+        return 1;
+    }
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN,
+               "persist: actor %s: refused by the runtime (%s), "
+               "left in the store",
+               id, tm_err_str(rc));
+        l->st->actors_skipped++;
+        return 0;
+    }
+    l->st->actors++;
+    return 0;
+}
+
+static int s_load_link(const void *key, size_t klen, const void *val,
+                       size_t vlen, void *arg)
+{
+    s_load_t *l = arg;
+    msgpack_zone zone;
+    msgpack_object obj;
+    char f[4][TM_ID_MAX + 1];
+    static const char *const names[4] = {"src", "output", "dst", "input"};
+    int rc = 0;
+    (void)key;
+    (void)klen;
+    if (!msgpack_zone_init(&zone, 256)) {
+        l->rc = TM_ERR_NOMEM;
+        return 1;
+    }
+    rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        rc = s_get_str(&obj, names[i], f[i], sizeof f[i]);
+    }
+    msgpack_zone_destroy(&zone);
+    if (rc == 0) {
+        rc = tm_rt_link(l->rt, f[0], f[1], f[2], f[3]);
+    }
+    if (rc == TM_ERR_NOMEM) {
+        l->rc = rc;
+        return 1;
+    }
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN,
+               "persist: link %.*s: cannot restore (%s), left "
+               "in the store",
+               (int)(klen > 300 ? 300 : klen), (const char *)key,
+               tm_err_str(rc));
+        l->st->links_skipped++;
+        return 0;
+    }
+    l->st->links++;
+    return 0;
+}
+
+int tm_persist_load(tm_store_t *store, tm_rt_t *rt, tm_persist_load_t *out)
+{
+    s_load_t l = {rt, out, 0};
+    memset(out, 0, sizeof *out);
+    int rc = tm_store_foreach(store, TM_DB_ACTORS, s_load_actor, &l);
+    if (rc == 0 || rc == 1) {
+        rc = l.rc;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tm_store_foreach(store, TM_DB_LINKS, s_load_link, &l);
+    if (rc == 0 || rc == 1) {
+        rc = l.rc;
+    }
+    return rc;
+}

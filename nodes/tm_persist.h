@@ -1,0 +1,118 @@
+/* tm_persist: actor and link records of a node in its LMDB store.
+ *
+ * Records (all values MessagePack, doubles always as float64 so that a
+ * state comes back bit for bit):
+ *
+ *   actors  id -> {"v": 1, "family": str, "version": str,
+ *                  "fidelity": "high"|"medium"|"low", "period": uint,
+ *                  "tick": uint, "params": [f64], "held": [f64],
+ *                  "state": [f64], "outputs": [f64]}
+ *   links   "SRC.OUTPUT>DST.INPUT" -> {"src": str, "output": str,
+ *                                     "dst": str, "input": str}
+ *   meta    "tick" -> uint (tick of the last checkpoint),
+ *           "seed" -> uint, "h" -> f64 (settings of that checkpoint)
+ *
+ * `tick` in an actor record is the tick its state belongs to. Ids cannot
+ * hold '.' or '>' and port names are letters, digits and '_', so a link key
+ * is unambiguous and sorts links by source.
+ *
+ * Recovery rule. A checkpoint is one batch: every actor record at tick T
+ * plus meta tick = T. A console mutation writes only what it changes: spawn
+ * puts the new record, kill deletes the record and its links, link/unlink
+ * put/delete one link, set patches the one value in the stored record
+ * (tm_persist_patch). So after a restart every actor has the state of the
+ * last checkpoint with every later acknowledged mutation applied on top,
+ * and an actor spawned after the checkpoint has its spawn state. The mesh
+ * resumes at the checkpoint's tick (0 if there was none).
+ */
+#ifndef TM_PERSIST_H_INCLUDED
+#define TM_PERSIST_H_INCLUDED
+
+#include "tm_model.h"
+#include "tm_pack.h"
+#include "tm_rt.h"
+#include "tm_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_PERSIST_VERSION_MAX 32u /* bytes in a version string */
+#define TM_PERSIST_KEY_MAX     256u
+
+/* A decoded actor record. */
+typedef struct {
+    char family[TM_MODEL_NAME_MAX + 1];
+    char version[TM_PERSIST_VERSION_MAX + 1];
+    tm_fidelity_t fidelity;
+    uint32_t period;
+    uint64_t tick;
+    uint32_t n_params, n_held, n_states, n_outputs;
+    double params[TM_MODEL_MAX_VARS];
+    double held[TM_MODEL_MAX_VARS];
+    double state[TM_MODEL_MAX_VARS];
+    double outputs[TM_MODEL_MAX_VARS];
+} tm_persist_actor_t;
+
+/* Fill a record from a runtime view taken at tick `tick`. */
+void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
+                                tm_persist_actor_t *rec);
+
+/* Encode a record into out (appended; clear it first to reuse).
+ * TM_ERR_NOMEM. */
+int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_pack_t *out);
+
+/* Decode a record (bytes from the store, validated with tm_wire first).
+ * Errors: TM_ERR_WIRE_* or TM_ERR_STORE_CORRUPT (fields missing, of the
+ * wrong type, or more than TM_MODEL_MAX_VARS values). */
+int tm_persist_actor_decode(const void *val, size_t len,
+                            tm_persist_actor_t *rec);
+
+/* Link key "SRC.OUTPUT>DST.INPUT" into key (NUL-terminated); *klen gets
+ * its length without the NUL. TM_ERR_TOO_BIG if it does not fit. */
+int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
+                        size_t *klen);
+
+/* Batch operations. Errors: those of tm_store_batch_put/del. */
+int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
+                         uint64_t tick, tm_pack_t *scratch);
+int tm_persist_del_actor(tm_store_batch_t *b, const char *id);
+int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l);
+int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l);
+
+/* Add a whole checkpoint of rt (every actor record at the current tick,
+ * meta tick, seed and h) to b. Errors: TM_ERR_NOMEM. */
+int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b);
+
+/* Patch named values (each a parameter, else a state, else a held input:
+ * the order of tm_rt_set) in the stored record of `id`, in one
+ * read-modify-write, and put the result in b. Errors: TM_ERR_NOT_FOUND (no
+ * record), TM_ERR_UNKNOWN_PORT, TM_ERR_STORE_CORRUPT, TM_ERR_NOMEM,
+ * TM_ERR_IO. */
+int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
+                     const tm_model_t *model, const char *const *names,
+                     const double *values, size_t n);
+
+/* Checkpoint settings read back at start. */
+typedef struct {
+    int have_checkpoint; /* meta tick present */
+    uint64_t tick;
+    uint64_t seed;
+    double h;
+} tm_persist_meta_t;
+
+int tm_persist_read_meta(tm_store_t *store, tm_persist_meta_t *out);
+
+typedef struct {
+    size_t actors;         /* spawned from records */
+    size_t links;          /* linked from records */
+    size_t actors_skipped; /* unreadable, unknown model, refused */
+    size_t links_skipped;
+} tm_persist_load_t;
+
+/* Spawn every stored actor into rt (opened at the checkpoint tick), then
+ * link every stored link. A record that cannot be restored (corrupt, model
+ * not in the catalog, refused by the runtime) is logged, counted and left
+ * in the store untouched. Errors: TM_ERR_NOMEM, TM_ERR_IO (store read). */
+int tm_persist_load(tm_store_t *store, tm_rt_t *rt, tm_persist_load_t *out);
+
+#endif

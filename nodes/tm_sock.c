@@ -1,0 +1,106 @@
+/* tm_sock: socket creation with the house limits applied in one place. */
+#include "tm_sock.h"
+
+#include "tm_err.h"
+#include "tm_wire.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#define S_DEFAULT_HWM 1000
+
+int tm_sock_err(void)
+{
+    switch (zmq_errno()) {
+    case EADDRINUSE:
+        return TM_ERR_BUSY;
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENODEV:
+    case EADDRNOTAVAIL:
+        return TM_ERR_INVAL;
+    case EHOSTUNREACH:
+        return TM_ERR_CLOSED;
+    case ETERM:
+    case ENOTSOCK:
+        return TM_ERR_CLOSED;
+    case EAGAIN:
+        return TM_ERR_BUSY;
+    case EACCES:
+        return TM_ERR_PERM;
+    case ENOMEM:
+        return TM_ERR_NOMEM;
+    case EMSGSIZE:
+        return TM_ERR_TOO_BIG;
+    default:
+        return TM_ERR_IO;
+    }
+}
+
+int tm_sock_open(void **out, void *zctx, int type, const char *endpoint,
+                 tm_sock_mode_t mode, const tm_sock_opts_t *opts)
+{
+    int rc = 0;
+    void *s = NULL;
+    *out = NULL;
+    if (zctx == NULL || endpoint == NULL) {
+        return TM_ERR_INVAL;
+    }
+    int64_t max_msg = (int64_t)TM_WIRE_MAX_SIZE_DEFAULT;
+    int hwm = S_DEFAULT_HWM;
+    int linger = type == ZMQ_ROUTER ? 0 : 200;
+    if (opts != NULL) {
+        if (opts->max_msg > 0) {
+            max_msg = (int64_t)opts->max_msg;
+        }
+        if (opts->hwm > 0) {
+            hwm = opts->hwm;
+        }
+        if (opts->linger_ms >= 0) {
+            linger = opts->linger_ms;
+        }
+    }
+    s = zmq_socket(zctx, type);
+    if (s == NULL) {
+        rc = tm_sock_err();
+        goto done;
+    }
+    int one = 1;
+    if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+        rc = tm_sock_err();
+        goto done;
+    }
+    if (type == ZMQ_ROUTER &&
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) {
+        rc = tm_sock_err();
+        goto done;
+    }
+    int r =
+        mode == TM_SOCK_BIND ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
+    if (r != 0) {
+        rc = tm_sock_err();
+        goto done;
+    }
+    *out = s;
+    s = NULL;
+done:
+    if (s != NULL) {
+        int zero = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s);
+    }
+    return rc;
+}
+
+void tm_sock_close(void **p)
+{
+    if (p == NULL || *p == NULL) {
+        return;
+    }
+    zmq_close(*p);
+    *p = NULL;
+}

@@ -1,0 +1,46 @@
+/* tm_sock: the one place that creates twinmesh's TCP-facing sockets.
+ *
+ * Every socket that may face another process (console ROUTER, the
+ * console's DEALER, and later mesh, telemetry and output sockets) is made
+ * here, so that message-size limits, high-water marks, ROUTER_MANDATORY,
+ * linger and (later) CurveZMQ keys are applied in one place:
+ *
+ * - ZMQ_MAXMSGSIZE = the wire limit (TM_WIRE_MAX_SIZE_DEFAULT unless
+ *   opts say otherwise): libzmq drops a peer that sends a bigger frame
+ *   before the bytes reach a decoder;
+ * - ZMQ_SNDHWM / ZMQ_RCVHWM (default 1000 messages);
+ * - ZMQ_ROUTER_MANDATORY on ROUTER sockets: a reply to a peer that went
+ *   away fails with EHOSTUNREACH instead of vanishing, so streams stop and
+ *   drops are counted;
+ * - ZMQ_LINGER (default 0 ms for ROUTER, 200 ms for others).
+ *
+ * Sockets use raw libzmq (void *), so libev can watch their ZMQ_FD.
+ */
+#ifndef TM_SOCK_H_INCLUDED
+#define TM_SOCK_H_INCLUDED
+
+#include <stddef.h>
+
+typedef enum { TM_SOCK_BIND = 0, TM_SOCK_CONNECT = 1 } tm_sock_mode_t;
+
+typedef struct {
+    size_t max_msg; /* ZMQ_MAXMSGSIZE in bytes; 0 = wire default */
+    int hwm;        /* send and receive high-water marks; 0 = 1000 */
+    int linger_ms;  /* -1 = the default for the socket type */
+} tm_sock_opts_t;
+
+/* Create a socket of zmq type `type` (ZMQ_ROUTER, ZMQ_DEALER, ...) in
+ * context zctx and bind or connect it to endpoint. opts may be NULL.
+ * Errors: TM_ERR_BUSY (address in use), TM_ERR_INVAL (bad endpoint),
+ * TM_ERR_PERM, TM_ERR_IO; errors from zmq are translated. On error *out is
+ * NULL and nothing is left open. */
+int tm_sock_open(void **out, void *zctx, int type, const char *endpoint,
+                 tm_sock_mode_t mode, const tm_sock_opts_t *opts);
+
+/* Close a socket made by tm_sock_open. NULL-safe, sets *p to NULL. */
+void tm_sock_close(void **p);
+
+/* The most recent libzmq error as a tm_err_t (for send/recv failures). */
+int tm_sock_err(void);
+
+#endif

@@ -1,0 +1,226 @@
+/* tm_client: console requests and replies over a DEALER socket. */
+#include "tm_client.h"
+
+#include "tm_err.h"
+#include "tm_msg.h"
+#include "tm_sock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_POLL_SLICE_MS 100
+#define S_ENDPOINT_MAX  1024u
+
+struct tm_client {
+    void *zctx;
+    void *sock;
+    char endpoint[S_ENDPOINT_MAX + 1];
+    uint64_t seq;
+    char name[TM_MSG_NAME_MAX + 1];
+};
+
+static int s_connect(tm_client_t *c)
+{
+    /* linger 0: a console that gives up on a node must exit at once */
+    tm_sock_opts_t opts = {0, 0, 0};
+    return tm_sock_open(&c->sock, c->zctx, ZMQ_DEALER, c->endpoint,
+                        TM_SOCK_CONNECT, &opts);
+}
+
+int tm_client_open(tm_client_t **out, const char *endpoint)
+{
+    *out = NULL;
+    if (endpoint == NULL || strlen(endpoint) > S_ENDPOINT_MAX) {
+        return TM_ERR_INVAL;
+    }
+    tm_client_t *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    snprintf(c->name, sizeof c->name, "console-%ld", (long)getpid());
+    /* Sequence numbers start from the clock, so that replies meant for an
+     * earlier console process are never taken for ours. */
+    c->seq = (uint64_t)time(NULL) << 20;
+    c->zctx = zmq_ctx_new();
+    int rc = c->zctx == NULL ? TM_ERR_IO : s_connect(c);
+    if (rc != 0) {
+        tm_client_destroy(&c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void tm_client_destroy(tm_client_t **p)
+{
+    if (p == NULL || *p == NULL) {
+        return;
+    }
+    tm_client_t *c = *p;
+    tm_sock_close(&c->sock);
+    if (c->zctx != NULL) {
+        zmq_ctx_term(c->zctx);
+    }
+    free(c);
+    *p = NULL;
+}
+
+int tm_client_reset(tm_client_t *c)
+{
+    tm_sock_close(&c->sock);
+    return s_connect(c);
+}
+
+const char *tm_client_endpoint(const tm_client_t *c)
+{
+    return c->endpoint;
+}
+
+int tm_client_send(tm_client_t *c, int argc, const char *const *argv)
+{
+    uint8_t *payload = NULL;
+    uint8_t *frame = NULL;
+    size_t plen = 0;
+    size_t flen = 0;
+    tm_envelope_t env;
+    if (argc < 1) {
+        return TM_ERR_INVAL;
+    }
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &plen);
+    if (rc == 0) {
+        memset(&env, 0, sizeof env);
+        env.version = TM_PROTO_VERSION;
+        env.type = TM_MSG_CONSOLE_REQ;
+        snprintf(env.source, sizeof env.source, "%s", c->name);
+        snprintf(env.destination, sizeof env.destination, "node");
+        env.seq = ++c->seq;
+        rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
+    }
+    if (rc == 0 && flen > TM_WIRE_MAX_SIZE_DEFAULT) {
+        rc = TM_ERR_TOO_BIG;
+    }
+    if (rc == 0 && zmq_send(c->sock, frame, flen, ZMQ_DONTWAIT) < 0) {
+        rc = tm_sock_err();
+    }
+    free(payload);
+    free(frame);
+    return rc;
+}
+
+void tm_client_reply_free(tm_client_reply_t *rep)
+{
+    free(rep->message);
+    free(rep->body);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* Decode one frame into rep. 1: a reply to an earlier request (skip). */
+static int s_decode(tm_client_t *c, const uint8_t *buf, size_t len,
+                    tm_client_reply_t *rep)
+{
+    tm_envelope_t env;
+    tm_console_rep_t r;
+    int rc = tm_envelope_decode(buf, len, NULL, &env);
+    if (rc != 0) {
+        return rc;
+    }
+    if (env.type != TM_MSG_CONSOLE_REP) {
+        return TM_ERR_WIRE_MSGTYPE;
+    }
+    if (env.seq != c->seq) {
+        return 1;
+    }
+    rc = tm_console_rep_decode(env.payload, env.payload_len, NULL, &r);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(rep, 0, sizeof *rep);
+    rep->status = r.status;
+    size_t n = r.error_len < sizeof rep->error - 1 ? r.error_len
+                                                   : sizeof rep->error - 1;
+    memcpy(rep->error, r.error, n);
+    rep->error[n] = '\0';
+    rep->more = r.more != 0;
+    rep->tick = env.tick;
+    snprintf(rep->node, sizeof rep->node, "%s", env.source);
+    rep->message = malloc(r.message_len + 1);
+    if (rep->message == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    memcpy(rep->message, r.message, r.message_len);
+    rep->message[r.message_len] = '\0';
+    if (r.body != NULL && r.body_len > 0) {
+        rep->body = malloc(r.body_len);
+        if (rep->body == NULL) {
+            tm_client_reply_free(rep);
+            return TM_ERR_NOMEM;
+        }
+        memcpy(rep->body, r.body, r.body_len);
+        rep->body_len = r.body_len;
+    }
+    return 0;
+}
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
+                   tm_client_reply_t *rep)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    memset(rep, 0, sizeof *rep);
+    for (;;) {
+        if (stop != NULL && *stop) {
+            return TM_ERR_CLOSED;
+        }
+        int64_t left = deadline < 0 ? S_POLL_SLICE_MS : deadline - s_now_ms();
+        if (left <= 0) {
+            return TM_ERR_TIMEOUT;
+        }
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        int r = zmq_poll(
+            &item, 1, (long)(left < S_POLL_SLICE_MS ? left : S_POLL_SLICE_MS));
+        if (r < 0) {
+            if (zmq_errno() == EINTR) {
+                continue;
+            }
+            return TM_ERR_IO;
+        }
+        if (r == 0) {
+            continue;
+        }
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        /* The node sends one frame per reply; drop any extra parts. */
+        while (zmq_msg_more(&msg)) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            int got = zmq_msg_recv(&extra, c->sock, ZMQ_DONTWAIT);
+            int more = got >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (!more) {
+                break;
+            }
+        }
+        int rc = s_decode(c, zmq_msg_data(&msg), zmq_msg_size(&msg), rep);
+        zmq_msg_close(&msg);
+        if (rc == 1) {
+            continue; /* stale */
+        }
+        return rc;
+    }
+}

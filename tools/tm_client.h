@@ -1,0 +1,54 @@
+/* tm_client: the console's side of the console protocol (DEALER socket).
+ *
+ * One request at a time: tm_client_send() sends argv in one envelope
+ * (TM_MSG_CONSOLE_REQ) with a fresh sequence number; tm_client_recv()
+ * returns the replies to it (TM_MSG_CONSOLE_REP), skipping stale replies
+ * to earlier requests (e.g. one that timed out). A reply with more = true
+ * is a part or stream item; more are coming.
+ */
+#ifndef TM_CLIENT_H_INCLUDED
+#define TM_CLIENT_H_INCLUDED
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tm_client tm_client_t;
+
+typedef struct {
+    int status;     /* 0 or a tm_err_t */
+    char error[65]; /* tm_err_name of status */
+    char *message;  /* NUL-terminated, owned */
+    bool more;      /* more replies follow */
+    uint8_t *body;  /* MessagePack object, owned; NULL if nil */
+    size_t body_len;
+    uint64_t tick; /* node tick when the reply was sent */
+    char node[65]; /* envelope source */
+} tm_client_reply_t;
+
+/* Create the socket and connect (asynchronous: a node that is not there
+ * shows up as a timeout in tm_client_recv). Errors: TM_ERR_INVAL (bad
+ * endpoint), TM_ERR_NOMEM, TM_ERR_IO. */
+int tm_client_open(tm_client_t **out, const char *endpoint);
+void tm_client_destroy(tm_client_t **p);
+
+/* Drop anything queued (e.g. a request nobody took) by reconnecting. */
+int tm_client_reset(tm_client_t *c);
+
+/* Send a request. Errors: TM_ERR_TOO_BIG (argv over the protocol limits),
+ * TM_ERR_BUSY (could not queue it), TM_ERR_NOMEM. */
+int tm_client_send(tm_client_t *c, int argc, const char *const *argv);
+
+/* Wait up to timeout_ms (-1: forever) for the next reply to the last
+ * request. If *stop becomes non-zero while waiting (checked every 100 ms;
+ * may be NULL), returns TM_ERR_CLOSED. Errors: TM_ERR_TIMEOUT,
+ * TM_ERR_CLOSED, TM_ERR_WIRE_* (a malformed reply), TM_ERR_IO. */
+int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
+                   tm_client_reply_t *rep);
+
+void tm_client_reply_free(tm_client_reply_t *rep);
+
+const char *tm_client_endpoint(const tm_client_t *c);
+
+#endif

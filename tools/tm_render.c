@@ -1,0 +1,625 @@
+/* tm_render: text tables and JSON documents from console reply bodies. */
+#include "tm_render.h"
+
+#include "tm_err.h"
+#include "tm_wire.h"
+
+#include <math.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define S_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
+
+/* ---- MessagePack -> JSON ------------------------------------------------ */
+
+static void s_key(const msgpack_object *k, char *buf, size_t cap,
+                  const char **key)
+{
+    if (k->type == MSGPACK_OBJECT_STR) {
+        size_t n = k->via.str.size < cap - 1 ? k->via.str.size : cap - 1;
+        memcpy(buf, k->via.str.ptr, n);
+        buf[n] = '\0';
+    } else if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf(buf, cap, "%llu", (unsigned long long)k->via.u64);
+    } else if (k->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        snprintf(buf, cap, "%lld", (long long)k->via.i64);
+    } else {
+        snprintf(buf, cap, "?");
+    }
+    *key = buf;
+}
+
+static json_t *s_conv(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX) {
+            return json_real((double)o->via.u64);
+        }
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
+    case MSGPACK_OBJECT_STR:
+        return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = o->via.bin.size;
+        char *s = malloc(2 * n + 1);
+        if (s == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            s[2 * i] = hex[(unsigned char)o->via.bin.ptr[i] >> 4];
+            s[2 * i + 1] = hex[(unsigned char)o->via.bin.ptr[i] & 15];
+        }
+        s[2 * n] = '\0';
+        json_t *j = json_string(s);
+        free(s);
+        return j;
+    }
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a != NULL && i < o->via.array.size; i++) {
+            json_t *e = s_conv(&o->via.array.ptr[i]);
+            if (e == NULL || json_array_append_new(a, e) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; m != NULL && i < o->via.map.size; i++) {
+            char buf[256];
+            const char *key = NULL;
+            s_key(&o->via.map.ptr[i].key, buf, sizeof buf, &key);
+            json_t *v = s_conv(&o->via.map.ptr[i].val);
+            if (v == NULL || json_object_set_new(m, key, v) != 0) {
+                json_decref(m);
+                m = NULL;
+            }
+        }
+        return m;
+    }
+    default:
+        return json_null(); /* ext: not used by twinmesh */
+    }
+}
+
+int tm_render_to_json(const uint8_t *body, size_t len, json_t **out)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    *out = NULL;
+    if (body == NULL || len == 0) {
+        *out = json_null();
+        return 0;
+    }
+    if (!msgpack_zone_init(&zone, 4096)) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(body, len, NULL, &zone, &obj);
+    if (rc == 0) {
+        *out = s_conv(&obj);
+        if (*out == NULL) {
+            rc = TM_ERR_NOMEM;
+        }
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+const char *tm_render_num(json_t *v, char *buf, size_t cap)
+{
+    if (json_is_integer(v)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        snprintf(buf, cap, "%.6g", json_real_value(v));
+    } else if (json_is_string(v)) {
+        snprintf(buf, cap, "%s", json_string_value(v));
+    } else if (json_is_true(v)) {
+        snprintf(buf, cap, "yes");
+    } else if (json_is_false(v)) {
+        snprintf(buf, cap, "no");
+    } else {
+        snprintf(buf, cap, "-");
+    }
+    return buf;
+}
+
+static const char *s_str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+static long long s_int(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v)) {
+        return (long long)json_integer_value(v);
+    }
+    if (json_is_real(v)) {
+        return (long long)json_real_value(v);
+    }
+    return 0;
+}
+
+static double s_real(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+static void s_line(FILE *out, const char *message)
+{
+    if (message != NULL && message[0] != '\0') {
+        fprintf(out, "%s\n", message);
+    }
+}
+
+/* ---- per-command text ------------------------------------------------- */
+
+static void s_nodes(tm_render_t *r, json_t *body)
+{
+    FILE *out = r->out;
+    size_t i;
+    json_t *n;
+    fprintf(out, "%-16s %-16s %-8s %-9s %10s %12s  %s\n", "NAME", "SITE",
+            "STATE", "CLOCK", "ACTORS", "TICK", "ENDPOINT");
+    json_array_foreach(body, i, n)
+    {
+        fprintf(out, "%-16s %-16s %-8s %-9s %10lld %12lld  %s\n",
+                s_str(n, "name"), s_str(n, "site"), s_str(n, "state"),
+                s_str(n, "clock"), s_int(n, "actors"), s_int(n, "tick"),
+                s_str(n, "endpoint"));
+    }
+}
+
+static void s_actors(tm_render_t *r, json_t *body, const char *message,
+                     bool more)
+{
+    FILE *out = r->out;
+    size_t i;
+    json_t *a;
+    if (r->parts == 0) {
+        int w = 8;
+        json_array_foreach(body, i, a)
+        {
+            int l = (int)strlen(s_str(a, "id"));
+            w = l > w ? l : w;
+        }
+        r->widths[0] = w;
+        fprintf(out, "%-*s  %-12s %-8s %-8s %s\n", w, "ID", "MODEL", "VERSION",
+                "FIDELITY", "NODE");
+    }
+    json_array_foreach(body, i, a)
+    {
+        fprintf(out, "%-*s  %-12s %-8s %-8s %s\n", r->widths[0], s_str(a, "id"),
+                s_str(a, "model"), s_str(a, "version"), s_str(a, "fidelity"),
+                s_str(a, "node"));
+        r->rows++;
+    }
+    if (!more) {
+        s_line(out, message);
+    }
+}
+
+static void s_ids(tm_render_t *r, json_t *body)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(body, i, a)
+    {
+        fprintf(r->out, "%s\n", json_string_value(a));
+    }
+}
+
+static void s_stats(tm_render_t *r, json_t *b)
+{
+    FILE *out = r->out;
+    json_t *ck = json_object_get(b, "checkpoint");
+    json_t *st = json_object_get(b, "store");
+    json_t *co = json_object_get(b, "console");
+    json_t *sh = json_object_get(b, "shards");
+    fprintf(out, "%-11s %s (site %s, %s)\n", "node", s_str(b, "node"),
+            s_str(b, "site"), s_str(b, "state"));
+    fprintf(out, "%-11s %lld (t = %.3f s, h = %g s)\n", "tick",
+            s_int(b, "tick"), s_real(b, "t"), s_real(b, "h"));
+    fprintf(out, "%-11s %s (lag %.3f s)\n", "clock", s_str(b, "clock"),
+            s_real(b, "lag_s"));
+    fprintf(out, "%-11s %lld in %lld groups, %lld links, %lld workers\n",
+            "actors", s_int(b, "actors"), s_int(b, "groups"), s_int(b, "links"),
+            s_int(b, "workers"));
+    fprintf(out, "%-11s %lld (%lld faults); %.4g actor-steps/s, %.4g ticks/s\n",
+            "steps", s_int(b, "steps"), s_int(b, "faults"),
+            s_real(b, "steps_per_s"), s_real(b, "ticks_per_s"));
+    fprintf(out, "%-11s %.1f us\n", "last tick", s_real(b, "last_tick_us"));
+    size_t i;
+    json_t *w;
+    fprintf(out, "%-11s", "shards");
+    json_array_foreach(sh, i, w)
+    {
+        fprintf(out, "%s %lld: %lld actors, %.1f us busy", i ? ";" : "",
+                s_int(w, "worker"), s_int(w, "actors"), s_real(w, "busy_us"));
+    }
+    fprintf(out, "\n");
+    fprintf(out,
+            "%-11s every %lld ticks; last at tick %lld (%lld written, %lld "
+            "failed, %.1f ms)%s\n",
+            "checkpoint", s_int(ck, "every"), s_int(ck, "tick"),
+            s_int(ck, "count"), s_int(ck, "failed"), s_real(ck, "last_ms"),
+            json_is_true(json_object_get(ck, "pending")) ? ", one in flight"
+                                                         : "");
+    fprintf(out,
+            "%-11s map %.1f MiB, %.1f MiB used, %lld commits, %lld "
+            "grows\n",
+            "store", s_real(st, "map_size") / 1048576.0,
+            s_real(st, "used_bytes") / 1048576.0, s_int(st, "commits"),
+            s_int(st, "grows"));
+    fprintf(out,
+            "%-11s %lld requests, %lld errors, %lld dropped, %lld streams\n",
+            "console", s_int(co, "requests"), s_int(co, "errors"),
+            s_int(co, "dropped"), s_int(co, "streams"));
+    fprintf(out, "%-11s %.1f s\n", "uptime", s_real(b, "uptime_s"));
+}
+
+static void s_names(FILE *out, const char *label, json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    int first = 1;
+    fprintf(out, " %s:", label);
+    json_object_foreach(obj, k, v)
+    {
+        fprintf(out, "%s %s [%s]", first ? "" : ",", k, json_string_value(v));
+        first = 0;
+    }
+    if (first) {
+        fprintf(out, " -");
+    }
+}
+
+static void s_models(tm_render_t *r, json_t *body)
+{
+    FILE *out = r->out;
+    size_t i;
+    json_t *m;
+    fprintf(out, "%-12s %-8s %-8s %s\n", "MODEL", "VERSION", "FIDELITY",
+            "SUMMARY");
+    json_array_foreach(body, i, m)
+    {
+        fprintf(out, "%-12s %-8s %-8s %s\n", s_str(m, "model"),
+                s_str(m, "version"), s_str(m, "fidelity"), s_str(m, "summary"));
+        fprintf(out, "   ");
+        s_names(out, "states", json_object_get(m, "states"));
+        fprintf(out, "\n   ");
+        s_names(out, "inputs", json_object_get(m, "inputs"));
+        fprintf(out, "\n   ");
+        s_names(out, "outputs", json_object_get(m, "outputs"));
+        fprintf(out, "\n   ");
+        s_names(out, "params", json_object_get(m, "params"));
+        fprintf(out, "\n");
+    }
+}
+
+/* One section of inspect: name = value unit [link note]. */
+static void s_section(FILE *out, const char *title, json_t *values,
+                      json_t *units, json_t *links, const char *link_key,
+                      int dir, json_t *held)
+{
+    const char *k;
+    json_t *v;
+    char num[64];
+    fprintf(out, "%s\n", title);
+    if (json_object_size(values) == 0) {
+        fprintf(out, "  (none)\n");
+    }
+    json_object_foreach(values, k, v)
+    {
+        const char *unit = json_string_value(json_object_get(units, k));
+        fprintf(out, "  %-12s %14s %-10s", k, tm_render_num(v, num, sizeof num),
+                unit ? unit : "");
+        size_t i;
+        json_t *l;
+        int n = 0;
+        json_array_foreach(links, i, l)
+        {
+            if (strcmp(s_str(l, link_key), k) != 0) {
+                continue;
+            }
+            if (dir < 0) {
+                fprintf(out, "%s<- %s.%s", n ? ", " : "  ", s_str(l, "src"),
+                        s_str(l, "output"));
+            } else {
+                fprintf(out, "%s-> %s.%s", n ? ", " : "  ", s_str(l, "dst"),
+                        s_str(l, "input"));
+            }
+            n++;
+        }
+        if (dir < 0 && n == 0 && held != NULL) {
+            fprintf(out, "  (held %s)",
+                    tm_render_num(json_object_get(held, k), num, sizeof num));
+        }
+        fprintf(out, "\n");
+    }
+}
+
+static void s_inspect(tm_render_t *r, json_t *b)
+{
+    FILE *out = r->out;
+    json_t *units = json_object_get(b, "units");
+    json_t *links = json_object_get(b, "links");
+    json_t *h = json_object_get(b, "health");
+    fprintf(out, "%s  %s@%s (%s)  node %s  shard %lld  period %lld\n",
+            s_str(b, "id"), s_str(b, "model"), s_str(b, "version"),
+            s_str(b, "fidelity"), s_str(b, "node"), s_int(b, "shard"),
+            s_int(b, "period"));
+    fprintf(out, "  %s\n", s_str(b, "summary"));
+    fprintf(out, "tick %lld (t = %.3f s)\n\n", s_int(b, "tick"),
+            s_real(b, "t"));
+    s_section(out, "state", json_object_get(b, "state"),
+              json_object_get(units, "state"), NULL, "", 0, NULL);
+    s_section(out, "inputs", json_object_get(b, "inputs"),
+              json_object_get(units, "inputs"), json_object_get(links, "in"),
+              "input", -1, json_object_get(b, "held"));
+    s_section(out, "outputs", json_object_get(b, "outputs"),
+              json_object_get(units, "outputs"), json_object_get(links, "out"),
+              "output", 1, NULL);
+    s_section(out, "params", json_object_get(b, "params"),
+              json_object_get(units, "params"), NULL, "", 0, NULL);
+    fprintf(out,
+            "health     %s, %lld faults, last fault at tick %lld, last "
+            "stepped at tick %lld, %.0f ns per step\n",
+            s_str(h, "status"), s_int(h, "faults"), s_int(h, "last_fault"),
+            s_int(h, "last_stepped"), s_real(h, "step_ns"));
+    json_t *fb = json_object_get(b, "fallback");
+    if (fb == NULL || json_is_null(fb)) {
+        fprintf(out, "fallback   none\n");
+    } else {
+        char *s = json_dumps(fb, S_JSON_FLAGS);
+        fprintf(out, "fallback   %s\n", s ? s : "?");
+        free(s);
+    }
+}
+
+static void s_watch(tm_render_t *r, json_t *b)
+{
+    FILE *out = r->out;
+    json_t *values = json_object_get(b, "values");
+    json_t *units = json_object_get(b, "units");
+    const char *k;
+    json_t *v;
+    char num[64];
+    char head[96];
+    if (r->rows == 0) {
+        fprintf(out, "%10s %11s", "tick", "t [s]");
+        json_object_foreach(values, k, v)
+        {
+            const char *u = json_string_value(json_object_get(units, k));
+            snprintf(head, sizeof head, "%s [%s]", k, u ? u : "");
+            fprintf(out, " %14s", head);
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "%10lld %11.3f", s_int(b, "tick"), s_real(b, "t"));
+    json_object_foreach(values, k, v)
+    {
+        snprintf(head, sizeof head, "%s [%s]", k,
+                 json_string_value(json_object_get(units, k))
+                     ? json_string_value(json_object_get(units, k))
+                     : "");
+        int w = (int)strlen(head) > 14 ? (int)strlen(head) : 14;
+        fprintf(out, " %*s", w, tm_render_num(v, num, sizeof num));
+    }
+    fprintf(out, "\n");
+    r->rows++;
+}
+
+static void s_top(tm_render_t *r, json_t *b)
+{
+    FILE *out = r->out;
+    json_t *rows = json_object_get(b, "rows");
+    if (r->tty) {
+        fprintf(out, "\033[H\033[2J");
+    } else if (r->rows > 0) {
+        fprintf(out, "\n");
+    }
+    fprintf(out,
+            "twinmesh top - node %s  tick %lld  t %.2f s  clock %s  lag "
+            "%.3f s\n%lld actors, %lld links, %lld workers, %.4g "
+            "actor-steps/s, last tick %.1f us, %lld faults\n\n",
+            s_str(b, "node"), s_int(b, "tick"), s_real(b, "t"),
+            s_str(b, "clock"), s_real(b, "lag_s"), s_int(b, "actors"),
+            s_int(b, "links"), s_int(b, "workers"), s_real(b, "steps_per_s"),
+            s_real(b, "last_tick_us"), s_int(b, "faults"));
+    int w = 12;
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a)
+    {
+        int l = (int)strlen(s_str(a, "id"));
+        w = l > w ? l : w;
+    }
+    fprintf(out, "%-*s  %-10s %-8s %5s %10s %6s %7s  %s\n", w, "ID", "MODEL",
+            "FIDELITY", "SHARD", "STEP ns", "LAG", "FAULTS", "STATUS");
+    json_array_foreach(rows, i, a)
+    {
+        fprintf(out, "%-*s  %-10s %-8s %5lld %10.1f %6lld %7lld  %s\n", w,
+                s_str(a, "id"), s_str(a, "model"), s_str(a, "fidelity"),
+                s_int(a, "shard"), s_real(a, "step_ns"), s_int(a, "lag"),
+                s_int(a, "faults"), s_str(a, "status"));
+    }
+    if (r->tty) {
+        fprintf(out, "\n(Ctrl-C to stop)\n");
+    }
+    r->rows++;
+}
+
+static void s_hash(tm_render_t *r, json_t *b)
+{
+    fprintf(r->out, "tick   %lld\ndigest %s\n", s_int(b, "tick"),
+            s_str(b, "digest"));
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+void tm_render_init(tm_render_t *r, tm_cmd_kind_t kind, bool json, bool tty,
+                    FILE *out)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->json = json;
+    r->tty = tty;
+    r->out = out;
+}
+
+static bool s_parted(tm_cmd_kind_t k)
+{
+    return k == TM_CMD_ACTORS || k == TM_CMD_IDS;
+}
+
+static void s_json(tm_render_t *r, json_t *body, bool more)
+{
+    FILE *out = r->out;
+    if (s_parted(r->kind) && json_is_array(body)) {
+        /* one document for all parts: stream the array */
+        size_t i;
+        json_t *e;
+        if (!r->array_open) {
+            fputc('[', out);
+            r->array_open = true;
+        }
+        json_array_foreach(body, i, e)
+        {
+            char *s = json_dumps(e, S_JSON_FLAGS | JSON_ENCODE_ANY);
+            fprintf(out, "%s%s", r->rows > 0 ? "," : "", s ? s : "null");
+            free(s);
+            r->rows++;
+        }
+        if (!more) {
+            fputs("]\n", out);
+        }
+        return;
+    }
+    char *s =
+        json_dumps(body ? body : json_null(), S_JSON_FLAGS | JSON_ENCODE_ANY);
+    fprintf(out, "%s\n", s ? s : "null");
+    free(s);
+}
+
+void tm_render_reply(tm_render_t *r, const char *message, json_t *body,
+                     bool more)
+{
+    bool stream = r->kind == TM_CMD_WATCH || r->kind == TM_CMD_TOP;
+    if (stream && (body == NULL || json_is_null(body))) {
+        return; /* keepalive, or the end of a stream */
+    }
+    if (r->kind == TM_CMD_RUN && more) {
+        return; /* progress items: shown by the caller, if at all */
+    }
+    if (r->json) {
+        if (body == NULL || json_is_null(body)) {
+            json_t *m = json_pack("{s:s}", "message", message ? message : "");
+            s_json(r, m, more);
+            json_decref(m);
+        } else {
+            s_json(r, body, more);
+        }
+        r->parts++;
+        fflush(r->out);
+        return;
+    }
+    switch (r->kind) {
+    case TM_CMD_HELP:
+        break;
+    case TM_CMD_NODES:
+        s_nodes(r, body);
+        break;
+    case TM_CMD_ACTORS:
+        s_actors(r, body, message, more);
+        break;
+    case TM_CMD_IDS:
+        s_ids(r, body);
+        break;
+    case TM_CMD_STATS:
+        s_stats(r, body);
+        break;
+    case TM_CMD_MODELS:
+        s_models(r, body);
+        break;
+    case TM_CMD_INSPECT:
+        s_inspect(r, body);
+        break;
+    case TM_CMD_WATCH:
+        s_watch(r, body);
+        break;
+    case TM_CMD_TOP:
+        s_top(r, body);
+        break;
+    case TM_CMD_HASH:
+        s_hash(r, body);
+        break;
+    default:
+        s_line(r->out, message);
+        break;
+    }
+    r->parts++;
+    fflush(r->out);
+}
+
+void tm_render_help(FILE *out, const char *topic, bool json)
+{
+    size_t n = 0;
+    const tm_cmd_info_t *t = tm_cmd_table(&n);
+    json_t *arr = json ? json_array() : NULL;
+    if (!json && (topic == NULL || topic[0] == '\0')) {
+        fprintf(out, "Commands (help COMMAND for details; Tab completes "
+                     "commands and actor ids):\n\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].flags & TM_CMD_F_HIDDEN) {
+            continue;
+        }
+        if (topic != NULL && topic[0] != '\0' &&
+            tm_cmd_lookup(topic) != &t[i]) {
+            continue;
+        }
+        if (json) {
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s,s:s,s:s}", "name", t[i].name,
+                               "aliases", t[i].aliases, "usage", t[i].usage,
+                               "summary", t[i].summary));
+            continue;
+        }
+        if (topic != NULL && topic[0] != '\0') {
+            fprintf(out, "usage: %s%s%s\n  %s\n", t[i].name,
+                    t[i].usage[0] ? " " : "", t[i].usage, t[i].summary);
+            if (t[i].aliases[0] != '\0') {
+                fprintf(out, "  alias: %s\n", t[i].aliases);
+            }
+        } else {
+            fprintf(out, "  %-11s %s\n", t[i].name, t[i].summary);
+        }
+    }
+    if (json) {
+        char *s = json_dumps(arr, S_JSON_FLAGS);
+        fprintf(out, "%s\n", s ? s : "[]");
+        free(s);
+        json_decref(arr);
+    } else if (topic == NULL || topic[0] == '\0') {
+        fprintf(out, "\n  %-11s %s\n", "quit",
+                "leave the interactive console (also Ctrl-D)");
+    }
+}
