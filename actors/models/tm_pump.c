@@ -221,58 +221,69 @@ static inline double s_flow_at(const s_pump_t *d, double w, double dh)
     return r < 0.0 ? -q : q;
 }
 
-/* Torque balance in steady state; decreasing in w for w >= 0. */
-static inline double s_balance(const s_pump_t *d, double u, double dh, double w)
+/* Torque balance in steady state F(w) = Tm(w) - Tl(w, q(w)) for a running
+ * drive (u > 0), and its derivative. F decreases for w >= 0 (Tm falls,
+ * Tl rises); dq/dw is infinite where q(w) crosses zero, which the caller's
+ * bracket absorbs. */
+static double s_balance(const s_pump_t *d, double u, double dh, double w,
+                        double *dfdw)
 {
-    return s_motor_torque(d, u, w) - s_load_torque(d, w, s_flow_at(d, w, dh));
+    const double s = w / d->omega_r, as = fabs(s);
+    const double kk = d->kq + d->k_sys;
+    const double r = d->h0 * s * as - dh;
+    const double qa = sqrt(fabs(r) / kk);
+    const double qf = r > 0.0 ? qa : 0.0; /* forward flow loads the shaft */
+    const double dqf = qf > 0.0 ? d->h0 * as / (d->omega_r * kk * qf) : 0.0;
+    const double th = tanh(d->k_m * (u * d->omega_sr - w) / d->t_bd);
+    const double tm = d->t_bd * th;
+    const double dtm = -d->k_m * (1.0 - th * th);
+    const double b = 1.0 - d->a0;
+    const double tl = d->t_pr * (d->a0 * s * as + b * s * qf / d->q_r);
+    const double dtl =
+        d->t_pr / d->omega_r * (2.0 * d->a0 * as + b * qf / d->q_r) +
+        d->t_pr * b * s * dqf / d->q_r;
+    *dfdw = dtm - dtl;
+    return tm - tl;
 }
 
 /* Steady state of the ODE for constant inputs: speed from the torque
- * balance (Illinois regula falsi on a bracket [0, w_hi]), flow from the
- * head balance, temperature from the losses. Returns a tm_step_status_t. */
+ * balance, flow from the head balance, temperature from the losses.
+ * Returns a tm_step_status_t.
+ *
+ * The speed is found by Newton's method kept inside a bracket (bisection
+ * when a Newton step leaves it): F(0) = Tm(0) > 0 and F(u w_sr) = -Tl <= 0
+ * bracket the root with no evaluation. The search starts at w_guess (the
+ * actor's current speed, so a steady actor converges in one or two
+ * iterations) or, outside the bracket, at the rated slip. */
 static int s_steady(const s_pump_t *d, double u, double dh, double t_amb,
-                    double *w_out, double *q_out, double *t_out)
+                    double w_guess, double *w_out, double *q_out, double *t_out)
 {
     double w = 0.0;
     if (u > 0.0) {
-        double lo = 0.0, flo = s_balance(d, u, dh, lo);
-        double hi = u * d->omega_sr, fhi = s_balance(d, u, dh, hi);
-        /* The load torque is >= 0 for w >= 0, so the motor torque, zero at
-         * synchronous speed, brackets the root there; widen defensively. */
-        for (int k = 0; k < 64 && fhi > 0.0; k++) {
-            lo = hi;
-            flo = fhi;
-            hi *= 2.0;
-            fhi = s_balance(d, u, dh, hi);
-        }
-        if (!(flo > 0.0 && fhi <= 0.0)) {
-            return TM_STEP_FAILED;
-        }
-        int side = 0;
-        w = hi;
-        for (int k = 0; k < 200 && fhi != 0.0; k++) {
-            double m = (lo * fhi - hi * flo) / (fhi - flo);
-            if (!(m > lo && m < hi)) {
-                m = 0.5 * (lo + hi);
+        double lo = 0.0, hi = u * d->omega_sr;
+        w = (w_guess > lo && w_guess < hi) ? w_guess : u * d->omega_r;
+        for (int k = 0; k < 100; k++) {
+            double df;
+            const double f = s_balance(d, u, dh, w, &df);
+            if (f == 0.0) {
+                break;
             }
-            const double fm = s_balance(d, u, dh, m);
-            if (fm > 0.0) {
-                lo = m;
-                flo = fm;
-                if (side > 0) {
-                    fhi *= 0.5;
-                }
-                side = 1;
+            if (f > 0.0) {
+                lo = w;
             } else {
-                hi = m;
-                fhi = fm;
-                if (side < 0) {
-                    flo *= 0.5;
-                }
-                side = -1;
+                hi = w;
             }
-            w = m;
-            if (fm == 0.0 || hi - lo <= 4e-16 * hi) {
+            const double dx = f / df;
+            if (df < 0.0 && fabs(dx) <= 1e-15 * w) {
+                w -= dx; /* converged (the step may round to nothing) */
+                break;
+            }
+            double next = w - dx;
+            if (!(df < 0.0) || !(next > lo && next < hi)) {
+                next = 0.5 * (lo + hi);
+            }
+            w = next;
+            if (hi - lo <= 1e-15 * hi) {
                 break;
             }
         }
@@ -404,8 +415,8 @@ static inline void s_step_map(const tm_step_ctx_t *ctx, size_t n, double *state,
         s_pump_t d;
         s_derive(params + i * S_NPARAMS, &d);
         double w_ss, q_ss, t_ss;
-        int rc = s_steady(&d, s_cmd(u), u[I_HDIS] - u[I_HSUC], u[I_TAMB], &w_ss,
-                          &q_ss, &t_ss);
+        int rc = s_steady(&d, s_cmd(u), u[I_HDIS] - u[I_HSUC], u[I_TAMB],
+                          s[S_OMEGA], &w_ss, &q_ss, &t_ss);
         if (rc == TM_STEP_OK) {
             double x[S_NSTATES];
             if (lags) {
