@@ -329,30 +329,35 @@ static void s_section(FILE *out, const char *title, json_t *values,
     json_object_foreach(values, k, v)
     {
         const char *unit = json_string_value(json_object_get(units, k));
-        fprintf(out, "  %-12s %14s %-10s", k, tm_render_num(v, num, sizeof num),
-                unit ? unit : "");
+        char note[512];
+        size_t off = 0;
         size_t i;
         json_t *l;
-        int n = 0;
+        note[0] = '\0';
         json_array_foreach(links, i, l)
         {
-            if (strcmp(s_str(l, link_key), k) != 0) {
+            if (strcmp(s_str(l, link_key), k) != 0 || off >= sizeof note) {
                 continue;
             }
-            if (dir < 0) {
-                fprintf(out, "%s<- %s.%s", n ? ", " : "  ", s_str(l, "src"),
-                        s_str(l, "output"));
-            } else {
-                fprintf(out, "%s-> %s.%s", n ? ", " : "  ", s_str(l, "dst"),
-                        s_str(l, "input"));
-            }
-            n++;
+            int w = dir < 0 ? snprintf(note + off, sizeof note - off,
+                                       "%s<- %s.%s", off ? ", " : "",
+                                       s_str(l, "src"), s_str(l, "output"))
+                            : snprintf(note + off, sizeof note - off,
+                                       "%s-> %s.%s", off ? ", " : "",
+                                       s_str(l, "dst"), s_str(l, "input"));
+            off += w > 0 ? (size_t)w : 0;
         }
-        if (dir < 0 && n == 0 && held != NULL) {
-            fprintf(out, "  (held %s)",
-                    tm_render_num(json_object_get(held, k), num, sizeof num));
+        if (dir < 0 && off == 0 && held != NULL) {
+            char h[64];
+            snprintf(note, sizeof note, "(held %s)",
+                     tm_render_num(json_object_get(held, k), h, sizeof h));
         }
-        fprintf(out, "\n");
+        fprintf(out, "  %-12s %14s", k, tm_render_num(v, num, sizeof num));
+        if (note[0] != '\0') {
+            fprintf(out, " %-10s  %s\n", unit ? unit : "", note);
+        } else {
+            fprintf(out, " %s\n", unit ? unit : "");
+        }
     }
 }
 

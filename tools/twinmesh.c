@@ -186,6 +186,9 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
                 return S_EXIT_INTERRUPTED;
             }
             const char *cancel[] = {"cancel"};
+            if (isatty(STDOUT_FILENO)) {
+                printf("\n");
+            }
             tm_client_send(c->client, 1, cancel);
             timeout = S_CANCEL_WAIT_MS;
             continue;
