@@ -124,9 +124,6 @@ done:
 
 static void s_unregister(tm_store_t *s)
 {
-    if (!s->registered) {
-        return;
-    }
     pthread_mutex_lock(&s_reg_lock);
     for (tm_store_t **pp = &s_reg_head; *pp != NULL; pp = &(*pp)->reg_next) {
         if (*pp == s) {
@@ -840,7 +837,9 @@ void tm_store_close(tm_store_t **p)
         pthread_rwlock_destroy(&s->map_lock);
         pthread_mutex_destroy(&s->write_lock);
     }
-    s_unregister(s);
+    if (s->registered) {
+        s_unregister(s);
+    }
     if (s->dirfd >= 0) {
         close(s->dirfd); /* releases the flock */
     }
@@ -1075,19 +1074,21 @@ int tm_store_batch_del(tm_store_batch_t *b, tm_store_db_t db, const void *key,
 int tm_store_batch_clear(tm_store_batch_t *b, tm_store_db_t db)
 {
     assert(b != NULL);
-    if ((int)db < 0 || db >= TM_DB_COUNT) {
-        return TM_ERR_INVAL;
+    int rc = TM_ERR_INVAL;
+    if ((int)db >= 0 && db < TM_DB_COUNT) {
+        rc = s_batch_add(b, S_OP_CLEAR, db, NULL, 0, NULL, 0);
     }
-    return s_batch_add(b, S_OP_CLEAR, db, NULL, 0, NULL, 0);
+    return rc;
 }
 
 int tm_store_batch_audit(tm_store_batch_t *b, const void *val, size_t vlen)
 {
     assert(b != NULL);
-    if (val == NULL && vlen > 0) {
-        return TM_ERR_INVAL;
+    int rc = TM_ERR_INVAL;
+    if (val != NULL || vlen == 0) {
+        rc = s_batch_add(b, S_OP_AUDIT, TM_DB_AUDIT, NULL, 0, val, vlen);
     }
-    return s_batch_add(b, S_OP_AUDIT, TM_DB_AUDIT, NULL, 0, val, vlen);
+    return rc;
 }
 
 /* Key bytes of an operation; audit keys live inside the operation, which
@@ -1264,13 +1265,16 @@ int tm_store_get(tm_store_t *store, tm_store_db_t db, const void *key,
     MDB_val k = {klen, (void *)key};
     MDB_val v;
     int mrc;
+    int locked = 0;
     *val = NULL;
     *vlen = 0;
     if ((int)db < 0 || db >= TM_DB_COUNT || key == NULL || klen == 0 ||
         klen > S_MAX_KEY) {
-        return TM_ERR_INVAL;
+        rc = TM_ERR_INVAL;
+        goto done;
     }
     s_read_lock(store);
+    locked = 1;
     mrc = s_txn_begin(store, MDB_RDONLY, &txn);
     if (mrc != 0) {
         txn = NULL;
@@ -1295,7 +1299,9 @@ done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
-    s_read_unlock(store);
+    if (locked) {
+        s_read_unlock(store);
+    }
     return rc;
 }
 
@@ -1309,11 +1315,14 @@ int tm_store_foreach(tm_store_t *store, tm_store_db_t db,
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    int mrc;
+    int mrc = 0;
+    int locked = 0;
     if ((int)db < 0 || db >= TM_DB_COUNT) {
-        return TM_ERR_INVAL;
+        rc = TM_ERR_INVAL;
+        goto done;
     }
     s_read_lock(store);
+    locked = 1;
     mrc = s_txn_begin(store, MDB_RDONLY, &txn);
     if (mrc != 0) {
         txn = NULL;
@@ -1343,7 +1352,9 @@ done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
-    s_read_unlock(store);
+    if (locked) {
+        s_read_unlock(store);
+    }
     return rc;
 }
 
@@ -1356,7 +1367,8 @@ int tm_store_count(tm_store_t *store, tm_store_db_t db, size_t *count)
     int mrc;
     *count = 0;
     if ((int)db < 0 || db >= TM_DB_COUNT) {
-        return TM_ERR_INVAL;
+        rc = TM_ERR_INVAL;
+        goto done;
     }
     s_read_lock(store);
     mrc = s_txn_begin(store, MDB_RDONLY, &txn);
@@ -1364,16 +1376,15 @@ int tm_store_count(tm_store_t *store, tm_store_db_t db, size_t *count)
         txn = NULL;
     } else {
         mrc = mdb_stat(txn, store->dbi[db], &st);
+        mdb_txn_abort(txn);
     }
+    s_read_unlock(store);
     if (mrc == 0) {
         *count = st.ms_entries;
     } else {
         rc = s_err(mrc);
     }
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    s_read_unlock(store);
+done:
     return rc;
 }
 
