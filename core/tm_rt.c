@@ -119,6 +119,7 @@ struct tm_rt {
     double h;
     uint64_t seed;
     uint64_t tick;
+    size_t inline_actors;
     unsigned n_workers;
     void *zctx;
     s_worker_t *workers;
@@ -632,6 +633,7 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     rt->h = config->h;
     rt->seed = config->seed;
     rt->tick = config->tick;
+    rt->inline_actors = config->inline_actors;
     rt->free_actor = S_NONE;
     tm_index_init(&rt->actor_ix);
     tm_index_init(&rt->link_ix);
@@ -1149,6 +1151,20 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
         }
         double t0 = s_now_ns();
         uint64_t k = rt->tick + 1;
+        if (rt->n_actors <= rt->inline_actors) {
+            /* Workers are idle between ticks, so the control thread may
+             * step their shards itself. */
+            for (unsigned i = 0; i < rt->n_workers; i++) {
+                s_worker_t *w = &rt->workers[i];
+                w->busy_ns = 0.0;
+                for (size_t g = 0; g < w->n_groups; g++) {
+                    s_group_step(rt, w, w->groups[g], k);
+                }
+            }
+            rt->tick = k;
+            rt->last_tick_ns = s_now_ns() - t0;
+            continue;
+        }
         for (unsigned i = 0; i < rt->n_workers; i++) {
             s_worker_t *w = &rt->workers[i];
             atomic_store_explicit(&w->cmd_tick, k, memory_order_release);

@@ -246,13 +246,21 @@ static const tm_model_t s_mix = {
     .step = s_mix_step,
 };
 
-static tm_rt_t *s_open(unsigned workers)
+static tm_rt_t *s_open_inline(unsigned workers, size_t inline_actors)
 {
-    tm_rt_config_t cfg = {.workers = workers, .h = 0.01, .seed = 7};
+    tm_rt_config_t cfg = {.workers = workers,
+                          .h = 0.01,
+                          .seed = 7,
+                          .inline_actors = inline_actors};
     tm_rt_t *rt = NULL;
     assert_int_equal(tm_rt_open(&rt, &cfg), 0);
     assert_non_null(rt);
     return rt;
+}
+
+static tm_rt_t *s_open(unsigned workers)
+{
+    return s_open_inline(workers, 0);
 }
 
 static double s_out(tm_rt_t *rt, const char *id)
@@ -539,10 +547,10 @@ static void test_set_model_tier(void **state)
 /* Build the same random mesh with a given worker count and spawn order
  * and return its digest after K ticks. */
 static void s_random_mesh(unsigned workers, int reverse, int kill_some,
-                          uint8_t digest[32])
+                          size_t inline_actors, uint8_t digest[32])
 {
     enum { N = 600, LINKS = 1500, K = 40 };
-    tm_rt_t *rt = s_open(workers);
+    tm_rt_t *rt = s_open_inline(workers, inline_actors);
     char id[16];
     for (int j = 0; j < N; j++) {
         int i = reverse ? N - 1 - j : j;
@@ -582,18 +590,22 @@ static void s_random_mesh(unsigned workers, int reverse, int kill_some,
 static void test_determinism_workers(void **state)
 {
     (void)state;
-    uint8_t d1[32], d2[32], d3[32], d4[32];
-    s_random_mesh(1, 0, 0, d1);
-    s_random_mesh(2, 1, 0, d2);
-    s_random_mesh(3, 0, 0, d3);
-    s_random_mesh(1, 0, 0, d4);
+    uint8_t d1[32], d2[32], d3[32], d4[32], d5[32];
+    s_random_mesh(1, 0, 0, 0, d1);
+    s_random_mesh(2, 1, 0, 0, d2);
+    s_random_mesh(3, 0, 0, 0, d3);
+    s_random_mesh(1, 0, 0, 0, d4);
+    s_random_mesh(2, 0, 0, 100000, d5); /* stepped on the control thread */
     assert_memory_equal(d1, d2, 32);
     assert_memory_equal(d1, d3, 32);
     assert_memory_equal(d1, d4, 32);
-    uint8_t k1[32], k2[32];
-    s_random_mesh(1, 0, 1, k1);
-    s_random_mesh(2, 1, 1, k2);
+    assert_memory_equal(d1, d5, 32);
+    uint8_t k1[32], k2[32], k3[32];
+    s_random_mesh(1, 0, 1, 0, k1);
+    s_random_mesh(2, 1, 1, 0, k2);
+    s_random_mesh(2, 1, 1, 590, k3); /* workers, then inline after kills */
     assert_memory_equal(k1, k2, 32);
+    assert_memory_equal(k1, k3, 32);
     assert_memory_not_equal(d1, k1, 32);
 }
 
