@@ -1,0 +1,188 @@
+# tests/integration/lib.sh: shared helpers of the integration tests.
+#
+# A test script is run by ctest as
+#   bash TEST.sh NODE_BIN CONSOLE_BIN ITEST_BIN
+# and sources this file. Nodes run on free loopback ports with data in a
+# temporary directory; everything is driven through the twinmesh console.
+# The EXIT trap kills what the test started (by pid) and removes its files,
+# whether the test passed or not.
+set -euo pipefail
+
+if [ $# -lt 3 ]; then
+    echo "usage: bash $0 NODE_BIN CONSOLE_BIN ITEST_BIN" >&2
+    exit 2
+fi
+NODE_BIN=$1
+TM_BIN=$2
+IT_BIN=$3
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tm-$TEST_NAME.XXXXXX")
+NODE_PIDS=()
+WATCHDOG_PIDS=()
+TMUX_SOCKET=""
+CHECKS=0
+# Sanitizer builds are several times slower: timing goals are relaxed.
+SANITIZED=${TM_ITEST_SANITIZED:-0}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$TMUX_SOCKET" ]; then
+        tmux -S "$TMUX_SOCKET" kill-server 2>/dev/null
+    fi
+    for pid in "${NODE_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
+    for pid in "${WATCHDOG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if [ "$rc" -ne 0 ]; then
+        echo "---- $TEST_NAME failed; node logs:" >&2
+        for f in "$WORK"/*.log; do
+            [ -f "$f" ] || continue
+            echo "---- $f" >&2
+            tail -n 40 "$f" >&2
+        done
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL ($TEST_NAME): $*" >&2
+    exit 1
+}
+
+ok() {
+    CHECKS=$((CHECKS + 1))
+}
+
+free_port() {
+    "$IT_BIN" port
+}
+
+# start_node NAME [node flags...]: start a node with data in $WORK/NAME on
+# a free port; sets EP (its console endpoint) and NODE_PID. The clock is
+# paused unless the flags say otherwise. Waits until the node answers.
+start_node() {
+    local name=$1
+    shift
+    local port
+    port=$(free_port)
+    EP="tcp://127.0.0.1:$port"
+    "$NODE_BIN" --name "$name" --data "$WORK/$name" --console "$EP" \
+        --clock paused --workers 2 "$@" >>"$WORK/$name.log" 2>&1 &
+    NODE_PID=$!
+    NODE_PIDS+=("$NODE_PID")
+    watchdog "$NODE_PID"
+    wait_ready "$NODE_PID" "$name"
+}
+
+# If this script is killed (e.g. by a ctest timeout) its EXIT trap does
+# not run: a watchdog ends its node after TM_ITEST_LIFETIME seconds, if
+# that pid is still a node of this test (its command line names $WORK).
+watchdog() {
+    local pid=$1
+    (
+        trap - EXIT
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        sleep "${TM_ITEST_LIFETIME:-540}" &
+        sleeper=$!
+        wait "$sleeper"
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+            grep -qF -- "$WORK"; then
+            kill -KILL "$pid" 2>/dev/null
+        fi
+    ) </dev/null >/dev/null 2>&1 &
+    WATCHDOG_PIDS+=("$!")
+}
+
+# restart_node NAME EP [flags...]: start again on the same data and port.
+restart_node() {
+    local name=$1
+    EP=$2
+    shift 2
+    "$NODE_BIN" --name "$name" --data "$WORK/$name" --console "$EP" \
+        --clock paused --workers 2 "$@" >>"$WORK/$name.log" 2>&1 &
+    NODE_PID=$!
+    NODE_PIDS+=("$NODE_PID")
+    watchdog "$NODE_PID"
+    wait_ready "$NODE_PID" "$name"
+}
+
+wait_ready() {
+    local pid=$1 name=$2
+    for _ in $(seq 300); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            fail "node $name exited during start-up"
+        fi
+        if "$TM_BIN" -c "$EP" -t 0.3 nodes >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "node $name did not answer within 30 s"
+}
+
+# stop_node PID: SIGTERM, wait, return the exit status.
+stop_node() {
+    local pid=$1 rc=0
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    return "$rc"
+}
+
+tmc() {
+    "$TM_BIN" -c "$EP" "$@"
+}
+
+# expect_ok CMD...: the console command succeeds.
+expect_ok() {
+    local out
+    if ! out=$("$@" 2>&1); then
+        fail "expected success: $* -> $out"
+    fi
+    ok
+}
+
+# expect_fail STATUS SUBSTRING CMD...: exits with STATUS and prints a
+# message containing SUBSTRING on stderr.
+expect_fail() {
+    local want=$1 msg=$2 rc=0 err
+    shift 2
+    err=$("$@" 2>&1 >/dev/null) || rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        fail "expected exit $want, got $rc: $* -> $err"
+    fi
+    if ! grep -qF -- "$msg" <<<"$err"; then
+        fail "expected message '$msg': $* -> $err"
+    fi
+    ok
+}
+
+# jget PATH: value at PATH of the JSON document on stdin.
+jget() {
+    "$IT_BIN" get "$1"
+}
+
+# jhas PATH:TYPE...: the JSON document on stdin has these fields.
+jhas() {
+    "$IT_BIN" has "$@" || fail "JSON shape: $*"
+    ok
+}
+
+eq() { # eq ACTUAL EXPECTED DESCRIPTION
+    if [ "$1" != "$2" ]; then
+        fail "$3: got '$1', expected '$2'"
+    fi
+    ok
+}
+
+done_checks() {
+    echo "$TEST_NAME: $CHECKS checks passed"
+}

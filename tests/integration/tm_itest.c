@@ -1,0 +1,369 @@
+/* tm_itest: small helpers for the integration test scripts.
+ *
+ *   tm_itest port                     print a free TCP port on 127.0.0.1
+ *   tm_itest get PATH                 print the JSON value at PATH (stdin)
+ *   tm_itest has PATH:TYPE...         check that stdin's JSON document has
+ *                                     each PATH with that type (object,
+ *                                     array, string, integer, real,
+ *                                     number, bool, null); exit 1 if not
+ *   tm_itest lines-json               check that every stdin line is one
+ *                                     JSON document; print the count
+ *   tm_itest bad ENDPOINT KIND        send one malformed request of KIND to
+ *                                     a node's console and print the reply
+ *                                     ("STATUS_NAME message") or "no reply"
+ *                                     (kinds: garbage bomb deep huge empty
+ *                                     truncated version msgtype twoframes
+ *                                     noargv argvtype unknown)
+ *
+ * PATH: ".a.b[2].c"; "." is the document itself. Strings print raw,
+ * everything else as compact JSON.
+ */
+#include "tm_err.h"
+#include "tm_msg.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static int s_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("tm_itest port");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 1;
+    }
+    printf("%u\n", (unsigned)ntohs(a.sin_port));
+    close(fd);
+    return 0;
+}
+
+/* Walk ".a.b[2]" from root; NULL if absent. */
+static json_t *s_path(json_t *root, const char *path)
+{
+    json_t *cur = root;
+    const char *p = path;
+    if (*p == '.') {
+        p++;
+    }
+    while (cur != NULL && *p != '\0') {
+        if (*p == '[') {
+            char *end = NULL;
+            long i = strtol(p + 1, &end, 10);
+            if (end == NULL || *end != ']') {
+                return NULL;
+            }
+            cur = json_array_get(cur, (size_t)i);
+            p = end + 1;
+        } else {
+            char key[256];
+            size_t n = strcspn(p, ".[");
+            if (n >= sizeof key) {
+                return NULL;
+            }
+            memcpy(key, p, n);
+            key[n] = '\0';
+            cur = json_object_get(cur, key);
+            p += n;
+        }
+        if (*p == '.') {
+            p++;
+        }
+    }
+    return cur;
+}
+
+static json_t *s_load_stdin(void)
+{
+    json_error_t e;
+    json_t *doc = json_loadf(stdin, JSON_DECODE_ANY, &e);
+    if (doc == NULL) {
+        fprintf(stderr,
+                "tm_itest: stdin is not one JSON document: %s "
+                "(line %d)\n",
+                e.text, e.line);
+    }
+    return doc;
+}
+
+static int s_get(const char *path)
+{
+    json_t *doc = s_load_stdin();
+    if (doc == NULL) {
+        return 1;
+    }
+    json_t *v = s_path(doc, path);
+    int rc = 0;
+    if (v == NULL) {
+        fprintf(stderr, "tm_itest: no %s in the document\n", path);
+        rc = 1;
+    } else if (json_is_string(v)) {
+        printf("%s\n", json_string_value(v));
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("%s\n", s ? s : "?");
+        free(s);
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static int s_type_ok(json_t *v, const char *t)
+{
+    if (strcmp(t, "object") == 0) {
+        return json_is_object(v);
+    }
+    if (strcmp(t, "array") == 0) {
+        return json_is_array(v);
+    }
+    if (strcmp(t, "string") == 0) {
+        return json_is_string(v);
+    }
+    if (strcmp(t, "integer") == 0) {
+        return json_is_integer(v);
+    }
+    if (strcmp(t, "real") == 0) {
+        return json_is_real(v);
+    }
+    if (strcmp(t, "number") == 0) {
+        return json_is_number(v);
+    }
+    if (strcmp(t, "bool") == 0) {
+        return json_is_boolean(v);
+    }
+    if (strcmp(t, "null") == 0) {
+        return json_is_null(v);
+    }
+    return 0;
+}
+
+static int s_has(int argc, char **argv)
+{
+    json_t *doc = s_load_stdin();
+    int bad = 0;
+    if (doc == NULL) {
+        return 1;
+    }
+    for (int i = 0; i < argc; i++) {
+        char spec[512];
+        snprintf(spec, sizeof spec, "%s", argv[i]);
+        char *colon = strrchr(spec, ':');
+        if (colon == NULL) {
+            fprintf(stderr, "tm_itest: bad spec %s (PATH:TYPE)\n", spec);
+            bad++;
+            continue;
+        }
+        *colon = '\0';
+        json_t *v = s_path(doc, spec);
+        if (v == NULL || !s_type_ok(v, colon + 1)) {
+            fprintf(stderr, "tm_itest: %s is %s, expected %s\n", spec,
+                    v == NULL ? "missing" : "of another type", colon + 1);
+            bad++;
+        }
+    }
+    json_decref(doc);
+    return bad ? 1 : 0;
+}
+
+static int s_lines_json(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int count = 0;
+    int bad = 0;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        json_error_t e;
+        json_t *doc = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &e);
+        if (doc == NULL) {
+            fprintf(stderr, "tm_itest: line %d is not JSON: %s\n", count + 1,
+                    e.text);
+            bad++;
+        }
+        json_decref(doc);
+        count++;
+    }
+    free(line);
+    printf("%d\n", count);
+    return bad ? 1 : 0;
+}
+
+/* ---- malformed requests ------------------------------------------------- */
+
+static int s_envelope(uint32_t version, uint32_t type, const uint8_t *payload,
+                      size_t plen, uint8_t **out, size_t *out_len)
+{
+    /* Built by hand so that any version and type can be sent. */
+    size_t cap = plen + 128;
+    uint8_t *b = malloc(cap);
+    size_t n = 0;
+    if (b == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    b[n++] = 0x97; /* array of 7 */
+    b[n++] = (uint8_t)(version & 0x7f);
+    b[n++] = (uint8_t)(type & 0x7f);
+    b[n++] = 0xa5;
+    memcpy(b + n, "itest", 5);
+    n += 5;
+    b[n++] = 0xa4;
+    memcpy(b + n, "node", 4);
+    n += 4;
+    b[n++] = 0x00; /* tick */
+    b[n++] = 0x07; /* seq */
+    memcpy(b + n, payload, plen);
+    n += plen;
+    *out = b;
+    *out_len = n;
+    return 0;
+}
+
+static int s_bad(const char *endpoint, const char *kind)
+{
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    uint8_t *extra = NULL;
+    size_t elen = 0;
+    int rc = 0;
+    if (strcmp(kind, "garbage") == 0) {
+        static const uint8_t g[] = {0xc1, 0xff, 0x00, 0x13, 0x37};
+        frame = malloc(sizeof g);
+        memcpy(frame, g, sizeof g);
+        flen = sizeof g;
+    } else if (strcmp(kind, "bomb") == 0) {
+        /* array32 announcing 4 billion elements in 5 bytes */
+        static const uint8_t g[] = {0xdd, 0xff, 0x00, 0x00, 0x00};
+        frame = malloc(sizeof g);
+        memcpy(frame, g, sizeof g);
+        flen = sizeof g;
+    } else if (strcmp(kind, "deep") == 0) {
+        flen = 100000;
+        frame = malloc(flen);
+        memset(frame, 0x91, flen - 1); /* [[[[...]]]] */
+        frame[flen - 1] = 0xc0;
+    } else if (strcmp(kind, "huge") == 0) {
+        flen = 2u << 20; /* over the node's 1 MiB ZMQ_MAXMSGSIZE */
+        frame = malloc(flen);
+        memset(frame, 0xc0, flen);
+    } else if (strcmp(kind, "empty") == 0) {
+        frame = malloc(1);
+        flen = 0;
+    } else if (strcmp(kind, "truncated") == 0) {
+        const char *argv[] = {"nodes"};
+        rc = tm_console_req_encode(1, argv, &payload, &plen);
+        if (rc == 0) {
+            rc = s_envelope(1, 1, payload, plen, &frame, &flen);
+        }
+        flen -= 3;
+    } else if (strcmp(kind, "version") == 0 || strcmp(kind, "msgtype") == 0 ||
+               strcmp(kind, "twoframes") == 0 || strcmp(kind, "unknown") == 0) {
+        const char *argv[] = {strcmp(kind, "unknown") == 0 ? "frobnicate"
+                                                           : "nodes"};
+        rc = tm_console_req_encode(1, argv, &payload, &plen);
+        uint32_t version = strcmp(kind, "version") == 0 ? 9 : 1;
+        uint32_t type = strcmp(kind, "msgtype") == 0 ? 3 : 1;
+        if (rc == 0) {
+            rc = s_envelope(version, type, payload, plen, &frame, &flen);
+        }
+        if (strcmp(kind, "twoframes") == 0) {
+            extra = malloc(4);
+            memcpy(extra, "junk", 4);
+            elen = 4;
+        }
+    } else if (strcmp(kind, "noargv") == 0) {
+        static const uint8_t p[] = {0x81, 0xa1, 'x', 0x01}; /* {"x": 1} */
+        rc = s_envelope(1, 1, p, sizeof p, &frame, &flen);
+    } else if (strcmp(kind, "argvtype") == 0) {
+        /* {"argv": [1, 2]} */
+        static const uint8_t p[] = {0x81, 0xa4, 'a',  'r', 'g',
+                                    'v',  0x92, 0x01, 0x02};
+        rc = s_envelope(1, 1, p, sizeof p, &frame, &flen);
+    } else {
+        fprintf(stderr, "tm_itest: unknown kind %s\n", kind);
+        return 2;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tm_itest: cannot build %s: %s\n", kind,
+                tm_err_str(rc));
+        free(frame);
+        free(payload);
+        free(extra);
+        return 2;
+    }
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    int timeout = 3000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_connect(s, endpoint);
+    zmq_send(s, frame, flen, extra ? ZMQ_SNDMORE : 0);
+    if (extra != NULL) {
+        zmq_send(s, extra, elen, 0);
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, s, 0) < 0) {
+        printf("no reply\n");
+    } else {
+        tm_envelope_t env;
+        tm_console_rep_t rep;
+        int d = tm_envelope_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), NULL,
+                                   &env);
+        if (d == 0) {
+            d = tm_console_rep_decode(env.payload, env.payload_len, NULL, &rep);
+        }
+        if (d != 0) {
+            printf("undecodable reply: %s\n", tm_err_name(d));
+        } else {
+            printf("%s %.*s\n", tm_err_name(rep.status), (int)rep.message_len,
+                   rep.message);
+        }
+    }
+    zmq_msg_close(&msg);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    free(frame);
+    free(payload);
+    free(extra);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "port") == 0) {
+        return s_port();
+    }
+    if (argc == 3 && strcmp(argv[1], "get") == 0) {
+        return s_get(argv[2]);
+    }
+    if (argc >= 3 && strcmp(argv[1], "has") == 0) {
+        return s_has(argc - 2, argv + 2);
+    }
+    if (argc == 2 && strcmp(argv[1], "lines-json") == 0) {
+        return s_lines_json();
+    }
+    if (argc == 4 && strcmp(argv[1], "bad") == 0) {
+        return s_bad(argv[2], argv[3]);
+    }
+    fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
+                    "lines-json | bad ENDPOINT KIND\n");
+    return 2;
+}
