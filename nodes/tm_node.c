@@ -914,6 +914,9 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     s_streams_service(n, now);
     s_collect_result(n);
+    /* A checkpoint put off while the writer was busy is taken as soon as
+     * it is free, even when the clock has stopped since. */
+    s_maybe_checkpoint(n);
 }
 
 static void s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -999,8 +1002,11 @@ static int s_open_runtime(tm_node_t *n, char *err, size_t errlen)
                "with the configured %llu",
                (unsigned long long)meta.seed, (unsigned long long)n->cfg.seed);
     }
-    tm_rt_config_t rc_cfg = {n->cfg.workers, n->cfg.tick, n->cfg.seed,
-                             meta.tick};
+    tm_rt_config_t rc_cfg = {.workers = n->cfg.workers,
+                             .h = n->cfg.tick,
+                             .seed = n->cfg.seed,
+                             .tick = meta.tick,
+                             .inline_actors = 1024};
     rc = tm_rt_open(&n->rt, &rc_cfg);
     if (rc != 0) {
         s_err(err, errlen, "cannot start the runtime: %s", tm_err_str(rc));

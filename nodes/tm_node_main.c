@@ -91,14 +91,27 @@ static void s_split(const char *arg, char *name, size_t cap, const char **eq)
     *eq = e ? e + 1 : NULL;
 }
 
+/* Shortest "%.Ng" that reads back as the same double. */
+static const char *s_real(double v, char *buf, size_t cap)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    return buf;
+}
+
 static void s_print_config(const tm_config_t *c)
 {
+    char tick[32];
     printf("[node]\nname = %s\nsite = %s\ndata = %s\nworkers = %u\n"
-           "tick = %.17g\nclock = %s\ncheckpoint = %llu\nseed = %llu\n"
+           "tick = %s\nclock = %s\ncheckpoint = %llu\nseed = %llu\n"
            "log = %s\n\n[console]\nendpoint = %s\n",
-           c->name, c->site, c->data, c->workers, c->tick,
-           tm_clock_name(c->clock), (unsigned long long)c->checkpoint,
-           (unsigned long long)c->seed,
+           c->name, c->site, c->data, c->workers,
+           s_real(c->tick, tick, sizeof tick), tm_clock_name(c->clock),
+           (unsigned long long)c->checkpoint, (unsigned long long)c->seed,
            c->log_level == TM_LOG_DEBUG   ? "debug"
            : c->log_level == TM_LOG_INFO  ? "info"
            : c->log_level == TM_LOG_WARN  ? "warn"

@@ -82,7 +82,22 @@ const char *tm_client_endpoint(const tm_client_t *c)
     return c->endpoint;
 }
 
+static int s_send(tm_client_t *c, int argc, const char *const *argv,
+                  uint64_t seq);
+
 int tm_client_send(tm_client_t *c, int argc, const char *const *argv)
+{
+    return s_send(c, argc, argv, ++c->seq);
+}
+
+int tm_client_cancel(tm_client_t *c)
+{
+    const char *argv[] = {"cancel"};
+    return s_send(c, 1, argv, c->seq);
+}
+
+static int s_send(tm_client_t *c, int argc, const char *const *argv,
+                  uint64_t seq)
 {
     uint8_t *payload = NULL;
     uint8_t *frame = NULL;
@@ -99,7 +114,7 @@ int tm_client_send(tm_client_t *c, int argc, const char *const *argv)
         env.type = TM_MSG_CONSOLE_REQ;
         snprintf(env.source, sizeof env.source, "%s", c->name);
         snprintf(env.destination, sizeof env.destination, "node");
-        env.seq = ++c->seq;
+        env.seq = seq;
         rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
     }
     if (rc == 0 && flen > TM_WIRE_MAX_SIZE_DEFAULT) {

@@ -40,6 +40,11 @@ int tm_client_reset(tm_client_t *c);
  * TM_ERR_BUSY (could not queue it), TM_ERR_NOMEM. */
 int tm_client_send(tm_client_t *c, int argc, const char *const *argv);
 
+/* Ask the node to end the stream (or run) of the last request. Sent with
+ * that request's sequence number, so the stream's last reply (more =
+ * false) still counts as an answer to it. Errors: as tm_client_send. */
+int tm_client_cancel(tm_client_t *c);
+
 /* Wait up to timeout_ms (-1: forever) for the next reply to the last
  * request. If *stop becomes non-zero while waiting (checked every 100 ms;
  * may be NULL), returns TM_ERR_CLOSED. Errors: TM_ERR_TIMEOUT,

@@ -185,11 +185,10 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
                 tm_client_reset(c->client);
                 return S_EXIT_INTERRUPTED;
             }
-            const char *cancel[] = {"cancel"};
             if (isatty(STDOUT_FILENO)) {
                 printf("\n");
             }
-            tm_client_send(c->client, 1, cancel);
+            tm_client_cancel(c->client);
             timeout = S_CANCEL_WAIT_MS;
             continue;
         }
