@@ -1240,7 +1240,7 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
         return rc;
     }
     tm_pack_init(&scratch);
-    tm_rt_spawn_opts_t opts = {params, NULL, NULL, cmd->period};
+    tm_rt_spawn_opts_t opts = {.params = params, .period = cmd->period};
     rc = tm_rt_spawn(ctx->rt, cmd->id, m, &opts);
     if (rc != 0) {
         s_spawn_error(rep, rc, cmd->id, m);
@@ -1321,7 +1321,7 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
         rc = tm_cmd_reply_error(rep, TM_ERR_NOMEM, "out of memory");
         goto done;
     }
-    tm_rt_spawn_opts_t opts = {params, NULL, NULL, cmd->period};
+    tm_rt_spawn_opts_t opts = {.params = params, .period = cmd->period};
     uint64_t tick = tm_rt_tick(ctx->rt);
     for (uint64_t i = 0; i < cmd->count; i++) {
         snprintf(id, sizeof id, "%s%llu", cmd->id, (unsigned long long)i);

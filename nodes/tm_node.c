@@ -935,7 +935,7 @@ static int s_open_store(tm_node_t *n, char *err, size_t errlen)
 {
     /* A large map costs only address space (the file grows as used) and
      * spares big batches a grow-and-replay. */
-    tm_store_opts_t opts = {(size_t)1 << 30, 0, 1, 0};
+    tm_store_opts_t opts = {.map_size = (size_t)1 << 30, .create = 1};
     int rc = tm_store_open(&n->store, n->cfg.data, &opts);
     switch (rc) {
     case 0:

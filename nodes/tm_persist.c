@@ -442,7 +442,10 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
         l->st->actors_skipped++;
         return 0;
     }
-    tm_rt_spawn_opts_t opts = {rec.params, rec.state, rec.held, rec.period};
+    tm_rt_spawn_opts_t opts = {.params = rec.params,
+                               .state = rec.state,
+                               .held = rec.held,
+                               .period = rec.period};
     rc = tm_rt_spawn(l->rt, id, model, &opts);
     if (rc == TM_ERR_NOMEM) {
         l->rc = rc;

@@ -27,7 +27,7 @@ struct tm_client {
 static int s_connect(tm_client_t *c)
 {
     /* linger 0: a console that gives up on a node must exit at once */
-    tm_sock_opts_t opts = {0, 0, 0};
+    tm_sock_opts_t opts = {.linger_ms = 0};
     return tm_sock_open(&c->sock, c->zctx, ZMQ_DEALER, c->endpoint,
                         TM_SOCK_CONNECT, &opts);
 }

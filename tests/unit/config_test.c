@@ -1,0 +1,269 @@
+/* config_test: node settings - defaults, INI parsing (inih) with
+ * FILE:LINE: [section] key messages, value checks, flag overrides. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tm_config.h"
+#include "tm_err.h"
+#include "tm_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int s_load(tm_config_t *c, const char *text, char *err, size_t len)
+{
+    tm_config_defaults(c);
+    return tm_config_load_string(c, text, "t.ini", err, len);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    tm_config_defaults(&c);
+    assert_string_equal(c.name, "node-1");
+    assert_string_equal(c.site, "local");
+    assert_string_equal(c.data, "./twinmesh-data");
+    assert_string_equal(c.endpoint, "tcp://127.0.0.1:7700");
+    assert_int_equal(c.clock, TM_CLOCK_REALTIME);
+    assert_int_equal(c.workers, 0);
+    assert_true(c.tick == 0.05);
+    assert_int_equal(c.checkpoint, 100);
+    assert_int_equal(c.seed, 1);
+    assert_int_equal(c.log_level, TM_LOG_INFO);
+}
+
+static void test_full_file(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    const char *text = "; comment\n"
+                       "# another\n"
+                       "[node]\n"
+                       "name = node-a\n"
+                       "site=plant_1\n"
+                       "data = /var/lib/x ; inline comment\n"
+                       "workers = 3\n"
+                       "tick = 0.01\n"
+                       "clock = fast\n"
+                       "checkpoint = 0\n"
+                       "seed = 0x10\n"
+                       "log = warn\n"
+                       "\n"
+                       "[console]\n"
+                       "endpoint = tcp://0.0.0.0:9000\n";
+    assert_int_equal(s_load(&c, text, err, sizeof err), 0);
+    assert_string_equal(c.name, "node-a");
+    assert_string_equal(c.site, "plant_1");
+    assert_string_equal(c.data, "/var/lib/x");
+    assert_int_equal(c.workers, 3);
+    assert_true(c.tick == 0.01);
+    assert_int_equal(c.clock, TM_CLOCK_FAST);
+    assert_int_equal(c.checkpoint, 0);
+    assert_int_equal(c.seed, 16);
+    assert_int_equal(c.log_level, TM_LOG_WARN);
+    assert_string_equal(c.endpoint, "tcp://0.0.0.0:9000");
+}
+
+static void test_partial_keeps_defaults(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(s_load(&c, "[node]\nname = x\n", err, sizeof err), 0);
+    assert_string_equal(c.name, "x");
+    assert_string_equal(c.endpoint, "tcp://127.0.0.1:7700");
+    assert_int_equal(s_load(&c, "", err, sizeof err), 0);
+    assert_string_equal(c.name, "node-1");
+}
+
+/* Each bad file fails with TM_ERR_CONFIG and this exact message. */
+static void test_errors_name_file_line_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[node]\ncolour = red\n",
+         "t.ini:2: [node] colour: unknown key (known: name, site, data, "
+         "workers, tick, clock, checkpoint, seed, log)"},
+        {"[node]\nname = a\n[mesh]\npeers = x\n",
+         "t.ini:4: [mesh] peers: unknown section (known: [node], "
+         "[console])"},
+        {"name = a\n",
+         "t.ini:1: name: key outside a section (put it under [node])"},
+        {"[node]\nworkers = 65\n",
+         "t.ini:2: [node] workers: '65' is not a worker count (0 = one per "
+         "core, at most 64)"},
+        {"[node]\nworkers = -1\n",
+         "t.ini:2: [node] workers: '-1' is not a worker count (0 = one per "
+         "core, at most 64)"},
+        {"[node]\ntick = 0\n",
+         "t.ini:2: [node] tick: '0' is not a tick step (seconds, > 0 and <= "
+         "3600)"},
+        {"[node]\ntick = nan\n",
+         "t.ini:2: [node] tick: 'nan' is not a tick step (seconds, > 0 and "
+         "<= 3600)"},
+        {"[node]\nclock = soon\n",
+         "t.ini:2: [node] clock: 'soon' is not a clock mode (realtime, fast "
+         "or paused)"},
+        {"[node]\ncheckpoint = 10x\n",
+         "t.ini:2: [node] checkpoint: '10x' is not a checkpoint interval "
+         "(ticks, 0 = only at exit)"},
+        {"[node]\nseed = 18446744073709551616\n",
+         "t.ini:2: [node] seed: '18446744073709551616' is not a seed "
+         "(unsigned 64-bit integer)"},
+        {"[node]\nname = a b\n",
+         "t.ini:2: [node] name: 'a b' is not a valid name (1-64 letters, "
+         "digits, '_' or '-')"},
+        {"[node]\nlog = loud\n",
+         "t.ini:2: [node] log: 'loud' is not a log level (debug, info, "
+         "warn, error, off)"},
+        {"[console]\nendpoint = 7700\n",
+         "t.ini:2: [console] endpoint: '7700' is not a ZeroMQ endpoint "
+         "(e.g. tcp://127.0.0.1:7700)"},
+        {"[console]\nport = 1\n",
+         "t.ini:2: [console] port: unknown key (known: endpoint)"},
+        {"[node]\nname = a\nthis is not ini\n",
+         "t.ini:3: syntax error (expected [section], key = value or a "
+         "comment)"},
+        {"[node\n", "t.ini:1: syntax error (expected [section], key = "
+                    "value or a comment)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tm_config_t c;
+        char err[512] = "";
+        assert_int_equal(s_load(&c, cases[i].text, err, sizeof err),
+                         TM_ERR_CONFIG);
+        assert_string_equal(err, cases[i].msg);
+    }
+}
+
+/* The first error wins, whichever kind it is. */
+static void test_first_error_wins(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(
+        s_load(&c, "[node]\nnot ini\nworkers = x\n", err, sizeof err),
+        TM_ERR_CONFIG);
+    assert_non_null(strstr(err, "t.ini:2: syntax error"));
+    assert_int_equal(
+        s_load(&c, "[node]\nworkers = x\nnot ini\n", err, sizeof err),
+        TM_ERR_CONFIG);
+    assert_non_null(strstr(err, "t.ini:2: [node] workers"));
+}
+
+static void test_long_line(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    char text[1024];
+    char path[600];
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    snprintf(text, sizeof text, "[node]\ndata = %s\nname = ok\n", path);
+    assert_int_equal(s_load(&c, text, err, sizeof err), TM_ERR_CONFIG);
+    assert_non_null(strstr(err, "t.ini:2: line longer than"));
+}
+
+static void test_file(void **state)
+{
+    (void)state;
+    char path[256];
+    const char *dir = getenv("TM_TEST_TMPDIR");
+    snprintf(path, sizeof path, "%s/config_test_%ld.ini", dir ? dir : "/tmp",
+             (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        /* the tmp dir may not exist yet when run by hand */
+        snprintf(path, sizeof path, "/tmp/config_test_%ld.ini", (long)getpid());
+        f = fopen(path, "w");
+    }
+    assert_non_null(f);
+    fputs("[node]\nname = file-node\n\n[console]\nendpoint = x\n", f);
+    fclose(f);
+    tm_config_t c;
+    char err[512] = "";
+    tm_config_defaults(&c);
+    assert_int_equal(tm_config_load(&c, path, err, sizeof err), TM_ERR_CONFIG);
+    char want[600];
+    snprintf(want, sizeof want,
+             "%s:5: [console] endpoint: 'x' is not a ZeroMQ endpoint (e.g. "
+             "tcp://127.0.0.1:7700)",
+             path);
+    assert_string_equal(err, want);
+    assert_string_equal(c.name, "file-node");
+    unlink(path);
+    assert_int_equal(tm_config_load(&c, path, err, sizeof err),
+                     TM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "cannot read config file"));
+}
+
+static void test_set_as_flags(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char why[256];
+    tm_config_defaults(&c);
+    assert_int_equal(
+        tm_config_set(&c, "node", "clock", "pause", why, sizeof why), 0);
+    assert_int_equal(c.clock, TM_CLOCK_PAUSED);
+    assert_int_equal(
+        tm_config_set(&c, "node", "workers", "64", why, sizeof why), 0);
+    assert_int_equal(c.workers, 64);
+    assert_int_equal(tm_config_set(&c, "node", "tick", "3601", why, sizeof why),
+                     TM_ERR_CONFIG);
+    assert_string_equal(why,
+                        "'3601' is not a tick step (seconds, > 0 and <= 3600)");
+    char longname[80];
+    memset(longname, 'n', 65);
+    longname[65] = '\0';
+    assert_int_equal(
+        tm_config_set(&c, "node", "name", longname, why, sizeof why),
+        TM_ERR_CONFIG);
+    longname[64] = '\0';
+    assert_int_equal(
+        tm_config_set(&c, "node", "name", longname, why, sizeof why), 0);
+    assert_string_equal(c.name, longname);
+}
+
+static void test_clock_names(void **state)
+{
+    (void)state;
+    tm_clock_t k;
+    assert_int_equal(tm_clock_parse("realtime", &k), 0);
+    assert_int_equal(k, TM_CLOCK_REALTIME);
+    assert_int_equal(tm_clock_parse("paused", &k), 0);
+    assert_int_equal(k, TM_CLOCK_PAUSED);
+    assert_int_equal(tm_clock_parse("Fast", &k), TM_ERR_INVAL);
+    assert_int_equal(tm_clock_parse(NULL, &k), TM_ERR_INVAL);
+    assert_string_equal(tm_clock_name(TM_CLOCK_FAST), "fast");
+    assert_string_equal(tm_clock_name(TM_CLOCK_PAUSED), "paused");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_partial_keeps_defaults),
+        cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_first_error_wins),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_set_as_flags),
+        cmocka_unit_test(test_clock_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
