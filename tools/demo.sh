@@ -79,7 +79,7 @@ say "twinmesh-node $(tm nodes | sed -n 2p | awk '{print $1}') is up" \
     "at $endpoint (log: $log)"
 tm nodes
 
-if tm ids tank0 | grep -qx tank0; then
+if grep -qx tank0 <<<"$(tm ids tank0)"; then
     say "the plant of an earlier run is in the data directory; reusing it"
 else
     say "spawning a small plant"

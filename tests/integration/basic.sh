@@ -129,12 +129,13 @@ ok
 out=$(tmc nodes)
 grep -q "^alpha " <<<"$out" || fail "nodes: $out"
 ok
-tmc models | grep -q "^pump " || fail "models"
+grep -q "^pump " <<<"$(tmc models)" || fail "models"
 ok
 eq "$(tmc ids o | tr '\n' ' ')" "o1 o2 " "ids PREFIX"
-tmc help | grep -q "spawn-many" || fail "help"
+grep -q "spawn-many" <<<"$(tmc help)" || fail "help"
 ok
-tmc help link | grep -q "usage: link SRC.OUTPUT DST.INPUT" || fail "help link"
+grep -q "usage: link SRC.OUTPUT DST.INPUT" <<<"$(tmc help link)" ||
+    fail "help link"
 ok
 
 # unlink and kill remove links; kill of a linked actor removes its links

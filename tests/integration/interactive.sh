@@ -16,7 +16,7 @@ screen() { tmx capture-pane -p -t itest -S -200; }
 # wait_screen REGEX: until the pane shows it (10 s)
 wait_screen() {
     for _ in $(seq 100); do
-        if screen | grep -qE -- "$1"; then
+        if grep -qE -- "$1" <<<"$(screen)"; then
             ok
             return 0
         fi
