@@ -52,8 +52,8 @@ typedef enum {
 } tm_step_status_t;
 
 /* Variable flags. */
-#define TM_VAR_SUMMING 0x1u /* input: links are added, by ascending source id  \
-                             */
+/* Input flag: several links are added, in ascending source-id order. */
+#define TM_VAR_SUMMING 0x1u
 
 typedef struct {
     const char *name; /* letters, digits, '_'; < TM_MODEL_NAME_MAX bytes */
