@@ -18,10 +18,13 @@ echo "spawn-many: $n actors in $(awk "BEGIN {print $t1 - $t0}") s" \
 eq "$(jget .count <<<"$out")" "$n" "spawn-many count"
 eq "$(jget .last <<<"$out")" "sm$((n - 1))" "spawn-many last id"
 eq "$(tmc --json nodes | jget '[0].actors')" "$n" "actors on the node"
-if [ "$SANITIZED" = 0 ]; then
-    [ "$rate" -ge 100000 ] || fail "spawn-many rate $rate actors/s < 100000"
-    ok
+# the goal is 100,000 actors/s; sanitizer builds run about 3x slower
+want=100000
+if [ "$SANITIZED" != 0 ]; then
+    want=20000
 fi
+[ "$rate" -ge "$want" ] || fail "spawn-many rate $rate actors/s < $want"
+ok
 # the list comes back in parts and is put together by the console
 eq "$(tmc actors | tail -n 1)" "$n of $n actors" "actors lists all"
 eq "$(tmc --json actors | "$IT_BIN" get "[$((n - 1))].id")" sm99999 \
