@@ -38,7 +38,13 @@ if [ -n "${TM_DEMO_DATA:-}" ]; then
 fi
 
 tm() { "$console_bin" -c "$endpoint" "$@"; }
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() {
+    if [ -t 1 ]; then
+        printf '\n\033[1m== %s\033[0m\n' "$*"
+    else
+        printf '\n== %s\n' "$*"
+    fi
+}
 
 if tm -t 1 nodes >/dev/null 2>&1; then
     echo "demo: a twinmesh node already answers at $endpoint:" >&2
