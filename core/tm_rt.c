@@ -714,7 +714,7 @@ static void s_defaults(const tm_var_t *vars, uint32_t n, double *out)
 static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
                          const double *state, const double *params,
                          const double *held, const double *in,
-                         const uint16_t *nlink)
+                         const uint16_t *nlink, const double *outputs)
 {
     s_group_t *g = rt->groups[gi];
     int rc = s_group_reserve(g, g->n + 1);
@@ -743,8 +743,12 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     g->keys[s] = rt->actors[a].hash;
     g->actor[s] = a;
     double *cur = g->out[rt->tick & 1u] + s * g->no;
-    g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
-                     g->in + s * g->ni, cur);
+    if (outputs != NULL) {
+        memcpy(cur, outputs, g->no * d);
+    } else {
+        g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
+                         g->in + s * g->ni, cur);
+    }
     /* Both buffers hold the spawn outputs, so a reader of either parity
      * sees them. */
     memcpy(g->out[(rt->tick & 1u) ^ 1u] + s * g->no, cur, g->no * d);
@@ -803,6 +807,13 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
             return TM_ERR_BAD_VALUE;
         }
     }
+    if (opts->outputs != NULL) {
+        for (uint32_t i = 0; i < model->n_outputs; i++) {
+            if (!isfinite(opts->outputs[i])) {
+                return TM_ERR_BAD_VALUE;
+            }
+        }
+    }
     uint32_t period = opts->period == 0 ? 1 : opts->period;
 
     uint64_t hash = tm_hash64(id, strlen(id));
@@ -828,7 +839,8 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     ac->hash = hash;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
-        rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL);
+        rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL,
+                           opts->outputs);
         if (rc != 0) {
             tm_index_remove(&rt->actor_ix, hash, a);
         }
@@ -1127,7 +1139,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
         return rc;
     }
     s_group_remove(rt, ogi, os);
-    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink);
+    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, NULL);
     if (rc != 0) {
         return rc; /* cannot happen: room was reserved above */
     }

@@ -101,7 +101,11 @@ typedef struct {
     const double *params; /* model->n_params values */
     const double *state;  /* model->n_states values; NULL: init(params) */
     const double *held;   /* model->n_inputs held input values */
-    uint32_t period;      /* 0 or 1: every tick */
+    /* model->n_outputs values of the current tick, to restore an actor
+     * exactly (a checkpoint); NULL: computed from the state with zero
+     * inputs, the rule for a new actor. */
+    const double *outputs;
+    uint32_t period; /* 0 or 1: every tick */
 } tm_rt_spawn_opts_t;
 
 /* Create a runtime and start its workers. Errors: TM_ERR_INVAL (h <= 0 or

@@ -308,9 +308,11 @@ int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
         int i = tm_model_var_index(model->params, model->n_params, name);
         if (i >= 0) {
             rec.params[i] = values[j];
+            rec.n_outputs = 0; /* stale: recomputed from the state on load */
         } else if ((i = tm_model_var_index(model->states, model->n_states,
                                            name)) >= 0) {
             rec.state[i] = values[j];
+            rec.n_outputs = 0;
         } else if ((i = tm_model_var_index(model->inputs, model->n_inputs,
                                            name)) >= 0) {
             rec.held[i] = values[j];
@@ -442,10 +444,14 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
         l->st->actors_skipped++;
         return 0;
     }
-    tm_rt_spawn_opts_t opts = {.params = rec.params,
-                               .state = rec.state,
-                               .held = rec.held,
-                               .period = rec.period};
+    /* Outputs of the checkpoint tick feed the next tick's inputs: restoring
+     * them makes a restart continue exactly as an uninterrupted run. */
+    tm_rt_spawn_opts_t opts = {
+        .params = rec.params,
+        .state = rec.state,
+        .held = rec.held,
+        .outputs = rec.n_outputs == model->n_outputs ? rec.outputs : NULL,
+        .period = rec.period};
     rc = tm_rt_spawn(l->rt, id, model, &opts);
     if (rc == TM_ERR_NOMEM) {
         l->rc = rc;

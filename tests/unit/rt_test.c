@@ -360,6 +360,15 @@ static void test_spawn_outputs_zero_inputs(void **state)
     assert_true(v.inputs[0] == 0.0 && v.inputs[1] == 0.0);
     assert_int_equal(v.period, 1);
     assert_string_equal(v.model->family, "probe");
+    /* Restoring an actor takes its outputs as given (a checkpoint). */
+    double y = 9.5;
+    tm_rt_spawn_opts_t r = {.params = p, .outputs = &y};
+    assert_int_equal(tm_rt_spawn(rt, "b", &s_probe, &r), 0);
+    assert_int_equal(tm_rt_get(rt, "b", &v), 0);
+    assert_true(v.outputs[0] == 9.5 && v.state[0] == 5.0);
+    double nan = NAN;
+    r.outputs = &nan;
+    assert_int_equal(tm_rt_spawn(rt, "c", &s_probe, &r), TM_ERR_BAD_VALUE);
     tm_rt_destroy(&rt);
 }
 
