@@ -1102,13 +1102,15 @@ int tm_node_run(tm_node_t *n, char *err, size_t errlen)
     ev_async_start(loop, &n->writer_done);
     n->rate_at = s_now();
     s_plan_checkpoint(n);
+    tm_rt_stats_t rs;
+    tm_rt_stats(n->rt, &rs);
     tm_log(TM_LOG_INFO,
            "node: %s (site %s) up: %zu actors, tick %llu, h %g s, clock %s, "
            "%u workers; console %s; data %s",
            n->cfg.name, n->cfg.site, tm_rt_count(n->rt),
            (unsigned long long)tm_rt_tick(n->rt), n->cfg.tick,
-           tm_clock_name(n->cfg.clock), (unsigned)(n->cfg.workers),
-           n->cfg.endpoint, n->cfg.data);
+           tm_clock_name(n->cfg.clock), rs.workers, n->cfg.endpoint,
+           n->cfg.data);
     s_set_clock(n, n->cfg.clock);
 
     ev_run(loop, 0);
