@@ -781,10 +781,22 @@ int tm_wire_buf_finish(tm_wire_buf_t *b, uint8_t **out, size_t *out_len)
     return 0;
 }
 
+void tm_wire_buf_clear(tm_wire_buf_t *b)
+{
+    msgpack_sbuffer_clear(&b->sbuf);
+    b->failed = 0;
+}
+
+int tm_wire_buf_ok(const tm_wire_buf_t *b)
+{
+    return b->failed ? TM_ERR_NOMEM : 0;
+}
+
 void tm_wire_buf_destroy(tm_wire_buf_t *b)
 {
     msgpack_sbuffer_destroy(&b->sbuf);
     msgpack_sbuffer_init(&b->sbuf);
+    b->failed = 0;
 }
 
 void tm_wire_pack_str(msgpack_packer *pk, const char *s)
@@ -836,4 +848,10 @@ void tm_wire_pack_kv_bool(msgpack_packer *pk, const char *key, int v)
     } else {
         msgpack_pack_false(pk);
     }
+}
+
+void tm_wire_pack_kv_nil(msgpack_packer *pk, const char *key)
+{
+    tm_wire_pack_str(pk, key);
+    msgpack_pack_nil(pk);
 }

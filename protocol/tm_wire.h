@@ -121,6 +121,12 @@ void tm_wire_buf_init(tm_wire_buf_t *b);
  * NULL on success) and leaves b empty. Errors: TM_ERR_NOMEM (a write
  * failed), TM_ERR_INVAL (nothing was packed). */
 int tm_wire_buf_finish(tm_wire_buf_t *b, uint8_t **out, size_t *out_len);
+/* Forget the bytes packed so far (the allocation is kept for reuse) and a
+ * failure, so b can build another message. */
+void tm_wire_buf_clear(tm_wire_buf_t *b);
+/* 0, or TM_ERR_NOMEM if a write failed since init or clear; for builders
+ * that use the bytes in place (b->sbuf) instead of finishing. */
+int tm_wire_buf_ok(const tm_wire_buf_t *b);
 /* Frees what b still holds; safe after finish and twice. */
 void tm_wire_buf_destroy(tm_wire_buf_t *b);
 
@@ -133,5 +139,6 @@ void tm_wire_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t v);
 void tm_wire_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t v);
 void tm_wire_pack_kv_f64(msgpack_packer *pk, const char *key, double v);
 void tm_wire_pack_kv_bool(msgpack_packer *pk, const char *key, int v);
+void tm_wire_pack_kv_nil(msgpack_packer *pk, const char *key);
 
 #endif

@@ -725,9 +725,51 @@ static void test_buf_sticky_failure(void **state)
     assert_int_not_equal(msgpack_pack_uint64(&b.pk, 1), 0);
     tm_wire_pack_kv_str(&b.pk, "k", "v");
     assert_int_equal(b.sbuf.size, 1); /* nothing after the failure */
+    assert_rc(tm_wire_buf_ok(&b), TM_ERR_NOMEM);
     assert_rc(tm_wire_buf_finish(&b, &bytes, &len), TM_ERR_NOMEM);
     assert_null(bytes);
     tm_wire_buf_destroy(&b);
+}
+
+/* clear forgets the bytes and a failure, so one buffer builds many
+ * messages (reply bodies, store records); kv_nil writes key: nil. */
+static void test_buf_clear_reuse(void **state)
+{
+    tm_wire_buf_t b;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    tm_wire_reader_t r;
+    uint32_t n = 0;
+    const char *s = NULL;
+    size_t slen = 0;
+
+    (void)state;
+    tm_wire_buf_init(&b);
+    assert_rc(tm_wire_buf_ok(&b), 0);
+    msgpack_pack_array(&b.pk, 1);
+    b.failed = 1;
+    assert_rc(tm_wire_buf_ok(&b), TM_ERR_NOMEM);
+    tm_wire_buf_clear(&b);
+    assert_rc(tm_wire_buf_ok(&b), 0);
+    assert_int_equal(b.sbuf.size, 0);
+    msgpack_pack_map(&b.pk, 1);
+    tm_wire_pack_kv_nil(&b.pk, "none");
+    assert_rc(tm_wire_buf_ok(&b), 0);
+    assert_rc(tm_wire_check((const uint8_t *)b.sbuf.data, b.sbuf.size, NULL),
+              0);
+    tm_wire_buf_clear(&b);
+    msgpack_pack_map(&b.pk, 1);
+    tm_wire_pack_kv_nil(&b.pk, "k");
+    assert_rc(tm_wire_buf_finish(&b, &bytes, &len), 0);
+    tm_wire_buf_destroy(&b);
+    tm_wire_reader_init(&r, bytes, len);
+    assert_rc(tm_wire_read_map(&r, &n), 0);
+    assert_int_equal(n, 1);
+    assert_rc(tm_wire_read_str(&r, &s, &slen), 0);
+    assert_int_equal(slen, 1);
+    assert_rc(tm_wire_read_nil(&r), 0);
+    assert_int_equal(tm_wire_reader_left(&r), 0);
+    free(bytes);
 }
 
 int main(void)
@@ -749,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_reader_integers),
         cmocka_unit_test(test_pack_helpers),
         cmocka_unit_test(test_buf_sticky_failure),
+        cmocka_unit_test(test_buf_clear_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
