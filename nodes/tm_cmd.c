@@ -121,7 +121,7 @@ void tm_cmd_reply_init(tm_cmd_reply_t *rep)
 {
     rep->status = 0;
     rep->message[0] = '\0';
-    tm_pack_init(&rep->body);
+    tm_wire_buf_init(&rep->body);
     rep->has_body = false;
 }
 
@@ -129,13 +129,13 @@ void tm_cmd_reply_reset(tm_cmd_reply_t *rep)
 {
     rep->status = 0;
     rep->message[0] = '\0';
-    tm_pack_clear(&rep->body);
+    tm_wire_buf_clear(&rep->body);
     rep->has_body = false;
 }
 
 void tm_cmd_reply_destroy(tm_cmd_reply_t *rep)
 {
-    tm_pack_destroy(&rep->body);
+    tm_wire_buf_destroy(&rep->body);
     rep->has_body = false;
 }
 
@@ -154,7 +154,7 @@ int tm_cmd_reply_error(tm_cmd_reply_t *rep, int status, const char *fmt, ...)
     s_vmsg(rep, fmt, ap);
     va_end(ap);
     rep->status = status;
-    tm_pack_clear(&rep->body);
+    tm_wire_buf_clear(&rep->body);
     rep->has_body = false;
     return status;
 }
@@ -173,7 +173,7 @@ static void s_msg(tm_cmd_reply_t *rep, const char *fmt, ...)
 /* Start a fresh body; returns its packer. */
 static msgpack_packer *s_body(tm_cmd_reply_t *rep)
 {
-    tm_pack_clear(&rep->body);
+    tm_wire_buf_clear(&rep->body);
     rep->has_body = true;
     return &rep->body.pk;
 }
@@ -181,7 +181,7 @@ static msgpack_packer *s_body(tm_cmd_reply_t *rep)
 /* Final check of a built body. */
 static int s_done(tm_cmd_reply_t *rep)
 {
-    if (tm_pack_ok(&rep->body) != 0) {
+    if (tm_wire_buf_ok(&rep->body) != 0) {
         return tm_cmd_reply_error(rep, TM_ERR_NOMEM,
                                   "out of memory building the reply");
     }
@@ -707,9 +707,9 @@ static int s_unknown_actor(tm_cmd_reply_t *rep, const char *id)
 
 static void s_pack_model(msgpack_packer *pk, const tm_model_t *m)
 {
-    tm_pack_kv_str(pk, "model", m->family);
-    tm_pack_kv_str(pk, "version", m->version);
-    tm_pack_kv_str(pk, "fidelity", tm_fidelity_name(m->fidelity));
+    tm_wire_pack_kv_str(pk, "model", m->family);
+    tm_wire_pack_kv_str(pk, "version", m->version);
+    tm_wire_pack_kv_str(pk, "fidelity", tm_fidelity_name(m->fidelity));
 }
 
 int tm_cmd_find_model(const tm_cmd_t *cmd, const tm_model_t **out,
@@ -909,10 +909,10 @@ static int s_help(const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
             continue;
         }
         msgpack_pack_map(pk, 4);
-        tm_pack_kv_str(pk, "name", t[i].name);
-        tm_pack_kv_str(pk, "aliases", t[i].aliases);
-        tm_pack_kv_str(pk, "usage", t[i].usage);
-        tm_pack_kv_str(pk, "summary", t[i].summary);
+        tm_wire_pack_kv_str(pk, "name", t[i].name);
+        tm_wire_pack_kv_str(pk, "aliases", t[i].aliases);
+        tm_wire_pack_kv_str(pk, "usage", t[i].usage);
+        tm_wire_pack_kv_str(pk, "summary", t[i].summary);
     }
     return s_done(rep);
 }
@@ -922,15 +922,15 @@ static void s_pack_node(tm_cmd_ctx_t *ctx, msgpack_packer *pk)
     tm_rt_stats_t st;
     tm_rt_stats(ctx->rt, &st);
     msgpack_pack_map(pk, 9);
-    tm_pack_kv_str(pk, "name", ctx->info.name);
-    tm_pack_kv_str(pk, "site", ctx->info.site);
-    tm_pack_kv_str(pk, "state", ctx->info.state);
-    tm_pack_kv_u64(pk, "actors", st.actors);
-    tm_pack_kv_u64(pk, "tick", st.tick);
-    tm_pack_kv_str(pk, "clock", ctx->info.clock);
-    tm_pack_kv_str(pk, "endpoint", ctx->info.endpoint);
-    tm_pack_kv_u64(pk, "workers", st.workers);
-    tm_pack_kv_f64(pk, "h", tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_str(pk, "name", ctx->info.name);
+    tm_wire_pack_kv_str(pk, "site", ctx->info.site);
+    tm_wire_pack_kv_str(pk, "state", ctx->info.state);
+    tm_wire_pack_kv_u64(pk, "actors", st.actors);
+    tm_wire_pack_kv_u64(pk, "tick", st.tick);
+    tm_wire_pack_kv_str(pk, "clock", ctx->info.clock);
+    tm_wire_pack_kv_str(pk, "endpoint", ctx->info.endpoint);
+    tm_wire_pack_kv_u64(pk, "workers", st.workers);
+    tm_wire_pack_kv_f64(pk, "h", tm_rt_h(ctx->rt));
 }
 
 static int s_nodes(tm_cmd_ctx_t *ctx, tm_cmd_reply_t *rep)
@@ -950,63 +950,63 @@ static int s_stats(tm_cmd_ctx_t *ctx, tm_cmd_reply_t *rep)
     const tm_cmd_node_info_t *in = &ctx->info;
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 22);
-    tm_pack_kv_str(pk, "node", in->name);
-    tm_pack_kv_str(pk, "site", in->site);
-    tm_pack_kv_str(pk, "state", in->state);
-    tm_pack_kv_u64(pk, "tick", st.tick);
-    tm_pack_kv_f64(pk, "t", (double)st.tick * tm_rt_h(ctx->rt));
-    tm_pack_kv_f64(pk, "h", tm_rt_h(ctx->rt));
-    tm_pack_kv_str(pk, "clock", in->clock);
-    tm_pack_kv_f64(pk, "lag_s", in->lag_s);
-    tm_pack_kv_u64(pk, "actors", st.actors);
-    tm_pack_kv_u64(pk, "links", st.links);
-    tm_pack_kv_u64(pk, "groups", st.groups);
-    tm_pack_kv_u64(pk, "workers", st.workers);
-    tm_pack_kv_u64(pk, "steps", st.steps);
-    tm_pack_kv_u64(pk, "faults", st.faults);
-    tm_pack_kv_f64(pk, "steps_per_s", in->steps_per_s);
-    tm_pack_kv_f64(pk, "ticks_per_s", in->ticks_per_s);
-    tm_pack_kv_f64(pk, "last_tick_us", st.last_tick_ns / 1e3);
-    tm_pack_kv_f64(pk, "uptime_s", in->uptime_s);
-    tm_pack_str(pk, "shards");
+    tm_wire_pack_kv_str(pk, "node", in->name);
+    tm_wire_pack_kv_str(pk, "site", in->site);
+    tm_wire_pack_kv_str(pk, "state", in->state);
+    tm_wire_pack_kv_u64(pk, "tick", st.tick);
+    tm_wire_pack_kv_f64(pk, "t", (double)st.tick * tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_f64(pk, "h", tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_str(pk, "clock", in->clock);
+    tm_wire_pack_kv_f64(pk, "lag_s", in->lag_s);
+    tm_wire_pack_kv_u64(pk, "actors", st.actors);
+    tm_wire_pack_kv_u64(pk, "links", st.links);
+    tm_wire_pack_kv_u64(pk, "groups", st.groups);
+    tm_wire_pack_kv_u64(pk, "workers", st.workers);
+    tm_wire_pack_kv_u64(pk, "steps", st.steps);
+    tm_wire_pack_kv_u64(pk, "faults", st.faults);
+    tm_wire_pack_kv_f64(pk, "steps_per_s", in->steps_per_s);
+    tm_wire_pack_kv_f64(pk, "ticks_per_s", in->ticks_per_s);
+    tm_wire_pack_kv_f64(pk, "last_tick_us", st.last_tick_ns / 1e3);
+    tm_wire_pack_kv_f64(pk, "uptime_s", in->uptime_s);
+    tm_wire_pack_str(pk, "shards");
     unsigned nw = st.workers < 64 ? st.workers : 64;
     msgpack_pack_array(pk, nw);
     for (unsigned w = 0; w < nw; w++) {
         msgpack_pack_map(pk, 3);
-        tm_pack_kv_u64(pk, "worker", w);
-        tm_pack_kv_u64(pk, "actors", st.shard_actors[w]);
-        tm_pack_kv_f64(pk, "busy_us", st.busy_ns[w] / 1e3);
+        tm_wire_pack_kv_u64(pk, "worker", w);
+        tm_wire_pack_kv_u64(pk, "actors", st.shard_actors[w]);
+        tm_wire_pack_kv_f64(pk, "busy_us", st.busy_ns[w] / 1e3);
     }
-    tm_pack_str(pk, "checkpoint");
+    tm_wire_pack_str(pk, "checkpoint");
     msgpack_pack_map(pk, 6);
-    tm_pack_kv_u64(pk, "every", in->ckpt_every);
-    tm_pack_kv_u64(pk, "tick", in->ckpt_tick);
-    tm_pack_kv_u64(pk, "count", in->ckpt_count);
-    tm_pack_kv_u64(pk, "failed", in->ckpt_failed);
-    tm_pack_kv_f64(pk, "last_ms", in->ckpt_ms);
-    tm_pack_kv_bool(pk, "pending", in->ckpt_pending);
-    tm_pack_str(pk, "store");
+    tm_wire_pack_kv_u64(pk, "every", in->ckpt_every);
+    tm_wire_pack_kv_u64(pk, "tick", in->ckpt_tick);
+    tm_wire_pack_kv_u64(pk, "count", in->ckpt_count);
+    tm_wire_pack_kv_u64(pk, "failed", in->ckpt_failed);
+    tm_wire_pack_kv_f64(pk, "last_ms", in->ckpt_ms);
+    tm_wire_pack_kv_bool(pk, "pending", in->ckpt_pending);
+    tm_wire_pack_str(pk, "store");
     msgpack_pack_map(pk, 4);
-    tm_pack_kv_u64(pk, "map_size", ss.map_size);
-    tm_pack_kv_u64(pk, "used_bytes", ss.used_bytes);
-    tm_pack_kv_u64(pk, "commits", ss.commits);
-    tm_pack_kv_u64(pk, "grows", ss.grows);
-    tm_pack_str(pk, "console");
+    tm_wire_pack_kv_u64(pk, "map_size", ss.map_size);
+    tm_wire_pack_kv_u64(pk, "used_bytes", ss.used_bytes);
+    tm_wire_pack_kv_u64(pk, "commits", ss.commits);
+    tm_wire_pack_kv_u64(pk, "grows", ss.grows);
+    tm_wire_pack_str(pk, "console");
     msgpack_pack_map(pk, 4);
-    tm_pack_kv_u64(pk, "requests", in->requests);
-    tm_pack_kv_u64(pk, "errors", in->errors);
-    tm_pack_kv_u64(pk, "dropped", in->dropped);
-    tm_pack_kv_u64(pk, "streams", in->streams);
+    tm_wire_pack_kv_u64(pk, "requests", in->requests);
+    tm_wire_pack_kv_u64(pk, "errors", in->errors);
+    tm_wire_pack_kv_u64(pk, "dropped", in->dropped);
+    tm_wire_pack_kv_u64(pk, "streams", in->streams);
     return s_done(rep);
 }
 
 static void s_pack_var_names(msgpack_packer *pk, const char *key,
                              const tm_var_t *v, uint32_t n)
 {
-    tm_pack_str(pk, key);
+    tm_wire_pack_str(pk, key);
     msgpack_pack_map(pk, n);
     for (uint32_t i = 0; i < n; i++) {
-        tm_pack_kv_str(pk, v[i].name, v[i].unit);
+        tm_wire_pack_kv_str(pk, v[i].name, v[i].unit);
     }
 }
 
@@ -1033,7 +1033,7 @@ static int s_models(const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
         }
         msgpack_pack_map(pk, 8);
         s_pack_model(pk, m);
-        tm_pack_kv_str(pk, "summary", m->summary);
+        tm_wire_pack_kv_str(pk, "summary", m->summary);
         s_pack_var_names(pk, "states", m->states, m->n_states);
         s_pack_var_names(pk, "inputs", m->inputs, m->n_inputs);
         s_pack_var_names(pk, "outputs", m->outputs, m->n_outputs);
@@ -1127,7 +1127,7 @@ static int s_send_rows(tm_cmd_ctx_t *ctx, const s_row_t *rows, size_t n,
             pack(ctx, pk, &rows[i + j]);
         }
         i += k;
-        if (tm_pack_ok(&rep->body) != 0) {
+        if (tm_wire_buf_ok(&rep->body) != 0) {
             return s_done(rep);
         }
         if (i < n) {
@@ -1145,8 +1145,8 @@ static void s_pack_actor_row(tm_cmd_ctx_t *ctx, msgpack_packer *pk,
                              const s_row_t *row)
 {
     msgpack_pack_map(pk, 5);
-    tm_pack_kv_str(pk, "id", row->id);
-    tm_pack_kv_str(pk, "node", ctx->info.name);
+    tm_wire_pack_kv_str(pk, "id", row->id);
+    tm_wire_pack_kv_str(pk, "node", ctx->info.name);
     s_pack_model(pk, row->model);
 }
 
@@ -1154,7 +1154,7 @@ static void s_pack_id_row(tm_cmd_ctx_t *ctx, msgpack_packer *pk,
                           const s_row_t *row)
 {
     (void)ctx;
-    tm_pack_str(pk, row->id);
+    tm_wire_pack_str(pk, row->id);
 }
 
 static int s_actors(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep,
@@ -1225,7 +1225,7 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
 {
     const tm_model_t *m = NULL;
     double params[TM_MODEL_MAX_VARS];
-    tm_pack_t scratch;
+    tm_wire_buf_t scratch;
     tm_rt_actor_t view;
     tm_store_batch_t *b = NULL;
     bool spawned = false;
@@ -1239,7 +1239,7 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     if (rc != 0) {
         return rc;
     }
-    tm_pack_init(&scratch);
+    tm_wire_buf_init(&scratch);
     tm_rt_spawn_opts_t opts = {.params = params, .period = cmd->period};
     rc = tm_rt_spawn(ctx->rt, cmd->id, m, &opts);
     if (rc != 0) {
@@ -1268,11 +1268,11 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     uint64_t tick = tm_rt_tick(ctx->rt);
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 7);
-    tm_pack_kv_str(pk, "id", cmd->id);
-    tm_pack_kv_str(pk, "node", ctx->info.name);
+    tm_wire_pack_kv_str(pk, "id", cmd->id);
+    tm_wire_pack_kv_str(pk, "node", ctx->info.name);
     s_pack_model(pk, m);
-    tm_pack_kv_u64(pk, "period", view.period);
-    tm_pack_kv_u64(pk, "tick", tick);
+    tm_wire_pack_kv_u64(pk, "period", view.period);
+    tm_wire_pack_kv_u64(pk, "tick", tick);
     s_msg(rep, "spawned %s (%s@%s, %s) at tick %llu", cmd->id, m->family,
           m->version, tm_fidelity_name(m->fidelity), (unsigned long long)tick);
     rc = s_done(rep);
@@ -1281,7 +1281,7 @@ done:
         tm_rt_kill(ctx->rt, cmd->id);
     }
     tm_store_batch_destroy(&b);
-    tm_pack_destroy(&scratch);
+    tm_wire_buf_destroy(&scratch);
     return rc;
 }
 
@@ -1300,7 +1300,7 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     const tm_model_t *m = NULL;
     double params[TM_MODEL_MAX_VARS];
     char id[TM_ID_MAX + 32];
-    tm_pack_t scratch;
+    tm_wire_buf_t scratch;
     tm_rt_actor_t view;
     tm_store_batch_t *b = NULL;
     uint64_t spawned = 0;
@@ -1315,7 +1315,7 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     if (rc != 0) {
         return rc;
     }
-    tm_pack_init(&scratch);
+    tm_wire_buf_init(&scratch);
     b = tm_store_batch_new(ctx->store);
     if (b == NULL) {
         rc = tm_cmd_reply_error(rep, TM_ERR_NOMEM, "out of memory");
@@ -1355,19 +1355,19 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     double rate = elapsed > 0 ? (double)cmd->count / elapsed : 0;
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 12);
-    tm_pack_kv_str(pk, "prefix", cmd->id);
-    tm_pack_kv_u64(pk, "count", cmd->count);
+    tm_wire_pack_kv_str(pk, "prefix", cmd->id);
+    tm_wire_pack_kv_u64(pk, "count", cmd->count);
     snprintf(id, sizeof id, "%s0", cmd->id);
-    tm_pack_kv_str(pk, "first", id);
+    tm_wire_pack_kv_str(pk, "first", id);
     snprintf(id, sizeof id, "%s%llu", cmd->id,
              (unsigned long long)(cmd->count - 1));
-    tm_pack_kv_str(pk, "last", id);
-    tm_pack_kv_str(pk, "node", ctx->info.name);
+    tm_wire_pack_kv_str(pk, "last", id);
+    tm_wire_pack_kv_str(pk, "node", ctx->info.name);
     s_pack_model(pk, m);
-    tm_pack_kv_u64(pk, "tick", tick);
-    tm_pack_kv_f64(pk, "elapsed_s", elapsed);
-    tm_pack_kv_f64(pk, "commit_s", t2 - t1);
-    tm_pack_kv_f64(pk, "rate", rate);
+    tm_wire_pack_kv_u64(pk, "tick", tick);
+    tm_wire_pack_kv_f64(pk, "elapsed_s", elapsed);
+    tm_wire_pack_kv_f64(pk, "commit_s", t2 - t1);
+    tm_wire_pack_kv_f64(pk, "rate", rate);
     s_msg(rep, "spawned %llu actors %s0..%s (%s@%s, %s) in %.3f s (%.0f/s)",
           (unsigned long long)cmd->count, cmd->id, id, m->family, m->version,
           tm_fidelity_name(m->fidelity), elapsed, rate);
@@ -1377,7 +1377,7 @@ done:
         s_kill_range(ctx->rt, cmd->id, spawned);
     }
     tm_store_batch_destroy(&b);
-    tm_pack_destroy(&scratch);
+    tm_wire_buf_destroy(&scratch);
     return rc;
 }
 
@@ -1437,10 +1437,10 @@ static tm_rt_link_t s_link_view(const s_link_copy_t *c)
 static void s_pack_values(msgpack_packer *pk, const char *key,
                           const tm_var_t *vars, uint32_t n, const double *v)
 {
-    tm_pack_str(pk, key);
+    tm_wire_pack_str(pk, key);
     msgpack_pack_map(pk, n);
     for (uint32_t i = 0; i < n; i++) {
-        tm_pack_str(pk, vars[i].name);
+        tm_wire_pack_str(pk, vars[i].name);
         msgpack_pack_double(pk, v[i]);
     }
 }
@@ -1463,20 +1463,20 @@ static int s_inspect(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     uint64_t tick = tm_rt_tick(ctx->rt);
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 19);
-    tm_pack_kv_str(pk, "id", a.id);
-    tm_pack_kv_str(pk, "node", ctx->info.name);
+    tm_wire_pack_kv_str(pk, "id", a.id);
+    tm_wire_pack_kv_str(pk, "node", ctx->info.name);
     s_pack_model(pk, m);
-    tm_pack_kv_str(pk, "summary", m->summary);
-    tm_pack_kv_u64(pk, "period", a.period);
-    tm_pack_kv_u64(pk, "shard", a.shard);
-    tm_pack_kv_u64(pk, "tick", tick);
-    tm_pack_kv_f64(pk, "t", (double)tick * tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_str(pk, "summary", m->summary);
+    tm_wire_pack_kv_u64(pk, "period", a.period);
+    tm_wire_pack_kv_u64(pk, "shard", a.shard);
+    tm_wire_pack_kv_u64(pk, "tick", tick);
+    tm_wire_pack_kv_f64(pk, "t", (double)tick * tm_rt_h(ctx->rt));
     s_pack_values(pk, "state", m->states, m->n_states, a.state);
     s_pack_values(pk, "inputs", m->inputs, m->n_inputs, a.inputs);
     s_pack_values(pk, "outputs", m->outputs, m->n_outputs, a.outputs);
     s_pack_values(pk, "params", m->params, m->n_params, a.params);
     s_pack_values(pk, "held", m->inputs, m->n_inputs, a.held);
-    tm_pack_str(pk, "units");
+    tm_wire_pack_str(pk, "units");
     msgpack_pack_map(pk, 4);
     s_pack_var_names(pk, "state", m->states, m->n_states);
     s_pack_var_names(pk, "inputs", m->inputs, m->n_inputs);
@@ -1486,37 +1486,38 @@ static int s_inspect(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     for (size_t i = 0; i < ls.n; i++) {
         n_in += strcmp(ls.v[i].dst, a.id) == 0;
     }
-    tm_pack_str(pk, "links");
+    tm_wire_pack_str(pk, "links");
     msgpack_pack_map(pk, 2);
-    tm_pack_str(pk, "in");
+    tm_wire_pack_str(pk, "in");
     msgpack_pack_array(pk, n_in);
     for (size_t i = 0; i < ls.n; i++) {
         if (strcmp(ls.v[i].dst, a.id) == 0) {
             msgpack_pack_map(pk, 3);
-            tm_pack_kv_str(pk, "input", ls.v[i].input);
-            tm_pack_kv_str(pk, "src", ls.v[i].src);
-            tm_pack_kv_str(pk, "output", ls.v[i].output);
+            tm_wire_pack_kv_str(pk, "input", ls.v[i].input);
+            tm_wire_pack_kv_str(pk, "src", ls.v[i].src);
+            tm_wire_pack_kv_str(pk, "output", ls.v[i].output);
         }
     }
-    tm_pack_str(pk, "out");
+    tm_wire_pack_str(pk, "out");
     msgpack_pack_array(pk, ls.n - n_in);
     for (size_t i = 0; i < ls.n; i++) {
         if (strcmp(ls.v[i].dst, a.id) != 0) {
             msgpack_pack_map(pk, 3);
-            tm_pack_kv_str(pk, "output", ls.v[i].output);
-            tm_pack_kv_str(pk, "dst", ls.v[i].dst);
-            tm_pack_kv_str(pk, "input", ls.v[i].input);
+            tm_wire_pack_kv_str(pk, "output", ls.v[i].output);
+            tm_wire_pack_kv_str(pk, "dst", ls.v[i].dst);
+            tm_wire_pack_kv_str(pk, "input", ls.v[i].input);
         }
     }
-    tm_pack_str(pk, "health");
+    tm_wire_pack_str(pk, "health");
     msgpack_pack_map(pk, 5);
-    tm_pack_kv_str(pk, "status", tm_step_status_name(a.health.last_status));
-    tm_pack_kv_u64(pk, "faults", a.health.faults);
-    tm_pack_kv_u64(pk, "last_fault", a.health.last_fault);
-    tm_pack_kv_u64(pk, "last_stepped", a.health.last_stepped);
-    tm_pack_kv_f64(pk, "step_ns", a.step_ns);
+    tm_wire_pack_kv_str(pk, "status",
+                        tm_step_status_name(a.health.last_status));
+    tm_wire_pack_kv_u64(pk, "faults", a.health.faults);
+    tm_wire_pack_kv_u64(pk, "last_fault", a.health.last_fault);
+    tm_wire_pack_kv_u64(pk, "last_stepped", a.health.last_stepped);
+    tm_wire_pack_kv_f64(pk, "step_ns", a.step_ns);
     /* Fallbacks (tier changes by the supervisor) are not recorded yet. */
-    tm_pack_kv_nil(pk, "fallback");
+    tm_wire_pack_kv_nil(pk, "fallback");
     free(ls.v);
     return s_done(rep);
 }
@@ -1556,8 +1557,8 @@ static int s_kill(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     }
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 2);
-    tm_pack_kv_str(pk, "id", cmd->id);
-    tm_pack_kv_u64(pk, "links_removed", ls.n);
+    tm_wire_pack_kv_str(pk, "id", cmd->id);
+    tm_wire_pack_kv_u64(pk, "links_removed", ls.n);
     s_msg(rep, "killed %s (%zu link%s removed)", cmd->id, ls.n,
           ls.n == 1 ? "" : "s");
     rc = s_done(rep);
@@ -1675,10 +1676,10 @@ static int s_link(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep,
     }
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 4);
-    tm_pack_kv_str(pk, "src", S);
-    tm_pack_kv_str(pk, "output", O);
-    tm_pack_kv_str(pk, "dst", D);
-    tm_pack_kv_str(pk, "input", I);
+    tm_wire_pack_kv_str(pk, "src", S);
+    tm_wire_pack_kv_str(pk, "output", O);
+    tm_wire_pack_kv_str(pk, "dst", D);
+    tm_wire_pack_kv_str(pk, "input", I);
     s_msg(rep, "%s %s.%s -> %s.%s", add ? "linked" : "unlinked", S, O, D, I);
     return s_done(rep);
 }
@@ -1762,13 +1763,13 @@ static int s_set(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
                               cmd->n_params);
     }
     if (rc == TM_ERR_NOT_FOUND) {
-        tm_pack_t scratch;
-        tm_pack_init(&scratch);
+        tm_wire_buf_t scratch;
+        tm_wire_buf_init(&scratch);
         rc = tm_rt_get(ctx->rt, cmd->id, &a);
         if (rc == 0) {
             rc = tm_persist_put_actor(b, &a, tm_rt_tick(ctx->rt), &scratch);
         }
-        tm_pack_destroy(&scratch);
+        tm_wire_buf_destroy(&scratch);
     }
     if (rc == 0) {
         rc = s_commit(ctx, b);
@@ -1780,17 +1781,17 @@ static int s_set(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     applied = 0; /* acknowledged */
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 2);
-    tm_pack_kv_str(pk, "id", cmd->id);
-    tm_pack_str(pk, "values");
+    tm_wire_pack_kv_str(pk, "id", cmd->id);
+    tm_wire_pack_str(pk, "values");
     msgpack_pack_array(pk, cmd->n_params);
     size_t off = 0;
     off += (size_t)snprintf(rep->message, sizeof rep->message, "%s:", cmd->id);
     for (size_t j = 0; j < cmd->n_params; j++) {
         msgpack_pack_map(pk, 4);
-        tm_pack_kv_str(pk, "name", names[j]);
-        tm_pack_kv_str(pk, "kind", s_kind_names[kind[j]]);
-        tm_pack_kv_f64(pk, "old", old[j]);
-        tm_pack_kv_f64(pk, "value", values[j]);
+        tm_wire_pack_kv_str(pk, "name", names[j]);
+        tm_wire_pack_kv_str(pk, "kind", s_kind_names[kind[j]]);
+        tm_wire_pack_kv_f64(pk, "old", old[j]);
+        tm_wire_pack_kv_f64(pk, "value", values[j]);
         if (off < sizeof rep->message) {
             int w = snprintf(rep->message + off, sizeof rep->message - off,
                              " %s = %.10g (%s, was %.10g)", names[j], values[j],
@@ -1821,9 +1822,9 @@ static int s_hash(tm_cmd_ctx_t *ctx, tm_cmd_reply_t *rep)
     uint64_t tick = tm_rt_tick(ctx->rt);
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 3);
-    tm_pack_kv_u64(pk, "tick", tick);
-    tm_pack_kv_str(pk, "digest", hex);
-    tm_pack_kv_u64(pk, "actors", tm_rt_count(ctx->rt));
+    tm_wire_pack_kv_u64(pk, "tick", tick);
+    tm_wire_pack_kv_str(pk, "digest", hex);
+    tm_wire_pack_kv_u64(pk, "actors", tm_rt_count(ctx->rt));
     s_msg(rep, "tick %llu digest %s", (unsigned long long)tick, hex);
     return s_done(rep);
 }
@@ -1934,11 +1935,11 @@ int tm_cmd_watch_item(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     uint64_t tick = tm_rt_tick(ctx->rt);
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 5);
-    tm_pack_kv_str(pk, "id", a.id);
-    tm_pack_kv_u64(pk, "tick", tick);
-    tm_pack_kv_f64(pk, "t", (double)tick * tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_str(pk, "id", a.id);
+    tm_wire_pack_kv_u64(pk, "tick", tick);
+    tm_wire_pack_kv_f64(pk, "t", (double)tick * tm_rt_h(ctx->rt));
     for (int pass = 0; pass < 2; pass++) {
-        tm_pack_str(pk, pass == 0 ? "values" : "units");
+        tm_wire_pack_str(pk, pass == 0 ? "values" : "units");
         msgpack_pack_map(pk, cmd->n_signals);
         for (size_t j = 0; j < cmd->n_signals; j++) {
             int kind = 0;
@@ -1949,13 +1950,13 @@ int tm_cmd_watch_item(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
             const double *vals = kind == 0   ? a.outputs
                                  : kind == 1 ? a.state
                                              : a.inputs;
-            tm_pack_str(pk, cmd->signals[j]);
+            tm_wire_pack_str(pk, cmd->signals[j]);
             if (i < 0) {
                 msgpack_pack_nil(pk);
             } else if (pass == 0) {
                 msgpack_pack_double(pk, vals[i]);
             } else {
-                tm_pack_str(pk, vars[i].unit);
+                tm_wire_pack_str(pk, vars[i].unit);
             }
         }
     }
@@ -2017,18 +2018,18 @@ int tm_cmd_top_item(tm_cmd_ctx_t *ctx, uint64_t limit, tm_cmd_reply_t *rep)
     tm_rt_stats(ctx->rt, &st);
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_map(pk, 12);
-    tm_pack_kv_str(pk, "node", ctx->info.name);
-    tm_pack_kv_u64(pk, "tick", st.tick);
-    tm_pack_kv_f64(pk, "t", (double)st.tick * tm_rt_h(ctx->rt));
-    tm_pack_kv_str(pk, "clock", ctx->info.clock);
-    tm_pack_kv_f64(pk, "lag_s", ctx->info.lag_s);
-    tm_pack_kv_u64(pk, "actors", st.actors);
-    tm_pack_kv_u64(pk, "links", st.links);
-    tm_pack_kv_u64(pk, "workers", st.workers);
-    tm_pack_kv_f64(pk, "steps_per_s", ctx->info.steps_per_s);
-    tm_pack_kv_f64(pk, "last_tick_us", st.last_tick_ns / 1e3);
-    tm_pack_kv_u64(pk, "faults", st.faults);
-    tm_pack_str(pk, "rows");
+    tm_wire_pack_kv_str(pk, "node", ctx->info.name);
+    tm_wire_pack_kv_u64(pk, "tick", st.tick);
+    tm_wire_pack_kv_f64(pk, "t", (double)st.tick * tm_rt_h(ctx->rt));
+    tm_wire_pack_kv_str(pk, "clock", ctx->info.clock);
+    tm_wire_pack_kv_f64(pk, "lag_s", ctx->info.lag_s);
+    tm_wire_pack_kv_u64(pk, "actors", st.actors);
+    tm_wire_pack_kv_u64(pk, "links", st.links);
+    tm_wire_pack_kv_u64(pk, "workers", st.workers);
+    tm_wire_pack_kv_f64(pk, "steps_per_s", ctx->info.steps_per_s);
+    tm_wire_pack_kv_f64(pk, "last_tick_us", st.last_tick_ns / 1e3);
+    tm_wire_pack_kv_u64(pk, "faults", st.faults);
+    tm_wire_pack_str(pk, "rows");
     msgpack_pack_array(pk, t.n);
     for (size_t i = 0; i < t.n; i++) {
         const tm_rt_actor_t *a = &t.top[i];
@@ -2036,14 +2037,14 @@ int tm_cmd_top_item(tm_cmd_ctx_t *ctx, uint64_t limit, tm_cmd_reply_t *rep)
                            ? st.tick - a->health.last_stepped
                            : 0;
         msgpack_pack_map(pk, 9);
-        tm_pack_kv_str(pk, "id", a->id);
+        tm_wire_pack_kv_str(pk, "id", a->id);
         s_pack_model(pk, a->model);
-        tm_pack_kv_u64(pk, "shard", a->shard);
-        tm_pack_kv_f64(pk, "step_ns", a->step_ns);
-        tm_pack_kv_u64(pk, "lag", lag);
-        tm_pack_kv_u64(pk, "faults", a->health.faults);
-        tm_pack_kv_str(pk, "status",
-                       tm_step_status_name(a->health.last_status));
+        tm_wire_pack_kv_u64(pk, "shard", a->shard);
+        tm_wire_pack_kv_f64(pk, "step_ns", a->step_ns);
+        tm_wire_pack_kv_u64(pk, "lag", lag);
+        tm_wire_pack_kv_u64(pk, "faults", a->health.faults);
+        tm_wire_pack_kv_str(pk, "status",
+                            tm_step_status_name(a->health.last_status));
     }
     free(t.top);
     return s_done(rep);

@@ -21,9 +21,9 @@
 
 #include "tm_config.h"
 #include "tm_model.h"
-#include "tm_pack.h"
 #include "tm_rt.h"
 #include "tm_store.h"
+#include "tm_wire.h"
 #include "tm_writer.h"
 
 #include <stdbool.h>
@@ -129,7 +129,7 @@ int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
 typedef struct {
     int status;
     char message[TM_CMD_MSG_MAX];
-    tm_pack_t body;
+    tm_wire_buf_t body;
     bool has_body;
 } tm_cmd_reply_t;
 

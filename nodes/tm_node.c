@@ -253,7 +253,7 @@ static int s_emit(void *arg, tm_cmd_reply_t *part)
 {
     s_emit_t *e = arg;
     int rc = s_send_rep(e->node, e->peer, part, true);
-    tm_pack_clear(&part->body);
+    tm_wire_buf_clear(&part->body);
     return rc;
 }
 
@@ -460,21 +460,21 @@ static void s_run_body(tm_node_t *n, tm_cmd_reply_t *rep, bool progress)
     msgpack_packer *pk = &rep->body.pk;
     if (progress) {
         msgpack_pack_map(pk, 4);
-        tm_pack_kv_bool(pk, "progress", 1);
-        tm_pack_kv_u64(pk, "done", done);
-        tm_pack_kv_u64(pk, "ticks", n->run_ticks);
-        tm_pack_kv_u64(pk, "tick", st.tick);
+        tm_wire_pack_kv_bool(pk, "progress", 1);
+        tm_wire_pack_kv_u64(pk, "done", done);
+        tm_wire_pack_kv_u64(pk, "ticks", n->run_ticks);
+        tm_wire_pack_kv_u64(pk, "tick", st.tick);
         return;
     }
     double steps = (double)(st.steps - n->run_steps0);
     msgpack_pack_map(pk, 7);
-    tm_pack_kv_u64(pk, "ticks", done);
-    tm_pack_kv_u64(pk, "tick", st.tick);
-    tm_pack_kv_f64(pk, "elapsed_s", el);
-    tm_pack_kv_f64(pk, "ticks_per_s", el > 0 ? (double)done / el : 0);
-    tm_pack_kv_f64(pk, "actor_steps_per_s", el > 0 ? steps / el : 0);
-    tm_pack_kv_u64(pk, "actors", st.actors);
-    tm_pack_kv_str(pk, "clock", tm_clock_name(n->clock));
+    tm_wire_pack_kv_u64(pk, "ticks", done);
+    tm_wire_pack_kv_u64(pk, "tick", st.tick);
+    tm_wire_pack_kv_f64(pk, "elapsed_s", el);
+    tm_wire_pack_kv_f64(pk, "ticks_per_s", el > 0 ? (double)done / el : 0);
+    tm_wire_pack_kv_f64(pk, "actor_steps_per_s", el > 0 ? steps / el : 0);
+    tm_wire_pack_kv_u64(pk, "actors", st.actors);
+    tm_wire_pack_kv_str(pk, "clock", tm_clock_name(n->clock));
     snprintf(rep->message, sizeof rep->message,
              "ran %llu ticks in %.3f s (%.0f ticks/s, %.3g actor-steps/s); "
              "tick %llu; clock %s",
@@ -655,9 +655,9 @@ static void s_clock_reply(tm_node_t *n, const s_peer_t *p)
     tm_cmd_reply_reset(rep);
     rep->has_body = true;
     msgpack_pack_map(&rep->body.pk, 3);
-    tm_pack_kv_str(&rep->body.pk, "clock", s_clock_label(n));
-    tm_pack_kv_u64(&rep->body.pk, "tick", tm_rt_tick(n->rt));
-    tm_pack_kv_f64(&rep->body.pk, "h", tm_rt_h(n->rt));
+    tm_wire_pack_kv_str(&rep->body.pk, "clock", s_clock_label(n));
+    tm_wire_pack_kv_u64(&rep->body.pk, "tick", tm_rt_tick(n->rt));
+    tm_wire_pack_kv_f64(&rep->body.pk, "h", tm_rt_h(n->rt));
     snprintf(rep->message, sizeof rep->message, "clock %s at tick %llu",
              s_clock_label(n), (unsigned long long)tm_rt_tick(n->rt));
     s_send_rep(n, p, rep, false);

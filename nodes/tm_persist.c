@@ -41,28 +41,28 @@ void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
 static void s_pack_doubles(msgpack_packer *pk, const char *key, const double *v,
                            uint32_t n)
 {
-    tm_pack_str(pk, key);
+    tm_wire_pack_str(pk, key);
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++) {
         msgpack_pack_double(pk, v[i]);
     }
 }
 
-int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_pack_t *out)
+int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
 {
     msgpack_packer *pk = &out->pk;
     msgpack_pack_map(pk, 10);
-    tm_pack_kv_u64(pk, "v", S_RECORD_VERSION);
-    tm_pack_kv_str(pk, "family", rec->family);
-    tm_pack_kv_str(pk, "version", rec->version);
-    tm_pack_kv_str(pk, "fidelity", tm_fidelity_name(rec->fidelity));
-    tm_pack_kv_u64(pk, "period", rec->period);
-    tm_pack_kv_u64(pk, "tick", rec->tick);
+    tm_wire_pack_kv_u64(pk, "v", S_RECORD_VERSION);
+    tm_wire_pack_kv_str(pk, "family", rec->family);
+    tm_wire_pack_kv_str(pk, "version", rec->version);
+    tm_wire_pack_kv_str(pk, "fidelity", tm_fidelity_name(rec->fidelity));
+    tm_wire_pack_kv_u64(pk, "period", rec->period);
+    tm_wire_pack_kv_u64(pk, "tick", rec->tick);
     s_pack_doubles(pk, "params", rec->params, rec->n_params);
     s_pack_doubles(pk, "held", rec->held, rec->n_held);
     s_pack_doubles(pk, "state", rec->state, rec->n_states);
     s_pack_doubles(pk, "outputs", rec->outputs, rec->n_outputs);
-    return tm_pack_ok(out);
+    return tm_wire_buf_ok(out);
 }
 
 static int s_get_str(const msgpack_object *map, const char *key, char *out,
@@ -168,11 +168,11 @@ int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
 }
 
 int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
-                         uint64_t tick, tm_pack_t *scratch)
+                         uint64_t tick, tm_wire_buf_t *scratch)
 {
     tm_persist_actor_t rec;
     tm_persist_actor_from_view(a, tick, &rec);
-    tm_pack_clear(scratch);
+    tm_wire_buf_clear(scratch);
     int rc = tm_persist_actor_encode(&rec, scratch);
     if (rc == 0) {
         rc = tm_store_batch_put(b, TM_DB_ACTORS, a->id, strlen(a->id),
@@ -194,19 +194,19 @@ int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l)
     if (rc != 0) {
         return rc;
     }
-    tm_pack_t p;
-    tm_pack_init(&p);
+    tm_wire_buf_t p;
+    tm_wire_buf_init(&p);
     msgpack_pack_map(&p.pk, 4);
-    tm_pack_kv_str(&p.pk, "src", l->src);
-    tm_pack_kv_str(&p.pk, "output", l->output);
-    tm_pack_kv_str(&p.pk, "dst", l->dst);
-    tm_pack_kv_str(&p.pk, "input", l->input);
-    rc = tm_pack_ok(&p);
+    tm_wire_pack_kv_str(&p.pk, "src", l->src);
+    tm_wire_pack_kv_str(&p.pk, "output", l->output);
+    tm_wire_pack_kv_str(&p.pk, "dst", l->dst);
+    tm_wire_pack_kv_str(&p.pk, "input", l->input);
+    rc = tm_wire_buf_ok(&p);
     if (rc == 0) {
         rc = tm_store_batch_put(b, TM_DB_LINKS, key, klen, p.sbuf.data,
                                 p.sbuf.size);
     }
-    tm_pack_destroy(&p);
+    tm_wire_buf_destroy(&p);
     return rc;
 }
 
@@ -248,7 +248,7 @@ static int s_put_meta_f64(tm_store_batch_t *b, const char *key, double v)
 typedef struct {
     tm_store_batch_t *b;
     uint64_t tick;
-    tm_pack_t pack;
+    tm_wire_buf_t pack;
     int rc;
 } s_ckpt_t;
 
@@ -265,7 +265,7 @@ int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b)
     memset(&c, 0, sizeof c);
     c.b = b;
     c.tick = tm_rt_tick(rt);
-    tm_pack_init(&c.pack);
+    tm_wire_buf_init(&c.pack);
     tm_rt_foreach(rt, s_ckpt_actor, &c);
     int rc = c.rc;
     if (rc == 0) {
@@ -277,7 +277,7 @@ int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b)
     if (rc == 0) {
         rc = s_put_meta_f64(b, s_meta_h, tm_rt_h(rt));
     }
-    tm_pack_destroy(&c.pack);
+    tm_wire_buf_destroy(&c.pack);
     return rc;
 }
 
@@ -288,8 +288,8 @@ int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
     void *val = NULL;
     size_t vlen = 0;
     tm_persist_actor_t rec;
-    tm_pack_t pack;
-    tm_pack_init(&pack);
+    tm_wire_buf_t pack;
+    tm_wire_buf_init(&pack);
     int rc = tm_store_get(store, TM_DB_ACTORS, id, strlen(id), &val, &vlen);
     if (rc != 0) {
         goto done;
@@ -328,7 +328,7 @@ int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
     }
 done:
     free(val);
-    tm_pack_destroy(&pack);
+    tm_wire_buf_destroy(&pack);
     return rc;
 }
 

@@ -29,9 +29,9 @@
 #define TM_PERSIST_H_INCLUDED
 
 #include "tm_model.h"
-#include "tm_pack.h"
 #include "tm_rt.h"
 #include "tm_store.h"
+#include "tm_wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,7 +59,7 @@ void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
 
 /* Encode a record into out (appended; clear it first to reuse).
  * TM_ERR_NOMEM. */
-int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_pack_t *out);
+int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out);
 
 /* Decode a record (bytes from the store, validated with tm_wire first).
  * Errors: TM_ERR_WIRE_* or TM_ERR_STORE_CORRUPT (fields missing, of the
@@ -74,7 +74,7 @@ int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
 
 /* Batch operations. Errors: those of tm_store_batch_put/del. */
 int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
-                         uint64_t tick, tm_pack_t *scratch);
+                         uint64_t tick, tm_wire_buf_t *scratch);
 int tm_persist_del_actor(tm_store_batch_t *b, const char *id);
 int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l);
 int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l);

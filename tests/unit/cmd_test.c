@@ -265,7 +265,7 @@ static int s_emit(void *arg, tm_cmd_reply_t *part)
                                    part->body.sbuf.size, NULL),
                      0);
     f->parts++;
-    tm_pack_clear(&part->body);
+    tm_wire_buf_clear(&part->body);
     return 0;
 }
 

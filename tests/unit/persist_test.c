@@ -22,7 +22,7 @@ static void test_record_roundtrip(void **state)
 {
     (void)state;
     tm_persist_actor_t a, b;
-    tm_pack_t p;
+    tm_wire_buf_t p;
     memset(&a, 0, sizeof a);
     snprintf(a.family, sizeof a.family, "pump");
     snprintf(a.version, sizeof a.version, "1.0.0");
@@ -39,7 +39,7 @@ static void test_record_roundtrip(void **state)
     a.state[0] = nextafter(1.0, 2.0);
     a.state[1] = -1e300;
     a.n_outputs = 0;
-    tm_pack_init(&p);
+    tm_wire_buf_init(&p);
     assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
     assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b), 0);
     assert_string_equal(b.family, "pump");
@@ -59,7 +59,7 @@ static void test_record_roundtrip(void **state)
     for (size_t n = 0; n < p.sbuf.size; n++) {
         assert_int_not_equal(tm_persist_actor_decode(p.sbuf.data, n, &b), 0);
     }
-    tm_pack_destroy(&p);
+    tm_wire_buf_destroy(&p);
 }
 
 static void test_bad_records(void **state)
@@ -75,22 +75,22 @@ static void test_bad_records(void **state)
     assert_int_not_equal(tm_persist_actor_decode(bomb, sizeof bomb, &b), 0);
     /* a record without a family is refused */
     tm_persist_actor_t a;
-    tm_pack_t p;
+    tm_wire_buf_t p;
     memset(&a, 0, sizeof a);
     snprintf(a.version, sizeof a.version, "1.0.0");
     a.period = 1;
-    tm_pack_init(&p);
+    tm_wire_buf_init(&p);
     assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
     assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b),
                      TM_ERR_STORE_CORRUPT);
     /* period 0 is refused */
     snprintf(a.family, sizeof a.family, "x");
     a.period = 0;
-    tm_pack_clear(&p);
+    tm_wire_buf_clear(&p);
     assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
     assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b),
                      TM_ERR_STORE_CORRUPT);
-    tm_pack_destroy(&p);
+    tm_wire_buf_destroy(&p);
 }
 
 static void test_link_key(void **state)
@@ -206,12 +206,12 @@ static void test_checkpoint_load(void **state)
 
     /* a record of an unknown model is skipped and left in the store */
     tm_persist_actor_t bad;
-    tm_pack_t p;
+    tm_wire_buf_t p;
     memset(&bad, 0, sizeof bad);
     snprintf(bad.family, sizeof bad.family, "warp-drive");
     snprintf(bad.version, sizeof bad.version, "9.9.9");
     bad.period = 1;
-    tm_pack_init(&p);
+    tm_wire_buf_init(&p);
     assert_int_equal(tm_persist_actor_encode(&bad, &p), 0);
     b = tm_store_batch_new(store);
     assert_int_equal(
@@ -221,7 +221,7 @@ static void test_checkpoint_load(void **state)
                      0);
     assert_int_equal(tm_store_batch_commit(b), 0);
     tm_store_batch_destroy(&b);
-    tm_pack_destroy(&p);
+    tm_wire_buf_destroy(&p);
     tm_rt_destroy(&rt);
     assert_int_equal(tm_rt_open(&rt, &rc), 0);
     assert_int_equal(tm_persist_load(store, rt, &ld), 0);
