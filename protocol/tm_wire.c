@@ -170,6 +170,40 @@ static uint64_t s_items(const s_head_t *h)
     return h->kind == S_MAP ? 2 * h->count : h->count;
 }
 
+/* A decoded integer, from the wire or from a msgpack object: a value >= 0
+ * in u (negative = 0) or a value < 0 in i (negative = 1). The accessors
+ * and the reader share the range checks below. */
+typedef struct {
+    int negative;
+    uint64_t u;
+    int64_t i;
+} s_int_t;
+
+/* TM_ERR_WIRE_FIELD when the value is negative. */
+static int s_int_u64(const s_int_t *v, uint64_t *out)
+{
+    if (v->negative) {
+        return TM_ERR_WIRE_FIELD;
+    }
+    *out = v->u;
+    return 0;
+}
+
+/* TM_ERR_WIRE_FIELD when the value is above INT64_MAX. */
+static int s_int_i64(const s_int_t *v, int64_t *out)
+{
+    if (!v->negative && v->u > (uint64_t)INT64_MAX) {
+        return TM_ERR_WIRE_FIELD;
+    }
+    *out = v->negative ? v->i : (int64_t)v->u;
+    return 0;
+}
+
+static double s_int_f64(const s_int_t *v)
+{
+    return v->negative ? (double)v->i : (double)v->u;
+}
+
 /* Walk one object at buf within the first window bytes; *obj_len = its
  * size. Counters per open container live in a fixed array: max_depth is at
  * most TM_WIRE_MAX_DEPTH_CAP. */
@@ -370,42 +404,47 @@ static int s_get(const msgpack_object *map, const char *key,
     return *val == NULL ? TM_ERR_WIRE_FIELD : 0;
 }
 
-int tm_wire_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
+/* An integer object into v; TM_ERR_WIRE_TYPE for any other type. */
+static int s_obj_int(const msgpack_object *o, s_int_t *v)
 {
-    const msgpack_object *v = NULL;
-    int rc = s_get(map, key, &v);
+    memset(v, 0, sizeof *v);
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        v->u = o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v->negative = 1;
+        v->i = o->via.i64;
+    } else {
+        return TM_ERR_WIRE_TYPE;
+    }
+    return 0;
+}
+
+/* The integer under key. */
+static int s_get_int(const msgpack_object *map, const char *key, s_int_t *v)
+{
+    const msgpack_object *o = NULL;
+    int rc = s_get(map, key, &o);
 
     if (rc == 0) {
-        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            *out = v->via.u64;
-        } else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-            rc = TM_ERR_WIRE_FIELD;
-        } else {
-            rc = TM_ERR_WIRE_TYPE;
-        }
+        rc = s_obj_int(o, v);
     }
     return rc;
 }
 
+int tm_wire_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
+{
+    s_int_t v;
+    int rc = s_get_int(map, key, &v);
+
+    return rc != 0 ? rc : s_int_u64(&v, out);
+}
+
 int tm_wire_get_i64(const msgpack_object *map, const char *key, int64_t *out)
 {
-    const msgpack_object *v = NULL;
-    int rc = s_get(map, key, &v);
+    s_int_t v;
+    int rc = s_get_int(map, key, &v);
 
-    if (rc == 0) {
-        if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-            *out = v->via.i64;
-        } else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            if (v->via.u64 > (uint64_t)INT64_MAX) {
-                rc = TM_ERR_WIRE_FIELD;
-            } else {
-                *out = (int64_t)v->via.u64;
-            }
-        } else {
-            rc = TM_ERR_WIRE_TYPE;
-        }
-    }
-    return rc;
+    return rc != 0 ? rc : s_int_i64(&v, out);
 }
 
 int tm_wire_get_bool(const msgpack_object *map, const char *key, int *out)
@@ -429,20 +468,12 @@ int tm_wire_get_f64(const msgpack_object *map, const char *key, double *out)
     int rc = s_get(map, key, &v);
 
     if (rc == 0) {
-        switch (v->type) {
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
+        s_int_t n;
+        if (v->type == MSGPACK_OBJECT_FLOAT32 ||
+            v->type == MSGPACK_OBJECT_FLOAT64) {
             *out = v->via.f64;
-            break;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            *out = (double)v->via.u64;
-            break;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            *out = (double)v->via.i64;
-            break;
-        default:
-            rc = TM_ERR_WIRE_TYPE;
-            break;
+        } else if ((rc = s_obj_int(v, &n)) == 0) {
+            *out = s_int_f64(&n);
         }
     }
     return rc;
@@ -595,55 +626,54 @@ int tm_wire_read_bool(tm_wire_reader_t *r, int *out)
     return rc;
 }
 
-/* An integer decoded from its head and body: either a value >= 0 in *u
- * (*negative = 0) or a value < 0 in *i (*negative = 1). */
-static void s_int_value(const s_head_t *h, const uint8_t *body, int *negative,
-                        uint64_t *u, int64_t *i)
+/* An integer decoded from its head and body. */
+static void s_int_value(const s_head_t *h, const uint8_t *body, s_int_t *v)
 {
     uint8_t tag = h->tag;
 
-    *negative = 0;
-    *u = 0;
-    *i = 0;
+    memset(v, 0, sizeof *v);
     if (tag <= 0x7f) {
-        *u = tag;
+        v->u = tag;
     } else if (tag >= 0xe0) {
-        *negative = 1;
-        *i = (int64_t)tag - 256;
+        v->negative = 1;
+        v->i = (int64_t)tag - 256;
     } else if (tag >= 0xcc && tag <= 0xcf) {
-        *u = s_be(body, (size_t)h->body);
+        v->u = s_be(body, (size_t)h->body);
     } else {
         unsigned bits = (unsigned)h->body * 8;
         uint64_t raw = s_be(body, (size_t)h->body);
         uint64_t mask = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
         uint64_t sign = (uint64_t)1 << (bits - 1);
         if (raw & sign) {
-            *negative = 1;
-            *i = -(int64_t)(~raw & mask) - 1;
+            v->negative = 1;
+            v->i = -(int64_t)(~raw & mask) - 1;
         } else {
-            *u = raw;
+            v->u = raw;
         }
     }
+}
+
+/* Next integer, whatever its encoding. */
+static int s_read_int(tm_wire_reader_t *r, s_int_t *v)
+{
+    s_head_t h;
+    const uint8_t *body = NULL;
+    int rc = s_read_scalar(r, s_is_int, &h, &body);
+
+    if (rc == 0) {
+        s_int_value(&h, body, v);
+    }
+    return rc;
 }
 
 int tm_wire_read_u64(tm_wire_reader_t *r, uint64_t *out)
 {
     tm_wire_reader_t save = *r;
-    s_head_t h;
-    const uint8_t *body = NULL;
-    int negative = 0;
-    uint64_t u = 0;
-    int64_t i = 0;
+    s_int_t v;
+    int rc = s_read_int(r, &v);
 
-    int rc = s_read_scalar(r, s_is_int, &h, &body);
-    if (rc == 0) {
-        s_int_value(&h, body, &negative, &u, &i);
-        if (negative) {
-            *r = save;
-            rc = TM_ERR_WIRE_FIELD;
-        } else {
-            *out = u;
-        }
+    if (rc == 0 && (rc = s_int_u64(&v, out)) != 0) {
+        *r = save; /* out of range: the cursor stays */
     }
     return rc;
 }
@@ -651,23 +681,11 @@ int tm_wire_read_u64(tm_wire_reader_t *r, uint64_t *out)
 int tm_wire_read_i64(tm_wire_reader_t *r, int64_t *out)
 {
     tm_wire_reader_t save = *r;
-    s_head_t h;
-    const uint8_t *body = NULL;
-    int negative = 0;
-    uint64_t u = 0;
-    int64_t i = 0;
+    s_int_t v;
+    int rc = s_read_int(r, &v);
 
-    int rc = s_read_scalar(r, s_is_int, &h, &body);
-    if (rc == 0) {
-        s_int_value(&h, body, &negative, &u, &i);
-        if (negative) {
-            *out = i;
-        } else if (u > (uint64_t)INT64_MAX) {
-            *r = save;
-            rc = TM_ERR_WIRE_FIELD;
-        } else {
-            *out = (int64_t)u;
-        }
+    if (rc == 0 && (rc = s_int_i64(&v, out)) != 0) {
+        *r = save;
     }
     return rc;
 }
@@ -690,11 +708,9 @@ int tm_wire_read_f64(tm_wire_reader_t *r, double *out)
         uint64_t bits = s_be(body, 8);
         memcpy(out, &bits, sizeof *out);
     } else {
-        int negative = 0;
-        uint64_t u = 0;
-        int64_t i = 0;
-        s_int_value(&h, body, &negative, &u, &i);
-        *out = negative ? (double)i : (double)u;
+        s_int_t v;
+        s_int_value(&h, body, &v);
+        *out = s_int_f64(&v);
     }
     return 0;
 }
