@@ -79,6 +79,50 @@ static unsigned s_all(int nkeys)
     return (1u << nkeys) - 1;
 }
 
+#define S_NKEYS(keys) ((int)(sizeof(keys) / sizeof((keys)[0])))
+
+/* Read the value of known key keys[idx] at r. */
+typedef int (*s_field_fn)(tm_wire_reader_t *r, int idx, void *arg);
+
+/* The frame of every payload decoder: check the whole payload, open its
+ * map, hand each known key's value to field(), skip unknown keys, and
+ * require every key in keys exactly once. */
+static int s_decode_map(const uint8_t *payload, size_t len,
+                        const tm_wire_limits_t *limits, const char *const *keys,
+                        int nkeys, s_field_fn field, void *arg)
+{
+    tm_wire_reader_t r;
+    uint32_t n = 0;
+    unsigned seen = 0;
+    int rc = tm_wire_check(payload, len, limits);
+
+    if (rc == 0) {
+        tm_wire_reader_init(&r, payload, len);
+        rc = tm_wire_read_map(&r, &n);
+    }
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        int idx = -1;
+        rc = s_read_key(&r, keys, nkeys, &seen, &idx);
+        if (rc == 0) {
+            rc = idx < 0 ? tm_wire_read_skip(&r, NULL, NULL)
+                         : field(&r, idx, arg);
+        }
+    }
+    if (rc == 0 && seen != s_all(nkeys)) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+    return rc;
+}
+
+/* The end of every encoder: hand the bytes over, free the buffer. */
+static int s_finish(tm_wire_buf_t *b, uint8_t **out, size_t *out_len)
+{
+    int rc = tm_wire_buf_finish(b, out, out_len);
+
+    tm_wire_buf_destroy(b);
+    return rc;
+}
+
 /* ---- envelope ---------------------------------------------------------- */
 
 int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
@@ -86,7 +130,6 @@ int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
 {
     static const uint8_t nil = 0xc0;
     tm_wire_buf_t b;
-    int rc = 0;
 
     if (env == NULL || out == NULL || out_len == NULL ||
         env->type < TM_MSG_CONSOLE_REQ || env->type > TM_MSG_TYPE_MAX ||
@@ -111,9 +154,7 @@ int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
     msgpack_pack_uint64(&b.pk, env->tick);
     msgpack_pack_uint64(&b.pk, env->seq);
     tm_wire_pack_raw(&b.pk, payload, payload_len);
-    rc = tm_wire_buf_finish(&b, out, out_len);
-    tm_wire_buf_destroy(&b);
-    return rc;
+    return s_finish(&b, out, out_len);
 }
 
 int tm_envelope_decode(const uint8_t *buf, size_t len,
@@ -199,7 +240,6 @@ int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
                           size_t *out_len)
 {
     tm_wire_buf_t b;
-    int rc = 0;
 
     if (argv == NULL || argc == 0 || out == NULL || out_len == NULL) {
         return TM_ERR_INVAL;
@@ -223,9 +263,7 @@ int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
     for (uint32_t i = 0; i < argc; i++) {
         tm_wire_pack_str(&b.pk, argv[i]);
     }
-    rc = tm_wire_buf_finish(&b, out, out_len);
-    tm_wire_buf_destroy(&b);
-    return rc;
+    return s_finish(&b, out, out_len);
 }
 
 /* Walk argc strings at r; with dst == NULL only validate and add up the
@@ -258,69 +296,63 @@ static int s_req_args(tm_wire_reader_t *r, uint32_t argc, char **argv,
     return 0;
 }
 
+/* Decoding state of a request: the argv array is validated and measured
+ * first, then copied into one allocation. */
+typedef struct {
+    uint32_t argc;
+    tm_wire_reader_t args; /* at the first argument */
+    size_t bytes;          /* the arguments' bytes, NULs included */
+} s_req_t;
+
+static int s_req_field(tm_wire_reader_t *r, int idx, void *arg)
+{
+    s_req_t *q = arg;
+    int rc = tm_wire_read_array(r, &q->argc);
+
+    (void)idx; /* "argv" is the only key */
+    if (rc == 0 && q->argc > TM_CONSOLE_ARGC_MAX) {
+        rc = TM_ERR_TOO_BIG;
+    } else if (rc == 0 && q->argc == 0) {
+        rc = TM_ERR_WIRE_FIELD; /* a request is at least a command */
+    }
+    if (rc == 0) {
+        q->args = *r;
+        rc = s_req_args(r, q->argc, NULL, NULL, &q->bytes);
+    }
+    return rc;
+}
+
 int tm_console_req_decode(const uint8_t *payload, size_t len,
                           const tm_wire_limits_t *limits, tm_console_req_t *out)
 {
     static const char *const keys[] = {"argv"};
-    tm_wire_reader_t r;
-    tm_wire_reader_t args; /* at the first argument */
-    uint32_t n = 0;
-    uint32_t argc = 0;
-    unsigned seen = 0;
-    size_t bytes = 0;
+    s_req_t q;
     char **argv = NULL;
     int rc = 0;
 
-    memset(&args, 0, sizeof args);
+    memset(&q, 0, sizeof q);
     if (out == NULL) {
         rc = TM_ERR_INVAL;
         goto done;
     }
-    rc = tm_wire_check(payload, len, limits);
-    if (rc != 0) {
-        goto done;
-    }
-    tm_wire_reader_init(&r, payload, len);
-    rc = tm_wire_read_map(&r, &n);
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        int idx = -1;
-        rc = s_read_key(&r, keys, 1, &seen, &idx);
-        if (rc != 0) {
-            break;
-        }
-        if (idx != 0) {
-            rc = tm_wire_read_skip(&r, NULL, NULL);
-            continue;
-        }
-        rc = tm_wire_read_array(&r, &argc);
-        if (rc == 0 && argc > TM_CONSOLE_ARGC_MAX) {
-            rc = TM_ERR_TOO_BIG;
-        } else if (rc == 0 && argc == 0) {
-            rc = TM_ERR_WIRE_FIELD; /* a request is at least a command */
-        }
-        if (rc == 0) {
-            args = r;
-            rc = s_req_args(&r, argc, NULL, NULL, &bytes);
-        }
-    }
-    if (rc == 0 && seen != s_all(1)) {
-        rc = TM_ERR_WIRE_FIELD;
-    }
+    rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_req_field,
+                      &q);
     if (rc != 0) {
         goto done;
     }
     /* One block: argc + 1 pointers, then the strings. bytes <= len + argc. */
-    argv = malloc((argc + (size_t)1) * sizeof *argv + bytes);
+    argv = malloc((q.argc + (size_t)1) * sizeof *argv + q.bytes);
     if (argv == NULL) {
         rc = TM_ERR_NOMEM;
         goto done;
     }
-    rc = s_req_args(&args, argc, argv, (char *)(argv + argc + 1), &bytes);
+    rc = s_req_args(&q.args, q.argc, argv, (char *)(argv + q.argc + 1),
+                    &q.bytes);
     if (rc != 0) {
         goto done;
     }
-    argv[argc] = NULL;
-    out->argc = argc;
+    argv[q.argc] = NULL;
+    out->argc = q.argc;
     out->argv = argv;
     argv = NULL;
 done:
@@ -344,7 +376,6 @@ int tm_console_rep_encode(int32_t status, const char *error,
                           size_t body_len, uint8_t **out, size_t *out_len)
 {
     tm_wire_buf_t b;
-    int rc = 0;
 
     if (error == NULL) {
         error = tm_err_name(status);
@@ -370,82 +401,65 @@ int tm_console_rep_encode(int32_t status, const char *error,
     } else {
         tm_wire_pack_raw(&b.pk, body, body_len);
     }
-    rc = tm_wire_buf_finish(&b, out, out_len);
-    tm_wire_buf_destroy(&b);
+    return s_finish(&b, out, out_len);
+}
+
+enum { S_REP_STATUS, S_REP_ERROR, S_REP_MESSAGE, S_REP_MORE, S_REP_BODY };
+
+static int s_rep_field(tm_wire_reader_t *r, int idx, void *arg)
+{
+    tm_console_rep_t *rep = arg;
+    int64_t status = 0;
+    int rc = 0;
+
+    switch (idx) {
+    case S_REP_STATUS:
+        rc = tm_wire_read_i64(r, &status);
+        if (rc == 0 && (status > 0 || status < INT32_MIN)) {
+            rc = TM_ERR_WIRE_FIELD; /* 0 or a negative tm_err_t */
+        }
+        rep->status = (int32_t)status;
+        break;
+    case S_REP_ERROR:
+        rc = tm_wire_read_str(r, &rep->error, &rep->error_len);
+        if (rc == 0 && !s_str_ok(rep->error, rep->error_len, TM_MSG_NAME_MAX)) {
+            rc = TM_ERR_WIRE_FIELD;
+        }
+        break;
+    case S_REP_MESSAGE:
+        rc = tm_wire_read_str(r, &rep->message, &rep->message_len);
+        if (rc == 0 && !s_str_ok(rep->message, rep->message_len, SIZE_MAX)) {
+            rc = TM_ERR_WIRE_FIELD;
+        }
+        break;
+    case S_REP_MORE:
+        rc = tm_wire_read_bool(r, &rep->more);
+        break;
+    default: /* S_REP_BODY */
+        if (tm_wire_read_nil(r) == 0) {
+            rep->body = NULL; /* nil: no body */
+            rep->body_len = 0;
+        } else {
+            rc = tm_wire_read_skip(r, &rep->body, &rep->body_len);
+        }
+        break;
+    }
     return rc;
 }
 
 int tm_console_rep_decode(const uint8_t *payload, size_t len,
                           const tm_wire_limits_t *limits, tm_console_rep_t *out)
 {
-    enum { K_STATUS, K_ERROR, K_MESSAGE, K_MORE, K_BODY, K_N };
-    static const char *const keys[K_N] = {"status", "error", "message", "more",
-                                          "body"};
+    static const char *const keys[] = {"status", "error", "message", "more",
+                                       "body"};
     tm_console_rep_t rep;
-    tm_wire_reader_t r;
-    uint32_t n = 0;
-    unsigned seen = 0;
-    int64_t status = 0;
-    int rc = 0;
+    int rc = TM_ERR_INVAL;
 
     memset(&rep, 0, sizeof rep);
-    if (out == NULL) {
-        rc = TM_ERR_INVAL;
-        goto done;
+    if (out != NULL) {
+        rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys),
+                          s_rep_field, &rep);
     }
-    rc = tm_wire_check(payload, len, limits);
-    if (rc != 0) {
-        goto done;
-    }
-    tm_wire_reader_init(&r, payload, len);
-    rc = tm_wire_read_map(&r, &n);
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        int idx = -1;
-        rc = s_read_key(&r, keys, K_N, &seen, &idx);
-        if (rc != 0) {
-            break;
-        }
-        switch (idx) {
-        case K_STATUS:
-            rc = tm_wire_read_i64(&r, &status);
-            if (rc == 0 && (status > 0 || status < INT32_MIN)) {
-                rc = TM_ERR_WIRE_FIELD; /* 0 or a negative tm_err_t */
-            }
-            rep.status = (int32_t)status;
-            break;
-        case K_ERROR:
-            rc = tm_wire_read_str(&r, &rep.error, &rep.error_len);
-            if (rc == 0 &&
-                !s_str_ok(rep.error, rep.error_len, TM_MSG_NAME_MAX)) {
-                rc = TM_ERR_WIRE_FIELD;
-            }
-            break;
-        case K_MESSAGE:
-            rc = tm_wire_read_str(&r, &rep.message, &rep.message_len);
-            if (rc == 0 && !s_str_ok(rep.message, rep.message_len, SIZE_MAX)) {
-                rc = TM_ERR_WIRE_FIELD;
-            }
-            break;
-        case K_MORE:
-            rc = tm_wire_read_bool(&r, &rep.more);
-            break;
-        case K_BODY:
-            if (tm_wire_read_nil(&r) == 0) {
-                rep.body = NULL; /* nil: no body */
-                rep.body_len = 0;
-            } else {
-                rc = tm_wire_read_skip(&r, &rep.body, &rep.body_len);
-            }
-            break;
-        default:
-            rc = tm_wire_read_skip(&r, NULL, NULL);
-            break;
-        }
-    }
-    if (rc == 0 && seen != s_all(K_N)) {
-        rc = TM_ERR_WIRE_FIELD;
-    }
-done:
     if (rc == 0) {
         *out = rep;
     }
@@ -458,7 +472,6 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
                         size_t *out_len)
 {
     tm_wire_buf_t b;
-    int rc = 0;
 
     if (hb == NULL || out == NULL || out_len == NULL ||
         !s_cstr_ok(hb->node, TM_MSG_NAME_MAX) || hb->node[0] == '\0' ||
@@ -474,68 +487,52 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
     tm_wire_pack_kv_u64(&b.pk, "tick", hb->tick);
     tm_wire_pack_kv_u64(&b.pk, "actors", hb->actors);
     tm_wire_pack_kv_str(&b.pk, "state", hb->state);
-    rc = tm_wire_buf_finish(&b, out, out_len);
-    tm_wire_buf_destroy(&b);
+    return s_finish(&b, out, out_len);
+}
+
+enum { S_HB_NODE, S_HB_SITE, S_HB_TICK, S_HB_ACTORS, S_HB_STATE };
+
+static int s_hb_field(tm_wire_reader_t *r, int idx, void *arg)
+{
+    tm_heartbeat_t *hb = arg;
+    int rc = 0;
+
+    switch (idx) {
+    case S_HB_NODE:
+        rc = s_read_name(r, hb->node, TM_MSG_NAME_MAX);
+        if (rc == 0 && hb->node[0] == '\0') {
+            rc = TM_ERR_WIRE_FIELD;
+        }
+        break;
+    case S_HB_SITE:
+        rc = s_read_name(r, hb->site, TM_MSG_NAME_MAX);
+        break;
+    case S_HB_TICK:
+        rc = tm_wire_read_u64(r, &hb->tick);
+        break;
+    case S_HB_ACTORS:
+        rc = tm_wire_read_u64(r, &hb->actors);
+        break;
+    default: /* S_HB_STATE */
+        rc = s_read_name(r, hb->state, TM_MSG_NAME_MAX);
+        break;
+    }
     return rc;
 }
 
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,
                         const tm_wire_limits_t *limits, tm_heartbeat_t *out)
 {
-    enum { K_NODE, K_SITE, K_TICK, K_ACTORS, K_STATE, K_N };
-    static const char *const keys[K_N] = {"node", "site", "tick", "actors",
-                                          "state"};
+    static const char *const keys[] = {"node", "site", "tick", "actors",
+                                       "state"};
     tm_heartbeat_t hb;
-    tm_wire_reader_t r;
-    uint32_t n = 0;
-    unsigned seen = 0;
-    int rc = 0;
+    int rc = TM_ERR_INVAL;
 
     memset(&hb, 0, sizeof hb);
-    if (out == NULL) {
-        rc = TM_ERR_INVAL;
-        goto done;
+    if (out != NULL) {
+        rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_hb_field,
+                          &hb);
     }
-    rc = tm_wire_check(payload, len, limits);
-    if (rc != 0) {
-        goto done;
-    }
-    tm_wire_reader_init(&r, payload, len);
-    rc = tm_wire_read_map(&r, &n);
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        int idx = -1;
-        rc = s_read_key(&r, keys, K_N, &seen, &idx);
-        if (rc != 0) {
-            break;
-        }
-        switch (idx) {
-        case K_NODE:
-            rc = s_read_name(&r, hb.node, TM_MSG_NAME_MAX);
-            if (rc == 0 && hb.node[0] == '\0') {
-                rc = TM_ERR_WIRE_FIELD;
-            }
-            break;
-        case K_SITE:
-            rc = s_read_name(&r, hb.site, TM_MSG_NAME_MAX);
-            break;
-        case K_TICK:
-            rc = tm_wire_read_u64(&r, &hb.tick);
-            break;
-        case K_ACTORS:
-            rc = tm_wire_read_u64(&r, &hb.actors);
-            break;
-        case K_STATE:
-            rc = s_read_name(&r, hb.state, TM_MSG_NAME_MAX);
-            break;
-        default:
-            rc = tm_wire_read_skip(&r, NULL, NULL);
-            break;
-        }
-    }
-    if (rc == 0 && seen != s_all(K_N)) {
-        rc = TM_ERR_WIRE_FIELD;
-    }
-done:
     if (rc == 0) {
         *out = hb;
     }
@@ -548,7 +545,6 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
                          size_t *out_len)
 {
     tm_wire_buf_t b;
-    int rc = 0;
 
     if (batch == NULL || out == NULL || out_len == NULL ||
         (batch->count > 0 && (batch->ids == NULL || batch->values == NULL))) {
@@ -577,9 +573,7 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
         }
         tm_wire_pack_raw(&b.pk, le, sizeof le);
     }
-    rc = tm_wire_buf_finish(&b, out, out_len);
-    tm_wire_buf_destroy(&b);
-    return rc;
+    return s_finish(&b, out, out_len);
 }
 
 /* Read count link ids at r, into ids when not NULL. */
@@ -598,89 +592,87 @@ static int s_batch_ids(tm_wire_reader_t *r, uint32_t count, uint64_t *ids)
     return 0;
 }
 
+enum { S_LB_TICK, S_LB_IDS, S_LB_VALUES };
+
+/* Decoding state of a link batch: ids are validated first, copied once
+ * the values are known to match them. */
+typedef struct {
+    tm_link_batch_t batch;
+    tm_wire_reader_t ids_at; /* at the first id */
+    const uint8_t *values;
+    size_t values_len;
+} s_lb_t;
+
+static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
+{
+    s_lb_t *lb = arg;
+    int rc = 0;
+
+    switch (idx) {
+    case S_LB_TICK:
+        rc = tm_wire_read_u64(r, &lb->batch.tick);
+        break;
+    case S_LB_IDS:
+        rc = tm_wire_read_array(r, &lb->batch.count);
+        if (rc == 0) {
+            lb->ids_at = *r;
+            rc = s_batch_ids(r, lb->batch.count, NULL);
+        }
+        break;
+    default: /* S_LB_VALUES */
+        rc = tm_wire_read_bin(r, &lb->values, &lb->values_len);
+        break;
+    }
+    return rc;
+}
+
 int tm_link_batch_decode(const uint8_t *payload, size_t len,
                          const tm_wire_limits_t *limits, tm_link_batch_t *out)
 {
-    enum { K_TICK, K_IDS, K_VALUES, K_N };
-    static const char *const keys[K_N] = {"tick", "ids", "values"};
-    tm_link_batch_t batch;
-    tm_wire_reader_t r;
-    tm_wire_reader_t ids_at; /* at the first id */
-    const uint8_t *values = NULL;
-    size_t values_len = 0;
-    uint32_t n = 0;
-    unsigned seen = 0;
+    static const char *const keys[] = {"tick", "ids", "values"};
+    s_lb_t lb;
+    tm_link_batch_t *batch = &lb.batch;
     int rc = 0;
 
-    memset(&batch, 0, sizeof batch);
-    memset(&ids_at, 0, sizeof ids_at);
+    memset(&lb, 0, sizeof lb);
     if (out == NULL) {
         rc = TM_ERR_INVAL;
         goto done;
     }
-    rc = tm_wire_check(payload, len, limits);
-    if (rc != 0) {
-        goto done;
-    }
-    tm_wire_reader_init(&r, payload, len);
-    rc = tm_wire_read_map(&r, &n);
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        int idx = -1;
-        rc = s_read_key(&r, keys, K_N, &seen, &idx);
-        if (rc != 0) {
-            break;
-        }
-        switch (idx) {
-        case K_TICK:
-            rc = tm_wire_read_u64(&r, &batch.tick);
-            break;
-        case K_IDS:
-            rc = tm_wire_read_array(&r, &batch.count);
-            if (rc == 0) {
-                ids_at = r;
-                rc = s_batch_ids(&r, batch.count, NULL);
-            }
-            break;
-        case K_VALUES:
-            rc = tm_wire_read_bin(&r, &values, &values_len);
-            break;
-        default:
-            rc = tm_wire_read_skip(&r, NULL, NULL);
-            break;
-        }
-    }
-    if (rc == 0 && (seen != s_all(K_N) || values_len / 8 != batch.count ||
-                    values_len % 8 != 0)) {
+    rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_lb_field,
+                      &lb);
+    if (rc == 0 &&
+        (lb.values_len / 8 != batch->count || lb.values_len % 8 != 0)) {
         rc = TM_ERR_WIRE_FIELD;
     }
-    if (rc != 0 || batch.count == 0) {
-        batch.count = 0;
+    if (rc != 0 || batch->count == 0) {
+        batch->count = 0;
         goto done;
     }
     /* count <= len: each id took at least one byte of the payload. */
-    batch.ids = malloc((size_t)batch.count * sizeof *batch.ids);
-    batch.values = malloc((size_t)batch.count * sizeof *batch.values);
-    if (batch.ids == NULL || batch.values == NULL) {
+    batch->ids = malloc((size_t)batch->count * sizeof *batch->ids);
+    batch->values = malloc((size_t)batch->count * sizeof *batch->values);
+    if (batch->ids == NULL || batch->values == NULL) {
         rc = TM_ERR_NOMEM;
         goto done;
     }
-    rc = s_batch_ids(&ids_at, batch.count, batch.ids);
+    rc = s_batch_ids(&lb.ids_at, batch->count, batch->ids);
     if (rc != 0) {
         goto done;
     }
-    for (uint32_t i = 0; i < batch.count; i++) {
+    for (uint32_t i = 0; i < batch->count; i++) {
         uint64_t bits = 0;
         for (int k = 7; k >= 0; k--) {
-            bits = (bits << 8) | values[8 * (size_t)i + (size_t)k];
+            bits = (bits << 8) | lb.values[8 * (size_t)i + (size_t)k];
         }
-        memcpy(&batch.values[i], &bits, sizeof bits);
+        memcpy(&batch->values[i], &bits, sizeof bits);
     }
 done:
     if (rc == 0) {
-        *out = batch;
+        *out = *batch;
     } else {
-        free(batch.ids);
-        free(batch.values);
+        free(batch->ids);
+        free(batch->values);
     }
     return rc;
 }
