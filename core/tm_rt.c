@@ -9,8 +9,8 @@
  * Coupling plan. Links are kept as (source actor, output, destination
  * actor, input) records; before a tick the runtime resolves them, once per
  * change, into per-group gather arrays of (source group, output offset,
- * input offset, set-or-add), sorted by input offset and then by source id,
- * so summing inputs add in ascending source-id order.
+ * input offset, set-or-add), sorted by input offset, source id and
+ * output, so summing inputs add in ascending source-id order.
  *
  * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
  * actor whose period does not divide k copies its outputs forward. All
@@ -85,6 +85,7 @@ typedef struct {
     uint32_t group; /* S_NONE: free handle (slot = next free) */
     uint32_t slot;
     uint64_t hash;
+    uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
 } s_actor_t;
 
 typedef struct {
@@ -124,8 +125,11 @@ struct tm_rt {
     void *zctx;
     s_worker_t *workers;
 
+    /* Actors refer to groups by index, so an emptied group is freed and
+     * leaves a NULL hole that the next new group fills: memory follows
+     * the live groups, however many models and periods come and go. */
     s_group_t **groups;
-    size_t n_groups;
+    size_t n_groups; /* slots, holes included */
 
     s_actor_t *actors;
     size_t n_actor_slots;
@@ -291,20 +295,27 @@ static int s_group_reserve(s_group_t *g, size_t need)
 static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
                        unsigned shard, uint32_t *out)
 {
+    size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
         s_group_t *g = rt->groups[i];
-        if (g->model == model && g->period == period && g->shard == shard) {
+        if (g == NULL) {
+            hole = hole == SIZE_MAX ? i : hole;
+        } else if (g->model == model && g->period == period &&
+                   g->shard == shard) {
             *out = (uint32_t)i;
             return 0;
         }
     }
     s_worker_t *w = &rt->workers[shard];
-    s_group_t **groups =
-        realloc(rt->groups, (rt->n_groups + 1) * sizeof *groups);
-    if (groups == NULL) {
-        return TM_ERR_NOMEM;
+    if (hole == SIZE_MAX) {
+        s_group_t **groups =
+            realloc(rt->groups, (rt->n_groups + 1) * sizeof *groups);
+        if (groups == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        rt->groups = groups;
+        hole = rt->n_groups;
     }
-    rt->groups = groups;
     s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
     if (wg == NULL) {
         return TM_ERR_NOMEM;
@@ -321,10 +332,34 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
     g->ni = model->n_inputs;
     g->no = model->n_outputs;
     g->np = model->n_params;
-    rt->groups[rt->n_groups] = g;
+    rt->groups[hole] = g;
     w->groups[w->n_groups++] = g;
-    *out = (uint32_t)rt->n_groups++;
+    if (hole == rt->n_groups) {
+        rt->n_groups++;
+    }
+    *out = (uint32_t)hole;
     return 0;
+}
+
+/* Free group gi if it has no actor left. Gather arrays that point into it
+ * are stale until the plan is rebuilt, which happens before the next tick
+ * (plan_dirty); the worker's step order does not matter (Jacobi). */
+static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
+{
+    s_group_t *g = rt->groups[gi];
+    if (g->n > 0) {
+        return;
+    }
+    s_worker_t *w = &rt->workers[g->shard];
+    for (size_t i = 0; i < w->n_groups; i++) {
+        if (w->groups[i] == g) {
+            w->groups[i] = w->groups[--w->n_groups];
+            break;
+        }
+    }
+    rt->groups[gi] = NULL;
+    s_group_free(g);
+    rt->plan_dirty = 1;
 }
 
 /* Copy slot `from` of group g over slot `to` (same group). */
@@ -347,7 +382,8 @@ static void s_group_move(s_group_t *g, size_t to, size_t from)
     g->actor[to] = g->actor[from];
 }
 
-/* Remove slot s from group gi, moving the last slot into the hole. */
+/* Remove slot s from group gi, moving the last slot into the hole; an
+ * emptied group is freed. */
 static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
 {
     s_group_t *g = rt->groups[gi];
@@ -358,6 +394,7 @@ static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
     }
     g->n--;
     rt->plan_dirty = 1;
+    s_group_drop_if_empty(rt, gi);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -702,6 +739,16 @@ static int s_check_values(const tm_var_t *vars, uint32_t n, const double *v)
     return 0;
 }
 
+static bool s_all_finite(const double *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void s_defaults(const tm_var_t *vars, uint32_t n, double *out)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -710,7 +757,8 @@ static void s_defaults(const tm_var_t *vars, uint32_t n, double *out)
 }
 
 /* Place actor handle a (id already set) into group gi with the given
- * state, params and held inputs; outputs computed with zero inputs. */
+ * state, params, held inputs, last inputs (NULL: zero), link counts (NULL:
+ * none) and outputs of the current tick. */
 static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
                          const double *state, const double *params,
                          const double *held, const double *in,
@@ -743,12 +791,7 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     g->keys[s] = rt->actors[a].hash;
     g->actor[s] = a;
     double *cur = g->out[rt->tick & 1u] + s * g->no;
-    if (outputs != NULL) {
-        memcpy(cur, outputs, g->no * d);
-    } else {
-        g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
-                         g->in + s * g->ni, cur);
-    }
+    memcpy(cur, outputs, g->no * d);
     /* Both buffers hold the spawn outputs, so a reader of either parity
      * sees them. */
     memcpy(g->out[(rt->tick & 1u) ^ 1u] + s * g->no, cur, g->no * d);
@@ -796,23 +839,24 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     }
     if (opts->state != NULL) {
         memcpy(state, opts->state, model->n_states * sizeof(double));
-        for (uint32_t i = 0; i < model->n_states; i++) {
-            if (!isfinite(state[i])) {
-                return TM_ERR_BAD_VALUE;
-            }
-        }
     } else {
         s_defaults(model->states, model->n_states, state);
         if (model->init(params, state) != TM_STEP_OK) {
             return TM_ERR_BAD_VALUE;
         }
     }
+    /* Outputs are checked like a step's: a non-finite value must never
+     * travel along a link. */
+    double outputs[TM_MODEL_MAX_VARS];
     if (opts->outputs != NULL) {
-        for (uint32_t i = 0; i < model->n_outputs; i++) {
-            if (!isfinite(opts->outputs[i])) {
-                return TM_ERR_BAD_VALUE;
-            }
-        }
+        memcpy(outputs, opts->outputs, model->n_outputs * sizeof(double));
+    } else {
+        double zero[TM_MODEL_MAX_VARS] = {0};
+        model->output(1, state, params, zero, outputs);
+    }
+    if (!s_all_finite(state, model->n_states) ||
+        !s_all_finite(outputs, model->n_outputs)) {
+        return TM_ERR_BAD_VALUE;
     }
     uint32_t period = opts->period == 0 ? 1 : opts->period;
 
@@ -828,6 +872,7 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         rc = s_grow((void **)&rt->actors, &rt->cap_actors,
                     rt->n_actor_slots + 1, sizeof *rt->actors);
         if (rc != 0) {
+            s_group_drop_if_empty(rt, gi);
             return rc;
         }
         a = (uint32_t)rt->n_actor_slots++;
@@ -837,10 +882,10 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     s_actor_t *ac = &rt->actors[a];
     snprintf(ac->id, sizeof ac->id, "%s", id);
     ac->hash = hash;
+    ac->spawned = rt->tick;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
-        rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL,
-                           opts->outputs);
+        rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
         if (rc != 0) {
             tm_index_remove(&rt->actor_ix, hash, a);
         }
@@ -849,6 +894,7 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         ac->group = S_NONE;
         ac->slot = rt->free_actor;
         rt->free_actor = a;
+        s_group_drop_if_empty(rt, gi);
         return rc;
     }
     rt->n_actors++;
@@ -989,7 +1035,16 @@ static int s_plan_cmp(const void *a, const void *b)
     if (x->dst != y->dst) {
         return x->dst < y->dst ? -1 : 1;
     }
-    return strcmp(x->src_id, y->src_id);
+    int c = strcmp(x->src_id, y->src_id);
+    if (c != 0) {
+        return c;
+    }
+    /* Several outputs of one source: output order. Same id means same
+     * actor and slot, so the offsets differ by the output index. Without
+     * this tie-break the order would be the link table's (at best: qsort
+     * need not be stable), and a sum of three or more links would depend
+     * on the order in which they were made. */
+    return (x->src_off > y->src_off) - (x->src_off < y->src_off);
 }
 
 /* Resolve links into per-group gather arrays (once per change). */
@@ -1024,6 +1079,9 @@ static int s_rebuild_plan(tm_rt_t *rt)
     }
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
         s_group_t *g = rt->groups[gi];
+        if (g == NULL) {
+            continue;
+        }
         size_t n = count[gi];
         s_plan_t *p = plan + start[gi];
         qsort(p, n, sizeof *p, s_plan_cmp);
@@ -1051,10 +1109,18 @@ done:
 
 /* ---- set / set_model ---------------------------------------------------- */
 
-static void s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
+/* Outputs of slot s at the current tick from its state, parameters and
+ * last inputs. TM_ERR_BAD_VALUE, outputs unchanged, if one is not finite. */
+static int s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
 {
+    double y[TM_MODEL_MAX_VARS];
     g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
-                     g->in + s * g->ni, g->out[rt->tick & 1u] + s * g->no);
+                     g->in + s * g->ni, y);
+    if (!s_all_finite(y, g->no)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    memcpy(g->out[rt->tick & 1u] + s * g->no, y, g->no * sizeof(double));
+    return 0;
 }
 
 int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
@@ -1074,18 +1140,28 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         if (s_check_values(&m->params[i], 1, &value) != 0) {
             return TM_ERR_BAD_VALUE;
         }
-        g->params[s * g->np + (size_t)i] = value;
-        s_recompute_outputs(rt, g, s);
-        return 0;
+        double *p = &g->params[s * g->np + (size_t)i];
+        double old = *p;
+        *p = value;
+        int rc = s_recompute_outputs(rt, g, s);
+        if (rc != 0) {
+            *p = old;
+        }
+        return rc;
     }
     i = tm_model_var_index(m->states, m->n_states, name);
     if (i >= 0) {
         if (!isfinite(value)) {
             return TM_ERR_BAD_VALUE;
         }
-        g->state[s * g->ns + (size_t)i] = value;
-        s_recompute_outputs(rt, g, s);
-        return 0;
+        double *x = &g->state[s * g->ns + (size_t)i];
+        double old = *x;
+        *x = value;
+        int rc = s_recompute_outputs(rt, g, s);
+        if (rc != 0) {
+            *x = old;
+        }
+        return rc;
     }
     i = tm_model_var_index(m->inputs, m->n_inputs, name);
     if (i >= 0) {
@@ -1125,26 +1201,34 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     memcpy(in, og->in + os * og->ni, og->ni * d);
     memcpy(nlink, og->nlink + os * og->ni, og->ni * sizeof(uint16_t));
     if (tm_model_map_state(model, og->model, og->state + os * og->ns, params,
-                           state) != TM_STEP_OK) {
+                           state) != TM_STEP_OK ||
+        !s_all_finite(state, model->n_states)) {
         return TM_ERR_MODEL_FAILED;
     }
+    double outputs[TM_MODEL_MAX_VARS];
+    model->output(1, state, params, in, outputs);
+    if (!s_all_finite(outputs, model->n_outputs)) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    uint8_t status = og->status[os];
     uint32_t faults = og->faults[os];
     uint64_t last_fault = og->last_fault[os];
     uint32_t ngi = 0;
     int rc = s_group_get(rt, model, og->period, og->shard, &ngi);
-    if (rc == 0) {
-        rc = s_group_reserve(rt->groups[ngi], rt->groups[ngi]->n + 1);
-    }
     if (rc != 0) {
         return rc;
     }
-    s_group_remove(rt, ogi, os);
-    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, NULL);
+    /* Place first, then free the old slot (and maybe its group): on
+     * failure the actor is still where it was. */
+    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
     if (rc != 0) {
-        return rc; /* cannot happen: room was reserved above */
+        s_group_drop_if_empty(rt, ngi);
+        return rc;
     }
+    s_group_remove(rt, ogi, os);
     s_group_t *ng = rt->groups[ngi];
     size_t ns = rt->actors[a].slot;
+    ng->status[ns] = status;
     ng->faults[ns] = faults;
     ng->last_fault[ns] = last_fault;
     return 0;
@@ -1241,6 +1325,9 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     v->health.faults = g->faults[s];
     v->health.last_fault = g->last_fault[s];
     v->health.last_stepped = rt->tick - rt->tick % g->period;
+    if (v->health.last_stepped < ac->spawned) {
+        v->health.last_stepped = ac->spawned;
+    }
     v->step_ns = g->step_ns;
 }
 
@@ -1259,7 +1346,7 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
 {
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
         const s_group_t *g = rt->groups[gi];
-        for (size_t s = 0; s < g->n; s++) {
+        for (size_t s = 0; g != NULL && s < g->n; s++) {
             tm_rt_actor_t v;
             s_view(rt, g->actor[s], &v);
             int rc = cb(&v, arg);
@@ -1341,7 +1428,9 @@ void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
     out->tick = rt->tick;
     out->actors = rt->n_actors;
     out->links = rt->n_links;
-    out->groups = rt->n_groups;
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        out->groups += rt->groups[gi] != NULL;
+    }
     out->workers = rt->n_workers;
     out->last_tick_ns = rt->last_tick_ns;
     for (unsigned i = 0; i < rt->n_workers; i++) {

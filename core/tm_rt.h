@@ -14,8 +14,10 @@
  * so step order never matters. An unlinked input holds its set value
  * (default: the model's default). An input takes one link, unless the model
  * declares it TM_VAR_SUMMING: then all its links are added in ascending
- * source-id order (strcmp), plus nothing else. At spawn an actor's outputs
- * are computed from its initial state with zero inputs.
+ * source-id order (strcmp), several outputs of one source in output order,
+ * plus nothing else. At spawn an actor's outputs are computed from its
+ * initial state with zero inputs. No runtime call stores a non-finite
+ * output, so none ever travels along a link.
  *
  * Determinism: the same actors, links, parameters, models and seed give
  * bit-identical states for any worker count and any placement of actors on
@@ -54,7 +56,7 @@ typedef struct {
 /* Health of an actor, from its last step. */
 typedef struct {
     uint8_t last_status;   /* tm_step_status_t of the last step */
-    uint32_t faults;       /* steps that did not return TM_STEP_OK */
+    uint32_t faults;       /* steps not ok (non-finite results included) */
     uint64_t last_fault;   /* tick of the last fault (0: none) */
     uint64_t last_stepped; /* tick of the last step (spawn tick before) */
 } tm_rt_health_t;
@@ -118,10 +120,13 @@ void tm_rt_destroy(tm_rt_t **p);
 /* true if id is 1..TM_ID_MAX bytes of letters, digits, '_' and '-'. */
 bool tm_rt_id_valid(const char *id);
 
-/* Spawn an actor at the current tick. Parameters are checked against the
- * model's ranges. Errors: TM_ERR_BAD_ID, TM_ERR_DUPLICATE_ACTOR,
- * TM_ERR_BAD_VALUE (parameter or state out of range or not finite),
- * TM_ERR_MODEL_ABI (model fails tm_model_check), TM_ERR_NOMEM. */
+/* Spawn an actor at the current tick. Parameters and held inputs are
+ * checked against the model's ranges; states and outputs (given or
+ * computed) only for being finite, as a state may leave its nominal range.
+ * Errors: TM_ERR_BAD_ID, TM_ERR_DUPLICATE_ACTOR, TM_ERR_BAD_VALUE
+ * (parameter or held input out of range or not finite, state or outputs
+ * not finite, init failed), TM_ERR_MODEL_ABI (model fails tm_model_check),
+ * TM_ERR_NOMEM. */
 int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
                 const tm_rt_spawn_opts_t *opts);
 
@@ -129,8 +134,10 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
 int tm_rt_kill(tm_rt_t *rt, const char *id);
 
 /* Link src.output -> dst.input. Errors: TM_ERR_UNKNOWN_ACTOR,
- * TM_ERR_UNKNOWN_PORT (no such output or input), TM_ERR_INPUT_LINKED (a
- * non-summing input already has a link), TM_ERR_EXISTS (same link). */
+ * TM_ERR_UNKNOWN_PORT (no such output or input), TM_ERR_EXISTS (same
+ * link), TM_ERR_INPUT_LINKED (a non-summing input already has a link),
+ * TM_ERR_TOO_BIG (the input has UINT16_MAX links, the most that `linked`
+ * counts), TM_ERR_NOMEM. */
 int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
                const char *dst, const char *input);
 
@@ -140,16 +147,22 @@ int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
                  const char *dst, const char *input);
 
 /* Set a parameter, a state or an input's held value by name (looked up in
- * that order). Outputs are recomputed from the state when a state or a
- * parameter changes. Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT,
- * TM_ERR_BAD_VALUE (not finite or outside the variable's range). */
+ * that order). When a state or a parameter changes, the outputs of the
+ * current tick are recomputed from the state and the inputs of the last
+ * step (zero before the first). Errors: TM_ERR_UNKNOWN_ACTOR,
+ * TM_ERR_UNKNOWN_PORT, TM_ERR_BAD_VALUE (not finite, a parameter or input
+ * outside its range, or outputs that would not be finite; nothing changed).
+ */
 int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value);
 
 /* Move an actor to another model of the same family (tier or version
- * change), mapping its state with tm_model_map_state. Links and parameters
- * are kept. Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (another family or
- * different ports), TM_ERR_MODEL_FAILED (map_state failed; actor unchanged).
- */
+ * change), mapping its state with tm_model_map_state. Links, parameters,
+ * held and last inputs, period and health are kept; the outputs of the
+ * current tick are recomputed by the new model from the mapped state and
+ * the last inputs. Setting the current model does nothing. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (another family or different ports),
+ * TM_ERR_MODEL_FAILED (map_state failed, or the state or outputs would not
+ * be finite; actor unchanged), TM_ERR_NOMEM (actor unchanged). */
 int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model);
 
 /* Step `ticks` ticks, blocking until done. Errors: TM_ERR_IO when a worker

@@ -1,0 +1,1528 @@
+/* rt_random_test: model-based random testing of the actor runtime.
+ *
+ * A seeded pseudo-random sequence of operations (spawn, kill, link, unlink,
+ * set, set_model, step) is applied in lockstep to several runtimes (1, 2 or
+ * 3 workers; stepped by the workers, inline, or switching between both) and
+ * to a small reference written here straight from the contract in tm_rt.h:
+ * plain arrays of actors and links, every tick computed literally. After
+ * every operation the return codes, the counts, every actor's values (bit
+ * for bit), the actor and link sets and the number of groups must agree;
+ * after every step the digest must equal one computed from the reference.
+ * The reference calls the same model functions, one actor at a time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tm_err.h"
+#include "tm_index.h"
+#include "tm_model.h"
+#include "tm_rt.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAXV TM_MODEL_MAX_VARS
+
+/* ---- test models -------------------------------------------------------- */
+
+/* Family "alpha", three tiers with different state layouts: high (x, v),
+ * low (c, x: reordered, c new) and medium (x, v, e, with a map_state that
+ * refuses |x| > 50, and an output v*v that overflows for a large v).
+ * Inputs: u and z sum their links, w takes one. */
+static const tm_var_t s_a_inputs[] = {
+    {"u", "1", 0.0, -1e3, 1e3, TM_VAR_SUMMING, "summing"},
+    {"w", "1", 0.5, -1e3, 1e3, 0, "single link"},
+    {"z", "1", 0.0, -1e3, 1e3, TM_VAR_SUMMING, "summing, subtracted"}};
+static const tm_var_t s_a_outputs[] = {{"y", "1", 0, 0, 0, 0, "x + w/8"},
+                                       {"q", "1", 0, 0, 0, 0, "second"}};
+static const tm_var_t s_a_params[] = {
+    {"k", "1", 0.5, 0.0, 2.0, 0, "gain of u"},
+    {"lim", "1", -1.0, -1.0, 1e300, 0, "fail when |x| > lim (< 0: never)"}};
+static const tm_var_t s_ahi_states[] = {
+    {"x", "1", 0.0, -1e300, 1e300, 0, "value"},
+    {"v", "1", 0.0, -1e300, 1e300, 0, "integral of x"}};
+static const tm_var_t s_alo_states[] = {
+    {"c", "1", 0.0, -1e300, 1e300, 0, "steps"},
+    {"x", "1", 0.0, -1e300, 1e300, 0, "value"}};
+static const tm_var_t s_amed_states[] = {
+    {"x", "1", 0.0, -1e300, 1e300, 0, "value"},
+    {"v", "1", 0.0, -1e300, 1e300, 0, "integral of x"},
+    {"e", "1", 0.0, -1e300, 1e300, 0, "filtered x"}};
+
+static double s_a_next(const double *p, const double *u, double x, double h)
+{
+    return 0.5 * x + p[0] * u[0] + u[1] - 0.25 * u[2] + h;
+}
+
+static uint8_t s_a_status(const double *p, double x)
+{
+    return (p[1] >= 0.0 && fabs(x) > p[1]) ? TM_STEP_FAILED : TM_STEP_OK;
+}
+
+static int s_ahi_init(const double *p, double *x)
+{
+    x[0] = p[0];
+    x[1] = 0.0;
+    return TM_STEP_OK;
+}
+
+static void s_ahi_output(size_t n, const double *x, const double *p,
+                         const double *u, double *y)
+{
+    (void)p;
+    for (size_t i = 0; i < n; i++) {
+        y[2 * i] = x[2 * i] + 0.125 * u[3 * i + 1];
+        y[2 * i + 1] = x[2 * i + 1] + 0.25 * u[3 * i];
+    }
+}
+
+static void s_ahi_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                       const double *p, const double *u, double *y, uint8_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + 2 * i;
+        xi[0] = s_a_next(p + 2 * i, u + 3 * i, xi[0], ctx->h);
+        xi[1] = xi[1] + ctx->h * xi[0];
+        st[i] = s_a_status(p + 2 * i, xi[0]);
+    }
+    s_ahi_output(n, x, p, u, y);
+}
+
+static int s_alo_init(const double *p, double *x)
+{
+    x[0] = 2.0 * p[0];
+    x[1] = p[0];
+    return TM_STEP_OK;
+}
+
+static void s_alo_output(size_t n, const double *x, const double *p,
+                         const double *u, double *y)
+{
+    (void)p;
+    for (size_t i = 0; i < n; i++) {
+        y[2 * i] = x[2 * i + 1] + 0.125 * u[3 * i + 1];
+        y[2 * i + 1] = x[2 * i] + 0.25 * u[3 * i];
+    }
+}
+
+static void s_alo_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                       const double *p, const double *u, double *y, uint8_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + 2 * i;
+        xi[1] = s_a_next(p + 2 * i, u + 3 * i, xi[1], ctx->h);
+        xi[0] += 1.0;
+        st[i] = s_a_status(p + 2 * i, xi[1]);
+    }
+    s_alo_output(n, x, p, u, y);
+}
+
+static int s_amed_init(const double *p, double *x)
+{
+    x[0] = p[0];
+    x[1] = 0.0;
+    x[2] = 2.0 * p[0];
+    return TM_STEP_OK;
+}
+
+static void s_amed_output(size_t n, const double *x, const double *p,
+                          const double *u, double *y)
+{
+    (void)p;
+    for (size_t i = 0; i < n; i++) {
+        y[2 * i] = x[3 * i] + 0.125 * u[3 * i + 1];
+        y[2 * i + 1] =
+            x[3 * i + 1] * x[3 * i + 1] + x[3 * i + 2] + 0.25 * u[3 * i];
+    }
+}
+
+static void s_amed_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                        const double *p, const double *u, double *y,
+                        uint8_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + 3 * i;
+        xi[0] = s_a_next(p + 2 * i, u + 3 * i, xi[0], ctx->h);
+        xi[1] = xi[1] + ctx->h * xi[0];
+        xi[2] = 0.5 * xi[2] + xi[0];
+        st[i] = s_a_status(p + 2 * i, xi[0]);
+    }
+    s_amed_output(n, x, p, u, y);
+}
+
+static int s_amed_map(const tm_model_t *from, const double *fx, const double *p,
+                      double *x)
+{
+    (void)p;
+    int ix = tm_model_var_index(from->states, from->n_states, "x");
+    int iv = tm_model_var_index(from->states, from->n_states, "v");
+    if (ix < 0 || fabs(fx[ix]) > 50.0) {
+        return TM_STEP_FAILED;
+    }
+    double v = iv >= 0 ? fx[iv] : 0.0;
+    x[0] = fx[ix];
+    x[1] = v;
+    x[2] = 2.0 * fx[ix];
+    return TM_STEP_OK;
+}
+
+#define S_ALPHA(name_, tier_, states_, ns_, init_, output_, step_, map_)       \
+    static const tm_model_t name_ = {                                          \
+        .abi_version = TM_MODEL_ABI_VERSION,                                   \
+        .struct_size = sizeof(tm_model_t),                                     \
+        .family = "alpha",                                                     \
+        .version = "1.0.0",                                                    \
+        .fidelity = tier_,                                                     \
+        .summary = "random test model",                                        \
+        .states = states_,                                                     \
+        .n_states = ns_,                                                       \
+        .inputs = s_a_inputs,                                                  \
+        .n_inputs = 3,                                                         \
+        .outputs = s_a_outputs,                                                \
+        .n_outputs = 2,                                                        \
+        .params = s_a_params,                                                  \
+        .n_params = 2,                                                         \
+        .init = init_,                                                         \
+        .output = output_,                                                     \
+        .step = step_,                                                         \
+        .map_state = map_,                                                     \
+    }
+
+S_ALPHA(s_ahi, TM_FIDELITY_HIGH, s_ahi_states, 2, s_ahi_init, s_ahi_output,
+        s_ahi_step, NULL);
+S_ALPHA(s_alo, TM_FIDELITY_LOW, s_alo_states, 2, s_alo_init, s_alo_output,
+        s_alo_step, NULL);
+S_ALPHA(s_amed, TM_FIDELITY_MEDIUM, s_amed_states, 3, s_amed_init,
+        s_amed_output, s_amed_step, s_amed_map);
+
+/* Family "beta": a stateless source without inputs; its step uses the
+ * tick, the actor key and the seed. */
+static const tm_var_t s_b_outputs[] = {{"y", "1", 0, 0, 0, 0, "value"}};
+static const tm_var_t s_b_params[] = {{"p", "1", 1.0, -10.0, 10.0, 0, "v"}};
+
+static int s_b_init(const double *p, double *x)
+{
+    (void)p;
+    (void)x;
+    return TM_STEP_OK;
+}
+
+static void s_b_output(size_t n, const double *x, const double *p,
+                       const double *u, double *y)
+{
+    (void)x;
+    (void)u;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = p[i];
+    }
+}
+
+static void s_b_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                     const double *p, const double *u, double *y, uint8_t *st)
+{
+    (void)x;
+    (void)u;
+    (void)st;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = p[i] + (double)(ctx->tick % 5u) +
+               0.5 * (double)(ctx->keys[i] % 4u) + (double)(ctx->seed % 3u);
+    }
+}
+
+static const tm_model_t s_beta = {
+    .abi_version = TM_MODEL_ABI_VERSION,
+    .struct_size = sizeof(tm_model_t),
+    .family = "beta",
+    .version = "1.0.0",
+    .fidelity = TM_FIDELITY_HIGH,
+    .summary = "source",
+    .outputs = s_b_outputs,
+    .n_outputs = 1,
+    .params = s_b_params,
+    .n_params = 1,
+    .init = s_b_init,
+    .output = s_b_output,
+    .step = s_b_step,
+};
+
+/* A descriptor of another ABI: refused. */
+static const tm_model_t s_bad = {
+    .abi_version = TM_MODEL_ABI_VERSION + 1,
+    .struct_size = sizeof(tm_model_t),
+    .family = "beta",
+    .version = "1.0.0",
+    .fidelity = TM_FIDELITY_LOW,
+    .summary = "wrong ABI",
+    .outputs = s_b_outputs,
+    .n_outputs = 1,
+    .params = s_b_params,
+    .n_params = 1,
+    .init = s_b_init,
+    .output = s_b_output,
+    .step = s_b_step,
+};
+
+/* Family "gamma": three states, one single-link input, a product output
+ * that overflows for large states; init refuses g > 3.5. */
+static const tm_var_t s_g_states[] = {{"a", "1", 0.0, -1e300, 1e300, 0, "a"},
+                                      {"b", "1", 0.0, -1e300, 1e300, 0, "b"},
+                                      {"c", "1", 0.0, -1e300, 1e300, 0, "c"}};
+static const tm_var_t s_g_inputs[] = {
+    {"s", "1", 0.0, -1e6, 1e6, 0, "single link"}};
+static const tm_var_t s_g_outputs[] = {{"y", "1", 0, 0, 0, 0, "a*b + c"}};
+static const tm_var_t s_g_params[] = {{"g", "1", 1.0, 0.0, 4.0, 0, "gain"}};
+
+static int s_g_init(const double *p, double *x)
+{
+    if (p[0] > 3.5) {
+        return TM_STEP_FAILED;
+    }
+    x[0] = 1.0;
+    x[1] = p[0];
+    x[2] = 0.5;
+    return TM_STEP_OK;
+}
+
+static void s_g_output(size_t n, const double *x, const double *p,
+                       const double *u, double *y)
+{
+    (void)p;
+    (void)u;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = x[3 * i] * x[3 * i + 1] + x[3 * i + 2];
+    }
+}
+
+static void s_g_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                     const double *p, const double *u, double *y, uint8_t *st)
+{
+    (void)st;
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + 3 * i;
+        double a = xi[0], b = xi[1], c = xi[2];
+        xi[0] = b + u[i] * ctx->h;
+        xi[1] = c * p[i];
+        xi[2] = a - 0.5 * b;
+    }
+    s_g_output(n, x, p, u, y);
+}
+
+static const tm_model_t s_gamma = {
+    .abi_version = TM_MODEL_ABI_VERSION,
+    .struct_size = sizeof(tm_model_t),
+    .family = "gamma",
+    .version = "1.0.0",
+    .fidelity = TM_FIDELITY_HIGH,
+    .summary = "product",
+    .states = s_g_states,
+    .n_states = 3,
+    .inputs = s_g_inputs,
+    .n_inputs = 1,
+    .outputs = s_g_outputs,
+    .n_outputs = 1,
+    .params = s_g_params,
+    .n_params = 1,
+    .init = s_g_init,
+    .output = s_g_output,
+    .step = s_g_step,
+};
+
+static const tm_model_t *const s_models[] = {&s_ahi,  &s_alo,   &s_amed,
+                                             &s_beta, &s_gamma, &s_bad};
+#define S_N_MODELS (sizeof s_models / sizeof s_models[0])
+
+static const char *const s_out_names[] = {"y", "q", "nope"};
+static const char *const s_in_names[] = {"u", "w", "z", "s", "y"};
+static const char *const s_set_names[] = {"k", "lim", "p", "g",   "x", "v",
+                                          "c", "e",   "a", "b",   "u", "w",
+                                          "z", "s",   "y", "nope"};
+
+/* ---- pseudo-random numbers ---------------------------------------------- */
+
+typedef struct {
+    uint64_t s;
+} s_rng_t;
+
+static uint64_t s_next(s_rng_t *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint32_t s_below(s_rng_t *r, uint32_t n)
+{
+    return (uint32_t)(s_next(r) % n);
+}
+
+/* A value for set or spawn: mostly small, sometimes special. */
+static double s_value(s_rng_t *r)
+{
+    switch (s_below(r, 14)) {
+    case 0:
+        return NAN;
+    case 1:
+        return INFINITY;
+    case 2:
+        return -0.0;
+    case 3:
+        return 1e200;
+    case 4:
+        return 1e9;
+    case 5:
+        return -40.0;
+    default:
+        return (double)s_below(r, 801) / 100.0 - 3.0;
+    }
+}
+
+/* A value inside a variable's range (ranges here are small or huge). */
+static double s_in_range(s_rng_t *r, const tm_var_t *v)
+{
+    if (v->max > 1e6) {
+        return s_below(r, 3) == 0 ? v->min : (double)s_below(r, 100);
+    }
+    return v->min + (v->max - v->min) * (double)s_below(r, 1001) / 1000.0;
+}
+
+/* ---- reference ---------------------------------------------------------- */
+
+typedef struct {
+    int alive;
+    const tm_model_t *m;
+    uint32_t period;
+    uint64_t key;
+    uint64_t spawn_tick;
+    double x[S_MAXV];
+    double p[S_MAXV];
+    double held[S_MAXV];
+    double in[S_MAXV];
+    double out[S_MAXV];
+    uint16_t nlink[S_MAXV];
+    uint8_t status;
+    uint32_t faults;
+    uint64_t last_fault;
+} s_ract_t;
+
+typedef struct {
+    int src, out, dst, in; /* actor numbers (positions in the id pool) */
+} s_rlink_t;
+
+typedef struct {
+    size_t n_ids;
+    char (*ids)[TM_ID_MAX + 2];
+    s_ract_t *a;
+    s_rlink_t *links;
+    size_t n_links, cap_links;
+    uint64_t tick, seed;
+    double h;
+    uint64_t steps, faults;
+} s_ref_t;
+
+static int s_ref_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > TM_ID_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int s_finite_all(const double *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int s_in_ranges(const tm_var_t *vars, uint32_t n, const double *v)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!isfinite(v[i]) || v[i] < vars[i].min || v[i] > vars[i].max) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The actor number of an id, or -1 when it is not in the pool. */
+static int s_ref_find(const s_ref_t *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_ids; i++) {
+        if (strcmp(r->ids[i], id) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int s_ref_alive(const s_ref_t *r, const char *id)
+{
+    int i = s_ref_find(r, id);
+    return i >= 0 && r->a[i].alive ? i : -1;
+}
+
+static int s_ref_spawn(s_ref_t *r, const char *id, const tm_model_t *m,
+                       const tm_rt_spawn_opts_t *o)
+{
+    if (!s_ref_id_valid(id)) {
+        return TM_ERR_BAD_ID;
+    }
+    if (tm_model_check(m) != 0) {
+        return TM_ERR_MODEL_ABI;
+    }
+    int i = s_ref_find(r, id);
+    assert_true(i >= 0); /* every valid id used is in the pool */
+    if (r->a[i].alive) {
+        return TM_ERR_DUPLICATE_ACTOR;
+    }
+    s_ract_t a;
+    memset(&a, 0, sizeof a);
+    for (uint32_t j = 0; j < m->n_params; j++) {
+        a.p[j] = o->params ? o->params[j] : m->params[j].def;
+    }
+    for (uint32_t j = 0; j < m->n_inputs; j++) {
+        a.held[j] = o->held ? o->held[j] : m->inputs[j].def;
+    }
+    if (!s_in_ranges(m->params, m->n_params, a.p) ||
+        !s_in_ranges(m->inputs, m->n_inputs, a.held)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    if (o->state != NULL) {
+        memcpy(a.x, o->state, m->n_states * sizeof(double));
+    } else if (m->init(a.p, a.x) != TM_STEP_OK) {
+        return TM_ERR_BAD_VALUE;
+    }
+    if (!s_finite_all(a.x, m->n_states)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    if (o->outputs != NULL) {
+        memcpy(a.out, o->outputs, m->n_outputs * sizeof(double));
+    } else {
+        m->output(1, a.x, a.p, a.in, a.out);
+    }
+    if (!s_finite_all(a.out, m->n_outputs)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    a.alive = 1;
+    a.m = m;
+    a.period = o->period == 0 ? 1 : o->period;
+    a.key = tm_hash64(id, strlen(id));
+    a.spawn_tick = r->tick;
+    r->a[i] = a;
+    return 0;
+}
+
+static void s_ref_unlink_at(s_ref_t *r, size_t li)
+{
+    r->a[r->links[li].dst].nlink[r->links[li].in]--;
+    r->links[li] = r->links[--r->n_links];
+}
+
+static int s_ref_kill(s_ref_t *r, const char *id)
+{
+    int i = s_ref_alive(r, id);
+    if (i < 0) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    for (size_t li = r->n_links; li-- > 0;) {
+        if (r->links[li].src == i || r->links[li].dst == i) {
+            s_ref_unlink_at(r, li);
+        }
+    }
+    r->a[i].alive = 0;
+    return 0;
+}
+
+static int s_ref_resolve(const s_ref_t *r, const char *src, const char *out,
+                         const char *dst, const char *in, s_rlink_t *l)
+{
+    l->src = s_ref_alive(r, src);
+    l->dst = s_ref_alive(r, dst);
+    if (l->src < 0 || l->dst < 0) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    const tm_model_t *sm = r->a[l->src].m;
+    const tm_model_t *dm = r->a[l->dst].m;
+    l->out = -1;
+    l->in = -1;
+    for (uint32_t j = 0; j < sm->n_outputs; j++) {
+        if (strcmp(sm->outputs[j].name, out) == 0) {
+            l->out = (int)j;
+        }
+    }
+    for (uint32_t j = 0; j < dm->n_inputs; j++) {
+        if (strcmp(dm->inputs[j].name, in) == 0) {
+            l->in = (int)j;
+        }
+    }
+    return l->out < 0 || l->in < 0 ? TM_ERR_UNKNOWN_PORT : 0;
+}
+
+static size_t s_ref_link_find(const s_ref_t *r, const s_rlink_t *l)
+{
+    for (size_t li = 0; li < r->n_links; li++) {
+        const s_rlink_t *x = &r->links[li];
+        if (x->src == l->src && x->out == l->out && x->dst == l->dst &&
+            x->in == l->in) {
+            return li;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static int s_ref_link(s_ref_t *r, const char *src, const char *out,
+                      const char *dst, const char *in)
+{
+    s_rlink_t l;
+    int rc = s_ref_resolve(r, src, out, dst, in, &l);
+    if (rc != 0) {
+        return rc;
+    }
+    if (s_ref_link_find(r, &l) != SIZE_MAX) {
+        return TM_ERR_EXISTS;
+    }
+    s_ract_t *d = &r->a[l.dst];
+    if (d->nlink[l.in] > 0 && !(d->m->inputs[l.in].flags & TM_VAR_SUMMING)) {
+        return TM_ERR_INPUT_LINKED;
+    }
+    if (d->nlink[l.in] == UINT16_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    if (r->n_links == r->cap_links) {
+        r->cap_links = r->cap_links ? 2 * r->cap_links : 256;
+        r->links = realloc(r->links, r->cap_links * sizeof *r->links);
+        assert_non_null(r->links);
+    }
+    r->links[r->n_links++] = l;
+    d->nlink[l.in]++;
+    return 0;
+}
+
+static int s_ref_unlink(s_ref_t *r, const char *src, const char *out,
+                        const char *dst, const char *in)
+{
+    s_rlink_t l;
+    int rc = s_ref_resolve(r, src, out, dst, in, &l);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t li = s_ref_link_find(r, &l);
+    if (li == SIZE_MAX) {
+        return TM_ERR_NOT_LINKED;
+    }
+    s_ref_unlink_at(r, li);
+    return 0;
+}
+
+static int s_ref_set(s_ref_t *r, const char *id, const char *name, double v)
+{
+    int i = s_ref_alive(r, id);
+    if (i < 0) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_ract_t *a = &r->a[i];
+    const tm_model_t *m = a->m;
+    double p[S_MAXV], x[S_MAXV], y[S_MAXV];
+    memcpy(p, a->p, sizeof p);
+    memcpy(x, a->x, sizeof x);
+    int j = tm_model_var_index(m->params, m->n_params, name);
+    if (j >= 0) {
+        if (!s_in_ranges(&m->params[j], 1, &v)) {
+            return TM_ERR_BAD_VALUE;
+        }
+        p[j] = v;
+    } else if ((j = tm_model_var_index(m->states, m->n_states, name)) >= 0) {
+        if (!isfinite(v)) {
+            return TM_ERR_BAD_VALUE;
+        }
+        x[j] = v;
+    } else if ((j = tm_model_var_index(m->inputs, m->n_inputs, name)) >= 0) {
+        if (!s_in_ranges(&m->inputs[j], 1, &v)) {
+            return TM_ERR_BAD_VALUE;
+        }
+        a->held[j] = v;
+        return 0;
+    } else {
+        return TM_ERR_UNKNOWN_PORT;
+    }
+    /* Outputs follow, computed with the inputs of the last step; a value
+     * that makes them non-finite is refused. */
+    m->output(1, x, p, a->in, y);
+    if (!s_finite_all(y, m->n_outputs)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    memcpy(a->p, p, sizeof p);
+    memcpy(a->x, x, sizeof x);
+    memcpy(a->out, y, m->n_outputs * sizeof(double));
+    return 0;
+}
+
+static int s_ref_set_model(s_ref_t *r, const char *id, const tm_model_t *m)
+{
+    int i = s_ref_alive(r, id);
+    if (i < 0) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_ract_t *a = &r->a[i];
+    if (m == a->m) {
+        return 0;
+    }
+    if (tm_model_check(m) != 0 || tm_model_check_family(a->m, m) != 0) {
+        return TM_ERR_INVAL;
+    }
+    double x[S_MAXV], y[S_MAXV];
+    if (tm_model_map_state(m, a->m, a->x, a->p, x) != TM_STEP_OK ||
+        !s_finite_all(x, m->n_states)) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    m->output(1, x, a->p, a->in, y);
+    if (!s_finite_all(y, m->n_outputs)) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    a->m = m;
+    memcpy(a->x, x, m->n_states * sizeof(double));
+    memcpy(a->out, y, m->n_outputs * sizeof(double));
+    return 0;
+}
+
+/* The links into input `in` of actor d, in summing order: ascending source
+ * id (strcmp), then output. Returns their count. */
+static size_t s_ref_links_into(const s_ref_t *r, int d, int in, size_t *out)
+{
+    size_t n = 0;
+    for (size_t li = 0; li < r->n_links; li++) {
+        if (r->links[li].dst == d && r->links[li].in == in) {
+            out[n++] = li;
+        }
+    }
+    for (size_t i = 1; i < n; i++) { /* insertion sort: obviously right */
+        for (size_t j = i; j > 0; j--) {
+            const s_rlink_t *p = &r->links[out[j - 1]];
+            const s_rlink_t *q = &r->links[out[j]];
+            int c = strcmp(r->ids[p->src], r->ids[q->src]);
+            if (c < 0 || (c == 0 && p->out < q->out)) {
+                break;
+            }
+            size_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    }
+    return n;
+}
+
+static void s_ref_tick(s_ref_t *r)
+{
+    uint64_t k = r->tick + 1;
+    size_t n = r->n_ids;
+    double(*prev)[S_MAXV] = malloc(n * sizeof *prev);
+    size_t *order = malloc((r->n_links + 1) * sizeof *order);
+    assert_non_null(prev);
+    assert_non_null(order);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(prev[i], r->a[i].out, sizeof prev[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_ract_t *a = &r->a[i];
+        if (!a->alive || k % a->period != 0) {
+            continue; /* not stepping: outputs carried */
+        }
+        const tm_model_t *m = a->m;
+        for (uint32_t j = 0; j < m->n_inputs; j++) {
+            size_t nl = s_ref_links_into(r, (int)i, (int)j, order);
+            if (nl == 0) {
+                a->in[j] = a->held[j];
+                continue;
+            }
+            double v = prev[r->links[order[0]].src][r->links[order[0]].out];
+            for (size_t e = 1; e < nl; e++) {
+                v += prev[r->links[order[e]].src][r->links[order[e]].out];
+            }
+            a->in[j] = v;
+        }
+        double x0[S_MAXV];
+        memcpy(x0, a->x, sizeof x0);
+        tm_step_ctx_t ctx = {.h = r->h * (double)a->period,
+                             .tick = k,
+                             .seed = r->seed,
+                             .keys = &a->key};
+        uint8_t st = TM_STEP_OK;
+        m->step(&ctx, 1, a->x, a->p, a->in, a->out, &st);
+        if (st == TM_STEP_OK && (!s_finite_all(a->x, m->n_states) ||
+                                 !s_finite_all(a->out, m->n_outputs))) {
+            st = TM_STEP_NONFINITE;
+        }
+        a->status = st;
+        if (st != TM_STEP_OK) {
+            memcpy(a->x, x0, sizeof x0);
+            memcpy(a->out, prev[i], sizeof prev[i]);
+            a->faults++;
+            a->last_fault = k;
+            r->faults++;
+        }
+        r->steps++;
+    }
+    r->tick = k;
+    free(prev);
+    free(order);
+}
+
+static size_t s_ref_count(const s_ref_t *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_ids; i++) {
+        n += r->a[i].alive ? 1 : 0;
+    }
+    return n;
+}
+
+static void s_ref_digest(const s_ref_t *r, uint8_t out[32])
+{
+    size_t *order = malloc((r->n_ids + 1) * sizeof *order);
+    assert_non_null(order);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_ids; i++) {
+        if (r->a[i].alive) {
+            order[n++] = i;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i;
+             j > 0 && strcmp(r->ids[order[j - 1]], r->ids[order[j]]) > 0; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (size_t i = 0; i < n; i++) {
+        const s_ract_t *a = &r->a[order[i]];
+        const char *id = r->ids[order[i]];
+        crypto_generichash_update(&st, (const unsigned char *)id,
+                                  strlen(id) + 1);
+        for (uint32_t j = 0; j < a->m->n_states; j++) {
+            uint64_t bits;
+            memcpy(&bits, &a->x[j], sizeof bits);
+            unsigned char le[8];
+            for (int b = 0; b < 8; b++) {
+                le[b] = (unsigned char)(bits >> (8 * b));
+            }
+            crypto_generichash_update(&st, le, sizeof le);
+        }
+    }
+    crypto_generichash_final(&st, out, 32);
+    free(order);
+}
+
+/* ---- runtimes under test ------------------------------------------------ */
+
+typedef struct {
+    unsigned workers;
+    size_t inline_actors;
+} s_cfg_t;
+
+/* Stepped by the workers, or switching between workers and inline as the
+ * count crosses 8. A run compares three runtimes with the reference: one
+ * that always steps inline and two of these, rotating with the seed (a
+ * tick through the workers costs a thread round trip, so not all at once).
+ */
+static const s_cfg_t s_cfgs[] = {{1, 0}, {2, 0}, {3, 0}, {2, 8}, {3, 8}};
+#define S_NCFG (sizeof s_cfgs / sizeof s_cfgs[0])
+#define S_NRT  3
+
+#define S_LOG 24
+
+typedef struct {
+    s_ref_t ref;
+    s_cfg_t cfg[S_NRT];
+    tm_rt_t *rt[S_NRT];
+    s_rng_t rng;
+    uint64_t seed;
+    size_t op;
+    char log[S_LOG][200];
+} s_ctx_t;
+
+static s_ctx_t *s_cur;
+
+static void s_logf(s_ctx_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_logf(s_ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->log[c->op % S_LOG], sizeof c->log[0], fmt, ap);
+    va_end(ap);
+}
+
+static void s_expect(int ok, size_t rti, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* On a mismatch, print the last operations and fail. */
+static void s_expect(int ok, size_t rti, const char *fmt, ...)
+{
+    if (ok) {
+        return;
+    }
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    s_ctx_t *c = s_cur;
+    size_t first = c->op >= S_LOG - 1 ? c->op - (S_LOG - 1) : 0;
+    for (size_t o = first; o <= c->op; o++) {
+        print_error("  op %zu: %s\n", o, c->log[o % S_LOG]);
+    }
+    fail_msg("seed %llu op %zu runtime %zu (workers %u, inline %zu): %s",
+             (unsigned long long)c->seed, c->op, rti, c->cfg[rti].workers,
+             c->cfg[rti].inline_actors, what);
+}
+
+static void s_check_view(size_t rti, const tm_rt_actor_t *v, const s_ract_t *a,
+                         const char *id)
+{
+    const tm_model_t *m = a->m;
+    s_expect(strcmp(v->id, id) == 0, rti, "id %s, reference %s", v->id, id);
+    s_expect(v->model == m && v->period == a->period, rti,
+             "%s: model or period", id);
+    s_expect(v->shard == a->key % s_cur->cfg[rti].workers, rti, "%s: shard",
+             id);
+    s_expect(memcmp(v->state, a->x, m->n_states * sizeof(double)) == 0, rti,
+             "%s: state", id);
+    s_expect(memcmp(v->params, a->p, m->n_params * sizeof(double)) == 0, rti,
+             "%s: params", id);
+    s_expect(memcmp(v->held, a->held, m->n_inputs * sizeof(double)) == 0, rti,
+             "%s: held inputs", id);
+    s_expect(memcmp(v->inputs, a->in, m->n_inputs * sizeof(double)) == 0, rti,
+             "%s: inputs", id);
+    s_expect(memcmp(v->outputs, a->out, m->n_outputs * sizeof(double)) == 0,
+             rti, "%s: outputs", id);
+    s_expect(memcmp(v->linked, a->nlink, m->n_inputs * sizeof(uint16_t)) == 0,
+             rti, "%s: linked counts", id);
+    s_expect(v->health.faults == a->faults, rti, "%s: faults", id);
+    s_expect(v->health.last_fault == a->last_fault, rti, "%s: last fault", id);
+    s_expect(v->health.last_status == a->status, rti, "%s: last status", id);
+    uint64_t t = s_cur->ref.tick;
+    uint64_t stepped = t - t % a->period;
+    if (stepped < a->spawn_tick) {
+        stepped = a->spawn_tick;
+    }
+    s_expect(v->health.last_stepped == stepped, rti,
+             "%s: last stepped %llu, reference %llu", id,
+             (unsigned long long)v->health.last_stepped,
+             (unsigned long long)stepped);
+}
+
+typedef struct {
+    size_t rti;
+    s_ctx_t *c;
+    unsigned char *seen;
+    size_t n;
+} s_walk_t;
+
+static int s_foreach_cb(const tm_rt_actor_t *v, void *arg)
+{
+    s_walk_t *w = arg;
+    int i = s_ref_alive(&w->c->ref, v->id);
+    s_expect(i >= 0, w->rti, "foreach visits an actor that is not alive");
+    s_expect(!w->seen[i], w->rti, "foreach visits an actor twice");
+    w->seen[i] = 1;
+    w->n++;
+    s_check_view(w->rti, v, &w->c->ref.a[i], v->id);
+    return 0;
+}
+
+static int s_stop_cb(const tm_rt_actor_t *v, void *arg)
+{
+    (void)v;
+    (void)arg;
+    return 7;
+}
+
+/* A link as text "src.out>dst.in", so sets compare with strcmp. */
+typedef struct {
+    char s[2 * TM_ID_MAX + 32];
+} s_ltext_t;
+
+typedef struct {
+    s_ltext_t *t;
+    size_t n, cap;
+} s_lset_t;
+
+static int s_link_cb(const tm_rt_link_t *l, void *arg)
+{
+    s_lset_t *s = arg;
+    assert_true(s->n < s->cap);
+    snprintf(s->t[s->n++].s, sizeof s->t[0].s, "%s.%s>%s.%s", l->src, l->output,
+             l->dst, l->input);
+    return 0;
+}
+
+static int s_ltext_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_ltext_t *)a)->s, ((const s_ltext_t *)b)->s);
+}
+
+/* Distinct (model, period, shard) of the live actors: the groups a runtime
+ * needs; empty groups must not linger. */
+static size_t s_ref_groups(const s_ref_t *r, unsigned workers)
+{
+    unsigned char seen[S_N_MODELS][4][3];
+    memset(seen, 0, sizeof seen);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_ids; i++) {
+        const s_ract_t *a = &r->a[i];
+        if (!a->alive) {
+            continue;
+        }
+        size_t m = 0;
+        while (s_models[m] != a->m) {
+            m++;
+        }
+        unsigned char *x = &seen[m][a->period][a->key % workers];
+        n += *x ? 0 : 1;
+        *x = 1;
+    }
+    return n;
+}
+
+static void s_check_all(s_ctx_t *c, int with_digest)
+{
+    s_ref_t *r = &c->ref;
+    size_t n = s_ref_count(r);
+    s_lset_t want = {malloc((r->n_links + 1) * sizeof(s_ltext_t)), 0,
+                     r->n_links + 1};
+    s_lset_t got = {malloc((r->n_links + 2) * sizeof(s_ltext_t)), 0,
+                    r->n_links + 2};
+    unsigned char *seen = malloc(r->n_ids);
+    assert_non_null(want.t);
+    assert_non_null(got.t);
+    assert_non_null(seen);
+    for (size_t li = 0; li < r->n_links; li++) {
+        const s_rlink_t *l = &r->links[li];
+        snprintf(want.t[want.n++].s, sizeof want.t[0].s, "%s.%s>%s.%s",
+                 r->ids[l->src], r->a[l->src].m->outputs[l->out].name,
+                 r->ids[l->dst], r->a[l->dst].m->inputs[l->in].name);
+    }
+    qsort(want.t, want.n, sizeof *want.t, s_ltext_cmp);
+    uint8_t dref[32];
+    if (with_digest) {
+        s_ref_digest(r, dref);
+    }
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        tm_rt_t *rt = c->rt[rti];
+        s_expect(tm_rt_count(rt) == n, rti, "count");
+        s_expect(tm_rt_tick(rt) == r->tick, rti, "tick");
+        for (size_t i = 0; i < r->n_ids; i++) {
+            tm_rt_actor_t v;
+            int rc = tm_rt_get(rt, r->ids[i], &v);
+            if (!r->a[i].alive) {
+                s_expect(rc == TM_ERR_UNKNOWN_ACTOR, rti, "get of a dead id");
+                continue;
+            }
+            s_expect(rc == 0, rti, "get of a live actor");
+            s_check_view(rti, &v, &r->a[i], r->ids[i]);
+        }
+        memset(seen, 0, r->n_ids);
+        s_walk_t w = {rti, c, seen, 0};
+        s_expect(tm_rt_foreach(rt, s_foreach_cb, &w) == 0, rti, "foreach");
+        s_expect(w.n == n, rti, "foreach count");
+        s_expect(tm_rt_foreach(rt, s_stop_cb, NULL) == (n ? 7 : 0), rti,
+                 "foreach stop");
+        got.n = 0;
+        s_expect(tm_rt_foreach_link(rt, s_link_cb, &got) == 0, rti,
+                 "foreach_link");
+        qsort(got.t, got.n, sizeof *got.t, s_ltext_cmp);
+        int same = got.n == want.n;
+        for (size_t i = 0; same && i < got.n; i++) {
+            same = strcmp(got.t[i].s, want.t[i].s) == 0;
+        }
+        s_expect(same, rti, "link set");
+        tm_rt_stats_t st;
+        tm_rt_stats(rt, &st);
+        s_expect(st.actors == n && st.links == r->n_links, rti, "stats");
+        s_expect(st.steps == r->steps && st.faults == r->faults, rti,
+                 "stats: steps or faults");
+        s_expect(st.groups == s_ref_groups(r, c->cfg[rti].workers), rti,
+                 "stats: groups (empty groups must be freed)");
+        if (with_digest) {
+            uint8_t d[32];
+            s_expect(tm_rt_digest(rt, d) == 0, rti, "digest");
+            s_expect(memcmp(d, dref, 32) == 0, rti, "digest value");
+        }
+    }
+    free(want.t);
+    free(got.t);
+    free(seen);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static const char *s_pick_id(s_ctx_t *c)
+{
+    static const char *const bad[] = {
+        "", "a b", "x.y", "\xc3\xa9",
+        "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"};
+    if (s_below(&c->rng, 60) == 0) {
+        return bad[s_below(&c->rng, 5)];
+    }
+    return c->ref.ids[s_below(&c->rng, (uint32_t)c->ref.n_ids)];
+}
+
+static void s_expect_rc(size_t rti, int got, int want)
+{
+    if (got != want) {
+        s_expect(0, rti, "returned %d (%s), reference %d (%s)", got,
+                 tm_err_name(got), want, tm_err_name(want));
+    }
+}
+
+static void s_op_spawn(s_ctx_t *c, int tiers)
+{
+    s_rng_t *g = &c->rng;
+    const char *id = s_pick_id(c);
+    const tm_model_t *m = s_models[s_below(g, tiers ? 3 : S_N_MODELS)];
+    double p[S_MAXV], x[S_MAXV], held[S_MAXV], y[S_MAXV];
+    tm_rt_spawn_opts_t o = {.period = tiers ? 1 : s_below(g, 4)};
+    if (s_below(g, 3) == 0) {
+        for (uint32_t j = 0; j < m->n_params; j++) {
+            p[j] = s_below(g, 12) ? s_in_range(g, &m->params[j]) : s_value(g);
+        }
+        o.params = p;
+    }
+    if (s_below(g, 4) == 0) {
+        for (uint32_t j = 0; j < m->n_states; j++) {
+            x[j] = s_below(g, 6) ? (double)s_below(g, 41) - 20.0 : s_value(g);
+        }
+        o.state = x;
+    }
+    if (s_below(g, 4) == 0) {
+        for (uint32_t j = 0; j < m->n_inputs; j++) {
+            held[j] =
+                s_below(g, 12) ? s_in_range(g, &m->inputs[j]) : s_value(g);
+        }
+        o.held = held;
+    }
+    if (s_below(g, 6) == 0) {
+        for (uint32_t j = 0; j < m->n_outputs; j++) {
+            y[j] = s_below(g, 10) ? (double)s_below(g, 41) - 20.0 : s_value(g);
+        }
+        o.outputs = y;
+    }
+    s_logf(c, "spawn %s %s/%s period %u%s%s%s%s", id, m->family,
+           tm_fidelity_name(m->fidelity), o.period, o.params ? " params" : "",
+           o.state ? " state" : "", o.held ? " held" : "",
+           o.outputs ? " outputs" : "");
+    int want = s_ref_spawn(&c->ref, id, m, &o);
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        s_expect_rc(rti, tm_rt_spawn(c->rt[rti], id, m, &o), want);
+    }
+}
+
+static void s_op_kill(s_ctx_t *c)
+{
+    const char *id = s_pick_id(c);
+    s_logf(c, "kill %s", id);
+    int want = s_ref_kill(&c->ref, id);
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        s_expect_rc(rti, tm_rt_kill(c->rt[rti], id), want);
+    }
+}
+
+static void s_op_link(s_ctx_t *c, int unlink)
+{
+    s_rng_t *g = &c->rng;
+    s_ref_t *r = &c->ref;
+    const char *src, *out, *dst, *in;
+    if (unlink && r->n_links > 0 && s_below(g, 3) != 0) {
+        const s_rlink_t *l = &r->links[s_below(g, (uint32_t)r->n_links)];
+        src = r->ids[l->src];
+        out = r->a[l->src].m->outputs[l->out].name;
+        dst = r->ids[l->dst];
+        in = r->a[l->dst].m->inputs[l->in].name;
+    } else {
+        src = s_pick_id(c);
+        dst = s_pick_id(c);
+        out = s_out_names[s_below(g, s_below(g, 8) ? 2 : 3)];
+        in = s_in_names[s_below(g, s_below(g, 8) ? 4 : 5)];
+        int si = s_ref_alive(r, src);
+        int di = s_ref_alive(r, dst);
+        if (si >= 0 && di >= 0 && s_below(g, 4) != 0) {
+            /* Mostly ports that exist, so summing inputs collect links. */
+            const tm_model_t *sm = r->a[si].m;
+            const tm_model_t *dm = r->a[di].m;
+            if (dm->n_inputs > 0) {
+                out = sm->outputs[s_below(g, sm->n_outputs)].name;
+                in = dm->inputs[s_below(g, dm->n_inputs)].name;
+            }
+        }
+    }
+    s_logf(c, "%s %s.%s -> %s.%s", unlink ? "unlink" : "link", src, out, dst,
+           in);
+    int want = unlink ? s_ref_unlink(r, src, out, dst, in)
+                      : s_ref_link(r, src, out, dst, in);
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        int got = unlink ? tm_rt_unlink(c->rt[rti], src, out, dst, in)
+                         : tm_rt_link(c->rt[rti], src, out, dst, in);
+        s_expect_rc(rti, got, want);
+    }
+}
+
+static void s_op_set(s_ctx_t *c)
+{
+    s_rng_t *g = &c->rng;
+    const char *id = s_pick_id(c);
+    const char *name =
+        s_set_names[s_below(g, sizeof s_set_names / sizeof s_set_names[0])];
+    double v = s_value(g);
+    if (s_below(g, 2) == 0) {
+        int i = s_ref_alive(&c->ref, id);
+        const tm_model_t *m = i >= 0 ? c->ref.a[i].m : NULL;
+        int j = m ? tm_model_var_index(m->params, m->n_params, name) : -1;
+        if (j >= 0) {
+            v = s_in_range(g, &m->params[j]);
+        }
+    }
+    s_logf(c, "set %s.%s = %.17g", id, name, v);
+    int want = s_ref_set(&c->ref, id, name, v);
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        s_expect_rc(rti, tm_rt_set(c->rt[rti], id, name, v), want);
+    }
+}
+
+static void s_op_set_model(s_ctx_t *c)
+{
+    s_rng_t *g = &c->rng;
+    const char *id = s_pick_id(c);
+    /* Mostly tiers of alpha, so tier changes are frequent. */
+    const tm_model_t *m = s_below(g, 4) ? s_models[s_below(g, 3)]
+                                        : s_models[s_below(g, S_N_MODELS)];
+    s_logf(c, "set_model %s %s/%s", id, m->family,
+           tm_fidelity_name(m->fidelity));
+    int want = s_ref_set_model(&c->ref, id, m);
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        s_expect_rc(rti, tm_rt_set_model(c->rt[rti], id, m), want);
+    }
+}
+
+static int s_op_step(s_ctx_t *c)
+{
+    uint64_t ticks = 1 + s_below(&c->rng, 5);
+    s_logf(c, "step %llu (tick %llu)", (unsigned long long)ticks,
+           (unsigned long long)c->ref.tick);
+    for (uint64_t t = 0; t < ticks; t++) {
+        s_ref_tick(&c->ref);
+    }
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        s_expect_rc(rti, tm_rt_step(c->rt[rti], ticks), 0);
+    }
+    return 1;
+}
+
+/* Operation weights, out of 100. */
+typedef struct {
+    int spawn, kill, link, unlink, set, set_model; /* step: the rest */
+    int tiers; /* spawn alpha tiers with period 1 only: large groups */
+} s_mix_t;
+
+static void s_run(uint64_t seed, size_t n_ops, size_t n_ids, const s_mix_t *mix)
+{
+    s_ctx_t *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    s_cur = c;
+    c->seed = seed;
+    c->rng.s = seed * 0x2545f4914f6cdd1dull + 1;
+    s_ref_t *r = &c->ref;
+    r->n_ids = n_ids;
+    r->ids = calloc(n_ids, sizeof *r->ids);
+    r->a = calloc(n_ids, sizeof *r->a);
+    assert_non_null(r->ids);
+    assert_non_null(r->a);
+    /* Ids whose strcmp order differs from creation order and from case
+     * order, including prefixes and the longest valid id. */
+    static const char *const pool[] = {
+        "a", "b",  "B",  "a0", "a_1", "ab", "z", "Z9", "m-1", "mm",
+        "n", "_q", "-x", "p",  "q1",  "aa", "A", "a-", "0"};
+    const size_t n_pool = sizeof pool / sizeof pool[0];
+    for (size_t i = 0; i < n_ids; i++) {
+        if (i < n_pool) {
+            snprintf(r->ids[i], sizeof r->ids[i], "%s", pool[i]);
+        } else if (i == n_pool) {
+            memset(r->ids[i], 'r', TM_ID_MAX);
+            r->ids[i][TM_ID_MAX] = '\0';
+        } else {
+            snprintf(r->ids[i], sizeof r->ids[i], "n%03zu-%c", i,
+                     (char)('a' + (i * 7) % 26));
+        }
+    }
+    r->h = 0.01;
+    r->seed = seed ^ 0x5eedull;
+    r->tick = seed % 3 == 0 ? 1000 : 0; /* a restarted mesh, sometimes */
+    c->cfg[0] = (s_cfg_t){(unsigned)(1 + seed % 3), 1000000};
+    c->cfg[1] = s_cfgs[seed % S_NCFG];
+    c->cfg[2] = s_cfgs[(seed + 2) % S_NCFG];
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        tm_rt_config_t cfg = {.workers = c->cfg[rti].workers,
+                              .h = r->h,
+                              .seed = r->seed,
+                              .tick = r->tick,
+                              .inline_actors = c->cfg[rti].inline_actors};
+        assert_int_equal(tm_rt_open(&c->rt[rti], &cfg), 0);
+    }
+    for (c->op = 0; c->op < n_ops; c->op++) {
+        int w = (int)s_below(&c->rng, 100);
+        int stepped = 0;
+        if ((w -= mix->spawn) < 0) {
+            s_op_spawn(c, mix->tiers);
+        } else if ((w -= mix->kill) < 0) {
+            s_op_kill(c);
+        } else if ((w -= mix->link) < 0) {
+            s_op_link(c, 0);
+        } else if ((w -= mix->unlink) < 0) {
+            s_op_link(c, 1);
+        } else if ((w -= mix->set) < 0) {
+            s_op_set(c);
+        } else if ((w -= mix->set_model) < 0) {
+            s_op_set_model(c);
+        } else {
+            stepped = s_op_step(c);
+        }
+        s_check_all(c, stepped || c->op + 1 == n_ops);
+    }
+    for (size_t rti = 0; rti < S_NRT; rti++) {
+        tm_rt_destroy(&c->rt[rti]);
+        assert_null(c->rt[rti]);
+    }
+    free(r->ids);
+    free(r->a);
+    free(r->links);
+    free(c);
+    s_cur = NULL;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* 20 ids, dense links: every rule and error path, many faults. */
+static void test_random_small(void **state)
+{
+    (void)state;
+    const s_mix_t mix = {.spawn = 14,
+                         .kill = 4,
+                         .link = 38,
+                         .unlink = 5,
+                         .set = 17,
+                         .set_model = 10};
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        s_run(seed, 2000, 20, &mix);
+    }
+}
+
+/* 160 ids, many spawns and tier changes: groups grow, shrink and vanish;
+ * actors move between groups that must grow. */
+static void test_random_groups(void **state)
+{
+    (void)state;
+    const s_mix_t mix = {.spawn = 30,
+                         .kill = 8,
+                         .link = 25,
+                         .unlink = 5,
+                         .set = 5,
+                         .set_model = 20};
+    for (uint64_t seed = 101; seed <= 104; seed++) {
+        s_run(seed, 1500, 160, &mix);
+    }
+}
+
+/* Two outputs of one source into one summing input: ascending source id
+ * leaves their order open; it must not depend on the order of linking.
+ * a.y = 1e16, b.y = -1e16, b.q = 1: (a.y + b.y) + b.q = 1, while adding
+ * b.q before b.y gives (1e16 + 1) - 1e16 = 0. */
+static void s_same_source(unsigned workers, int q_first, double *u)
+{
+    tm_rt_config_t cfg = {.workers = workers, .h = 0.01};
+    tm_rt_t *rt = NULL;
+    assert_int_equal(tm_rt_open(&rt, &cfg), 0);
+    const char *ids[] = {"a", "b", "d"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tm_rt_spawn(rt, ids[i], &s_ahi, NULL), 0);
+        assert_int_equal(tm_rt_set(rt, ids[i], "w", 0.0), 0);
+    }
+    assert_int_equal(tm_rt_set(rt, "a", "x", 1e16), 0);
+    assert_int_equal(tm_rt_set(rt, "b", "x", -1e16), 0);
+    assert_int_equal(tm_rt_set(rt, "b", "v", 1.0), 0);
+    const char *first = q_first ? "q" : "y";
+    const char *second = q_first ? "y" : "q";
+    assert_int_equal(tm_rt_link(rt, "b", first, "d", "u"), 0);
+    assert_int_equal(tm_rt_link(rt, "a", "y", "d", "u"), 0);
+    assert_int_equal(tm_rt_link(rt, "b", second, "d", "u"), 0);
+    assert_int_equal(tm_rt_step(rt, 1), 0);
+    tm_rt_actor_t v;
+    assert_int_equal(tm_rt_get(rt, "d", &v), 0);
+    *u = v.inputs[0];
+    tm_rt_destroy(&rt);
+}
+
+static void test_summing_same_source(void **state)
+{
+    (void)state;
+    for (unsigned w = 1; w <= 2; w++) {
+        double u1, u2;
+        s_same_source(w, 0, &u1);
+        s_same_source(w, 1, &u2);
+        assert_true(u1 == 1.0); /* a.y, b.y, b.q: output order */
+        assert_true(u2 == 1.0);
+    }
+}
+
+/* 120 ids, alpha tiers only, one period: groups of dozens of actors, so
+ * tier changes move actors into groups that must grow, links kept. */
+static void test_random_tiers(void **state)
+{
+    (void)state;
+    const s_mix_t mix = {.spawn = 25,
+                         .kill = 3,
+                         .link = 25,
+                         .unlink = 2,
+                         .set = 5,
+                         .set_model = 30,
+                         .tiers = 1};
+    for (uint64_t seed = 201; seed <= 203; seed++) {
+        s_run(seed, 1500, 120, &mix);
+    }
+}
+
+/* Links into one input are counted in a uint16_t: the 65536th is refused,
+ * and the count stays exact when links come and go at the limit. */
+static void test_link_limit(void **state)
+{
+    (void)state;
+    tm_rt_config_t cfg = {.workers = 2, .h = 0.01, .inline_actors = 1000000};
+    tm_rt_t *rt = NULL;
+    assert_int_equal(tm_rt_open(&rt, &cfg), 0);
+    assert_int_equal(tm_rt_spawn(rt, "d", &s_ahi, NULL), 0);
+    char id[16];
+    enum { N = 32768 }; /* two outputs each: 65536 possible links */
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "s%05d", i);
+        assert_int_equal(tm_rt_spawn(rt, id, &s_ahi, NULL), 0);
+        assert_int_equal(tm_rt_link(rt, id, "y", "d", "u"), 0);
+        int rc = tm_rt_link(rt, id, "q", "d", "u");
+        assert_int_equal(rc, i + 1 < N ? 0 : TM_ERR_TOO_BIG);
+    }
+    tm_rt_actor_t v;
+    assert_int_equal(tm_rt_get(rt, "d", &v), 0);
+    assert_int_equal(v.linked[0], UINT16_MAX);
+    assert_int_equal(tm_rt_unlink(rt, "s00000", "q", "d", "u"), 0);
+    assert_int_equal(tm_rt_link(rt, "s32767", "q", "d", "u"), 0);
+    assert_int_equal(tm_rt_link(rt, "s00000", "q", "d", "u"), TM_ERR_TOO_BIG);
+    assert_int_equal(tm_rt_kill(rt, "s00001"), 0);
+    assert_int_equal(tm_rt_get(rt, "d", &v), 0);
+    assert_int_equal(v.linked[0], UINT16_MAX - 2);
+    assert_int_equal(tm_rt_step(rt, 1), 0);
+    /* Sources' outputs at spawn (zero inputs): y = k = 0.5, q = 0. */
+    assert_int_equal(tm_rt_get(rt, "d", &v), 0);
+    assert_true(v.inputs[0] == 0.5 * (N - 1));
+    tm_rt_stats_t st;
+    tm_rt_stats(rt, &st);
+    assert_int_equal(st.links, UINT16_MAX - 2);
+    tm_rt_destroy(&rt);
+}
+
+static int s_handle_eq(uint32_t handle, const void *key, void *arg)
+{
+    (void)arg;
+    return handle == *(const uint32_t *)key;
+}
+
+/* Churn: actors and links created and removed many times. The indexes
+ * reuse their tombstones instead of growing, and lookups stay right. */
+static void test_churn(void **state)
+{
+    (void)state;
+    tm_index_t ix;
+    tm_index_init(&ix);
+    for (uint32_t h = 0; h < 200000; h++) {
+        uint64_t hash = tm_hash64(&h, sizeof h);
+        assert_int_equal(tm_index_insert(&ix, hash, h), 0);
+        if (h >= 8) {
+            uint32_t old = h - 8;
+            uint64_t oh = tm_hash64(&old, sizeof old);
+            assert_int_equal(tm_index_find(&ix, oh, &old, s_handle_eq, NULL),
+                             old);
+            assert_int_equal(tm_index_remove(&ix, oh, old), 0);
+            assert_int_equal(tm_index_find(&ix, oh, &old, s_handle_eq, NULL),
+                             TM_INDEX_NONE);
+        }
+        assert_true(ix.used <= 9 && ix.cap <= 64);
+    }
+    tm_index_free(&ix);
+
+    tm_rt_config_t cfg = {.workers = 2, .h = 0.01, .inline_actors = 8};
+    tm_rt_t *rt = NULL;
+    assert_int_equal(tm_rt_open(&rt, &cfg), 0);
+    assert_int_equal(tm_rt_spawn(rt, "hub", &s_ahi, NULL), 0);
+    char id[16];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        tm_rt_spawn_opts_t o = {.period = 1 + (uint32_t)(i % 7)};
+        const tm_model_t *m = i % 3 ? &s_ahi : &s_gamma;
+        assert_int_equal(tm_rt_spawn(rt, id, m, &o), 0);
+        assert_int_equal(tm_rt_link(rt, id, "y", "hub", "u"), 0);
+        assert_int_equal(
+            tm_rt_link(rt, "hub", "y", id, m == &s_ahi ? "w" : "s"), 0);
+        if (i % 1000 == 999) {
+            assert_int_equal(tm_rt_step(rt, 1), 0);
+        }
+        if (i >= 4) {
+            snprintf(id, sizeof id, "c%d", i - 4);
+            assert_int_equal(tm_rt_kill(rt, id), 0);
+        }
+    }
+    tm_rt_stats_t st;
+    tm_rt_stats(rt, &st);
+    assert_int_equal(st.actors, 5);
+    assert_int_equal(st.links, 8);
+    assert_true(st.groups <= 5); /* hub + 4, however many were emptied */
+    tm_rt_actor_t v;
+    assert_int_equal(tm_rt_get(rt, "hub", &v), 0);
+    assert_int_equal(v.linked[0], 4);
+    assert_int_equal(tm_rt_link(rt, "c19999", "y", "hub", "u"), TM_ERR_EXISTS);
+    assert_int_equal(tm_rt_kill(rt, "c15995"), TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(tm_rt_step(rt, 3), 0);
+    tm_rt_destroy(&rt);
+}
+
+int main(void)
+{
+    assert_true(sodium_init() >= 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_summing_same_source),
+        cmocka_unit_test(test_random_small),
+        cmocka_unit_test(test_random_groups),
+        cmocka_unit_test(test_random_tiers),
+        cmocka_unit_test(test_link_limit),
+        cmocka_unit_test(test_churn),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
