@@ -712,70 +712,64 @@ static void s_pack_model(msgpack_packer *pk, const tm_model_t *m)
     tm_wire_pack_kv_str(pk, "fidelity", tm_fidelity_name(m->fidelity));
 }
 
+/* Catalog lists: the distinct families (family NULL), or the distinct
+ * versions of one family. */
+static bool s_listed(const tm_model_t *m, const char *family)
+{
+    return family == NULL || strcmp(m->family, family) == 0;
+}
+
+static const char *s_list_item(const tm_model_t *m, const char *family)
+{
+    return family != NULL ? m->version : m->family;
+}
+
+/* The list as "a, b, c" into buf. Returns whether any catalog entry was
+ * listed (false: the family is unknown). */
+static bool s_catalog_list(const char *family, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const tm_model_t *const *all = tm_models_all(&n);
+    size_t off = 0;
+    bool found = false;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!s_listed(all[i], family)) {
+            continue;
+        }
+        const char *item = s_list_item(all[i], family);
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) {
+            dup = s_listed(all[j], family) &&
+                  strcmp(s_list_item(all[j], family), item) == 0;
+        }
+        found = true;
+        if (!dup && off < cap) {
+            int w =
+                snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", item);
+            off += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return found;
+}
+
 int tm_cmd_find_model(const tm_cmd_t *cmd, const tm_model_t **out,
                       tm_cmd_reply_t *rep)
 {
     char family[TM_CMD_SPEC_MAX + 1];
     const char *version = NULL;
+    char known[512];
     snprintf(family, sizeof family, "%s", cmd->model);
     char *at = strchr(family, '@');
     if (at != NULL) {
         *at = '\0';
         version = at + 1;
     }
-    size_t n = 0;
-    const tm_model_t *const *all = tm_models_all(&n);
-    char known[512];
-    size_t off = 0;
-    known[0] = '\0';
-    bool family_seen = false;
-    for (size_t i = 0; i < n; i++) {
-        const char *f = all[i]->family;
-        const char *v = strcmp(f, family) == 0 ? all[i]->version : NULL;
-        bool dup = false;
-        if (strcmp(f, family) == 0) {
-            family_seen = true;
-        }
-        /* list versions of the family, or families when it is unknown */
-        for (size_t j = 0; j < i; j++) {
-            if (v != NULL ? (strcmp(all[j]->family, f) == 0 &&
-                             strcmp(all[j]->version, v) == 0)
-                          : strcmp(all[j]->family, f) == 0) {
-                dup = true;
-                break;
-            }
-        }
-        if (!dup && off < sizeof known) {
-            int w = snprintf(known + off, sizeof known - off, "%s%s",
-                             off ? ", " : "", v != NULL ? v : f);
-            off += w > 0 ? (size_t)w : 0;
-        }
-    }
-    if (!family_seen) {
-        /* known lists every family then */
+    if (!s_catalog_list(family, known, sizeof known)) {
+        s_catalog_list(NULL, known, sizeof known);
         return tm_cmd_reply_error(rep, TM_ERR_UNKNOWN_MODEL,
                                   "unknown model family '%s' (known: %s)",
                                   family, known);
-    }
-    /* Rebuild the list with this family's versions only. */
-    off = 0;
-    known[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(all[i]->family, family) != 0) {
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(all[j]->family, family) == 0 &&
-                strcmp(all[j]->version, all[i]->version) == 0) {
-                dup = true;
-            }
-        }
-        if (!dup && off < sizeof known) {
-            int w = snprintf(known + off, sizeof known - off, "%s%s",
-                             off ? ", " : "", all[i]->version);
-            off += w > 0 ? (size_t)w : 0;
-        }
     }
     if (version != NULL && version[0] == '\0') {
         return tm_cmd_reply_error(rep, TM_ERR_UNKNOWN_VERSION,
