@@ -421,6 +421,184 @@ static int s_word_in(const char *list, const char *w)
     return s_alias_match(list, w);
 }
 
+/* min..max positional arguments; missing says what is missing. */
+static int s_arg_count(const tm_cmd_info_t *c, int npos, int min, int max,
+                       const char *missing, char *err, size_t errlen)
+{
+    if (npos < min) {
+        return s_usage(c, err, errlen, missing);
+    }
+    if (npos > max) {
+        return s_usage(c, err, errlen, "too many arguments");
+    }
+    return 0;
+}
+
+/* An actor id argument into out->id. */
+static int s_take_id(const char *a, tm_cmd_t *out, char *err, size_t errlen)
+{
+    if (!tm_rt_id_valid(a)) {
+        return s_bad_id(a, err, errlen);
+    }
+    snprintf(out->id, sizeof out->id, "%s", a);
+    return 0;
+}
+
+/* spawn-many PREFIX COUNT: every id made, up to PREFIX<COUNT-1>, must be
+ * a valid id. */
+static int s_take_prefix(const tm_cmd_info_t *c, const char *prefix,
+                         const char *count, tm_cmd_t *out, char *err,
+                         size_t errlen)
+{
+    char why[256];
+    char last[TM_ID_MAX + 32];
+    if (s_parse_u64(count, 1, TM_CMD_SPAWN_MAX, &out->count) != 0) {
+        snprintf(why, sizeof why,
+                 "COUNT must be a whole number in 1..%u, got '%.40s'",
+                 TM_CMD_SPAWN_MAX, count);
+        return s_usage(c, err, errlen, why);
+    }
+    snprintf(last, sizeof last, "%.80s%llu", prefix,
+             (unsigned long long)(out->count - 1));
+    if (!tm_rt_id_valid(last)) {
+        s_err(err, errlen,
+              "bad actor id prefix '%.80s': PREFIX<N> must be 1-%u "
+              "letters, digits, '_' or '-'",
+              prefix, TM_ID_MAX);
+        return TM_ERR_BAD_ID;
+    }
+    snprintf(out->id, sizeof out->id, "%s", prefix);
+    return 0;
+}
+
+/* The positional arguments of each command, after the options. */
+static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
+                        const char *const *pos, int npos, char *err,
+                        size_t errlen)
+{
+    char why[256];
+    int rc = 0;
+    switch (c->kind) {
+    case TM_CMD_HELP:
+        rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
+        if (rc == 0 && npos == 1) {
+            snprintf(out->topic, sizeof out->topic, "%s", pos[0]);
+        }
+        break;
+    case TM_CMD_NODES:
+    case TM_CMD_ACTORS:
+    case TM_CMD_STATS:
+    case TM_CMD_HASH:
+    case TM_CMD_CANCEL:
+    case TM_CMD_TOP:
+        if (npos > 0) {
+            snprintf(why, sizeof why, "unexpected argument '%.64s'", pos[0]);
+            return s_usage(c, err, errlen, why);
+        }
+        if (c->kind == TM_CMD_TOP && out->limit > S_TOP_MAX) {
+            return s_usage(c, err, errlen, "--limit is at most 1000");
+        }
+        break;
+    case TM_CMD_MODELS:
+    case TM_CMD_IDS:
+        rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
+        if (rc == 0 && npos == 1) {
+            if (strlen(pos[0]) > TM_ID_MAX) {
+                return s_bad_id(pos[0], err, errlen);
+            }
+            snprintf(out->id, sizeof out->id, "%s", pos[0]);
+        }
+        break;
+    case TM_CMD_SPAWN:
+    case TM_CMD_SPAWN_MANY: {
+        int want = c->kind == TM_CMD_SPAWN ? 1 : 2;
+        rc = s_arg_count(c, npos, want, want, "missing arguments", err, errlen);
+        if (rc == 0 && !out->has_model) {
+            rc = s_usage(c, err, errlen, "missing --model");
+        }
+        if (rc == 0) {
+            rc = c->kind == TM_CMD_SPAWN
+                     ? s_take_id(pos[0], out, err, errlen)
+                     : s_take_prefix(c, pos[0], pos[1], out, err, errlen);
+        }
+        break;
+    }
+    case TM_CMD_INSPECT:
+    case TM_CMD_KILL:
+        rc = s_arg_count(c, npos, 1, 1, "missing ID", err, errlen);
+        if (rc == 0) {
+            rc = s_take_id(pos[0], out, err, errlen);
+        }
+        break;
+    case TM_CMD_LINK:
+    case TM_CMD_UNLINK:
+        rc = s_arg_count(c, npos, 2, 2, "missing arguments", err, errlen);
+        if (rc == 0) {
+            rc = s_parse_port(c, pos[0], &out->src, err, errlen);
+        }
+        if (rc == 0) {
+            rc = s_parse_port(c, pos[1], &out->dst, err, errlen);
+        }
+        break;
+    case TM_CMD_SET:
+        rc = s_arg_count(c, npos, 2, npos, "missing arguments", err, errlen);
+        if (rc == 0) {
+            rc = s_take_id(pos[0], out, err, errlen);
+        }
+        if (rc == 0 && npos - 1 > (int)TM_CMD_MAX_PARAMS) {
+            rc = s_usage(c, err, errlen, "too many assignments");
+        }
+        for (int i = 1; i < npos && rc == 0; i++) {
+            rc = s_parse_assign(c, pos[i], &out->params[out->n_params++], err,
+                                errlen);
+        }
+        break;
+    case TM_CMD_RUN:
+        if (npos == 1 && out->ticks == 0) {
+            if (s_parse_u64(pos[0], 1, 1000000000000ull, &out->ticks) != 0) {
+                return s_usage(c, err, errlen,
+                               "N must be a number of ticks >= 1");
+            }
+        } else if (npos > 0) {
+            return s_usage(c, err, errlen, "too many arguments");
+        }
+        if (out->ticks == 0) {
+            return s_usage(c, err, errlen, "missing --ticks N");
+        }
+        break;
+    case TM_CMD_CLOCK:
+        rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
+        if (rc == 0 && npos == 1) {
+            if (tm_clock_parse(pos[0], &out->clock) != 0) {
+                snprintf(why, sizeof why, "unknown clock mode '%.40s'", pos[0]);
+                return s_usage(c, err, errlen, why);
+            }
+            out->has_clock = true;
+        }
+        break;
+    case TM_CMD_WATCH:
+        rc = s_arg_count(c, npos, 1, npos, "missing ID", err, errlen);
+        if (rc == 0) {
+            rc = s_take_id(pos[0], out, err, errlen);
+        }
+        if (rc == 0 && npos - 1 > (int)TM_CMD_MAX_SIGNALS) {
+            rc = s_usage(c, err, errlen, "too many signals");
+        }
+        for (int i = 1; i < npos && rc == 0; i++) {
+            if (!s_name_valid(pos[i])) {
+                snprintf(why, sizeof why, "bad signal name '%.40s'", pos[i]);
+                return s_usage(c, err, errlen, why);
+            }
+            snprintf(out->signals[out->n_signals++], TM_MODEL_NAME_MAX + 1,
+                     "%s", pos[i]);
+        }
+        break;
+    case TM_CMD_COUNT:
+        return TM_ERR_INTERNAL;
+    }
+    return rc;
+}
+
 int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
                  size_t errlen)
 {
@@ -477,169 +655,7 @@ int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
         }
         pos[npos++] = a;
     }
-
-    int rc = 0;
-    switch (c->kind) {
-    case TM_CMD_HELP:
-        if (npos > 1) {
-            return s_usage(c, err, errlen, "too many arguments");
-        }
-        if (npos == 1) {
-            snprintf(out->topic, sizeof out->topic, "%s", pos[0]);
-        }
-        break;
-    case TM_CMD_NODES:
-    case TM_CMD_ACTORS:
-    case TM_CMD_STATS:
-    case TM_CMD_HASH:
-    case TM_CMD_CANCEL:
-    case TM_CMD_TOP:
-        if (npos > 0) {
-            snprintf(why, sizeof why, "unexpected argument '%.64s'", pos[0]);
-            return s_usage(c, err, errlen, why);
-        }
-        if (c->kind == TM_CMD_TOP && out->limit > S_TOP_MAX) {
-            return s_usage(c, err, errlen, "--limit is at most 1000");
-        }
-        break;
-    case TM_CMD_MODELS:
-    case TM_CMD_IDS:
-        if (npos > 1) {
-            return s_usage(c, err, errlen, "too many arguments");
-        }
-        if (npos == 1) {
-            if (strlen(pos[0]) > TM_ID_MAX) {
-                return s_bad_id(pos[0], err, errlen);
-            }
-            snprintf(out->id, sizeof out->id, "%s", pos[0]);
-        }
-        break;
-    case TM_CMD_SPAWN:
-    case TM_CMD_SPAWN_MANY: {
-        int want = c->kind == TM_CMD_SPAWN ? 1 : 2;
-        if (npos != want) {
-            return s_usage(c, err, errlen,
-                           npos < want ? "missing arguments"
-                                       : "too many arguments");
-        }
-        if (!out->has_model) {
-            return s_usage(c, err, errlen, "missing --model");
-        }
-        if (c->kind == TM_CMD_SPAWN) {
-            if (!tm_rt_id_valid(pos[0])) {
-                return s_bad_id(pos[0], err, errlen);
-            }
-            snprintf(out->id, sizeof out->id, "%s", pos[0]);
-            break;
-        }
-        if (s_parse_u64(pos[1], 1, TM_CMD_SPAWN_MAX, &out->count) != 0) {
-            snprintf(why, sizeof why,
-                     "COUNT must be a whole number in 1..%u, got '%.40s'",
-                     TM_CMD_SPAWN_MAX, pos[1]);
-            return s_usage(c, err, errlen, why);
-        }
-        /* The longest id made, PREFIX<COUNT-1>, must be a valid id. */
-        char last[TM_ID_MAX + 32];
-        snprintf(last, sizeof last, "%.80s%llu", pos[0],
-                 (unsigned long long)(out->count - 1));
-        if (!tm_rt_id_valid(last)) {
-            s_err(err, errlen,
-                  "bad actor id prefix '%.80s': PREFIX<N> must be 1-%u "
-                  "letters, digits, '_' or '-'",
-                  pos[0], TM_ID_MAX);
-            return TM_ERR_BAD_ID;
-        }
-        snprintf(out->id, sizeof out->id, "%s", pos[0]);
-        break;
-    }
-    case TM_CMD_INSPECT:
-    case TM_CMD_KILL:
-        if (npos != 1) {
-            return s_usage(c, err, errlen,
-                           npos == 0 ? "missing ID" : "too many arguments");
-        }
-        if (!tm_rt_id_valid(pos[0])) {
-            return s_bad_id(pos[0], err, errlen);
-        }
-        snprintf(out->id, sizeof out->id, "%s", pos[0]);
-        break;
-    case TM_CMD_LINK:
-    case TM_CMD_UNLINK:
-        if (npos != 2) {
-            return s_usage(c, err, errlen,
-                           npos < 2 ? "missing arguments"
-                                    : "too many arguments");
-        }
-        rc = s_parse_port(c, pos[0], &out->src, err, errlen);
-        if (rc == 0) {
-            rc = s_parse_port(c, pos[1], &out->dst, err, errlen);
-        }
-        break;
-    case TM_CMD_SET:
-        if (npos < 2) {
-            return s_usage(c, err, errlen, "missing arguments");
-        }
-        if (!tm_rt_id_valid(pos[0])) {
-            return s_bad_id(pos[0], err, errlen);
-        }
-        snprintf(out->id, sizeof out->id, "%s", pos[0]);
-        if (npos - 1 > (int)TM_CMD_MAX_PARAMS) {
-            return s_usage(c, err, errlen, "too many assignments");
-        }
-        for (int i = 1; i < npos && rc == 0; i++) {
-            rc = s_parse_assign(c, pos[i], &out->params[out->n_params++], err,
-                                errlen);
-        }
-        break;
-    case TM_CMD_RUN:
-        if (npos == 1 && out->ticks == 0) {
-            if (s_parse_u64(pos[0], 1, 1000000000000ull, &out->ticks) != 0) {
-                return s_usage(c, err, errlen,
-                               "N must be a number of ticks >= 1");
-            }
-        } else if (npos > 0) {
-            return s_usage(c, err, errlen, "too many arguments");
-        }
-        if (out->ticks == 0) {
-            return s_usage(c, err, errlen, "missing --ticks N");
-        }
-        break;
-    case TM_CMD_CLOCK:
-        if (npos > 1) {
-            return s_usage(c, err, errlen, "too many arguments");
-        }
-        if (npos == 1) {
-            if (tm_clock_parse(pos[0], &out->clock) != 0) {
-                snprintf(why, sizeof why, "unknown clock mode '%.40s'", pos[0]);
-                return s_usage(c, err, errlen, why);
-            }
-            out->has_clock = true;
-        }
-        break;
-    case TM_CMD_WATCH:
-        if (npos < 1) {
-            return s_usage(c, err, errlen, "missing ID");
-        }
-        if (!tm_rt_id_valid(pos[0])) {
-            return s_bad_id(pos[0], err, errlen);
-        }
-        snprintf(out->id, sizeof out->id, "%s", pos[0]);
-        if (npos - 1 > (int)TM_CMD_MAX_SIGNALS) {
-            return s_usage(c, err, errlen, "too many signals");
-        }
-        for (int i = 1; i < npos; i++) {
-            if (!s_name_valid(pos[i])) {
-                snprintf(why, sizeof why, "bad signal name '%.40s'", pos[i]);
-                return s_usage(c, err, errlen, why);
-            }
-            snprintf(out->signals[out->n_signals++], TM_MODEL_NAME_MAX + 1,
-                     "%s", pos[i]);
-        }
-        break;
-    case TM_CMD_COUNT:
-        return TM_ERR_INTERNAL;
-    }
-    return rc;
+    return s_positional(c, out, pos, npos, err, errlen);
 }
 
 /* ---- helpers for execution ---------------------------------------------- */
