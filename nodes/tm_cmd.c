@@ -1052,6 +1052,23 @@ static int s_models(const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     return s_done(rep);
 }
 
+/* Room for element n of a growing array *v of *cap elements of size
+ * bytes (doubling, from first). TM_ERR_NOMEM leaves *v as it was. */
+static int s_reserve(void **v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    size_t grown = *cap > 0 ? *cap * 2 : first;
+    void *p = realloc(*v, grown * size);
+    if (p == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    *v = p;
+    *cap = grown;
+    return 0;
+}
+
 /* Sorted list of actors (borrowed views, valid until the runtime
  * changes). */
 typedef struct {
@@ -1082,15 +1099,11 @@ static int s_list_cb(const tm_rt_actor_t *a, void *arg)
         strncmp(a->id, l->prefix, strlen(l->prefix)) != 0) {
         return 0;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        s_row_t *r = realloc(l->rows, cap * sizeof *r);
-        if (r == NULL) {
-            l->rc = TM_ERR_NOMEM;
-            return 1;
-        }
-        l->rows = r;
-        l->cap = cap;
+    void *rows = l->rows;
+    l->rc = s_reserve(&rows, &l->cap, l->n, sizeof *l->rows, 1024);
+    l->rows = rows;
+    if (l->rc != 0) {
+        return 1;
     }
     l->rows[l->n].id = a->id;
     l->rows[l->n].model = a->model;
@@ -1412,15 +1425,11 @@ static int s_links_cb(const tm_rt_link_t *l, void *arg)
     if (strcmp(l->src, ls->id) != 0 && strcmp(l->dst, ls->id) != 0) {
         return 0;
     }
-    if (ls->n == ls->cap) {
-        size_t cap = ls->cap ? ls->cap * 2 : 16;
-        s_link_copy_t *v = realloc(ls->v, cap * sizeof *v);
-        if (v == NULL) {
-            ls->rc = TM_ERR_NOMEM;
-            return 1;
-        }
-        ls->v = v;
-        ls->cap = cap;
+    void *v = ls->v;
+    ls->rc = s_reserve(&v, &ls->cap, ls->n, sizeof *ls->v, 16);
+    ls->v = v;
+    if (ls->rc != 0) {
+        return 1;
     }
     s_link_copy_t *c = &ls->v[ls->n++];
     snprintf(c->src, sizeof c->src, "%s", l->src);
