@@ -869,6 +869,22 @@ static int s_spawn_params(const tm_cmd_t *cmd, const tm_model_t *m,
     return 0;
 }
 
+/* What spawn and spawn-many check before they create anything: the
+ * model, the node and the parameters (into params). */
+static int s_spawn_check(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
+                         const tm_model_t **m, double *params,
+                         tm_cmd_reply_t *rep)
+{
+    int rc = tm_cmd_find_model(cmd, m, rep);
+    if (rc == 0) {
+        rc = s_check_node(ctx, cmd, rep);
+    }
+    if (rc == 0) {
+        rc = s_spawn_params(cmd, *m, params, rep);
+    }
+    return rc;
+}
+
 static int s_spawn_error(tm_cmd_reply_t *rep, int rc, const char *id,
                          const tm_model_t *m)
 {
@@ -1252,13 +1268,7 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     tm_rt_actor_t view;
     tm_store_batch_t *b = NULL;
     bool spawned = false;
-    int rc = tm_cmd_find_model(cmd, &m, rep);
-    if (rc == 0) {
-        rc = s_check_node(ctx, cmd, rep);
-    }
-    if (rc == 0) {
-        rc = s_spawn_params(cmd, m, params, rep);
-    }
+    int rc = s_spawn_check(ctx, cmd, &m, params, rep);
     if (rc != 0) {
         return rc;
     }
@@ -1328,13 +1338,7 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     tm_store_batch_t *b = NULL;
     uint64_t spawned = 0;
     double t0 = s_now();
-    int rc = tm_cmd_find_model(cmd, &m, rep);
-    if (rc == 0) {
-        rc = s_check_node(ctx, cmd, rep);
-    }
-    if (rc == 0) {
-        rc = s_spawn_params(cmd, m, params, rep);
-    }
+    int rc = s_spawn_check(ctx, cmd, &m, params, rep);
     if (rc != 0) {
         return rc;
     }
