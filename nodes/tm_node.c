@@ -363,24 +363,29 @@ static void s_writer_done(void *arg)
     ev_async_send(n->loop, &n->writer_done);
 }
 
+/* Count a checkpoint the writer finished. */
+static void s_checkpoint_done(tm_node_t *n, const tm_writer_result_t *r)
+{
+    if (r->rc != 0) {
+        n->ckpt_failed++;
+        tm_log(TM_LOG_ERROR, "node: checkpoint at tick %llu failed: %s",
+               (unsigned long long)r->tick, tm_err_str(r->rc));
+        return;
+    }
+    n->ckpt_tick = r->tick;
+    n->ckpt_count++;
+    n->ckpt_ms = r->ms;
+    tm_log(TM_LOG_DEBUG,
+           "node: checkpoint at tick %llu: %zu records in %.1f ms",
+           (unsigned long long)r->tick, r->records, r->ms);
+}
+
 static void s_collect_result(tm_node_t *n)
 {
     tm_writer_result_t r;
-    if (n->writer == NULL || !tm_writer_poll(n->writer, &r)) {
-        return;
+    if (n->writer != NULL && tm_writer_poll(n->writer, &r)) {
+        s_checkpoint_done(n, &r);
     }
-    if (r.rc != 0) {
-        n->ckpt_failed++;
-        tm_log(TM_LOG_ERROR, "node: checkpoint at tick %llu failed: %s",
-               (unsigned long long)r.tick, tm_err_str(r.rc));
-        return;
-    }
-    n->ckpt_tick = r.tick;
-    n->ckpt_count++;
-    n->ckpt_ms = r.ms;
-    tm_log(TM_LOG_DEBUG,
-           "node: checkpoint at tick %llu: %zu records in %.1f ms",
-           (unsigned long long)r.tick, r.records, r.ms);
 }
 
 static void s_writer_async_cb(struct ev_loop *loop, ev_async *w, int revents)
@@ -419,14 +424,8 @@ static int s_checkpoint(tm_node_t *n, bool wait)
         tm_writer_wait(n->writer);
         tm_writer_result_t r;
         if (tm_writer_poll(n->writer, &r)) {
+            s_checkpoint_done(n, &r);
             rc = r.rc;
-            if (rc == 0) {
-                n->ckpt_tick = r.tick;
-                n->ckpt_count++;
-                n->ckpt_ms = r.ms;
-            } else {
-                n->ckpt_failed++;
-            }
         }
     }
     return rc;
