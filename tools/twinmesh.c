@@ -354,13 +354,31 @@ static void s_add_list(s_words_t *w, const char *prefix, const char *list,
     }
 }
 
+/* The actor id a word starts with (up to '.' or '='), into id. */
+static void s_id_part(const char *word, char id[TM_ID_MAX + 1])
+{
+    size_t n = strcspn(word, ".=");
+    snprintf(id, TM_ID_MAX + 1, "%.*s", (int)(n < TM_ID_MAX ? n : TM_ID_MAX),
+             word);
+}
+
+/* Every command the help lists. */
+static void s_add_commands(s_words_t *w, const char *word)
+{
+    size_t n = 0;
+    const tm_cmd_info_t *t = tm_cmd_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].flags & TM_CMD_F_HIDDEN)) {
+            s_add(w, word, t[i].name, " ");
+        }
+    }
+}
+
 static void s_add_ids(s_console_t *c, s_words_t *w, const char *prefix,
                       const char *suffix)
 {
     char id[TM_ID_MAX + 1];
-    size_t n = strcspn(prefix, ".=");
-    snprintf(id, sizeof id, "%.*s", (int)(n < TM_ID_MAX ? n : TM_ID_MAX),
-             prefix);
+    s_id_part(prefix, id);
     const char *with_prefix[] = {"ids", id, "--limit", "500"};
     const char *all[] = {"ids", "--limit", "500"};
     json_t *ids = id[0] ? s_query(c, 4, with_prefix) : s_query(c, 3, all);
@@ -402,14 +420,8 @@ static void s_add_ports(s_console_t *c, s_words_t *w, const char *id,
 static void s_candidates(s_console_t *c, int argc, const char **argv,
                          const char *word, s_words_t *w)
 {
-    size_t n = 0;
-    const tm_cmd_info_t *t = tm_cmd_table(&n);
     if (argc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (!(t[i].flags & TM_CMD_F_HIDDEN)) {
-                s_add(w, word, t[i].name, " ");
-            }
-        }
+        s_add_commands(w, word);
         s_add(w, word, "quit", " ");
         return;
     }
@@ -446,11 +458,7 @@ static void s_candidates(s_console_t *c, int argc, const char **argv,
     switch (cmd->kind) {
     case TM_CMD_HELP:
         if (argc == 1) {
-            for (size_t i = 0; i < n; i++) {
-                if (!(t[i].flags & TM_CMD_F_HIDDEN)) {
-                    s_add(w, word, t[i].name, " ");
-                }
-            }
+            s_add_commands(w, word);
         }
         break;
     case TM_CMD_CLOCK:
@@ -469,16 +477,11 @@ static void s_candidates(s_console_t *c, int argc, const char **argv,
         if (argc > 2) {
             break;
         }
-        const char *dot = strchr(word, '.');
-        if (dot == NULL) {
+        if (strchr(word, '.') == NULL) {
             s_add_ids(c, w, word, ".");
         } else {
             char id[TM_ID_MAX + 1];
-            snprintf(id, sizeof id, "%.*s",
-                     (int)((size_t)(dot - word) < TM_ID_MAX
-                               ? (size_t)(dot - word)
-                               : TM_ID_MAX),
-                     word);
+            s_id_part(word, id);
             const char *kind = argc == 1 ? "outputs" : "inputs";
             s_add_ports(c, w, id, &kind, 1, word, true, " ");
         }
