@@ -22,6 +22,7 @@
 #define S_TOP_DEFAULT    20u
 #define S_TOP_MAX        1000u
 #define S_POSITIONAL_MAX 64
+#define S_TICKS_MAX      1000000000000ull /* run --ticks */
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -225,35 +226,19 @@ static int s_name_valid(const char *s)
     return n > 0 && n < TM_MODEL_NAME_MAX;
 }
 
-static int s_parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+/* A whole decimal number in [lo, hi]; what says what it is for the message
+ * ("--limit takes a whole number"), which names the range and the value. */
+static int s_number(const tm_cmd_info_t *c, const char *what, const char *v,
+                    uint64_t lo, uint64_t hi, uint64_t *out, char *err,
+                    size_t errlen)
 {
-    if (v == NULL || v[0] < '0' || v[0] > '9') {
-        return TM_ERR_INVAL;
+    char why[256];
+    if (tm_config_parse_u64(v, false, lo, hi, out) == 0) {
+        return 0;
     }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || x < lo || x > hi) {
-        return TM_ERR_INVAL;
-    }
-    *out = (uint64_t)x;
-    return 0;
-}
-
-static int s_parse_f64(const char *v, double *out)
-{
-    if (v == NULL || *v == '\0' || *v == ' ') {
-        return TM_ERR_INVAL;
-    }
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end != '\0' || !isfinite(x) ||
-        (errno == ERANGE && fabs(x) > 1.0)) {
-        return TM_ERR_INVAL;
-    }
-    *out = x;
-    return 0;
+    snprintf(why, sizeof why, "%s in %llu..%llu, got '%.40s'", what,
+             (unsigned long long)lo, (unsigned long long)hi, v);
+    return s_usage(c, err, errlen, why);
 }
 
 static int s_bad_id(const char *id, char *err, size_t errlen)
@@ -287,13 +272,19 @@ static int s_parse_assign(const tm_cmd_info_t *c, const char *a,
               c->name, p->name, a);
         return TM_ERR_USAGE;
     }
-    if (s_parse_f64(eq + 1, &p->value) != 0) {
+    int rc = tm_config_parse_f64(eq + 1, &p->value);
+    if (rc == TM_ERR_RANGE) {
         s_err(err, errlen,
-              "bad parameter value '%.80s': '%.40s' is not a finite number", a,
-              eq + 1);
-        return TM_ERR_BAD_VALUE;
+              "bad parameter value '%.80s': '%.40s' is out of the range of a "
+              "double",
+              a, eq + 1);
+    } else if (rc != 0) {
+        s_err(err, errlen,
+              "bad parameter value '%.80s': '%.40s' is not a finite number%s",
+              a, eq + 1,
+              strpbrk(eq + 1, "xX") != NULL ? " (write it in decimal)" : "");
     }
-    return 0;
+    return rc != 0 ? TM_ERR_BAD_VALUE : 0;
 }
 
 /* ID.PORT into p. */
@@ -376,9 +367,10 @@ static int s_option(tm_cmd_t *cmd, const char *opt, const char *val, char *err,
         cmd->has_fidelity = true;
     } else if (strcmp(opt, "period") == 0) {
         uint64_t p = 0;
-        if (s_parse_u64(val, 1, UINT32_MAX, &p) != 0) {
-            return s_usage(c, err, errlen,
-                           "--period takes a whole number of ticks >= 1");
+        int rc = s_number(c, "--period takes a whole number of ticks", val, 1,
+                          UINT32_MAX, &p, err, errlen);
+        if (rc != 0) {
+            return rc;
         }
         cmd->period = (uint32_t)p;
     } else if (strcmp(opt, "param") == 0) {
@@ -392,21 +384,17 @@ static int s_option(tm_cmd_t *cmd, const char *opt, const char *val, char *err,
         }
         cmd->n_params++;
     } else if (strcmp(opt, "limit") == 0) {
-        if (s_parse_u64(val, 1, UINT32_MAX, &cmd->limit) != 0) {
-            return s_usage(c, err, errlen, "--limit takes a number >= 1");
-        }
+        return s_number(c, "--limit takes a whole number", val, 1, UINT32_MAX,
+                        &cmd->limit, err, errlen);
     } else if (strcmp(opt, "count") == 0) {
-        if (s_parse_u64(val, 1, UINT64_MAX / 2, &cmd->count) != 0) {
-            return s_usage(c, err, errlen, "--count takes a number >= 1");
-        }
+        return s_number(c, "--count takes a whole number", val, 1,
+                        UINT64_MAX / 2, &cmd->count, err, errlen);
     } else if (strcmp(opt, "ticks") == 0) {
-        if (s_parse_u64(val, 1, 1000000000000ull, &cmd->ticks) != 0) {
-            return s_usage(c, err, errlen,
-                           "--ticks takes a number of ticks >= 1");
-        }
+        return s_number(c, "--ticks takes a whole number of ticks", val, 1,
+                        S_TICKS_MAX, &cmd->ticks, err, errlen);
     } else if (strcmp(opt, "interval") == 0) {
-        if (s_parse_f64(val, &cmd->interval) != 0 || cmd->interval < 0.05 ||
-            cmd->interval > 3600) {
+        if (tm_config_parse_f64(val, &cmd->interval) != 0 ||
+            cmd->interval < 0.05 || cmd->interval > 3600) {
             return s_usage(c, err, errlen,
                            "--interval takes seconds in [0.05, 3600]");
         }
@@ -450,13 +438,11 @@ static int s_take_prefix(const tm_cmd_info_t *c, const char *prefix,
                          const char *count, tm_cmd_t *out, char *err,
                          size_t errlen)
 {
-    char why[256];
     char last[TM_ID_MAX + 32];
-    if (s_parse_u64(count, 1, TM_CMD_SPAWN_MAX, &out->count) != 0) {
-        snprintf(why, sizeof why,
-                 "COUNT must be a whole number in 1..%u, got '%.40s'",
-                 TM_CMD_SPAWN_MAX, count);
-        return s_usage(c, err, errlen, why);
+    int rc = s_number(c, "COUNT must be a whole number", count, 1,
+                      TM_CMD_SPAWN_MAX, &out->count, err, errlen);
+    if (rc != 0) {
+        return rc;
     }
     snprintf(last, sizeof last, "%.80s%llu", prefix,
              (unsigned long long)(out->count - 1));
@@ -555,9 +541,10 @@ static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
         break;
     case TM_CMD_RUN:
         if (npos == 1 && out->ticks == 0) {
-            if (s_parse_u64(pos[0], 1, 1000000000000ull, &out->ticks) != 0) {
-                return s_usage(c, err, errlen,
-                               "N must be a number of ticks >= 1");
+            rc = s_number(c, "N must be a whole number of ticks", pos[0], 1,
+                          S_TICKS_MAX, &out->ticks, err, errlen);
+            if (rc != 0) {
+                return rc;
             }
         } else if (npos > 0) {
             return s_usage(c, err, errlen, "too many arguments");

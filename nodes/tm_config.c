@@ -104,32 +104,49 @@ int tm_config_name_valid(const char *s)
     return n > 0;
 }
 
-/* Unsigned decimal or 0x hex integer in [lo, hi]; whole string. */
-static int s_parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+int tm_config_parse_u64(const char *s, bool hex, uint64_t lo, uint64_t hi,
+                        uint64_t *out)
 {
-    if (v == NULL || *v == '\0' || *v == '-' || *v == '+' || *v == ' ') {
+    int base = 10;
+    const char *digits = s;
+    if (s == NULL) {
         return TM_ERR_INVAL;
     }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 0);
-    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+    if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        digits = s + 2;
+    }
+    /* strtoull alone would take spaces, a sign and (base 0) octal */
+    size_t n =
+        strspn(digits, base == 16 ? "0123456789abcdefABCDEF" : "0123456789");
+    if (n == 0 || digits[n] != '\0') {
         return TM_ERR_INVAL;
+    }
+    errno = 0;
+    unsigned long long x = strtoull(digits, NULL, base);
+    if (errno == ERANGE || x < lo || x > hi) {
+        return TM_ERR_RANGE;
     }
     *out = (uint64_t)x;
     return 0;
 }
 
-static int s_parse_double(const char *v, double *out)
+int tm_config_parse_f64(const char *s, double *out)
 {
-    if (v == NULL || *v == '\0' || *v == ' ') {
+    /* strtod alone would take spaces, hex, nan and inf */
+    if (s == NULL || s[0] == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0') {
         return TM_ERR_INVAL;
     }
     char *end = NULL;
     errno = 0;
-    double x = strtod(v, &end);
-    if (errno != 0 || end == v || *end != '\0' || !isfinite(x)) {
+    double x = strtod(s, &end);
+    if (end == s || *end != '\0') {
         return TM_ERR_INVAL;
+    }
+    /* ERANGE: overflow (inf), or underflow; a subnormal result is kept,
+     * a number that became 0 is not */
+    if (!isfinite(x) || (errno == ERANGE && x == 0)) {
+        return TM_ERR_RANGE;
     }
     *out = x;
     return 0;
@@ -158,7 +175,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         snprintf(cfg->data, sizeof cfg->data, "%s", value);
     } else if (strcmp(key, "workers") == 0) {
-        if (s_parse_u64(value, 0, S_MAX_WORKERS, &u) != 0) {
+        if (tm_config_parse_u64(value, true, 0, S_MAX_WORKERS, &u) != 0) {
             s_err(err, errlen,
                   "'%s' is not a worker count (0 = one per core, at most "
                   "%u)",
@@ -167,7 +184,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->workers = (unsigned)u;
     } else if (strcmp(key, "tick") == 0) {
-        if (s_parse_double(value, &d) != 0 || !(d > 0) || d > S_MAX_TICK) {
+        if (tm_config_parse_f64(value, &d) != 0 || !(d > 0) || d > S_MAX_TICK) {
             s_err(err, errlen,
                   "'%s' is not a tick step (seconds, > 0 and <= %g)", value,
                   S_MAX_TICK);
@@ -183,7 +200,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->clock = c;
     } else if (strcmp(key, "checkpoint") == 0) {
-        if (s_parse_u64(value, 0, UINT32_MAX, &u) != 0) {
+        if (tm_config_parse_u64(value, true, 0, UINT32_MAX, &u) != 0) {
             s_err(err, errlen,
                   "'%s' is not a checkpoint interval (ticks, 0 = only at "
                   "exit)",
@@ -192,7 +209,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->checkpoint = u;
     } else if (strcmp(key, "seed") == 0) {
-        if (s_parse_u64(value, 0, UINT64_MAX, &u) != 0) {
+        if (tm_config_parse_u64(value, true, 0, UINT64_MAX, &u) != 0) {
             s_err(err, errlen, "'%s' is not a seed (unsigned 64-bit integer)",
                   value);
             return TM_ERR_CONFIG;

@@ -15,18 +15,20 @@
  *   tick = 0.05              ; tick step h in seconds, (0, 3600]
  *   clock = realtime         ; realtime | fast | paused
  *   checkpoint = 100         ; ticks between checkpoints, 0 = only at exit
- *   seed = 1                 ; mesh seed (decimal or 0x hex)
+ *   seed = 1                 ; mesh seed
  *   log = info               ; debug | info | warn | error | off
  *
  *   [console]
  *   endpoint = tcp://127.0.0.1:7700
  *
- * An unknown section or key, a bad value or a syntax error is refused with
- * "FILE:LINE: [section] key: why".
+ * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
+ * is a decimal number. An unknown section or key, a bad value or a syntax
+ * error is refused with "FILE:LINE: [section] key: why".
  */
 #ifndef TM_CONFIG_H_INCLUDED
 #define TM_CONFIG_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,5 +90,20 @@ int tm_clock_parse(const char *name, tm_clock_t *out);
 
 /* true if s is 1..TM_CONFIG_NAME_MAX letters, digits, '_' or '-'. */
 int tm_config_name_valid(const char *s);
+
+/* Numbers as the config and the console commands read them, so that both
+ * refuse the same things. */
+
+/* The whole of s as an integer in [lo, hi]: decimal digits, or with hex
+ * also "0x" and hex digits. No sign, no spaces, never octal ("0100" is one
+ * hundred). Errors: TM_ERR_INVAL (not such a number), TM_ERR_RANGE (a
+ * number outside [lo, hi]). */
+int tm_config_parse_u64(const char *s, bool hex, uint64_t lo, uint64_t hi,
+                        uint64_t *out);
+
+/* The whole of s as a finite decimal number ("2", "-1.5e-3", ".5"): no
+ * hex, nan, inf or spaces. Errors: TM_ERR_INVAL, TM_ERR_RANGE (beyond a
+ * double: it overflows, or a number other than 0 would round to 0). */
+int tm_config_parse_f64(const char *s, double *out);
 
 #endif

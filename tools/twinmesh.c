@@ -758,9 +758,8 @@ int main(int argc, char **argv)
         if (a[1] == 'c' || strcmp(a, "--connect") == 0) {
             c.endpoint = val;
         } else {
-            char *end = NULL;
-            double s = strtod(val, &end);
-            if (end == val || *end != '\0' || !(s > 0) || s > 86400) {
+            double s = 0;
+            if (tm_config_parse_f64(val, &s) != 0 || !(s > 0) || s > 86400) {
                 fprintf(stderr,
                         "twinmesh: --timeout: '%s' is not a number of "
                         "seconds in (0, 86400]\n",

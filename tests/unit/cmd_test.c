@@ -207,6 +207,77 @@ static void test_parse_others(void **state)
     assert_int_equal(tm_cmd_parse(0, NULL, &c, err, sizeof err), TM_ERR_USAGE);
 }
 
+/* Numbers are whole decimal strings; an out-of-range value names the range
+ * and echoes what was given, instead of a bound that was not broken. */
+static void test_parse_numbers(void **state)
+{
+    (void)state;
+    tm_cmd_t c;
+    char err[512];
+    assert_int_equal(PARSE(&c, err, "run", "--ticks", "18446744073709551616"),
+                     TM_ERR_USAGE);
+    assert_string_equal(err, "run: --ticks takes a whole number of ticks in "
+                             "1..1000000000000, got '18446744073709551616' "
+                             "(usage: run --ticks N)");
+    assert_int_equal(PARSE(&c, err, "run", "--ticks", "1000000000001"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "in 1..1000000000000, got '1000000000001'"));
+    static const char *const bad_ticks[] = {"-5", "1e3",  "",    " 5", "5 ",
+                                            "+5", "0x10", "5.0", "\t5"};
+    for (size_t i = 0; i < sizeof bad_ticks / sizeof bad_ticks[0]; i++) {
+        assert_int_equal(PARSE(&c, err, "run", "--ticks", bad_ticks[i]),
+                         TM_ERR_USAGE);
+        assert_int_equal(PARSE(&c, err, "run", bad_ticks[i]), TM_ERR_USAGE);
+    }
+    assert_int_equal(PARSE(&c, err, "run", "--ticks", "0010"), 0);
+    assert_int_equal(c.ticks, 10); /* decimal, never octal */
+    assert_int_equal(PARSE(&c, err, "run", "1000000000001"), TM_ERR_USAGE);
+    assert_non_null(strstr(err, "in 1..1000000000000, got '1000000000001'"));
+    assert_int_equal(PARSE(&c, err, "actors", "--limit", "5000000000"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "--limit takes a whole number in "
+                                "1..4294967295, got '5000000000'"));
+    assert_int_equal(PARSE(&c, err, "top", "--count", "99999999999999999999"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "got '99999999999999999999'"));
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p", "--model", "x", "--period", "4294967296"),
+        TM_ERR_USAGE);
+    assert_non_null(strstr(err, "--period takes a whole number of ticks in "
+                                "1..4294967295, got '4294967296'"));
+    assert_int_equal(PARSE(&c, err, "spawn-many", "m", "1e3", "--model", "x"),
+                     TM_ERR_USAGE);
+
+    /* values: finite decimal numbers only */
+    static const char *const good[] = {"x=.5", "x=5.",     "x=+5",
+                                       "x=-0", "x=1e-300", "x=1.5E3"};
+    static const double want[] = {0.5, 5.0, 5.0, 0.0, 1e-300, 1500.0};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(PARSE(&c, err, "set", "o1", good[i]), 0);
+        assert_true(c.params[0].value == want[i]);
+    }
+    static const char *const bad[] = {"x=nan", "x=-inf", "x=infinity",
+                                      "x=1e",  "x= 5",   "x=\t5",
+                                      "x=5 ",  "x=",     "x=1e5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(PARSE(&c, err, "set", "o1", bad[i]), TM_ERR_BAD_VALUE);
+        assert_non_null(strstr(err, "is not a finite number"));
+    }
+    assert_int_equal(PARSE(&c, err, "set", "o1", "x=0x10"), TM_ERR_BAD_VALUE);
+    assert_string_equal(err, "bad parameter value 'x=0x10': '0x10' is not a "
+                             "finite number (write it in decimal)");
+    assert_int_equal(PARSE(&c, err, "set", "o1", "x=1e400"), TM_ERR_BAD_VALUE);
+    assert_non_null(strstr(err, "'1e400' is out of the range of a double"));
+    /* 1e-400 is not 0: refused rather than silently rounded */
+    assert_int_equal(PARSE(&c, err, "set", "o1", "x=1e-400"), TM_ERR_BAD_VALUE);
+    assert_string_equal(err, "bad parameter value 'x=1e-400': '1e-400' is out "
+                             "of the range of a double");
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p", "--model", "x", "--param", "k=0x1p3"),
+        TM_ERR_BAD_VALUE);
+    assert_int_equal(PARSE(&c, err, "top", "--interval", "0x1"), TM_ERR_USAGE);
+}
+
 /* ---- execution ---------------------------------------------------------- */
 
 typedef struct {
@@ -447,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_parse_spawn_many),
         cmocka_unit_test(test_parse_links_and_set),
         cmocka_unit_test(test_parse_others),
+        cmocka_unit_test(test_parse_numbers),
         cmocka_unit_test_setup_teardown(test_exec_every_command, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_exec_errors, s_setup, s_teardown),

@@ -11,6 +11,7 @@
 #include "tm_err.h"
 #include "tm_log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,85 @@ static void test_clock_names(void **state)
     assert_string_equal(tm_clock_name(TM_CLOCK_PAUSED), "paused");
 }
 
+/* Integers are decimal (a leading 0 is not octal) or 0x hex; tick is a
+ * decimal number. */
+static void test_numbers(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(s_load(&c,
+                            "[node]\ncheckpoint = 0100\nworkers = 010\n"
+                            "seed = 0X1f\n",
+                            err, sizeof err),
+                     0);
+    assert_int_equal(c.checkpoint, 100);
+    assert_int_equal(c.workers, 10);
+    assert_int_equal(c.seed, 31);
+    assert_int_equal(s_load(&c, "[node]\ncheckpoint = 08\n", err, sizeof err),
+                     0);
+    assert_int_equal(c.checkpoint, 8);
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[node]\ntick = 0x1p-4\n",
+         "t.ini:2: [node] tick: '0x1p-4' is not a tick step (seconds, > 0 "
+         "and <= 3600)"},
+        {"[node]\ntick = 1e-400\n",
+         "t.ini:2: [node] tick: '1e-400' is not a tick step (seconds, > 0 "
+         "and <= 3600)"},
+        {"[node]\nseed = 0x\n",
+         "t.ini:2: [node] seed: '0x' is not a seed (unsigned 64-bit "
+         "integer)"},
+        {"[node]\nseed = 0x1g\n",
+         "t.ini:2: [node] seed: '0x1g' is not a seed (unsigned 64-bit "
+         "integer)"},
+        {"[node]\nseed = +1\n",
+         "t.ini:2: [node] seed: '+1' is not a seed (unsigned 64-bit "
+         "integer)"},
+        {"[node]\ncheckpoint = 4294967296\n",
+         "t.ini:2: [node] checkpoint: '4294967296' is not a checkpoint "
+         "interval (ticks, 0 = only at exit)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(s_load(&c, cases[i].text, err, sizeof err),
+                         TM_ERR_CONFIG);
+        assert_string_equal(err, cases[i].msg);
+    }
+
+    uint64_t u = 0;
+    double d = 0;
+    assert_int_equal(tm_config_parse_u64("42", false, 0, 100, &u), 0);
+    assert_int_equal(u, 42);
+    assert_int_equal(tm_config_parse_u64("0x2a", false, 0, 100, &u),
+                     TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_u64("0x2a", true, 0, 100, &u), 0);
+    assert_int_equal(u, 42);
+    assert_int_equal(tm_config_parse_u64("101", false, 0, 100, &u),
+                     TM_ERR_RANGE);
+    assert_int_equal(
+        tm_config_parse_u64("18446744073709551616", false, 0, UINT64_MAX, &u),
+        TM_ERR_RANGE);
+    assert_int_equal(
+        tm_config_parse_u64("18446744073709551615", false, 0, UINT64_MAX, &u),
+        0);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(tm_config_parse_u64("", false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_u64(NULL, false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_u64("-1", false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_f64("-2.5e-3", &d), 0);
+    assert_true(d == -2.5e-3);
+    assert_int_equal(tm_config_parse_f64("1e400", &d), TM_ERR_RANGE);
+    assert_int_equal(tm_config_parse_f64("-1e-400", &d), TM_ERR_RANGE);
+    assert_int_equal(tm_config_parse_f64("0e-400", &d), 0);
+    assert_true(d == 0);
+    assert_int_equal(tm_config_parse_f64("inf", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_f64("0x10", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_f64(" 1", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_config_parse_f64("", &d), TM_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_set_as_flags),
         cmocka_unit_test(test_clock_names),
+        cmocka_unit_test(test_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
