@@ -287,6 +287,25 @@ static int s_parse_assign(const tm_cmd_info_t *c, const char *a,
     return rc != 0 ? TM_ERR_BAD_VALUE : 0;
 }
 
+/* NAME=VALUE into params[*n], refusing a name given before. */
+static int s_add_assign(const tm_cmd_info_t *c, const char *a,
+                        tm_cmd_param_t *params, size_t *n, char *err,
+                        size_t errlen)
+{
+    int rc = s_parse_assign(c, a, &params[*n], err, errlen);
+    for (size_t i = 0; i < *n && rc == 0; i++) {
+        if (strcmp(params[i].name, params[*n].name) == 0) {
+            s_err(err, errlen, "%s: parameter '%s' is given twice", c->name,
+                  params[i].name);
+            rc = TM_ERR_USAGE;
+        }
+    }
+    if (rc == 0) {
+        (*n)++;
+    }
+    return rc;
+}
+
 /* ID.PORT into p. */
 static int s_parse_port(const tm_cmd_info_t *c, const char *a, tm_cmd_port_t *p,
                         char *err, size_t errlen)
@@ -377,12 +396,7 @@ static int s_option(tm_cmd_t *cmd, const char *opt, const char *val, char *err,
         if (cmd->n_params >= TM_CMD_MAX_PARAMS) {
             return s_usage(c, err, errlen, "too many --param values");
         }
-        int rc =
-            s_parse_assign(c, val, &cmd->params[cmd->n_params], err, errlen);
-        if (rc != 0) {
-            return rc;
-        }
-        cmd->n_params++;
+        return s_add_assign(c, val, cmd->params, &cmd->n_params, err, errlen);
     } else if (strcmp(opt, "limit") == 0) {
         return s_number(c, "--limit takes a whole number", val, 1, UINT32_MAX,
                         &cmd->limit, err, errlen);
@@ -407,6 +421,19 @@ static int s_option(tm_cmd_t *cmd, const char *opt, const char *val, char *err,
 static int s_word_in(const char *list, const char *w)
 {
     return s_alias_match(list, w);
+}
+
+/* Bit of an option in the set of options seen; --param may repeat. */
+static unsigned s_option_bit(const char *opt)
+{
+    static const char *const all[] = {"model", "fidelity", "node",  "period",
+                                      "limit", "count",    "ticks", "interval"};
+    for (unsigned i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(all[i], opt) == 0) {
+            return 1u << i;
+        }
+    }
+    return 0;
 }
 
 /* min..max positional arguments; missing says what is missing. */
@@ -535,8 +562,8 @@ static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
             rc = s_usage(c, err, errlen, "too many assignments");
         }
         for (int i = 1; i < npos && rc == 0; i++) {
-            rc = s_parse_assign(c, pos[i], &out->params[out->n_params++], err,
-                                errlen);
+            rc = s_add_assign(c, pos[i], out->params, &out->n_params, err,
+                              errlen);
         }
         break;
     case TM_CMD_RUN:
@@ -576,6 +603,13 @@ static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
                 snprintf(why, sizeof why, "bad signal name '%.40s'", pos[i]);
                 return s_usage(c, err, errlen, why);
             }
+            for (size_t j = 0; j < out->n_signals; j++) {
+                if (strcmp(out->signals[j], pos[i]) == 0) {
+                    snprintf(why, sizeof why, "signal '%s' is given twice",
+                             pos[i]);
+                    return s_usage(c, err, errlen, why);
+                }
+            }
             snprintf(out->signals[out->n_signals++], TM_MODEL_NAME_MAX + 1,
                      "%s", pos[i]);
         }
@@ -591,6 +625,7 @@ int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
 {
     const char *pos[S_POSITIONAL_MAX];
     int npos = 0;
+    unsigned seen = 0; /* options given, to refuse one given twice */
     char why[256];
     memset(out, 0, sizeof *out);
     if (argc < 1 || argv == NULL || argv[0] == NULL) {
@@ -623,6 +658,11 @@ int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
                 snprintf(why, sizeof why, "unknown option --%s", opt);
                 return s_usage(c, err, errlen, why);
             }
+            if (seen & s_option_bit(opt)) {
+                snprintf(why, sizeof why, "--%s is given twice", opt);
+                return s_usage(c, err, errlen, why);
+            }
+            seen |= s_option_bit(opt);
             if (eq != NULL) {
                 val = eq + 1;
             } else if (i + 1 < argc && argv[i + 1] != NULL) {

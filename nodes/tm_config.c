@@ -15,6 +15,7 @@
 
 #define S_MAX_WORKERS 64u
 #define S_MAX_TICK    3600.0
+#define S_KEYS_MAX    16 /* known keys: 9 in [node], 1 in [console] */
 
 /* Parse state shared by the reader and the handler of one parse. */
 typedef struct {
@@ -25,6 +26,11 @@ typedef struct {
     int line;         /* lines handed to inih so far */
     int err_line;     /* first error found by us (0: none) */
     char err[TM_CONFIG_ERR_MAX];
+    struct {
+        char name[TM_CONFIG_NAME_MAX * 2]; /* "section.key" */
+        int line;
+    } keys[S_KEYS_MAX]; /* keys set so far, to refuse one given twice */
+    int n_keys;
 } s_parse_t;
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -308,13 +314,37 @@ static char *s_reader(char *str, int num, void *stream)
     return str;
 }
 
+/* The line a key was set on before in this file, or 0; remembers it. */
+static int s_seen_before(s_parse_t *p, const char *section, const char *key)
+{
+    char name[sizeof p->keys[0].name];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    for (int i = 0; i < p->n_keys; i++) {
+        if (strcmp(p->keys[i].name, name) == 0) {
+            return p->keys[i].line;
+        }
+    }
+    if (p->n_keys < S_KEYS_MAX) {
+        snprintf(p->keys[p->n_keys].name, sizeof name, "%s", name);
+        p->keys[p->n_keys].line = p->line;
+        p->n_keys++;
+    }
+    return 0;
+}
+
 static int s_handler(void *user, const char *section, const char *name,
                      const char *value)
 {
     s_parse_t *p = user;
     char why[TM_CONFIG_ERR_MAX];
-    if (tm_config_set(p->cfg, section, name, value, why, sizeof why) == 0) {
-        return 1;
+    int first = 0;
+    int rc = tm_config_set(p->cfg, section, name, value, why, sizeof why);
+    if (rc == 0) {
+        first = s_seen_before(p, section, name);
+        if (first == 0) {
+            return 1;
+        }
+        snprintf(why, sizeof why, "given twice (first on line %d)", first);
     }
     if (p->err_line == 0) {
         p->err_line = p->line;

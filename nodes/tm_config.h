@@ -22,8 +22,8 @@
  *   endpoint = tcp://127.0.0.1:7700
  *
  * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
- * is a decimal number. An unknown section or key, a bad value or a syntax
- * error is refused with "FILE:LINE: [section] key: why".
+ * is a decimal number. An unknown section or key, a key given twice, a bad
+ * value or a syntax error is refused with "FILE:LINE: [section] key: why".
  */
 #ifndef TM_CONFIG_H_INCLUDED
 #define TM_CONFIG_H_INCLUDED

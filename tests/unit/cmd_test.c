@@ -278,6 +278,38 @@ static void test_parse_numbers(void **state)
     assert_int_equal(PARSE(&c, err, "top", "--interval", "0x1"), TM_ERR_USAGE);
 }
 
+/* An option, a parameter, an assignment or a signal given twice is refused:
+ * which one was meant cannot be guessed. --param itself may repeat. */
+static void test_parse_given_twice(void **state)
+{
+    (void)state;
+    tm_cmd_t c;
+    char err[512];
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p", "--model", "pump", "--model", "tank"),
+        TM_ERR_USAGE);
+    assert_non_null(strstr(err, "spawn: --model is given twice"));
+    assert_int_equal(PARSE(&c, err, "run", "--ticks", "5", "--ticks=7"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "run: --ticks is given twice"));
+    assert_int_equal(PARSE(&c, err, "actors", "--limit", "3", "--limit", "3"),
+                     TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "spawn", "p", "--model", "pump", "--param",
+                           "k=1", "--param", "k=2"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "spawn: parameter 'k' is given twice"));
+    assert_int_equal(PARSE(&c, err, "spawn", "p", "--model", "pump", "--param",
+                           "k=1", "--param", "m=2"),
+                     0);
+    assert_int_equal(c.n_params, 2);
+    assert_int_equal(PARSE(&c, err, "set", "o1", "k=1", "x=2", "k=3"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "set: parameter 'k' is given twice"));
+    assert_int_equal(PARSE(&c, err, "watch", "o1", "x", "v", "x"),
+                     TM_ERR_USAGE);
+    assert_non_null(strstr(err, "watch: signal 'x' is given twice"));
+}
+
 /* ---- execution ---------------------------------------------------------- */
 
 typedef struct {
@@ -519,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_parse_links_and_set),
         cmocka_unit_test(test_parse_others),
         cmocka_unit_test(test_parse_numbers),
+        cmocka_unit_test(test_parse_given_twice),
         cmocka_unit_test_setup_teardown(test_exec_every_command, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_exec_errors, s_setup, s_teardown),

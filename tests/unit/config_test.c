@@ -332,6 +332,34 @@ static void test_numbers(void **state)
     assert_int_equal(tm_config_parse_f64("", &d), TM_ERR_INVAL);
 }
 
+/* A key given twice in a file is refused, naming both lines: the first
+ * value would otherwise be lost without a word. A section may reopen. */
+static void test_key_twice(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(s_load(&c, "[node]\ntick = 0.1\nname = a\ntick = 0.2\n",
+                            err, sizeof err),
+                     TM_ERR_CONFIG);
+    assert_string_equal(err,
+                        "t.ini:4: [node] tick: given twice (first on line 2)");
+    assert_int_equal(s_load(&c,
+                            "[node]\nname = a\n[console]\nendpoint = "
+                            "tcp://127.0.0.1:1\n[node]\nsite = b\n",
+                            err, sizeof err),
+                     0);
+    assert_string_equal(c.name, "a");
+    assert_string_equal(c.site, "b");
+    assert_int_equal(s_load(&c,
+                            "[console]\nendpoint = tcp://a:1\n[console]\n"
+                            "endpoint = tcp://b:1\n",
+                            err, sizeof err),
+                     TM_ERR_CONFIG);
+    assert_string_equal(
+        err, "t.ini:4: [console] endpoint: given twice (first on line 2)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_set_as_flags),
         cmocka_unit_test(test_clock_names),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_key_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
