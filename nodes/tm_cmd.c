@@ -492,12 +492,19 @@ static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
     char why[256];
     int rc = 0;
     switch (c->kind) {
-    case TM_CMD_HELP:
+    case TM_CMD_HELP: {
         rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
-        if (rc == 0 && npos == 1) {
-            snprintf(out->topic, sizeof out->topic, "%s", pos[0]);
+        if (rc != 0 || npos == 0) {
+            break;
         }
+        const tm_cmd_info_t *topic = tm_cmd_lookup(pos[0]);
+        if (topic == NULL || (topic->flags & TM_CMD_F_HIDDEN)) {
+            s_err(err, errlen, "unknown command '%.64s' (try help)", pos[0]);
+            return TM_ERR_UNKNOWN_COMMAND;
+        }
+        snprintf(out->topic, sizeof out->topic, "%s", pos[0]);
         break;
+    }
     case TM_CMD_NODES:
     case TM_CMD_ACTORS:
     case TM_CMD_STATS:
@@ -513,6 +520,15 @@ static int s_positional(const tm_cmd_info_t *c, tm_cmd_t *out,
         }
         break;
     case TM_CMD_MODELS:
+        rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
+        if (rc == 0 && npos == 1) {
+            if (strlen(pos[0]) > TM_CMD_SPEC_MAX) {
+                snprintf(why, sizeof why, "bad model family '%.64s'", pos[0]);
+                return s_usage(c, err, errlen, why);
+            }
+            snprintf(out->model, sizeof out->model, "%s", pos[0]);
+        }
+        break;
     case TM_CMD_IDS:
         rc = s_arg_count(c, npos, 0, 1, "", err, errlen);
         if (rc == 0 && npos == 1) {
@@ -1067,21 +1083,30 @@ static int s_models(const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
 {
     size_t n = 0;
     const tm_model_t *const *all = tm_models_all(&n);
+    const char *family = cmd->model; /* "" lists every family */
     size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
-        shown += cmd->id[0] == '\0' || strcmp(all[i]->family, cmd->id) == 0;
+        shown += family[0] == '\0' || strcmp(all[i]->family, family) == 0;
     }
     if (shown == 0) {
-        tm_cmd_t spec = *cmd;
-        snprintf(spec.model, sizeof spec.model, "%s", cmd->id);
+        /* the precise message for a bad family or version; a good
+         * FAMILY@VERSION is still not a family name */
         const tm_model_t *m = NULL;
-        return tm_cmd_find_model(&spec, &m, rep);
+        char known[512];
+        int rc = tm_cmd_find_model(cmd, &m, rep);
+        if (rc == 0) {
+            s_catalog_list(NULL, known, sizeof known);
+            rc = tm_cmd_reply_error(rep, TM_ERR_UNKNOWN_MODEL,
+                                    "unknown model family '%s' (known: %s)",
+                                    family, known);
+        }
+        return rc;
     }
     msgpack_packer *pk = s_body(rep);
     msgpack_pack_array(pk, shown);
     for (size_t i = 0; i < n; i++) {
         const tm_model_t *m = all[i];
-        if (cmd->id[0] != '\0' && strcmp(m->family, cmd->id) != 0) {
+        if (family[0] != '\0' && strcmp(m->family, family) != 0) {
             continue;
         }
         msgpack_pack_map(pk, 8);

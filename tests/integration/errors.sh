@@ -81,6 +81,8 @@ expect_fail 1 "unknown node 'far' (this mesh has one node: enode)" \
 
 # usage errors: exit 2
 expect_fail 2 "unknown command 'frobnicate' (try help)" tmc frobnicate
+expect_fail 2 "unknown command 'frobnicate' (try help)" tmc help frobnicate
+expect_fail 1 "unknown model family 'pump@1.0.0' (known: " tmc models pump@1.0.0
 expect_fail 2 "spawn: missing --model" tmc spawn a1
 expect_fail 2 "link: expected ACTOR.PORT, got 'p1'" tmc link p1 t1.qin
 expect_fail 2 "run: missing --ticks N" tmc run

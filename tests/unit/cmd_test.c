@@ -310,6 +310,29 @@ static void test_parse_given_twice(void **state)
     assert_non_null(strstr(err, "watch: signal 'x' is given twice"));
 }
 
+/* help TOPIC must name a command, at the console as at the node. */
+static void test_parse_help_topic(void **state)
+{
+    (void)state;
+    tm_cmd_t c;
+    char err[512];
+    assert_int_equal(PARSE(&c, err, "help", "nosuch"), TM_ERR_UNKNOWN_COMMAND);
+    assert_string_equal(err, "unknown command 'nosuch' (try help)");
+    char longname[100];
+    memset(longname, 'a', 40);
+    memcpy(longname, "spawn", 5);
+    longname[40] = '\0';
+    assert_int_equal(PARSE(&c, err, "help", longname), TM_ERR_UNKNOWN_COMMAND);
+    assert_int_equal(PARSE(&c, err, "help", "ls"), 0);
+    assert_string_equal(c.topic, "ls");
+    /* models FAMILY: a long name is an unknown family, not a bad actor id */
+    char family[80];
+    memset(family, 'f', 70);
+    family[70] = '\0';
+    assert_int_equal(PARSE(&c, err, "models", family), 0);
+    assert_string_equal(c.model, family);
+}
+
 /* ---- execution ---------------------------------------------------------- */
 
 typedef struct {
@@ -480,6 +503,11 @@ static void test_exec_errors(void **state)
         TM_ERR_BAD_VALUE);
     assert_int_equal(RUN(f, "spawn", "x", "--model", "pump", "--node", "other"),
                      TM_ERR_NOT_FOUND);
+    /* models takes a family: an existing FAMILY@VERSION is no family */
+    assert_int_equal(RUN(f, "models", "pump@1.0.0"), TM_ERR_UNKNOWN_MODEL);
+    assert_non_null(
+        strstr(f->rep.message, "unknown model family 'pump@1.0.0' (known: "));
+    assert_int_equal(RUN(f, "models", "pump@9"), TM_ERR_UNKNOWN_VERSION);
     assert_int_equal(RUN(f, "inspect", "ghost"), TM_ERR_UNKNOWN_ACTOR);
     assert_string_equal(f->rep.message, "unknown actor 'ghost'");
     assert_int_equal(RUN(f, "kill", "ghost"), TM_ERR_UNKNOWN_ACTOR);
@@ -552,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_parse_others),
         cmocka_unit_test(test_parse_numbers),
         cmocka_unit_test(test_parse_given_twice),
+        cmocka_unit_test(test_parse_help_topic),
         cmocka_unit_test_setup_teardown(test_exec_every_command, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_exec_errors, s_setup, s_teardown),
