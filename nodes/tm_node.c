@@ -503,16 +503,18 @@ static void s_run_finish(tm_node_t *n, int status, const char *why)
 
 static void s_schedule(tm_node_t *n);
 
+/* Realtime: ticks due by now and not stepped yet, at most S_CHUNK_MAX
+ * (the caller steps at most a chunk anyway). Counted in doubles: with a
+ * tiny h the ticks due since t0 do not fit a uint64_t. */
 static uint64_t s_rt_due(tm_node_t *n, double now)
 {
     double h = tm_rt_h(n->rt);
-    double k = floor((now - n->rt_t0) / h);
-    if (k < 0) {
+    double stepped = (double)(tm_rt_tick(n->rt) - n->rt_k0);
+    double behind = floor((now - n->rt_t0) / h) - stepped;
+    if (!(behind >= 1)) {
         return 0;
     }
-    uint64_t target = n->rt_k0 + (uint64_t)k;
-    uint64_t tick = tm_rt_tick(n->rt);
-    return target > tick ? target - tick : 0;
+    return behind >= (double)S_CHUNK_MAX ? S_CHUNK_MAX : (uint64_t)behind;
 }
 
 static void s_fatal(tm_node_t *n, int rc)

@@ -1,0 +1,17 @@
+# robustness: the node stays responsive and correct under awkward but legal
+# use.
+. "$(dirname "$0")/lib.sh"
+
+# ---- a tick step of 1e-300 s under the realtime clock: every tick is
+# due at once; the node steps as fast as it can and keeps answering
+start_node tiny --tick 1e-300 --clock realtime --checkpoint 0
+expect_ok tmc spawn o1 --model oscillator
+sleep 0.5
+tick=$(tmc -t 5 --json stats | jget .tick) || fail "node down with h = 1e-300"
+[ "$tick" -gt 0 ] || fail "no tick stepped with h = 1e-300"
+ok
+eq "$(tmc --json stats | jget .clock)" realtime "clock with h = 1e-300"
+stop_node "$NODE_PID" || fail "SIGTERM exit status with h = 1e-300"
+ok
+
+done_checks
