@@ -75,7 +75,8 @@ struct tm_node {
     tm_clock_t clock;
     double rt_t0; /* realtime: monotonic time of tick rt_k0 */
     uint64_t rt_k0;
-    double per_tick; /* EMA of wall seconds per tick */
+    double per_tick;        /* EMA of wall seconds per tick ... */
+    size_t per_tick_actors; /* ... measured with this many actors */
 
     bool run_active;
     s_peer_t run_peer;
@@ -525,19 +526,30 @@ static void s_fatal(tm_node_t *n, int rc)
     ev_break(n->loop, EVBREAK_ALL);
 }
 
+/* Ticks of about S_CHUNK_S at the measured cost per tick. A cost not
+ * measured yet, or measured when the mesh was smaller, says nothing about
+ * the next tick: step one tick and measure again, rather than hold the
+ * loop (and every console) for a chunk sized for a small mesh. */
+static uint64_t s_chunk_ticks(const tm_node_t *n)
+{
+    if (n->per_tick <= 0 || tm_rt_count(n->rt) > n->per_tick_actors) {
+        return 1;
+    }
+    double chunk = S_CHUNK_S / n->per_tick;
+    if (chunk < 1) {
+        return 1;
+    }
+    return chunk > (double)S_CHUNK_MAX ? S_CHUNK_MAX : (uint64_t)chunk;
+}
+
 static void s_step_chunk(tm_node_t *n)
 {
     uint64_t want = 0;
     uint64_t tick = tm_rt_tick(n->rt);
     double now = s_now();
-    uint64_t chunk =
-        (uint64_t)(S_CHUNK_S / (n->per_tick > 0 ? n->per_tick : 1e-3));
-    if (chunk < 1) {
-        chunk = 1;
-    }
-    if (chunk > S_CHUNK_MAX) {
-        chunk = S_CHUNK_MAX;
-    }
+    uint64_t chunk = s_chunk_ticks(n);
+    size_t actors = tm_rt_count(n->rt);
+    bool fresh = n->per_tick <= 0 || actors > n->per_tick_actors;
     if (n->run_active) {
         want = n->run_start + n->run_ticks - tick;
     } else if (n->clock == TM_CLOCK_FAST) {
@@ -560,7 +572,11 @@ static void s_step_chunk(tm_node_t *n)
         return;
     }
     double per = (s_now() - now) / (double)want;
-    n->per_tick = n->per_tick > 0 ? 0.7 * n->per_tick + 0.3 * per : per;
+    if (!(per > 0)) {
+        per = 1e-9; /* below the clock's resolution: still measured */
+    }
+    n->per_tick = fresh ? per : 0.7 * n->per_tick + 0.3 * per;
+    n->per_tick_actors = actors;
     s_streams_after_step(n);
     s_maybe_checkpoint(n);
     if (n->run_active && tm_rt_tick(n->rt) >= n->run_start + n->run_ticks) {
