@@ -18,6 +18,7 @@ IT_BIN=$3
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tm-$TEST_NAME.XXXXXX")
 NODE_PIDS=()
+CONSOLE_PIDS=()
 WATCHDOG_PIDS=()
 TMUX_SOCKET=""
 CHECKS=0
@@ -30,6 +31,10 @@ cleanup() {
     if [ -n "$TMUX_SOCKET" ]; then
         tmux -S "$TMUX_SOCKET" kill-server 2>/dev/null
     fi
+    for pid in "${CONSOLE_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     for pid in "${NODE_PIDS[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
             kill -KILL "$pid" 2>/dev/null
@@ -139,6 +144,17 @@ stop_node() {
 
 tmc() {
     "$TM_BIN" -c "$EP" "$@"
+}
+
+# bg_console OUT ERR ARGS...: a console in the background (stdout to OUT,
+# stderr to ERR); sets BG_PID, the console's own pid (not a subshell's),
+# which the EXIT trap kills if it is still running.
+bg_console() {
+    local out=$1 err=$2
+    shift 2
+    "$TM_BIN" -c "$EP" "$@" >"$out" 2>"$err" &
+    BG_PID=$!
+    CONSOLE_PIDS+=("$BG_PID")
 }
 
 # expect_ok CMD...: the console command succeeds.

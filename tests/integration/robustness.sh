@@ -1,6 +1,12 @@
 # robustness: the node stays responsive and correct under awkward but legal
-# use.
+# use - a tick step far below the clock's resolution, a mesh that grows
+# under a fast clock, requests while a run is in progress, and consoles
+# that go away in the middle of a run or a stream.
 . "$(dirname "$0")/lib.sh"
+
+console() { # console FIELD: one of the console counters of stats
+    tmc --json stats | jget ".console.$1"
+}
 
 # ---- a tick step of 1e-300 s under the realtime clock: every tick is
 # due at once; the node steps as fast as it can and keeps answering
@@ -32,4 +38,82 @@ expect_ok tmc clock pause
 stop_node "$NODE_PID" || fail "SIGTERM exit status after growing"
 ok
 
+# ---- requests while a run is in progress
+start_node runner --checkpoint 0
+expect_ok tmc spawn o1 --model oscillator
+expect_ok tmc spawn-many m 2000 --model oscillator
+bg_console "$WORK/run.out" "$WORK/run.err" run --ticks 1000000000000
+run_pid=$BG_PID
+for _ in $(seq 100); do
+    [ "$(tmc --json stats | jget .clock)" = run ] && break
+    sleep 0.1
+done
+eq "$(tmc --json stats | jget .clock)" run "clock during a run"
+expect_fail 1 "a run is in progress" tmc run --ticks 5
+expect_ok tmc spawn o2 --model oscillator
+expect_ok tmc set o2 k=42
+expect_ok tmc link o1.x o2.fl
+eq "$(tmc --json inspect o2 | jget .params.k)" 42.0 "set during a run"
+expect_ok tmc kill m7
+expect_ok tmc hash
+t_a=$(tmc --json stats | jget .tick)
+sleep 0.3
+t_b=$(tmc --json stats | jget .tick)
+[ "$t_b" -gt "$t_a" ] || fail "the run stopped stepping: $t_a -> $t_b"
+ok
+# another console's clock change ends the run, and the run's console says so
+expect_ok tmc clock pause
+rc=0
+wait "$run_pid" || rc=$?
+eq "$rc" 1 "exit status of the interrupted run"
+grep -q "run interrupted by a clock change" "$WORK/run.err" ||
+    fail "interrupted run: $(cat "$WORK/run.err")"
+ok
+eq "$(tmc --json nodes | jget "[0].actors")" 2001 "actors after the run"
+
+# ---- a console that goes away mid-run: the run goes on without it, and
+# its final reply is counted as dropped
+dropped0=$(console dropped)
+bg_console /dev/null /dev/null run --ticks 1000000000000
+gone=$BG_PID
+for _ in $(seq 100); do
+    [ "$(tmc --json stats | jget .clock)" = run ] && break
+    sleep 0.1
+done
+kill -KILL "$gone"
+wait "$gone" 2>/dev/null || true
+t_a=$(tmc --json stats | jget .tick)
+sleep 0.3
+t_b=$(tmc --json stats | jget .tick)
+[ "$t_b" -gt "$t_a" ] || fail "the run of a gone console stopped: $t_a -> $t_b"
+ok
+eq "$(tmc --json stats | jget .clock)" run "run of a gone console goes on"
+expect_ok tmc clock pause
+[ "$(console dropped)" -gt "$dropped0" ] || fail "final reply not dropped"
+ok
+
+# ---- a console that goes away mid-stream: the stream is closed at the
+# next item or keepalive, the node keeps serving the others
+expect_ok tmc clock fast
+bg_console /dev/null /dev/null watch o1
+watcher=$BG_PID
+bg_console /dev/null /dev/null top --interval 0.2
+topper=$BG_PID
+for _ in $(seq 50); do
+    [ "$(console streams)" -eq 2 ] && break
+    sleep 0.1
+done
+eq "$(console streams)" 2 "two streams open"
+kill -KILL "$watcher" "$topper"
+wait "$watcher" 2>/dev/null || true
+wait "$topper" 2>/dev/null || true
+for _ in $(seq 50); do
+    [ "$(console streams)" -eq 0 ] && break
+    sleep 0.1
+done
+eq "$(console streams)" 0 "streams of gone consoles closed"
+expect_ok tmc clock pause
+eq "$(tmc --json watch o1 --count 1 | jget .id)" o1 "a new watch works"
+stop_node "$NODE_PID" || fail "SIGTERM exit status"
+ok
 done_checks
