@@ -7,6 +7,11 @@
  * (--json), so both outputs always agree. The console links this module
  * too, for help, completion and checking usage before it sends anything.
  *
+ * Memory: spawn-many estimates what COUNT actors of its model take at the
+ * peak (runtime arrays, the records in the batch and in LMDB) and refuses
+ * with TM_ERR_NOMEM, before creating anything, when that is more than the
+ * memory available.
+ *
  * Durability: a command that changes the mesh (spawn, spawn-many, kill,
  * link, unlink, set) returns only after tm_store_batch_commit() returned 0
  * for the batch holding the change; if the commit fails the change is
@@ -169,6 +174,9 @@ typedef struct {
     tm_store_t *store;
     tm_writer_t *writer; /* may be NULL (no checkpoint in flight) */
     tm_cmd_node_info_t info;
+    /* Bytes of memory spawn-many may plan on; 0: MemAvailable of
+     * /proc/meminfo at the time (no check when it cannot be read). */
+    uint64_t mem_available;
 } tm_cmd_ctx_t;
 
 /* Send one part of a long reply (more = true) and return 0, or an error

@@ -570,6 +570,26 @@ static void test_set_patches_record(void **state)
     assert_true(rec.state[0] == 0.1);   /* x: spawn state, untouched */
 }
 
+/* A spawn-many the node's memory cannot hold is refused before anything is
+ * created: a huge COUNT must not take the node down. */
+static void test_spawn_many_memory(void **state)
+{
+    s_fix_t *f = *state;
+    f->ctx.mem_available = 4u << 20; /* as if 4 MiB were left */
+    assert_int_equal(RUN(f, "spawn-many", "p", "1000000", "--model", "pump"),
+                     TM_ERR_NOMEM);
+    assert_non_null(strstr(f->rep.message, "spawn-many: 1000000 actors of "
+                                           "pump@1.0.0 need about "));
+    assert_non_null(strstr(f->rep.message, "available; nothing was spawned"));
+    assert_int_equal(tm_rt_count(f->rt), 0);
+    assert_int_equal(s_count(f, TM_DB_ACTORS), 0);
+    assert_int_equal(RUN(f, "spawn-many", "p", "100", "--model", "pump"), 0);
+    assert_int_equal(tm_rt_count(f->rt), 100);
+    f->ctx.mem_available = 0; /* what the system has */
+    assert_int_equal(RUN(f, "spawn-many", "q", "1000", "--model", "spring"), 0);
+    assert_int_equal(tm_rt_count(f->rt), 1100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +606,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_exec_parts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_set_patches_record, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_many_memory, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
