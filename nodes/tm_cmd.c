@@ -21,6 +21,7 @@
 #define S_IDS_DEFAULT    1000u
 #define S_TOP_DEFAULT    20u
 #define S_TOP_MAX        1000u
+#define S_INSPECT_LINKS  1000u /* links listed each way: about 40 KB */
 #define S_POSITIONAL_MAX 64
 #define S_TICKS_MAX      1000000000000ull /* run --ticks */
 
@@ -1617,28 +1618,35 @@ static int s_inspect(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
     for (size_t i = 0; i < ls.n; i++) {
         n_in += strcmp(ls.v[i].dst, a.id) == 0;
     }
+    size_t n_out = ls.n - n_in;
+    size_t list_in = n_in < S_INSPECT_LINKS ? n_in : S_INSPECT_LINKS;
+    size_t list_out = n_out < S_INSPECT_LINKS ? n_out : S_INSPECT_LINKS;
     tm_wire_pack_str(pk, "links");
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, 4);
     tm_wire_pack_str(pk, "in");
-    msgpack_pack_array(pk, n_in);
-    for (size_t i = 0; i < ls.n; i++) {
+    msgpack_pack_array(pk, list_in);
+    for (size_t i = 0, k = 0; i < ls.n && k < list_in; i++) {
         if (strcmp(ls.v[i].dst, a.id) == 0) {
             msgpack_pack_map(pk, 3);
             tm_wire_pack_kv_str(pk, "input", ls.v[i].input);
             tm_wire_pack_kv_str(pk, "src", ls.v[i].src);
             tm_wire_pack_kv_str(pk, "output", ls.v[i].output);
+            k++;
         }
     }
     tm_wire_pack_str(pk, "out");
-    msgpack_pack_array(pk, ls.n - n_in);
-    for (size_t i = 0; i < ls.n; i++) {
+    msgpack_pack_array(pk, list_out);
+    for (size_t i = 0, k = 0; i < ls.n && k < list_out; i++) {
         if (strcmp(ls.v[i].dst, a.id) != 0) {
             msgpack_pack_map(pk, 3);
             tm_wire_pack_kv_str(pk, "output", ls.v[i].output);
             tm_wire_pack_kv_str(pk, "dst", ls.v[i].dst);
             tm_wire_pack_kv_str(pk, "input", ls.v[i].input);
+            k++;
         }
     }
+    tm_wire_pack_kv_u64(pk, "in_total", n_in);
+    tm_wire_pack_kv_u64(pk, "out_total", n_out);
     tm_wire_pack_str(pk, "health");
     msgpack_pack_map(pk, 5);
     tm_wire_pack_kv_str(pk, "status",

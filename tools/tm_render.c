@@ -384,6 +384,16 @@ static void s_inspect(tm_render_t *r, json_t *b)
               "output", 1, NULL);
     s_section(out, "params", json_object_get(b, "params"),
               json_object_get(units, "params"), NULL, "", 0, NULL);
+    size_t in_n = json_array_size(json_object_get(links, "in"));
+    size_t out_n = json_array_size(json_object_get(links, "out"));
+    long long in_total = s_int(links, "in_total");
+    long long out_total = s_int(links, "out_total");
+    if ((long long)in_n < in_total || (long long)out_n < out_total) {
+        fprintf(out,
+                "links      %zu of %lld incoming and %zu of %lld outgoing "
+                "shown\n",
+                in_n, in_total, out_n, out_total);
+    }
     fprintf(out,
             "health     %s, %lld faults, last fault at tick %lld, last "
             "stepped at tick %lld, %.0f ns per step\n",

@@ -590,6 +590,47 @@ static void test_spawn_many_memory(void **state)
     assert_int_equal(tm_rt_count(f->rt), 1100);
 }
 
+/* An actor with very many links: inspect lists a bounded number of them
+ * with the totals, so the reply stays far below the 1 MiB wire limit (a
+ * larger frame makes the console's socket drop the connection). */
+static void test_inspect_many_links(void **state)
+{
+    s_fix_t *f = *state;
+    char id[32];
+    assert_int_equal(RUN(f, "spawn", "src", "--model", "oscillator"), 0);
+    assert_int_equal(
+        RUN(f, "spawn-many", "d", "40000", "--model", "oscillator"), 0);
+    for (int i = 0; i < 40000; i++) {
+        snprintf(id, sizeof id, "d%d", i);
+        assert_int_equal(tm_rt_link(f->rt, "src", "x", id, "fl"), 0);
+    }
+    assert_int_equal(tm_rt_link(f->rt, "d0", "x", "src", "fl"), 0);
+    assert_int_equal(RUN(f, "inspect", "src"), 0);
+    assert_true(f->rep.body.sbuf.size < TM_WIRE_MAX_SIZE_DEFAULT / 4);
+
+    msgpack_zone zone;
+    msgpack_object obj;
+    uint64_t total = 0;
+    assert_true(msgpack_zone_init(&zone, 4096));
+    assert_int_equal(tm_wire_unpack((const uint8_t *)f->rep.body.sbuf.data,
+                                    f->rep.body.sbuf.size, NULL, &zone, &obj),
+                     0);
+    const msgpack_object *links = tm_wire_map_get(&obj, "links");
+    assert_non_null(links);
+    const msgpack_object *out = tm_wire_map_get(links, "out");
+    assert_non_null(out);
+    assert_int_equal(out->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(out->via.array.size, 1000);
+    assert_int_equal(tm_wire_get_u64(links, "out_total", &total), 0);
+    assert_int_equal(total, 40000);
+    const msgpack_object *in = tm_wire_map_get(links, "in");
+    assert_non_null(in);
+    assert_int_equal(in->via.array.size, 1);
+    assert_int_equal(tm_wire_get_u64(links, "in_total", &total), 0);
+    assert_int_equal(total, 1);
+    msgpack_zone_destroy(&zone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_patches_record, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_spawn_many_memory, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_inspect_many_links, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
