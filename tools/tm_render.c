@@ -4,6 +4,7 @@
 #include "tm_err.h"
 #include "tm_wire.h"
 
+#include <limits.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
@@ -144,6 +145,9 @@ static const char *s_str(json_t *o, const char *key)
     return s ? s : "-";
 }
 
+/* An integer field; a real is truncated, and clamped to the range of long
+ * long (a reply of another node version, or a broken one, must not make
+ * the conversion undefined). */
 static long long s_int(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -151,7 +155,14 @@ static long long s_int(json_t *o, const char *key)
         return (long long)json_integer_value(v);
     }
     if (json_is_real(v)) {
-        return (long long)json_real_value(v);
+        double d = json_real_value(v);
+        if (d >= 9223372036854775808.0) {
+            return LLONG_MAX;
+        }
+        if (d < -9223372036854775808.0) {
+            return LLONG_MIN;
+        }
+        return (long long)d;
     }
     return 0;
 }
@@ -220,9 +231,10 @@ static void s_ids(tm_render_t *r, json_t *body)
 {
     size_t i;
     json_t *a;
+    char buf[64];
     json_array_foreach(body, i, a)
     {
-        fprintf(r->out, "%s\n", json_string_value(a));
+        fprintf(r->out, "%s\n", tm_render_num(a, buf, sizeof buf));
     }
 }
 
@@ -281,9 +293,11 @@ static void s_names(FILE *out, const char *label, json_t *obj)
     json_t *v;
     int first = 1;
     fprintf(out, " %s:", label);
+    char buf[64];
     json_object_foreach(obj, k, v)
     {
-        fprintf(out, "%s %s [%s]", first ? "" : ",", k, json_string_value(v));
+        fprintf(out, "%s %s [%s]", first ? "" : ",", k,
+                tm_render_num(v, buf, sizeof buf));
         first = 0;
     }
     if (first) {

@@ -386,7 +386,10 @@ static void s_add_ids(s_console_t *c, s_words_t *w, const char *prefix,
     json_t *v;
     json_array_foreach(ids, i, v)
     {
-        s_add(w, prefix, json_string_value(v), suffix);
+        const char *found = json_string_value(v);
+        if (found != NULL) {
+            s_add(w, prefix, found, suffix);
+        }
     }
     json_decref(ids);
 }
@@ -621,6 +624,13 @@ static int s_batch(s_console_t *c)
     return status;
 }
 
+/* A string field of a reply, "-" when missing or of another type. */
+static const char *s_field(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "-";
+}
+
 static void s_banner(s_console_t *c)
 {
     const char *argv[] = {"nodes"};
@@ -633,11 +643,10 @@ static void s_banner(s_console_t *c)
     } else {
         printf("twinmesh console: node %s (site %s) at %s, %lld actors, "
                "tick %lld, clock %s\n",
-               json_string_value(json_object_get(n, "name")),
-               json_string_value(json_object_get(n, "site")), c->endpoint,
+               s_field(n, "name"), s_field(n, "site"), c->endpoint,
                (long long)json_integer_value(json_object_get(n, "actors")),
                (long long)json_integer_value(json_object_get(n, "tick")),
-               json_string_value(json_object_get(n, "clock")));
+               s_field(n, "clock"));
     }
     printf("Type help for the commands, Tab to complete, quit or Ctrl-D to "
            "leave.\n");

@@ -1,7 +1,8 @@
 # robustness: the node stays responsive and correct under awkward but legal
 # use - a tick step far below the clock's resolution, a mesh that grows
-# under a fast clock, requests while a run is in progress, and consoles
-# that go away in the middle of a run or a stream.
+# under a fast clock, requests while a run is in progress, consoles that
+# go away in the middle of a run or a stream, and a console facing replies
+# it does not expect.
 . "$(dirname "$0")/lib.sh"
 
 console() { # console FIELD: one of the console counters of stats
@@ -116,4 +117,24 @@ expect_ok tmc clock pause
 eq "$(tmc --json watch o1 --count 1 | jget .id)" o1 "a new watch works"
 stop_node "$NODE_PID" || fail "SIGTERM exit status"
 ok
+
+# ---- a node that answers with hostile bodies (every field of the wrong
+# type or out of range, 1e300 where an integer belongs): the console
+# prints what it can and exits 0, in text and in JSON
+port=$(free_port)
+hostile="tcp://127.0.0.1:$port"
+"$IT_BIN" hostile-node "$hostile" >"$WORK/hostile.out" 2>&1 &
+hostile_pid=$!
+CONSOLE_PIDS+=("$hostile_pid")
+for args in "nodes" "actors" "ids" "models" "stats" "inspect x" "watch x" \
+    "top" "hash" "run --ticks 1" "spawn x --model pump"; do
+    for json in "" "--json"; do
+        # shellcheck disable=SC2086 # args are words
+        out=$("$TM_BIN" -c "$hostile" -t 5 $json $args 2>&1) ||
+            fail "console on a hostile reply to '$json $args': $out"
+        ok
+    done
+done
+wait "$hostile_pid" || fail "hostile node: $(cat "$WORK/hostile.out")"
+eq "$(cat "$WORK/hostile.out")" 22 "hostile replies sent"
 done_checks

@@ -14,6 +14,12 @@
  *                                     (kinds: garbage bomb deep huge empty
  *                                     truncated version msgtype twoframes
  *                                     noargv argvtype unknown)
+ *   tm_itest hostile-node ENDPOINT    bind a console endpoint and answer
+ *                                     every request with a well-formed
+ *                                     reply whose body has every field a
+ *                                     console reads, of the wrong type or
+ *                                     out of range (lists for list
+ *                                     commands); exit after 2 s idle
  *
  * PATH: ".a.b[2].c"; "." is the document itself. Strings print raw,
  * everything else as compact JSON.
@@ -24,6 +30,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +353,179 @@ static int s_bad(const char *endpoint, const char *kind)
     return 0;
 }
 
+/* ---- a node that sends hostile reply bodies ---------------------------- */
+
+/* A map with every key a console renders, each of a type or range it does
+ * not expect. depth > 0 nests the keys that hold maps or lists. */
+static void s_hostile_map(msgpack_packer *pk, int depth)
+{
+    static const char *const strs[] = {
+        "id",      "name",     "site", "clock",   "endpoint", "model",
+        "version", "fidelity", "node", "summary", "status",   "input",
+        "src",     "output",   "dst",  "digest"};
+    static const char *const nums[] = {
+        "actors",       "tick",         "t",           "h",
+        "lag_s",        "links",        "groups",      "workers",
+        "steps",        "faults",       "steps_per_s", "ticks_per_s",
+        "last_tick_us", "uptime_s",     "shard",       "period",
+        "step_ns",      "lag",          "worker",      "busy_us",
+        "every",        "count",        "failed",      "last_ms",
+        "map_size",     "used_bytes",   "commits",     "grows",
+        "requests",     "errors",       "dropped",     "streams",
+        "last_fault",   "last_stepped", "done",        "ticks",
+        "in_total",     "out_total"};
+    static const char *const maps[] = {
+        "checkpoint", "store", "console",  "health",  "values",
+        "held",       "state", "inputs",   "outputs", "params",
+        "states",     "units", "fallback", "pending"};
+    size_t nstr = sizeof strs / sizeof strs[0];
+    size_t nnum = sizeof nums / sizeof nums[0];
+    size_t nmap = depth > 0 ? sizeof maps / sizeof maps[0] : 0;
+    msgpack_pack_map(pk, nstr + nnum + nmap + (depth > 0 ? 3 : 0));
+    for (size_t i = 0; i < nstr; i++) {
+        tm_wire_pack_str(pk, strs[i]);
+        if (i % 3 == 0) {
+            msgpack_pack_int64(pk, -7);
+        } else if (i % 3 == 1) {
+            msgpack_pack_nil(pk);
+        } else {
+            msgpack_pack_double(pk, 1e300);
+        }
+    }
+    for (size_t i = 0; i < nnum; i++) {
+        tm_wire_pack_str(pk, nums[i]);
+        if (i % 4 == 0) {
+            msgpack_pack_double(pk, 1e300);
+        } else if (i % 4 == 1) {
+            msgpack_pack_double(pk, -1e300);
+        } else if (i % 4 == 2) {
+            tm_wire_pack_str(pk, "many");
+        } else {
+            msgpack_pack_uint64(pk, UINT64_MAX);
+        }
+    }
+    for (size_t i = 0; i < nmap; i++) {
+        tm_wire_pack_str(pk, maps[i]);
+        s_hostile_map(pk, depth - 1);
+    }
+    if (depth > 0) {
+        static const char *const lists[] = {"shards", "rows"};
+        for (size_t i = 0; i < 2; i++) {
+            tm_wire_pack_str(pk, lists[i]);
+            msgpack_pack_array(pk, 3);
+            s_hostile_map(pk, depth - 1);
+            msgpack_pack_int64(pk, 3);
+            msgpack_pack_nil(pk);
+        }
+        tm_wire_pack_str(pk, "links");
+        msgpack_pack_map(pk, 2);
+        tm_wire_pack_str(pk, "in");
+        msgpack_pack_array(pk, 1);
+        s_hostile_map(pk, 0);
+        tm_wire_pack_str(pk, "out");
+        msgpack_pack_double(pk, 2.5);
+    }
+}
+
+/* The body for a request: a list for the list commands, else a map. */
+static int s_hostile_body(const char *cmd, uint8_t **out, size_t *len)
+{
+    static const char *const lists[] = {"nodes", "actors", "ls", "ids",
+                                        "models"};
+    tm_wire_buf_t b;
+    bool list = false;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        list = list || strcmp(cmd, lists[i]) == 0;
+    }
+    tm_wire_buf_init(&b);
+    if (list) {
+        msgpack_pack_array(&b.pk, 5);
+        s_hostile_map(&b.pk, 1);
+        msgpack_pack_int64(&b.pk, 42);
+        msgpack_pack_nil(&b.pk);
+        msgpack_pack_double(&b.pk, -1e300);
+        tm_wire_pack_str(&b.pk, "id-ok");
+    } else {
+        s_hostile_map(&b.pk, 2);
+    }
+    int rc = tm_wire_buf_finish(&b, out, len);
+    tm_wire_buf_destroy(&b);
+    return rc;
+}
+
+static int s_hostile_node(const char *endpoint)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    int zero = 0;
+    int idle_ms = 2000;
+    int answered = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &idle_ms, sizeof idle_ms);
+    if (zmq_bind(s, endpoint) != 0) {
+        fprintf(stderr, "tm_itest: cannot bind %s\n", endpoint);
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        return 2;
+    }
+    for (;;) {
+        zmq_msg_t id, frame;
+        zmq_msg_init(&id);
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&id, s, 0) < 0 || zmq_msg_recv(&frame, s, 0) < 0) {
+            zmq_msg_close(&id);
+            zmq_msg_close(&frame);
+            break; /* idle: the test is done */
+        }
+        tm_envelope_t env;
+        tm_console_req_t req;
+        uint8_t *body = NULL;
+        uint8_t *payload = NULL;
+        uint8_t *reply = NULL;
+        size_t blen = 0;
+        size_t plen = 0;
+        size_t rlen = 0;
+        memset(&req, 0, sizeof req);
+        int rc = tm_envelope_decode(zmq_msg_data(&frame), zmq_msg_size(&frame),
+                                    NULL, &env);
+        if (rc == 0) {
+            rc =
+                tm_console_req_decode(env.payload, env.payload_len, NULL, &req);
+        }
+        if (rc == 0) {
+            rc = s_hostile_body(req.argv[0], &body, &blen);
+        }
+        if (rc == 0) {
+            rc = tm_console_rep_encode(0, NULL, "hostile", 0, body, blen,
+                                       &payload, &plen);
+        }
+        if (rc == 0) {
+            tm_envelope_t out = env;
+            out.type = TM_MSG_CONSOLE_REP;
+            snprintf(out.source, sizeof out.source, "hostile");
+            snprintf(out.destination, sizeof out.destination, "%s", env.source);
+            rc = tm_envelope_encode(&out, payload, plen, &reply, &rlen);
+        }
+        if (rc == 0) {
+            zmq_send(s, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
+            zmq_send(s, reply, rlen, 0);
+            answered++;
+        } else {
+            fprintf(stderr, "tm_itest: hostile-node: %s\n", tm_err_str(rc));
+        }
+        tm_console_req_free(&req);
+        free(body);
+        free(payload);
+        free(reply);
+        zmq_msg_close(&id);
+        zmq_msg_close(&frame);
+    }
+    printf("%d\n", answered);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "port") == 0) {
@@ -363,7 +543,11 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "bad") == 0) {
         return s_bad(argv[2], argv[3]);
     }
+    if (argc == 3 && strcmp(argv[1], "hostile-node") == 0) {
+        return s_hostile_node(argv[2]);
+    }
     fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
-                    "lines-json | bad ENDPOINT KIND\n");
+                    "lines-json | bad ENDPOINT KIND | hostile-node "
+                    "ENDPOINT\n");
     return 2;
 }
