@@ -166,8 +166,10 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         tm_render_help(stdout, cmd.topic, c->json);
         return 0;
     }
-    if (s_connect(c) != 0) {
-        return S_EXIT_UNREACHABLE;
+    rc = s_connect(c);
+    if (rc != 0) {
+        /* a malformed endpoint is the user's to fix, not the node's */
+        return rc == TM_ERR_INVAL ? S_EXIT_USAGE : S_EXIT_UNREACHABLE;
     }
     rc = tm_client_send(c->client, argc, argv);
     if (rc != 0) {

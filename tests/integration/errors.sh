@@ -90,6 +90,8 @@ expect_fail 2 "unknown option --bogus" tmc actors --bogus 1
 expect_fail 2 "clock: unknown clock mode 'slow'" tmc clock slow
 expect_fail 2 "unknown option -x" tmc -x nodes
 expect_fail 2 "twinmesh: --timeout" tmc -t zero nodes
+expect_fail 2 "cannot use endpoint foo: invalid argument" "$TM_BIN" -c foo nodes
+expect_fail 2 "cannot use endpoint : invalid argument" "$TM_BIN" -c "" nodes
 
 # the node checks the same things when a request bypasses the console's
 # own parsing (raw requests below): every malformed request gets an error
