@@ -631,6 +631,56 @@ static void test_inspect_many_links(void **state)
     msgpack_zone_destroy(&zone);
 }
 
+/* Ids of exactly 64 bytes work everywhere (spawn, link, inspect, kill, the
+ * store's link keys); 65 bytes and empty strings are refused with a
+ * message. */
+static void test_id_boundaries(void **state)
+{
+    s_fix_t *f = *state;
+    char a64[65], b64[65], a65[66], src[80], dst[80];
+    tm_cmd_t c;
+    char err[512];
+    memset(a64, 'a', 64);
+    a64[64] = '\0';
+    memset(b64, 'b', 64);
+    b64[64] = '\0';
+    memset(a65, 'a', 65);
+    a65[65] = '\0';
+    snprintf(src, sizeof src, "%s.x", a64);
+    snprintf(dst, sizeof dst, "%s.fl", b64);
+    assert_int_equal(RUN(f, "spawn", a64, "--model", "oscillator"), 0);
+    assert_int_equal(RUN(f, "spawn", b64, "--model", "oscillator"), 0);
+    assert_int_equal(RUN(f, "link", src, dst), 0);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 1);
+    assert_int_equal(RUN(f, "inspect", b64), 0);
+    assert_int_equal(RUN(f, "ids", a64), 0);
+    assert_int_equal(RUN(f, "set", a64, "k=2"), 0);
+    assert_int_equal(RUN(f, "kill", a64), 0);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 0);
+    assert_int_equal(s_count(f, TM_DB_ACTORS), 1);
+
+    assert_int_equal(RUN(f, "spawn", a65, "--model", "oscillator"),
+                     TM_ERR_BAD_ID);
+    assert_int_equal(RUN(f, "ids", a65), TM_ERR_BAD_ID);
+    snprintf(src, sizeof src, "%s.x", a65);
+    assert_int_equal(RUN(f, "link", src, dst), TM_ERR_BAD_ID);
+    assert_int_equal(RUN(f, "watch", a65), TM_ERR_BAD_ID);
+    assert_int_equal(PARSE(&c, err, "spawn", "", "--model", "x"),
+                     TM_ERR_BAD_ID);
+    assert_string_equal(err, "bad actor id '': ids are 1-64 letters, "
+                             "digits, '_' or '-'");
+    assert_int_equal(PARSE(&c, err, "spawn", "p", "--model", ""), TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "spawn", "p", "--model", "x", "--node", ""),
+                     TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "set", "p", ""), TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "link", ".x", "p.fl"), TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "link", "p.", "q.fl"), TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "inspect", ""), TM_ERR_BAD_ID);
+    assert_int_equal(PARSE(&c, err, "actors", "--limit="), TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "actors", "--", "x"), TM_ERR_USAGE);
+    assert_int_equal(tm_rt_count(f->rt), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +701,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spawn_many_memory, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_inspect_many_links, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_id_boundaries, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
