@@ -18,6 +18,23 @@
  * survives JSON and MessagePack round trips. */
 #define TMI_UNBOUNDED 1e300
 
+/* A built-in descriptor (version 1.0.0) from the including file's tables:
+ * s_inputs, s_outputs and s_params with S_NINPUTS, S_NOUTPUTS and
+ * S_NPARAMS entries (shared by every tier of a family), a state table with
+ * nst entries (NULL, 0 for stateless models) and the tier's functions. */
+#define TMI_MODEL(fam, tier, summary_text, st, nst, init_fn, output_fn,        \
+                  step_fn, map_fn, estimate_fn)                                \
+    {                                                                          \
+        .abi_version = TM_MODEL_ABI_VERSION,                                   \
+        .struct_size = sizeof(tm_model_t), .family = (fam),                    \
+        .version = "1.0.0", .fidelity = (tier), .summary = (summary_text),     \
+        .states = (st), .n_states = (nst), .inputs = s_inputs,                 \
+        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
+        .params = s_params, .n_params = S_NPARAMS, .init = (init_fn),          \
+        .output = (output_fn), .step = (step_fn), .map_state = (map_fn),       \
+        .estimate = (estimate_fn),                                             \
+    }
+
 /* Every built-in family and tier, version "1.0.0". */
 extern const tm_model_t tmi_oscillator_high;
 extern const tm_model_t tmi_oscillator_medium;

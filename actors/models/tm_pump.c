@@ -467,16 +467,8 @@ static int s_estimate(const double *params, double *state,
 }
 
 #define S_PUMP(tier, summary_text, step_fn)                                    \
-    {                                                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t), .family = "pump",                   \
-        .version = "1.0.0", .fidelity = (tier), .summary = (summary_text),     \
-        .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
-        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
-        .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
-        .output = s_output, .step = (step_fn), .map_state = NULL,              \
-        .estimate = s_estimate,                                                \
-    }
+    TMI_MODEL("pump", tier, summary_text, s_states, S_NSTATES, s_init,         \
+              s_output, step_fn, NULL, s_estimate)
 
 const tm_model_t tmi_pump_high = S_PUMP(
     TM_FIDELITY_HIGH, "centrifugal pump + induction motor, adaptive RK45 ODE",

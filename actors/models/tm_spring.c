@@ -59,17 +59,9 @@ static void s_step(const tm_step_ctx_t *ctx, size_t n, double *state,
 }
 
 #define S_SPRING(tier)                                                         \
-    {                                                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t), .family = "spring",                 \
-        .version = "1.0.0", .fidelity = (tier),                                \
-        .summary = "linear spring between two positions (stateless)",          \
-        .states = NULL, .n_states = 0, .inputs = s_inputs,                     \
-        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
-        .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
-        .output = s_output, .step = s_step, .map_state = NULL,                 \
-        .estimate = NULL,                                                      \
-    }
+    TMI_MODEL("spring", tier,                                                  \
+              "linear spring between two positions (stateless)", NULL, 0,      \
+              s_init, s_output, s_step, NULL, NULL)
 
 const tm_model_t tmi_spring_high = S_SPRING(TM_FIDELITY_HIGH);
 const tm_model_t tmi_spring_low = S_SPRING(TM_FIDELITY_LOW);

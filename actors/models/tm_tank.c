@@ -215,16 +215,8 @@ static int s_estimate(const double *params, double *state,
 
 #define S_TANK(tier, summary_text, st, nst, init_fn, output_fn, step_fn,       \
                map_fn)                                                         \
-    {                                                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t), .family = "tank",                   \
-        .version = "1.0.0", .fidelity = (tier), .summary = (summary_text),     \
-        .states = (st), .n_states = (nst), .inputs = s_inputs,                 \
-        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
-        .params = s_params, .n_params = S_NPARAMS, .init = (init_fn),          \
-        .output = (output_fn), .step = (step_fn), .map_state = (map_fn),       \
-        .estimate = s_estimate,                                                \
-    }
+    TMI_MODEL("tank", tier, summary_text, st, nst, init_fn, output_fn,         \
+              step_fn, map_fn, s_estimate)
 
 const tm_model_t tmi_tank_high =
     S_TANK(TM_FIDELITY_HIGH, "open tank, exact with spill/dry-run accounting",

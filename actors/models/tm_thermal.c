@@ -98,16 +98,8 @@ static int s_estimate(const double *params, double *state,
 }
 
 #define S_THERMAL(tier, summary_text, step_fn)                                 \
-    {                                                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t), .family = "thermal",                \
-        .version = "1.0.0", .fidelity = (tier), .summary = (summary_text),     \
-        .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
-        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
-        .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
-        .output = s_output, .step = (step_fn), .map_state = NULL,              \
-        .estimate = s_estimate,                                                \
-    }
+    TMI_MODEL("thermal", tier, summary_text, s_states, S_NSTATES, s_init,      \
+              s_output, step_fn, NULL, s_estimate)
 
 const tm_model_t tmi_thermal_high = S_THERMAL(
     TM_FIDELITY_HIGH, "lumped RC zone, exact exponential", s_step_exact);

@@ -108,16 +108,8 @@ static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *state,
 }
 
 #define S_VALVE(tier, summary_text, step_fn)                                   \
-    {                                                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t), .family = "valve",                  \
-        .version = "1.0.0", .fidelity = (tier), .summary = (summary_text),     \
-        .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
-        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
-        .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
-        .output = s_output, .step = (step_fn), .map_state = NULL,              \
-        .estimate = NULL,                                                      \
-    }
+    TMI_MODEL("valve", tier, summary_text, s_states, S_NSTATES, s_init,        \
+              s_output, step_fn, NULL, NULL)
 
 const tm_model_t tmi_valve_high = S_VALVE(
     TM_FIDELITY_HIGH, "valve, actuator lag, quadratic loss", s_step_high);
