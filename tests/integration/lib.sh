@@ -75,17 +75,10 @@ free_port() {
 # a free port; sets EP (its console endpoint) and NODE_PID. The clock is
 # paused unless the flags say otherwise. Waits until the node answers.
 start_node() {
-    local name=$1
+    local name=$1 port
     shift
-    local port
     port=$(free_port)
-    EP="tcp://127.0.0.1:$port"
-    "$NODE_BIN" --name "$name" --data "$WORK/$name" --console "$EP" \
-        --clock paused --workers 2 "$@" >>"$WORK/$name.log" 2>&1 &
-    NODE_PID=$!
-    NODE_PIDS+=("$NODE_PID")
-    watchdog "$NODE_PID"
-    wait_ready "$NODE_PID" "$name"
+    restart_node "$name" "tcp://127.0.0.1:$port" "$@"
 }
 
 # If this script is killed (e.g. by a ctest timeout) its EXIT trap does
