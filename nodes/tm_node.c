@@ -414,11 +414,19 @@ static int s_checkpoint(tm_node_t *n, bool wait)
         return TM_ERR_NOMEM;
     }
     uint64_t tick = tm_rt_tick(n->rt);
-    int rc = tm_persist_checkpoint(n->rt, b);
+    /* Stepping stalls only for the copy; records are encoded and committed
+     * on the writer thread. */
+    tm_persist_snap_t *snap = NULL;
+    int rc = tm_persist_snapshot(n->rt, &snap);
     if (rc == 0) {
         tm_writer_wait(n->writer);
         s_collect_result(n);
-        rc = tm_writer_submit(n->writer, &b, tick);
+        rc =
+            tm_writer_submit_fill(n->writer, &b, tick, tm_persist_snapshot_fill,
+                                  tm_persist_snapshot_free, snap);
+        if (rc != 0) {
+            tm_persist_snapshot_free(snap);
+        }
     }
     tm_store_batch_destroy(&b);
     if (rc == 0 && wait) {

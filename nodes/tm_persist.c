@@ -245,39 +245,155 @@ static int s_put_meta_f64(tm_store_batch_t *b, const char *key, double v)
     return tm_store_batch_put(b, TM_DB_META, key, strlen(key), buf, 9);
 }
 
+/* A snapshot entry: the actor's model, period and id, followed by its
+ * parameters, held inputs, state and outputs as doubles. */
 typedef struct {
-    tm_store_batch_t *b;
-    uint64_t tick;
-    tm_wire_buf_t pack;
-    int rc;
-} s_ckpt_t;
+    const tm_model_t *model;
+    uint32_t period;
+    char id[TM_ID_MAX + 1];
+} s_snap_head_t;
 
-static int s_ckpt_actor(const tm_rt_actor_t *a, void *arg)
+struct tm_persist_snap {
+    uint64_t tick;
+    uint64_t seed;
+    double h;
+    size_t count;
+    unsigned char *buf;
+    size_t len;
+    size_t cap;
+    int rc;
+};
+
+/* Entries start and end on double boundaries: the values follow the head
+ * at S_SNAP_HEAD bytes. */
+#define S_SNAP_HEAD                                                            \
+    ((sizeof(s_snap_head_t) + sizeof(double) - 1) / sizeof(double) *           \
+     sizeof(double))
+
+static size_t s_snap_entry_size(const tm_model_t *m)
 {
-    s_ckpt_t *c = arg;
-    c->rc = tm_persist_put_actor(c->b, a, c->tick, &c->pack);
-    return c->rc != 0 ? 1 : 0;
+    size_t nd = (size_t)m->n_params + m->n_inputs + m->n_states + m->n_outputs;
+    return S_SNAP_HEAD + nd * sizeof(double);
+}
+
+static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
+{
+    tm_persist_snap_t *snap = arg;
+    const tm_model_t *m = a->model;
+    size_t need = s_snap_entry_size(m);
+    if (snap->len + need > snap->cap) {
+        size_t cap = snap->cap ? snap->cap : 4096;
+        while (cap < snap->len + need) {
+            cap *= 2;
+        }
+        unsigned char *nb = realloc(snap->buf, cap);
+        if (nb == NULL) {
+            snap->rc = TM_ERR_NOMEM;
+            return 1;
+        }
+        snap->buf = nb;
+        snap->cap = cap;
+    }
+    unsigned char *e = snap->buf + snap->len;
+    s_snap_head_t head;
+    memset(&head, 0, sizeof head);
+    head.model = m;
+    head.period = a->period;
+    snprintf(head.id, sizeof head.id, "%s", a->id);
+    memcpy(e, &head, sizeof head);
+    double *d = (double *)(void *)(e + S_SNAP_HEAD);
+    memcpy(d, a->params, m->n_params * sizeof(double));
+    d += m->n_params;
+    memcpy(d, a->held, m->n_inputs * sizeof(double));
+    d += m->n_inputs;
+    memcpy(d, a->state, m->n_states * sizeof(double));
+    d += m->n_states;
+    memcpy(d, a->outputs, m->n_outputs * sizeof(double));
+    snap->len += need;
+    snap->count++;
+    return 0;
+}
+
+int tm_persist_snapshot(tm_rt_t *rt, tm_persist_snap_t **out)
+{
+    *out = NULL;
+    tm_persist_snap_t *snap = calloc(1, sizeof *snap);
+    if (snap == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    snap->tick = tm_rt_tick(rt);
+    snap->seed = tm_rt_seed(rt);
+    snap->h = tm_rt_h(rt);
+    tm_rt_foreach(rt, s_snap_actor, snap);
+    int rc = snap->rc;
+    if (rc != 0) {
+        tm_persist_snapshot_free(snap);
+        return rc;
+    }
+    *out = snap;
+    return 0;
+}
+
+int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
+{
+    const tm_persist_snap_t *snap = arg;
+    tm_wire_buf_t pack;
+    tm_wire_buf_init(&pack);
+    int rc = 0;
+    for (size_t off = 0; off < snap->len && rc == 0;) {
+        const unsigned char *e = snap->buf + off;
+        s_snap_head_t head;
+        memcpy(&head, e, sizeof head);
+        const tm_model_t *m = head.model;
+        size_t size = s_snap_entry_size(m);
+        const double *d = (const double *)(const void *)(e + S_SNAP_HEAD);
+        tm_rt_actor_t v;
+        memset(&v, 0, sizeof v);
+        v.id = head.id;
+        v.model = m;
+        v.period = head.period;
+        v.params = d;
+        v.held = d + m->n_params;
+        v.state = v.held + m->n_inputs;
+        v.outputs = v.state + m->n_states;
+        rc = tm_persist_put_actor(b, &v, snap->tick, &pack);
+        off += size;
+    }
+    if (rc == 0) {
+        rc = s_put_meta_u64(b, s_meta_tick, snap->tick);
+    }
+    if (rc == 0) {
+        rc = s_put_meta_u64(b, s_meta_seed, snap->seed);
+    }
+    if (rc == 0) {
+        rc = s_put_meta_f64(b, s_meta_h, snap->h);
+    }
+    tm_wire_buf_destroy(&pack);
+    return rc;
+}
+
+size_t tm_persist_snapshot_count(const tm_persist_snap_t *snap)
+{
+    return snap->count;
+}
+
+void tm_persist_snapshot_free(void *arg)
+{
+    tm_persist_snap_t *snap = arg;
+    if (snap != NULL) {
+        free(snap->buf);
+        free(snap);
+    }
 }
 
 int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b)
 {
-    s_ckpt_t c;
-    memset(&c, 0, sizeof c);
-    c.b = b;
-    c.tick = tm_rt_tick(rt);
-    tm_wire_buf_init(&c.pack);
-    tm_rt_foreach(rt, s_ckpt_actor, &c);
-    int rc = c.rc;
+    tm_persist_snap_t *snap = NULL;
+    int rc = tm_persist_snapshot(rt, &snap);
     if (rc == 0) {
-        rc = s_put_meta_u64(b, s_meta_tick, c.tick);
+        rc = tm_persist_snapshot_fill(snap, b);
     }
-    if (rc == 0) {
-        rc = s_put_meta_u64(b, s_meta_seed, tm_rt_seed(rt));
-    }
-    if (rc == 0) {
-        rc = s_put_meta_f64(b, s_meta_h, tm_rt_h(rt));
-    }
-    tm_wire_buf_destroy(&c.pack);
+    tm_persist_snapshot_free(snap);
     return rc;
 }
 

@@ -83,6 +83,19 @@ int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l);
  * meta tick, seed and h) to b. Errors: TM_ERR_NOMEM. */
 int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b);
 
+/* A checkpoint in two halves, so that stepping stalls only for a copy:
+ * tm_persist_snapshot() copies every actor's model, period, parameters,
+ * held inputs, state and outputs at the current tick into one flat buffer
+ * (control thread); tm_persist_snapshot_fill() encodes the records and
+ * meta into a batch (any thread, e.g. the checkpoint writer). The models
+ * must outlive the snapshot (built-in models are static).
+ * tm_persist_checkpoint() is snapshot + fill. */
+typedef struct tm_persist_snap tm_persist_snap_t;
+int tm_persist_snapshot(tm_rt_t *rt, tm_persist_snap_t **out);
+int tm_persist_snapshot_fill(void *snap, tm_store_batch_t *b);
+size_t tm_persist_snapshot_count(const tm_persist_snap_t *snap);
+void tm_persist_snapshot_free(void *snap); /* NULL-safe */
+
 /* Patch named values (each a parameter, else a state, else a held input:
  * the order of tm_rt_set) in the stored record of `id`, in one
  * read-modify-write, and put the result in b. Errors: TM_ERR_NOT_FOUND (no

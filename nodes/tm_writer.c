@@ -15,6 +15,9 @@ struct tm_writer {
     void *arg;
     tm_store_batch_t *job; /* in flight, owned by the writer */
     uint64_t job_tick;
+    tm_writer_fill_fn fill; /* completes the job's batch, may be NULL */
+    void (*fill_free)(void *arg);
+    void *fill_arg;
     bool busy;
     bool stop;
     bool have_result;
@@ -41,11 +44,23 @@ static void *s_main(void *arg)
         }
         tm_store_batch_t *job = w->job;
         uint64_t tick = w->job_tick;
+        tm_writer_fill_fn fill = w->fill;
+        void (*fill_free)(void *) = w->fill_free;
+        void *fill_arg = w->fill_arg;
+        w->fill = NULL;
+        w->fill_free = NULL;
+        w->fill_arg = NULL;
         pthread_mutex_unlock(&w->mu);
 
         double t0 = s_now_ms();
+        int rc = fill != NULL ? fill(fill_arg, job) : 0;
+        if (fill_free != NULL) {
+            fill_free(fill_arg);
+        }
         size_t records = tm_store_batch_size(job);
-        int rc = tm_store_batch_commit(job);
+        if (rc == 0) {
+            rc = tm_store_batch_commit(job);
+        }
         double ms = s_now_ms() - t0;
         tm_store_batch_destroy(&job);
 
@@ -111,7 +126,9 @@ void tm_writer_destroy(tm_writer_t **p)
     *p = NULL;
 }
 
-int tm_writer_submit(tm_writer_t *w, tm_store_batch_t **batch, uint64_t tick)
+int tm_writer_submit_fill(tm_writer_t *w, tm_store_batch_t **batch,
+                          uint64_t tick, tm_writer_fill_fn fill,
+                          void (*free_fn)(void *arg), void *arg)
 {
     int rc = 0;
     pthread_mutex_lock(&w->mu);
@@ -120,12 +137,20 @@ int tm_writer_submit(tm_writer_t *w, tm_store_batch_t **batch, uint64_t tick)
     } else {
         w->job = *batch;
         w->job_tick = tick;
+        w->fill = fill;
+        w->fill_free = free_fn;
+        w->fill_arg = arg;
         w->busy = true;
         *batch = NULL;
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+int tm_writer_submit(tm_writer_t *w, tm_store_batch_t **batch, uint64_t tick)
+{
+    return tm_writer_submit_fill(w, batch, tick, NULL, NULL, NULL);
 }
 
 bool tm_writer_busy(tm_writer_t *w)

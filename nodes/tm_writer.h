@@ -1,11 +1,12 @@
 /* tm_writer: the node's checkpoint writer thread.
  *
- * The control loop builds a checkpoint batch (a copy of every actor record
- * at one tick) and hands it over; the writer commits it durably on its own
- * thread, so stepping never waits for fsync. One batch at a time: a
- * submit while one is in flight is refused with TM_ERR_BUSY and the node
- * takes the checkpoint later. Console mutations commit on the control
- * thread, after tm_writer_wait(), so the store sees every write in the
+ * The control loop takes a snapshot of every actor at one tick (a flat
+ * copy) and hands it over with an empty batch; the writer encodes the
+ * records into the batch (tm_writer_submit_fill) and commits it durably on
+ * its own thread, so stepping waits neither for encoding nor for fsync. One
+ * batch at a time: a submit while one is in flight is refused with TM_ERR_BUSY
+ * and the node takes the checkpoint later. Console mutations commit on the
+ * control thread, after tm_writer_wait(), so the store sees every write in the
  * order the node made it.
  *
  * The `done` callback runs on the writer thread after each commit (e.g.
@@ -28,8 +29,8 @@ typedef void (*tm_writer_done_fn)(void *arg);
 typedef struct {
     uint64_t tick;  /* checkpoint tick of the batch */
     size_t records; /* operations in the batch */
-    int rc;         /* tm_store_batch_commit result */
-    double ms;      /* time spent committing */
+    int rc;         /* fill or tm_store_batch_commit result */
+    double ms;      /* time spent filling and committing */
 } tm_writer_result_t;
 
 /* Start the thread. done may be NULL. Errors: TM_ERR_NOMEM, TM_ERR_IO. */
@@ -41,6 +42,16 @@ void tm_writer_destroy(tm_writer_t **p);
 /* Hand a batch over (the writer takes *batch and sets it to NULL on
  * success). TM_ERR_BUSY if a batch is still in flight. */
 int tm_writer_submit(tm_writer_t *w, tm_store_batch_t **batch, uint64_t tick);
+
+/* Like tm_writer_submit, but the writer thread first calls fill(arg,
+ * batch) to complete the batch (e.g. encode a snapshot, so the control
+ * thread only copies), then free_fn(arg) whatever happened; a fill error
+ * is the result and nothing is committed. On TM_ERR_BUSY nothing is taken
+ * (arg stays the caller's). */
+typedef int (*tm_writer_fill_fn)(void *arg, tm_store_batch_t *batch);
+int tm_writer_submit_fill(tm_writer_t *w, tm_store_batch_t **batch,
+                          uint64_t tick, tm_writer_fill_fn fill,
+                          void (*free_fn)(void *arg), void *arg);
 
 /* true while a batch is in flight. */
 bool tm_writer_busy(tm_writer_t *w);

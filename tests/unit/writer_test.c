@@ -110,6 +110,69 @@ static void test_commit_and_poll(void **state)
     tm_writer_destroy(&w); /* NULL-safe */
 }
 
+/* fill completes the batch on the writer thread; its error is the result
+ * and nothing is committed; free_fn runs either way. */
+static atomic_int s_freed;
+
+static int s_fill_put(void *arg, tm_store_batch_t *b)
+{
+    const char *key = arg;
+    return tm_store_batch_put(b, TM_DB_ACTORS, key, strlen(key), "v", 1);
+}
+
+static int s_fill_fail(void *arg, tm_store_batch_t *b)
+{
+    int rc = s_fill_put(arg, b);
+    return rc != 0 ? rc : TM_ERR_NOMEM;
+}
+
+static void s_count_free(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&s_freed, 1);
+}
+
+static void test_submit_fill(void **state)
+{
+    s_fix_t *f = *state;
+    tm_writer_t *w = NULL;
+    assert_int_equal(tm_writer_open(&w, s_done, NULL), 0);
+    atomic_store(&s_freed, 0);
+    tm_store_batch_t *b = s_batch(f->store, 0, 3);
+    assert_int_equal(tm_writer_submit_fill(w, &b, 7, s_fill_put, s_count_free,
+                                           (void *)"filled"),
+                     0);
+    assert_null(b);
+    tm_writer_wait(w);
+    tm_writer_result_t r;
+    assert_int_equal(tm_writer_poll(w, &r), 1);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.tick, 7);
+    assert_int_equal(r.records, 4);
+    assert_int_equal(atomic_load(&s_freed), 1);
+    void *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(
+        tm_store_get(f->store, TM_DB_ACTORS, "filled", 6, &val, &vlen), 0);
+    free(val);
+
+    b = s_batch(f->store, 10, 2);
+    assert_int_equal(tm_writer_submit_fill(w, &b, 8, s_fill_fail, s_count_free,
+                                           (void *)"failed"),
+                     0);
+    tm_writer_wait(w);
+    assert_int_equal(tm_writer_poll(w, &r), 1);
+    assert_int_equal(r.rc, TM_ERR_NOMEM);
+    assert_int_equal(atomic_load(&s_freed), 2);
+    assert_int_equal(
+        tm_store_get(f->store, TM_DB_ACTORS, "failed", 6, &val, &vlen),
+        TM_ERR_NOT_FOUND);
+    assert_int_equal(
+        tm_store_get(f->store, TM_DB_ACTORS, "k00000010", 9, &val, &vlen),
+        TM_ERR_NOT_FOUND);
+    tm_writer_destroy(&w);
+}
+
 static void test_destroy_waits(void **state)
 {
     s_fix_t *f = *state;
@@ -128,6 +191,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_and_poll, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_submit_fill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_destroy_waits, s_setup,
                                         s_teardown),
     };
