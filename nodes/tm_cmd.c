@@ -1313,6 +1313,80 @@ static int s_ids(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep,
     return rc;
 }
 
+/* Stored links naming an actor that a spawn is creating. They are left by
+ * an earlier actor of that id that was not restored at load (its records
+ * stay in the store): the spawn replaces what was stored under the id, so
+ * they are deleted with the same batch, or a restart would attach them to
+ * the new actor. `many`: the ids are prefix0 .. prefix(count-1). */
+typedef struct {
+    const char *prefix;
+    bool many;
+    uint64_t count;
+    tm_store_batch_t *b;
+    int rc;
+} s_stale_t;
+
+static bool s_stale_id(const s_stale_t *st, const char *id, size_t n)
+{
+    size_t pl = strlen(st->prefix);
+    if (n < pl || memcmp(id, st->prefix, pl) != 0) {
+        return false;
+    }
+    if (!st->many) {
+        return n == pl;
+    }
+    const char *d = id + pl;
+    size_t dn = n - pl;
+    if (dn == 0 || dn > 20 || (d[0] == '0' && dn > 1)) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < dn; i++) {
+        if (d[i] < '0' || d[i] > '9') {
+            return false;
+        }
+        uint64_t digit = (uint64_t)(d[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10u) {
+            return false;
+        }
+        v = v * 10u + digit;
+    }
+    return v < st->count;
+}
+
+static int s_stale_cb(const void *key, size_t klen, const void *val,
+                      size_t vlen, void *arg)
+{
+    s_stale_t *st = arg;
+    const char *k = key;
+    (void)val;
+    (void)vlen;
+    const char *gt = memchr(k, '>', klen);
+    const char *dot = memchr(k, '.', klen);
+    if (gt == NULL || dot == NULL || dot > gt) {
+        return 0;
+    }
+    const char *dst = gt + 1;
+    const char *dot2 = memchr(dst, '.', klen - (size_t)(dst - k));
+    if (dot2 == NULL) {
+        return 0;
+    }
+    if (s_stale_id(st, k, (size_t)(dot - k)) ||
+        s_stale_id(st, dst, (size_t)(dot2 - dst))) {
+        st->rc = tm_store_batch_del(st->b, TM_DB_LINKS, key, klen);
+        return st->rc != 0;
+    }
+    return 0;
+}
+
+static int s_del_stale_links(tm_cmd_ctx_t *ctx, tm_store_batch_t *b,
+                             const char *prefix, bool many, uint64_t count)
+{
+    s_stale_t st = {prefix, many, count, b, 0};
+    int rc = tm_store_foreach(ctx->store, TM_DB_LINKS, s_stale_cb, &st);
+    return rc == 1 ? st.rc : rc;
+}
+
 static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
 {
     const tm_model_t *m = NULL;
@@ -1342,6 +1416,9 @@ static int s_spawn(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd, tm_cmd_reply_t *rep)
     }
     if (rc == 0) {
         rc = tm_persist_put_actor(b, &view, tm_rt_tick(ctx->rt), &scratch);
+    }
+    if (rc == 0) {
+        rc = s_del_stale_links(ctx, b, cmd->id, false, 0);
     }
     if (rc == 0) {
         rc = s_commit(ctx, b);
@@ -1478,6 +1555,11 @@ static int s_spawn_many(tm_cmd_ctx_t *ctx, const tm_cmd_t *cmd,
             s_store_failed(rep, rc);
             goto done;
         }
+    }
+    rc = s_del_stale_links(ctx, b, cmd->id, true, cmd->count);
+    if (rc != 0) {
+        s_store_failed(rep, rc);
+        goto done;
     }
     double t1 = s_now();
     rc = s_commit(ctx, b);

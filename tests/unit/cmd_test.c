@@ -681,6 +681,30 @@ static void test_id_boundaries(void **state)
     assert_int_equal(tm_rt_count(f->rt), 1);
 }
 
+/* Links of an actor that was not restored (its record skipped at load)
+ * stay in the store. A spawn that reuses the id replaces what was stored
+ * under it, links included: otherwise a restart would attach the old
+ * actor's links to the new one. */
+static void test_spawn_drops_stale_links(void **state)
+{
+    s_fix_t *f = *state;
+    tm_store_batch_t *b = tm_store_batch_new(f->store);
+    const tm_rt_link_t stale[] = {
+        {"ghost", "x", "o1", "fl"},  {"o1", "x", "ghost", "fr"},
+        {"ghost", "x", "m3", "fl"},  {"ghost", "x", "m30", "fl"},
+        {"ghost", "x", "m03", "fl"}, {"ghost", "x", "o10", "fl"}};
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+        assert_int_equal(tm_persist_put_link(b, &stale[i]), 0);
+    }
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    tm_store_batch_destroy(&b);
+    assert_int_equal(RUN(f, "spawn", "o1", "--model", "oscillator"), 0);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 4);
+    assert_int_equal(RUN(f, "spawn-many", "m", "5", "--model", "oscillator"),
+                     0);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 3); /* m30, m03, o10 stay */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +727,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inspect_many_links, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_id_boundaries, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_drops_stale_links, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
