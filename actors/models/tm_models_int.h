@@ -91,4 +91,29 @@ static inline int tmi_estimate_ok(const double *measured, const uint8_t *valid,
     return 1;
 }
 
+/* A state that an output measures directly (output j is state k). */
+typedef struct {
+    uint8_t output;
+    uint8_t state;
+} tmi_observed_t;
+
+/* The estimate hook of a model whose measured outputs are states: blend
+ * each observed state toward its valid measurement. */
+static inline int tmi_estimate_direct(const tmi_observed_t *obs, size_t n_obs,
+                                      uint32_t n_outputs, double *state,
+                                      const double *measured,
+                                      const uint8_t *valid, double gain)
+{
+    if (!tmi_estimate_ok(measured, valid, n_outputs, gain)) {
+        return TM_STEP_FAILED;
+    }
+    for (size_t i = 0; i < n_obs; i++) {
+        if (valid[obs[i].output]) {
+            state[obs[i].state] =
+                tmi_blend(state[obs[i].state], measured[obs[i].output], gain);
+        }
+    }
+    return TM_STEP_OK;
+}
+
 #endif

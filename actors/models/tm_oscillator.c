@@ -143,20 +143,15 @@ static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *state,
     s_step_sie(ctx, n, state, params, inputs, outputs, status, 1);
 }
 
+static const tmi_observed_t s_observed[] = {{O_X, S_X}, {O_V, S_V}};
+
 static int s_estimate(const double *params, double *state,
                       const double *measured, const uint8_t *valid, double gain)
 {
     (void)params;
-    if (!tmi_estimate_ok(measured, valid, S_NOUTPUTS, gain)) {
-        return TM_STEP_FAILED;
-    }
-    if (valid[O_X]) {
-        state[S_X] = tmi_blend(state[S_X], measured[O_X], gain);
-    }
-    if (valid[O_V]) {
-        state[S_V] = tmi_blend(state[S_V], measured[O_V], gain);
-    }
-    return TM_STEP_OK;
+    return tmi_estimate_direct(s_observed,
+                               sizeof s_observed / sizeof s_observed[0],
+                               S_NOUTPUTS, state, measured, valid, gain);
 }
 
 #define S_OSCILLATOR(tier, summary_text, step_fn)                              \

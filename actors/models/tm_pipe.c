@@ -139,17 +139,15 @@ static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *state,
     }
 }
 
+static const tmi_observed_t s_observed[] = {{O_Q, S_Q}};
+
 static int s_estimate(const double *params, double *state,
                       const double *measured, const uint8_t *valid, double gain)
 {
     (void)params;
-    if (!tmi_estimate_ok(measured, valid, S_NOUTPUTS, gain)) {
-        return TM_STEP_FAILED;
-    }
-    if (valid[O_Q]) {
-        state[S_Q] = tmi_blend(state[S_Q], measured[O_Q], gain);
-    }
-    return TM_STEP_OK;
+    return tmi_estimate_direct(s_observed,
+                               sizeof s_observed / sizeof s_observed[0],
+                               S_NOUTPUTS, state, measured, valid, gain);
 }
 
 #define S_PIPE(tier, summary_text, step_fn)                                    \

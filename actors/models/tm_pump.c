@@ -447,23 +447,16 @@ static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *state,
     s_step_map(ctx, n, state, params, inputs, outputs, status, 0);
 }
 
+static const tmi_observed_t s_observed[] = {
+    {O_SPEED, S_OMEGA}, {O_FLOW, S_Q}, {O_TM, S_TM}};
+
 static int s_estimate(const double *params, double *state,
                       const double *measured, const uint8_t *valid, double gain)
 {
     (void)params;
-    if (!tmi_estimate_ok(measured, valid, S_NOUTPUTS, gain)) {
-        return TM_STEP_FAILED;
-    }
-    if (valid[O_SPEED]) {
-        state[S_OMEGA] = tmi_blend(state[S_OMEGA], measured[O_SPEED], gain);
-    }
-    if (valid[O_FLOW]) {
-        state[S_Q] = tmi_blend(state[S_Q], measured[O_FLOW], gain);
-    }
-    if (valid[O_TM]) {
-        state[S_TM] = tmi_blend(state[S_TM], measured[O_TM], gain);
-    }
-    return TM_STEP_OK;
+    return tmi_estimate_direct(s_observed,
+                               sizeof s_observed / sizeof s_observed[0],
+                               S_NOUTPUTS, state, measured, valid, gain);
 }
 
 #define S_PUMP(tier, summary_text, step_fn)                                    \

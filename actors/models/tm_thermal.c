@@ -84,17 +84,15 @@ static void s_step_euler(const tm_step_ctx_t *ctx, size_t n, double *state,
     }
 }
 
+static const tmi_observed_t s_observed[] = {{O_T, S_T}};
+
 static int s_estimate(const double *params, double *state,
                       const double *measured, const uint8_t *valid, double gain)
 {
     (void)params;
-    if (!tmi_estimate_ok(measured, valid, S_NOUTPUTS, gain)) {
-        return TM_STEP_FAILED;
-    }
-    if (valid[O_T]) {
-        state[S_T] = tmi_blend(state[S_T], measured[O_T], gain);
-    }
-    return TM_STEP_OK;
+    return tmi_estimate_direct(s_observed,
+                               sizeof s_observed / sizeof s_observed[0],
+                               S_NOUTPUTS, state, measured, valid, gain);
 }
 
 #define S_THERMAL(tier, summary_text, step_fn)                                 \
