@@ -146,5 +146,6 @@ if [ -t 1 ]; then
     tm top || true
 else
     say "done (stdout is not a terminal, so no live top)"
-    echo "try: $console_bin -c $endpoint    # interactive console"
+    echo "the node stops now; to explore the plant, start it again with" \
+        "$node_bin and open the console: $console_bin"
 fi
