@@ -22,6 +22,7 @@
 
 #include "tm_err.h"
 #include "tm_index.h"
+#include "tm_text.h"
 
 #include <ev.h>
 #include <errno.h>
@@ -176,19 +177,7 @@ static int s_grow(void **p, size_t *cap, size_t need, size_t elem)
 
 bool tm_rt_id_valid(const char *id)
 {
-    if (id == NULL || id[0] == '\0') {
-        return false;
-    }
-    size_t i = 0;
-    for (; id[i] != '\0'; i++) {
-        char c = id[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok || i >= TM_ID_MAX) {
-            return false;
-        }
-    }
-    return true;
+    return tm_text_id_valid(id);
 }
 
 /* ---- actor and link tables ---------------------------------------------- */

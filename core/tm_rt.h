@@ -32,12 +32,11 @@
 #define TM_RT_H_INCLUDED
 
 #include "tm_model.h"
+#include "tm_text.h" /* TM_ID_MAX */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define TM_ID_MAX 64u /* bytes in an actor id, without the NUL */
 
 typedef struct tm_rt tm_rt_t;
 

@@ -63,108 +63,13 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->log_level = TM_LOG_INFO;
 }
 
-const char *tm_clock_name(tm_clock_t clock)
-{
-    switch (clock) {
-    case TM_CLOCK_REALTIME:
-        return "realtime";
-    case TM_CLOCK_FAST:
-        return "fast";
-    case TM_CLOCK_PAUSED:
-        return "paused";
-    }
-    return "?";
-}
-
-int tm_clock_parse(const char *name, tm_clock_t *out)
-{
-    if (name == NULL) {
-        return TM_ERR_INVAL;
-    }
-    if (strcmp(name, "realtime") == 0) {
-        *out = TM_CLOCK_REALTIME;
-    } else if (strcmp(name, "fast") == 0) {
-        *out = TM_CLOCK_FAST;
-    } else if (strcmp(name, "paused") == 0 || strcmp(name, "pause") == 0) {
-        *out = TM_CLOCK_PAUSED;
-    } else {
-        return TM_ERR_INVAL;
-    }
-    return 0;
-}
-
-int tm_config_name_valid(const char *s)
-{
-    size_t n = 0;
-    if (s == NULL) {
-        return 0;
-    }
-    for (; s[n] != '\0'; n++) {
-        char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok || n >= TM_CONFIG_NAME_MAX) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
-int tm_config_parse_u64(const char *s, bool hex, uint64_t lo, uint64_t hi,
-                        uint64_t *out)
-{
-    int base = 10;
-    const char *digits = s;
-    if (s == NULL) {
-        return TM_ERR_INVAL;
-    }
-    if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        digits = s + 2;
-    }
-    /* strtoull alone would take spaces, a sign and (base 0) octal */
-    size_t n =
-        strspn(digits, base == 16 ? "0123456789abcdefABCDEF" : "0123456789");
-    if (n == 0 || digits[n] != '\0') {
-        return TM_ERR_INVAL;
-    }
-    errno = 0;
-    unsigned long long x = strtoull(digits, NULL, base);
-    if (errno == ERANGE || x < lo || x > hi) {
-        return TM_ERR_RANGE;
-    }
-    *out = (uint64_t)x;
-    return 0;
-}
-
-int tm_config_parse_f64(const char *s, double *out)
-{
-    /* strtod alone would take spaces, hex, nan and inf */
-    if (s == NULL || s[0] == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0') {
-        return TM_ERR_INVAL;
-    }
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || *end != '\0') {
-        return TM_ERR_INVAL;
-    }
-    /* ERANGE: overflow (inf), or underflow; a subnormal result is kept,
-     * a number that became 0 is not */
-    if (!isfinite(x) || (errno == ERANGE && x == 0)) {
-        return TM_ERR_RANGE;
-    }
-    *out = x;
-    return 0;
-}
-
 static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
                       char *err, size_t errlen)
 {
     uint64_t u = 0;
     double d = 0;
     if (strcmp(key, "name") == 0 || strcmp(key, "site") == 0) {
-        if (!tm_config_name_valid(value)) {
+        if (!tm_text_name_valid(value)) {
             s_err(err, errlen,
                   "'%s' is not a valid %s (1-%u letters, digits, '_' or "
                   "'-')",
@@ -181,7 +86,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         snprintf(cfg->data, sizeof cfg->data, "%s", value);
     } else if (strcmp(key, "workers") == 0) {
-        if (tm_config_parse_u64(value, true, 0, S_MAX_WORKERS, &u) != 0) {
+        if (tm_text_parse_u64(value, true, 0, S_MAX_WORKERS, &u) != 0) {
             s_err(err, errlen,
                   "'%s' is not a worker count (0 = one per core, at most "
                   "%u)",
@@ -190,7 +95,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->workers = (unsigned)u;
     } else if (strcmp(key, "tick") == 0) {
-        if (tm_config_parse_f64(value, &d) != 0 || !(d > 0) || d > S_MAX_TICK) {
+        if (tm_text_parse_f64(value, &d) != 0 || !(d > 0) || d > S_MAX_TICK) {
             s_err(err, errlen,
                   "'%s' is not a tick step (seconds, > 0 and <= %g)", value,
                   S_MAX_TICK);
@@ -206,7 +111,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->clock = c;
     } else if (strcmp(key, "checkpoint") == 0) {
-        if (tm_config_parse_u64(value, true, 0, UINT32_MAX, &u) != 0) {
+        if (tm_text_parse_u64(value, true, 0, UINT32_MAX, &u) != 0) {
             s_err(err, errlen,
                   "'%s' is not a checkpoint interval (ticks, 0 = only at "
                   "exit)",
@@ -215,7 +120,7 @@ static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
         }
         cfg->checkpoint = u;
     } else if (strcmp(key, "seed") == 0) {
-        if (tm_config_parse_u64(value, true, 0, UINT64_MAX, &u) != 0) {
+        if (tm_text_parse_u64(value, true, 0, UINT64_MAX, &u) != 0) {
             s_err(err, errlen, "'%s' is not a seed (unsigned 64-bit integer)",
                   value);
             return TM_ERR_CONFIG;

@@ -28,13 +28,16 @@
 #ifndef TM_CONFIG_H_INCLUDED
 #define TM_CONFIG_H_INCLUDED
 
+#include "tm_cmd.h"  /* tm_clock_t */
+#include "tm_text.h" /* numbers and names */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define TM_CONFIG_NAME_MAX 64u   /* bytes in name and site */
-#define TM_CONFIG_PATH_MAX 1024u /* bytes in data and endpoint */
-#define TM_CONFIG_ERR_MAX  512u  /* bytes in an error message */
+#define TM_CONFIG_NAME_MAX TM_NAME_MAX /* bytes in name and site */
+#define TM_CONFIG_PATH_MAX 1024u       /* bytes in data and endpoint */
+#define TM_CONFIG_ERR_MAX  512u        /* bytes in an error message */
 
 #define TM_CONFIG_DEFAULT_NAME       "node-1"
 #define TM_CONFIG_DEFAULT_SITE       "local"
@@ -42,12 +45,6 @@
 #define TM_CONFIG_DEFAULT_ENDPOINT   "tcp://127.0.0.1:7700"
 #define TM_CONFIG_DEFAULT_TICK       0.05
 #define TM_CONFIG_DEFAULT_CHECKPOINT 100u
-
-typedef enum {
-    TM_CLOCK_REALTIME = 0, /* tick k not before t0 + k*h */
-    TM_CLOCK_FAST = 1,     /* as fast as the machine allows */
-    TM_CLOCK_PAUSED = 2
-} tm_clock_t;
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -80,30 +77,5 @@ int tm_config_load(tm_config_t *cfg, const char *path, char *err,
 /* Same, from a NUL-terminated string; `name` is used in messages. */
 int tm_config_load_string(tm_config_t *cfg, const char *text, const char *name,
                           char *err, size_t errlen);
-
-/* "realtime", "fast" or "paused". */
-const char *tm_clock_name(tm_clock_t clock);
-
-/* Parse a clock name ("pause" is accepted for "paused"). 0 or
- * TM_ERR_INVAL. */
-int tm_clock_parse(const char *name, tm_clock_t *out);
-
-/* true if s is 1..TM_CONFIG_NAME_MAX letters, digits, '_' or '-'. */
-int tm_config_name_valid(const char *s);
-
-/* Numbers as the config and the console commands read them, so that both
- * refuse the same things. */
-
-/* The whole of s as an integer in [lo, hi]: decimal digits, or with hex
- * also "0x" and hex digits. No sign, no spaces, never octal ("0100" is one
- * hundred). Errors: TM_ERR_INVAL (not such a number), TM_ERR_RANGE (a
- * number outside [lo, hi]). */
-int tm_config_parse_u64(const char *s, bool hex, uint64_t lo, uint64_t hi,
-                        uint64_t *out);
-
-/* The whole of s as a finite decimal number ("2", "-1.5e-3", ".5"): no
- * hex, nan, inf or spaces. Errors: TM_ERR_INVAL, TM_ERR_RANGE (beyond a
- * double: it overflows, or a number other than 0 would round to 0). */
-int tm_config_parse_f64(const char *s, double *out);
 
 #endif

@@ -167,6 +167,43 @@ int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
     return 0;
 }
 
+/* Copy k[0..n) into out (cap bytes with the NUL); false if empty or too
+ * long. */
+static bool s_key_part(const char *k, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap) {
+        return false;
+    }
+    memcpy(out, k, n);
+    out[n] = '\0';
+    return true;
+}
+
+int tm_persist_link_key_parse(const void *key, size_t klen,
+                              tm_persist_link_key_t *out)
+{
+    const char *k = key;
+    const char *gt = memchr(k, '>', klen);
+    if (gt == NULL) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    size_t left = (size_t)(gt - k);
+    const char *dst = gt + 1;
+    size_t right = klen - left - 1;
+    const char *dot1 = memchr(k, '.', left);
+    const char *dot2 = memchr(dst, '.', right);
+    if (dot1 == NULL || dot2 == NULL ||
+        !s_key_part(k, (size_t)(dot1 - k), out->src, sizeof out->src) ||
+        !s_key_part(dot1 + 1, (size_t)(gt - dot1 - 1), out->output,
+                    sizeof out->output) ||
+        !s_key_part(dst, (size_t)(dot2 - dst), out->dst, sizeof out->dst) ||
+        !s_key_part(dot2 + 1, (size_t)(dst + right - dot2 - 1), out->input,
+                    sizeof out->input)) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    return 0;
+}
+
 int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
                          uint64_t tick, tm_wire_buf_t *scratch)
 {

@@ -72,6 +72,20 @@ int tm_persist_actor_decode(const void *val, size_t len,
 int tm_persist_link_key(const tm_rt_link_t *l, char *key, size_t cap,
                         size_t *klen);
 
+/* The parts of a link key, each NUL-terminated. */
+typedef struct {
+    char src[TM_ID_MAX + 1];
+    char output[TM_MODEL_NAME_MAX + 1];
+    char dst[TM_ID_MAX + 1];
+    char input[TM_MODEL_NAME_MAX + 1];
+} tm_persist_link_key_t;
+
+/* Split a stored link key (klen bytes, not NUL-terminated) into its parts.
+ * TM_ERR_STORE_CORRUPT if it is not "SRC.OUTPUT>DST.INPUT" with each part
+ * non-empty and within its size. */
+int tm_persist_link_key_parse(const void *key, size_t klen,
+                              tm_persist_link_key_t *out);
+
 /* Batch operations. Errors: those of tm_store_batch_put/del. */
 int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
                          uint64_t tick, tm_wire_buf_t *scratch);

@@ -17,7 +17,7 @@ jobs=${TM_JOBS:-$(nproc)}
 
 packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-    libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
+    libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
     libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev
     tmux procps
 )

@@ -9,6 +9,7 @@
 #include <msgpack.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
 
@@ -182,8 +183,11 @@ static void s_line(FILE *out, const char *message)
 
 /* ---- per-command text ------------------------------------------------- */
 
-static void s_nodes(tm_render_t *r, json_t *body)
+void tmi_show_nodes(tm_render_t *r, const char *message, json_t *body,
+                    bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     size_t i;
     json_t *n;
@@ -198,7 +202,7 @@ static void s_nodes(tm_render_t *r, json_t *body)
     }
 }
 
-static void s_actors(tm_render_t *r, json_t *body, const char *message,
+void tmi_show_actors(tm_render_t *r, const char *message, json_t *body,
                      bool more)
 {
     FILE *out = r->out;
@@ -227,8 +231,10 @@ static void s_actors(tm_render_t *r, json_t *body, const char *message,
     }
 }
 
-static void s_ids(tm_render_t *r, json_t *body)
+void tmi_show_ids(tm_render_t *r, const char *message, json_t *body, bool more)
 {
+    (void)message;
+    (void)more;
     size_t i;
     json_t *a;
     char buf[64];
@@ -238,8 +244,10 @@ static void s_ids(tm_render_t *r, json_t *body)
     }
 }
 
-static void s_stats(tm_render_t *r, json_t *b)
+void tmi_show_stats(tm_render_t *r, const char *message, json_t *b, bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     json_t *ck = json_object_get(b, "checkpoint");
     json_t *st = json_object_get(b, "store");
@@ -305,8 +313,11 @@ static void s_names(FILE *out, const char *label, json_t *obj)
     }
 }
 
-static void s_models(tm_render_t *r, json_t *body)
+void tmi_show_models(tm_render_t *r, const char *message, json_t *body,
+                     bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     size_t i;
     json_t *m;
@@ -375,8 +386,10 @@ static void s_section(FILE *out, const char *title, json_t *values,
     }
 }
 
-static void s_inspect(tm_render_t *r, json_t *b)
+void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     json_t *units = json_object_get(b, "units");
     json_t *links = json_object_get(b, "links");
@@ -423,8 +436,10 @@ static void s_inspect(tm_render_t *r, json_t *b)
     }
 }
 
-static void s_watch(tm_render_t *r, json_t *b)
+void tmi_show_watch(tm_render_t *r, const char *message, json_t *b, bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     json_t *values = json_object_get(b, "values");
     json_t *units = json_object_get(b, "units");
@@ -456,8 +471,10 @@ static void s_watch(tm_render_t *r, json_t *b)
     r->rows++;
 }
 
-static void s_top(tm_render_t *r, json_t *b)
+void tmi_show_top(tm_render_t *r, const char *message, json_t *b, bool more)
 {
+    (void)message;
+    (void)more;
     FILE *out = r->out;
     json_t *rows = json_object_get(b, "rows");
     if (r->tty) {
@@ -496,13 +513,66 @@ static void s_top(tm_render_t *r, json_t *b)
     r->rows++;
 }
 
-static void s_hash(tm_render_t *r, json_t *b)
+void tmi_show_hash(tm_render_t *r, const char *message, json_t *b, bool more)
 {
+    (void)message;
+    (void)more;
     fprintf(r->out, "tick   %lld\ndigest %s\n", s_int(b, "tick"),
             s_str(b, "digest"));
 }
 
+void tmi_show_message(tm_render_t *r, const char *message, json_t *body,
+                      bool more)
+{
+    (void)body;
+    (void)more;
+    s_line(r->out, message);
+}
+
+/* help is answered by the console itself (tm_render_help). */
+void tmi_show_help(tm_render_t *r, const char *message, json_t *body, bool more)
+{
+    (void)r;
+    (void)message;
+    (void)body;
+    (void)more;
+}
+
+void tm_render_clear_progress(tm_render_t *r)
+{
+    if (r->progress_shown) {
+        fprintf(stderr, "\n");
+        r->progress_shown = false;
+    }
+}
+
+/* run: progress items on stderr (a terminal only), then the summary. */
+void tmi_show_run(tm_render_t *r, const char *message, json_t *body, bool more)
+{
+    if (more) {
+        if (!isatty(STDERR_FILENO) || body == NULL || !json_is_object(body)) {
+            return;
+        }
+        fprintf(stderr, "\rrun: %lld of %lld ticks (tick %lld)   ",
+                s_int(body, "done"), s_int(body, "ticks"), s_int(body, "tick"));
+        fflush(stderr);
+        r->progress_shown = true;
+        return;
+    }
+    s_line(r->out, message);
+}
+
 /* ---- entry points ------------------------------------------------------- */
+
+typedef void (*s_show_fn)(tm_render_t *r, const char *message, json_t *body,
+                          bool more);
+
+static const s_show_fn s_shows[TM_CMD_COUNT] = {
+#define S_ROW(kind, h, rn, name, al, fl, args, opts, usage, sum)               \
+    [TM_CMD_##kind] = tmi_show_##rn,
+    TM_CMD_TABLE(S_ROW)
+#undef S_ROW
+};
 
 void tm_render_init(tm_render_t *r, tm_cmd_kind_t kind, bool json, bool tty,
                     FILE *out)
@@ -514,15 +584,17 @@ void tm_render_init(tm_render_t *r, tm_cmd_kind_t kind, bool json, bool tty,
     r->out = out;
 }
 
-static bool s_parted(tm_cmd_kind_t k)
+static unsigned s_flags(tm_cmd_kind_t k)
 {
-    return k == TM_CMD_ACTORS || k == TM_CMD_IDS;
+    size_t n = 0;
+    const tm_cmd_info_t *t = tm_cmd_table(&n);
+    return (size_t)k < n ? t[k].flags : 0;
 }
 
 static void s_json(tm_render_t *r, json_t *body, bool more)
 {
     FILE *out = r->out;
-    if (s_parted(r->kind) && json_is_array(body)) {
+    if ((s_flags(r->kind) & TM_CMD_F_PARTS) && json_is_array(body)) {
         /* one document for all parts: stream the array */
         size_t i;
         json_t *e;
@@ -551,12 +623,18 @@ static void s_json(tm_render_t *r, json_t *body, bool more)
 void tm_render_reply(tm_render_t *r, const char *message, json_t *body,
                      bool more)
 {
-    bool stream = r->kind == TM_CMD_WATCH || r->kind == TM_CMD_TOP;
-    if (stream && (body == NULL || json_is_null(body))) {
+    unsigned flags = s_flags(r->kind);
+    if ((flags & TM_CMD_F_STREAM) && (body == NULL || json_is_null(body))) {
         return; /* keepalive, or the end of a stream */
     }
-    if (r->kind == TM_CMD_RUN && more) {
-        return; /* progress items: shown by the caller, if at all */
+    bool progress =
+        (flags & TM_CMD_F_LONG) && !(flags & TM_CMD_F_STREAM) && more;
+    if (r->json && progress) {
+        return; /* progress is for people */
+    }
+    if (!progress && r->progress_shown) {
+        fprintf(stderr, "\r%60s\r", "");
+        r->progress_shown = false;
     }
     if (r->json) {
         if (body == NULL || json_is_null(body)) {
@@ -570,39 +648,8 @@ void tm_render_reply(tm_render_t *r, const char *message, json_t *body,
         fflush(r->out);
         return;
     }
-    switch (r->kind) {
-    case TM_CMD_HELP:
-        break;
-    case TM_CMD_NODES:
-        s_nodes(r, body);
-        break;
-    case TM_CMD_ACTORS:
-        s_actors(r, body, message, more);
-        break;
-    case TM_CMD_IDS:
-        s_ids(r, body);
-        break;
-    case TM_CMD_STATS:
-        s_stats(r, body);
-        break;
-    case TM_CMD_MODELS:
-        s_models(r, body);
-        break;
-    case TM_CMD_INSPECT:
-        s_inspect(r, body);
-        break;
-    case TM_CMD_WATCH:
-        s_watch(r, body);
-        break;
-    case TM_CMD_TOP:
-        s_top(r, body);
-        break;
-    case TM_CMD_HASH:
-        s_hash(r, body);
-        break;
-    default:
-        s_line(r->out, message);
-        break;
+    if ((size_t)r->kind < TM_CMD_COUNT) {
+        s_shows[r->kind](r, message, body, more);
     }
     r->parts++;
     fflush(r->out);

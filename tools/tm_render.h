@@ -9,7 +9,7 @@
 #ifndef TM_RENDER_H_INCLUDED
 #define TM_RENDER_H_INCLUDED
 
-#include "tm_cmd.h"
+#include "tm_cmd.h" /* the command table */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -28,19 +28,33 @@ typedef struct {
     bool json;
     bool tty; /* stdout is a terminal (top redraws the screen) */
     FILE *out;
-    size_t parts;    /* replies rendered so far */
-    size_t rows;     /* list rows printed so far */
-    int widths[8];   /* column widths chosen at the first part */
-    bool array_open; /* JSON: "[" printed for a list in parts */
+    size_t parts;        /* replies rendered so far */
+    size_t rows;         /* list rows printed so far */
+    int widths[8];       /* column widths chosen at the first part */
+    bool array_open;     /* JSON: "[" printed for a list in parts */
+    bool progress_shown; /* a progress line is on stderr */
 } tm_render_t;
 
 void tm_render_init(tm_render_t *r, tm_cmd_kind_t kind, bool json, bool tty,
                     FILE *out);
 
 /* Render one successful reply (or stream item) with its message and body
- * (may be NULL). more: further parts or items follow. */
+ * (may be NULL) with the command's renderer (the table's renderer column:
+ * tmi_show_<renderer>). more: further parts or items follow. Progress
+ * items of a long command (a run) go to stderr on a terminal, and never
+ * into JSON. */
 void tm_render_reply(tm_render_t *r, const char *message, json_t *body,
                      bool more);
+
+/* Clear a progress line from stderr (before an error is printed). */
+void tm_render_clear_progress(tm_render_t *r);
+
+/* The renderers, one per renderer named in the table. */
+#define TM_RENDER_X_DECL(kind, h, rn, name, al, fl, args, opts, usage, sum)    \
+    void tmi_show_##rn(tm_render_t *r, const char *message, json_t *body,      \
+                       bool more);
+TM_CMD_TABLE(TM_RENDER_X_DECL)
+#undef TM_RENDER_X_DECL
 
 /* Print the command table (help) or one command's usage, locally. */
 void tm_render_help(FILE *out, const char *topic, bool json);

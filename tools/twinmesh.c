@@ -9,7 +9,6 @@
 #include "tm_client.h"
 #include "tm_cmd.h"
 #include "tm_err.h"
-#include "tm_models.h"
 #include "tm_render.h"
 
 #include <errno.h>
@@ -131,20 +130,6 @@ static void s_unreachable(s_console_t *c, bool first)
     tm_client_reset(c->client);
 }
 
-static void s_progress(const tm_client_reply_t *rep, json_t *body)
-{
-    if (!isatty(STDERR_FILENO) || body == NULL || !json_is_object(body)) {
-        return;
-    }
-    long long done =
-        (long long)json_integer_value(json_object_get(body, "done"));
-    long long ticks =
-        (long long)json_integer_value(json_object_get(body, "ticks"));
-    fprintf(stderr, "\rrun: %lld of %lld ticks (tick %llu)   ", done, ticks,
-            (unsigned long long)rep->tick);
-    fflush(stderr);
-}
-
 /* Send argv and render every reply. Returns an exit status. */
 static int s_execute(s_console_t *c, int argc, const char *const *argv)
 {
@@ -154,7 +139,6 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
     int status = 0;
     bool first = true;
     bool cancelled = false;
-    bool progress_shown = false;
     int rc = tm_cmd_parse(argc, argv, &cmd, err, sizeof err);
     if (rc != 0) {
         s_error(c, rc, err);
@@ -162,7 +146,7 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
                    ? S_EXIT_USAGE
                    : S_EXIT_FAILED;
     }
-    if (cmd.kind == TM_CMD_HELP) {
+    if (cmd.info->flags & TM_CMD_F_LOCAL) {
         tm_render_help(stdout, cmd.topic, c->json);
         return 0;
     }
@@ -179,7 +163,7 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         return rc == TM_ERR_TOO_BIG ? S_EXIT_USAGE : S_EXIT_UNREACHABLE;
     }
     int timeout = c->timeout_ms;
-    if (cmd.kind == TM_CMD_SPAWN_MANY) {
+    if (cmd.count > 0 && !(cmd.info->flags & TM_CMD_F_LONG)) {
         timeout += (int)(cmd.count / 20); /* 20 actors per ms, worst case */
     }
     tm_render_init(&r, cmd.kind, c->json, isatty(STDOUT_FILENO) != 0, stdout);
@@ -226,10 +210,7 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         }
         bool more = rep.more;
         if (rep.status != 0) {
-            if (progress_shown) {
-                fprintf(stderr, "\n");
-                progress_shown = false;
-            }
+            tm_render_clear_progress(&r);
             s_error(c, rep.status, rep.message);
             status = S_EXIT_FAILED;
         } else {
@@ -240,22 +221,11 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
                          tm_err_str(rc));
                 s_error(c, rc, err);
                 status = S_EXIT_UNREACHABLE;
-            } else if (cmd.kind == TM_CMD_RUN && more) {
-                if (!c->json) {
-                    s_progress(&rep, body);
-                    progress_shown = isatty(STDERR_FILENO) != 0;
-                }
+            } else if (cancelled && !more &&
+                       (cmd.info->flags & TM_CMD_F_STREAM)) {
+                /* the end of a cancelled stream: nothing to print */
             } else {
-                if (progress_shown) {
-                    fprintf(stderr, "\r%60s\r", "");
-                    progress_shown = false;
-                }
-                if (cancelled && !more &&
-                    (cmd.kind == TM_CMD_WATCH || cmd.kind == TM_CMD_TOP)) {
-                    /* the end of a cancelled stream: nothing to print */
-                } else {
-                    tm_render_reply(&r, rep.message, body, more);
-                }
+                tm_render_reply(&r, rep.message, body, more);
             }
             json_decref(body);
         }
@@ -422,91 +392,82 @@ static void s_add_ports(s_console_t *c, s_words_t *w, const char *id,
     json_decref(b);
 }
 
+/* Model families, as the node's catalog lists them. */
+static void s_add_families(s_console_t *c, s_words_t *w, const char *word)
+{
+    const char *argv[] = {"models"};
+    json_t *all = s_query(c, 1, argv);
+    size_t i;
+    json_t *m;
+    json_array_foreach(all, i, m)
+    {
+        const char *family = json_string_value(json_object_get(m, "model"));
+        bool dup = false;
+        for (size_t j = 0; j < i && family != NULL && !dup; j++) {
+            const char *other = json_string_value(
+                json_object_get(json_array_get(all, j), "model"));
+            dup = other != NULL && strcmp(other, family) == 0;
+        }
+        if (family != NULL && !dup) {
+            s_add(w, word, family, " ");
+        }
+    }
+    json_decref(all);
+}
+
+/* Candidates for `word` after argv, by what the command table says the
+ * word is. */
 static void s_candidates(s_console_t *c, int argc, const char **argv,
                          const char *word, s_words_t *w)
 {
-    if (argc == 0) {
+    static const char *const settable[] = {"params", "state", "inputs"};
+    static const char *const signals[] = {"outputs", "state", "inputs"};
+    const char *kind = NULL;
+    const tm_cmd_info_t *cmd = argc > 0 ? tm_cmd_lookup(argv[0]) : NULL;
+    switch (tm_cmd_complete(argc, argv, word)) {
+    case TM_CMD_COMPLETE_COMMANDS:
         s_add_commands(w, word);
-        s_add(w, word, "quit", " ");
-        return;
-    }
-    const tm_cmd_info_t *cmd = tm_cmd_lookup(argv[0]);
-    const char *prev = argv[argc - 1];
-    if (cmd == NULL) {
-        return;
-    }
-    if (strcmp(prev, "--model") == 0) {
-        size_t nm = 0;
-        const tm_model_t *const *all = tm_models_all(&nm);
-        for (size_t i = 0; i < nm; i++) {
-            bool dup = false;
-            for (size_t j = 0; j < i; j++) {
-                dup |= strcmp(all[j]->family, all[i]->family) == 0;
-            }
-            if (!dup) {
-                s_add(w, word, all[i]->family, " ");
-            }
-        }
-        return;
-    }
-    if (strcmp(prev, "--fidelity") == 0) {
-        s_add_list(w, word, "high medium low", "", " ");
-        return;
-    }
-    if (word[0] == '-') {
-        s_add_list(w, word, tm_cmd_options(cmd->kind), "--", " ");
-        return;
-    }
-    if (prev[0] == '-' && prev[1] == '-') {
-        return; /* the value of some other option */
-    }
-    switch (cmd->kind) {
-    case TM_CMD_HELP:
-        if (argc == 1) {
-            s_add_commands(w, word);
+        if (argc == 0) {
+            s_add(w, word, "quit", " ");
         }
         break;
-    case TM_CMD_CLOCK:
-        if (argc == 1) {
-            s_add_list(w, word, "realtime fast pause", "", " ");
+    case TM_CMD_COMPLETE_OPTIONS:
+        if (cmd != NULL) {
+            s_add_list(w, word, tm_cmd_options(cmd->kind), "--", " ");
         }
         break;
-    case TM_CMD_INSPECT:
-    case TM_CMD_KILL:
-        if (argc == 1) {
-            s_add_ids(c, w, word, " ");
-        }
+    case TM_CMD_COMPLETE_IDS:
+        s_add_ids(c, w, word, " ");
         break;
-    case TM_CMD_LINK:
-    case TM_CMD_UNLINK: {
-        if (argc > 2) {
-            break;
-        }
+    case TM_CMD_COMPLETE_OUTPUT:
+    case TM_CMD_COMPLETE_INPUT:
         if (strchr(word, '.') == NULL) {
             s_add_ids(c, w, word, ".");
         } else {
             char id[TM_ID_MAX + 1];
             s_id_part(word, id);
-            const char *kind = argc == 1 ? "outputs" : "inputs";
+            kind = tm_cmd_complete(argc, argv, word) == TM_CMD_COMPLETE_OUTPUT
+                       ? "outputs"
+                       : "inputs";
             s_add_ports(c, w, id, &kind, 1, word, true, " ");
         }
         break;
-    }
-    case TM_CMD_SET:
-    case TM_CMD_WATCH:
-        if (argc == 1) {
-            s_add_ids(c, w, word, " ");
-        } else {
-            static const char *const set_kinds[] = {"params", "state",
-                                                    "inputs"};
-            static const char *const watch_kinds[] = {"outputs", "state",
-                                                      "inputs"};
-            bool set = cmd->kind == TM_CMD_SET;
-            s_add_ports(c, w, argv[1], set ? set_kinds : watch_kinds, 3, word,
-                        false, set ? "=" : " ");
-        }
+    case TM_CMD_COMPLETE_SETTABLE:
+        s_add_ports(c, w, argv[1], settable, 3, word, false, "=");
         break;
-    default:
+    case TM_CMD_COMPLETE_SIGNAL:
+        s_add_ports(c, w, argv[1], signals, 3, word, false, " ");
+        break;
+    case TM_CMD_COMPLETE_CLOCK:
+        s_add_list(w, word, "realtime fast pause", "", " ");
+        break;
+    case TM_CMD_COMPLETE_FAMILIES:
+        s_add_families(c, w, word);
+        break;
+    case TM_CMD_COMPLETE_FIDELITIES:
+        s_add_list(w, word, "high medium low", "", " ");
+        break;
+    case TM_CMD_COMPLETE_NONE:
         break;
     }
 }
@@ -770,7 +731,7 @@ int main(int argc, char **argv)
             c.endpoint = val;
         } else {
             double s = 0;
-            if (tm_config_parse_f64(val, &s) != 0 || !(s > 0) || s > 86400) {
+            if (tm_text_parse_f64(val, &s) != 0 || !(s > 0) || s > 86400) {
                 fprintf(stderr,
                         "twinmesh: --timeout: '%s' is not a number of "
                         "seconds in (0, 86400]\n",

@@ -302,34 +302,32 @@ static void test_numbers(void **state)
 
     uint64_t u = 0;
     double d = 0;
-    assert_int_equal(tm_config_parse_u64("42", false, 0, 100, &u), 0);
+    assert_int_equal(tm_text_parse_u64("42", false, 0, 100, &u), 0);
     assert_int_equal(u, 42);
-    assert_int_equal(tm_config_parse_u64("0x2a", false, 0, 100, &u),
+    assert_int_equal(tm_text_parse_u64("0x2a", false, 0, 100, &u),
                      TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_u64("0x2a", true, 0, 100, &u), 0);
+    assert_int_equal(tm_text_parse_u64("0x2a", true, 0, 100, &u), 0);
     assert_int_equal(u, 42);
-    assert_int_equal(tm_config_parse_u64("101", false, 0, 100, &u),
-                     TM_ERR_RANGE);
+    assert_int_equal(tm_text_parse_u64("101", false, 0, 100, &u), TM_ERR_RANGE);
     assert_int_equal(
-        tm_config_parse_u64("18446744073709551616", false, 0, UINT64_MAX, &u),
+        tm_text_parse_u64("18446744073709551616", false, 0, UINT64_MAX, &u),
         TM_ERR_RANGE);
     assert_int_equal(
-        tm_config_parse_u64("18446744073709551615", false, 0, UINT64_MAX, &u),
-        0);
+        tm_text_parse_u64("18446744073709551615", false, 0, UINT64_MAX, &u), 0);
     assert_true(u == UINT64_MAX);
-    assert_int_equal(tm_config_parse_u64("", false, 0, 1, &u), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_u64(NULL, false, 0, 1, &u), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_u64("-1", false, 0, 1, &u), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_f64("-2.5e-3", &d), 0);
+    assert_int_equal(tm_text_parse_u64("", false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_u64(NULL, false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_u64("-1", false, 0, 1, &u), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_f64("-2.5e-3", &d), 0);
     assert_true(d == -2.5e-3);
-    assert_int_equal(tm_config_parse_f64("1e400", &d), TM_ERR_RANGE);
-    assert_int_equal(tm_config_parse_f64("-1e-400", &d), TM_ERR_RANGE);
-    assert_int_equal(tm_config_parse_f64("0e-400", &d), 0);
+    assert_int_equal(tm_text_parse_f64("1e400", &d), TM_ERR_RANGE);
+    assert_int_equal(tm_text_parse_f64("-1e-400", &d), TM_ERR_RANGE);
+    assert_int_equal(tm_text_parse_f64("0e-400", &d), 0);
     assert_true(d == 0);
-    assert_int_equal(tm_config_parse_f64("inf", &d), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_f64("0x10", &d), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_f64(" 1", &d), TM_ERR_INVAL);
-    assert_int_equal(tm_config_parse_f64("", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_f64("inf", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_f64("0x10", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_f64(" 1", &d), TM_ERR_INVAL);
+    assert_int_equal(tm_text_parse_f64("", &d), TM_ERR_INVAL);
 }
 
 /* A key given twice in a file is refused, naming both lines: the first

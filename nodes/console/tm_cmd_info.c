@@ -1,0 +1,130 @@
+/* tm_cmd_info: help, nodes, stats, models. */
+#include "tm_console.h"
+
+#include "tm_err.h"
+#include "tm_models.h"
+
+#include <string.h>
+
+int tmi_cmd_help(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    size_t n = 0;
+    const tm_cmd_info_t *t = tm_cmd_table(&n);
+    const tm_cmd_info_t *one = NULL;
+    (void)ctx;
+    if (cmd->topic[0] != '\0') {
+        one = tm_cmd_lookup(cmd->topic);
+        if (one == NULL) {
+            return tm_reply_error(rep, TM_ERR_UNKNOWN_COMMAND,
+                                  "unknown command '%s' (try help)",
+                                  cmd->topic);
+        }
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_array(b);
+    for (size_t i = 0; i < n; i++) {
+        if ((one != NULL && one != &t[i]) || (t[i].flags & TM_CMD_F_HIDDEN)) {
+            continue;
+        }
+        tm_body_map(b);
+        tm_body_kv_str(b, "name", t[i].name);
+        tm_body_kv_str(b, "aliases", t[i].aliases);
+        tm_body_kv_str(b, "usage", t[i].usage);
+        tm_body_kv_str(b, "summary", t[i].summary);
+        tm_body_end(b);
+    }
+    tm_body_end(b);
+    return tm_reply_done(rep);
+}
+
+int tmi_cmd_nodes(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_reply_t *rep = req->rep;
+    tm_rt_stats_t st;
+    tm_rt_stats(ctx->rt, &st);
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_array(b);
+    tm_body_map(b);
+    tm_body_kv_str(b, "name", ctx->name);
+    tm_body_kv_str(b, "site", ctx->site);
+    tm_body_kv_str(b, "state",
+                   ctx->stopping != NULL && *ctx->stopping ? "stopping" : "up");
+    tm_body_kv_u64(b, "actors", st.actors);
+    tm_body_kv_u64(b, "tick", st.tick);
+    tm_body_kv_str(b, "clock", tmi_clock_label(ctx));
+    tm_body_kv_str(b, "endpoint", ctx->endpoint);
+    tm_body_kv_u64(b, "workers", st.workers);
+    tm_body_kv_f64(b, "h", tm_rt_h(ctx->rt));
+    tm_body_end(b);
+    tm_body_end(b);
+    return tm_reply_done(rep);
+}
+
+int tmi_cmd_stats(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_reply_t *rep = req->rep;
+    if (ctx->stats == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "no statistics registry here");
+    }
+    tm_stats_pack(ctx->stats, tm_reply_body(rep));
+    return tm_reply_done(rep);
+}
+
+static void s_pack_var_names(tm_body_t *b, const char *key, const tm_var_t *v,
+                             uint32_t n)
+{
+    tm_body_kv_map(b, key);
+    for (uint32_t i = 0; i < n; i++) {
+        tm_body_kv_str(b, v[i].name, v[i].unit);
+    }
+    tm_body_end(b);
+}
+
+int tmi_cmd_models(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    size_t n = 0;
+    const tm_model_t *const *all = tm_models_all(&n);
+    const char *family = cmd->model; /* "" lists every family */
+    size_t shown = 0;
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) {
+        shown += family[0] == '\0' || strcmp(all[i]->family, family) == 0;
+    }
+    if (shown == 0) {
+        /* the precise message for a bad family or version; a good
+         * FAMILY@VERSION is still not a family name */
+        const tm_model_t *m = NULL;
+        char known[512];
+        int rc = tmi_find_model(cmd, &m, rep);
+        if (rc == 0) {
+            tmi_catalog_list(NULL, known, sizeof known);
+            rc = tm_reply_error(rep, TM_ERR_UNKNOWN_MODEL,
+                                "unknown model family '%s' (known: %s)", family,
+                                known);
+        }
+        return rc;
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_array(b);
+    for (size_t i = 0; i < n; i++) {
+        const tm_model_t *m = all[i];
+        if (family[0] != '\0' && strcmp(m->family, family) != 0) {
+            continue;
+        }
+        tm_body_map(b);
+        tmi_pack_model(b, m);
+        tm_body_kv_str(b, "summary", m->summary);
+        s_pack_var_names(b, "states", m->states, m->n_states);
+        s_pack_var_names(b, "inputs", m->inputs, m->n_inputs);
+        s_pack_var_names(b, "outputs", m->outputs, m->n_outputs);
+        s_pack_var_names(b, "params", m->params, m->n_params);
+        tm_body_end(b);
+    }
+    tm_body_end(b);
+    return tm_reply_done(rep);
+}

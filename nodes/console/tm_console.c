@@ -1,0 +1,230 @@
+/* tm_console: the dispatcher, replies and helpers shared by handlers. */
+#include "tm_console.h"
+
+#include "tm_err.h"
+#include "tm_models.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+typedef int (*s_handler_fn)(tm_console_ctx_t *ctx, tm_console_call_t *req);
+
+static const s_handler_fn s_handlers[TM_CMD_COUNT] = {
+#define S_ROW(kind, h, r, name, al, fl, args, opts, usage, sum)                \
+    [TM_CMD_##kind] = tmi_cmd_##h,
+    TM_CMD_TABLE(S_ROW)
+#undef S_ROW
+};
+
+int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_reply_reset(req->rep);
+    if ((unsigned)req->cmd->kind >= TM_CMD_COUNT) {
+        return tm_reply_error(req->rep, TM_ERR_INTERNAL, "no such command");
+    }
+    return s_handlers[req->cmd->kind](ctx, req);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+void tm_reply_init(tm_reply_t *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    tm_wire_buf_init(&rep->buf);
+}
+
+void tm_reply_reset(tm_reply_t *rep)
+{
+    rep->status = 0;
+    rep->message[0] = '\0';
+    tm_wire_buf_clear(&rep->buf);
+    rep->has_body = false;
+}
+
+void tm_reply_destroy(tm_reply_t *rep)
+{
+    tm_wire_buf_destroy(&rep->buf);
+    rep->has_body = false;
+}
+
+int tm_reply_error(tm_reply_t *rep, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep->message, sizeof rep->message, fmt, ap);
+    va_end(ap);
+    rep->status = status;
+    tm_wire_buf_clear(&rep->buf);
+    rep->has_body = false;
+    return status;
+}
+
+void tm_reply_msg(tm_reply_t *rep, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep->message, sizeof rep->message, fmt, ap);
+    va_end(ap);
+}
+
+tm_body_t *tm_reply_body(tm_reply_t *rep)
+{
+    tm_body_start(&rep->body, &rep->buf);
+    rep->has_body = true;
+    return &rep->body;
+}
+
+int tm_reply_done(tm_reply_t *rep)
+{
+    if (!rep->has_body) {
+        return rep->status;
+    }
+    int rc = tm_body_done(&rep->body);
+    if (rc == TM_ERR_NOMEM) {
+        return tm_reply_error(rep, rc, "out of memory building the reply");
+    }
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "the node could not build its reply");
+    }
+    return rep->status;
+}
+
+const uint8_t *tm_reply_bytes(const tm_reply_t *rep, size_t *len)
+{
+    *len = 0;
+    if (!rep->has_body || rep->status != 0 || rep->body.failed != 0) {
+        return NULL;
+    }
+    *len = rep->buf.sbuf.size;
+    return (const uint8_t *)rep->buf.sbuf.data;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int tmi_unknown_actor(tm_reply_t *rep, const char *id)
+{
+    return tm_reply_error(rep, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
+}
+
+void tmi_pack_model(tm_body_t *b, const tm_model_t *m)
+{
+    tm_body_kv_str(b, "model", m->family);
+    tm_body_kv_str(b, "version", m->version);
+    tm_body_kv_str(b, "fidelity", tm_fidelity_name(m->fidelity));
+}
+
+void tmi_hex(const uint8_t *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+const char *tmi_clock_label(const tm_console_ctx_t *ctx)
+{
+    return ctx->sched != NULL ? tm_sched_label(ctx->sched) : "paused";
+}
+
+double tmi_lag(const tm_console_ctx_t *ctx)
+{
+    return ctx->sched != NULL ? tm_sched_lag(ctx->sched) : 0;
+}
+
+/* Catalog lists: the distinct families (family NULL), or the distinct
+ * versions of one family. */
+static bool s_listed(const tm_model_t *m, const char *family)
+{
+    return family == NULL || strcmp(m->family, family) == 0;
+}
+
+static const char *s_list_item(const tm_model_t *m, const char *family)
+{
+    return family != NULL ? m->version : m->family;
+}
+
+bool tmi_catalog_list(const char *family, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const tm_model_t *const *all = tm_models_all(&n);
+    size_t off = 0;
+    bool found = false;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!s_listed(all[i], family)) {
+            continue;
+        }
+        const char *item = s_list_item(all[i], family);
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) {
+            dup = s_listed(all[j], family) &&
+                  strcmp(s_list_item(all[j], family), item) == 0;
+        }
+        found = true;
+        if (!dup && off < cap) {
+            int w =
+                snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", item);
+            off += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return found;
+}
+
+int tmi_find_model(const tm_cmd_t *cmd, const tm_model_t **out, tm_reply_t *rep)
+{
+    char family[TM_CMD_SPEC_MAX + 1];
+    const char *version = NULL;
+    char known[512];
+    snprintf(family, sizeof family, "%s", cmd->model);
+    char *at = strchr(family, '@');
+    if (at != NULL) {
+        *at = '\0';
+        version = at + 1;
+    }
+    if (!tmi_catalog_list(family, known, sizeof known)) {
+        tmi_catalog_list(NULL, known, sizeof known);
+        return tm_reply_error(rep, TM_ERR_UNKNOWN_MODEL,
+                              "unknown model family '%s' (known: %s)", family,
+                              known);
+    }
+    if (version != NULL && version[0] == '\0') {
+        return tm_reply_error(rep, TM_ERR_UNKNOWN_VERSION,
+                              "empty version after '@' for model %s (known "
+                              "versions: %s)",
+                              family, known);
+    }
+    int rc = 0;
+    if (cmd->has_fidelity) {
+        rc = tm_models_find(family, version, cmd->fidelity, out);
+    } else {
+        rc = TM_ERR_UNKNOWN_FIDELITY;
+        for (int f = TM_FIDELITY_HIGH; f < TM_FIDELITY_COUNT; f++) {
+            rc = tm_models_find(family, version, (tm_fidelity_t)f, out);
+            if (rc != TM_ERR_UNKNOWN_FIDELITY) {
+                break;
+            }
+        }
+    }
+    if (rc == TM_ERR_UNKNOWN_VERSION) {
+        return tm_reply_error(rep, rc,
+                              "unknown version %s of model %s (known "
+                              "versions: %s)",
+                              version, family, known);
+    }
+    if (rc == TM_ERR_UNKNOWN_FIDELITY) {
+        return tm_reply_error(
+            rep, rc, "model %s%s%s has no %s tier", family, version ? "@" : "",
+            version ? version : "",
+            cmd->has_fidelity ? tm_fidelity_name(cmd->fidelity) : "usable");
+    }
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "model %s: %s", cmd->model,
+                              tm_err_str(rc));
+    }
+    return 0;
+}

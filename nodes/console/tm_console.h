@@ -1,0 +1,136 @@
+/* tm_console: console command handlers - what the node does for each row
+ * of the command table (protocol/tm_cmd_table.h).
+ *
+ * A handler tmi_cmd_<name>() gets the node's context (runtime, mutation
+ * path, clock, statistics) and a request (the parsed command and a reply
+ * to fill), and returns the reply's status: 0, a tm_err_t (with a message
+ * in the reply), or TM_CONSOLE_DEFERRED when it started a stream or run
+ * that answers later. Mutations go through tm_mut; handlers only check
+ * input, call it and build replies. The console server (nodes/tm_console_srv)
+ * decodes requests, runs tm_console_exec() and sends the replies; unit
+ * tests call tm_console_exec() directly.
+ *
+ * Handlers live in per-area files: tm_cmd_actors.c (spawn, spawn-many,
+ * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
+ * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
+ * tm_cmd_info.c (help, nodes, stats, models).
+ */
+#ifndef TM_CONSOLE_H_INCLUDED
+#define TM_CONSOLE_H_INCLUDED
+
+#include "tm_body.h"
+#include "tm_cmd.h"
+#include "tm_mut.h"
+#include "tm_rt.h"
+#include "tm_sched.h"
+#include "tm_stats.h"
+#include "tm_wire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_CONSOLE_DEFERRED 1 /* a stream or run answers later */
+
+/* A reply being built: status (0 or tm_err_t), message and body. */
+typedef struct {
+    int status;
+    char message[TM_CMD_MSG_MAX];
+    tm_wire_buf_t buf;
+    tm_body_t body;
+    bool has_body;
+} tm_reply_t;
+
+void tm_reply_init(tm_reply_t *rep);
+/* Empty the reply for reuse (status 0, no message, no body). */
+void tm_reply_reset(tm_reply_t *rep);
+void tm_reply_destroy(tm_reply_t *rep);
+/* Set status and a printf-style message; drops the body. Returns status. */
+int tm_reply_error(tm_reply_t *rep, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The message of a successful reply. */
+void tm_reply_msg(tm_reply_t *rep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Start a fresh body. */
+tm_body_t *tm_reply_body(tm_reply_t *rep);
+/* Check the built body: rep->status, or TM_ERR_NOMEM / TM_ERR_INTERNAL
+ * (with a message) when it did not build. */
+int tm_reply_done(tm_reply_t *rep);
+/* The body's bytes (NULL when none or on error). */
+const uint8_t *tm_reply_bytes(const tm_reply_t *rep, size_t *len);
+
+/* What the node gives its handlers (pointers stay valid while it runs). */
+typedef struct {
+    tm_rt_t *rt;
+    tm_mut_t *mut;
+    tm_sched_t *sched; /* NULL in unit tests: the clock reads "paused" */
+    tm_stats_t *stats; /* NULL in unit tests */
+    const char *name;  /* node */
+    const char *site;
+    const char *endpoint;
+    const bool *stopping; /* may be NULL */
+} tm_console_ctx_t;
+
+typedef struct tm_console_call tm_console_call_t;
+
+/* A stream: items after ticks (watch), every interval (top, run progress),
+ * and for a run a final reply when it ends. */
+typedef struct {
+    /* The next item into rep; a status other than 0 ends the stream with
+     * that reply. */
+    int (*item)(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);
+    /* Runs only: the final reply when the run ends with status and why. */
+    void (*final)(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep,
+                  int status, const char *why);
+    bool per_tick;   /* an item after ticks are stepped */
+    double interval; /* else an item every interval seconds */
+} tm_console_stream_t;
+
+struct tm_console_call {
+    tm_cmd_t *cmd;
+    tm_reply_t *rep;
+    /* Send rep as one part of a long reply (more = true) and empty its
+     * body; NULL: everything goes in one reply. Returns 0 or an error
+     * that aborts the command. */
+    int (*emit)(tm_console_call_t *req);
+    /* Answer this request with a stream; rep holds the first item. NULL
+     * where streams are not served (TM_ERR_UNSUPPORTED). */
+    int (*stream)(tm_console_call_t *req, const tm_console_stream_t *def);
+    /* End this console's stream or run; false if it has none. */
+    bool (*cancel)(tm_console_call_t *req);
+    void *server;
+    const void *peer;
+};
+
+/* Run the handler of req->cmd (parsed). Returns rep->status or
+ * TM_CONSOLE_DEFERRED. */
+int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req);
+
+/* The handlers, one per table row (several rows may share one). */
+#define TM_CONSOLE_X_DECL(kind, h, r, name, al, fl, args, opts, usage, sum)    \
+    int tmi_cmd_##h(tm_console_ctx_t *ctx, tm_console_call_t *req);
+TM_CMD_TABLE(TM_CONSOLE_X_DECL)
+#undef TM_CONSOLE_X_DECL
+
+/* Shared by the handler files. */
+int tmi_unknown_actor(tm_reply_t *rep, const char *id);
+void tmi_pack_model(tm_body_t *b, const tm_model_t *m);
+/* Hex of n bytes into out (2n + 1 bytes). */
+void tmi_hex(const uint8_t *bytes, size_t n, char *out);
+/* The clock's label and lag, "paused"/0 without a clock. */
+const char *tmi_clock_label(const tm_console_ctx_t *ctx);
+double tmi_lag(const tm_console_ctx_t *ctx);
+/* Find the model of a spawn-like request: --model spec and --fidelity
+ * (default: the highest tier the version has). Fills rep with a precise
+ * message on error (TM_ERR_UNKNOWN_MODEL / _VERSION / _FIDELITY). */
+int tmi_find_model(const tm_cmd_t *cmd, const tm_model_t **out,
+                   tm_reply_t *rep);
+/* "a, b, c" of the catalog's families (family NULL) or one family's
+ * versions; false if the family is unknown. */
+bool tmi_catalog_list(const char *family, char *buf, size_t cap);
+/* Stream items (for tests, and the handlers that start the streams). */
+int tmi_watch_check(tm_console_ctx_t *ctx, tm_cmd_t *cmd, tm_reply_t *rep);
+int tmi_watch_item(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);
+int tmi_top_item(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);
+
+#endif

@@ -1,0 +1,48 @@
+/* tm_ckpt: the node's checkpoints, as a service.
+ *
+ * Every `every` ticks the runtime is copied (tm_persist_snapshot, on the
+ * control thread: stepping stalls only for the copy) and handed to the
+ * writer thread, which encodes and commits it. Chunks of ticks end on
+ * checkpoint ticks (the scheduler asks tm_ckpt_next_stop); if the writer is
+ * still busy the checkpoint is put off, never waited for, and taken at the
+ * first chunk end or service tick after the writer is free. Stopping takes
+ * a final checkpoint and waits for it.
+ *
+ * tm_ckpt_barrier() waits for a checkpoint in flight: the mutation path
+ * calls it before each commit, so the store sees writes in the node's
+ * order.
+ */
+#ifndef TM_CKPT_H_INCLUDED
+#define TM_CKPT_H_INCLUDED
+
+#include "tm_rt.h"
+#include "tm_service.h"
+#include "tm_store.h"
+
+#include <stdint.h>
+
+typedef struct tm_ckpt tm_ckpt_t;
+
+/* every = 0: no periodic checkpoints (a final one is still taken).
+ * last_tick: tick of the checkpoint found in the store. Errors:
+ * TM_ERR_NOMEM, TM_ERR_IO (writer thread). */
+int tm_ckpt_open(tm_ckpt_t **out, tm_rt_t *rt, tm_store_t *store,
+                 uint64_t every, uint64_t last_tick);
+
+/* The service (attach, after_tick, stats, close). */
+tm_service_t tm_ckpt_service(tm_ckpt_t *c);
+
+/* The next checkpoint tick (0: none due). */
+uint64_t tm_ckpt_next_stop(void *c);
+
+/* Wait until no checkpoint is in flight (and count it). */
+void tm_ckpt_barrier(void *c);
+
+/* Take a checkpoint of the current tick now and wait for it to be
+ * durable. Errors: those of the snapshot and the commit. */
+int tm_ckpt_final(tm_ckpt_t *c);
+
+/* Tick of the last durable checkpoint. */
+uint64_t tm_ckpt_tick(const tm_ckpt_t *c);
+
+#endif

@@ -1,0 +1,555 @@
+/* tm_console_srv: the node's console server, as a service. */
+#include "tm_console_srv.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_msg.h"
+#include "tm_sock.h"
+#include "tm_zwatch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_IDENT_MAX    256u
+#define S_STREAMS_MAX  64u
+#define S_SERVICE_S    0.1  /* period of the stream timer */
+#define S_KEEPALIVE_S  1.0  /* idle streams get a nil item this often */
+#define S_FAST_WATCH_S 0.05 /* per-tick items in fast mode: at most 20/s */
+#define S_RT_WATCH_MIN 0.01 /* realtime: at most 100 items/s */
+#define S_BUDGET       64u  /* requests handled per loop iteration */
+
+/* A console peer: its ROUTER routing id and the request being answered. */
+typedef struct {
+    uint8_t id[S_IDENT_MAX];
+    size_t len;
+    uint64_t seq;
+    char name[TM_MSG_NAME_MAX + 1]; /* envelope source of the request */
+} s_peer_t;
+
+typedef struct {
+    tm_console_stream_t def;
+    s_peer_t peer;
+    tm_cmd_t cmd;
+    uint64_t sent;      /* items sent */
+    uint64_t last_tick; /* tick of the last per-tick item */
+    double last_sent;   /* monotonic seconds */
+    double next_at;     /* interval streams: next item */
+} s_stream_t;
+
+struct tm_console_srv {
+    tm_console_ctx_t *ctx;
+    void *sock;
+    struct ev_loop *loop;
+    tm_zwatch_t watch;
+    ev_timer service;
+    s_stream_t *streams[S_STREAMS_MAX];
+    size_t n_streams;
+    tm_reply_t rep;  /* the reply to the request being handled */
+    tm_reply_t item; /* stream items, which a request may cause */
+    uint64_t requests;
+    uint64_t errors;
+    uint64_t dropped;
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* Send one reply frame to a peer. TM_ERR_CLOSED when the peer is gone
+ * (ROUTER_MANDATORY), TM_ERR_BUSY at the high-water mark: both counted as
+ * drops. */
+static int s_send(tm_console_srv_t *s, const s_peer_t *p, int status,
+                  const char *message, bool more, const uint8_t *body,
+                  size_t body_len)
+{
+    uint8_t *payload = NULL;
+    uint8_t *frame = NULL;
+    size_t plen = 0;
+    size_t flen = 0;
+    tm_envelope_t env;
+    int rc = tm_console_rep_encode(status, NULL, message, more ? 1 : 0, body,
+                                   body_len, &payload, &plen);
+    if (rc != 0) {
+        /* A body that does not encode is a bug here, not the console's
+         * fault: tell it so rather than leave it waiting. */
+        tm_log(TM_LOG_ERROR, "node: cannot encode a reply (%s)",
+               tm_err_str(rc));
+        status = TM_ERR_INTERNAL;
+        rc = tm_console_rep_encode(status, NULL,
+                                   "internal error: the node could not encode "
+                                   "its reply",
+                                   more ? 1 : 0, NULL, 0, &payload, &plen);
+    }
+    if (rc == 0) {
+        memset(&env, 0, sizeof env);
+        env.version = TM_PROTO_VERSION;
+        env.type = TM_MSG_CONSOLE_REP;
+        snprintf(env.source, sizeof env.source, "%s", s->ctx->name);
+        snprintf(env.destination, sizeof env.destination, "%s", p->name);
+        env.tick = tm_rt_tick(s->ctx->rt);
+        env.seq = p->seq;
+        rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
+    }
+    if (rc == 0) {
+        if (zmq_send(s->sock, p->id, p->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(s->sock, frame, flen, ZMQ_DONTWAIT) < 0) {
+            rc = tm_sock_err();
+        }
+    }
+    if (rc != 0) {
+        s->dropped++;
+        tm_log(TM_LOG_DEBUG, "node: reply to a console dropped: %s",
+               tm_err_str(rc));
+    }
+    if (status != 0) {
+        s->errors++;
+    }
+    free(payload);
+    free(frame);
+    return rc;
+}
+
+static int s_send_rep(tm_console_srv_t *s, const s_peer_t *p, tm_reply_t *rep,
+                      bool more)
+{
+    size_t len = 0;
+    const uint8_t *body = tm_reply_bytes(rep, &len);
+    return s_send(s, p, rep->status, rep->message, more, body, len);
+}
+
+static void s_reply_error(tm_console_srv_t *s, const s_peer_t *p, int status,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_reply_error(tm_console_srv_t *s, const s_peer_t *p, int status,
+                          const char *fmt, ...)
+{
+    char msg[TM_CMD_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s_send(s, p, status, msg, false, NULL, 0);
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static s_stream_t *s_stream_of(tm_console_srv_t *s, const s_peer_t *p,
+                               size_t *at)
+{
+    for (size_t i = 0; i < s->n_streams; i++) {
+        s_stream_t *st = s->streams[i];
+        if (st->peer.len == p->len && memcmp(st->peer.id, p->id, p->len) == 0) {
+            *at = i;
+            return st;
+        }
+    }
+    return NULL;
+}
+
+static void s_stream_remove(tm_console_srv_t *s, size_t i)
+{
+    free(s->streams[i]);
+    s->streams[i] = s->streams[--s->n_streams];
+    s->streams[s->n_streams] = NULL;
+}
+
+/* End stream i with a final reply (more = false). A run is stopped: its
+ * run_end sends the reply. */
+static void s_stream_end(tm_console_srv_t *s, size_t i, int status,
+                         const char *msg)
+{
+    s_stream_t *st = s->streams[i];
+    if (st->def.final != NULL && s->ctx->sched != NULL) {
+        tm_sched_run_stop(s->ctx->sched, status == 0 ? TM_ERR_CLOSED : status,
+                          msg);
+        return;
+    }
+    s_send(s, &st->peer, status, msg, false, NULL, 0);
+    s_stream_remove(s, i);
+}
+
+/* Send an item of stream *i; the stream is removed when it was the last
+ * (count reached, an error) or the console went away. */
+static void s_stream_send(tm_console_srv_t *s, size_t *i, tm_reply_t *rep)
+{
+    s_stream_t *st = s->streams[*i];
+    bool last = rep->status != 0 ||
+                (st->cmd.count > 0 && st->sent + 1 >= st->cmd.count &&
+                 st->def.final == NULL);
+    int rc = s_send_rep(s, &st->peer, rep, !last);
+    st->sent++;
+    st->last_sent = s_now();
+    if (last || (rc == TM_ERR_CLOSED && st->def.final == NULL)) {
+        s_stream_remove(s, *i);
+        return;
+    }
+    (*i)++;
+}
+
+static int s_stream_start(tm_console_call_t *req,
+                          const tm_console_stream_t *def)
+{
+    tm_console_srv_t *s = req->server;
+    const s_peer_t *p = req->peer;
+    if (s->n_streams >= S_STREAMS_MAX) {
+        return tm_reply_error(req->rep, TM_ERR_BUSY,
+                              "too many streams open (%u); try again later",
+                              S_STREAMS_MAX);
+    }
+    s_stream_t *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
+    }
+    st->def = *def;
+    st->peer = *p;
+    st->cmd = *req->cmd;
+    st->last_tick = tm_rt_tick(s->ctx->rt);
+    st->next_at = s_now() + def->interval;
+    s->streams[s->n_streams++] = st;
+    size_t i = s->n_streams - 1;
+    s_stream_send(s, &i, req->rep); /* the first item */
+    return TM_CONSOLE_DEFERRED;
+}
+
+static bool s_cancel(tm_console_call_t *req)
+{
+    tm_console_srv_t *s = req->server;
+    size_t at = 0;
+    s_stream_t *st = s_stream_of(s, req->peer, &at);
+    if (st == NULL) {
+        return false;
+    }
+    s_stream_end(s, at, st->def.final != NULL ? TM_ERR_CLOSED : 0,
+                 st->def.final != NULL ? "run cancelled" : "cancelled");
+    return true;
+}
+
+static int s_emit(tm_console_call_t *req)
+{
+    tm_console_srv_t *s = req->server;
+    int rc = s_send_rep(s, req->peer, req->rep, true);
+    tm_wire_buf_clear(&req->rep->buf);
+    req->rep->has_body = false;
+    return rc;
+}
+
+/* Items for the ticks just stepped. */
+static void s_after_tick(void *arg, uint64_t tick)
+{
+    tm_console_srv_t *s = arg;
+    double now = s_now();
+    tm_clock_t mode = tm_sched_mode(s->ctx->sched);
+    const char *label = tm_sched_label(s->ctx->sched);
+    double min_gap = S_RT_WATCH_MIN;
+    if (strcmp(label, "run") == 0 || mode == TM_CLOCK_FAST) {
+        min_gap = S_FAST_WATCH_S;
+    }
+    for (size_t i = 0; i < s->n_streams;) {
+        s_stream_t *st = s->streams[i];
+        if (!st->def.per_tick || st->last_tick == tick ||
+            now - st->last_sent < min_gap) {
+            i++;
+            continue;
+        }
+        st->def.item(s->ctx, &st->cmd, &s->item);
+        st->last_tick = tick;
+        s_stream_send(s, &i, &s->item);
+    }
+}
+
+/* The run ended: its stream's final reply. */
+static void s_run_end(void *arg, int status, const char *why)
+{
+    tm_console_srv_t *s = arg;
+    for (size_t i = 0; i < s->n_streams; i++) {
+        s_stream_t *st = s->streams[i];
+        if (st->def.final != NULL) {
+            st->def.final(s->ctx, &st->cmd, &s->item, status, why);
+            s_send_rep(s, &st->peer, &s->item, false);
+            s_stream_remove(s, i);
+            return;
+        }
+    }
+}
+
+/* Timer work: interval items and keepalives. */
+static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_console_srv_t *s = w->data;
+    double now = s_now();
+    for (size_t i = 0; i < s->n_streams;) {
+        s_stream_t *st = s->streams[i];
+        if (!st->def.per_tick && now >= st->next_at) {
+            st->next_at = now + st->def.interval;
+            st->def.item(s->ctx, &st->cmd, &s->item);
+            s_stream_send(s, &i, &s->item);
+            continue;
+        }
+        if (now - st->last_sent >= S_KEEPALIVE_S) {
+            /* nil body, more = true: "still here"; also finds consoles
+             * that went away (the send fails). */
+            int rc = s_send(s, &st->peer, 0, "", true, NULL, 0);
+            st->last_sent = now;
+            if (rc == TM_ERR_CLOSED && st->def.final == NULL) {
+                s_stream_remove(s, i);
+                continue;
+            }
+        }
+        i++;
+    }
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd)
+{
+    size_t at = 0;
+    if (cmd->kind != TM_CMD_CANCEL && s_stream_of(s, p, &at) != NULL) {
+        /* One stream per console: a new request ends the previous one. */
+        s_stream_end(s, at, 0, "stream ended by a new request");
+    }
+    tm_console_call_t req = {cmd,      &s->rep, s_emit, s_stream_start,
+                             s_cancel, s,       p};
+    int rc = tm_console_exec(s->ctx, &req);
+    if (rc == TM_CONSOLE_DEFERRED) {
+        return;
+    }
+    s_send_rep(s, p, &s->rep, false);
+    if (cmd->info->flags & TM_CMD_F_MUTATES) {
+        if (rc == 0) {
+            tm_log(TM_LOG_INFO, "console: %s", s->rep.message);
+        } else {
+            tm_log(TM_LOG_WARN, "console: %s refused: %s", cmd->info->name,
+                   s->rep.message);
+        }
+    }
+}
+
+/* One request frame from a peer. */
+static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
+                           size_t len)
+{
+    tm_envelope_t env;
+    tm_console_req_t req;
+    tm_cmd_t cmd;
+    char err[TM_CMD_MSG_MAX];
+    memset(&req, 0, sizeof req);
+    snprintf(p->name, sizeof p->name, "console");
+    p->seq = 0;
+    int rc = tm_envelope_decode(buf, len, NULL, &env);
+    if (rc != 0) {
+        s_reply_error(s, p, rc, "malformed request: %s", tm_err_str(rc));
+        return;
+    }
+    p->seq = env.seq;
+    snprintf(p->name, sizeof p->name, "%s", env.source);
+    if (env.type != TM_MSG_CONSOLE_REQ) {
+        s_reply_error(s, p, TM_ERR_WIRE_MSGTYPE,
+                      "malformed request: message type %u is not a console "
+                      "request",
+                      env.type);
+        return;
+    }
+    rc = tm_console_req_decode(env.payload, env.payload_len, NULL, &req);
+    if (rc != 0) {
+        s_reply_error(s, p, rc, "malformed request: %s", tm_err_str(rc));
+        return;
+    }
+    rc = tm_cmd_parse((int)req.argc, (const char *const *)req.argv, &cmd, err,
+                      sizeof err);
+    if (rc != 0) {
+        s_reply_error(s, p, rc, "%s", err);
+    } else {
+        s_handle_cmd(s, p, &cmd);
+    }
+    tm_console_req_free(&req);
+}
+
+/* Read one whole message (routing id and frames) and answer it. */
+static int s_one(void *arg, void *sock)
+{
+    tm_console_srv_t *s = arg;
+    zmq_msg_t id, frame;
+    zmq_msg_init(&id);
+    zmq_msg_init(&frame);
+    if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&frame);
+        return 1;
+    }
+    s_peer_t p;
+    memset(&p, 0, sizeof p);
+    p.len = zmq_msg_size(&id) < S_IDENT_MAX ? zmq_msg_size(&id) : S_IDENT_MAX;
+    memcpy(p.id, zmq_msg_data(&id), p.len);
+    /* Parts of a multipart message arrive together. */
+    int frames = 0;
+    bool got = false;
+    bool more = zmq_msg_more(&id);
+    if (more && zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) >= 0) {
+        got = true;
+        frames++;
+        more = zmq_msg_more(&frame);
+    }
+    while (more) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        int r = zmq_msg_recv(&extra, sock, ZMQ_DONTWAIT);
+        more = r >= 0 && zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+        frames++;
+    }
+    zmq_msg_close(&id);
+    s->requests++;
+    if (!got || frames != 1) {
+        s_reply_error(s, &p, TM_ERR_WIRE_MALFORMED,
+                      "malformed request: expected exactly one frame, got %d",
+                      frames);
+    } else {
+        s_handle_frame(s, &p, zmq_msg_data(&frame), zmq_msg_size(&frame));
+    }
+    zmq_msg_close(&frame);
+    return s->ctx->stopping != NULL && *s->ctx->stopping;
+}
+
+/* ---- service ------------------------------------------------------------ */
+
+static int s_attach(void *self, struct ev_loop *loop)
+{
+    tm_console_srv_t *s = self;
+    s->loop = loop;
+    tm_zwatch_start(&s->watch, loop);
+    ev_timer_start(loop, &s->service);
+    return 0;
+}
+
+static uint64_t s_requests(void *a)
+{
+    return ((tm_console_srv_t *)a)->requests;
+}
+
+static uint64_t s_errors(void *a)
+{
+    return ((tm_console_srv_t *)a)->errors;
+}
+
+static uint64_t s_dropped(void *a)
+{
+    return ((tm_console_srv_t *)a)->dropped;
+}
+
+static uint64_t s_streams(void *a)
+{
+    return ((tm_console_srv_t *)a)->n_streams;
+}
+
+static int s_stats(void *self, tm_stats_t *reg)
+{
+    int rc = tm_stats_add_u64(reg, "console.requests", s_requests, self);
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "console.errors", s_errors, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "console.dropped", s_dropped, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "console.streams", s_streams, self);
+    }
+    return rc;
+}
+
+static void s_stop(void *self)
+{
+    tm_console_srv_t *s = self;
+    while (s->n_streams > 0) {
+        size_t i = s->n_streams - 1;
+        if (s->streams[i]->def.final != NULL) {
+            s_stream_remove(s, i); /* the scheduler answered the run */
+            continue;
+        }
+        s_stream_end(s, i, TM_ERR_CLOSED, "node stopping");
+    }
+    if (s->loop != NULL) {
+        tm_zwatch_stop(&s->watch);
+        ev_timer_stop(s->loop, &s->service);
+    }
+}
+
+static void s_close(void *self)
+{
+    tm_console_srv_t *s = self;
+    for (size_t i = 0; i < s->n_streams; i++) {
+        free(s->streams[i]);
+    }
+    tm_sock_close(&s->sock);
+    tm_reply_destroy(&s->rep);
+    tm_reply_destroy(&s->item);
+    free(s);
+}
+
+tm_service_t tm_console_srv_service(tm_console_srv_t *s)
+{
+    tm_service_t svc = {.name = "console",
+                        .self = s,
+                        .attach = s_attach,
+                        .stats = s_stats,
+                        .stop = s_stop,
+                        .close = s_close};
+    return svc;
+}
+
+int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
+                        const char *endpoint, tm_console_ctx_t *ctx, char *err,
+                        size_t errlen)
+{
+    *out = NULL;
+    tm_console_srv_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    s->ctx = ctx;
+    tm_reply_init(&s->rep);
+    tm_reply_init(&s->item);
+    int rc =
+        tm_sock_open(&s->sock, zctx, ZMQ_ROUTER, endpoint, TM_SOCK_BIND, NULL);
+    if (rc == TM_ERR_BUSY) {
+        snprintf(err, errlen,
+                 "console endpoint %s is already in use (is another "
+                 "twinmesh-node running? choose another with --console)",
+                 endpoint);
+    } else if (rc != 0) {
+        snprintf(err, errlen, "cannot bind the console to %s: %s (%s)",
+                 endpoint, tm_err_str(rc), zmq_strerror(zmq_errno()));
+    }
+    if (rc == 0) {
+        rc = tm_zwatch_init(&s->watch, s->sock, s_one, s, S_BUDGET);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot watch the console socket");
+        }
+    }
+    if (rc == 0 && ctx->sched != NULL) {
+        tm_sched_sub_t sub = {
+            .arg = s, .after = s_after_tick, .run_end = s_run_end};
+        rc = tm_sched_subscribe(ctx->sched, &sub);
+    }
+    if (rc != 0) {
+        s_close(s);
+        return rc;
+    }
+    ev_timer_init(&s->service, s_service_cb, S_SERVICE_S, S_SERVICE_S);
+    s->service.data = s;
+    *out = s;
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* tm_console_srv: the node's console server, as a service.
+ *
+ * A ROUTER socket (made by tm_sock) watched with tm_zwatch: each request
+ * frame is decoded (envelope, CONSOLE_REQ), parsed with the command table
+ * (tm_cmd_parse) and run with tm_console_exec(); replies, long lists in
+ * parts, and streams (watch, top, run progress) go back to the peer that
+ * asked. Every malformed request is answered with an error reply. A
+ * console has at most one stream; a new request from it ends the previous
+ * one. Streams send a keepalive after a second without items; a send that
+ * fails because the console went away ends its stream. Replies that cannot
+ * be sent are dropped and counted.
+ */
+#ifndef TM_CONSOLE_SRV_H_INCLUDED
+#define TM_CONSOLE_SRV_H_INCLUDED
+
+#include "tm_console.h"
+#include "tm_sched.h"
+#include "tm_service.h"
+
+typedef struct tm_console_srv tm_console_srv_t;
+
+/* Bind endpoint in zctx. ctx must outlive the server; ctx->sched is
+ * subscribed to (ticks for watch streams, run ends). Errors: those of
+ * tm_sock_open (TM_ERR_BUSY: address in use, TM_ERR_INVAL: bad endpoint),
+ * TM_ERR_NOMEM; err gets a message. */
+int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
+                        const char *endpoint, tm_console_ctx_t *ctx, char *err,
+                        size_t errlen);
+
+/* The service (attach, stats, stop, close). */
+tm_service_t tm_console_srv_service(tm_console_srv_t *s);
+
+#endif

@@ -1,0 +1,109 @@
+/* tm_mut: the one way to change the mesh.
+ *
+ * Every change of actors and links - from a console, and later from peers,
+ * the supervisor, rollouts, migration and calibration - goes through this
+ * module, which applies it to the runtime, writes it to the store as one
+ * batch, commits, and undoes the runtime change when the commit fails. A
+ * function returns only after the commit is durable (tm_store_batch_commit
+ * returned 0), so a caller may acknowledge on 0.
+ *
+ * Errors are a tm_err_t and a one-line detail for the operator (why, with
+ * names and ranges), written into `why` (TM_MUT_WHY_MAX bytes); this module
+ * knows nothing of replies. A failed call leaves runtime and store as they
+ * were.
+ *
+ * Ordering: before each commit the `barrier` given at open is called (the
+ * node waits there for a checkpoint in flight), so the store receives
+ * writes in the order the node made them and a checkpoint snapshot can
+ * never overwrite a later mutation.
+ *
+ * Memory: spawn-many estimates what COUNT actors of its model take at the
+ * peak and refuses with TM_ERR_NOMEM, before creating anything, when that
+ * is more than the memory available.
+ *
+ * Threading: control thread only, between ticks.
+ */
+#ifndef TM_MUT_H_INCLUDED
+#define TM_MUT_H_INCLUDED
+
+#include "tm_model.h"
+#include "tm_rt.h"
+#include "tm_store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_MUT_WHY_MAX 1024u
+
+typedef struct tm_mut tm_mut_t;
+
+/* Called before every commit; may be NULL. */
+typedef void (*tm_mut_barrier_fn)(void *arg);
+
+/* Errors: TM_ERR_NOMEM. */
+int tm_mut_open(tm_mut_t **out, tm_rt_t *rt, tm_store_t *store,
+                tm_mut_barrier_fn barrier, void *arg);
+void tm_mut_destroy(tm_mut_t **p);
+
+/* Bytes of memory spawn-many may plan on; 0 (the default): MemAvailable of
+ * /proc/meminfo at the time (no check when it cannot be read). */
+void tm_mut_set_mem_available(tm_mut_t *m, uint64_t bytes);
+
+/* Counted since open: mutations committed and refused. */
+void tm_mut_counts(const tm_mut_t *m, uint64_t *done, uint64_t *refused);
+
+/* Spawn id with model, parameters (model->n_params values) and period.
+ * Stored links that name id (left by an earlier actor of that id that was
+ * not restored) are deleted in the same batch. Errors: TM_ERR_BAD_ID,
+ * TM_ERR_DUPLICATE_ACTOR, TM_ERR_BAD_VALUE, TM_ERR_NOMEM, store errors. */
+int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
+                 const double *params, uint32_t period, char *why);
+
+/* Timing of a spawn-many, for its reply. */
+typedef struct {
+    double elapsed_s; /* whole call */
+    double commit_s;  /* the commit alone */
+} tm_mut_timing_t;
+
+/* Spawn prefix0 .. prefix<count-1> in one batch: all or none. Errors: as
+ * tm_mut_spawn (the detail names the id), TM_ERR_NOMEM (not enough memory,
+ * checked before anything is created). */
+int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
+                      const tm_model_t *model, const double *params,
+                      uint32_t period, tm_mut_timing_t *timing, char *why);
+
+/* Kill id and every link from or to it; *links_removed gets their number.
+ * Errors: TM_ERR_UNKNOWN_ACTOR, store errors. */
+int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why);
+
+/* Add (add = true) or remove a link. Errors: TM_ERR_UNKNOWN_ACTOR,
+ * TM_ERR_UNKNOWN_PORT, TM_ERR_INPUT_LINKED, TM_ERR_EXISTS,
+ * TM_ERR_NOT_LINKED, TM_ERR_TOO_BIG, store errors. */
+int tm_mut_link(tm_mut_t *m, bool add, const char *src, const char *output,
+                const char *dst, const char *input, char *why);
+
+/* What a set changed. */
+typedef enum { TM_MUT_PARAM, TM_MUT_STATE, TM_MUT_INPUT } tm_mut_kind_t;
+
+const char *tm_mut_kind_name(tm_mut_kind_t kind); /* "param", ... */
+
+/* Set n named values of id (each a parameter, else a state, else a held
+ * input), all or none; kind[] and old[] (n each) get what each name is and
+ * its value before. Everything is checked before anything changes.
+ * Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT, TM_ERR_BAD_VALUE (out
+ * of range or not finite), store errors. */
+int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
+               const double *values, tm_mut_kind_t *kind, double *old,
+               char *why);
+
+/* Move id to another model of its family (a tier or version change), its
+ * state mapped by the model. Errors: those of tm_rt_set_model, store
+ * errors. */
+int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
+                     char *why);
+
+/* "a, b, c" of variable names into buf ("none" when n = 0). */
+const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,430 @@
+/* tm_sched: the node's clock - when ticks are stepped. */
+#include "tm_sched.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_CHUNK_S   0.010 /* target wall time of one stepping chunk */
+#define S_CHUNK_MAX 1048576u
+#define S_RATE_S    1.0 /* rates are measured over this period */
+#define S_SUBS_MAX  8
+
+struct tm_sched {
+    tm_rt_t *rt;
+    struct ev_loop *loop;
+    tm_sched_fatal_fn fatal;
+    void *fatal_arg;
+    tm_sched_sub_t subs[S_SUBS_MAX];
+    size_t n_subs;
+    bool per_tick_only;
+    bool stopped;
+
+    ev_idle idle;
+    ev_timer tick_timer;
+    ev_timer rate_timer;
+
+    tm_clock_t mode;
+    double rt_t0; /* realtime: monotonic time of tick rt_k0 */
+    uint64_t rt_k0;
+    double per_tick;        /* EMA of wall seconds per tick ... */
+    size_t per_tick_actors; /* ... measured with this many actors */
+
+    bool run_active;
+    uint64_t run_ticks;
+    uint64_t run_start;
+    uint64_t run_steps0;
+    double run_t0;
+    tm_sched_run_t last_run;
+
+    double rate_at;
+    uint64_t rate_steps;
+    uint64_t rate_tick;
+    double steps_per_s;
+    double ticks_per_s;
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void s_schedule(tm_sched_t *s);
+
+/* ---- runs --------------------------------------------------------------- */
+
+void tm_sched_run_info(const tm_sched_t *s, tm_sched_run_t *out)
+{
+    if (!s->run_active) {
+        *out = s->last_run;
+        return;
+    }
+    tm_rt_stats_t st;
+    tm_rt_stats(s->rt, &st);
+    out->active = true;
+    out->ticks = s->run_ticks;
+    out->start = s->run_start;
+    out->done = st.tick - s->run_start;
+    out->steps = st.steps - s->run_steps0;
+    out->elapsed_s = s_now() - s->run_t0;
+}
+
+int tm_sched_run(tm_sched_t *s, uint64_t ticks)
+{
+    if (s->run_active) {
+        return TM_ERR_BUSY;
+    }
+    tm_rt_stats_t st;
+    tm_rt_stats(s->rt, &st);
+    s->run_active = true;
+    s->run_ticks = ticks;
+    s->run_start = st.tick;
+    s->run_steps0 = st.steps;
+    s->run_t0 = s_now();
+    s_schedule(s);
+    return 0;
+}
+
+void tm_sched_run_stop(tm_sched_t *s, int status, const char *why)
+{
+    if (!s->run_active) {
+        return;
+    }
+    tm_sched_run_info(s, &s->last_run);
+    s->last_run.active = false;
+    s->run_active = false;
+    s->mode = TM_CLOCK_PAUSED;
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].run_end != NULL) {
+            s->subs[i].run_end(s->subs[i].arg, status, why);
+        }
+    }
+    s_schedule(s);
+}
+
+/* ---- stepping ----------------------------------------------------------- */
+
+/* Realtime: ticks due by now and not stepped yet, at most S_CHUNK_MAX.
+ * Counted in doubles: with a tiny h the ticks due since t0 do not fit a
+ * uint64_t. */
+static uint64_t s_rt_due(const tm_sched_t *s, double now)
+{
+    double h = tm_rt_h(s->rt);
+    double stepped = (double)(tm_rt_tick(s->rt) - s->rt_k0);
+    double behind = floor((now - s->rt_t0) / h) - stepped;
+    if (!(behind >= 1)) {
+        return 0;
+    }
+    return behind >= (double)S_CHUNK_MAX ? S_CHUNK_MAX : (uint64_t)behind;
+}
+
+/* Ticks of about S_CHUNK_S at the measured cost per tick. A cost not
+ * measured yet, or measured when the mesh was smaller, says nothing about
+ * the next tick: step one tick and measure again, rather than hold the
+ * loop (and every console) for a chunk sized for a small mesh. */
+static uint64_t s_chunk_ticks(const tm_sched_t *s)
+{
+    if (s->per_tick_only || s->per_tick <= 0 ||
+        tm_rt_count(s->rt) > s->per_tick_actors) {
+        return 1;
+    }
+    double chunk = S_CHUNK_S / s->per_tick;
+    if (chunk < 1) {
+        return 1;
+    }
+    return chunk > (double)S_CHUNK_MAX ? S_CHUNK_MAX : (uint64_t)chunk;
+}
+
+/* Ticks wanted now: by the run, the fast clock or the realtime schedule,
+ * bounded by the chunk and by subscribers' stops. */
+static uint64_t s_want(const tm_sched_t *s, double now)
+{
+    uint64_t tick = tm_rt_tick(s->rt);
+    uint64_t chunk = s_chunk_ticks(s);
+    uint64_t want = 0;
+    if (s->run_active) {
+        want = s->run_start + s->run_ticks - tick;
+    } else if (s->mode == TM_CLOCK_FAST) {
+        want = chunk;
+    } else if (s->mode == TM_CLOCK_REALTIME) {
+        want = s_rt_due(s, now);
+    }
+    if (want > chunk) {
+        want = chunk;
+    }
+    for (size_t i = 0; i < s->n_subs; i++) {
+        uint64_t stop =
+            s->subs[i].next_stop ? s->subs[i].next_stop(s->subs[i].arg) : 0;
+        if (stop > tick && want > stop - tick) {
+            want = stop - tick; /* end the chunk on the subscriber's tick */
+        }
+    }
+    return want;
+}
+
+static void s_step_chunk(tm_sched_t *s)
+{
+    double now = s_now();
+    size_t actors = tm_rt_count(s->rt);
+    bool fresh = s->per_tick <= 0 || actors > s->per_tick_actors;
+    uint64_t want = s_want(s, now);
+    if (want == 0) {
+        return;
+    }
+    uint64_t tick = tm_rt_tick(s->rt);
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].before != NULL) {
+            s->subs[i].before(s->subs[i].arg, tick);
+        }
+    }
+    int rc = tm_rt_step(s->rt, want);
+    if (rc != 0) {
+        tm_log(TM_LOG_ERROR, "sched: runtime failed (%s); stopping",
+               tm_err_str(rc));
+        s->stopped = true;
+        s_schedule(s);
+        s->fatal(s->fatal_arg, rc);
+        return;
+    }
+    double per = (s_now() - now) / (double)want;
+    if (!(per > 0)) {
+        per = 1e-9; /* below the clock's resolution: still measured */
+    }
+    s->per_tick = fresh ? per : 0.7 * s->per_tick + 0.3 * per;
+    s->per_tick_actors = actors;
+    tick = tm_rt_tick(s->rt);
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].after != NULL) {
+            s->subs[i].after(s->subs[i].arg, tick);
+        }
+    }
+    if (s->run_active && tick >= s->run_start + s->run_ticks) {
+        tm_sched_run_stop(s, 0, NULL);
+    }
+}
+
+static void s_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_sched_t *s = w->data;
+    s_step_chunk(s);
+    s_schedule(s);
+}
+
+static void s_tick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_sched_t *s = w->data;
+    s_step_chunk(s);
+    s_schedule(s);
+}
+
+/* How the next ticks are driven: idle (as fast as possible, between
+ * console requests), a timer (realtime, on schedule), or nothing. */
+static void s_schedule(tm_sched_t *s)
+{
+    bool idle = false;
+    double wait = -1;
+    if (s->loop == NULL) {
+        return;
+    }
+    if (!s->stopped) {
+        if (s->run_active || s->mode == TM_CLOCK_FAST) {
+            idle = true;
+        } else if (s->mode == TM_CLOCK_REALTIME) {
+            double now = s_now();
+            if (s_rt_due(s, now) > 0) {
+                idle = true;
+            } else {
+                double h = tm_rt_h(s->rt);
+                double next =
+                    s->rt_t0 + (double)(tm_rt_tick(s->rt) + 1 - s->rt_k0) * h;
+                wait = next - now;
+                if (wait < 0) {
+                    wait = 0;
+                }
+            }
+        }
+    }
+    if (idle && !ev_is_active(&s->idle)) {
+        ev_idle_start(s->loop, &s->idle);
+    } else if (!idle && ev_is_active(&s->idle)) {
+        ev_idle_stop(s->loop, &s->idle);
+    }
+    ev_timer_stop(s->loop, &s->tick_timer);
+    if (wait >= 0) {
+        ev_timer_set(&s->tick_timer, wait, 0.0);
+        ev_timer_start(s->loop, &s->tick_timer);
+    }
+}
+
+static void s_rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_sched_t *s = w->data;
+    tm_rt_stats_t st;
+    double now = s_now();
+    tm_rt_stats(s->rt, &st);
+    double dt = now - s->rate_at;
+    if (dt > 0) {
+        s->steps_per_s = (double)(st.steps - s->rate_steps) / dt;
+        s->ticks_per_s = (double)(st.tick - s->rate_tick) / dt;
+    }
+    s->rate_steps = st.steps;
+    s->rate_tick = st.tick;
+    s->rate_at = now;
+}
+
+/* ---- modes -------------------------------------------------------------- */
+
+void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode)
+{
+    if (s->run_active) {
+        tm_sched_run_stop(s, TM_ERR_CLOSED,
+                          "run interrupted by a clock change");
+    }
+    s->mode = mode;
+    if (mode == TM_CLOCK_REALTIME) {
+        /* tick k is due at t0 + (k - k0) h from now on */
+        s->rt_t0 = s_now();
+        s->rt_k0 = tm_rt_tick(s->rt);
+    }
+    s_schedule(s);
+}
+
+tm_clock_t tm_sched_mode(const tm_sched_t *s)
+{
+    return s->mode;
+}
+
+const char *tm_sched_label(const tm_sched_t *s)
+{
+    return s->run_active ? "run" : tm_clock_name(s->mode);
+}
+
+double tm_sched_lag(const tm_sched_t *s)
+{
+    if (s->mode != TM_CLOCK_REALTIME || s->run_active) {
+        return 0;
+    }
+    double h = tm_rt_h(s->rt);
+    double due = s->rt_t0 + (double)(tm_rt_tick(s->rt) - s->rt_k0) * h;
+    double lag = s_now() - due - h;
+    return lag > 0 ? lag : 0;
+}
+
+double tm_sched_steps_per_s(const tm_sched_t *s)
+{
+    return s->steps_per_s;
+}
+
+double tm_sched_ticks_per_s(const tm_sched_t *s)
+{
+    return s->ticks_per_s;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int tm_sched_open(tm_sched_t **out, tm_rt_t *rt, tm_clock_t mode,
+                  tm_sched_fatal_fn fatal, void *arg)
+{
+    tm_sched_t *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (s == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    s->rt = rt;
+    s->mode = mode;
+    s->fatal = fatal;
+    s->fatal_arg = arg;
+    ev_idle_init(&s->idle, s_idle_cb);
+    ev_timer_init(&s->tick_timer, s_tick_timer_cb, 0.0, 0.0);
+    ev_timer_init(&s->rate_timer, s_rate_cb, S_RATE_S, S_RATE_S);
+    s->idle.data = s;
+    s->tick_timer.data = s;
+    s->rate_timer.data = s;
+    *out = s;
+    return 0;
+}
+
+int tm_sched_subscribe(tm_sched_t *s, const tm_sched_sub_t *sub)
+{
+    if (s->n_subs >= S_SUBS_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    s->subs[s->n_subs++] = *sub;
+    return 0;
+}
+
+void tm_sched_per_tick(tm_sched_t *s, bool on)
+{
+    s->per_tick_only = on;
+}
+
+void tm_sched_attach(tm_sched_t *s, struct ev_loop *loop)
+{
+    tm_rt_stats_t st;
+    tm_rt_stats(s->rt, &st);
+    s->loop = loop;
+    s->rate_at = s_now();
+    s->rate_steps = st.steps;
+    s->rate_tick = st.tick;
+    ev_timer_start(loop, &s->rate_timer);
+    tm_sched_set_mode(s, s->mode);
+}
+
+void tm_sched_stop(tm_sched_t *s)
+{
+    s->stopped = true;
+    tm_sched_run_stop(s, TM_ERR_CLOSED, "node stopping, run interrupted");
+    if (s->loop != NULL) {
+        ev_idle_stop(s->loop, &s->idle);
+        ev_timer_stop(s->loop, &s->tick_timer);
+        ev_timer_stop(s->loop, &s->rate_timer);
+    }
+}
+
+void tm_sched_destroy(tm_sched_t **p)
+{
+    if (p == NULL || *p == NULL) {
+        return;
+    }
+    free(*p);
+    *p = NULL;
+}
+
+static int s_svc_attach(void *self, struct ev_loop *loop)
+{
+    tm_sched_attach(self, loop);
+    return 0;
+}
+
+static void s_svc_stop(void *self)
+{
+    tm_sched_stop(self);
+}
+
+static void s_svc_close(void *self)
+{
+    tm_sched_t *s = self;
+    tm_sched_destroy(&s);
+}
+
+tm_service_t tm_sched_service(tm_sched_t *s)
+{
+    tm_service_t svc = {.name = "clock",
+                        .self = s,
+                        .attach = s_svc_attach,
+                        .stop = s_svc_stop,
+                        .close = s_svc_close};
+    return svc;
+}

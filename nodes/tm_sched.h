@@ -1,0 +1,96 @@
+/* tm_sched: the node's clock - when ticks are stepped.
+ *
+ * Modes: realtime (tick k is due at t0 + (k - k0) h; late ticks are caught
+ * up in chunks), fast (as fast as the machine allows, between other
+ * work), paused; and runs (exactly N ticks as fast as possible, then
+ * paused). Stepping is driven by an ev_idle watcher (fast, runs, realtime
+ * catching up) or an ev_timer (realtime, on schedule), in chunks of about
+ * 10 ms sized from a running average of the tick's cost, so the loop serves
+ * consoles between chunks; a chunk's cost is measured again whenever the
+ * mesh has grown since.
+ *
+ * Subscribers are told about ticks: `before` ahead of each chunk, `after`
+ * when a chunk is done (with the last tick computed); `next_stop` lets a
+ * subscriber end chunks on a tick of its choice (checkpoints); `run_end`
+ * when a run finishes or is interrupted. With tm_sched_per_tick(true) every
+ * chunk is one tick (the seam for cross-node links and supervision);
+ * without, chunks are as long as the budget allows.
+ *
+ * Threading: control thread only.
+ */
+#ifndef TM_SCHED_H_INCLUDED
+#define TM_SCHED_H_INCLUDED
+
+#include "tm_cmd.h" /* tm_clock_t */
+#include "tm_rt.h"
+#include "tm_service.h"
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct tm_sched tm_sched_t;
+
+typedef struct {
+    void *arg;
+    void (*before)(void *arg, uint64_t tick);
+    void (*after)(void *arg, uint64_t tick);
+    uint64_t (*next_stop)(void *arg); /* 0: no preference */
+    void (*run_end)(void *arg, int status, const char *why);
+} tm_sched_sub_t;
+
+/* The runtime failed (TM_ERR_IO from tm_rt_step): the node must stop. */
+typedef void (*tm_sched_fatal_fn)(void *arg, int rc);
+
+/* Errors: TM_ERR_NOMEM. */
+int tm_sched_open(tm_sched_t **out, tm_rt_t *rt, tm_clock_t mode,
+                  tm_sched_fatal_fn fatal, void *arg);
+void tm_sched_destroy(tm_sched_t **p);
+
+/* Up to 8 subscribers, told in the order they subscribed. Errors:
+ * TM_ERR_TOO_BIG. */
+int tm_sched_subscribe(tm_sched_t *s, const tm_sched_sub_t *sub);
+
+/* Step one tick per chunk (true) or in chunks (false, the default). */
+void tm_sched_per_tick(tm_sched_t *s, bool on);
+
+/* The service (attach, stop, close: destroys the scheduler). */
+tm_service_t tm_sched_service(tm_sched_t *s);
+
+/* Start (with the configured mode) and stop driving ticks. Stopping ends
+ * a run with TM_ERR_CLOSED "node stopping, run interrupted". */
+void tm_sched_attach(tm_sched_t *s, struct ev_loop *loop);
+void tm_sched_stop(tm_sched_t *s);
+
+/* Change the mode; ends a run in progress (run_end: TM_ERR_CLOSED "run
+ * interrupted by a clock change"). */
+void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode);
+tm_clock_t tm_sched_mode(const tm_sched_t *s);
+/* "realtime", "fast", "paused", or "run" while a run is in progress. */
+const char *tm_sched_label(const tm_sched_t *s);
+/* Realtime: seconds behind the schedule (0 otherwise). */
+double tm_sched_lag(const tm_sched_t *s);
+
+/* A run of exactly `ticks` ticks from now. TM_ERR_BUSY if one is in
+ * progress. */
+int tm_sched_run(tm_sched_t *s, uint64_t ticks);
+/* End the run in progress (run_end gets status and why). */
+void tm_sched_run_stop(tm_sched_t *s, int status, const char *why);
+
+typedef struct {
+    bool active;
+    uint64_t ticks; /* requested */
+    uint64_t start; /* tick at start */
+    uint64_t done;  /* ticks stepped */
+    uint64_t steps; /* actor steps during the run */
+    double elapsed_s;
+} tm_sched_run_t;
+
+/* The run in progress, or the last one. */
+void tm_sched_run_info(const tm_sched_t *s, tm_sched_run_t *out);
+
+/* Rates measured over about the last second. */
+double tm_sched_steps_per_s(const tm_sched_t *s);
+double tm_sched_ticks_per_s(const tm_sched_t *s);
+
+#endif

@@ -1,0 +1,84 @@
+/* tm_cmd_table: the console's command table - one row per command.
+ *
+ * This file is the only list of commands. A row is
+ *
+ *   X(KIND, handler, renderer, "name", "aliases", flags, "args", "opts",
+ *     "usage", "summary")
+ *
+ *   KIND      the suffix of the command's tm_cmd_kind_t (TM_CMD_<KIND>);
+ *   handler   the node runs tmi_cmd_<handler>() (nodes/console/);
+ *   renderer  the console prints the reply with tmi_show_<renderer>()
+ *             (tools/render/);
+ *   name      what the operator types; aliases: space-separated, or "";
+ *   flags     TM_CMD_F_* (tm_cmd.h): mutates, streams, long, parts, ...;
+ *   args      the positional arguments, as types from tm_cmd.c's argument
+ *             table: "ID", "[PREFIX]", "NAME=VALUE..." ([] optional, ...
+ *             repeats);
+ *   opts      the options, by name from tm_cmd.c's option table: "model!"
+ *             is required, "limit:1000" caps the option's range;
+ *   usage     the arguments as help prints them; summary: one line.
+ *
+ * Adding a command is a row here, a handler and a renderer; parsing, help,
+ * completion, dispatch and rendering all read this table.
+ */
+#ifndef TM_CMD_TABLE_H_INCLUDED
+#define TM_CMD_TABLE_H_INCLUDED
+
+/* clang-format off */
+#define TM_CMD_TABLE(X)                                                        \
+    X(HELP, help, help, "help", "?", TM_CMD_F_LOCAL,                          \
+      "[COMMAND]", "", "[COMMAND]",                                            \
+      "list the commands, or show how to use one")                             \
+    X(NODES, nodes, nodes, "nodes", "", 0, "", "", "",                         \
+      "list the nodes of the mesh")                                            \
+    X(ACTORS, actors, actors, "actors", "ls", TM_CMD_F_PARTS,                  \
+      "", "node model limit",                                                  \
+      "[--node NODE] [--model FAMILY[@VERSION]] [--limit N]",                  \
+      "list actors, sorted by id")                                             \
+    X(STATS, stats, stats, "stats", "", 0, "", "", "",                         \
+      "node statistics: tick, clock, step rate, checkpoints, store")           \
+    X(MODELS, models, models, "models", "", 0, "[FAMILY]", "", "[FAMILY]",     \
+      "list the model catalog with the ports of each model")                   \
+    X(IDS, ids, ids, "ids", "", TM_CMD_F_PARTS, "[PREFIX]", "limit",           \
+      "[PREFIX] [--limit N]", "list actor ids that start with PREFIX")         \
+    X(SPAWN, spawn, message, "spawn", "", TM_CMD_F_MUTATES,                    \
+      "ID", "model! fidelity node period param",                               \
+      "ID --model FAMILY[@VERSION] [--fidelity high|medium|low] "              \
+      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
+      "create an actor")                                                       \
+    X(SPAWN_MANY, spawn_many, message, "spawn-many", "", TM_CMD_F_MUTATES,     \
+      "PREFIX COUNT", "model! fidelity node period param",                     \
+      "PREFIX COUNT --model FAMILY[@VERSION] [--fidelity high|medium|low] "    \
+      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
+      "create PREFIX0 ... PREFIX<COUNT-1> in one batch")                       \
+    X(INSPECT, inspect, inspect, "inspect", "show", TM_CMD_F_IDS, "ID", "",    \
+      "ID", "model, version, tier, states, inputs, outputs, links and health") \
+    X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
+      "ID", "", "ID", "remove an actor and its links")                         \
+    X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \
+      "SRC.OUTPUT DST.INPUT", "", "SRC.OUTPUT DST.INPUT",                      \
+      "feed an output into an input (one tick later)")                         \
+    X(UNLINK, link, message, "unlink", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,    \
+      "SRC.OUTPUT DST.INPUT", "", "SRC.OUTPUT DST.INPUT", "remove a link")     \
+    X(SET, set, message, "set", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,           \
+      "ID NAME=VALUE...", "", "ID NAME=VALUE...",                              \
+      "set parameters, states or held input values")                           \
+    X(RUN, run, run, "run", "", TM_CMD_F_LONG, "[N]", "ticks!", "--ticks N",   \
+      "step exactly N ticks as fast as possible, then pause the clock")        \
+    X(CLOCK, clock, message, "clock", "", 0, "[MODE]", "",                     \
+      "[realtime|fast|pause]", "show or change the clock mode")                \
+    X(WATCH, watch, watch, "watch", "",                                        \
+      TM_CMD_F_STREAM | TM_CMD_F_LONG | TM_CMD_F_IDS, "ID [SIGNAL...]",        \
+      "count", "ID [SIGNAL...] [--count N]",                                   \
+      "stream an actor's values every tick until interrupted")                 \
+    X(TOP, top, top, "top", "", TM_CMD_F_STREAM | TM_CMD_F_LONG, "",           \
+      "limit:1000 interval count",                                             \
+      "[--limit N] [--interval SECONDS] [--count N]",                          \
+      "live table of actors by step time, lag and health")                     \
+    X(HASH, hash, hash, "hash", "digest", 0, "", "", "",                       \
+      "mesh digest (BLAKE2b over actor ids and states) and its tick")          \
+    X(CANCEL, cancel, message, "cancel", "", TM_CMD_F_HIDDEN, "", "", "",      \
+      "end this console's stream")
+/* clang-format on */
+
+#endif
