@@ -77,6 +77,8 @@
       "live table of actors by step time, lag and health")                     \
     X(HASH, hash, hash, "hash", "digest", 0, "", "", "",                       \
       "mesh digest (BLAKE2b over actor ids and states) and its tick")          \
+    X(VERSION, version, version, "version", "", 0, "", "", "",                 \
+      "versions of the node's protocol, model ABI and store format")           \
     X(CANCEL, cancel, message, "cancel", "", TM_CMD_F_HIDDEN, "", "", "",      \
       "end this console's stream")
 /* clang-format on */

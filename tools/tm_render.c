@@ -521,6 +521,16 @@ void tmi_show_hash(tm_render_t *r, const char *message, json_t *b, bool more)
             s_str(b, "digest"));
 }
 
+void tmi_show_version(tm_render_t *r, const char *message, json_t *b, bool more)
+{
+    (void)message;
+    (void)more;
+    fprintf(r->out,
+            "node %s: protocol %lld, model ABI %lld, store format %lld\n",
+            s_str(b, "node"), s_int(b, "protocol"), s_int(b, "model_abi"),
+            s_int(b, "store_format"));
+}
+
 void tmi_show_message(tm_render_t *r, const char *message, json_t *body,
                       bool more)
 {

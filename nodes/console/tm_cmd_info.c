@@ -3,6 +3,8 @@
 
 #include "tm_err.h"
 #include "tm_models.h"
+#include "tm_msg.h"
+#include "tm_store.h"
 
 #include <string.h>
 
@@ -127,4 +129,16 @@ int tmi_cmd_models(tm_console_ctx_t *ctx, tm_console_call_t *req)
     }
     tm_body_end(b);
     return tm_reply_done(rep);
+}
+
+int tmi_cmd_version(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_body_t *b = tm_reply_body(req->rep);
+    tm_body_map(b);
+    tm_body_kv_str(b, "node", ctx->name);
+    tm_body_kv_u64(b, "protocol", TM_PROTO_VERSION);
+    tm_body_kv_u64(b, "model_abi", TM_MODEL_ABI_VERSION);
+    tm_body_kv_u64(b, "store_format", TM_STORE_FORMAT_VERSION);
+    tm_body_end(b);
+    return tm_reply_done(req->rep);
 }
