@@ -12,6 +12,13 @@
  * input offset, set-or-add), sorted by input offset, source id and
  * output, so summing inputs add in ascending source-id order.
  *
+ * Adjacency. Each actor heads two circular doubly linked lists threaded
+ * through a side array parallel to the link table: the links out of it and
+ * the links into it, each in the order they were made. Killing an actor or
+ * listing its links walks only its own lists, and removing a link (swap
+ * with the last record) repoints at most a few neighbours: no operation
+ * scans the whole table.
+ *
  * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
  * actor whose period does not divide k copies its outputs forward. All
  * workers finish tick k before any starts k+1 (one STEP and one DONE
@@ -80,20 +87,33 @@ struct s_group {
     double step_ns; /* per actor, last step of this group */
 };
 
+/* Directions of the adjacency lists: links out of / into an actor. */
+enum { S_OUT = 0, S_IN = 1 };
+
 typedef struct {
     char id[TM_ID_MAX + 1];
     uint32_t group; /* S_NONE: free handle (slot = next free) */
     uint32_t slot;
+    uint32_t head[2]; /* [S_OUT], [S_IN]: first link of each list, S_NONE */
     uint64_t hash;
     uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
 } s_actor_t;
 
+/* The link record is also the key of the link index (hashed as bytes), so
+ * the adjacency lives in the parallel s_adj_t array. */
 typedef struct {
     uint32_t src;
     uint32_t dst;
     uint16_t out;
     uint16_t in;
 } s_link_t;
+
+/* Neighbours of a link in its source's out-list and destination's in-list;
+ * both lists are circular (a lone link is its own neighbour). */
+typedef struct {
+    uint32_t prev[2];
+    uint32_t next[2];
+} s_adj_t;
 
 typedef struct {
     tm_rt_t *rt;
@@ -142,6 +162,8 @@ struct tm_rt {
     size_t n_links;
     size_t cap_links;
     tm_index_t link_ix;
+    s_adj_t *adj; /* parallel to links */
+    size_t cap_adj;
 
     int plan_dirty;
     double last_tick_ns;
@@ -721,6 +743,7 @@ void tm_rt_destroy(tm_rt_t **p)
     free(rt->groups);
     free(rt->actors);
     free(rt->links);
+    free(rt->adj);
     tm_index_free(&rt->actor_ix);
     tm_index_free(&rt->link_ix);
     free(rt);
@@ -883,6 +906,8 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     snprintf(ac->id, sizeof ac->id, "%s", id);
     ac->hash = hash;
     ac->spawned = rt->tick;
+    ac->head[S_OUT] = S_NONE;
+    ac->head[S_IN] = S_NONE;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -901,18 +926,88 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     return 0;
 }
 
-static void s_link_remove_at(tm_rt_t *rt, size_t li)
+/* ---- adjacency ---------------------------------------------------------- */
+
+/* The head of the list (dir) that link li belongs to. */
+static uint32_t *s_adj_head(tm_rt_t *rt, uint32_t li, int dir)
+{
+    const s_link_t *l = &rt->links[li];
+    return &rt->actors[dir == S_OUT ? l->src : l->dst].head[dir];
+}
+
+/* Append link li at the tail of its list (dir). */
+static void s_adj_append(tm_rt_t *rt, uint32_t li, int dir)
+{
+    s_adj_t *a = rt->adj;
+    uint32_t *head = s_adj_head(rt, li, dir);
+    if (*head == S_NONE) {
+        *head = li;
+        a[li].prev[dir] = li;
+        a[li].next[dir] = li;
+        return;
+    }
+    uint32_t first = *head;
+    uint32_t tail = a[first].prev[dir];
+    a[li].prev[dir] = tail;
+    a[li].next[dir] = first;
+    a[tail].next[dir] = li;
+    a[first].prev[dir] = li;
+}
+
+/* Take link li out of its list (dir). */
+static void s_adj_unlink(tm_rt_t *rt, uint32_t li, int dir)
+{
+    s_adj_t *a = rt->adj;
+    uint32_t *head = s_adj_head(rt, li, dir);
+    uint32_t p = a[li].prev[dir];
+    uint32_t n = a[li].next[dir];
+    if (n == li) {
+        *head = S_NONE;
+        return;
+    }
+    a[p].next[dir] = n;
+    a[n].prev[dir] = p;
+    if (*head == li) {
+        *head = n;
+    }
+}
+
+/* The link that was at `from` is now at `to` (record and adjacency already
+ * copied): repoint its neighbours, or itself when it is alone, and the
+ * head. Its place in the list, hence the list's order, is unchanged. */
+static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
+{
+    s_adj_t *a = rt->adj;
+    if (a[to].next[dir] == from) {
+        a[to].prev[dir] = to;
+        a[to].next[dir] = to;
+    } else {
+        a[a[to].prev[dir]].next[dir] = to;
+        a[a[to].next[dir]].prev[dir] = to;
+    }
+    uint32_t *head = s_adj_head(rt, to, dir);
+    if (*head == from) {
+        *head = to;
+    }
+}
+
+/* Remove link li; the last record moves into its place. */
+static void s_link_remove_at(tm_rt_t *rt, uint32_t li)
 {
     s_link_t *l = &rt->links[li];
     s_actor_t *dst = &rt->actors[l->dst];
     s_group_t *g = rt->groups[dst->group];
     g->nlink[(size_t)dst->slot * g->ni + l->in]--;
-    tm_index_remove(&rt->link_ix, s_link_hash(l), (uint32_t)li);
-    size_t last = rt->n_links - 1;
+    tm_index_remove(&rt->link_ix, s_link_hash(l), li);
+    s_adj_unlink(rt, li, S_OUT);
+    s_adj_unlink(rt, li, S_IN);
+    uint32_t last = (uint32_t)(rt->n_links - 1);
     if (li != last) {
         rt->links[li] = rt->links[last];
-        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]),
-                        (uint32_t)last, (uint32_t)li);
+        rt->adj[li] = rt->adj[last];
+        s_adj_moved(rt, last, li, S_OUT);
+        s_adj_moved(rt, last, li, S_IN);
+        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]), last, li);
     }
     rt->n_links--;
     rt->plan_dirty = 1;
@@ -924,9 +1019,11 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
     if (a == S_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    for (size_t li = rt->n_links; li-- > 0;) {
-        if (rt->links[li].src == a || rt->links[li].dst == a) {
-            s_link_remove_at(rt, li);
+    /* O(degree): removals keep the heads current, and a link from the
+     * actor to itself leaves both lists at once. */
+    for (int dir = S_OUT; dir <= S_IN; dir++) {
+        while (rt->actors[a].head[dir] != S_NONE) {
+            s_link_remove_at(rt, rt->actors[a].head[dir]);
         }
     }
     s_actor_t *ac = &rt->actors[a];
@@ -989,14 +1086,21 @@ int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
     }
     rc = s_grow((void **)&rt->links, &rt->cap_links, rt->n_links + 1,
                 sizeof *rt->links);
+    if (rc == 0) {
+        rc = s_grow((void **)&rt->adj, &rt->cap_adj, rt->n_links + 1,
+                    sizeof *rt->adj);
+    }
     if (rc != 0) {
         return rc;
     }
-    rc = tm_index_insert(&rt->link_ix, hash, (uint32_t)rt->n_links);
+    uint32_t li = (uint32_t)rt->n_links;
+    rc = tm_index_insert(&rt->link_ix, hash, li);
     if (rc != 0) {
         return rc;
     }
     rt->links[rt->n_links++] = l;
+    s_adj_append(rt, li, S_OUT);
+    s_adj_append(rt, li, S_IN);
     (*nl)++;
     rt->plan_dirty = 1;
     return 0;
@@ -1358,23 +1462,57 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
     return 0;
 }
 
+static tm_rt_link_t s_link_view(const tm_rt_t *rt, uint32_t li)
+{
+    const s_link_t *l = &rt->links[li];
+    const s_actor_t *sa = &rt->actors[l->src];
+    const s_actor_t *da = &rt->actors[l->dst];
+    const tm_model_t *sm = rt->groups[sa->group]->model;
+    const tm_model_t *dm = rt->groups[da->group]->model;
+    tm_rt_link_t v = {.src = sa->id,
+                      .output = sm->outputs[l->out].name,
+                      .dst = da->id,
+                      .input = dm->inputs[l->in].name};
+    return v;
+}
+
 int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
                        void *arg)
 {
     for (size_t li = 0; li < rt->n_links; li++) {
-        const s_link_t *l = &rt->links[li];
-        const s_actor_t *sa = &rt->actors[l->src];
-        const s_actor_t *da = &rt->actors[l->dst];
-        const tm_model_t *sm = rt->groups[sa->group]->model;
-        const tm_model_t *dm = rt->groups[da->group]->model;
-        tm_rt_link_t v = {.src = sa->id,
-                          .output = sm->outputs[l->out].name,
-                          .dst = da->id,
-                          .input = dm->inputs[l->in].name};
+        tm_rt_link_t v = s_link_view(rt, (uint32_t)li);
         int rc = cb(&v, arg);
         if (rc != 0) {
             return rc;
         }
+    }
+    return 0;
+}
+
+int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
+                          int (*cb)(const tm_rt_link_t *, void *), void *arg)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    for (int dir = S_OUT; dir <= S_IN; dir++) {
+        uint32_t head = rt->actors[a].head[dir];
+        if (head == S_NONE) {
+            continue;
+        }
+        uint32_t li = head;
+        do {
+            /* A link to itself was visited among the outgoing ones. */
+            if (dir == S_OUT || rt->links[li].src != a) {
+                tm_rt_link_t v = s_link_view(rt, li);
+                int rc = cb(&v, arg);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            li = rt->adj[li].next[dir];
+        } while (li != head);
     }
     return 0;
 }

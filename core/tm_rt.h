@@ -4,8 +4,8 @@
  * actors. An actor is a slot in a shard's group: per shard, actors of one
  * model (family, version, tier) and period live in contiguous arrays
  * (states, parameters, held inputs, inputs, double-buffered outputs), so one
- * model call steps the whole group. Per-actor metadata (id, links) is kept
- * apart from those hot arrays.
+ * model call steps the whole group. Per-actor metadata (id, the lists of
+ * its incoming and outgoing links) is kept apart from those hot arrays.
  *
  * Time and coupling. Mesh time is an integer tick k, physical time k*h.
  * tm_rt_step() computes ticks k+1, k+2, ...: at tick k every actor whose
@@ -130,7 +130,8 @@ bool tm_rt_id_valid(const char *id);
 int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
                 const tm_rt_spawn_opts_t *opts);
 
-/* Remove an actor and every link from or to it. TM_ERR_UNKNOWN_ACTOR. */
+/* Remove an actor and every link from or to it, in time proportional to
+ * its number of links. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_kill(tm_rt_t *rt, const char *id);
 
 /* Link src.output -> dst.input. Errors: TM_ERR_UNKNOWN_ACTOR,
@@ -178,13 +179,23 @@ size_t tm_rt_count(const tm_rt_t *rt);
 /* Look an actor up. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out);
 
-/* Visit every actor (in no particular order) / every link. A callback
- * returning non-zero stops the walk and that value is returned. The
- * runtime must not be changed from the callback. */
+/* Visit every actor / every link, each once and in no particular order
+ * (removals reorder the link table). A callback returning non-zero stops
+ * the walk and that value is returned. The runtime must not be changed
+ * from the callback; the view's strings are borrowed for the call. */
 int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
                   void *arg);
 int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
                        void *arg);
+
+/* Visit the links out of and into one actor, each once, in time
+ * proportional to their number: first the links out of it, then the links
+ * into it (a link from the actor to itself is visited once, among the
+ * outgoing), each group in the order the links were made. Callback rules
+ * as for tm_rt_foreach_link. Errors: TM_ERR_UNKNOWN_ACTOR (the callback is
+ * then never called), or the callback's non-zero value. */
+int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
+                          int (*cb)(const tm_rt_link_t *, void *), void *arg);
 
 /* Mesh digest: BLAKE2b-256 over, in ascending id order, each actor's id
  * (with its NUL) and the bits of its state (little-endian IEEE 754). */
