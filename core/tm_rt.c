@@ -24,6 +24,12 @@
  * workers finish tick k before any starts k+1 (one STEP and one DONE
  * message per worker per tick), so reading another shard's previous buffer
  * never races with its writer.
+ *
+ * Faults. A worker that sees a fault in a group notes how many in the
+ * group (the per-slot status says which). After the tick the control
+ * thread visits only the groups of workers whose fault count moved, and
+ * keeps the first TM_RT_FAULTS_MAX faults of the call by (tick, id), with a
+ * bounded heap; a tick without faults costs one comparison per worker.
  */
 #include "tm_rt.h"
 
@@ -84,7 +90,8 @@ struct s_group {
     uint32_t *actor; /* actor handle of each slot */
     s_gather_t *gather;
     size_t n_gather;
-    double step_ns; /* per actor, last step of this group */
+    double step_ns;     /* per actor, last step of this group */
+    uint32_t n_faulted; /* faults of its last step, until merged */
 };
 
 /* Directions of the adjacency lists: links out of / into an actor. */
@@ -134,6 +141,7 @@ typedef struct {
     double busy_ns;
     uint64_t steps;
     uint64_t faults;
+    uint64_t faults_merged; /* control thread: `faults` at the last merge */
 } s_worker_t;
 
 struct tm_rt {
@@ -167,6 +175,12 @@ struct tm_rt {
 
     int plan_dirty;
     double last_tick_ns;
+
+    /* Faults of the last tm_rt_step call: TM_RT_FAULTS_MAX entries once
+     * the first fault is seen, sorted by (tick, id). */
+    tm_rt_fault_t *faults;
+    size_t n_faults;
+    uint64_t faults_dropped;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -478,6 +492,7 @@ static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
         any |= g->status[i];
     }
     if (probe != 0.0 || any != 0) {
+        uint32_t nf = 0;
         for (size_t i = 0; i < n; i++) {
             if (g->status[i] == TM_STEP_OK) {
                 for (size_t j = 0; j < no; j++) {
@@ -500,8 +515,10 @@ static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
                 g->faults[i]++;
                 g->last_fault[i] = k;
                 w->faults++;
+                nf++;
             }
         }
+        g->n_faulted = nf;
     }
     w->steps += n;
     double dt = s_now_ns() - t0;
@@ -744,6 +761,7 @@ void tm_rt_destroy(tm_rt_t **p)
     free(rt->actors);
     free(rt->links);
     free(rt->adj);
+    free(rt->faults);
     tm_index_free(&rt->actor_ix);
     tm_index_free(&rt->link_ix);
     free(rt);
@@ -1340,8 +1358,103 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
 
 /* ---- stepping ----------------------------------------------------------- */
 
+static int s_fault_cmp(const void *a, const void *b)
+{
+    return strcmp(((const tm_rt_fault_t *)a)->id,
+                  ((const tm_rt_fault_t *)b)->id);
+}
+
+/* Sift entry i of the max-heap h (by id) of n entries down. */
+static void s_fault_sift_down(tm_rt_fault_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) {
+            return;
+        }
+        if (c + 1 < n && strcmp(h[c + 1].id, h[c].id) > 0) {
+            c++;
+        }
+        if (strcmp(h[c].id, h[i].id) <= 0) {
+            return;
+        }
+        tm_rt_fault_t t = h[i];
+        h[i] = h[c];
+        h[c] = t;
+        i = c;
+    }
+}
+
+/* Offer a fault of tick k to the heap h of *n entries and `room` places:
+ * the heap keeps the smallest ids; every fault it cannot keep is dropped. */
+static void s_fault_offer(tm_rt_t *rt, tm_rt_fault_t *h, size_t *n, size_t room,
+                          const tm_rt_fault_t *f)
+{
+    if (*n < room) {
+        size_t i = (*n)++;
+        h[i] = *f;
+        while (i > 0 && strcmp(h[(i - 1) / 2].id, h[i].id) < 0) {
+            tm_rt_fault_t t = h[i];
+            h[i] = h[(i - 1) / 2];
+            h[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    rt->faults_dropped++;
+    if (room > 0 && strcmp(f->id, h[0].id) < 0) {
+        h[0] = *f;
+        s_fault_sift_down(h, *n, 0);
+    }
+}
+
+/* After tick k: append its faults, by id, to the call's list. Workers are
+ * idle, so their groups' statuses are stable. */
+static void s_faults_merge(tm_rt_t *rt, uint64_t k)
+{
+    size_t n = 0;
+    size_t room = 0;
+    tm_rt_fault_t *h = NULL;
+    for (unsigned wi = 0; wi < rt->n_workers; wi++) {
+        s_worker_t *w = &rt->workers[wi];
+        if (w->faults == w->faults_merged) {
+            continue;
+        }
+        w->faults_merged = w->faults;
+        if (h == NULL) {
+            if (rt->faults == NULL) {
+                /* Allocated once; without it every fault is dropped. */
+                rt->faults = malloc(TM_RT_FAULTS_MAX * sizeof *rt->faults);
+            }
+            room = rt->faults == NULL ? 0 : TM_RT_FAULTS_MAX - rt->n_faults;
+            h = rt->faults == NULL ? NULL : rt->faults + rt->n_faults;
+        }
+        for (size_t gi = 0; gi < w->n_groups; gi++) {
+            s_group_t *g = w->groups[gi];
+            if (g->n_faulted == 0) {
+                continue;
+            }
+            g->n_faulted = 0;
+            for (size_t s = 0; s < g->n; s++) {
+                if (g->status[s] != TM_STEP_OK) {
+                    tm_rt_fault_t f = {.id = rt->actors[g->actor[s]].id,
+                                       .tick = k,
+                                       .status = g->status[s]};
+                    s_fault_offer(rt, h, &n, room, &f);
+                }
+            }
+        }
+    }
+    if (n > 0) {
+        qsort(h, n, sizeof *h, s_fault_cmp);
+        rt->n_faults += n;
+    }
+}
+
 int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
 {
+    rt->n_faults = 0;
+    rt->faults_dropped = 0;
     for (uint64_t t = 0; t < ticks; t++) {
         if (rt->plan_dirty) {
             int rc = s_rebuild_plan(rt);
@@ -1363,6 +1476,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
             }
             rt->tick = k;
             rt->last_tick_ns = s_now_ns() - t0;
+            s_faults_merge(rt, k);
             continue;
         }
         for (unsigned i = 0; i < rt->n_workers; i++) {
@@ -1384,8 +1498,21 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
         }
         rt->tick = k;
         rt->last_tick_ns = s_now_ns() - t0;
+        s_faults_merge(rt, k);
     }
     return 0;
+}
+
+size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
+                    uint64_t *dropped)
+{
+    if (faults != NULL) {
+        *faults = rt->faults;
+    }
+    if (dropped != NULL) {
+        *dropped = rt->faults_dropped;
+    }
+    return rt->n_faults;
 }
 
 /* ---- queries ------------------------------------------------------------ */

@@ -98,6 +98,17 @@ typedef struct {
     size_t shard_actors[64];
 } tm_rt_stats_t;
 
+/* One actor's fault in a step (see tm_rt_faults). */
+typedef struct {
+    const char *id; /* borrowed: valid until the next call that mutates or
+                       steps the runtime */
+    uint64_t tick;  /* the tick whose step faulted */
+    uint8_t status; /* tm_step_status_t, never TM_STEP_OK */
+} tm_rt_fault_t;
+
+/* The most faults tm_rt_faults() keeps per tm_rt_step() call. */
+#define TM_RT_FAULTS_MAX 4096u
+
 /* Spawn options; a NULL pointer member means "the model's defaults". */
 typedef struct {
     const double *params; /* model->n_params values */
@@ -169,6 +180,21 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model);
 /* Step `ticks` ticks, blocking until done. Errors: TM_ERR_IO when a worker
  * socket fails (the runtime is then unusable). */
 int tm_rt_step(tm_rt_t *rt, uint64_t ticks);
+
+/* The faults of the last tm_rt_step() call: one entry per actor and tick
+ * whose step was not ok (the model's status, or TM_STEP_NONFINITE when a
+ * state or output was not finite; the actor kept its previous state and
+ * outputs, as its health tells). Entries are ordered by tick, then id
+ * (strcmp). At most TM_RT_FAULTS_MAX are kept, the first in that order;
+ * the others are counted in *dropped (also when the list's memory, taken
+ * at the first fault, could not be had). Returns the number of entries and
+ * points *faults at them (NULL or unusable when 0); either out-parameter
+ * may be NULL. The entries stay valid until the next tm_rt_step(), their
+ * ids until the next call that mutates or steps the runtime. The list is
+ * emptied by every tm_rt_step() call, even of 0 ticks, and costs nothing
+ * while nothing faults. */
+size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
+                    uint64_t *dropped);
 
 /* Current tick: the last tick whose outputs are computed. */
 uint64_t tm_rt_tick(const tm_rt_t *rt);

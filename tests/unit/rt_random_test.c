@@ -430,6 +430,13 @@ typedef struct {
     uint64_t tick, seed;
     double h;
     uint64_t steps, faults;
+    /* Faults of the current step operation: (actor, tick, status). */
+    struct s_rfault {
+        int a;
+        uint64_t tick;
+        uint8_t status;
+    } * fl;
+    size_t n_fl, cap_fl;
 } s_ref_t;
 
 static int s_ref_id_valid(const char *id)
@@ -784,6 +791,12 @@ static void s_ref_tick(s_ref_t *r)
             a->faults++;
             a->last_fault = k;
             r->faults++;
+            if (r->n_fl == r->cap_fl) {
+                r->cap_fl = r->cap_fl ? 2 * r->cap_fl : 64;
+                r->fl = realloc(r->fl, r->cap_fl * sizeof *r->fl);
+                assert_non_null(r->fl);
+            }
+            r->fl[r->n_fl++] = (struct s_rfault){(int)i, k, st};
         }
         r->steps++;
     }
@@ -1320,16 +1333,49 @@ static void s_op_set_model(s_ctx_t *c)
     }
 }
 
+static const s_ref_t *s_fault_ref;
+
+static int s_rfault_cmp(const void *a, const void *b)
+{
+    const struct s_rfault *x = a;
+    const struct s_rfault *y = b;
+    if (x->tick != y->tick) {
+        return x->tick < y->tick ? -1 : 1;
+    }
+    return strcmp(s_fault_ref->ids[x->a], s_fault_ref->ids[y->a]);
+}
+
 static int s_op_step(s_ctx_t *c)
 {
     uint64_t ticks = 1 + s_below(&c->rng, 5);
     s_logf(c, "step %llu (tick %llu)", (unsigned long long)ticks,
            (unsigned long long)c->ref.tick);
+    s_ref_t *r = &c->ref;
+    r->n_fl = 0;
     for (uint64_t t = 0; t < ticks; t++) {
-        s_ref_tick(&c->ref);
+        s_ref_tick(r);
+    }
+    s_fault_ref = r;
+    if (r->n_fl > 1) {
+        qsort(r->fl, r->n_fl, sizeof *r->fl, s_rfault_cmp);
     }
     for (size_t rti = 0; rti < S_NRT; rti++) {
         s_expect_rc(rti, tm_rt_step(c->rt[rti], ticks), 0);
+        /* The faults of this call, by tick then id, as the reference's. */
+        const tm_rt_fault_t *f = NULL;
+        uint64_t dropped = 1;
+        size_t n = tm_rt_faults(c->rt[rti], &f, &dropped);
+        s_expect(n == r->n_fl && dropped == 0, rti,
+                 "faults: %zu (%llu dropped), reference %zu", n,
+                 (unsigned long long)dropped, r->n_fl);
+        for (size_t i = 0; i < n; i++) {
+            const struct s_rfault *e = &r->fl[i];
+            s_expect(strcmp(f[i].id, r->ids[e->a]) == 0 &&
+                         f[i].tick == e->tick && f[i].status == e->status,
+                     rti, "fault %zu: %s at %llu (%u), reference %s at %llu", i,
+                     f[i].id, (unsigned long long)f[i].tick, f[i].status,
+                     r->ids[e->a], (unsigned long long)e->tick);
+        }
     }
     return 1;
 }
@@ -1411,6 +1457,7 @@ static void s_run(uint64_t seed, size_t n_ops, size_t n_ids, const s_mix_t *mix)
     free(r->ids);
     free(r->a);
     free(r->links);
+    free(r->fl);
     free(c);
     s_cur = NULL;
 }
