@@ -25,6 +25,12 @@
  * message per worker per tick), so reading another shard's previous buffer
  * never races with its writer.
  *
+ * Proxies. A proxy of a remote actor lives in a group of its own kind
+ * (remote, period 1) that belongs to no worker, so it is never stepped; the
+ * gather plan treats it as any source. An import writes both output
+ * buffers, so the value is read by the next tick whatever its parity and
+ * stays (is held) until the next import.
+ *
  * Faults. A worker that sees a fault in a group notes how many in the
  * group (the per-slot status says which). After the tick the control
  * thread visits only the groups of workers whose fault count moved, and
@@ -74,6 +80,7 @@ struct s_group {
     const tm_model_t *model;
     uint32_t period;
     unsigned shard;
+    bool remote; /* proxies: in no worker's list, never stepped */
     uint32_t ns, ni, no, np;
     size_t n, cap;
     double *state;
@@ -162,7 +169,8 @@ struct tm_rt {
     s_actor_t *actors;
     size_t n_actor_slots;
     size_t cap_actors;
-    size_t n_actors;
+    size_t n_actors; /* local actors, proxies not counted */
+    size_t n_remote; /* proxies */
     uint32_t free_actor;
     tm_index_t actor_ix;
 
@@ -328,8 +336,10 @@ static int s_group_reserve(s_group_t *g, size_t need)
     return 0;
 }
 
+/* The group of (model, period, shard, remote), made if needed. Groups of
+ * proxies join no worker. */
 static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
-                       unsigned shard, uint32_t *out)
+                       unsigned shard, bool remote, uint32_t *out)
 {
     size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
@@ -337,7 +347,7 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         if (g == NULL) {
             hole = hole == SIZE_MAX ? i : hole;
         } else if (g->model == model && g->period == period &&
-                   g->shard == shard) {
+                   g->shard == shard && g->remote == remote) {
             *out = (uint32_t)i;
             return 0;
         }
@@ -352,11 +362,13 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         rt->groups = groups;
         hole = rt->n_groups;
     }
-    s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
-    if (wg == NULL) {
-        return TM_ERR_NOMEM;
+    if (!remote) {
+        s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
+        if (wg == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        w->groups = wg;
     }
-    w->groups = wg;
     s_group_t *g = calloc(1, sizeof *g);
     if (g == NULL) {
         return TM_ERR_NOMEM;
@@ -364,12 +376,15 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
     g->model = model;
     g->period = period;
     g->shard = shard;
+    g->remote = remote;
     g->ns = model->n_states;
     g->ni = model->n_inputs;
     g->no = model->n_outputs;
     g->np = model->n_params;
     rt->groups[hole] = g;
-    w->groups[w->n_groups++] = g;
+    if (!remote) {
+        w->groups[w->n_groups++] = g;
+    }
     if (hole == rt->n_groups) {
         rt->n_groups++;
     }
@@ -387,7 +402,7 @@ static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
         return;
     }
     s_worker_t *w = &rt->workers[g->shard];
-    for (size_t i = 0; i < w->n_groups; i++) {
+    for (size_t i = 0; !g->remote && i < w->n_groups; i++) {
         if (w->groups[i] == g) {
             w->groups[i] = w->groups[--w->n_groups];
             break;
@@ -843,8 +858,9 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     return 0;
 }
 
-int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
-                const tm_rt_spawn_opts_t *opts)
+/* Spawn an actor, or a proxy (remote: options ignored). */
+static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                   const tm_rt_spawn_opts_t *opts, bool remote)
 {
     if (!tm_rt_id_valid(id)) {
         return TM_ERR_BAD_ID;
@@ -856,7 +872,7 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         return TM_ERR_DUPLICATE_ACTOR;
     }
     tm_rt_spawn_opts_t none = {0};
-    if (opts == NULL) {
+    if (opts == NULL || remote) {
         opts = &none;
     }
     double params[TM_MODEL_MAX_VARS];
@@ -903,8 +919,8 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
 
     uint64_t hash = tm_hash64(id, strlen(id));
     uint32_t gi = 0;
-    int rc =
-        s_group_get(rt, model, period, (unsigned)(hash % rt->n_workers), &gi);
+    unsigned shard = remote ? 0 : (unsigned)(hash % rt->n_workers);
+    int rc = s_group_get(rt, model, period, shard, remote, &gi);
     if (rc != 0) {
         return rc;
     }
@@ -940,8 +956,23 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         s_group_drop_if_empty(rt, gi);
         return rc;
     }
-    rt->n_actors++;
+    if (remote) {
+        rt->n_remote++;
+    } else {
+        rt->n_actors++;
+    }
     return 0;
+}
+
+int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                const tm_rt_spawn_opts_t *opts)
+{
+    return s_spawn(rt, id, model, opts, false);
+}
+
+int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model)
+{
+    return s_spawn(rt, id, model, NULL, true);
 }
 
 /* ---- adjacency ---------------------------------------------------------- */
@@ -1045,13 +1076,17 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
         }
     }
     s_actor_t *ac = &rt->actors[a];
+    if (rt->groups[ac->group]->remote) {
+        rt->n_remote--;
+    } else {
+        rt->n_actors--;
+    }
     s_group_remove(rt, ac->group, ac->slot);
     tm_index_remove(&rt->actor_ix, ac->hash, a);
     ac->group = S_NONE;
     ac->id[0] = '\0';
     ac->slot = rt->free_actor;
     rt->free_actor = a;
-    rt->n_actors--;
     return 0;
 }
 
@@ -1095,6 +1130,9 @@ int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
     }
     s_actor_t *d = &rt->actors[l.dst];
     s_group_t *g = rt->groups[d->group];
+    if (g->remote) {
+        return TM_ERR_INVAL; /* a proxy's outputs only come by import */
+    }
     uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
     if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
         return TM_ERR_INPUT_LINKED;
@@ -1254,6 +1292,9 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
     s_group_t *g = rt->groups[rt->actors[a].group];
     size_t s = rt->actors[a].slot;
     const tm_model_t *m = g->model;
+    if (g->remote) {
+        return TM_ERR_INVAL;
+    }
     if (name == NULL) {
         return TM_ERR_UNKNOWN_PORT;
     }
@@ -1305,6 +1346,9 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     uint32_t ogi = rt->actors[a].group;
     size_t os = rt->actors[a].slot;
     s_group_t *og = rt->groups[ogi];
+    if (og->remote) {
+        return TM_ERR_INVAL;
+    }
     if (model == og->model) {
         return 0;
     }
@@ -1336,7 +1380,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     uint32_t faults = og->faults[os];
     uint64_t last_fault = og->last_fault[os];
     uint32_t ngi = 0;
-    int rc = s_group_get(rt, model, og->period, og->shard, &ngi);
+    int rc = s_group_get(rt, model, og->period, og->shard, false, &ngi);
     if (rc != 0) {
         return rc;
     }
@@ -1353,6 +1397,45 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     ng->status[ns] = status;
     ng->faults[ns] = faults;
     ng->last_fault[ns] = last_fault;
+    return 0;
+}
+
+/* ---- proxies: import and export ---------------------------------------- */
+
+int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_group_t *g = rt->groups[rt->actors[a].group];
+    if (!g->remote || (outputs == NULL && g->no > 0)) {
+        return TM_ERR_INVAL;
+    }
+    if (!s_all_finite(outputs, g->no)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    /* Both buffers: the next tick reads the value whatever its parity, and
+     * later ticks read it too until the next import. */
+    size_t off = (size_t)rt->actors[a].slot * g->no;
+    memcpy(g->out[0] + off, outputs, g->no * sizeof(double));
+    memcpy(g->out[1] + off, outputs, g->no * sizeof(double));
+    return 0;
+}
+
+int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
+                  const tm_model_t **model)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    const s_actor_t *ac = &rt->actors[a];
+    const s_group_t *g = rt->groups[ac->group];
+    *out = g->out[rt->tick & 1u] + (size_t)ac->slot * g->no;
+    if (model != NULL) {
+        *model = g->model;
+    }
     return 0;
 }
 
@@ -1556,10 +1639,11 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     v->health.faults = g->faults[s];
     v->health.last_fault = g->last_fault[s];
     v->health.last_stepped = rt->tick - rt->tick % g->period;
-    if (v->health.last_stepped < ac->spawned) {
+    if (v->health.last_stepped < ac->spawned || g->remote) {
         v->health.last_stepped = ac->spawned;
     }
     v->step_ns = g->step_ns;
+    v->remote = g->remote;
 }
 
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)
@@ -1577,7 +1661,10 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
 {
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
         const s_group_t *g = rt->groups[gi];
-        for (size_t s = 0; g != NULL && s < g->n; s++) {
+        if (g == NULL || g->remote) {
+            continue;
+        }
+        for (size_t s = 0; s < g->n; s++) {
             tm_rt_actor_t v;
             s_view(rt, g->actor[s], &v);
             int rc = cb(&v, arg);
@@ -1659,7 +1746,8 @@ int tm_rt_digest(tm_rt_t *rt, uint8_t out[32])
     }
     size_t n = 0;
     for (size_t a = 0; a < rt->n_actor_slots; a++) {
-        if (rt->actors[a].group != S_NONE) {
+        uint32_t gi = rt->actors[a].group;
+        if (gi != S_NONE && !rt->groups[gi]->remote) {
             order[n++] = &rt->actors[a];
         }
     }
@@ -1692,9 +1780,10 @@ void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
     memset(out, 0, sizeof *out);
     out->tick = rt->tick;
     out->actors = rt->n_actors;
+    out->remote = rt->n_remote;
     out->links = rt->n_links;
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        out->groups += rt->groups[gi] != NULL;
+        out->groups += rt->groups[gi] != NULL && !rt->groups[gi]->remote;
     }
     out->workers = rt->n_workers;
     out->last_tick_ns = rt->last_tick_ns;
