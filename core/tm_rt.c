@@ -1409,7 +1409,13 @@ int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
         return TM_ERR_UNKNOWN_ACTOR;
     }
     s_group_t *g = rt->groups[rt->actors[a].group];
-    if (!g->remote || (outputs == NULL && g->no > 0)) {
+    if (!g->remote) {
+        return TM_ERR_INVAL;
+    }
+    if (g->no == 0) {
+        return 0;
+    }
+    if (outputs == NULL) {
         return TM_ERR_INVAL;
     }
     if (!s_all_finite(outputs, g->no)) {
@@ -1468,8 +1474,8 @@ static void s_fault_sift_down(tm_rt_fault_t *h, size_t n, size_t i)
     }
 }
 
-/* Offer a fault of tick k to the heap h of *n entries and `room` places:
- * the heap keeps the smallest ids; every fault it cannot keep is dropped. */
+/* Offer a fault to the max-heap h of *n entries and `room` places: the
+ * heap keeps the smallest ids; every fault it cannot keep is dropped. */
 static void s_fault_offer(tm_rt_t *rt, tm_rt_fault_t *h, size_t *n, size_t room,
                           const tm_rt_fault_t *f)
 {
