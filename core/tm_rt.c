@@ -12,11 +12,30 @@
  * input offset, set-or-add), sorted by input offset, source id and
  * output, so summing inputs add in ascending source-id order.
  *
+ * Adjacency. Each actor heads two circular doubly linked lists threaded
+ * through a side array parallel to the link table: the links out of it and
+ * the links into it, each in the order they were made. Killing an actor or
+ * listing its links walks only its own lists, and removing a link (swap
+ * with the last record) repoints at most a few neighbours: no operation
+ * scans the whole table.
+ *
  * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
  * actor whose period does not divide k copies its outputs forward. All
  * workers finish tick k before any starts k+1 (one STEP and one DONE
  * message per worker per tick), so reading another shard's previous buffer
  * never races with its writer.
+ *
+ * Proxies. A proxy of a remote actor lives in a group of its own kind
+ * (remote, period 1) that belongs to no worker, so it is never stepped; the
+ * gather plan treats it as any source. An import writes both output
+ * buffers, so the value is read by the next tick whatever its parity and
+ * stays (is held) until the next import.
+ *
+ * Faults. A worker that sees a fault in a group notes how many in the
+ * group (the per-slot status says which). After the tick the control
+ * thread visits only the groups of workers whose fault count moved, and
+ * keeps the first TM_RT_FAULTS_MAX faults of the call by (tick, id), with a
+ * bounded heap; a tick without faults costs one comparison per worker.
  */
 #include "tm_rt.h"
 
@@ -62,6 +81,7 @@ struct s_group {
     const tm_model_t *model;
     uint32_t period;
     unsigned shard;
+    bool remote; /* proxies: in no worker's list, never stepped */
     uint32_t ns, ni, no, np;
     size_t n, cap;
     double *state;
@@ -78,23 +98,37 @@ struct s_group {
     uint32_t *actor; /* actor handle of each slot */
     s_gather_t *gather;
     size_t n_gather;
-    double step_ns; /* per actor, last step of this group */
+    double step_ns;     /* per actor, last step of this group */
+    uint32_t n_faulted; /* faults of its last step, until merged */
 };
+
+/* Directions of the adjacency lists: links out of / into an actor. */
+enum { S_OUT = 0, S_IN = 1 };
 
 typedef struct {
     char id[TM_ID_MAX + 1];
     uint32_t group; /* S_NONE: free handle (slot = next free) */
     uint32_t slot;
+    uint32_t head[2]; /* [S_OUT], [S_IN]: first link of each list, S_NONE */
     uint64_t hash;
     uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
 } s_actor_t;
 
+/* The link record is also the key of the link index (hashed as bytes), so
+ * the adjacency lives in the parallel s_adj_t array. */
 typedef struct {
     uint32_t src;
     uint32_t dst;
     uint16_t out;
     uint16_t in;
 } s_link_t;
+
+/* Neighbours of a link in its source's out-list and destination's in-list;
+ * both lists are circular (a lone link is its own neighbour). */
+typedef struct {
+    uint32_t prev[2];
+    uint32_t next[2];
+} s_adj_t;
 
 typedef struct {
     tm_rt_t *rt;
@@ -115,6 +149,7 @@ typedef struct {
     double busy_ns;
     uint64_t steps;
     uint64_t faults;
+    uint64_t faults_merged; /* control thread: `faults` at the last merge */
 } s_worker_t;
 
 struct tm_rt {
@@ -135,7 +170,8 @@ struct tm_rt {
     s_actor_t *actors;
     size_t n_actor_slots;
     size_t cap_actors;
-    size_t n_actors;
+    size_t n_actors; /* local actors, proxies not counted */
+    size_t n_remote; /* proxies */
     uint32_t free_actor;
     tm_index_t actor_ix;
 
@@ -143,9 +179,17 @@ struct tm_rt {
     size_t n_links;
     size_t cap_links;
     tm_index_t link_ix;
+    s_adj_t *adj; /* parallel to links */
+    size_t cap_adj;
 
     int plan_dirty;
     double last_tick_ns;
+
+    /* Faults of the last tm_rt_step call: TM_RT_FAULTS_MAX entries once
+     * the first fault is seen, sorted by (tick, id). */
+    tm_rt_fault_t *faults;
+    size_t n_faults;
+    uint64_t faults_dropped;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -281,8 +325,10 @@ static int s_group_reserve(s_group_t *g, size_t need)
     return 0;
 }
 
+/* The group of (model, period, shard, remote), made if needed. Groups of
+ * proxies join no worker. */
 static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
-                       unsigned shard, uint32_t *out)
+                       unsigned shard, bool remote, uint32_t *out)
 {
     size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
@@ -290,7 +336,7 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         if (g == NULL) {
             hole = hole == SIZE_MAX ? i : hole;
         } else if (g->model == model && g->period == period &&
-                   g->shard == shard) {
+                   g->shard == shard && g->remote == remote) {
             *out = (uint32_t)i;
             return 0;
         }
@@ -305,11 +351,13 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         rt->groups = groups;
         hole = rt->n_groups;
     }
-    s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
-    if (wg == NULL) {
-        return TM_ERR_NOMEM;
+    if (!remote) {
+        s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
+        if (wg == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        w->groups = wg;
     }
-    w->groups = wg;
     s_group_t *g = calloc(1, sizeof *g);
     if (g == NULL) {
         return TM_ERR_NOMEM;
@@ -317,12 +365,15 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
     g->model = model;
     g->period = period;
     g->shard = shard;
+    g->remote = remote;
     g->ns = model->n_states;
     g->ni = model->n_inputs;
     g->no = model->n_outputs;
     g->np = model->n_params;
     rt->groups[hole] = g;
-    w->groups[w->n_groups++] = g;
+    if (!remote) {
+        w->groups[w->n_groups++] = g;
+    }
     if (hole == rt->n_groups) {
         rt->n_groups++;
     }
@@ -340,7 +391,7 @@ static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
         return;
     }
     s_worker_t *w = &rt->workers[g->shard];
-    for (size_t i = 0; i < w->n_groups; i++) {
+    for (size_t i = 0; !g->remote && i < w->n_groups; i++) {
         if (w->groups[i] == g) {
             w->groups[i] = w->groups[--w->n_groups];
             break;
@@ -445,6 +496,7 @@ static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
         any |= g->status[i];
     }
     if (probe != 0.0 || any != 0) {
+        uint32_t nf = 0;
         for (size_t i = 0; i < n; i++) {
             if (g->status[i] == TM_STEP_OK) {
                 for (size_t j = 0; j < no; j++) {
@@ -467,8 +519,10 @@ static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
                 g->faults[i]++;
                 g->last_fault[i] = k;
                 w->faults++;
+                nf++;
             }
         }
+        g->n_faulted = nf;
     }
     w->steps += n;
     double dt = s_now_ns() - t0;
@@ -710,6 +764,8 @@ void tm_rt_destroy(tm_rt_t **p)
     free(rt->groups);
     free(rt->actors);
     free(rt->links);
+    free(rt->adj);
+    free(rt->faults);
     tm_index_free(&rt->actor_ix);
     tm_index_free(&rt->link_ix);
     free(rt);
@@ -791,8 +847,9 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     return 0;
 }
 
-int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
-                const tm_rt_spawn_opts_t *opts)
+/* Spawn an actor, or a proxy (remote: options ignored). */
+static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                   const tm_rt_spawn_opts_t *opts, bool remote)
 {
     if (!tm_rt_id_valid(id)) {
         return TM_ERR_BAD_ID;
@@ -804,7 +861,7 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         return TM_ERR_DUPLICATE_ACTOR;
     }
     tm_rt_spawn_opts_t none = {0};
-    if (opts == NULL) {
+    if (opts == NULL || remote) {
         opts = &none;
     }
     double params[TM_MODEL_MAX_VARS];
@@ -851,8 +908,8 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
 
     uint64_t hash = tm_hash64(id, strlen(id));
     uint32_t gi = 0;
-    int rc =
-        s_group_get(rt, model, period, (unsigned)(hash % rt->n_workers), &gi);
+    unsigned shard = remote ? 0 : (unsigned)(hash % rt->n_workers);
+    int rc = s_group_get(rt, model, period, shard, remote, &gi);
     if (rc != 0) {
         return rc;
     }
@@ -872,6 +929,8 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     snprintf(ac->id, sizeof ac->id, "%s", id);
     ac->hash = hash;
     ac->spawned = rt->tick;
+    ac->head[S_OUT] = S_NONE;
+    ac->head[S_IN] = S_NONE;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -886,22 +945,107 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         s_group_drop_if_empty(rt, gi);
         return rc;
     }
-    rt->n_actors++;
+    if (remote) {
+        rt->n_remote++;
+    } else {
+        rt->n_actors++;
+    }
     return 0;
 }
 
-static void s_link_remove_at(tm_rt_t *rt, size_t li)
+int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                const tm_rt_spawn_opts_t *opts)
+{
+    return s_spawn(rt, id, model, opts, false);
+}
+
+int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model)
+{
+    return s_spawn(rt, id, model, NULL, true);
+}
+
+/* ---- adjacency ---------------------------------------------------------- */
+
+/* The head of the list (dir) that link li belongs to. */
+static uint32_t *s_adj_head(tm_rt_t *rt, uint32_t li, int dir)
+{
+    const s_link_t *l = &rt->links[li];
+    return &rt->actors[dir == S_OUT ? l->src : l->dst].head[dir];
+}
+
+/* Append link li at the tail of its list (dir). */
+static void s_adj_append(tm_rt_t *rt, uint32_t li, int dir)
+{
+    s_adj_t *a = rt->adj;
+    uint32_t *head = s_adj_head(rt, li, dir);
+    if (*head == S_NONE) {
+        *head = li;
+        a[li].prev[dir] = li;
+        a[li].next[dir] = li;
+        return;
+    }
+    uint32_t first = *head;
+    uint32_t tail = a[first].prev[dir];
+    a[li].prev[dir] = tail;
+    a[li].next[dir] = first;
+    a[tail].next[dir] = li;
+    a[first].prev[dir] = li;
+}
+
+/* Take link li out of its list (dir). */
+static void s_adj_unlink(tm_rt_t *rt, uint32_t li, int dir)
+{
+    s_adj_t *a = rt->adj;
+    uint32_t *head = s_adj_head(rt, li, dir);
+    uint32_t p = a[li].prev[dir];
+    uint32_t n = a[li].next[dir];
+    if (n == li) {
+        *head = S_NONE;
+        return;
+    }
+    a[p].next[dir] = n;
+    a[n].prev[dir] = p;
+    if (*head == li) {
+        *head = n;
+    }
+}
+
+/* The link that was at `from` is now at `to` (record and adjacency already
+ * copied): repoint its neighbours, or itself when it is alone, and the
+ * head. Its place in the list, hence the list's order, is unchanged. */
+static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
+{
+    s_adj_t *a = rt->adj;
+    if (a[to].next[dir] == from) {
+        a[to].prev[dir] = to;
+        a[to].next[dir] = to;
+    } else {
+        a[a[to].prev[dir]].next[dir] = to;
+        a[a[to].next[dir]].prev[dir] = to;
+    }
+    uint32_t *head = s_adj_head(rt, to, dir);
+    if (*head == from) {
+        *head = to;
+    }
+}
+
+/* Remove link li; the last record moves into its place. */
+static void s_link_remove_at(tm_rt_t *rt, uint32_t li)
 {
     s_link_t *l = &rt->links[li];
     s_actor_t *dst = &rt->actors[l->dst];
     s_group_t *g = rt->groups[dst->group];
     g->nlink[(size_t)dst->slot * g->ni + l->in]--;
-    tm_index_remove(&rt->link_ix, s_link_hash(l), (uint32_t)li);
-    size_t last = rt->n_links - 1;
+    tm_index_remove(&rt->link_ix, s_link_hash(l), li);
+    s_adj_unlink(rt, li, S_OUT);
+    s_adj_unlink(rt, li, S_IN);
+    uint32_t last = (uint32_t)(rt->n_links - 1);
     if (li != last) {
         rt->links[li] = rt->links[last];
-        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]),
-                        (uint32_t)last, (uint32_t)li);
+        rt->adj[li] = rt->adj[last];
+        s_adj_moved(rt, last, li, S_OUT);
+        s_adj_moved(rt, last, li, S_IN);
+        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]), last, li);
     }
     rt->n_links--;
     rt->plan_dirty = 1;
@@ -913,19 +1057,25 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
     if (a == S_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    for (size_t li = rt->n_links; li-- > 0;) {
-        if (rt->links[li].src == a || rt->links[li].dst == a) {
-            s_link_remove_at(rt, li);
+    /* O(degree): removals keep the heads current, and a link from the
+     * actor to itself leaves both lists at once. */
+    for (int dir = S_OUT; dir <= S_IN; dir++) {
+        while (rt->actors[a].head[dir] != S_NONE) {
+            s_link_remove_at(rt, rt->actors[a].head[dir]);
         }
     }
     s_actor_t *ac = &rt->actors[a];
+    if (rt->groups[ac->group]->remote) {
+        rt->n_remote--;
+    } else {
+        rt->n_actors--;
+    }
     s_group_remove(rt, ac->group, ac->slot);
     tm_index_remove(&rt->actor_ix, ac->hash, a);
     ac->group = S_NONE;
     ac->id[0] = '\0';
     ac->slot = rt->free_actor;
     rt->free_actor = a;
-    rt->n_actors--;
     return 0;
 }
 
@@ -969,6 +1119,9 @@ int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
     }
     s_actor_t *d = &rt->actors[l.dst];
     s_group_t *g = rt->groups[d->group];
+    if (g->remote) {
+        return TM_ERR_INVAL; /* a proxy's outputs only come by import */
+    }
     uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
     if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
         return TM_ERR_INPUT_LINKED;
@@ -978,14 +1131,21 @@ int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
     }
     rc = s_grow((void **)&rt->links, &rt->cap_links, rt->n_links + 1,
                 sizeof *rt->links);
+    if (rc == 0) {
+        rc = s_grow((void **)&rt->adj, &rt->cap_adj, rt->n_links + 1,
+                    sizeof *rt->adj);
+    }
     if (rc != 0) {
         return rc;
     }
-    rc = tm_index_insert(&rt->link_ix, hash, (uint32_t)rt->n_links);
+    uint32_t li = (uint32_t)rt->n_links;
+    rc = tm_index_insert(&rt->link_ix, hash, li);
     if (rc != 0) {
         return rc;
     }
     rt->links[rt->n_links++] = l;
+    s_adj_append(rt, li, S_OUT);
+    s_adj_append(rt, li, S_IN);
     (*nl)++;
     rt->plan_dirty = 1;
     return 0;
@@ -1121,6 +1281,9 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
     s_group_t *g = rt->groups[rt->actors[a].group];
     size_t s = rt->actors[a].slot;
     const tm_model_t *m = g->model;
+    if (g->remote) {
+        return TM_ERR_INVAL;
+    }
     if (name == NULL) {
         return TM_ERR_UNKNOWN_PORT;
     }
@@ -1172,6 +1335,9 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     uint32_t ogi = rt->actors[a].group;
     size_t os = rt->actors[a].slot;
     s_group_t *og = rt->groups[ogi];
+    if (og->remote) {
+        return TM_ERR_INVAL;
+    }
     if (model == og->model) {
         return 0;
     }
@@ -1203,7 +1369,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     uint32_t faults = og->faults[os];
     uint64_t last_fault = og->last_fault[os];
     uint32_t ngi = 0;
-    int rc = s_group_get(rt, model, og->period, og->shard, &ngi);
+    int rc = s_group_get(rt, model, og->period, og->shard, false, &ngi);
     if (rc != 0) {
         return rc;
     }
@@ -1223,10 +1389,150 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     return 0;
 }
 
+/* ---- proxies: import and export ---------------------------------------- */
+
+int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    s_group_t *g = rt->groups[rt->actors[a].group];
+    if (!g->remote) {
+        return TM_ERR_INVAL;
+    }
+    if (g->no == 0) {
+        return 0;
+    }
+    if (outputs == NULL) {
+        return TM_ERR_INVAL;
+    }
+    if (!s_all_finite(outputs, g->no)) {
+        return TM_ERR_BAD_VALUE;
+    }
+    /* Both buffers: the next tick reads the value whatever its parity, and
+     * later ticks read it too until the next import. */
+    size_t off = (size_t)rt->actors[a].slot * g->no;
+    memcpy(g->out[0] + off, outputs, g->no * sizeof(double));
+    memcpy(g->out[1] + off, outputs, g->no * sizeof(double));
+    return 0;
+}
+
+int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
+                  const tm_model_t **model)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    const s_actor_t *ac = &rt->actors[a];
+    const s_group_t *g = rt->groups[ac->group];
+    *out = g->out[rt->tick & 1u] + (size_t)ac->slot * g->no;
+    if (model != NULL) {
+        *model = g->model;
+    }
+    return 0;
+}
+
 /* ---- stepping ----------------------------------------------------------- */
+
+static int s_fault_cmp(const void *a, const void *b)
+{
+    return strcmp(((const tm_rt_fault_t *)a)->id,
+                  ((const tm_rt_fault_t *)b)->id);
+}
+
+/* Sift entry i of the max-heap h (by id) of n entries down. */
+static void s_fault_sift_down(tm_rt_fault_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) {
+            return;
+        }
+        if (c + 1 < n && strcmp(h[c + 1].id, h[c].id) > 0) {
+            c++;
+        }
+        if (strcmp(h[c].id, h[i].id) <= 0) {
+            return;
+        }
+        tm_rt_fault_t t = h[i];
+        h[i] = h[c];
+        h[c] = t;
+        i = c;
+    }
+}
+
+/* Offer a fault to the max-heap h of *n entries and `room` places: the
+ * heap keeps the smallest ids; every fault it cannot keep is dropped. */
+static void s_fault_offer(tm_rt_t *rt, tm_rt_fault_t *h, size_t *n, size_t room,
+                          const tm_rt_fault_t *f)
+{
+    if (*n < room) {
+        size_t i = (*n)++;
+        h[i] = *f;
+        while (i > 0 && strcmp(h[(i - 1) / 2].id, h[i].id) < 0) {
+            tm_rt_fault_t t = h[i];
+            h[i] = h[(i - 1) / 2];
+            h[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+        return;
+    }
+    rt->faults_dropped++;
+    if (room > 0 && strcmp(f->id, h[0].id) < 0) {
+        h[0] = *f;
+        s_fault_sift_down(h, *n, 0);
+    }
+}
+
+/* After tick k: append its faults, by id, to the call's list. Workers are
+ * idle, so their groups' statuses are stable. */
+static void s_faults_merge(tm_rt_t *rt, uint64_t k)
+{
+    size_t n = 0;
+    size_t room = 0;
+    tm_rt_fault_t *h = NULL;
+    for (unsigned wi = 0; wi < rt->n_workers; wi++) {
+        s_worker_t *w = &rt->workers[wi];
+        if (w->faults == w->faults_merged) {
+            continue;
+        }
+        w->faults_merged = w->faults;
+        if (h == NULL) {
+            if (rt->faults == NULL) {
+                /* Allocated once; without it every fault is dropped. */
+                rt->faults = malloc(TM_RT_FAULTS_MAX * sizeof *rt->faults);
+            }
+            room = rt->faults == NULL ? 0 : TM_RT_FAULTS_MAX - rt->n_faults;
+            h = rt->faults == NULL ? NULL : rt->faults + rt->n_faults;
+        }
+        for (size_t gi = 0; gi < w->n_groups; gi++) {
+            s_group_t *g = w->groups[gi];
+            if (g->n_faulted == 0) {
+                continue;
+            }
+            g->n_faulted = 0;
+            for (size_t s = 0; s < g->n; s++) {
+                if (g->status[s] != TM_STEP_OK) {
+                    tm_rt_fault_t f = {.id = rt->actors[g->actor[s]].id,
+                                       .tick = k,
+                                       .status = g->status[s]};
+                    s_fault_offer(rt, h, &n, room, &f);
+                }
+            }
+        }
+    }
+    if (n > 0) {
+        qsort(h, n, sizeof *h, s_fault_cmp);
+        rt->n_faults += n;
+    }
+}
 
 int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
 {
+    rt->n_faults = 0;
+    rt->faults_dropped = 0;
     for (uint64_t t = 0; t < ticks; t++) {
         if (rt->plan_dirty) {
             int rc = s_rebuild_plan(rt);
@@ -1248,6 +1554,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
             }
             rt->tick = k;
             rt->last_tick_ns = s_now_ns() - t0;
+            s_faults_merge(rt, k);
             continue;
         }
         for (unsigned i = 0; i < rt->n_workers; i++) {
@@ -1269,8 +1576,21 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
         }
         rt->tick = k;
         rt->last_tick_ns = s_now_ns() - t0;
+        s_faults_merge(rt, k);
     }
     return 0;
+}
+
+size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
+                    uint64_t *dropped)
+{
+    if (faults != NULL) {
+        *faults = rt->faults;
+    }
+    if (dropped != NULL) {
+        *dropped = rt->faults_dropped;
+    }
+    return rt->n_faults;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -1314,10 +1634,11 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     v->health.faults = g->faults[s];
     v->health.last_fault = g->last_fault[s];
     v->health.last_stepped = rt->tick - rt->tick % g->period;
-    if (v->health.last_stepped < ac->spawned) {
+    if (v->health.last_stepped < ac->spawned || g->remote) {
         v->health.last_stepped = ac->spawned;
     }
     v->step_ns = g->step_ns;
+    v->remote = g->remote;
 }
 
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)
@@ -1335,7 +1656,10 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
 {
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
         const s_group_t *g = rt->groups[gi];
-        for (size_t s = 0; g != NULL && s < g->n; s++) {
+        if (g == NULL || g->remote) {
+            continue;
+        }
+        for (size_t s = 0; s < g->n; s++) {
             tm_rt_actor_t v;
             s_view(rt, g->actor[s], &v);
             int rc = cb(&v, arg);
@@ -1347,23 +1671,57 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
     return 0;
 }
 
+static tm_rt_link_t s_link_view(const tm_rt_t *rt, uint32_t li)
+{
+    const s_link_t *l = &rt->links[li];
+    const s_actor_t *sa = &rt->actors[l->src];
+    const s_actor_t *da = &rt->actors[l->dst];
+    const tm_model_t *sm = rt->groups[sa->group]->model;
+    const tm_model_t *dm = rt->groups[da->group]->model;
+    tm_rt_link_t v = {.src = sa->id,
+                      .output = sm->outputs[l->out].name,
+                      .dst = da->id,
+                      .input = dm->inputs[l->in].name};
+    return v;
+}
+
 int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
                        void *arg)
 {
     for (size_t li = 0; li < rt->n_links; li++) {
-        const s_link_t *l = &rt->links[li];
-        const s_actor_t *sa = &rt->actors[l->src];
-        const s_actor_t *da = &rt->actors[l->dst];
-        const tm_model_t *sm = rt->groups[sa->group]->model;
-        const tm_model_t *dm = rt->groups[da->group]->model;
-        tm_rt_link_t v = {.src = sa->id,
-                          .output = sm->outputs[l->out].name,
-                          .dst = da->id,
-                          .input = dm->inputs[l->in].name};
+        tm_rt_link_t v = s_link_view(rt, (uint32_t)li);
         int rc = cb(&v, arg);
         if (rc != 0) {
             return rc;
         }
+    }
+    return 0;
+}
+
+int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
+                          int (*cb)(const tm_rt_link_t *, void *), void *arg)
+{
+    uint32_t a = s_actor_find(rt, id);
+    if (a == S_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    for (int dir = S_OUT; dir <= S_IN; dir++) {
+        uint32_t head = rt->actors[a].head[dir];
+        if (head == S_NONE) {
+            continue;
+        }
+        uint32_t li = head;
+        do {
+            /* A link to itself was visited among the outgoing ones. */
+            if (dir == S_OUT || rt->links[li].src != a) {
+                tm_rt_link_t v = s_link_view(rt, li);
+                int rc = cb(&v, arg);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            li = rt->adj[li].next[dir];
+        } while (li != head);
     }
     return 0;
 }
@@ -1383,7 +1741,8 @@ int tm_rt_digest(tm_rt_t *rt, uint8_t out[32])
     }
     size_t n = 0;
     for (size_t a = 0; a < rt->n_actor_slots; a++) {
-        if (rt->actors[a].group != S_NONE) {
+        uint32_t gi = rt->actors[a].group;
+        if (gi != S_NONE && !rt->groups[gi]->remote) {
             order[n++] = &rt->actors[a];
         }
     }
@@ -1416,9 +1775,10 @@ void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
     memset(out, 0, sizeof *out);
     out->tick = rt->tick;
     out->actors = rt->n_actors;
+    out->remote = rt->n_remote;
     out->links = rt->n_links;
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        out->groups += rt->groups[gi] != NULL;
+        out->groups += rt->groups[gi] != NULL && !rt->groups[gi]->remote;
     }
     out->workers = rt->n_workers;
     out->last_tick_ns = rt->last_tick_ns;

@@ -4,8 +4,8 @@
  * actors. An actor is a slot in a shard's group: per shard, actors of one
  * model (family, version, tier) and period live in contiguous arrays
  * (states, parameters, held inputs, inputs, double-buffered outputs), so one
- * model call steps the whole group. Per-actor metadata (id, links) is kept
- * apart from those hot arrays.
+ * model call steps the whole group. Per-actor metadata (id, the lists of
+ * its incoming and outgoing links) is kept apart from those hot arrays.
  *
  * Time and coupling. Mesh time is an integer tick k, physical time k*h.
  * tm_rt_step() computes ticks k+1, k+2, ...: at tick k every actor whose
@@ -22,6 +22,17 @@
  * Determinism: the same actors, links, parameters, models and seed give
  * bit-identical states for any worker count and any placement of actors on
  * shards; tm_rt_digest() proves it.
+ *
+ * Proxies (remote actors). A mesh split over several runtimes (nodes) keeps
+ * in each a proxy of every remote actor that one of its local actors reads:
+ * tm_rt_spawn_remote() makes it, links use it as a source like any actor
+ * (same gather, same summing order by source id), and it is never stepped.
+ * Its outputs are the values last given to tm_rt_import(). Stepping one
+ * tick at a time, and before each step importing into every proxy the
+ * outputs its actor computed at the current tick (tm_rt_outputs() on the
+ * runtime that owns it), gives every actor the same states, bit for bit,
+ * as one runtime holding the whole mesh. Proxies are not counted, visited
+ * or digested as actors of this runtime.
  *
  * Threading: every function here is called from one thread (the control
  * thread). Workers only run inside tm_rt_step(); between calls the control
@@ -75,6 +86,11 @@ typedef struct {
     const uint16_t *linked; /* model->n_inputs, links into each input */
     tm_rt_health_t health;
     double step_ns; /* mean step cost per actor in its group, last tick */
+    /* A proxy (tm_rt_spawn_remote): only id, model and outputs (the last
+     * import) mean something; state and params are the model's init and
+     * defaults, inputs zero, nothing linked, health as at spawn, period 1,
+     * shard 0. */
+    bool remote;
 } tm_rt_actor_t;
 
 typedef struct {
@@ -86,9 +102,10 @@ typedef struct {
 
 typedef struct {
     uint64_t tick;
-    size_t actors;
-    size_t links;
-    size_t groups;
+    size_t actors; /* local actors, as tm_rt_count() */
+    size_t remote; /* proxies */
+    size_t links;  /* links from proxies included */
+    size_t groups; /* groups of local actors */
     unsigned workers;
     uint64_t steps;      /* actor steps since open */
     uint64_t faults;     /* non-ok steps since open */
@@ -96,6 +113,17 @@ typedef struct {
     double busy_ns[64];  /* per worker, stepping time of the last tick */
     size_t shard_actors[64];
 } tm_rt_stats_t;
+
+/* One actor's fault in a step (see tm_rt_faults). */
+typedef struct {
+    const char *id; /* borrowed: valid until the next call that mutates or
+                       steps the runtime */
+    uint64_t tick;  /* the tick whose step faulted */
+    uint8_t status; /* tm_step_status_t, never TM_STEP_OK */
+} tm_rt_fault_t;
+
+/* The most faults tm_rt_faults() keeps per tm_rt_step() call. */
+#define TM_RT_FAULTS_MAX 4096u
 
 /* Spawn options; a NULL pointer member means "the model's defaults". */
 typedef struct {
@@ -129,12 +157,42 @@ bool tm_rt_id_valid(const char *id);
 int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
                 const tm_rt_spawn_opts_t *opts);
 
-/* Remove an actor and every link from or to it. TM_ERR_UNKNOWN_ACTOR. */
+/* Spawn a proxy of an actor that lives in another runtime, at the current
+ * tick, with the ports of `model`. Links may read its outputs; it takes no
+ * link into it and is never stepped. Its outputs are those of a new actor
+ * of the model with default parameters (init state, zero inputs) until the
+ * first tm_rt_import(). It shares the id space with local actors. It is
+ * removed by tm_rt_kill(), and tm_rt_get() shows it (remote = true), but it
+ * is not in tm_rt_count(), tm_rt_foreach() or tm_rt_digest(). Errors:
+ * TM_ERR_BAD_ID, TM_ERR_DUPLICATE_ACTOR, TM_ERR_MODEL_ABI, TM_ERR_BAD_VALUE
+ * (init failed, or outputs not finite), TM_ERR_NOMEM. */
+int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model);
+
+/* Set a proxy's outputs (model->n_outputs values) to those its actor
+ * computed at the current tick, tm_rt_tick(): the next tm_rt_step() reads
+ * them for tick + 1, as it reads a local actor's. They stay until the next
+ * import (a value not renewed is held, through any number of ticks).
+ * Called between steps, like every function here. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a local actor, or outputs NULL),
+ * TM_ERR_BAD_VALUE (a value not finite; nothing changed). */
+int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs);
+
+/* Export: point *out at the outputs of the current tick of an actor or a
+ * proxy (model->n_outputs values, those a link reads at the next step) and,
+ * if model is not NULL, *model at its model. The pointer is borrowed until
+ * the next call that mutates or steps the runtime: call again after each
+ * step. TM_ERR_UNKNOWN_ACTOR. */
+int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
+                  const tm_model_t **model);
+
+/* Remove an actor or a proxy and every link from or to it, in time
+ * proportional to its number of links. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_kill(tm_rt_t *rt, const char *id);
 
-/* Link src.output -> dst.input. Errors: TM_ERR_UNKNOWN_ACTOR,
- * TM_ERR_UNKNOWN_PORT (no such output or input), TM_ERR_EXISTS (same
- * link), TM_ERR_INPUT_LINKED (a non-summing input already has a link),
+/* Link src.output -> dst.input; src may be a proxy. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT (no such output or input),
+ * TM_ERR_INVAL (dst is a proxy), TM_ERR_EXISTS (same link),
+ * TM_ERR_INPUT_LINKED (a non-summing input already has a link),
  * TM_ERR_TOO_BIG (the input has UINT16_MAX links, the most that `linked`
  * counts), TM_ERR_NOMEM. */
 int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
@@ -148,10 +206,10 @@ int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
 /* Set a parameter, a state or an input's held value by name (looked up in
  * that order). When a state or a parameter changes, the outputs of the
  * current tick are recomputed from the state and the inputs of the last
- * step (zero before the first). Errors: TM_ERR_UNKNOWN_ACTOR,
- * TM_ERR_UNKNOWN_PORT, TM_ERR_BAD_VALUE (not finite, a parameter or input
- * outside its range, or outputs that would not be finite; nothing changed).
- */
+ * step (zero before the first). Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL
+ * (a proxy), TM_ERR_UNKNOWN_PORT, TM_ERR_BAD_VALUE (not finite, a
+ * parameter or input outside its range, or outputs that would not be
+ * finite; nothing changed). */
 int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value);
 
 /* Move an actor to another model of the same family (tier or version
@@ -159,34 +217,63 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value);
  * held and last inputs, period and health are kept; the outputs of the
  * current tick are recomputed by the new model from the mapped state and
  * the last inputs. Setting the current model does nothing. Errors:
- * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (another family or different ports),
- * TM_ERR_MODEL_FAILED (map_state failed, or the state or outputs would not
- * be finite; actor unchanged), TM_ERR_NOMEM (actor unchanged). */
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a proxy, another family or different
+ * ports), TM_ERR_MODEL_FAILED (map_state failed, or the state or outputs
+ * would not be finite; actor unchanged), TM_ERR_NOMEM (actor unchanged). */
 int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model);
 
 /* Step `ticks` ticks, blocking until done. Errors: TM_ERR_IO when a worker
  * socket fails (the runtime is then unusable). */
 int tm_rt_step(tm_rt_t *rt, uint64_t ticks);
 
+/* The faults of the last tm_rt_step() call: one entry per actor and tick
+ * whose step was not ok (the model's status, or TM_STEP_NONFINITE when a
+ * state or output was not finite; the actor kept its previous state and
+ * outputs, as its health tells). Entries are ordered by tick, then id
+ * (strcmp). At most TM_RT_FAULTS_MAX are kept, the first in that order;
+ * the others are counted in *dropped (also when the list's memory, taken
+ * at the first fault, could not be had). Returns the number of entries and
+ * points *faults at them (NULL or unusable when 0); either out-parameter
+ * may be NULL. The entries stay valid until the next tm_rt_step(), their
+ * ids until the next call that mutates or steps the runtime. The list is
+ * emptied by every tm_rt_step() call, even of 0 ticks, and costs nothing
+ * while nothing faults. Proxies are never stepped, so never fault. */
+size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
+                    uint64_t *dropped);
+
 /* Current tick: the last tick whose outputs are computed. */
 uint64_t tm_rt_tick(const tm_rt_t *rt);
 double tm_rt_h(const tm_rt_t *rt);
 uint64_t tm_rt_seed(const tm_rt_t *rt);
+/* Local actors; proxies are not counted (see tm_rt_stats). */
 size_t tm_rt_count(const tm_rt_t *rt);
 
-/* Look an actor up. TM_ERR_UNKNOWN_ACTOR. */
+/* Look an actor or a proxy up. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out);
 
-/* Visit every actor (in no particular order) / every link. A callback
- * returning non-zero stops the walk and that value is returned. The
- * runtime must not be changed from the callback. */
+/* Visit every local actor (not the proxies) / every link (those from
+ * proxies too), each once and in no particular order (removals reorder the
+ * link table). A callback returning non-zero stops the walk and that value
+ * is returned. The runtime must not be changed from the callback; the
+ * view's strings are borrowed for the call. */
 int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
                   void *arg);
 int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
                        void *arg);
 
-/* Mesh digest: BLAKE2b-256 over, in ascending id order, each actor's id
- * (with its NUL) and the bits of its state (little-endian IEEE 754). */
+/* Visit the links out of and into one actor, each once, in time
+ * proportional to their number: first the links out of it, then the links
+ * into it (a link from the actor to itself is visited once, among the
+ * outgoing), each group in the order the links were made. Callback rules
+ * as for tm_rt_foreach_link. Errors: TM_ERR_UNKNOWN_ACTOR (the callback is
+ * then never called), or the callback's non-zero value. */
+int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
+                          int (*cb)(const tm_rt_link_t *, void *), void *arg);
+
+/* Mesh digest: BLAKE2b-256 over, in ascending id order, each local
+ * actor's id (with its NUL) and the bits of its state (little-endian IEEE
+ * 754); proxies are left out, so the same computation over the union of
+ * the local actors of runtimes that split a mesh gives the mesh's digest. */
 int tm_rt_digest(tm_rt_t *rt, uint8_t out[32]);
 
 void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out);

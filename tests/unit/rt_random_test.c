@@ -6,8 +6,11 @@
  * to a small reference written here straight from the contract in tm_rt.h:
  * plain arrays of actors and links, every tick computed literally. After
  * every operation the return codes, the counts, every actor's values (bit
- * for bit), the actor and link sets and the number of groups must agree;
- * after every step the digest must equal one computed from the reference.
+ * for bit), the actor and link sets and the number of groups must agree,
+ * and so must the links of a few actors, in the documented order of
+ * tm_rt_foreach_link_of (kills remove links through per-actor lists, so
+ * this checks those lists against the reference's plain table); after
+ * every step the digest must equal one computed from the reference.
  * The reference calls the same model functions, one actor at a time.
  */
 #include <setjmp.h>
@@ -414,6 +417,7 @@ typedef struct {
 
 typedef struct {
     int src, out, dst, in; /* actor numbers (positions in the id pool) */
+    uint64_t seq;          /* order of making */
 } s_rlink_t;
 
 typedef struct {
@@ -422,9 +426,17 @@ typedef struct {
     s_ract_t *a;
     s_rlink_t *links;
     size_t n_links, cap_links;
+    uint64_t link_seq;
     uint64_t tick, seed;
     double h;
     uint64_t steps, faults;
+    /* Faults of the current step operation: (actor, tick, status). */
+    struct s_rfault {
+        int a;
+        uint64_t tick;
+        uint8_t status;
+    } * fl;
+    size_t n_fl, cap_fl;
 } s_ref_t;
 
 static int s_ref_id_valid(const char *id)
@@ -612,6 +624,7 @@ static int s_ref_link(s_ref_t *r, const char *src, const char *out,
         r->links = realloc(r->links, r->cap_links * sizeof *r->links);
         assert_non_null(r->links);
     }
+    l.seq = r->link_seq++;
     r->links[r->n_links++] = l;
     d->nlink[l.in]++;
     return 0;
@@ -778,6 +791,12 @@ static void s_ref_tick(s_ref_t *r)
             a->faults++;
             a->last_fault = k;
             r->faults++;
+            if (r->n_fl == r->cap_fl) {
+                r->cap_fl = r->cap_fl ? 2 * r->cap_fl : 64;
+                r->fl = realloc(r->fl, r->cap_fl * sizeof *r->fl);
+                assert_non_null(r->fl);
+            }
+            r->fl[r->n_fl++] = (struct s_rfault){(int)i, k, st};
         }
         r->steps++;
     }
@@ -1007,6 +1026,93 @@ static size_t s_ref_groups(const s_ref_t *r, unsigned workers)
     return n;
 }
 
+/* The links of actor i in the order of tm_rt_foreach_link_of: out of it,
+ * then into it (not from itself), each in the order of making. */
+static void s_ref_links_of(const s_ref_t *r, int i, s_lset_t *want)
+{
+    size_t *order = malloc((r->n_links + 1) * sizeof *order);
+    assert_non_null(order);
+    want->n = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        size_t n = 0;
+        for (size_t li = 0; li < r->n_links; li++) {
+            const s_rlink_t *l = &r->links[li];
+            if (dir == 0 ? l->src == i : (l->dst == i && l->src != i)) {
+                order[n++] = li;
+            }
+        }
+        for (size_t x = 1; x < n; x++) { /* insertion sort by seq */
+            for (size_t y = x;
+                 y > 0 && r->links[order[y - 1]].seq > r->links[order[y]].seq;
+                 y--) {
+                size_t t = order[y];
+                order[y] = order[y - 1];
+                order[y - 1] = t;
+            }
+        }
+        for (size_t x = 0; x < n; x++) {
+            const s_rlink_t *l = &r->links[order[x]];
+            assert_true(want->n < want->cap);
+            snprintf(want->t[want->n++].s, sizeof want->t[0].s, "%s.%s>%s.%s",
+                     r->ids[l->src], r->a[l->src].m->outputs[l->out].name,
+                     r->ids[l->dst], r->a[l->dst].m->inputs[l->in].name);
+        }
+    }
+    free(order);
+}
+
+static int s_never_cb(const tm_rt_link_t *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    fail_msg("callback called for an unknown actor");
+    return 0;
+}
+
+static int s_stop_link_cb(const tm_rt_link_t *l, void *arg)
+{
+    (void)l;
+    (*(int *)arg)++;
+    return 9;
+}
+
+/* tm_rt_foreach_link_of for a few actors (chosen from the operation
+ * number, so the operations drawn stay those of the seed): the same links
+ * in the same order as the reference, each once. */
+static void s_check_links_of(s_ctx_t *c, s_lset_t *want, s_lset_t *got)
+{
+    s_ref_t *r = &c->ref;
+    for (size_t j = 0; j < 3; j++) {
+        int i = (int)((c->op * 7 + j * 5) % r->n_ids);
+        const char *id = r->ids[i];
+        if (r->a[i].alive) {
+            s_ref_links_of(r, i, want);
+        }
+        for (size_t rti = 0; rti < S_NRT; rti++) {
+            tm_rt_t *rt = c->rt[rti];
+            if (!r->a[i].alive) {
+                s_expect(tm_rt_foreach_link_of(rt, id, s_never_cb, NULL) ==
+                             TM_ERR_UNKNOWN_ACTOR,
+                         rti, "links of a dead actor %s", id);
+                continue;
+            }
+            got->n = 0;
+            s_expect(tm_rt_foreach_link_of(rt, id, s_link_cb, got) == 0, rti,
+                     "foreach_link_of %s", id);
+            int same = got->n == want->n;
+            for (size_t x = 0; same && x < got->n; x++) {
+                same = strcmp(got->t[x].s, want->t[x].s) == 0;
+            }
+            s_expect(same, rti, "links of %s: %zu, reference %zu (or order)",
+                     id, got->n, want->n);
+            int calls = 0;
+            int rc = tm_rt_foreach_link_of(rt, id, s_stop_link_cb, &calls);
+            s_expect(rc == (want->n ? 9 : 0) && calls == (want->n ? 1 : 0), rti,
+                     "foreach_link_of %s: stop", id);
+        }
+    }
+}
+
 static void s_check_all(s_ctx_t *c, int with_digest)
 {
     s_ref_t *r = &c->ref;
@@ -1072,6 +1178,7 @@ static void s_check_all(s_ctx_t *c, int with_digest)
             s_expect(memcmp(d, dref, 32) == 0, rti, "digest value");
         }
     }
+    s_check_links_of(c, &want, &got);
     free(want.t);
     free(got.t);
     free(seen);
@@ -1226,16 +1333,49 @@ static void s_op_set_model(s_ctx_t *c)
     }
 }
 
+static const s_ref_t *s_fault_ref;
+
+static int s_rfault_cmp(const void *a, const void *b)
+{
+    const struct s_rfault *x = a;
+    const struct s_rfault *y = b;
+    if (x->tick != y->tick) {
+        return x->tick < y->tick ? -1 : 1;
+    }
+    return strcmp(s_fault_ref->ids[x->a], s_fault_ref->ids[y->a]);
+}
+
 static int s_op_step(s_ctx_t *c)
 {
     uint64_t ticks = 1 + s_below(&c->rng, 5);
     s_logf(c, "step %llu (tick %llu)", (unsigned long long)ticks,
            (unsigned long long)c->ref.tick);
+    s_ref_t *r = &c->ref;
+    r->n_fl = 0;
     for (uint64_t t = 0; t < ticks; t++) {
-        s_ref_tick(&c->ref);
+        s_ref_tick(r);
+    }
+    s_fault_ref = r;
+    if (r->n_fl > 1) {
+        qsort(r->fl, r->n_fl, sizeof *r->fl, s_rfault_cmp);
     }
     for (size_t rti = 0; rti < S_NRT; rti++) {
         s_expect_rc(rti, tm_rt_step(c->rt[rti], ticks), 0);
+        /* The faults of this call, by tick then id, as the reference's. */
+        const tm_rt_fault_t *f = NULL;
+        uint64_t dropped = 1;
+        size_t n = tm_rt_faults(c->rt[rti], &f, &dropped);
+        s_expect(n == r->n_fl && dropped == 0, rti,
+                 "faults: %zu (%llu dropped), reference %zu", n,
+                 (unsigned long long)dropped, r->n_fl);
+        for (size_t i = 0; i < n; i++) {
+            const struct s_rfault *e = &r->fl[i];
+            s_expect(strcmp(f[i].id, r->ids[e->a]) == 0 &&
+                         f[i].tick == e->tick && f[i].status == e->status,
+                     rti, "fault %zu: %s at %llu (%u), reference %s at %llu", i,
+                     f[i].id, (unsigned long long)f[i].tick, f[i].status,
+                     r->ids[e->a], (unsigned long long)e->tick);
+        }
     }
     return 1;
 }
@@ -1317,6 +1457,7 @@ static void s_run(uint64_t seed, size_t n_ops, size_t n_ids, const s_mix_t *mix)
     free(r->ids);
     free(r->a);
     free(r->links);
+    free(r->fl);
     free(c);
     s_cur = NULL;
 }
