@@ -432,7 +432,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
         return s_count(
             m, s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id));
     }
-    tm_rt_foreach_link(m->rt, s_links_cb, &ls);
+    tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
     int rc = ls.rc;
     if (rc == 0) {
         rc = s_new_batch(m, &b);
@@ -522,7 +522,7 @@ static int s_link_error(tm_mut_t *m, int rc, bool add, const char *S,
 {
     if (rc == TM_ERR_INPUT_LINKED) {
         s_feeder_t f = {D, I, "?"};
-        tm_rt_foreach_link(m->rt, s_feeder_cb, &f);
+        tm_rt_foreach_link_of(m->rt, D, s_feeder_cb, &f);
         return s_why(why, rc,
                      "input %s.%s is already linked (from %s); unlink it "
                      "first",

@@ -75,10 +75,10 @@ static void s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
     s_links_t out = {id, b, false, 0};
     tm_body_kv_map(b, "links");
     tm_body_kv_array(b, "in");
-    tm_rt_foreach_link(ctx->rt, s_links_cb, &in);
+    tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &in);
     tm_body_end(b);
     tm_body_kv_array(b, "out");
-    tm_rt_foreach_link(ctx->rt, s_links_cb, &out);
+    tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &out);
     tm_body_end(b);
     tm_body_kv_u64(b, "in_total", in.total);
     tm_body_kv_u64(b, "out_total", out.total);
