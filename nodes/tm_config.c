@@ -3,6 +3,7 @@
 
 #include "tm_err.h"
 #include "tm_log.h"
+#include "tm_sock.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -159,11 +160,14 @@ int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
             s_err(err, errlen, "unknown key (known: endpoint)");
             return TM_ERR_CONFIG;
         }
-        if (strstr(value, "://") == NULL ||
-            strlen(value) > TM_CONFIG_PATH_MAX) {
-            s_err(err, errlen,
-                  "'%s' is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:7700)",
-                  value);
+        char why[300];
+        if (strlen(value) > TM_CONFIG_PATH_MAX) {
+            s_err(err, errlen, "endpoint longer than %u bytes",
+                  TM_CONFIG_PATH_MAX);
+            return TM_ERR_CONFIG;
+        }
+        if (tm_sock_endpoint_check(value, 1, why, sizeof why) != 0) {
+            s_err(err, errlen, "%s (e.g. tcp://127.0.0.1:7700)", why);
             return TM_ERR_CONFIG;
         }
         snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", value);

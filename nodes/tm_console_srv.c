@@ -43,6 +43,7 @@ typedef struct {
 struct tm_console_srv {
     tm_console_ctx_t *ctx;
     void *sock;
+    char bound[1100]; /* the address bound */
     struct ev_loop *loop;
     tm_zwatch_t watch;
     ev_timer service;
@@ -498,6 +499,11 @@ static void s_close(void *self)
     free(s);
 }
 
+const char *tm_console_srv_endpoint(const tm_console_srv_t *s)
+{
+    return s->bound;
+}
+
 tm_service_t tm_console_srv_service(tm_console_srv_t *s)
 {
     tm_service_t svc = {.name = "console",
@@ -532,6 +538,9 @@ int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
     } else if (rc != 0) {
         snprintf(err, errlen, "cannot bind the console to %s: %s (%s)",
                  endpoint, tm_err_str(rc), zmq_strerror(zmq_errno()));
+    }
+    if (rc == 0 && tm_sock_endpoint(s->sock, s->bound, sizeof s->bound) != 0) {
+        snprintf(s->bound, sizeof s->bound, "%s", endpoint);
     }
     if (rc == 0) {
         rc = tm_zwatch_init(&s->watch, s->sock, s_one, s, S_BUDGET);

@@ -27,6 +27,10 @@ int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
                         const char *endpoint, tm_console_ctx_t *ctx, char *err,
                         size_t errlen);
 
+/* The address the console is bound to (the real port when 0 or '*' was
+ * asked for). */
+const char *tm_console_srv_endpoint(const tm_console_srv_t *s);
+
 /* The service (attach, stats, stop, close). */
 tm_service_t tm_console_srv_service(tm_console_srv_t *s);
 

@@ -425,6 +425,9 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
     rc = tm_console_srv_open(&console, n->zctx, n->cfg.endpoint, &n->ctx, err,
                              errlen);
     if (rc == 0) {
+        /* what `nodes` and the log show: the real port of tcp://...:0 */
+        snprintf(n->cfg.endpoint, sizeof n->cfg.endpoint, "%s",
+                 tm_console_srv_endpoint(console));
         rc = s_add_service(n, tm_console_srv_service(console));
     }
     return rc;

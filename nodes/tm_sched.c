@@ -82,6 +82,9 @@ int tm_sched_run(tm_sched_t *s, uint64_t ticks)
     }
     tm_rt_stats_t st;
     tm_rt_stats(s->rt, &st);
+    if (ticks > UINT64_MAX - st.tick) {
+        return TM_ERR_RANGE; /* tick numbers would wrap */
+    }
     s->run_active = true;
     s->run_ticks = ticks;
     s->run_start = st.tick;
@@ -157,6 +160,9 @@ static uint64_t s_want(const tm_sched_t *s, double now)
     }
     if (want > chunk) {
         want = chunk;
+    }
+    if (want > UINT64_MAX - tick) {
+        want = UINT64_MAX - tick; /* the last tick: never wrap */
     }
     for (size_t i = 0; i < s->n_subs; i++) {
         uint64_t stop =

@@ -72,7 +72,7 @@ const char *tm_sched_label(const tm_sched_t *s);
 double tm_sched_lag(const tm_sched_t *s);
 
 /* A run of exactly `ticks` ticks from now. TM_ERR_BUSY if one is in
- * progress. */
+ * progress, TM_ERR_RANGE if the tick number would pass 2^64 - 1. */
 int tm_sched_run(tm_sched_t *s, uint64_t ticks);
 /* End the run in progress (run_end gets status and why). */
 void tm_sched_run_stop(tm_sched_t *s, int status, const char *why);

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <zmq.h>
 
 #define S_DEFAULT_HWM 1000
@@ -38,13 +41,77 @@ int tm_sock_err(void)
     }
 }
 
+static int s_why(char *why, size_t cap, const char *endpoint, const char *what)
+{
+    if (why != NULL && cap > 0) {
+        snprintf(why, cap, "'%.200s' is not a usable endpoint: %s", endpoint,
+                 what);
+    }
+    return TM_ERR_INVAL;
+}
+
+int tm_sock_endpoint_check(const char *endpoint, int bind, char *why,
+                           size_t cap)
+{
+    if (endpoint == NULL || strstr(endpoint, "://") == NULL) {
+        if (why != NULL && cap > 0) {
+            snprintf(why, cap, "'%.200s' is not a ZeroMQ endpoint",
+                     endpoint ? endpoint : "");
+        }
+        return TM_ERR_INVAL;
+    }
+    if (strncmp(endpoint, "ipc://", 6) == 0) {
+        return endpoint[6] != '\0' ? 0 : s_why(why, cap, endpoint, "no path");
+    }
+    if (strncmp(endpoint, "tcp://", 6) != 0) {
+        return s_why(why, cap, endpoint,
+                     "use tcp://HOST:PORT or ipc://PATH (inproc:// and "
+                     "other transports reach no other process)");
+    }
+    const char *colon = strrchr(endpoint + 6, ':');
+    if (colon == NULL || colon == endpoint + 6) {
+        return s_why(why, cap, endpoint, "expected tcp://HOST:PORT");
+    }
+    const char *port = colon + 1;
+    if (bind && strcmp(port, "*") == 0) {
+        return 0;
+    }
+    size_t n = strspn(port, "0123456789");
+    if (n == 0 || n > 5 || port[n] != '\0') {
+        return s_why(why, cap, endpoint, "the port must be a number");
+    }
+    long v = strtol(port, NULL, 10);
+    if (v > 65535 || (v == 0 && !bind)) {
+        return s_why(why, cap, endpoint,
+                     bind ? "the port must be in 0..65535"
+                          : "the port must be in 1..65535");
+    }
+    return 0;
+}
+
+int tm_sock_endpoint(void *sock, char *buf, size_t cap)
+{
+    char last[1100];
+    size_t len = sizeof last;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len) != 0) {
+        return TM_ERR_IO;
+    }
+    last[sizeof last - 1] = '\0';
+    if (strlen(last) >= cap) {
+        return TM_ERR_TOO_BIG;
+    }
+    snprintf(buf, cap, "%s", last);
+    return 0;
+}
+
 int tm_sock_open(void **out, void *zctx, int type, const char *endpoint,
                  tm_sock_mode_t mode, const tm_sock_opts_t *opts)
 {
     int rc = 0;
     void *s = NULL;
     *out = NULL;
-    if (zctx == NULL || endpoint == NULL) {
+    if (zctx == NULL || endpoint == NULL ||
+        tm_sock_endpoint_check(endpoint, mode == TM_SOCK_BIND, NULL, 0) != 0) {
         return TM_ERR_INVAL;
     }
     int64_t max_msg = (int64_t)TM_WIRE_MAX_SIZE_DEFAULT;

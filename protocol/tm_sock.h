@@ -30,12 +30,25 @@ typedef struct {
 } tm_sock_opts_t;
 
 /* Create a socket of zmq type `type` (ZMQ_ROUTER, ZMQ_DEALER, ...) in
- * context zctx and bind or connect it to endpoint. opts may be NULL.
+ * context zctx and bind or connect it to endpoint (checked with
+ * tm_sock_endpoint_check first). opts may be NULL.
  * Errors: TM_ERR_BUSY (address in use), TM_ERR_INVAL (bad endpoint),
  * TM_ERR_PERM, TM_ERR_IO; errors from zmq are translated. On error *out is
  * NULL and nothing is left open. */
 int tm_sock_open(void **out, void *zctx, int type, const char *endpoint,
                  tm_sock_mode_t mode, const tm_sock_opts_t *opts);
+
+/* Check an endpoint before it is used: "tcp://HOST:PORT" with a decimal
+ * PORT in 1..65535 (or 0 or '*' when `bind`: a port chosen by the system,
+ * see tm_sock_endpoint), or "ipc://PATH". Other transports (inproc://
+ * reaches no other process) are refused. TM_ERR_INVAL with a one-line
+ * reason in why (may be NULL). */
+int tm_sock_endpoint_check(const char *endpoint, int bind, char *why,
+                           size_t cap);
+
+/* The address a socket is bound to (ZMQ_LAST_ENDPOINT: the real port when
+ * 0 or '*' was asked for) into buf. Errors: TM_ERR_TOO_BIG, TM_ERR_IO. */
+int tm_sock_endpoint(void *sock, char *buf, size_t cap);
 
 /* Close a socket made by tm_sock_open. NULL-safe, sets *p to NULL. */
 void tm_sock_close(void **p);

@@ -335,6 +335,7 @@ int tmi_cmd_actors(tm_console_ctx_t *ctx, tm_console_call_t *req)
     char family[TM_CMD_SPEC_MAX + 1];
     memset(&l, 0, sizeof l);
     if (cmd->has_model) {
+        const tm_model_t *m = NULL;
         snprintf(family, sizeof family, "%s", cmd->model);
         char *at = strchr(family, '@');
         if (at != NULL) {
@@ -342,6 +343,11 @@ int tmi_cmd_actors(tm_console_ctx_t *ctx, tm_console_call_t *req)
             l.version = at + 1;
         }
         l.family = family;
+        /* a filter that names no model is a mistake, not "0 actors" */
+        int rc = tmi_find_model(cmd, &m, rep);
+        if (rc != 0) {
+            return rc;
+        }
     }
     int rc = 0;
     if (!cmd->has_node || strcmp(cmd->node, ctx->name) == 0) {

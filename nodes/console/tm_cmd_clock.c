@@ -86,6 +86,14 @@ int tmi_cmd_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               (unsigned long long)r.ticks);
     }
     int rc = tm_sched_run(ctx->sched, req->cmd->ticks);
+    if (rc == TM_ERR_RANGE) {
+        return tm_reply_error(rep, rc,
+                              "cannot run %llu ticks from tick %llu: tick "
+                              "numbers end at %llu",
+                              (unsigned long long)req->cmd->ticks,
+                              (unsigned long long)tm_rt_tick(ctx->rt),
+                              (unsigned long long)UINT64_MAX);
+    }
     if (rc != 0) {
         return tm_reply_error(rep, rc, "cannot start the run: %s",
                               tm_err_str(rc));

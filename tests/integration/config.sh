@@ -50,6 +50,11 @@ node_fail 2 "--clock: 'later' is not a clock mode" --clock later --check
 node_fail 2 "unknown option --colour" --colour blue
 node_fail 2 "unexpected argument 'run'" run
 node_fail 2 "--data needs a value" --data
+# endpoints: only what another process can reach, with a real port
+node_fail 2 "'inproc://x' is not a usable endpoint" --console inproc://x \
+    --check
+node_fail 2 "the port must be in 0..65535" --console tcp://127.0.0.1:99999 \
+    --check
 
 # precedence: defaults < file < flags
 write "[node]" "name = from-file" "site = s1" "tick = 0.1" "# comment" \
@@ -102,6 +107,24 @@ echo "precious" >"$WORK/foreign/notes.txt"
 node_fail 1 "holds files that are not a twinmesh store" \
     --data "$WORK/foreign" --console "tcp://127.0.0.1:$port2"
 eq "$(cat "$WORK/foreign/notes.txt")" precious "foreign data untouched"
+
+# port 0: the system picks a port, and the node says which
+"$NODE_BIN" --name eph --data "$WORK/eph" --console tcp://127.0.0.1:0 \
+    --clock paused >"$WORK/eph.log" 2>&1 &
+eph=$!
+NODE_PIDS+=("$eph")
+for _ in $(seq 100); do
+    grep -q "console tcp://127.0.0.1:" "$WORK/eph.log" && break
+    sleep 0.1
+done
+ep0=$(grep -o "console tcp://127.0.0.1:[0-9]*" "$WORK/eph.log" | head -1 |
+    cut -d' ' -f2)
+[ -n "$ep0" ] && [ "${ep0##*:}" != 0 ] ||
+    fail "the log names the bound port: $(cat "$WORK/eph.log")"
+eq "$("$TM_BIN" -c "$ep0" --json nodes | jget '[0].endpoint')" "$ep0" \
+    "nodes shows the bound port"
+stop_node "$eph" || fail "SIGTERM exit status (port 0)"
+ok
 
 stop_node "$NODE_PID" || fail "SIGTERM exit status"
 ok

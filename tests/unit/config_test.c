@@ -131,6 +131,18 @@ static void test_errors_name_file_line_key(void **state)
         {"[console]\nendpoint = 7700\n",
          "t.ini:2: [console] endpoint: '7700' is not a ZeroMQ endpoint "
          "(e.g. tcp://127.0.0.1:7700)"},
+        {"[console]\nendpoint = inproc://x\n",
+         "t.ini:2: [console] endpoint: 'inproc://x' is not a usable "
+         "endpoint: use tcp://HOST:PORT or ipc://PATH (inproc:// and other "
+         "transports reach no other process) (e.g. tcp://127.0.0.1:7700)"},
+        {"[console]\nendpoint = tcp://127.0.0.1:99999\n",
+         "t.ini:2: [console] endpoint: 'tcp://127.0.0.1:99999' is not a "
+         "usable endpoint: the port must be in 0..65535 (e.g. "
+         "tcp://127.0.0.1:7700)"},
+        {"[console]\nendpoint = tcp://127.0.0.1:+80\n",
+         "t.ini:2: [console] endpoint: 'tcp://127.0.0.1:+80' is not a "
+         "usable endpoint: the port must be a number (e.g. "
+         "tcp://127.0.0.1:7700)"},
         {"[console]\nport = 1\n",
          "t.ini:2: [console] port: unknown key (known: endpoint)"},
         {"[node]\nname = a\nthis is not ini\n",
