@@ -353,6 +353,10 @@ int tm_sched_open(tm_sched_t **out, tm_rt_t *rt, tm_clock_t mode,
     s->fatal = fatal;
     s->fatal_arg = arg;
     ev_idle_init(&s->idle, s_idle_cb);
+    /* An idle watcher runs only when nothing of its priority or above is
+     * pending; at the top priority, stepping goes on while a console
+     * backlog keeps the socket's fd pending every iteration. */
+    ev_set_priority(&s->idle, EV_MAXPRI);
     ev_timer_init(&s->tick_timer, s_tick_timer_cb, 0.0, 0.0);
     ev_timer_init(&s->rate_timer, s_rate_cb, S_RATE_S, S_RATE_S);
     s->idle.data = s;

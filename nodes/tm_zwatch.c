@@ -4,9 +4,11 @@
 #include "tm_err.h"
 
 #include <stdint.h>
+#include <time.h>
 #include <zmq.h>
 
 #define S_BUDGET_DEFAULT 64u
+#define S_PASS_S         0.005 /* a pass stops after this much work */
 
 bool tm_zwatch_readable(void *sock)
 {
@@ -16,17 +18,30 @@ bool tm_zwatch_readable(void *sock)
            (events & ZMQ_POLLIN);
 }
 
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void s_pass(tm_zwatch_t *w)
 {
     unsigned n = 0;
+    double until = s_now() + S_PASS_S;
+    bool out_of_time = false;
     while (n < w->budget && tm_zwatch_readable(w->sock)) {
         n++;
         w->handled++;
         if (w->fn(w->arg, w->sock) != 0) {
             break;
         }
+        if (s_now() > until) {
+            out_of_time = true;
+            break;
+        }
     }
-    bool left = n == w->budget && tm_zwatch_readable(w->sock);
+    bool left = (n == w->budget || out_of_time) && tm_zwatch_readable(w->sock);
     if (left) {
         w->passes_full++;
         if (!ev_is_active(&w->more)) {

@@ -5,7 +5,8 @@
  * of messages still queued. The watcher therefore reads while ZMQ_EVENTS
  * has ZMQ_POLLIN, both when the fd fires and before the loop blocks (an
  * ev_prepare), so a message that arrived with no new edge is never left
- * behind. Each pass handles at most `budget` messages; when more are
+ * behind. Each pass handles at most `budget` messages and stops after
+ * about 5 ms of work (one long request may take longer); when more are
  * queued, an ev_idle keeps the loop from blocking and the rest is read in
  * the next iterations, after timers and signals had their turn. Every
  * service that owns a socket (console, peers, telemetry) uses this.

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -526,6 +527,61 @@ static int s_hostile_node(const char *endpoint)
     return 0;
 }
 
+/* ---- floods ------------------------------------------------------------- */
+
+/* `clients` consoles each send `requests` copies of one command and never
+ * read a reply; they stay connected for `hold` seconds, then go away. */
+static int s_flood(const char *endpoint, int clients, int requests, double hold,
+                   const char *cmd)
+{
+    const char *argv[] = {cmd};
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    if (clients < 1 || clients > 256 || requests < 1 ||
+        tm_console_req_encode(1, argv, &payload, &plen) != 0) {
+        return 2;
+    }
+    void *ctx = zmq_ctx_new();
+    void *socks[256];
+    int sent = 0;
+    for (int c = 0; c < clients; c++) {
+        int zero = 0;
+        int hwm = 0; /* no limit: the whole backlog reaches the node */
+        socks[c] = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(socks[c], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(socks[c], ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_connect(socks[c], endpoint);
+    }
+    for (int r = 0; r < requests; r++) {
+        for (int c = 0; c < clients; c++) {
+            tm_envelope_t env;
+            uint8_t *frame = NULL;
+            size_t flen = 0;
+            memset(&env, 0, sizeof env);
+            env.version = TM_PROTO_VERSION;
+            env.type = TM_MSG_CONSOLE_REQ;
+            snprintf(env.source, sizeof env.source, "flood%d", c);
+            env.seq = (uint64_t)r + 1;
+            if (tm_envelope_encode(&env, payload, plen, &frame, &flen) == 0 &&
+                zmq_send(socks[c], frame, flen, 0) >= 0) {
+                sent++;
+            }
+            free(frame);
+        }
+    }
+    printf("%d\n", sent);
+    fflush(stdout);
+    struct timespec ts = {(time_t)hold,
+                          (long)((hold - (double)(time_t)hold) * 1e9)};
+    nanosleep(&ts, NULL);
+    for (int c = 0; c < clients; c++) {
+        zmq_close(socks[c]);
+    }
+    zmq_ctx_term(ctx);
+    free(payload);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "port") == 0) {
@@ -546,7 +602,12 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "hostile-node") == 0) {
         return s_hostile_node(argv[2]);
     }
+    if (argc == 7 && strcmp(argv[1], "flood") == 0) {
+        return s_flood(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]),
+                       argv[6]);
+    }
     fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
+                    "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
                     "ENDPOINT\n");
     return 2;
