@@ -6,6 +6,8 @@
 #include "tm_sock.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +21,87 @@
 struct tm_client {
     void *zctx;
     void *sock;
+    void *monitor;  /* PAIR receiving the socket's connection events */
+    bool connected; /* a TCP connection to the node is up */
+    unsigned generation;
     char endpoint[S_ENDPOINT_MAX + 1];
     uint64_t seq;
     char name[TM_MSG_NAME_MAX + 1];
 };
 
+/* Watch the socket's connection events, so that a node that is there but
+ * busy is told apart from a node that is not there at all. */
+static void s_monitor(tm_client_t *c)
+{
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://tm-client-%p-%u", (void *)c,
+             ++c->generation);
+    c->connected = false;
+    if (zmq_socket_monitor(c->sock, addr,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+        return;
+    }
+    c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
+    int zero = 0;
+    if (c->monitor != NULL &&
+        (zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+         zmq_connect(c->monitor, addr) != 0)) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
+}
+
+static void s_unmonitor(tm_client_t *c)
+{
+    if (c->sock != NULL) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+    }
+    if (c->monitor != NULL) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
+}
+
 static int s_connect(tm_client_t *c)
 {
     /* linger 0: a console that gives up on a node must exit at once */
     tm_sock_opts_t opts = {.linger_ms = 0};
-    return tm_sock_open(&c->sock, c->zctx, ZMQ_DEALER, c->endpoint,
-                        TM_SOCK_CONNECT, &opts);
+    int rc = tm_sock_open(&c->sock, c->zctx, ZMQ_DEALER, c->endpoint,
+                          TM_SOCK_CONNECT, &opts);
+    if (rc == 0) {
+        s_monitor(c);
+    }
+    return rc;
+}
+
+bool tm_client_connected(tm_client_t *c)
+{
+    /* events: a frame of u16 event + u32 value, then the address */
+    while (c->monitor != NULL) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        zmq_msg_init(&addr);
+        if (zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            zmq_msg_close(&addr);
+            break;
+        }
+        if (zmq_msg_more(&ev)) {
+            zmq_msg_recv(&addr, c->monitor, ZMQ_DONTWAIT);
+        }
+        if (zmq_msg_size(&ev) >= 2) {
+            uint16_t event = 0;
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            if (event == ZMQ_EVENT_CONNECTED) {
+                c->connected = true;
+            } else if (event == ZMQ_EVENT_DISCONNECTED) {
+                c->connected = false;
+            }
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+    }
+    return c->connected;
 }
 
 int tm_client_open(tm_client_t **out, const char *endpoint)
@@ -63,6 +135,7 @@ void tm_client_destroy(tm_client_t **p)
         return;
     }
     tm_client_t *c = *p;
+    s_unmonitor(c);
     tm_sock_close(&c->sock);
     if (c->zctx != NULL) {
         zmq_ctx_term(c->zctx);
@@ -73,6 +146,7 @@ void tm_client_destroy(tm_client_t **p)
 
 int tm_client_reset(tm_client_t *c)
 {
+    s_unmonitor(c);
     tm_sock_close(&c->sock);
     return s_connect(c);
 }

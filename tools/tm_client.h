@@ -56,4 +56,8 @@ void tm_client_reply_free(tm_client_reply_t *rep);
 
 const char *tm_client_endpoint(const tm_client_t *c);
 
+/* true if a connection to the node is up (a node that does not answer in
+ * time is then busy, not gone). */
+bool tm_client_connected(tm_client_t *c);
+
 #endif

@@ -114,10 +114,19 @@ static int s_connect(s_console_t *c)
     return rc;
 }
 
-static void s_unreachable(s_console_t *c, bool first)
+static void s_unreachable(s_console_t *c, bool first, bool mutates)
 {
     char msg[1300];
-    if (first) {
+    if (first && tm_client_connected(c->client)) {
+        /* the node is there: it is busy, and may still do what was asked */
+        snprintf(msg, sizeof msg,
+                 "the node at %s is up but did not answer within %g s (it "
+                 "is busy)%s",
+                 c->endpoint, c->timeout_ms / 1000.0,
+                 mutates ? "; the change may still be applied: check before "
+                           "repeating it"
+                         : "; try again, or give more time with -t SECONDS");
+    } else if (first) {
         snprintf(msg, sizeof msg,
                  "node not reachable at %s (no reply within %g s; is "
                  "twinmesh-node running? use -c ENDPOINT to choose another)",
@@ -177,7 +186,11 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
             cancelled = true;
             s_interrupted = 0;
             if (first || !(cmd.info->flags & TM_CMD_F_LONG)) {
-                fprintf(stderr, "\ntwinmesh: interrupted\n");
+                fprintf(stderr, "\ntwinmesh: interrupted%s\n",
+                        cmd.info->flags & TM_CMD_F_MUTATES
+                            ? " (the request was sent: the node may still "
+                              "apply it; check before repeating it)"
+                            : "");
                 tm_client_reset(c->client);
                 return S_EXIT_INTERRUPTED;
             }
@@ -193,7 +206,7 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
                 tm_client_reset(c->client);
                 return 0;
             }
-            s_unreachable(c, first);
+            s_unreachable(c, first, (cmd.info->flags & TM_CMD_F_MUTATES) != 0);
             return S_EXIT_UNREACHABLE;
         }
         if (rc != 0) {
