@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,6 +20,8 @@
 #define S_KEYS_MAX    16 /* known keys: 9 in [node], 1 in [console] */
 
 /* Parse state shared by the reader and the handler of one parse. */
+#define S_CONFIG_MAX (1024 * 1024) /* bytes in a config file */
+
 typedef struct {
     tm_config_t *cfg;
     const char *name; /* file name for messages */
@@ -304,6 +307,22 @@ int tm_config_load(tm_config_t *cfg, const char *path, char *err, size_t errlen)
         int e = errno;
         s_err(err, errlen, "cannot read config file %s: %s", path, strerror(e));
         return tm_err_from_errno(e);
+    }
+    /* A device, a pipe or a huge file is no config: /dev/zero would be
+     * read for ever. */
+    struct stat st;
+    if (fstat(fileno(p.file), &st) != 0 || !S_ISREG(st.st_mode)) {
+        s_err(err, errlen, "cannot read config file %s: not a regular file",
+              path);
+        fclose(p.file);
+        return TM_ERR_CONFIG;
+    }
+    if (st.st_size > S_CONFIG_MAX) {
+        s_err(err, errlen,
+              "cannot read config file %s: %lld bytes (at most %d)", path,
+              (long long)st.st_size, S_CONFIG_MAX);
+        fclose(p.file);
+        return TM_ERR_CONFIG;
     }
     int rc = s_parse(&p, err, errlen);
     if (rc == 0 && ferror(p.file)) {

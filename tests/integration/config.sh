@@ -42,6 +42,11 @@ write "seed = 4"
 node_fail 2 "$cfg:1: seed: key outside a section" --config "$cfg" --check
 node_fail 2 "cannot read config file $WORK/missing.ini" \
     --config "$WORK/missing.ini"
+node_fail 2 "cannot read config file /dev/zero: not a regular file" \
+    --config /dev/zero --check
+head -c 2000000 /dev/zero | tr '\0' '#' >"$WORK/huge.ini"
+node_fail 2 "cannot read config file $WORK/huge.ini: 2000000 bytes" \
+    --config "$WORK/huge.ini" --check
 
 # flags: bad values name the flag; unknown flags and arguments refused
 node_fail 2 "--workers: 'x' is not a worker count" --workers x --check
