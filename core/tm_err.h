@@ -58,7 +58,11 @@
     /* config and console */                                                   \
     XX(CONFIG, -80, "bad configuration")                                       \
     XX(USAGE, -81, "bad command usage")                                        \
-    XX(UNKNOWN_COMMAND, -82, "unknown command")
+    XX(UNKNOWN_COMMAND, -82, "unknown command")                                \
+    /* storage, appended (values in the store range) */                        \
+    XX(NOSPACE, -46, "no space left on device")                                \
+    XX(READONLY, -47, "read-only file system or permission denied")            \
+    XX(NO_DIR, -48, "no such directory")
 
 typedef enum {
 #define TM_ERR_ENUM(name, code, msg) TM_ERR_##name = (code),

@@ -15,20 +15,26 @@
 
 #include "tm_err.h"
 
-#include <lmdb.h> /* the storage engine */
+#include <lmdb.h>   /* the storage engine */
+#include <sodium.h> /* BLAKE2b checksums of records */
 
 #include <assert.h>
-#include <dirent.h>    /* scanning the data directory */
-#include <errno.h>     /* translating system errors */
-#include <fcntl.h>     /* open, *at functions */
-#include <pthread.h>   /* write_lock, map_lock, registry */
-#include <stdatomic.h> /* lock-free statistics counters */
-#include <stdio.h>     /* snprintf for paths */
-#include <stdlib.h>    /* malloc, qsort */
-#include <string.h>    /* memcmp, memcpy */
-#include <sys/file.h>  /* flock */
-#include <sys/stat.h>  /* modes, fstatat */
-#include <unistd.h>    /* close, fsync */
+#include <dirent.h>      /* scanning the data directory */
+#include <errno.h>       /* translating system errors */
+#include <fcntl.h>       /* open, *at functions */
+#include <pthread.h>     /* write_lock, map_lock, registry */
+#include <signal.h>      /* the verifier child's signal dispositions */
+#include <stdarg.h>      /* s_why */
+#include <stdatomic.h>   /* lock-free statistics counters */
+#include <stdio.h>       /* snprintf for paths */
+#include <stdlib.h>      /* malloc, qsort */
+#include <string.h>      /* memcmp, memcpy */
+#include <sys/file.h>    /* flock */
+#include <sys/mman.h>    /* the verifier's report, shared with the child */
+#include <sys/stat.h>    /* modes, fstatat */
+#include <sys/statvfs.h> /* free space, when a write fails for lack of it */
+#include <sys/wait.h>    /* waitpid for the verifier child */
+#include <unistd.h>      /* close, fsync, fork */
 
 #define S_MAX_KEY          TM_STORE_MAX_KEY
 #define S_DEFAULT_MAP      ((size_t)64 << 20)  /* 64 MiB */
@@ -39,6 +45,8 @@
 #define S_NEW_NAME         "data.mdb.new"      /* store under construction */
 #define S_NEW_LOCK_NAME    "data.mdb.new-lock" /* its LMDB lock file */
 #define S_KEEP_BYTES       ((size_t)8 << 20) /* batch memory kept after commit */
+#define S_TAG_LEN          16 /* BLAKE2b-128 after every value (format 2) */
+#define S_NODE_BYTES       10 /* LMDB's per-record header and page pointer */
 
 #if SIZE_MAX > 0xffffffffu
 #define S_DEFAULT_MAX ((size_t)1 << 40) /* 1 TiB */
@@ -60,10 +68,13 @@ static _Thread_local int s_read_depth;
 struct tm_store {
     MDB_env *env;
     MDB_dbi dbi[TM_DB_COUNT];
+    atomic_uint version; /* format version: values carry tags from 2 on */
     int read_only;
-    int dirfd;  /* open on the data directory; holds the flock */
-    int failed; /* a map resize failed: the environment is unusable */
-    dev_t dev;  /* identity of the data directory (registry) */
+    int verifier;       /* opened by tm_store_verify's child: not registered */
+    int verifier_alone; /* ... holding the shared flock: no writer */
+    int dirfd;          /* open on the data directory; holds the flock */
+    int failed;         /* a map resize failed: the environment is unusable */
+    dev_t dev;          /* identity of the data directory (registry) */
     ino_t ino;
     int registered;
     tm_store_t *reg_next;
@@ -74,6 +85,8 @@ struct tm_store {
     int locks_ready;
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t grows;
+    tm_store_failure_t failure; /* last failed commit or backup; fail_lock */
+    pthread_mutex_t fail_lock;
 };
 
 typedef enum { S_OP_PUT, S_OP_DEL, S_OP_CLEAR, S_OP_AUDIT } s_op_kind_t;
@@ -143,10 +156,14 @@ static int s_err_errno(int errnum)
     switch (errnum) {
     case ENOENT:
     case ENOTDIR:
-        return TM_ERR_STORE_MISSING;
+        return TM_ERR_NO_DIR;
     case ENOSPC:
     case EDQUOT:
-        return TM_ERR_IO;
+        return TM_ERR_NOSPACE;
+    case EROFS:
+    case EACCES:
+    case EPERM:
+        return TM_ERR_READONLY;
     default:
         return tm_err_from_errno(errnum);
     }
@@ -214,6 +231,84 @@ static char *s_join(const char *dir, const char *name)
         snprintf(p, n, "%s/%s", dir, name);
     }
     return p;
+}
+
+/* ---- record checksums (format 2) ------------------------------------------
+ */
+
+/* BLAKE2b-128 of (database, key length, key, value): a value moved to
+ * another key or database does not match either. */
+static void s_tag(int db, const void *key, size_t klen, const void *val,
+                  size_t vlen, unsigned char out[S_TAG_LEN])
+{
+    crypto_generichash_state st;
+    unsigned char head[3] = {(unsigned char)db, (unsigned char)(klen >> 8),
+                             (unsigned char)klen};
+    crypto_generichash_init(&st, NULL, 0, S_TAG_LEN);
+    crypto_generichash_update(&st, head, sizeof(head));
+    crypto_generichash_update(&st, key, klen);
+    crypto_generichash_update(&st, val, vlen);
+    crypto_generichash_final(&st, out, S_TAG_LEN);
+}
+
+/* The format marker is the one value without a tag: an older release
+ * reads it to refuse a newer format. */
+static int s_is_marker(int db, const MDB_val *k)
+{
+    return db == TM_DB_META && k->mv_size == sizeof(s_key_format) - 1 &&
+           memcmp(k->mv_data, s_key_format, k->mv_size) == 0;
+}
+
+/* Check and strip the tag of a value read through LMDB (format 2).
+ * Returns 0 or TM_ERR_STORE_CORRUPT. */
+static int s_untag(int tagged, int db, const MDB_val *k, MDB_val *v)
+{
+    unsigned char t[S_TAG_LEN];
+    if (!tagged || s_is_marker(db, k)) {
+        return 0;
+    }
+    if (v->mv_size < S_TAG_LEN) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    size_t n = v->mv_size - S_TAG_LEN;
+    s_tag(db, k->mv_data, k->mv_size, v->mv_data, n, t);
+    if (memcmp(t, (const unsigned char *)v->mv_data + n, S_TAG_LEN) != 0) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    v->mv_size = n;
+    return 0;
+}
+
+/* Put key = val (plus its tag when tagged) with MDB_RESERVE, so the value
+ * is copied once, straight into its page. Returns an LMDB code. */
+static int s_put_tagged(MDB_txn *txn, MDB_dbi dbi, int db, int tagged,
+                        const MDB_val *k, const void *val, size_t vlen,
+                        unsigned flags)
+{
+    MDB_val v = {vlen + (tagged ? S_TAG_LEN : 0), NULL};
+    int mrc = mdb_put(txn, dbi, (MDB_val *)k, &v, flags | MDB_RESERVE);
+    if (mrc == 0) {
+        unsigned char *p = v.mv_data;
+        if (vlen > 0) {
+            memcpy(p, val, vlen);
+        }
+        if (tagged) {
+            s_tag(db, k->mv_data, k->mv_size, val, vlen, p + vlen);
+        }
+    }
+    return mrc;
+}
+
+/* Bytes this process may still write on the file system holding fd
+ * (root may use the blocks reserved for it). */
+static uint64_t s_free_bytes(int fd)
+{
+    struct statvfs vf;
+    if (fd < 0 || fstatvfs(fd, &vf) != 0) {
+        return 0;
+    }
+    uint64_t blocks = geteuid() == 0 ? vf.f_bfree : vf.f_bavail;
+    return (uint64_t)blocks * (uint64_t)vf.f_frsize;
 }
 
 static int s_fsync_dir_of(const char *path)
@@ -332,9 +427,8 @@ done:
 /* ---- format marker ---------------------------------------------------------
  */
 
-static void s_marker(unsigned char out[S_FORMAT_MAGIC_LEN + 4])
+static void s_marker(unsigned char out[S_FORMAT_MAGIC_LEN + 4], uint32_t v)
 {
-    uint32_t v = TM_STORE_FORMAT_VERSION;
     memcpy(out, S_FORMAT_MAGIC, S_FORMAT_MAGIC_LEN);
     out[S_FORMAT_MAGIC_LEN + 0] = (unsigned char)(v >> 24);
     out[S_FORMAT_MAGIC_LEN + 1] = (unsigned char)(v >> 16);
@@ -342,20 +436,48 @@ static void s_marker(unsigned char out[S_FORMAT_MAGIC_LEN + 4])
     out[S_FORMAT_MAGIC_LEN + 3] = (unsigned char)v;
 }
 
-static int s_put_marker(MDB_txn *txn, MDB_dbi meta)
+static int s_put_marker(MDB_txn *txn, MDB_dbi meta, uint32_t version)
 {
     unsigned char m[S_FORMAT_MAGIC_LEN + 4];
     MDB_val k = {sizeof(s_key_format) - 1, (void *)s_key_format};
     MDB_val v = {sizeof(m), m};
-    s_marker(m);
+    s_marker(m, version);
     return mdb_put(txn, meta, &k, &v, 0);
 }
 
-/* Check the marker through txn. Returns a tm_err_t. */
-static int s_check_marker(MDB_txn *txn)
+/* Do the first records of a database read back in order without an LMDB
+ * error? A damaged page can hide our marker; only an environment that
+ * reads cleanly is taken for someone else's. */
+static int s_db_sane(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v, prev = {0, NULL};
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    int n = 0;
+    for (mrc = mrc != 0 ? mrc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         mrc == 0 && n < 1000; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t m = k.mv_size < prev.mv_size ? k.mv_size : prev.mv_size;
+        int c = m > 0 ? memcmp(prev.mv_data, k.mv_data, m) : 0;
+        if (n > 0 && (c > 0 || (c == 0 && prev.mv_size >= k.mv_size))) {
+            mrc = MDB_CORRUPTED;
+            break;
+        }
+        prev = k;
+        n++;
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    return mrc == 0 || mrc == MDB_NOTFOUND;
+}
+
+/* Check the marker through txn; *version gets its version. Returns a
+ * tm_err_t. */
+static int s_check_marker(MDB_txn *txn, uint32_t *version)
 {
     int rc = 0;
-    MDB_dbi meta;
+    MDB_dbi meta, main_dbi;
+    int have_meta = 0;
     MDB_val k = {sizeof(s_key_format) - 1, (void *)s_key_format};
     MDB_val v;
     int mrc = mdb_dbi_open(txn, s_db_names[TM_DB_META], 0, &meta);
@@ -363,6 +485,7 @@ static int s_check_marker(MDB_txn *txn)
         rc = TM_ERR_STORE_FOREIGN;
         goto done;
     }
+    have_meta = mrc == 0;
     if (mrc == 0) {
         mrc = mdb_get(txn, meta, &k, &v);
     }
@@ -384,22 +507,43 @@ static int s_check_marker(MDB_txn *txn)
         goto done;
     }
     const unsigned char *p = (const unsigned char *)v.mv_data;
-    uint32_t version = ((uint32_t)p[S_FORMAT_MAGIC_LEN] << 24) |
-                       ((uint32_t)p[S_FORMAT_MAGIC_LEN + 1] << 16) |
-                       ((uint32_t)p[S_FORMAT_MAGIC_LEN + 2] << 8) |
-                       (uint32_t)p[S_FORMAT_MAGIC_LEN + 3];
-    if (version == 0) {
+    uint32_t found = ((uint32_t)p[S_FORMAT_MAGIC_LEN] << 24) |
+                     ((uint32_t)p[S_FORMAT_MAGIC_LEN + 1] << 16) |
+                     ((uint32_t)p[S_FORMAT_MAGIC_LEN + 2] << 8) |
+                     (uint32_t)p[S_FORMAT_MAGIC_LEN + 3];
+    if (found == 0) {
         rc = TM_ERR_STORE_CORRUPT;
-    } else if (version > TM_STORE_FORMAT_VERSION) {
+    } else if (found > TM_STORE_FORMAT_VERSION) {
         rc = TM_ERR_STORE_VERSION;
     }
+    *version = found;
 done:
+    if (rc == TM_ERR_STORE_FOREIGN &&
+        (mdb_dbi_open(txn, NULL, 0, &main_dbi) != 0 ||
+         !s_db_sane(txn, main_dbi) || (have_meta && !s_db_sane(txn, meta)))) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
     return rc;
+}
+
+static void s_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A reason for the verifier's report (why may be NULL). */
+static void s_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why == NULL || whylen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
 }
 
 /* A data file shorter than the pages its meta page claims would fault
  * (SIGBUS) on first access: refuse it before any transaction. */
-static int s_check_size(MDB_env *env)
+static int s_check_size(MDB_env *env, char *why, size_t whylen)
 {
     int rc = 0;
     MDB_envinfo info;
@@ -425,16 +569,22 @@ static int s_check_size(MDB_env *env)
         (uint64_t)fs.st_size <
             ((uint64_t)info.me_last_pgno + 1) * (uint64_t)st.ms_psize) {
         rc = TM_ERR_STORE_CORRUPT;
+        s_why(why, whylen,
+              "data file is %llu bytes, its meta page claims %llu pages of "
+              "%u bytes",
+              (unsigned long long)fs.st_size,
+              (unsigned long long)info.me_last_pgno + 1, st.ms_psize);
     }
 done:
     return rc;
 }
 
-/* Translate the error of mdb_env_open on an existing data file. */
+/* Translate the error of mdb_env_open on an existing data file: ENOENT
+ * means its first page is not a meta page. */
 static int s_err_open(int mrc)
 {
     if (mrc == ENOENT) {
-        return TM_ERR_STORE_MISSING;
+        return TM_ERR_STORE_CORRUPT;
     }
     if (mrc == EINVAL) { /* e.g. an absurd map size in a damaged meta */
         return TM_ERR_STORE_CORRUPT;
@@ -444,7 +594,7 @@ static int s_err_open(int mrc)
 
 /* Inspect data.mdb without the lock file and without writing anything, so
  * that a foreign or damaged directory is left exactly as it was. */
-static int s_probe(const char *dir)
+static int s_probe(const char *dir, char *why, size_t whylen)
 {
     int rc = 0;
     MDB_env *env = NULL;
@@ -460,18 +610,25 @@ static int s_probe(const char *dir)
     mrc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600);
     if (mrc != 0) {
         rc = s_err_open(mrc);
+        s_why(why, whylen, "LMDB cannot open the data file: %s",
+              mdb_strerror(mrc));
         goto done;
     }
-    rc = s_check_size(env);
+    rc = s_check_size(env, why, whylen);
     if (rc != 0) {
         goto done;
     }
     mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0) {
         rc = s_err(mrc);
+        s_why(why, whylen, "LMDB: %s", mdb_strerror(mrc));
         goto done;
     }
-    rc = s_check_marker(txn);
+    uint32_t version = 0;
+    rc = s_check_marker(txn, &version);
+    if (rc == TM_ERR_STORE_CORRUPT) {
+        s_why(why, whylen, "format marker in meta is unreadable or invalid");
+    }
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -529,7 +686,7 @@ static int s_create(tm_store_t *s, const char *dir, size_t map_size)
         MDB_dbi dbi;
         mrc = mdb_dbi_open(txn, s_db_names[i], MDB_CREATE, &dbi);
         if (mrc == 0 && i == TM_DB_META) {
-            mrc = s_put_marker(txn, dbi);
+            mrc = s_put_marker(txn, dbi, TM_STORE_FORMAT_VERSION);
         }
     }
     if (mrc == 0) {
@@ -571,15 +728,17 @@ static int s_open_dbs(tm_store_t *s)
     MDB_val k, v;
     unsigned flags = s->read_only ? 0 : MDB_CREATE;
 
+    uint32_t version = 0;
     mrc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
     if (mrc != 0) {
         rc = s_err(mrc);
         goto done;
     }
-    rc = s_check_marker(txn);
+    rc = s_check_marker(txn, &version);
     if (rc != 0) {
         goto done;
     }
+    atomic_store(&s->version, version);
     for (int i = 0; i < TM_DB_COUNT; i++) {
         mrc = mdb_dbi_open(txn, s_db_names[i], flags, &s->dbi[i]);
         if (mrc != 0) {
@@ -606,7 +765,7 @@ static int s_open_dbs(tm_store_t *s)
     k.mv_size = sizeof(s_key_audit_next) - 1;
     mrc = mdb_get(txn, s->dbi[TM_DB_META], &k, &v);
     if (mrc == 0) {
-        if (v.mv_size != 8) {
+        if (s_untag(version >= 2, TM_DB_META, &k, &v) != 0 || v.mv_size != 8) {
             rc = TM_ERR_STORE_CORRUPT;
             goto done;
         }
@@ -636,11 +795,126 @@ done:
     return rc;
 }
 
+/* Rewrite the records of one database with their tags (s_migrate). */
+static int s_migrate_db(MDB_txn *txn, MDB_dbi dbi, int db, unsigned char **buf,
+                        size_t *cap)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    unsigned char key[S_MAX_KEY];
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc != 0) {
+        return mrc;
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (s_is_marker(db, &k)) {
+            continue;
+        }
+        MDB_val t = v;
+        if (s_untag(1, db, &k, &t) == 0) {
+            /* A format 1 value never ends in its own tag (2^-128): the
+             * marker was damaged; tagging again would hide the data. */
+            mrc = MDB_CORRUPTED;
+            break;
+        }
+        size_t need = v.mv_size + S_TAG_LEN;
+        if (need > *cap || k.mv_size > sizeof(key)) {
+            unsigned char *nb =
+                k.mv_size > sizeof(key) ? NULL : realloc(*buf, need);
+            if (nb == NULL) {
+                mrc = k.mv_size > sizeof(key) ? MDB_BAD_VALSIZE : ENOMEM;
+                break;
+            }
+            *buf = nb;
+            *cap = need;
+        }
+        /* Copies: the put may move the page both point into. */
+        memcpy(key, k.mv_data, k.mv_size);
+        if (v.mv_size > 0) {
+            memcpy(*buf, v.mv_data, v.mv_size);
+        }
+        s_tag(db, key, k.mv_size, *buf, v.mv_size, *buf + v.mv_size);
+        MDB_val nk = {k.mv_size, key};
+        MDB_val nv = {need, *buf};
+        mrc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+        if (mrc != 0) {
+            break;
+        }
+    }
+    if (mrc == MDB_NOTFOUND) {
+        mrc = 0;
+    }
+    mdb_cursor_close(cur);
+    return mrc;
+}
+
+/* Upgrade a format 1 store to format 2: every value but the marker gets
+ * its tag and the marker says 2, in one write transaction, so a crash
+ * leaves the store in format 1, untouched. The map grows as for a commit.
+ * Called by tm_store_open only, before any other thread sees the store. */
+static int s_migrate(tm_store_t *s)
+{
+    int rc = 0;
+    int mrc;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    MDB_envinfo info;
+    for (;;) {
+        MDB_txn *txn = NULL;
+        mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        for (int db = 0; mrc == 0 && db < TM_DB_COUNT; db++) {
+            mrc = s_migrate_db(txn, s->dbi[db], db, &buf, &cap);
+        }
+        if (mrc == 0) {
+            mrc = s_put_marker(txn, s->dbi[TM_DB_META], 2);
+        }
+        if (mrc == 0) {
+            mrc = mdb_txn_commit(txn);
+            txn = NULL;
+        }
+        if (txn != NULL) {
+            mdb_txn_abort(txn);
+        }
+        if (mrc != MDB_MAP_FULL) {
+            break;
+        }
+        mrc = mdb_env_info(s->env, &info);
+        if (mrc == 0 && info.me_mapsize >= s->map_max) {
+            rc = TM_ERR_STORE_FULL;
+            break;
+        }
+        if (mrc == 0) {
+            mrc = mdb_env_set_mapsize(s->env, info.me_mapsize > s->map_max / 2
+                                                  ? s->map_max
+                                                  : info.me_mapsize * 2);
+        }
+        if (mrc != 0) {
+            break;
+        }
+    }
+    if (rc == 0 && mrc != 0) {
+        rc = s_err(mrc);
+    }
+    if (rc == 0) {
+        atomic_store(&s->version, 2);
+    }
+    free(buf);
+    return rc;
+}
+
 /* ---- open / close
  * ------------------------------------------------------------ */
 
-int tm_store_open(tm_store_t **out, const char *dir,
-                  const tm_store_opts_t *opts)
+/* tm_store_open, and the verifier child's open (verifier = 1): not
+ * registered (the child may check a directory its parent holds), and,
+ * when no writer holds the directory, opened without the lock file
+ * (MDB_NOLOCK, keeping the shared flock until close) so that checking
+ * writes nothing. why (may be NULL) gets the reason of a
+ * TM_ERR_STORE_CORRUPT. */
+static int s_open(tm_store_t **out, const char *dir,
+                  const tm_store_opts_t *opts, int verifier, char *why,
+                  size_t whylen)
 {
     int rc = 0;
     int mrc;
@@ -669,6 +943,10 @@ int tm_store_open(tm_store_t **out, const char *dir,
         rc = TM_ERR_INVAL;
         goto done;
     }
+    if (sodium_init() < 0) {
+        rc = TM_ERR_INTERNAL;
+        goto done;
+    }
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         rc = TM_ERR_NOMEM;
@@ -676,9 +954,11 @@ int tm_store_open(tm_store_t **out, const char *dir,
     }
     s->dirfd = -1;
     s->read_only = o.read_only != 0;
+    s->verifier = verifier;
     s->map_max = o.map_max;
     atomic_init(&s->commits, 0);
     atomic_init(&s->grows, 0);
+    atomic_init(&s->version, 0);
 
     /* 1. The directory: exists, or is created (0700) if we may. */
     if (stat(dir, &st) != 0) {
@@ -687,7 +967,7 @@ int tm_store_open(tm_store_t **out, const char *dir,
             goto done;
         }
         if (!o.create || s->read_only) {
-            rc = TM_ERR_STORE_MISSING;
+            rc = TM_ERR_NO_DIR;
             goto done;
         }
         rc = s_mkdirs(dir);
@@ -708,9 +988,11 @@ int tm_store_open(tm_store_t **out, const char *dir,
     s->ino = st.st_ino;
 
     /* 2. Exclusion: one open per process, one writer per directory. */
-    rc = s_register(s);
-    if (rc != 0) {
-        goto done;
+    if (!verifier) {
+        rc = s_register(s);
+        if (rc != 0) {
+            goto done;
+        }
     }
     if (flock(s->dirfd, (s->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) {
@@ -753,10 +1035,11 @@ int tm_store_open(tm_store_t **out, const char *dir,
     }
     if (st.st_size == 0) { /* LMDB would take it for a new environment */
         rc = TM_ERR_STORE_CORRUPT;
+        s_why(why, whylen, "data file is empty");
         goto done;
     }
     if (probe) {
-        rc = s_probe(dir);
+        rc = s_probe(dir, why, whylen);
         if (rc != 0) {
             goto done;
         }
@@ -774,17 +1057,21 @@ int tm_store_open(tm_store_t **out, const char *dir,
         rc = s_err(mrc);
         goto done;
     }
-    mrc = mdb_env_open(s->env, dir, MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0),
-                       0600);
+    s->verifier_alone = verifier && probe;
+    unsigned flags = MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0) |
+                     (s->verifier_alone ? MDB_NOLOCK : 0);
+    mrc = mdb_env_open(s->env, dir, flags, 0600);
     if (mrc != 0) {
         rc = s_err_open(mrc);
+        s_why(why, whylen, "LMDB cannot open the data file: %s",
+              mdb_strerror(mrc));
         goto done;
     }
     if (!lock_existed && fchmodat(s->dirfd, S_LOCK_NAME, 0600, 0) != 0) {
         rc = s_err_errno(errno);
         goto done;
     }
-    rc = s_check_size(s->env);
+    rc = s_check_size(s->env, why, whylen);
     if (rc != 0) {
         goto done;
     }
@@ -800,17 +1087,30 @@ int tm_store_open(tm_store_t **out, const char *dir,
         s->map_max = info.me_mapsize; /* never shrink a grown store */
     }
     rc = s_open_dbs(s);
+    if (rc == TM_ERR_STORE_CORRUPT) {
+        s_why(why, whylen,
+              "meta database: format marker or audit_next is invalid");
+    }
+    if (rc == 0 && !s->read_only && atomic_load(&s->version) < 2) {
+        rc = s_migrate(s);
+    }
     if (rc != 0) {
         goto done;
     }
-    if (s->read_only && probe) {
+    if (s->read_only && probe && !verifier) {
         flock(s->dirfd, LOCK_UN); /* readers do not keep writers out */
     }
     if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
         rc = TM_ERR_NOMEM;
         goto done;
     }
+    if (pthread_mutex_init(&s->fail_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->write_lock);
+        rc = TM_ERR_NOMEM;
+        goto done;
+    }
     if (pthread_rwlock_init(&s->map_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->fail_lock);
         pthread_mutex_destroy(&s->write_lock);
         rc = TM_ERR_NOMEM;
         goto done;
@@ -821,6 +1121,12 @@ int tm_store_open(tm_store_t **out, const char *dir,
 done:
     tm_store_close(&s);
     return rc;
+}
+
+int tm_store_open(tm_store_t **out, const char *dir,
+                  const tm_store_opts_t *opts)
+{
+    return s_open(out, dir, opts, 0, NULL, 0);
 }
 
 void tm_store_close(tm_store_t **p)
@@ -835,6 +1141,7 @@ void tm_store_close(tm_store_t **p)
     }
     if (s->locks_ready) {
         pthread_rwlock_destroy(&s->map_lock);
+        pthread_mutex_destroy(&s->fail_lock);
         pthread_mutex_destroy(&s->write_lock);
     }
     if (s->registered) {
@@ -1151,6 +1458,7 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
     tm_store_t *s = b->store;
     MDB_txn *txn = NULL;
     unsigned cleared = 0;
+    int tagged = atomic_load(&s->version) >= 2;
     int mrc;
 
     s_read_lock(s);
@@ -1165,7 +1473,8 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
             cleared |= 1u << op->db;
             mrc = mdb_drop(txn, s->dbi[op->db], 0);
             if (mrc == 0 && op->db == TM_DB_META) {
-                mrc = s_put_marker(txn, s->dbi[TM_DB_META]);
+                mrc = s_put_marker(txn, s->dbi[TM_DB_META],
+                                   atomic_load(&s->version));
             }
         }
     }
@@ -1176,15 +1485,15 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
             continue; /* a later operation on this key wins */
         }
         MDB_val k = {op->klen, (void *)s_op_key(op)};
-        MDB_val v = {op->vlen, (void *)op->v};
         if (op->kind == S_OP_DEL) {
             mrc = mdb_del(txn, s->dbi[op->db], &k, NULL);
             if (mrc == MDB_NOTFOUND) {
                 mrc = 0;
             }
         } else {
-            mrc = mdb_put(txn, s->dbi[op->db], &k, &v,
-                          op->kind == S_OP_AUDIT ? MDB_NOOVERWRITE : 0);
+            mrc = s_put_tagged(txn, s->dbi[op->db], op->db, tagged, &k, op->v,
+                               op->vlen,
+                               op->kind == S_OP_AUDIT ? MDB_NOOVERWRITE : 0);
             if (mrc == MDB_KEYEXIST) {
                 mrc = MDB_CORRUPTED; /* an audit number was reused */
             }
@@ -1193,9 +1502,9 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
     if (mrc == 0 && (naudit > 0 || (cleared & (1u << TM_DB_META)))) {
         unsigned char nb[8];
         MDB_val k = {sizeof(s_key_audit_next) - 1, (void *)s_key_audit_next};
-        MDB_val v = {sizeof(nb), nb};
         s_be64(nb, audit_next + naudit);
-        mrc = mdb_put(txn, s->dbi[TM_DB_META], &k, &v, 0);
+        mrc = s_put_tagged(txn, s->dbi[TM_DB_META], TM_DB_META, tagged, &k, nb,
+                           sizeof(nb), 0);
     }
     if (mrc == 0) {
         mrc = mdb_txn_commit(txn); /* the txn is freed either way */
@@ -1207,6 +1516,63 @@ done:
     }
     s_read_unlock(s);
     return mrc;
+}
+
+/* Bytes a batch writes at least: its keys and values with their tags and
+ * LMDB's record headers, in whole pages, plus the page every commit
+ * copies (branches and the free list come on top). */
+static uint64_t s_batch_need(const tm_store_batch_t *b)
+{
+    MDB_stat st;
+    uint64_t need = 0;
+    uint64_t psize = mdb_env_stat(b->store->env, &st) == 0 ? st.ms_psize : 4096;
+    for (size_t i = 0; i < b->nops; i++) {
+        const s_op_t *op = &b->ops[i];
+        if (op->kind == S_OP_PUT || op->kind == S_OP_AUDIT) {
+            need += op->klen + op->vlen + S_TAG_LEN + S_NODE_BYTES;
+        }
+    }
+    return (need + psize - 1) / psize * psize + psize;
+}
+
+static void s_set_failure(tm_store_t *s, int rc, uint64_t need, uint64_t avail)
+{
+    pthread_mutex_lock(&s->fail_lock);
+    s->failure.error = rc;
+    s->failure.need_bytes = need;
+    s->failure.free_bytes = avail;
+    pthread_mutex_unlock(&s->fail_lock);
+}
+
+/* Record a failed commit. Returns the error to report: LMDB reports a
+ * write cut short by a full disk as EIO, and a map that is full while the
+ * file system has no room for the batch either is a full disk too; so
+ * after either, a file system without room for the batch means NOSPACE.
+ * Caller holds write_lock. */
+static int s_commit_failed(tm_store_batch_t *b, int rc)
+{
+    tm_store_t *s = b->store;
+    uint64_t need = 0, avail = 0;
+    if (rc == TM_ERR_NOSPACE || rc == TM_ERR_STORE_FULL || rc == TM_ERR_IO) {
+        need = s_batch_need(b);
+        avail = s_free_bytes(s->dirfd);
+        if (rc != TM_ERR_NOSPACE && avail < need) {
+            rc = TM_ERR_NOSPACE;
+        }
+        if (rc == TM_ERR_IO) {
+            need = avail = 0;
+        }
+    }
+    s_set_failure(s, rc, need, avail);
+    return rc;
+}
+
+void tm_store_last_failure(tm_store_t *store, tm_store_failure_t *out)
+{
+    assert(store != NULL && out != NULL);
+    pthread_mutex_lock(&store->fail_lock);
+    *out = store->failure;
+    pthread_mutex_unlock(&store->fail_lock);
 }
 
 int tm_store_batch_commit(tm_store_batch_t *b)
@@ -1244,6 +1610,8 @@ int tm_store_batch_commit(tm_store_batch_t *b)
     if (rc == 0) {
         s->audit_next += naudit;
         atomic_fetch_add(&s->commits, 1);
+    } else {
+        rc = s_commit_failed(b, rc);
     }
 done:
     if (locked) {
@@ -1255,6 +1623,21 @@ done:
 
 /* ---- reads
  * -------------------------------------------------------------------- */
+
+/* Do the values seen through txn carry tags? A read-only store opened in
+ * format 1 may since have been upgraded by its writer: look again. */
+static int s_txn_tagged(tm_store_t *s, MDB_txn *txn)
+{
+    uint32_t v = atomic_load(&s->version);
+    if (v < 2 && s->read_only) {
+        uint32_t now = 0;
+        if (s_check_marker(txn, &now) == 0 && now > v) {
+            atomic_store(&s->version, now);
+            v = now;
+        }
+    }
+    return v >= 2;
+}
 
 int tm_store_get(tm_store_t *store, tm_store_db_t db, const void *key,
                  size_t klen, void **val, size_t *vlen)
@@ -1284,6 +1667,10 @@ int tm_store_get(tm_store_t *store, tm_store_db_t db, const void *key,
     mrc = mdb_get(txn, store->dbi[db], &k, &v);
     if (mrc != 0) {
         rc = s_err(mrc);
+        goto done;
+    }
+    rc = s_untag(s_txn_tagged(store, txn), db, &k, &v);
+    if (rc != 0) {
         goto done;
     }
     *val = malloc(v.mv_size > 0 ? v.mv_size : 1);
@@ -1332,9 +1719,13 @@ int tm_store_foreach(tm_store_t *store, tm_store_db_t db,
     if (mrc != 0) {
         goto done;
     }
+    int tagged = s_txn_tagged(store, txn);
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        rc = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+        rc = s_untag(tagged, db, &k, &v);
+        if (rc == 0) {
+            rc = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+        }
         if (rc != 0) {
             break;
         }
@@ -1429,4 +1820,649 @@ done:
         mdb_txn_abort(txn);
     }
     s_read_unlock(store);
+}
+
+/* ---- verification ------------------------------------------------------
+ */
+
+/* The report shared with the verifier child (MAP_SHARED): the child keeps
+ * its progress (database, last sound key) and its result there, so the
+ * parent can still say where it was if it crashed. */
+typedef struct {
+    tm_store_verify_t r;
+    int rc;   /* the child's result, valid once done */
+    int done; /* the child finished */
+} s_vshm_t;
+
+typedef struct {
+    MDB_txn *txn;
+    tm_store_verify_t *r;
+    const tm_store_verify_opts_t *o;
+    uint64_t last_pgno;
+    uint64_t max_records; /* more records than the file can hold */
+    uint64_t used_pages;  /* pages the databases' headers claim */
+    uint64_t audit_next;  /* from meta; 0 if absent */
+    int tagged;
+} s_walk_t;
+
+static int s_damage(tm_store_verify_t *r, int lmdb_error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record what is wrong (where is already in r). Returns
+ * TM_ERR_STORE_CORRUPT. */
+static int s_damage(tm_store_verify_t *r, int lmdb_error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof(r->why), fmt, ap);
+    va_end(ap);
+    r->lmdb_error = lmdb_error;
+    return TM_ERR_STORE_CORRUPT;
+}
+
+static int s_damage_lmdb(tm_store_verify_t *r, const char *what, int mrc)
+{
+    return s_damage(r, mrc, "%s: LMDB: %s", what, mdb_strerror(mrc));
+}
+
+/* The records LMDB keeps for itself in the free list: key = transaction
+ * id, value = count followed by that many page numbers. */
+static int s_walk_free(s_walk_t *w, uint64_t *free_pages)
+{
+    tm_store_verify_t *r = w->r;
+    MDB_stat st;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc = 0;
+    int mrc = mdb_stat(w->txn, 0, &st); /* 0: LMDB's free-page database */
+    if (mrc == 0) {
+        mrc = mdb_cursor_open(w->txn, 0, &cur);
+    }
+    if (mrc != 0) {
+        rc = s_damage_lmdb(r, "free list", mrc);
+        goto done;
+    }
+    w->used_pages +=
+        st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t cnt = 0;
+        if (++n > st.ms_entries) {
+            rc = s_damage(r, 0,
+                          "free list: more records than its header "
+                          "counts (%zu)",
+                          (size_t)st.ms_entries);
+            goto done;
+        }
+        if (k.mv_size != sizeof(size_t) || v.mv_size < sizeof(size_t) ||
+            v.mv_size % sizeof(size_t) != 0) {
+            rc = s_damage(r, 0, "free list: malformed record");
+            goto done;
+        }
+        memcpy(&cnt, v.mv_data, sizeof(cnt));
+        if (cnt != v.mv_size / sizeof(size_t) - 1) {
+            rc = s_damage(r, 0,
+                          "free list: record counts %zu pages in %zu "
+                          "bytes",
+                          cnt, (size_t)v.mv_size);
+            goto done;
+        }
+        for (size_t i = 1; i <= cnt; i++) {
+            size_t pg = 0;
+            memcpy(&pg, (const unsigned char *)v.mv_data + i * sizeof(pg),
+                   sizeof(pg));
+            if (pg < 2 || pg > w->last_pgno) {
+                rc = s_damage(r, 0,
+                              "free list: names page %zu, outside the "
+                              "file's pages 2..%llu",
+                              pg, (unsigned long long)w->last_pgno);
+                goto done;
+            }
+        }
+        *free_pages += cnt;
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = s_damage_lmdb(r, "free list", mrc);
+    } else if (n != st.ms_entries) {
+        rc = s_damage(r, 0, "free list: %zu records, its header counts %zu",
+                      (size_t)n, (size_t)st.ms_entries);
+    }
+done:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* LMDB's main database names the others: only ours may be there. */
+static int s_walk_main(s_walk_t *w)
+{
+    tm_store_verify_t *r = w->r;
+    MDB_dbi main_dbi;
+    MDB_stat st;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0;
+    int mrc = mdb_dbi_open(w->txn, NULL, 0, &main_dbi);
+    if (mrc == 0) {
+        mrc = mdb_stat(w->txn, main_dbi, &st);
+    }
+    if (mrc == 0) {
+        mrc = mdb_cursor_open(w->txn, main_dbi, &cur);
+    }
+    if (mrc != 0) {
+        rc = s_damage_lmdb(r, "main database", mrc);
+        goto done;
+    }
+    w->used_pages +=
+        st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        int known = 0;
+        for (int i = 0; i < TM_DB_COUNT; i++) {
+            known |= k.mv_size == strlen(s_db_names[i]) &&
+                     memcmp(k.mv_data, s_db_names[i], k.mv_size) == 0;
+        }
+        if (!known) {
+            rc = s_damage(r, 0,
+                          "main database: names an unknown database "
+                          "(%zu bytes)",
+                          (size_t)k.mv_size);
+            goto done;
+        }
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = s_damage_lmdb(r, "main database", mrc);
+    }
+done:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* Bytewise with a shorter key first: LMDB's default order. */
+static int s_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+static void s_walk_key(tm_store_verify_t *r, const MDB_val *k, int after)
+{
+    r->klen = k->mv_size < sizeof(r->key) ? k->mv_size : sizeof(r->key);
+    memcpy(r->key, k->mv_data, r->klen);
+    r->have_key = 1;
+    r->key_after = after;
+}
+
+/* One record of one of our databases; the key is already known to be in
+ * order. Returns 0 or TM_ERR_STORE_CORRUPT. */
+static int s_walk_record(s_walk_t *w, int db, const MDB_val *k, MDB_val *v)
+{
+    tm_store_verify_t *r = w->r;
+    if (s_is_marker(db, k)) {
+        return 0; /* checked when the store was opened */
+    }
+    if (s_untag(w->tagged, db, k, v) != 0) {
+        return s_damage(r, 0, "checksum does not match");
+    }
+    if (db == TM_DB_META && k->mv_size == sizeof(s_key_audit_next) - 1 &&
+        memcmp(k->mv_data, s_key_audit_next, k->mv_size) == 0) {
+        if (v->mv_size != 8) {
+            return s_damage(r, 0, "audit_next is %zu bytes, not 8",
+                            (size_t)v->mv_size);
+        }
+        w->audit_next = s_get_be64(v->mv_data);
+        return 0;
+    }
+    if (db == TM_DB_AUDIT) {
+        uint64_t seq = k->mv_size == 8 ? s_get_be64(k->mv_data) : 0;
+        if (seq == 0) {
+            return s_damage(r, 0, "audit key is not a sequence number");
+        }
+        if (w->audit_next != 0 && seq >= w->audit_next) {
+            return s_damage(
+                r, 0, "audit record %llu at or beyond audit_next %llu",
+                (unsigned long long)seq, (unsigned long long)w->audit_next);
+        }
+    }
+    if (w->o->check != NULL) {
+        char why[TM_STORE_WHY_MAX];
+        why[0] = '\0';
+        int rc =
+            w->o->check((tm_store_db_t)db, k->mv_data, k->mv_size, v->mv_data,
+                        v->mv_size, why, sizeof(why), w->o->arg);
+        if (rc != 0) {
+            return s_damage(r, 0, "%s", why[0] ? why : tm_err_str(rc));
+        }
+    }
+    return 0;
+}
+
+/* Every record of one of our databases, in key order. */
+static int s_walk_db(s_walk_t *w, MDB_dbi dbi, int db)
+{
+    tm_store_verify_t *r = w->r;
+    MDB_stat st;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc = 0;
+    r->db = db;
+    r->have_key = 0;
+    r->key_after = 0;
+    int mrc = mdb_stat(w->txn, dbi, &st);
+    if (mrc == 0) {
+        mrc = mdb_cursor_open(w->txn, dbi, &cur);
+    }
+    if (mrc != 0) {
+        rc = s_damage_lmdb(r, "header", mrc);
+        goto done;
+    }
+    if (st.ms_entries > w->max_records) {
+        rc = s_damage(r, 0,
+                      "header counts %zu records, more than the file "
+                      "can hold",
+                      (size_t)st.ms_entries);
+        goto done;
+    }
+    w->used_pages +=
+        st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (++n > st.ms_entries) {
+            rc = s_damage(r, 0, "more records than its header counts (%zu)",
+                          (size_t)st.ms_entries);
+            goto done;
+        }
+        if (k.mv_size == 0 || k.mv_size > S_MAX_KEY) {
+            rc = s_damage(r, 0, "a key of %zu bytes", (size_t)k.mv_size);
+            goto done;
+        }
+        if (r->have_key &&
+            s_key_cmp(r->key, r->klen, k.mv_data, k.mv_size) >= 0) {
+            rc = s_damage(r, 0, "next key is not in ascending order");
+            goto done;
+        }
+        s_walk_key(r, &k, 0);
+        rc = s_walk_record(w, db, &k, &v);
+        if (rc != 0) {
+            goto done;
+        }
+        r->key_after = 1; /* this one is sound */
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = s_damage_lmdb(r, "reading the next record", mrc);
+    } else if (n != st.ms_entries) {
+        rc = s_damage(r, 0, "%zu records, its header counts %zu", (size_t)n,
+                      (size_t)st.ms_entries);
+    } else {
+        r->records[db] = n;
+    }
+done:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* The whole walk, in the child, in one read transaction. */
+static int s_walk(tm_store_t *s, const tm_store_verify_opts_t *o,
+                  tm_store_verify_t *r)
+{
+    s_walk_t w;
+    MDB_envinfo info;
+    MDB_stat est;
+    uint64_t free_pages = 0;
+    int rc = 0;
+    memset(&w, 0, sizeof(w));
+    w.r = r;
+    w.o = o;
+    int mrc = mdb_env_info(s->env, &info);
+    if (mrc == 0) {
+        mrc = mdb_env_stat(s->env, &est);
+    }
+    if (mrc == 0) {
+        mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &w.txn);
+    }
+    if (mrc != 0) {
+        w.txn = NULL;
+        rc = s_damage_lmdb(r, "data file", mrc);
+        goto done;
+    }
+    w.last_pgno = info.me_last_pgno;
+    /* The smallest record takes a few bytes of a page. */
+    w.max_records = (w.last_pgno + 1) * (est.ms_psize / 8 + 1);
+    w.tagged = s_txn_tagged(s, w.txn);
+    r->format = atomic_load(&s->version);
+    r->checksums = w.tagged;
+    r->pages = w.last_pgno + 1;
+    rc = s_walk_free(&w, &free_pages);
+    if (rc == 0) {
+        rc = s_walk_main(&w);
+    }
+    for (int db = 0; rc == 0 && db < TM_DB_COUNT; db++) {
+        rc = s_walk_db(&w, s->dbi[db], db);
+    }
+    if (rc != 0) {
+        goto done;
+    }
+    r->db = -1;
+    r->have_key = 0;
+    r->free_pages = free_pages;
+    /* Every page is in use by a database or free. Checked only when no
+     * writer holds the store: with one, the file may have grown past this
+     * transaction's snapshot. */
+    if (s->verifier_alone && w.used_pages + free_pages + 2 != w.last_pgno + 1) {
+        rc = s_damage(r, 0,
+                      "page accounting: %llu pages in use and %llu free "
+                      "(+ 2 meta pages) but %llu pages in the file",
+                      (unsigned long long)w.used_pages,
+                      (unsigned long long)free_pages,
+                      (unsigned long long)w.last_pgno + 1);
+    }
+done:
+    if (w.txn != NULL) {
+        mdb_txn_abort(w.txn);
+    }
+    return rc;
+}
+
+static void s_verify_child(const char *dir, const tm_store_verify_opts_t *o,
+                           s_vshm_t *sh)
+{
+    static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
+                               SIGCHLD, SIGSEGV, SIGBUS,  SIGABRT,
+                               SIGFPE,  SIGILL,  SIGTRAP, SIGSYS};
+    sigset_t all;
+    tm_store_t *s = NULL;
+    tm_store_opts_t ro = {0, 0, 0, 1};
+    /* The parent's handlers must not run here: libev's would wake the
+     * parent's loop, and a crash handler (a test framework's, a
+     * sanitizer's) could carry on with the parent's work in the child. A
+     * crash on a damaged page must simply end the child, by its signal;
+     * and a signal the parent blocked must still end it. */
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        signal(sigs[i], SIG_DFL);
+    }
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    int rc = s_open(&s, dir, &ro, 1, sh->r.why, sizeof(sh->r.why));
+    if (rc == 0) {
+        rc = s_walk(s, o, &sh->r);
+    }
+    tm_store_close(&s);
+    sh->rc = rc;
+    sh->done = 1;
+}
+
+static const char *s_signame(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGBUS:
+        return "SIGBUS";
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGFPE:
+        return "SIGFPE";
+    case SIGILL:
+        return "SIGILL";
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGTERM:
+        return "SIGTERM";
+    default:
+        return "a signal";
+    }
+}
+
+int tm_store_verify(const char *dir, const tm_store_verify_opts_t *opts,
+                    tm_store_verify_t *out)
+{
+    static const tm_store_verify_opts_t none = {NULL, NULL};
+    int rc = 0;
+    int status = 0;
+    assert(out != NULL);
+    memset(out, 0, sizeof(*out));
+    out->db = -1;
+    if (dir == NULL || dir[0] == '\0') {
+        return TM_ERR_INVAL;
+    }
+    s_vshm_t *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        return TM_ERR_NOMEM;
+    }
+    memset(sh, 0, sizeof(*sh));
+    sh->r.db = -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = errno == ENOMEM ? TM_ERR_NOMEM : TM_ERR_BUSY;
+        goto done;
+    }
+    if (pid == 0) {
+        s_verify_child(dir, opts != NULL ? opts : &none, sh);
+        _exit(0); /* no atexit handlers, no stdio flush of the parent's */
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = -1; /* reaped elsewhere: only sh->done tells */
+            break;
+        }
+    }
+    *out = sh->r;
+    if (sh->done) {
+        rc = sh->rc;
+        goto done;
+    }
+    rc = TM_ERR_STORE_CORRUPT;
+    out->lmdb_error = 0;
+    if (status != -1 && WIFSIGNALED(status)) {
+        out->signal = WTERMSIG(status);
+        snprintf(out->why, sizeof(out->why),
+                 "the check was killed by %s (signal %d) while reading the "
+                 "store",
+                 s_signame(out->signal), out->signal);
+    } else if (status != -1 && WIFEXITED(status)) {
+        snprintf(out->why, sizeof(out->why),
+                 "the check ended without a result (exit status %d) while "
+                 "reading the store",
+                 WEXITSTATUS(status));
+    } else {
+        snprintf(out->why, sizeof(out->why),
+                 "the check ended without a result while reading the store");
+    }
+done:
+    munmap(sh, sizeof(*sh));
+    return rc;
+}
+
+/* A key for a message: printable bytes as they are, an audit key as its
+ * sequence number, anything else in hex. */
+static void s_key_text(const tm_store_verify_t *v, char *buf, size_t cap)
+{
+    int printable = v->klen > 0;
+    for (size_t i = 0; i < v->klen; i++) {
+        printable &= v->key[i] >= 0x20 && v->key[i] < 0x7f && v->key[i] != '\'';
+    }
+    if (v->db == TM_DB_AUDIT && v->klen == 8) {
+        snprintf(buf, cap, "#%llu", (unsigned long long)s_get_be64(v->key));
+    } else if (printable) {
+        snprintf(buf, cap, "'%.*s%s'", (int)(v->klen > 80 ? 80 : v->klen),
+                 (const char *)v->key, v->klen > 80 ? "..." : "");
+    } else {
+        size_t n = 0;
+        n += (size_t)snprintf(buf, cap, "0x");
+        for (size_t i = 0; i < v->klen && i < 32 && n + 3 < cap; i++) {
+            n += (size_t)snprintf(buf + n, cap - n, "%02x", v->key[i]);
+        }
+    }
+}
+
+void tm_store_verify_describe(const tm_store_verify_t *v, char *buf, size_t cap)
+{
+    char key[200];
+    if (buf == NULL || cap == 0) {
+        return;
+    }
+    const char *why = v->why[0] ? v->why : "damaged";
+    if (v->db < 0 || v->db >= TM_DB_COUNT) {
+        snprintf(buf, cap, "data file: %s", why);
+        return;
+    }
+    if (!v->have_key) {
+        snprintf(buf, cap, "database %s: %s", s_db_names[v->db], why);
+        return;
+    }
+    s_key_text(v, key, sizeof(key));
+    snprintf(buf, cap, "database %s, %s record %s: %s", s_db_names[v->db],
+             v->key_after ? "after" : "at", key, why);
+}
+
+/* ---- backup --------------------------------------------------------------
+ */
+
+/* 1 if the directory holds nothing, 0 if it holds something, or an
+ * error. */
+static int s_dir_empty(int dirfd)
+{
+    int rc = 1;
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        rc = s_err_errno(errno);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rc;
+    }
+    rewinddir(d);
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            rc = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int tm_store_backup(tm_store_t *store, const char *dest,
+                    const tm_store_verify_opts_t *vopts,
+                    tm_store_verify_t *report)
+{
+    tm_store_verify_t local;
+    struct stat st;
+    int rc = 0, created = 0, renamed = 0;
+    int dfd = -1, fd = -1;
+    assert(store != NULL);
+    if (report == NULL) {
+        report = &local;
+    }
+    memset(report, 0, sizeof(*report));
+    report->db = -1;
+    if (dest == NULL || dest[0] == '\0') {
+        rc = TM_ERR_INVAL;
+        goto done;
+    }
+    if (stat(dest, &st) != 0) {
+        if (errno != ENOENT) {
+            rc = s_err_errno(errno);
+            goto done;
+        }
+        rc = s_mkdirs(dest);
+        if (rc != 0) {
+            goto done;
+        }
+        created = 1;
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = TM_ERR_EXISTS;
+        goto done;
+    }
+    dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        rc = s_err_errno(errno);
+        goto done;
+    }
+    /* No node may open the copy before it is complete and verified. */
+    if (flock(dfd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? TM_ERR_STORE_LOCKED : s_err_errno(errno);
+        goto done;
+    }
+    rc = s_dir_empty(dfd);
+    if (rc <= 0) {
+        rc = rc == 0 ? TM_ERR_EXISTS : rc;
+        goto done;
+    }
+    rc = 0;
+    fd = openat(dfd, S_NEW_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        rc = s_err_errno(errno);
+        goto done;
+    }
+    s_read_lock(store);
+    int mrc = store->failed ? MDB_PANIC
+                            : mdb_env_copyfd2(store->env, fd, MDB_CP_COMPACT);
+    s_read_unlock(store);
+    if (mrc != 0) {
+        rc = s_err(mrc);
+        if (rc == TM_ERR_STORE_CORRUPT) {
+            s_damage_lmdb(report, "copying", mrc);
+        }
+        goto done;
+    }
+    if (fsync(fd) != 0) {
+        rc = s_err_errno(errno);
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+    if (renameat(dfd, S_NEW_NAME, dfd, S_DATA_NAME) != 0 || fsync(dfd) != 0) {
+        rc = s_err_errno(errno);
+        goto done;
+    }
+    renamed = 1;
+    /* The verifier takes its own shared lock on the directory. */
+    flock(dfd, LOCK_UN);
+    rc = tm_store_verify(dest, vopts, report);
+done:
+    if (rc != 0) {
+        uint64_t need = 0;
+        if (rc == TM_ERR_NOSPACE || rc == TM_ERR_IO) {
+            tm_store_stats_t sst;
+            tm_store_stats(store, &sst);
+            need = sst.used_bytes; /* about the size of a compacted copy */
+            if (rc == TM_ERR_IO && s_free_bytes(dfd) < need) {
+                rc = TM_ERR_NOSPACE; /* a write cut short reads as EIO */
+            }
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (dfd >= 0) {
+            unlinkat(dfd, S_NEW_NAME, 0);
+            if (renamed) {
+                unlinkat(dfd, S_DATA_NAME, 0);
+                unlinkat(dfd, S_LOCK_NAME, 0);
+            }
+        }
+        /* Free space once the partial copy is gone: what the operator has. */
+        s_set_failure(store, rc, rc == TM_ERR_NOSPACE ? need : 0,
+                      rc == TM_ERR_NOSPACE ? s_free_bytes(dfd) : 0);
+        if (created) {
+            rmdir(dest);
+        }
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    return rc;
 }

@@ -302,13 +302,51 @@ static int s_register_stats(tm_node_t *n)
 
 static int s_open_store(tm_node_t *n, char *err, size_t errlen)
 {
-    /* A large map costs only address space (the file grows as used) and
-     * spares big batches a grow-and-replay. */
+    /* LMDB trusts its pages and can crash on a damaged one: check the
+     * store in a child process before trusting it, so that damage stops
+     * the start with a message instead of a crash (and a restart loop). */
+    tm_store_verify_t v;
+    char what[TM_STORE_WHY_MAX + 256];
+    int rc = tm_persist_verify(n->cfg.data, &v);
+    if (rc == TM_ERR_STORE_CORRUPT) {
+        tm_store_verify_describe(&v, what, sizeof what);
+        s_err(err, errlen,
+              "data directory %s is damaged: %s; not starting on it (restore "
+              "a verified backup, see docs/operations.md)",
+              n->cfg.data, what);
+        return rc;
+    }
+    if (rc == TM_ERR_NOMEM || rc == TM_ERR_BUSY || rc == TM_ERR_IO) {
+        s_err(err, errlen, "cannot check data directory %s: %s", n->cfg.data,
+              tm_err_str(rc));
+        return rc;
+    }
+    /* Missing, empty or foreign: the open creates the store or says why
+     * not. A large map costs only address space (the file grows as used)
+     * and spares big batches a grow-and-replay. */
     tm_store_opts_t opts = {.map_size = (size_t)1 << 30, .create = 1};
-    int rc = tm_store_open(&n->store, n->cfg.data, &opts);
+    rc = tm_store_open(&n->store, n->cfg.data, &opts);
     switch (rc) {
     case 0:
         return 0;
+    case TM_ERR_NOSPACE:
+        s_err(err, errlen,
+              "cannot open data directory %s: no space left on its file "
+              "system",
+              n->cfg.data);
+        break;
+    case TM_ERR_READONLY:
+        s_err(err, errlen,
+              "cannot write in data directory %s: read-only file system or "
+              "permission denied",
+              n->cfg.data);
+        break;
+    case TM_ERR_NO_DIR:
+        s_err(err, errlen,
+              "cannot create data directory %s: a directory on its path does "
+              "not exist or is not a directory",
+              n->cfg.data);
+        break;
     case TM_ERR_STORE_LOCKED:
         s_err(err, errlen,
               "data directory %s is in use by another process (is another "

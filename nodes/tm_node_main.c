@@ -2,20 +2,27 @@
  *
  * Exit codes: 0 clean stop (SIGTERM/SIGINT, final checkpoint written),
  * 1 the node could not start or failed while running, 2 bad config or
- * flag.
+ * flag, 4 the store in the data directory is damaged (restarting cannot
+ * help: systemd's RestartPreventExitStatus names it).
+ *
+ * --verify and --backup DEST work on the data directory of the config and
+ * flags and exit without starting a node.
  */
 #include "tm_config.h"
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_node.h"
+#include "tm_persist.h"
+#include "tm_store.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_EXIT_FAILED 1
-#define S_EXIT_USAGE  2
+#define S_EXIT_FAILED  1
+#define S_EXIT_USAGE   2
+#define S_EXIT_DAMAGED 4
 
 typedef struct {
     const char *flag;    /* without "--" */
@@ -60,10 +67,15 @@ static void s_usage(FILE *f)
     }
     fprintf(f, "  --check                print the effective settings and "
                "exit\n"
+               "  --verify               check the store in the data "
+               "directory and exit\n"
+               "  --backup DEST          copy the store into the new "
+               "directory DEST,\n"
+               "                         verify the copy and exit\n"
                "  --help                 this text\n"
                "  --version              print the version\n\n"
-               "Exit status: 0 clean stop, 1 failure, 2 bad config or "
-               "flag.\n");
+               "Exit status: 0 clean stop (or sound, backed up), 1 failure, "
+               "2 bad config\nor flag, 4 the store is damaged.\n");
 }
 
 static const s_flag_t *s_find_flag(const char *name)
@@ -120,13 +132,139 @@ static void s_print_config(const tm_config_t *c)
            c->endpoint);
 }
 
+/* Why a store could not be opened or checked, for an operator. */
+static void s_store_error(const char *what, const char *dir, int rc)
+{
+    switch (rc) {
+    case TM_ERR_NO_DIR:
+        fprintf(stderr, "twinmesh-node: %s: data directory %s does not exist\n",
+                what, dir);
+        break;
+    case TM_ERR_STORE_MISSING:
+        fprintf(stderr,
+                "twinmesh-node: %s: data directory %s holds no twinmesh "
+                "store\n",
+                what, dir);
+        break;
+    case TM_ERR_STORE_FOREIGN:
+        fprintf(stderr,
+                "twinmesh-node: %s: data directory %s holds files that are "
+                "not a twinmesh store\n",
+                what, dir);
+        break;
+    default:
+        fprintf(stderr, "twinmesh-node: %s: data directory %s: %s\n", what, dir,
+                tm_err_str(rc));
+        break;
+    }
+}
+
+static int s_report_damage(const char *dir, const tm_store_verify_t *v)
+{
+    char what[TM_STORE_WHY_MAX + 256];
+    tm_store_verify_describe(v, what, sizeof what);
+    fprintf(stderr, "twinmesh-node: data directory %s is damaged: %s\n", dir,
+            what);
+    return S_EXIT_DAMAGED;
+}
+
+/* --verify: 0 sound, 4 damaged, 1 could not check. */
+static int s_verify_main(const char *dir)
+{
+    tm_store_verify_t v;
+    int rc = tm_persist_verify(dir, &v);
+    if (rc == TM_ERR_STORE_CORRUPT) {
+        return s_report_damage(dir, &v);
+    }
+    if (rc != 0) {
+        s_store_error("cannot verify", dir, rc);
+        return S_EXIT_FAILED;
+    }
+    printf("%s: sound (format %u, %s): %llu actors, %llu links, %llu meta, "
+           "%llu catalog and %llu audit records; %llu pages, %llu free\n",
+           dir, (unsigned)v.format,
+           v.checksums ? "records checksummed" : "no checksums",
+           (unsigned long long)v.records[TM_DB_ACTORS],
+           (unsigned long long)v.records[TM_DB_LINKS],
+           (unsigned long long)v.records[TM_DB_META],
+           (unsigned long long)v.records[TM_DB_CATALOG],
+           (unsigned long long)v.records[TM_DB_AUDIT],
+           (unsigned long long)v.pages, (unsigned long long)v.free_pages);
+    return 0;
+}
+
+/* --backup DEST: check the store, copy it, verify the copy. 0 done, 4 the
+ * store (or the copy) is damaged, 1 other failures. */
+static int s_backup_main(const char *dir, const char *dest)
+{
+    tm_store_verify_t v;
+    tm_store_t *store = NULL;
+    tm_store_opts_t ro = {.read_only = 1};
+    tm_store_failure_t fail;
+    int status = S_EXIT_FAILED;
+    /* The copy reads the store in this process: check it in a child
+     * first, so that a damaged page cannot crash the copy. */
+    int rc = tm_persist_verify(dir, &v);
+    if (rc == TM_ERR_STORE_CORRUPT) {
+        status = s_report_damage(dir, &v);
+        fprintf(stderr, "twinmesh-node: no backup made\n");
+        goto done;
+    }
+    if (rc == 0) {
+        rc = tm_store_open(&store, dir, &ro);
+    }
+    if (rc != 0) {
+        s_store_error("cannot back up", dir, rc);
+        goto done;
+    }
+    rc = tm_persist_backup(store, dest, &v);
+    switch (rc) {
+    case 0:
+        printf("%s: backed up to %s and verified: %llu actors, %llu links, "
+               "%llu pages\n",
+               dir, dest, (unsigned long long)v.records[TM_DB_ACTORS],
+               (unsigned long long)v.records[TM_DB_LINKS],
+               (unsigned long long)v.pages);
+        status = 0;
+        break;
+    case TM_ERR_STORE_CORRUPT:
+        status = s_report_damage(dest, &v);
+        fprintf(stderr, "twinmesh-node: the copy was removed\n");
+        break;
+    case TM_ERR_EXISTS:
+        fprintf(stderr,
+                "twinmesh-node: cannot back up to %s: it exists and is not an "
+                "empty directory\n",
+                dest);
+        break;
+    case TM_ERR_NOSPACE:
+        tm_store_last_failure(store, &fail);
+        fprintf(stderr,
+                "twinmesh-node: cannot back up to %s: no space left on "
+                "device (the copy needs about %llu bytes, %llu are free "
+                "there); nothing was kept\n",
+                dest, (unsigned long long)fail.need_bytes,
+                (unsigned long long)fail.free_bytes);
+        break;
+    default:
+        fprintf(stderr, "twinmesh-node: cannot back up to %s: %s\n", dest,
+                tm_err_str(rc));
+        break;
+    }
+done:
+    tm_store_close(&store);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     tm_config_t cfg;
     char err[TM_CONFIG_ERR_MAX + 128];
     char why[TM_CONFIG_ERR_MAX];
     const char *config = NULL;
+    const char *backup = NULL;
     bool check = false;
+    bool verify = false;
     tm_node_t *node = NULL;
     int status = 0;
 
@@ -154,7 +292,17 @@ int main(int argc, char **argv)
             check = true;
             continue;
         }
-        if (strcmp(name, "config") != 0 && s_find_flag(name) == NULL) {
+        if (strcmp(name, "verify") == 0) {
+            if (verify || eq != NULL) {
+                fprintf(stderr, "twinmesh-node: --verify %s (see --help)\n",
+                        eq != NULL ? "takes no value" : "given twice");
+                return S_EXIT_USAGE;
+            }
+            verify = true;
+            continue;
+        }
+        if (strcmp(name, "config") != 0 && strcmp(name, "backup") != 0 &&
+            s_find_flag(name) == NULL) {
             fprintf(stderr, "twinmesh-node: unknown option --%s (see --help)\n",
                     name);
             return S_EXIT_USAGE;
@@ -170,6 +318,20 @@ int main(int argc, char **argv)
         if (strcmp(name, "config") == 0) {
             config = val;
         }
+        if (strcmp(name, "backup") == 0) {
+            if (backup != NULL || val[0] == '\0') {
+                fprintf(stderr, "twinmesh-node: --backup %s\n",
+                        backup != NULL ? "given twice"
+                                       : "needs a destination directory");
+                return S_EXIT_USAGE;
+            }
+            backup = val;
+        }
+    }
+    if ((int)check + (int)verify + (backup != NULL) > 1) {
+        fprintf(stderr, "twinmesh-node: --check, --verify and --backup "
+                        "exclude each other\n");
+        return S_EXIT_USAGE;
     }
     if (config != NULL) {
         int rc = tm_config_load(&cfg, config, err, sizeof err);
@@ -183,13 +345,13 @@ int main(int argc, char **argv)
         char name[32];
         const char *eq = NULL;
         s_split(argv[i], name, sizeof name, &eq);
-        if (strcmp(name, "check") == 0) {
+        if (strcmp(name, "check") == 0 || strcmp(name, "verify") == 0) {
             continue;
         }
         const char *val = eq ? eq : argv[++i];
         const s_flag_t *f = s_find_flag(name);
         if (f == NULL) {
-            continue; /* --config */
+            continue; /* --config, --backup */
         }
         if (tm_config_set(&cfg, f->section, f->key, val, why, sizeof why) !=
             0) {
@@ -201,6 +363,12 @@ int main(int argc, char **argv)
         s_print_config(&cfg);
         return 0;
     }
+    if (verify) {
+        return s_verify_main(cfg.data);
+    }
+    if (backup != NULL) {
+        return s_backup_main(cfg.data, backup);
+    }
     tm_log_set_level((tm_log_level_t)cfg.log_level);
     tm_log_set_tag(cfg.name);
 
@@ -208,7 +376,7 @@ int main(int argc, char **argv)
     if (rc != 0) {
         tm_log(TM_LOG_ERROR, "node: %s", err);
         fprintf(stderr, "twinmesh-node: %s\n", err);
-        status = S_EXIT_FAILED;
+        status = rc == TM_ERR_STORE_CORRUPT ? S_EXIT_DAMAGED : S_EXIT_FAILED;
         goto done;
     }
     rc = tm_node_run(node, err, sizeof err);

@@ -679,3 +679,117 @@ int tm_persist_load(tm_store_t *store, tm_rt_t *rt, tm_persist_load_t *out)
     }
     return rc;
 }
+
+/* ---- verification -------------------------------------------------------
+ */
+
+static int s_check_actor(const void *key, size_t klen, const void *val,
+                         size_t vlen, char *why, size_t whylen)
+{
+    char id[TM_ID_MAX + 1];
+    tm_persist_actor_t rec;
+    if (s_key_str(key, klen, id, sizeof id) != 0) {
+        snprintf(why, whylen, "key of %zu bytes cannot be an actor id", klen);
+        return TM_ERR_STORE_CORRUPT;
+    }
+    int rc = tm_persist_actor_decode(val, vlen, &rec);
+    if (rc != 0) {
+        snprintf(why, whylen, "actor record does not decode (%s)",
+                 tm_err_str(rc));
+    }
+    return rc;
+}
+
+static int s_check_link(const void *key, size_t klen, const void *val,
+                        size_t vlen, char *why, size_t whylen)
+{
+    static const char *const names[4] = {"src", "output", "dst", "input"};
+    char f[4][TM_ID_MAX + 1];
+    char want[TM_PERSIST_KEY_MAX];
+    msgpack_zone zone;
+    msgpack_object obj;
+    size_t wlen = 0;
+    if (!msgpack_zone_init(&zone, 256)) {
+        snprintf(why, whylen, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        rc = s_get_str(&obj, names[i], f[i], sizeof f[i]);
+    }
+    msgpack_zone_destroy(&zone);
+    if (rc != 0) {
+        snprintf(why, whylen, "link record does not decode (%s)",
+                 tm_err_str(rc));
+        return rc;
+    }
+    tm_rt_link_t l = {f[0], f[1], f[2], f[3]};
+    if (tm_persist_link_key(&l, want, sizeof want, &wlen) != 0 ||
+        wlen != klen || memcmp(want, key, klen) != 0) {
+        snprintf(why, whylen, "link record names %s, not its key", want);
+        return TM_ERR_STORE_CORRUPT;
+    }
+    return 0;
+}
+
+static int s_check_meta(const void *key, size_t klen, const void *val,
+                        size_t vlen, char *why, size_t whylen)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    msgpack_object_type want;
+    if (klen == strlen(s_meta_tick) && memcmp(key, s_meta_tick, klen) == 0) {
+        want = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    } else if (klen == strlen(s_meta_seed) &&
+               memcmp(key, s_meta_seed, klen) == 0) {
+        want = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    } else if (klen == strlen(s_meta_h) && memcmp(key, s_meta_h, klen) == 0) {
+        want = MSGPACK_OBJECT_FLOAT64;
+    } else {
+        return 0; /* another module's setting */
+    }
+    if (!msgpack_zone_init(&zone, 256)) {
+        snprintf(why, whylen, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
+    if (rc == 0 && obj.type != want) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
+    msgpack_zone_destroy(&zone);
+    if (rc != 0) {
+        snprintf(why, whylen, "checkpoint setting %.*s does not decode (%s)",
+                 (int)klen, (const char *)key, tm_err_str(rc));
+    }
+    return rc;
+}
+
+int tm_persist_check_record(tm_store_db_t db, const void *key, size_t klen,
+                            const void *val, size_t vlen, char *why,
+                            size_t whylen, void *arg)
+{
+    (void)arg;
+    switch (db) {
+    case TM_DB_ACTORS:
+        return s_check_actor(key, klen, val, vlen, why, whylen);
+    case TM_DB_LINKS:
+        return s_check_link(key, klen, val, vlen, why, whylen);
+    case TM_DB_META:
+        return s_check_meta(key, klen, val, vlen, why, whylen);
+    default:
+        return 0;
+    }
+}
+
+int tm_persist_verify(const char *dir, tm_store_verify_t *out)
+{
+    tm_store_verify_opts_t o = {tm_persist_check_record, NULL};
+    return tm_store_verify(dir, &o, out);
+}
+
+int tm_persist_backup(tm_store_t *store, const char *dest,
+                      tm_store_verify_t *report)
+{
+    tm_store_verify_opts_t o = {tm_persist_check_record, NULL};
+    return tm_store_backup(store, dest, &o, report);
+}

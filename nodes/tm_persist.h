@@ -136,6 +136,34 @@ typedef struct {
     size_t links_skipped;
 } tm_persist_load_t;
 
+/* ---- verification and backup ------------------------------------------ */
+
+/* The node's check of one stored record, as a tm_store_check_fn (arg is
+ * unused): an actor record decodes (tm_persist_actor_decode) under a key
+ * that can be an actor id; a link record decodes to four names and its key
+ * is "SRC.OUTPUT>DST.INPUT" of those names; meta "tick" and "seed" are
+ * unsigned integers and "h" a float64. Other meta keys, catalog and audit
+ * records are owner-defined and pass (their checksums are checked by the
+ * store). A model missing from the catalog is not damage: loading skips
+ * such an actor and logs it. Returns 0, or TM_ERR_STORE_CORRUPT (or a
+ * TM_ERR_WIRE_* of the decoder) with one line in why. */
+int tm_persist_check_record(tm_store_db_t db, const void *key, size_t klen,
+                            const void *val, size_t vlen, char *why,
+                            size_t whylen, void *arg);
+
+/* tm_store_verify(dir) with tm_persist_check_record: the check the node
+ * runs in a child process before it loads a store. Errors: those of
+ * tm_store_verify (TM_ERR_STORE_CORRUPT: *out says where and why). */
+int tm_persist_verify(const char *dir, tm_store_verify_t *out);
+
+/* tm_store_backup(store, dest) with tm_persist_check_record: a verified,
+ * compacted copy of a live or offline store in a new directory. For the
+ * console's `backup` command, called on the control thread (the check
+ * forks, and libev's SIGCHLD watcher must not reap that child). report may
+ * be NULL. Errors: those of tm_store_backup. */
+int tm_persist_backup(tm_store_t *store, const char *dest,
+                      tm_store_verify_t *report);
+
 /* Spawn every stored actor into rt (opened at the checkpoint tick), then
  * link every stored link. A record that cannot be restored (corrupt, model
  * not in the catalog, refused by the runtime) is logged, counted and left
