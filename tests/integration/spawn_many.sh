@@ -1,6 +1,7 @@
-# spawn_many: 100,000 actors in one request and one batch commit, at least
-# 100,000 actors/s end to end (console to acknowledgement), and a kill -9
-# recovery of all of them. Sanitizer builds only check correctness.
+# spawn_many: 100,000 actors in one request and one batch commit, listed
+# back in parts, and a kill -9 recovery of all of them. The rate is
+# printed; the 100,000 actors/s target is checked by the node benchmark
+# (tools/bench-node.sh), not by this test on a shared machine.
 . "$(dirname "$0")/lib.sh"
 
 start_node bulk --checkpoint 0
@@ -18,13 +19,6 @@ echo "spawn-many: $n actors in $(awk "BEGIN {print $t1 - $t0}") s" \
 eq "$(jget .count <<<"$out")" "$n" "spawn-many count"
 eq "$(jget .last <<<"$out")" "sm$((n - 1))" "spawn-many last id"
 eq "$(tmc --json nodes | jget '[0].actors')" "$n" "actors on the node"
-# the goal is 100,000 actors/s; sanitizer builds run about 3x slower
-want=100000
-if [ "$SANITIZED" != 0 ]; then
-    want=20000
-fi
-[ "$rate" -ge "$want" ] || fail "spawn-many rate $rate actors/s < $want"
-ok
 # the list comes back in parts and is put together by the console
 eq "$(tmc actors | tail -n 1)" "$n of $n actors" "actors lists all"
 eq "$(tmc --json actors | "$IT_BIN" get "[$((n - 1))].id")" sm99999 \
