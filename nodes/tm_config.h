@@ -57,6 +57,9 @@ typedef struct {
     uint64_t checkpoint;
     uint64_t seed;
     int log_level; /* tm_log_level_t */
+    /* Step on with `tick` although the store's checkpoint was taken with
+     * another tick step (flag --retick; otherwise refused). */
+    bool retick;
 } tm_config_t;
 
 /* Fill cfg with the embedded defaults. */

@@ -378,9 +378,18 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
         return rc;
     }
     if (meta.have_checkpoint && meta.h > 0 && meta.h != n->cfg.tick) {
+        if (!n->cfg.retick) {
+            s_err(err, errlen,
+                  "the store in %s was stepped with a tick of %.17g s, not "
+                  "the configured %.17g s: a run would not continue bit for "
+                  "bit. Start with --tick %.17g, or with --retick to step on "
+                  "with %.17g s",
+                  n->cfg.data, meta.h, n->cfg.tick, meta.h, n->cfg.tick);
+            return TM_ERR_CONFIG;
+        }
         tm_log(TM_LOG_WARN,
                "node: the checkpoint was taken with tick %g s; stepping "
-               "on with the configured %g s",
+               "on with the configured %g s (--retick)",
                meta.h, n->cfg.tick);
     }
     if (meta.have_checkpoint && meta.seed != n->cfg.seed) {

@@ -67,6 +67,9 @@ static void s_usage(FILE *f)
     }
     fprintf(f, "  --check                print the effective settings and "
                "exit\n"
+               "  --retick               step on with --tick even if the "
+               "store was\n"
+               "                         stepped with another tick step\n"
                "  --verify               check the store in the data "
                "directory and exit\n"
                "  --backup DEST          copy the store into the new "
@@ -292,6 +295,15 @@ int main(int argc, char **argv)
             check = true;
             continue;
         }
+        if (strcmp(name, "retick") == 0) {
+            if (cfg.retick || eq != NULL) {
+                fprintf(stderr, "twinmesh-node: --retick %s (see --help)\n",
+                        eq != NULL ? "takes no value" : "given twice");
+                return S_EXIT_USAGE;
+            }
+            cfg.retick = true;
+            continue;
+        }
         if (strcmp(name, "verify") == 0) {
             if (verify || eq != NULL) {
                 fprintf(stderr, "twinmesh-node: --verify %s (see --help)\n",
@@ -376,7 +388,9 @@ int main(int argc, char **argv)
     if (rc != 0) {
         tm_log(TM_LOG_ERROR, "node: %s", err);
         fprintf(stderr, "twinmesh-node: %s\n", err);
-        status = rc == TM_ERR_STORE_CORRUPT ? S_EXIT_DAMAGED : S_EXIT_FAILED;
+        status = rc == TM_ERR_STORE_CORRUPT ? S_EXIT_DAMAGED
+                 : rc == TM_ERR_CONFIG      ? S_EXIT_USAGE
+                                            : S_EXIT_FAILED;
         goto done;
     }
     rc = tm_node_run(node, err, sizeof err);

@@ -66,6 +66,19 @@ eq "$(tmc --json hash | jget .tick)" 40 "tick after kill -9 restart"
 expect_ok tmc run --ticks 40
 eq "$(digest)" "$ref" "digest after kill -9 restart = uninterrupted"
 
+# another tick step on restart would not continue the run bit for bit: it
+# is refused, unless asked for with --retick
+stop_node "$NODE_PID" || fail "SIGTERM exit status"
+rc=0
+err=$("$NODE_BIN" --name crash --data "$WORK/crash" --console "$ep" \
+    --clock paused --tick 0.02 2>&1 >/dev/null) || rc=$?
+eq "$rc" 2 "exit status of a restart with another tick step"
+grep -qF "was stepped with a tick of 0.050000000000000003 s, not the \
+configured 0.02 s" <<<"$err" || fail "retick message: $err"
+ok
+restart_node crash "$ep" --checkpoint 40 --tick 0.02 --retick
+eq "$(tmc --json nodes | jget '[0].h')" 0.02 "--retick steps on with 0.02 s"
+
 # a different worker count gives the same digest too
 start_node one --workers 1
 build_mesh
