@@ -298,6 +298,50 @@ static int s_register_stats(tm_node_t *n)
     return rc;
 }
 
+/* ---- backups ------------------------------------------------------------ */
+
+/* The console's `backup DEST`: a compacted copy of the live store,
+ * verified before it is reported. */
+static int s_backup(void *arg, const char *dest, char *why)
+{
+    tm_node_t *n = arg;
+    tm_store_verify_t v;
+    char what[TM_STORE_WHY_MAX + 256];
+    double t0 = s_now();
+    int rc = tm_persist_backup(n->store, dest, &v);
+    switch (rc) {
+    case 0:
+        snprintf(why, TM_MUT_WHY_MAX,
+                 "backed up %.200s to %.400s and verified the copy: %llu "
+                 "actors, "
+                 "%llu links, %llu pages in %.3f s",
+                 n->cfg.data, dest, (unsigned long long)v.records[TM_DB_ACTORS],
+                 (unsigned long long)v.records[TM_DB_LINKS],
+                 (unsigned long long)v.pages, s_now() - t0);
+        tm_log(TM_LOG_INFO, "node: %s", why);
+        return 0;
+    case TM_ERR_STORE_CORRUPT:
+        tm_store_verify_describe(&v, what, sizeof what);
+        snprintf(why, TM_MUT_WHY_MAX,
+                 "the copy in %.300s failed verification and was removed: "
+                 "%.600s",
+                 dest, what);
+        break;
+    case TM_ERR_EXISTS:
+        snprintf(why, TM_MUT_WHY_MAX,
+                 "%.600s holds files: a backup goes into a new or empty "
+                 "directory",
+                 dest);
+        break;
+    default:
+        snprintf(why, TM_MUT_WHY_MAX, "cannot back up into %.600s: %s", dest,
+                 tm_err_str(rc));
+        break;
+    }
+    tm_log(TM_LOG_WARN, "node: backup refused: %s", why);
+    return rc;
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 static int s_open_store(tm_node_t *n, char *err, size_t errlen)
@@ -468,7 +512,9 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
                                 .name = n->cfg.name,
                                 .site = n->cfg.site,
                                 .endpoint = n->cfg.endpoint,
-                                .stopping = &n->stopping};
+                                .stopping = &n->stopping,
+                                .backup = s_backup,
+                                .backup_arg = n};
     rc = tm_console_srv_open(&console, n->zctx, n->cfg.endpoint, &n->ctx, err,
                              errlen);
     if (rc == 0) {

@@ -606,6 +606,22 @@ static int s_take_ticks(s_parse_t *p, const char *a)
                     &p->cmd->ticks);
 }
 
+/* An absolute path on the node's machine (a console's working directory
+ * means nothing there). */
+static int s_take_path(s_parse_t *p, const char *a)
+{
+    char why[160];
+    if (a[0] != '/' || strlen(a) > TM_CMD_PATH_MAX) {
+        snprintf(why, sizeof why,
+                 "DEST must be an absolute path of at most %u bytes on the "
+                 "node's machine, got '%.60s'",
+                 TM_CMD_PATH_MAX, a);
+        return s_usage(p, why);
+    }
+    snprintf(p->cmd->path, sizeof p->cmd->path, "%s", a);
+    return 0;
+}
+
 static int s_take_assign(s_parse_t *p, const char *a)
 {
     return s_assign(p, a);
@@ -623,6 +639,7 @@ static const s_arg_t s_args[] = {
     {"FAMILY", s_take_family, TM_CMD_COMPLETE_FAMILIES},
     {"MODE", s_take_mode, TM_CMD_COMPLETE_CLOCK},
     {"N", s_take_ticks, TM_CMD_COMPLETE_NONE},
+    {"DEST", s_take_path, TM_CMD_COMPLETE_NONE},
 };
 
 /* The i-th argument of a row's args column: its type, whether optional,

@@ -77,6 +77,7 @@ const char *tm_cmd_options(tm_cmd_kind_t kind);
 #define TM_CMD_SPEC_MAX    96u   /* family@version */
 #define TM_CMD_MSG_MAX     1024u /* bytes in a reply message */
 #define TM_CMD_SPAWN_MAX   10000000u
+#define TM_CMD_PATH_MAX    1023u /* bytes in a path argument */
 
 typedef struct {
     char name[TM_MODEL_NAME_MAX + 1];
@@ -109,7 +110,8 @@ typedef struct {
     size_t n_params;
     char signals[TM_CMD_MAX_SIGNALS][TM_MODEL_NAME_MAX + 1];
     size_t n_signals;
-    char topic[32]; /* help TOPIC */
+    char topic[32];                 /* help TOPIC */
+    char path[TM_CMD_PATH_MAX + 1]; /* backup DEST */
 } tm_cmd_t;
 
 /* Parse a console argv (argv[0] is the command name). On error returns

@@ -77,6 +77,9 @@
       "live table of actors by step time, lag and health")                     \
     X(HASH, hash, hash, "hash", "digest", 0, "", "", "",                       \
       "mesh digest (BLAKE2b over actor ids and states) and its tick")          \
+    X(BACKUP, backup, message, "backup", "", TM_CMD_F_LONG, "DEST", "",       \
+      "DEST", "copy the node's store into the new directory DEST on the "      \
+      "node's machine, verified")                                              \
     X(VERSION, version, version, "version", "", 0, "", "", "",                 \
       "versions of the node's protocol, model ABI and store format")           \
     X(CANCEL, cancel, message, "cancel", "", TM_CMD_F_HIDDEN, "", "", "",      \

@@ -13,7 +13,8 @@
  * Handlers live in per-area files: tm_cmd_actors.c (spawn, spawn-many,
  * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
- * tm_cmd_info.c (help, nodes, stats, models).
+ * tm_cmd_info.c (help, nodes, stats, models, version), tm_cmd_store.c
+ * (backup).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
 #define TM_CONSOLE_H_INCLUDED
@@ -69,6 +70,10 @@ typedef struct {
     const char *site;
     const char *endpoint;
     const bool *stopping; /* may be NULL */
+    /* A verified copy of the store into the new directory dest; a one-line
+     * outcome into why (TM_MUT_WHY_MAX bytes). NULL: not offered. */
+    int (*backup)(void *arg, const char *dest, char *why);
+    void *backup_arg;
 } tm_console_ctx_t;
 
 typedef struct tm_console_call tm_console_call_t;

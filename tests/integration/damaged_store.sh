@@ -158,6 +158,18 @@ ok
 try_start live
 eq "$TRY_RC" up "node on the live copy"
 eq "$(j hash | jget .digest)" "$digest" "digest of the live copy"
+
+# The console's backup of a running node: verified, refused into a
+# directory that holds files or a relative path, and a node starts from it.
+expect_ok tmc backup "$WORK/console-copy"
+expect_fail 1 "holds files: a backup goes into a new or empty directory" \
+    tmc backup "$WORK/console-copy"
+expect_fail 2 "DEST must be an absolute path" tmc backup relative/dir
 stop_node "$NODE_PID" || fail "stop live: exit $?"
+ok
+try_start console-copy
+eq "$TRY_RC" up "node on the console's backup"
+eq "$(j hash | jget .digest)" "$digest" "digest of the console's backup"
+stop_node "$NODE_PID" || fail "stop console-copy: exit $?"
 ok
 done_checks
