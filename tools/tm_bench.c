@@ -16,9 +16,11 @@
 #include "tm_models.h"
 #include "tm_rt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #define S_MAX_RUNS 32
@@ -40,18 +42,20 @@ static double s_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Resident set size in bytes, from /proc/self/statm. */
+/* Resident set size in bytes, from /proc/self/statm; NAN when it cannot
+ * be read (the memory check then fails instead of passing on 0). */
 static double s_rss(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
     if (f == NULL) {
-        return 0.0;
+        return NAN;
     }
     unsigned long size = 0;
     unsigned long rss = 0;
     int n = fscanf(f, "%lu %lu", &size, &rss);
     fclose(f);
-    return n == 2 ? (double)rss * 4096.0 : 0.0;
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (double)rss * (double)page : NAN;
 }
 
 static int s_cmp_double(const void *a, const void *b)
@@ -258,6 +262,11 @@ int main(int argc, char **argv)
             memcpy(first, res.digest, 32);
         } else if (memcmp(first, res.digest, 32) != 0) {
             printf("FAIL: digest differs between worker counts\n");
+            failed = 1;
+        }
+        if (o.check && !(res.rss_per_actor > 0)) {
+            printf("FAIL: resident memory per actor not measured (%.0f)\n",
+                   res.rss_per_actor);
             failed = 1;
         }
         if (o.check && res.overhead_per_actor > o.max_overhead) {
