@@ -270,10 +270,30 @@ int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
 int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
                           int (*cb)(const tm_rt_link_t *, void *), void *arg);
 
-/* Mesh digest: BLAKE2b-256 over, in ascending id order, each local
- * actor's id (with its NUL) and the bits of its state (little-endian IEEE
- * 754); proxies are left out, so the same computation over the union of
- * the local actors of runtimes that split a mesh gives the mesh's digest. */
+/* Mesh digest, version 2 (TM_RT_DIGEST_NAME). Every local actor has a
+ * hash H = BLAKE2b-256 of what defines it: its id, model family, version
+ * and tier, period, parameters, held input values, state and current
+ * outputs (each list after its count, as little-endian IEEE 754 bits), and
+ * its incoming links sorted by input, source id and output (names, each
+ * with its NUL). The mesh digest is BLAKE2b-256(TM_RT_DIGEST_NAME with its
+ * NUL || actor count as u64 LE || S), where S is the sum of every H as a
+ * 256-bit little-endian number, mod 2^256. The sum does not depend on order
+ * or on where an actor lives: runtimes (nodes) that split a mesh compute
+ * their parts (tm_rt_digest_part) and tm_rt_digest_combine() gives the
+ * digest of the whole mesh; a link is counted by its destination's part.
+ * Proxies are left out. Errors: TM_ERR_NOMEM; combine: TM_ERR_INVAL (parts
+ * of different ticks). */
+#define TM_RT_DIGEST_NAME "twinmesh mesh digest v2"
+
+typedef struct {
+    uint64_t tick;
+    uint64_t actors;
+    unsigned char sum[32]; /* S of this part's actors */
+} tm_rt_digest_part_t;
+
+int tm_rt_digest_part(tm_rt_t *rt, tm_rt_digest_part_t *part);
+int tm_rt_digest_combine(const tm_rt_digest_part_t *parts, size_t n,
+                         uint8_t out[32]);
 int tm_rt_digest(tm_rt_t *rt, uint8_t out[32]);
 
 void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out);

@@ -76,7 +76,7 @@
       "[--limit N] [--interval SECONDS] [--count N]",                          \
       "live table of actors by step time, lag and health")                     \
     X(HASH, hash, hash, "hash", "digest", 0, "", "", "",                       \
-      "mesh digest (BLAKE2b over actor ids and states) and its tick")          \
+      "mesh digest (BLAKE2b over every actor and link) and its tick")          \
     X(BACKUP, backup, message, "backup", "", TM_CMD_F_LONG, "DEST", "",       \
       "DEST", "copy the node's store into the new directory DEST on the "      \
       "node's machine, verified")                                              \

@@ -814,43 +814,109 @@ static size_t s_ref_count(const s_ref_t *r)
     return n;
 }
 
+/* The digest as core/tm_rt.h defines it (version 2), written from that
+ * text: per actor H = BLAKE2b-256(id, family, version, tier, period,
+ * params, held, state, outputs, incoming links by input, source id and
+ * output); digest = BLAKE2b-256(name, count, sum of H mod 2^256). */
+static void s_ref_u64(crypto_generichash_state *st, uint64_t v)
+{
+    unsigned char le[8];
+    for (int b = 0; b < 8; b++) {
+        le[b] = (unsigned char)(v >> (8 * b));
+    }
+    crypto_generichash_update(st, le, sizeof le);
+}
+
+static void s_ref_str(crypto_generichash_state *st, const char *s)
+{
+    crypto_generichash_update(st, (const unsigned char *)s, strlen(s) + 1);
+}
+
+static void s_ref_vals(crypto_generichash_state *st, const double *v,
+                       uint32_t n)
+{
+    s_ref_u64(st, n);
+    for (uint32_t j = 0; j < n; j++) {
+        uint64_t bits;
+        memcpy(&bits, &v[j], sizeof bits);
+        s_ref_u64(st, bits);
+    }
+}
+
+/* Incoming link i before j: input index, then source id, then output. */
+static int s_ref_in_before(const s_ref_t *r, const s_rlink_t *i,
+                           const s_rlink_t *j)
+{
+    if (i->in != j->in) {
+        return i->in < j->in;
+    }
+    int c = strcmp(r->ids[i->src], r->ids[j->src]);
+    if (c != 0) {
+        return c < 0;
+    }
+    return i->out < j->out;
+}
+
 static void s_ref_digest(const s_ref_t *r, uint8_t out[32])
 {
-    size_t *order = malloc((r->n_ids + 1) * sizeof *order);
-    assert_non_null(order);
-    size_t n = 0;
+    unsigned char sum[32] = {0};
+    uint64_t count = 0;
+    const s_rlink_t **in = malloc((r->n_links + 1) * sizeof *in);
+    assert_non_null(in);
     for (size_t i = 0; i < r->n_ids; i++) {
-        if (r->a[i].alive) {
-            order[n++] = i;
+        const s_ract_t *a = &r->a[i];
+        if (!a->alive) {
+            continue;
         }
-    }
-    for (size_t i = 1; i < n; i++) {
-        for (size_t j = i;
-             j > 0 && strcmp(r->ids[order[j - 1]], r->ids[order[j]]) > 0; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
+        size_t n = 0;
+        for (size_t l = 0; l < r->n_links; l++) {
+            if (r->links[l].dst == (int)i) {
+                size_t k = n++;
+                in[k] = &r->links[l];
+                while (k > 0 && s_ref_in_before(r, in[k], in[k - 1])) {
+                    const s_rlink_t *t = in[k];
+                    in[k] = in[k - 1];
+                    in[k - 1] = t;
+                    k--;
+                }
+            }
         }
+        const tm_model_t *m = a->m;
+        crypto_generichash_state st;
+        unsigned char h[32];
+        crypto_generichash_init(&st, NULL, 0, 32);
+        s_ref_str(&st, r->ids[i]);
+        s_ref_str(&st, m->family);
+        s_ref_str(&st, m->version);
+        s_ref_u64(&st, (uint64_t)m->fidelity);
+        s_ref_u64(&st, a->period == 0 ? 1 : a->period);
+        s_ref_vals(&st, a->p, m->n_params);
+        s_ref_vals(&st, a->held, m->n_inputs);
+        s_ref_vals(&st, a->x, m->n_states);
+        s_ref_vals(&st, a->out, m->n_outputs);
+        s_ref_u64(&st, n);
+        for (size_t k = 0; k < n; k++) {
+            const tm_model_t *sm = r->a[in[k]->src].m;
+            s_ref_str(&st, m->inputs[in[k]->in].name);
+            s_ref_str(&st, r->ids[in[k]->src]);
+            s_ref_str(&st, sm->outputs[in[k]->out].name);
+        }
+        crypto_generichash_final(&st, h, 32);
+        unsigned carry = 0;
+        for (int b = 0; b < 32; b++) {
+            unsigned v = (unsigned)sum[b] + h[b] + carry;
+            sum[b] = (unsigned char)v;
+            carry = v >> 8;
+        }
+        count++;
     }
+    free(in);
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
-    for (size_t i = 0; i < n; i++) {
-        const s_ract_t *a = &r->a[order[i]];
-        const char *id = r->ids[order[i]];
-        crypto_generichash_update(&st, (const unsigned char *)id,
-                                  strlen(id) + 1);
-        for (uint32_t j = 0; j < a->m->n_states; j++) {
-            uint64_t bits;
-            memcpy(&bits, &a->x[j], sizeof bits);
-            unsigned char le[8];
-            for (int b = 0; b < 8; b++) {
-                le[b] = (unsigned char)(bits >> (8 * b));
-            }
-            crypto_generichash_update(&st, le, sizeof le);
-        }
-    }
+    s_ref_str(&st, "twinmesh mesh digest v2");
+    s_ref_u64(&st, count);
+    crypto_generichash_update(&st, sum, sizeof sum);
     crypto_generichash_final(&st, out, 32);
-    free(order);
 }
 
 /* ---- runtimes under test ------------------------------------------------ */

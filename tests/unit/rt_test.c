@@ -633,6 +633,51 @@ static void test_digest_changes(void **state)
     tm_rt_destroy(&rt);
 }
 
+/* The digest covers everything that defines the mesh: a parameter, a held
+ * input, a link or the period changes it, and undoing the change brings it
+ * back; parts of different ticks do not combine. */
+static void test_digest_covers_mesh(void **state)
+{
+    (void)state;
+    tm_rt_t *rt = s_open(1);
+    uint8_t base[32], d[32];
+    tm_rt_spawn_opts_t slow = {.period = 2};
+    assert_int_equal(tm_rt_spawn(rt, "x", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_spawn(rt, "y", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_digest(rt, base), 0);
+    const tm_var_t *p = &s_probe.params[0];
+    const tm_var_t *in = &s_probe.inputs[0];
+    double p0 = p->def;
+    assert_int_equal(tm_rt_set(rt, "x", p->name, p0 + 0.5), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_not_equal(base, d, 32); /* a parameter */
+    assert_int_equal(tm_rt_set(rt, "x", p->name, p0), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_equal(base, d, 32);
+    assert_int_equal(tm_rt_set(rt, "y", in->name, in->def + 1), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_not_equal(base, d, 32); /* a held input */
+    assert_int_equal(tm_rt_set(rt, "y", in->name, in->def), 0);
+    assert_int_equal(
+        tm_rt_link(rt, "x", s_probe.outputs[0].name, "y", in->name), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_not_equal(base, d, 32); /* a link */
+    assert_int_equal(
+        tm_rt_unlink(rt, "x", s_probe.outputs[0].name, "y", in->name), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_equal(base, d, 32);
+    assert_int_equal(tm_rt_kill(rt, "y"), 0);
+    assert_int_equal(tm_rt_spawn(rt, "y", &s_probe, &slow), 0);
+    assert_int_equal(tm_rt_digest(rt, d), 0);
+    assert_memory_not_equal(base, d, 32); /* the period */
+    tm_rt_digest_part_t parts[2];
+    assert_int_equal(tm_rt_digest_part(rt, &parts[0]), 0);
+    assert_int_equal(tm_rt_step(rt, 1), 0);
+    assert_int_equal(tm_rt_digest_part(rt, &parts[1]), 0);
+    assert_int_equal(tm_rt_digest_combine(parts, 2, d), TM_ERR_INVAL);
+    tm_rt_destroy(&rt);
+}
+
 static int s_count_cb(const tm_rt_actor_t *v, void *arg)
 {
     (void)v;
@@ -685,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_set_model_tier),
         cmocka_unit_test(test_determinism_workers),
         cmocka_unit_test(test_digest_changes),
+        cmocka_unit_test(test_digest_covers_mesh),
         cmocka_unit_test(test_foreach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
