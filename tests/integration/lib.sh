@@ -7,6 +7,10 @@
 # The EXIT trap kills what the test started (by pid) and removes its files,
 # whether the test passed or not.
 set -euo pipefail
+# A command that fails inside $(...) fails the substitution too (bash turns
+# errexit off there otherwise: `d=$(scenario)` would pass with every
+# command of scenario failing).
+shopt -s inherit_errexit
 
 if [ $# -lt 3 ]; then
     echo "usage: bash $0 NODE_BIN CONSOLE_BIN ITEST_BIN" >&2
