@@ -82,8 +82,56 @@ HB = pack({"node": "node-a", "site": "north", "tick": 1000,
 BATCH = pack({"tick": 41, "ids": [1, 2, 300],
               "values": values(1.5, -2.0, float("nan"))})
 
+# Every MessagePack type in each of its encodings, short ones included
+# (a non-negative int8, a uint16 holding 1), so that each branch of the
+# checker and the reader starts from a seed.
+EVERY_INT = Raw(b"\xdc\x00\x0d" + b"\x05" + b"\xe0" + b"\xcc\xff"
+                + b"\xcd\x00\x01" + b"\xce\xff\xff\xff\xff"
+                + b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff"
+                + b"\xd0\x05" + b"\xd0\x80" + b"\xd1\x80\x00"
+                + b"\xd2\x80\x00\x00\x00"
+                + b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
+                + b"\xd3\x7f\xff\xff\xff\xff\xff\xff\xff"
+                + b"\xcf\x80\x00\x00\x00\x00\x00\x00\x00")
+EVERY_STR = Raw(b"\x96" + b"\xa1a" + b"\xd9\x01b" + b"\xda\x00\x01c"
+                + b"\xdb\x00\x00\x00\x01d" + b"\xc5\x00\x01e"
+                + b"\xc6\x00\x00\x00\x01f")
+EVERY_EXT = Raw(b"\x98" + b"\xd4\x01\x00" + b"\xd5\x01" + b"\x00" * 2
+                + b"\xd6\x01" + b"\x00" * 4 + b"\xd7\x01" + b"\x00" * 8
+                + b"\xd8\x01" + b"\x00" * 16 + b"\xc7\x01\x01\x00"
+                + b"\xc8\x00\x01\x01\x00"
+                + b"\xc9\x00\x00\x00\x01\x01\x00")
+EVERY_FLOAT = Raw(b"\x93" + b"\xca\x3f\xc0\x00\x00"
+                  + b"\xca\x7f\x80\x00\x01" + pack(-0.5))
+BIG_CONTAINERS = Raw(b"\x92" + b"\xdd\x00\x00\x00\x01\xc0"
+                     + b"\xdf\x00\x00\x00\x01\xa1k\xc2")
+# A map whose keys the accessors look up: each type once, an integer too
+# big for int64, a negative one, a duplicated key, a non-string key.
+ACCESSED = b"\x8e" + b"".join(pack(k) + pack(v) for k, v in (
+    ("u", 7), ("i", -7), ("big", 2 ** 64 - 1), ("f", 1.25), ("t", True),
+    ("n", None), ("s", "str"), ("b", b"bin"), ("a", [1]), ("m", {"x": 1}),
+    ("d", 1), ("d", 2), (3, "int key"), ("", "empty key")))
+
 SEEDS = {
+    "wire_reader_fuzz": {
+        "every_int": pack(EVERY_INT),
+        "every_str": pack(EVERY_STR),
+        "every_ext": pack(EVERY_EXT),
+        "every_float": pack(EVERY_FLOAT),
+        "big_containers": pack(BIG_CONTAINERS),
+        "accessed": ACCESSED,
+        "nested_maps": pack({"a": {"b": {"c": [1, "x"]}}}),
+        "truncated": b"\x93\xcd\x00",
+        "reserved": b"\x92\x01\xc1",
+        "huge_count": HUGE,
+    },
     "wire_check_fuzz": {
+        "every_int": pack(EVERY_INT),
+        "every_str": pack(EVERY_STR),
+        "every_ext": pack(EVERY_EXT),
+        "big_containers": pack(BIG_CONTAINERS),
+        "depth32": b"\x91" * 31 + b"\x90",
+        "depth33": b"\x91" * 32 + b"\x90",
         "scalars": pack([None, True, 1, -1, 300, -300, 1.5, "s", b"b"]),
         "map": pack({"a": [1, {"b": None}], "c": ""}),
         "ext": b"\x92\xd4\x01\x02\xc7\x02\x05ab",
