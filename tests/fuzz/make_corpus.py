@@ -162,6 +162,8 @@ SEEDS = {
         "int_arg": pack({"argv": ["get", 3]}),
         "empty_argv": pack({"argv": []}),
         "huge_count": pack({"argv": Raw(HUGE)}),
+        "long_arg": pack({"argv": ["set", "a" * 4097]}),
+        "too_many_args": pack({"argv": ["x"] * 1025}),
     },
     "console_rep_fuzz": {
         "ok_body": REP,

@@ -8,7 +8,8 @@
  * it was when it fails. Every map's string keys are looked up with each
  * accessor and the result compared with a scan of the map. Bytes that were
  * not checked are read greedily with every reader, which must stay inside
- * the buffer (the reader is bounded on its own). */
+ * the buffer (the reader is bounded on its own) and, at its end, report
+ * truncation. A depth limit above msgpack-c's 32 levels counts as 32. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_wire.h"
@@ -365,7 +366,16 @@ static void s_read_raw(const uint8_t *data, size_t size)
     int moved = 1;
 
     tm_wire_reader_init(&r, data, size);
-    while (moved && tm_wire_reader_left(&r) > 0) {
+    while (moved) {
+        if (tm_wire_reader_left(&r) == 0) {
+            for (int k = 0; k < S_NKINDS; k++) { /* nothing left to read */
+                tm_wire_reader_t c = r;
+                FUZZ_REQUIRE(s_read_unchecked(&c, (s_kind_t)k) ==
+                             TM_ERR_WIRE_TRUNCATED);
+                FUZZ_REQUIRE(c.pos == r.pos);
+            }
+            break;
+        }
         moved = 0;
         for (int k = 0; k < S_NKINDS && !moved; k++) {
             tm_wire_reader_t c = r;
@@ -389,7 +399,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     s_read_raw(data, size);
     msgpack_zone_init(&zone, 1024);
-    if (tm_wire_unpack(data, size, NULL, &zone, &obj) == 0) {
+    int rc = tm_wire_unpack(data, size, NULL, &zone, &obj);
+    {
+        /* msgpack-c nests at most 32 levels: a larger limit counts as 32. */
+        static const tm_wire_limits_t deeper = {0, 64};
+        msgpack_zone z2;
+        msgpack_object o2;
+        msgpack_zone_init(&z2, 1024);
+        FUZZ_REQUIRE(tm_wire_unpack(data, size, &deeper, &z2, &o2) == rc);
+        msgpack_zone_destroy(&z2);
+    }
+    if (rc == 0) {
         tm_wire_reader_t r;
         tm_wire_reader_init(&r, data, size);
         s_walk(&r, &obj);
