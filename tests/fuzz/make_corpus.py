@@ -153,6 +153,11 @@ SEEDS = {
         "six_fields": pack([1, 3, "a", "b", 1, 2]),
         "huge_payload": envelope(HUGE),
         "nul_source": envelope(HB, src="a\0b"),
+        # Names at TM_MSG_NAME_MAX and one byte over: no branch tells a
+        # limit that is off by one, only an input at the boundary does.
+        "names_max": envelope(HB, mtype=3, src="s" * 64, dst="d" * 64),
+        "source_over": envelope(HB, mtype=3, src="s" * 65),
+        "destination_over": envelope(HB, mtype=3, dst="d" * 65),
     },
     "console_req_fuzz": {
         "link": REQ,
@@ -179,6 +184,10 @@ SEEDS = {
         + pack("status") + pack(-1),
         "deep_body": pack({"status": 0, "error": "OK", "message": "",
                            "more": False, "body": Raw(DEEP)}),
+        "error_max": pack({"status": -2, "error": "E" * 64, "message": "",
+                           "more": False, "body": None}),
+        "error_over": pack({"status": -2, "error": "E" * 65, "message": "",
+                            "more": False, "body": None}),
     },
     "heartbeat_fuzz": {
         "running": HB,
@@ -188,6 +197,12 @@ SEEDS = {
                             "actors": 1, "state": "x"}),
         "long_site": pack({"node": "n", "site": "s" * 65, "tick": 1,
                            "actors": 1, "state": "x"}),
+        "names_max": pack({"node": "n" * 64, "site": "s" * 64, "tick": 1,
+                           "actors": 1, "state": "x" * 64}),
+        "long_node": pack({"node": "n" * 65, "site": "s", "tick": 1,
+                           "actors": 1, "state": "x"}),
+        "long_state": pack({"node": "n", "site": "s", "tick": 1,
+                            "actors": 1, "state": "x" * 65}),
         "negative_tick": pack({"node": "n", "site": "s", "tick": -1,
                                "actors": 1, "state": "x"}),
     },
