@@ -213,6 +213,12 @@ SEEDS = {
                            "tick": 2 ** 40}),
         "short_values": pack({"tick": 1, "ids": [1, 2],
                               "values": values(1.0)}),
+        # values one byte short of and one byte over count * 8, last in
+        # the buffer, so that a decoder reading past them overruns it.
+        "ragged_short": pack({"tick": 1, "ids": [1, 2],
+                              "values": values(1.0, 2.0)[:-1]}),
+        "ragged_long": pack({"tick": 1, "ids": [1, 2],
+                             "values": values(1.0, 2.0) + b"\x00"}),
         "str_id": pack({"tick": 1, "ids": ["1"], "values": values(1.0)}),
         "huge_ids": pack({"tick": 1, "ids": Raw(HUGE), "values": b""}),
     },
