@@ -85,7 +85,7 @@ test)
     if [ -n "${TM_TEST_LABELS:-}" ]; then
         labels=(-L "$TM_TEST_LABELS")
     else
-        labels=(-LE 'long|bench-smoke')
+        labels=(-LE '^(long|fuzz-long|bench-smoke)$')
     fi
     (cd "$root/build-asan" &&
         ctest --output-on-failure -j "$jobs" "${labels[@]}")

@@ -1,6 +1,7 @@
 /* console_req_fuzz: tm_console_req_decode on arbitrary bytes; a decoded
  * request re-encodes, decodes to the same arguments, and encodes stably. */
 #include "fuzz_check.h"
+#include "tm_err.h"
 #include "tm_msg.h"
 
 #include <stdint.h>
@@ -23,6 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n1 = 0;
     size_t n2 = 0;
 
+    /* Whatever the bytes: no out is refused, and so is a size limit one
+     * byte short of the message (checked before anything is decoded). */
+    FUZZ_REQUIRE(tm_console_req_decode(data, size, NULL, NULL) == TM_ERR_INVAL);
+    if (size > 1) {
+        tm_wire_limits_t tight = {size - 1, 0};
+        tm_console_req_t unused;
+        FUZZ_REQUIRE(tm_console_req_decode(data, size, &tight, &unused) ==
+                     TM_ERR_WIRE_TOO_LARGE);
+    }
     if (tm_console_req_decode(data, size, NULL, &r1) != 0) {
         return 0;
     }

@@ -82,8 +82,56 @@ HB = pack({"node": "node-a", "site": "north", "tick": 1000,
 BATCH = pack({"tick": 41, "ids": [1, 2, 300],
               "values": values(1.5, -2.0, float("nan"))})
 
+# Every MessagePack type in each of its encodings, short ones included
+# (a non-negative int8, a uint16 holding 1), so that each branch of the
+# checker and the reader starts from a seed.
+EVERY_INT = Raw(b"\xdc\x00\x0d" + b"\x05" + b"\xe0" + b"\xcc\xff"
+                + b"\xcd\x00\x01" + b"\xce\xff\xff\xff\xff"
+                + b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff"
+                + b"\xd0\x05" + b"\xd0\x80" + b"\xd1\x80\x00"
+                + b"\xd2\x80\x00\x00\x00"
+                + b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00"
+                + b"\xd3\x7f\xff\xff\xff\xff\xff\xff\xff"
+                + b"\xcf\x80\x00\x00\x00\x00\x00\x00\x00")
+EVERY_STR = Raw(b"\x96" + b"\xa1a" + b"\xd9\x01b" + b"\xda\x00\x01c"
+                + b"\xdb\x00\x00\x00\x01d" + b"\xc5\x00\x01e"
+                + b"\xc6\x00\x00\x00\x01f")
+EVERY_EXT = Raw(b"\x98" + b"\xd4\x01\x00" + b"\xd5\x01" + b"\x00" * 2
+                + b"\xd6\x01" + b"\x00" * 4 + b"\xd7\x01" + b"\x00" * 8
+                + b"\xd8\x01" + b"\x00" * 16 + b"\xc7\x01\x01\x00"
+                + b"\xc8\x00\x01\x01\x00"
+                + b"\xc9\x00\x00\x00\x01\x01\x00")
+EVERY_FLOAT = Raw(b"\x93" + b"\xca\x3f\xc0\x00\x00"
+                  + b"\xca\x7f\x80\x00\x01" + pack(-0.5))
+BIG_CONTAINERS = Raw(b"\x92" + b"\xdd\x00\x00\x00\x01\xc0"
+                     + b"\xdf\x00\x00\x00\x01\xa1k\xc2")
+# A map whose keys the accessors look up: each type once, an integer too
+# big for int64, a negative one, a duplicated key, a non-string key.
+ACCESSED = b"\x8e" + b"".join(pack(k) + pack(v) for k, v in (
+    ("u", 7), ("i", -7), ("big", 2 ** 64 - 1), ("f", 1.25), ("t", True),
+    ("n", None), ("s", "str"), ("b", b"bin"), ("a", [1]), ("m", {"x": 1}),
+    ("d", 1), ("d", 2), (3, "int key"), ("", "empty key")))
+
 SEEDS = {
+    "wire_reader_fuzz": {
+        "every_int": pack(EVERY_INT),
+        "every_str": pack(EVERY_STR),
+        "every_ext": pack(EVERY_EXT),
+        "every_float": pack(EVERY_FLOAT),
+        "big_containers": pack(BIG_CONTAINERS),
+        "accessed": ACCESSED,
+        "nested_maps": pack({"a": {"b": {"c": [1, "x"]}}}),
+        "truncated": b"\x93\xcd\x00",
+        "reserved": b"\x92\x01\xc1",
+        "huge_count": HUGE,
+    },
     "wire_check_fuzz": {
+        "every_int": pack(EVERY_INT),
+        "every_str": pack(EVERY_STR),
+        "every_ext": pack(EVERY_EXT),
+        "big_containers": pack(BIG_CONTAINERS),
+        "depth32": b"\x91" * 31 + b"\x90",
+        "depth33": b"\x91" * 32 + b"\x90",
         "scalars": pack([None, True, 1, -1, 300, -300, 1.5, "s", b"b"]),
         "map": pack({"a": [1, {"b": None}], "c": ""}),
         "ext": b"\x92\xd4\x01\x02\xc7\x02\x05ab",
@@ -105,6 +153,11 @@ SEEDS = {
         "six_fields": pack([1, 3, "a", "b", 1, 2]),
         "huge_payload": envelope(HUGE),
         "nul_source": envelope(HB, src="a\0b"),
+        # Names at TM_MSG_NAME_MAX and one byte over: no branch tells a
+        # limit that is off by one, only an input at the boundary does.
+        "names_max": envelope(HB, mtype=3, src="s" * 64, dst="d" * 64),
+        "source_over": envelope(HB, mtype=3, src="s" * 65),
+        "destination_over": envelope(HB, mtype=3, dst="d" * 65),
     },
     "console_req_fuzz": {
         "link": REQ,
@@ -114,6 +167,8 @@ SEEDS = {
         "int_arg": pack({"argv": ["get", 3]}),
         "empty_argv": pack({"argv": []}),
         "huge_count": pack({"argv": Raw(HUGE)}),
+        "long_arg": pack({"argv": ["set", "a" * 4097]}),
+        "too_many_args": pack({"argv": ["x"] * 1025}),
     },
     "console_rep_fuzz": {
         "ok_body": REP,
@@ -129,6 +184,10 @@ SEEDS = {
         + pack("status") + pack(-1),
         "deep_body": pack({"status": 0, "error": "OK", "message": "",
                            "more": False, "body": Raw(DEEP)}),
+        "error_max": pack({"status": -2, "error": "E" * 64, "message": "",
+                           "more": False, "body": None}),
+        "error_over": pack({"status": -2, "error": "E" * 65, "message": "",
+                            "more": False, "body": None}),
     },
     "heartbeat_fuzz": {
         "running": HB,
@@ -138,6 +197,12 @@ SEEDS = {
                             "actors": 1, "state": "x"}),
         "long_site": pack({"node": "n", "site": "s" * 65, "tick": 1,
                            "actors": 1, "state": "x"}),
+        "names_max": pack({"node": "n" * 64, "site": "s" * 64, "tick": 1,
+                           "actors": 1, "state": "x" * 64}),
+        "long_node": pack({"node": "n" * 65, "site": "s", "tick": 1,
+                           "actors": 1, "state": "x"}),
+        "long_state": pack({"node": "n", "site": "s", "tick": 1,
+                            "actors": 1, "state": "x" * 65}),
         "negative_tick": pack({"node": "n", "site": "s", "tick": -1,
                                "actors": 1, "state": "x"}),
     },
@@ -148,6 +213,12 @@ SEEDS = {
                            "tick": 2 ** 40}),
         "short_values": pack({"tick": 1, "ids": [1, 2],
                               "values": values(1.0)}),
+        # values one byte short of and one byte over count * 8, last in
+        # the buffer, so that a decoder reading past them overruns it.
+        "ragged_short": pack({"tick": 1, "ids": [1, 2],
+                              "values": values(1.0, 2.0)[:-1]}),
+        "ragged_long": pack({"tick": 1, "ids": [1, 2],
+                             "values": values(1.0, 2.0) + b"\x00"}),
         "str_id": pack({"tick": 1, "ids": ["1"], "values": values(1.0)}),
         "huge_ids": pack({"tick": 1, "ids": Raw(HUGE), "values": b""}),
     },

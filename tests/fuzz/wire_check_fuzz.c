@@ -1,7 +1,8 @@
 /* wire_check_fuzz: tm_wire_check and tm_wire_object_len on arbitrary bytes.
  * Properties: both agree; a smaller limit never accepts what the default
- * refuses; whatever is accepted unpacks with msgpack-c, packs back into an
- * accepted buffer, and packing is stable from then on. */
+ * refuses; a depth limit above the cap is the cap; whatever is accepted unpacks
+ * with msgpack-c, packs back into an accepted buffer, and packing is stable
+ * from then on. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_wire.h"
@@ -31,6 +32,8 @@ static void s_repack(const uint8_t *bytes, size_t len, uint8_t **out,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const tm_wire_limits_t small = {64, 4};
+    static const tm_wire_limits_t at_cap = {0, TM_WIRE_MAX_DEPTH_CAP};
+    static const tm_wire_limits_t over_cap = {0, TM_WIRE_MAX_DEPTH_CAP + 1};
     size_t n = 0;
     int rc = tm_wire_check(data, size, NULL);
     int lrc = tm_wire_object_len(data, size, NULL, &n);
@@ -47,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tm_wire_check(data, size, &small) == 0) {
         FUZZ_REQUIRE(rc == 0);
     }
+    size_t m = 0;
+    if (tm_wire_object_len(data, size, &small, &m) == 0) {
+        FUZZ_REQUIRE(lrc == 0 && m == n);
+    }
+    /* A depth limit above the cap counts as the cap. */
+    FUZZ_REQUIRE(tm_wire_check(data, size, &over_cap) ==
+                 tm_wire_check(data, size, &at_cap));
     if (lrc == 0) {
         /* The reader's skip walks the same object to the same end. */
         tm_wire_reader_t r;
