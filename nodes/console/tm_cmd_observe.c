@@ -14,39 +14,80 @@
 
 /* ---- inspect ------------------------------------------------------------ */
 
-/* The links into and out of one actor, counted and packed in two passes
- * (borrowed strings: packed at once). */
+/* The links into and out of one actor, copied (the runtime's strings are
+ * borrowed) and sorted, so that inspect lists them in the same order
+ * whatever order they were made or restored in. */
+typedef struct {
+    const char *port;  /* input (in) or output (out) of this actor */
+    const char *other; /* the actor at the other end */
+    const char *oport; /* its output (in) or input (out) */
+} s_link_row_t;
+
 typedef struct {
     const char *id;
-    tm_body_t *b;
-    bool in;      /* packing incoming (true) or outgoing links */
-    size_t total; /* links of that direction seen */
+    s_link_row_t *in, *out;
+    size_t n_in, n_out, cap_in, cap_out;
+    int rc;
 } s_links_t;
+
+static int s_push(s_link_row_t **v, size_t *n, size_t *cap, s_link_row_t r)
+{
+    if (*n == *cap) {
+        size_t grown = *cap ? *cap * 2 : 16;
+        s_link_row_t *p = realloc(*v, grown * sizeof *p);
+        if (p == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        *v = p;
+        *cap = grown;
+    }
+    (*v)[(*n)++] = r;
+    return 0;
+}
 
 static int s_links_cb(const tm_rt_link_t *l, void *arg)
 {
     s_links_t *ls = arg;
-    bool match =
-        ls->in ? strcmp(l->dst, ls->id) == 0
-               : strcmp(l->src, ls->id) == 0 && strcmp(l->dst, ls->id) != 0;
-    if (!match) {
-        return 0;
-    }
-    if (ls->total++ >= S_INSPECT_LINKS || ls->b == NULL) {
-        return 0;
-    }
-    tm_body_map(ls->b);
-    if (ls->in) {
-        tm_body_kv_str(ls->b, "input", l->input);
-        tm_body_kv_str(ls->b, "src", l->src);
-        tm_body_kv_str(ls->b, "output", l->output);
+    if (strcmp(l->dst, ls->id) == 0) {
+        s_link_row_t r = {l->input, l->src, l->output};
+        ls->rc = s_push(&ls->in, &ls->n_in, &ls->cap_in, r);
     } else {
-        tm_body_kv_str(ls->b, "output", l->output);
-        tm_body_kv_str(ls->b, "dst", l->dst);
-        tm_body_kv_str(ls->b, "input", l->input);
+        s_link_row_t r = {l->output, l->dst, l->input};
+        ls->rc = s_push(&ls->out, &ls->n_out, &ls->cap_out, r);
     }
-    tm_body_end(ls->b);
-    return 0;
+    return ls->rc != 0;
+}
+
+static int s_link_row_cmp(const void *a, const void *b)
+{
+    const s_link_row_t *x = a;
+    const s_link_row_t *y = b;
+    int c = strcmp(x->port, y->port);
+    if (c == 0) {
+        c = strcmp(x->other, y->other);
+    }
+    return c != 0 ? c : strcmp(x->oport, y->oport);
+}
+
+static void s_pack_rows(tm_body_t *b, const char *key, s_link_row_t *v,
+                        size_t n, bool in)
+{
+    qsort(v, n, sizeof *v, s_link_row_cmp);
+    tm_body_kv_array(b, key);
+    for (size_t i = 0; i < n && i < S_INSPECT_LINKS; i++) {
+        tm_body_map(b);
+        if (in) {
+            tm_body_kv_str(b, "input", v[i].port);
+            tm_body_kv_str(b, "src", v[i].other);
+            tm_body_kv_str(b, "output", v[i].oport);
+        } else {
+            tm_body_kv_str(b, "output", v[i].port);
+            tm_body_kv_str(b, "dst", v[i].other);
+            tm_body_kv_str(b, "input", v[i].oport);
+        }
+        tm_body_end(b);
+    }
+    tm_body_end(b);
 }
 
 static void s_pack_values(tm_body_t *b, const char *key, const tm_var_t *vars,
@@ -69,20 +110,23 @@ static void s_pack_units(tm_body_t *b, const char *key, const tm_var_t *v,
     tm_body_end(b);
 }
 
-static void s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
+static int s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
 {
-    s_links_t in = {id, b, true, 0};
-    s_links_t out = {id, b, false, 0};
-    tm_body_kv_map(b, "links");
-    tm_body_kv_array(b, "in");
-    tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &in);
-    tm_body_end(b);
-    tm_body_kv_array(b, "out");
-    tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &out);
-    tm_body_end(b);
-    tm_body_kv_u64(b, "in_total", in.total);
-    tm_body_kv_u64(b, "out_total", out.total);
-    tm_body_end(b);
+    s_links_t ls;
+    memset(&ls, 0, sizeof ls);
+    ls.id = id;
+    tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &ls);
+    if (ls.rc == 0) {
+        tm_body_kv_map(b, "links");
+        s_pack_rows(b, "in", ls.in, ls.n_in, true);
+        s_pack_rows(b, "out", ls.out, ls.n_out, false);
+        tm_body_kv_u64(b, "in_total", ls.n_in);
+        tm_body_kv_u64(b, "out_total", ls.n_out);
+        tm_body_end(b);
+    }
+    free(ls.in);
+    free(ls.out);
+    return ls.rc;
 }
 
 int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
@@ -116,7 +160,9 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     s_pack_units(b, "outputs", m->outputs, m->n_outputs);
     s_pack_units(b, "params", m->params, m->n_params);
     tm_body_end(b);
-    s_pack_links(ctx, b, a.id);
+    if (s_pack_links(ctx, b, a.id) != 0) {
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory listing links");
+    }
     tm_body_kv_map(b, "health");
     tm_body_kv_str(b, "status", tm_step_status_name(a.health.last_status));
     tm_body_kv_u64(b, "faults", a.health.faults);
