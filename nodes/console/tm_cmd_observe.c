@@ -72,7 +72,9 @@ static int s_link_row_cmp(const void *a, const void *b)
 static void s_pack_rows(tm_body_t *b, const char *key, s_link_row_t *v,
                         size_t n, bool in)
 {
-    qsort(v, n, sizeof *v, s_link_row_cmp);
+    if (n > 1) {
+        qsort(v, n, sizeof *v, s_link_row_cmp);
+    }
     tm_body_kv_array(b, key);
     for (size_t i = 0; i < n && i < S_INSPECT_LINKS; i++) {
         tm_body_map(b);
