@@ -2,6 +2,7 @@
 #include "tm_console_srv.h"
 
 #include "tm_err.h"
+#include "tm_time.h"
 #include "tm_log.h"
 #include "tm_msg.h"
 #include "tm_sock.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #define S_IDENT_MAX    256u
@@ -55,13 +55,6 @@ struct tm_console_srv {
     uint64_t errors;
     uint64_t dropped;
 };
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- sending ------------------------------------------------------------ */
 
@@ -189,7 +182,7 @@ static void s_stream_send(tm_console_srv_t *s, size_t *i, tm_reply_t *rep)
                  st->def.final == NULL);
     int rc = s_send_rep(s, &st->peer, rep, !last);
     st->sent++;
-    st->last_sent = s_now();
+    st->last_sent = tm_time_now();
     if (last || (rc == TM_ERR_CLOSED && st->def.final == NULL)) {
         s_stream_remove(s, *i);
         return;
@@ -215,7 +208,7 @@ static int s_stream_start(tm_console_call_t *req,
     st->peer = *p;
     st->cmd = *req->cmd;
     st->last_tick = tm_rt_tick(s->ctx->rt);
-    st->next_at = s_now() + def->interval;
+    st->next_at = tm_time_now() + def->interval;
     s->streams[s->n_streams++] = st;
     size_t i = s->n_streams - 1;
     s_stream_send(s, &i, req->rep); /* the first item */
@@ -248,7 +241,7 @@ static int s_emit(tm_console_call_t *req)
 static void s_after_tick(void *arg, uint64_t tick)
 {
     tm_console_srv_t *s = arg;
-    double now = s_now();
+    double now = tm_time_now();
     tm_clock_t mode = tm_sched_mode(s->ctx->sched);
     const char *label = tm_sched_label(s->ctx->sched);
     double min_gap = S_RT_WATCH_MIN;
@@ -289,7 +282,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     tm_console_srv_t *s = w->data;
-    double now = s_now();
+    double now = tm_time_now();
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];
         if (!st->def.per_tick && now >= st->next_at) {

@@ -2,6 +2,7 @@
 #include "tm_mut.h"
 
 #include "tm_err.h"
+#include "tm_time.h"
 #include "tm_log.h"
 #include "tm_persist.h"
 #include "tm_wire.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct tm_mut {
     tm_rt_t *rt;
@@ -118,13 +118,6 @@ static int s_store_failed(char *why, int rc)
 {
     return s_why(why, rc, "could not store the change, nothing was changed: %s",
                  tm_err_str(rc));
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Commit a batch after the barrier, so the store sees writes in order. */
@@ -337,7 +330,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     char id[TM_ID_MAX + 32];
     tm_store_batch_t *b = NULL;
     uint64_t spawned = 0;
-    double t0 = s_now();
+    double t0 = tm_time_now();
     int rc = s_check_memory(m, count, model, why);
     if (rc != 0) {
         return s_count(m, rc);
@@ -368,7 +361,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         }
     }
     rc = s_del_stale_links(m, b, prefix, true, count);
-    double t1 = s_now();
+    double t1 = tm_time_now();
     if (rc == 0) {
         rc = s_commit(m, b);
     }
@@ -378,7 +371,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     }
     spawned = 0; /* acknowledged */
     if (timing != NULL) {
-        double t2 = s_now();
+        double t2 = tm_time_now();
         timing->elapsed_s = t2 - t0;
         timing->commit_s = t2 - t1;
     }

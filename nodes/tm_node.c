@@ -14,6 +14,7 @@
 #include "tm_console.h"
 #include "tm_console_srv.h"
 #include "tm_err.h"
+#include "tm_time.h"
 #include "tm_log.h"
 #include "tm_mut.h"
 #include "tm_persist.h"
@@ -53,13 +54,6 @@ struct tm_node {
     bool stopping;
     int fatal; /* runtime failure */
 };
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -205,7 +199,7 @@ static double s_last_tick_us(void *a)
 
 static double s_uptime(void *a)
 {
-    return s_now() - ((tm_node_t *)a)->started;
+    return tm_time_now() - ((tm_node_t *)a)->started;
 }
 
 static void s_shards(void *a, tm_body_t *b)
@@ -307,7 +301,7 @@ static int s_backup(void *arg, const char *dest, char *why)
     tm_node_t *n = arg;
     tm_store_verify_t v;
     char what[TM_STORE_WHY_MAX + 256];
-    double t0 = s_now();
+    double t0 = tm_time_now();
     int rc = tm_persist_backup(n->store, dest, &v);
     switch (rc) {
     case 0:
@@ -317,7 +311,7 @@ static int s_backup(void *arg, const char *dest, char *why)
                  "%llu links, %llu pages in %.3f s",
                  n->cfg.data, dest, (unsigned long long)v.records[TM_DB_ACTORS],
                  (unsigned long long)v.records[TM_DB_LINKS],
-                 (unsigned long long)v.pages, s_now() - t0);
+                 (unsigned long long)v.pages, tm_time_now() - t0);
         tm_log(TM_LOG_INFO, "node: %s", why);
         return 0;
     case TM_ERR_STORE_CORRUPT:
@@ -453,7 +447,7 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
         return rc;
     }
     *ckpt_tick = meta.tick;
-    double t0 = s_now();
+    double t0 = tm_time_now();
     tm_persist_load_t ld;
     rc = tm_persist_load(n->store, n->rt, &ld);
     if (rc != 0) {
@@ -465,8 +459,8 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
         tm_log(TM_LOG_INFO,
                "node: restored %zu actors and %zu links at tick %llu in "
                "%.3f s (%zu actors, %zu links skipped)",
-               ld.actors, ld.links, (unsigned long long)meta.tick, s_now() - t0,
-               ld.actors_skipped, ld.links_skipped);
+               ld.actors, ld.links, (unsigned long long)meta.tick,
+               tm_time_now() - t0, ld.actors_skipped, ld.links_skipped);
     }
     return 0;
 }
@@ -537,7 +531,7 @@ int tm_node_open(tm_node_t **out, const tm_config_t *cfg, char *err,
         return TM_ERR_NOMEM;
     }
     n->cfg = *cfg;
-    n->started = s_now();
+    n->started = tm_time_now();
     n->stats = tm_stats_new();
     n->zctx = zmq_ctx_new();
     int rc = n->stats != NULL && n->zctx != NULL ? 0 : TM_ERR_NOMEM;
@@ -625,7 +619,7 @@ int tm_node_run(tm_node_t *n, char *err, size_t errlen)
               tm_err_str(rc), (unsigned long long)tm_ckpt_tick(n->ckpt));
         return rc;
     }
-    double t0 = s_now();
+    double t0 = tm_time_now();
     rc = tm_ckpt_final(n->ckpt);
     if (rc != 0) {
         s_err(err, errlen, "final checkpoint failed: %s", tm_err_str(rc));
@@ -635,7 +629,7 @@ int tm_node_run(tm_node_t *n, char *err, size_t errlen)
            "node: final checkpoint at tick %llu (%zu actors) in %.1f ms; "
            "stopped",
            (unsigned long long)tm_rt_tick(n->rt), tm_rt_count(n->rt),
-           (s_now() - t0) * 1e3);
+           (tm_time_now() - t0) * 1e3);
     return 0;
 }
 

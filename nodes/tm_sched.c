@@ -2,12 +2,12 @@
 #include "tm_sched.h"
 
 #include "tm_err.h"
+#include "tm_time.h"
 #include "tm_log.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define S_CHUNK_S   0.010 /* target wall time of one stepping chunk */
 #define S_CHUNK_MAX 1048576u
@@ -48,13 +48,6 @@ struct tm_sched {
     double ticks_per_s;
 };
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void s_schedule(tm_sched_t *s);
 
 /* ---- runs --------------------------------------------------------------- */
@@ -72,7 +65,7 @@ void tm_sched_run_info(const tm_sched_t *s, tm_sched_run_t *out)
     out->start = s->run_start;
     out->done = st.tick - s->run_start;
     out->steps = st.steps - s->run_steps0;
-    out->elapsed_s = s_now() - s->run_t0;
+    out->elapsed_s = tm_time_now() - s->run_t0;
 }
 
 int tm_sched_run(tm_sched_t *s, uint64_t ticks)
@@ -89,7 +82,7 @@ int tm_sched_run(tm_sched_t *s, uint64_t ticks)
     s->run_ticks = ticks;
     s->run_start = st.tick;
     s->run_steps0 = st.steps;
-    s->run_t0 = s_now();
+    s->run_t0 = tm_time_now();
     s_schedule(s);
     return 0;
 }
@@ -176,7 +169,7 @@ static uint64_t s_want(const tm_sched_t *s, double now)
 
 static void s_step_chunk(tm_sched_t *s)
 {
-    double now = s_now();
+    double now = tm_time_now();
     size_t actors = tm_rt_count(s->rt);
     bool fresh = s->per_tick <= 0 || actors > s->per_tick_actors;
     uint64_t want = s_want(s, now);
@@ -198,7 +191,7 @@ static void s_step_chunk(tm_sched_t *s)
         s->fatal(s->fatal_arg, rc);
         return;
     }
-    double per = (s_now() - now) / (double)want;
+    double per = (tm_time_now() - now) / (double)want;
     if (!(per > 0)) {
         per = 1e-9; /* below the clock's resolution: still measured */
     }
@@ -246,7 +239,7 @@ static void s_schedule(tm_sched_t *s)
         if (s->run_active || s->mode == TM_CLOCK_FAST) {
             idle = true;
         } else if (s->mode == TM_CLOCK_REALTIME) {
-            double now = s_now();
+            double now = tm_time_now();
             if (s_rt_due(s, now) > 0) {
                 idle = true;
             } else {
@@ -278,7 +271,7 @@ static void s_rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     tm_sched_t *s = w->data;
     tm_rt_stats_t st;
-    double now = s_now();
+    double now = tm_time_now();
     tm_rt_stats(s->rt, &st);
     double dt = now - s->rate_at;
     if (dt > 0) {
@@ -301,7 +294,7 @@ void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode)
     s->mode = mode;
     if (mode == TM_CLOCK_REALTIME) {
         /* tick k is due at t0 + (k - k0) h from now on */
-        s->rt_t0 = s_now();
+        s->rt_t0 = tm_time_now();
         s->rt_k0 = tm_rt_tick(s->rt);
     }
     s_schedule(s);
@@ -324,7 +317,7 @@ double tm_sched_lag(const tm_sched_t *s)
     }
     double h = tm_rt_h(s->rt);
     double due = s->rt_t0 + (double)(tm_rt_tick(s->rt) - s->rt_k0) * h;
-    double lag = s_now() - due - h;
+    double lag = tm_time_now() - due - h;
     return lag > 0 ? lag : 0;
 }
 
@@ -385,7 +378,7 @@ void tm_sched_attach(tm_sched_t *s, struct ev_loop *loop)
     tm_rt_stats_t st;
     tm_rt_stats(s->rt, &st);
     s->loop = loop;
-    s->rate_at = s_now();
+    s->rate_at = tm_time_now();
     s->rate_steps = st.steps;
     s->rate_tick = st.tick;
     ev_timer_start(loop, &s->rate_timer);

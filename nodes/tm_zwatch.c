@@ -2,9 +2,9 @@
 #include "tm_zwatch.h"
 
 #include "tm_err.h"
+#include "tm_time.h"
 
 #include <stdint.h>
-#include <time.h>
 #include <zmq.h>
 
 #define S_BUDGET_DEFAULT 64u
@@ -18,17 +18,10 @@ bool tm_zwatch_readable(void *sock)
            (events & ZMQ_POLLIN);
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void s_pass(tm_zwatch_t *w)
 {
     unsigned n = 0;
-    double until = s_now() + S_PASS_S;
+    double until = tm_time_now() + S_PASS_S;
     bool out_of_time = false;
     while (n < w->budget && tm_zwatch_readable(w->sock)) {
         n++;
@@ -36,7 +29,7 @@ static void s_pass(tm_zwatch_t *w)
         if (w->fn(w->arg, w->sock) != 0) {
             break;
         }
-        if (s_now() > until) {
+        if (tm_time_now() > until) {
             out_of_time = true;
             break;
         }

@@ -75,16 +75,6 @@ int tmi_cmd_stats(tm_console_ctx_t *ctx, tm_console_call_t *req)
     return tm_reply_done(rep);
 }
 
-static void s_pack_var_names(tm_body_t *b, const char *key, const tm_var_t *v,
-                             uint32_t n)
-{
-    tm_body_kv_map(b, key);
-    for (uint32_t i = 0; i < n; i++) {
-        tm_body_kv_str(b, v[i].name, v[i].unit);
-    }
-    tm_body_end(b);
-}
-
 int tmi_cmd_models(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
@@ -121,10 +111,10 @@ int tmi_cmd_models(tm_console_ctx_t *ctx, tm_console_call_t *req)
         tm_body_map(b);
         tmi_pack_model(b, m);
         tm_body_kv_str(b, "summary", m->summary);
-        s_pack_var_names(b, "states", m->states, m->n_states);
-        s_pack_var_names(b, "inputs", m->inputs, m->n_inputs);
-        s_pack_var_names(b, "outputs", m->outputs, m->n_outputs);
-        s_pack_var_names(b, "params", m->params, m->n_params);
+        tmi_pack_units(b, "states", m->states, m->n_states);
+        tmi_pack_units(b, "inputs", m->inputs, m->n_inputs);
+        tmi_pack_units(b, "outputs", m->outputs, m->n_outputs);
+        tmi_pack_units(b, "params", m->params, m->n_params);
         tm_body_end(b);
     }
     tm_body_end(b);

@@ -102,16 +102,6 @@ static void s_pack_values(tm_body_t *b, const char *key, const tm_var_t *vars,
     tm_body_end(b);
 }
 
-static void s_pack_units(tm_body_t *b, const char *key, const tm_var_t *v,
-                         uint32_t n)
-{
-    tm_body_kv_map(b, key);
-    for (uint32_t i = 0; i < n; i++) {
-        tm_body_kv_str(b, v[i].name, v[i].unit);
-    }
-    tm_body_end(b);
-}
-
 static int s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
 {
     s_links_t ls;
@@ -157,10 +147,10 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     s_pack_values(b, "params", m->params, m->n_params, a.params);
     s_pack_values(b, "held", m->inputs, m->n_inputs, a.held);
     tm_body_kv_map(b, "units");
-    s_pack_units(b, "state", m->states, m->n_states);
-    s_pack_units(b, "inputs", m->inputs, m->n_inputs);
-    s_pack_units(b, "outputs", m->outputs, m->n_outputs);
-    s_pack_units(b, "params", m->params, m->n_params);
+    tmi_pack_units(b, "state", m->states, m->n_states);
+    tmi_pack_units(b, "inputs", m->inputs, m->n_inputs);
+    tmi_pack_units(b, "outputs", m->outputs, m->n_outputs);
+    tmi_pack_units(b, "params", m->params, m->n_params);
     tm_body_end(b);
     if (s_pack_links(ctx, b, a.id) != 0) {
         return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory listing links");
@@ -307,11 +297,7 @@ int tmi_cmd_watch(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (rc != 0) {
         return rc;
     }
-    if (req->stream == NULL) {
-        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
-                              "streams are not served here");
-    }
-    return req->stream(req, &def);
+    return tmi_stream(req, &def);
 }
 
 /* ---- top ---------------------------------------------------------------- */
@@ -417,9 +403,5 @@ int tmi_cmd_top(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (rc != 0) {
         return rc;
     }
-    if (req->stream == NULL) {
-        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
-                              "streams are not served here");
-    }
-    return req->stream(req, &def);
+    return tmi_stream(req, &def);
 }

@@ -116,6 +116,25 @@ void tmi_pack_model(tm_body_t *b, const tm_model_t *m)
     tm_body_kv_str(b, "fidelity", tm_fidelity_name(m->fidelity));
 }
 
+void tmi_pack_units(tm_body_t *b, const char *key, const tm_var_t *v,
+                    uint32_t n)
+{
+    tm_body_kv_map(b, key);
+    for (uint32_t i = 0; i < n; i++) {
+        tm_body_kv_str(b, v[i].name, v[i].unit);
+    }
+    tm_body_end(b);
+}
+
+int tmi_stream(tm_console_call_t *req, const tm_console_stream_t *def)
+{
+    if (req->stream == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "streams are not served here");
+    }
+    return req->stream(req, def);
+}
+
 void tmi_hex(const uint8_t *bytes, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

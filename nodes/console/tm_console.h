@@ -120,6 +120,12 @@ TM_CMD_TABLE(TM_CONSOLE_X_DECL)
 /* Shared by the handler files. */
 int tmi_unknown_actor(tm_reply_t *rep, const char *id);
 void tmi_pack_model(tm_body_t *b, const tm_model_t *m);
+/* key: {name: unit} of n variables. */
+void tmi_pack_units(tm_body_t *b, const char *key, const tm_var_t *v,
+                    uint32_t n);
+/* Answer with a stream (rep holds its first item), where streams are
+ * served. */
+int tmi_stream(tm_console_call_t *req, const tm_console_stream_t *def);
 /* Hex of n bytes into out (2n + 1 bytes). */
 void tmi_hex(const uint8_t *bytes, size_t n, char *out);
 /* The clock's label and lag, "paused"/0 without a clock. */
