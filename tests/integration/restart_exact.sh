@@ -1,6 +1,8 @@
 # restart_exact: a node stopped (SIGTERM) or killed (kill -9 after a
 # checkpoint) and restarted continues exactly as an uninterrupted node:
-# the same mesh stepped to the same tick has the same digest, bit for bit.
+# the same mesh stepped to the same tick has the same digest, bit for bit,
+# with a mesh large enough (1,812 actors) to be stepped by worker threads,
+# and with 1 or 2 workers.
 . "$(dirname "$0")/lib.sh"
 
 # build the same coupled mesh on the node at $EP
@@ -22,6 +24,12 @@ build_mesh() {
     expect_ok tmc link p0.head pi0.head_in
     expect_ok tmc link pi0.q t0.qin
     expect_ok tmc link t0.level p0.h_suction
+    # above the node's inline limit (1,024 actors): steps run on the worker
+    # threads, so digests compare worker counts and restarts of a threaded
+    # mesh
+    expect_ok tmc spawn-many w 1500 --model oscillator --param k=30
+    expect_ok tmc spawn-many v 300 --model pump --period 3
+    expect_ok tmc link o4.x w7.fl
 }
 
 digest() {
