@@ -111,6 +111,9 @@ eq "$(j nodes | jget '[0].tick')" 118 "restart after SIGTERM: tick"
 eq "$(j hash | jget .digest)" "$h_stop" "restart after SIGTERM: digest"
 
 # crash while stepping fast: back at a checkpoint tick, every actor there
+# with the states the checkpoint holds - the same digest as the mesh of tick
+# 118 (a verified backup taken now) stepped on to that tick
+expect_ok tmc backup "$WORK/at118"
 expect_ok tmc clock fast
 sleep 1
 ticked=$(j nodes | jget '[0].tick')
@@ -124,6 +127,16 @@ tick=$(j nodes | jget '[0].tick')
     fail "tick after a crash while stepping: $tick (was at $ticked)"
 ok
 eq "$(j nodes | jget '[0].actors')" 9 "all actors after crash while stepping"
+h_crash=$(j hash | jget .digest)
+crash_pid=$NODE_PID
+start_node at118 --checkpoint 0
+expect_ok tmc run --ticks $((tick - 118))
+eq "$(j hash | jget .digest)" "$h_crash" \
+    "states and links after a crash while stepping = the checkpoint's"
+stop_node "$NODE_PID" || fail "stop at118"
+ok
+EP=$ep
+NODE_PID=$crash_pid
 
 # SIGINT is a clean stop too
 kill -INT "$NODE_PID"
