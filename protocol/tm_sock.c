@@ -146,6 +146,11 @@ int tm_sock_open(void **out, void *zctx, int type, const char *endpoint,
         rc = tm_sock_err();
         goto done;
     }
+    if (opts != NULL && opts->monitor != NULL && opts->monitor_events != 0 &&
+        zmq_socket_monitor(s, opts->monitor, opts->monitor_events) != 0) {
+        rc = tm_sock_err();
+        goto done;
+    }
     int r =
         mode == TM_SOCK_BIND ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (r != 0) {

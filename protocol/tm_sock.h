@@ -27,6 +27,11 @@ typedef struct {
     size_t max_msg; /* ZMQ_MAXMSGSIZE in bytes; 0 = wire default */
     int hwm;        /* send and receive high-water marks; 0 = 1000 */
     int linger_ms;  /* -1 = the default for the socket type */
+    /* inproc address on which the socket reports these ZMQ_EVENT_* (0 or
+     * NULL: none), set up before it binds or connects, so that no event
+     * is missed; connect a PAIR to it first (inproc allows that). */
+    const char *monitor;
+    int monitor_events;
 } tm_sock_opts_t;
 
 /* Create a socket of zmq type `type` (ZMQ_ROUTER, ZMQ_DEALER, ...) in

@@ -29,28 +29,6 @@ struct tm_client {
     char name[TM_MSG_NAME_MAX + 1];
 };
 
-/* Watch the socket's connection events, so that a node that is there but
- * busy is told apart from a node that is not there at all. */
-static void s_monitor(tm_client_t *c)
-{
-    char addr[64];
-    snprintf(addr, sizeof addr, "inproc://tm-client-%p-%u", (void *)c,
-             ++c->generation);
-    c->connected = false;
-    if (zmq_socket_monitor(c->sock, addr,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-        return;
-    }
-    c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
-    int zero = 0;
-    if (c->monitor != NULL &&
-        (zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-         zmq_connect(c->monitor, addr) != 0)) {
-        zmq_close(c->monitor);
-        c->monitor = NULL;
-    }
-}
-
 static void s_unmonitor(tm_client_t *c)
 {
     if (c->sock != NULL) {
@@ -62,14 +40,33 @@ static void s_unmonitor(tm_client_t *c)
     }
 }
 
+/* The socket reports its connection events from before it connects, so
+ * that a node that is there but busy is told apart from a node that is not
+ * there at all. */
 static int s_connect(tm_client_t *c)
 {
+    char addr[64];
+    int zero = 0;
+    snprintf(addr, sizeof addr, "inproc://tm-client-%p-%u", (void *)c,
+             ++c->generation);
+    c->connected = false;
+    c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (c->monitor != NULL &&
+        (zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+         zmq_connect(c->monitor, addr) != 0)) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
     /* linger 0: a console that gives up on a node must exit at once */
-    tm_sock_opts_t opts = {.linger_ms = 0};
+    tm_sock_opts_t opts = {.linger_ms = 0,
+                           .monitor = c->monitor != NULL ? addr : NULL,
+                           .monitor_events =
+                               ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED};
     int rc = tm_sock_open(&c->sock, c->zctx, ZMQ_DEALER, c->endpoint,
                           TM_SOCK_CONNECT, &opts);
-    if (rc == 0) {
-        s_monitor(c);
+    if (rc != 0 && c->monitor != NULL) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
     }
     return rc;
 }
