@@ -6,6 +6,10 @@
 #   tools/dev.sh demo    build + start a node on its defaults with a demo plant
 #   tools/dev.sh test    deps + format check + gcc build + clang ASan/UBSan
 #                        build (with fuzz targets) + ctest + TSan runtime tests
+#   tools/dev.sh bench   release build + the benchmarks with their checks
+#                        (twinmesh-bench, bench-node.sh) + the long tests
+#                        (ctest label "long": the 2,000-cycle kill -9 crash
+#                        test of the store)
 #
 # Environment: TM_JOBS (parallel build jobs, default nproc),
 # TM_TEST_LABELS (ctest -L regex for the sanitizer run; default: every label
@@ -96,8 +100,20 @@ test)
     (cd "$root/build-tsan" &&
         TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads)
     ;;
+bench)
+    deps
+    configure_build build -DCMAKE_C_COMPILER=gcc
+    echo "== runtime benchmark (1M actors, memory and digest checks)"
+    "$root/build/tools/twinmesh-bench" --actors 1000000 --ticks 20 \
+        --repeat 3 --workers 1,2 --check --max-overhead 512
+    echo "== node benchmark (spawn-many, >= 100,000 actors/s)"
+    "$root/tools/bench-node.sh" --build "$root/build" --repeat 5 \
+        --check 100000
+    echo "== long tests"
+    (cd "$root/build" && ctest --output-on-failure -L '^long$')
+    ;;
 *)
-    echo "usage: tools/dev.sh deps|build|demo|test" >&2
+    echo "usage: tools/dev.sh deps|build|demo|test|bench" >&2
     exit 2
     ;;
 esac
