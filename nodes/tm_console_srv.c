@@ -343,7 +343,7 @@ static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
     snprintf(p->name, sizeof p->name, "console");
     p->seq = 0;
     int rc = tm_envelope_decode(buf, len, NULL, &env);
-    if (rc != 0) {
+    if (rc != 0 && rc != TM_ERR_WIRE_MSGTYPE) {
         s_reply_error(s, p, rc, "malformed request: %s", tm_err_str(rc));
         return;
     }

@@ -12,6 +12,7 @@
 #include "tm_err.h" /* error codes, tm_err_name */
 
 #include <stdlib.h> /* malloc, free */
+#include <stdbool.h>
 #include <string.h> /* memcpy, memchr, strlen, strnlen */
 
 /* Limits for checking an already-encoded object handed to an encoder: only
@@ -199,14 +200,16 @@ int tm_envelope_decode(const uint8_t *buf, size_t len,
         goto done;
     }
     rc = tm_wire_read_u64(&r, &v);
-    if (rc == TM_ERR_WIRE_FIELD ||
-        (rc == 0 && (v < TM_MSG_CONSOLE_REQ || v > TM_MSG_TYPE_MAX))) {
+    if (rc == TM_ERR_WIRE_FIELD) {
         rc = TM_ERR_WIRE_MSGTYPE;
     }
     if (rc != 0) {
         goto done;
     }
-    env.type = (uint32_t)v;
+    /* An unknown type is judged after the rest is read, so that the
+     * caller can still answer with the request's seq. */
+    bool unknown = v < TM_MSG_CONSOLE_REQ || v > TM_MSG_TYPE_MAX;
+    env.type = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     rc = s_read_name(&r, env.source, TM_MSG_NAME_MAX);
     if (rc != 0) {
         goto done;
@@ -226,6 +229,10 @@ int tm_envelope_decode(const uint8_t *buf, size_t len,
     rc = tm_wire_read_skip(&r, &env.payload, &env.payload_len);
     if (rc == 0 && tm_wire_reader_left(&r) != 0) {
         rc = TM_ERR_WIRE_TRAILING; /* excluded by the check; kept as a guard */
+    }
+    if (rc == 0 && unknown) {
+        *out = env; /* all but the type is valid: for the reply's seq */
+        return TM_ERR_WIRE_MSGTYPE;
     }
 done:
     if (rc == 0) {

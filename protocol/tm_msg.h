@@ -70,7 +70,10 @@ int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
  * change the layout). Errors: TM_ERR_WIRE_TYPE (not an array, a field of
  * another type), TM_ERR_WIRE_VERSION (version not TM_PROTO_VERSION),
  * TM_ERR_WIRE_FIELD (not 7 elements, bad name, negative tick or seq),
- * TM_ERR_WIRE_MSGTYPE (type not a tm_msg_type_t), and the check errors. */
+ * TM_ERR_WIRE_MSGTYPE (type not a tm_msg_type_t: judged last, and *out
+ * is filled with the rest, which is valid, so that a reply can carry the
+ * request's seq), and the check errors. *out is written on success and on
+ * TM_ERR_WIRE_MSGTYPE only. */
 int tm_envelope_decode(const uint8_t *buf, size_t len,
                        const tm_wire_limits_t *limits, tm_envelope_t *out);
 

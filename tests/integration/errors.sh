@@ -96,8 +96,8 @@ expect_fail 2 "cannot use endpoint : invalid argument" "$TM_BIN" -c "" nodes
 # the node checks the same things when a request bypasses the console's
 # own parsing (raw requests below): every malformed request gets an error
 # reply and the node keeps serving
-for kind in garbage bomb deep empty truncated version msgtype twoframes \
-    noargv argvtype unknown; do
+for kind in garbage bomb deep empty truncated version msgtype msgtype9 \
+    twoframes noargv argvtype unknown; do
     out=$("$IT_BIN" bad "$EP" "$kind")
     case $kind in
     garbage) want=WIRE_ ;;
@@ -106,7 +106,7 @@ for kind in garbage bomb deep empty truncated version msgtype twoframes \
     empty) want=WIRE_TRUNCATED ;;
     truncated) want=WIRE_TRUNCATED ;;
     version) want=WIRE_VERSION ;;
-    msgtype) want=WIRE_MSGTYPE ;;
+    msgtype | msgtype9) want=WIRE_MSGTYPE ;;
     twoframes) want=WIRE_MALFORMED ;;
     noargv) want=WIRE_FIELD ;;
     argvtype) want=WIRE_TYPE ;;
@@ -114,11 +114,15 @@ for kind in garbage bomb deep empty truncated version msgtype twoframes \
     esac
     grep -q "^$want" <<<"$out" || fail "malformed '$kind': $out"
     ok
+    case $kind in
+    msgtype | msgtype9 | unknown) # the envelope was readable: its seq (7)
+        grep -q "(seq 7)$" <<<"$out" || fail "seq of the reply: $out" ;;
+    esac
     tmc -t 5 nodes >/dev/null || fail "node down after malformed '$kind'"
     ok
 done
 errors=$(tmc --json stats | jget .console.errors)
-[ "$errors" -ge 11 ] || fail "errors counted: $errors"
+[ "$errors" -ge 12 ] || fail "errors counted: $errors"
 ok
 
 # a frame over the 1 MiB limit: libzmq drops the peer before any decoder

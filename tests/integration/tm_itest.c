@@ -10,9 +10,11 @@
  *                                     JSON document; print the count
  *   tm_itest bad ENDPOINT KIND        send one malformed request of KIND to
  *                                     a node's console and print the reply
- *                                     ("STATUS_NAME message") or "no reply"
+ *                                     ("STATUS_NAME message (seq N)") or "no
+ *                                     reply"
  *                                     (kinds: garbage bomb deep huge empty
- *                                     truncated version msgtype twoframes
+ *                                     truncated version msgtype msgtype9
+ *                                     twoframes
  *                                     noargv argvtype unknown)
  *   tm_itest hostile-node ENDPOINT    bind a console endpoint and answer
  *                                     every request with a well-formed
@@ -281,12 +283,15 @@ static int s_bad(const char *endpoint, const char *kind)
         }
         flen -= 3;
     } else if (strcmp(kind, "version") == 0 || strcmp(kind, "msgtype") == 0 ||
+               strcmp(kind, "msgtype9") == 0 ||
                strcmp(kind, "twoframes") == 0 || strcmp(kind, "unknown") == 0) {
         const char *argv[] = {strcmp(kind, "unknown") == 0 ? "frobnicate"
                                                            : "nodes"};
         rc = tm_console_req_encode(1, argv, &payload, &plen);
         uint32_t version = strcmp(kind, "version") == 0 ? 9 : 1;
-        uint32_t type = strcmp(kind, "msgtype") == 0 ? 3 : 1;
+        uint32_t type = strcmp(kind, "msgtype") == 0    ? 3
+                        : strcmp(kind, "msgtype9") == 0 ? 9
+                                                        : 1;
         if (rc == 0) {
             rc = s_envelope(version, type, payload, plen, &frame, &flen);
         }
@@ -341,8 +346,9 @@ static int s_bad(const char *endpoint, const char *kind)
         if (d != 0) {
             printf("undecodable reply: %s\n", tm_err_name(d));
         } else {
-            printf("%s %.*s\n", tm_err_name(rep.status), (int)rep.message_len,
-                   rep.message);
+            printf("%s %.*s (seq %llu)\n", tm_err_name(rep.status),
+                   (int)rep.message_len, rep.message,
+                   (unsigned long long)env.seq);
         }
     }
     zmq_msg_close(&msg);
