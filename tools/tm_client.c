@@ -23,6 +23,7 @@ struct tm_client {
     void *sock;
     void *monitor;  /* PAIR receiving the socket's connection events */
     bool connected; /* a TCP connection to the node is up */
+    bool lost;      /* the connection dropped since the last request */
     unsigned generation;
     char endpoint[S_ENDPOINT_MAX + 1];
     uint64_t seq;
@@ -93,6 +94,7 @@ bool tm_client_connected(tm_client_t *c)
                 c->connected = true;
             } else if (event == ZMQ_EVENT_DISCONNECTED) {
                 c->connected = false;
+                c->lost = true;
             }
         }
         zmq_msg_close(&ev);
@@ -143,6 +145,7 @@ void tm_client_destroy(tm_client_t **p)
 
 int tm_client_reset(tm_client_t *c)
 {
+    c->lost = false;
     s_unmonitor(c);
     tm_sock_close(&c->sock);
     return s_connect(c);
@@ -158,7 +161,15 @@ static int s_send(tm_client_t *c, int argc, const char *const *argv,
 
 int tm_client_send(tm_client_t *c, int argc, const char *const *argv)
 {
+    tm_client_connected(c); /* events of before this request */
+    c->lost = false;
     return s_send(c, argc, argv, ++c->seq);
+}
+
+bool tm_client_lost(tm_client_t *c)
+{
+    tm_client_connected(c);
+    return c->lost;
 }
 
 int tm_client_cancel(tm_client_t *c)
@@ -283,6 +294,9 @@ int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
             return TM_ERR_IO;
         }
         if (r == 0) {
+            if (tm_client_lost(c)) {
+                return TM_ERR_TIMEOUT; /* no reply will come on this one */
+            }
             continue;
         }
         zmq_msg_t msg;

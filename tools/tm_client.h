@@ -47,7 +47,9 @@ int tm_client_cancel(tm_client_t *c);
 
 /* Wait up to timeout_ms (-1: forever) for the next reply to the last
  * request. If *stop becomes non-zero while waiting (checked every 100 ms;
- * may be NULL), returns TM_ERR_CLOSED. Errors: TM_ERR_TIMEOUT,
+ * may be NULL), returns TM_ERR_CLOSED. The connection dropping while
+ * waiting ends the wait too (TM_ERR_TIMEOUT, tm_client_lost() is true).
+ * Errors: TM_ERR_TIMEOUT,
  * TM_ERR_CLOSED, TM_ERR_WIRE_* (a malformed reply), TM_ERR_IO. */
 int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
                    tm_client_reply_t *rep);
@@ -59,5 +61,10 @@ const char *tm_client_endpoint(const tm_client_t *c);
 /* true if a connection to the node is up (a node that does not answer in
  * time is then busy, not gone). */
 bool tm_client_connected(tm_client_t *c);
+
+/* true if the connection dropped since the last request was sent: no
+ * reply to it will come (tm_client_recv then returns TM_ERR_TIMEOUT at
+ * once instead of waiting out its timeout). */
+bool tm_client_lost(tm_client_t *c);
 
 #endif

@@ -117,7 +117,15 @@ static int s_connect(s_console_t *c)
 static void s_unreachable(s_console_t *c, bool first, bool mutates)
 {
     char msg[1300];
-    if (first && tm_client_connected(c->client)) {
+    if (tm_client_lost(c->client)) {
+        snprintf(msg, sizeof msg,
+                 "the connection to the node at %s was lost while waiting "
+                 "for the reply%s",
+                 c->endpoint,
+                 mutates ? "; the change may or may not have been applied: "
+                           "check before repeating it"
+                         : "");
+    } else if (first && tm_client_connected(c->client)) {
         /* the node is there: it is busy, and may still do what was asked */
         snprintf(msg, sizeof msg,
                  "the node at %s is up but did not answer within %g s (it "

@@ -143,4 +143,26 @@ kill -INT "$NODE_PID"
 rc=0
 wait "$NODE_PID" || rc=$?
 eq "$rc" 0 "SIGINT exit status"
+
+# kill -9 while a console waits for a long spawn-many: the console sees
+# the connection drop and says so at once, instead of waiting out a
+# timeout of minutes and calling the node unreachable
+start_node gone --checkpoint 0
+tmc -t 600 spawn-many huge 2000000 --model oscillator >/dev/null \
+    2>"$WORK/gone.err" &
+console_pid=$!
+sleep 1
+t0=$(date +%s%N)
+kill -KILL "$NODE_PID"
+wait "$NODE_PID" 2>/dev/null || true
+rc=0
+wait "$console_pid" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "console after kill -9 of its node: exit $rc after $ms ms"
+eq "$rc" 3 "console exit status when the node dies"
+grep -qF "was lost while waiting for the reply; the change may or may not \
+have been applied" "$WORK/gone.err" || fail "lost connection: $(cat "$WORK/gone.err")"
+ok
+[ "$ms" -lt 5000 ] || fail "the console waited $ms ms for a dead node"
+ok
 done_checks
