@@ -177,6 +177,15 @@ static void s_stream_end(tm_console_srv_t *s, size_t i, int status,
 static void s_stream_send(tm_console_srv_t *s, size_t *i, tm_reply_t *rep)
 {
     s_stream_t *st = s->streams[*i];
+    if (rep->status != 0 && st->def.final != NULL && s->ctx->sched != NULL) {
+        /* a run's item failed: end the run, whose final reply answers
+         * (and removes this stream), rather than leave it running with
+         * nobody told */
+        char msg[TM_CMD_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", rep->message);
+        tm_sched_run_stop(s->ctx->sched, rep->status, msg);
+        return;
+    }
     bool last = rep->status != 0 ||
                 (st->cmd.count > 0 && st->sent + 1 >= st->cmd.count &&
                  st->def.final == NULL);
@@ -237,17 +246,24 @@ static int s_emit(tm_console_call_t *req)
     return rc;
 }
 
-/* Items for the ticks just stepped. */
-static void s_after_tick(void *arg, uint64_t tick)
+/* Per-tick items go out at most every this many seconds: 100/s in
+ * realtime, 20/s (the latest tick) in fast mode and during runs. */
+static double s_min_gap(const tm_console_srv_t *s)
 {
-    tm_console_srv_t *s = arg;
-    double now = tm_time_now();
-    tm_clock_t mode = tm_sched_mode(s->ctx->sched);
-    const char *label = tm_sched_label(s->ctx->sched);
-    double min_gap = S_RT_WATCH_MIN;
-    if (strcmp(label, "run") == 0 || mode == TM_CLOCK_FAST) {
-        min_gap = S_FAST_WATCH_S;
+    if (s->ctx->sched == NULL) {
+        return S_RT_WATCH_MIN;
     }
+    bool fast = strcmp(tm_sched_label(s->ctx->sched), "run") == 0 ||
+                tm_sched_mode(s->ctx->sched) == TM_CLOCK_FAST;
+    return fast ? S_FAST_WATCH_S : S_RT_WATCH_MIN;
+}
+
+/* Per-tick items of every stream that has not seen `tick` and whose last
+ * item is at least min_gap old. */
+static void s_per_tick_items(tm_console_srv_t *s, uint64_t tick)
+{
+    double now = tm_time_now();
+    double min_gap = s_min_gap(s);
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];
         if (!st->def.per_tick || st->last_tick == tick ||
@@ -259,6 +275,12 @@ static void s_after_tick(void *arg, uint64_t tick)
         st->last_tick = tick;
         s_stream_send(s, &i, &s->item);
     }
+}
+
+/* Items for the ticks just stepped. */
+static void s_after_tick(void *arg, uint64_t tick)
+{
+    s_per_tick_items(arg, tick);
 }
 
 /* The run ended: its stream's final reply. */
@@ -282,6 +304,9 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     tm_console_srv_t *s = w->data;
+    /* the last ticks of a chunk that came too soon after an item: the
+     * values the clock stopped at are sent too */
+    s_per_tick_items(s, tm_rt_tick(s->ctx->rt));
     double now = tm_time_now();
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];

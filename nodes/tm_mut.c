@@ -679,16 +679,32 @@ done:
 
 /* ---- model -------------------------------------------------------------- */
 
+/* Put id back on model `before` with exactly the state it had: mapping
+ * back alone may lose what the other tier does not hold. Setting each
+ * state recomputes the outputs from it and the last inputs, as they were.
+ */
+static int s_restore_model(tm_mut_t *m, const char *id,
+                           const tm_model_t *before, const double *state)
+{
+    int rc = tm_rt_set_model(m->rt, id, before);
+    for (uint32_t i = 0; i < before->n_states && rc == 0; i++) {
+        rc = tm_rt_set(m->rt, id, before->states[i].name, state[i]);
+    }
+    return rc;
+}
+
 int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
                      char *why)
 {
     tm_rt_actor_t a;
     tm_store_batch_t *b = NULL;
+    double state[TM_MODEL_MAX_VARS];
     if (tm_rt_get(m->rt, id, &a) != 0) {
         return s_count(
             m, s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id));
     }
     const tm_model_t *before = a.model;
+    memcpy(state, a.state, before->n_states * sizeof state[0]);
     int rc = tm_rt_set_model(m->rt, id, model);
     if (rc != 0) {
         return s_count(m, s_why(why, rc, "cannot move %s to %s@%s (%s): %s", id,
@@ -704,15 +720,19 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
         rc = s_commit(m, b);
     }
     tm_store_batch_destroy(&b);
+    if (rc != 0 && s_restore_model(m, id, before, state) != 0) {
+        /* runtime and store now disagree: say so, never "nothing changed" */
+        tm_log(TM_LOG_ERROR,
+               "mut: %s could not be moved back to %s@%s after a failed "
+               "commit (%s)",
+               id, before->family, before->version, tm_err_str(rc));
+        return s_count(m, s_why(why, TM_ERR_INTERNAL,
+                                "could not store the move of %s (%s) nor "
+                                "move it back; restart the node to reload "
+                                "it from the store",
+                                id, tm_err_str(rc)));
+    }
     if (rc != 0) {
-        /* mapping back may not restore the exact state: the stored record
-         * was not changed, so reload it from there on the next start */
-        if (tm_rt_set_model(m->rt, id, before) != 0) {
-            tm_log(TM_LOG_ERROR,
-                   "mut: %s could not be moved back to %s@%s after a failed "
-                   "commit",
-                   id, before->family, before->version);
-        }
         s_store_failed(why, rc);
     }
     return s_count(m, rc);

@@ -40,6 +40,8 @@ struct tm_sched {
     uint64_t run_steps0;
     double run_t0;
     tm_sched_run_t last_run;
+    tm_clock_t mode_before_run; /* for tm_sched_run_abort */
+    tm_sched_run_t last_run_before;
 
     double rate_at;
     uint64_t rate_steps;
@@ -78,6 +80,8 @@ int tm_sched_run(tm_sched_t *s, uint64_t ticks)
     if (ticks > UINT64_MAX - st.tick) {
         return TM_ERR_RANGE; /* tick numbers would wrap */
     }
+    s->mode_before_run = s->mode;
+    s->last_run_before = s->last_run;
     s->run_active = true;
     s->run_ticks = ticks;
     s->run_start = st.tick;
@@ -87,7 +91,9 @@ int tm_sched_run(tm_sched_t *s, uint64_t ticks)
     return 0;
 }
 
-void tm_sched_run_stop(tm_sched_t *s, int status, const char *why)
+/* End the run; the clock goes on in `next` (reported by run_end). */
+static void s_run_end(tm_sched_t *s, int status, const char *why,
+                      tm_clock_t next)
 {
     if (!s->run_active) {
         return;
@@ -95,12 +101,28 @@ void tm_sched_run_stop(tm_sched_t *s, int status, const char *why)
     tm_sched_run_info(s, &s->last_run);
     s->last_run.active = false;
     s->run_active = false;
-    s->mode = TM_CLOCK_PAUSED;
+    s->mode = next;
     for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i].run_end != NULL) {
             s->subs[i].run_end(s->subs[i].arg, status, why);
         }
     }
+    s_schedule(s);
+}
+
+void tm_sched_run_stop(tm_sched_t *s, int status, const char *why)
+{
+    s_run_end(s, status, why, TM_CLOCK_PAUSED);
+}
+
+void tm_sched_run_abort(tm_sched_t *s)
+{
+    if (!s->run_active) {
+        return;
+    }
+    s->run_active = false;
+    s->mode = s->mode_before_run;
+    s->last_run = s->last_run_before;
     s_schedule(s);
 }
 
@@ -287,10 +309,8 @@ static void s_rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode)
 {
-    if (s->run_active) {
-        tm_sched_run_stop(s, TM_ERR_CLOSED,
-                          "run interrupted by a clock change");
-    }
+    /* the run's last reply names the clock it leaves running */
+    s_run_end(s, TM_ERR_CLOSED, "run interrupted by a clock change", mode);
     s->mode = mode;
     if (mode == TM_CLOCK_REALTIME) {
         /* tick k is due at t0 + (k - k0) h from now on */

@@ -77,6 +77,10 @@ int tm_sched_run(tm_sched_t *s, uint64_t ticks);
 /* End the run in progress (run_end gets status and why). */
 void tm_sched_run_stop(tm_sched_t *s, int status, const char *why);
 
+/* Take back a run that was just started and never answered (its stream
+ * could not open): mode and last run as before, no run_end. */
+void tm_sched_run_abort(tm_sched_t *s);
+
 typedef struct {
     bool active;
     uint64_t ticks; /* requested */

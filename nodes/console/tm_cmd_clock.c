@@ -106,7 +106,7 @@ int tmi_cmd_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
                  (unsigned long long)tm_rt_tick(ctx->rt));
     rc = req->stream(req, &def);
     if (rc != TM_CONSOLE_DEFERRED) {
-        tm_sched_run_stop(ctx->sched, rc, "run not started");
+        tm_sched_run_abort(ctx->sched); /* refused: the clock as it was */
     }
     return rc;
 }

@@ -137,4 +137,20 @@ for args in "nodes" "actors" "ids" "models" "stats" "inspect x" "watch x" \
 done
 wait "$hostile_pid" || fail "hostile node: $(cat "$WORK/hostile.out")"
 eq "$(cat "$WORK/hostile.out")" 22 "hostile replies sent"
+# ---- a watch sees the tick the clock stopped at, even when the run's last
+# chunk came within the 50 ms between items
+start_node wlast --checkpoint 0
+expect_ok tmc spawn o1 --model oscillator
+timeout --preserve-status -s INT 3 "$TM_BIN" -c "$EP" --json watch o1 \
+    >"$WORK/wlast.out" &
+watch_pid=$!
+sleep 0.5
+expect_ok tmc run --ticks 997
+rc=0
+wait "$watch_pid" || rc=$?
+eq "$rc" 0 "watch ended by Ctrl-C"
+eq "$(tail -n 1 "$WORK/wlast.out" | jget .tick)" 997 \
+    "the last watch item is the tick the run ended at"
+stop_node "$NODE_PID" || fail "SIGTERM exit status"
+ok
 done_checks

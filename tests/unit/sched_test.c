@@ -30,6 +30,8 @@ typedef struct {
     int end_status;    /* run_end status */
     char end_why[128]; /* run_end why */
     int ends;
+    tm_sched_t *sched;   /* to read the clock at run_end */
+    tm_clock_t end_mode; /* the clock when run_end was told */
 } s_probe_t;
 
 static void s_before(void *arg, uint64_t tick)
@@ -61,6 +63,9 @@ static void s_run_end(void *arg, int status, const char *why)
     p->end_status = status;
     snprintf(p->end_why, sizeof p->end_why, "%s", why ? why : "");
     p->ends++;
+    if (p->sched != NULL) {
+        p->end_mode = tm_sched_mode(p->sched);
+    }
     ev_break(p->loop, EVBREAK_ALL);
 }
 
@@ -179,18 +184,33 @@ static void test_run_stop(void **state)
     assert_int_equal(tm_rt_open(&rt, &rc), 0);
     assert_int_equal(tm_sched_open(&s, rt, TM_CLOCK_FAST, s_fatal, NULL), 0);
     tm_sched_sub_t sub = {.arg = &p, .run_end = s_run_end};
+    p.sched = s;
     assert_int_equal(tm_sched_subscribe(s, &sub), 0);
     tm_sched_attach(s, p.loop);
+    /* a run taken back (its stream could not open): the clock as before,
+     * nobody told */
+    assert_int_equal(tm_sched_run(s, 50), 0);
+    tm_sched_run_abort(s);
+    assert_int_equal(p.ends, 0);
+    assert_int_equal(tm_sched_mode(s), TM_CLOCK_FAST);
+    assert_string_equal(tm_sched_label(s), "fast");
+    tm_sched_run_t r;
+    tm_sched_run_info(s, &r);
+    assert_false(r.active);
+    assert_int_equal(r.ticks, 0);
     assert_int_equal(tm_sched_run(s, 1000000), 0);
     tm_sched_set_mode(s, TM_CLOCK_REALTIME);
     assert_int_equal(p.ends, 1);
     assert_int_equal(p.end_status, TM_ERR_CLOSED);
     assert_string_equal(p.end_why, "run interrupted by a clock change");
+    /* its last reply names the clock that goes on, not "paused" */
+    assert_int_equal(p.end_mode, TM_CLOCK_REALTIME);
     assert_int_equal(tm_sched_mode(s), TM_CLOCK_REALTIME);
     assert_int_equal(tm_sched_run(s, 1000000), 0);
     tm_sched_run_stop(s, TM_ERR_CLOSED, "run cancelled");
     assert_int_equal(p.ends, 2);
     assert_string_equal(p.end_why, "run cancelled");
+    assert_int_equal(p.end_mode, TM_CLOCK_PAUSED);
     assert_int_equal(tm_sched_mode(s), TM_CLOCK_PAUSED);
     tm_sched_stop(s);
     tm_sched_destroy(&s);
