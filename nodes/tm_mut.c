@@ -19,8 +19,6 @@ struct tm_mut {
     tm_mut_barrier_fn barrier;
     void *arg;
     uint64_t mem_available;
-    uint64_t done;
-    uint64_t refused;
     tm_wire_buf_t scratch;
 };
 
@@ -54,12 +52,6 @@ void tm_mut_destroy(tm_mut_t **p)
 void tm_mut_set_mem_available(tm_mut_t *m, uint64_t bytes)
 {
     m->mem_available = bytes;
-}
-
-void tm_mut_counts(const tm_mut_t *m, uint64_t *done, uint64_t *refused)
-{
-    *done = m->done;
-    *refused = m->refused;
 }
 
 const char *tm_mut_kind_name(tm_mut_kind_t kind)
@@ -99,17 +91,6 @@ static int s_why(char *why, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(why, TM_MUT_WHY_MAX, fmt, ap);
         va_end(ap);
-    }
-    return rc;
-}
-
-/* Count the outcome of a mutation (and return rc). */
-static int s_count(tm_mut_t *m, int rc)
-{
-    if (rc == 0) {
-        m->done++;
-    } else {
-        m->refused++;
     }
     return rc;
 }
@@ -243,7 +224,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
     tm_rt_spawn_opts_t opts = {.params = params, .period = period};
     int rc = tm_rt_spawn(m->rt, id, model, &opts);
     if (rc != 0) {
-        return s_count(m, s_spawn_error(why, rc, id, model));
+        return s_spawn_error(why, rc, id, model);
     }
     rc = s_new_batch(m, &b);
     if (rc == 0) {
@@ -260,7 +241,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
         tm_rt_kill(m->rt, id); /* not acknowledged: take it back */
         s_store_failed(why, rc);
     }
-    return s_count(m, rc);
+    return rc;
 }
 
 /* Bytes one actor of model takes at the peak of a spawn-many: the
@@ -333,7 +314,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     double t0 = tm_time_now();
     int rc = s_check_memory(m, count, model, why);
     if (rc != 0) {
-        return s_count(m, rc);
+        return rc;
     }
     rc = s_new_batch(m, &b);
     if (rc != 0) {
@@ -378,7 +359,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
 done:
     s_kill_range(m->rt, prefix, spawned);
     tm_store_batch_destroy(&b);
-    return s_count(m, rc);
+    return rc;
 }
 
 /* ---- kill --------------------------------------------------------------- */
@@ -422,8 +403,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     tm_store_batch_t *b = NULL;
     *links_removed = 0;
     if (tm_rt_get(m->rt, id, &a) != 0) {
-        return s_count(
-            m, s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id));
+        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
     int rc = ls.rc;
@@ -455,7 +435,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     free(ls.v);
     tm_store_batch_destroy(&b);
-    return s_count(m, rc);
+    return rc;
 }
 
 /* ---- link --------------------------------------------------------------- */
@@ -537,11 +517,11 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     tm_store_batch_t *b = NULL;
     int rc = s_check_link(m, S, O, D, I, why);
     if (rc != 0) {
-        return s_count(m, rc);
+        return rc;
     }
     rc = add ? tm_rt_link(m->rt, S, O, D, I) : tm_rt_unlink(m->rt, S, O, D, I);
     if (rc != 0) {
-        return s_count(m, s_link_error(m, rc, add, S, O, D, I, why));
+        return s_link_error(m, rc, add, S, O, D, I, why);
     }
     tm_rt_link_t l = {S, O, D, I};
     rc = s_new_batch(m, &b);
@@ -561,7 +541,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         }
         s_store_failed(why, rc);
     }
-    return s_count(m, rc);
+    return rc;
 }
 
 /* ---- set ---------------------------------------------------------------- */
@@ -633,13 +613,12 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
     size_t applied = 0;
     tm_store_batch_t *b = NULL;
     if (tm_rt_get(m->rt, id, &a) != 0) {
-        return s_count(
-            m, s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id));
+        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     const tm_model_t *model = a.model;
     int rc = s_set_check(&a, n, names, values, kind, old, why);
     if (rc != 0) {
-        return s_count(m, rc);
+        return rc;
     }
     for (; applied < n && rc == 0; applied++) {
         rc = tm_rt_set(m->rt, id, names[applied], values[applied]);
@@ -674,7 +653,7 @@ done:
         tm_rt_set(m->rt, id, names[applied], old[applied]);
     }
     tm_store_batch_destroy(&b);
-    return s_count(m, rc);
+    return rc;
 }
 
 /* ---- model -------------------------------------------------------------- */
@@ -700,17 +679,15 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
     tm_store_batch_t *b = NULL;
     double state[TM_MODEL_MAX_VARS];
     if (tm_rt_get(m->rt, id, &a) != 0) {
-        return s_count(
-            m, s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id));
+        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     const tm_model_t *before = a.model;
     memcpy(state, a.state, before->n_states * sizeof state[0]);
     int rc = tm_rt_set_model(m->rt, id, model);
     if (rc != 0) {
-        return s_count(m, s_why(why, rc, "cannot move %s to %s@%s (%s): %s", id,
-                                model->family, model->version,
-                                tm_fidelity_name(model->fidelity),
-                                tm_err_str(rc)));
+        return s_why(why, rc, "cannot move %s to %s@%s (%s): %s", id,
+                     model->family, model->version,
+                     tm_fidelity_name(model->fidelity), tm_err_str(rc));
     }
     rc = s_new_batch(m, &b);
     if (rc == 0) {
@@ -726,14 +703,14 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
                "mut: %s could not be moved back to %s@%s after a failed "
                "commit (%s)",
                id, before->family, before->version, tm_err_str(rc));
-        return s_count(m, s_why(why, TM_ERR_INTERNAL,
-                                "could not store the move of %s (%s) nor "
-                                "move it back; restart the node to reload "
-                                "it from the store",
-                                id, tm_err_str(rc)));
+        return s_why(why, TM_ERR_INTERNAL,
+                     "could not store the move of %s (%s) nor "
+                     "move it back; restart the node to reload "
+                     "it from the store",
+                     id, tm_err_str(rc));
     }
     if (rc != 0) {
         s_store_failed(why, rc);
     }
-    return s_count(m, rc);
+    return rc;
 }

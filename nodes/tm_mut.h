@@ -50,9 +50,6 @@ void tm_mut_destroy(tm_mut_t **p);
  * /proc/meminfo at the time (no check when it cannot be read). */
 void tm_mut_set_mem_available(tm_mut_t *m, uint64_t bytes);
 
-/* Counted since open: mutations committed and refused. */
-void tm_mut_counts(const tm_mut_t *m, uint64_t *done, uint64_t *refused);
-
 /* Spawn id with model, parameters (model->n_params values) and period.
  * Stored links that name id (left by an earlier actor of that id that was
  * not restored) are deleted in the same batch. Errors: TM_ERR_BAD_ID,

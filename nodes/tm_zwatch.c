@@ -25,7 +25,6 @@ static void s_pass(tm_zwatch_t *w)
     bool out_of_time = false;
     while (n < w->budget && tm_zwatch_readable(w->sock)) {
         n++;
-        w->handled++;
         if (w->fn(w->arg, w->sock) != 0) {
             break;
         }
@@ -36,7 +35,6 @@ static void s_pass(tm_zwatch_t *w)
     }
     bool left = (n == w->budget || out_of_time) && tm_zwatch_readable(w->sock);
     if (left) {
-        w->passes_full++;
         if (!ev_is_active(&w->more)) {
             ev_idle_start(w->loop, &w->more);
         }
@@ -79,8 +77,6 @@ int tm_zwatch_init(tm_zwatch_t *w, void *sock, tm_zwatch_fn fn, void *arg,
     w->arg = arg;
     w->budget = budget > 0 ? budget : S_BUDGET_DEFAULT;
     w->loop = NULL;
-    w->handled = 0;
-    w->passes_full = 0;
     ev_io_init(&w->io, s_io_cb, fd, EV_READ);
     ev_prepare_init(&w->prepare, s_prepare_cb);
     ev_idle_init(&w->more, s_more_cb);

@@ -30,8 +30,6 @@ typedef struct {
     tm_zwatch_fn fn;
     void *arg;
     unsigned budget;
-    unsigned long long handled;
-    unsigned long long passes_full; /* passes that used the whole budget */
 } tm_zwatch_t;
 
 /* Set up a watcher of sock (not started). budget 0 = 64. Errors:

@@ -254,12 +254,27 @@ struct s_opt {
     const char *name;
     int (*set)(s_parse_t *p, const s_opt_t *o, const char *val);
     size_t field;        /* offsetof(tm_cmd_t, ...) for numbers */
+    size_t width;        /* its size: 4 or 8 bytes */
     uint64_t lo, hi;     /* range of a whole number */
     const char *what;    /* "--limit takes a whole number" */
     const char *missing; /* when required and not given */
     tm_cmd_complete_t complete;
     bool repeats;
 };
+
+/* The whole-number field of an option, 4 or 8 bytes wide. */
+static uint64_t s_field_get(const s_parse_t *p, const s_opt_t *o)
+{
+    const char *f = (const char *)p->cmd + o->field;
+    uint32_t v32 = 0;
+    uint64_t v64 = 0;
+    if (o->width == sizeof v32) {
+        memcpy(&v32, f, sizeof v32);
+        return v32;
+    }
+    memcpy(&v64, f, sizeof v64);
+    return v64;
+}
 
 static int s_set_u64(s_parse_t *p, const s_opt_t *o, const char *val)
 {
@@ -269,12 +284,9 @@ static int s_set_u64(s_parse_t *p, const s_opt_t *o, const char *val)
         return rc;
     }
     char *f = (char *)p->cmd + o->field;
-    if (o->hi <= UINT32_MAX && o->field == offsetof(tm_cmd_t, period)) {
-        uint32_t v32 = (uint32_t)v;
-        memcpy(f, &v32, sizeof v32);
-    } else {
-        memcpy(f, &v, sizeof v);
-    }
+    uint32_t v32 = (uint32_t)v; /* hi fits a 4-byte field */
+    memcpy(f, o->width == sizeof v32 ? (const void *)&v32 : (const void *)&v,
+           o->width);
     return 0;
 }
 
@@ -330,14 +342,14 @@ static int s_set_interval(s_parse_t *p, const s_opt_t *o, const char *val)
     return 0;
 }
 
-#define S_U64(f) s_set_u64, offsetof(tm_cmd_t, f)
+#define S_U64(f) s_set_u64, offsetof(tm_cmd_t, f), sizeof(((tm_cmd_t *)0)->f)
 
 static const s_opt_t s_opts[] = {
-    {"model", s_set_model, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_FAMILIES,
+    {"model", s_set_model, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_FAMILIES,
      false},
-    {"fidelity", s_set_fidelity, 0, 0, 0, NULL, NULL,
+    {"fidelity", s_set_fidelity, 0, 0, 0, 0, NULL, NULL,
      TM_CMD_COMPLETE_FIDELITIES, false},
-    {"node", s_set_node, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
+    {"node", s_set_node, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
     {"period", S_U64(period), 1, UINT32_MAX,
      "--period takes a whole number of ticks", NULL, TM_CMD_COMPLETE_NONE,
      false},
@@ -348,9 +360,9 @@ static const s_opt_t s_opts[] = {
     {"ticks", S_U64(ticks), 1, S_TICKS_MAX,
      "--ticks takes a whole number of ticks", "missing --ticks N",
      TM_CMD_COMPLETE_NONE, false},
-    {"interval", s_set_interval, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
+    {"interval", s_set_interval, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
      false},
-    {"param", s_set_param, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, true},
+    {"param", s_set_param, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, true},
 };
 
 #define S_N_OPTS (sizeof s_opts / sizeof s_opts[0])
@@ -420,8 +432,7 @@ static int s_option(s_parse_t *p, int argc, const char *const *argv, int *i)
     }
     int rc = o->set(p, o, val);
     if (rc == 0 && cap > 0 && o->set == s_set_u64) {
-        uint64_t v = 0;
-        memcpy(&v, (char *)p->cmd + o->field, sizeof v);
+        uint64_t v = s_field_get(p, o);
         if (v > cap) {
             snprintf(why, sizeof why, "--%s is at most %llu", opt,
                      (unsigned long long)cap);

@@ -32,20 +32,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 rates=()
 for r in $(seq "$repeat"); do
-    ep=tcp://127.0.0.1:$(port)
-    "$node" --data "$work/n$r" --console "$ep" --clock paused \
+    # port 0: the node picks a free port and logs which
+    "$node" --data "$work/n$r" --console tcp://127.0.0.1:0 --clock paused \
         --checkpoint 0 >"$work/n$r.log" 2>&1 &
     pid=$!
+    ep=
     for _ in $(seq 100); do
-        "$console" -c "$ep" -t 0.2 nodes >/dev/null 2>&1 && break
+        ep=$(grep -o "console tcp://127.0.0.1:[0-9]*" "$work/n$r.log" |
+            head -n 1 | cut -d' ' -f2) || true
+        [ -n "$ep" ] && "$console" -c "$ep" -t 0.2 nodes >/dev/null 2>&1 &&
+            break
         sleep 0.1
     done
+    [ -n "$ep" ] || { echo "bench-node: the node did not start" >&2; exit 1; }
     t0=$(date +%s.%N)
     "$console" -c "$ep" -t 600 spawn-many b "$count" --model oscillator \
         >/dev/null
