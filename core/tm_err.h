@@ -62,7 +62,11 @@
     /* storage, appended (values in the store range) */                        \
     XX(NOSPACE, -46, "no space left on device")                                \
     XX(READONLY, -47, "read-only file system or permission denied")            \
-    XX(NO_DIR, -48, "no such directory")
+    XX(NO_DIR, -48, "no such directory")                                       \
+    /* mesh, appended */                                                       \
+    XX(UNKNOWN_NODE, -90, "unknown node")                                      \
+    XX(NODE_DOWN, -91, "node unreachable")                                     \
+    XX(ID_CONFLICT, -92, "actor id claimed by two nodes")
 
 typedef enum {
 #define TM_ERR_ENUM(name, code, msg) TM_ERR_##name = (code),

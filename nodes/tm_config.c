@@ -65,6 +65,84 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->checkpoint = TM_CONFIG_DEFAULT_CHECKPOINT;
     cfg->seed = 1;
     cfg->log_level = TM_LOG_INFO;
+    cfg->heartbeat = TM_CONFIG_DEFAULT_HEARTBEAT;
+    cfg->suspect = TM_CONFIG_DEFAULT_SUSPECT;
+    cfg->dead = TM_CONFIG_DEFAULT_DEAD;
+}
+
+/* A mesh endpoint: checked like the console's, bounded in length. */
+static int s_mesh_endpoint(const char *value, bool bind, char *dst, char *err,
+                           size_t errlen)
+{
+    char why[300];
+    if (strlen(value) > TM_CONFIG_ENDPOINT_MAX) {
+        s_err(err, errlen, "endpoint longer than %u bytes",
+              TM_CONFIG_ENDPOINT_MAX);
+        return TM_ERR_CONFIG;
+    }
+    if (tm_sock_endpoint_check(value, bind ? 1 : 0, why, sizeof why) != 0) {
+        s_err(err, errlen, "%s (e.g. tcp://127.0.0.1:7800)", why);
+        return TM_ERR_CONFIG;
+    }
+    if (bind &&
+        (strstr(value, ":*") != NULL || strstr(value, "://*") != NULL ||
+         (strlen(value) > 2 && strcmp(value + strlen(value) - 2, ":0") == 0))) {
+        s_err(err, errlen,
+              "a mesh endpoint is the address peers dial: give a host and a "
+              "fixed port");
+        return TM_ERR_CONFIG;
+    }
+    snprintf(dst, TM_CONFIG_ENDPOINT_MAX + 1, "%s", value);
+    return 0;
+}
+
+static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+    uint64_t u = 0;
+    double d = 0;
+    if (strcmp(key, "endpoint") == 0) {
+        return s_mesh_endpoint(value, true, cfg->mesh, err, errlen);
+    }
+    if (strcmp(key, "peer") == 0) {
+        for (unsigned i = 0; i < cfg->n_peers; i++) {
+            if (strcmp(cfg->peers[i], value) == 0) {
+                return 0; /* the same peer twice is one peer */
+            }
+        }
+        if (cfg->n_peers >= TM_CONFIG_PEERS_MAX) {
+            s_err(err, errlen, "more than %u peers", TM_CONFIG_PEERS_MAX);
+            return TM_ERR_CONFIG;
+        }
+        int rc = s_mesh_endpoint(value, false, cfg->peers[cfg->n_peers], err,
+                                 errlen);
+        cfg->n_peers += rc == 0;
+        return rc;
+    }
+    if (strcmp(key, "heartbeat") == 0) {
+        if (tm_text_parse_f64(value, &d) != 0 || !(d >= 0.01) || d > 60) {
+            s_err(err, errlen,
+                  "'%s' is not a heartbeat interval (seconds, 0.01 to 60)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->heartbeat = d;
+        return 0;
+    }
+    if (strcmp(key, "suspect") == 0 || strcmp(key, "dead") == 0) {
+        if (tm_text_parse_u64(value, true, 1, 1000, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a number of missed heartbeats (1 to 1000)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        *(strcmp(key, "suspect") == 0 ? &cfg->suspect : &cfg->dead) =
+            (unsigned)u;
+        return 0;
+    }
+    s_err(err, errlen,
+          "unknown key (known: endpoint, peer, heartbeat, suspect, dead)");
+    return TM_ERR_CONFIG;
 }
 
 static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
@@ -176,10 +254,14 @@ int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
         snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", value);
         return 0;
     }
+    if (strcmp(section, "mesh") == 0) {
+        return s_set_mesh(cfg, key, value, err, errlen);
+    }
     if (section[0] == '\0') {
         s_err(err, errlen, "key outside a section (put it under [node])");
     } else {
-        s_err(err, errlen, "unknown section (known: [node], [console])");
+        s_err(err, errlen,
+              "unknown section (known: [node], [console], [mesh])");
     }
     return TM_ERR_CONFIG;
 }
@@ -252,7 +334,9 @@ static int s_handler(void *user, const char *section, const char *name,
     int first = 0;
     int rc = tm_config_set(p->cfg, section, name, value, why, sizeof why);
     if (rc == 0) {
-        first = s_seen_before(p, section, name);
+        first = strcmp(section, "mesh") == 0 && strcmp(name, "peer") == 0
+                    ? 0
+                    : s_seen_before(p, section, name);
         if (first == 0) {
             return 1;
         }

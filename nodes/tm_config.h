@@ -21,6 +21,16 @@
  *   [console]
  *   endpoint = tcp://127.0.0.1:7700
  *
+ *   [mesh]                   ; absent: a node on its own
+ *   endpoint = tcp://10.0.0.1:7800 ; where peers reach this node
+ *   peer = tcp://10.0.0.2:7800     ; repeatable; this node's own endpoint
+ *                                  ; in the list is skipped
+ *   heartbeat = 0.1          ; seconds between heartbeats, [0.01, 60]
+ *   suspect = 3              ; missed heartbeats before "suspect"
+ *   dead = 10                ; missed heartbeats before "dead" (> suspect)
+ *
+ * A key given twice is refused, except `peer`.
+ *
  * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
  * is a decimal number. An unknown section or key, a key given twice, a bad
  * value or a syntax error is refused with "FILE:LINE: [section] key: why".
@@ -45,6 +55,11 @@
 #define TM_CONFIG_DEFAULT_ENDPOINT   "tcp://127.0.0.1:7700"
 #define TM_CONFIG_DEFAULT_TICK       0.05
 #define TM_CONFIG_DEFAULT_CHECKPOINT 100u
+#define TM_CONFIG_PEERS_MAX          32u
+#define TM_CONFIG_DEFAULT_HEARTBEAT  0.1
+#define TM_CONFIG_DEFAULT_SUSPECT    3u
+#define TM_CONFIG_DEFAULT_DEAD       10u
+#define TM_CONFIG_ENDPOINT_MAX       256u /* bytes in a mesh endpoint */
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -60,6 +75,14 @@ typedef struct {
     /* Step on with `tick` although the store's checkpoint was taken with
      * another tick step (flag --retick; otherwise refused). */
     bool retick;
+    /* The mesh: where this node listens for peers ("" = no mesh), the
+     * peers it contacts first, and the failure detector. */
+    char mesh[TM_CONFIG_ENDPOINT_MAX + 1];
+    char peers[TM_CONFIG_PEERS_MAX][TM_CONFIG_ENDPOINT_MAX + 1];
+    unsigned n_peers;
+    double heartbeat;
+    unsigned suspect;
+    unsigned dead;
 } tm_config_t;
 
 /* Fill cfg with the embedded defaults. */

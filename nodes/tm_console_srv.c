@@ -332,15 +332,67 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- requests ----------------------------------------------------------- */
 
-static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd)
+/* An answer from another node, sent when it comes. */
+typedef struct {
+    tm_console_later_t base;
+    tm_console_srv_t *s;
+    s_peer_t peer;
+    char name[TM_MSG_NAME_MAX + 1]; /* the command, for the log */
+    bool mutates;
+} s_later_t;
+
+static void s_later_send(tm_console_later_t *l, int status, const char *msg,
+                         bool more, const uint8_t *body, size_t len)
+{
+    s_later_t *x = (s_later_t *)l;
+    s_send(x->s, &x->peer, status, msg, more, body, len);
+    if (!more && x->mutates) {
+        if (status == 0) {
+            tm_log(TM_LOG_INFO, "console: %s", msg);
+        } else {
+            tm_log(TM_LOG_WARN, "console: %s refused: %s", x->name, msg);
+        }
+    }
+}
+
+static void s_later_free(tm_console_later_t *l)
+{
+    free(l);
+}
+
+static tm_console_later_t *s_later(tm_console_call_t *req)
+{
+    s_later_t *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        return NULL;
+    }
+    x->base.send = s_later_send;
+    x->base.free = s_later_free;
+    x->s = req->server;
+    x->peer = *(const s_peer_t *)req->peer;
+    snprintf(x->name, sizeof x->name, "%s", req->cmd->info->name);
+    x->mutates = (req->cmd->info->flags & TM_CMD_F_MUTATES) != 0;
+    return &x->base;
+}
+
+static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd,
+                         const tm_console_req_t *raw)
 {
     size_t at = 0;
     if (cmd->kind != TM_CMD_CANCEL && s_stream_of(s, p, &at) != NULL) {
         /* One stream per console: a new request ends the previous one. */
         s_stream_end(s, at, 0, "stream ended by a new request");
     }
-    tm_console_call_t req = {cmd,      &s->rep, s_emit, s_stream_start,
-                             s_cancel, s,       p};
+    tm_console_call_t req = {.cmd = cmd,
+                             .rep = &s->rep,
+                             .emit = s_emit,
+                             .stream = s_stream_start,
+                             .cancel = s_cancel,
+                             .later = s_later,
+                             .server = s,
+                             .peer = p,
+                             .argc = (int)raw->argc,
+                             .argv = (const char *const *)raw->argv};
     int rc = tm_console_exec(s->ctx, &req);
     if (rc == TM_CONSOLE_DEFERRED) {
         return;
@@ -391,7 +443,7 @@ static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
     if (rc != 0) {
         s_reply_error(s, p, rc, "%s", err);
     } else {
-        s_handle_cmd(s, p, &cmd);
+        s_handle_cmd(s, p, &cmd, &req);
     }
     tm_console_req_free(&req);
 }

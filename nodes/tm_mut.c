@@ -20,7 +20,33 @@ struct tm_mut {
     void *arg;
     uint64_t mem_available;
     tm_wire_buf_t scratch;
+    tm_mut_remote_fn remote;
+    tm_mut_observer_fn observer;
+    void *mesh;
 };
+
+void tm_mut_mesh(tm_mut_t *m, tm_mut_remote_fn remote,
+                 tm_mut_observer_fn observer, void *arg)
+{
+    m->remote = remote;
+    m->observer = observer;
+    m->mesh = arg;
+}
+
+static void s_tell(tm_mut_t *m, tm_mut_event_t ev, const char *id,
+                   const tm_model_t *model)
+{
+    if (m->observer != NULL) {
+        m->observer(m->mesh, ev, id, model);
+    }
+}
+
+/* The node that owns id elsewhere in the mesh, or NULL. */
+static const char *s_elsewhere(tm_mut_t *m, const char *id)
+{
+    const tm_model_t *model = NULL;
+    return m->remote != NULL ? m->remote(m->mesh, id, &model) : NULL;
+}
 
 int tm_mut_open(tm_mut_t **out, tm_rt_t *rt, tm_store_t *store,
                 tm_mut_barrier_fn barrier, void *arg)
@@ -222,6 +248,12 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
 {
     tm_store_batch_t *b = NULL;
     tm_rt_spawn_opts_t opts = {.params = params, .period = period};
+    const char *owner = s_elsewhere(m, id);
+    if (owner != NULL) {
+        return s_why(why, TM_ERR_EXISTS,
+                     "actor %s already exists on node %s; choose another id",
+                     id, owner);
+    }
     int rc = tm_rt_spawn(m->rt, id, model, &opts);
     if (rc != 0) {
         return s_spawn_error(why, rc, id, model);
@@ -240,6 +272,8 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
     if (rc != 0) {
         tm_rt_kill(m->rt, id); /* not acknowledged: take it back */
         s_store_failed(why, rc);
+    } else {
+        s_tell(m, TM_MUT_ADDED, id, model);
     }
     return rc;
 }
@@ -324,6 +358,14 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     tm_rt_spawn_opts_t opts = {.params = params, .period = period};
     for (uint64_t i = 0; i < count; i++) {
         snprintf(id, sizeof id, "%s%llu", prefix, (unsigned long long)i);
+        const char *owner = s_elsewhere(m, id);
+        rc = owner != NULL ? TM_ERR_EXISTS : 0;
+        if (owner != NULL) {
+            s_why(why, rc,
+                  "actor %s already exists on node %s; nothing was spawned", id,
+                  owner);
+            goto done;
+        }
         rc = tm_rt_spawn(m->rt, id, model, &opts);
         if (rc != 0) {
             s_spawn_error(why, rc, id, model);
@@ -351,6 +393,10 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         goto done;
     }
     spawned = 0; /* acknowledged */
+    for (uint64_t i = 0; i < count && m->observer != NULL; i++) {
+        snprintf(id, sizeof id, "%s%llu", prefix, (unsigned long long)i);
+        s_tell(m, TM_MUT_ADDED, id, model);
+    }
     if (timing != NULL) {
         double t2 = tm_time_now();
         timing->elapsed_s = t2 - t0;
@@ -402,7 +448,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     s_links_t ls = {id, NULL, 0, 0, 0};
     tm_store_batch_t *b = NULL;
     *links_removed = 0;
-    if (tm_rt_get(m->rt, id, &a) != 0) {
+    if (tm_rt_get(m->rt, id, &a) != 0 || a.remote) {
         return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
@@ -432,6 +478,42 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     if (rc == 0) {
         *links_removed = ls.n;
+        s_tell(m, TM_MUT_REMOVED, id, NULL);
+    }
+    free(ls.v);
+    tm_store_batch_destroy(&b);
+    return rc;
+}
+
+int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
+                      char *why)
+{
+    tm_rt_actor_t a;
+    s_links_t ls = {id, NULL, 0, 0, 0};
+    tm_store_batch_t *b = NULL;
+    *links_removed = 0;
+    if (tm_rt_get(m->rt, id, &a) != 0 || !a.remote) {
+        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "no proxy of '%s'", id);
+    }
+    tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
+    int rc = ls.rc;
+    if (rc == 0) {
+        rc = s_new_batch(m, &b);
+    }
+    for (size_t i = 0; i < ls.n && rc == 0; i++) {
+        tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
+                          ls.v[i].input};
+        rc = tm_persist_del_link(b, &l);
+    }
+    if (rc == 0) {
+        rc = s_commit(m, b);
+    }
+    if (rc != 0) {
+        s_store_failed(why, rc);
+    } else {
+        rc = tm_rt_kill(m->rt, id);
+        *links_removed = ls.n;
+        s_tell(m, TM_MUT_PROXY, id, NULL);
     }
     free(ls.v);
     tm_store_batch_destroy(&b);
@@ -439,6 +521,29 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
 }
 
 /* ---- link --------------------------------------------------------------- */
+
+static int s_any_link(const tm_rt_link_t *l, void *arg)
+{
+    (void)l;
+    *(bool *)arg = true;
+    return 1;
+}
+
+/* A proxy that feeds no link any more is removed (the mesh stops asking
+ * its owner for values). */
+static void s_proxy_gc(tm_mut_t *m, const char *id)
+{
+    tm_rt_actor_t a;
+    bool linked = false;
+    if (tm_rt_get(m->rt, id, &a) != 0 || !a.remote) {
+        return;
+    }
+    tm_rt_foreach_link_of(m->rt, id, s_any_link, &linked);
+    if (!linked) {
+        tm_rt_kill(m->rt, id);
+        s_tell(m, TM_MUT_PROXY, id, NULL);
+    }
+}
 
 typedef struct {
     const char *dst;
@@ -515,13 +620,25 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
                 const char *D, const char *I, char *why)
 {
     tm_store_batch_t *b = NULL;
-    int rc = s_check_link(m, S, O, D, I, why);
-    if (rc != 0) {
-        return rc;
+    tm_rt_actor_t src;
+    const tm_model_t *model = NULL;
+    if (add && tm_rt_get(m->rt, S, &src) != 0 && m->remote != NULL &&
+        m->remote(m->mesh, S, &model) != NULL && model != NULL) {
+        /* a source on another node: read through a proxy of it (removed
+         * again below if the link is refused) */
+        tm_rt_spawn_remote(m->rt, S, model);
     }
-    rc = add ? tm_rt_link(m->rt, S, O, D, I) : tm_rt_unlink(m->rt, S, O, D, I);
+    int rc = s_check_link(m, S, O, D, I, why);
+    if (rc == 0) {
+        rc = add ? tm_rt_link(m->rt, S, O, D, I)
+                 : tm_rt_unlink(m->rt, S, O, D, I);
+        if (rc != 0) {
+            rc = s_link_error(m, rc, add, S, O, D, I, why);
+        }
+    }
     if (rc != 0) {
-        return s_link_error(m, rc, add, S, O, D, I, why);
+        s_proxy_gc(m, S);
+        return rc;
     }
     tm_rt_link_t l = {S, O, D, I};
     rc = s_new_batch(m, &b);
@@ -540,6 +657,10 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
             tm_rt_link(m->rt, S, O, D, I);
         }
         s_store_failed(why, rc);
+    }
+    s_proxy_gc(m, S);
+    if (rc == 0 && tm_rt_get(m->rt, S, &src) == 0 && src.remote) {
+        s_tell(m, TM_MUT_PROXY, S, src.model);
     }
     return rc;
 }
@@ -711,6 +832,8 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
     }
     if (rc != 0) {
         s_store_failed(why, rc);
+    } else {
+        s_tell(m, TM_MUT_ADDED, id, model);
     }
     return rc;
 }

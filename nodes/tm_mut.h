@@ -103,4 +103,31 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
 /* "a, b, c" of variable names into buf ("none" when n = 0). */
 const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap);
 
+/* ---- the mesh ------------------------------------------------------------
+ * A node of a mesh tells the mutation path about actors other nodes own
+ * (`remote`: the owner's name and the model of id, or NULL when no other
+ * node has it), so that spawns refuse ids that exist elsewhere and a link
+ * from a remote source makes a proxy of it; and it learns every change of
+ * its own actors (`observer`), to replicate its directory. */
+
+typedef const char *(*tm_mut_remote_fn)(void *arg, const char *id,
+                                        const tm_model_t **model);
+
+typedef enum { TM_MUT_ADDED, TM_MUT_REMOVED, TM_MUT_PROXY } tm_mut_event_t;
+
+/* After a commit: an actor of this node was added (or changed model) or
+ * removed; or the proxy of remote actor id was made or linked (model
+ * given) or removed (model NULL). */
+typedef void (*tm_mut_observer_fn)(void *arg, tm_mut_event_t ev, const char *id,
+                                   const tm_model_t *model);
+
+void tm_mut_mesh(tm_mut_t *m, tm_mut_remote_fn remote,
+                 tm_mut_observer_fn observer, void *arg);
+
+/* Remove the proxy of a remote actor that no longer exists (its owner
+ * said so) and every link from it, in the store too. TM_ERR_UNKNOWN_ACTOR
+ * if id is no proxy. */
+int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
+                      char *why);
+
 #endif

@@ -16,6 +16,7 @@
 #include "tm_err.h"
 #include "tm_time.h"
 #include "tm_log.h"
+#include "tm_mesh.h"
 #include "tm_mut.h"
 #include "tm_persist.h"
 #include "tm_rt.h"
@@ -516,6 +517,19 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         snprintf(n->cfg.endpoint, sizeof n->cfg.endpoint, "%s",
                  tm_console_srv_endpoint(console));
         rc = s_add_service(n, tm_console_srv_service(console));
+    }
+    if (rc == 0 && (n->cfg.mesh[0] != '\0' || n->cfg.n_peers > 0)) {
+        tm_mesh_t *mesh = NULL;
+        tm_mesh_opts_t mo = {.cfg = &n->cfg,
+                             .rt = n->rt,
+                             .sched = n->sched,
+                             .mut = n->mut,
+                             .ctx = &n->ctx};
+        rc = tm_mesh_open(&mesh, n->zctx, &mo, err, errlen);
+        if (rc == 0) {
+            n->ctx.mesh = mesh;
+            rc = s_add_service(n, tm_mesh_service(mesh));
+        }
     }
     return rc;
 }

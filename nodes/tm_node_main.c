@@ -48,6 +48,16 @@ static const s_flag_t s_flags[] = {
     {"seed", "node", "seed", "N", "mesh seed (default 1)"},
     {"log", "node", "log", "LEVEL",
      "debug, info, warn, error or off (default info)"},
+    {"mesh", "mesh", "endpoint", "ENDPOINT",
+     "where peers reach this node (default: no mesh)"},
+    {"peer", "mesh", "peer", "ENDPOINT",
+     "a peer's mesh endpoint (repeatable; its own is skipped)"},
+    {"heartbeat", "mesh", "heartbeat", "SECONDS",
+     "seconds between heartbeats (default 0.1)"},
+    {"suspect", "mesh", "suspect", "N",
+     "missed heartbeats before a peer is suspect (default 3)"},
+    {"dead", "mesh", "dead", "N",
+     "missed heartbeats before a peer is dead (default 10)"},
 };
 
 #define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])
@@ -133,6 +143,15 @@ static void s_print_config(const tm_config_t *c)
            : c->log_level == TM_LOG_ERROR ? "error"
                                           : "off",
            c->endpoint);
+    if (c->mesh[0] != '\0' || c->n_peers > 0) {
+        char hb[32];
+        printf("\n[mesh]\nendpoint = %s\n", c->mesh);
+        for (unsigned i = 0; i < c->n_peers; i++) {
+            printf("peer = %s\n", c->peers[i]);
+        }
+        printf("heartbeat = %s\nsuspect = %u\ndead = %u\n",
+               s_real(c->heartbeat, hb, sizeof hb), c->suspect, c->dead);
+    }
 }
 
 /* Why a store could not be opened or checked, for an operator. */

@@ -23,6 +23,7 @@ struct tm_sched {
     size_t n_subs;
     bool per_tick_only;
     bool stopped;
+    bool waiting; /* a subscriber's ready() said no: until a kick */
 
     ev_idle idle;
     ev_timer tick_timer;
@@ -107,6 +108,7 @@ static void s_run_end(tm_sched_t *s, int status, const char *why,
             s->subs[i].run_end(s->subs[i].arg, status, why);
         }
     }
+    s->waiting = false;
     s_schedule(s);
 }
 
@@ -189,6 +191,36 @@ static uint64_t s_want(const tm_sched_t *s, double now)
     return want;
 }
 
+/* Whether every subscriber lets tick `next` be stepped now. */
+static bool s_ready(tm_sched_t *s, uint64_t next)
+{
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].ready != NULL &&
+            !s->subs[i].ready(s->subs[i].arg, next)) {
+            s->waiting = true;
+            return false;
+        }
+    }
+    s->waiting = false;
+    return true;
+}
+
+/* A run whose ticks are stepped ends, unless a subscriber holds it (the
+ * mesh's other nodes are still stepping theirs): then it waits. */
+static void s_run_maybe_end(tm_sched_t *s)
+{
+    if (!s->run_active || tm_rt_tick(s->rt) < s->run_start + s->run_ticks) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].hold != NULL && s->subs[i].hold(s->subs[i].arg)) {
+            s->waiting = true;
+            return;
+        }
+    }
+    tm_sched_run_stop(s, 0, NULL);
+}
+
 static void s_step_chunk(tm_sched_t *s)
 {
     double now = tm_time_now();
@@ -196,9 +228,13 @@ static void s_step_chunk(tm_sched_t *s)
     bool fresh = s->per_tick <= 0 || actors > s->per_tick_actors;
     uint64_t want = s_want(s, now);
     if (want == 0) {
+        s_run_maybe_end(s);
         return;
     }
     uint64_t tick = tm_rt_tick(s->rt);
+    if (!s_ready(s, tick + 1)) {
+        return;
+    }
     for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i].before != NULL) {
             s->subs[i].before(s->subs[i].arg, tick);
@@ -225,9 +261,26 @@ static void s_step_chunk(tm_sched_t *s)
             s->subs[i].after(s->subs[i].arg, tick);
         }
     }
-    if (s->run_active && tick >= s->run_start + s->run_ticks) {
-        tm_sched_run_stop(s, 0, NULL);
+    s_run_maybe_end(s);
+}
+
+void tm_sched_kick(tm_sched_t *s)
+{
+    if (s->waiting) {
+        s->waiting = false;
+        s_schedule(s);
     }
+}
+
+bool tm_sched_waiting(const tm_sched_t *s)
+{
+    return s->waiting;
+}
+
+int tm_sched_run_to(tm_sched_t *s, uint64_t target)
+{
+    uint64_t tick = tm_rt_tick(s->rt);
+    return tm_sched_run(s, target > tick ? target - tick : 0);
 }
 
 static void s_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -257,7 +310,7 @@ static void s_schedule(tm_sched_t *s)
     if (s->loop == NULL) {
         return;
     }
-    if (!s->stopped) {
+    if (!s->stopped && !s->waiting) {
         if (s->run_active || s->mode == TM_CLOCK_FAST) {
             idle = true;
         } else if (s->mode == TM_CLOCK_REALTIME) {
@@ -312,6 +365,7 @@ void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode)
     /* the run's last reply names the clock it leaves running */
     s_run_end(s, TM_ERR_CLOSED, "run interrupted by a clock change", mode);
     s->mode = mode;
+    s->waiting = false;
     if (mode == TM_CLOCK_REALTIME) {
         /* tick k is due at t0 + (k - k0) h from now on */
         s->rt_t0 = tm_time_now();

@@ -37,6 +37,12 @@ typedef struct {
     void (*after)(void *arg, uint64_t tick);
     uint64_t (*next_stop)(void *arg); /* 0: no preference */
     void (*run_end)(void *arg, int status, const char *why);
+    /* May tick `next` be stepped now? false: the clock waits until
+     * tm_sched_kick() (a peer's values for the tick before are missing). */
+    bool (*ready)(void *arg, uint64_t next);
+    /* A run has stepped its ticks: true keeps it open (others are still
+     * stepping theirs) until tm_sched_kick() finds it free. */
+    bool (*hold)(void *arg);
 } tm_sched_sub_t;
 
 /* The runtime failed (TM_ERR_IO from tm_rt_step): the node must stop. */
@@ -92,6 +98,15 @@ typedef struct {
 
 /* The run in progress, or the last one. */
 void tm_sched_run_info(const tm_sched_t *s, tm_sched_run_t *out);
+
+/* Something a subscriber's ready() or hold() waits for happened: look
+ * again. */
+void tm_sched_kick(tm_sched_t *s);
+/* true while the clock waits on a subscriber's ready(). */
+bool tm_sched_waiting(const tm_sched_t *s);
+/* A run of the whole mesh reaching tick `target` (0 ticks when this node
+ * is there already). Errors as tm_sched_run. */
+int tm_sched_run_to(tm_sched_t *s, uint64_t target);
 
 /* Rates measured over about the last second. */
 double tm_sched_steps_per_s(const tm_sched_t *s);

@@ -8,6 +8,7 @@
  * key given twice is an error, since two decoders could pick different ones.
  */
 #include "tm_msg.h"
+#include "tm_msg_int.h"
 
 #include "tm_err.h" /* error codes, tm_err_name */
 
@@ -17,28 +18,28 @@
 
 /* Limits for checking an already-encoded object handed to an encoder: only
  * well-formedness matters there, the receiver applies its own limits. */
-static const tm_wire_limits_t s_any_size = {SIZE_MAX, TM_WIRE_MAX_DEPTH_CAP};
+const tm_wire_limits_t tmi_msg_any_size = {SIZE_MAX, TM_WIRE_MAX_DEPTH_CAP};
 
 /* A NUL-terminated string of at most max bytes. */
-static int s_cstr_ok(const char *s, size_t max)
+int tmi_msg_cstr_ok(const char *s, size_t max)
 {
     return s != NULL && strnlen(s, max + 1) <= max;
 }
 
 /* A decoded str that may be used as a name: at most max bytes, no NUL. */
-static int s_str_ok(const char *s, size_t len, size_t max)
+int tmi_msg_str_ok(const char *s, size_t len, size_t max)
 {
     return len <= max && (len == 0 || memchr(s, '\0', len) == NULL);
 }
 
-static int s_read_name(tm_wire_reader_t *r, char *dst, size_t max)
+int tmi_msg_read_name(tm_wire_reader_t *r, char *dst, size_t max)
 {
     const char *s = NULL;
     size_t len = 0;
     int rc = tm_wire_read_str(r, &s, &len);
 
     if (rc == 0) {
-        if (!s_str_ok(s, len, max)) {
+        if (!tmi_msg_str_ok(s, len, max)) {
             rc = TM_ERR_WIRE_FIELD;
         } else {
             memcpy(dst, s, len);
@@ -51,8 +52,8 @@ static int s_read_name(tm_wire_reader_t *r, char *dst, size_t max)
 /* Read the next map key and look it up in keys[0..nkeys). *idx = its index,
  * or -1 for a key this version does not know. A known key seen before is
  * TM_ERR_WIRE_FIELD. */
-static int s_read_key(tm_wire_reader_t *r, const char *const *keys, int nkeys,
-                      unsigned *seen, int *idx)
+int tmi_msg_read_key(tm_wire_reader_t *r, const char *const *keys, int nkeys,
+                     unsigned *seen, int *idx)
 {
     const char *k = NULL;
     size_t klen = 0;
@@ -75,22 +76,18 @@ static int s_read_key(tm_wire_reader_t *r, const char *const *keys, int nkeys,
     return 0;
 }
 
-static unsigned s_all(int nkeys)
+unsigned tmi_msg_all(int nkeys)
 {
     return (1u << nkeys) - 1;
 }
 
-#define S_NKEYS(keys) ((int)(sizeof(keys) / sizeof((keys)[0])))
-
-/* Read the value of known key keys[idx] at r. */
-typedef int (*s_field_fn)(tm_wire_reader_t *r, int idx, void *arg);
-
 /* The frame of every payload decoder: check the whole payload, open its
  * map, hand each known key's value to field(), skip unknown keys, and
  * require every key in keys exactly once. */
-static int s_decode_map(const uint8_t *payload, size_t len,
-                        const tm_wire_limits_t *limits, const char *const *keys,
-                        int nkeys, s_field_fn field, void *arg)
+int tmi_msg_decode_map(const uint8_t *payload, size_t len,
+                       const tm_wire_limits_t *limits, const char *const *keys,
+                       int nkeys, unsigned required, tmi_msg_field_fn field,
+                       void *arg)
 {
     tm_wire_reader_t r;
     uint32_t n = 0;
@@ -103,20 +100,20 @@ static int s_decode_map(const uint8_t *payload, size_t len,
     }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         int idx = -1;
-        rc = s_read_key(&r, keys, nkeys, &seen, &idx);
+        rc = tmi_msg_read_key(&r, keys, nkeys, &seen, &idx);
         if (rc == 0) {
             rc = idx < 0 ? tm_wire_read_skip(&r, NULL, NULL)
                          : field(&r, idx, arg);
         }
     }
-    if (rc == 0 && seen != s_all(nkeys)) {
+    if (rc == 0 && (seen & required) != required) {
         rc = TM_ERR_WIRE_FIELD;
     }
     return rc;
 }
 
 /* The end of every encoder: hand the bytes over, free the buffer. */
-static int s_finish(tm_wire_buf_t *b, uint8_t **out, size_t *out_len)
+int tmi_msg_finish(tm_wire_buf_t *b, uint8_t **out, size_t *out_len)
 {
     int rc = tm_wire_buf_finish(b, out, out_len);
 
@@ -134,15 +131,15 @@ int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
 
     if (env == NULL || out == NULL || out_len == NULL ||
         env->type < TM_MSG_CONSOLE_REQ || env->type > TM_MSG_TYPE_MAX ||
-        !s_cstr_ok(env->source, TM_MSG_NAME_MAX) ||
-        !s_cstr_ok(env->destination, TM_MSG_NAME_MAX) ||
+        !tmi_msg_cstr_ok(env->source, TM_MSG_NAME_MAX) ||
+        !tmi_msg_cstr_ok(env->destination, TM_MSG_NAME_MAX) ||
         (payload == NULL && payload_len > 0)) {
         return TM_ERR_INVAL;
     }
     if (payload_len == 0) {
         payload = &nil;
         payload_len = 1;
-    } else if (tm_wire_check(payload, payload_len, &s_any_size) != 0) {
+    } else if (tm_wire_check(payload, payload_len, &tmi_msg_any_size) != 0) {
         return TM_ERR_INVAL;
     }
 
@@ -155,7 +152,7 @@ int tm_envelope_encode(const tm_envelope_t *env, const uint8_t *payload,
     msgpack_pack_uint64(&b.pk, env->tick);
     msgpack_pack_uint64(&b.pk, env->seq);
     tm_wire_pack_raw(&b.pk, payload, payload_len);
-    return s_finish(&b, out, out_len);
+    return tmi_msg_finish(&b, out, out_len);
 }
 
 int tm_envelope_decode(const uint8_t *buf, size_t len,
@@ -210,11 +207,11 @@ int tm_envelope_decode(const uint8_t *buf, size_t len,
      * caller can still answer with the request's seq. */
     bool unknown = v < TM_MSG_CONSOLE_REQ || v > TM_MSG_TYPE_MAX;
     env.type = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-    rc = s_read_name(&r, env.source, TM_MSG_NAME_MAX);
+    rc = tmi_msg_read_name(&r, env.source, TM_MSG_NAME_MAX);
     if (rc != 0) {
         goto done;
     }
-    rc = s_read_name(&r, env.destination, TM_MSG_NAME_MAX);
+    rc = tmi_msg_read_name(&r, env.destination, TM_MSG_NAME_MAX);
     if (rc != 0) {
         goto done;
     }
@@ -258,7 +255,7 @@ int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
         if (argv[i] == NULL) {
             return TM_ERR_INVAL;
         }
-        if (!s_cstr_ok(argv[i], TM_CONSOLE_ARG_MAX)) {
+        if (!tmi_msg_cstr_ok(argv[i], TM_CONSOLE_ARG_MAX)) {
             return TM_ERR_TOO_BIG;
         }
     }
@@ -270,7 +267,7 @@ int tm_console_req_encode(uint32_t argc, const char *const *argv, uint8_t **out,
     for (uint32_t i = 0; i < argc; i++) {
         tm_wire_pack_str(&b.pk, argv[i]);
     }
-    return s_finish(&b, out, out_len);
+    return tmi_msg_finish(&b, out, out_len);
 }
 
 /* Walk argc strings at r; with dst == NULL only validate and add up the
@@ -288,7 +285,7 @@ static int s_req_args(tm_wire_reader_t *r, uint32_t argc, char **argv,
         if (len > TM_CONSOLE_ARG_MAX) {
             return TM_ERR_TOO_BIG;
         }
-        if (!s_str_ok(s, len, TM_CONSOLE_ARG_MAX)) {
+        if (!tmi_msg_str_ok(s, len, TM_CONSOLE_ARG_MAX)) {
             return TM_ERR_WIRE_FIELD;
         }
         if (dst != NULL) {
@@ -342,8 +339,8 @@ int tm_console_req_decode(const uint8_t *payload, size_t len,
         rc = TM_ERR_INVAL;
         goto done;
     }
-    rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_req_field,
-                      &q);
+    rc = tmi_msg_decode_map(payload, len, limits, keys, TMI_MSG_NKEYS(keys),
+                            tmi_msg_all(TMI_MSG_NKEYS(keys)), s_req_field, &q);
     if (rc != 0) {
         goto done;
     }
@@ -391,8 +388,10 @@ int tm_console_rep_encode(int32_t status, const char *error,
         message = "";
     }
     if (status > 0 || out == NULL || out_len == NULL ||
-        !s_cstr_ok(error, TM_MSG_NAME_MAX) || (body == NULL && body_len > 0) ||
-        (body_len > 0 && tm_wire_check(body, body_len, &s_any_size) != 0)) {
+        !tmi_msg_cstr_ok(error, TM_MSG_NAME_MAX) ||
+        (body == NULL && body_len > 0) ||
+        (body_len > 0 &&
+         tm_wire_check(body, body_len, &tmi_msg_any_size) != 0)) {
         return TM_ERR_INVAL;
     }
 
@@ -408,7 +407,7 @@ int tm_console_rep_encode(int32_t status, const char *error,
     } else {
         tm_wire_pack_raw(&b.pk, body, body_len);
     }
-    return s_finish(&b, out, out_len);
+    return tmi_msg_finish(&b, out, out_len);
 }
 
 enum { S_REP_STATUS, S_REP_ERROR, S_REP_MESSAGE, S_REP_MORE, S_REP_BODY };
@@ -429,13 +428,15 @@ static int s_rep_field(tm_wire_reader_t *r, int idx, void *arg)
         break;
     case S_REP_ERROR:
         rc = tm_wire_read_str(r, &rep->error, &rep->error_len);
-        if (rc == 0 && !s_str_ok(rep->error, rep->error_len, TM_MSG_NAME_MAX)) {
+        if (rc == 0 &&
+            !tmi_msg_str_ok(rep->error, rep->error_len, TM_MSG_NAME_MAX)) {
             rc = TM_ERR_WIRE_FIELD;
         }
         break;
     case S_REP_MESSAGE:
         rc = tm_wire_read_str(r, &rep->message, &rep->message_len);
-        if (rc == 0 && !s_str_ok(rep->message, rep->message_len, SIZE_MAX)) {
+        if (rc == 0 &&
+            !tmi_msg_str_ok(rep->message, rep->message_len, SIZE_MAX)) {
             rc = TM_ERR_WIRE_FIELD;
         }
         break;
@@ -464,233 +465,12 @@ int tm_console_rep_decode(const uint8_t *payload, size_t len,
 
     memset(&rep, 0, sizeof rep);
     if (out != NULL) {
-        rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys),
-                          s_rep_field, &rep);
+        rc = tmi_msg_decode_map(payload, len, limits, keys, TMI_MSG_NKEYS(keys),
+                                tmi_msg_all(TMI_MSG_NKEYS(keys)), s_rep_field,
+                                &rep);
     }
     if (rc == 0) {
         *out = rep;
     }
     return rc;
-}
-
-/* ---- heartbeat --------------------------------------------------------- */
-
-int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
-                        size_t *out_len)
-{
-    tm_wire_buf_t b;
-
-    if (hb == NULL || out == NULL || out_len == NULL ||
-        !s_cstr_ok(hb->node, TM_MSG_NAME_MAX) || hb->node[0] == '\0' ||
-        !s_cstr_ok(hb->site, TM_MSG_NAME_MAX) ||
-        !s_cstr_ok(hb->state, TM_MSG_NAME_MAX)) {
-        return TM_ERR_INVAL;
-    }
-
-    tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, 5);
-    tm_wire_pack_kv_str(&b.pk, "node", hb->node);
-    tm_wire_pack_kv_str(&b.pk, "site", hb->site);
-    tm_wire_pack_kv_u64(&b.pk, "tick", hb->tick);
-    tm_wire_pack_kv_u64(&b.pk, "actors", hb->actors);
-    tm_wire_pack_kv_str(&b.pk, "state", hb->state);
-    return s_finish(&b, out, out_len);
-}
-
-enum { S_HB_NODE, S_HB_SITE, S_HB_TICK, S_HB_ACTORS, S_HB_STATE };
-
-static int s_hb_field(tm_wire_reader_t *r, int idx, void *arg)
-{
-    tm_heartbeat_t *hb = arg;
-    int rc = 0;
-
-    switch (idx) {
-    case S_HB_NODE:
-        rc = s_read_name(r, hb->node, TM_MSG_NAME_MAX);
-        if (rc == 0 && hb->node[0] == '\0') {
-            rc = TM_ERR_WIRE_FIELD;
-        }
-        break;
-    case S_HB_SITE:
-        rc = s_read_name(r, hb->site, TM_MSG_NAME_MAX);
-        break;
-    case S_HB_TICK:
-        rc = tm_wire_read_u64(r, &hb->tick);
-        break;
-    case S_HB_ACTORS:
-        rc = tm_wire_read_u64(r, &hb->actors);
-        break;
-    default: /* S_HB_STATE */
-        rc = s_read_name(r, hb->state, TM_MSG_NAME_MAX);
-        break;
-    }
-    return rc;
-}
-
-int tm_heartbeat_decode(const uint8_t *payload, size_t len,
-                        const tm_wire_limits_t *limits, tm_heartbeat_t *out)
-{
-    static const char *const keys[] = {"node", "site", "tick", "actors",
-                                       "state"};
-    tm_heartbeat_t hb;
-    int rc = TM_ERR_INVAL;
-
-    memset(&hb, 0, sizeof hb);
-    if (out != NULL) {
-        rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_hb_field,
-                          &hb);
-    }
-    if (rc == 0) {
-        *out = hb;
-    }
-    return rc;
-}
-
-/* ---- link batch -------------------------------------------------------- */
-
-int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
-                         size_t *out_len)
-{
-    tm_wire_buf_t b;
-
-    if (batch == NULL || out == NULL || out_len == NULL ||
-        (batch->count > 0 && (batch->ids == NULL || batch->values == NULL))) {
-        return TM_ERR_INVAL;
-    }
-    if (batch->count > UINT32_MAX / 8) {
-        return TM_ERR_TOO_BIG; /* values would not fit a bin32 */
-    }
-
-    tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, 3);
-    tm_wire_pack_kv_u64(&b.pk, "tick", batch->tick);
-    tm_wire_pack_str(&b.pk, "ids");
-    msgpack_pack_array(&b.pk, batch->count);
-    for (uint32_t i = 0; i < batch->count; i++) {
-        msgpack_pack_uint64(&b.pk, batch->ids[i]);
-    }
-    tm_wire_pack_str(&b.pk, "values");
-    msgpack_pack_bin(&b.pk, (size_t)batch->count * 8);
-    for (uint32_t i = 0; i < batch->count; i++) {
-        uint64_t bits;
-        uint8_t le[8];
-        memcpy(&bits, &batch->values[i], sizeof bits);
-        for (int k = 0; k < 8; k++) {
-            le[k] = (uint8_t)(bits >> (8 * k));
-        }
-        tm_wire_pack_raw(&b.pk, le, sizeof le);
-    }
-    return s_finish(&b, out, out_len);
-}
-
-/* Read count link ids at r, into ids when not NULL. */
-static int s_batch_ids(tm_wire_reader_t *r, uint32_t count, uint64_t *ids)
-{
-    for (uint32_t i = 0; i < count; i++) {
-        uint64_t id = 0;
-        int rc = tm_wire_read_u64(r, &id);
-        if (rc != 0) {
-            return rc;
-        }
-        if (ids != NULL) {
-            ids[i] = id;
-        }
-    }
-    return 0;
-}
-
-enum { S_LB_TICK, S_LB_IDS, S_LB_VALUES };
-
-/* Decoding state of a link batch: ids are validated first, copied once
- * the values are known to match them. */
-typedef struct {
-    tm_link_batch_t batch;
-    tm_wire_reader_t ids_at; /* at the first id */
-    const uint8_t *values;
-    size_t values_len;
-} s_lb_t;
-
-static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
-{
-    s_lb_t *lb = arg;
-    int rc = 0;
-
-    switch (idx) {
-    case S_LB_TICK:
-        rc = tm_wire_read_u64(r, &lb->batch.tick);
-        break;
-    case S_LB_IDS:
-        rc = tm_wire_read_array(r, &lb->batch.count);
-        if (rc == 0) {
-            lb->ids_at = *r;
-            rc = s_batch_ids(r, lb->batch.count, NULL);
-        }
-        break;
-    default: /* S_LB_VALUES */
-        rc = tm_wire_read_bin(r, &lb->values, &lb->values_len);
-        break;
-    }
-    return rc;
-}
-
-int tm_link_batch_decode(const uint8_t *payload, size_t len,
-                         const tm_wire_limits_t *limits, tm_link_batch_t *out)
-{
-    static const char *const keys[] = {"tick", "ids", "values"};
-    s_lb_t lb;
-    tm_link_batch_t *batch = &lb.batch;
-    int rc = 0;
-
-    memset(&lb, 0, sizeof lb);
-    if (out == NULL) {
-        rc = TM_ERR_INVAL;
-        goto done;
-    }
-    rc = s_decode_map(payload, len, limits, keys, S_NKEYS(keys), s_lb_field,
-                      &lb);
-    if (rc == 0 &&
-        (lb.values_len / 8 != batch->count || lb.values_len % 8 != 0)) {
-        rc = TM_ERR_WIRE_FIELD;
-    }
-    if (rc != 0 || batch->count == 0) {
-        batch->count = 0;
-        goto done;
-    }
-    /* count <= len: each id took at least one byte of the payload. */
-    batch->ids = malloc((size_t)batch->count * sizeof *batch->ids);
-    batch->values = malloc((size_t)batch->count * sizeof *batch->values);
-    if (batch->ids == NULL || batch->values == NULL) {
-        rc = TM_ERR_NOMEM;
-        goto done;
-    }
-    rc = s_batch_ids(&lb.ids_at, batch->count, batch->ids);
-    if (rc != 0) {
-        goto done;
-    }
-    for (uint32_t i = 0; i < batch->count; i++) {
-        uint64_t bits = 0;
-        for (int k = 7; k >= 0; k--) {
-            bits = (bits << 8) | lb.values[8 * (size_t)i + (size_t)k];
-        }
-        memcpy(&batch->values[i], &bits, sizeof bits);
-    }
-done:
-    if (rc == 0) {
-        *out = *batch;
-    } else {
-        free(batch->ids);
-        free(batch->values);
-    }
-    return rc;
-}
-
-void tm_link_batch_free(tm_link_batch_t *batch)
-{
-    if (batch != NULL) {
-        free(batch->ids);
-        free(batch->values);
-        batch->ids = NULL;
-        batch->values = NULL;
-        batch->count = 0;
-    }
 }

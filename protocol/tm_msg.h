@@ -38,7 +38,8 @@ typedef enum {
     TM_MSG_CONSOLE_REP = 2, /* node -> console: reply (or one stream item) */
     TM_MSG_HEARTBEAT = 3,   /* node <-> node: liveness and progress */
     TM_MSG_LINK_BATCH = 4,  /* node -> node: linked output values of a tick */
-    TM_MSG_TYPE_MAX = 4
+    TM_MSG_DIRECTORY = 5,   /* node -> node: its actors (whole or a delta) */
+    TM_MSG_TYPE_MAX = 5
 } tm_msg_type_t;
 
 /* Decoded envelope. payload points into the decoded buffer (borrowed: valid
@@ -133,7 +134,24 @@ int tm_console_rep_decode(const uint8_t *payload, size_t len,
                           tm_console_rep_t *out);
 
 /* ---- heartbeat: payload {"node": str, "site": str, "tick": uint,
- *      "actors": uint, "state": str} ------------------------------------- */
+ *      "actors": uint, "state": str, and optionally "endpoint": str,
+ *      "clock": str, "incarnation": uint, "dir_seq": uint, "members":
+ *      [[name, endpoint], ...]} -------------------------------------------
+ * A node's liveness and progress, sent to every peer on its own socket
+ * (apart from link batches). endpoint: the sender's mesh address;
+ * incarnation: tells a restarted node from its old self; dir_seq: the last
+ * directory delta it sent (a receiver that has not seen it asks for the
+ * whole directory); members: the peers it knows, so that a node that joins
+ * through one member learns the others. Optional keys absent decode as
+ * empty strings, 0 and no members. */
+
+#define TM_MSG_ENDPOINT_MAX 256u /* bytes in a mesh endpoint */
+#define TM_MSG_MEMBERS_MAX  64u  /* members in a heartbeat */
+
+typedef struct {
+    char name[TM_MSG_NAME_MAX + 1];
+    char endpoint[TM_MSG_ENDPOINT_MAX + 1];
+} tm_member_t;
 
 typedef struct {
     char node[TM_MSG_NAME_MAX + 1];
@@ -141,10 +159,17 @@ typedef struct {
     char state[TM_MSG_NAME_MAX + 1];
     uint64_t tick;
     uint64_t actors;
+    char endpoint[TM_MSG_ENDPOINT_MAX + 1];
+    char clock[TM_MSG_NAME_MAX + 1];
+    uint64_t incarnation;
+    uint64_t dir_seq;
+    uint32_t n_members;
+    tm_member_t members[TM_MSG_MEMBERS_MAX];
 } tm_heartbeat_t;
 
-/* All five keys required; node non-empty; names at most TM_MSG_NAME_MAX
- * bytes without NUL. Encoding errors: TM_ERR_INVAL, TM_ERR_NOMEM. */
+/* node non-empty; names at most TM_MSG_NAME_MAX bytes and endpoints
+ * TM_MSG_ENDPOINT_MAX, without NUL; at most TM_MSG_MEMBERS_MAX members,
+ * each a 2-array of str. Encoding errors: TM_ERR_INVAL, TM_ERR_NOMEM. */
 int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
                         size_t *out_len);
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,
@@ -173,5 +198,44 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
                          const tm_wire_limits_t *limits, tm_link_batch_t *out);
 /* Frees ids and values and zeroes count; NULL and twice are fine. */
 void tm_link_batch_free(tm_link_batch_t *batch);
+
+/* ---- directory: payload {"inc": uint, "seq": uint, "reset": bool,
+ *      "add": [[id, model, tier], ...], "del": [id, ...]} ----------------
+ * The sender's own actors (it is their authority): with reset, the first
+ * part of its whole directory (the receiver forgets what it had of this
+ * sender); otherwise a delta. seq numbers a sender's messages from 1 within
+ * one incarnation `inc`; a receiver that misses one asks for the whole
+ * directory again. model is "family@version", tier a fidelity name. At
+ * most TM_MSG_DIR_MAX entries in add and del together. */
+
+#define TM_MSG_DIR_MAX 8192u
+
+typedef struct {
+    char id[TM_MSG_NAME_MAX + 1];
+    char model[TM_MSG_NAME_MAX + 1];
+    char tier[TM_MSG_NAME_MAX + 1];
+} tm_dir_entry_t;
+
+typedef struct {
+    uint64_t inc;
+    uint64_t seq;
+    int reset;
+    uint32_t n_add;
+    tm_dir_entry_t *add;
+    uint32_t n_del;
+    tm_dir_entry_t *del; /* only id is used */
+} tm_directory_t;
+
+/* Errors: TM_ERR_INVAL (names too long or empty id, counts with NULL
+ * arrays), TM_ERR_TOO_BIG (more than TM_MSG_DIR_MAX entries),
+ * TM_ERR_NOMEM. */
+int tm_directory_encode(const tm_directory_t *dir, uint8_t **out,
+                        size_t *out_len);
+/* On success the caller frees with tm_directory_free(). Errors:
+ * TM_ERR_WIRE_* (an entry not [str, str, str] or an empty id),
+ * TM_ERR_TOO_BIG (over TM_MSG_DIR_MAX entries), TM_ERR_NOMEM. */
+int tm_directory_decode(const uint8_t *payload, size_t len,
+                        const tm_wire_limits_t *limits, tm_directory_t *out);
+void tm_directory_free(tm_directory_t *dir);
 
 #endif

@@ -186,19 +186,22 @@ static void s_line(FILE *out, const char *message)
 void tmi_show_nodes(tm_render_t *r, const char *message, json_t *body,
                     bool more)
 {
-    (void)message;
     (void)more;
     FILE *out = r->out;
     size_t i;
     json_t *n;
-    fprintf(out, "%-16s %-16s %-8s %-9s %10s %12s  %s\n", "NAME", "SITE",
-            "STATE", "CLOCK", "ACTORS", "TICK", "ENDPOINT");
+    fprintf(out, "%-16s %-16s %-8s %-9s %10s %12s %6s  %s\n", "NAME", "SITE",
+            "STATE", "CLOCK", "ACTORS", "TICK", "LAG", "MESH");
     json_array_foreach(body, i, n)
     {
-        fprintf(out, "%-16s %-16s %-8s %-9s %10lld %12lld  %s\n",
+        const char *mesh = s_str(n, "mesh");
+        fprintf(out, "%-16s %-16s %-8s %-9s %10lld %12lld %6lld  %s\n",
                 s_str(n, "name"), s_str(n, "site"), s_str(n, "state"),
                 s_str(n, "clock"), s_int(n, "actors"), s_int(n, "tick"),
-                s_str(n, "endpoint"));
+                s_int(n, "lag"), mesh[0] != '\0' ? mesh : "-");
+    }
+    if (message != NULL && message[0] != '\0') {
+        fprintf(out, "warning: %s\n", message);
     }
 }
 

@@ -2,6 +2,8 @@
 #include "tm_console.h"
 
 #include "tm_err.h"
+#include "tm_mesh.h"
+#include "tm_models.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,17 @@
 #define S_IDS_PER_PART  8192u
 #define S_IDS_DEFAULT   1000u
 
-/* --node against this node (a mesh of one node). */
+/* --node against this node (requests for another node were passed on to
+ * it before the handler ran). */
 static int s_check_node(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
                         tm_reply_t *rep)
 {
+    if (cmd->has_node && strcmp(cmd->node, ctx->name) != 0 &&
+        ctx->mesh != NULL) {
+        return tm_reply_error(rep, TM_ERR_UNKNOWN_NODE,
+                              "no node '%s' in the mesh (see `nodes`)",
+                              cmd->node);
+    }
     if (cmd->has_node && strcmp(cmd->node, ctx->name) != 0) {
         return tm_reply_error(rep, TM_ERR_NOT_FOUND,
                               "unknown node '%s' (this mesh has one node: %s)",
@@ -218,6 +227,7 @@ int tmi_cmd_set(tm_console_ctx_t *ctx, tm_console_call_t *req)
 typedef struct {
     const char *id;
     const tm_model_t *model;
+    const char *node; /* NULL: this node */
 } s_row_t;
 
 typedef struct {
@@ -226,16 +236,16 @@ typedef struct {
     const char *family; /* --model filter */
     const char *version;
     const char *prefix;
+    const char *node; /* --node filter: NULL every node */
     int rc;
 } s_list_t;
 
-static int s_list_cb(const tm_rt_actor_t *a, void *arg)
+static int s_list_add(s_list_t *l, const char *id, const tm_model_t *model,
+                      const char *node)
 {
-    s_list_t *l = arg;
-    if ((l->family != NULL && strcmp(a->model->family, l->family) != 0) ||
-        (l->version != NULL && strcmp(a->model->version, l->version) != 0) ||
-        (l->prefix != NULL &&
-         strncmp(a->id, l->prefix, strlen(l->prefix)) != 0)) {
+    if ((l->family != NULL && strcmp(model->family, l->family) != 0) ||
+        (l->version != NULL && strcmp(model->version, l->version) != 0) ||
+        (l->prefix != NULL && strncmp(id, l->prefix, strlen(l->prefix)) != 0)) {
         return 0;
     }
     if (l->n == l->cap) {
@@ -248,10 +258,31 @@ static int s_list_cb(const tm_rt_actor_t *a, void *arg)
         l->rows = rows;
         l->cap = cap;
     }
-    l->rows[l->n].id = a->id;
-    l->rows[l->n].model = a->model;
+    l->rows[l->n].id = id;
+    l->rows[l->n].model = model;
+    l->rows[l->n].node = node;
     l->n++;
     return 0;
+}
+
+static int s_list_cb(const tm_rt_actor_t *a, void *arg)
+{
+    return s_list_add(arg, a->id, a->model, NULL);
+}
+
+/* An actor another node owns (as this node's directory has it). */
+static int s_remote_cb(void *arg, const char *id, const char *node,
+                       const char *model, const char *tier)
+{
+    s_list_t *l = arg;
+    const tm_model_t *m = NULL;
+    tm_fidelity_t f;
+    if ((l->node != NULL && strcmp(node, l->node) != 0) ||
+        tm_fidelity_parse(tier, &f) != 0 ||
+        tm_models_find_spec(model, f, &m) != 0) {
+        return 0; /* a model this node does not know: not listed */
+    }
+    return s_list_add(l, id, m, node);
 }
 
 static int s_row_cmp(const void *a, const void *b)
@@ -261,9 +292,17 @@ static int s_row_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* Every actor of the mesh this node knows of (its own, and those of
+ * other nodes when it is part of a mesh), filtered and sorted. */
 static int s_collect(tm_console_ctx_t *ctx, s_list_t *l)
 {
-    tm_rt_foreach(ctx->rt, s_list_cb, l);
+    if (l->node == NULL || strcmp(l->node, ctx->name) == 0) {
+        tm_rt_foreach(ctx->rt, s_list_cb, l);
+    }
+    if (ctx->mesh != NULL && l->rc == 0 &&
+        (l->node == NULL || strcmp(l->node, ctx->name) != 0)) {
+        tm_mesh_foreach_remote(ctx->mesh, s_remote_cb, l);
+    }
     if (l->rc != 0) {
         return l->rc;
     }
@@ -315,7 +354,7 @@ static void s_pack_actor_row(tm_console_ctx_t *ctx, tm_body_t *b,
 {
     tm_body_map(b);
     tm_body_kv_str(b, "id", row->id);
-    tm_body_kv_str(b, "node", ctx->name);
+    tm_body_kv_str(b, "node", row->node != NULL ? row->node : ctx->name);
     tmi_pack_model(b, row->model);
     tm_body_end(b);
 }
@@ -349,9 +388,10 @@ int tmi_cmd_actors(tm_console_ctx_t *ctx, tm_console_call_t *req)
             return rc;
         }
     }
+    l.node = cmd->has_node ? cmd->node : NULL;
     int rc = 0;
-    if (!cmd->has_node || strcmp(cmd->node, ctx->name) == 0) {
-        rc = s_collect(ctx, &l); /* no actor lives on another node (yet) */
+    if (l.node == NULL || strcmp(l.node, ctx->name) == 0 || ctx->mesh != NULL) {
+        rc = s_collect(ctx, &l);
     }
     if (rc != 0) {
         free(l.rows);

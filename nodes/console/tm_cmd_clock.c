@@ -3,6 +3,7 @@
 
 #include "tm_err.h"
 #include "tm_log.h"
+#include "tm_mesh.h"
 
 #include <stdio.h>
 
@@ -85,7 +86,20 @@ int tmi_cmd_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               (unsigned long long)r.done,
                               (unsigned long long)r.ticks);
     }
-    int rc = tm_sched_run(ctx->sched, req->cmd->ticks);
+    int rc = 0;
+    if (ctx->mesh != NULL && !req->from_peer) {
+        /* the whole mesh runs to one tick; this run ends when all are
+         * there */
+        uint64_t target = 0;
+        char why[TM_CMD_MSG_MAX];
+        rc = tm_mesh_run(ctx->mesh, req->cmd->ticks, &target, why, sizeof why);
+        if (rc != 0) {
+            return tm_reply_error(rep, rc, "cannot run the mesh: %s", why);
+        }
+        rc = tm_sched_run_to(ctx->sched, target);
+    } else {
+        rc = tm_sched_run(ctx->sched, req->cmd->ticks);
+    }
     if (rc == TM_ERR_RANGE) {
         return tm_reply_error(rep, rc,
                               "cannot run %llu ticks from tick %llu: tick "
@@ -120,6 +134,9 @@ int tmi_cmd_clock(tm_console_ctx_t *ctx, tm_console_call_t *req)
     }
     if (cmd->has_clock) {
         tm_sched_set_mode(ctx->sched, cmd->clock);
+        if (ctx->mesh != NULL && !req->from_peer) {
+            tm_mesh_clock(ctx->mesh, cmd->clock); /* every node */
+        }
         tm_log(TM_LOG_INFO, "node: clock %s at tick %llu",
                tm_clock_name(cmd->clock),
                (unsigned long long)tm_rt_tick(ctx->rt));

@@ -1,5 +1,6 @@
 /* tm_cmd_info: help, nodes, stats, models. */
 #include "tm_console.h"
+#include "tm_mesh.h"
 
 #include "tm_err.h"
 #include "tm_models.h"
@@ -41,11 +42,42 @@ int tmi_cmd_help(tm_console_ctx_t *ctx, tm_console_call_t *req)
     return tm_reply_done(rep);
 }
 
+/* A node of the mesh as a peer sees it. */
+static void s_pack_peer(tm_body_t *b, const tm_mesh_node_t *n, uint64_t top)
+{
+    tm_body_map(b);
+    tm_body_kv_str(b, "name", n->name[0] != '\0' ? n->name : "?");
+    tm_body_kv_str(b, "site", n->site);
+    tm_body_kv_str(b, "state", n->state);
+    tm_body_kv_u64(b, "actors", n->actors);
+    tm_body_kv_u64(b, "tick", n->tick);
+    tm_body_kv_u64(b, "lag", top - n->tick);
+    tm_body_kv_str(b, "clock", n->clock);
+    tm_body_kv_str(b, "mesh", n->endpoint);
+    tm_body_kv_u64(b, "incarnation", n->incarnation);
+    tm_body_kv_f64(b, "heard_s", n->heard_s);
+    tm_body_end(b);
+}
+
 int tmi_cmd_nodes(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     tm_reply_t *rep = req->rep;
     tm_rt_stats_t st;
+    tm_mesh_node_t nodes[72];
+    size_t n = 0;
+    uint64_t top = 0;
     tm_rt_stats(ctx->rt, &st);
+    if (ctx->mesh != NULL) {
+        n = tm_mesh_nodes(ctx->mesh, nodes, sizeof nodes / sizeof nodes[0]);
+        n = n < sizeof nodes / sizeof nodes[0] ? n
+                                               : sizeof nodes / sizeof nodes[0];
+    }
+    top = st.tick;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(nodes[i].state, "dead") != 0 && nodes[i].tick > top) {
+            top = nodes[i].tick; /* lag: behind the fastest live node */
+        }
+    }
     tm_body_t *b = tm_reply_body(rep);
     tm_body_array(b);
     tm_body_map(b);
@@ -55,12 +87,27 @@ int tmi_cmd_nodes(tm_console_ctx_t *ctx, tm_console_call_t *req)
                    ctx->stopping != NULL && *ctx->stopping ? "stopping" : "up");
     tm_body_kv_u64(b, "actors", st.actors);
     tm_body_kv_u64(b, "tick", st.tick);
+    tm_body_kv_u64(b, "lag", top - st.tick);
     tm_body_kv_str(b, "clock", tmi_clock_label(ctx));
     tm_body_kv_str(b, "endpoint", ctx->endpoint);
+    tm_body_kv_str(b, "mesh", n > 0 ? nodes[0].endpoint : "");
     tm_body_kv_u64(b, "workers", st.workers);
     tm_body_kv_f64(b, "h", tm_rt_h(ctx->rt));
+    tm_body_kv_bool(b, "self", true);
     tm_body_end(b);
+    for (size_t i = 1; i < n; i++) {
+        s_pack_peer(b, &nodes[i], top);
+    }
     tm_body_end(b);
+    char conflicts[4][200];
+    size_t nc =
+        ctx->mesh != NULL ? tm_mesh_conflicts(ctx->mesh, conflicts, 4) : 0;
+    if (nc > 0) {
+        tm_reply_msg(rep,
+                     "%zu actor ids are claimed by two nodes (first: %s); "
+                     "kill one copy of each",
+                     nc, conflicts[0]);
+    }
     return tm_reply_done(rep);
 }
 

@@ -2,6 +2,7 @@
 #include "tm_console.h"
 
 #include "tm_err.h"
+#include "tm_mesh.h"
 
 int tmi_cmd_link(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
@@ -24,5 +25,17 @@ int tmi_cmd_link(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_end(b);
     tm_reply_msg(rep, "%s %s.%s -> %s.%s", add ? "linked" : "unlinked", S, O, D,
                  I);
-    return tm_reply_done(rep);
+    rc = tm_reply_done(rep);
+    if (rc == 0 && ctx->mesh != NULL && tm_mesh_unsettled(ctx->mesh)) {
+        /* a source on another node: acknowledged once its node has
+         * confirmed the values flow (a run started next reads them) */
+        tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+        if (later != NULL) {
+            size_t len = 0;
+            const uint8_t *body = tm_reply_bytes(rep, &len);
+            tm_mesh_settle(ctx->mesh, later, rep->message, body, len);
+            return TM_CONSOLE_DEFERRED;
+        }
+    }
+    return rc;
 }

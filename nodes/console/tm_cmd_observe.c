@@ -1,5 +1,6 @@
 /* tm_cmd_observe: inspect, watch, top, hash. */
 #include "tm_console.h"
+#include "tm_mesh.h"
 
 #include "tm_err.h"
 
@@ -175,6 +176,21 @@ int tmi_cmd_hash(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_reply_t *rep = req->rep;
     uint8_t d[32];
     char hex[65];
+    if (ctx->mesh != NULL && !req->from_peer) {
+        /* every node's part, combined when all have answered */
+        char why[TM_CMD_MSG_MAX];
+        tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+        if (later == NULL) {
+            return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                                  "the mesh digest is not served here");
+        }
+        int rc = tm_mesh_hash(ctx->mesh, later, why, sizeof why);
+        if (rc != 0) {
+            later->free(later);
+            return tm_reply_error(rep, rc, "%s", why);
+        }
+        return TM_CONSOLE_DEFERRED;
+    }
     int rc = tm_rt_digest(ctx->rt, d);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "digest: %s", tm_err_str(rc));

@@ -2,6 +2,7 @@
 #include "tm_console.h"
 
 #include "tm_err.h"
+#include "tm_mesh.h"
 #include "tm_models.h"
 
 #include <stdarg.h>
@@ -19,11 +20,77 @@ static const s_handler_fn s_handlers[TM_CMD_COUNT] = {
 #undef S_ROW
 };
 
+/* The node that must answer a request, when it is another node of the
+ * mesh (NULL: this one): the owner of the actor it is about (for a link,
+ * of the destination, which holds the link), or the --node of a spawn. */
+static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
+{
+    const char *id = NULL;
+    tm_rt_actor_t a;
+    switch (cmd->kind) {
+    case TM_CMD_SPAWN:
+    case TM_CMD_SPAWN_MANY:
+        return cmd->has_node && strcmp(cmd->node, ctx->name) != 0 &&
+                       tm_mesh_knows(ctx->mesh, cmd->node)
+                   ? cmd->node
+                   : NULL;
+    case TM_CMD_INSPECT:
+    case TM_CMD_KILL:
+    case TM_CMD_SET:
+    case TM_CMD_WATCH:
+        id = cmd->id;
+        break;
+    case TM_CMD_LINK:
+    case TM_CMD_UNLINK:
+        id = cmd->dst.actor;
+        break;
+    default:
+        return NULL;
+    }
+    if (tm_rt_get(ctx->rt, id, &a) == 0 && !a.remote) {
+        return NULL;
+    }
+    return tm_mesh_owner(ctx->mesh, id, NULL);
+}
+
+/* Pass the request on to `node`; its answer comes later. */
+static int s_forward(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                     const char *node)
+{
+    char why[TM_CMD_MSG_MAX];
+    if (req->cmd->kind == TM_CMD_WATCH) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "actor %s lives on node %s: watch it with a "
+                              "console connected to %s",
+                              req->cmd->id, node, node);
+    }
+    tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+    if (later == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "actor or node on %s: cannot pass the request "
+                              "on from here",
+                              node);
+    }
+    int rc = tm_mesh_forward(ctx->mesh, node, req->argc, req->argv, later, why,
+                             sizeof why);
+    if (rc != 0) {
+        later->free(later);
+        return tm_reply_error(req->rep, rc, "%s", why);
+    }
+    return TM_CONSOLE_DEFERRED;
+}
+
 int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     tm_reply_reset(req->rep);
     if ((unsigned)req->cmd->kind >= TM_CMD_COUNT) {
         return tm_reply_error(req->rep, TM_ERR_INTERNAL, "no such command");
+    }
+    if (ctx->mesh != NULL && !req->from_peer && req->argv != NULL) {
+        const char *node = s_route(ctx, req->cmd);
+        if (node != NULL) {
+            return s_forward(ctx, req, node);
+        }
     }
     return s_handlers[req->cmd->kind](ctx, req);
 }

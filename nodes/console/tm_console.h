@@ -60,6 +60,8 @@ int tm_reply_done(tm_reply_t *rep);
 /* The body's bytes (NULL when none or on error). */
 const uint8_t *tm_reply_bytes(const tm_reply_t *rep, size_t *len);
 
+typedef struct tm_mesh tm_mesh_t; /* nodes/tm_mesh.h */
+
 /* What the node gives its handlers (pointers stay valid while it runs). */
 typedef struct {
     tm_rt_t *rt;
@@ -74,7 +76,20 @@ typedef struct {
      * outcome into why (TM_MUT_WHY_MAX bytes). NULL: not offered. */
     int (*backup)(void *arg, const char *dest, char *why);
     void *backup_arg;
+    /* The mesh this node belongs to; NULL for a node on its own. */
+    tm_mesh_t *mesh;
 } tm_console_ctx_t;
+
+/* An answer that comes after the handler returned (from another node):
+ * whoever serves the request makes one (tm_console_call_t.later); send
+ * may be called several times (more = true for all but the last), then
+ * free exactly once. */
+typedef struct tm_console_later tm_console_later_t;
+struct tm_console_later {
+    void (*send)(tm_console_later_t *l, int status, const char *message,
+                 bool more, const uint8_t *body, size_t len);
+    void (*free)(tm_console_later_t *l);
+};
 
 typedef struct tm_console_call tm_console_call_t;
 
@@ -103,8 +118,15 @@ struct tm_console_call {
     int (*stream)(tm_console_call_t *req, const tm_console_stream_t *def);
     /* End this console's stream or run; false if it has none. */
     bool (*cancel)(tm_console_call_t *req);
+    /* An answer for later (NULL where not served, or out of memory). */
+    tm_console_later_t *(*later)(tm_console_call_t *req);
     void *server;
     const void *peer;
+    /* The request as it came (to pass it on to another node). */
+    int argc;
+    const char *const *argv;
+    /* From another node of the mesh: answered here, never passed on. */
+    bool from_peer;
 };
 
 /* Run the handler of req->cmd (parsed). Returns rep->status or

@@ -17,8 +17,15 @@ write() { printf '%s\n' "$@" >"$cfg"; }
 # unknown key, unknown section, bad values, syntax error: FILE:LINE: key
 write "[node]" "name = n1" "colour = blue"
 node_fail 2 "$cfg:3: [node] colour: unknown key" --config "$cfg" --check
-write "; comment" "[node]" "name = n1" "" "[mesh]" "peers = a,b"
-node_fail 2 "$cfg:6: [mesh] peers: unknown section" --config "$cfg" --check
+write "; comment" "[node]" "name = n1" "" "[cluster]" "peers = a,b"
+node_fail 2 "$cfg:6: [cluster] peers: unknown section" --config "$cfg" --check
+write "[mesh]" "endpoint = tcp://127.0.0.1:7899" "peer = tcp://127.0.0.1:7898" \
+    "peer = tcp://127.0.0.1:7897" "peer = tcp://127.0.0.1:7898"
+out=$("$NODE_BIN" --config "$cfg" --check)
+[ "$(grep -c '^peer = ' <<<"$out")" = 2 ] || fail "peers: $out"
+ok
+node_fail 2 "peers are given but no mesh endpoint" --data "$WORK/nomesh" \
+    --console tcp://127.0.0.1:0 --peer tcp://127.0.0.1:7898
 write "[node]" "workers = many"
 node_fail 2 "$cfg:2: [node] workers: 'many' is not a worker count" \
     --config "$cfg" --check

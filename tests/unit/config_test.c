@@ -96,9 +96,24 @@ static void test_errors_name_file_line_key(void **state)
         {"[node]\ncolour = red\n",
          "t.ini:2: [node] colour: unknown key (known: name, site, data, "
          "workers, tick, clock, checkpoint, seed, log)"},
-        {"[node]\nname = a\n[mesh]\npeers = x\n",
-         "t.ini:4: [mesh] peers: unknown section (known: [node], "
-         "[console])"},
+        {"[node]\nname = a\n[cluster]\npeers = x\n",
+         "t.ini:4: [cluster] peers: unknown section (known: [node], "
+         "[console], [mesh])"},
+        {"[mesh]\npeers = x\n",
+         "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
+         "heartbeat, suspect, dead)"},
+        {"[mesh]\npeer = tcp://127.0.0.1:0\n",
+         "t.ini:2: [mesh] peer: 'tcp://127.0.0.1:0' is not a usable "
+         "endpoint: the port must be in 1..65535 (e.g. tcp://127.0.0.1:7800)"},
+        {"[mesh]\nendpoint = tcp://127.0.0.1:0\n",
+         "t.ini:2: [mesh] endpoint: a mesh endpoint is the address peers "
+         "dial: give a host and a fixed port"},
+        {"[mesh]\nsuspect = 0\n",
+         "t.ini:2: [mesh] suspect: '0' is not a number of missed heartbeats "
+         "(1 to 1000)"},
+        {"[mesh]\nheartbeat = 0.001\n",
+         "t.ini:2: [mesh] heartbeat: '0.001' is not a heartbeat interval "
+         "(seconds, 0.01 to 60)"},
         {"name = a\n",
          "t.ini:1: name: key outside a section (put it under [node])"},
         {"[node]\nworkers = 65\n",

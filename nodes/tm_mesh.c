@@ -1,0 +1,1194 @@
+/* tm_mesh: membership, failure detection, directory and forwarding. */
+#include "tm_mesh.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_mesh_int.h"
+#include "tm_models.h"
+#include "tm_sock.h"
+#include "tm_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_DIR_CHUNK   4096u /* entries per directory message */
+#define S_FORWARD_S   60.0  /* a forwarded request's answer waits this long */
+#define S_DIR_RETRY_S 1.0   /* ask again for a directory after this */
+#define S_HWM         100000
+
+static const char *const s_pstate[] = {"joining", "alive", "suspect", "dead"};
+
+/* ---- sending ------------------------------------------------------------ */
+
+int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
+                  uint64_t seq, const uint8_t *payload, size_t len)
+{
+    void *sock = data ? p->data : p->ctl;
+    if (sock == NULL) {
+        return TM_ERR_CLOSED;
+    }
+    tm_envelope_t env;
+    memset(&env, 0, sizeof env);
+    env.type = type;
+    snprintf(env.source, sizeof env.source, "%s", m->name);
+    snprintf(env.destination, sizeof env.destination, "%s", p->name);
+    env.tick = tm_rt_tick(m->rt);
+    env.seq = seq;
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    int rc = tm_envelope_encode(&env, payload, len, &frame, &flen);
+    if (rc == 0 && zmq_send(sock, frame, flen, ZMQ_DONTWAIT) < 0) {
+        rc = tm_sock_err();
+    }
+    free(frame);
+    return rc;
+}
+
+tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name)
+{
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (!p->self && p->name[0] != '\0' && strcmp(p->name, name) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t s_index(const tm_mesh_t *m, const tmi_peer_t *p)
+{
+    return (uint32_t)(p - m->peers);
+}
+
+/* ---- peers -------------------------------------------------------------- */
+
+static void s_close_peer(tmi_peer_t *p)
+{
+    tm_sock_close(&p->ctl);
+    tm_sock_close(&p->data);
+}
+
+/* Dial a peer at endpoint (configured or learned). NULL if the table is
+ * full or the sockets cannot be made. */
+static tmi_peer_t *s_add_peer(tm_mesh_t *m, const char *endpoint)
+{
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        if (strcmp(m->peers[i].endpoint, endpoint) == 0) {
+            return &m->peers[i];
+        }
+    }
+    if (m->n_peers >= TMI_PEERS_MAX) {
+        tm_log(TM_LOG_WARN, "mesh: more than %u peers; %s ignored",
+               TMI_PEERS_MAX, endpoint);
+        return NULL;
+    }
+    tmi_peer_t *p = &m->peers[m->n_peers];
+    memset(p, 0, sizeof *p);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
+    if (strcmp(endpoint, m->endpoint) == 0) {
+        p->self = true; /* our own endpoint in a shared list */
+        m->n_peers++;
+        return p;
+    }
+    tm_sock_opts_t o = {.hwm = S_HWM, .linger_ms = 0};
+    int rc = tm_sock_open(&p->ctl, m->zctx, ZMQ_DEALER, endpoint,
+                          TM_SOCK_CONNECT, &o);
+    if (rc == 0) {
+        rc = tm_sock_open(&p->data, m->zctx, ZMQ_DEALER, endpoint,
+                          TM_SOCK_CONNECT, &o);
+    }
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN, "mesh: cannot connect to %s: %s", endpoint,
+               tm_err_str(rc));
+        s_close_peer(p);
+        return NULL;
+    }
+    p->last_heard = tm_time_now();
+    p->state = TMI_JOINING;
+    m->n_peers++;
+    tm_log(TM_LOG_INFO, "mesh: dialing peer %s", endpoint);
+    return p;
+}
+
+/* ---- forwarding --------------------------------------------------------- */
+
+static void s_pending_end(tmi_pending_t *q, int status, const char *msg)
+{
+    if (status != 0 || msg != NULL) {
+        q->later->send(q->later, status, msg, false, NULL, 0);
+    }
+    q->later->free(q->later);
+    q->later = NULL;
+    q->used = false;
+}
+
+/* Fail every request waiting on peer p (or on anyone: p NULL). */
+static void s_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
+                           const char *why)
+{
+    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
+        tmi_pending_t *q = &m->pending[i];
+        if (q->used && (p == NULL || q->peer == s_index(m, p))) {
+            s_pending_end(q, status, why);
+        }
+    }
+}
+
+int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
+                    const char *const *argv, tm_console_later_t *later,
+                    char *why, size_t cap)
+{
+    tmi_peer_t *p = tmi_mesh_peer(m, name);
+    if (p == NULL) {
+        snprintf(why, cap, "no node '%s' in the mesh (see `nodes`)", name);
+        return TM_ERR_UNKNOWN_NODE;
+    }
+    if (p->state == TMI_DEAD) {
+        snprintf(why, cap,
+                 "node %s is dead (not heard from for %.1f s); the request "
+                 "was not sent",
+                 name, tm_time_now() - p->last_heard);
+        return TM_ERR_NODE_DOWN;
+    }
+    tmi_pending_t *q = NULL;
+    for (size_t i = 0; i < TMI_PENDING_MAX && q == NULL; i++) {
+        q = m->pending[i].used ? NULL : &m->pending[i];
+    }
+    if (q == NULL) {
+        snprintf(why, cap, "too many requests waiting on other nodes");
+        return TM_ERR_BUSY;
+    }
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
+    uint64_t seq = ++m->next_seq;
+    if (rc == 0) {
+        rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq, payload, len);
+    }
+    free(payload);
+    if (rc != 0) {
+        snprintf(why, cap, "cannot pass the request on to node %s: %s", name,
+                 tm_err_str(rc));
+        return rc;
+    }
+    *q = (tmi_pending_t){.seq = seq,
+                         .peer = s_index(m, p),
+                         .later = later,
+                         .deadline = tm_time_now() + S_FORWARD_S,
+                         .used = true};
+    m->forwarded++;
+    return 0;
+}
+
+/* A reply from peer p to one of our requests. */
+static void s_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
+{
+    tm_console_rep_t rep;
+    if (tm_console_rep_decode(env->payload, env->payload_len, NULL, &rep) !=
+        0) {
+        m->malformed++;
+        return;
+    }
+    if (tmi_sync_reply(m, p, env->seq, &rep) ||
+        tmi_ctl_reply(m, p, env->seq, &rep)) {
+        return;
+    }
+    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
+        tmi_pending_t *q = &m->pending[i];
+        if (!q->used || q->seq != env->seq || q->peer != s_index(m, p)) {
+            continue;
+        }
+        char msg[TM_CMD_MSG_MAX];
+        size_t n =
+            rep.message_len < sizeof msg - 1 ? rep.message_len : sizeof msg - 1;
+        memcpy(msg, rep.message, n);
+        msg[n] = '\0';
+        q->later->send(q->later, rep.status, msg, rep.more != 0, rep.body,
+                       rep.body_len);
+        q->deadline = tm_time_now() + S_FORWARD_S;
+        if (!rep.more) {
+            s_pending_end(q, 0, NULL);
+        }
+        return;
+    }
+}
+
+/* ---- requests from peers ------------------------------------------------ */
+
+typedef struct {
+    tm_mesh_t *m;
+    tmi_peer_t *p;
+    uint64_t seq;
+} s_from_t;
+
+static int s_reply_to(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int status,
+                      const char *msg, bool more, const uint8_t *body,
+                      size_t len)
+{
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    int rc = tm_console_rep_encode(status, NULL, msg, more ? 1 : 0, body, len,
+                                   &payload, &plen);
+    if (rc == 0) {
+        rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REP, seq, payload, plen);
+    }
+    free(payload);
+    return rc;
+}
+
+static int s_peer_emit(tm_console_call_t *req)
+{
+    s_from_t *f = req->server;
+    size_t len = 0;
+    const uint8_t *body = tm_reply_bytes(req->rep, &len);
+    int rc = s_reply_to(f->m, f->p, f->seq, req->rep->status, req->rep->message,
+                        true, body, len);
+    tm_wire_buf_clear(&req->rep->buf);
+    req->rep->has_body = false;
+    return rc;
+}
+
+/* An answer to a peer's request that comes later (a link that waits for
+ * its values to flow). */
+typedef struct {
+    tm_console_later_t base;
+    tm_mesh_t *m;
+    uint32_t peer;
+    uint64_t seq;
+} s_peer_later_t;
+
+static void s_peer_later_send(tm_console_later_t *l, int status,
+                              const char *msg, bool more, const uint8_t *body,
+                              size_t len)
+{
+    s_peer_later_t *x = (s_peer_later_t *)l;
+    s_reply_to(x->m, &x->m->peers[x->peer], x->seq, status, msg, more, body,
+               len);
+}
+
+static void s_peer_later_free(tm_console_later_t *l)
+{
+    free(l);
+}
+
+static tm_console_later_t *s_peer_later(tm_console_call_t *req)
+{
+    s_from_t *f = req->server;
+    s_peer_later_t *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        return NULL;
+    }
+    x->base.send = s_peer_later_send;
+    x->base.free = s_peer_later_free;
+    x->m = f->m;
+    x->peer = s_index(f->m, f->p);
+    x->seq = f->seq;
+    return &x->base;
+}
+
+/* A console request from peer p (a forwarded command or control). */
+static void s_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
+{
+    tm_console_req_t req;
+    tm_cmd_t cmd;
+    char err[TM_CMD_MSG_MAX];
+    memset(&req, 0, sizeof req);
+    int rc = tm_console_req_decode(env->payload, env->payload_len, NULL, &req);
+    if (rc != 0) {
+        m->malformed++;
+        s_reply_to(m, p, env->seq, rc, "malformed request", false, NULL, 0);
+        return;
+    }
+    if (tmi_ctl_request(m, p, (int)req.argc, (const char *const *)req.argv,
+                        &m->rep)) {
+        size_t blen = 0;
+        const uint8_t *body = tm_reply_bytes(&m->rep, &blen);
+        if (env->seq != 0) {
+            s_reply_to(m, p, env->seq, m->rep.status, m->rep.message, false,
+                       body, blen);
+        }
+        tm_console_req_free(&req);
+        return;
+    }
+    rc = tm_cmd_parse((int)req.argc, (const char *const *)req.argv, &cmd, err,
+                      sizeof err);
+    if (rc != 0) {
+        s_reply_to(m, p, env->seq, rc, err, false, NULL, 0);
+        tm_console_req_free(&req);
+        return;
+    }
+    s_from_t from = {m, p, env->seq};
+    tm_console_call_t call = {.cmd = &cmd,
+                              .rep = &m->rep,
+                              .emit = s_peer_emit,
+                              .later = s_peer_later,
+                              .server = &from,
+                              .argc = (int)req.argc,
+                              .argv = (const char *const *)req.argv,
+                              .from_peer = true};
+    rc = tm_console_exec(m->ctx, &call);
+    if (rc != TM_CONSOLE_DEFERRED) {
+        size_t len = 0;
+        const uint8_t *body = tm_reply_bytes(&m->rep, &len);
+        s_reply_to(m, p, env->seq, m->rep.status, m->rep.message, false, body,
+                   len);
+        if (cmd.info->flags & TM_CMD_F_MUTATES) {
+            tm_log(rc == 0 ? TM_LOG_INFO : TM_LOG_WARN, "mesh: from %s: %s%s",
+                   p->name, rc == 0 ? "" : "refused: ", m->rep.message);
+        }
+    }
+    tm_console_req_free(&req);
+}
+
+/* ---- directory ---------------------------------------------------------- */
+
+static int s_push(tm_dir_entry_t **v, size_t *n, size_t *cap,
+                  const tm_dir_entry_t *e)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        tm_dir_entry_t *x = realloc(*v, c * sizeof *x);
+        if (x == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        *v = x;
+        *cap = c;
+    }
+    (*v)[(*n)++] = *e;
+    return 0;
+}
+
+static void s_entry_of(tm_dir_entry_t *e, const char *id,
+                       const tm_model_t *model)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->id, sizeof e->id, "%s", id);
+    if (model != NULL) {
+        snprintf(e->model, sizeof e->model, "%s@%s", model->family,
+                 model->version);
+        snprintf(e->tier, sizeof e->tier, "%s",
+                 tm_fidelity_name(model->fidelity));
+    }
+}
+
+static int s_send_dir(tm_mesh_t *m, tmi_peer_t *p, tm_directory_t *d)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    d->inc = m->inc;
+    d->seq = ++p->out_seq;
+    int rc = tm_directory_encode(d, &payload, &len);
+    if (rc == 0) {
+        rc = tmi_mesh_send(m, p, false, TM_MSG_DIRECTORY, 0, payload, len);
+    }
+    free(payload);
+    return rc;
+}
+
+typedef struct {
+    tm_mesh_t *m;
+    tmi_peer_t *p;
+    tm_dir_entry_t *buf;
+    uint32_t n;
+    bool first;
+    int rc;
+} s_dump_t;
+
+static int s_dump_flush(s_dump_t *d)
+{
+    tm_directory_t dir = {.reset = d->first, .n_add = d->n, .add = d->buf};
+    int rc = s_send_dir(d->m, d->p, &dir);
+    d->first = false;
+    d->n = 0;
+    return rc;
+}
+
+static int s_dump_cb(const tm_rt_actor_t *a, void *arg)
+{
+    s_dump_t *d = arg;
+    if (a->remote) {
+        return 0;
+    }
+    s_entry_of(&d->buf[d->n++], a->id, a->model);
+    if (d->n == S_DIR_CHUNK) {
+        d->rc = s_dump_flush(d);
+    }
+    return d->rc != 0;
+}
+
+/* This node's whole directory to p (after which deltas follow). */
+static void s_send_whole_dir(tm_mesh_t *m, tmi_peer_t *p)
+{
+    s_dump_t d = {m, p,    calloc(S_DIR_CHUNK, sizeof(tm_dir_entry_t)),
+                  0, true, 0};
+    if (d.buf == NULL) {
+        return;
+    }
+    tm_rt_foreach(m->rt, s_dump_cb, &d);
+    if (d.rc == 0 && (d.n > 0 || d.first)) {
+        d.rc = s_dump_flush(&d);
+    }
+    free(d.buf);
+    p->dir_sent = d.rc == 0;
+    if (d.rc != 0) {
+        tm_log(TM_LOG_WARN, "mesh: cannot send the directory to %s: %s",
+               p->name, tm_err_str(d.rc));
+    }
+}
+
+/* Own changes since the last flush, to every peer that has the whole
+ * directory. */
+static void s_flush_deltas(tm_mesh_t *m)
+{
+    size_t ia = 0, id = 0;
+    while (ia < m->n_add || id < m->n_del) {
+        uint32_t na = (uint32_t)(m->n_add - ia < S_DIR_CHUNK ? m->n_add - ia
+                                                             : S_DIR_CHUNK);
+        uint32_t nd =
+            (uint32_t)(m->n_del - id < S_DIR_CHUNK - na ? m->n_del - id
+                                                        : S_DIR_CHUNK - na);
+        for (uint32_t i = 0; i < m->n_peers; i++) {
+            tmi_peer_t *p = &m->peers[i];
+            if (p->self || !p->dir_sent) {
+                continue;
+            }
+            tm_directory_t dir = {.n_add = na,
+                                  .add = m->d_add + ia,
+                                  .n_del = nd,
+                                  .del = m->d_del + id};
+            if (s_send_dir(m, p, &dir) != 0) {
+                p->dir_sent = false; /* it will ask for the whole one */
+            }
+        }
+        ia += na;
+        id += nd;
+    }
+    m->n_add = 0;
+    m->n_del = 0;
+}
+
+static void s_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_mesh_t *m = w->data;
+    if (m->n_add > 0 || m->n_del > 0) {
+        s_flush_deltas(m);
+    }
+    tmi_sync_flush(m);
+}
+
+static void s_observe(void *arg, tm_mut_event_t ev, const char *id,
+                      const tm_model_t *model)
+{
+    tm_mesh_t *m = arg;
+    tm_dir_entry_t e;
+    s_entry_of(&e, id, model);
+    if (ev == TM_MUT_PROXY) {
+        const tm_dir_ent_t *d = tm_dir_get(&m->dir, id);
+        if (d != NULL) {
+            tmi_sync_dirty(m, &m->peers[d->owner]);
+        }
+        return;
+    }
+    int rc = ev == TM_MUT_ADDED ? s_push(&m->d_add, &m->n_add, &m->cap_add, &e)
+                                : s_push(&m->d_del, &m->n_del, &m->cap_del, &e);
+    if (rc != 0) {
+        for (uint32_t i = 0; i < m->n_peers; i++) {
+            m->peers[i].dir_sent = false; /* resend whole directories */
+        }
+    }
+}
+
+static const char *s_remote(void *arg, const char *id, const tm_model_t **model)
+{
+    return tm_mesh_owner(arg, id, model);
+}
+
+/* Ask p for its whole directory (at most every S_DIR_RETRY_S). */
+static void s_ask_dir(tm_mesh_t *m, tmi_peer_t *p)
+{
+    double now = tm_time_now();
+    if (now - p->dir_asked < S_DIR_RETRY_S) {
+        return;
+    }
+    p->dir_asked = now;
+    const char *argv[] = {"mesh-dir"};
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    if (tm_console_req_encode(1, argv, &payload, &len) == 0) {
+        tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, 0, payload, len);
+    }
+    free(payload);
+}
+
+static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
+{
+    tm_rt_actor_t a;
+    tm_dir_ent_t ent;
+    uint32_t me = s_index(m, p);
+    if (tm_rt_get(m->rt, e->id, &a) == 0 && !a.remote) {
+        tm_dir_conflict(&m->dir, e->id, me, UINT32_MAX);
+        tm_log(TM_LOG_ERROR,
+               "mesh: actor %s exists here and on node %s: id conflict (both "
+               "kept; kill one of them)",
+               e->id, p->name);
+        return;
+    }
+    memset(&ent, 0, sizeof ent);
+    snprintf(ent.id, sizeof ent.id, "%s", e->id);
+    snprintf(ent.model, sizeof ent.model, "%s", e->model);
+    snprintf(ent.tier, sizeof ent.tier, "%s", e->tier);
+    ent.owner = me;
+    if (tm_dir_put(&m->dir, &ent) == TM_ERR_EXISTS) {
+        const tm_dir_ent_t *old = tm_dir_get(&m->dir, e->id);
+        tm_log(TM_LOG_ERROR,
+               "mesh: actor %s exists on nodes %s and %s: id conflict (both "
+               "kept)",
+               e->id, m->peers[old->owner].name, p->name);
+    }
+}
+
+static void s_dir_del(tm_mesh_t *m, tmi_peer_t *p, const char *id)
+{
+    tm_rt_actor_t a;
+    size_t links = 0;
+    char why[TM_MUT_WHY_MAX];
+    const tm_dir_ent_t *e = tm_dir_get(&m->dir, id);
+    if (e == NULL || e->owner != s_index(m, p)) {
+        return;
+    }
+    tm_dir_del(&m->dir, id, s_index(m, p));
+    if (tm_rt_get(m->rt, id, &a) == 0 && a.remote &&
+        tm_mut_drop_proxy(m->mut, id, &links, why) == 0) {
+        tm_log(TM_LOG_INFO,
+               "mesh: %s was removed on node %s; %zu links from it removed", id,
+               p->name, links);
+    }
+}
+
+static void s_on_directory(tm_mesh_t *m, tmi_peer_t *p,
+                           const tm_envelope_t *env)
+{
+    tm_directory_t d;
+    if (tm_directory_decode(env->payload, env->payload_len, NULL, &d) != 0) {
+        m->malformed++;
+        return;
+    }
+    if (d.reset) {
+        tm_dir_drop_owner(&m->dir, s_index(m, p));
+        p->dir_inc = d.inc;
+        p->dir_synced = true;
+    } else if (!p->dir_synced || d.inc != p->dir_inc ||
+               d.seq != p->dir_seq + 1) {
+        p->dir_synced = false; /* a gap: ask for the whole directory */
+        s_ask_dir(m, p);
+        tm_directory_free(&d);
+        return;
+    }
+    p->dir_seq = d.seq;
+    for (uint32_t i = 0; i < d.n_add; i++) {
+        s_dir_add(m, p, &d.add[i]);
+    }
+    for (uint32_t i = 0; i < d.n_del; i++) {
+        s_dir_del(m, p, d.del[i].id);
+    }
+    p->dir_count = tm_dir_count(&m->dir, s_index(m, p));
+    tm_directory_free(&d);
+}
+
+/* ---- heartbeats --------------------------------------------------------- */
+
+static void s_fill_hb(tm_mesh_t *m, tm_heartbeat_t *hb)
+{
+    memset(hb, 0, sizeof *hb);
+    snprintf(hb->node, sizeof hb->node, "%s", m->name);
+    snprintf(hb->site, sizeof hb->site, "%s", m->site);
+    snprintf(hb->state, sizeof hb->state, "%s",
+             m->stopping ? "stopping" : "up");
+    snprintf(hb->endpoint, sizeof hb->endpoint, "%s", m->endpoint);
+    snprintf(hb->clock, sizeof hb->clock, "%s",
+             m->sched != NULL ? tm_sched_label(m->sched) : "paused");
+    hb->tick = tm_rt_tick(m->rt);
+    hb->actors = tm_rt_count(m->rt);
+    hb->incarnation = m->inc;
+    for (uint32_t i = 0; i < m->n_peers && hb->n_members < TM_MSG_MEMBERS_MAX;
+         i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (!p->self && p->name[0] != '\0' && p->state != TMI_DEAD) {
+            tm_member_t *mb = &hb->members[hb->n_members++];
+            snprintf(mb->name, sizeof mb->name, "%s", p->name);
+            snprintf(mb->endpoint, sizeof mb->endpoint, "%s", p->endpoint);
+        }
+    }
+}
+
+static void s_send_beats(tm_mesh_t *m)
+{
+    tm_heartbeat_t *hb = malloc(sizeof *hb);
+    if (hb == NULL) {
+        return;
+    }
+    s_fill_hb(m, hb);
+    m->beat_tick = hb->tick;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (p->self) {
+            continue;
+        }
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        hb->dir_seq = p->dir_sent ? p->out_seq : 0;
+        if (tm_heartbeat_encode(hb, &payload, &len) == 0) {
+            /* seq: which of our entries carried it (finds ourselves) */
+            tmi_mesh_send(m, p, false, TM_MSG_HEARTBEAT, i + 1, payload, len);
+        }
+        free(payload);
+    }
+    free(hb);
+}
+
+static void s_set_state(tm_mesh_t *m, tmi_peer_t *p, tmi_pstate_t st)
+{
+    if (p->state == st) {
+        return;
+    }
+    const char *name = p->name[0] != '\0' ? p->name : p->endpoint;
+    tm_log(st == TMI_ALIVE ? TM_LOG_INFO : TM_LOG_WARN,
+           "mesh: node %s is %s (was %s; last heard %.2f s ago)", name,
+           s_pstate[st], s_pstate[p->state], tm_time_now() - p->last_heard);
+    tmi_pstate_t was = p->state;
+    p->state = st;
+    if (st == TMI_DEAD) {
+        char why[400];
+        snprintf(why, sizeof why,
+                 "node %s died before answering; the request may or may not "
+                 "have been carried out there",
+                 name);
+        s_fail_pending(m, p, TM_ERR_NODE_DOWN, why);
+    }
+    if (st == TMI_ALIVE && was == TMI_DEAD) {
+        tmi_sync_reset(m, p); /* values may have been lost meanwhile */
+    }
+}
+
+static void s_detect(tm_mesh_t *m)
+{
+    double now = tm_time_now();
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (p->self) {
+            continue;
+        }
+        double missed = (now - p->last_heard) / m->hb_s;
+        if (missed >= m->dead) {
+            s_set_state(m, p, TMI_DEAD);
+        } else if (missed >= m->suspect && p->state == TMI_ALIVE) {
+            s_set_state(m, p, TMI_SUSPECT);
+        }
+    }
+    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
+        tmi_pending_t *q = &m->pending[i];
+        if (q->used && now > q->deadline) {
+            s_pending_end(q, TM_ERR_TIMEOUT,
+                          "no answer from the owning node within 60 s");
+        }
+    }
+}
+
+static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tm_mesh_t *m = w->data;
+    s_detect(m);
+    s_send_beats(m);
+    tmi_sync_beat(m);
+    tmi_ctl_beat(m);
+}
+
+/* A peer restarted (or is new): forget its old directory and
+ * subscriptions, send it ours. */
+static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
+{
+    if (p->inc != 0) {
+        tm_log(TM_LOG_WARN, "mesh: node %s restarted (incarnation %llu)",
+               p->name, (unsigned long long)inc);
+    }
+    p->inc = inc;
+    tm_dir_drop_owner(&m->dir, s_index(m, p));
+    p->dir_synced = false;
+    p->dir_seq = 0;
+    p->out_seq = 0;
+    p->dir_count = 0;
+    s_send_whole_dir(m, p);
+    tmi_sync_reset(m, p);
+}
+
+/* Which entry a heartbeat from `name` at `endpoint` belongs to: by name,
+ * else by endpoint (then named), else a new one (a node that joined
+ * through us or through a member). */
+static tmi_peer_t *s_peer_of_hb(tm_mesh_t *m, const tm_heartbeat_t *hb)
+{
+    tmi_peer_t *p = tmi_mesh_peer(m, hb->node);
+    if (p != NULL) {
+        return p;
+    }
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *q = &m->peers[i];
+        if (!q->self && strcmp(q->endpoint, hb->endpoint) == 0) {
+            snprintf(q->name, sizeof q->name, "%s", hb->node);
+            return q;
+        }
+    }
+    if (hb->endpoint[0] == '\0') {
+        return NULL;
+    }
+    p = s_add_peer(m, hb->endpoint);
+    if (p != NULL && !p->self) {
+        snprintf(p->name, sizeof p->name, "%s", hb->node);
+    }
+    return p != NULL && !p->self ? p : NULL;
+}
+
+static void s_learn_members(tm_mesh_t *m, const tm_heartbeat_t *hb)
+{
+    for (uint32_t i = 0; i < hb->n_members; i++) {
+        const tm_member_t *mb = &hb->members[i];
+        if (strcmp(mb->name, m->name) == 0 || mb->endpoint[0] == '\0' ||
+            tmi_mesh_peer(m, mb->name) != NULL) {
+            continue;
+        }
+        tmi_peer_t *p = s_add_peer(m, mb->endpoint);
+        if (p != NULL && !p->self && p->name[0] == '\0') {
+            snprintf(p->name, sizeof p->name, "%s", mb->name);
+        }
+    }
+}
+
+static void s_on_heartbeat(tm_mesh_t *m, const tm_envelope_t *env)
+{
+    tm_heartbeat_t *hb = malloc(sizeof *hb);
+    if (hb == NULL) {
+        return;
+    }
+    if (tm_heartbeat_decode(env->payload, env->payload_len, NULL, hb) != 0) {
+        m->malformed++;
+        free(hb);
+        return;
+    }
+    if (strcmp(hb->node, m->name) == 0) {
+        if (hb->incarnation == m->inc && env->seq >= 1 &&
+            env->seq <= m->n_peers) {
+            tmi_peer_t *p = &m->peers[env->seq - 1];
+            tm_log(TM_LOG_INFO, "mesh: %s is this node's own endpoint; skipped",
+                   p->endpoint);
+            s_close_peer(p);
+            p->self = true;
+        } else if (hb->incarnation != m->inc) {
+            tm_log(TM_LOG_ERROR,
+                   "mesh: another node at %s also calls itself %s; names "
+                   "must be unique in a mesh",
+                   hb->endpoint, m->name);
+        }
+        free(hb);
+        return;
+    }
+    tmi_peer_t *p = s_peer_of_hb(m, hb);
+    if (p != NULL) {
+        snprintf(p->site, sizeof p->site, "%s", hb->site);
+        snprintf(p->clock, sizeof p->clock, "%s", hb->clock);
+        snprintf(p->nstate, sizeof p->nstate, "%s", hb->state);
+        p->tick = hb->tick;
+        p->actors = hb->actors;
+        p->last_heard = tm_time_now();
+        if (hb->incarnation != p->inc) {
+            s_new_incarnation(m, p, hb->incarnation);
+        } else if (!p->dir_sent) {
+            s_send_whole_dir(m, p);
+        }
+        s_set_state(m, p, TMI_ALIVE);
+        if (hb->dir_seq > p->dir_seq || !p->dir_synced) {
+            s_ask_dir(m, p); /* a delta went missing */
+        }
+        s_learn_members(m, hb);
+        if (m->sched != NULL) {
+            tm_sched_kick(m->sched);
+        }
+    }
+    free(hb);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
+{
+    tm_envelope_t env;
+    if (tm_envelope_decode(buf, len, NULL, &env) != 0) {
+        m->malformed++;
+        return;
+    }
+    m->received++;
+    if (env.type == TM_MSG_HEARTBEAT) {
+        s_on_heartbeat(m, &env);
+        return;
+    }
+    tmi_peer_t *p = tmi_mesh_peer(m, env.source);
+    if (p == NULL) {
+        m->malformed++; /* not a member yet: its heartbeat comes first */
+        return;
+    }
+    switch (env.type) {
+    case TM_MSG_CONSOLE_REQ:
+        s_on_request(m, p, &env);
+        break;
+    case TM_MSG_CONSOLE_REP:
+        s_on_reply(m, p, &env);
+        break;
+    case TM_MSG_DIRECTORY:
+        s_on_directory(m, p, &env);
+        break;
+    case TM_MSG_LINK_BATCH:
+        tmi_sync_batch(m, p, env.seq, env.payload, env.payload_len);
+        break;
+    default:
+        m->malformed++;
+        break;
+    }
+}
+
+/* One message from the ROUTER: routing id, then exactly one frame. */
+static int s_one(void *arg, void *sock)
+{
+    tm_mesh_t *m = arg;
+    zmq_msg_t part;
+    int frames = 0;
+    bool more = true;
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    for (int i = 0; more; i++) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        more = zmq_msg_more(&part);
+        if (i == 1) {
+            zmq_msg_move(&frame, &part);
+        }
+        frames = i + 1;
+        zmq_msg_close(&part);
+    }
+    if (frames == 2) {
+        s_on_frame(m, zmq_msg_data(&frame), zmq_msg_size(&frame));
+    } else if (frames > 0) {
+        m->malformed++;
+    }
+    zmq_msg_close(&frame);
+    return frames == 0 || m->stopping;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+size_t tm_mesh_nodes(const tm_mesh_t *m, tm_mesh_node_t *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap > 0) {
+        out[0] = (tm_mesh_node_t){
+            .name = m->name,
+            .site = m->site,
+            .endpoint = m->endpoint,
+            .state = m->stopping ? "stopping" : "up",
+            .clock = m->sched != NULL ? tm_sched_label(m->sched) : "paused",
+            .incarnation = m->inc,
+            .tick = tm_rt_tick(m->rt),
+            .actors = tm_rt_count(m->rt),
+            .self = true};
+    }
+    n++;
+    double now = tm_time_now();
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (p->self) {
+            continue;
+        }
+        if (n < cap) {
+            out[n] = (tm_mesh_node_t){.name = p->name,
+                                      .site = p->site,
+                                      .endpoint = p->endpoint,
+                                      .state = s_pstate[p->state],
+                                      .clock = p->clock,
+                                      .incarnation = p->inc,
+                                      .tick = p->tick,
+                                      .actors = p->actors,
+                                      .heard_s = now - p->last_heard};
+        }
+        n++;
+    }
+    return n;
+}
+
+const char *tm_mesh_owner(const tm_mesh_t *m, const char *id,
+                          const tm_model_t **model)
+{
+    const tm_dir_ent_t *e = tm_dir_get(&m->dir, id);
+    if (e == NULL) {
+        return NULL;
+    }
+    if (model != NULL) {
+        tm_fidelity_t f;
+        *model = NULL;
+        if (tm_fidelity_parse(e->tier, &f) == 0) {
+            tm_models_find_spec(e->model, f, model);
+        }
+    }
+    return m->peers[e->owner].name;
+}
+
+bool tm_mesh_knows(const tm_mesh_t *m, const char *name)
+{
+    return strcmp(name, m->name) == 0 ||
+           tmi_mesh_peer((tm_mesh_t *)m, name) != NULL;
+}
+
+size_t tm_mesh_conflicts(const tm_mesh_t *m, char (*out)[200], size_t cap)
+{
+    const tm_dir_t *d = &m->dir;
+    for (size_t i = 0; i < d->n_conflicts && i < cap; i++) {
+        const tm_dir_conflict_t *c = &d->conflicts[i];
+        snprintf(out[i], 200, "%s: nodes %s and %s", c->id,
+                 m->peers[c->owner].name,
+                 c->other == UINT32_MAX ? m->name : m->peers[c->other].name);
+    }
+    return d->n_conflicts;
+}
+
+void tm_mesh_foreach_remote(const tm_mesh_t *m, tm_mesh_actor_fn fn, void *arg)
+{
+    for (size_t i = 0; i < m->dir.n; i++) {
+        const tm_dir_ent_t *e = &m->dir.ents[i];
+        if (fn(arg, e->id, m->peers[e->owner].name, e->model, e->tier) != 0) {
+            return;
+        }
+    }
+}
+
+void tmi_mesh_send_whole_dir(tm_mesh_t *m, tmi_peer_t *p)
+{
+    s_send_whole_dir(m, p);
+}
+
+void tmi_mesh_beat(tm_mesh_t *m)
+{
+    s_send_beats(m);
+}
+
+/* ---- service ------------------------------------------------------------ */
+
+static int s_attach(void *self, struct ev_loop *loop)
+{
+    tm_mesh_t *m = self;
+    m->loop = loop;
+    tm_zwatch_start(&m->watch, loop);
+    ev_timer_start(loop, &m->beat);
+    ev_prepare_start(loop, &m->flush);
+    s_send_beats(m); /* at once: peers learn of us without a wait */
+    return 0;
+}
+
+static uint64_t s_st_peers(void *a)
+{
+    const tm_mesh_t *m = a;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        n += !m->peers[i].self && m->peers[i].state == TMI_ALIVE;
+    }
+    return n;
+}
+
+static uint64_t s_st_received(void *a)
+{
+    return ((tm_mesh_t *)a)->received;
+}
+
+static uint64_t s_st_malformed(void *a)
+{
+    return ((tm_mesh_t *)a)->malformed;
+}
+
+static uint64_t s_st_forwarded(void *a)
+{
+    return ((tm_mesh_t *)a)->forwarded;
+}
+
+static uint64_t s_st_remote(void *a)
+{
+    return ((tm_mesh_t *)a)->dir.n;
+}
+
+static uint64_t s_st_waits(void *a)
+{
+    return ((tm_mesh_t *)a)->sync_waits;
+}
+
+static int s_stats(void *self, tm_stats_t *reg)
+{
+    int rc = tm_stats_add_u64(reg, "mesh.peers_alive", s_st_peers, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "mesh.received", s_st_received, self);
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "mesh.malformed", s_st_malformed, self);
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "mesh.forwarded", s_st_forwarded, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "mesh.remote_actors", s_st_remote, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "mesh.sync_waits", s_st_waits, self);
+    return rc;
+}
+
+static void s_stop(void *self)
+{
+    tm_mesh_t *m = self;
+    m->stopping = true;
+    s_send_beats(m); /* "stopping": peers know it is not a crash */
+    s_fail_pending(m, NULL, TM_ERR_CLOSED,
+                   "node stopping; the request may or may not have been "
+                   "carried out by the owning node");
+    if (m->loop != NULL) {
+        tm_zwatch_stop(&m->watch);
+        ev_timer_stop(m->loop, &m->beat);
+        ev_prepare_stop(m->loop, &m->flush);
+    }
+}
+
+static void s_close(void *self)
+{
+    tm_mesh_t *m = self;
+    s_fail_pending(m, NULL, 0, NULL);
+    tmi_ctl_free(m);
+    for (size_t i = 0; i < m->n_settle; i++) {
+        m->settle[i].later->free(m->settle[i].later);
+        free(m->settle[i].body);
+    }
+    for (uint32_t i = 0; m->peers != NULL && i < m->n_peers; i++) {
+        s_close_peer(&m->peers[i]);
+        tmi_sync_free(&m->peers[i]);
+    }
+    tm_sock_close(&m->router);
+    tm_dir_free(&m->dir);
+    tm_reply_destroy(&m->rep);
+    free(m->d_add);
+    free(m->d_del);
+    free(m->peers);
+    free(m);
+}
+
+tm_service_t tm_mesh_service(tm_mesh_t *m)
+{
+    tm_service_t svc = {.name = "mesh",
+                        .self = m,
+                        .attach = s_attach,
+                        .stats = s_stats,
+                        .stop = s_stop,
+                        .close = s_close};
+    return svc;
+}
+
+static int s_check(const tm_config_t *c, char *err, size_t errlen)
+{
+    if (c->mesh[0] == '\0') {
+        snprintf(err, errlen,
+                 "peers are given but no mesh endpoint of this node (set "
+                 "--mesh or [mesh] endpoint)");
+        return TM_ERR_CONFIG;
+    }
+    if (c->dead <= c->suspect) {
+        snprintf(err, errlen,
+                 "[mesh] dead (%u) must be more missed heartbeats than "
+                 "suspect (%u)",
+                 c->dead, c->suspect);
+        return TM_ERR_CONFIG;
+    }
+    return 0;
+}
+
+static int s_bind(tm_mesh_t *m, const tm_config_t *c, char *err, size_t errlen)
+{
+    tm_sock_opts_t o = {.hwm = S_HWM, .linger_ms = 0};
+    int rc = tm_sock_open(&m->router, m->zctx, ZMQ_ROUTER, c->mesh,
+                          TM_SOCK_BIND, &o);
+    if (rc == TM_ERR_BUSY) {
+        snprintf(err, errlen,
+                 "mesh endpoint %s is already in use (another node on this "
+                 "machine? choose another with --mesh)",
+                 c->mesh);
+    } else if (rc != 0) {
+        snprintf(err, errlen, "cannot bind the mesh endpoint %s: %s", c->mesh,
+                 tm_err_str(rc));
+    }
+    if (rc == 0) {
+        rc = tm_zwatch_init(&m->watch, m->router, s_one, m, 256);
+    }
+    return rc;
+}
+
+int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
+                 char *err, size_t errlen)
+{
+    const tm_config_t *c = o->cfg;
+    *out = NULL;
+    int rc = s_check(c, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    tm_mesh_t *m = calloc(1, sizeof *m);
+    if (m == NULL ||
+        (m->peers = calloc(TMI_PEERS_MAX, sizeof *m->peers)) == NULL) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    snprintf(m->name, sizeof m->name, "%s", c->name);
+    snprintf(m->site, sizeof m->site, "%s", c->site);
+    snprintf(m->endpoint, sizeof m->endpoint, "%s", c->mesh);
+    m->hb_s = c->heartbeat;
+    m->suspect = c->suspect;
+    m->dead = c->dead;
+    m->rt = o->rt;
+    m->sched = o->sched;
+    m->mut = o->mut;
+    m->ctx = o->ctx;
+    m->zctx = zctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m->inc = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    tm_dir_init(&m->dir);
+    tm_reply_init(&m->rep);
+    rc = s_bind(m, c, err, errlen);
+    for (unsigned i = 0; rc == 0 && i < c->n_peers; i++) {
+        s_add_peer(m, c->peers[i]);
+    }
+    if (rc == 0 && m->sched != NULL) {
+        tm_sched_sub_t sub = {.arg = m,
+                              .before = tmi_sync_before,
+                              .after = tmi_sync_after,
+                              .ready = tmi_sync_ready,
+                              .hold = tmi_ctl_hold,
+                              .run_end = tmi_ctl_run_end};
+        rc = tm_sched_subscribe(m->sched, &sub);
+        tm_sched_per_tick(m->sched, true);
+    }
+    if (rc != 0) {
+        s_close(m);
+        return rc;
+    }
+    tm_mut_mesh(m->mut, s_remote, s_observe, m);
+    ev_timer_init(&m->beat, s_beat_cb, m->hb_s, m->hb_s);
+    m->beat.data = m;
+    ev_prepare_init(&m->flush, s_flush_cb);
+    m->flush.data = m;
+    *out = m;
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* tm_mesh: this node's membership of a mesh, as a service.
+ *
+ * Sockets (all through tm_sock): one ROUTER bound at the mesh endpoint
+ * receives everything peers send; per peer, two DEALERs connect to that
+ * peer's ROUTER - `ctl` (heartbeats, directory, forwarded console
+ * requests and their replies, control) and `data` (link batches) - so a
+ * burst of link values never queues in front of a heartbeat (see
+ * docs/architecture.md, "The mesh").
+ *
+ * Membership: the configured peers, plus every member a heartbeat names
+ * (a node that joins through one member learns the others); this node's
+ * own endpoint among them is recognised and skipped. Failure detection:
+ * a peer is alive while heard from within `suspect` heartbeat intervals,
+ * suspect until `dead` intervals, then dead; a new incarnation number
+ * tells a restarted peer from its old self (its directory is reloaded).
+ *
+ * Directory: each node sends its own actors (id, model, tier) to every
+ * peer - the whole list when a peer appears or asks, then deltas as
+ * actors are spawned and killed - and keeps the entries of the others
+ * (tm_dir), so a console on any node finds any actor's owner.
+ *
+ * Coupling (tm_mesh_sync.c): links from actors on other nodes read
+ * proxies; this node subscribes to their owners and imports the values of
+ * every tick before stepping the next one.
+ *
+ * Control thread only.
+ */
+#ifndef TM_MESH_H_INCLUDED
+#define TM_MESH_H_INCLUDED
+
+#include "tm_config.h"
+#include "tm_console.h"
+#include "tm_mut.h"
+#include "tm_rt.h"
+#include "tm_sched.h"
+#include "tm_service.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tm_mesh tm_mesh_t;
+
+typedef struct {
+    const tm_config_t *cfg; /* name, site, mesh endpoint, peers, detector */
+    tm_rt_t *rt;
+    tm_sched_t *sched;
+    tm_mut_t *mut;
+    tm_console_ctx_t *ctx; /* runs requests from peers */
+} tm_mesh_opts_t;
+
+/* Bind the mesh endpoint and connect to the peers. Errors with a message
+ * in err: TM_ERR_CONFIG (bad settings), TM_ERR_BUSY (address in use),
+ * TM_ERR_NOMEM, TM_ERR_IO. */
+int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
+                 char *err, size_t errlen);
+tm_service_t tm_mesh_service(tm_mesh_t *m);
+
+/* One node as this node sees it (self first). Strings are valid until the
+ * loop runs again. */
+typedef struct {
+    const char *name; /* "" while not heard from yet */
+    const char *site;
+    const char *endpoint;
+    const char *state; /* self: "up"/"stopping"; peers: joining, alive,
+                        * suspect, dead */
+    const char *clock;
+    uint64_t incarnation;
+    uint64_t tick;
+    uint64_t actors;
+    double heard_s; /* seconds since last heard (self: 0) */
+    bool self;
+} tm_mesh_node_t;
+
+/* Fill up to cap nodes; returns how many there are. */
+size_t tm_mesh_nodes(const tm_mesh_t *m, tm_mesh_node_t *out, size_t cap);
+
+/* The node (name) that owns actor id elsewhere in the mesh, with its
+ * model when known here; NULL if no other node has it. */
+const char *tm_mesh_owner(const tm_mesh_t *m, const char *id,
+                          const tm_model_t **model);
+
+/* Whether name is a node of the mesh this node knows (itself included). */
+bool tm_mesh_knows(const tm_mesh_t *m, const char *name);
+
+/* Pass a console request on to node `name`; its replies go to later
+ * (which the mesh frees). 0, or an error with a message in why (the
+ * caller frees later then): TM_ERR_UNKNOWN_NODE, TM_ERR_NODE_DOWN (the
+ * node is dead), TM_ERR_NOMEM. */
+int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
+                    const char *const *argv, tm_console_later_t *later,
+                    char *why, size_t cap);
+
+/* Start a run of the whole mesh: every node steps to tick `*target` = the
+ * highest tick in the mesh + ticks (so the mesh ends on one tick); this
+ * node's own run (tm_sched_run_to(*target)) ends when every live node is
+ * there. TM_ERR_RANGE with why. */
+int tm_mesh_run(tm_mesh_t *m, uint64_t ticks, uint64_t *target, char *why,
+                size_t cap);
+/* Change every live member's clock (this node's is the caller's). */
+void tm_mesh_clock(tm_mesh_t *m, tm_clock_t mode);
+/* The mesh digest: this node's part and every member's, combined, sent to
+ * later (freed by the mesh) - body {tick, digest, actors, nodes}. Errors
+ * (later not taken): TM_ERR_NODE_DOWN (a member is suspect or dead),
+ * TM_ERR_BUSY. */
+int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why,
+                 size_t cap);
+
+/* Whether a change of the links from other nodes' actors is not yet
+ * confirmed by their nodes (a subscription in flight). */
+bool tm_mesh_unsettled(const tm_mesh_t *m);
+/* Send message and body (copied) to later once every subscription is
+ * confirmed (or after 10 s, saying which node has not answered). */
+void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
+                    const char *message, const uint8_t *body, size_t len);
+
+/* Ids claimed by two nodes, seen here: fills up to cap "id: node-a and
+ * node-b" lines; returns how many there are. */
+size_t tm_mesh_conflicts(const tm_mesh_t *m, char (*out)[200], size_t cap);
+
+/* Visit every actor other nodes own (id, owner, model "family@version",
+ * tier); stop when fn returns non-zero. */
+typedef int (*tm_mesh_actor_fn)(void *arg, const char *id, const char *node,
+                                const char *model, const char *tier);
+void tm_mesh_foreach_remote(const tm_mesh_t *m, tm_mesh_actor_fn fn, void *arg);
+
+#endif
