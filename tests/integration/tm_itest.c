@@ -23,9 +23,13 @@
  *                                     out of range (lists for list
  *                                     commands); exit after 2 s idle
  *
+ *   tm_itest count | chain-ref | near (tm_itest_mesh.c)
+ *
  * PATH: ".a.b[2].c"; "." is the document itself. Strings print raw,
  * everything else as compact JSON.
  */
+#include "tm_itest.h"
+
 #include "tm_err.h"
 #include "tm_msg.h"
 
@@ -612,9 +616,19 @@ int main(int argc, char **argv)
         return s_flood(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]),
                        argv[6]);
     }
+    if (argc >= 2 && argc <= 3 && strcmp(argv[1], "count") == 0) {
+        return tmi_it_count(argc - 2, argv + 2);
+    }
+    if (argc == 5 && strcmp(argv[1], "chain-ref") == 0) {
+        return tmi_it_chain(atoi(argv[2]), atol(argv[3]), atof(argv[4]));
+    }
+    if (argc == 5 && strcmp(argv[1], "near") == 0) {
+        return tmi_it_near(argv[2], argv[3], atof(argv[4]));
+    }
     fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
                     "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
-                    "ENDPOINT\n");
+                    "ENDPOINT | count [KEY=VALUE] | chain-ref N TICKS H | near "
+                    "FILE FILE TOL\n");
     return 2;
 }

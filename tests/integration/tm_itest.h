@@ -1,0 +1,9 @@
+/* tm_itest: helpers of the integration test scripts (tm_itest.c). */
+#ifndef TM_ITEST_H_INCLUDED
+#define TM_ITEST_H_INCLUDED
+
+int tmi_it_count(int argc, char **argv);
+int tmi_it_chain(int n, long ticks, double h);
+int tmi_it_near(const char *a, const char *b, double tol);
+
+#endif
