@@ -543,6 +543,9 @@ static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
     snprintf(ent.model, sizeof ent.model, "%s", e->model);
     snprintf(ent.tier, sizeof ent.tier, "%s", e->tier);
     ent.owner = me;
+    if (tm_rt_get(m->rt, e->id, &a) == 0 && a.remote) {
+        tmi_sync_dirty(m, p); /* a proxy here (restored from the store) */
+    }
     if (tm_dir_put(&m->dir, &ent) == TM_ERR_EXISTS) {
         const tm_dir_ent_t *old = tm_dir_get(&m->dir, e->id);
         tm_log(TM_LOG_ERROR,

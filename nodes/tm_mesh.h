@@ -106,6 +106,13 @@ void tm_mesh_clock(tm_mesh_t *m, tm_clock_t mode);
 int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why,
                  size_t cap);
 
+/* What holds each node's next tick, as every member says (dead members
+ * as this node sees them): body [{node, state, clock, tick, waiting_for,
+ * wait_tick, reason}], to later (freed by the mesh). Errors (later not
+ * taken): TM_ERR_BUSY, TM_ERR_NOMEM. */
+int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
+                      size_t cap);
+
 /* Whether a change of the links from other nodes' actors is not yet
  * confirmed by their nodes (a subscription in flight). */
 bool tm_mesh_unsettled(const tm_mesh_t *m);

@@ -9,6 +9,7 @@
  *   mesh-run TARGET       run to tick TARGET, then pause
  *   mesh-clock MODE       change your clock
  *   mesh-hash             your part of the mesh digest
+ *   mesh-why              what holds your next tick
  *
  * They are accepted only on the mesh socket, from members; a console
  * cannot send them (they are not in the command table).
@@ -99,6 +100,91 @@ static int s_ctl_hash(tm_mesh_t *m, tm_reply_t *rep)
     return tm_reply_done(rep);
 }
 
+/* ---- why-stuck ---------------------------------------------------------- */
+
+static void s_why_self(tm_mesh_t *m, tmi_why_row_t *row)
+{
+    tmi_why_t w;
+    memset(row, 0, sizeof *row);
+    snprintf(row->node, sizeof row->node, "%s", m->name);
+    snprintf(row->state, sizeof row->state, "%s",
+             m->stopping ? "stopping" : "up");
+    row->tick = tm_rt_tick(m->rt);
+    if (m->sched == NULL) {
+        snprintf(row->clock, sizeof row->clock, "paused");
+        snprintf(row->reason, sizeof row->reason, "no clock");
+        return;
+    }
+    snprintf(row->clock, sizeof row->clock, "%s", tm_sched_label(m->sched));
+    tm_sched_run_t r;
+    tm_sched_run_info(m->sched, &r);
+    if (tm_sched_waiting(m->sched)) {
+        tmi_sync_why(m, &w);
+        snprintf(row->waiting_for, sizeof row->waiting_for, "%s", w.node);
+        row->wait_tick = w.tick;
+        if (w.reason[0] != '\0') {
+            snprintf(row->reason, sizeof row->reason, "%s", w.reason);
+        } else if (r.active && m->run_target != 0) {
+            snprintf(row->reason, sizeof row->reason,
+                     "the run's ticks are done here; waiting for the other "
+                     "nodes to reach tick %llu",
+                     (unsigned long long)m->run_target);
+        } else {
+            snprintf(row->reason, sizeof row->reason, "waiting");
+        }
+    } else if (r.active) {
+        snprintf(row->reason, sizeof row->reason,
+                 "stepping: a run to tick %llu",
+                 (unsigned long long)(r.start + r.ticks));
+    } else if (tm_sched_mode(m->sched) == TM_CLOCK_PAUSED) {
+        snprintf(row->reason, sizeof row->reason,
+                 "paused: the clock is paused (`clock fast`, `clock "
+                 "realtime` or `run --ticks N` steps it)");
+    } else {
+        snprintf(row->reason, sizeof row->reason, "stepping (%s)",
+                 tm_sched_label(m->sched));
+    }
+}
+
+static void s_pack_why(tm_body_t *b, const tmi_why_row_t *row)
+{
+    tm_body_map(b);
+    tm_body_kv_str(b, "node", row->node);
+    tm_body_kv_str(b, "state", row->state);
+    tm_body_kv_str(b, "clock", row->clock);
+    tm_body_kv_u64(b, "tick", row->tick);
+    tm_body_kv_str(b, "waiting_for", row->waiting_for);
+    tm_body_kv_u64(b, "wait_tick", row->wait_tick);
+    tm_body_kv_str(b, "reason", row->reason);
+    tm_body_end(b);
+}
+
+static int s_unpack_why(const tm_console_rep_t *rep, tmi_why_row_t *row)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    const char *str = NULL;
+    size_t len = 0;
+    static const char *const keys[] = {"node", "state", "clock", "waiting_for",
+                                       "reason"};
+    char *dst[] = {row->node, row->state, row->clock, row->waiting_for,
+                   row->reason};
+    size_t cap[] = {sizeof row->node, sizeof row->state, sizeof row->clock,
+                    sizeof row->waiting_for, sizeof row->reason};
+    msgpack_zone_init(&zone, 512);
+    int rc = tm_wire_unpack(rep->body, rep->body_len, NULL, &zone, &obj);
+    rc = rc ? rc : tm_wire_get_u64(&obj, "tick", &row->tick);
+    rc = rc ? rc : tm_wire_get_u64(&obj, "wait_tick", &row->wait_tick);
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        rc = tm_wire_get_str(&obj, keys[i], &str, &len);
+        if (rc == 0) {
+            snprintf(dst[i], cap[i], "%.*s", (int)len, str);
+        }
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
 bool tmi_ctl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
                      const char *const *argv, tm_reply_t *rep)
 {
@@ -119,6 +205,11 @@ bool tmi_ctl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
         s_ctl_clock(m, p, arg, rep);
     } else if (strcmp(cmd, "mesh-hash") == 0) {
         s_ctl_hash(m, rep);
+    } else if (strcmp(cmd, "mesh-why") == 0) {
+        tmi_why_row_t row;
+        s_why_self(m, &row);
+        s_pack_why(tm_reply_body(rep), &row);
+        tm_reply_done(rep);
     } else {
         tm_reply_error(rep, TM_ERR_UNKNOWN_COMMAND,
                        "unknown control request '%.64s'", cmd);
@@ -241,6 +332,23 @@ static int s_hex32(const char *s, size_t len, unsigned char out[32])
     return 0;
 }
 
+/* why-stuck: every row, in the order the answers came (this node's
+ * first). */
+static void s_why_finish(tmi_gather_t *g, tm_reply_t *rep)
+{
+    uint32_t stuck = 0;
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_array(b);
+    for (uint32_t i = 0; i < g->n; i++) {
+        s_pack_why(b, &g->rows[i]);
+        stuck += g->rows[i].waiting_for[0] != '\0' ||
+                 strcmp(g->rows[i].state, "dead") == 0;
+    }
+    tm_body_end(b);
+    tm_reply_msg(rep, "%u of %u nodes wait on another node", stuck, g->n);
+    tm_reply_done(rep);
+}
+
 static void s_gather_finish(tmi_gather_t *g)
 {
     tm_reply_t rep;
@@ -248,6 +356,11 @@ static void s_gather_finish(tmi_gather_t *g)
     uint8_t d[32];
     char hex[65];
     uint64_t actors = 0;
+    if (g->is_why) {
+        g->status = 0; /* nodes that did not answer are rows too */
+        s_why_finish(g, &rep);
+        g->n = 0;
+    }
     for (uint32_t i = 1; i < g->n && g->status == 0; i++) {
         if (g->ticks[i] != g->ticks[0]) {
             g->status = TM_ERR_BUSY;
@@ -260,11 +373,12 @@ static void s_gather_finish(tmi_gather_t *g)
                      (unsigned long long)g->ticks[i]);
         }
     }
-    if (g->status == 0 && tm_rt_digest_combine(g->parts, g->n, d) != 0) {
+    if (g->status == 0 && !g->is_why &&
+        tm_rt_digest_combine(g->parts, g->n, d) != 0) {
         g->status = TM_ERR_INTERNAL;
         snprintf(g->why, sizeof g->why, "the parts of the digest disagree");
     }
-    if (g->status == 0) {
+    if (g->status == 0 && !g->is_why) {
         for (uint32_t i = 0; i < g->n; i++) {
             actors += g->parts[i].actors;
         }
@@ -289,7 +403,56 @@ static void s_gather_finish(tmi_gather_t *g)
                    g->status == 0 ? len : 0);
     g->later->free(g->later);
     tm_reply_destroy(&rep);
+    free(g->rows);
+    g->rows = NULL;
     g->used = false;
+}
+
+int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
+                      size_t cap)
+{
+    tmi_gather_t *g = NULL;
+    for (size_t i = 0; i < TMI_GATHERS; i++) {
+        g = m->gathers[i].used ? g : &m->gathers[i];
+    }
+    if (g == NULL) {
+        snprintf(why, cap, "too many requests in progress; try again");
+        return TM_ERR_BUSY;
+    }
+    memset(g, 0, sizeof *g);
+    g->rows = calloc(TMI_PEERS_MAX + 1, sizeof *g->rows);
+    if (g->rows == NULL) {
+        snprintf(why, cap, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    g->is_why = true;
+    s_why_self(m, &g->rows[0]);
+    g->n = 1;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (!p->self && p->state == TMI_DEAD) { /* not asked: said here */
+            tmi_why_row_t *r = &g->rows[g->n++];
+            snprintf(r->node, sizeof r->node, "%.64s",
+                     p->name[0] != '\0' ? p->name : p->endpoint);
+            snprintf(r->state, sizeof r->state, "dead");
+            snprintf(r->clock, sizeof r->clock, "%s", p->clock);
+            r->tick = p->tick;
+            snprintf(r->reason, sizeof r->reason,
+                     "dead: not heard from for %.1f s (last at tick %llu); "
+                     "nodes that read its values wait for it",
+                     tm_time_now() - p->last_heard,
+                     (unsigned long long)p->tick);
+        }
+    }
+    const char *argv[] = {"mesh-why"};
+    g->expected = s_broadcast(m, 1, argv, g->seqs);
+    g->later = later;
+    g->used = true;
+    g->deadline = tm_time_now() + 3.0;
+    if (g->expected == 0) {
+        s_gather_finish(g);
+    }
+    return 0;
 }
 
 int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
@@ -333,6 +496,19 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
 static void s_gather_part(tmi_gather_t *g, uint32_t i,
                           const tm_console_rep_t *rep, const char *name)
 {
+    if (g->is_why) {
+        tmi_why_row_t *r = &g->rows[g->n];
+        g->got[i] = true;
+        if (rep->status != 0 || s_unpack_why(rep, r) != 0) {
+            memset(r, 0, sizeof *r);
+            snprintf(r->node, sizeof r->node, "%s", name);
+            snprintf(
+                r->reason, sizeof r->reason, "did not say (%s)",
+                tm_err_str(rep->status != 0 ? rep->status : TM_ERR_WIRE_FIELD));
+        }
+        g->n++;
+        return;
+    }
     msgpack_zone zone;
     msgpack_object obj;
     const char *sum = NULL;
@@ -378,12 +554,34 @@ bool tmi_ctl_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
     return false;
 }
 
+/* why-stuck: a row for each asked node that did not answer in time. */
+static void s_why_silent(tm_mesh_t *m, tmi_gather_t *g)
+{
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (g->seqs[i] == 0 || g->got[i]) {
+            continue;
+        }
+        tmi_why_row_t *r = &g->rows[g->n++];
+        snprintf(r->node, sizeof r->node, "%s", p->name);
+        snprintf(r->state, sizeof r->state, "%s",
+                 p->state == TMI_SUSPECT ? "suspect" : "silent");
+        r->tick = p->tick;
+        snprintf(r->reason, sizeof r->reason,
+                 "did not answer within 3 s (last heard %.1f s ago)",
+                 tm_time_now() - p->last_heard);
+    }
+}
+
 void tmi_ctl_beat(tm_mesh_t *m)
 {
     double now = tm_time_now();
     for (size_t k = 0; k < TMI_GATHERS; k++) {
         tmi_gather_t *g = &m->gathers[k];
-        if (g->used && now > g->deadline) {
+        if (g->used && now > g->deadline && g->is_why) {
+            s_why_silent(m, g);
+            s_gather_finish(g);
+        } else if (g->used && now > g->deadline) {
             g->status = TM_ERR_TIMEOUT;
             snprintf(g->why, sizeof g->why,
                      "%u nodes did not give their part of the digest within "

@@ -76,10 +76,30 @@ typedef struct {
     tmi_out_t out;
 } tmi_peer_t;
 
+/* Why this node does not step its next tick (reason "" when nothing in
+ * the mesh holds it). */
+typedef struct {
+    char node[TM_MSG_NAME_MAX + 1]; /* the peer it waits for, or "" */
+    uint64_t tick;                  /* of that peer's values */
+    char reason[600];
+} tmi_why_t;
+
+/* One node's answer to why-stuck. */
+typedef struct {
+    char node[TM_MSG_NAME_MAX + 1];
+    char state[TM_MSG_NAME_MAX + 1];
+    char clock[TM_MSG_NAME_MAX + 1];
+    uint64_t tick;
+    char waiting_for[TM_MSG_NAME_MAX + 1];
+    uint64_t wait_tick;
+    char reason[600];
+} tmi_why_row_t;
+
 /* A mesh digest being gathered from every member. */
 #define TMI_GATHERS 4
 typedef struct {
     bool used;
+    bool is_why; /* why-stuck rather than the digest */
     tm_console_later_t *later;
     uint64_t seqs[TMI_PEERS_MAX];
     tm_rt_digest_part_t parts[TMI_PEERS_MAX + 1];
@@ -89,6 +109,7 @@ typedef struct {
     double deadline;
     int status;
     char why[TM_CMD_MSG_MAX];
+    tmi_why_row_t *rows; /* why-stuck: one per node that answered */
 } tmi_gather_t;
 
 /* A reply that waits for subscriptions to be confirmed. */
@@ -190,6 +211,8 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
 /* p restarted, died or came back: its subscriptions start again. */
 void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p);
 void tmi_sync_free(tmi_peer_t *p);
+/* What holds this node's next tick. */
+void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w);
 /* `mesh-sub EPOCH IDS...` from p: reply with the tick and the values. */
 int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
                        const char *const *argv, tm_reply_t *rep);

@@ -397,6 +397,18 @@ static bool s_have(const tmi_peer_t *p, uint64_t t)
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
+    tm_rt_stats_t st;
+    size_t read = 0;
+    tm_rt_stats(m->rt, &st);
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        read += m->peers[i].in.n_ids;
+    }
+    if (st.remote > read) {
+        /* a proxy whose owner has not announced it yet (after a restart,
+         * before its directory came): its values are unknown */
+        m->sync_waits++;
+        return false;
+    }
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
         if (p->self) {
@@ -583,4 +595,74 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
            "mesh: %s reads %u actors of this node (from tick %llu)", p->name, k,
            (unsigned long long)tm_rt_tick(m->rt));
     return tm_reply_done(rep);
+}
+
+/* ---- why a tick does not come ------------------------------------------ */
+
+static const char *s_peer_state(const tmi_peer_t *p, char *buf, size_t cap)
+{
+    static const char *const names[] = {"joining", "alive", "suspect", "dead"};
+    double ago = tm_time_now() - p->last_heard;
+    if (p->state == TMI_ALIVE) {
+        snprintf(buf, cap, "%s is alive at tick %llu, clock %s", p->name,
+                 (unsigned long long)p->tick, p->clock);
+    } else {
+        snprintf(buf, cap, "%s is %s: last heard %.1f s ago at tick %llu",
+                 p->name[0] != '\0' ? p->name : p->endpoint, names[p->state],
+                 ago, (unsigned long long)p->tick);
+    }
+    return buf;
+}
+
+void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w)
+{
+    char st[300];
+    uint64_t next = tm_rt_tick(m->rt) + 1;
+    tm_rt_stats_t rs;
+    size_t read = 0;
+    memset(w, 0, sizeof *w);
+    tm_rt_stats(m->rt, &rs);
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        read += m->peers[i].in.n_ids;
+    }
+    if (rs.remote > read) {
+        snprintf(w->reason, sizeof w->reason,
+                 "%zu links read actors whose node has not announced them "
+                 "(yet): their values are unknown",
+                 rs.remote - read);
+        return;
+    }
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (p->self) {
+            continue;
+        }
+        if (!s_have(p, next - 1)) {
+            snprintf(w->node, sizeof w->node, "%s", p->name);
+            w->tick = next - 1;
+            if (!p->in.acked) {
+                snprintf(w->reason, sizeof w->reason,
+                         "waiting for node %s to confirm the values it "
+                         "sends (%s)",
+                         p->name, s_peer_state(p, st, sizeof st));
+            } else {
+                snprintf(w->reason, sizeof w->reason,
+                         "waiting for node %s's values of tick %llu (%s)",
+                         p->name, (unsigned long long)(next - 1),
+                         s_peer_state(p, st, sizeof st));
+            }
+            return;
+        }
+        if (p->out.n_ids > 0 && p->state == TMI_ALIVE &&
+            next >= p->tick + TMI_BATCH_WINDOW) {
+            snprintf(w->node, sizeof w->node, "%s", p->name);
+            w->tick = p->tick;
+            snprintf(w->reason, sizeof w->reason,
+                     "node %s reads this node's values and is %llu ticks "
+                     "behind (at most %u)",
+                     p->name, (unsigned long long)(next - 1 - p->tick),
+                     TMI_BATCH_WINDOW);
+            return;
+        }
+    }
 }

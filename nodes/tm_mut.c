@@ -641,9 +641,12 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         return rc;
     }
     tm_rt_link_t l = {S, O, D, I};
+    const tm_model_t *remote =
+        tm_rt_get(m->rt, S, &src) == 0 && src.remote ? src.model : NULL;
     rc = s_new_batch(m, &b);
     if (rc == 0) {
-        rc = add ? tm_persist_put_link(b, &l) : tm_persist_del_link(b, &l);
+        rc = add ? tm_persist_put_remote_link(b, &l, remote)
+                 : tm_persist_del_link(b, &l);
     }
     if (rc == 0) {
         rc = s_commit(m, b);

@@ -225,7 +225,14 @@ int tm_persist_del_actor(tm_store_batch_t *b, const char *id)
 
 int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l)
 {
+    return tm_persist_put_remote_link(b, l, NULL);
+}
+
+int tm_persist_put_remote_link(tm_store_batch_t *b, const tm_rt_link_t *l,
+                               const tm_model_t *src_model)
+{
     char key[TM_PERSIST_KEY_MAX];
+    char spec[2 * TM_MODEL_NAME_MAX + 2];
     size_t klen = 0;
     int rc = tm_persist_link_key(l, key, sizeof key, &klen);
     if (rc != 0) {
@@ -233,11 +240,18 @@ int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l)
     }
     tm_wire_buf_t p;
     tm_wire_buf_init(&p);
-    msgpack_pack_map(&p.pk, 4);
+    msgpack_pack_map(&p.pk, src_model != NULL ? 6 : 4);
     tm_wire_pack_kv_str(&p.pk, "src", l->src);
     tm_wire_pack_kv_str(&p.pk, "output", l->output);
     tm_wire_pack_kv_str(&p.pk, "dst", l->dst);
     tm_wire_pack_kv_str(&p.pk, "input", l->input);
+    if (src_model != NULL) {
+        snprintf(spec, sizeof spec, "%s@%s", src_model->family,
+                 src_model->version);
+        tm_wire_pack_kv_str(&p.pk, "src_model", spec);
+        tm_wire_pack_kv_str(&p.pk, "src_tier",
+                            tm_fidelity_name(src_model->fidelity));
+    }
     rc = tm_wire_buf_ok(&p);
     if (rc == 0) {
         rc = tm_store_batch_put(b, TM_DB_LINKS, key, klen, p.sbuf.data,
@@ -622,6 +636,23 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
     return 0;
 }
 
+/* The proxy of a link's source on another node (made once). */
+static int s_load_proxy(tm_rt_t *rt, const char *id, const char *spec,
+                        const char *tier)
+{
+    tm_rt_actor_t a;
+    tm_fidelity_t f;
+    const tm_model_t *model = NULL;
+    if (tm_rt_get(rt, id, &a) == 0) {
+        return 0; /* a proxy already (or, after a move, a local actor) */
+    }
+    if (tm_fidelity_parse(tier, &f) != 0 ||
+        tm_models_find_spec(spec, f, &model) != 0) {
+        return TM_ERR_UNKNOWN_MODEL;
+    }
+    return tm_rt_spawn_remote(rt, id, model);
+}
+
 static int s_load_link(const void *key, size_t klen, const void *val,
                        size_t vlen, void *arg)
 {
@@ -637,11 +668,20 @@ static int s_load_link(const void *key, size_t klen, const void *val,
         l->rc = TM_ERR_NOMEM;
         return 1;
     }
+    char spec[2 * TM_MODEL_NAME_MAX + 2] = "";
+    char tier[TM_MODEL_NAME_MAX + 1] = "";
     rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
     for (int i = 0; i < 4 && rc == 0; i++) {
         rc = s_get_str(&obj, names[i], f[i], sizeof f[i]);
     }
+    if (rc == 0 && tm_wire_map_get(&obj, "src_model") != NULL) {
+        rc = s_get_str(&obj, "src_model", spec, sizeof spec);
+        rc = rc ? rc : s_get_str(&obj, "src_tier", tier, sizeof tier);
+    }
     msgpack_zone_destroy(&zone);
+    if (rc == 0 && spec[0] != '\0') {
+        rc = s_load_proxy(l->rt, f[0], spec, tier);
+    }
     if (rc == 0) {
         rc = tm_rt_link(l->rt, f[0], f[1], f[2], f[3]);
     }

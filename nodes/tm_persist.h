@@ -8,7 +8,10 @@
  *                  "tick": uint, "params": [f64], "held": [f64],
  *                  "state": [f64], "outputs": [f64]}
  *   links   "SRC.OUTPUT>DST.INPUT" -> {"src": str, "output": str,
- *                                     "dst": str, "input": str}
+ *                                     "dst": str, "input": str,
+ *                                     and for a source on another node
+ *                                     "src_model": "family@version",
+ *                                     "src_tier": str}
  *   meta    "tick" -> uint (tick of the last checkpoint),
  *           "seed" -> uint, "h" -> f64 (settings of that checkpoint)
  *
@@ -91,6 +94,10 @@ int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
                          uint64_t tick, tm_wire_buf_t *scratch);
 int tm_persist_del_actor(tm_store_batch_t *b, const char *id);
 int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l);
+/* A link from an actor of another node (a proxy here): its record names the
+ * source's model, so that a restart makes the proxy again. */
+int tm_persist_put_remote_link(tm_store_batch_t *b, const tm_rt_link_t *l,
+                               const tm_model_t *src_model);
 int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l);
 
 /* Add a whole checkpoint of rt (every actor record at the current tick,

@@ -31,6 +31,8 @@
       "list the commands, or show how to use one")                             \
     X(NODES, nodes, nodes, "nodes", "", 0, "", "", "",                         \
       "list the nodes of the mesh")                                            \
+    X(WHY_STUCK, why_stuck, why_stuck, "why-stuck", "", 0, "", "", "",         \
+      "what holds each node's next tick: which peer's values, and why")       \
     X(ACTORS, actors, actors, "actors", "ls", TM_CMD_F_PARTS,                  \
       "", "node model limit",                                                  \
       "[--node NODE] [--model FAMILY[@VERSION]] [--limit N]",                  \

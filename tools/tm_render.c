@@ -205,6 +205,21 @@ void tmi_show_nodes(tm_render_t *r, const char *message, json_t *body,
     }
 }
 
+void tmi_show_why_stuck(tm_render_t *r, const char *message, json_t *body,
+                        bool more)
+{
+    FILE *out = r->out;
+    size_t i;
+    json_t *n;
+    (void)more;
+    json_array_foreach(body, i, n)
+    {
+        fprintf(out, "%-16s tick %-10lld %-8s %s\n", s_str(n, "node"),
+                s_int(n, "tick"), s_str(n, "clock"), s_str(n, "reason"));
+    }
+    s_line(out, message);
+}
+
 void tmi_show_actors(tm_render_t *r, const char *message, json_t *body,
                      bool more)
 {

@@ -111,6 +111,46 @@ int tmi_cmd_nodes(tm_console_ctx_t *ctx, tm_console_call_t *req)
     return tm_reply_done(rep);
 }
 
+int tmi_cmd_why_stuck(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_reply_t *rep = req->rep;
+    if (ctx->mesh != NULL) {
+        char why[TM_CMD_MSG_MAX];
+        tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+        if (later == NULL) {
+            return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                                  "why-stuck is not served here");
+        }
+        int rc = tm_mesh_why_stuck(ctx->mesh, later, why, sizeof why);
+        if (rc != 0) {
+            later->free(later);
+            return tm_reply_error(rep, rc, "%s", why);
+        }
+        return TM_CONSOLE_DEFERRED;
+    }
+    /* a node on its own waits on nobody */
+    const char *clock = tmi_clock_label(ctx);
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_array(b);
+    tm_body_map(b);
+    tm_body_kv_str(b, "node", ctx->name);
+    tm_body_kv_str(b, "state", "up");
+    tm_body_kv_str(b, "clock", clock);
+    tm_body_kv_u64(b, "tick", tm_rt_tick(ctx->rt));
+    tm_body_kv_str(b, "waiting_for", "");
+    tm_body_kv_u64(b, "wait_tick", 0);
+    tm_body_kv_str(b, "reason",
+                   strcmp(clock, "paused") == 0
+                       ? "paused: the clock is paused (a node outside any "
+                         "mesh waits on no other node)"
+                       : "stepping (a node outside any mesh waits on no "
+                         "other node)");
+    tm_body_end(b);
+    tm_body_end(b);
+    tm_reply_msg(rep, "0 of 1 nodes wait on another node");
+    return tm_reply_done(rep);
+}
+
 int tmi_cmd_stats(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     tm_reply_t *rep = req->rep;
