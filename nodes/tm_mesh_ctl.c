@@ -118,20 +118,18 @@ static void s_why_self(tm_mesh_t *m, tmi_why_row_t *row)
     snprintf(row->clock, sizeof row->clock, "%s", tm_sched_label(m->sched));
     tm_sched_run_t r;
     tm_sched_run_info(m->sched, &r);
-    if (tm_sched_waiting(m->sched)) {
-        tmi_sync_why(m, &w);
+    bool wants = r.active || tm_sched_mode(m->sched) != TM_CLOCK_PAUSED;
+    tmi_sync_why(m, &w); /* not the clock's flag: a kick clears it briefly */
+    if (wants && w.reason[0] != '\0' &&
+        !(r.active && row->tick >= r.start + r.ticks)) {
         snprintf(row->waiting_for, sizeof row->waiting_for, "%s", w.node);
         row->wait_tick = w.tick;
-        if (w.reason[0] != '\0') {
-            snprintf(row->reason, sizeof row->reason, "%s", w.reason);
-        } else if (r.active && m->run_target != 0) {
-            snprintf(row->reason, sizeof row->reason,
-                     "the run's ticks are done here; waiting for the other "
-                     "nodes to reach tick %llu",
-                     (unsigned long long)m->run_target);
-        } else {
-            snprintf(row->reason, sizeof row->reason, "waiting");
-        }
+        snprintf(row->reason, sizeof row->reason, "%s", w.reason);
+    } else if (r.active && row->tick >= r.start + r.ticks) {
+        snprintf(row->reason, sizeof row->reason,
+                 "the run's ticks are done here; waiting for the other "
+                 "nodes to reach tick %llu",
+                 (unsigned long long)m->run_target);
     } else if (r.active) {
         snprintf(row->reason, sizeof row->reason,
                  "stepping: a run to tick %llu",

@@ -622,6 +622,9 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "chain-ref") == 0) {
         return tmi_it_chain(atoi(argv[2]), atol(argv[3]), atof(argv[4]));
     }
+    if (argc == 4 && strcmp(argv[1], "index") == 0) {
+        return tmi_it_index(argv[2], argv[3]);
+    }
     if (argc == 5 && strcmp(argv[1], "near") == 0) {
         return tmi_it_near(argv[2], argv[3], atof(argv[4]));
     }
@@ -629,6 +632,6 @@ int main(int argc, char **argv)
                     "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
                     "ENDPOINT | count [KEY=VALUE] | chain-ref N TICKS H | near "
-                    "FILE FILE TOL\n");
+                    "FILE FILE TOL | index KEY VALUE\n");
     return 2;
 }

@@ -5,5 +5,6 @@
 int tmi_it_count(int argc, char **argv);
 int tmi_it_chain(int n, long ticks, double h);
 int tmi_it_near(const char *a, const char *b, double tol);
+int tmi_it_index(const char *key, const char *value);
 
 #endif

@@ -11,6 +11,9 @@
  *                                     the runtime
  *   tm_itest near FILE FILE TOL       the two files hold as many numbers,
  *                                     pairwise within TOL relative
+ *   tm_itest index KEY VALUE          position of the first entry of the
+ *                                     JSON array on stdin whose KEY is
+ *                                     VALUE (exit 1 if none)
  */
 #include "tm_itest.h"
 
@@ -133,4 +136,27 @@ int tmi_it_near(const char *a, const char *b, double tol)
         fclose(fb);
     }
     return rc == 0 && n == 0 ? 1 : rc;
+}
+
+int tmi_it_index(const char *key, const char *value)
+{
+    json_error_t err;
+    json_t *doc = json_loadf(stdin, 0, &err);
+    size_t i;
+    json_t *e;
+    int rc = 1;
+    json_array_foreach(doc, i, e)
+    {
+        json_t *v = json_object_get(e, key);
+        if (json_is_string(v) && strcmp(json_string_value(v), value) == 0) {
+            printf("%zu\n", i);
+            rc = 0;
+            break;
+        }
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tm_itest index: no entry with %s = %s\n", key, value);
+    }
+    json_decref(doc);
+    return rc;
 }
