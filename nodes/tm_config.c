@@ -68,6 +68,7 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->heartbeat = TM_CONFIG_DEFAULT_HEARTBEAT;
     cfg->suspect = TM_CONFIG_DEFAULT_SUSPECT;
     cfg->dead = TM_CONFIG_DEFAULT_DEAD;
+    cfg->wait = TM_CONFIG_DEFAULT_WAIT;
 }
 
 /* A mesh endpoint: checked like the console's, bounded in length. */
@@ -129,6 +130,16 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
         cfg->heartbeat = d;
         return 0;
     }
+    if (strcmp(key, "wait") == 0) {
+        if (tm_text_parse_f64(value, &d) != 0 || !(d >= 0) || d > 3600) {
+            s_err(err, errlen,
+                  "'%s' is not a wait for late values (seconds, 0 to 3600)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->wait = d;
+        return 0;
+    }
     if (strcmp(key, "suspect") == 0 || strcmp(key, "dead") == 0) {
         if (tm_text_parse_u64(value, true, 1, 1000, &u) != 0) {
             s_err(err, errlen,
@@ -141,7 +152,8 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
         return 0;
     }
     s_err(err, errlen,
-          "unknown key (known: endpoint, peer, heartbeat, suspect, dead)");
+          "unknown key (known: endpoint, peer, heartbeat, suspect, dead, "
+          "wait)");
     return TM_ERR_CONFIG;
 }
 

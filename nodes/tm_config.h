@@ -28,6 +28,8 @@
  *   heartbeat = 0.1          ; seconds between heartbeats, [0.01, 60]
  *   suspect = 3              ; missed heartbeats before "suspect"
  *   dead = 10                ; missed heartbeats before "dead" (> suspect)
+ *   wait = 0.5               ; realtime: seconds to wait for a late peer's
+ *                            ; values before holding the last ones
  *
  * A key given twice is refused, except `peer`.
  *
@@ -59,6 +61,7 @@
 #define TM_CONFIG_DEFAULT_HEARTBEAT  0.1
 #define TM_CONFIG_DEFAULT_SUSPECT    3u
 #define TM_CONFIG_DEFAULT_DEAD       10u
+#define TM_CONFIG_DEFAULT_WAIT       0.5
 #define TM_CONFIG_ENDPOINT_MAX       256u /* bytes in a mesh endpoint */
 
 typedef struct {
@@ -83,6 +86,7 @@ typedef struct {
     double heartbeat;
     unsigned suspect;
     unsigned dead;
+    double wait; /* realtime: seconds before a late peer's values are held */
 } tm_config_t;
 
 /* Fill cfg with the embedded defaults. */

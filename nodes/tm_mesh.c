@@ -819,6 +819,9 @@ static void s_on_heartbeat(tm_mesh_t *m, const tm_envelope_t *env)
         }
         s_learn_members(m, hb);
         if (m->sched != NULL) {
+            if (strcmp(hb->clock, "realtime") == 0) {
+                tm_sched_catch_up(m->sched, hb->tick); /* one mesh time */
+            }
             tm_sched_kick(m->sched);
         }
     }
@@ -951,6 +954,12 @@ const char *tm_mesh_owner(const tm_mesh_t *m, const char *id,
     return m->peers[e->owner].name;
 }
 
+bool tm_mesh_stale(const tm_mesh_t *m, const char *id)
+{
+    const tm_dir_ent_t *e = tm_dir_get(&m->dir, id);
+    return e != NULL && m->peers[e->owner].in.holding;
+}
+
 bool tm_mesh_knows(const tm_mesh_t *m, const char *name)
 {
     return strcmp(name, m->name) == 0 ||
@@ -1037,6 +1046,11 @@ static uint64_t s_st_waits(void *a)
     return ((tm_mesh_t *)a)->sync_waits;
 }
 
+static uint64_t s_st_held(void *a)
+{
+    return ((tm_mesh_t *)a)->held_ticks;
+}
+
 static int s_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "mesh.peers_alive", s_st_peers, self);
@@ -1048,6 +1062,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.remote_actors", s_st_remote, self);
     rc = rc ? rc : tm_stats_add_u64(reg, "mesh.sync_waits", s_st_waits, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "mesh.held_ticks", s_st_held, self);
     return rc;
 }
 
@@ -1159,6 +1174,7 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
     m->hb_s = c->heartbeat;
     m->suspect = c->suspect;
     m->dead = c->dead;
+    m->wait_s = c->wait;
     m->rt = o->rt;
     m->sched = o->sched;
     m->mut = o->mut;

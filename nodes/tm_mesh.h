@@ -80,6 +80,10 @@ size_t tm_mesh_nodes(const tm_mesh_t *m, tm_mesh_node_t *out, size_t cap);
 const char *tm_mesh_owner(const tm_mesh_t *m, const char *id,
                           const tm_model_t **model);
 
+/* Whether the values of actor id (another node's) are held because its
+ * node is late or dead (realtime: after the configured wait). */
+bool tm_mesh_stale(const tm_mesh_t *m, const char *id);
+
 /* Whether name is a node of the mesh this node knows (itself included). */
 bool tm_mesh_knows(const tm_mesh_t *m, const char *name);
 

@@ -41,6 +41,10 @@ typedef struct {
     uint64_t ack_tick; /* values up to this tick came with the ack */
     tmi_held_t ring[TMI_BATCH_WINDOW];
     uint64_t batches, stale; /* received; refused (other epoch, too old) */
+    /* realtime: late values */
+    double late_since; /* monotonic time a batch was first missed, or 0 */
+    bool holding;      /* stepping on with the last values */
+    uint64_t held_from, held_ticks;
 } tmi_in_t;
 
 /* What a peer reads from this node. */
@@ -136,6 +140,7 @@ struct tm_mesh {
     char endpoint[TM_MSG_ENDPOINT_MAX + 1];
     double hb_s;
     unsigned suspect, dead;
+    double wait_s; /* realtime: wait for late values this long */
     tm_rt_t *rt;
     tm_sched_t *sched;
     tm_mut_t *mut;
@@ -159,6 +164,7 @@ struct tm_mesh {
     bool stopping;
     /* coupling */
     uint64_t sync_waits; /* ticks that had to wait for a batch */
+    uint64_t held_ticks; /* ticks stepped with a late peer's values held */
     uint64_t run_target; /* a mesh run this node started: 0 = none */
     tmi_gather_t gathers[TMI_GATHERS];
     tmi_settle_t settle[TMI_SETTLE_MAX];

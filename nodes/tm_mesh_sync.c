@@ -394,6 +394,52 @@ static bool s_have(const tmi_peer_t *p, uint64_t t)
     return h->have && h->tick == t;
 }
 
+/* Realtime only: has p been late longer than the wait? Then the node steps
+ * on with p's last values (held, the links from them flagged stale) until
+ * they come again. */
+static bool s_late(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
+{
+    tmi_in_t *in = &p->in;
+    if (m->sched == NULL || strcmp(tm_sched_label(m->sched), "realtime") != 0) {
+        return false; /* fast mode and runs wait: results stay exact */
+    }
+    double now = tm_time_now();
+    if (in->late_since == 0) {
+        in->late_since = now;
+    }
+    if (!in->holding && now - in->late_since < m->wait_s) {
+        return false;
+    }
+    if (!in->holding) {
+        in->holding = true;
+        in->held_from = next - 1;
+        tm_log(TM_LOG_WARN,
+               "mesh: node %s's values of tick %llu are %.2f s late; "
+               "stepping on with its last values (links from it are stale)",
+               p->name, (unsigned long long)(next - 1), now - in->late_since);
+    }
+    in->held_ticks++;
+    m->held_ticks++;
+    return true;
+}
+
+/* p's values are there for this tick: no longer late. */
+static void s_values_back(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
+{
+    tmi_in_t *in = &p->in;
+    (void)m;
+    if (in->holding) {
+        tm_log(TM_LOG_INFO,
+               "mesh: node %s's values flow again from tick %llu (held for "
+               "%llu ticks from tick %llu)",
+               p->name, (unsigned long long)(next - 1),
+               (unsigned long long)(next - 1 - in->held_from),
+               (unsigned long long)in->held_from);
+    }
+    in->holding = false;
+    in->late_since = 0;
+}
+
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
@@ -414,7 +460,9 @@ bool tmi_sync_ready(void *arg, uint64_t next)
         if (p->self) {
             continue;
         }
-        if (!s_have(p, next - 1)) {
+        if (s_have(p, next - 1)) {
+            s_values_back(m, p, next);
+        } else if (!s_late(m, p, next)) {
             m->sync_waits++;
             return false;
         }

@@ -58,6 +58,8 @@ static const s_flag_t s_flags[] = {
      "missed heartbeats before a peer is suspect (default 3)"},
     {"dead", "mesh", "dead", "N",
      "missed heartbeats before a peer is dead (default 10)"},
+    {"wait", "mesh", "wait", "SECONDS",
+     "realtime: wait for a late peer's values, then hold them (0.5)"},
 };
 
 #define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])
@@ -149,8 +151,10 @@ static void s_print_config(const tm_config_t *c)
         for (unsigned i = 0; i < c->n_peers; i++) {
             printf("peer = %s\n", c->peers[i]);
         }
-        printf("heartbeat = %s\nsuspect = %u\ndead = %u\n",
-               s_real(c->heartbeat, hb, sizeof hb), c->suspect, c->dead);
+        char wait[32];
+        printf("heartbeat = %s\nsuspect = %u\ndead = %u\nwait = %s\n",
+               s_real(c->heartbeat, hb, sizeof hb), c->suspect, c->dead,
+               s_real(c->wait, wait, sizeof wait));
     }
 }
 

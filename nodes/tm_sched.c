@@ -277,6 +277,26 @@ bool tm_sched_waiting(const tm_sched_t *s)
     return s->waiting;
 }
 
+void tm_sched_catch_up(tm_sched_t *s, uint64_t tick)
+{
+    if (s->run_active || s->mode != TM_CLOCK_REALTIME) {
+        return;
+    }
+    double now = tm_time_now();
+    double h = tm_rt_h(s->rt);
+    double due = (double)s->rt_k0 + floor((now - s->rt_t0) / h);
+    if (due >= (double)tick) {
+        return;
+    }
+    uint64_t cur = tm_rt_tick(s->rt);
+    if (tick <= cur) {
+        return;
+    }
+    s->rt_k0 = cur;
+    s->rt_t0 = now - (double)(tick - cur) * h;
+    s_schedule(s);
+}
+
 int tm_sched_run_to(tm_sched_t *s, uint64_t target)
 {
     uint64_t tick = tm_rt_tick(s->rt);

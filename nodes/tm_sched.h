@@ -108,6 +108,10 @@ bool tm_sched_waiting(const tm_sched_t *s);
  * is there already). Errors as tm_sched_run. */
 int tm_sched_run_to(tm_sched_t *s, uint64_t target);
 
+/* Realtime: make tick `tick` due now if the schedule is behind it (a node
+ * that rejoins a mesh running in real time catches up with it). */
+void tm_sched_catch_up(tm_sched_t *s, uint64_t tick);
+
 /* Rates measured over about the last second. */
 double tm_sched_steps_per_s(const tm_sched_t *s);
 double tm_sched_ticks_per_s(const tm_sched_t *s);

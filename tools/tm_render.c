@@ -382,9 +382,11 @@ static void s_section(FILE *out, const char *title, json_t *values,
             if (strcmp(s_str(l, link_key), k) != 0 || off >= sizeof note) {
                 continue;
             }
+            json_t *stale = json_object_get(l, "stale");
             int w = dir < 0 ? snprintf(note + off, sizeof note - off,
-                                       "%s<- %s.%s", off ? ", " : "",
-                                       s_str(l, "src"), s_str(l, "output"))
+                                       "%s<- %s.%s%s", off ? ", " : "",
+                                       s_str(l, "src"), s_str(l, "output"),
+                                       json_is_true(stale) ? " (stale)" : "")
                             : snprintf(note + off, sizeof note - off,
                                        "%s-> %s.%s", off ? ", " : "",
                                        s_str(l, "dst"), s_str(l, "input"));

@@ -70,8 +70,8 @@ static int s_link_row_cmp(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->oport, y->oport);
 }
 
-static void s_pack_rows(tm_body_t *b, const char *key, s_link_row_t *v,
-                        size_t n, bool in)
+static void s_pack_rows(tm_console_ctx_t *ctx, tm_body_t *b, const char *key,
+                        s_link_row_t *v, size_t n, bool in)
 {
     if (n > 1) {
         qsort(v, n, sizeof *v, s_link_row_cmp);
@@ -83,6 +83,11 @@ static void s_pack_rows(tm_body_t *b, const char *key, s_link_row_t *v,
             tm_body_kv_str(b, "input", v[i].port);
             tm_body_kv_str(b, "src", v[i].other);
             tm_body_kv_str(b, "output", v[i].oport);
+            if (ctx->mesh != NULL) {
+                /* its node is late: the last values are held */
+                tm_body_kv_bool(b, "stale",
+                                tm_mesh_stale(ctx->mesh, v[i].other));
+            }
         } else {
             tm_body_kv_str(b, "output", v[i].port);
             tm_body_kv_str(b, "dst", v[i].other);
@@ -111,8 +116,8 @@ static int s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
     tm_rt_foreach_link_of(ctx->rt, id, s_links_cb, &ls);
     if (ls.rc == 0) {
         tm_body_kv_map(b, "links");
-        s_pack_rows(b, "in", ls.in, ls.n_in, true);
-        s_pack_rows(b, "out", ls.out, ls.n_out, false);
+        s_pack_rows(ctx, b, "in", ls.in, ls.n_in, true);
+        s_pack_rows(ctx, b, "out", ls.out, ls.n_out, false);
         tm_body_kv_u64(b, "in_total", ls.n_in);
         tm_body_kv_u64(b, "out_total", ls.n_out);
         tm_body_end(b);

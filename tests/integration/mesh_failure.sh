@@ -1,9 +1,11 @@
-# mesh_failure: a node of a three-node mesh is killed with -9 while the
-# mesh runs; the others wait for its values and `why-stuck` names it as
-# dead; restarted on its data directory it rejoins with a new incarnation,
-# recovers from its checkpoint with every acknowledged actor and link, and
-# the mesh runs on with no actor on two nodes. A node that reads nobody's
-# values goes on stepping meanwhile.
+# mesh_failure: a node of a mesh is killed with -9 while the mesh runs in
+# real time; a node that waits for late values as long as it takes (--wait
+# 30) stops and `why-stuck` names the dead node; a node with a short wait
+# steps on with the last values and shows those links stale; a node that
+# reads nobody's values goes on stepping. Restarted on its data directory
+# the dead node rejoins with a new incarnation, catches up with mesh time,
+# has every acknowledged actor and link, and the mesh runs on to one tick
+# with no actor on two nodes.
 . "$(dirname "$0")/lib.sh"
 
 NAMES=(a b c d)
@@ -17,12 +19,15 @@ for n in "${NAMES[@]}"; do
     PEERS+=(--peer "${MEP[$n]}")
 done
 
-up() { # up NAME: start (or restart) a node of the mesh
+declare -A WAIT=([a]=30 [b]=30 [c]=0.3 [d]=30)
+
+up() { # up NAME [flags]: start (or restart) a node of the mesh
     local n=$1
+    shift
     "$NODE_BIN" --name "$n" --data "$WORK/$n" --console "${CEP[$n]}" \
         --mesh "${MEP[$n]}" "${PEERS[@]}" --clock paused --workers 2 \
         --heartbeat 0.05 --suspect 4 --dead 20 --checkpoint 25 \
-        >>"$WORK/$n.log" 2>&1 &
+        --wait "${WAIT[$n]}" "$@" >>"$WORK/$n.log" 2>&1 &
     PID[$n]=$!
     NODE_PIDS+=("${PID[$n]}")
     watchdog "${PID[$n]}"
@@ -91,6 +96,16 @@ eq "$("$IT_BIN" get ".[$row].waiting_for" <<<"$why")" b "why-stuck: a waits for 
 ok
 row=$("$IT_BIN" index node b <<<"$why")
 eq "$("$IT_BIN" get ".[$row].state" <<<"$why")" dead "why-stuck: b's row"
+# c waits 0.3 s at most: it steps on, its link from b's o1 is stale
+c1=$(at c --json clock | "$IT_BIN" get tick)
+sleep 0.5
+c2=$(at c --json clock | "$IT_BIN" get tick)
+[ "$c2" -gt "$c1" ] || fail "c did not step on with b's last values"
+ok
+eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" true \
+    "c's link from b's o1 is stale"
+eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[1].stale')" false \
+    "c's link from its own o2 is not"
 d1=$(at d --json clock | "$IT_BIN" get tick)
 sleep 0.3
 d2=$(at d --json clock | "$IT_BIN" get tick)
@@ -99,8 +114,9 @@ ok
 inc_before=$(at a --json nodes | "$IT_BIN" get ".[$(at a --json nodes |
     "$IT_BIN" index name b)].incarnation")
 
-# b comes back on its data: same actors and links, a new incarnation
-up b
+# b comes back on its data: same actors and links, a new incarnation; it
+# catches up with the mesh's real time and the values flow again
+up b --clock realtime
 for _ in $(seq 100); do
     [ "$(state a b)" = alive ] && break
     sleep 0.1
@@ -110,6 +126,13 @@ inc_after=$(at a --json nodes | "$IT_BIN" get ".[$(at a --json nodes |
     "$IT_BIN" index name b)].incarnation")
 [ "$inc_after" != "$inc_before" ] || fail "b's incarnation did not change"
 ok
+for _ in $(seq 100); do
+    [ "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" = false ] &&
+        break
+    sleep 0.1
+done
+eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" false \
+    "b's values flow to c again"
 expect_ok at b clock pause
 expect_ok at b run --ticks 40
 at b --json actors >"$WORK/actors.after"

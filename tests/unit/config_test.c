@@ -101,7 +101,7 @@ static void test_errors_name_file_line_key(void **state)
          "[console], [mesh])"},
         {"[mesh]\npeers = x\n",
          "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
-         "heartbeat, suspect, dead)"},
+         "heartbeat, suspect, dead, wait)"},
         {"[mesh]\npeer = tcp://127.0.0.1:0\n",
          "t.ini:2: [mesh] peer: 'tcp://127.0.0.1:0' is not a usable "
          "endpoint: the port must be in 1..65535 (e.g. tcp://127.0.0.1:7800)"},
