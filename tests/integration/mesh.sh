@@ -152,6 +152,8 @@ eq "$(at b --json inspect p1 | jget node)" c "inspect from b shows the owner"
 eq "$(at a --json actors | jget "[0].node")" c "actors from a lists c's actor"
 expect_fail 1 "already exists on node c" at b spawn p1 --model pump
 expect_fail 1 "no node 'zz' in the mesh" at b spawn p2 --model pump --node zz
+expect_fail 1 "lives on node c: watch it with a console connected to c" \
+    at a watch p1 --count 1
 expect_ok at b set p1 head_rated=35
 eq "$(at c --json inspect p1 | jget params.head_rated)" 35.0 "set passed on to c"
 expect_ok at a kill p1

@@ -96,6 +96,9 @@ eq "$("$IT_BIN" get ".[$row].waiting_for" <<<"$why")" b "why-stuck: a waits for 
 ok
 row=$("$IT_BIN" index node b <<<"$why")
 eq "$("$IT_BIN" get ".[$row].state" <<<"$why")" dead "why-stuck: b's row"
+expect_fail 1 "node b is dead: the mesh digest needs every node's part" \
+    at d hash
+expect_fail 1 "node b is dead" at a inspect o1
 # c waits 0.3 s at most: it steps on, its link from b's o1 is stale
 c1=$(at c --json clock | "$IT_BIN" get tick)
 sleep 0.5
