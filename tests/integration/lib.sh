@@ -25,6 +25,7 @@ NODE_PIDS=()
 CONSOLE_PIDS=()
 WATCHDOG_PIDS=()
 TMUX_SOCKET=""
+NETNS_LIST=() # network namespaces the test made: deleted on exit
 CHECKS=0
 # Sanitizer builds are several times slower: timing goals are relaxed.
 SANITIZED=${TM_ITEST_SANITIZED:-0}
@@ -48,6 +49,10 @@ cleanup() {
     for pid in "${WATCHDOG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
+    done
+    for ns in "${NETNS_LIST[@]}"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
     done
     if [ "$rc" -ne 0 ]; then
         echo "---- $TEST_NAME failed; node logs:" >&2
