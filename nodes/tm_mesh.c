@@ -455,11 +455,10 @@ static void s_flush_deltas(tm_mesh_t *m)
             if (p->self || !p->dir_sent) {
                 continue;
             }
-            tm_directory_t dir = {
-                .n_add = na,
-                .add = na > 0 ? m->d_add + ia : NULL,
-                .n_del = nd,
-                .del = nd > 0 ? m->d_del + id : NULL};
+            tm_directory_t dir = {.n_add = na,
+                                  .add = na > 0 ? m->d_add + ia : NULL,
+                                  .n_del = nd,
+                                  .del = nd > 0 ? m->d_del + id : NULL};
             if (s_send_dir(m, p, &dir) != 0) {
                 p->dir_sent = false; /* it will ask for the whole one */
             }
