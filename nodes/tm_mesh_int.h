@@ -34,11 +34,18 @@ typedef struct {
     uint32_t *n_outs; /* per id: its outputs */
     uint32_t n_ids;
     uint32_t n_values;
-    uint64_t epoch;    /* this subscription's number (in batches' seq) */
-    uint64_t req_seq;  /* the request that carried it */
-    bool dirty;        /* proxies changed since it was sent */
-    bool acked;        /* the peer confirmed it */
-    uint64_t ack_tick; /* values up to this tick came with the ack */
+    uint64_t epoch;     /* this list's number (in batches' seq) */
+    uint64_t req_seq;   /* the request in flight (0: none) */
+    bool dirty;         /* proxies changed since it was sent */
+    bool acked;         /* the peer confirmed it */
+    uint64_t ack_tick;  /* tick of the last answer */
+    uint64_t full_tick; /* every value known up to it without batches */
+    /* An append: the earlier list (a prefix of this one) is still read
+     * from batches up to prev_until, the answer's tick. */
+    uint64_t prev_epoch; /* 0: none */
+    uint32_t prev_n_values;
+    uint64_t prev_until;
+    uint32_t pending_from; /* first id of the append in flight */
     tmi_held_t ring[TMI_BATCH_WINDOW];
     uint64_t batches, stale; /* received; refused (other epoch, too old) */
     /* realtime: late values */

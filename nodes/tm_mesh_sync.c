@@ -60,16 +60,19 @@ void tmi_sync_free(tmi_peer_t *p)
 void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p)
 {
     (void)m;
-    p->in.dirty = true;  /* subscribed again before the loop blocks */
-    p->in.acked = false; /* and the new list's values awaited */
+    p->in.dirty = true; /* subscribed again before the loop blocks */
 }
 
 void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
 {
-    /* what it sent us may be lost, what we sent it too */
+    /* what it sent us may be lost, what we sent it too: start afresh */
     s_in_clear(&p->in);
+    s_in_free_list(&p->in);
     p->in.acked = false;
     p->in.dirty = true;
+    p->in.req_seq = 0;
+    p->in.prev_epoch = 0;
+    p->in.full_tick = 0;
     free(p->out.ids);
     free(p->out.n_outs);
     p->out.ids = NULL;
@@ -78,112 +81,201 @@ void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
     (void)m;
 }
 
-/* The proxies of p's actors, sorted by id (the directory's order is not
- * stable). */
 static int s_cmp_id(const void *a, const void *b)
 {
     return strcmp(a, b);
 }
 
-static int s_build_list(tm_mesh_t *m, tmi_peer_t *p)
+/* The ids of the proxies of p's actors here, sorted; *n of them. */
+static int s_desired(tm_mesh_t *m, tmi_peer_t *p, char (**out)[TM_ID_MAX + 1],
+                     uint32_t *n)
 {
     uint32_t owner = (uint32_t)(p - m->peers);
-    tmi_in_t *in = &p->in;
-    s_in_free_list(in);
-    size_t n = 0;
+    size_t cap = 0;
     for (size_t i = 0; i < m->dir.n; i++) {
-        tm_rt_actor_t a;
-        const tm_dir_ent_t *e = &m->dir.ents[i];
-        n += e->owner == owner && tm_rt_get(m->rt, e->id, &a) == 0 && a.remote;
+        cap += m->dir.ents[i].owner == owner;
     }
-    if (n == 0) {
-        return 0;
-    }
-    in->ids = calloc(n, sizeof *in->ids);
-    in->first = calloc(n, sizeof *in->first);
-    in->n_outs = calloc(n, sizeof *in->n_outs);
-    if (in->ids == NULL || in->first == NULL || in->n_outs == NULL) {
-        s_in_free_list(in);
+    char(*ids)[TM_ID_MAX + 1] = calloc(cap + 1, sizeof *ids);
+    if (ids == NULL) {
         return TM_ERR_NOMEM;
     }
+    *n = 0;
     for (size_t i = 0; i < m->dir.n; i++) {
         tm_rt_actor_t a;
         const tm_dir_ent_t *e = &m->dir.ents[i];
         if (e->owner == owner && tm_rt_get(m->rt, e->id, &a) == 0 && a.remote) {
-            snprintf(in->ids[in->n_ids++], TM_ID_MAX + 1, "%s", e->id);
+            snprintf(ids[(*n)++], TM_ID_MAX + 1, "%s", e->id);
         }
     }
-    qsort(in->ids, in->n_ids, sizeof *in->ids, s_cmp_id);
-    for (uint32_t i = 0; i < in->n_ids; i++) {
+    qsort(ids, *n, sizeof *ids, s_cmp_id);
+    *out = ids;
+    return 0;
+}
+
+/* Append ids[0..n) to the list (their outputs after the others'). */
+static int s_append(tm_mesh_t *m, tmi_in_t *in, char (*ids)[TM_ID_MAX + 1],
+                    uint32_t n)
+{
+    uint32_t total = in->n_ids + n;
+    void *x = realloc(in->ids, (total + 1) * sizeof *in->ids);
+    void *y = x ? realloc(in->first, (total + 1) * sizeof *in->first) : NULL;
+    if (x != NULL) {
+        in->ids = x;
+    }
+    if (y != NULL) {
+        in->first = y;
+    }
+    void *z = y ? realloc(in->n_outs, (total + 1) * sizeof *in->n_outs) : NULL;
+    if (z == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    in->n_outs = z;
+    for (uint32_t i = 0; i < n; i++) {
         tm_rt_actor_t a;
-        tm_rt_get(m->rt, in->ids[i], &a);
-        in->first[i] = in->n_values;
-        in->n_outs[i] = a.model->n_outputs;
+        tm_rt_get(m->rt, ids[i], &a);
+        memcpy(in->ids[in->n_ids], ids[i], sizeof ids[i]);
+        in->first[in->n_ids] = in->n_values;
+        in->n_outs[in->n_ids] = a.model->n_outputs;
         in->n_values += a.model->n_outputs;
+        in->n_ids++;
     }
     return 0;
 }
 
-/* Send the list of p's actors this node reads (a new epoch). */
-static void s_subscribe(tm_mesh_t *m, tmi_peer_t *p)
+/* The sorted ids of want that are not in the list; false if an id of the
+ * list is no longer wanted (then the list is sent whole). */
+static bool s_only_new(const tmi_in_t *in, char (*want)[TM_ID_MAX + 1],
+                       uint32_t n_want, char (*fresh)[TM_ID_MAX + 1],
+                       uint32_t *n_fresh)
+{
+    char(*have)[TM_ID_MAX + 1] = calloc(in->n_ids + 1, sizeof *have);
+    if (have == NULL) {
+        return false;
+    }
+    memcpy(have, in->ids, in->n_ids * sizeof *have);
+    qsort(have, in->n_ids, sizeof *have, s_cmp_id);
+    uint32_t i = 0, j = 0;
+    *n_fresh = 0;
+    bool subset = true;
+    while (i < in->n_ids || j < n_want) {
+        int c = i == in->n_ids ? 1
+                : j == n_want  ? -1
+                               : strcmp(have[i], want[j]);
+        if (c < 0) {
+            subset = false; /* dropped */
+            i++;
+        } else if (c > 0) {
+            memcpy(fresh[(*n_fresh)++], want[j++], sizeof want[0]);
+        } else {
+            i++;
+            j++;
+        }
+    }
+    free(have);
+    return subset;
+}
+
+/* argv for a subscription: mesh-sub EPOCH BASE "id id ..." ... (ids hold
+ * no space; BASE 0: the whole list, else ids appended to epoch BASE). */
+static int s_send_sub(tm_mesh_t *m, tmi_peer_t *p, uint64_t base,
+                      char (*ids)[TM_ID_MAX + 1], uint32_t n)
 {
     tmi_in_t *in = &p->in;
-    if (s_build_list(m, p) != 0) {
-        return; /* out of memory: tried again on the next beat */
-    }
-    s_in_clear(in);
-    in->dirty = false;
-    in->acked = false;
-    in->epoch++;
-    /* argv: mesh-sub EPOCH "id id id..." ... (ids never hold a space) */
-    size_t max_args = 3 + in->n_ids / 8;
+    size_t max_args = 4 + n / 32;
     char **argv = calloc(max_args, sizeof *argv);
-    char *text = malloc((size_t)in->n_ids * (TM_ID_MAX + 1) + 64);
-    if (argv == NULL || text == NULL) {
-        free(argv);
-        free(text);
-        in->dirty = true;
-        return;
-    }
-    char *w = text;
+    char *text = malloc((size_t)n * (TM_ID_MAX + 1) + 64);
+    int rc = argv != NULL && text != NULL ? 0 : TM_ERR_NOMEM;
     int argc = 0;
-    argv[argc++] = "mesh-sub";
-    argv[argc++] = w;
-    w += sprintf(w, "%llu", (unsigned long long)in->epoch) + 1;
-    size_t used = S_IDS_ARG;
-    for (uint32_t i = 0; i < in->n_ids; i++) {
-        size_t len = strlen(in->ids[i]);
-        if (used + len + 1 > S_IDS_ARG) {
-            if (argc > 2) {
-                *w++ = '\0';
+    if (rc == 0) {
+        char *w = text;
+        argv[argc++] = "mesh-sub";
+        argv[argc++] = w;
+        w += sprintf(w, "%llu", (unsigned long long)in->epoch) + 1;
+        argv[argc++] = w;
+        w += sprintf(w, "%llu", (unsigned long long)base) + 1;
+        size_t used = S_IDS_ARG;
+        for (uint32_t i = 0; i < n; i++) {
+            size_t len = strlen(ids[i]);
+            if (used + len + 1 > S_IDS_ARG) {
+                if (argc > 3) {
+                    *w++ = '\0';
+                }
+                argv[argc++] = w;
+                used = 0;
+            } else {
+                *w++ = ' ';
             }
-            argv[argc++] = w;
-            used = 0;
-        } else {
-            *w++ = ' ';
+            memcpy(w, ids[i], len);
+            w += len;
+            used += len + 1;
         }
-        memcpy(w, in->ids[i], len);
-        w += len;
-        used += len + 1;
+        *w = '\0';
     }
-    *w = '\0';
     uint8_t *payload = NULL;
     size_t plen = 0;
-    int rc = tm_console_req_encode((uint32_t)argc, (const char *const *)argv,
+    if (rc == 0) {
+        rc = tm_console_req_encode((uint32_t)argc, (const char *const *)argv,
                                    &payload, &plen);
+    }
     in->req_seq = ++m->next_seq;
     if (rc == 0) {
         rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, in->req_seq,
                            payload, plen);
     }
+    free(payload);
+    free(argv);
+    free(text);
+    return rc;
+}
+
+/* Tell p which of its actors this node reads: only the new ones when
+ * nothing was dropped (an append), else the whole list. */
+static void s_subscribe(tm_mesh_t *m, tmi_peer_t *p)
+{
+    tmi_in_t *in = &p->in;
+    char(*want)[TM_ID_MAX + 1] = NULL;
+    char(*fresh)[TM_ID_MAX + 1] = NULL;
+    uint32_t n_want = 0, n_fresh = 0;
+    if (in->req_seq != 0 || s_desired(m, p, &want, &n_want) != 0) {
+        return; /* one request at a time (or out of memory): later */
+    }
+    fresh = calloc(n_want + 1, sizeof *fresh);
+    bool append = fresh != NULL && in->acked && in->n_ids > 0 &&
+                  s_only_new(in, want, n_want, fresh, &n_fresh);
+    int rc = 0;
+    in->dirty = false;
+    if (append && n_fresh == 0) {
+        goto done; /* a new link from an actor already read */
+    }
+    if (append) {
+        in->prev_epoch = in->epoch;
+        in->prev_n_values = in->n_values;
+        in->prev_until = UINT64_MAX; /* until the answer says */
+        in->pending_from = in->n_ids;
+        rc = s_append(m, in, fresh, n_fresh);
+    } else {
+        s_in_clear(in);
+        s_in_free_list(in);
+        in->prev_epoch = 0;
+        in->pending_from = 0;
+        rc = n_want > 0 ? s_append(m, in, want, n_want) : 0;
+    }
+    in->acked = false;
+    in->epoch++;
+    if (rc == 0) {
+        rc = append ? s_send_sub(m, p, in->prev_epoch, fresh, n_fresh)
+                    : s_send_sub(m, p, 0, want, n_want);
+    }
     if (rc != 0) {
+        in->req_seq = 0;
+        s_in_free_list(in); /* the whole list next time */
         in->dirty = true;
         tm_log(TM_LOG_WARN, "mesh: cannot subscribe to %s: %s", p->name,
                tm_err_str(rc));
     }
-    free(payload);
-    free(argv);
-    free(text);
+done:
+    free(want);
+    free(fresh);
 }
 
 /* The live peer whose subscription is not confirmed, or NULL. */
@@ -273,12 +365,18 @@ void tmi_sync_beat(tm_mesh_t *m)
     }
 }
 
-/* Import values (n_values of p's list) into the proxies. */
-static void s_import(tm_mesh_t *m, tmi_peer_t *p, const double *values)
+/* Import values into the proxies of the list from entry `from` on, as far
+ * as n values go (a batch of an earlier list covers a prefix). */
+static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
+                     const double *values, uint32_t n)
 {
     tmi_in_t *in = &p->in;
-    for (uint32_t i = 0; i < in->n_ids; i++) {
-        tm_rt_import(m->rt, in->ids[i], values + in->first[i]);
+    uint32_t base = from < in->n_ids ? in->first[from] : 0;
+    for (uint32_t i = from; i < in->n_ids; i++) {
+        if (in->first[i] - base + in->n_outs[i] > n) {
+            break;
+        }
+        tm_rt_import(m->rt, in->ids[i], values + (in->first[i] - base));
     }
 }
 
@@ -319,20 +417,30 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
         if (rc == 0) {
             rc = tm_wire_get_u64(&obj, "tick", &tick);
         }
+        uint32_t from = in->pending_from < in->n_ids ? in->pending_from : 0;
+        uint32_t n = in->n_values - (from < in->n_ids ? in->first[from] : 0);
         if (rc == 0) {
-            values = calloc(in->n_values + 1, sizeof *values);
-            rc = values == NULL ? TM_ERR_NOMEM
-                                : s_values(tm_wire_map_get(&obj, "values"),
-                                           in->n_values, values);
+            values = calloc(n + 1, sizeof *values);
+            rc = values == NULL
+                     ? TM_ERR_NOMEM
+                     : s_values(tm_wire_map_get(&obj, "values"), n, values);
+        }
+        if (rc == 0) {
+            s_import(m, p, from, values, n);
         }
         msgpack_zone_destroy(&zone);
     }
     if (rc != 0) {
         tm_log(TM_LOG_WARN, "mesh: %s refused the subscription: %.*s (%s)",
                p->name, (int)rep->message_len, rep->message, tm_err_str(rc));
-        in->dirty = true; /* again on the next beat */
+        s_in_free_list(in); /* the whole list again, on the next beat */
+        in->dirty = true;
     } else {
-        s_import(m, p, values);
+        if (in->prev_epoch == 0) {
+            in->full_tick = tick; /* every value known up to it */
+        } else {
+            in->prev_until = tick; /* the earlier list's batches up to it */
+        }
         in->acked = true;
         in->ack_tick = tick;
         if (m->sched != NULL) {
@@ -356,9 +464,13 @@ void tmi_sync_batch(tm_mesh_t *m, tmi_peer_t *p, uint64_t epoch,
         return;
     }
     uint64_t now = tm_rt_tick(m->rt);
-    if (epoch != in->epoch || !in->acked || b.tick <= in->ack_tick ||
-        b.tick < now || b.tick >= now + TMI_BATCH_WINDOW ||
-        b.count != in->n_values) {
+    bool current = epoch == in->epoch && in->acked && b.tick > in->ack_tick &&
+                   b.count == in->n_values;
+    bool earlier = in->prev_epoch != 0 && epoch == in->prev_epoch &&
+                   b.tick <= in->prev_until && b.tick > in->full_tick &&
+                   b.count == in->prev_n_values;
+    if (!(current || earlier) || b.tick < now ||
+        b.tick >= now + TMI_BATCH_WINDOW) {
         in->stale++;
         tm_link_batch_free(&b);
         return;
@@ -387,7 +499,7 @@ static bool s_have(const tmi_peer_t *p, uint64_t t)
     if (!in->acked) {
         return false;
     }
-    if (t <= in->ack_tick) {
+    if (t <= in->full_tick) {
         return true;
     }
     const tmi_held_t *h = &in->ring[t % TMI_BATCH_WINDOW];
@@ -482,9 +594,8 @@ void tmi_sync_before(void *arg, uint64_t tick)
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
         tmi_held_t *h = &p->in.ring[tick % TMI_BATCH_WINDOW];
-        if (!p->self && p->in.acked && tick > p->in.ack_tick && h->have &&
-            h->tick == tick) {
-            s_import(m, p, h->values);
+        if (!p->self && p->in.acked && h->have && h->tick == tick) {
+            s_import(m, p, 0, h->values, h->n);
             free(h->values);
             *h = (tmi_held_t){0};
         }
@@ -569,66 +680,121 @@ void tmi_sync_after(void *arg, uint64_t tick)
     }
 }
 
-/* `mesh-sub EPOCH IDS...` from p: p's new list; answer with the tick and
- * the values at it. Body: {"tick": uint, "values": bin}. */
-int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
-                       const char *const *argv, tm_reply_t *rep)
+/* The peer's list becomes ids (or ids are appended to it); takes them
+ * over when replacing. */
+static int s_out_take(tmi_out_t *o, bool append, char (*ids)[TM_ID_MAX + 1],
+                      uint32_t *n_outs, uint32_t k)
 {
-    char *end = NULL;
-    if (argc < 2) {
-        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub EPOCH IDS...");
+    if (!append) {
+        free(o->ids);
+        free(o->n_outs);
+        o->ids = ids;
+        o->n_outs = n_outs;
+        o->n_ids = k;
+        return 0;
     }
-    unsigned long long epoch = strtoull(argv[1], &end, 10);
-    if (end == argv[1] || *end != '\0') {
-        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub: bad epoch");
+    uint32_t total = o->n_ids + k;
+    void *x = realloc(o->ids, (total + 1) * sizeof *o->ids);
+    if (x == NULL) {
+        return TM_ERR_NOMEM;
     }
-    size_t n = 0;
-    for (int i = 2; i < argc; i++) {
-        n += strlen(argv[i]) / 2 + 1;
+    o->ids = x;
+    void *y = realloc(o->n_outs, (total + 1) * sizeof *o->n_outs);
+    if (y == NULL) {
+        return TM_ERR_NOMEM;
     }
-    char(*ids)[TM_ID_MAX + 1] = calloc(n + 1, sizeof *ids);
-    if (ids == NULL) {
-        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    o->n_outs = y;
+    memcpy(o->ids + o->n_ids, ids, k * sizeof *ids);
+    memcpy(o->n_outs + o->n_ids, n_outs, k * sizeof *n_outs);
+    o->n_ids = total;
+    free(ids);
+    free(n_outs);
+    return 0;
+}
+
+/* The ids in argv[from..argc) ("id id ..." each); *n of them. */
+static char (*s_parse_ids(int argc, const char *const *argv, int from,
+                          uint32_t *n))[TM_ID_MAX + 1]
+{
+    size_t cap = 1;
+    for (int i = from; i < argc; i++) {
+        cap += strlen(argv[i]) / 2 + 1;
     }
-    uint32_t k = 0;
-    for (int i = 2; i < argc; i++) {
+    char(*ids)[TM_ID_MAX + 1] = calloc(cap, sizeof *ids);
+    *n = 0;
+    for (int i = from; ids != NULL && i < argc; i++) {
         const char *s = argv[i];
         while (*s != '\0') {
             size_t len = strcspn(s, " ");
-            if (len > 0 && len <= TM_ID_MAX && k < n) {
-                memcpy(ids[k], s, len);
-                ids[k++][len] = '\0';
+            if (len > 0 && len <= TM_ID_MAX && *n < cap) {
+                memcpy(ids[*n], s, len);
+                ids[(*n)++][len] = '\0';
             }
             s += len + (s[len] == ' ');
         }
     }
+    return ids;
+}
+
+/* `mesh-sub EPOCH BASE IDS...` from p: its list of this node's actors it
+ * reads (BASE 0), or ids appended to its list of epoch BASE. Answer: the
+ * tick and the outputs of the ids given, body {"tick", "values"}; batches
+ * of the new list follow from the next tick. */
+int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                       const char *const *argv, tm_reply_t *rep)
+{
+    uint64_t epoch = 0, base = 0;
+    char *end = NULL;
+    if (argc < 3) {
+        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub EPOCH BASE IDS...");
+    }
+    epoch = strtoull(argv[1], &end, 10);
+    bool ok = end != argv[1] && *end == '\0';
+    base = strtoull(argv[2], &end, 10);
+    if (!ok || end == argv[2] || *end != '\0' || epoch == 0) {
+        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub: bad epoch");
+    }
+    if (base != 0 && base != p->out.epoch) {
+        return tm_reply_error(rep, TM_ERR_BUSY,
+                              "mesh-sub: list %llu is not the current one "
+                              "(%llu): send the whole list",
+                              (unsigned long long)base,
+                              (unsigned long long)p->out.epoch);
+    }
+    uint32_t k = 0;
+    char(*ids)[TM_ID_MAX + 1] = s_parse_ids(argc, argv, 3, &k);
     uint32_t *n_outs = calloc(k + 1, sizeof *n_outs);
-    if (n_outs == NULL) {
+    if (ids == NULL || n_outs == NULL) {
         free(ids);
+        free(n_outs);
         return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
     }
     for (uint32_t i = 0; i < k; i++) {
         tm_rt_actor_t a;
         if (tm_rt_get(m->rt, ids[i], &a) != 0 || a.remote) {
+            int rc = tm_reply_error(rep, TM_ERR_UNKNOWN_ACTOR,
+                                    "no actor %s on node %s", ids[i], m->name);
             free(ids);
             free(n_outs);
-            return tm_reply_error(rep, TM_ERR_UNKNOWN_ACTOR,
-                                  "no actor %s on node %s", ids[i], m->name);
+            return rc;
         }
         n_outs[i] = a.model->n_outputs;
     }
-    free(p->out.ids);
-    free(p->out.n_outs);
-    p->out.ids = ids;
-    p->out.n_outs = n_outs;
-    p->out.n_ids = k;
-    p->out.epoch = epoch;
-    p->out.from = tm_rt_tick(m->rt) + 1;
+    tmi_out_t given = {.ids = ids, .n_outs = n_outs, .n_ids = k};
     double *values = NULL;
     uint32_t nv = 0;
-    if (s_collect(m, &p->out, &values, &nv) != 0) {
+    int rc = s_collect(m, &given, &values, &nv);
+    if (rc == 0) {
+        rc = s_out_take(&p->out, base != 0, ids, n_outs, k);
+    }
+    if (rc != 0) {
+        free(ids);
+        free(n_outs);
+        free(values);
         return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
     }
+    p->out.epoch = epoch;
+    p->out.from = tm_rt_tick(m->rt) + 1;
     tm_body_t *b = tm_reply_body(rep);
     tm_body_map(b);
     tm_body_kv_u64(b, "tick", tm_rt_tick(m->rt));
@@ -639,9 +805,9 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
     tm_body_end(b);
     tm_body_end(b);
     free(values);
-    tm_log(TM_LOG_INFO,
-           "mesh: %s reads %u actors of this node (from tick %llu)", p->name, k,
-           (unsigned long long)tm_rt_tick(m->rt));
+    tm_log(TM_LOG_DEBUG,
+           "mesh: %s reads %u actors of this node (%u new, from tick %llu)",
+           p->name, p->out.n_ids, k, (unsigned long long)tm_rt_tick(m->rt));
     return tm_reply_done(rep);
 }
 
