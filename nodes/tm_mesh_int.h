@@ -36,6 +36,7 @@ typedef struct {
     uint32_t n_values;
     uint64_t epoch;     /* this list's number (in batches' seq) */
     uint64_t req_seq;   /* the request in flight (0: none) */
+    double req_at;      /* when it was sent */
     bool dirty;         /* proxies changed since it was sent */
     bool acked;         /* the peer confirmed it */
     uint64_t ack_tick;  /* tick of the last answer */

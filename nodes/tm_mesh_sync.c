@@ -22,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_IDS_ARG 3900u /* bytes of ids per request argument */
+#define S_IDS_ARG     3900u /* bytes of ids per request argument */
+#define S_SUB_RETRY_S 2.0   /* a subscription unanswered this long is resent */
 
 /* ---- the reading side --------------------------------------------------- */
 
@@ -218,6 +219,7 @@ static int s_send_sub(tm_mesh_t *m, tmi_peer_t *p, uint64_t base,
                                    &payload, &plen);
     }
     in->req_seq = ++m->next_seq;
+    in->req_at = tm_time_now();
     if (rc == 0) {
         rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, in->req_seq,
                            payload, plen);
@@ -359,6 +361,22 @@ void tmi_sync_flush(tm_mesh_t *m)
 
 void tmi_sync_beat(tm_mesh_t *m)
 {
+    double now = tm_time_now();
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_in_t *in = &m->peers[i].in;
+        if (in->req_seq != 0 && now - in->req_at > S_SUB_RETRY_S) {
+            /* no answer (lost on a reconnection, or sent before the peer
+             * knew this node): the whole list again */
+            tm_log(TM_LOG_INFO,
+                   "mesh: no answer from %s to a subscription within %.0f s; "
+                   "sending it again",
+                   m->peers[i].name, S_SUB_RETRY_S);
+            in->req_seq = 0;
+            s_in_free_list(in);
+            in->prev_epoch = 0;
+            in->dirty = true;
+        }
+    }
     tmi_sync_flush(m);
     if (m->sched != NULL) {
         tm_sched_kick(m->sched);
