@@ -62,7 +62,9 @@
     /* storage, appended (values in the store range) */                        \
     XX(NOSPACE, -46, "no space left on device")                                \
     XX(READONLY, -47, "read-only file system or permission denied")            \
-    XX(NO_DIR, -48, "no such directory")
+    XX(NO_DIR, -48, "no such directory")                                       \
+    /* console, appended */                                                    \
+    XX(PLANT, -83, "invalid plant file")
 
 typedef enum {
 #define TM_ERR_ENUM(name, code, msg) TM_ERR_##name = (code),

@@ -38,7 +38,8 @@ typedef enum {
     TM_MSG_CONSOLE_REP = 2, /* node -> console: reply (or one stream item) */
     TM_MSG_HEARTBEAT = 3,   /* node <-> node: liveness and progress */
     TM_MSG_LINK_BATCH = 4,  /* node -> node: linked output values of a tick */
-    TM_MSG_TYPE_MAX = 4
+    TM_MSG_PLANT_CHUNK = 5, /* console -> node: part of a plant upload */
+    TM_MSG_TYPE_MAX = 5
 } tm_msg_type_t;
 
 /* Decoded envelope. payload points into the decoded buffer (borrowed: valid

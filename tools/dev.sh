@@ -22,7 +22,7 @@ jobs=${TM_JOBS:-$(nproc)}
 packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
-    libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev
+    libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev libyaml-dev
     tmux procps
 )
 
