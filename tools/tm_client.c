@@ -178,36 +178,51 @@ int tm_client_cancel(tm_client_t *c)
     return s_send(c, 1, argv, c->seq);
 }
 
-static int s_send(tm_client_t *c, int argc, const char *const *argv,
-                  uint64_t seq)
+/* One envelope of type around payload, with sequence number seq. */
+static int s_send_payload(tm_client_t *c, uint32_t type, const uint8_t *payload,
+                          size_t plen, uint64_t seq)
 {
-    uint8_t *payload = NULL;
     uint8_t *frame = NULL;
-    size_t plen = 0;
     size_t flen = 0;
     tm_envelope_t env;
-    if (argc < 1) {
-        return TM_ERR_INVAL;
-    }
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &plen);
-    if (rc == 0) {
-        memset(&env, 0, sizeof env);
-        env.version = TM_PROTO_VERSION;
-        env.type = TM_MSG_CONSOLE_REQ;
-        snprintf(env.source, sizeof env.source, "%s", c->name);
-        snprintf(env.destination, sizeof env.destination, "node");
-        env.seq = seq;
-        rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
-    }
+    memset(&env, 0, sizeof env);
+    env.version = TM_PROTO_VERSION;
+    env.type = type;
+    snprintf(env.source, sizeof env.source, "%s", c->name);
+    snprintf(env.destination, sizeof env.destination, "node");
+    env.seq = seq;
+    int rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
     if (rc == 0 && flen > TM_WIRE_MAX_SIZE_DEFAULT) {
         rc = TM_ERR_TOO_BIG;
     }
     if (rc == 0 && zmq_send(c->sock, frame, flen, ZMQ_DONTWAIT) < 0) {
         rc = tm_sock_err();
     }
-    free(payload);
     free(frame);
     return rc;
+}
+
+static int s_send(tm_client_t *c, int argc, const char *const *argv,
+                  uint64_t seq)
+{
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    if (argc < 1) {
+        return TM_ERR_INVAL;
+    }
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &plen);
+    if (rc == 0) {
+        rc = s_send_payload(c, TM_MSG_CONSOLE_REQ, payload, plen, seq);
+    }
+    free(payload);
+    return rc;
+}
+
+int tm_client_send_chunk(tm_client_t *c, const uint8_t *payload, size_t len)
+{
+    tm_client_connected(c);
+    c->lost = false;
+    return s_send_payload(c, TM_MSG_PLANT_CHUNK, payload, len, ++c->seq);
 }
 
 void tm_client_reply_free(tm_client_reply_t *rep)

@@ -40,6 +40,11 @@ int tm_client_reset(tm_client_t *c);
  * TM_ERR_BUSY (could not queue it), TM_ERR_NOMEM. */
 int tm_client_send(tm_client_t *c, int argc, const char *const *argv);
 
+/* Send one plant chunk (a PLANT_CHUNK payload, protocol/tm_plant.h) as a
+ * request of its own: its reply (CONSOLE_REP) comes through
+ * tm_client_recv. Errors: as tm_client_send. */
+int tm_client_send_chunk(tm_client_t *c, const uint8_t *payload, size_t len);
+
 /* Ask the node to end the stream (or run) of the last request. Sent with
  * that request's sequence number, so the stream's last reply (more =
  * false) still counts as an answer to it. Errors: as tm_client_send. */

@@ -114,7 +114,7 @@ static int s_run(s_fix_t *f, int argc, const char *const *argv)
         return rc;
     }
     f->parts = 0;
-    tm_console_call_t call = {&c, &f->rep, s_emit, NULL, NULL, f, NULL};
+    tm_console_call_t call = {&c, &f->rep, s_emit, NULL, NULL, f, NULL, NULL};
     rc = tm_console_exec(&f->ctx, &call);
     assert_int_equal(rc, f->rep.status);
     if (rc == 0) {
