@@ -360,12 +360,13 @@ static int s_map(s_parse_t *s, const s_node_t *m, const char *field,
                                         i ? ", " : "", keys[i]);
             }
             return s_err_at(s, k->line, k->col, TM_ERR_PLANT,
-                            "%s: unknown key '%.40s' (known: %s)", field, name,
-                            known);
+                            "%s%sunknown key '%.40s' (known: %s)", field,
+                            field[0] ? ": " : "", name, known);
         }
         if (seen & (1u << idx)) {
             return s_err_at(s, k->line, k->col, TM_ERR_PLANT,
-                            "%s: key '%s' is given twice", field, name);
+                            "%s%skey '%s' is given twice", field,
+                            field[0] ? ": " : "", name);
         }
         seen |= 1u << idx;
         snprintf(sub, sizeof sub, "%s%s%s", field, field[0] ? "." : "", name);
