@@ -95,6 +95,15 @@ void tmi_show_plan(tm_render_t *r, const char *message, json_t *body, bool more)
     {
         size_t i;
         json_t *s;
+        const char *lists[] = {"spawn", "kill", "replace", "model",
+                               "set",   "link", "unlink"};
+        size_t items = 0;
+        for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+            items += json_array_size(json_object_get(nd, lists[k]));
+        }
+        if (items == 0) {
+            continue;
+        }
         fprintf(out, "node %s\n", s_str(nd, "node"));
         s_actors(out, nd, counts);
         json_array_foreach(json_object_get(nd, "set"), i, s)
