@@ -20,7 +20,7 @@ typedef struct {
     tm_plan_t *plan;
     tm_plan_node_t *nd;
     char *why;
-    struct s_id *ids;   /* plant actors sorted by id */
+    tm_index_t ids;     /* plant actors by id */
     uint32_t *link_src; /* plan actor of each plant link's source */
     uint32_t *link_dst; /* ... and destination */
     uint32_t *fed;      /* per (actor, input): plant link + 1 */
@@ -39,11 +39,6 @@ enum {
     S_CAP_LINK,
     S_CAP_UNLINK,
     S_CAP_RELINK
-};
-
-struct s_id {
-    const char *id;
-    uint32_t i;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -93,18 +88,18 @@ static bool s_same(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
-static int s_id_cmp(const void *a, const void *b)
+static int s_id_eq(uint32_t handle, const void *key, void *arg)
 {
-    return strcmp(((const struct s_id *)a)->id, ((const struct s_id *)b)->id);
+    const s_build_t *b = arg;
+    return strcmp(b->p->actors[handle].id, key) == 0;
 }
 
 /* The plan actor of id, or -1. */
 static long s_find(const s_build_t *b, const char *id)
 {
-    struct s_id key = {id, 0};
-    const struct s_id *f =
-        bsearch(&key, b->ids, b->p->n_actors, sizeof *b->ids, s_id_cmp);
-    return f != NULL ? (long)f->i : -1;
+    uint32_t i = tm_index_find(&b->ids, tm_hash64(id, strlen(id)), id, s_id_eq,
+                               (void *)b);
+    return i == TM_INDEX_NONE ? -1 : (long)i;
 }
 
 /* "a, b, c" of the catalog's families, or of one family's versions. */
@@ -375,9 +370,10 @@ static int s_link_check(s_build_t *b, size_t j)
 static uint64_t s_link_hash(const char *s, const char *o, const char *d,
                             const char *i)
 {
-    char key[2 * (TM_ID_MAX + TM_MODEL_NAME_MAX) + 8];
-    int n = snprintf(key, sizeof key, "%s.%s>%s.%s", s, o, d, i);
-    return tm_hash64(key, (size_t)n);
+    uint64_t h = tm_hash64(s, strlen(s));
+    h = h * 0x9e3779b97f4a7c15ull ^ tm_hash64(o, strlen(o));
+    h = h * 0x9e3779b97f4a7c15ull ^ tm_hash64(d, strlen(d));
+    return h * 0x9e3779b97f4a7c15ull ^ tm_hash64(i, strlen(i));
 }
 
 static int s_link_eq(uint32_t handle, const void *key, void *arg)
@@ -643,6 +639,7 @@ int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
     b.plan = plan;
     b.why = why;
     tm_index_init(&b.link_ix);
+    tm_index_init(&b.ids);
     int rc = tm_plant_check(plant, why, TM_MUT_WHY_MAX);
     plan->nodes = rc == 0 ? calloc(1, sizeof *plan->nodes) : NULL;
     if (rc == 0 && plan->nodes == NULL) {
@@ -652,15 +649,15 @@ int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
         plan->n_nodes = 1;
         b.nd = &plan->nodes[0];
         snprintf(b.nd->node, sizeof b.nd->node, "%s", node);
-        b.ids = calloc(plant->n_actors + 1, sizeof *b.ids);
-        rc = b.ids == NULL ? s_nomem(&b) : 0;
     }
     for (size_t i = 0; rc == 0 && i < plant->n_actors; i++) {
-        b.ids[i].id = plant->actors[i].id;
-        b.ids[i].i = (uint32_t)i;
+        const char *id = plant->actors[i].id;
+        if (tm_index_insert(&b.ids, tm_hash64(id, strlen(id)), (uint32_t)i) !=
+            0) {
+            rc = s_nomem(&b);
+        }
     }
     if (rc == 0) {
-        qsort(b.ids, plant->n_actors, sizeof *b.ids, s_id_cmp);
         rc = s_actors(&b, node, site);
     }
     if (rc == 0) {
@@ -669,7 +666,7 @@ int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
     if (rc == 0) {
         rc = s_diff(&b);
     }
-    free(b.ids);
+    tm_index_free(&b.ids);
     free(b.link_src);
     free(b.link_dst);
     free(b.fed);

@@ -15,7 +15,7 @@ typedef struct {
     size_t peer_len;
     uint64_t upload;
     uint32_t next; /* the index the next chunk must have */
-    bool complete; /* the final chunk came and the plant checked */
+    bool complete; /* the final chunk came */
     size_t bytes;  /* chunk bytes so far */
     double last;   /* when last added to or asked for */
     tm_plant_t plant;
@@ -91,77 +91,98 @@ static int s_start(tm_stage_t *st, const void *peer, size_t len,
     return 0;
 }
 
-/* Is this chunk the next one of peer's upload? Drops it when not. */
-static long s_next(tm_stage_t *st, const void *peer, size_t len,
-                   const tm_plant_chunk_t *h, char *why, size_t cap)
+static void s_drop_peer(tm_stage_t *st, const void *peer, size_t len)
 {
     long at = s_of(st, peer, len);
-    if (at < 0 || st->up[at]->upload != h->upload ||
-        st->up[at]->next != h->index || st->up[at]->complete) {
-        snprintf(why, cap,
-                 "plant chunk %u of upload %llu does not follow the chunks "
-                 "this console sent (start again with chunk 0)",
-                 h->index, (unsigned long long)h->upload);
-        if (at >= 0) {
-            s_remove(st, (size_t)at);
-        }
-        return -1;
+    if (at >= 0) {
+        s_remove(st, (size_t)at);
     }
-    return at;
+}
+
+/* Decode a chunk into upload u, taking it back when it fails. */
+static int s_decode(s_upload_t *u, const uint8_t *payload, size_t len,
+                    tm_plant_chunk_t *h)
+{
+    size_t actors = u->plant.n_actors;
+    size_t links = u->plant.n_links;
+    size_t values = u->plant.n_values;
+    int rc = tm_plant_chunk_decode(payload, len, NULL, h, &u->plant);
+    if (rc == 0 &&
+        (h->upload != u->upload || h->index != u->next || u->complete)) {
+        u->plant.n_actors = actors; /* not the next chunk of u */
+        u->plant.n_links = links;
+        u->plant.n_values = values;
+        rc = TM_ERR_NOT_FOUND;
+    }
+    return rc;
+}
+
+/* A new upload of peer from its chunk 0 (the bytes are decoded into it
+ * once more). */
+static int s_first(tm_stage_t *st, const void *peer, size_t peer_len,
+                   const uint8_t *payload, size_t len, tm_plant_chunk_t *h,
+                   char *why, size_t cap)
+{
+    int rc = s_start(st, peer, peer_len, h->upload, why, cap);
+    if (rc != 0) {
+        return rc;
+    }
+    s_upload_t *u = st->up[st->n - 1];
+    snprintf(u->plant.file, sizeof u->plant.file, "%s", h->file);
+    return s_decode(u, payload, len, h);
 }
 
 int tm_stage_chunk(tm_stage_t *st, const void *peer, size_t peer_len,
                    const uint8_t *payload, size_t len, double now,
                    tm_plant_chunk_t *hdr, char *why, size_t cap)
 {
-    tm_plant_t probe;
     tm_plant_chunk_t h;
-    if (peer_len > S_PEER_MAX) {
-        peer_len = S_PEER_MAX;
+    tm_plant_t probe;
+    memset(&h, 0, sizeof h);
+    peer_len = peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len;
+    long at = s_of(st, peer, peer_len);
+    int rc = 0;
+    bool fresh = false; /* a chunk 0: a new upload of this peer */
+    if (at >= 0) {
+        /* the next chunk of this peer's upload: decoded in place */
+        rc = s_decode(st->up[at], payload, len, &h);
+        fresh = rc == TM_ERR_NOT_FOUND && h.index == 0;
+    } else {
+        tm_plant_init(&probe, "plant"); /* only for its header */
+        rc = tm_plant_chunk_decode(payload, len, NULL, &h, &probe);
+        tm_plant_free(&probe);
+        fresh = rc == 0 && h.index == 0;
+        rc = rc == 0 && !fresh ? TM_ERR_NOT_FOUND : rc;
     }
-    /* the header first (a throwaway decode), to find the upload */
-    tm_plant_init(&probe, "plant");
-    int rc = tm_plant_chunk_decode(payload, len, NULL, &h, &probe);
-    tm_plant_free(&probe);
+    if (fresh) {
+        rc = s_first(st, peer, peer_len, payload, len, &h, why, cap);
+    }
+    if (rc == TM_ERR_BUSY || rc == TM_ERR_NOMEM) {
+        return rc;
+    }
     if (rc != 0) {
-        long at = s_of(st, peer, peer_len);
-        if (at >= 0) {
-            s_remove(st, (size_t)at);
+        s_drop_peer(st, peer, peer_len);
+        if (rc == TM_ERR_NOT_FOUND) {
+            snprintf(why, cap,
+                     "plant chunk %u of upload %llu does not follow the "
+                     "chunks this console sent (start again with chunk 0)",
+                     h.index, (unsigned long long)h.upload);
+        } else {
+            snprintf(why, cap, "plant chunk %u refused: %s", h.index,
+                     tm_err_str(rc));
         }
-        snprintf(why, cap, "malformed plant chunk: %s", tm_err_str(rc));
         return rc;
     }
-    if (h.index == 0 &&
-        (rc = s_start(st, peer, peer_len, h.upload, why, cap)) != 0) {
-        return rc;
-    }
-    long at = s_next(st, peer, peer_len, &h, why, cap);
-    if (at < 0) {
-        return TM_ERR_NOT_FOUND;
-    }
-    s_upload_t *u = st->up[at];
-    if (u->bytes + len > TM_STAGE_BYTES_MAX) {
+    s_upload_t *u = st->up[s_of(st, peer, peer_len)];
+    u->bytes += len;
+    if (u->bytes > TM_STAGE_BYTES_MAX) {
         snprintf(why, cap, "plant upload over %u MiB",
                  TM_STAGE_BYTES_MAX / (1024u * 1024u));
-        s_remove(st, (size_t)at);
+        s_drop_peer(st, peer, peer_len);
         return TM_ERR_TOO_BIG;
     }
-    if (h.index == 0) {
-        snprintf(u->plant.file, sizeof u->plant.file, "%s", h.file);
-    }
-    rc = tm_plant_chunk_decode(payload, len, NULL, &h, &u->plant);
-    if (rc == 0 && h.final) {
-        rc = tm_plant_check(&u->plant, why, cap);
-        u->complete = rc == 0;
-    } else if (rc != 0) {
-        snprintf(why, cap, "plant chunk %u: %s", h.index, tm_err_str(rc));
-    }
-    if (rc != 0) {
-        s_remove(st, (size_t)at);
-        return rc;
-    }
     u->next++;
-    u->bytes += len;
+    u->complete = h.final;
     u->last = now;
     *hdr = h;
     return 0;

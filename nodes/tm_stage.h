@@ -2,8 +2,9 @@
  *
  * A console uploads a plant in PLANT_CHUNK messages (docs/protocol.md):
  * chunk 0 starts an upload (replacing any earlier upload of that
- * console), the next chunks must come in order, the last one says final;
- * the whole plant is then checked (tm_plant_check). An `apply` or `diff`
+ * console), the next chunks must come in order, the last one says final
+ * (the whole plant is checked when it is planned: tm_plan_build). An
+ * `apply` or `diff`
  * request of the same console names the upload (--upload ID) and takes
  * it; it is dropped after that request. Limits: TM_STAGE_MAX uploads at
  * once, TM_STAGE_BYTES_MAX bytes of chunks per upload, and an upload not
@@ -37,8 +38,7 @@ void tm_stage_destroy(tm_stage_t **p); /* NULL-safe */
  * TM_ERR_NOT_FOUND (a chunk after 0 of an upload this peer has not
  * started, or out of order; the upload is dropped), TM_ERR_BUSY
  * (TM_STAGE_MAX uploads from other consoles are staged), TM_ERR_TOO_BIG
- * (over TM_STAGE_BYTES_MAX or the plant limits), TM_ERR_PLANT (the final
- * chunk completes a plant that fails tm_plant_check), TM_ERR_NOMEM. */
+ * (over TM_STAGE_BYTES_MAX or the plant limits), TM_ERR_NOMEM. */
 int tm_stage_chunk(tm_stage_t *st, const void *peer, size_t peer_len,
                    const uint8_t *payload, size_t len, double now,
                    tm_plant_chunk_t *hdr, char *why, size_t cap);

@@ -189,137 +189,148 @@ static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
     return TM_ERR_PLANT;
 }
 
-/* Sorting by id with the index kept, for duplicates and lookups. */
+/* A set of indices (of actors or links) by a hash of their strings:
+ * open addressing, linear probing, sized for its n entries. */
 typedef struct {
-    const char *key;
-    size_t i;
-} s_sorted_t;
+    uint32_t *slot; /* index + 1; 0: empty */
+    size_t mask;
+} s_set_t;
 
-static int s_sorted_cmp(const void *a, const void *b)
+static uint64_t s_hash(uint64_t h, const char *s)
 {
-    const s_sorted_t *x = a;
-    const s_sorted_t *y = b;
-    int c = strcmp(x->key, y->key);
-    return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+    for (; *s != '\0'; s++) {
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    }
+    return (h ^ 0xff) * 0x100000001b3ull; /* the end of a string counts */
 }
 
-static bool s_has_id(const s_sorted_t *ids, size_t n, const char *id)
+static uint64_t s_hash_link(const tm_plant_link_t *l)
 {
-    size_t lo = 0;
-    size_t hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ids[mid].key, id);
-        if (c == 0) {
-            return true;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = s_hash(s_hash(s_hash(s_hash(h, l->src), l->output), l->dst), l->input);
+    return h ^ (h >> 29);
+}
+
+static uint64_t s_hash_id(const char *id)
+{
+    uint64_t h = s_hash(0xcbf29ce484222325ull, id);
+    return h ^ (h >> 29);
+}
+
+static int s_set_init(s_set_t *set, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n) {
+        cap *= 2;
+    }
+    set->slot = calloc(cap, sizeof *set->slot);
+    set->mask = cap - 1;
+    return set->slot == NULL ? TM_ERR_NOMEM : 0;
+}
+
+static bool s_same_link(const tm_plant_link_t *a, const tm_plant_link_t *b)
+{
+    return strcmp(a->src, b->src) == 0 && strcmp(a->output, b->output) == 0 &&
+           strcmp(a->dst, b->dst) == 0 && strcmp(a->input, b->input) == 0;
+}
+
+/* The actor of id, or -1. */
+static long s_actor_of(const tm_plant_t *p, const s_set_t *ids, const char *id)
+{
+    for (size_t k = s_hash_id(id) & ids->mask; ids->slot[k] != 0;
+         k = (k + 1) & ids->mask) {
+        if (strcmp(p->actors[ids->slot[k] - 1].id, id) == 0) {
+            return (long)ids->slot[k] - 1;
         }
     }
-    return false;
+    return -1;
 }
 
-static int s_check_ids(const tm_plant_t *p, s_sorted_t *ids, char *err,
+static int s_check_ids(const tm_plant_t *p, s_set_t *ids, char *err,
                        size_t errlen)
 {
     for (size_t i = 0; i < p->n_actors; i++) {
-        ids[i].key = p->actors[i].id;
-        ids[i].i = i;
-    }
-    if (p->n_actors > 1) {
-        qsort(ids, p->n_actors, sizeof *ids, s_sorted_cmp);
-    }
-    for (size_t i = 1; i < p->n_actors; i++) {
-        if (strcmp(ids[i - 1].key, ids[i].key) == 0) {
-            const tm_plant_actor_t *a = &p->actors[ids[i].i];
-            const tm_plant_actor_t *first = &p->actors[ids[i - 1].i];
-            return s_fail(p, a->pos[TM_PLANT_F_ID], err, errlen,
-                          "actors[%zu].id: duplicate id '%s' (first at line "
-                          "%u, actors[%zu])",
-                          ids[i].i, a->id, first->pos[TM_PLANT_F_ID].line,
-                          ids[i - 1].i);
+        const tm_plant_actor_t *a = &p->actors[i];
+        size_t k = s_hash_id(a->id) & ids->mask;
+        for (; ids->slot[k] != 0; k = (k + 1) & ids->mask) {
+            const tm_plant_actor_t *first = &p->actors[ids->slot[k] - 1];
+            if (strcmp(first->id, a->id) == 0) {
+                return s_fail(p, a->pos[TM_PLANT_F_ID], err, errlen,
+                              "actors[%zu].id: duplicate id '%s' (first at "
+                              "line %u, actors[%u])",
+                              i, a->id, first->pos[TM_PLANT_F_ID].line,
+                              ids->slot[k] - 1);
+            }
         }
+        ids->slot[k] = (uint32_t)i + 1;
     }
     return 0;
 }
 
-/* The key "src.output>dst.input" of a link for sorting. */
-static char *s_link_key(const tm_plant_link_t *l)
+static int s_check_ends(const tm_plant_t *p, const s_set_t *ids, size_t i,
+                        char *err, size_t errlen)
 {
-    size_t n = strlen(l->src) + strlen(l->output) + strlen(l->dst) +
-               strlen(l->input) + 3;
-    char *k = malloc(n + 1);
-    if (k != NULL) {
-        snprintf(k, n + 1, "%s.%s>%s.%s", l->src, l->output, l->dst, l->input);
+    const tm_plant_link_t *l = &p->links[i];
+    if (s_actor_of(p, ids, l->src) < 0) {
+        return s_fail(p, l->pos[TM_PLANT_L_FROM], err, errlen,
+                      "links[%zu].from: actor '%s' is not in the plant (a "
+                      "plant file lists every actor of the mesh)",
+                      i, l->src);
     }
-    return k;
+    if (s_actor_of(p, ids, l->dst) < 0) {
+        return s_fail(p, l->pos[TM_PLANT_L_TO], err, errlen,
+                      "links[%zu].to: actor '%s' is not in the plant (a "
+                      "plant file lists every actor of the mesh)",
+                      i, l->dst);
+    }
+    return 0;
 }
 
-static int s_check_links(const tm_plant_t *p, const s_sorted_t *ids, char *err,
-                         size_t errlen)
+static int s_check_links(const tm_plant_t *p, const s_set_t *ids,
+                         s_set_t *links, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n_links; i++) {
         const tm_plant_link_t *l = &p->links[i];
-        if (!s_has_id(ids, p->n_actors, l->src)) {
-            return s_fail(p, l->pos[TM_PLANT_L_FROM], err, errlen,
-                          "links[%zu].from: actor '%s' is not in the plant "
-                          "(a plant file lists every actor of the mesh)",
-                          i, l->src);
+        int rc = s_check_ends(p, ids, i, err, errlen);
+        if (rc != 0) {
+            return rc;
         }
-        if (!s_has_id(ids, p->n_actors, l->dst)) {
-            return s_fail(p, l->pos[TM_PLANT_L_TO], err, errlen,
-                          "links[%zu].to: actor '%s' is not in the plant "
-                          "(a plant file lists every actor of the mesh)",
-                          i, l->dst);
+        size_t k = s_hash_link(l) & links->mask;
+        for (; links->slot[k] != 0; k = (k + 1) & links->mask) {
+            const tm_plant_link_t *first = &p->links[links->slot[k] - 1];
+            if (s_same_link(first, l)) {
+                return s_fail(p, l->pos[TM_PLANT_L_ITEM], err, errlen,
+                              "links[%zu]: link %s.%s -> %s.%s is given twice "
+                              "(first at line %u, links[%u])",
+                              i, l->src, l->output, l->dst, l->input,
+                              first->pos[TM_PLANT_L_ITEM].line,
+                              links->slot[k] - 1);
+            }
         }
+        links->slot[k] = (uint32_t)i + 1;
     }
-    s_sorted_t *keys = calloc(p->n_links + 1, sizeof *keys);
-    int rc = keys == NULL ? TM_ERR_NOMEM : 0;
-    size_t made = 0;
-    for (; rc == 0 && made < p->n_links; made++) {
-        keys[made].key = s_link_key(&p->links[made]);
-        keys[made].i = made;
-        rc = keys[made].key == NULL ? TM_ERR_NOMEM : 0;
-    }
-    if (rc == 0 && p->n_links > 1) {
-        qsort(keys, p->n_links, sizeof *keys, s_sorted_cmp);
-    }
-    for (size_t i = 1; rc == 0 && i < p->n_links; i++) {
-        if (strcmp(keys[i - 1].key, keys[i].key) == 0) {
-            const tm_plant_link_t *l = &p->links[keys[i].i];
-            rc = s_fail(p, l->pos[TM_PLANT_L_ITEM], err, errlen,
-                        "links[%zu]: link %s.%s -> %s.%s is given twice (first "
-                        "at line %u, links[%zu])",
-                        keys[i].i, l->src, l->output, l->dst, l->input,
-                        p->links[keys[i - 1].i].pos[TM_PLANT_L_ITEM].line,
-                        keys[i - 1].i);
-        }
-    }
-    for (size_t i = 0; keys != NULL && i < made; i++) {
-        free((char *)keys[i].key);
-    }
-    free(keys);
-    if (rc == TM_ERR_NOMEM) {
-        snprintf(err, errlen, "%s: out of memory", p->file);
-    }
-    return rc;
+    return 0;
 }
 
 int tm_plant_check(const tm_plant_t *p, char *err, size_t errlen)
 {
-    s_sorted_t *ids = calloc(p->n_actors + 1, sizeof *ids);
-    if (ids == NULL) {
-        snprintf(err, errlen, "%s: out of memory", p->file);
-        return TM_ERR_NOMEM;
-    }
-    int rc = s_check_ids(p, ids, err, errlen);
+    s_set_t ids = {NULL, 0};
+    s_set_t links = {NULL, 0};
+    int rc = s_set_init(&ids, p->n_actors);
     if (rc == 0) {
-        rc = s_check_links(p, ids, err, errlen);
+        rc = s_set_init(&links, p->n_links);
     }
-    free(ids);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: out of memory", p->file);
+    }
+    if (rc == 0) {
+        rc = s_check_ids(p, &ids, err, errlen);
+    }
+    if (rc == 0) {
+        rc = s_check_links(p, &ids, &links, err, errlen);
+    }
+    free(ids.slot);
+    free(links.slot);
     return rc;
 }
 
