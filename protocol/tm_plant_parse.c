@@ -680,7 +680,7 @@ static int s_link(s_parse_t *s, const s_node_t *m, size_t i)
 static int s_top_key(s_parse_t *s, int key, const s_node_t *v,
                      const char *field, void *arg)
 {
-    (void)arg;
+    *(bool *)arg |= key == 1; /* actors given */
     if (key == 0) {
         uint64_t version = 0;
         return s_get_uint(s, v, field, 1, 1, &version);
@@ -704,7 +704,15 @@ static int s_walk(s_parse_t *s)
                         "expected a mapping with 'actors' and 'links'%s",
                         root == NULL ? " (the file is empty)" : "");
     }
-    return s_map(s, root, "", keys, 3, s_top_key, NULL);
+    bool actors = false;
+    int rc = s_map(s, root, "", keys, 3, s_top_key, &actors);
+    if (rc == 0 && !actors) {
+        /* a plant is the whole mesh: no actors would kill every one */
+        rc = s_err_at(s, root->line, root->col, TM_ERR_PLANT,
+                      "missing 'actors' (the plant lists every actor of the "
+                      "mesh; write 'actors: []' for an empty mesh)");
+    }
+    return rc;
 }
 
 int tm_plant_parse(tm_plant_t *p, const char *file, const char *text,

@@ -237,6 +237,9 @@ static void test_structure_errors(void **state)
             "links)");
     s_fails("p.yaml", "actors: []\nactors: []\n", TM_ERR_PLANT,
             "p.yaml:2:1: key 'actors' is given twice");
+    s_fails("p.yaml", "plant: 1\nlinks: []\n", TM_ERR_PLANT,
+            "p.yaml:1:1: missing 'actors' (the plant lists every actor of the "
+            "mesh; write 'actors: []' for an empty mesh)");
     s_fails("p.yaml", "actors: {id: a}\n", TM_ERR_PLANT,
             "p.yaml:1:9: actors: expected a list, got a mapping");
     s_fails("p.yaml", "actors:\n  - id: a\n    colour: red\n    model: tank\n",
