@@ -1,6 +1,10 @@
 /* tm_render_plan: the text of apply and diff (a plan of changes). */
 #include "tm_render.h"
 
+#include "tm_err.h"
+
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *s_str(json_t *o, const char *key)
@@ -124,4 +128,29 @@ void tmi_show_plan(tm_render_t *r, const char *message, json_t *body, bool more)
     if (message != NULL && message[0] != '\0') {
         fprintf(out, "%s\n", message);
     }
+}
+
+int tm_render_plant(const tm_plant_t *plant, const char *path, bool json,
+                    char *err, size_t errlen)
+{
+    char tmp[1100];
+    if (path[0] == '\0') {
+        return tm_plant_write(plant, stdout,
+                              json ? TM_PLANT_JSON : TM_PLANT_YAML);
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = f == NULL ? TM_ERR_IO
+                       : tm_plant_write(plant, f, tm_plant_format_of(path));
+    if (f != NULL && fclose(f) != 0) {
+        rc = TM_ERR_IO;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = TM_ERR_IO;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot write %.900s: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    return rc;
 }

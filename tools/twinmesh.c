@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_EXIT_FAILED      1
@@ -152,49 +151,6 @@ static void s_unreachable(s_console_t *c, bool first, bool mutates)
 
 /* ---- plants: apply, diff, export --------------------------------------- */
 
-/* An id for an upload: unlikely to repeat across consoles and runs, and
- * within the range of --upload. */
-static uint64_t s_upload_id(void)
-{
-    static uint64_t n;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t id = ((uint64_t)getpid() << 40) ^ ((uint64_t)ts.tv_sec << 20) ^
-                  (uint64_t)ts.tv_nsec ^ ++n;
-    id &= (UINT64_MAX / 2) >> 1;
-    return id != 0 ? id : 1;
-}
-
-/* The reply to one chunk; an exit status. */
-static int s_chunk_reply(s_console_t *c, bool first)
-{
-    tm_client_reply_t rep;
-    int rc = tm_client_recv(c->client, c->timeout_ms, &s_interrupted, &rep);
-    if (rc == TM_ERR_CLOSED) {
-        fprintf(stderr, "\ntwinmesh: interrupted (nothing was applied)\n");
-        tm_client_reset(c->client);
-        return S_EXIT_INTERRUPTED;
-    }
-    if (rc == TM_ERR_TIMEOUT) {
-        s_unreachable(c, first, false);
-        return S_EXIT_UNREACHABLE;
-    }
-    if (rc != 0) {
-        char err[256];
-        snprintf(err, sizeof err, "malformed reply from %s: %s", c->endpoint,
-                 tm_err_str(rc));
-        s_error(c, rc, err);
-        return S_EXIT_UNREACHABLE;
-    }
-    int status = 0;
-    if (rep.status != 0) {
-        s_error(c, rep.status, rep.message);
-        status = S_EXIT_FAILED;
-    }
-    tm_client_reply_free(&rep);
-    return status;
-}
-
 /* Read and check FILE, then stage it on the node in chunks (docs/
  * protocol.md, PLANT_CHUNK). *upload gets its id, *items its actors and
  * links. Returns an exit status. */
@@ -202,6 +158,7 @@ static int s_upload(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload,
                     size_t *items)
 {
     tm_plant_t p;
+    tm_client_upload_t up;
     char err[TM_CMD_MSG_MAX];
     if (cmd->upload != 0) {
         snprintf(err, sizeof err,
@@ -216,34 +173,25 @@ static int s_upload(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload,
         s_error(c, rc, err);
         return S_EXIT_FAILED;
     }
-    tm_plant_chunk_t h = {.upload = s_upload_id()};
-    size_t na = 0;
-    size_t nl = 0;
-    int status = 0;
-    s_interrupted = 0;
-    do {
-        uint8_t *bytes = NULL;
-        size_t len = 0;
-        rc = tm_plant_chunk_encode(
-            &p, &h, &na, &nl, TM_WIRE_MAX_SIZE_DEFAULT - 4096, &bytes, &len);
-        if (rc == 0) {
-            rc = tm_client_send_chunk(c->client, bytes, len);
-        }
-        free(bytes);
-        if (rc != 0) {
-            snprintf(err, sizeof err, "cannot send the plant: %s",
-                     tm_err_str(rc));
-            s_error(c, rc, err);
-            status = S_EXIT_UNREACHABLE;
-            break;
-        }
-        status = s_chunk_reply(c, h.index == 0);
-        h.index++;
-    } while (status == 0 && !h.final);
-    *upload = h.upload;
     *items = p.n_actors + p.n_links;
+    s_interrupted = 0;
+    rc = tm_client_upload(c->client, &p, c->timeout_ms, &s_interrupted, &up);
     tm_plant_free(&p);
-    return status;
+    *upload = up.upload;
+    if (rc == TM_ERR_CLOSED) {
+        fprintf(stderr, "\ntwinmesh: interrupted (nothing was applied)\n");
+        tm_client_reset(c->client);
+        return S_EXIT_INTERRUPTED;
+    }
+    if (rc == TM_ERR_TIMEOUT) {
+        s_unreachable(c, up.chunks == 0, false);
+        return S_EXIT_UNREACHABLE;
+    }
+    if (rc != 0) {
+        s_error(c, rc, up.message);
+        return up.refused ? S_EXIT_FAILED : S_EXIT_UNREACHABLE;
+    }
+    return 0;
 }
 
 /* export: the parts (plant chunks) put together, then written. */
@@ -272,35 +220,18 @@ static void s_export_part(s_console_t *c, s_export_t *e,
 static int s_export_write(s_console_t *c, const tm_cmd_t *cmd, s_export_t *e,
                           const char *message)
 {
-    char tmp[TM_CMD_PATH_MAX + 16];
     char err[TM_CMD_MSG_MAX];
-    const char *path = cmd->path;
     if (e->status != 0) {
         return e->status;
     }
-    if (path[0] == '\0') {
-        int rc = tm_plant_write(&e->plant, stdout,
-                                c->json ? TM_PLANT_JSON : TM_PLANT_YAML);
-        return rc == 0 ? 0 : S_EXIT_FAILED;
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = f == NULL ? TM_ERR_IO
-                       : tm_plant_write(&e->plant, f, tm_plant_format_of(path));
-    if (f != NULL && fclose(f) != 0) {
-        rc = TM_ERR_IO;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = TM_ERR_IO;
-    }
+    int rc = tm_render_plant(&e->plant, cmd->path, c->json, err, sizeof err);
     if (rc != 0) {
-        snprintf(err, sizeof err, "cannot write %.900s: %s", path,
-                 strerror(errno));
-        remove(tmp);
         s_error(c, rc, err);
         return S_EXIT_FAILED;
     }
-    printf("exported %s to %s\n", message, path);
+    if (cmd->path[0] != '\0') {
+        printf("exported %s to %s\n", message, cmd->path);
+    }
     return 0;
 }
 
