@@ -242,7 +242,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
  * inputs, two output buffers) and metadata, and its record about three
  * times (the batch, LMDB's dirty pages, the pages written). On the safe
  * side: a pump is estimated at 2.2 KB and measured at 1.4 KB. */
-static uint64_t s_actor_bytes(const tm_model_t *model)
+uint64_t tmi_mut_actor_bytes(const tm_model_t *model)
 {
     uint64_t doubles = 2u * model->n_states + model->n_params +
                        2u * model->n_inputs + 2u * model->n_outputs;
@@ -271,12 +271,16 @@ static uint64_t s_mem_available(void)
     return kb > UINT64_MAX / 1024 ? UINT64_MAX : (uint64_t)kb * 1024;
 }
 
+uint64_t tmi_mut_mem_available(const tm_mut_t *m)
+{
+    return m->mem_available > 0 ? m->mem_available : s_mem_available();
+}
+
 static int s_check_memory(tm_mut_t *m, uint64_t count, const tm_model_t *model,
                           char *why)
 {
-    uint64_t avail =
-        m->mem_available > 0 ? m->mem_available : s_mem_available();
-    uint64_t need = count * s_actor_bytes(model); /* count <= 1e7 */
+    uint64_t avail = tmi_mut_mem_available(m);
+    uint64_t need = count * tmi_mut_actor_bytes(model); /* count <= 1e7 */
     if (avail == 0 || need <= avail) {
         return 0;
     }

@@ -437,10 +437,33 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     return rc;
 }
 
+/* Refuse, before anything changes, a plan whose new actors would take
+ * more memory than the node has (as spawn-many does). */
+static int s_check_memory(s_apply_t *a)
+{
+    const tm_plan_node_t *nd = a->nd;
+    uint64_t need = 0;
+    for (size_t i = 0; i < nd->n_spawn; i++) {
+        need += tmi_mut_actor_bytes(a->plan->actors[nd->spawn[i]].model);
+    }
+    uint64_t avail = tmi_mut_mem_available(a->m);
+    if (avail == 0 || need <= avail) {
+        return 0;
+    }
+    return tmi_mut_why(a->why, TM_ERR_NOMEM,
+                       "%zu new actors need about %.1f MiB, and the node has "
+                       "%.1f MiB available; nothing was changed",
+                       nd->n_spawn, (double)need / 1048576.0,
+                       (double)avail / 1048576.0);
+}
+
 /* The runtime steps, in order; each records how far it got. */
 static int s_steps(s_apply_t *a)
 {
-    int rc = s_cut_links(a);
+    int rc = s_check_memory(a);
+    if (rc == 0) {
+        rc = s_cut_links(a);
+    }
     if (rc == 0) {
         rc = s_kill(a);
     }

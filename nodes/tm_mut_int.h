@@ -31,4 +31,11 @@ int tmi_mut_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id);
 int tmi_mut_restore_model(tm_mut_t *m, const char *id, const tm_model_t *before,
                           const double *state);
 
+/* Bytes one actor of model takes at the peak of a batch of spawns (its
+ * arrays, metadata and record), on the safe side. */
+uint64_t tmi_mut_actor_bytes(const tm_model_t *model);
+/* The memory a batch may plan on (tm_mut_set_mem_available, else
+ * MemAvailable; 0 when unknown). */
+uint64_t tmi_mut_mem_available(const tm_mut_t *m);
+
 #endif

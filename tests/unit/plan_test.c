@@ -344,6 +344,26 @@ static void test_commit_failure(void **state)
     s_close(&g);
 }
 
+/* A plan whose new actors need more memory than the node has is refused
+ * before anything changes. */
+static void test_memory(void **state)
+{
+    s_fix_t *f = *state;
+    s_apply(f, s_mesh);
+    tm_mut_set_mem_available(f->mut, 4096);
+    assert_int_equal(s_plan(f, "actors:\n  - {id: t0, model: tank, params: "
+                               "{area: 20, h0: 2, hmax: 4}}\n"
+                               "  - {id: q1, model: pump}\n"
+                               "  - {id: q2, model: pump}\n"
+                               "  - {id: q3, model: pump}\n"),
+                     0);
+    assert_int_equal(tm_mut_apply(f->mut, &f->plan, NULL, f->why),
+                     TM_ERR_NOMEM);
+    assert_non_null(strstr(f->why, "3 new actors need about"));
+    assert_int_equal(tm_rt_count(f->rt), 4);
+    assert_int_equal(s_count(f, TM_DB_ACTORS), 4);
+}
+
 /* The running mesh exported, applied on a fresh runtime: the same
  * digest, and the export of that is the same plant. */
 static void test_export_round_trip(void **state)
@@ -390,6 +410,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_memory, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_export_round_trip, s_setup,
                                         s_teardown),
     };
