@@ -63,6 +63,8 @@
     XX(NOSPACE, -46, "no space left on device")                                \
     XX(READONLY, -47, "read-only file system or permission denied")            \
     XX(NO_DIR, -48, "no such directory")                                       \
+    /* console, appended */                                                    \
+    XX(PLANT, -83, "invalid plant file")                                       \
     /* mesh, appended */                                                       \
     XX(UNKNOWN_NODE, -90, "unknown node")                                      \
     XX(NODE_DOWN, -91, "node unreachable")                                     \

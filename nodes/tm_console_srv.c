@@ -6,6 +6,7 @@
 #include "tm_log.h"
 #include "tm_msg.h"
 #include "tm_sock.h"
+#include "tm_stage.h"
 #include "tm_zwatch.h"
 
 #include <stdarg.h>
@@ -49,8 +50,9 @@ struct tm_console_srv {
     ev_timer service;
     s_stream_t *streams[S_STREAMS_MAX];
     size_t n_streams;
-    tm_reply_t rep;  /* the reply to the request being handled */
-    tm_reply_t item; /* stream items, which a request may cause */
+    tm_reply_t rep;    /* the reply to the request being handled */
+    tm_reply_t item;   /* stream items, which a request may cause */
+    tm_stage_t *stage; /* plants uploaded for apply and diff */
     uint64_t requests;
     uint64_t errors;
     uint64_t dropped;
@@ -308,6 +310,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
      * values the clock stopped at are sent too */
     s_per_tick_items(s, tm_rt_tick(s->ctx->rt));
     double now = tm_time_now();
+    tm_stage_expire(s->stage, now);
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];
         if (!st->def.per_tick && now >= st->next_at) {
@@ -393,7 +396,20 @@ static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd,
                              .peer = p,
                              .argc = (int)raw->argc,
                              .argv = (const char *const *)raw->argv};
+    if ((cmd->info->flags & TM_CMD_F_UPLOAD) && cmd->upload != 0) {
+        char why[TM_CMD_MSG_MAX];
+        req.plant = tm_stage_get(s->stage, p->id, p->len, cmd->upload,
+                                 tm_time_now(), why, sizeof why);
+        if (req.plant == NULL) {
+            s_reply_error(s, p, TM_ERR_NOT_FOUND, "%s: %s", cmd->info->name,
+                          why);
+            return;
+        }
+    }
     int rc = tm_console_exec(s->ctx, &req);
+    if (req.plant != NULL) {
+        tm_stage_drop(s->stage, p->id, p->len); /* used: gone */
+    }
     if (rc == TM_CONSOLE_DEFERRED) {
         return;
     }
@@ -406,6 +422,34 @@ static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd,
                    s->rep.message);
         }
     }
+}
+
+/* One chunk of a plant upload: staged, and answered with what it held. */
+static void s_handle_chunk(tm_console_srv_t *s, const s_peer_t *p,
+                           const tm_envelope_t *env)
+{
+    char why[TM_CMD_MSG_MAX];
+    tm_plant_chunk_t h;
+    int rc =
+        tm_stage_chunk(s->stage, p->id, p->len, env->payload, env->payload_len,
+                       tm_time_now(), &h, why, sizeof why);
+    if (rc != 0) {
+        s_reply_error(s, p, rc, "%s", why);
+        return;
+    }
+    tm_reply_reset(&s->rep);
+    tm_body_t *b = tm_reply_body(&s->rep);
+    tm_body_map(b);
+    tm_body_kv_u64(b, "upload", h.upload);
+    tm_body_kv_u64(b, "index", h.index);
+    tm_body_kv_u64(b, "actors", h.actors);
+    tm_body_kv_u64(b, "links", h.links);
+    tm_body_kv_bool(b, "final", h.final);
+    tm_body_end(b);
+    tm_reply_msg(&s->rep, "staged chunk %u of upload %llu", h.index,
+                 (unsigned long long)h.upload);
+    tm_reply_done(&s->rep);
+    s_send_rep(s, p, &s->rep, false);
 }
 
 /* One request frame from a peer. */
@@ -426,6 +470,10 @@ static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
     }
     p->seq = env.seq;
     snprintf(p->name, sizeof p->name, "%s", env.source);
+    if (env.type == TM_MSG_PLANT_CHUNK) {
+        s_handle_chunk(s, p, &env);
+        return;
+    }
     if (env.type != TM_MSG_CONSOLE_REQ) {
         s_reply_error(s, p, TM_ERR_WIRE_MSGTYPE,
                       "malformed request: message type %u is not a console "
@@ -564,6 +612,7 @@ static void s_close(void *self)
         free(s->streams[i]);
     }
     tm_sock_close(&s->sock);
+    tm_stage_destroy(&s->stage);
     tm_reply_destroy(&s->rep);
     tm_reply_destroy(&s->item);
     free(s);
@@ -598,8 +647,11 @@ int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
     s->ctx = ctx;
     tm_reply_init(&s->rep);
     tm_reply_init(&s->item);
-    int rc =
-        tm_sock_open(&s->sock, zctx, ZMQ_ROUTER, endpoint, TM_SOCK_BIND, NULL);
+    int rc = tm_stage_open(&s->stage);
+    if (rc == 0) {
+        rc = tm_sock_open(&s->sock, zctx, ZMQ_ROUTER, endpoint, TM_SOCK_BIND,
+                          NULL);
+    }
     if (rc == TM_ERR_BUSY) {
         snprintf(err, errlen,
                  "console endpoint %s is already in use (is another "

@@ -1,5 +1,6 @@
 /* tm_mut: the one way to change the mesh (apply, persist, commit, undo). */
 #include "tm_mut.h"
+#include "tm_mut_int.h"
 
 #include "tm_err.h"
 #include "tm_time.h"
@@ -12,18 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct tm_mut {
-    tm_rt_t *rt;
-    tm_store_t *store;
-    tm_mut_barrier_fn barrier;
-    void *arg;
-    uint64_t mem_available;
-    tm_wire_buf_t scratch;
-    tm_mut_remote_fn remote;
-    tm_mut_observer_fn observer;
-    void *mesh;
-};
 
 void tm_mut_mesh(tm_mut_t *m, tm_mut_remote_fn remote,
                  tm_mut_observer_fn observer, void *arg)
@@ -107,10 +96,7 @@ const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int s_why(char *why, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int s_why(char *why, int rc, const char *fmt, ...)
+int tmi_mut_why(char *why, int rc, const char *fmt, ...)
 {
     if (why != NULL) {
         va_list ap;
@@ -121,14 +107,15 @@ static int s_why(char *why, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int s_store_failed(char *why, int rc)
+int tmi_mut_store_failed(char *why, int rc)
 {
-    return s_why(why, rc, "could not store the change, nothing was changed: %s",
-                 tm_err_str(rc));
+    return tmi_mut_why(why, rc,
+                       "could not store the change, nothing was changed: %s",
+                       tm_err_str(rc));
 }
 
 /* Commit a batch after the barrier, so the store sees writes in order. */
-static int s_commit(tm_mut_t *m, tm_store_batch_t *b)
+int tmi_mut_commit(tm_mut_t *m, tm_store_batch_t *b)
 {
     if (m->barrier != NULL) {
         m->barrier(m->arg);
@@ -136,7 +123,7 @@ static int s_commit(tm_mut_t *m, tm_store_batch_t *b)
     return tm_store_batch_commit(b);
 }
 
-static int s_new_batch(tm_mut_t *m, tm_store_batch_t **b)
+int tmi_mut_new_batch(tm_mut_t *m, tm_store_batch_t **b)
 {
     *b = tm_store_batch_new(m->store);
     return *b == NULL ? TM_ERR_NOMEM : 0;
@@ -214,24 +201,27 @@ static int s_spawn_error(char *why, int rc, const char *id,
 {
     switch (rc) {
     case TM_ERR_DUPLICATE_ACTOR:
-        return s_why(why, rc, "actor id '%s' already exists", id);
+        return tmi_mut_why(why, rc, "actor id '%s' already exists", id);
     case TM_ERR_BAD_ID:
-        return s_why(why, rc,
-                     "bad actor id '%s': ids are 1-%u letters, digits, '_' or "
-                     "'-'",
-                     id, TM_ID_MAX);
+        return tmi_mut_why(
+            why, rc,
+            "bad actor id '%s': ids are 1-%u letters, digits, '_' or "
+            "'-'",
+            id, TM_ID_MAX);
     case TM_ERR_BAD_VALUE:
-        return s_why(why, rc,
-                     "bad parameter value: %s@%s refused the parameters of "
-                     "'%s' (initial state invalid)",
-                     model->family, model->version, id);
+        return tmi_mut_why(
+            why, rc,
+            "bad parameter value: %s@%s refused the parameters of "
+            "'%s' (initial state invalid)",
+            model->family, model->version, id);
     default:
-        return s_why(why, rc, "cannot spawn '%s': %s", id, tm_err_str(rc));
+        return tmi_mut_why(why, rc, "cannot spawn '%s': %s", id,
+                           tm_err_str(rc));
     }
 }
 
 /* Put the current record of id into b. */
-static int s_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id)
+int tmi_mut_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id)
 {
     tm_rt_actor_t view;
     int rc = tm_rt_get(m->rt, id, &view);
@@ -250,28 +240,28 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
     tm_rt_spawn_opts_t opts = {.params = params, .period = period};
     const char *owner = s_elsewhere(m, id);
     if (owner != NULL) {
-        return s_why(why, TM_ERR_EXISTS,
-                     "actor %s already exists on node %s; choose another id",
-                     id, owner);
+        return tmi_mut_why(
+            why, TM_ERR_EXISTS,
+            "actor %s already exists on node %s; choose another id", id, owner);
     }
     int rc = tm_rt_spawn(m->rt, id, model, &opts);
     if (rc != 0) {
         return s_spawn_error(why, rc, id, model);
     }
-    rc = s_new_batch(m, &b);
+    rc = tmi_mut_new_batch(m, &b);
     if (rc == 0) {
-        rc = s_put_current(m, b, id);
+        rc = tmi_mut_put_current(m, b, id);
     }
     if (rc == 0) {
         rc = s_del_stale_links(m, b, id, false, 0);
     }
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     tm_store_batch_destroy(&b);
     if (rc != 0) {
         tm_rt_kill(m->rt, id); /* not acknowledged: take it back */
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
     } else {
         s_tell(m, TM_MUT_ADDED, id, model);
     }
@@ -283,7 +273,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
  * inputs, two output buffers) and metadata, and its record about three
  * times (the batch, LMDB's dirty pages, the pages written). On the safe
  * side: a pump is estimated at 2.2 KB and measured at 1.4 KB. */
-static uint64_t s_actor_bytes(const tm_model_t *model)
+uint64_t tmi_mut_actor_bytes(const tm_model_t *model)
 {
     uint64_t doubles = 2u * model->n_states + model->n_params +
                        2u * model->n_inputs + 2u * model->n_outputs;
@@ -312,21 +302,26 @@ static uint64_t s_mem_available(void)
     return kb > UINT64_MAX / 1024 ? UINT64_MAX : (uint64_t)kb * 1024;
 }
 
+uint64_t tmi_mut_mem_available(const tm_mut_t *m)
+{
+    return m->mem_available > 0 ? m->mem_available : s_mem_available();
+}
+
 static int s_check_memory(tm_mut_t *m, uint64_t count, const tm_model_t *model,
                           char *why)
 {
-    uint64_t avail =
-        m->mem_available > 0 ? m->mem_available : s_mem_available();
-    uint64_t need = count * s_actor_bytes(model); /* count <= 1e7 */
+    uint64_t avail = tmi_mut_mem_available(m);
+    uint64_t need = count * tmi_mut_actor_bytes(model); /* count <= 1e7 */
     if (avail == 0 || need <= avail) {
         return 0;
     }
-    return s_why(why, TM_ERR_NOMEM,
-                 "spawn-many: %llu actors of %s@%s need about %.1f MiB, and "
-                 "the node has %.1f MiB available; nothing was spawned (spawn "
-                 "fewer at a time, or add memory)",
-                 (unsigned long long)count, model->family, model->version,
-                 (double)need / 1048576.0, (double)avail / 1048576.0);
+    return tmi_mut_why(
+        why, TM_ERR_NOMEM,
+        "spawn-many: %llu actors of %s@%s need about %.1f MiB, and "
+        "the node has %.1f MiB available; nothing was spawned (spawn "
+        "fewer at a time, or add memory)",
+        (unsigned long long)count, model->family, model->version,
+        (double)need / 1048576.0, (double)avail / 1048576.0);
 }
 
 static void s_kill_range(tm_rt_t *rt, const char *prefix, uint64_t n)
@@ -350,9 +345,9 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     if (rc != 0) {
         return rc;
     }
-    rc = s_new_batch(m, &b);
+    rc = tmi_mut_new_batch(m, &b);
     if (rc != 0) {
-        s_why(why, rc, "out of memory");
+        tmi_mut_why(why, rc, "out of memory");
         goto done;
     }
     tm_rt_spawn_opts_t opts = {.params = params, .period = period};
@@ -361,9 +356,10 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         const char *owner = s_elsewhere(m, id);
         rc = owner != NULL ? TM_ERR_EXISTS : 0;
         if (owner != NULL) {
-            s_why(why, rc,
-                  "actor %s already exists on node %s; nothing was spawned", id,
-                  owner);
+            tmi_mut_why(
+                why, rc,
+                "actor %s already exists on node %s; nothing was spawned", id,
+                owner);
             goto done;
         }
         rc = tm_rt_spawn(m->rt, id, model, &opts);
@@ -377,19 +373,19 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
             goto done;
         }
         spawned++;
-        rc = s_put_current(m, b, id);
+        rc = tmi_mut_put_current(m, b, id);
         if (rc != 0) {
-            s_store_failed(why, rc);
+            tmi_mut_store_failed(why, rc);
             goto done;
         }
     }
     rc = s_del_stale_links(m, b, prefix, true, count);
     double t1 = tm_time_now();
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
         goto done;
     }
     spawned = 0; /* acknowledged */
@@ -449,12 +445,12 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     tm_store_batch_t *b = NULL;
     *links_removed = 0;
     if (tm_rt_get(m->rt, id, &a) != 0 || a.remote) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
     int rc = ls.rc;
     if (rc == 0) {
-        rc = s_new_batch(m, &b);
+        rc = tmi_mut_new_batch(m, &b);
     }
     if (rc == 0) {
         rc = tm_persist_del_actor(b, id);
@@ -466,14 +462,14 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     /* Commit first: removing from the runtime cannot fail afterwards. */
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
     } else {
         rc = tm_rt_kill(m->rt, id);
         if (rc != 0) {
-            s_why(why, rc, "kill %s: %s", id, tm_err_str(rc));
+            tmi_mut_why(why, rc, "kill %s: %s", id, tm_err_str(rc));
         }
     }
     if (rc == 0) {
@@ -493,12 +489,12 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
     tm_store_batch_t *b = NULL;
     *links_removed = 0;
     if (tm_rt_get(m->rt, id, &a) != 0 || !a.remote) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "no proxy of '%s'", id);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR, "no proxy of '%s'", id);
     }
     tm_rt_foreach_link_of(m->rt, id, s_links_cb, &ls);
     int rc = ls.rc;
     if (rc == 0) {
-        rc = s_new_batch(m, &b);
+        rc = tmi_mut_new_batch(m, &b);
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
@@ -506,10 +502,10 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
         rc = tm_persist_del_link(b, &l);
     }
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
     } else {
         rc = tm_rt_kill(m->rt, id);
         *links_removed = ls.n;
@@ -568,24 +564,24 @@ static int s_check_link(tm_mut_t *m, const char *S, const char *O,
     tm_rt_actor_t s, d;
     char names[512];
     if (tm_rt_get(m->rt, S, &s) != 0) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR,
-                     "unknown actor '%s' (link source)", S);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR,
+                           "unknown actor '%s' (link source)", S);
     }
     if (tm_rt_get(m->rt, D, &d) != 0) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR,
-                     "unknown actor '%s' (link destination)", D);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR,
+                           "unknown actor '%s' (link destination)", D);
     }
     const tm_model_t *sm = s.model;
     const tm_model_t *dm = d.model;
     if (tm_model_var_index(sm->outputs, sm->n_outputs, O) < 0) {
-        return s_why(
+        return tmi_mut_why(
             why, TM_ERR_UNKNOWN_PORT,
             "unknown port: actor %s (%s) has no output '%s' (outputs: %s)",
             s.id, sm->family, O,
             tm_mut_names(sm->outputs, sm->n_outputs, names, sizeof names));
     }
     if (tm_model_var_index(dm->inputs, dm->n_inputs, I) < 0) {
-        return s_why(
+        return tmi_mut_why(
             why, TM_ERR_UNKNOWN_PORT,
             "unknown port: cannot link to a missing input: actor %s (%s) has "
             "no input '%s' (inputs: %s)",
@@ -601,19 +597,20 @@ static int s_link_error(tm_mut_t *m, int rc, bool add, const char *S,
     if (rc == TM_ERR_INPUT_LINKED) {
         s_feeder_t f = {D, I, "?"};
         tm_rt_foreach_link_of(m->rt, D, s_feeder_cb, &f);
-        return s_why(why, rc,
-                     "input %s.%s is already linked (from %s); unlink it "
-                     "first",
-                     D, I, f.found);
+        return tmi_mut_why(why, rc,
+                           "input %s.%s is already linked (from %s); unlink it "
+                           "first",
+                           D, I, f.found);
     }
     if (rc == TM_ERR_EXISTS) {
-        return s_why(why, rc, "link %s.%s -> %s.%s already exists", S, O, D, I);
+        return tmi_mut_why(why, rc, "link %s.%s -> %s.%s already exists", S, O,
+                           D, I);
     }
     if (rc == TM_ERR_NOT_LINKED) {
-        return s_why(why, rc, "no link %s.%s -> %s.%s", S, O, D, I);
+        return tmi_mut_why(why, rc, "no link %s.%s -> %s.%s", S, O, D, I);
     }
-    return s_why(why, rc, "%s %s.%s -> %s.%s: %s", add ? "link" : "unlink", S,
-                 O, D, I, tm_err_str(rc));
+    return tmi_mut_why(why, rc, "%s %s.%s -> %s.%s: %s",
+                       add ? "link" : "unlink", S, O, D, I, tm_err_str(rc));
 }
 
 int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
@@ -643,13 +640,13 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     tm_rt_link_t l = {S, O, D, I};
     const tm_model_t *remote =
         tm_rt_get(m->rt, S, &src) == 0 && src.remote ? src.model : NULL;
-    rc = s_new_batch(m, &b);
+    rc = tmi_mut_new_batch(m, &b);
     if (rc == 0) {
         rc = add ? tm_persist_put_remote_link(b, &l, remote)
                  : tm_persist_del_link(b, &l);
     }
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     tm_store_batch_destroy(&b);
     if (rc != 0) {
@@ -659,7 +656,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         } else {
             tm_rt_link(m->rt, S, O, D, I);
         }
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
     }
     s_proxy_gc(m, S);
     if (rc == 0 && tm_rt_get(m->rt, S, &src) == 0 && src.remote) {
@@ -696,13 +693,14 @@ static int s_resolve(const tm_rt_actor_t *a, const char *name,
         *old = a->held[i];
         return 0;
     }
-    return s_why(why, TM_ERR_UNKNOWN_PORT,
-                 "unknown port: actor %s (%s) has no parameter, state or "
-                 "input '%s' (parameters: %s; states: %s; inputs: %s)",
-                 a->id, m->family, name,
-                 tm_mut_names(m->params, m->n_params, list[0], sizeof list[0]),
-                 tm_mut_names(m->states, m->n_states, list[1], sizeof list[1]),
-                 tm_mut_names(m->inputs, m->n_inputs, list[2], sizeof list[2]));
+    return tmi_mut_why(
+        why, TM_ERR_UNKNOWN_PORT,
+        "unknown port: actor %s (%s) has no parameter, state or "
+        "input '%s' (parameters: %s; states: %s; inputs: %s)",
+        a->id, m->family, name,
+        tm_mut_names(m->params, m->n_params, list[0], sizeof list[0]),
+        tm_mut_names(m->states, m->n_states, list[1], sizeof list[1]),
+        tm_mut_names(m->inputs, m->n_inputs, list[2], sizeof list[2]));
 }
 
 /* Check every name and value before anything changes. */
@@ -720,7 +718,7 @@ static int s_set_check(const tm_rt_actor_t *a, size_t n,
                       ? isfinite(values[j])
                       : (values[j] >= v->min && values[j] <= v->max);
         if (!ok) {
-            return s_why(
+            return tmi_mut_why(
                 why, TM_ERR_BAD_VALUE,
                 "bad parameter value: %s.%s = %.17g is outside [%g, %g] %s",
                 a->id, names[j], values[j], v->min, v->max, v->unit);
@@ -737,7 +735,7 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
     size_t applied = 0;
     tm_store_batch_t *b = NULL;
     if (tm_rt_get(m->rt, id, &a) != 0) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     const tm_model_t *model = a.model;
     int rc = s_set_check(&a, n, names, values, kind, old, why);
@@ -749,10 +747,11 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
     }
     if (rc != 0) {
         applied--; /* the failed one changed nothing */
-        s_why(why, rc, "set %s.%s: %s", id, names[applied], tm_err_str(rc));
+        tmi_mut_why(why, rc, "set %s.%s: %s", id, names[applied],
+                    tm_err_str(rc));
         goto done;
     }
-    rc = s_new_batch(m, &b);
+    rc = tmi_mut_new_batch(m, &b);
     if (rc == 0 && m->barrier != NULL) {
         m->barrier(m->arg); /* the patch reads the stored record */
     }
@@ -760,13 +759,13 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
         rc = tm_persist_patch(m->store, b, id, model, names, values, n);
     }
     if (rc == TM_ERR_NOT_FOUND) {
-        rc = s_put_current(m, b, id);
+        rc = tmi_mut_put_current(m, b, id);
     }
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
         goto done;
     }
     applied = 0; /* acknowledged */
@@ -786,8 +785,8 @@ done:
  * back alone may lose what the other tier does not hold. Setting each
  * state recomputes the outputs from it and the last inputs, as they were.
  */
-static int s_restore_model(tm_mut_t *m, const char *id,
-                           const tm_model_t *before, const double *state)
+int tmi_mut_restore_model(tm_mut_t *m, const char *id, const tm_model_t *before,
+                          const double *state)
 {
     int rc = tm_rt_set_model(m->rt, id, before);
     for (uint32_t i = 0; i < before->n_states && rc == 0; i++) {
@@ -803,38 +802,38 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
     tm_store_batch_t *b = NULL;
     double state[TM_MODEL_MAX_VARS];
     if (tm_rt_get(m->rt, id, &a) != 0) {
-        return s_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
+        return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     const tm_model_t *before = a.model;
     memcpy(state, a.state, before->n_states * sizeof state[0]);
     int rc = tm_rt_set_model(m->rt, id, model);
     if (rc != 0) {
-        return s_why(why, rc, "cannot move %s to %s@%s (%s): %s", id,
-                     model->family, model->version,
-                     tm_fidelity_name(model->fidelity), tm_err_str(rc));
+        return tmi_mut_why(why, rc, "cannot move %s to %s@%s (%s): %s", id,
+                           model->family, model->version,
+                           tm_fidelity_name(model->fidelity), tm_err_str(rc));
     }
-    rc = s_new_batch(m, &b);
+    rc = tmi_mut_new_batch(m, &b);
     if (rc == 0) {
-        rc = s_put_current(m, b, id);
+        rc = tmi_mut_put_current(m, b, id);
     }
     if (rc == 0) {
-        rc = s_commit(m, b);
+        rc = tmi_mut_commit(m, b);
     }
     tm_store_batch_destroy(&b);
-    if (rc != 0 && s_restore_model(m, id, before, state) != 0) {
+    if (rc != 0 && tmi_mut_restore_model(m, id, before, state) != 0) {
         /* runtime and store now disagree: say so, never "nothing changed" */
         tm_log(TM_LOG_ERROR,
                "mut: %s could not be moved back to %s@%s after a failed "
                "commit (%s)",
                id, before->family, before->version, tm_err_str(rc));
-        return s_why(why, TM_ERR_INTERNAL,
-                     "could not store the move of %s (%s) nor "
-                     "move it back; restart the node to reload "
-                     "it from the store",
-                     id, tm_err_str(rc));
+        return tmi_mut_why(why, TM_ERR_INTERNAL,
+                           "could not store the move of %s (%s) nor "
+                           "move it back; restart the node to reload "
+                           "it from the store",
+                           id, tm_err_str(rc));
     }
     if (rc != 0) {
-        s_store_failed(why, rc);
+        tmi_mut_store_failed(why, rc);
     } else {
         s_tell(m, TM_MUT_ADDED, id, model);
     }

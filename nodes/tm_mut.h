@@ -27,6 +27,7 @@
 #define TM_MUT_H_INCLUDED
 
 #include "tm_model.h"
+#include "tm_plan.h"
 #include "tm_rt.h"
 #include "tm_store.h"
 
@@ -99,6 +100,20 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
  * errors. */
 int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
                      char *why);
+
+/* Carry out a plan (tm_plan_build on this runtime, not changed since):
+ * remove links, kill, change models, spawn, set values, add links - in the
+ * runtime, then in the store as ONE batch and one commit. All or nothing:
+ * when a step or the commit fails, every step done is undone in the
+ * runtime (killed actors come back with their model, period, parameters,
+ * held inputs, state and outputs; their health counters restart) and the
+ * store is untouched. Parameters, held inputs and states of actors that
+ * stay are patched into their stored records (the recovery rule of
+ * tm_mut_set); new, replaced and moved actors get their whole record.
+ * timing may be NULL. Errors: those of the runtime calls (with the actor
+ * or link in why), store errors, TM_ERR_NOMEM. */
+int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
+                 char *why);
 
 /* "a, b, c" of variable names into buf ("none" when n = 0). */
 const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap);

@@ -178,6 +178,12 @@ void tm_body_kv_array(tm_body_t *b, const char *key)
     tm_body_array(b);
 }
 
+void tm_body_raw(tm_body_t *b, const uint8_t *obj, size_t len)
+{
+    s_value(b);
+    tm_wire_pack_raw(&b->buf->pk, obj, len);
+}
+
 int tm_body_done(tm_body_t *b)
 {
     if (b->failed == 0 && b->depth != 0) {

@@ -51,6 +51,9 @@ void tm_body_u64(tm_body_t *b, uint64_t v);
 void tm_body_f64(tm_body_t *b, double v);
 void tm_body_bool(tm_body_t *b, bool v);
 void tm_body_nil(tm_body_t *b);
+/* One already-encoded MessagePack object (checked by the caller) as the
+ * next value. */
+void tm_body_raw(tm_body_t *b, const uint8_t *obj, size_t len);
 
 /* key + value. */
 void tm_body_kv_str(tm_body_t *b, const char *key, const char *s);

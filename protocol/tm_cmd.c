@@ -363,6 +363,9 @@ static const s_opt_t s_opts[] = {
     {"interval", s_set_interval, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
      false},
     {"param", s_set_param, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, true},
+    {"upload", S_U64(upload), 1, UINT64_MAX / 2,
+     "--upload takes the number of a staged upload", NULL, TM_CMD_COMPLETE_NONE,
+     false},
 };
 
 #define S_N_OPTS (sizeof s_opts / sizeof s_opts[0])
@@ -633,6 +636,20 @@ static int s_take_path(s_parse_t *p, const char *a)
     return 0;
 }
 
+/* A file on the console's machine (apply, diff, export). */
+static int s_take_file(s_parse_t *p, const char *a)
+{
+    char why[160];
+    if (a[0] == '\0' || strlen(a) > TM_CMD_PATH_MAX) {
+        snprintf(why, sizeof why,
+                 "FILE must be a path of 1 to %u bytes, got '%.60s'",
+                 TM_CMD_PATH_MAX, a);
+        return s_usage(p, why);
+    }
+    snprintf(p->cmd->path, sizeof p->cmd->path, "%s", a);
+    return 0;
+}
+
 static int s_take_assign(s_parse_t *p, const char *a)
 {
     return s_assign(p, a);
@@ -651,6 +668,7 @@ static const s_arg_t s_args[] = {
     {"MODE", s_take_mode, TM_CMD_COMPLETE_CLOCK},
     {"N", s_take_ticks, TM_CMD_COMPLETE_NONE},
     {"DEST", s_take_path, TM_CMD_COMPLETE_NONE},
+    {"FILE", s_take_file, TM_CMD_COMPLETE_NONE},
 };
 
 /* The i-th argument of a row's args column: its type, whether optional,

@@ -28,6 +28,7 @@
 #define TM_CMD_F_HIDDEN  0x10u /* internal; not listed by help */
 #define TM_CMD_F_PARTS   0x20u /* a list that may come in several parts */
 #define TM_CMD_F_LOCAL   0x40u /* the console answers it without a node */
+#define TM_CMD_F_UPLOAD  0x80u /* the console uploads FILE (a plant) first */
 
 typedef enum {
 #define TM_CMD_X_KIND(kind, h, r, name, al, fl, args, opts, usage, sum)        \
@@ -102,6 +103,8 @@ typedef struct {
     uint64_t count;  /* spawn-many COUNT, watch/top --count */
     uint64_t limit;  /* actors/top/ids --limit; 0 = default */
     uint64_t ticks;  /* run --ticks */
+    uint64_t upload; /* apply/diff --upload: the staged plant (the console
+                        sets it after uploading FILE) */
     double interval; /* top --interval seconds */
     bool has_clock;
     tm_clock_t clock;                         /* clock MODE */
@@ -111,7 +114,7 @@ typedef struct {
     char signals[TM_CMD_MAX_SIGNALS][TM_MODEL_NAME_MAX + 1];
     size_t n_signals;
     char topic[32];                 /* help TOPIC */
-    char path[TM_CMD_PATH_MAX + 1]; /* backup DEST */
+    char path[TM_CMD_PATH_MAX + 1]; /* backup DEST, apply/diff/export FILE */
 } tm_cmd_t;
 
 /* Parse a console argv (argv[0] is the command name). On error returns

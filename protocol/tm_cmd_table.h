@@ -82,6 +82,14 @@
     X(BACKUP, backup, message, "backup", "", TM_CMD_F_LONG, "DEST", "",       \
       "DEST", "copy the node's store into the new directory DEST on the "      \
       "node's machine, verified")                                              \
+    X(APPLY, apply, plan, "apply", "", TM_CMD_F_MUTATES | TM_CMD_F_UPLOAD,    \
+      "FILE", "upload limit:2000", "FILE [--limit N]",                         \
+      "make the mesh what the plant file FILE describes, in one batch")        \
+    X(DIFF, apply, plan, "diff", "", TM_CMD_F_UPLOAD, "FILE",                  \
+      "upload limit:2000", "FILE [--limit N]",                                 \
+      "show what apply FILE would change, changing nothing")                   \
+    X(EXPORT, export, export, "export", "", TM_CMD_F_PARTS, "[FILE]", "",      \
+      "[FILE]", "write the mesh as a plant file (YAML; stdout without FILE)")  \
     X(VERSION, version, version, "version", "", 0, "", "", "",                 \
       "versions of the node's protocol, model ABI and store format")           \
     X(CANCEL, cancel, message, "cancel", "", TM_CMD_F_HIDDEN, "", "", "",      \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tools/demo.sh BUILD_DIR: start twinmesh-node on its embedded defaults
 # (data in ./twinmesh-data, console tcp://127.0.0.1:7700, realtime clock)
-# from the repository root, build a small plant through the twinmesh
-# console, and show it: actors, one pump in detail, a few watch lines, then
+# from the repository root, apply the plant file config/demo-plant.yaml
+# through the twinmesh console, and show it: actors, one pump in detail, a few watch lines, then
 # a live top when stdout is a terminal. Ctrl-C (or the end of the script)
 # stops the node cleanly: SIGTERM, final checkpoint.
 #
@@ -85,49 +85,16 @@ say "twinmesh-node $(tm nodes | sed -n 2p | awk '{print $1}') is up" \
     "at $endpoint (log: $log)"
 tm nodes
 
+plant=$root/config/demo-plant.yaml
 if grep -qx tank0 <<<"$(tm ids tank0)"; then
     say "the plant of an earlier run is in the data directory; reusing it"
+    tm diff "$plant"
 else
-    say "spawning a small plant"
-    # Hydraulic loop: tank0 -pump1-> tank1 -pipe1-> tank2 -pump2-> tank3
-    # -pipe2-> tank0. Every pump and pipe reads the levels on both sides
-    # and its flow leaves one tank and enters the next.
-    tm spawn tank0 --model tank --param area=20 --param h0=2 --param hmax=4
-    tm spawn tank1 --model tank --param area=4 --param h0=1 --param hmax=4
-    tm spawn tank2 --model tank --param area=4 --param h0=1 --param hmax=4
-    tm spawn tank3 --model tank --param area=4 --param h0=1 --param hmax=4
-    tm spawn pump1 --model pump
-    tm spawn pump2 --model pump@1.0.0 --fidelity medium
-    tm spawn pipe1 --model pipe --param length=50 --param diameter=0.15
-    tm spawn pipe2 --model pipe --param length=80 --param diameter=0.15
-    link_pump() { # pump from to
-        tm link "$2.level" "$1.h_suction"
-        tm link "$3.level" "$1.h_discharge"
-        tm link "$1.flow" "$2.qout"
-        tm link "$1.flow" "$3.qin"
-    }
-    link_pipe() { # pipe from to
-        tm link "$2.level" "$1.head_in"
-        tm link "$3.level" "$1.head_out"
-        tm link "$1.q" "$2.qout"
-        tm link "$1.q" "$3.qin"
-    }
-    link_pump pump1 tank0 tank1
-    link_pipe pipe1 tank1 tank2
-    link_pump pump2 tank2 tank3
-    link_pipe pipe2 tank3 tank0
-    # Oscillator chain: osc0 - spring0 - osc1 - spring1 - osc2.
-    for i in 0 1 2; do
-        tm spawn "osc$i" --model oscillator --param k=4 --param c=0.3 \
-            --param x0=$((i == 0 ? 1 : 0))
-    done
-    for i in 0 1; do
-        tm spawn "spring$i" --model spring --param k=1
-        tm link "osc$i.x" "spring$i.xa"
-        tm link "osc$((i + 1)).x" "spring$i.xb"
-        tm link "spring$i.fa" "osc$i.fr"
-        tm link "spring$i.fb" "osc$((i + 1)).fl"
-    done
+    say "applying the demo plant ($plant)"
+    # Two pumps, two pipes and four tanks in a hydraulic loop, and an
+    # oscillator chain with springs: 13 actors and 24 links, spawned and
+    # linked in one batch (docs/plant.md).
+    tm apply "$plant"
 fi
 
 say "actors"

@@ -7,7 +7,8 @@
 #   tools/dev.sh test    deps + format check + gcc build + clang ASan/UBSan
 #                        build (with fuzz targets) + ctest + TSan runtime tests
 #   tools/dev.sh bench   release build + the benchmarks with their checks
-#                        (twinmesh-bench, bench-node.sh) + the long tests
+#                        (twinmesh-bench, bench-node.sh, bench-plant.sh) +
+#                        the long tests
 #                        (ctest label "long": the 2,000-cycle kill -9 crash
 #                        test of the store)
 #
@@ -22,7 +23,7 @@ jobs=${TM_JOBS:-$(nproc)}
 packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
-    libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev
+    libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev libyaml-dev
     tmux procps
 )
 
@@ -109,6 +110,8 @@ bench)
     echo "== node benchmark (spawn-many, >= 100,000 actors/s)"
     "$root/tools/bench-node.sh" --build "$root/build" --repeat 5 \
         --check 100000
+    echo "== plant benchmark (apply of 100,000 actors and 200,000 links, < 10 s)"
+    "$root/tools/bench-plant.sh" --build "$root/build" --repeat 3 --check 10
     echo "== long tests"
     (cd "$root/build" && ctest --output-on-failure -L '^long$')
     ;;

@@ -178,36 +178,51 @@ int tm_client_cancel(tm_client_t *c)
     return s_send(c, 1, argv, c->seq);
 }
 
-static int s_send(tm_client_t *c, int argc, const char *const *argv,
-                  uint64_t seq)
+/* One envelope of type around payload, with sequence number seq. */
+static int s_send_payload(tm_client_t *c, uint32_t type, const uint8_t *payload,
+                          size_t plen, uint64_t seq)
 {
-    uint8_t *payload = NULL;
     uint8_t *frame = NULL;
-    size_t plen = 0;
     size_t flen = 0;
     tm_envelope_t env;
-    if (argc < 1) {
-        return TM_ERR_INVAL;
-    }
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &plen);
-    if (rc == 0) {
-        memset(&env, 0, sizeof env);
-        env.version = TM_PROTO_VERSION;
-        env.type = TM_MSG_CONSOLE_REQ;
-        snprintf(env.source, sizeof env.source, "%s", c->name);
-        snprintf(env.destination, sizeof env.destination, "node");
-        env.seq = seq;
-        rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
-    }
+    memset(&env, 0, sizeof env);
+    env.version = TM_PROTO_VERSION;
+    env.type = type;
+    snprintf(env.source, sizeof env.source, "%s", c->name);
+    snprintf(env.destination, sizeof env.destination, "node");
+    env.seq = seq;
+    int rc = tm_envelope_encode(&env, payload, plen, &frame, &flen);
     if (rc == 0 && flen > TM_WIRE_MAX_SIZE_DEFAULT) {
         rc = TM_ERR_TOO_BIG;
     }
     if (rc == 0 && zmq_send(c->sock, frame, flen, ZMQ_DONTWAIT) < 0) {
         rc = tm_sock_err();
     }
-    free(payload);
     free(frame);
     return rc;
+}
+
+static int s_send(tm_client_t *c, int argc, const char *const *argv,
+                  uint64_t seq)
+{
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    if (argc < 1) {
+        return TM_ERR_INVAL;
+    }
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &plen);
+    if (rc == 0) {
+        rc = s_send_payload(c, TM_MSG_CONSOLE_REQ, payload, plen, seq);
+    }
+    free(payload);
+    return rc;
+}
+
+int tm_client_send_chunk(tm_client_t *c, const uint8_t *payload, size_t len)
+{
+    tm_client_connected(c);
+    c->lost = false;
+    return s_send_payload(c, TM_MSG_PLANT_CHUNK, payload, len, ++c->seq);
 }
 
 void tm_client_reply_free(tm_client_reply_t *rep)
@@ -323,4 +338,71 @@ int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
         }
         return rc;
     }
+}
+
+/* ---- plant uploads ------------------------------------------------------ */
+
+/* An id for an upload: unlikely to repeat across consoles and runs, and
+ * within the range of --upload. */
+static uint64_t s_upload_id(void)
+{
+    static uint64_t n;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t id = ((uint64_t)getpid() << 40) ^ ((uint64_t)ts.tv_sec << 20) ^
+                  (uint64_t)ts.tv_nsec ^ ++n;
+    id &= (UINT64_MAX / 2) >> 1;
+    return id != 0 ? id : 1;
+}
+
+/* The node's answer to one chunk. */
+static int s_chunk_reply(tm_client_t *c, int timeout_ms,
+                         volatile sig_atomic_t *stop, tm_client_upload_t *out)
+{
+    tm_client_reply_t rep;
+    int rc = tm_client_recv(c, timeout_ms, stop, &rep);
+    if (rc != 0) {
+        snprintf(out->message, sizeof out->message,
+                 "no answer to plant chunk %u: %s", out->chunks,
+                 tm_err_str(rc));
+        return rc;
+    }
+    rc = rep.status;
+    if (rc != 0) {
+        out->refused = true;
+        snprintf(out->message, sizeof out->message, "%s", rep.message);
+    } else {
+        out->chunks++;
+    }
+    tm_client_reply_free(&rep);
+    return rc;
+}
+
+int tm_client_upload(tm_client_t *c, const tm_plant_t *plant, int timeout_ms,
+                     volatile sig_atomic_t *stop, tm_client_upload_t *out)
+{
+    memset(out, 0, sizeof *out);
+    tm_plant_chunk_t h = {.upload = s_upload_id()};
+    size_t na = 0;
+    size_t nl = 0;
+    int rc = 0;
+    out->upload = h.upload;
+    do {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        rc = tm_plant_chunk_encode(
+            plant, &h, &na, &nl, TM_WIRE_MAX_SIZE_DEFAULT - 4096, &bytes, &len);
+        if (rc == 0) {
+            rc = tm_client_send_chunk(c, bytes, len);
+        }
+        free(bytes);
+        if (rc != 0) {
+            snprintf(out->message, sizeof out->message,
+                     "cannot send the plant: %s", tm_err_str(rc));
+            return rc;
+        }
+        rc = s_chunk_reply(c, timeout_ms, stop, out);
+        h.index++;
+    } while (rc == 0 && !h.final);
+    return rc;
 }

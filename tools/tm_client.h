@@ -9,6 +9,8 @@
 #ifndef TM_CLIENT_H_INCLUDED
 #define TM_CLIENT_H_INCLUDED
 
+#include "tm_plant.h"
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +41,28 @@ int tm_client_reset(tm_client_t *c);
 /* Send a request. Errors: TM_ERR_TOO_BIG (argv over the protocol limits),
  * TM_ERR_BUSY (could not queue it), TM_ERR_NOMEM. */
 int tm_client_send(tm_client_t *c, int argc, const char *const *argv);
+
+/* Send one plant chunk (a PLANT_CHUNK payload, protocol/tm_plant.h) as a
+ * request of its own: its reply (CONSOLE_REP) comes through
+ * tm_client_recv. Errors: as tm_client_send. */
+int tm_client_send_chunk(tm_client_t *c, const uint8_t *payload, size_t len);
+
+/* What an upload did. */
+typedef struct {
+    uint64_t upload; /* its id: the request's --upload */
+    uint32_t chunks; /* chunks the node took */
+    bool refused;    /* the node refused a chunk (status, message) */
+    char message[1024];
+} tm_client_upload_t;
+
+/* Stage plant on the node: PLANT_CHUNK messages of at most one frame
+ * each, the next sent when the node took the last (docs/protocol.md).
+ * Errors: a chunk's refusal (out->refused, the node's message),
+ * TM_ERR_TIMEOUT (no answer within timeout_ms), TM_ERR_CLOSED (*stop
+ * became non-zero), TM_ERR_WIRE_* (a malformed reply), and those of
+ * tm_client_send; out->message says what. */
+int tm_client_upload(tm_client_t *c, const tm_plant_t *plant, int timeout_ms,
+                     volatile sig_atomic_t *stop, tm_client_upload_t *out);
 
 /* Ask the node to end the stream (or run) of the last request. Sent with
  * that request's sequence number, so the stream's last reply (more =

@@ -559,6 +559,16 @@ void tmi_show_message(tm_render_t *r, const char *message, json_t *body,
     s_line(r->out, message);
 }
 
+/* export writes a plant file (tools/twinmesh.c), nothing is rendered. */
+void tmi_show_export(tm_render_t *r, const char *message, json_t *body,
+                     bool more)
+{
+    (void)r;
+    (void)message;
+    (void)body;
+    (void)more;
+}
+
 /* help is answered by the console itself (tm_render_help). */
 void tmi_show_help(tm_render_t *r, const char *message, json_t *body, bool more)
 {

@@ -10,6 +10,7 @@
 #define TM_RENDER_H_INCLUDED
 
 #include "tm_cmd.h" /* the command table */
+#include "tm_plant.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -58,6 +59,12 @@ TM_CMD_TABLE(TM_RENDER_X_DECL)
 
 /* Print the command table (help) or one command's usage, locally. */
 void tm_render_help(FILE *out, const char *topic, bool json);
+
+/* Write a plant file to path (YAML, or JSON when it ends in .json; the
+ * file is replaced only when whole), or to stdout when path is "" (YAML,
+ * JSON with json). Errors: TM_ERR_IO with a message in err. */
+int tm_render_plant(const tm_plant_t *plant, const char *path, bool json,
+                    char *err, size_t errlen);
 
 /* Format a double for text output ("%.6g", "-" for null). */
 const char *tm_render_num(json_t *v, char *buf, size_t cap);

@@ -9,6 +9,8 @@
 #include "tm_client.h"
 #include "tm_cmd.h"
 #include "tm_err.h"
+#include "tm_msg.h"
+#include "tm_plant.h"
 #include "tm_render.h"
 
 #include <errno.h>
@@ -147,15 +149,219 @@ static void s_unreachable(s_console_t *c, bool first, bool mutates)
     tm_client_reset(c->client);
 }
 
-/* Send argv and render every reply. Returns an exit status. */
+/* ---- plants: apply, diff, export --------------------------------------- */
+
+/* Read and check FILE, then stage it on the node in chunks (docs/
+ * protocol.md, PLANT_CHUNK). *upload gets its id, *items its actors and
+ * links. Returns an exit status. */
+static int s_upload(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload,
+                    size_t *items)
+{
+    tm_plant_t p;
+    tm_client_upload_t up;
+    char err[TM_CMD_MSG_MAX];
+    if (cmd->upload != 0) {
+        snprintf(err, sizeof err,
+                 "%s: --upload is set by the console itself (usage: %s %s)",
+                 cmd->info->name, cmd->info->name, cmd->info->usage);
+        s_error(c, TM_ERR_USAGE, err);
+        return S_EXIT_USAGE;
+    }
+    tm_plant_init(&p, cmd->path);
+    int rc = tm_plant_load(&p, cmd->path, TM_PLANT_AUTO, err, sizeof err);
+    if (rc != 0) {
+        s_error(c, rc, err);
+        return S_EXIT_FAILED;
+    }
+    *items = p.n_actors + p.n_links;
+    s_interrupted = 0;
+    rc = tm_client_upload(c->client, &p, c->timeout_ms, &s_interrupted, &up);
+    tm_plant_free(&p);
+    *upload = up.upload;
+    if (rc == TM_ERR_CLOSED) {
+        fprintf(stderr, "\ntwinmesh: interrupted (nothing was applied)\n");
+        tm_client_reset(c->client);
+        return S_EXIT_INTERRUPTED;
+    }
+    if (rc == TM_ERR_TIMEOUT) {
+        s_unreachable(c, up.chunks == 0, false);
+        return S_EXIT_UNREACHABLE;
+    }
+    if (rc != 0) {
+        s_error(c, rc, up.message);
+        return up.refused ? S_EXIT_FAILED : S_EXIT_UNREACHABLE;
+    }
+    return 0;
+}
+
+/* export: the parts (plant chunks) put together, then written. */
+typedef struct {
+    tm_plant_t plant;
+    int status;
+} s_export_t;
+
+static void s_export_part(s_console_t *c, s_export_t *e,
+                          const tm_client_reply_t *rep)
+{
+    tm_plant_chunk_t h;
+    if (e->status != 0) {
+        return;
+    }
+    int rc =
+        tm_plant_chunk_decode(rep->body, rep->body_len, NULL, &h, &e->plant);
+    if (rc != 0) {
+        char err[256];
+        snprintf(err, sizeof err, "malformed export part: %s", tm_err_str(rc));
+        s_error(c, rc, err);
+        e->status = S_EXIT_UNREACHABLE;
+    }
+}
+
+static int s_export_write(s_console_t *c, const tm_cmd_t *cmd, s_export_t *e,
+                          const char *message)
+{
+    char err[TM_CMD_MSG_MAX];
+    if (e->status != 0) {
+        return e->status;
+    }
+    int rc = tm_render_plant(&e->plant, cmd->path, c->json, err, sizeof err);
+    if (rc != 0) {
+        s_error(c, rc, err);
+        return S_EXIT_FAILED;
+    }
+    if (cmd->path[0] != '\0') {
+        printf("exported %s to %s\n", message, cmd->path);
+    }
+    return 0;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* Ctrl-C while waiting: 0 to go on waiting for a cancelled stream's end,
+ * else the exit status. */
+static int s_interrupt(s_console_t *c, const tm_cmd_t *cmd, bool first,
+                       bool *cancelled, int *timeout)
+{
+    *cancelled = true;
+    s_interrupted = 0;
+    if (first || !(cmd->info->flags & TM_CMD_F_LONG)) {
+        fprintf(stderr, "\ntwinmesh: interrupted%s\n",
+                cmd->info->flags & TM_CMD_F_MUTATES
+                    ? " (the request was sent: the node may still "
+                      "apply it; check before repeating it)"
+                    : "");
+        tm_client_reset(c->client);
+        return S_EXIT_INTERRUPTED;
+    }
+    if (isatty(STDOUT_FILENO)) {
+        printf("\n");
+    }
+    tm_client_cancel(c->client);
+    *timeout = S_CANCEL_WAIT_MS;
+    return 0;
+}
+
+/* One successful reply: rendered, or a part of an export. */
+static int s_show(s_console_t *c, const tm_cmd_t *cmd, tm_render_t *r,
+                  s_export_t *e, const tm_client_reply_t *rep, bool cancelled)
+{
+    json_t *body = NULL;
+    if (cmd->kind == TM_CMD_EXPORT) {
+        s_export_part(c, e, rep);
+        return e->status;
+    }
+    int rc = tm_render_to_json(rep->body, rep->body_len, &body);
+    if (rc != 0) {
+        char err[256];
+        snprintf(err, sizeof err, "malformed reply body: %s", tm_err_str(rc));
+        s_error(c, rc, err);
+        return S_EXIT_UNREACHABLE;
+    }
+    if (!(cancelled && !rep->more && (cmd->info->flags & TM_CMD_F_STREAM))) {
+        tm_render_reply(r, rep->message, body, rep->more);
+    } /* else the end of a cancelled stream: nothing to print */
+    json_decref(body);
+    return 0;
+}
+
+/* Render every reply to the request just sent. Returns an exit status. */
+static int s_replies(s_console_t *c, const tm_cmd_t *cmd, int timeout)
+{
+    tm_render_t r;
+    s_export_t e;
+    int status = 0;
+    bool first = true;
+    bool cancelled = false;
+    memset(&e, 0, sizeof e);
+    tm_plant_init(&e.plant, cmd->path[0] ? cmd->path : "export");
+    tm_render_init(&r, cmd->kind, c->json, isatty(STDOUT_FILENO) != 0, stdout);
+    s_interrupted = 0;
+    for (;;) {
+        tm_client_reply_t rep;
+        int rc = tm_client_recv(c->client, timeout, &s_interrupted, &rep);
+        if (rc == TM_ERR_CLOSED && !cancelled) {
+            /* Ctrl-C: streams and runs are cancelled at the node, and
+             * its last reply ends them; anything else stops waiting. */
+            status = s_interrupt(c, cmd, first, &cancelled, &timeout);
+            if (status != 0) {
+                break;
+            }
+            continue;
+        }
+        if (rc == TM_ERR_TIMEOUT || rc == TM_ERR_CLOSED) {
+            if (cancelled) {
+                tm_client_reset(c->client);
+                break;
+            }
+            s_unreachable(c, first, (cmd->info->flags & TM_CMD_F_MUTATES) != 0);
+            status = S_EXIT_UNREACHABLE;
+            break;
+        }
+        if (rc != 0) {
+            char err[256];
+            snprintf(err, sizeof err, "malformed reply from %s: %s",
+                     c->endpoint, tm_err_str(rc));
+            s_error(c, rc, err);
+            tm_client_reset(c->client);
+            status = S_EXIT_UNREACHABLE;
+            break;
+        }
+        first = false;
+        if (cmd->info->flags & TM_CMD_F_LONG && !cancelled) {
+            timeout = c->timeout_ms > S_STREAM_GAP_MS ? c->timeout_ms
+                                                      : S_STREAM_GAP_MS;
+        }
+        bool more = rep.more;
+        if (rep.status != 0) {
+            tm_render_clear_progress(&r);
+            s_error(c, rep.status, rep.message);
+            status = S_EXIT_FAILED;
+        } else {
+            int st = s_show(c, cmd, &r, &e, &rep, cancelled);
+            status = st != 0 ? st : status;
+        }
+        if (!more && status == 0 && cmd->kind == TM_CMD_EXPORT) {
+            status = s_export_write(c, cmd, &e, rep.message);
+        }
+        tm_client_reply_free(&rep);
+        if (!more) {
+            break;
+        }
+    }
+    tm_plant_free(&e.plant);
+    return status;
+}
+
+/* Send argv (after uploading its plant, for apply and diff) and render
+ * every reply. Returns an exit status. */
 static int s_execute(s_console_t *c, int argc, const char *const *argv)
 {
     tm_cmd_t cmd;
     char err[TM_CMD_MSG_MAX];
-    tm_render_t r;
-    int status = 0;
-    bool first = true;
-    bool cancelled = false;
+    char id[32];
+    const char *args[TM_CONSOLE_ARGC_MAX + 2];
+    uint64_t upload = 0;
+    size_t items = 0;
     int rc = tm_cmd_parse(argc, argv, &cmd, err, sizeof err);
     if (rc != 0) {
         s_error(c, rc, err);
@@ -172,6 +378,17 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         /* a malformed endpoint is the user's to fix, not the node's */
         return rc == TM_ERR_INVAL ? S_EXIT_USAGE : S_EXIT_UNREACHABLE;
     }
+    if (cmd.info->flags & TM_CMD_F_UPLOAD) {
+        int st = s_upload(c, &cmd, &upload, &items);
+        if (st != 0 || argc > (int)TM_CONSOLE_ARGC_MAX - 2) {
+            return st != 0 ? st : S_EXIT_USAGE;
+        }
+        memcpy(args, argv, (size_t)argc * sizeof *argv);
+        snprintf(id, sizeof id, "%llu", (unsigned long long)upload);
+        args[argc++] = "--upload";
+        args[argc++] = id;
+        argv = args;
+    }
     rc = tm_client_send(c->client, argc, argv);
     if (rc != 0) {
         snprintf(err, sizeof err, "cannot send the request: %s",
@@ -183,79 +400,8 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
     if (cmd.count > 0 && !(cmd.info->flags & TM_CMD_F_LONG)) {
         timeout += (int)(cmd.count / 20); /* 20 actors per ms, worst case */
     }
-    tm_render_init(&r, cmd.kind, c->json, isatty(STDOUT_FILENO) != 0, stdout);
-    s_interrupted = 0;
-    for (;;) {
-        tm_client_reply_t rep;
-        rc = tm_client_recv(c->client, timeout, &s_interrupted, &rep);
-        if (rc == TM_ERR_CLOSED && !cancelled) {
-            /* Ctrl-C: streams and runs are cancelled at the node, and
-             * its last reply ends them; anything else stops waiting. */
-            cancelled = true;
-            s_interrupted = 0;
-            if (first || !(cmd.info->flags & TM_CMD_F_LONG)) {
-                fprintf(stderr, "\ntwinmesh: interrupted%s\n",
-                        cmd.info->flags & TM_CMD_F_MUTATES
-                            ? " (the request was sent: the node may still "
-                              "apply it; check before repeating it)"
-                            : "");
-                tm_client_reset(c->client);
-                return S_EXIT_INTERRUPTED;
-            }
-            if (isatty(STDOUT_FILENO)) {
-                printf("\n");
-            }
-            tm_client_cancel(c->client);
-            timeout = S_CANCEL_WAIT_MS;
-            continue;
-        }
-        if (rc == TM_ERR_TIMEOUT || rc == TM_ERR_CLOSED) {
-            if (cancelled) {
-                tm_client_reset(c->client);
-                return 0;
-            }
-            s_unreachable(c, first, (cmd.info->flags & TM_CMD_F_MUTATES) != 0);
-            return S_EXIT_UNREACHABLE;
-        }
-        if (rc != 0) {
-            snprintf(err, sizeof err, "malformed reply from %s: %s",
-                     c->endpoint, tm_err_str(rc));
-            s_error(c, rc, err);
-            tm_client_reset(c->client);
-            return S_EXIT_UNREACHABLE;
-        }
-        first = false;
-        if (cmd.info->flags & TM_CMD_F_LONG && !cancelled) {
-            timeout = c->timeout_ms > S_STREAM_GAP_MS ? c->timeout_ms
-                                                      : S_STREAM_GAP_MS;
-        }
-        bool more = rep.more;
-        if (rep.status != 0) {
-            tm_render_clear_progress(&r);
-            s_error(c, rep.status, rep.message);
-            status = S_EXIT_FAILED;
-        } else {
-            json_t *body = NULL;
-            rc = tm_render_to_json(rep.body, rep.body_len, &body);
-            if (rc != 0) {
-                snprintf(err, sizeof err, "malformed reply body: %s",
-                         tm_err_str(rc));
-                s_error(c, rc, err);
-                status = S_EXIT_UNREACHABLE;
-            } else if (cancelled && !more &&
-                       (cmd.info->flags & TM_CMD_F_STREAM)) {
-                /* the end of a cancelled stream: nothing to print */
-            } else {
-                tm_render_reply(&r, rep.message, body, more);
-            }
-            json_decref(body);
-        }
-        tm_client_reply_free(&rep);
-        if (!more) {
-            break;
-        }
-    }
-    return status;
+    timeout += (int)(items / 20); /* a plant: as many, actors and links */
+    return s_replies(c, &cmd, timeout);
 }
 
 /* ---- queries for completion --------------------------------------------- */

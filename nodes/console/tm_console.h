@@ -14,7 +14,7 @@
  * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
  * tm_cmd_info.c (help, nodes, stats, models, version), tm_cmd_store.c
- * (backup).
+ * (backup), tm_cmd_plant.c (apply, diff, export).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
 #define TM_CONSOLE_H_INCLUDED
@@ -22,6 +22,7 @@
 #include "tm_body.h"
 #include "tm_cmd.h"
 #include "tm_mut.h"
+#include "tm_plant.h"
 #include "tm_rt.h"
 #include "tm_sched.h"
 #include "tm_stats.h"
@@ -127,6 +128,9 @@ struct tm_console_call {
     const char *const *argv;
     /* From another node of the mesh: answered here, never passed on. */
     bool from_peer;
+    /* apply, diff: the plant the console uploaded for this request (the
+     * server's staging area; NULL when none). */
+    const tm_plant_t *plant;
 };
 
 /* Run the handler of req->cmd (parsed). Returns rep->status or

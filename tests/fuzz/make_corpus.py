@@ -112,6 +112,37 @@ ACCESSED = b"\x8e" + b"".join(pack(k) + pack(v) for k, v in (
     ("n", None), ("s", "str"), ("b", b"bin"), ("a", [1]), ("m", {"x": 1}),
     ("d", 1), ("d", 2), (3, "int key"), ("", "empty key")))
 
+POS8 = [1, 3, 1, 10, 1, 20, 0, 0]
+POS16 = [2, 5, 2, 9, 3, 12, 0, 0, 0, 0, 4, 13, 0, 0, 0, 0]
+
+
+def actor(aid, model="tank", version=None, fid=None, period=0, sets=None):
+    sets = sets or [[], [], [], []]
+    return [aid, model, version, fid, period, None, None] + sets + [POS16]
+
+
+def link(src, out, dst, inp, delay=1):
+    return [src, out, dst, inp, delay, POS8]
+
+
+def chunk(actors, links, index=0, final=True, extra=None):
+    m = {"upload": 7, "index": index, "final": final, "file": "p.yaml",
+         "actors": actors, "links": links}
+    m.update(extra or {})
+    return pack(m)
+
+
+PLANT_YAML = (b"plant: 1\nactors:\n  - id: t0\n    model: tank\n"
+              b"    params: {area: 20, h0: 2}\n  - {id: p1, model: pump, "
+              b"version: 1.0.0, fidelity: medium, period: 2, node: a, "
+              b"site: b, inputs: {speed_cmd: 0.5}, state: {q: -0.0}, "
+              b"outputs: {flow: 1e-300}}\nlinks:\n"
+              b"  - {from: p1.flow, to: t0.qin}\n"
+              b"  - {from: t0.level, to: p1.h_suction, delay: 2}\n")
+PLANT_JSON = (b'{"plant": 1, "actors": [{"id": "t0", "model": "tank", '
+              b'"params": {"area": 20}}, {"id": "p1", "model": "pump"}], '
+              b'"links": [{"from": "p1.flow", "to": "t0.qin"}]}')
+
 SEEDS = {
     "wire_reader_fuzz": {
         "every_int": pack(EVERY_INT),
@@ -221,6 +252,37 @@ SEEDS = {
                              "values": values(1.0, 2.0) + b"\x00"}),
         "str_id": pack({"tick": 1, "ids": ["1"], "values": values(1.0)}),
         "huge_ids": pack({"tick": 1, "ids": Raw(HUGE), "values": b""}),
+    },
+    "plant_chunk_fuzz": {
+        "two_actors": chunk([actor("t0", sets=[[["area", 20.0, 3, 5]], [],
+                                               [["h", 1.5, 4, 5]], []]),
+                             actor("p1", "pump", "1.0.0", "medium", 2)],
+                            [link("p1", "flow", "t0", "qin"),
+                             link("t0", "level", "p1", "h_suction", 3)]),
+        "empty": chunk([], [], index=3, final=False),
+        "extra_key": chunk([], [], extra={"later": [1, 2]}),
+        "bad_id": chunk([actor("a b")], []),
+        "bad_fidelity": chunk([actor("a", fid="best")], []),
+        "nan_value": chunk([actor("a", sets=[[["x", float("nan"), 0, 0]],
+                                             [], [], []])], []),
+        "dup_value": chunk([actor("a", sets=[[["x", 1.0, 0, 0],
+                                              ["x", 2.0, 0, 0]], [], [], []])],
+                           []),
+        "delay_zero": chunk([], [link("a", "x", "b", "y", 0)]),
+        "short_actor": chunk([["a", "tank"]], []),
+        "huge_actors": pack({"upload": 1, "index": 0, "final": True,
+                             "file": "f", "actors": Raw(HUGE), "links": []}),
+        "dup_key": b"\x87" + chunk([], [])[1:] + pack("index") + pack(1),
+    },
+    "plant_parse_fuzz": {
+        "yaml": b"\x00" + PLANT_YAML,
+        "json": b"\x01" + PLANT_JSON,
+        "alias": b"\x00a: &x [1]\nactors: *x\n",
+        "two_docs": b"\x00actors: []\n---\nactors: []\n",
+        "deep": b"\x00actors: " + b"[" * 20 + b"]" * 20 + b"\n",
+        "json_trailing_comma": b'\x01{"actors": [],}',
+        "dup_link": b"\x00actors: [{id: a, model: t}]\nlinks: [{from: a.x, "
+                    b"to: a.y}, {from: a.x, to: a.y}]\n",
     },
 }
 

@@ -1,6 +1,7 @@
-# demo: tools/demo.sh starts a node, builds the plant through the console,
-# shows it and stops the node cleanly; a second run reuses the plant; a
-# node already on the endpoint is reported.
+# demo: tools/demo.sh starts a node, applies the demo plant file
+# (config/demo-plant.yaml) through the console, shows it and stops the node
+# cleanly; a second run reuses the plant (diff: nothing to change); a node
+# already on the endpoint is reported.
 . "$(dirname "$0")/lib.sh"
 
 src=${TM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -10,7 +11,8 @@ export TM_DEMO_CONSOLE="tcp://127.0.0.1:$port"
 export TM_DEMO_DATA=$WORK/demo-data
 
 out=$(bash "$src/tools/demo.sh" "$build" 2>&1) || fail "demo failed: $out"
-for want in "== spawning a small plant" "^pump1 *pump *1.0.0 *high" \
+for want in "== applying the demo plant" "13 spawns, 24 links added" \
+    "^pump1 *pump *1.0.0 *high" \
     "^pump2 *pump *1.0.0 *medium" "^osc2 *oscillator" "13 of 13 actors" \
     "== inspect pump1" "^pump1  pump@1.0.0 \(high\)" \
     "flow .* -> tank0.qout, -> tank1.qin" "speed \[rad/s\]" \
@@ -24,6 +26,9 @@ eq "$(grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-
 
 out=$(bash "$src/tools/demo.sh" "$build" 2>&1) || fail "second demo: $out"
 grep -q "the plant of an earlier run" <<<"$out" || fail "reuse: $out"
+ok
+grep -q "demo-plant.yaml: nothing to change (13 actors, 24 links)" <<<"$out" ||
+    fail "reuse diff: $out"
 ok
 
 # a node already answering on the endpoint: the demo says so, exit 1

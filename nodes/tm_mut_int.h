@@ -1,0 +1,46 @@
+/* tm_mut_int: what the files of the mutation path share (tm_mut.c: the
+ * single changes; tm_mut_apply.c: a plan in one batch). Not for other
+ * modules: they call tm_mut.h. */
+#ifndef TM_MUT_INT_H_INCLUDED
+#define TM_MUT_INT_H_INCLUDED
+
+#include "tm_mut.h"
+#include "tm_wire.h"
+
+struct tm_mut {
+    tm_rt_t *rt;
+    tm_store_t *store;
+    tm_mut_barrier_fn barrier;
+    void *arg;
+    uint64_t mem_available;
+    tm_wire_buf_t scratch;
+    /* the mesh (tm_mut_mesh): owners of other nodes' actors, and the
+     * observer of this node's changes */
+    tm_mut_remote_fn remote;
+    tm_mut_observer_fn observer;
+    void *mesh;
+};
+
+/* A one-line detail into why (TM_MUT_WHY_MAX bytes, may be NULL); returns
+ * rc. */
+int tmi_mut_why(char *why, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "could not store the change, nothing was changed: ..." */
+int tmi_mut_store_failed(char *why, int rc);
+/* Commit b after the barrier, so the store sees writes in order. */
+int tmi_mut_commit(tm_mut_t *m, tm_store_batch_t *b);
+int tmi_mut_new_batch(tm_mut_t *m, tm_store_batch_t **b);
+/* Put the current record of id into b. */
+int tmi_mut_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id);
+/* Put id back on model `before` with exactly the state it had. */
+int tmi_mut_restore_model(tm_mut_t *m, const char *id, const tm_model_t *before,
+                          const double *state);
+
+/* Bytes one actor of model takes at the peak of a batch of spawns (its
+ * arrays, metadata and record), on the safe side. */
+uint64_t tmi_mut_actor_bytes(const tm_model_t *model);
+/* The memory a batch may plan on (tm_mut_set_mem_available, else
+ * MemAvailable; 0 when unknown). */
+uint64_t tmi_mut_mem_available(const tm_mut_t *m);
+
+#endif
