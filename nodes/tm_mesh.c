@@ -455,10 +455,12 @@ static void s_flush_deltas(tm_mesh_t *m)
             if (p->self || !p->dir_sent) {
                 continue;
             }
+            /* d_add or d_del is NULL until its first entry: no offset
+             * may be applied to it (undefined behaviour) */
             tm_directory_t dir = {.n_add = na,
-                                  .add = m->d_add + ia,
+                                  .add = na > 0 ? m->d_add + ia : NULL,
                                   .n_del = nd,
-                                  .del = m->d_del + id};
+                                  .del = nd > 0 ? m->d_del + id : NULL};
             if (s_send_dir(m, p, &dir) != 0) {
                 p->dir_sent = false; /* it will ask for the whole one */
             }
