@@ -510,7 +510,7 @@ void tmi_sync_after(void *arg, uint64_t tick)
 }
 
 /* `mesh-sub EPOCH IDS...` from p: p's new list; answer with the tick and
- * the values at it. Body: {"tick": uint, "values": bin}. */
+ * the values at it. Body: {"tick": uint, "values": [f64, ...]}. */
 int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
                        const char *const *argv, tm_reply_t *rep)
 {
