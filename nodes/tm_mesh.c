@@ -455,6 +455,8 @@ static void s_flush_deltas(tm_mesh_t *m)
             if (p->self || !p->dir_sent) {
                 continue;
             }
+            /* d_add or d_del is NULL until its first entry: no offset
+             * may be applied to it (undefined behaviour) */
             tm_directory_t dir = {.n_add = na,
                                   .add = na > 0 ? m->d_add + ia : NULL,
                                   .n_del = nd,

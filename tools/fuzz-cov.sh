@@ -9,9 +9,10 @@
 # (-fprofile-instr-generate -fcoverage-mapping, no sanitizers) in its own
 # build directory (TM_COV_BUILD, default build-cov), runs each target once
 # over its corpus (-runs=0: replay, no mutation), merges the profiles and
-# prints, for protocol/tm_wire.c and protocol/tm_msg.c, the line coverage of
-# the whole file and of its decode/validate functions (everything but the
-# encoders and buffer/packing helpers), then the per-function table.
+# prints, for protocol/tm_wire.c, tm_msg.c and tm_msg_mesh.c, the line
+# coverage of the whole file and of its decode/validate functions
+# (everything but the encoders and buffer/packing helpers), then the
+# per-function table.
 #
 # Needs clang and the llvm-14 tools (Debian package llvm-14); the test
 # command does not run this script.
@@ -22,10 +23,11 @@ build=${TM_COV_BUILD:-$root/build-cov}
 jobs=${TM_JOBS:-$(nproc)}
 profdata=${LLVM_PROFDATA:-llvm-profdata-14}
 cov=${LLVM_COV:-llvm-cov-14}
-files=("$root/protocol/tm_wire.c" "$root/protocol/tm_msg.c")
+files=("$root/protocol/tm_wire.c" "$root/protocol/tm_msg.c"
+    "$root/protocol/tm_msg_mesh.c")
 # Functions that encode or manage output buffers; all others in the files
 # above decode or validate untrusted bytes.
-encoders='(_encode$|_free$|(^|:)s_(finish|cstr_ok|buf_write)$|^tm_wire_(buf|pack)_)'
+encoders='(_encode$|_free$|(^|:)(s|tmi_msg)_(finish|cstr_ok|buf_write|hb_ok|entry_ok)$|^tm_wire_(buf|pack)_)'
 
 missed=0
 case ${1:-} in

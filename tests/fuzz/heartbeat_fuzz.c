@@ -1,5 +1,6 @@
 /* heartbeat_fuzz: tm_heartbeat_decode on arbitrary bytes; a decoded
- * heartbeat re-encodes, decodes to the same fields, and encodes stably. */
+ * heartbeat keeps its limits, re-encodes, decodes to the same fields
+ * (members included), and encodes stably. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_msg.h"
@@ -8,6 +9,24 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void s_same(const tm_heartbeat_t *a, const tm_heartbeat_t *b)
+{
+    FUZZ_REQUIRE(strcmp(a->node, b->node) == 0);
+    FUZZ_REQUIRE(strcmp(a->site, b->site) == 0);
+    FUZZ_REQUIRE(strcmp(a->state, b->state) == 0);
+    FUZZ_REQUIRE(a->tick == b->tick && a->actors == b->actors);
+    FUZZ_REQUIRE(strcmp(a->endpoint, b->endpoint) == 0);
+    FUZZ_REQUIRE(strcmp(a->clock, b->clock) == 0);
+    FUZZ_REQUIRE(a->incarnation == b->incarnation);
+    FUZZ_REQUIRE(a->dir_seq == b->dir_seq);
+    FUZZ_REQUIRE(a->n_members == b->n_members);
+    for (uint32_t i = 0; i < a->n_members; i++) {
+        FUZZ_REQUIRE(strcmp(a->members[i].name, b->members[i].name) == 0);
+        FUZZ_REQUIRE(strcmp(a->members[i].endpoint, b->members[i].endpoint) ==
+                     0);
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,12 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_REQUIRE(h1.node[0] != '\0');
+    FUZZ_REQUIRE(h1.n_members <= TM_MSG_MEMBERS_MAX);
+    FUZZ_REQUIRE(memchr(h1.endpoint, '\0', sizeof h1.endpoint) != NULL);
     FUZZ_REQUIRE(tm_heartbeat_encode(&h1, &b1, &n1) == 0);
     FUZZ_REQUIRE(tm_heartbeat_decode(b1, n1, NULL, &h2) == 0);
-    FUZZ_REQUIRE(strcmp(h1.node, h2.node) == 0);
-    FUZZ_REQUIRE(strcmp(h1.site, h2.site) == 0);
-    FUZZ_REQUIRE(strcmp(h1.state, h2.state) == 0);
-    FUZZ_REQUIRE(h1.tick == h2.tick && h1.actors == h2.actors);
+    s_same(&h1, &h2);
     FUZZ_REQUIRE(tm_heartbeat_encode(&h2, &b2, &n2) == 0);
     FUZZ_REQUIRE(n1 == n2 && memcmp(b1, b2, n1) == 0);
     free(b1);

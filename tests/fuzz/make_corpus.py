@@ -62,6 +62,13 @@ def pack(v):
     raise TypeError(v)
 
 
+def pack_items(items):
+    """A map from (key, value) pairs, so that a key may come twice."""
+    head = (bytes([0x80 | len(items)]) if len(items) < 16
+            else b"\xde" + struct.pack(">H", len(items)))
+    return head + b"".join(pack(k) + pack(v) for k, v in items)
+
+
 def envelope(payload, version=1, mtype=1, src="console", dst="node-a",
              tick=7, seq=1):
     return pack([version, mtype, src, dst, tick, seq, Raw(payload)])
@@ -79,6 +86,40 @@ REP = pack({"status": 0, "error": "OK", "message": "",
             "more": False, "body": {"actors": [1, 2], "tick": 9}})
 HB = pack({"node": "node-a", "site": "north", "tick": 1000,
            "actors": 250, "state": "running"})
+HB_MESH = {"node": "node-a", "site": "north", "tick": 1000, "actors": 250,
+           "state": "up", "endpoint": "tcp://10.0.0.1:7801",
+           "clock": "realtime x1", "incarnation": 1764547200123456789,
+           "dir_seq": 3,
+           "members": [["node-b", "tcp://10.0.0.2:7801"],
+                       ["node-c", "tcp://10.0.0.3:7801"]]}
+HB_REQUIRED = {"node": "n", "site": "s", "tick": 1, "actors": 1,
+               "state": "up"}
+
+
+def hb(**extra):
+    """A heartbeat of the required keys and the given optional ones."""
+    return pack(dict(HB_REQUIRED, **extra))
+
+
+def members(n, name="m", ep="tcp://h:"):
+    return [[f"{name}{i}", f"{ep}{i}"] for i in range(n)]
+
+
+DIR_WHOLE = {"inc": 1764547200123456789, "seq": 1, "reset": True,
+             "add": [["pump-1", "pump@1", "high"],
+                     ["tank-1", "tank@2", "low"],
+                     ["valve-1", "valve@1", "medium"]],
+             "del": []}
+
+
+def directory(**change):
+    """A delta directory message with the given keys replaced."""
+    d = {"inc": 7, "seq": 2, "reset": False,
+         "add": [["pump-2", "pump@1", "high"]], "del": ["pump-1"]}
+    d.update(change)
+    return pack(d)
+
+
 BATCH = pack({"tick": 41, "ids": [1, 2, 300],
               "values": values(1.5, -2.0, float("nan"))})
 
@@ -179,6 +220,9 @@ SEEDS = {
         "console_rep": envelope(REP, mtype=2, src="node-a", dst="console"),
         "heartbeat": envelope(HB, mtype=3, src="node-a", dst="node-b"),
         "link_batch": envelope(BATCH, mtype=4, src="node-a", dst="node-b"),
+        "directory": envelope(pack(DIR_WHOLE), mtype=5, src="node-a",
+                              dst="node-b", seq=0),
+        "type6": envelope(pack(DIR_WHOLE), mtype=6),
         "version2": envelope(HB, version=2, mtype=3),
         "type9": envelope(HB, mtype=9),
         "six_fields": pack([1, 3, "a", "b", 1, 2]),
@@ -236,6 +280,72 @@ SEEDS = {
                             "actors": 1, "state": "x" * 65}),
         "negative_tick": pack({"node": "n", "site": "s", "tick": -1,
                                "actors": 1, "state": "x"}),
+        # The mesh keys (optional): all of them, each at its limit and one
+        # byte or one member past it, and each of the wrong shape.
+        "mesh": pack(HB_MESH),
+        "mesh_reordered": pack(dict(reversed(list(HB_MESH.items())))),
+        "members_empty": hb(members=[]),
+        "members_max": hb(members=members(64)),
+        "members_over": hb(members=members(65)),
+        "member_three": hb(members=[["a", "tcp://a:1", "x"]]),
+        "member_one": hb(members=[["a"]]),
+        "member_str": hb(members=["a tcp://a:1"]),
+        "member_int_name": hb(members=[[1, "tcp://a:1"]]),
+        "member_name_max": hb(members=[["n" * 64, "tcp://a:1"]]),
+        "member_name_over": hb(members=[["n" * 65, "tcp://a:1"]]),
+        "member_endpoint_max": hb(members=[["a", "e" * 256]]),
+        "member_endpoint_over": hb(members=[["a", "e" * 257]]),
+        "members_map": hb(members={"a": "tcp://a:1"}),
+        "huge_members": hb(members=Raw(HUGE)),
+        "endpoint_max": hb(endpoint="e" * 256),
+        "endpoint_over": hb(endpoint="e" * 257),
+        "endpoint_nul": hb(endpoint="tcp://a\0:1"),
+        "clock_max": hb(clock="c" * 64),
+        "clock_over": hb(clock="c" * 65),
+        "incarnation_max": hb(incarnation=2 ** 64 - 1, dir_seq=2 ** 64 - 1),
+        "incarnation_negative": hb(incarnation=-1),
+        "dir_seq_str": hb(dir_seq="1"),
+        "members_twice": pack_items(list(HB_REQUIRED.items()) + [
+            ("members", members(1)), ("members", members(2))]),
+    },
+    "directory_fuzz": {
+        "whole": pack(DIR_WHOLE),
+        "delta": directory(),
+        "empty": pack({"inc": 1, "seq": 1, "reset": True, "add": [],
+                       "del": []}),
+        "reordered": pack(dict(reversed(list(DIR_WHOLE.items())))),
+        "extra_key": directory(moved=[{"id": "x"}, None]),
+        "names_max": directory(add=[["i" * 64, "m" * 64, "t" * 64]],
+                               **{"del": ["d" * 64]}),
+        "id_over": directory(add=[["i" * 65, "m", "t"]]),
+        "model_over": directory(add=[["i", "m" * 65, "t"]]),
+        "tier_over": directory(add=[["i", "m", "t" * 65]]),
+        "del_id_over": directory(**{"del": ["d" * 65]}),
+        "empty_id": directory(add=[["", "pump@1", "high"]]),
+        "empty_del_id": directory(**{"del": [""]}),
+        "nul_id": directory(add=[["pu\0mp", "pump@1", "high"]]),
+        "entry_two": directory(add=[["pump-2", "pump@1"]]),
+        "entry_four": directory(add=[["pump-2", "pump@1", "high", "x"]]),
+        "entry_str": directory(add=["pump-2"]),
+        "entry_int_tier": directory(add=[["pump-2", "pump@1", 3]]),
+        "del_entry": directory(**{"del": [["pump-1", "pump@1", "high"]]}),
+        "add_map": directory(add={"pump-2": "pump@1"}),
+        "reset_int": directory(reset=1),
+        "inc_negative": directory(inc=-1),
+        "seq_max": directory(inc=2 ** 64 - 1, seq=2 ** 64 - 1),
+        "no_reset": pack({"inc": 1, "seq": 1, "add": [], "del": []}),
+        "add_twice": pack_items([("inc", 1), ("seq", 1), ("reset", False),
+                                 ("add", []), ("del", []), ("add", [])]),
+        "huge_add": directory(add=Raw(HUGE)),
+        "huge_del": directory(**{"del": Raw(HUGE)}),
+        # TM_MSG_DIR_MAX (8192) entries in add and del together, and one
+        # more: in add alone, in del alone, and only in the sum.
+        "max_entries": directory(add=[], **{"del": ["d"] * 8192}),
+        "add_over": directory(add=Raw(b"\xdd" + struct.pack(">I", 8193)
+                                      + b"\xc0" * 8193)),
+        "del_over": directory(**{"del": Raw(b"\xdd" + struct.pack(">I", 8193)
+                                            + b"\xc0" * 8193)}),
+        "sum_over": directory(**{"del": ["d"] * 8192}),
     },
     "link_batch_fuzz": {
         "three": BATCH,

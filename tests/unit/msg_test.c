@@ -11,6 +11,7 @@
 #include "tm_msg.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,40 @@ static void test_envelope_version_and_type(void **state)
     s_end(&m);
     assert_rc(tm_envelope_decode(m.bytes, m.len, NULL, &got),
               TM_ERR_WIRE_VERSION);
+    s_free(&m);
+}
+
+static void test_envelope_directory_type(void **state)
+{
+    static const uint8_t nil = 0xc0;
+    tm_envelope_t env = s_env(5, "node-a", "node-b");
+    tm_envelope_t got;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    s_msg_t m;
+
+    (void)state;
+    /* 5 is the directory, the highest type of this version */
+    assert_int_equal(TM_MSG_DIRECTORY, 5);
+    assert_rc(tm_envelope_encode(&env, &nil, 1, &bytes, &len), 0);
+    assert_rc(tm_envelope_decode(bytes, len, NULL, &got), 0);
+    assert_int_equal(got.type, TM_MSG_DIRECTORY);
+    free(bytes);
+    s_envelope_raw(&m, 1, 5, &nil, 1);
+    assert_rc(tm_envelope_decode(m.bytes, m.len, NULL, &got), 0);
+    assert_int_equal(got.type, 5);
+    s_free(&m);
+
+    /* 7 is no type yet */
+    env.type = 7;
+    bytes = NULL;
+    assert_rc(tm_envelope_encode(&env, &nil, 1, &bytes, &len), TM_ERR_INVAL);
+    assert_null(bytes);
+    s_envelope_raw(&m, 1, 7, &nil, 1);
+    assert_rc(tm_envelope_decode(m.bytes, m.len, NULL, &got),
+              TM_ERR_WIRE_MSGTYPE);
+    assert_int_equal(got.type, 7);
+    assert_int_equal(got.seq, 2);
     s_free(&m);
 }
 
@@ -778,6 +813,15 @@ static void s_assert_hb_equal(const tm_heartbeat_t *a, const tm_heartbeat_t *b)
     assert_string_equal(a->state, b->state);
     assert_true(a->tick == b->tick);
     assert_true(a->actors == b->actors);
+    assert_string_equal(a->endpoint, b->endpoint);
+    assert_string_equal(a->clock, b->clock);
+    assert_true(a->incarnation == b->incarnation);
+    assert_true(a->dir_seq == b->dir_seq);
+    assert_int_equal(a->n_members, b->n_members);
+    for (uint32_t i = 0; i < a->n_members; i++) {
+        assert_string_equal(a->members[i].name, b->members[i].name);
+        assert_string_equal(a->members[i].endpoint, b->members[i].endpoint);
+    }
 }
 
 static void test_heartbeat_round_trip(void **state)
@@ -889,6 +933,335 @@ static void test_heartbeat_bad_fields(void **state)
     assert_rc(
         tm_heartbeat_decode((const uint8_t *)"\xde\x00\x02\xc0", 4, NULL, &got),
         TM_ERR_WIRE_COUNT);
+}
+
+/* A heartbeat map of the five required keys and `extra` more, which the
+ * caller packs next (then s_end). */
+static msgpack_packer *s_hb_begin(s_msg_t *m, uint32_t extra)
+{
+    msgpack_packer *pk = s_begin(m);
+    msgpack_pack_map(pk, 5 + extra);
+    tm_wire_pack_kv_str(pk, "node", "n1");
+    tm_wire_pack_kv_str(pk, "site", "s1");
+    tm_wire_pack_kv_u64(pk, "tick", 5);
+    tm_wire_pack_kv_u64(pk, "actors", 3);
+    tm_wire_pack_kv_str(pk, "state", "up");
+    return pk;
+}
+
+/* n members [name, endpoint], the i-th "m<i>" at "tcp://h:<i>". */
+static void s_pack_members(msgpack_packer *pk, uint32_t n)
+{
+    char name[16];
+    char ep[32];
+    tm_wire_pack_str(pk, "members");
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "m%u", i);
+        snprintf(ep, sizeof ep, "tcp://h:%u", i);
+        msgpack_pack_array(pk, 2);
+        tm_wire_pack_str(pk, name);
+        tm_wire_pack_str(pk, ep);
+    }
+}
+
+static void s_fill_hb(tm_heartbeat_t *hb, uint32_t n_members)
+{
+    memset(hb, 0, sizeof *hb);
+    snprintf(hb->node, sizeof hb->node, "node-a");
+    snprintf(hb->site, sizeof hb->site, "north");
+    snprintf(hb->state, sizeof hb->state, "up");
+    snprintf(hb->endpoint, sizeof hb->endpoint, "tcp://10.0.0.1:7801");
+    snprintf(hb->clock, sizeof hb->clock, "realtime x2");
+    hb->tick = 4242;
+    hb->actors = 17;
+    hb->incarnation = 1764547200123456789ull;
+    hb->dir_seq = 9;
+    hb->n_members = n_members;
+    for (uint32_t i = 0; i < n_members; i++) {
+        snprintf(hb->members[i].name, sizeof hb->members[i].name, "node-%u", i);
+        snprintf(hb->members[i].endpoint, sizeof hb->members[i].endpoint,
+                 "tcp://10.0.0.%u:7801", i);
+    }
+}
+
+static void test_heartbeat_mesh_round_trip(void **state)
+{
+    tm_heartbeat_t *hb = calloc(1, sizeof *hb);
+    tm_heartbeat_t *got = calloc(1, sizeof *got);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_non_null(hb);
+    assert_non_null(got);
+    s_fill_hb(hb, 3);
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), 0);
+    assert_rc(tm_heartbeat_decode(bytes, len, NULL, got), 0);
+    s_assert_hb_equal(got, hb);
+    assert_string_equal(got->members[2].endpoint, "tcp://10.0.0.2:7801");
+    s_assert_prefixes_fail(bytes, len, s_hb_decode, got);
+    free(bytes);
+
+    /* every limit reached: TM_MSG_MEMBERS_MAX members, endpoints of
+     * TM_MSG_ENDPOINT_MAX bytes, names of TM_MSG_NAME_MAX */
+    s_fill_hb(hb, TM_MSG_MEMBERS_MAX);
+    memset(hb->endpoint, 'e', TM_MSG_ENDPOINT_MAX);
+    memset(hb->clock, 'c', TM_MSG_NAME_MAX);
+    memset(hb->members[TM_MSG_MEMBERS_MAX - 1].name, 'n', TM_MSG_NAME_MAX);
+    memset(hb->members[TM_MSG_MEMBERS_MAX - 1].endpoint, 'p',
+           TM_MSG_ENDPOINT_MAX);
+    hb->incarnation = UINT64_MAX;
+    hb->dir_seq = UINT64_MAX;
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), 0);
+    memset(got, 0xa5, sizeof *got);
+    assert_rc(tm_heartbeat_decode(bytes, len, NULL, got), 0);
+    s_assert_hb_equal(got, hb);
+    free(bytes);
+
+    /* the encoder refuses what the decoder would refuse */
+    hb->n_members = TM_MSG_MEMBERS_MAX + 1;
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->n_members = TM_MSG_MEMBERS_MAX;
+    hb->endpoint[TM_MSG_ENDPOINT_MAX] = 'e'; /* 257 bytes, no NUL */
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->endpoint[TM_MSG_ENDPOINT_MAX] = '\0';
+    hb->clock[TM_MSG_NAME_MAX] = 'c';
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->clock[TM_MSG_NAME_MAX] = '\0';
+    memset(hb->members[5].name, 'n', TM_MSG_NAME_MAX + 1);
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->members[5].name[TM_MSG_NAME_MAX] = '\0';
+    hb->members[TM_MSG_MEMBERS_MAX - 1].endpoint[TM_MSG_ENDPOINT_MAX] = 'p';
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->members[TM_MSG_MEMBERS_MAX - 1].endpoint[TM_MSG_ENDPOINT_MAX] = '\0';
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), 0);
+    free(bytes);
+    free(hb);
+    free(got);
+}
+
+/* A heartbeat of a node that predates the mesh keys still decodes: the
+ * optional keys come out empty, 0 and no members, whatever out held. */
+static void test_heartbeat_optional_keys(void **state)
+{
+    tm_heartbeat_t *got = malloc(sizeof *got);
+    s_msg_t m;
+
+    (void)state;
+    assert_non_null(got);
+    s_hb_begin(&m, 0);
+    s_end(&m);
+    memset(got, 0xa5, sizeof *got);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got), 0);
+    assert_string_equal(got->node, "n1");
+    assert_string_equal(got->state, "up");
+    assert_string_equal(got->endpoint, "");
+    assert_string_equal(got->clock, "");
+    assert_true(got->incarnation == 0);
+    assert_true(got->dir_seq == 0);
+    assert_int_equal(got->n_members, 0);
+    s_free(&m);
+
+    /* some of them only, and an empty member list */
+    msgpack_packer *pk = s_hb_begin(&m, 3);
+    tm_wire_pack_kv_u64(pk, "incarnation", 77);
+    tm_wire_pack_kv_str(pk, "clock", "paused");
+    s_pack_members(pk, 0);
+    s_end(&m);
+    memset(got, 0xa5, sizeof *got);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got), 0);
+    assert_true(got->incarnation == 77);
+    assert_string_equal(got->clock, "paused");
+    assert_string_equal(got->endpoint, "");
+    assert_true(got->dir_seq == 0);
+    assert_int_equal(got->n_members, 0);
+    s_free(&m);
+    free(got);
+}
+
+static void test_heartbeat_mesh_bad_fields(void **state)
+{
+    char long_ep[TM_MSG_ENDPOINT_MAX + 1];
+    char long_name[TM_MSG_NAME_MAX + 1];
+    tm_heartbeat_t *got = malloc(sizeof *got);
+    tm_heartbeat_t *before = malloc(sizeof *before);
+    s_msg_t m;
+    msgpack_packer *pk = NULL;
+    enum {
+        V_MEMBERS_MAX,      /* 64 members: fine */
+        V_MEMBERS_OVER,     /* 65 members */
+        V_MEMBER_STR,       /* a member a str, not a 2-array */
+        V_MEMBER_THREE,     /* a member a 3-array */
+        V_MEMBER_ONE,       /* a member a 1-array */
+        V_MEMBER_NAME_INT,  /* a member's name an int */
+        V_MEMBER_NAME_LONG, /* a member's name 65 bytes */
+        V_MEMBER_EP_MAX,    /* a member's endpoint 256 bytes: fine */
+        V_MEMBER_EP_LONG,   /* a member's endpoint 257 bytes */
+        V_MEMBERS_MAP,      /* members a map */
+        V_ENDPOINT_MAX,     /* endpoint 256 bytes: fine */
+        V_ENDPOINT_LONG,    /* endpoint 257 bytes */
+        V_ENDPOINT_NUL,     /* endpoint with a NUL */
+        V_CLOCK_LONG,       /* clock 65 bytes */
+        V_CLOCK_BIN,        /* clock a bin */
+        V_INC_NEGATIVE,     /* incarnation -1 */
+        V_INC_STR,          /* incarnation a str */
+        V_DIR_SEQ_FLOAT,    /* dir_seq a float */
+        V_MEMBERS_TWICE,    /* members given twice */
+        V_ENDPOINT_TWICE,   /* endpoint given twice */
+        V_COUNT
+    };
+    static const int want[V_COUNT] = {
+        [V_MEMBERS_MAX] = 0,
+        [V_MEMBERS_OVER] = TM_ERR_WIRE_FIELD,
+        [V_MEMBER_STR] = TM_ERR_WIRE_TYPE,
+        [V_MEMBER_THREE] = TM_ERR_WIRE_FIELD,
+        [V_MEMBER_ONE] = TM_ERR_WIRE_FIELD,
+        [V_MEMBER_NAME_INT] = TM_ERR_WIRE_TYPE,
+        [V_MEMBER_NAME_LONG] = TM_ERR_WIRE_FIELD,
+        [V_MEMBER_EP_MAX] = 0,
+        [V_MEMBER_EP_LONG] = TM_ERR_WIRE_FIELD,
+        [V_MEMBERS_MAP] = TM_ERR_WIRE_TYPE,
+        [V_ENDPOINT_MAX] = 0,
+        [V_ENDPOINT_LONG] = TM_ERR_WIRE_FIELD,
+        [V_ENDPOINT_NUL] = TM_ERR_WIRE_FIELD,
+        [V_CLOCK_LONG] = TM_ERR_WIRE_FIELD,
+        [V_CLOCK_BIN] = TM_ERR_WIRE_TYPE,
+        [V_INC_NEGATIVE] = TM_ERR_WIRE_FIELD,
+        [V_INC_STR] = TM_ERR_WIRE_TYPE,
+        [V_DIR_SEQ_FLOAT] = TM_ERR_WIRE_TYPE,
+        [V_MEMBERS_TWICE] = TM_ERR_WIRE_FIELD,
+        [V_ENDPOINT_TWICE] = TM_ERR_WIRE_FIELD,
+    };
+
+    (void)state;
+    assert_non_null(got);
+    assert_non_null(before);
+    memset(long_ep, 'e', sizeof long_ep);
+    memset(long_name, 'n', sizeof long_name);
+    for (int v = 0; v < V_COUNT; v++) {
+        bool twice = v == V_MEMBERS_TWICE || v == V_ENDPOINT_TWICE;
+        pk = s_hb_begin(&m, twice ? 2 : 1);
+        switch (v) {
+        case V_MEMBERS_MAX:
+            s_pack_members(pk, TM_MSG_MEMBERS_MAX);
+            break;
+        case V_MEMBERS_OVER:
+            s_pack_members(pk, TM_MSG_MEMBERS_MAX + 1);
+            break;
+        case V_MEMBER_STR:
+        case V_MEMBER_THREE:
+        case V_MEMBER_ONE:
+        case V_MEMBER_NAME_INT:
+        case V_MEMBER_NAME_LONG:
+        case V_MEMBER_EP_MAX:
+        case V_MEMBER_EP_LONG:
+            tm_wire_pack_str(pk, "members");
+            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 2); /* a good one first */
+            tm_wire_pack_str(pk, "a");
+            tm_wire_pack_str(pk, "tcp://a:1");
+            if (v == V_MEMBER_STR) {
+                tm_wire_pack_str(pk, "b tcp://b:1");
+                break;
+            }
+            msgpack_pack_array(pk, v == V_MEMBER_THREE ? 3
+                                   : v == V_MEMBER_ONE ? 1
+                                                       : 2);
+            if (v == V_MEMBER_NAME_INT) {
+                msgpack_pack_uint64(pk, 2);
+            } else if (v == V_MEMBER_NAME_LONG) {
+                s_pack_bytes_str(pk, long_name, sizeof long_name);
+            } else {
+                tm_wire_pack_str(pk, "b");
+            }
+            if (v == V_MEMBER_EP_MAX || v == V_MEMBER_EP_LONG) {
+                s_pack_bytes_str(pk, long_ep,
+                                 TM_MSG_ENDPOINT_MAX + (v == V_MEMBER_EP_LONG));
+            } else if (v != V_MEMBER_ONE) {
+                tm_wire_pack_str(pk, "tcp://b:1");
+            }
+            if (v == V_MEMBER_THREE) {
+                tm_wire_pack_str(pk, "extra");
+            }
+            break;
+        case V_MEMBERS_MAP:
+            tm_wire_pack_str(pk, "members");
+            msgpack_pack_map(pk, 1);
+            tm_wire_pack_kv_str(pk, "b", "tcp://b:1");
+            break;
+        case V_ENDPOINT_MAX:
+        case V_ENDPOINT_LONG:
+            tm_wire_pack_str(pk, "endpoint");
+            s_pack_bytes_str(pk, long_ep,
+                             TM_MSG_ENDPOINT_MAX + (v == V_ENDPOINT_LONG));
+            break;
+        case V_ENDPOINT_NUL:
+            tm_wire_pack_str(pk, "endpoint");
+            s_pack_bytes_str(pk, "tcp://a\0:1", 10);
+            break;
+        case V_CLOCK_LONG:
+            tm_wire_pack_str(pk, "clock");
+            s_pack_bytes_str(pk, long_name, sizeof long_name);
+            break;
+        case V_CLOCK_BIN:
+            tm_wire_pack_str(pk, "clock");
+            msgpack_pack_bin(pk, 6);
+            msgpack_pack_bin_body(pk, "paused", 6);
+            break;
+        case V_INC_NEGATIVE:
+            tm_wire_pack_str(pk, "incarnation");
+            msgpack_pack_int64(pk, -1);
+            break;
+        case V_INC_STR:
+            tm_wire_pack_kv_str(pk, "incarnation", "1");
+            break;
+        case V_DIR_SEQ_FLOAT:
+            tm_wire_pack_kv_f64(pk, "dir_seq", 1.0);
+            break;
+        case V_MEMBERS_TWICE:
+            s_pack_members(pk, 1);
+            s_pack_members(pk, 2);
+            break;
+        default: /* V_ENDPOINT_TWICE */
+            tm_wire_pack_kv_str(pk, "endpoint", "tcp://a:1");
+            tm_wire_pack_kv_str(pk, "endpoint", "tcp://a:2");
+            break;
+        }
+        s_end(&m);
+        print_message("heartbeat mesh variant %d\n", v);
+        memset(got, 0x5a, sizeof *got);
+        memcpy(before, got, sizeof *got);
+        assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got), want[v]);
+        if (want[v] != 0) {
+            /* nothing handed over on failure */
+            assert_memory_equal(got, before, sizeof *got);
+        } else if (v == V_MEMBERS_MAX) {
+            assert_int_equal(got->n_members, TM_MSG_MEMBERS_MAX);
+            assert_string_equal(got->members[63].name, "m63");
+            assert_string_equal(got->members[63].endpoint, "tcp://h:63");
+        } else if (v == V_MEMBER_EP_MAX) {
+            assert_int_equal(got->n_members, 2);
+            assert_int_equal(strlen(got->members[1].endpoint),
+                             TM_MSG_ENDPOINT_MAX);
+        } else {
+            assert_int_equal(strlen(got->endpoint), TM_MSG_ENDPOINT_MAX);
+        }
+        s_free(&m);
+    }
+
+    /* a members header that announces more than the bytes that follow */
+    pk = s_hb_begin(&m, 1);
+    tm_wire_pack_str(pk, "members");
+    s_end(&m);
+    m.bytes = realloc(m.bytes, m.len + 6);
+    assert_non_null(m.bytes);
+    memcpy(m.bytes + m.len, "\xdd\xff\xff\xff\xff\x90", 6);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len + 6, NULL, got),
+              TM_ERR_WIRE_COUNT);
+    s_free(&m);
+    free(got);
+    free(before);
 }
 
 /* ---- link batch -------------------------------------------------------- */
@@ -1080,12 +1453,451 @@ static void test_link_batch_large(void **state)
     free(values);
 }
 
+/* ---- directory --------------------------------------------------------- */
+
+static int s_dir_decode(const uint8_t *b, size_t n, const tm_wire_limits_t *l,
+                        void *out)
+{
+    int rc = tm_directory_decode(b, n, l, out);
+    if (rc == 0) {
+        tm_directory_free(out);
+    }
+    return rc;
+}
+
+static void s_assert_dir_equal(const tm_directory_t *a, const tm_directory_t *b)
+{
+    assert_true(a->inc == b->inc);
+    assert_true(a->seq == b->seq);
+    assert_int_equal(!!a->reset, !!b->reset);
+    assert_int_equal(a->n_add, b->n_add);
+    assert_int_equal(a->n_del, b->n_del);
+    for (uint32_t i = 0; i < a->n_add; i++) {
+        assert_string_equal(a->add[i].id, b->add[i].id);
+        assert_string_equal(a->add[i].model, b->add[i].model);
+        assert_string_equal(a->add[i].tier, b->add[i].tier);
+    }
+    for (uint32_t i = 0; i < a->n_del; i++) {
+        assert_string_equal(a->del[i].id, b->del[i].id);
+    }
+}
+
+/* n entries "<prefix><i>", model "pump@1", tier "high"; calloc'd. */
+static tm_dir_entry_t *s_entries(uint32_t n, const char *prefix)
+{
+    tm_dir_entry_t *e = calloc(n + 1, sizeof *e);
+    assert_non_null(e);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(e[i].id, sizeof e[i].id, "%s%u", prefix, i);
+        snprintf(e[i].model, sizeof e[i].model, "pump@1");
+        snprintf(e[i].tier, sizeof e[i].tier, "high");
+    }
+    return e;
+}
+
+static void test_directory_round_trip(void **state)
+{
+    tm_dir_entry_t *add = s_entries(4, "pump-");
+    tm_dir_entry_t *del = s_entries(2, "tank-");
+    tm_directory_t dir = {.inc = 1764547200123456789ull,
+                          .seq = 1,
+                          .reset = 1,
+                          .n_add = 3,
+                          .add = add};
+    tm_directory_t got;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
+    (void)state;
+    /* the first message of a whole directory */
+    memset(add[1].id, 'i', TM_MSG_NAME_MAX); /* longest names */
+    memset(add[1].model, 'm', TM_MSG_NAME_MAX);
+    memset(add[1].tier, 't', TM_MSG_NAME_MAX);
+    add[2].model[0] = '\0'; /* model and tier may be empty */
+    add[2].tier[0] = '\0';
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+    s_assert_dir_equal(&got, &dir);
+    assert_true(got.reset);
+    assert_null(got.del);
+    tm_directory_free(&got);
+    assert_null(got.add);
+    assert_int_equal(got.n_add, 0);
+    tm_directory_free(&got);
+    tm_directory_free(NULL);
+    s_assert_prefixes_fail(bytes, len, s_dir_decode, &got);
+    free(bytes);
+
+    /* a delta: adds and deletes (a delete carries only the id) */
+    dir.reset = 0;
+    dir.seq = UINT64_MAX;
+    dir.inc = UINT64_MAX;
+    dir.n_add = 1;
+    dir.n_del = 2;
+    dir.del = del;
+    del[1].model[0] = '\0';
+    del[1].tier[TM_MSG_NAME_MAX] = 'x'; /* unused for a delete */
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+    s_assert_dir_equal(&got, &dir);
+    assert_false(got.reset);
+    assert_string_equal(got.del[1].id, "tank-1");
+    assert_string_equal(got.del[1].model, "");
+    tm_directory_free(&got);
+    s_assert_prefixes_fail(bytes, len, s_dir_decode, &got);
+    free(bytes);
+
+    /* nothing to add or delete: the whole directory of an empty node */
+    dir = (tm_directory_t){.inc = 3, .seq = 1, .reset = 1};
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+    s_assert_dir_equal(&got, &dir);
+    assert_null(got.add);
+    assert_null(got.del);
+    tm_directory_free(&got);
+    free(bytes);
+    free(add);
+    free(del);
+}
+
+/* TM_MSG_DIR_MAX entries in add and del together, on both sides. */
+static void test_directory_max(void **state)
+{
+    tm_dir_entry_t *add = s_entries(TM_MSG_DIR_MAX + 1, "a-");
+    tm_dir_entry_t *del = s_entries(TM_MSG_DIR_MAX + 1, "d-");
+    tm_directory_t dir = {.inc = 1, .seq = 2, .add = add, .del = del};
+    tm_directory_t got;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    s_msg_t m;
+
+    (void)state;
+    for (uint32_t split = 0; split <= TM_MSG_DIR_MAX; split += 4096) {
+        dir.n_add = split;
+        dir.n_del = TM_MSG_DIR_MAX - split;
+        assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+        assert_true(len < TM_WIRE_MAX_SIZE_DEFAULT);
+        assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+        s_assert_dir_equal(&got, &dir);
+        tm_directory_free(&got);
+        free(bytes);
+        /* one more, on either side, is refused by the encoder */
+        dir.n_add += split > 0;
+        dir.n_del += split == 0;
+        assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_TOO_BIG);
+    }
+    dir.n_add = UINT32_MAX;
+    dir.n_del = UINT32_MAX;
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_TOO_BIG);
+
+    /* and by the decoder: add alone, del alone, both together */
+    for (int v = 0; v < 4; v++) {
+        static const uint32_t n_add[] = {
+            TM_MSG_DIR_MAX + 1, 0, TM_MSG_DIR_MAX / 2 + 1, TM_MSG_DIR_MAX - 1};
+        static const uint32_t n_del[] = {0, TM_MSG_DIR_MAX + 1,
+                                         TM_MSG_DIR_MAX / 2, 1};
+        msgpack_packer *pk = s_begin(&m);
+        msgpack_pack_map(pk, 5);
+        tm_wire_pack_kv_u64(pk, "inc", 1);
+        tm_wire_pack_kv_u64(pk, "seq", 2);
+        tm_wire_pack_kv_bool(pk, "reset", 0);
+        tm_wire_pack_str(pk, "add");
+        msgpack_pack_array(pk, n_add[v]);
+        for (uint32_t i = 0; i < n_add[v]; i++) {
+            msgpack_pack_array(pk, 3);
+            tm_wire_pack_str(pk, add[i % TM_MSG_DIR_MAX].id);
+            tm_wire_pack_str(pk, "m@1");
+            tm_wire_pack_str(pk, "low");
+        }
+        tm_wire_pack_str(pk, "del");
+        msgpack_pack_array(pk, n_del[v]);
+        for (uint32_t i = 0; i < n_del[v]; i++) {
+            tm_wire_pack_str(pk, del[i % TM_MSG_DIR_MAX].id);
+        }
+        s_end(&m);
+        print_message("directory count variant %d\n", v);
+        memset(&got, 0x5a, sizeof got);
+        assert_rc(tm_directory_decode(m.bytes, m.len, NULL, &got),
+                  v == 3 ? 0 : TM_ERR_TOO_BIG);
+        if (v == 3) {
+            assert_int_equal(got.n_add, TM_MSG_DIR_MAX - 1);
+            assert_int_equal(got.n_del, 1);
+            assert_string_equal(got.add[TM_MSG_DIR_MAX - 2].tier, "low");
+            tm_directory_free(&got);
+        } else {
+            assert_int_equal(got.n_add, 0x5a5a5a5a); /* out untouched */
+        }
+        s_free(&m);
+    }
+    free(add);
+    free(del);
+}
+
+/* A directory map with every key right but the one a variant spoils. */
+static void test_directory_bad_fields(void **state)
+{
+    char long_name[TM_MSG_NAME_MAX + 1];
+    tm_directory_t got;
+    tm_directory_t before;
+    s_msg_t m;
+    msgpack_packer *pk = NULL;
+    enum {
+        V_UNKNOWN_KEYS,  /* unknown keys, nested values too: skipped */
+        V_ADD_EMPTY_ID,  /* an added entry with an empty id */
+        V_DEL_EMPTY_ID,  /* a deleted id empty */
+        V_ADD_TWO,       /* an added entry [id, model] */
+        V_ADD_FOUR,      /* an added entry [id, model, tier, x] */
+        V_ADD_STR,       /* an added entry a bare str */
+        V_ADD_MODEL_INT, /* an added entry's model an int */
+        V_ADD_ID_NUL,    /* an id with a NUL */
+        V_ADD_ID_LONG,   /* an id of 65 bytes */
+        V_ADD_TIER_LONG, /* a tier of 65 bytes */
+        V_DEL_ARRAY,     /* a deleted id given as an entry [id, m, t] */
+        V_DEL_ID_LONG,   /* a deleted id of 65 bytes */
+        V_ADD_MAP,       /* add a map */
+        V_RESET_INT,     /* reset 1, not a bool */
+        V_RESET_MISSING, /* reset missing */
+        V_DEL_MISSING,   /* del missing */
+        V_INC_NEGATIVE,  /* inc -1 */
+        V_SEQ_STR,       /* seq a str */
+        V_ADD_TWICE,     /* add given twice */
+        V_SEQ_TWICE,     /* seq given twice */
+        V_COUNT
+    };
+    static const int want[V_COUNT] = {
+        [V_UNKNOWN_KEYS] = 0,
+        [V_ADD_EMPTY_ID] = TM_ERR_WIRE_FIELD,
+        [V_DEL_EMPTY_ID] = TM_ERR_WIRE_FIELD,
+        [V_ADD_TWO] = TM_ERR_WIRE_FIELD,
+        [V_ADD_FOUR] = TM_ERR_WIRE_FIELD,
+        [V_ADD_STR] = TM_ERR_WIRE_TYPE,
+        [V_ADD_MODEL_INT] = TM_ERR_WIRE_TYPE,
+        [V_ADD_ID_NUL] = TM_ERR_WIRE_FIELD,
+        [V_ADD_ID_LONG] = TM_ERR_WIRE_FIELD,
+        [V_ADD_TIER_LONG] = TM_ERR_WIRE_FIELD,
+        [V_DEL_ARRAY] = TM_ERR_WIRE_TYPE,
+        [V_DEL_ID_LONG] = TM_ERR_WIRE_FIELD,
+        [V_ADD_MAP] = TM_ERR_WIRE_TYPE,
+        [V_RESET_INT] = TM_ERR_WIRE_TYPE,
+        [V_RESET_MISSING] = TM_ERR_WIRE_FIELD,
+        [V_DEL_MISSING] = TM_ERR_WIRE_FIELD,
+        [V_INC_NEGATIVE] = TM_ERR_WIRE_FIELD,
+        [V_SEQ_STR] = TM_ERR_WIRE_TYPE,
+        [V_ADD_TWICE] = TM_ERR_WIRE_FIELD,
+        [V_SEQ_TWICE] = TM_ERR_WIRE_FIELD,
+    };
+
+    (void)state;
+    memset(long_name, 'x', sizeof long_name);
+    for (int v = 0; v < V_COUNT; v++) {
+        uint32_t keys = 5;
+        keys += v == V_UNKNOWN_KEYS ? 2 : 0;
+        keys += v == V_ADD_TWICE || v == V_SEQ_TWICE ? 1 : 0;
+        keys -= v == V_RESET_MISSING || v == V_DEL_MISSING ? 1 : 0;
+        pk = s_begin(&m);
+        msgpack_pack_map(pk, keys);
+        if (v == V_UNKNOWN_KEYS) {
+            tm_wire_pack_str(pk, "moved");
+            msgpack_pack_array(pk, 2);
+            msgpack_pack_map(pk, 1);
+            tm_wire_pack_kv_str(pk, "id", "x");
+            msgpack_pack_nil(pk);
+        }
+        tm_wire_pack_str(pk, "inc");
+        if (v == V_INC_NEGATIVE) {
+            msgpack_pack_int64(pk, -1);
+        } else {
+            msgpack_pack_uint64(pk, 7);
+        }
+        tm_wire_pack_str(pk, "seq");
+        if (v == V_SEQ_STR) {
+            tm_wire_pack_str(pk, "3");
+        } else {
+            msgpack_pack_uint64(pk, 3);
+        }
+        if (v == V_SEQ_TWICE) {
+            tm_wire_pack_kv_u64(pk, "seq", 4);
+        }
+        if (v == V_RESET_INT) {
+            tm_wire_pack_kv_u64(pk, "reset", 1);
+        } else if (v != V_RESET_MISSING) {
+            tm_wire_pack_kv_bool(pk, "reset", 1);
+        }
+        tm_wire_pack_str(pk, "add");
+        if (v == V_ADD_MAP) {
+            msgpack_pack_map(pk, 1);
+            tm_wire_pack_kv_str(pk, "pump-1", "pump@1");
+        } else {
+            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 3); /* a good one first */
+            tm_wire_pack_str(pk, "pump-1");
+            tm_wire_pack_str(pk, "pump@1");
+            tm_wire_pack_str(pk, "high");
+            if (v == V_ADD_STR) {
+                tm_wire_pack_str(pk, "pump-2");
+            } else {
+                msgpack_pack_array(pk, v == V_ADD_TWO    ? 2
+                                       : v == V_ADD_FOUR ? 4
+                                                         : 3);
+                if (v == V_ADD_EMPTY_ID) {
+                    tm_wire_pack_str(pk, "");
+                } else if (v == V_ADD_ID_NUL) {
+                    s_pack_bytes_str(pk, "pump\0-2", 7);
+                } else if (v == V_ADD_ID_LONG) {
+                    s_pack_bytes_str(pk, long_name, sizeof long_name);
+                } else {
+                    tm_wire_pack_str(pk, "pump-2");
+                }
+                if (v == V_ADD_MODEL_INT) {
+                    msgpack_pack_uint64(pk, 1);
+                } else {
+                    tm_wire_pack_str(pk, "pump@1");
+                }
+                if (v == V_ADD_TIER_LONG) {
+                    s_pack_bytes_str(pk, long_name, sizeof long_name);
+                } else if (v != V_ADD_TWO) {
+                    tm_wire_pack_str(pk, "low");
+                }
+                if (v == V_ADD_FOUR) {
+                    tm_wire_pack_str(pk, "extra");
+                }
+            }
+        }
+        if (v == V_ADD_TWICE) {
+            tm_wire_pack_str(pk, "add");
+            msgpack_pack_array(pk, 0);
+        }
+        if (v != V_DEL_MISSING) {
+            tm_wire_pack_str(pk, "del");
+            msgpack_pack_array(pk, 2);
+            tm_wire_pack_str(pk, "tank-1");
+            if (v == V_DEL_EMPTY_ID) {
+                tm_wire_pack_str(pk, "");
+            } else if (v == V_DEL_ARRAY) {
+                msgpack_pack_array(pk, 3);
+                tm_wire_pack_str(pk, "tank-2");
+                tm_wire_pack_str(pk, "tank@1");
+                tm_wire_pack_str(pk, "high");
+            } else if (v == V_DEL_ID_LONG) {
+                s_pack_bytes_str(pk, long_name, sizeof long_name);
+            } else {
+                tm_wire_pack_str(pk, "tank-2");
+            }
+        }
+        if (v == V_UNKNOWN_KEYS) {
+            tm_wire_pack_kv_u64(pk, "zone", 3);
+        }
+        s_end(&m);
+        print_message("directory variant %d\n", v);
+        memset(&got, 0x5a, sizeof got);
+        memcpy(&before, &got, sizeof got);
+        assert_rc(tm_directory_decode(m.bytes, m.len, NULL, &got), want[v]);
+        if (want[v] == 0) {
+            assert_true(got.inc == 7 && got.seq == 3 && got.reset);
+            assert_int_equal(got.n_add, 2);
+            assert_string_equal(got.add[1].id, "pump-2");
+            assert_string_equal(got.add[1].tier, "low");
+            assert_int_equal(got.n_del, 2);
+            assert_string_equal(got.del[1].id, "tank-2");
+            tm_directory_free(&got);
+        } else {
+            /* nothing handed over on failure */
+            assert_memory_equal(&got, &before, sizeof got);
+        }
+        s_free(&m);
+    }
+}
+
+static void test_directory_hostile(void **state)
+{
+    tm_dir_entry_t bad[2];
+    tm_directory_t dir;
+    tm_directory_t got;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    s_msg_t m;
+    msgpack_packer *pk = NULL;
+
+    (void)state;
+    /* counts that announce far more entries than the bytes that follow:
+     * refused by the frame check, before any field is read or anything
+     * allocated (a decoder that trusted them would ask for 800 GB) */
+    for (int v = 0; v < 2; v++) {
+        pk = s_begin(&m);
+        msgpack_pack_map(pk, 5);
+        tm_wire_pack_kv_u64(pk, "inc", 1);
+        tm_wire_pack_kv_u64(pk, "seq", 1);
+        tm_wire_pack_kv_bool(pk, "reset", 1);
+        tm_wire_pack_str(pk, v == 0 ? "add" : "del");
+        s_end(&m);
+        /* 4,294,967,295 entries, then the last key with an empty array */
+        m.bytes = realloc(m.bytes, m.len + 10);
+        assert_non_null(m.bytes);
+        memcpy(m.bytes + m.len, "\xdd\xff\xff\xff\xff", 5);
+        memcpy(m.bytes + m.len + 5,
+               v == 0 ? "\xa3"
+                        "del\x90"
+                      : "\xa3"
+                        "add\x90",
+               5);
+        assert_rc(tm_directory_decode(m.bytes, m.len + 10, NULL, &got),
+                  TM_ERR_WIRE_COUNT);
+        s_free(&m);
+    }
+    assert_rc(tm_directory_decode((const uint8_t *)"\xdd\xff\x00\x00\x00", 5,
+                                  NULL, &got),
+              TM_ERR_WIRE_COUNT);
+    /* not a map; the size limit; no out */
+    assert_rc(tm_directory_decode((const uint8_t *)"\x90", 1, NULL, &got),
+              TM_ERR_WIRE_TYPE);
+    assert_rc(tm_directory_decode(NULL, 0, NULL, &got), TM_ERR_WIRE_TRUNCATED);
+    dir = (tm_directory_t){.inc = 1, .seq = 1};
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    tm_wire_limits_t tight = {len - 1, 0};
+    assert_rc(tm_directory_decode(bytes, len, &tight, &got),
+              TM_ERR_WIRE_TOO_LARGE);
+    assert_rc(tm_directory_decode(bytes, len, NULL, NULL), TM_ERR_INVAL);
+    free(bytes);
+
+    /* the encoder refuses what the decoder would refuse */
+    memset(bad, 0, sizeof bad);
+    snprintf(bad[0].id, sizeof bad[0].id, "ok");
+    dir.add = bad;
+    dir.n_add = 2; /* bad[1] has an empty id */
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    dir.n_add = 0;
+    dir.del = bad;
+    dir.n_del = 2;
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    snprintf(bad[1].id, sizeof bad[1].id, "ok2");
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    free(bytes);
+    bad[1].id[TM_MSG_NAME_MAX] = 'x';
+    memset(bad[1].id, 'x', TM_MSG_NAME_MAX); /* 65 bytes, no NUL */
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    dir.n_del = 1;
+    dir.add = bad;
+    dir.n_add = 1;
+    bad[0].model[TM_MSG_NAME_MAX] = 'm';
+    memset(bad[0].model, 'm', TM_MSG_NAME_MAX);
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    bad[0].model[0] = '\0';
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    free(bytes);
+    dir.del = NULL;
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    dir = (tm_directory_t){.n_add = 1};
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), TM_ERR_INVAL);
+    assert_rc(tm_directory_encode(NULL, &bytes, &len), TM_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_envelope_round_trip),
         cmocka_unit_test(test_envelope_edges),
         cmocka_unit_test(test_envelope_version_and_type),
+        cmocka_unit_test(test_envelope_directory_type),
         cmocka_unit_test(test_envelope_bad_fields),
         cmocka_unit_test(test_envelope_hostile),
         cmocka_unit_test(test_console_req_round_trip),
@@ -1095,9 +1907,16 @@ int main(void)
         cmocka_unit_test(test_console_rep_bad_fields),
         cmocka_unit_test(test_heartbeat_round_trip),
         cmocka_unit_test(test_heartbeat_bad_fields),
+        cmocka_unit_test(test_heartbeat_mesh_round_trip),
+        cmocka_unit_test(test_heartbeat_optional_keys),
+        cmocka_unit_test(test_heartbeat_mesh_bad_fields),
         cmocka_unit_test(test_link_batch_round_trip),
         cmocka_unit_test(test_link_batch_bad_fields),
         cmocka_unit_test(test_link_batch_large),
+        cmocka_unit_test(test_directory_round_trip),
+        cmocka_unit_test(test_directory_max),
+        cmocka_unit_test(test_directory_bad_fields),
+        cmocka_unit_test(test_directory_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
