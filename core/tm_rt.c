@@ -6,18 +6,9 @@
  * health), so one model call steps the whole group. The actor table keeps
  * the cold metadata (id, hash, group, slot) and an index maps ids to it.
  *
- * Coupling plan. Links are kept as (source actor, output, destination
- * actor, input) records; before a tick the runtime resolves them, once per
- * change, into per-group gather arrays of (source group, output offset,
- * input offset, set-or-add), sorted by input offset, source id and
- * output, so summing inputs add in ascending source-id order.
- *
- * Adjacency. Each actor heads two circular doubly linked lists threaded
- * through a side array parallel to the link table: the links out of it and
- * the links into it, each in the order they were made. Killing an actor or
- * listing its links walks only its own lists, and removing a link (swap
- * with the last record) repoints at most a few neighbours: no operation
- * scans the whole table.
+ * Links, their adjacency lists and the gather plan they resolve into are
+ * in tm_rt_link.c, the digest in tm_rt_digest.c; tm_rt_int.h holds the
+ * layout they share.
  *
  * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
  * actor whose period does not divide k copies its outputs forward. All
@@ -37,10 +28,9 @@
  * keeps the first TM_RT_FAULTS_MAX faults of the call by (tick, id), with a
  * bounded heap; a tick without faults costs one comparison per worker.
  */
-#include "tm_rt.h"
+#include "tm_rt_int.h"
 
 #include "tm_err.h"
-#include "tm_index.h"
 #include "tm_text.h"
 
 #include <ev.h>
@@ -56,9 +46,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MAX_WORKERS 64u
-#define S_NONE        UINT32_MAX
-
 enum { S_CMD_STEP = 1, S_CMD_STOP = 2, S_CMD_DONE = 3 };
 
 /* Inproc control message: a plain struct, never leaves the process. */
@@ -68,69 +55,7 @@ typedef struct {
     uint64_t tick;
 } s_msg_t;
 
-typedef struct s_group s_group_t;
-
-/* Hot gather entry: in[dst >> 1] (=|+=) src->out[prev][src_off]. */
-typedef struct {
-    const s_group_t *src;
-    uint32_t src_off;
-    uint32_t dst; /* input offset << 1 | add flag */
-} s_gather_t;
-
-struct s_group {
-    const tm_model_t *model;
-    uint32_t period;
-    unsigned shard;
-    bool remote; /* proxies: in no worker's list, never stepped */
-    uint32_t ns, ni, no, np;
-    size_t n, cap;
-    double *state;
-    double *prev;
-    double *params;
-    double *held;
-    double *in;
-    double *out[2];
-    uint8_t *status;
-    uint16_t *nlink; /* links into each input: n * ni */
-    uint32_t *faults;
-    uint64_t *last_fault;
-    uint64_t *keys;
-    uint32_t *actor; /* actor handle of each slot */
-    s_gather_t *gather;
-    size_t n_gather;
-    double step_ns;     /* per actor, last step of this group */
-    uint32_t n_faulted; /* faults of its last step, until merged */
-};
-
-/* Directions of the adjacency lists: links out of / into an actor. */
-enum { S_OUT = 0, S_IN = 1 };
-
-typedef struct {
-    char id[TM_ID_MAX + 1];
-    uint32_t group; /* S_NONE: free handle (slot = next free) */
-    uint32_t slot;
-    uint32_t head[2]; /* [S_OUT], [S_IN]: first link of each list, S_NONE */
-    uint64_t hash;
-    uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
-} s_actor_t;
-
-/* The link record is also the key of the link index (hashed as bytes), so
- * the adjacency lives in the parallel s_adj_t array. */
-typedef struct {
-    uint32_t src;
-    uint32_t dst;
-    uint16_t out;
-    uint16_t in;
-} s_link_t;
-
-/* Neighbours of a link in its source's out-list and destination's in-list;
- * both lists are circular (a lone link is its own neighbour). */
-typedef struct {
-    uint32_t prev[2];
-    uint32_t next[2];
-} s_adj_t;
-
-typedef struct {
+struct tmi_rt_worker {
     tm_rt_t *rt;
     unsigned idx;
     pthread_t thread;
@@ -144,52 +69,12 @@ typedef struct {
      * thread sanitizer, which cannot see libzmq's own synchronisation. */
     atomic_uint_fast64_t cmd_tick;
     atomic_uint_fast64_t done_tick;
-    s_group_t **groups;
+    tmi_rt_group_t **groups;
     size_t n_groups;
     double busy_ns;
     uint64_t steps;
     uint64_t faults;
     uint64_t faults_merged; /* control thread: `faults` at the last merge */
-} s_worker_t;
-
-struct tm_rt {
-    double h;
-    uint64_t seed;
-    uint64_t tick;
-    size_t inline_actors;
-    unsigned n_workers;
-    void *zctx;
-    s_worker_t *workers;
-
-    /* Actors refer to groups by index, so an emptied group is freed and
-     * leaves a NULL hole that the next new group fills: memory follows
-     * the live groups, however many models and periods come and go. */
-    s_group_t **groups;
-    size_t n_groups; /* slots, holes included */
-
-    s_actor_t *actors;
-    size_t n_actor_slots;
-    size_t cap_actors;
-    size_t n_actors; /* local actors, proxies not counted */
-    size_t n_remote; /* proxies */
-    uint32_t free_actor;
-    tm_index_t actor_ix;
-
-    s_link_t *links;
-    size_t n_links;
-    size_t cap_links;
-    tm_index_t link_ix;
-    s_adj_t *adj; /* parallel to links */
-    size_t cap_adj;
-
-    int plan_dirty;
-    double last_tick_ns;
-
-    /* Faults of the last tm_rt_step call: TM_RT_FAULTS_MAX entries once
-     * the first fault is seen, sorted by (tick, id). */
-    tm_rt_fault_t *faults;
-    size_t n_faults;
-    uint64_t faults_dropped;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -201,7 +86,7 @@ static double s_now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int s_grow(void **p, size_t *cap, size_t need, size_t elem)
+int tmi_rt_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) {
         return 0;
@@ -224,7 +109,7 @@ bool tm_rt_id_valid(const char *id)
     return tm_text_id_valid(id);
 }
 
-/* ---- actor and link tables ---------------------------------------------- */
+/* ---- actor table ---------------------------------------------------- */
 
 static int s_actor_eq(uint32_t handle, const void *key, void *arg)
 {
@@ -232,32 +117,18 @@ static int s_actor_eq(uint32_t handle, const void *key, void *arg)
     return strcmp(rt->actors[handle].id, key) == 0;
 }
 
-static uint32_t s_actor_find(const tm_rt_t *rt, const char *id)
+uint32_t tmi_rt_actor_find(const tm_rt_t *rt, const char *id)
 {
     if (id == NULL) {
-        return S_NONE;
+        return TMI_RT_NONE;
     }
     return tm_index_find(&rt->actor_ix, tm_hash64(id, strlen(id)), id,
                          s_actor_eq, (void *)rt);
 }
 
-static uint64_t s_link_hash(const s_link_t *l)
-{
-    return tm_hash64(l, sizeof *l);
-}
-
-static int s_link_eq(uint32_t handle, const void *key, void *arg)
-{
-    const tm_rt_t *rt = arg;
-    const s_link_t *a = &rt->links[handle];
-    const s_link_t *b = key;
-    return a->src == b->src && a->dst == b->dst && a->out == b->out &&
-           a->in == b->in;
-}
-
 /* ---- groups ------------------------------------------------------------- */
 
-static void s_group_free(s_group_t *g)
+static void s_group_free(tmi_rt_group_t *g)
 {
     if (g == NULL) {
         return;
@@ -292,7 +163,7 @@ static int s_realloc_array(void **p, size_t count, size_t elem)
     return 0;
 }
 
-static int s_group_reserve(s_group_t *g, size_t need)
+static int s_group_reserve(tmi_rt_group_t *g, size_t need)
 {
     if (need <= g->cap) {
         return 0;
@@ -332,7 +203,7 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
 {
     size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
-        s_group_t *g = rt->groups[i];
+        tmi_rt_group_t *g = rt->groups[i];
         if (g == NULL) {
             hole = hole == SIZE_MAX ? i : hole;
         } else if (g->model == model && g->period == period &&
@@ -341,9 +212,9 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
             return 0;
         }
     }
-    s_worker_t *w = &rt->workers[shard];
+    tmi_rt_worker_t *w = &rt->workers[shard];
     if (hole == SIZE_MAX) {
-        s_group_t **groups =
+        tmi_rt_group_t **groups =
             realloc(rt->groups, (rt->n_groups + 1) * sizeof *groups);
         if (groups == NULL) {
             return TM_ERR_NOMEM;
@@ -352,13 +223,14 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         hole = rt->n_groups;
     }
     if (!remote) {
-        s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
+        tmi_rt_group_t **wg =
+            realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
         if (wg == NULL) {
             return TM_ERR_NOMEM;
         }
         w->groups = wg;
     }
-    s_group_t *g = calloc(1, sizeof *g);
+    tmi_rt_group_t *g = calloc(1, sizeof *g);
     if (g == NULL) {
         return TM_ERR_NOMEM;
     }
@@ -386,11 +258,11 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
  * (plan_dirty); the worker's step order does not matter (Jacobi). */
 static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     if (g->n > 0) {
         return;
     }
-    s_worker_t *w = &rt->workers[g->shard];
+    tmi_rt_worker_t *w = &rt->workers[g->shard];
     for (size_t i = 0; !g->remote && i < w->n_groups; i++) {
         if (w->groups[i] == g) {
             w->groups[i] = w->groups[--w->n_groups];
@@ -403,7 +275,7 @@ static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
 }
 
 /* Copy slot `from` of group g over slot `to` (same group). */
-static void s_group_move(s_group_t *g, size_t to, size_t from)
+static void s_group_move(tmi_rt_group_t *g, size_t to, size_t from)
 {
     const size_t d = sizeof(double);
     memcpy(g->state + to * g->ns, g->state + from * g->ns, g->ns * d);
@@ -426,7 +298,7 @@ static void s_group_move(s_group_t *g, size_t to, size_t from)
  * emptied group is freed. */
 static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     size_t last = g->n - 1;
     if (s != last) {
         s_group_move(g, s, last);
@@ -440,7 +312,8 @@ static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
 /* ---- workers ------------------------------------------------------------ */
 
 /* Step one group for tick k (called by its worker). */
-static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
+static void s_group_step(tm_rt_t *rt, tmi_rt_worker_t *w, tmi_rt_group_t *g,
+                         uint64_t k)
 {
     const size_t n = g->n;
     if (n == 0) {
@@ -461,7 +334,7 @@ static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
     double *restrict in = g->in;
     if (ni > 0) {
         memcpy(in, g->held, n * ni * sizeof(double));
-        const s_gather_t *ge = g->gather;
+        const tmi_rt_gather_t *ge = g->gather;
         for (size_t e = 0; e < g->n_gather; e++) {
             double v = ge[e].src->out[prv][ge[e].src_off];
             uint32_t dst = ge[e].dst >> 1;
@@ -564,7 +437,7 @@ static int s_recv_msg(void *sock, s_msg_t *m, int flags)
 
 /* Handle every message pending on the worker socket. ZMQ_FD is
  * edge-triggered, so drain while ZMQ_EVENTS says POLLIN. */
-static void s_worker_drain(s_worker_t *w)
+static void s_worker_drain(tmi_rt_worker_t *w)
 {
     for (;;) {
         int events = 0;
@@ -620,7 +493,7 @@ static void s_worker_prep_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 
 static void *s_worker_main(void *arg)
 {
-    s_worker_t *w = arg;
+    tmi_rt_worker_t *w = arg;
     ev_run(w->loop, 0);
     return NULL;
 }
@@ -628,13 +501,13 @@ static void *s_worker_main(void *arg)
 static void s_workers_stop(tm_rt_t *rt)
 {
     for (unsigned i = 0; i < rt->n_workers; i++) {
-        s_worker_t *w = &rt->workers[i];
+        tmi_rt_worker_t *w = &rt->workers[i];
         if (w->started) {
             (void)s_send_msg(w->ctl, S_CMD_STOP, 0, 0);
         }
     }
     for (unsigned i = 0; i < rt->n_workers; i++) {
-        s_worker_t *w = &rt->workers[i];
+        tmi_rt_worker_t *w = &rt->workers[i];
         if (w->started) {
             pthread_join(w->thread, NULL);
             w->started = 0;
@@ -658,7 +531,7 @@ static void s_workers_stop(tm_rt_t *rt)
 
 static int s_worker_start(tm_rt_t *rt, unsigned i)
 {
-    s_worker_t *w = &rt->workers[i];
+    tmi_rt_worker_t *w = &rt->workers[i];
     w->rt = rt;
     w->idx = i;
     atomic_init(&w->cmd_tick, 0);
@@ -699,7 +572,7 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
 {
     *out = NULL;
     if (config == NULL || !(config->h > 0.0) || !isfinite(config->h) ||
-        config->workers > S_MAX_WORKERS) {
+        config->workers > TMI_RT_MAX_WORKERS) {
         return TM_ERR_INVAL;
     }
     if (sodium_init() < 0) {
@@ -714,15 +587,15 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     rt->seed = config->seed;
     rt->tick = config->tick;
     rt->inline_actors = config->inline_actors;
-    rt->free_actor = S_NONE;
+    rt->free_actor = TMI_RT_NONE;
     tm_index_init(&rt->actor_ix);
     tm_index_init(&rt->link_ix);
     unsigned w = config->workers;
     if (w == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         w = cores < 1 ? 1u
-                      : (cores > (long)S_MAX_WORKERS ? S_MAX_WORKERS
-                                                     : (unsigned)cores);
+                      : (cores > (long)TMI_RT_MAX_WORKERS ? TMI_RT_MAX_WORKERS
+                                                          : (unsigned)cores);
     }
     rt->zctx = zmq_ctx_new();
     rt->workers = calloc(w, sizeof *rt->workers);
@@ -809,7 +682,7 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
                          const double *held, const double *in,
                          const uint16_t *nlink, const double *outputs)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     int rc = s_group_reserve(g, g->n + 1);
     if (rc != 0) {
         return rc;
@@ -857,7 +730,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     if (model == NULL || tm_model_check(model) != 0) {
         return TM_ERR_MODEL_ABI;
     }
-    if (s_actor_find(rt, id) != S_NONE) {
+    if (tmi_rt_actor_find(rt, id) != TMI_RT_NONE) {
         return TM_ERR_DUPLICATE_ACTOR;
     }
     tm_rt_spawn_opts_t none = {0};
@@ -914,9 +787,9 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         return rc;
     }
     uint32_t a = rt->free_actor;
-    if (a == S_NONE) {
-        rc = s_grow((void **)&rt->actors, &rt->cap_actors,
-                    rt->n_actor_slots + 1, sizeof *rt->actors);
+    if (a == TMI_RT_NONE) {
+        rc = tmi_rt_grow((void **)&rt->actors, &rt->cap_actors,
+                         rt->n_actor_slots + 1, sizeof *rt->actors);
         if (rc != 0) {
             s_group_drop_if_empty(rt, gi);
             return rc;
@@ -925,12 +798,12 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     } else {
         rt->free_actor = rt->actors[a].slot;
     }
-    s_actor_t *ac = &rt->actors[a];
+    tmi_rt_actor_t *ac = &rt->actors[a];
     snprintf(ac->id, sizeof ac->id, "%s", id);
     ac->hash = hash;
     ac->spawned = rt->tick;
-    ac->head[S_OUT] = S_NONE;
-    ac->head[S_IN] = S_NONE;
+    ac->head[TMI_RT_OUT] = TMI_RT_NONE;
+    ac->head[TMI_RT_IN] = TMI_RT_NONE;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -939,7 +812,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         }
     }
     if (rc != 0) {
-        ac->group = S_NONE;
+        ac->group = TMI_RT_NONE;
         ac->slot = rt->free_actor;
         rt->free_actor = a;
         s_group_drop_if_empty(rt, gi);
@@ -964,107 +837,20 @@ int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model)
     return s_spawn(rt, id, model, NULL, true);
 }
 
-/* ---- adjacency ---------------------------------------------------------- */
-
-/* The head of the list (dir) that link li belongs to. */
-static uint32_t *s_adj_head(tm_rt_t *rt, uint32_t li, int dir)
-{
-    const s_link_t *l = &rt->links[li];
-    return &rt->actors[dir == S_OUT ? l->src : l->dst].head[dir];
-}
-
-/* Append link li at the tail of its list (dir). */
-static void s_adj_append(tm_rt_t *rt, uint32_t li, int dir)
-{
-    s_adj_t *a = rt->adj;
-    uint32_t *head = s_adj_head(rt, li, dir);
-    if (*head == S_NONE) {
-        *head = li;
-        a[li].prev[dir] = li;
-        a[li].next[dir] = li;
-        return;
-    }
-    uint32_t first = *head;
-    uint32_t tail = a[first].prev[dir];
-    a[li].prev[dir] = tail;
-    a[li].next[dir] = first;
-    a[tail].next[dir] = li;
-    a[first].prev[dir] = li;
-}
-
-/* Take link li out of its list (dir). */
-static void s_adj_unlink(tm_rt_t *rt, uint32_t li, int dir)
-{
-    s_adj_t *a = rt->adj;
-    uint32_t *head = s_adj_head(rt, li, dir);
-    uint32_t p = a[li].prev[dir];
-    uint32_t n = a[li].next[dir];
-    if (n == li) {
-        *head = S_NONE;
-        return;
-    }
-    a[p].next[dir] = n;
-    a[n].prev[dir] = p;
-    if (*head == li) {
-        *head = n;
-    }
-}
-
-/* The link that was at `from` is now at `to` (record and adjacency already
- * copied): repoint its neighbours, or itself when it is alone, and the
- * head. Its place in the list, hence the list's order, is unchanged. */
-static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
-{
-    s_adj_t *a = rt->adj;
-    if (a[to].next[dir] == from) {
-        a[to].prev[dir] = to;
-        a[to].next[dir] = to;
-    } else {
-        a[a[to].prev[dir]].next[dir] = to;
-        a[a[to].next[dir]].prev[dir] = to;
-    }
-    uint32_t *head = s_adj_head(rt, to, dir);
-    if (*head == from) {
-        *head = to;
-    }
-}
-
-/* Remove link li; the last record moves into its place. */
-static void s_link_remove_at(tm_rt_t *rt, uint32_t li)
-{
-    s_link_t *l = &rt->links[li];
-    s_actor_t *dst = &rt->actors[l->dst];
-    s_group_t *g = rt->groups[dst->group];
-    g->nlink[(size_t)dst->slot * g->ni + l->in]--;
-    tm_index_remove(&rt->link_ix, s_link_hash(l), li);
-    s_adj_unlink(rt, li, S_OUT);
-    s_adj_unlink(rt, li, S_IN);
-    uint32_t last = (uint32_t)(rt->n_links - 1);
-    if (li != last) {
-        rt->links[li] = rt->links[last];
-        rt->adj[li] = rt->adj[last];
-        s_adj_moved(rt, last, li, S_OUT);
-        s_adj_moved(rt, last, li, S_IN);
-        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]), last, li);
-    }
-    rt->n_links--;
-    rt->plan_dirty = 1;
-}
-
 int tm_rt_kill(tm_rt_t *rt, const char *id)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     /* O(degree): removals keep the heads current, and a link from the
      * actor to itself leaves both lists at once. */
-    for (int dir = S_OUT; dir <= S_IN; dir++) {
-        while (rt->actors[a].head[dir] != S_NONE) {
-            s_link_remove_at(rt, rt->actors[a].head[dir]);
+    for (int dir = TMI_RT_OUT; dir <= TMI_RT_IN; dir++) {
+        while (rt->actors[a].head[dir] != TMI_RT_NONE) {
+            tmi_rt_link_remove_at(rt, rt->actors[a].head[dir]);
         }
     }
-    s_actor_t *ac = &rt->actors[a];
+    tmi_rt_actor_t *ac = &rt->actors[a];
     if (rt->groups[ac->group]->remote) {
         rt->n_remote--;
     } else {
@@ -1072,195 +858,18 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
     }
     s_group_remove(rt, ac->group, ac->slot);
     tm_index_remove(&rt->actor_ix, ac->hash, a);
-    ac->group = S_NONE;
+    ac->group = TMI_RT_NONE;
     ac->id[0] = '\0';
     ac->slot = rt->free_actor;
     rt->free_actor = a;
     return 0;
 }
 
-/* ---- links -------------------------------------------------------------- */
-
-static int s_resolve_link(tm_rt_t *rt, const char *src, const char *output,
-                          const char *dst, const char *input, s_link_t *l)
-{
-    uint32_t s = s_actor_find(rt, src);
-    uint32_t d = s_actor_find(rt, dst);
-    if (s == S_NONE || d == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    const tm_model_t *sm = rt->groups[rt->actors[s].group]->model;
-    const tm_model_t *dm = rt->groups[rt->actors[d].group]->model;
-    int o =
-        output ? tm_model_var_index(sm->outputs, sm->n_outputs, output) : -1;
-    int i = input ? tm_model_var_index(dm->inputs, dm->n_inputs, input) : -1;
-    if (o < 0 || i < 0) {
-        return TM_ERR_UNKNOWN_PORT;
-    }
-    l->src = s;
-    l->dst = d;
-    l->out = (uint16_t)o;
-    l->in = (uint16_t)i;
-    return 0;
-}
-
-int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
-               const char *dst, const char *input)
-{
-    s_link_t l;
-    memset(&l, 0, sizeof l);
-    int rc = s_resolve_link(rt, src, output, dst, input, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    uint64_t hash = s_link_hash(&l);
-    if (tm_index_find(&rt->link_ix, hash, &l, s_link_eq, rt) != TM_INDEX_NONE) {
-        return TM_ERR_EXISTS;
-    }
-    s_actor_t *d = &rt->actors[l.dst];
-    s_group_t *g = rt->groups[d->group];
-    if (g->remote) {
-        return TM_ERR_INVAL; /* a proxy's outputs only come by import */
-    }
-    uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
-    if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
-        return TM_ERR_INPUT_LINKED;
-    }
-    if (*nl == UINT16_MAX) {
-        return TM_ERR_TOO_BIG;
-    }
-    rc = s_grow((void **)&rt->links, &rt->cap_links, rt->n_links + 1,
-                sizeof *rt->links);
-    if (rc == 0) {
-        rc = s_grow((void **)&rt->adj, &rt->cap_adj, rt->n_links + 1,
-                    sizeof *rt->adj);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    uint32_t li = (uint32_t)rt->n_links;
-    rc = tm_index_insert(&rt->link_ix, hash, li);
-    if (rc != 0) {
-        return rc;
-    }
-    rt->links[rt->n_links++] = l;
-    s_adj_append(rt, li, S_OUT);
-    s_adj_append(rt, li, S_IN);
-    (*nl)++;
-    rt->plan_dirty = 1;
-    return 0;
-}
-
-int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
-                 const char *dst, const char *input)
-{
-    s_link_t l;
-    memset(&l, 0, sizeof l);
-    int rc = s_resolve_link(rt, src, output, dst, input, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    uint32_t li =
-        tm_index_find(&rt->link_ix, s_link_hash(&l), &l, s_link_eq, rt);
-    if (li == TM_INDEX_NONE) {
-        return TM_ERR_NOT_LINKED;
-    }
-    s_link_remove_at(rt, li);
-    return 0;
-}
-
-/* Sort record used while building the gather plan. */
-typedef struct {
-    uint32_t dst;
-    uint32_t src_off;
-    const s_group_t *src;
-    const char *src_id;
-} s_plan_t;
-
-static int s_plan_cmp(const void *a, const void *b)
-{
-    const s_plan_t *x = a;
-    const s_plan_t *y = b;
-    if (x->dst != y->dst) {
-        return x->dst < y->dst ? -1 : 1;
-    }
-    int c = strcmp(x->src_id, y->src_id);
-    if (c != 0) {
-        return c;
-    }
-    /* Several outputs of one source: output order. Same id means same
-     * actor and slot, so the offsets differ by the output index. Without
-     * this tie-break the order would be the link table's (at best: qsort
-     * need not be stable), and a sum of three or more links would depend
-     * on the order in which they were made. */
-    return (x->src_off > y->src_off) - (x->src_off < y->src_off);
-}
-
-/* Resolve links into per-group gather arrays (once per change). */
-static int s_rebuild_plan(tm_rt_t *rt)
-{
-    size_t *count = calloc(rt->n_groups + 1, sizeof *count);
-    s_plan_t *plan = malloc((rt->n_links + 1) * sizeof *plan);
-    size_t *start = calloc(rt->n_groups + 1, sizeof *start);
-    int rc = 0;
-    if (count == NULL || plan == NULL || start == NULL) {
-        rc = TM_ERR_NOMEM;
-        goto done;
-    }
-    for (size_t li = 0; li < rt->n_links; li++) {
-        count[rt->actors[rt->links[li].dst].group]++;
-    }
-    for (size_t gi = 1; gi <= rt->n_groups; gi++) {
-        start[gi] = start[gi - 1] + count[gi - 1];
-    }
-    memset(count, 0, (rt->n_groups + 1) * sizeof *count);
-    for (size_t li = 0; li < rt->n_links; li++) {
-        const s_link_t *l = &rt->links[li];
-        const s_actor_t *sa = &rt->actors[l->src];
-        const s_actor_t *da = &rt->actors[l->dst];
-        const s_group_t *sg = rt->groups[sa->group];
-        const s_group_t *dg = rt->groups[da->group];
-        s_plan_t *p = &plan[start[da->group] + count[da->group]++];
-        p->dst = da->slot * dg->ni + l->in;
-        p->src_off = sa->slot * sg->no + l->out;
-        p->src = sg;
-        p->src_id = sa->id;
-    }
-    for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        s_group_t *g = rt->groups[gi];
-        if (g == NULL) {
-            continue;
-        }
-        size_t n = count[gi];
-        s_plan_t *p = plan + start[gi];
-        qsort(p, n, sizeof *p, s_plan_cmp);
-        s_gather_t *ge = realloc(g->gather, (n + 1) * sizeof *ge);
-        if (ge == NULL) {
-            rc = TM_ERR_NOMEM;
-            goto done;
-        }
-        g->gather = ge;
-        for (size_t e = 0; e < n; e++) {
-            uint32_t add = (e > 0 && p[e - 1].dst == p[e].dst) ? 1u : 0u;
-            ge[e].src = p[e].src;
-            ge[e].src_off = p[e].src_off;
-            ge[e].dst = p[e].dst << 1 | add;
-        }
-        g->n_gather = n;
-    }
-    rt->plan_dirty = 0;
-done:
-    free(count);
-    free(plan);
-    free(start);
-    return rc;
-}
-
 /* ---- set / set_model ---------------------------------------------------- */
 
 /* Outputs of slot s at the current tick from its state, parameters and
  * last inputs. TM_ERR_BAD_VALUE, outputs unchanged, if one is not finite. */
-static int s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
+static int s_recompute_outputs(tm_rt_t *rt, tmi_rt_group_t *g, size_t s)
 {
     double y[TM_MODEL_MAX_VARS];
     g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
@@ -1274,11 +883,11 @@ static int s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
 
 int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    s_group_t *g = rt->groups[rt->actors[a].group];
+    tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
     size_t s = rt->actors[a].slot;
     const tm_model_t *m = g->model;
     if (g->remote) {
@@ -1328,13 +937,13 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
 
 int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     uint32_t ogi = rt->actors[a].group;
     size_t os = rt->actors[a].slot;
-    s_group_t *og = rt->groups[ogi];
+    tmi_rt_group_t *og = rt->groups[ogi];
     if (og->remote) {
         return TM_ERR_INVAL;
     }
@@ -1381,7 +990,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
         return rc;
     }
     s_group_remove(rt, ogi, os);
-    s_group_t *ng = rt->groups[ngi];
+    tmi_rt_group_t *ng = rt->groups[ngi];
     size_t ns = rt->actors[a].slot;
     ng->status[ns] = status;
     ng->faults[ns] = faults;
@@ -1393,11 +1002,11 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
 
 int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    s_group_t *g = rt->groups[rt->actors[a].group];
+    tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
     if (!g->remote) {
         return TM_ERR_INVAL;
     }
@@ -1421,12 +1030,12 @@ int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
 int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
                   const tm_model_t **model)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
+    const tmi_rt_actor_t *ac = &rt->actors[a];
+    const tmi_rt_group_t *g = rt->groups[ac->group];
     *out = g->out[rt->tick & 1u] + (size_t)ac->slot * g->no;
     if (model != NULL) {
         *model = g->model;
@@ -1494,7 +1103,7 @@ static void s_faults_merge(tm_rt_t *rt, uint64_t k)
     size_t room = 0;
     tm_rt_fault_t *h = NULL;
     for (unsigned wi = 0; wi < rt->n_workers; wi++) {
-        s_worker_t *w = &rt->workers[wi];
+        tmi_rt_worker_t *w = &rt->workers[wi];
         if (w->faults == w->faults_merged) {
             continue;
         }
@@ -1508,7 +1117,7 @@ static void s_faults_merge(tm_rt_t *rt, uint64_t k)
             h = rt->faults == NULL ? NULL : rt->faults + rt->n_faults;
         }
         for (size_t gi = 0; gi < w->n_groups; gi++) {
-            s_group_t *g = w->groups[gi];
+            tmi_rt_group_t *g = w->groups[gi];
             if (g->n_faulted == 0) {
                 continue;
             }
@@ -1535,7 +1144,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
     rt->faults_dropped = 0;
     for (uint64_t t = 0; t < ticks; t++) {
         if (rt->plan_dirty) {
-            int rc = s_rebuild_plan(rt);
+            int rc = tmi_rt_plan_rebuild(rt);
             if (rc != 0) {
                 return rc;
             }
@@ -1546,7 +1155,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
             /* Workers are idle between ticks, so the control thread may
              * step their shards itself. */
             for (unsigned i = 0; i < rt->n_workers; i++) {
-                s_worker_t *w = &rt->workers[i];
+                tmi_rt_worker_t *w = &rt->workers[i];
                 w->busy_ns = 0.0;
                 for (size_t g = 0; g < w->n_groups; g++) {
                     s_group_step(rt, w, w->groups[g], k);
@@ -1558,14 +1167,14 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
             continue;
         }
         for (unsigned i = 0; i < rt->n_workers; i++) {
-            s_worker_t *w = &rt->workers[i];
+            tmi_rt_worker_t *w = &rt->workers[i];
             atomic_store_explicit(&w->cmd_tick, k, memory_order_release);
             if (s_send_msg(w->ctl, S_CMD_STEP, 0, k) != 0) {
                 return TM_ERR_IO;
             }
         }
         for (unsigned i = 0; i < rt->n_workers; i++) {
-            s_worker_t *w = &rt->workers[i];
+            tmi_rt_worker_t *w = &rt->workers[i];
             s_msg_t m;
             if (s_recv_msg(w->ctl, &m, 0) != 0 || m.cmd != S_CMD_DONE ||
                 m.tick != k ||
@@ -1617,8 +1226,8 @@ size_t tm_rt_count(const tm_rt_t *rt)
 
 static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
 {
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
+    const tmi_rt_actor_t *ac = &rt->actors[a];
+    const tmi_rt_group_t *g = rt->groups[ac->group];
     size_t s = ac->slot;
     v->id = ac->id;
     v->model = g->model;
@@ -1643,8 +1252,8 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
 
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     s_view(rt, a, out);
@@ -1655,7 +1264,7 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
                   void *arg)
 {
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        const s_group_t *g = rt->groups[gi];
+        const tmi_rt_group_t *g = rt->groups[gi];
         if (g == NULL || g->remote) {
             continue;
         }
@@ -1671,239 +1280,6 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
     return 0;
 }
 
-static tm_rt_link_t s_link_view(const tm_rt_t *rt, uint32_t li)
-{
-    const s_link_t *l = &rt->links[li];
-    const s_actor_t *sa = &rt->actors[l->src];
-    const s_actor_t *da = &rt->actors[l->dst];
-    const tm_model_t *sm = rt->groups[sa->group]->model;
-    const tm_model_t *dm = rt->groups[da->group]->model;
-    tm_rt_link_t v = {.src = sa->id,
-                      .output = sm->outputs[l->out].name,
-                      .dst = da->id,
-                      .input = dm->inputs[l->in].name};
-    return v;
-}
-
-int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
-                       void *arg)
-{
-    for (size_t li = 0; li < rt->n_links; li++) {
-        tm_rt_link_t v = s_link_view(rt, (uint32_t)li);
-        int rc = cb(&v, arg);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
-                          int (*cb)(const tm_rt_link_t *, void *), void *arg)
-{
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    for (int dir = S_OUT; dir <= S_IN; dir++) {
-        uint32_t head = rt->actors[a].head[dir];
-        if (head == S_NONE) {
-            continue;
-        }
-        uint32_t li = head;
-        do {
-            /* A link to itself was visited among the outgoing ones. */
-            if (dir == S_OUT || rt->links[li].src != a) {
-                tm_rt_link_t v = s_link_view(rt, li);
-                int rc = cb(&v, arg);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
-            li = rt->adj[li].next[dir];
-        } while (li != head);
-    }
-    return 0;
-}
-
-/* ---- digest ------------------------------------------------------------- */
-
-static void s_hash_bytes(crypto_generichash_state *st, const void *p, size_t n)
-{
-    crypto_generichash_update(st, p, n);
-}
-
-static void s_hash_str(crypto_generichash_state *st, const char *s)
-{
-    s_hash_bytes(st, s, strlen(s) + 1);
-}
-
-static void s_hash_u64(crypto_generichash_state *st, uint64_t v)
-{
-    unsigned char le[8];
-    for (int b = 0; b < 8; b++) {
-        le[b] = (unsigned char)(v >> (8 * b));
-    }
-    s_hash_bytes(st, le, sizeof le);
-}
-
-/* n doubles as their little-endian IEEE 754 bits, after their count. */
-static void s_hash_f64s(crypto_generichash_state *st, const double *v,
-                        uint32_t n)
-{
-    s_hash_u64(st, n);
-    for (uint32_t j = 0; j < n; j++) {
-        uint64_t bits;
-        memcpy(&bits, &v[j], sizeof bits);
-        s_hash_u64(st, bits);
-    }
-}
-
-/* An incoming link, for sorting: input, then source id, then output. */
-typedef struct {
-    uint16_t in;
-    uint16_t out;
-    uint32_t srci; /* source actor handle */
-    const char *src;
-} s_in_link_t;
-
-static int s_in_link_cmp(const void *a, const void *b)
-{
-    const s_in_link_t *x = a;
-    const s_in_link_t *y = b;
-    if (x->in != y->in) {
-        return x->in < y->in ? -1 : 1;
-    }
-    int c = strcmp(x->src, y->src);
-    if (c != 0) {
-        return c;
-    }
-    return x->out < y->out ? -1 : x->out > y->out ? 1 : 0;
-}
-
-/* H(actor): everything that defines it (see tm_rt_digest). links is
- * scratch space for its incoming links (*cap entries, grown). */
-static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
-                        size_t *cap, unsigned char h[32])
-{
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
-    const tm_model_t *m = g->model;
-    size_t s = ac->slot;
-    size_t n = 0;
-    uint32_t head = ac->head[S_IN];
-    if (head != S_NONE) {
-        uint32_t li = head;
-        do {
-            if (n == *cap) {
-                size_t grown = *cap ? *cap * 2 : 16;
-                s_in_link_t *v = realloc(*links, grown * sizeof *v);
-                if (v == NULL) {
-                    return TM_ERR_NOMEM;
-                }
-                *links = v;
-                *cap = grown;
-            }
-            const s_link_t *l = &rt->links[li];
-            (*links)[n].in = l->in;
-            (*links)[n].out = l->out;
-            (*links)[n].srci = l->src;
-            (*links)[n].src = rt->actors[l->src].id;
-            n++;
-            li = rt->adj[li].next[S_IN];
-        } while (li != head);
-    }
-    if (n > 1) {
-        qsort(*links, n, sizeof **links, s_in_link_cmp);
-    }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    s_hash_str(&st, ac->id);
-    s_hash_str(&st, m->family);
-    s_hash_str(&st, m->version);
-    s_hash_u64(&st, (uint64_t)m->fidelity);
-    s_hash_u64(&st, g->period);
-    s_hash_f64s(&st, g->params + s * g->np, g->np);
-    s_hash_f64s(&st, g->held + s * g->ni, g->ni);
-    s_hash_f64s(&st, g->state + s * g->ns, g->ns);
-    s_hash_f64s(&st, g->out[rt->tick & 1u] + s * g->no, g->no);
-    s_hash_u64(&st, n);
-    for (size_t i = 0; i < n; i++) {
-        s_hash_str(&st, m->inputs[(*links)[i].in].name);
-        s_hash_str(&st, (*links)[i].src);
-        const s_actor_t *src = &rt->actors[(*links)[i].srci];
-        const tm_model_t *sm = rt->groups[src->group]->model;
-        s_hash_str(&st, sm->outputs[(*links)[i].out].name);
-    }
-    crypto_generichash_final(&st, h, 32);
-    return 0;
-}
-
-/* sum += h, as 256-bit little-endian numbers (mod 2^256). */
-static void s_add256(unsigned char sum[32], const unsigned char h[32])
-{
-    unsigned carry = 0;
-    for (int i = 0; i < 32; i++) {
-        unsigned v = (unsigned)sum[i] + h[i] + carry;
-        sum[i] = (unsigned char)v;
-        carry = v >> 8;
-    }
-}
-
-int tm_rt_digest_part(tm_rt_t *rt, tm_rt_digest_part_t *part)
-{
-    s_in_link_t *links = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    memset(part, 0, sizeof *part);
-    for (size_t a = 0; a < rt->n_actor_slots && rc == 0; a++) {
-        uint32_t gi = rt->actors[a].group;
-        if (gi == S_NONE || rt->groups[gi]->remote) {
-            continue;
-        }
-        unsigned char h[32];
-        rc = s_actor_hash(rt, (uint32_t)a, &links, &cap, h);
-        if (rc == 0) {
-            s_add256(part->sum, h);
-            part->actors++;
-        }
-    }
-    part->tick = rt->tick;
-    free(links);
-    return rc;
-}
-
-int tm_rt_digest_combine(const tm_rt_digest_part_t *parts, size_t n,
-                         uint8_t out[32])
-{
-    tm_rt_digest_part_t all;
-    memset(&all, 0, sizeof all);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && parts[i].tick != parts[0].tick) {
-            return TM_ERR_INVAL;
-        }
-        s_add256(all.sum, parts[i].sum);
-        all.actors += parts[i].actors;
-    }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    s_hash_str(&st, TM_RT_DIGEST_NAME);
-    s_hash_u64(&st, all.actors);
-    s_hash_bytes(&st, all.sum, sizeof all.sum);
-    crypto_generichash_final(&st, out, 32);
-    return 0;
-}
-
-int tm_rt_digest(tm_rt_t *rt, uint8_t out[32])
-{
-    tm_rt_digest_part_t part;
-    int rc = tm_rt_digest_part(rt, &part);
-    if (rc == 0) {
-        rc = tm_rt_digest_combine(&part, 1, out);
-    }
-    return rc;
-}
-
 void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -1917,7 +1293,7 @@ void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
     out->workers = rt->n_workers;
     out->last_tick_ns = rt->last_tick_ns;
     for (unsigned i = 0; i < rt->n_workers; i++) {
-        const s_worker_t *w = &rt->workers[i];
+        const tmi_rt_worker_t *w = &rt->workers[i];
         out->steps += w->steps;
         out->faults += w->faults;
         out->busy_ns[i] = w->busy_ns;
