@@ -1,90 +1,36 @@
-/* tm_rt: the actor runtime - groups in shards, coupling plan, workers.
+/* tm_rt: the actor runtime - groups in shards, actors, spawn, kill, set.
  *
  * Layout. An actor lives in a group: the actors of one shard that share a
  * model and a period. A group keeps structure-of-arrays storage (state,
- * previous state, parameters, held inputs, inputs, two output buffers,
+ * previous state, parameters, held inputs, inputs, a ring of past outputs,
  * health), so one model call steps the whole group. The actor table keeps
- * the cold metadata (id, hash, group, slot) and an index maps ids to it.
+ * the cold metadata (id, hash, group, slot, links, window) and an index
+ * maps ids to it.
  *
- * Links, their adjacency lists and the gather plan they resolve into are
- * in tm_rt_link.c, the digest in tm_rt_digest.c; tm_rt_int.h holds the
- * layout they share.
- *
- * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
- * actor whose period does not divide k copies its outputs forward. All
- * workers finish tick k before any starts k+1 (one STEP and one DONE
- * message per worker per tick), so reading another shard's previous buffer
- * never races with its writer.
+ * The other files of the runtime: tm_rt_step.c (the step of a group,
+ * workers, faults), tm_rt_link.c (links, their adjacency lists and the
+ * gather plan they resolve into), tm_rt_hist.c (rings of past outputs,
+ * windows, import and export), tm_rt_digest.c (the digest); tm_rt_int.h
+ * holds the layout they share.
  *
  * Proxies. A proxy of a remote actor lives in a group of its own kind
  * (remote, period 1) that belongs to no worker, so it is never stepped; the
- * gather plan treats it as any source. An import writes both output
- * buffers, so the value is read by the next tick whatever its parity and
- * stays (is held) until the next import.
- *
- * Faults. A worker that sees a fault in a group notes how many in the
- * group (the per-slot status says which). After the tick the control
- * thread visits only the groups of workers whose fault count moved, and
- * keeps the first TM_RT_FAULTS_MAX faults of the call by (tick, id), with a
- * bounded heap; a tick without faults costs one comparison per worker.
+ * gather plan treats it as any source, and tm_rt_hist.c fills its outputs.
  */
 #include "tm_rt_int.h"
 
 #include "tm_err.h"
 #include "tm_text.h"
 
-#include <ev.h>
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-enum { S_CMD_STEP = 1, S_CMD_STOP = 2, S_CMD_DONE = 3 };
-
-/* Inproc control message: a plain struct, never leaves the process. */
-typedef struct {
-    uint32_t cmd;
-    uint32_t status; /* DONE: 0 or a tm_err_t */
-    uint64_t tick;
-} s_msg_t;
-
-struct tmi_rt_worker {
-    tm_rt_t *rt;
-    unsigned idx;
-    pthread_t thread;
-    int started;
-    void *ctl;  /* control side PAIR */
-    void *sock; /* worker side PAIR */
-    struct ev_loop *loop;
-    ev_io io;
-    ev_prepare prep;
-    /* Explicit release/acquire pairs make the hand-over visible to the
-     * thread sanitizer, which cannot see libzmq's own synchronisation. */
-    atomic_uint_fast64_t cmd_tick;
-    atomic_uint_fast64_t done_tick;
-    tmi_rt_group_t **groups;
-    size_t n_groups;
-    double busy_ns;
-    uint64_t steps;
-    uint64_t faults;
-    uint64_t faults_merged; /* control thread: `faults` at the last merge */
-};
-
 /* ---- helpers ------------------------------------------------------------ */
-
-static double s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 int tmi_rt_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -138,8 +84,7 @@ static void s_group_free(tmi_rt_group_t *g)
     free(g->params);
     free(g->held);
     free(g->in);
-    free(g->out[0]);
-    free(g->out[1]);
+    tmi_rt_ring_free(g);
     free(g->status);
     free(g->nlink);
     free(g->faults);
@@ -179,8 +124,7 @@ static int s_group_reserve(tmi_rt_group_t *g, size_t need)
     rc |= s_realloc_array((void **)&g->params, cap * g->np, d);
     rc |= s_realloc_array((void **)&g->held, cap * g->ni, d);
     rc |= s_realloc_array((void **)&g->in, cap * g->ni, d);
-    rc |= s_realloc_array((void **)&g->out[0], cap * g->no, d);
-    rc |= s_realloc_array((void **)&g->out[1], cap * g->no, d);
+    rc |= tmi_rt_ring_reserve(g, cap);
     rc |= s_realloc_array((void **)&g->status, cap, 1);
     rc |= s_realloc_array((void **)&g->nlink, cap * g->ni, sizeof(uint16_t));
     rc |= s_realloc_array((void **)&g->faults, cap, sizeof(uint32_t));
@@ -231,7 +175,8 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         w->groups = wg;
     }
     tmi_rt_group_t *g = calloc(1, sizeof *g);
-    if (g == NULL) {
+    if (g == NULL || tmi_rt_ring_init(g) != 0) {
+        free(g);
         return TM_ERR_NOMEM;
     }
     g->model = model;
@@ -283,8 +228,9 @@ static void s_group_move(tmi_rt_group_t *g, size_t to, size_t from)
     memcpy(g->params + to * g->np, g->params + from * g->np, g->np * d);
     memcpy(g->held + to * g->ni, g->held + from * g->ni, g->ni * d);
     memcpy(g->in + to * g->ni, g->in + from * g->ni, g->ni * d);
-    memcpy(g->out[0] + to * g->no, g->out[0] + from * g->no, g->no * d);
-    memcpy(g->out[1] + to * g->no, g->out[1] + from * g->no, g->no * d);
+    for (uint32_t j = 0; j < g->depth; j++) {
+        memcpy(g->out[j] + to * g->no, g->out[j] + from * g->no, g->no * d);
+    }
     memcpy(g->nlink + to * g->ni, g->nlink + from * g->ni,
            g->ni * sizeof(uint16_t));
     g->status[to] = g->status[from];
@@ -307,263 +253,6 @@ static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
     g->n--;
     rt->plan_dirty = 1;
     s_group_drop_if_empty(rt, gi);
-}
-
-/* ---- workers ------------------------------------------------------------ */
-
-/* Step one group for tick k (called by its worker). */
-static void s_group_step(tm_rt_t *rt, tmi_rt_worker_t *w, tmi_rt_group_t *g,
-                         uint64_t k)
-{
-    const size_t n = g->n;
-    if (n == 0) {
-        return;
-    }
-    const int cur = (int)(k & 1u);
-    const int prv = cur ^ 1;
-    const size_t no = g->no;
-    const size_t ni = g->ni;
-    const size_t ns = g->ns;
-    double *restrict out = g->out[cur];
-    const double *restrict pout = g->out[prv];
-    if (k % g->period != 0) {
-        memcpy(out, pout, n * no * sizeof(double));
-        return;
-    }
-    double t0 = s_now_ns();
-    double *restrict in = g->in;
-    if (ni > 0) {
-        memcpy(in, g->held, n * ni * sizeof(double));
-        const tmi_rt_gather_t *ge = g->gather;
-        for (size_t e = 0; e < g->n_gather; e++) {
-            double v = ge[e].src->out[prv][ge[e].src_off];
-            uint32_t dst = ge[e].dst >> 1;
-            if (ge[e].dst & 1u) {
-                in[dst] += v;
-            } else {
-                in[dst] = v;
-            }
-        }
-    }
-    if (ns > 0) {
-        memcpy(g->prev, g->state, n * ns * sizeof(double));
-    }
-    tm_step_ctx_t ctx = {.h = rt->h * (double)g->period,
-                         .tick = k,
-                         .seed = rt->seed,
-                         .keys = g->keys};
-    memset(g->status, 0, n);
-    g->model->step(&ctx, n, g->state, g->params, in, out, g->status);
-
-    /* x * 0 is 0 for finite x and NaN otherwise: one pass tells whether
-     * any state or output is non-finite, the slow scan runs only then. */
-    double probe = 0.0;
-    uint8_t any = 0;
-    for (size_t i = 0; i < n * no; i++) {
-        probe += out[i] * 0.0;
-    }
-    for (size_t i = 0; i < n * ns; i++) {
-        probe += g->state[i] * 0.0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        any |= g->status[i];
-    }
-    if (probe != 0.0 || any != 0) {
-        uint32_t nf = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (g->status[i] == TM_STEP_OK) {
-                for (size_t j = 0; j < no; j++) {
-                    if (!isfinite(out[i * no + j])) {
-                        g->status[i] = TM_STEP_NONFINITE;
-                    }
-                }
-                for (size_t j = 0; j < ns; j++) {
-                    if (!isfinite(g->state[i * ns + j])) {
-                        g->status[i] = TM_STEP_NONFINITE;
-                    }
-                }
-            }
-            if (g->status[i] != TM_STEP_OK) {
-                /* Keep the last good state and outputs: a faulty step
-                 * never propagates through links. */
-                memcpy(g->state + i * ns, g->prev + i * ns,
-                       ns * sizeof(double));
-                memcpy(out + i * no, pout + i * no, no * sizeof(double));
-                g->faults[i]++;
-                g->last_fault[i] = k;
-                w->faults++;
-                nf++;
-            }
-        }
-        g->n_faulted = nf;
-    }
-    w->steps += n;
-    double dt = s_now_ns() - t0;
-    g->step_ns = dt / (double)n;
-    w->busy_ns += dt;
-}
-
-static int s_send_msg(void *sock, uint32_t cmd, uint32_t status, uint64_t tick)
-{
-    s_msg_t m = {.cmd = cmd, .status = status, .tick = tick};
-    for (;;) {
-        if (zmq_send(sock, &m, sizeof m, 0) == (int)sizeof m) {
-            return 0;
-        }
-        if (errno != EINTR) {
-            return TM_ERR_IO;
-        }
-    }
-}
-
-static int s_recv_msg(void *sock, s_msg_t *m, int flags)
-{
-    for (;;) {
-        int n = zmq_recv(sock, m, sizeof *m, flags);
-        if (n == (int)sizeof *m) {
-            return 0;
-        }
-        if (n >= 0) {
-            return TM_ERR_INTERNAL; /* wrong size: never sent by us */
-        }
-        if (errno == EAGAIN) {
-            return TM_ERR_BUSY;
-        }
-        if (errno != EINTR) {
-            return TM_ERR_IO;
-        }
-    }
-}
-
-/* Handle every message pending on the worker socket. ZMQ_FD is
- * edge-triggered, so drain while ZMQ_EVENTS says POLLIN. */
-static void s_worker_drain(tmi_rt_worker_t *w)
-{
-    for (;;) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(w->sock, ZMQ_EVENTS, &events, &sz) != 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-        if (!(events & ZMQ_POLLIN)) {
-            return;
-        }
-        s_msg_t m;
-        int rc = s_recv_msg(w->sock, &m, ZMQ_DONTWAIT);
-        if (rc == TM_ERR_BUSY) {
-            continue;
-        }
-        if (rc != 0 || m.cmd == S_CMD_STOP) {
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-        if (m.cmd != S_CMD_STEP) {
-            continue;
-        }
-        uint64_t k = atomic_load_explicit(&w->cmd_tick, memory_order_acquire);
-        w->busy_ns = 0.0;
-        for (size_t i = 0; i < w->n_groups; i++) {
-            s_group_step(w->rt, w, w->groups[i], k);
-        }
-        atomic_store_explicit(&w->done_tick, k, memory_order_release);
-        if (s_send_msg(w->sock, S_CMD_DONE, 0, k) != 0) {
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-    }
-}
-
-static void s_worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-    (void)loop;
-    (void)revents;
-    s_worker_drain(io->data);
-}
-
-static void s_worker_prep_cb(struct ev_loop *loop, ev_prepare *p, int revents)
-{
-    (void)loop;
-    (void)revents;
-    s_worker_drain(p->data);
-}
-
-static void *s_worker_main(void *arg)
-{
-    tmi_rt_worker_t *w = arg;
-    ev_run(w->loop, 0);
-    return NULL;
-}
-
-static void s_workers_stop(tm_rt_t *rt)
-{
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        tmi_rt_worker_t *w = &rt->workers[i];
-        if (w->started) {
-            (void)s_send_msg(w->ctl, S_CMD_STOP, 0, 0);
-        }
-    }
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        tmi_rt_worker_t *w = &rt->workers[i];
-        if (w->started) {
-            pthread_join(w->thread, NULL);
-            w->started = 0;
-        }
-        if (w->sock != NULL) {
-            zmq_close(w->sock);
-            w->sock = NULL;
-        }
-        if (w->ctl != NULL) {
-            zmq_close(w->ctl);
-            w->ctl = NULL;
-        }
-        if (w->loop != NULL) {
-            ev_loop_destroy(w->loop);
-            w->loop = NULL;
-        }
-        free(w->groups);
-        w->groups = NULL;
-    }
-}
-
-static int s_worker_start(tm_rt_t *rt, unsigned i)
-{
-    tmi_rt_worker_t *w = &rt->workers[i];
-    w->rt = rt;
-    w->idx = i;
-    atomic_init(&w->cmd_tick, 0);
-    atomic_init(&w->done_tick, 0);
-    char ep[96];
-    snprintf(ep, sizeof ep, "inproc://tm-rt-%p-%u", (void *)rt, i);
-    w->ctl = zmq_socket(rt->zctx, ZMQ_PAIR);
-    w->sock = zmq_socket(rt->zctx, ZMQ_PAIR);
-    if (w->ctl == NULL || w->sock == NULL || zmq_bind(w->ctl, ep) != 0 ||
-        zmq_connect(w->sock, ep) != 0) {
-        return TM_ERR_IO;
-    }
-    int fd = -1;
-    size_t sz = sizeof fd;
-    if (zmq_getsockopt(w->sock, ZMQ_FD, &fd, &sz) != 0) {
-        return TM_ERR_IO;
-    }
-    w->loop = ev_loop_new(EVFLAG_AUTO);
-    if (w->loop == NULL) {
-        return TM_ERR_IO;
-    }
-    ev_io_init(&w->io, s_worker_io_cb, fd, EV_READ);
-    w->io.data = w;
-    ev_io_start(w->loop, &w->io);
-    ev_prepare_init(&w->prep, s_worker_prep_cb);
-    w->prep.data = w;
-    ev_prepare_start(w->loop, &w->prep);
-    if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0) {
-        return TM_ERR_IO;
-    }
-    w->started = 1;
-    return 0;
 }
 
 /* ---- open / destroy ----------------------------------------------------- */
@@ -605,7 +294,7 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     }
     for (unsigned i = 0; i < w; i++) {
         rt->n_workers = i + 1;
-        rc = s_worker_start(rt, i);
+        rc = tmi_rt_worker_start(rt, i);
         if (rc != 0) {
             goto done;
         }
@@ -625,7 +314,7 @@ void tm_rt_destroy(tm_rt_t **p)
     }
     tm_rt_t *rt = *p;
     if (rt->workers != NULL) {
-        s_workers_stop(rt);
+        tmi_rt_workers_stop(rt);
         free(rt->workers);
     }
     if (rt->zctx != NULL) {
@@ -657,7 +346,7 @@ static int s_check_values(const tm_var_t *vars, uint32_t n, const double *v)
     return 0;
 }
 
-static bool s_all_finite(const double *v, uint32_t n)
+bool tmi_rt_all_finite(const double *v, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) {
@@ -708,11 +397,9 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     g->last_fault[s] = 0;
     g->keys[s] = rt->actors[a].hash;
     g->actor[s] = a;
-    double *cur = g->out[rt->tick & 1u] + s * g->no;
-    memcpy(cur, outputs, g->no * d);
-    /* Both buffers hold the spawn outputs, so a reader of either parity
-     * sees them. */
-    memcpy(g->out[(rt->tick & 1u) ^ 1u] + s * g->no, cur, g->no * d);
+    /* Every tick of the ring holds the spawn outputs: ticks before the
+     * spawn read as the spawn outputs. */
+    tmi_rt_ring_fill(g, s, outputs);
     g->n++;
     rt->actors[a].group = gi;
     rt->actors[a].slot = (uint32_t)s;
@@ -773,8 +460,8 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         double zero[TM_MODEL_MAX_VARS] = {0};
         model->output(1, state, params, zero, outputs);
     }
-    if (!s_all_finite(state, model->n_states) ||
-        !s_all_finite(outputs, model->n_outputs)) {
+    if (!tmi_rt_all_finite(state, model->n_states) ||
+        !tmi_rt_all_finite(outputs, model->n_outputs)) {
         return TM_ERR_BAD_VALUE;
     }
     uint32_t period = opts->period == 0 ? 1 : opts->period;
@@ -804,6 +491,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     ac->spawned = rt->tick;
     ac->head[TMI_RT_OUT] = TMI_RT_NONE;
     ac->head[TMI_RT_IN] = TMI_RT_NONE;
+    ac->history = 1;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -844,10 +532,12 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
         return TM_ERR_UNKNOWN_ACTOR;
     }
     /* O(degree): removals keep the heads current, and a link from the
-     * actor to itself leaves both lists at once. */
+     * actor to itself leaves both lists at once. The windows of the
+     * sources of its incoming links follow; its own does not matter. */
     for (int dir = TMI_RT_OUT; dir <= TMI_RT_IN; dir++) {
         while (rt->actors[a].head[dir] != TMI_RT_NONE) {
-            tmi_rt_link_remove_at(rt, rt->actors[a].head[dir]);
+            tmi_rt_link_remove_at(rt, rt->actors[a].head[dir],
+                                  dir == TMI_RT_IN);
         }
     }
     tmi_rt_actor_t *ac = &rt->actors[a];
@@ -869,15 +559,15 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
 
 /* Outputs of slot s at the current tick from its state, parameters and
  * last inputs. TM_ERR_BAD_VALUE, outputs unchanged, if one is not finite. */
-static int s_recompute_outputs(tm_rt_t *rt, tmi_rt_group_t *g, size_t s)
+static int s_recompute_outputs(tmi_rt_group_t *g, size_t s)
 {
     double y[TM_MODEL_MAX_VARS];
     g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
                      g->in + s * g->ni, y);
-    if (!s_all_finite(y, g->no)) {
+    if (!tmi_rt_all_finite(y, g->no)) {
         return TM_ERR_BAD_VALUE;
     }
-    memcpy(g->out[rt->tick & 1u] + s * g->no, y, g->no * sizeof(double));
+    memcpy(g->out[0] + s * g->no, y, g->no * sizeof(double));
     return 0;
 }
 
@@ -904,7 +594,7 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         double *p = &g->params[s * g->np + (size_t)i];
         double old = *p;
         *p = value;
-        int rc = s_recompute_outputs(rt, g, s);
+        int rc = s_recompute_outputs(g, s);
         if (rc != 0) {
             *p = old;
         }
@@ -918,7 +608,7 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         double *x = &g->state[s * g->ns + (size_t)i];
         double old = *x;
         *x = value;
-        int rc = s_recompute_outputs(rt, g, s);
+        int rc = s_recompute_outputs(g, s);
         if (rc != 0) {
             *x = old;
         }
@@ -933,6 +623,17 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         return 0;
     }
     return TM_ERR_UNKNOWN_PORT;
+}
+
+/* The past outputs of a window of w ticks (the current tick excepted)
+ * from slot os of group og to slot ns of group ng (same ports). */
+static void s_copy_history(tmi_rt_group_t *ng, size_t ns,
+                           const tmi_rt_group_t *og, size_t os, uint32_t w)
+{
+    for (uint32_t j = 1; j < w; j++) {
+        memcpy(ng->out[j] + ns * ng->no, og->out[j] + os * og->no,
+               og->no * sizeof(double));
+    }
 }
 
 int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
@@ -966,12 +667,12 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     memcpy(nlink, og->nlink + os * og->ni, og->ni * sizeof(uint16_t));
     if (tm_model_map_state(model, og->model, og->state + os * og->ns, params,
                            state) != TM_STEP_OK ||
-        !s_all_finite(state, model->n_states)) {
+        !tmi_rt_all_finite(state, model->n_states)) {
         return TM_ERR_MODEL_FAILED;
     }
     double outputs[TM_MODEL_MAX_VARS];
     model->output(1, state, params, in, outputs);
-    if (!s_all_finite(outputs, model->n_outputs)) {
+    if (!tmi_rt_all_finite(outputs, model->n_outputs)) {
         return TM_ERR_MODEL_FAILED;
     }
     uint8_t status = og->status[os];
@@ -982,13 +683,20 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     if (rc != 0) {
         return rc;
     }
+    uint32_t w = rt->actors[a].history;
+    if (rt->groups[ngi]->depth < w + 1) {
+        rc = tmi_rt_ring_resize(rt, rt->groups[ngi], w + 1);
+    }
     /* Place first, then free the old slot (and maybe its group): on
      * failure the actor is still where it was. */
-    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
+    if (rc == 0) {
+        rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
+    }
     if (rc != 0) {
         s_group_drop_if_empty(rt, ngi);
         return rc;
     }
+    s_copy_history(rt->groups[ngi], rt->actors[a].slot, og, os, w);
     s_group_remove(rt, ogi, os);
     tmi_rt_group_t *ng = rt->groups[ngi];
     size_t ns = rt->actors[a].slot;
@@ -996,210 +704,6 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     ng->faults[ns] = faults;
     ng->last_fault[ns] = last_fault;
     return 0;
-}
-
-/* ---- proxies: import and export ---------------------------------------- */
-
-int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
-{
-    uint32_t a = tmi_rt_actor_find(rt, id);
-    if (a == TMI_RT_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
-    if (!g->remote) {
-        return TM_ERR_INVAL;
-    }
-    if (g->no == 0) {
-        return 0;
-    }
-    if (outputs == NULL) {
-        return TM_ERR_INVAL;
-    }
-    if (!s_all_finite(outputs, g->no)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    /* Both buffers: the next tick reads the value whatever its parity, and
-     * later ticks read it too until the next import. */
-    size_t off = (size_t)rt->actors[a].slot * g->no;
-    memcpy(g->out[0] + off, outputs, g->no * sizeof(double));
-    memcpy(g->out[1] + off, outputs, g->no * sizeof(double));
-    return 0;
-}
-
-int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
-                  const tm_model_t **model)
-{
-    uint32_t a = tmi_rt_actor_find(rt, id);
-    if (a == TMI_RT_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    const tmi_rt_actor_t *ac = &rt->actors[a];
-    const tmi_rt_group_t *g = rt->groups[ac->group];
-    *out = g->out[rt->tick & 1u] + (size_t)ac->slot * g->no;
-    if (model != NULL) {
-        *model = g->model;
-    }
-    return 0;
-}
-
-/* ---- stepping ----------------------------------------------------------- */
-
-static int s_fault_cmp(const void *a, const void *b)
-{
-    return strcmp(((const tm_rt_fault_t *)a)->id,
-                  ((const tm_rt_fault_t *)b)->id);
-}
-
-/* Sift entry i of the max-heap h (by id) of n entries down. */
-static void s_fault_sift_down(tm_rt_fault_t *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) {
-            return;
-        }
-        if (c + 1 < n && strcmp(h[c + 1].id, h[c].id) > 0) {
-            c++;
-        }
-        if (strcmp(h[c].id, h[i].id) <= 0) {
-            return;
-        }
-        tm_rt_fault_t t = h[i];
-        h[i] = h[c];
-        h[c] = t;
-        i = c;
-    }
-}
-
-/* Offer a fault to the max-heap h of *n entries and `room` places: the
- * heap keeps the smallest ids; every fault it cannot keep is dropped. */
-static void s_fault_offer(tm_rt_t *rt, tm_rt_fault_t *h, size_t *n, size_t room,
-                          const tm_rt_fault_t *f)
-{
-    if (*n < room) {
-        size_t i = (*n)++;
-        h[i] = *f;
-        while (i > 0 && strcmp(h[(i - 1) / 2].id, h[i].id) < 0) {
-            tm_rt_fault_t t = h[i];
-            h[i] = h[(i - 1) / 2];
-            h[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-        return;
-    }
-    rt->faults_dropped++;
-    if (room > 0 && strcmp(f->id, h[0].id) < 0) {
-        h[0] = *f;
-        s_fault_sift_down(h, *n, 0);
-    }
-}
-
-/* After tick k: append its faults, by id, to the call's list. Workers are
- * idle, so their groups' statuses are stable. */
-static void s_faults_merge(tm_rt_t *rt, uint64_t k)
-{
-    size_t n = 0;
-    size_t room = 0;
-    tm_rt_fault_t *h = NULL;
-    for (unsigned wi = 0; wi < rt->n_workers; wi++) {
-        tmi_rt_worker_t *w = &rt->workers[wi];
-        if (w->faults == w->faults_merged) {
-            continue;
-        }
-        w->faults_merged = w->faults;
-        if (h == NULL) {
-            if (rt->faults == NULL) {
-                /* Allocated once; without it every fault is dropped. */
-                rt->faults = malloc(TM_RT_FAULTS_MAX * sizeof *rt->faults);
-            }
-            room = rt->faults == NULL ? 0 : TM_RT_FAULTS_MAX - rt->n_faults;
-            h = rt->faults == NULL ? NULL : rt->faults + rt->n_faults;
-        }
-        for (size_t gi = 0; gi < w->n_groups; gi++) {
-            tmi_rt_group_t *g = w->groups[gi];
-            if (g->n_faulted == 0) {
-                continue;
-            }
-            g->n_faulted = 0;
-            for (size_t s = 0; s < g->n; s++) {
-                if (g->status[s] != TM_STEP_OK) {
-                    tm_rt_fault_t f = {.id = rt->actors[g->actor[s]].id,
-                                       .tick = k,
-                                       .status = g->status[s]};
-                    s_fault_offer(rt, h, &n, room, &f);
-                }
-            }
-        }
-    }
-    if (n > 0) {
-        qsort(h, n, sizeof *h, s_fault_cmp);
-        rt->n_faults += n;
-    }
-}
-
-int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
-{
-    rt->n_faults = 0;
-    rt->faults_dropped = 0;
-    for (uint64_t t = 0; t < ticks; t++) {
-        if (rt->plan_dirty) {
-            int rc = tmi_rt_plan_rebuild(rt);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        double t0 = s_now_ns();
-        uint64_t k = rt->tick + 1;
-        if (rt->n_actors <= rt->inline_actors) {
-            /* Workers are idle between ticks, so the control thread may
-             * step their shards itself. */
-            for (unsigned i = 0; i < rt->n_workers; i++) {
-                tmi_rt_worker_t *w = &rt->workers[i];
-                w->busy_ns = 0.0;
-                for (size_t g = 0; g < w->n_groups; g++) {
-                    s_group_step(rt, w, w->groups[g], k);
-                }
-            }
-            rt->tick = k;
-            rt->last_tick_ns = s_now_ns() - t0;
-            s_faults_merge(rt, k);
-            continue;
-        }
-        for (unsigned i = 0; i < rt->n_workers; i++) {
-            tmi_rt_worker_t *w = &rt->workers[i];
-            atomic_store_explicit(&w->cmd_tick, k, memory_order_release);
-            if (s_send_msg(w->ctl, S_CMD_STEP, 0, k) != 0) {
-                return TM_ERR_IO;
-            }
-        }
-        for (unsigned i = 0; i < rt->n_workers; i++) {
-            tmi_rt_worker_t *w = &rt->workers[i];
-            s_msg_t m;
-            if (s_recv_msg(w->ctl, &m, 0) != 0 || m.cmd != S_CMD_DONE ||
-                m.tick != k ||
-                atomic_load_explicit(&w->done_tick, memory_order_acquire) !=
-                    k) {
-                return TM_ERR_IO;
-            }
-        }
-        rt->tick = k;
-        rt->last_tick_ns = s_now_ns() - t0;
-        s_faults_merge(rt, k);
-    }
-    return 0;
-}
-
-size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
-                    uint64_t *dropped)
-{
-    if (faults != NULL) {
-        *faults = rt->faults;
-    }
-    if (dropped != NULL) {
-        *dropped = rt->faults_dropped;
-    }
-    return rt->n_faults;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -1237,7 +741,8 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     v->params = g->params + s * g->np;
     v->inputs = g->in + s * g->ni;
     v->held = g->held + s * g->ni;
-    v->outputs = g->out[rt->tick & 1u] + s * g->no;
+    v->outputs = g->out[0] + s * g->no;
+    v->history = ac->history;
     v->linked = g->nlink + s * g->ni;
     v->health.last_status = g->status[s];
     v->health.faults = g->faults[s];
@@ -1278,27 +783,4 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
         }
     }
     return 0;
-}
-
-void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->tick = rt->tick;
-    out->actors = rt->n_actors;
-    out->remote = rt->n_remote;
-    out->links = rt->n_links;
-    for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        out->groups += rt->groups[gi] != NULL && !rt->groups[gi]->remote;
-    }
-    out->workers = rt->n_workers;
-    out->last_tick_ns = rt->last_tick_ns;
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        const tmi_rt_worker_t *w = &rt->workers[i];
-        out->steps += w->steps;
-        out->faults += w->faults;
-        out->busy_ns[i] = w->busy_ns;
-        for (size_t gi = 0; gi < w->n_groups; gi++) {
-            out->shard_actors[i] += w->groups[gi]->n;
-        }
-    }
 }

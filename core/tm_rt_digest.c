@@ -44,6 +44,7 @@ static void s_hash_f64s(crypto_generichash_state *st, const double *v,
 typedef struct {
     uint16_t in;
     uint16_t out;
+    uint16_t delay;
     uint32_t srci; /* source actor handle */
     const char *src;
 } s_in_link_t;
@@ -62,17 +63,13 @@ static int s_in_link_cmp(const void *a, const void *b)
     return x->out < y->out ? -1 : x->out > y->out ? 1 : 0;
 }
 
-/* H(actor): everything that defines it (see tm_rt_digest). links is
- * scratch space for its incoming links (*cap entries, grown). */
-static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
-                        size_t *cap, unsigned char h[32])
+/* The incoming links of actor a, sorted, into *links (*cap entries,
+ * grown); *n gets their number. TM_ERR_NOMEM. */
+static int s_in_links(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
+                      size_t *cap, size_t *count)
 {
-    const tmi_rt_actor_t *ac = &rt->actors[a];
-    const tmi_rt_group_t *g = rt->groups[ac->group];
-    const tm_model_t *m = g->model;
-    size_t s = ac->slot;
     size_t n = 0;
-    uint32_t head = ac->head[TMI_RT_IN];
+    uint32_t head = rt->actors[a].head[TMI_RT_IN];
     if (head != TMI_RT_NONE) {
         uint32_t li = head;
         do {
@@ -88,6 +85,7 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
             const tmi_rt_link_t *l = &rt->links[li];
             (*links)[n].in = l->in;
             (*links)[n].out = l->out;
+            (*links)[n].delay = l->delay;
             (*links)[n].srci = l->src;
             (*links)[n].src = rt->actors[l->src].id;
             n++;
@@ -96,6 +94,24 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
     }
     if (n > 1) {
         qsort(*links, n, sizeof **links, s_in_link_cmp);
+    }
+    *count = n;
+    return 0;
+}
+
+/* H(actor): everything that defines it (see tm_rt_digest). links is
+ * scratch space for its incoming links (*cap entries, grown). */
+static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
+                        size_t *cap, unsigned char h[32])
+{
+    const tmi_rt_actor_t *ac = &rt->actors[a];
+    const tmi_rt_group_t *g = rt->groups[ac->group];
+    const tm_model_t *m = g->model;
+    size_t s = ac->slot;
+    size_t n = 0;
+    int rc = s_in_links(rt, a, links, cap, &n);
+    if (rc != 0) {
+        return rc;
     }
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
@@ -107,7 +123,7 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
     s_hash_f64s(&st, g->params + s * g->np, g->np);
     s_hash_f64s(&st, g->held + s * g->ni, g->ni);
     s_hash_f64s(&st, g->state + s * g->ns, g->ns);
-    s_hash_f64s(&st, g->out[rt->tick & 1u] + s * g->no, g->no);
+    s_hash_f64s(&st, g->out[0] + s * g->no, g->no);
     s_hash_u64(&st, n);
     for (size_t i = 0; i < n; i++) {
         s_hash_str(&st, m->inputs[(*links)[i].in].name);
@@ -115,6 +131,7 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
         const tmi_rt_actor_t *src = &rt->actors[(*links)[i].srci];
         const tm_model_t *sm = rt->groups[src->group]->model;
         s_hash_str(&st, sm->outputs[(*links)[i].out].name);
+        s_hash_u64(&st, (*links)[i].delay);
     }
     crypto_generichash_final(&st, h, 32);
     return 0;

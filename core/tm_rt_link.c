@@ -22,9 +22,10 @@
 
 /* ---- link table --------------------------------------------------------- */
 
+/* The identity of a link (src, dst, out, in), without its delay. */
 static uint64_t s_link_hash(const tmi_rt_link_t *l)
 {
-    return tm_hash64(l, sizeof *l);
+    return tm_hash64(l, TMI_RT_LINK_KEY);
 }
 
 static int s_link_eq(uint32_t handle, const void *key, void *arg)
@@ -101,10 +102,11 @@ static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
     }
 }
 
-/* Remove link li; the last record moves into its place. */
-void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li)
+void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li, bool narrow)
 {
     tmi_rt_link_t *l = &rt->links[li];
+    uint32_t src = l->src;
+    narrow = narrow && l->delay > 1 && l->delay == rt->actors[src].history;
     tmi_rt_actor_t *dst = &rt->actors[l->dst];
     tmi_rt_group_t *g = rt->groups[dst->group];
     g->nlink[(size_t)dst->slot * g->ni + l->in]--;
@@ -121,6 +123,9 @@ void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li)
     }
     rt->n_links--;
     rt->plan_dirty = 1;
+    if (narrow) {
+        tmi_rt_history_narrow(rt, src);
+    }
 }
 
 /* ---- links -------------------------------------------------------------- */
@@ -151,8 +156,18 @@ static int s_resolve_link(tm_rt_t *rt, const char *src, const char *output,
 int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
                const char *dst, const char *input)
 {
+    return tm_rt_link_delay(rt, src, output, dst, input, 1);
+}
+
+int tm_rt_link_delay(tm_rt_t *rt, const char *src, const char *output,
+                     const char *dst, const char *input, uint32_t delay)
+{
     tmi_rt_link_t l;
     memset(&l, 0, sizeof l);
+    if (delay < 1 || delay > TM_RT_DELAY_MAX) {
+        return TM_ERR_RANGE;
+    }
+    l.delay = (uint16_t)delay;
     int rc = s_resolve_link(rt, src, output, dst, input, &l);
     if (rc != 0) {
         return rc;
@@ -182,9 +197,15 @@ int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
     if (rc != 0) {
         return rc;
     }
+    uint16_t window = rt->actors[l.src].history;
+    rc = tmi_rt_history_widen(rt, l.src, delay);
+    if (rc != 0) {
+        return rc;
+    }
     uint32_t li = (uint32_t)rt->n_links;
     rc = tm_index_insert(&rt->link_ix, hash, li);
     if (rc != 0) {
+        rt->actors[l.src].history = window; /* what it filled is unread */
         return rc;
     }
     rt->links[rt->n_links++] = l;
@@ -209,7 +230,7 @@ int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
     if (li == TM_INDEX_NONE) {
         return TM_ERR_NOT_LINKED;
     }
-    tmi_rt_link_remove_at(rt, li);
+    tmi_rt_link_remove_at(rt, li, true);
     return 0;
 }
 
@@ -217,7 +238,7 @@ int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
 typedef struct {
     uint32_t dst;
     uint32_t src_off;
-    const tmi_rt_group_t *src;
+    double *const *src; /* &group->out[delay] */
     const char *src_id;
 } s_plan_t;
 
@@ -240,6 +261,28 @@ static int s_plan_cmp(const void *a, const void *b)
     return (x->src_off > y->src_off) - (x->src_off < y->src_off);
 }
 
+/* Fit each group's ring to the largest delay of the links reading it: a
+ * link grows its source's ring when it is made, rings shrink here. */
+static void s_fit_rings(tm_rt_t *rt, size_t *need)
+{
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        need[gi] = 2;
+    }
+    for (size_t li = 0; li < rt->n_links; li++) {
+        const tmi_rt_link_t *l = &rt->links[li];
+        size_t gi = rt->actors[l->src].group;
+        if (need[gi] < (size_t)l->delay + 1) {
+            need[gi] = (size_t)l->delay + 1;
+        }
+    }
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        tmi_rt_group_t *g = rt->groups[gi];
+        if (g != NULL && g->depth > need[gi]) {
+            (void)tmi_rt_ring_resize(rt, g, (uint32_t)need[gi]);
+        }
+    }
+}
+
 /* Resolve links into per-group gather arrays (once per change). */
 int tmi_rt_plan_rebuild(tm_rt_t *rt)
 {
@@ -251,6 +294,8 @@ int tmi_rt_plan_rebuild(tm_rt_t *rt)
         rc = TM_ERR_NOMEM;
         goto done;
     }
+    s_fit_rings(rt, count); /* before pointers into the rings are taken */
+    memset(count, 0, (rt->n_groups + 1) * sizeof *count);
     for (size_t li = 0; li < rt->n_links; li++) {
         count[rt->actors[rt->links[li].dst].group]++;
     }
@@ -262,12 +307,12 @@ int tmi_rt_plan_rebuild(tm_rt_t *rt)
         const tmi_rt_link_t *l = &rt->links[li];
         const tmi_rt_actor_t *sa = &rt->actors[l->src];
         const tmi_rt_actor_t *da = &rt->actors[l->dst];
-        const tmi_rt_group_t *sg = rt->groups[sa->group];
+        tmi_rt_group_t *sg = rt->groups[sa->group];
         const tmi_rt_group_t *dg = rt->groups[da->group];
         s_plan_t *p = &plan[start[da->group] + count[da->group]++];
         p->dst = da->slot * dg->ni + l->in;
         p->src_off = sa->slot * sg->no + l->out;
-        p->src = sg;
+        p->src = &sg->out[l->delay];
         p->src_id = sa->id;
     }
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
@@ -310,7 +355,8 @@ static tm_rt_link_t s_link_view(const tm_rt_t *rt, uint32_t li)
     tm_rt_link_t v = {.src = sa->id,
                       .output = sm->outputs[l->out].name,
                       .dst = da->id,
-                      .input = dm->inputs[l->in].name};
+                      .input = dm->inputs[l->in].name,
+                      .delay = l->delay};
     return v;
 }
 

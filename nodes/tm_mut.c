@@ -415,7 +415,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
-                          ls.v[i].input};
+                          ls.v[i].input, 1};
         rc = tm_persist_del_link(b, &l);
     }
     /* Commit first: removing from the runtime cannot fail afterwards. */
@@ -523,7 +523,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     if (rc != 0) {
         return s_link_error(m, rc, add, S, O, D, I, why);
     }
-    tm_rt_link_t l = {S, O, D, I};
+    tm_rt_link_t l = {S, O, D, I, 1};
     rc = s_new_batch(m, &b);
     if (rc == 0) {
         rc = add ? tm_persist_put_link(b, &l) : tm_persist_del_link(b, &l);

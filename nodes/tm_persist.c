@@ -723,7 +723,7 @@ static int s_check_link(const void *key, size_t klen, const void *val,
                  tm_err_str(rc));
         return rc;
     }
-    tm_rt_link_t l = {f[0], f[1], f[2], f[3]};
+    tm_rt_link_t l = {f[0], f[1], f[2], f[3], 1};
     if (tm_persist_link_key(&l, want, sizeof want, &wlen) != 0 ||
         wlen != klen || memcmp(want, key, klen) != 0) {
         snprintf(why, whylen, "link record names %s, not its key", want);

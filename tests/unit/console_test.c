@@ -401,9 +401,9 @@ static void test_spawn_drops_stale_links(void **state)
     s_fix_t *f = *state;
     tm_store_batch_t *b = tm_store_batch_new(f->store);
     const tm_rt_link_t stale[] = {
-        {"ghost", "x", "o1", "fl"},  {"o1", "x", "ghost", "fr"},
-        {"ghost", "x", "m3", "fl"},  {"ghost", "x", "m30", "fl"},
-        {"ghost", "x", "m03", "fl"}, {"ghost", "x", "o10", "fl"}};
+        {"ghost", "x", "o1", "fl", 1},  {"o1", "x", "ghost", "fr", 1},
+        {"ghost", "x", "m3", "fl", 1},  {"ghost", "x", "m30", "fl", 2},
+        {"ghost", "x", "m03", "fl", 1}, {"ghost", "x", "o10", "fl", 3}};
     for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
         assert_int_equal(tm_persist_put_link(b, &stale[i]), 0);
     }

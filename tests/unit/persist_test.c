@@ -98,7 +98,7 @@ static void test_link_key(void **state)
     (void)state;
     char key[TM_PERSIST_KEY_MAX];
     size_t klen = 0;
-    tm_rt_link_t l = {"p1", "flow", "t1", "qin"};
+    tm_rt_link_t l = {"p1", "flow", "t1", "qin", 1};
     assert_int_equal(tm_persist_link_key(&l, key, sizeof key, &klen), 0);
     assert_string_equal(key, "p1.flow>t1.qin");
     assert_int_equal(klen, strlen("p1.flow>t1.qin"));
@@ -171,7 +171,8 @@ static void test_checkpoint_load(void **state)
         assert_int_equal(
             tm_rt_link(rt, links[i][0], links[i][1], links[i][2], links[i][3]),
             0);
-        tm_rt_link_t l = {links[i][0], links[i][1], links[i][2], links[i][3]};
+        tm_rt_link_t l = {links[i][0], links[i][1], links[i][2], links[i][3],
+                          1};
         assert_int_equal(tm_persist_put_link(b, &l), 0);
     }
     assert_int_equal(tm_rt_step(rt, 57), 0);
