@@ -235,8 +235,12 @@ int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
                   const tm_model_t **model);
 
 /* As tm_rt_outputs, the outputs of tick `tick` of the actor's window,
- * tm_rt_tick() - history + 1 .. tm_rt_tick(). Errors:
- * TM_ERR_UNKNOWN_ACTOR, TM_ERR_RANGE (tick outside the window). */
+ * tm_rt_tick() - history + 1 .. tm_rt_tick(). Ticks count modulo 2^64
+ * here and in tm_rt_import_at and tm_rt_restore_at: tm_rt_tick() - back
+ * for back < history, so a window that reaches back before tick 0 (the
+ * ticks a delayed link reads as the spawn outputs) wraps to UINT64_MAX,
+ * UINT64_MAX - 1, ... Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_RANGE (tick
+ * outside the window). */
 int tm_rt_outputs_at(const tm_rt_t *rt, const char *id, uint64_t tick,
                      const double **out, const tm_model_t **model);
 

@@ -173,7 +173,9 @@ void tmi_rt_history_narrow(tm_rt_t *rt, uint32_t a)
 /* ---- import and export -------------------------------------------------- */
 
 /* The actor of id, its group and the ring index of `tick` in its window.
- * TM_ERR_UNKNOWN_ACTOR, TM_ERR_RANGE (tick outside the window). */
+ * Ticks count modulo 2^64, so the ticks of a window that reaches back
+ * before tick 0 are UINT64_MAX, UINT64_MAX - 1, ... TM_ERR_UNKNOWN_ACTOR,
+ * TM_ERR_RANGE (tick outside the window). */
 static int s_at(const tm_rt_t *rt, const char *id, uint64_t tick, uint32_t *a,
                 uint32_t *j)
 {
@@ -181,10 +183,11 @@ static int s_at(const tm_rt_t *rt, const char *id, uint64_t tick, uint32_t *a,
     if (*a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    if (tick > rt->tick || rt->tick - tick >= rt->actors[*a].history) {
+    uint64_t back = rt->tick - tick;
+    if (back >= rt->actors[*a].history) {
         return TM_ERR_RANGE;
     }
-    *j = (uint32_t)(rt->tick - tick);
+    *j = (uint32_t)back;
     return 0;
 }
 
