@@ -132,7 +132,7 @@ static void s_spawn(tm_rt_t *rt, tm_store_batch_t *b, const char *id,
     assert_int_equal(tm_rt_spawn(rt, id, m, NULL), 0);
     assert_int_equal(tm_rt_get(rt, id, &a), 0);
     tm_wire_buf_init(&scratch);
-    assert_int_equal(tm_persist_put_actor(b, &a, tm_rt_tick(rt), &scratch), 0);
+    assert_int_equal(tm_persist_put_actor(b, rt, &a, &scratch), 0);
     tm_wire_buf_destroy(&scratch);
 }
 
