@@ -120,8 +120,8 @@ typedef struct {
     uint32_t history;
     tm_rt_health_t health;
     double step_ns; /* mean step cost per actor in its group, last tick */
-    /* A proxy (tm_rt_spawn_remote): only id, model and outputs (the last
-     * import) mean something; state and params are the model's init and
+    /* A proxy (tm_rt_spawn_remote): only id, model, outputs (as imported)
+     * and history mean something; state and params are the model's init and
      * defaults, inputs zero, nothing linked, health as at spawn, period 1,
      * shard 0. */
     bool remote;
