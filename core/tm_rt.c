@@ -407,26 +407,13 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     return 0;
 }
 
-/* Spawn an actor, or a proxy (remote: options ignored). */
-static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
-                   const tm_rt_spawn_opts_t *opts, bool remote)
+/* The parameters, state, held inputs and outputs a spawn gives an actor
+ * of model, from opts and the model's defaults; checked like a step's (a
+ * non-finite output must never travel along a link). TM_ERR_BAD_VALUE. */
+static int s_spawn_values(const tm_model_t *model,
+                          const tm_rt_spawn_opts_t *opts, double *params,
+                          double *state, double *held, double *outputs)
 {
-    if (!tm_rt_id_valid(id)) {
-        return TM_ERR_BAD_ID;
-    }
-    if (model == NULL || tm_model_check(model) != 0) {
-        return TM_ERR_MODEL_ABI;
-    }
-    if (tmi_rt_actor_find(rt, id) != TMI_RT_NONE) {
-        return TM_ERR_DUPLICATE_ACTOR;
-    }
-    tm_rt_spawn_opts_t none = {0};
-    if (opts == NULL || remote) {
-        opts = &none;
-    }
-    double params[TM_MODEL_MAX_VARS];
-    double state[TM_MODEL_MAX_VARS];
-    double held[TM_MODEL_MAX_VARS];
     if (opts->params != NULL) {
         memcpy(params, opts->params, model->n_params * sizeof(double));
     } else {
@@ -451,9 +438,6 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
             return TM_ERR_BAD_VALUE;
         }
     }
-    /* Outputs are checked like a step's: a non-finite value must never
-     * travel along a link. */
-    double outputs[TM_MODEL_MAX_VARS];
     if (opts->outputs != NULL) {
         memcpy(outputs, opts->outputs, model->n_outputs * sizeof(double));
     } else {
@@ -464,12 +448,40 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         !tmi_rt_all_finite(outputs, model->n_outputs)) {
         return TM_ERR_BAD_VALUE;
     }
+    return 0;
+}
+
+/* Spawn an actor, or a proxy (remote: options ignored). */
+static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                   const tm_rt_spawn_opts_t *opts, bool remote)
+{
+    if (!tm_rt_id_valid(id)) {
+        return TM_ERR_BAD_ID;
+    }
+    if (model == NULL || tm_model_check(model) != 0) {
+        return TM_ERR_MODEL_ABI;
+    }
+    if (tmi_rt_actor_find(rt, id) != TMI_RT_NONE) {
+        return TM_ERR_DUPLICATE_ACTOR;
+    }
+    tm_rt_spawn_opts_t none = {0};
+    if (opts == NULL || remote) {
+        opts = &none;
+    }
+    double params[TM_MODEL_MAX_VARS];
+    double state[TM_MODEL_MAX_VARS];
+    double held[TM_MODEL_MAX_VARS];
+    double outputs[TM_MODEL_MAX_VARS];
+    int rc = s_spawn_values(model, opts, params, state, held, outputs);
+    if (rc != 0) {
+        return rc;
+    }
     uint32_t period = opts->period == 0 ? 1 : opts->period;
 
     uint64_t hash = tm_hash64(id, strlen(id));
     uint32_t gi = 0;
     unsigned shard = remote ? 0 : (unsigned)(hash % rt->n_workers);
-    int rc = s_group_get(rt, model, period, shard, remote, &gi);
+    rc = s_group_get(rt, model, period, shard, remote, &gi);
     if (rc != 0) {
         return rc;
     }

@@ -397,6 +397,39 @@ static tm_rt_t *s_open_at(uint64_t tick, unsigned workers)
     return rt;
 }
 
+/* A set after the checkpoint patches o1's record (read by links of delay
+ * up to 4): its history stays and loads back. */
+static void s_patch_keeps_history(tm_store_t *store, tm_rt_t *rt)
+{
+    void *val = NULL;
+    size_t vlen = 0;
+    const double *y2 = NULL;
+    tm_persist_load_t ld;
+    tm_store_batch_t *b = tm_store_batch_new(store);
+    const char *names[1] = {"k"};
+    const double values[1] = {12.5};
+    tm_rt_actor_t a;
+    assert_int_equal(tm_rt_get(rt, "o1", &a), 0);
+    assert_int_equal(
+        tm_persist_patch(store, b, "o1", a.model, names, values, 1), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    tm_store_batch_destroy(&b);
+    assert_int_equal(tm_store_get(store, TM_DB_ACTORS, "o1", 2, &val, &vlen),
+                     0);
+    tm_persist_actor_t rec;
+    double past[3 * 2];
+    assert_int_equal(tm_persist_actor_decode(val, vlen, &rec), 0);
+    assert_int_equal(rec.n_history, 3);
+    assert_int_equal(rec.n_outputs, 0); /* stale, recomputed on load */
+    assert_int_equal(tm_persist_actor_history(val, vlen, past, 6), 0);
+    free(val);
+    tm_rt_t *back = s_open_at(57, 1);
+    assert_int_equal(tm_persist_load(store, back, &ld), 0);
+    assert_int_equal(tm_rt_outputs_at(back, "o1", 56, &y2, NULL), 0);
+    assert_memory_equal(y2, past + 4, 2 * sizeof(double));
+    tm_rt_destroy(&back);
+}
+
 /* A checkpoint of a mesh with links of delays 1 to 4 loads back with its
  * links, delays and past outputs (the history is not in the digest, so
  * the proof is stepping on): both step on to the same digest. A set after
@@ -455,31 +488,8 @@ static void test_checkpoint_delays(void **state)
     assert_int_equal(tm_rt_digest(back, d2), 0);
     assert_memory_equal(d1, d2, 32);
 
-    /* a patch keeps the history */
-    b = tm_store_batch_new(store);
-    const char *names[1] = {"k"};
-    const double values[1] = {12.5};
-    tm_rt_actor_t a;
-    assert_int_equal(tm_rt_get(back, "o1", &a), 0);
-    assert_int_equal(
-        tm_persist_patch(store, b, "o1", a.model, names, values, 1), 0);
-    assert_int_equal(tm_store_batch_commit(b), 0);
-    tm_store_batch_destroy(&b);
-    assert_int_equal(tm_store_get(store, TM_DB_ACTORS, "o1", 2, &val, &vlen),
-                     0);
-    tm_persist_actor_t rec;
-    double past[3 * 2];
-    assert_int_equal(tm_persist_actor_decode(val, vlen, &rec), 0);
-    assert_int_equal(rec.n_history, 3);
-    assert_int_equal(rec.n_outputs, 0); /* stale, recomputed on load */
-    assert_int_equal(tm_persist_actor_history(val, vlen, past, 6), 0);
-    free(val);
     tm_rt_destroy(&back);
-    back = s_open_at(57, 1);
-    assert_int_equal(tm_persist_load(store, back, &ld), 0);
-    assert_int_equal(tm_rt_outputs_at(back, "o1", 56, &y2, NULL), 0);
-    assert_memory_equal(y2, past + 4, 2 * sizeof(double));
-    tm_rt_destroy(&back);
+    s_patch_keeps_history(store, rt);
     tm_rt_destroy(&rt);
     tm_store_close(&store);
 }
