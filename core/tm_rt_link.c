@@ -1,7 +1,8 @@
 /* tm_rt_link: the runtime's links - table, adjacency lists, gather plan.
  *
- * Links are (source actor, output, destination actor, input) records; the
- * record is also the key of the link index. Each actor heads two circular
+ * Links are (source actor, output, destination actor, input, delay)
+ * records; their ends are the key of the link index (the delay is not part
+ * of a link's identity). Each actor heads two circular
  * doubly linked lists threaded through a side array parallel to the link
  * table: the links out of it and the links into it, each in the order they
  * were made. Killing an actor or listing its links walks only its own
@@ -9,9 +10,11 @@
  * few neighbours: no operation scans the whole table.
  *
  * Before a tick the runtime resolves the links, once per change, into
- * per-group gather arrays of (source group, output offset, input offset,
- * set-or-add), sorted by input offset, source id and output, so summing
- * inputs add in ascending source-id order.
+ * per-group gather arrays of (the source group's ring slot for the link's
+ * delay, output offset, input offset, set-or-add), sorted by input offset,
+ * source id and output, so summing inputs add in ascending source-id order
+ * whatever the delays. Removing a link narrows its source's window; the
+ * rebuild also fits each ring to the links left (tm_rt_hist.c).
  */
 #include "tm_rt_int.h"
 
