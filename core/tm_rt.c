@@ -1,207 +1,38 @@
-/* tm_rt: the actor runtime - groups in shards, coupling plan, workers.
+/* tm_rt: the actor runtime - groups in shards, actors, spawn, kill, set.
  *
  * Layout. An actor lives in a group: the actors of one shard that share a
  * model and a period. A group keeps structure-of-arrays storage (state,
- * previous state, parameters, held inputs, inputs, two output buffers,
+ * previous state, parameters, held inputs, inputs, a ring of past outputs,
  * health), so one model call steps the whole group. The actor table keeps
- * the cold metadata (id, hash, group, slot) and an index maps ids to it.
+ * the cold metadata (id, hash, group, slot, links, window) and an index
+ * maps ids to it.
  *
- * Coupling plan. Links are kept as (source actor, output, destination
- * actor, input) records; before a tick the runtime resolves them, once per
- * change, into per-group gather arrays of (source group, output offset,
- * input offset, set-or-add), sorted by input offset, source id and
- * output, so summing inputs add in ascending source-id order.
- *
- * Adjacency. Each actor heads two circular doubly linked lists threaded
- * through a side array parallel to the link table: the links out of it and
- * the links into it, each in the order they were made. Killing an actor or
- * listing its links walks only its own lists, and removing a link (swap
- * with the last record) repoints at most a few neighbours: no operation
- * scans the whole table.
- *
- * Ticks. Tick k reads outputs buffer (k-1)&1 and writes buffer k&1. An
- * actor whose period does not divide k copies its outputs forward. All
- * workers finish tick k before any starts k+1 (one STEP and one DONE
- * message per worker per tick), so reading another shard's previous buffer
- * never races with its writer.
+ * The other files of the runtime: tm_rt_step.c (the step of a group,
+ * workers, faults), tm_rt_link.c (links, their adjacency lists and the
+ * gather plan they resolve into), tm_rt_hist.c (rings of past outputs,
+ * windows, import and export), tm_rt_digest.c (the digest); tm_rt_int.h
+ * holds the layout they share.
  *
  * Proxies. A proxy of a remote actor lives in a group of its own kind
  * (remote, period 1) that belongs to no worker, so it is never stepped; the
- * gather plan treats it as any source. An import writes both output
- * buffers, so the value is read by the next tick whatever its parity and
- * stays (is held) until the next import.
- *
- * Faults. A worker that sees a fault in a group notes how many in the
- * group (the per-slot status says which). After the tick the control
- * thread visits only the groups of workers whose fault count moved, and
- * keeps the first TM_RT_FAULTS_MAX faults of the call by (tick, id), with a
- * bounded heap; a tick without faults costs one comparison per worker.
+ * gather plan treats it as any source, and tm_rt_hist.c fills its outputs.
  */
-#include "tm_rt.h"
+#include "tm_rt_int.h"
 
 #include "tm_err.h"
-#include "tm_index.h"
 #include "tm_text.h"
 
-#include <ev.h>
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MAX_WORKERS 64u
-#define S_NONE        UINT32_MAX
-
-enum { S_CMD_STEP = 1, S_CMD_STOP = 2, S_CMD_DONE = 3 };
-
-/* Inproc control message: a plain struct, never leaves the process. */
-typedef struct {
-    uint32_t cmd;
-    uint32_t status; /* DONE: 0 or a tm_err_t */
-    uint64_t tick;
-} s_msg_t;
-
-typedef struct s_group s_group_t;
-
-/* Hot gather entry: in[dst >> 1] (=|+=) src->out[prev][src_off]. */
-typedef struct {
-    const s_group_t *src;
-    uint32_t src_off;
-    uint32_t dst; /* input offset << 1 | add flag */
-} s_gather_t;
-
-struct s_group {
-    const tm_model_t *model;
-    uint32_t period;
-    unsigned shard;
-    bool remote; /* proxies: in no worker's list, never stepped */
-    uint32_t ns, ni, no, np;
-    size_t n, cap;
-    double *state;
-    double *prev;
-    double *params;
-    double *held;
-    double *in;
-    double *out[2];
-    uint8_t *status;
-    uint16_t *nlink; /* links into each input: n * ni */
-    uint32_t *faults;
-    uint64_t *last_fault;
-    uint64_t *keys;
-    uint32_t *actor; /* actor handle of each slot */
-    s_gather_t *gather;
-    size_t n_gather;
-    double step_ns;     /* per actor, last step of this group */
-    uint32_t n_faulted; /* faults of its last step, until merged */
-};
-
-/* Directions of the adjacency lists: links out of / into an actor. */
-enum { S_OUT = 0, S_IN = 1 };
-
-typedef struct {
-    char id[TM_ID_MAX + 1];
-    uint32_t group; /* S_NONE: free handle (slot = next free) */
-    uint32_t slot;
-    uint32_t head[2]; /* [S_OUT], [S_IN]: first link of each list, S_NONE */
-    uint64_t hash;
-    uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
-} s_actor_t;
-
-/* The link record is also the key of the link index (hashed as bytes), so
- * the adjacency lives in the parallel s_adj_t array. */
-typedef struct {
-    uint32_t src;
-    uint32_t dst;
-    uint16_t out;
-    uint16_t in;
-} s_link_t;
-
-/* Neighbours of a link in its source's out-list and destination's in-list;
- * both lists are circular (a lone link is its own neighbour). */
-typedef struct {
-    uint32_t prev[2];
-    uint32_t next[2];
-} s_adj_t;
-
-typedef struct {
-    tm_rt_t *rt;
-    unsigned idx;
-    pthread_t thread;
-    int started;
-    void *ctl;  /* control side PAIR */
-    void *sock; /* worker side PAIR */
-    struct ev_loop *loop;
-    ev_io io;
-    ev_prepare prep;
-    /* Explicit release/acquire pairs make the hand-over visible to the
-     * thread sanitizer, which cannot see libzmq's own synchronisation. */
-    atomic_uint_fast64_t cmd_tick;
-    atomic_uint_fast64_t done_tick;
-    s_group_t **groups;
-    size_t n_groups;
-    double busy_ns;
-    uint64_t steps;
-    uint64_t faults;
-    uint64_t faults_merged; /* control thread: `faults` at the last merge */
-} s_worker_t;
-
-struct tm_rt {
-    double h;
-    uint64_t seed;
-    uint64_t tick;
-    size_t inline_actors;
-    unsigned n_workers;
-    void *zctx;
-    s_worker_t *workers;
-
-    /* Actors refer to groups by index, so an emptied group is freed and
-     * leaves a NULL hole that the next new group fills: memory follows
-     * the live groups, however many models and periods come and go. */
-    s_group_t **groups;
-    size_t n_groups; /* slots, holes included */
-
-    s_actor_t *actors;
-    size_t n_actor_slots;
-    size_t cap_actors;
-    size_t n_actors; /* local actors, proxies not counted */
-    size_t n_remote; /* proxies */
-    uint32_t free_actor;
-    tm_index_t actor_ix;
-
-    s_link_t *links;
-    size_t n_links;
-    size_t cap_links;
-    tm_index_t link_ix;
-    s_adj_t *adj; /* parallel to links */
-    size_t cap_adj;
-
-    int plan_dirty;
-    double last_tick_ns;
-
-    /* Faults of the last tm_rt_step call: TM_RT_FAULTS_MAX entries once
-     * the first fault is seen, sorted by (tick, id). */
-    tm_rt_fault_t *faults;
-    size_t n_faults;
-    uint64_t faults_dropped;
-};
-
 /* ---- helpers ------------------------------------------------------------ */
 
-static double s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int s_grow(void **p, size_t *cap, size_t need, size_t elem)
+int tmi_rt_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) {
         return 0;
@@ -224,7 +55,7 @@ bool tm_rt_id_valid(const char *id)
     return tm_text_id_valid(id);
 }
 
-/* ---- actor and link tables ---------------------------------------------- */
+/* ---- actor table ---------------------------------------------------- */
 
 static int s_actor_eq(uint32_t handle, const void *key, void *arg)
 {
@@ -232,32 +63,18 @@ static int s_actor_eq(uint32_t handle, const void *key, void *arg)
     return strcmp(rt->actors[handle].id, key) == 0;
 }
 
-static uint32_t s_actor_find(const tm_rt_t *rt, const char *id)
+uint32_t tmi_rt_actor_find(const tm_rt_t *rt, const char *id)
 {
     if (id == NULL) {
-        return S_NONE;
+        return TMI_RT_NONE;
     }
     return tm_index_find(&rt->actor_ix, tm_hash64(id, strlen(id)), id,
                          s_actor_eq, (void *)rt);
 }
 
-static uint64_t s_link_hash(const s_link_t *l)
-{
-    return tm_hash64(l, sizeof *l);
-}
-
-static int s_link_eq(uint32_t handle, const void *key, void *arg)
-{
-    const tm_rt_t *rt = arg;
-    const s_link_t *a = &rt->links[handle];
-    const s_link_t *b = key;
-    return a->src == b->src && a->dst == b->dst && a->out == b->out &&
-           a->in == b->in;
-}
-
 /* ---- groups ------------------------------------------------------------- */
 
-static void s_group_free(s_group_t *g)
+static void s_group_free(tmi_rt_group_t *g)
 {
     if (g == NULL) {
         return;
@@ -267,8 +84,7 @@ static void s_group_free(s_group_t *g)
     free(g->params);
     free(g->held);
     free(g->in);
-    free(g->out[0]);
-    free(g->out[1]);
+    tmi_rt_ring_free(g);
     free(g->status);
     free(g->nlink);
     free(g->faults);
@@ -292,7 +108,7 @@ static int s_realloc_array(void **p, size_t count, size_t elem)
     return 0;
 }
 
-static int s_group_reserve(s_group_t *g, size_t need)
+static int s_group_reserve(tmi_rt_group_t *g, size_t need)
 {
     if (need <= g->cap) {
         return 0;
@@ -308,8 +124,7 @@ static int s_group_reserve(s_group_t *g, size_t need)
     rc |= s_realloc_array((void **)&g->params, cap * g->np, d);
     rc |= s_realloc_array((void **)&g->held, cap * g->ni, d);
     rc |= s_realloc_array((void **)&g->in, cap * g->ni, d);
-    rc |= s_realloc_array((void **)&g->out[0], cap * g->no, d);
-    rc |= s_realloc_array((void **)&g->out[1], cap * g->no, d);
+    rc |= tmi_rt_ring_reserve(g, cap);
     rc |= s_realloc_array((void **)&g->status, cap, 1);
     rc |= s_realloc_array((void **)&g->nlink, cap * g->ni, sizeof(uint16_t));
     rc |= s_realloc_array((void **)&g->faults, cap, sizeof(uint32_t));
@@ -332,7 +147,7 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
 {
     size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
-        s_group_t *g = rt->groups[i];
+        tmi_rt_group_t *g = rt->groups[i];
         if (g == NULL) {
             hole = hole == SIZE_MAX ? i : hole;
         } else if (g->model == model && g->period == period &&
@@ -341,9 +156,9 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
             return 0;
         }
     }
-    s_worker_t *w = &rt->workers[shard];
+    tmi_rt_worker_t *w = &rt->workers[shard];
     if (hole == SIZE_MAX) {
-        s_group_t **groups =
+        tmi_rt_group_t **groups =
             realloc(rt->groups, (rt->n_groups + 1) * sizeof *groups);
         if (groups == NULL) {
             return TM_ERR_NOMEM;
@@ -352,14 +167,16 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         hole = rt->n_groups;
     }
     if (!remote) {
-        s_group_t **wg = realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
+        tmi_rt_group_t **wg =
+            realloc(w->groups, (w->n_groups + 1) * sizeof *wg);
         if (wg == NULL) {
             return TM_ERR_NOMEM;
         }
         w->groups = wg;
     }
-    s_group_t *g = calloc(1, sizeof *g);
-    if (g == NULL) {
+    tmi_rt_group_t *g = calloc(1, sizeof *g);
+    if (g == NULL || tmi_rt_ring_init(g) != 0) {
+        free(g);
         return TM_ERR_NOMEM;
     }
     g->model = model;
@@ -386,11 +203,11 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
  * (plan_dirty); the worker's step order does not matter (Jacobi). */
 static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     if (g->n > 0) {
         return;
     }
-    s_worker_t *w = &rt->workers[g->shard];
+    tmi_rt_worker_t *w = &rt->workers[g->shard];
     for (size_t i = 0; !g->remote && i < w->n_groups; i++) {
         if (w->groups[i] == g) {
             w->groups[i] = w->groups[--w->n_groups];
@@ -403,7 +220,7 @@ static void s_group_drop_if_empty(tm_rt_t *rt, uint32_t gi)
 }
 
 /* Copy slot `from` of group g over slot `to` (same group). */
-static void s_group_move(s_group_t *g, size_t to, size_t from)
+static void s_group_move(tmi_rt_group_t *g, size_t to, size_t from)
 {
     const size_t d = sizeof(double);
     memcpy(g->state + to * g->ns, g->state + from * g->ns, g->ns * d);
@@ -411,8 +228,9 @@ static void s_group_move(s_group_t *g, size_t to, size_t from)
     memcpy(g->params + to * g->np, g->params + from * g->np, g->np * d);
     memcpy(g->held + to * g->ni, g->held + from * g->ni, g->ni * d);
     memcpy(g->in + to * g->ni, g->in + from * g->ni, g->ni * d);
-    memcpy(g->out[0] + to * g->no, g->out[0] + from * g->no, g->no * d);
-    memcpy(g->out[1] + to * g->no, g->out[1] + from * g->no, g->no * d);
+    for (uint32_t j = 0; j < g->depth; j++) {
+        memcpy(g->out[j] + to * g->no, g->out[j] + from * g->no, g->no * d);
+    }
     memcpy(g->nlink + to * g->ni, g->nlink + from * g->ni,
            g->ni * sizeof(uint16_t));
     g->status[to] = g->status[from];
@@ -426,7 +244,7 @@ static void s_group_move(s_group_t *g, size_t to, size_t from)
  * emptied group is freed. */
 static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     size_t last = g->n - 1;
     if (s != last) {
         s_group_move(g, s, last);
@@ -437,269 +255,13 @@ static void s_group_remove(tm_rt_t *rt, uint32_t gi, size_t s)
     s_group_drop_if_empty(rt, gi);
 }
 
-/* ---- workers ------------------------------------------------------------ */
-
-/* Step one group for tick k (called by its worker). */
-static void s_group_step(tm_rt_t *rt, s_worker_t *w, s_group_t *g, uint64_t k)
-{
-    const size_t n = g->n;
-    if (n == 0) {
-        return;
-    }
-    const int cur = (int)(k & 1u);
-    const int prv = cur ^ 1;
-    const size_t no = g->no;
-    const size_t ni = g->ni;
-    const size_t ns = g->ns;
-    double *restrict out = g->out[cur];
-    const double *restrict pout = g->out[prv];
-    if (k % g->period != 0) {
-        memcpy(out, pout, n * no * sizeof(double));
-        return;
-    }
-    double t0 = s_now_ns();
-    double *restrict in = g->in;
-    if (ni > 0) {
-        memcpy(in, g->held, n * ni * sizeof(double));
-        const s_gather_t *ge = g->gather;
-        for (size_t e = 0; e < g->n_gather; e++) {
-            double v = ge[e].src->out[prv][ge[e].src_off];
-            uint32_t dst = ge[e].dst >> 1;
-            if (ge[e].dst & 1u) {
-                in[dst] += v;
-            } else {
-                in[dst] = v;
-            }
-        }
-    }
-    if (ns > 0) {
-        memcpy(g->prev, g->state, n * ns * sizeof(double));
-    }
-    tm_step_ctx_t ctx = {.h = rt->h * (double)g->period,
-                         .tick = k,
-                         .seed = rt->seed,
-                         .keys = g->keys};
-    memset(g->status, 0, n);
-    g->model->step(&ctx, n, g->state, g->params, in, out, g->status);
-
-    /* x * 0 is 0 for finite x and NaN otherwise: one pass tells whether
-     * any state or output is non-finite, the slow scan runs only then. */
-    double probe = 0.0;
-    uint8_t any = 0;
-    for (size_t i = 0; i < n * no; i++) {
-        probe += out[i] * 0.0;
-    }
-    for (size_t i = 0; i < n * ns; i++) {
-        probe += g->state[i] * 0.0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        any |= g->status[i];
-    }
-    if (probe != 0.0 || any != 0) {
-        uint32_t nf = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (g->status[i] == TM_STEP_OK) {
-                for (size_t j = 0; j < no; j++) {
-                    if (!isfinite(out[i * no + j])) {
-                        g->status[i] = TM_STEP_NONFINITE;
-                    }
-                }
-                for (size_t j = 0; j < ns; j++) {
-                    if (!isfinite(g->state[i * ns + j])) {
-                        g->status[i] = TM_STEP_NONFINITE;
-                    }
-                }
-            }
-            if (g->status[i] != TM_STEP_OK) {
-                /* Keep the last good state and outputs: a faulty step
-                 * never propagates through links. */
-                memcpy(g->state + i * ns, g->prev + i * ns,
-                       ns * sizeof(double));
-                memcpy(out + i * no, pout + i * no, no * sizeof(double));
-                g->faults[i]++;
-                g->last_fault[i] = k;
-                w->faults++;
-                nf++;
-            }
-        }
-        g->n_faulted = nf;
-    }
-    w->steps += n;
-    double dt = s_now_ns() - t0;
-    g->step_ns = dt / (double)n;
-    w->busy_ns += dt;
-}
-
-static int s_send_msg(void *sock, uint32_t cmd, uint32_t status, uint64_t tick)
-{
-    s_msg_t m = {.cmd = cmd, .status = status, .tick = tick};
-    for (;;) {
-        if (zmq_send(sock, &m, sizeof m, 0) == (int)sizeof m) {
-            return 0;
-        }
-        if (errno != EINTR) {
-            return TM_ERR_IO;
-        }
-    }
-}
-
-static int s_recv_msg(void *sock, s_msg_t *m, int flags)
-{
-    for (;;) {
-        int n = zmq_recv(sock, m, sizeof *m, flags);
-        if (n == (int)sizeof *m) {
-            return 0;
-        }
-        if (n >= 0) {
-            return TM_ERR_INTERNAL; /* wrong size: never sent by us */
-        }
-        if (errno == EAGAIN) {
-            return TM_ERR_BUSY;
-        }
-        if (errno != EINTR) {
-            return TM_ERR_IO;
-        }
-    }
-}
-
-/* Handle every message pending on the worker socket. ZMQ_FD is
- * edge-triggered, so drain while ZMQ_EVENTS says POLLIN. */
-static void s_worker_drain(s_worker_t *w)
-{
-    for (;;) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(w->sock, ZMQ_EVENTS, &events, &sz) != 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-        if (!(events & ZMQ_POLLIN)) {
-            return;
-        }
-        s_msg_t m;
-        int rc = s_recv_msg(w->sock, &m, ZMQ_DONTWAIT);
-        if (rc == TM_ERR_BUSY) {
-            continue;
-        }
-        if (rc != 0 || m.cmd == S_CMD_STOP) {
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-        if (m.cmd != S_CMD_STEP) {
-            continue;
-        }
-        uint64_t k = atomic_load_explicit(&w->cmd_tick, memory_order_acquire);
-        w->busy_ns = 0.0;
-        for (size_t i = 0; i < w->n_groups; i++) {
-            s_group_step(w->rt, w, w->groups[i], k);
-        }
-        atomic_store_explicit(&w->done_tick, k, memory_order_release);
-        if (s_send_msg(w->sock, S_CMD_DONE, 0, k) != 0) {
-            ev_break(w->loop, EVBREAK_ALL);
-            return;
-        }
-    }
-}
-
-static void s_worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-    (void)loop;
-    (void)revents;
-    s_worker_drain(io->data);
-}
-
-static void s_worker_prep_cb(struct ev_loop *loop, ev_prepare *p, int revents)
-{
-    (void)loop;
-    (void)revents;
-    s_worker_drain(p->data);
-}
-
-static void *s_worker_main(void *arg)
-{
-    s_worker_t *w = arg;
-    ev_run(w->loop, 0);
-    return NULL;
-}
-
-static void s_workers_stop(tm_rt_t *rt)
-{
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        s_worker_t *w = &rt->workers[i];
-        if (w->started) {
-            (void)s_send_msg(w->ctl, S_CMD_STOP, 0, 0);
-        }
-    }
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        s_worker_t *w = &rt->workers[i];
-        if (w->started) {
-            pthread_join(w->thread, NULL);
-            w->started = 0;
-        }
-        if (w->sock != NULL) {
-            zmq_close(w->sock);
-            w->sock = NULL;
-        }
-        if (w->ctl != NULL) {
-            zmq_close(w->ctl);
-            w->ctl = NULL;
-        }
-        if (w->loop != NULL) {
-            ev_loop_destroy(w->loop);
-            w->loop = NULL;
-        }
-        free(w->groups);
-        w->groups = NULL;
-    }
-}
-
-static int s_worker_start(tm_rt_t *rt, unsigned i)
-{
-    s_worker_t *w = &rt->workers[i];
-    w->rt = rt;
-    w->idx = i;
-    atomic_init(&w->cmd_tick, 0);
-    atomic_init(&w->done_tick, 0);
-    char ep[96];
-    snprintf(ep, sizeof ep, "inproc://tm-rt-%p-%u", (void *)rt, i);
-    w->ctl = zmq_socket(rt->zctx, ZMQ_PAIR);
-    w->sock = zmq_socket(rt->zctx, ZMQ_PAIR);
-    if (w->ctl == NULL || w->sock == NULL || zmq_bind(w->ctl, ep) != 0 ||
-        zmq_connect(w->sock, ep) != 0) {
-        return TM_ERR_IO;
-    }
-    int fd = -1;
-    size_t sz = sizeof fd;
-    if (zmq_getsockopt(w->sock, ZMQ_FD, &fd, &sz) != 0) {
-        return TM_ERR_IO;
-    }
-    w->loop = ev_loop_new(EVFLAG_AUTO);
-    if (w->loop == NULL) {
-        return TM_ERR_IO;
-    }
-    ev_io_init(&w->io, s_worker_io_cb, fd, EV_READ);
-    w->io.data = w;
-    ev_io_start(w->loop, &w->io);
-    ev_prepare_init(&w->prep, s_worker_prep_cb);
-    w->prep.data = w;
-    ev_prepare_start(w->loop, &w->prep);
-    if (pthread_create(&w->thread, NULL, s_worker_main, w) != 0) {
-        return TM_ERR_IO;
-    }
-    w->started = 1;
-    return 0;
-}
-
 /* ---- open / destroy ----------------------------------------------------- */
 
 int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
 {
     *out = NULL;
     if (config == NULL || !(config->h > 0.0) || !isfinite(config->h) ||
-        config->workers > S_MAX_WORKERS) {
+        config->workers > TMI_RT_MAX_WORKERS) {
         return TM_ERR_INVAL;
     }
     if (sodium_init() < 0) {
@@ -714,15 +276,15 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     rt->seed = config->seed;
     rt->tick = config->tick;
     rt->inline_actors = config->inline_actors;
-    rt->free_actor = S_NONE;
+    rt->free_actor = TMI_RT_NONE;
     tm_index_init(&rt->actor_ix);
     tm_index_init(&rt->link_ix);
     unsigned w = config->workers;
     if (w == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         w = cores < 1 ? 1u
-                      : (cores > (long)S_MAX_WORKERS ? S_MAX_WORKERS
-                                                     : (unsigned)cores);
+                      : (cores > (long)TMI_RT_MAX_WORKERS ? TMI_RT_MAX_WORKERS
+                                                          : (unsigned)cores);
     }
     rt->zctx = zmq_ctx_new();
     rt->workers = calloc(w, sizeof *rt->workers);
@@ -732,7 +294,7 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     }
     for (unsigned i = 0; i < w; i++) {
         rt->n_workers = i + 1;
-        rc = s_worker_start(rt, i);
+        rc = tmi_rt_worker_start(rt, i);
         if (rc != 0) {
             goto done;
         }
@@ -752,7 +314,7 @@ void tm_rt_destroy(tm_rt_t **p)
     }
     tm_rt_t *rt = *p;
     if (rt->workers != NULL) {
-        s_workers_stop(rt);
+        tmi_rt_workers_stop(rt);
         free(rt->workers);
     }
     if (rt->zctx != NULL) {
@@ -784,7 +346,7 @@ static int s_check_values(const tm_var_t *vars, uint32_t n, const double *v)
     return 0;
 }
 
-static bool s_all_finite(const double *v, uint32_t n)
+bool tmi_rt_all_finite(const double *v, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) {
@@ -809,7 +371,7 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
                          const double *held, const double *in,
                          const uint16_t *nlink, const double *outputs)
 {
-    s_group_t *g = rt->groups[gi];
+    tmi_rt_group_t *g = rt->groups[gi];
     int rc = s_group_reserve(g, g->n + 1);
     if (rc != 0) {
         return rc;
@@ -835,11 +397,9 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     g->last_fault[s] = 0;
     g->keys[s] = rt->actors[a].hash;
     g->actor[s] = a;
-    double *cur = g->out[rt->tick & 1u] + s * g->no;
-    memcpy(cur, outputs, g->no * d);
-    /* Both buffers hold the spawn outputs, so a reader of either parity
-     * sees them. */
-    memcpy(g->out[(rt->tick & 1u) ^ 1u] + s * g->no, cur, g->no * d);
+    /* Every tick of the ring holds the spawn outputs: ticks before the
+     * spawn read as the spawn outputs. */
+    tmi_rt_ring_fill(g, s, outputs);
     g->n++;
     rt->actors[a].group = gi;
     rt->actors[a].slot = (uint32_t)s;
@@ -847,26 +407,13 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
     return 0;
 }
 
-/* Spawn an actor, or a proxy (remote: options ignored). */
-static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
-                   const tm_rt_spawn_opts_t *opts, bool remote)
+/* The parameters, state, held inputs and outputs a spawn gives an actor
+ * of model, from opts and the model's defaults; checked like a step's (a
+ * non-finite output must never travel along a link). TM_ERR_BAD_VALUE. */
+static int s_spawn_values(const tm_model_t *model,
+                          const tm_rt_spawn_opts_t *opts, double *params,
+                          double *state, double *held, double *outputs)
 {
-    if (!tm_rt_id_valid(id)) {
-        return TM_ERR_BAD_ID;
-    }
-    if (model == NULL || tm_model_check(model) != 0) {
-        return TM_ERR_MODEL_ABI;
-    }
-    if (s_actor_find(rt, id) != S_NONE) {
-        return TM_ERR_DUPLICATE_ACTOR;
-    }
-    tm_rt_spawn_opts_t none = {0};
-    if (opts == NULL || remote) {
-        opts = &none;
-    }
-    double params[TM_MODEL_MAX_VARS];
-    double state[TM_MODEL_MAX_VARS];
-    double held[TM_MODEL_MAX_VARS];
     if (opts->params != NULL) {
         memcpy(params, opts->params, model->n_params * sizeof(double));
     } else {
@@ -891,32 +438,57 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
             return TM_ERR_BAD_VALUE;
         }
     }
-    /* Outputs are checked like a step's: a non-finite value must never
-     * travel along a link. */
-    double outputs[TM_MODEL_MAX_VARS];
     if (opts->outputs != NULL) {
         memcpy(outputs, opts->outputs, model->n_outputs * sizeof(double));
     } else {
         double zero[TM_MODEL_MAX_VARS] = {0};
         model->output(1, state, params, zero, outputs);
     }
-    if (!s_all_finite(state, model->n_states) ||
-        !s_all_finite(outputs, model->n_outputs)) {
+    if (!tmi_rt_all_finite(state, model->n_states) ||
+        !tmi_rt_all_finite(outputs, model->n_outputs)) {
         return TM_ERR_BAD_VALUE;
+    }
+    return 0;
+}
+
+/* Spawn an actor, or a proxy (remote: options ignored). */
+static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                   const tm_rt_spawn_opts_t *opts, bool remote)
+{
+    if (!tm_rt_id_valid(id)) {
+        return TM_ERR_BAD_ID;
+    }
+    if (model == NULL || tm_model_check(model) != 0) {
+        return TM_ERR_MODEL_ABI;
+    }
+    if (tmi_rt_actor_find(rt, id) != TMI_RT_NONE) {
+        return TM_ERR_DUPLICATE_ACTOR;
+    }
+    tm_rt_spawn_opts_t none = {0};
+    if (opts == NULL || remote) {
+        opts = &none;
+    }
+    double params[TM_MODEL_MAX_VARS];
+    double state[TM_MODEL_MAX_VARS];
+    double held[TM_MODEL_MAX_VARS];
+    double outputs[TM_MODEL_MAX_VARS];
+    int rc = s_spawn_values(model, opts, params, state, held, outputs);
+    if (rc != 0) {
+        return rc;
     }
     uint32_t period = opts->period == 0 ? 1 : opts->period;
 
     uint64_t hash = tm_hash64(id, strlen(id));
     uint32_t gi = 0;
     unsigned shard = remote ? 0 : (unsigned)(hash % rt->n_workers);
-    int rc = s_group_get(rt, model, period, shard, remote, &gi);
+    rc = s_group_get(rt, model, period, shard, remote, &gi);
     if (rc != 0) {
         return rc;
     }
     uint32_t a = rt->free_actor;
-    if (a == S_NONE) {
-        rc = s_grow((void **)&rt->actors, &rt->cap_actors,
-                    rt->n_actor_slots + 1, sizeof *rt->actors);
+    if (a == TMI_RT_NONE) {
+        rc = tmi_rt_grow((void **)&rt->actors, &rt->cap_actors,
+                         rt->n_actor_slots + 1, sizeof *rt->actors);
         if (rc != 0) {
             s_group_drop_if_empty(rt, gi);
             return rc;
@@ -925,12 +497,13 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     } else {
         rt->free_actor = rt->actors[a].slot;
     }
-    s_actor_t *ac = &rt->actors[a];
+    tmi_rt_actor_t *ac = &rt->actors[a];
     snprintf(ac->id, sizeof ac->id, "%s", id);
     ac->hash = hash;
     ac->spawned = rt->tick;
-    ac->head[S_OUT] = S_NONE;
-    ac->head[S_IN] = S_NONE;
+    ac->head[TMI_RT_OUT] = TMI_RT_NONE;
+    ac->head[TMI_RT_IN] = TMI_RT_NONE;
+    ac->history = 1;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -939,7 +512,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
         }
     }
     if (rc != 0) {
-        ac->group = S_NONE;
+        ac->group = TMI_RT_NONE;
         ac->slot = rt->free_actor;
         rt->free_actor = a;
         s_group_drop_if_empty(rt, gi);
@@ -964,107 +537,22 @@ int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model)
     return s_spawn(rt, id, model, NULL, true);
 }
 
-/* ---- adjacency ---------------------------------------------------------- */
-
-/* The head of the list (dir) that link li belongs to. */
-static uint32_t *s_adj_head(tm_rt_t *rt, uint32_t li, int dir)
-{
-    const s_link_t *l = &rt->links[li];
-    return &rt->actors[dir == S_OUT ? l->src : l->dst].head[dir];
-}
-
-/* Append link li at the tail of its list (dir). */
-static void s_adj_append(tm_rt_t *rt, uint32_t li, int dir)
-{
-    s_adj_t *a = rt->adj;
-    uint32_t *head = s_adj_head(rt, li, dir);
-    if (*head == S_NONE) {
-        *head = li;
-        a[li].prev[dir] = li;
-        a[li].next[dir] = li;
-        return;
-    }
-    uint32_t first = *head;
-    uint32_t tail = a[first].prev[dir];
-    a[li].prev[dir] = tail;
-    a[li].next[dir] = first;
-    a[tail].next[dir] = li;
-    a[first].prev[dir] = li;
-}
-
-/* Take link li out of its list (dir). */
-static void s_adj_unlink(tm_rt_t *rt, uint32_t li, int dir)
-{
-    s_adj_t *a = rt->adj;
-    uint32_t *head = s_adj_head(rt, li, dir);
-    uint32_t p = a[li].prev[dir];
-    uint32_t n = a[li].next[dir];
-    if (n == li) {
-        *head = S_NONE;
-        return;
-    }
-    a[p].next[dir] = n;
-    a[n].prev[dir] = p;
-    if (*head == li) {
-        *head = n;
-    }
-}
-
-/* The link that was at `from` is now at `to` (record and adjacency already
- * copied): repoint its neighbours, or itself when it is alone, and the
- * head. Its place in the list, hence the list's order, is unchanged. */
-static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
-{
-    s_adj_t *a = rt->adj;
-    if (a[to].next[dir] == from) {
-        a[to].prev[dir] = to;
-        a[to].next[dir] = to;
-    } else {
-        a[a[to].prev[dir]].next[dir] = to;
-        a[a[to].next[dir]].prev[dir] = to;
-    }
-    uint32_t *head = s_adj_head(rt, to, dir);
-    if (*head == from) {
-        *head = to;
-    }
-}
-
-/* Remove link li; the last record moves into its place. */
-static void s_link_remove_at(tm_rt_t *rt, uint32_t li)
-{
-    s_link_t *l = &rt->links[li];
-    s_actor_t *dst = &rt->actors[l->dst];
-    s_group_t *g = rt->groups[dst->group];
-    g->nlink[(size_t)dst->slot * g->ni + l->in]--;
-    tm_index_remove(&rt->link_ix, s_link_hash(l), li);
-    s_adj_unlink(rt, li, S_OUT);
-    s_adj_unlink(rt, li, S_IN);
-    uint32_t last = (uint32_t)(rt->n_links - 1);
-    if (li != last) {
-        rt->links[li] = rt->links[last];
-        rt->adj[li] = rt->adj[last];
-        s_adj_moved(rt, last, li, S_OUT);
-        s_adj_moved(rt, last, li, S_IN);
-        tm_index_rename(&rt->link_ix, s_link_hash(&rt->links[li]), last, li);
-    }
-    rt->n_links--;
-    rt->plan_dirty = 1;
-}
-
 int tm_rt_kill(tm_rt_t *rt, const char *id)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     /* O(degree): removals keep the heads current, and a link from the
-     * actor to itself leaves both lists at once. */
-    for (int dir = S_OUT; dir <= S_IN; dir++) {
-        while (rt->actors[a].head[dir] != S_NONE) {
-            s_link_remove_at(rt, rt->actors[a].head[dir]);
+     * actor to itself leaves both lists at once. The windows of the
+     * sources of its incoming links follow; its own does not matter. */
+    for (int dir = TMI_RT_OUT; dir <= TMI_RT_IN; dir++) {
+        while (rt->actors[a].head[dir] != TMI_RT_NONE) {
+            tmi_rt_link_remove_at(rt, rt->actors[a].head[dir],
+                                  dir == TMI_RT_IN);
         }
     }
-    s_actor_t *ac = &rt->actors[a];
+    tmi_rt_actor_t *ac = &rt->actors[a];
     if (rt->groups[ac->group]->remote) {
         rt->n_remote--;
     } else {
@@ -1072,213 +560,36 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
     }
     s_group_remove(rt, ac->group, ac->slot);
     tm_index_remove(&rt->actor_ix, ac->hash, a);
-    ac->group = S_NONE;
+    ac->group = TMI_RT_NONE;
     ac->id[0] = '\0';
     ac->slot = rt->free_actor;
     rt->free_actor = a;
     return 0;
 }
 
-/* ---- links -------------------------------------------------------------- */
-
-static int s_resolve_link(tm_rt_t *rt, const char *src, const char *output,
-                          const char *dst, const char *input, s_link_t *l)
-{
-    uint32_t s = s_actor_find(rt, src);
-    uint32_t d = s_actor_find(rt, dst);
-    if (s == S_NONE || d == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    const tm_model_t *sm = rt->groups[rt->actors[s].group]->model;
-    const tm_model_t *dm = rt->groups[rt->actors[d].group]->model;
-    int o =
-        output ? tm_model_var_index(sm->outputs, sm->n_outputs, output) : -1;
-    int i = input ? tm_model_var_index(dm->inputs, dm->n_inputs, input) : -1;
-    if (o < 0 || i < 0) {
-        return TM_ERR_UNKNOWN_PORT;
-    }
-    l->src = s;
-    l->dst = d;
-    l->out = (uint16_t)o;
-    l->in = (uint16_t)i;
-    return 0;
-}
-
-int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
-               const char *dst, const char *input)
-{
-    s_link_t l;
-    memset(&l, 0, sizeof l);
-    int rc = s_resolve_link(rt, src, output, dst, input, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    uint64_t hash = s_link_hash(&l);
-    if (tm_index_find(&rt->link_ix, hash, &l, s_link_eq, rt) != TM_INDEX_NONE) {
-        return TM_ERR_EXISTS;
-    }
-    s_actor_t *d = &rt->actors[l.dst];
-    s_group_t *g = rt->groups[d->group];
-    if (g->remote) {
-        return TM_ERR_INVAL; /* a proxy's outputs only come by import */
-    }
-    uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
-    if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
-        return TM_ERR_INPUT_LINKED;
-    }
-    if (*nl == UINT16_MAX) {
-        return TM_ERR_TOO_BIG;
-    }
-    rc = s_grow((void **)&rt->links, &rt->cap_links, rt->n_links + 1,
-                sizeof *rt->links);
-    if (rc == 0) {
-        rc = s_grow((void **)&rt->adj, &rt->cap_adj, rt->n_links + 1,
-                    sizeof *rt->adj);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    uint32_t li = (uint32_t)rt->n_links;
-    rc = tm_index_insert(&rt->link_ix, hash, li);
-    if (rc != 0) {
-        return rc;
-    }
-    rt->links[rt->n_links++] = l;
-    s_adj_append(rt, li, S_OUT);
-    s_adj_append(rt, li, S_IN);
-    (*nl)++;
-    rt->plan_dirty = 1;
-    return 0;
-}
-
-int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
-                 const char *dst, const char *input)
-{
-    s_link_t l;
-    memset(&l, 0, sizeof l);
-    int rc = s_resolve_link(rt, src, output, dst, input, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    uint32_t li =
-        tm_index_find(&rt->link_ix, s_link_hash(&l), &l, s_link_eq, rt);
-    if (li == TM_INDEX_NONE) {
-        return TM_ERR_NOT_LINKED;
-    }
-    s_link_remove_at(rt, li);
-    return 0;
-}
-
-/* Sort record used while building the gather plan. */
-typedef struct {
-    uint32_t dst;
-    uint32_t src_off;
-    const s_group_t *src;
-    const char *src_id;
-} s_plan_t;
-
-static int s_plan_cmp(const void *a, const void *b)
-{
-    const s_plan_t *x = a;
-    const s_plan_t *y = b;
-    if (x->dst != y->dst) {
-        return x->dst < y->dst ? -1 : 1;
-    }
-    int c = strcmp(x->src_id, y->src_id);
-    if (c != 0) {
-        return c;
-    }
-    /* Several outputs of one source: output order. Same id means same
-     * actor and slot, so the offsets differ by the output index. Without
-     * this tie-break the order would be the link table's (at best: qsort
-     * need not be stable), and a sum of three or more links would depend
-     * on the order in which they were made. */
-    return (x->src_off > y->src_off) - (x->src_off < y->src_off);
-}
-
-/* Resolve links into per-group gather arrays (once per change). */
-static int s_rebuild_plan(tm_rt_t *rt)
-{
-    size_t *count = calloc(rt->n_groups + 1, sizeof *count);
-    s_plan_t *plan = malloc((rt->n_links + 1) * sizeof *plan);
-    size_t *start = calloc(rt->n_groups + 1, sizeof *start);
-    int rc = 0;
-    if (count == NULL || plan == NULL || start == NULL) {
-        rc = TM_ERR_NOMEM;
-        goto done;
-    }
-    for (size_t li = 0; li < rt->n_links; li++) {
-        count[rt->actors[rt->links[li].dst].group]++;
-    }
-    for (size_t gi = 1; gi <= rt->n_groups; gi++) {
-        start[gi] = start[gi - 1] + count[gi - 1];
-    }
-    memset(count, 0, (rt->n_groups + 1) * sizeof *count);
-    for (size_t li = 0; li < rt->n_links; li++) {
-        const s_link_t *l = &rt->links[li];
-        const s_actor_t *sa = &rt->actors[l->src];
-        const s_actor_t *da = &rt->actors[l->dst];
-        const s_group_t *sg = rt->groups[sa->group];
-        const s_group_t *dg = rt->groups[da->group];
-        s_plan_t *p = &plan[start[da->group] + count[da->group]++];
-        p->dst = da->slot * dg->ni + l->in;
-        p->src_off = sa->slot * sg->no + l->out;
-        p->src = sg;
-        p->src_id = sa->id;
-    }
-    for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        s_group_t *g = rt->groups[gi];
-        if (g == NULL) {
-            continue;
-        }
-        size_t n = count[gi];
-        s_plan_t *p = plan + start[gi];
-        qsort(p, n, sizeof *p, s_plan_cmp);
-        s_gather_t *ge = realloc(g->gather, (n + 1) * sizeof *ge);
-        if (ge == NULL) {
-            rc = TM_ERR_NOMEM;
-            goto done;
-        }
-        g->gather = ge;
-        for (size_t e = 0; e < n; e++) {
-            uint32_t add = (e > 0 && p[e - 1].dst == p[e].dst) ? 1u : 0u;
-            ge[e].src = p[e].src;
-            ge[e].src_off = p[e].src_off;
-            ge[e].dst = p[e].dst << 1 | add;
-        }
-        g->n_gather = n;
-    }
-    rt->plan_dirty = 0;
-done:
-    free(count);
-    free(plan);
-    free(start);
-    return rc;
-}
-
 /* ---- set / set_model ---------------------------------------------------- */
 
 /* Outputs of slot s at the current tick from its state, parameters and
  * last inputs. TM_ERR_BAD_VALUE, outputs unchanged, if one is not finite. */
-static int s_recompute_outputs(tm_rt_t *rt, s_group_t *g, size_t s)
+static int s_recompute_outputs(tmi_rt_group_t *g, size_t s)
 {
     double y[TM_MODEL_MAX_VARS];
     g->model->output(1, g->state + s * g->ns, g->params + s * g->np,
                      g->in + s * g->ni, y);
-    if (!s_all_finite(y, g->no)) {
+    if (!tmi_rt_all_finite(y, g->no)) {
         return TM_ERR_BAD_VALUE;
     }
-    memcpy(g->out[rt->tick & 1u] + s * g->no, y, g->no * sizeof(double));
+    memcpy(g->out[0] + s * g->no, y, g->no * sizeof(double));
     return 0;
 }
 
 int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    s_group_t *g = rt->groups[rt->actors[a].group];
+    tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
     size_t s = rt->actors[a].slot;
     const tm_model_t *m = g->model;
     if (g->remote) {
@@ -1295,7 +606,7 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         double *p = &g->params[s * g->np + (size_t)i];
         double old = *p;
         *p = value;
-        int rc = s_recompute_outputs(rt, g, s);
+        int rc = s_recompute_outputs(g, s);
         if (rc != 0) {
             *p = old;
         }
@@ -1309,7 +620,7 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
         double *x = &g->state[s * g->ns + (size_t)i];
         double old = *x;
         *x = value;
-        int rc = s_recompute_outputs(rt, g, s);
+        int rc = s_recompute_outputs(g, s);
         if (rc != 0) {
             *x = old;
         }
@@ -1326,15 +637,26 @@ int tm_rt_set(tm_rt_t *rt, const char *id, const char *name, double value)
     return TM_ERR_UNKNOWN_PORT;
 }
 
+/* The past outputs of a window of w ticks (the current tick excepted)
+ * from slot os of group og to slot ns of group ng (same ports). */
+static void s_copy_history(tmi_rt_group_t *ng, size_t ns,
+                           const tmi_rt_group_t *og, size_t os, uint32_t w)
+{
+    for (uint32_t j = 1; j < w; j++) {
+        memcpy(ng->out[j] + ns * ng->no, og->out[j] + os * og->no,
+               og->no * sizeof(double));
+    }
+}
+
 int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     uint32_t ogi = rt->actors[a].group;
     size_t os = rt->actors[a].slot;
-    s_group_t *og = rt->groups[ogi];
+    tmi_rt_group_t *og = rt->groups[ogi];
     if (og->remote) {
         return TM_ERR_INVAL;
     }
@@ -1357,12 +679,12 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     memcpy(nlink, og->nlink + os * og->ni, og->ni * sizeof(uint16_t));
     if (tm_model_map_state(model, og->model, og->state + os * og->ns, params,
                            state) != TM_STEP_OK ||
-        !s_all_finite(state, model->n_states)) {
+        !tmi_rt_all_finite(state, model->n_states)) {
         return TM_ERR_MODEL_FAILED;
     }
     double outputs[TM_MODEL_MAX_VARS];
     model->output(1, state, params, in, outputs);
-    if (!s_all_finite(outputs, model->n_outputs)) {
+    if (!tmi_rt_all_finite(outputs, model->n_outputs)) {
         return TM_ERR_MODEL_FAILED;
     }
     uint8_t status = og->status[os];
@@ -1373,224 +695,27 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     if (rc != 0) {
         return rc;
     }
+    uint32_t w = rt->actors[a].history;
+    if (rt->groups[ngi]->depth < w + 1) {
+        rc = tmi_rt_ring_resize(rt, rt->groups[ngi], w + 1);
+    }
     /* Place first, then free the old slot (and maybe its group): on
      * failure the actor is still where it was. */
-    rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
+    if (rc == 0) {
+        rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
+    }
     if (rc != 0) {
         s_group_drop_if_empty(rt, ngi);
         return rc;
     }
+    s_copy_history(rt->groups[ngi], rt->actors[a].slot, og, os, w);
     s_group_remove(rt, ogi, os);
-    s_group_t *ng = rt->groups[ngi];
+    tmi_rt_group_t *ng = rt->groups[ngi];
     size_t ns = rt->actors[a].slot;
     ng->status[ns] = status;
     ng->faults[ns] = faults;
     ng->last_fault[ns] = last_fault;
     return 0;
-}
-
-/* ---- proxies: import and export ---------------------------------------- */
-
-int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
-{
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    s_group_t *g = rt->groups[rt->actors[a].group];
-    if (!g->remote) {
-        return TM_ERR_INVAL;
-    }
-    if (g->no == 0) {
-        return 0;
-    }
-    if (outputs == NULL) {
-        return TM_ERR_INVAL;
-    }
-    if (!s_all_finite(outputs, g->no)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    /* Both buffers: the next tick reads the value whatever its parity, and
-     * later ticks read it too until the next import. */
-    size_t off = (size_t)rt->actors[a].slot * g->no;
-    memcpy(g->out[0] + off, outputs, g->no * sizeof(double));
-    memcpy(g->out[1] + off, outputs, g->no * sizeof(double));
-    return 0;
-}
-
-int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
-                  const tm_model_t **model)
-{
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
-    *out = g->out[rt->tick & 1u] + (size_t)ac->slot * g->no;
-    if (model != NULL) {
-        *model = g->model;
-    }
-    return 0;
-}
-
-/* ---- stepping ----------------------------------------------------------- */
-
-static int s_fault_cmp(const void *a, const void *b)
-{
-    return strcmp(((const tm_rt_fault_t *)a)->id,
-                  ((const tm_rt_fault_t *)b)->id);
-}
-
-/* Sift entry i of the max-heap h (by id) of n entries down. */
-static void s_fault_sift_down(tm_rt_fault_t *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) {
-            return;
-        }
-        if (c + 1 < n && strcmp(h[c + 1].id, h[c].id) > 0) {
-            c++;
-        }
-        if (strcmp(h[c].id, h[i].id) <= 0) {
-            return;
-        }
-        tm_rt_fault_t t = h[i];
-        h[i] = h[c];
-        h[c] = t;
-        i = c;
-    }
-}
-
-/* Offer a fault to the max-heap h of *n entries and `room` places: the
- * heap keeps the smallest ids; every fault it cannot keep is dropped. */
-static void s_fault_offer(tm_rt_t *rt, tm_rt_fault_t *h, size_t *n, size_t room,
-                          const tm_rt_fault_t *f)
-{
-    if (*n < room) {
-        size_t i = (*n)++;
-        h[i] = *f;
-        while (i > 0 && strcmp(h[(i - 1) / 2].id, h[i].id) < 0) {
-            tm_rt_fault_t t = h[i];
-            h[i] = h[(i - 1) / 2];
-            h[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-        return;
-    }
-    rt->faults_dropped++;
-    if (room > 0 && strcmp(f->id, h[0].id) < 0) {
-        h[0] = *f;
-        s_fault_sift_down(h, *n, 0);
-    }
-}
-
-/* After tick k: append its faults, by id, to the call's list. Workers are
- * idle, so their groups' statuses are stable. */
-static void s_faults_merge(tm_rt_t *rt, uint64_t k)
-{
-    size_t n = 0;
-    size_t room = 0;
-    tm_rt_fault_t *h = NULL;
-    for (unsigned wi = 0; wi < rt->n_workers; wi++) {
-        s_worker_t *w = &rt->workers[wi];
-        if (w->faults == w->faults_merged) {
-            continue;
-        }
-        w->faults_merged = w->faults;
-        if (h == NULL) {
-            if (rt->faults == NULL) {
-                /* Allocated once; without it every fault is dropped. */
-                rt->faults = malloc(TM_RT_FAULTS_MAX * sizeof *rt->faults);
-            }
-            room = rt->faults == NULL ? 0 : TM_RT_FAULTS_MAX - rt->n_faults;
-            h = rt->faults == NULL ? NULL : rt->faults + rt->n_faults;
-        }
-        for (size_t gi = 0; gi < w->n_groups; gi++) {
-            s_group_t *g = w->groups[gi];
-            if (g->n_faulted == 0) {
-                continue;
-            }
-            g->n_faulted = 0;
-            for (size_t s = 0; s < g->n; s++) {
-                if (g->status[s] != TM_STEP_OK) {
-                    tm_rt_fault_t f = {.id = rt->actors[g->actor[s]].id,
-                                       .tick = k,
-                                       .status = g->status[s]};
-                    s_fault_offer(rt, h, &n, room, &f);
-                }
-            }
-        }
-    }
-    if (n > 0) {
-        qsort(h, n, sizeof *h, s_fault_cmp);
-        rt->n_faults += n;
-    }
-}
-
-int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
-{
-    rt->n_faults = 0;
-    rt->faults_dropped = 0;
-    for (uint64_t t = 0; t < ticks; t++) {
-        if (rt->plan_dirty) {
-            int rc = s_rebuild_plan(rt);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        double t0 = s_now_ns();
-        uint64_t k = rt->tick + 1;
-        if (rt->n_actors <= rt->inline_actors) {
-            /* Workers are idle between ticks, so the control thread may
-             * step their shards itself. */
-            for (unsigned i = 0; i < rt->n_workers; i++) {
-                s_worker_t *w = &rt->workers[i];
-                w->busy_ns = 0.0;
-                for (size_t g = 0; g < w->n_groups; g++) {
-                    s_group_step(rt, w, w->groups[g], k);
-                }
-            }
-            rt->tick = k;
-            rt->last_tick_ns = s_now_ns() - t0;
-            s_faults_merge(rt, k);
-            continue;
-        }
-        for (unsigned i = 0; i < rt->n_workers; i++) {
-            s_worker_t *w = &rt->workers[i];
-            atomic_store_explicit(&w->cmd_tick, k, memory_order_release);
-            if (s_send_msg(w->ctl, S_CMD_STEP, 0, k) != 0) {
-                return TM_ERR_IO;
-            }
-        }
-        for (unsigned i = 0; i < rt->n_workers; i++) {
-            s_worker_t *w = &rt->workers[i];
-            s_msg_t m;
-            if (s_recv_msg(w->ctl, &m, 0) != 0 || m.cmd != S_CMD_DONE ||
-                m.tick != k ||
-                atomic_load_explicit(&w->done_tick, memory_order_acquire) !=
-                    k) {
-                return TM_ERR_IO;
-            }
-        }
-        rt->tick = k;
-        rt->last_tick_ns = s_now_ns() - t0;
-        s_faults_merge(rt, k);
-    }
-    return 0;
-}
-
-size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
-                    uint64_t *dropped)
-{
-    if (faults != NULL) {
-        *faults = rt->faults;
-    }
-    if (dropped != NULL) {
-        *dropped = rt->faults_dropped;
-    }
-    return rt->n_faults;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -1617,8 +742,8 @@ size_t tm_rt_count(const tm_rt_t *rt)
 
 static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
 {
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
+    const tmi_rt_actor_t *ac = &rt->actors[a];
+    const tmi_rt_group_t *g = rt->groups[ac->group];
     size_t s = ac->slot;
     v->id = ac->id;
     v->model = g->model;
@@ -1628,7 +753,8 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     v->params = g->params + s * g->np;
     v->inputs = g->in + s * g->ni;
     v->held = g->held + s * g->ni;
-    v->outputs = g->out[rt->tick & 1u] + s * g->no;
+    v->outputs = g->out[0] + s * g->no;
+    v->history = ac->history;
     v->linked = g->nlink + s * g->ni;
     v->health.last_status = g->status[s];
     v->health.faults = g->faults[s];
@@ -1643,8 +769,8 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
 
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)
 {
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
     }
     s_view(rt, a, out);
@@ -1655,7 +781,7 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
                   void *arg)
 {
     for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        const s_group_t *g = rt->groups[gi];
+        const tmi_rt_group_t *g = rt->groups[gi];
         if (g == NULL || g->remote) {
             continue;
         }
@@ -1669,260 +795,4 @@ int tm_rt_foreach(tm_rt_t *rt, int (*cb)(const tm_rt_actor_t *, void *),
         }
     }
     return 0;
-}
-
-static tm_rt_link_t s_link_view(const tm_rt_t *rt, uint32_t li)
-{
-    const s_link_t *l = &rt->links[li];
-    const s_actor_t *sa = &rt->actors[l->src];
-    const s_actor_t *da = &rt->actors[l->dst];
-    const tm_model_t *sm = rt->groups[sa->group]->model;
-    const tm_model_t *dm = rt->groups[da->group]->model;
-    tm_rt_link_t v = {.src = sa->id,
-                      .output = sm->outputs[l->out].name,
-                      .dst = da->id,
-                      .input = dm->inputs[l->in].name};
-    return v;
-}
-
-int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
-                       void *arg)
-{
-    for (size_t li = 0; li < rt->n_links; li++) {
-        tm_rt_link_t v = s_link_view(rt, (uint32_t)li);
-        int rc = cb(&v, arg);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
-                          int (*cb)(const tm_rt_link_t *, void *), void *arg)
-{
-    uint32_t a = s_actor_find(rt, id);
-    if (a == S_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    for (int dir = S_OUT; dir <= S_IN; dir++) {
-        uint32_t head = rt->actors[a].head[dir];
-        if (head == S_NONE) {
-            continue;
-        }
-        uint32_t li = head;
-        do {
-            /* A link to itself was visited among the outgoing ones. */
-            if (dir == S_OUT || rt->links[li].src != a) {
-                tm_rt_link_t v = s_link_view(rt, li);
-                int rc = cb(&v, arg);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
-            li = rt->adj[li].next[dir];
-        } while (li != head);
-    }
-    return 0;
-}
-
-/* ---- digest ------------------------------------------------------------- */
-
-static void s_hash_bytes(crypto_generichash_state *st, const void *p, size_t n)
-{
-    crypto_generichash_update(st, p, n);
-}
-
-static void s_hash_str(crypto_generichash_state *st, const char *s)
-{
-    s_hash_bytes(st, s, strlen(s) + 1);
-}
-
-static void s_hash_u64(crypto_generichash_state *st, uint64_t v)
-{
-    unsigned char le[8];
-    for (int b = 0; b < 8; b++) {
-        le[b] = (unsigned char)(v >> (8 * b));
-    }
-    s_hash_bytes(st, le, sizeof le);
-}
-
-/* n doubles as their little-endian IEEE 754 bits, after their count. */
-static void s_hash_f64s(crypto_generichash_state *st, const double *v,
-                        uint32_t n)
-{
-    s_hash_u64(st, n);
-    for (uint32_t j = 0; j < n; j++) {
-        uint64_t bits;
-        memcpy(&bits, &v[j], sizeof bits);
-        s_hash_u64(st, bits);
-    }
-}
-
-/* An incoming link, for sorting: input, then source id, then output. */
-typedef struct {
-    uint16_t in;
-    uint16_t out;
-    uint32_t srci; /* source actor handle */
-    const char *src;
-} s_in_link_t;
-
-static int s_in_link_cmp(const void *a, const void *b)
-{
-    const s_in_link_t *x = a;
-    const s_in_link_t *y = b;
-    if (x->in != y->in) {
-        return x->in < y->in ? -1 : 1;
-    }
-    int c = strcmp(x->src, y->src);
-    if (c != 0) {
-        return c;
-    }
-    return x->out < y->out ? -1 : x->out > y->out ? 1 : 0;
-}
-
-/* H(actor): everything that defines it (see tm_rt_digest). links is
- * scratch space for its incoming links (*cap entries, grown). */
-static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
-                        size_t *cap, unsigned char h[32])
-{
-    const s_actor_t *ac = &rt->actors[a];
-    const s_group_t *g = rt->groups[ac->group];
-    const tm_model_t *m = g->model;
-    size_t s = ac->slot;
-    size_t n = 0;
-    uint32_t head = ac->head[S_IN];
-    if (head != S_NONE) {
-        uint32_t li = head;
-        do {
-            if (n == *cap) {
-                size_t grown = *cap ? *cap * 2 : 16;
-                s_in_link_t *v = realloc(*links, grown * sizeof *v);
-                if (v == NULL) {
-                    return TM_ERR_NOMEM;
-                }
-                *links = v;
-                *cap = grown;
-            }
-            const s_link_t *l = &rt->links[li];
-            (*links)[n].in = l->in;
-            (*links)[n].out = l->out;
-            (*links)[n].srci = l->src;
-            (*links)[n].src = rt->actors[l->src].id;
-            n++;
-            li = rt->adj[li].next[S_IN];
-        } while (li != head);
-    }
-    if (n > 1) {
-        qsort(*links, n, sizeof **links, s_in_link_cmp);
-    }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    s_hash_str(&st, ac->id);
-    s_hash_str(&st, m->family);
-    s_hash_str(&st, m->version);
-    s_hash_u64(&st, (uint64_t)m->fidelity);
-    s_hash_u64(&st, g->period);
-    s_hash_f64s(&st, g->params + s * g->np, g->np);
-    s_hash_f64s(&st, g->held + s * g->ni, g->ni);
-    s_hash_f64s(&st, g->state + s * g->ns, g->ns);
-    s_hash_f64s(&st, g->out[rt->tick & 1u] + s * g->no, g->no);
-    s_hash_u64(&st, n);
-    for (size_t i = 0; i < n; i++) {
-        s_hash_str(&st, m->inputs[(*links)[i].in].name);
-        s_hash_str(&st, (*links)[i].src);
-        const s_actor_t *src = &rt->actors[(*links)[i].srci];
-        const tm_model_t *sm = rt->groups[src->group]->model;
-        s_hash_str(&st, sm->outputs[(*links)[i].out].name);
-    }
-    crypto_generichash_final(&st, h, 32);
-    return 0;
-}
-
-/* sum += h, as 256-bit little-endian numbers (mod 2^256). */
-static void s_add256(unsigned char sum[32], const unsigned char h[32])
-{
-    unsigned carry = 0;
-    for (int i = 0; i < 32; i++) {
-        unsigned v = (unsigned)sum[i] + h[i] + carry;
-        sum[i] = (unsigned char)v;
-        carry = v >> 8;
-    }
-}
-
-int tm_rt_digest_part(tm_rt_t *rt, tm_rt_digest_part_t *part)
-{
-    s_in_link_t *links = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    memset(part, 0, sizeof *part);
-    for (size_t a = 0; a < rt->n_actor_slots && rc == 0; a++) {
-        uint32_t gi = rt->actors[a].group;
-        if (gi == S_NONE || rt->groups[gi]->remote) {
-            continue;
-        }
-        unsigned char h[32];
-        rc = s_actor_hash(rt, (uint32_t)a, &links, &cap, h);
-        if (rc == 0) {
-            s_add256(part->sum, h);
-            part->actors++;
-        }
-    }
-    part->tick = rt->tick;
-    free(links);
-    return rc;
-}
-
-int tm_rt_digest_combine(const tm_rt_digest_part_t *parts, size_t n,
-                         uint8_t out[32])
-{
-    tm_rt_digest_part_t all;
-    memset(&all, 0, sizeof all);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && parts[i].tick != parts[0].tick) {
-            return TM_ERR_INVAL;
-        }
-        s_add256(all.sum, parts[i].sum);
-        all.actors += parts[i].actors;
-    }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    s_hash_str(&st, TM_RT_DIGEST_NAME);
-    s_hash_u64(&st, all.actors);
-    s_hash_bytes(&st, all.sum, sizeof all.sum);
-    crypto_generichash_final(&st, out, 32);
-    return 0;
-}
-
-int tm_rt_digest(tm_rt_t *rt, uint8_t out[32])
-{
-    tm_rt_digest_part_t part;
-    int rc = tm_rt_digest_part(rt, &part);
-    if (rc == 0) {
-        rc = tm_rt_digest_combine(&part, 1, out);
-    }
-    return rc;
-}
-
-void tm_rt_stats(const tm_rt_t *rt, tm_rt_stats_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->tick = rt->tick;
-    out->actors = rt->n_actors;
-    out->remote = rt->n_remote;
-    out->links = rt->n_links;
-    for (size_t gi = 0; gi < rt->n_groups; gi++) {
-        out->groups += rt->groups[gi] != NULL && !rt->groups[gi]->remote;
-    }
-    out->workers = rt->n_workers;
-    out->last_tick_ns = rt->last_tick_ns;
-    for (unsigned i = 0; i < rt->n_workers; i++) {
-        const s_worker_t *w = &rt->workers[i];
-        out->steps += w->steps;
-        out->faults += w->faults;
-        out->busy_ns[i] = w->busy_ns;
-        for (size_t gi = 0; gi < w->n_groups; gi++) {
-            out->shard_actors[i] += w->groups[gi]->n;
-        }
-    }
 }

@@ -3,21 +3,40 @@
  * The runtime owns W worker threads, each a libev loop that owns a shard of
  * actors. An actor is a slot in a shard's group: per shard, actors of one
  * model (family, version, tier) and period live in contiguous arrays
- * (states, parameters, held inputs, inputs, double-buffered outputs), so one
+ * (states, parameters, held inputs, inputs, a ring of past outputs), so one
  * model call steps the whole group. Per-actor metadata (id, the lists of
  * its incoming and outgoing links) is kept apart from those hot arrays.
  *
  * Time and coupling. Mesh time is an integer tick k, physical time k*h.
  * tm_rt_step() computes ticks k+1, k+2, ...: at tick k every actor whose
- * period m divides k steps once with inputs = the linked outputs computed at
- * tick k-1 (Jacobi coupling, one-tick delay). Outputs are double buffered,
- * so step order never matters. An unlinked input holds its set value
+ * period m divides k steps once; a link of delay d (1 .. TM_RT_DELAY_MAX,
+ * 1 unless made with tm_rt_link_delay) gives its input the output its
+ * source had at tick k-d (Jacobi coupling; d = 1 is the one-tick delay).
+ * Outputs of past ticks are kept apart from the one being computed, so
+ * step order never matters. An unlinked input holds its set value
  * (default: the model's default). An input takes one link, unless the model
  * declares it TM_VAR_SUMMING: then all its links are added in ascending
  * source-id order (strcmp), several outputs of one source in output order,
- * plus nothing else. At spawn an actor's outputs are computed from its
- * initial state with zero inputs. No runtime call stores a non-finite
- * output, so none ever travels along a link.
+ * whatever their delays, plus nothing else. At spawn an actor's outputs
+ * are computed from its initial state with zero inputs. No runtime call
+ * stores a non-finite output, so none ever travels along a link.
+ *
+ * History. An actor has outputs at every tick: at a tick it does not step
+ * (period) or whose step faults, those of the tick before; tm_rt_set()
+ * of a state or parameter and tm_rt_set_model() recompute those of the
+ * current tick only, never past ones; a spawn at tick c gives every tick
+ * up to c the spawn outputs. The runtime keeps an actor's outputs of its
+ * last w ticks, its window (tm_rt_actor_t.history): w = the largest delay
+ * of the links reading it, 1 without. A link of delay d made at tick c
+ * reads at tick c+1 its source's outputs of tick c+1-d, which may be older
+ * than the link; if d > w, the ticks the source did not keep (c+1-d ..
+ * c-w) read as its oldest kept outputs (those of tick c+1-w), as ticks
+ * before a spawn read as the spawn outputs. Removing links narrows the
+ * window again; a kill ends the history (a new actor of that id starts
+ * afresh). The window depends only on the actor's own links, so results do
+ * not depend on what it shares a group with. Memory: a group keeps 1 + the
+ * largest window of its actors, at least 2, ticks of outputs (8 bytes per
+ * output and actor of the group per tick).
  *
  * Determinism: the same actors, links, parameters, models and seed give
  * bit-identical states for any worker count and any placement of actors on
@@ -26,13 +45,17 @@
  * Proxies (remote actors). A mesh split over several runtimes (nodes) keeps
  * in each a proxy of every remote actor that one of its local actors reads:
  * tm_rt_spawn_remote() makes it, links use it as a source like any actor
- * (same gather, same summing order by source id), and it is never stepped.
- * Its outputs are the values last given to tm_rt_import(). Stepping one
- * tick at a time, and before each step importing into every proxy the
- * outputs its actor computed at the current tick (tm_rt_outputs() on the
- * runtime that owns it), gives every actor the same states, bit for bit,
- * as one runtime holding the whole mesh. Proxies are not counted, visited
- * or digested as actors of this runtime.
+ * (same gather, same summing order by source id, same delays and window),
+ * and it is never stepped: a tick carries its outputs of the tick before.
+ * tm_rt_import() sets its outputs at every tick kept (held from then on),
+ * tm_rt_import_at() its outputs of one tick of its window. Importing into
+ * every proxy, before each step, the outputs its actor computed at each
+ * tick that step reads (tm_rt_outputs_at() on the runtime that owns it)
+ * gives every actor the same states, bit for bit, as one runtime holding
+ * the whole mesh: over a link of delay d the values of tick t are needed
+ * only by the step of t+d, so the other runtime may be up to d-1 ticks
+ * behind. Proxies are not counted, visited or digested as actors of this
+ * runtime.
  *
  * Threading: every function here is called from one thread (the control
  * thread). Workers only run inside tm_rt_step(); between calls the control
@@ -50,6 +73,13 @@
 #include <stdint.h>
 
 typedef struct tm_rt tm_rt_t;
+
+/* The largest link delay, in ticks. A link of delay d makes its source's
+ * whole group keep d + 1 ticks of outputs (16 KB per two-output actor at
+ * 1,000) and puts d - 1 ticks of outputs in its source's checkpoint
+ * record; 1,000 ticks are 1 s of mesh time at h = 1 ms and 100 s at 0.1 s,
+ * beyond the transport and network delays a mesh models. */
+#define TM_RT_DELAY_MAX 1000u
 
 typedef struct {
     unsigned workers; /* worker threads; 0 = number of online cores */
@@ -84,10 +114,14 @@ typedef struct {
     const double *held;     /* model->n_inputs, values of unlinked inputs */
     const double *outputs;  /* model->n_outputs, of the current tick */
     const uint16_t *linked; /* model->n_inputs, links into each input */
+    /* Its window: the ticks of outputs kept for links, tick - history + 1
+     * .. tick (tm_rt_outputs_at); the largest delay of the links reading
+     * it, 1 without. */
+    uint32_t history;
     tm_rt_health_t health;
     double step_ns; /* mean step cost per actor in its group, last tick */
-    /* A proxy (tm_rt_spawn_remote): only id, model and outputs (the last
-     * import) mean something; state and params are the model's init and
+    /* A proxy (tm_rt_spawn_remote): only id, model, outputs (as imported)
+     * and history mean something; state and params are the model's init and
      * defaults, inputs zero, nothing linked, health as at spawn, period 1,
      * shard 0. */
     bool remote;
@@ -98,6 +132,7 @@ typedef struct {
     const char *output; /* output name */
     const char *dst;    /* destination actor id */
     const char *input;  /* input name */
+    uint32_t delay;     /* ticks, 1 .. TM_RT_DELAY_MAX */
 } tm_rt_link_t;
 
 typedef struct {
@@ -169,36 +204,79 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
 int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model);
 
 /* Set a proxy's outputs (model->n_outputs values) to those its actor
- * computed at the current tick, tm_rt_tick(): the next tm_rt_step() reads
- * them for tick + 1, as it reads a local actor's. They stay until the next
- * import (a value not renewed is held, through any number of ticks).
- * Called between steps, like every function here. Errors:
- * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a local actor, or outputs NULL),
- * TM_ERR_BAD_VALUE (a value not finite; nothing changed). */
+ * computed at the current tick, tm_rt_tick(), and at every tick its
+ * history keeps: the next tm_rt_step() reads them through links of any
+ * delay, and they stay until the next import (a value not renewed is held,
+ * through any number of ticks). Called between steps, like every function
+ * here. Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a local actor, or
+ * outputs NULL), TM_ERR_BAD_VALUE (a value not finite; nothing changed). */
 int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs);
 
+/* Set a proxy's outputs of tick `tick` (model->n_outputs values), those
+ * its actor computed at that tick: links of delay d read them at the step
+ * of tick + d. tick must be in the proxy's window, tm_rt_tick() -
+ * history + 1 .. tm_rt_tick() (history: tm_rt_actor_t, the largest delay
+ * of the links reading it), the ticks a later step can still read; older
+ * ticks are read by nothing any more. Other ticks keep their values; a
+ * tick stepped before its import carries the tick before, so values that
+ * arrive late may be imported as long as they are in the window. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a local actor, or outputs NULL),
+ * TM_ERR_RANGE (tick in the future or before the window; nothing
+ * changed), TM_ERR_BAD_VALUE (a value not finite; nothing changed). */
+int tm_rt_import_at(tm_rt_t *rt, const char *id, uint64_t tick,
+                    const double *outputs);
+
 /* Export: point *out at the outputs of the current tick of an actor or a
- * proxy (model->n_outputs values, those a link reads at the next step) and,
- * if model is not NULL, *model at its model. The pointer is borrowed until
- * the next call that mutates or steps the runtime: call again after each
- * step. TM_ERR_UNKNOWN_ACTOR. */
+ * proxy (model->n_outputs values, those a link of delay 1 reads at the
+ * next step) and, if model is not NULL, *model at its model. The pointer
+ * is borrowed until the next call that mutates or steps the runtime: call
+ * again after each step. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_outputs(const tm_rt_t *rt, const char *id, const double **out,
                   const tm_model_t **model);
+
+/* As tm_rt_outputs, the outputs of tick `tick` of the actor's window,
+ * tm_rt_tick() - history + 1 .. tm_rt_tick(). Ticks count modulo 2^64
+ * here and in tm_rt_import_at and tm_rt_restore_at: tm_rt_tick() - back
+ * for back < history, so a window that reaches back before tick 0 (the
+ * ticks a delayed link reads as the spawn outputs) wraps to UINT64_MAX,
+ * UINT64_MAX - 1, ... Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_RANGE (tick
+ * outside the window). */
+int tm_rt_outputs_at(const tm_rt_t *rt, const char *id, uint64_t tick,
+                     const double **out, const tm_model_t **model);
+
+/* Restore a local actor's outputs of a past tick of its window,
+ * tm_rt_tick() - history + 1 .. tm_rt_tick() - 1, from a checkpoint: load
+ * the actor (tm_rt_spawn_opts_t.outputs gives the current tick's), then
+ * its links (which set its window), then its history. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a proxy, or outputs NULL),
+ * TM_ERR_RANGE (the current tick, or outside the window), TM_ERR_BAD_VALUE
+ * (a value not finite). Nothing changes on error. */
+int tm_rt_restore_at(tm_rt_t *rt, const char *id, uint64_t tick,
+                     const double *outputs);
 
 /* Remove an actor or a proxy and every link from or to it, in time
  * proportional to its number of links. TM_ERR_UNKNOWN_ACTOR. */
 int tm_rt_kill(tm_rt_t *rt, const char *id);
 
-/* Link src.output -> dst.input; src may be a proxy. Errors:
- * TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT (no such output or input),
- * TM_ERR_INVAL (dst is a proxy), TM_ERR_EXISTS (same link),
- * TM_ERR_INPUT_LINKED (a non-summing input already has a link),
- * TM_ERR_TOO_BIG (the input has UINT16_MAX links, the most that `linked`
- * counts), TM_ERR_NOMEM. */
+/* Link src.output -> dst.input with a delay of one tick; src may be a
+ * proxy. Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT (no such output
+ * or input), TM_ERR_INVAL (dst is a proxy), TM_ERR_EXISTS (a link of these
+ * ends, whatever its delay), TM_ERR_INPUT_LINKED (a non-summing input
+ * already has a link), TM_ERR_TOO_BIG (the input has UINT16_MAX links, the
+ * most that `linked` counts), TM_ERR_NOMEM. */
 int tm_rt_link(tm_rt_t *rt, const char *src, const char *output,
                const char *dst, const char *input);
 
-/* Remove a link. TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT,
+/* As tm_rt_link, with a delay of `delay` ticks: dst.input at tick k gets
+ * src.output of tick k - delay (see History above for a link that reads
+ * further back than its source's window). A link is identified by its
+ * ends: changing a delay is unlink and link. Errors: those of tm_rt_link,
+ * and TM_ERR_RANGE (delay outside 1 .. TM_RT_DELAY_MAX, checked first). */
+int tm_rt_link_delay(tm_rt_t *rt, const char *src, const char *output,
+                     const char *dst, const char *input, uint32_t delay);
+
+/* Remove a link, whatever its delay; its source's window narrows to the
+ * links left. TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT,
  * TM_ERR_NOT_LINKED. */
 int tm_rt_unlink(tm_rt_t *rt, const char *src, const char *output,
                  const char *dst, const char *input);
@@ -270,12 +348,17 @@ int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
 int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
                           int (*cb)(const tm_rt_link_t *, void *), void *arg);
 
-/* Mesh digest, version 2 (TM_RT_DIGEST_NAME). Every local actor has a
+/* Mesh digest, version 3 (TM_RT_DIGEST_NAME). Every local actor has a
  * hash H = BLAKE2b-256 of what defines it: its id, model family, version
  * and tier, period, parameters, held input values, state and current
  * outputs (each list after its count, as little-endian IEEE 754 bits), and
- * its incoming links sorted by input, source id and output (names, each
- * with its NUL). The mesh digest is BLAKE2b-256(TM_RT_DIGEST_NAME with its
+ * its incoming links (their count, u64 LE) sorted by input, source id and
+ * output, each as its input, source id and output names (each with its
+ * NUL) and its delay (u64 LE). Past outputs (the history delayed links
+ * read) are not in it: the digest is the state of a mesh at one tick, and
+ * two meshes with the same digest step on alike only if their histories
+ * agree too (a restart restores them, see tm_rt_restore_at). The mesh
+ * digest is BLAKE2b-256(TM_RT_DIGEST_NAME with its
  * NUL || actor count as u64 LE || S), where S is the sum of every H as a
  * 256-bit little-endian number, mod 2^256. The sum does not depend on order
  * or on where an actor lives: runtimes (nodes) that split a mesh compute
@@ -283,7 +366,7 @@ int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,
  * digest of the whole mesh; a link is counted by its destination's part.
  * Proxies are left out. Errors: TM_ERR_NOMEM; combine: TM_ERR_INVAL (parts
  * of different ticks). */
-#define TM_RT_DIGEST_NAME "twinmesh mesh digest v2"
+#define TM_RT_DIGEST_NAME "twinmesh mesh digest v3"
 
 typedef struct {
     uint64_t tick;

@@ -384,9 +384,13 @@ void tmi_sync_beat(tm_mesh_t *m)
 }
 
 /* Import values into the proxies of the list from entry `from` on, as far
- * as n values go (a batch of an earlier list covers a prefix). */
+ * as n values go (a batch of an earlier list covers a prefix): as the
+ * outputs of `tick` (what links of every delay read), or, with
+ * S_ALL_TICKS, of every tick the proxies keep (an answer to a
+ * subscription). */
+#define S_ALL_TICKS UINT64_MAX
 static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
-                     const double *values, uint32_t n)
+                     const double *values, uint32_t n, uint64_t tick)
 {
     tmi_in_t *in = &p->in;
     uint32_t base = from < in->n_ids ? in->first[from] : 0;
@@ -394,7 +398,12 @@ static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
         if (in->first[i] - base + in->n_outs[i] > n) {
             break;
         }
-        tm_rt_import(m->rt, in->ids[i], values + (in->first[i] - base));
+        const double *v = values + (in->first[i] - base);
+        if (tick == S_ALL_TICKS) {
+            tm_rt_import(m->rt, in->ids[i], v);
+        } else {
+            tm_rt_import_at(m->rt, in->ids[i], tick, v);
+        }
     }
 }
 
@@ -444,7 +453,7 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                      : s_values(tm_wire_map_get(&obj, "values"), n, values);
         }
         if (rc == 0) {
-            s_import(m, p, from, values, n);
+            s_import(m, p, from, values, n, S_ALL_TICKS);
         }
         msgpack_zone_destroy(&zone);
     }
@@ -613,7 +622,7 @@ void tmi_sync_before(void *arg, uint64_t tick)
         tmi_peer_t *p = &m->peers[i];
         tmi_held_t *h = &p->in.ring[tick % TMI_BATCH_WINDOW];
         if (!p->self && p->in.acked && h->have && h->tick == tick) {
-            s_import(m, p, 0, h->values, h->n);
+            s_import(m, p, 0, h->values, h->n, tick);
             free(h->values);
             *h = (tmi_held_t){0};
         }

@@ -226,7 +226,7 @@ int tmi_mut_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id)
     tm_rt_actor_t view;
     int rc = tm_rt_get(m->rt, id, &view);
     if (rc == 0) {
-        rc = tm_persist_put_actor(b, &view, tm_rt_tick(m->rt), &m->scratch);
+        rc = tm_persist_put_actor(b, m->rt, &view, &m->scratch);
     }
     return rc;
 }
@@ -457,7 +457,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
-                          ls.v[i].input};
+                          ls.v[i].input, 1};
         rc = tm_persist_del_link(b, &l);
     }
     /* Commit first: removing from the runtime cannot fail afterwards. */
@@ -498,7 +498,7 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
-                          ls.v[i].input};
+                          ls.v[i].input, 1};
         rc = tm_persist_del_link(b, &l);
     }
     if (rc == 0) {
@@ -541,20 +541,37 @@ static void s_proxy_gc(tm_mut_t *m, const char *id)
     }
 }
 
+/* A link into dst.input, from src.output when src is not NULL: found
+ * names its source, delay its delay. */
 typedef struct {
+    const char *src;
+    const char *output;
     const char *dst;
     const char *input;
     char found[TM_ID_MAX + TM_MODEL_NAME_MAX + 2];
+    uint32_t delay;
 } s_feeder_t;
 
 static int s_feeder_cb(const tm_rt_link_t *l, void *arg)
 {
     s_feeder_t *f = arg;
-    if (strcmp(l->dst, f->dst) == 0 && strcmp(l->input, f->input) == 0) {
+    if (strcmp(l->dst, f->dst) == 0 && strcmp(l->input, f->input) == 0 &&
+        (f->src == NULL ||
+         (strcmp(l->src, f->src) == 0 && strcmp(l->output, f->output) == 0))) {
         snprintf(f->found, sizeof f->found, "%s.%s", l->src, l->output);
+        f->delay = l->delay;
         return 1;
     }
     return 0;
+}
+
+/* The delay of the link S.O -> D.I, 0 if there is none. */
+static uint32_t s_link_delay(tm_mut_t *m, const char *S, const char *O,
+                             const char *D, const char *I)
+{
+    s_feeder_t f = {S, O, D, I, "", 0};
+    tm_rt_foreach_link_of(m->rt, D, s_feeder_cb, &f);
+    return f.delay;
 }
 
 /* Both ends of a link, with precise messages. */
@@ -595,7 +612,7 @@ static int s_link_error(tm_mut_t *m, int rc, bool add, const char *S,
                         const char *O, const char *D, const char *I, char *why)
 {
     if (rc == TM_ERR_INPUT_LINKED) {
-        s_feeder_t f = {D, I, "?"};
+        s_feeder_t f = {NULL, NULL, D, I, "?", 0};
         tm_rt_foreach_link_of(m->rt, D, s_feeder_cb, &f);
         return tmi_mut_why(why, rc,
                            "input %s.%s is already linked (from %s); unlink it "
@@ -603,8 +620,15 @@ static int s_link_error(tm_mut_t *m, int rc, bool add, const char *S,
                            D, I, f.found);
     }
     if (rc == TM_ERR_EXISTS) {
-        return tmi_mut_why(why, rc, "link %s.%s -> %s.%s already exists", S, O,
-                           D, I);
+        return tmi_mut_why(why, rc,
+                           "link %s.%s -> %s.%s already exists (delay %u); to "
+                           "change its delay, unlink it first",
+                           S, O, D, I, s_link_delay(m, S, O, D, I));
+    }
+    if (rc == TM_ERR_RANGE) {
+        return tmi_mut_why(why, rc,
+                           "bad delay: a link's delay is 1 to %u ticks",
+                           TM_RT_DELAY_MAX);
     }
     if (rc == TM_ERR_NOT_LINKED) {
         return tmi_mut_why(why, rc, "no link %s.%s -> %s.%s", S, O, D, I);
@@ -613,9 +637,51 @@ static int s_link_error(tm_mut_t *m, int rc, bool add, const char *S,
                        add ? "link" : "unlink", S, O, D, I, tm_err_str(rc));
 }
 
-int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
-                const char *D, const char *I, char *why)
+/* The past outputs in an actor's window (ticks tick - n .. tick - 1),
+ * kept to put back after undoing an unlink: linking again refills them. */
+typedef struct {
+    uint32_t n, width;
+    double *v;
+} s_past_t;
+
+static int s_past_save(tm_rt_t *rt, const char *id, s_past_t *p)
 {
+    tm_rt_actor_t a;
+    memset(p, 0, sizeof *p);
+    if (tm_rt_get(rt, id, &a) != 0 || a.remote || a.history < 2) {
+        return 0;
+    }
+    uint64_t k = tm_rt_tick(rt);
+    p->width = a.model->n_outputs;
+    p->v = malloc((size_t)(a.history - 1) * p->width * sizeof(double) + 1);
+    if (p->v == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    p->n = a.history - 1;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const double *y = NULL;
+        if (tm_rt_outputs_at(rt, id, k - p->n + i, &y, NULL) == 0) {
+            memcpy(p->v + (size_t)i * p->width, y, p->width * sizeof(double));
+        }
+    }
+    return 0;
+}
+
+static void s_past_restore(tm_rt_t *rt, const char *id, s_past_t *p)
+{
+    uint64_t k = tm_rt_tick(rt);
+    for (uint32_t i = 0; i < p->n; i++) {
+        (void)tm_rt_restore_at(rt, id, k - p->n + i,
+                               p->v + (size_t)i * p->width);
+    }
+    free(p->v);
+    p->v = NULL;
+}
+
+int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
+                const char *D, const char *I, uint32_t delay, char *why)
+{
+    s_past_t past = {0, 0, NULL};
     tm_store_batch_t *b = NULL;
     tm_rt_actor_t src;
     const tm_model_t *model = NULL;
@@ -626,18 +692,26 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         tm_rt_spawn_remote(m->rt, S, model);
     }
     int rc = s_check_link(m, S, O, D, I, why);
+    if (rc == 0 && !add) { /* what undoing the unlink needs */
+        delay = s_link_delay(m, S, O, D, I);
+        rc = s_past_save(m->rt, S, &past);
+        if (rc != 0) {
+            tmi_mut_why(why, rc, "out of memory");
+        }
+    }
     if (rc == 0) {
-        rc = add ? tm_rt_link(m->rt, S, O, D, I)
+        rc = add ? tm_rt_link_delay(m->rt, S, O, D, I, delay)
                  : tm_rt_unlink(m->rt, S, O, D, I);
         if (rc != 0) {
             rc = s_link_error(m, rc, add, S, O, D, I, why);
         }
     }
     if (rc != 0) {
+        free(past.v);
         s_proxy_gc(m, S);
         return rc;
     }
-    tm_rt_link_t l = {S, O, D, I};
+    tm_rt_link_t l = {S, O, D, I, delay};
     const tm_model_t *remote =
         tm_rt_get(m->rt, S, &src) == 0 && src.remote ? src.model : NULL;
     rc = tmi_mut_new_batch(m, &b);
@@ -653,11 +727,12 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         /* undo in the runtime, so it matches what is stored */
         if (add) {
             tm_rt_unlink(m->rt, S, O, D, I);
-        } else {
-            tm_rt_link(m->rt, S, O, D, I);
+        } else if (tm_rt_link_delay(m->rt, S, O, D, I, delay) == 0) {
+            s_past_restore(m->rt, S, &past);
         }
         tmi_mut_store_failed(why, rc);
     }
+    free(past.v);
     s_proxy_gc(m, S);
     if (rc == 0 && tm_rt_get(m->rt, S, &src) == 0 && src.remote) {
         s_tell(m, TM_MUT_PROXY, S, src.model);

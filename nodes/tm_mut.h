@@ -75,11 +75,14 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
  * Errors: TM_ERR_UNKNOWN_ACTOR, store errors. */
 int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why);
 
-/* Add (add = true) or remove a link. Errors: TM_ERR_UNKNOWN_ACTOR,
- * TM_ERR_UNKNOWN_PORT, TM_ERR_INPUT_LINKED, TM_ERR_EXISTS,
- * TM_ERR_NOT_LINKED, TM_ERR_TOO_BIG, store errors. */
+/* Add (add = true) a link with a delay of `delay` ticks (1 ..
+ * TM_RT_DELAY_MAX), or remove one (delay unused: a link is removed by its
+ * ends). Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT,
+ * TM_ERR_INPUT_LINKED, TM_ERR_EXISTS (these ends are linked, whatever the
+ * delay), TM_ERR_NOT_LINKED, TM_ERR_TOO_BIG, TM_ERR_RANGE (delay), store
+ * errors. */
 int tm_mut_link(tm_mut_t *m, bool add, const char *src, const char *output,
-                const char *dst, const char *input, char *why);
+                const char *dst, const char *input, uint32_t delay, char *why);
 
 /* What a set changed. */
 typedef enum { TM_MUT_PARAM, TM_MUT_STATE, TM_MUT_INPUT } tm_mut_kind_t;

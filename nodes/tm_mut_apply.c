@@ -398,7 +398,7 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nd->n_unlink; i++) {
         const tm_plan_link_t *l = &nd->unlink[i];
-        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input};
+        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, 1};
         rc = tm_persist_del_link(b, &rl);
     }
     for (size_t i = 0; rc == 0 && i < nd->n_kill; i++) {
@@ -431,7 +431,7 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     }
     for (size_t i = 0; rc == 0 && i < nd->n_link; i++) {
         const tm_plan_link_t *l = &nd->link[i];
-        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input};
+        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, 1};
         rc = tm_persist_put_link(b, &rl);
     }
     return rc;

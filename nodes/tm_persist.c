@@ -1,4 +1,5 @@
-/* tm_persist: MessagePack actor/link records, checkpoints and recovery. */
+/* tm_persist: MessagePack actor/link records, checkpoints, verification
+ * (loading is in tm_persist_load.c). */
 #include "tm_persist.h"
 
 #include "tm_err.h"
@@ -48,10 +49,24 @@ static void s_pack_doubles(msgpack_packer *pk, const char *key, const double *v,
     }
 }
 
+/* "history": n_history lists of history_width values, oldest first. */
+static void s_pack_history(msgpack_packer *pk, const tm_persist_actor_t *rec)
+{
+    const uint32_t w = rec->history_width;
+    tm_wire_pack_str(pk, "history");
+    msgpack_pack_array(pk, rec->n_history);
+    for (uint32_t t = 0; t < rec->n_history; t++) {
+        msgpack_pack_array(pk, w);
+        for (uint32_t j = 0; j < w; j++) {
+            msgpack_pack_double(pk, rec->history[(size_t)t * w + j]);
+        }
+    }
+}
+
 int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
 {
     msgpack_packer *pk = &out->pk;
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, rec->n_history > 0 ? 11 : 10);
     tm_wire_pack_kv_u64(pk, "v", S_RECORD_VERSION);
     tm_wire_pack_kv_str(pk, "family", rec->family);
     tm_wire_pack_kv_str(pk, "version", rec->version);
@@ -62,6 +77,9 @@ int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
     s_pack_doubles(pk, "held", rec->held, rec->n_held);
     s_pack_doubles(pk, "state", rec->state, rec->n_states);
     s_pack_doubles(pk, "outputs", rec->outputs, rec->n_outputs);
+    if (rec->n_history > 0) {
+        s_pack_history(pk, rec);
+    }
     return tm_wire_buf_ok(out);
 }
 
@@ -78,28 +96,73 @@ static int s_get_str(const msgpack_object *map, const char *key, char *out,
     return 0;
 }
 
-static int s_get_doubles(const msgpack_object *map, const char *key,
-                         double *out, uint32_t *n)
+/* An array of at most TM_MODEL_MAX_VARS numbers into out (NULL: only
+ * checked); *n gets its size. */
+static int s_doubles(const msgpack_object *o, double *out, uint32_t *n)
 {
-    const msgpack_object *o = tm_wire_map_get(map, key);
     if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY ||
         o->via.array.size > TM_MODEL_MAX_VARS) {
         return TM_ERR_STORE_CORRUPT;
     }
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         const msgpack_object *e = &o->via.array.ptr[i];
+        double v = 0.0;
         if (e->type == MSGPACK_OBJECT_FLOAT64 ||
             e->type == MSGPACK_OBJECT_FLOAT32) {
-            out[i] = e->via.f64;
+            v = e->via.f64;
         } else if (e->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            out[i] = (double)e->via.u64;
+            v = (double)e->via.u64;
         } else if (e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-            out[i] = (double)e->via.i64;
+            v = (double)e->via.i64;
         } else {
             return TM_ERR_STORE_CORRUPT;
         }
+        if (out != NULL) {
+            out[i] = v;
+        }
     }
     *n = o->via.array.size;
+    return 0;
+}
+
+static int s_get_doubles(const msgpack_object *map, const char *key,
+                         double *out, uint32_t *n)
+{
+    return s_doubles(tm_wire_map_get(map, key), out, n);
+}
+
+/* The optional "history" of a record: 1 .. TM_PERSIST_HISTORY_MAX lists of
+ * one length, copied into out (cap values) unless out is NULL. */
+static int s_get_history(const msgpack_object *map, tm_persist_actor_t *rec,
+                         double *out, size_t cap)
+{
+    const msgpack_object *o = tm_wire_map_get(map, "history");
+    rec->n_history = 0;
+    rec->history_width = 0;
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+        o->via.array.size > TM_PERSIST_HISTORY_MAX) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    uint32_t width = 0;
+    for (uint32_t t = 0; t < o->via.array.size; t++) {
+        const msgpack_object *e = &o->via.array.ptr[t];
+        uint32_t w = 0;
+        size_t at = (size_t)t * width;
+        if (out != NULL && e->type == MSGPACK_OBJECT_ARRAY &&
+            at + e->via.array.size > cap) {
+            return TM_ERR_TOO_BIG;
+        }
+        int rc = s_doubles(e, out ? out + at : NULL, &w);
+        if (rc != 0 || (t > 0 && w != width)) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        width = w;
+    }
+    rec->n_history = o->via.array.size;
+    rec->history_width = width;
     return 0;
 }
 
@@ -150,7 +213,27 @@ int tm_persist_actor_decode(const void *val, size_t len,
     if (rc == 0) {
         rc = s_get_doubles(&obj, "outputs", rec->outputs, &rec->n_outputs);
     }
+    if (rc == 0) {
+        rc = s_get_history(&obj, rec, NULL, 0);
+    }
 done:
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+int tm_persist_actor_history(const void *val, size_t len, double *out,
+                             size_t cap)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    tm_persist_actor_t rec;
+    if (!msgpack_zone_init(&zone, 1024)) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, len, NULL, &zone, &obj);
+    if (rc == 0) {
+        rc = s_get_history(&obj, &rec, out, cap);
+    }
     msgpack_zone_destroy(&zone);
     return rc;
 }
@@ -204,17 +287,116 @@ int tm_persist_link_key_parse(const void *key, size_t klen,
     return 0;
 }
 
-int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
-                         uint64_t tick, tm_wire_buf_t *scratch)
+int tm_persist_actor_key(const void *key, size_t klen, char id[TM_ID_MAX + 1])
 {
-    tm_persist_actor_t rec;
-    tm_persist_actor_from_view(a, tick, &rec);
-    tm_wire_buf_clear(scratch);
-    int rc = tm_persist_actor_encode(&rec, scratch);
+    if (klen == 0 || klen > TM_ID_MAX || memchr(key, '\0', klen) != NULL) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    memcpy(id, key, klen);
+    id[klen] = '\0';
+    return 0;
+}
+
+int tm_persist_link_decode(const void *val, size_t len,
+                           tm_persist_link_key_t *out, uint32_t *delay)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    if (!msgpack_zone_init(&zone, 256)) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, len, NULL, &zone, &obj);
     if (rc == 0) {
-        rc = tm_store_batch_put(b, TM_DB_ACTORS, a->id, strlen(a->id),
+        rc = s_get_str(&obj, "src", out->src, sizeof out->src);
+    }
+    if (rc == 0) {
+        rc = s_get_str(&obj, "output", out->output, sizeof out->output);
+    }
+    if (rc == 0) {
+        rc = s_get_str(&obj, "dst", out->dst, sizeof out->dst);
+    }
+    if (rc == 0) {
+        rc = s_get_str(&obj, "input", out->input, sizeof out->input);
+    }
+    *delay = 1;
+    const msgpack_object *d = rc == 0 ? tm_wire_map_get(&obj, "delay") : NULL;
+    if (d != NULL) {
+        if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER || d->via.u64 < 1 ||
+            d->via.u64 > TM_RT_DELAY_MAX) {
+            rc = TM_ERR_STORE_CORRUPT;
+        } else {
+            *delay = (uint32_t)d->via.u64;
+        }
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+int tm_persist_link_source(const void *val, size_t len, char *spec,
+                           size_t spec_cap, char *tier, size_t tier_cap)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    spec[0] = '\0';
+    tier[0] = '\0';
+    if (!msgpack_zone_init(&zone, 256)) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, len, NULL, &zone, &obj);
+    if (rc == 0 && tm_wire_map_get(&obj, "src_model") != NULL) {
+        rc = s_get_str(&obj, "src_model", spec, spec_cap);
+        rc = rc ? rc : s_get_str(&obj, "src_tier", tier, tier_cap);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+static int s_put_record(tm_store_batch_t *b, const char *id,
+                        const tm_persist_actor_t *rec, tm_wire_buf_t *scratch)
+{
+    tm_wire_buf_clear(scratch);
+    int rc = tm_persist_actor_encode(rec, scratch);
+    if (rc == 0) {
+        rc = tm_store_batch_put(b, TM_DB_ACTORS, id, strlen(id),
                                 scratch->sbuf.data, scratch->sbuf.size);
     }
+    return rc;
+}
+
+/* The outputs of the history - 1 ticks before the current one of actor
+ * a, oldest first, into out (that many times n_outputs values). */
+static void s_copy_past(tm_rt_t *rt, const tm_rt_actor_t *a, double *out)
+{
+    const uint32_t n = a->history - 1;
+    const uint32_t no = a->model->n_outputs;
+    const uint64_t k = tm_rt_tick(rt);
+    for (uint32_t i = 0; i < n; i++) {
+        const double *y = NULL;
+        if (tm_rt_outputs_at(rt, a->id, k - n + i, &y, NULL) == 0) {
+            memcpy(out + (size_t)i * no, y, no * sizeof(double));
+        }
+    }
+}
+
+int tm_persist_put_actor(tm_store_batch_t *b, tm_rt_t *rt,
+                         const tm_rt_actor_t *a, tm_wire_buf_t *scratch)
+{
+    tm_persist_actor_t rec;
+    double *past = NULL;
+    tm_persist_actor_from_view(a, tm_rt_tick(rt), &rec);
+    if (a->history > 1) {
+        rec.n_history = a->history - 1;
+        rec.history_width = a->model->n_outputs;
+        past = malloc(
+            (size_t)rec.n_history * rec.history_width * sizeof(double) + 1);
+        if (past == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        s_copy_past(rt, a, past);
+        rec.history = past;
+    }
+    int rc = s_put_record(b, a->id, &rec, scratch);
+    free(past);
     return rc;
 }
 
@@ -240,11 +422,14 @@ int tm_persist_put_remote_link(tm_store_batch_t *b, const tm_rt_link_t *l,
     }
     tm_wire_buf_t p;
     tm_wire_buf_init(&p);
-    msgpack_pack_map(&p.pk, src_model != NULL ? 6 : 4);
+    msgpack_pack_map(&p.pk, 4 + (l->delay > 1) + 2 * (src_model != NULL));
     tm_wire_pack_kv_str(&p.pk, "src", l->src);
     tm_wire_pack_kv_str(&p.pk, "output", l->output);
     tm_wire_pack_kv_str(&p.pk, "dst", l->dst);
     tm_wire_pack_kv_str(&p.pk, "input", l->input);
+    if (l->delay > 1) { /* delay 1: the record of earlier releases */
+        tm_wire_pack_kv_u64(&p.pk, "delay", l->delay);
+    }
     if (src_model != NULL) {
         snprintf(spec, sizeof spec, "%s@%s", src_model->family,
                  src_model->version);
@@ -296,15 +481,18 @@ static int s_put_meta_f64(tm_store_batch_t *b, const char *key, double v)
     return tm_store_batch_put(b, TM_DB_META, key, strlen(key), buf, 9);
 }
 
-/* A snapshot entry: the actor's model, period and id, followed by its
- * parameters, held inputs, state and outputs as doubles. */
+/* A snapshot entry: the actor's model, period, history length and id,
+ * followed by its parameters, held inputs, state, outputs and the outputs
+ * of its history (oldest first) as doubles. */
 typedef struct {
     const tm_model_t *model;
     uint32_t period;
+    uint32_t n_history;
     char id[TM_ID_MAX + 1];
 } s_snap_head_t;
 
 struct tm_persist_snap {
+    tm_rt_t *rt; /* while the snapshot is taken */
     uint64_t tick;
     uint64_t seed;
     double h;
@@ -321,9 +509,10 @@ struct tm_persist_snap {
     ((sizeof(s_snap_head_t) + sizeof(double) - 1) / sizeof(double) *           \
      sizeof(double))
 
-static size_t s_snap_entry_size(const tm_model_t *m)
+static size_t s_snap_entry_size(const tm_model_t *m, uint32_t n_history)
 {
-    size_t nd = (size_t)m->n_params + m->n_inputs + m->n_states + m->n_outputs;
+    size_t nd = (size_t)m->n_params + m->n_inputs + m->n_states +
+                (size_t)m->n_outputs * (1 + n_history);
     return S_SNAP_HEAD + nd * sizeof(double);
 }
 
@@ -331,7 +520,7 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
 {
     tm_persist_snap_t *snap = arg;
     const tm_model_t *m = a->model;
-    size_t need = s_snap_entry_size(m);
+    size_t need = s_snap_entry_size(m, a->history - 1);
     if (snap->len + need > snap->cap) {
         size_t cap = snap->cap ? snap->cap : 4096;
         while (cap < snap->len + need) {
@@ -350,6 +539,7 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
     memset(&head, 0, sizeof head);
     head.model = m;
     head.period = a->period;
+    head.n_history = a->history - 1;
     snprintf(head.id, sizeof head.id, "%s", a->id);
     memcpy(e, &head, sizeof head);
     double *d = (double *)(void *)(e + S_SNAP_HEAD);
@@ -360,6 +550,8 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
     memcpy(d, a->state, m->n_states * sizeof(double));
     d += m->n_states;
     memcpy(d, a->outputs, m->n_outputs * sizeof(double));
+    d += m->n_outputs;
+    s_copy_past(snap->rt, a, d);
     snap->len += need;
     snap->count++;
     return 0;
@@ -375,7 +567,9 @@ int tm_persist_snapshot(tm_rt_t *rt, tm_persist_snap_t **out)
     snap->tick = tm_rt_tick(rt);
     snap->seed = tm_rt_seed(rt);
     snap->h = tm_rt_h(rt);
+    snap->rt = rt;
     tm_rt_foreach(rt, s_snap_actor, snap);
+    snap->rt = NULL; /* filled on another thread */
     int rc = snap->rc;
     if (rc != 0) {
         tm_persist_snapshot_free(snap);
@@ -396,7 +590,7 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         s_snap_head_t head;
         memcpy(&head, e, sizeof head);
         const tm_model_t *m = head.model;
-        size_t size = s_snap_entry_size(m);
+        size_t size = s_snap_entry_size(m, head.n_history);
         const double *d = (const double *)(const void *)(e + S_SNAP_HEAD);
         tm_rt_actor_t v;
         memset(&v, 0, sizeof v);
@@ -407,7 +601,12 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         v.held = d + m->n_params;
         v.state = v.held + m->n_inputs;
         v.outputs = v.state + m->n_states;
-        rc = tm_persist_put_actor(b, &v, snap->tick, &pack);
+        tm_persist_actor_t rec;
+        tm_persist_actor_from_view(&v, snap->tick, &rec);
+        rec.n_history = head.n_history;
+        rec.history_width = m->n_outputs;
+        rec.history = v.outputs + m->n_outputs;
+        rc = s_put_record(b, head.id, &rec, &pack);
         off += size;
     }
     if (rc == 0) {
@@ -448,53 +647,67 @@ int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b)
     return rc;
 }
 
+/* Apply named values to a record (the order of tm_rt_set). A parameter
+ * or a state makes the stored outputs stale: they are recomputed from the
+ * state on load; past outputs stay. TM_ERR_UNKNOWN_PORT. */
+static int s_patch_values(tm_persist_actor_t *rec, const tm_model_t *model,
+                          const char *const *names, const double *values,
+                          size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        const char *name = names[j];
+        int i = tm_model_var_index(model->params, model->n_params, name);
+        if (i >= 0) {
+            rec->params[i] = values[j];
+            rec->n_outputs = 0;
+        } else if ((i = tm_model_var_index(model->states, model->n_states,
+                                           name)) >= 0) {
+            rec->state[i] = values[j];
+            rec->n_outputs = 0;
+        } else if ((i = tm_model_var_index(model->inputs, model->n_inputs,
+                                           name)) >= 0) {
+            rec->held[i] = values[j];
+        } else {
+            return TM_ERR_UNKNOWN_PORT;
+        }
+    }
+    return 0;
+}
+
 int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
                      const tm_model_t *model, const char *const *names,
                      const double *values, size_t n)
 {
     void *val = NULL;
     size_t vlen = 0;
+    double *past = NULL;
     tm_persist_actor_t rec;
     tm_wire_buf_t pack;
     tm_wire_buf_init(&pack);
     int rc = tm_store_get(store, TM_DB_ACTORS, id, strlen(id), &val, &vlen);
-    if (rc != 0) {
-        goto done;
-    }
-    rc = tm_persist_actor_decode(val, vlen, &rec);
-    if (rc != 0) {
-        goto done;
-    }
-    if (rec.n_params != model->n_params || rec.n_states != model->n_states ||
-        rec.n_held != model->n_inputs) {
-        rc = TM_ERR_STORE_CORRUPT;
-        goto done;
-    }
-    for (size_t j = 0; j < n; j++) {
-        const char *name = names[j];
-        int i = tm_model_var_index(model->params, model->n_params, name);
-        if (i >= 0) {
-            rec.params[i] = values[j];
-            rec.n_outputs = 0; /* stale: recomputed from the state on load */
-        } else if ((i = tm_model_var_index(model->states, model->n_states,
-                                           name)) >= 0) {
-            rec.state[i] = values[j];
-            rec.n_outputs = 0;
-        } else if ((i = tm_model_var_index(model->inputs, model->n_inputs,
-                                           name)) >= 0) {
-            rec.held[i] = values[j];
-        } else {
-            rc = TM_ERR_UNKNOWN_PORT;
-            goto done;
-        }
-    }
-    rc = tm_persist_actor_encode(&rec, &pack);
     if (rc == 0) {
-        rc = tm_store_batch_put(b, TM_DB_ACTORS, id, strlen(id), pack.sbuf.data,
-                                pack.sbuf.size);
+        rc = tm_persist_actor_decode(val, vlen, &rec);
     }
-done:
+    if (rc == 0 &&
+        (rec.n_params != model->n_params || rec.n_states != model->n_states ||
+         rec.n_held != model->n_inputs)) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
+    if (rc == 0 && rec.n_history > 0) { /* kept as it is */
+        size_t cap = (size_t)rec.n_history * rec.history_width;
+        past = malloc(cap * sizeof(double) + 1);
+        rc = past == NULL ? TM_ERR_NOMEM
+                          : tm_persist_actor_history(val, vlen, past, cap);
+        rec.history = past;
+    }
+    if (rc == 0) {
+        rc = s_patch_values(&rec, model, names, values, n);
+    }
+    if (rc == 0) {
+        rc = s_put_record(b, id, &rec, &pack);
+    }
     free(val);
+    free(past);
     tm_wire_buf_destroy(&pack);
     return rc;
 }
@@ -552,174 +765,6 @@ done:
     return rc;
 }
 
-typedef struct {
-    tm_rt_t *rt;
-    tm_persist_load_t *st;
-    int rc;
-} s_load_t;
-
-static int s_key_str(const void *key, size_t klen, char *out, size_t cap)
-{
-    if (klen == 0 || klen >= cap || memchr(key, '\0', klen) != NULL) {
-        return TM_ERR_STORE_CORRUPT;
-    }
-    memcpy(out, key, klen);
-    out[klen] = '\0';
-    return 0;
-}
-
-static int s_load_actor(const void *key, size_t klen, const void *val,
-                        size_t vlen, void *arg)
-{
-    s_load_t *l = arg;
-    char id[TM_ID_MAX + 1];
-    tm_persist_actor_t rec;
-    const tm_model_t *model = NULL;
-    if (s_key_str(key, klen, id, sizeof id) != 0) {
-        tm_log(TM_LOG_WARN,
-               "persist: skipping an actor record with a bad "
-               "key (%zu bytes)",
-               klen);
-        l->st->actors_skipped++;
-        return 0;
-    }
-    int rc = tm_persist_actor_decode(val, vlen, &rec);
-    if (rc != 0) {
-        tm_log(TM_LOG_WARN,
-               "persist: actor %s: unreadable record (%s), "
-               "left in the store",
-               id, tm_err_str(rc));
-        l->st->actors_skipped++;
-        return 0;
-    }
-    rc = tm_models_find(rec.family, rec.version, rec.fidelity, &model);
-    if (rc != 0) {
-        tm_log(TM_LOG_WARN,
-               "persist: actor %s: model %s@%s (%s) is not in "
-               "the catalog (%s), left in the store",
-               id, rec.family, rec.version, tm_fidelity_name(rec.fidelity),
-               tm_err_str(rc));
-        l->st->actors_skipped++;
-        return 0;
-    }
-    if (rec.n_params != model->n_params || rec.n_held != model->n_inputs ||
-        rec.n_states != model->n_states) {
-        tm_log(TM_LOG_WARN,
-               "persist: actor %s: record does not match the "
-               "layout of %s@%s, left in the store",
-               id, rec.family, rec.version);
-        l->st->actors_skipped++;
-        return 0;
-    }
-    /* Outputs of the checkpoint tick feed the next tick's inputs: restoring
-     * them makes a restart continue exactly as an uninterrupted run. */
-    tm_rt_spawn_opts_t opts = {
-        .params = rec.params,
-        .state = rec.state,
-        .held = rec.held,
-        .outputs = rec.n_outputs == model->n_outputs ? rec.outputs : NULL,
-        .period = rec.period};
-    rc = tm_rt_spawn(l->rt, id, model, &opts);
-    if (rc == TM_ERR_NOMEM) {
-        l->rc = rc;
-        return 1;
-    }
-    if (rc != 0) {
-        tm_log(TM_LOG_WARN,
-               "persist: actor %s: refused by the runtime (%s), "
-               "left in the store",
-               id, tm_err_str(rc));
-        l->st->actors_skipped++;
-        return 0;
-    }
-    l->st->actors++;
-    return 0;
-}
-
-/* The proxy of a link's source on another node (made once). */
-static int s_load_proxy(tm_rt_t *rt, const char *id, const char *spec,
-                        const char *tier)
-{
-    tm_rt_actor_t a;
-    tm_fidelity_t f;
-    const tm_model_t *model = NULL;
-    if (tm_rt_get(rt, id, &a) == 0) {
-        return 0; /* a proxy already (or, after a move, a local actor) */
-    }
-    if (tm_fidelity_parse(tier, &f) != 0 ||
-        tm_models_find_spec(spec, f, &model) != 0) {
-        return TM_ERR_UNKNOWN_MODEL;
-    }
-    return tm_rt_spawn_remote(rt, id, model);
-}
-
-static int s_load_link(const void *key, size_t klen, const void *val,
-                       size_t vlen, void *arg)
-{
-    s_load_t *l = arg;
-    msgpack_zone zone;
-    msgpack_object obj;
-    char f[4][TM_ID_MAX + 1];
-    static const char *const names[4] = {"src", "output", "dst", "input"};
-    int rc = 0;
-    (void)key;
-    (void)klen;
-    if (!msgpack_zone_init(&zone, 256)) {
-        l->rc = TM_ERR_NOMEM;
-        return 1;
-    }
-    char spec[2 * TM_MODEL_NAME_MAX + 2] = "";
-    char tier[TM_MODEL_NAME_MAX + 1] = "";
-    rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
-    for (int i = 0; i < 4 && rc == 0; i++) {
-        rc = s_get_str(&obj, names[i], f[i], sizeof f[i]);
-    }
-    if (rc == 0 && tm_wire_map_get(&obj, "src_model") != NULL) {
-        rc = s_get_str(&obj, "src_model", spec, sizeof spec);
-        rc = rc ? rc : s_get_str(&obj, "src_tier", tier, sizeof tier);
-    }
-    msgpack_zone_destroy(&zone);
-    if (rc == 0 && spec[0] != '\0') {
-        rc = s_load_proxy(l->rt, f[0], spec, tier);
-    }
-    if (rc == 0) {
-        rc = tm_rt_link(l->rt, f[0], f[1], f[2], f[3]);
-    }
-    if (rc == TM_ERR_NOMEM) {
-        l->rc = rc;
-        return 1;
-    }
-    if (rc != 0) {
-        tm_log(TM_LOG_WARN,
-               "persist: link %.*s: cannot restore (%s), left "
-               "in the store",
-               (int)(klen > 300 ? 300 : klen), (const char *)key,
-               tm_err_str(rc));
-        l->st->links_skipped++;
-        return 0;
-    }
-    l->st->links++;
-    return 0;
-}
-
-int tm_persist_load(tm_store_t *store, tm_rt_t *rt, tm_persist_load_t *out)
-{
-    s_load_t l = {rt, out, 0};
-    memset(out, 0, sizeof *out);
-    int rc = tm_store_foreach(store, TM_DB_ACTORS, s_load_actor, &l);
-    if (rc == 0 || rc == 1) {
-        rc = l.rc;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    rc = tm_store_foreach(store, TM_DB_LINKS, s_load_link, &l);
-    if (rc == 0 || rc == 1) {
-        rc = l.rc;
-    }
-    return rc;
-}
-
 /* ---- verification -------------------------------------------------------
  */
 
@@ -728,7 +773,7 @@ static int s_check_actor(const void *key, size_t klen, const void *val,
 {
     char id[TM_ID_MAX + 1];
     tm_persist_actor_t rec;
-    if (s_key_str(key, klen, id, sizeof id) != 0) {
+    if (tm_persist_actor_key(key, klen, id) != 0) {
         snprintf(why, whylen, "key of %zu bytes cannot be an actor id", klen);
         return TM_ERR_STORE_CORRUPT;
     }
@@ -743,27 +788,17 @@ static int s_check_actor(const void *key, size_t klen, const void *val,
 static int s_check_link(const void *key, size_t klen, const void *val,
                         size_t vlen, char *why, size_t whylen)
 {
-    static const char *const names[4] = {"src", "output", "dst", "input"};
-    char f[4][TM_ID_MAX + 1];
+    tm_persist_link_key_t f;
     char want[TM_PERSIST_KEY_MAX];
-    msgpack_zone zone;
-    msgpack_object obj;
     size_t wlen = 0;
-    if (!msgpack_zone_init(&zone, 256)) {
-        snprintf(why, whylen, "out of memory");
-        return TM_ERR_NOMEM;
-    }
-    int rc = tm_wire_unpack(val, vlen, NULL, &zone, &obj);
-    for (int i = 0; i < 4 && rc == 0; i++) {
-        rc = s_get_str(&obj, names[i], f[i], sizeof f[i]);
-    }
-    msgpack_zone_destroy(&zone);
+    uint32_t delay = 1;
+    int rc = tm_persist_link_decode(val, vlen, &f, &delay);
     if (rc != 0) {
         snprintf(why, whylen, "link record does not decode (%s)",
                  tm_err_str(rc));
         return rc;
     }
-    tm_rt_link_t l = {f[0], f[1], f[2], f[3]};
+    tm_rt_link_t l = {f.src, f.output, f.dst, f.input, delay};
     if (tm_persist_link_key(&l, want, sizeof want, &wlen) != 0 ||
         wlen != klen || memcmp(want, key, klen) != 0) {
         snprintf(why, whylen, "link record names %s, not its key", want);

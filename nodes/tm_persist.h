@@ -6,18 +6,27 @@
  *   actors  id -> {"v": 1, "family": str, "version": str,
  *                  "fidelity": "high"|"medium"|"low", "period": uint,
  *                  "tick": uint, "params": [f64], "held": [f64],
- *                  "state": [f64], "outputs": [f64]}
+ *                  "state": [f64], "outputs": [f64],
+ *                  "history": [[f64]] (optional)}
  *   links   "SRC.OUTPUT>DST.INPUT" -> {"src": str, "output": str,
  *                                     "dst": str, "input": str,
- *                                     and for a source on another node
+ *                                     "delay": uint (optional), and for a
+ *                                     source on another node
  *                                     "src_model": "family@version",
  *                                     "src_tier": str}
  *   meta    "tick" -> uint (tick of the last checkpoint),
  *           "seed" -> uint, "h" -> f64 (settings of that checkpoint)
  *
- * `tick` in an actor record is the tick its state belongs to. Ids cannot
- * hold '.' or '>' and port names are letters, digits and '_', so a link key
- * is unambiguous and sorts links by source.
+ * `tick` in an actor record is the tick its state belongs to. `history`
+ * holds the outputs of the ticks before it that links of a delay above 1
+ * still read (the actor's window less the current tick, oldest first, each
+ * a list of the model's outputs): present only when the window is wider
+ * than one tick, so records of actors read with delay 1 are as before. A
+ * link's `delay` is written only when it is not 1; a record without it has
+ * delay 1 (records of earlier releases). Ids cannot hold '.' or '>' and
+ * port names are letters, digits and '_', so a link key is unambiguous and
+ * sorts links by source; the delay is not part of the key, as it is not
+ * part of a link's identity.
  *
  * Recovery rule. A checkpoint is one batch: every actor record at tick T
  * plus meta tick = T. A console mutation writes only what it changes: spawn
@@ -54,9 +63,20 @@ typedef struct {
     double held[TM_MODEL_MAX_VARS];
     double state[TM_MODEL_MAX_VARS];
     double outputs[TM_MODEL_MAX_VARS];
+    /* The outputs of the n_history ticks before `tick`, oldest first,
+     * history_width values each. Encode reads `history` (borrowed,
+     * n_history * history_width values). Decode sets n_history and
+     * history_width and leaves `history` NULL: tm_persist_actor_history
+     * copies the values. */
+    uint32_t n_history;
+    uint32_t history_width;
+    const double *history;
 } tm_persist_actor_t;
 
-/* Fill a record from a runtime view taken at tick `tick`. */
+/* The most ticks a record's history holds. */
+#define TM_PERSIST_HISTORY_MAX (TM_RT_DELAY_MAX - 1u)
+
+/* Fill a record from a runtime view taken at tick `tick` (no history). */
 void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
                                 tm_persist_actor_t *rec);
 
@@ -69,6 +89,12 @@ int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out);
  * wrong type, or more than TM_MODEL_MAX_VARS values). */
 int tm_persist_actor_decode(const void *val, size_t len,
                             tm_persist_actor_t *rec);
+
+/* Copy the history of an actor record into out (cap values, at least
+ * n_history * history_width of its decode). Errors: those of decode,
+ * TM_ERR_TOO_BIG (cap too small). */
+int tm_persist_actor_history(const void *val, size_t len, double *out,
+                             size_t cap);
 
 /* Link key "SRC.OUTPUT>DST.INPUT" into key (NUL-terminated); *klen gets
  * its length without the NUL. TM_ERR_TOO_BIG if it does not fit. */
@@ -89,13 +115,31 @@ typedef struct {
 int tm_persist_link_key_parse(const void *key, size_t klen,
                               tm_persist_link_key_t *out);
 
-/* Batch operations. Errors: those of tm_store_batch_put/del. */
-int tm_persist_put_actor(tm_store_batch_t *b, const tm_rt_actor_t *a,
-                         uint64_t tick, tm_wire_buf_t *scratch);
+/* An actor record's key as an id (NUL-terminated). TM_ERR_STORE_CORRUPT
+ * if it is empty, longer than TM_ID_MAX or holds a NUL. */
+int tm_persist_actor_key(const void *key, size_t klen, char id[TM_ID_MAX + 1]);
+
+/* Decode a link record (bytes from the store) into its four names and its
+ * delay (1 when the record has none). Errors: TM_ERR_WIRE_*,
+ * TM_ERR_STORE_CORRUPT (a name missing, empty or too long, a delay that is
+ * not 1 .. TM_RT_DELAY_MAX), TM_ERR_NOMEM. */
+int tm_persist_link_decode(const void *val, size_t len,
+                           tm_persist_link_key_t *out, uint32_t *delay);
+
+/* Batch operations. Errors: those of tm_store_batch_put/del.
+ * tm_persist_put_actor puts the record of actor a (a view of rt) as it is
+ * at rt's current tick, its history included (TM_ERR_NOMEM). */
+int tm_persist_put_actor(tm_store_batch_t *b, tm_rt_t *rt,
+                         const tm_rt_actor_t *a, tm_wire_buf_t *scratch);
 int tm_persist_del_actor(tm_store_batch_t *b, const char *id);
 int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l);
 /* A link from an actor of another node (a proxy here): its record names the
  * source's model, so that a restart makes the proxy again. */
+/* The source's model of a link record from another node's actor:
+ * "family@version" into spec and the tier into tier, both "" when the
+ * source is local. Errors: TM_ERR_WIRE_*, TM_ERR_STORE_CORRUPT. */
+int tm_persist_link_source(const void *val, size_t len, char *spec,
+                           size_t spec_cap, char *tier, size_t tier_cap);
 int tm_persist_put_remote_link(tm_store_batch_t *b, const tm_rt_link_t *l,
                                const tm_model_t *src_model);
 int tm_persist_del_link(tm_store_batch_t *b, const tm_rt_link_t *l);
@@ -106,7 +150,8 @@ int tm_persist_checkpoint(tm_rt_t *rt, tm_store_batch_t *b);
 
 /* A checkpoint in two halves, so that stepping stalls only for a copy:
  * tm_persist_snapshot() copies every actor's model, period, parameters,
- * held inputs, state and outputs at the current tick into one flat buffer
+ * held inputs, state, outputs at the current tick and history (the past
+ * outputs in its window) into one flat buffer
  * (control thread); tm_persist_snapshot_fill() encodes the records and
  * meta into a batch (any thread, e.g. the checkpoint writer). The models
  * must outlive the snapshot (built-in models are static).
@@ -119,7 +164,8 @@ void tm_persist_snapshot_free(void *snap); /* NULL-safe */
 
 /* Patch named values (each a parameter, else a state, else a held input:
  * the order of tm_rt_set) in the stored record of `id`, in one
- * read-modify-write, and put the result in b. Errors: TM_ERR_NOT_FOUND (no
+ * read-modify-write, and put the result in b; the stored history stays (a
+ * set changes no past outputs). Errors: TM_ERR_NOT_FOUND (no
  * record), TM_ERR_UNKNOWN_PORT, TM_ERR_STORE_CORRUPT, TM_ERR_NOMEM,
  * TM_ERR_IO. */
 int tm_persist_patch(tm_store_t *store, tm_store_batch_t *b, const char *id,
@@ -141,14 +187,16 @@ typedef struct {
     size_t links;          /* linked from records */
     size_t actors_skipped; /* unreadable, unknown model, refused */
     size_t links_skipped;
+    size_t histories; /* actors whose past outputs were put back */
 } tm_persist_load_t;
 
 /* ---- verification and backup ------------------------------------------ */
 
 /* The node's check of one stored record, as a tm_store_check_fn (arg is
  * unused): an actor record decodes (tm_persist_actor_decode) under a key
- * that can be an actor id; a link record decodes to four names and its key
- * is "SRC.OUTPUT>DST.INPUT" of those names; meta "tick" and "seed" are
+ * that can be an actor id; a link record decodes to four names (and a
+ * delay of 1 .. TM_RT_DELAY_MAX when it has one) and its key is
+ * "SRC.OUTPUT>DST.INPUT" of those names; meta "tick" and "seed" are
  * unsigned integers and "h" a float64. Other meta keys, catalog and audit
  * records are owner-defined and pass (their checksums are checked by the
  * store). A model missing from the catalog is not damage: loading skips
@@ -172,9 +220,13 @@ int tm_persist_backup(tm_store_t *store, const char *dest,
                       tm_store_verify_t *report);
 
 /* Spawn every stored actor into rt (opened at the checkpoint tick), then
- * link every stored link. A record that cannot be restored (corrupt, model
- * not in the catalog, refused by the runtime) is logged, counted and left
- * in the store untouched. Errors: TM_ERR_NOMEM, TM_ERR_IO (store read). */
+ * link every stored link with its delay, then put back each actor's
+ * history (tm_rt_restore_at): the ticks its links read, as far as the
+ * record holds them, as the ticks before the checkpoint tick (a record
+ * written after the checkpoint, by a mutation, keeps its own past the same
+ * way). A record that cannot be restored (corrupt, model not in the
+ * catalog, refused by the runtime) is logged, counted and left in the
+ * store untouched. Errors: TM_ERR_NOMEM, TM_ERR_IO (store read). */
 int tm_persist_load(tm_store_t *store, tm_rt_t *rt, tm_persist_load_t *out);
 
 #endif

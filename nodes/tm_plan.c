@@ -349,9 +349,9 @@ static int s_link_check(s_build_t *b, size_t j)
     }
     if (l->delay != 1) {
         return s_fail(b, TM_ERR_UNSUPPORTED, l->pos[TM_PLANT_L_DELAY],
-                      "links[%zu].delay: %u ticks is not supported by this "
-                      "node yet (only 1: the input at tick k is the output of "
-                      "tick k-1)",
+                      "links[%zu].delay: %u ticks: plant files carry links "
+                      "of 1 tick only for now (the console's link --delay "
+                      "makes a delayed link)",
                       j, l->delay);
     }
     uint32_t *fed = &b->fed[b->plan->actors[di].held - b->plan->values + k];

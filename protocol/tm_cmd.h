@@ -79,6 +79,9 @@ const char *tm_cmd_options(tm_cmd_kind_t kind);
 #define TM_CMD_MSG_MAX     1024u /* bytes in a reply message */
 #define TM_CMD_SPAWN_MAX   10000000u
 #define TM_CMD_PATH_MAX    1023u /* bytes in a path argument */
+/* link --delay: at most TM_RT_DELAY_MAX ticks (the console does not link
+ * the runtime; nodes/console/tm_cmd_links.c asserts the two are equal). */
+#define TM_CMD_DELAY_MAX 1000u
 
 typedef struct {
     char name[TM_MODEL_NAME_MAX + 1];
@@ -100,6 +103,7 @@ typedef struct {
     bool has_model, has_node, has_fidelity;
     tm_fidelity_t fidelity;
     uint32_t period; /* spawn --period; 0 = every tick */
+    uint32_t delay;  /* link --delay ticks; 0 = not given (1) */
     uint64_t count;  /* spawn-many COUNT, watch/top --count */
     uint64_t limit;  /* actors/top/ids --limit; 0 = default */
     uint64_t ticks;  /* run --ticks */

@@ -58,8 +58,8 @@
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \
-      "SRC.OUTPUT DST.INPUT", "", "SRC.OUTPUT DST.INPUT",                      \
-      "feed an output into an input (one tick later)")                         \
+      "SRC.OUTPUT DST.INPUT", "delay", "SRC.OUTPUT DST.INPUT [--delay D]",     \
+      "feed an output into an input, D ticks later (default 1)")               \
     X(UNLINK, link, message, "unlink", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,    \
       "SRC.OUTPUT DST.INPUT", "", "SRC.OUTPUT DST.INPUT", "remove a link")     \
     X(SET, set, message, "set", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,           \

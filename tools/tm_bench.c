@@ -1,12 +1,14 @@
 /* twinmesh-bench: runtime throughput, memory and determinism benchmark.
  *
  *   twinmesh-bench [--actors N] [--ticks T] [--workers W[,W...]]
- *                  [--repeat R] [--check] [--max-overhead BYTES]
+ *                  [--repeat R] [--delay D] [--check] [--max-overhead BYTES]
  *
  * Scenario "chain": N actors alternating oscillator and spring, coupled as
  * a chain (osc_i.x -> spring_i.xa, osc_{i+1}.x -> spring_i.xb,
  * spring_i.fa -> osc_i.fr, spring_i.fb -> osc_{i+1}.fl), the reference for
- * coupling checks. For each worker count it reports the median actor-steps
+ * coupling checks; --delay D gives every link a delay of D ticks (default
+ * 1), so the groups keep D + 1 ticks of outputs. For each worker count it
+ * reports the median actor-steps
  * per second over R runs of T ticks, the spawn and link rates, the resident
  * memory per actor and the runtime's overhead per actor beyond model state
  * and parameters, and the mesh digest. --check fails (exit 1) when digests
@@ -31,6 +33,7 @@ typedef struct {
     unsigned workers[8];
     size_t n_workers;
     int repeat;
+    uint32_t delay;
     int check;
     double max_overhead;
 } s_opts_t;
@@ -68,8 +71,8 @@ static int s_cmp_double(const void *a, const void *b)
 static int s_usage(void)
 {
     fprintf(stderr, "usage: twinmesh-bench [--actors N] [--ticks T] "
-                    "[--workers W[,W...]] [--repeat R] [--check] "
-                    "[--max-overhead BYTES]\n");
+                    "[--workers W[,W...]] [--repeat R] [--delay D] "
+                    "[--check] [--max-overhead BYTES]\n");
     return 2;
 }
 
@@ -81,6 +84,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     o->workers[1] = 2;
     o->n_workers = 2;
     o->repeat = 5;
+    o->delay = 1;
     o->check = 0;
     o->max_overhead = 512.0;
     for (int i = 1; i < argc; i++) {
@@ -101,6 +105,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             o->ticks = strtoull(v, &end, 10);
         } else if (strcmp(a, "--repeat") == 0) {
             o->repeat = (int)strtol(v, &end, 10);
+        } else if (strcmp(a, "--delay") == 0) {
+            o->delay = (uint32_t)strtoul(v, &end, 10);
         } else if (strcmp(a, "--max-overhead") == 0) {
             o->max_overhead = strtod(v, &end);
         } else if (strcmp(a, "--workers") == 0) {
@@ -121,8 +127,9 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             return s_usage();
         }
     }
-    if (o->actors < 2 || o->ticks < 1 || o->repeat < 1 ||
-        o->repeat > S_MAX_RUNS || o->n_workers == 0) {
+    if (o->actors < 2 || o->ticks < 1 || o->repeat < 1 || o->delay < 1 ||
+        o->delay > TM_RT_DELAY_MAX || o->repeat > S_MAX_RUNS ||
+        o->n_workers == 0) {
         return s_usage();
     }
     return 0;
@@ -138,7 +145,7 @@ typedef struct {
     uint8_t digest[32];
 } s_result_t;
 
-static int s_build_chain(tm_rt_t *rt, size_t n, s_result_t *res)
+static int s_build_chain(tm_rt_t *rt, size_t n, uint32_t d, s_result_t *res)
 {
     const tm_model_t *osc = NULL;
     const tm_model_t *spr = NULL;
@@ -180,10 +187,10 @@ static int s_build_chain(tm_rt_t *rt, size_t n, s_result_t *res)
         snprintf(s, sizeof s, "s%zu", i);
         snprintf(id, sizeof id, "o%zu", i);
         snprintf(other, sizeof other, "o%zu", i + 1);
-        rc = tm_rt_link(rt, id, "x", s, "xa");
-        rc = rc ? rc : tm_rt_link(rt, other, "x", s, "xb");
-        rc = rc ? rc : tm_rt_link(rt, s, "fa", id, "fr");
-        rc = rc ? rc : tm_rt_link(rt, s, "fb", other, "fl");
+        rc = tm_rt_link_delay(rt, id, "x", s, "xa", d);
+        rc = rc ? rc : tm_rt_link_delay(rt, other, "x", s, "xb", d);
+        rc = rc ? rc : tm_rt_link_delay(rt, s, "fa", id, "fr", d);
+        rc = rc ? rc : tm_rt_link_delay(rt, s, "fb", other, "fl", d);
     }
     res->link_s = s_now() - t0;
     size_t count = tm_rt_count(rt);
@@ -206,7 +213,7 @@ static int s_run(const s_opts_t *o, unsigned workers, s_result_t *res)
     if (rc != 0) {
         return rc;
     }
-    rc = s_build_chain(rt, o->actors, res);
+    rc = s_build_chain(rt, o->actors, o->delay, res);
     /* The first tick resolves the coupling plan: keep it out of timing. */
     if (rc == 0) {
         rc = tm_rt_step(rt, 1);
@@ -232,9 +239,9 @@ int main(int argc, char **argv)
     }
     int failed = 0;
     uint8_t first[32];
-    printf("scenario chain: %zu actors (oscillator rk4 + spring), %llu "
-           "ticks x %d runs\n",
-           o.actors, (unsigned long long)o.ticks, o.repeat);
+    printf("scenario chain: %zu actors (oscillator rk4 + spring), links of "
+           "delay %u, %llu ticks x %d runs\n",
+           o.actors, o.delay, (unsigned long long)o.ticks, o.repeat);
     for (size_t w = 0; w < o.n_workers; w++) {
         s_result_t res;
         memset(&res, 0, sizeof res);

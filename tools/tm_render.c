@@ -391,6 +391,12 @@ static void s_section(FILE *out, const char *title, json_t *values,
                                        "%s-> %s.%s", off ? ", " : "",
                                        s_str(l, "dst"), s_str(l, "input"));
             off += w > 0 ? (size_t)w : 0;
+            long long delay = s_int(l, "delay");
+            if (delay > 1 && off < sizeof note) { /* 1, the default: no note */
+                w = snprintf(note + off, sizeof note - off, " (delay %lld)",
+                             delay);
+                off += w > 0 ? (size_t)w : 0;
+            }
         }
         if (dir < 0 && off == 0 && held != NULL) {
             char h[64];

@@ -4,6 +4,11 @@
 #include "tm_err.h"
 #include "tm_mesh.h"
 
+/* The console checks --delay against the runtime's limit without linking
+ * the runtime. */
+_Static_assert(TM_CMD_DELAY_MAX == TM_RT_DELAY_MAX,
+               "link --delay and the runtime disagree on the longest delay");
+
 int tmi_cmd_link(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
@@ -11,8 +16,9 @@ int tmi_cmd_link(tm_console_ctx_t *ctx, tm_console_call_t *req)
     bool add = cmd->kind == TM_CMD_LINK;
     const char *S = cmd->src.actor, *O = cmd->src.port;
     const char *D = cmd->dst.actor, *I = cmd->dst.port;
+    uint32_t delay = cmd->delay == 0 ? 1 : cmd->delay;
     char why[TM_MUT_WHY_MAX];
-    int rc = tm_mut_link(ctx->mut, add, S, O, D, I, why);
+    int rc = tm_mut_link(ctx->mut, add, S, O, D, I, delay, why);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s", why);
     }
@@ -22,9 +28,17 @@ int tmi_cmd_link(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_str(b, "output", O);
     tm_body_kv_str(b, "dst", D);
     tm_body_kv_str(b, "input", I);
+    if (add) {
+        tm_body_kv_u64(b, "delay", delay);
+    }
     tm_body_end(b);
-    tm_reply_msg(rep, "%s %s.%s -> %s.%s", add ? "linked" : "unlinked", S, O, D,
-                 I);
+    if (add && delay > 1) {
+        tm_reply_msg(rep, "linked %s.%s -> %s.%s (delay %u ticks)", S, O, D, I,
+                     delay);
+    } else {
+        tm_reply_msg(rep, "%s %s.%s -> %s.%s", add ? "linked" : "unlinked", S,
+                     O, D, I);
+    }
     rc = tm_reply_done(rep);
     if (rc == 0 && ctx->mesh != NULL && tm_mesh_unsettled(ctx->mesh)) {
         /* a source on another node: acknowledged once its node has

@@ -22,6 +22,7 @@ typedef struct {
     const char *port;  /* input (in) or output (out) of this actor */
     const char *other; /* the actor at the other end */
     const char *oport; /* its output (in) or input (out) */
+    uint32_t delay;
 } s_link_row_t;
 
 typedef struct {
@@ -50,10 +51,10 @@ static int s_links_cb(const tm_rt_link_t *l, void *arg)
 {
     s_links_t *ls = arg;
     if (strcmp(l->dst, ls->id) == 0) {
-        s_link_row_t r = {l->input, l->src, l->output};
+        s_link_row_t r = {l->input, l->src, l->output, l->delay};
         ls->rc = s_push(&ls->in, &ls->n_in, &ls->cap_in, r);
     } else {
-        s_link_row_t r = {l->output, l->dst, l->input};
+        s_link_row_t r = {l->output, l->dst, l->input, l->delay};
         ls->rc = s_push(&ls->out, &ls->n_out, &ls->cap_out, r);
     }
     return ls->rc != 0;
@@ -93,6 +94,7 @@ static void s_pack_rows(tm_console_ctx_t *ctx, tm_body_t *b, const char *key,
             tm_body_kv_str(b, "dst", v[i].other);
             tm_body_kv_str(b, "input", v[i].oport);
         }
+        tm_body_kv_u64(b, "delay", v[i].delay);
         tm_body_end(b);
     }
     tm_body_end(b);

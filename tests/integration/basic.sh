@@ -47,6 +47,15 @@ out=$(tmc inspect s1)
 grep -q "xa .* <- o1.x" <<<"$out" || fail "inspect link in: $out"
 grep -q "fa .* -> o1.fr" <<<"$out" || fail "inspect link out: $out"
 ok
+# a delayed link: said when linking and by inspect at both ends
+out=$(tmc link s1.fb o2.fr --delay 5)
+eq "$out" "linked s1.fb -> o2.fr (delay 5 ticks)" "link --delay"
+grep -q "fb .* -> o2.fr (delay 5)" <<<"$(tmc inspect s1)" ||
+    fail "inspect delayed link out: $(tmc inspect s1)"
+grep -q "fr .* <- s1.fb (delay 5)" <<<"$(tmc inspect o2)" ||
+    fail "inspect delayed link in: $(tmc inspect o2)"
+ok
+expect_ok tmc unlink s1.fb o2.fr
 eq "$(tmc show o1 | head -n 1 | awk '{print $1}')" o1 "alias show"
 
 # run: exactly N ticks, then paused

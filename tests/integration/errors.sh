@@ -72,8 +72,23 @@ expect_fail 1 "input p2.h_suction is already linked (from t1.level); unlink it f
     tmc link o1.x p2.h_suction
 expect_ok tmc link o1.x o1.fl
 expect_ok tmc link o1.v o1.fl # a summing input takes many links
-expect_fail 1 "link p1.flow -> t1.qin already exists" tmc link p1.flow t1.qin
+expect_fail 1 "link p1.flow -> t1.qin already exists (delay 1); to change its delay, unlink it first" \
+    tmc link p1.flow t1.qin
+expect_fail 1 "link p1.flow -> t1.qin already exists (delay 1)" \
+    tmc link p1.flow t1.qin --delay 2
 expect_fail 1 "no link p2.flow -> t1.qin" tmc unlink p2.flow t1.qin
+
+# delays: in 1 .. 1000 ticks, given to link only
+expect_fail 2 "link: --delay takes a whole number of ticks in 1..1000, got '0'" \
+    tmc link o1.x p1.speed_cmd --delay 0
+expect_fail 2 "link: --delay takes a whole number of ticks in 1..1000, got '1001'" \
+    tmc link o1.x p1.speed_cmd --delay 1001
+expect_fail 2 "unlink: unknown option --delay" \
+    tmc unlink p1.flow t1.qin --delay 1
+expect_ok tmc link o1.x p1.speed_cmd --delay 1000
+expect_fail 1 "link o1.x -> p1.speed_cmd already exists (delay 1000)" \
+    tmc link o1.x p1.speed_cmd --delay 3
+expect_ok tmc unlink o1.x p1.speed_cmd
 
 # unknown node
 expect_fail 1 "unknown node 'far' (this mesh has one node: enode)" \

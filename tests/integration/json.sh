@@ -20,9 +20,10 @@ j spawn-many m 10 --model spring | jhas .prefix:string .count:integer \
 
 # link / unlink
 j link p1.flow t1.qin | jhas .src:string .output:string .dst:string \
-    .input:string
+    .input:string .delay:integer
 eq "$(j link o1.x o2.fl | jget .input)" fl "link input"
 eq "$(j unlink o1.x o2.fl | jget .src)" o1 "unlink src"
+eq "$(j link o1.x o2.fl --delay 4 | jget .delay)" 4 "link delay"
 
 # inspect: {id, node, model, version, fidelity, tick, state:{name:value},
 # inputs, outputs, ...}
@@ -37,6 +38,9 @@ j inspect p1 | jhas .id:string .node:string .model:string .version:string \
     .health.faults:integer .health.step_ns:number .fallback:null
 eq "$(j inspect p1 | jget .units.outputs.flow)" "m^3/s" "inspect units"
 eq "$(j inspect t1 | jget '.links.in[0].src')" p1 "inspect links.in"
+eq "$(j inspect t1 | jget '.links.in[0].delay')" 1 "inspect delay 1"
+eq "$(j inspect o2 | jget '.links.in[0].delay')" 4 "inspect links.in delay"
+eq "$(j inspect o1 | jget '.links.out[0].delay')" 4 "inspect links.out delay"
 
 # actors: [{id, node, model, version, fidelity}], one document
 j actors | jhas '.:array' '[0].id:string' '[0].node:string' \

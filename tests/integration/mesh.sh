@@ -5,7 +5,8 @@
 # scenario placed on one node, on a node outside any mesh, and spread over
 # three nodes in several ways, with 1 or 2 workers, gives the same mesh
 # digest; the states match an independent computation of the coupling rule
-# (tm_itest chain-ref).
+# (tm_itest chain-ref). Links with a delay of 3 ticks give the same digest
+# on one node and spread over three.
 . "$(dirname "$0")/lib.sh"
 
 NAMES=(a b c)
@@ -93,10 +94,11 @@ scenario() {
     for i in $(seq 0 $((OSC - 2))); do
         at "$via" link "o$i.x" "s$i.xa" >/dev/null
         at "$via" link "o$((i + 1)).x" "s$i.xb" >/dev/null
-        at "$via" link "s$i.fa" "o$i.fr" >/dev/null
-        at "$via" link "s$i.fb" "o$((i + 1)).fl" >/dev/null
+        at "$via" link "s$i.fa" "o$i.fr" "${DELAY[@]}" >/dev/null
+        at "$via" link "s$i.fb" "o$((i + 1)).fl" "${DELAY[@]}" >/dev/null
     done
 }
+DELAY=()
 
 TICKS=150
 
@@ -173,6 +175,26 @@ for spec in "2 a -" "1 a a b c" "2 b c a b b" "1 c b b a c a" "2 a a b"; do
     scenario "$via" $placement
     d=$(run_and_hash b)
     eq "$d" "$REF" "digest with placement '$placement' and $workers workers"
+    mesh_down
+    round=$((round + 1))
+done
+
+# ---- link delays: the same on one node and spread over three -------------
+DELAY=(--delay 3)
+ref_d=
+for spec in "1 a -" "2 a a b c" "1 b c a b b"; do
+    read -r workers via placement <<<"$spec"
+    mesh_up "r$round" "$workers"
+    # shellcheck disable=SC2086
+    scenario "$via" $placement
+    d=$(run_and_hash b)
+    if [ -z "$ref_d" ]; then
+        ref_d=$d
+        [ "$d" != "$REF" ] || fail "a delay of 3 ticks changed nothing"
+        ok
+    else
+        eq "$d" "$ref_d" "digest with delay 3, placement '$placement'"
+    fi
     mesh_down
     round=$((round + 1))
 done

@@ -93,7 +93,7 @@ bad range.yaml $'actors:\n  - id: x\n    model: tank\n    params: {area: 0}\n' \
 bad port.yaml $'actors:\n  - {id: x, model: tank}\nlinks:\n  - {from: x.lvl, to: x.qin}\n' \
     "port.yaml:4:12: links[0].from: actor x (tank) has no output 'lvl'"
 bad delay.yaml $'actors:\n  - {id: x, model: tank}\nlinks:\n  - {from: x.level, to: x.qin, delay: 2}\n' \
-    "delay.yaml:4:39: links[0].delay: 2 ticks is not supported"
+    "delay.yaml:4:39: links[0].delay: 2 ticks: plant files carry links of 1 tick only"
 bad node.yaml $'actors:\n  - {id: x, model: tank, node: far}\n' \
     "node.yaml:2:32: actors[0].node: node 'far' is not part of this mesh"
 bad dup.yaml $'actors:\n  - {id: x, model: tank}\n  - {id: x, model: pump}\n' \

@@ -1,7 +1,8 @@
 # restart_exact: a node stopped (SIGTERM) or killed (kill -9 after a
 # checkpoint) and restarted continues exactly as an uninterrupted node:
 # the same mesh stepped to the same tick has the same digest, bit for bit,
-# with a mesh large enough (1,812 actors) to be stepped by worker threads,
+# with a mesh large enough (1,815 actors) to be stepped by worker threads,
+# with links of delays 1 to 3 (their past outputs are in the checkpoint),
 # and with 1 or 2 workers.
 . "$(dirname "$0")/lib.sh"
 
@@ -30,6 +31,18 @@ build_mesh() {
     expect_ok tmc spawn-many w 1500 --model oscillator --param k=30
     expect_ok tmc spawn-many v 300 --model pump --period 3
     expect_ok tmc link o4.x w7.fl
+    # delayed links (delays 2 and 3): a restart must bring back the past
+    # outputs they read, also of actors in the large worker-stepped group
+    expect_ok tmc spawn d0 --model oscillator --param x0=0.05
+    expect_ok tmc spawn d1 --model oscillator --param x0=-0.02
+    expect_ok tmc spawn ds --model spring --param k=25
+    expect_ok tmc link d0.x ds.xa --delay 3
+    expect_ok tmc link d1.x ds.xb --delay 2
+    expect_ok tmc link ds.fa d0.fr --delay 3
+    expect_ok tmc link ds.fb d1.fl --delay 3
+    expect_ok tmc link o2.x w11.fr --delay 3
+    expect_ok tmc link w5.x d0.fl --delay 3
+    expect_ok tmc link v8.flow t0.qin --delay 3
 }
 
 digest() {

@@ -145,6 +145,28 @@ static void test_parse_links_and_set(void **state)
     assert_int_equal(PARSE(&c, err, "link", "p1.fl-ow", "t1.qin"),
                      TM_ERR_USAGE);
     assert_int_equal(PARSE(&c, err, "link", "p1.flow"), TM_ERR_USAGE);
+    /* --delay: 0 when not given (one tick), 1 .. TM_CMD_DELAY_MAX */
+    assert_int_equal(c.delay, 0);
+    assert_int_equal(
+        PARSE(&c, err, "link", "p1.flow", "t1.qin", "--delay", "1000"), 0);
+    assert_int_equal(c.delay, 1000);
+    assert_int_equal(PARSE(&c, err, "link", "--delay=7", "p1.flow", "t1.qin"),
+                     0);
+    assert_int_equal(c.delay, 7);
+    assert_int_equal(
+        PARSE(&c, err, "link", "p1.flow", "t1.qin", "--delay", "1001"),
+        TM_ERR_USAGE);
+    assert_string_equal(err, "link: --delay takes a whole number of ticks in "
+                             "1..1000, got '1001' (usage: link SRC.OUTPUT "
+                             "DST.INPUT [--delay D])");
+    assert_int_equal(
+        PARSE(&c, err, "link", "p1.flow", "t1.qin", "--delay", "0"),
+        TM_ERR_USAGE);
+    assert_int_equal(
+        PARSE(&c, err, "unlink", "p1.flow", "t1.qin", "--delay", "2"),
+        TM_ERR_USAGE);
+    assert_string_equal(err, "unlink: unknown option --delay (usage: unlink "
+                             "SRC.OUTPUT DST.INPUT)");
 
     assert_int_equal(PARSE(&c, err, "set", "o1", "k=3", "x=-0.5"), 0);
     assert_int_equal(c.n_params, 2);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tm_console.h"
+#include "tm_models.h"
 #include "tm_err.h"
 #include "tm_persist.h"
 #include "tm_store.h"
@@ -286,6 +287,62 @@ static void test_set_patches_record(void **state)
     assert_true(rec.state[0] == 0.1);   /* x: spawn state, untouched */
 }
 
+/* link --delay: the runtime and the stored record get the delay; another
+ * delay for the same ends is the same link; a set of a source with a
+ * delayed link stores its past outputs with it. */
+static void test_link_delay(void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal(RUN(f, "spawn", "o1", "--model", "oscillator"), 0);
+    assert_int_equal(RUN(f, "spawn", "o2", "--model", "oscillator"), 0);
+    assert_int_equal(RUN(f, "link", "o1.x", "o2.fl", "--delay", "3"), 0);
+    assert_int_equal(RUN(f, "link", "o1.x", "o2.fl", "--delay", "2"),
+                     TM_ERR_EXISTS);
+    assert_non_null(strstr(f->rep.message, "(delay 3)"));
+    void *val = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        tm_store_get(f->store, TM_DB_LINKS, "o1.x>o2.fl", 10, &val, &len), 0);
+    tm_persist_link_key_t k;
+    uint32_t delay = 0;
+    assert_int_equal(tm_persist_link_decode(val, len, &k, &delay), 0);
+    free(val);
+    assert_int_equal(delay, 3);
+    tm_rt_actor_t a;
+    assert_int_equal(tm_rt_get(f->rt, "o1", &a), 0);
+    assert_int_equal(a.history, 3);
+    assert_int_equal(tm_rt_step(f->rt, 5), 0);
+    /* a set patches the stored record, its history as stored (none: the
+     * spawn's); a change of tier writes the record anew, with the two past
+     * ticks of its window */
+    tm_persist_actor_t rec;
+    char why[TM_MUT_WHY_MAX];
+    assert_int_equal(RUN(f, "set", "o1", "k=20"), 0);
+    assert_int_equal(tm_store_get(f->store, TM_DB_ACTORS, "o1", 2, &val, &len),
+                     0);
+    assert_int_equal(tm_persist_actor_decode(val, len, &rec), 0);
+    free(val);
+    assert_int_equal(rec.n_history, 0);
+    const tm_model_t *lo = NULL;
+    assert_int_equal(tm_models_find("oscillator", NULL, TM_FIDELITY_LOW, &lo),
+                     0);
+    assert_int_equal(tm_mut_set_model(f->mut, "o1", lo, why), 0);
+    assert_int_equal(tm_store_get(f->store, TM_DB_ACTORS, "o1", 2, &val, &len),
+                     0);
+    assert_int_equal(tm_persist_actor_decode(val, len, &rec), 0);
+    assert_int_equal(rec.n_history, 2);
+    double past[2 * 2];
+    const double *y = NULL;
+    assert_int_equal(tm_persist_actor_history(val, len, past, 4), 0);
+    free(val);
+    assert_int_equal(tm_rt_outputs_at(f->rt, "o1", 4, &y, NULL), 0);
+    assert_memory_equal(past + 2, y, 2 * sizeof(double));
+    assert_int_equal(RUN(f, "unlink", "o1.x", "o2.fl"), 0);
+    assert_int_equal(tm_rt_get(f->rt, "o1", &a), 0);
+    assert_int_equal(a.history, 1);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 0);
+}
+
 /* A spawn-many the node's memory cannot hold is refused before anything is
  * created: a huge COUNT must not take the node down. */
 static void test_spawn_many_memory(void **state)
@@ -406,9 +463,9 @@ static void test_spawn_drops_stale_links(void **state)
     s_fix_t *f = *state;
     tm_store_batch_t *b = tm_store_batch_new(f->store);
     const tm_rt_link_t stale[] = {
-        {"ghost", "x", "o1", "fl"},  {"o1", "x", "ghost", "fr"},
-        {"ghost", "x", "m3", "fl"},  {"ghost", "x", "m30", "fl"},
-        {"ghost", "x", "m03", "fl"}, {"ghost", "x", "o10", "fl"}};
+        {"ghost", "x", "o1", "fl", 1},  {"o1", "x", "ghost", "fr", 1},
+        {"ghost", "x", "m3", "fl", 1},  {"ghost", "x", "m30", "fl", 2},
+        {"ghost", "x", "m03", "fl", 1}, {"ghost", "x", "o10", "fl", 3}};
     for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
         assert_int_equal(tm_persist_put_link(b, &stale[i]), 0);
     }
@@ -430,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_parts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_set_patches_record, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_link_delay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_spawn_many_memory, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_inspect_many_links, s_setup,

@@ -185,9 +185,9 @@ static void test_model_errors(void **state)
     snprintf(text, sizeof text,
              "%s  - {from: a.level, to: p.h_suction, delay: 2}\n", two);
     s_refused(f, text, TM_ERR_UNSUPPORTED,
-              "p.yaml:5:45: links[0].delay: 2 ticks is not supported by this "
-              "node yet (only 1: the input at tick k is the output of tick "
-              "k-1)");
+              "p.yaml:5:45: links[0].delay: 2 ticks: plant files carry links "
+              "of 1 tick only for now (the console's link --delay makes a "
+              "delayed link)");
     snprintf(text, sizeof text,
              "%s  - {from: a.level, to: p.h_suction}\n"
              "  - {from: a.level, to: p.h_discharge}\n"

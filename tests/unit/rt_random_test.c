@@ -1,12 +1,14 @@
 /* rt_random_test: model-based random testing of the actor runtime.
  *
- * A seeded pseudo-random sequence of operations (spawn, kill, link, unlink,
- * set, set_model, step) is applied in lockstep to several runtimes (1, 2 or
- * 3 workers; stepped by the workers, inline, or switching between both) and
- * to a small reference written here straight from the contract in tm_rt.h:
- * plain arrays of actors and links, every tick computed literally. After
+ * A seeded pseudo-random sequence of operations (spawn, kill, link with
+ * delays of 1 to 6 ticks, unlink, set, set_model, step) is applied in
+ * lockstep to several runtimes (1, 2 or 3 workers; stepped by the workers,
+ * inline, or switching between both) and to a small reference written
+ * straight from the contract in tm_rt.h (rt_ref.h): plain arrays of actors,
+ * links and per-actor histories, every tick computed literally. After
  * every operation the return codes, the counts, every actor's values (bit
- * for bit), the actor and link sets and the number of groups must agree,
+ * for bit), its window and the outputs of every tick in it, the actor and
+ * link sets (with delays) and the number of groups must agree,
  * and so must the links of a few actors, in the documented order of
  * tm_rt_foreach_link_of (kills remove links through per-actor lists, so
  * this checks those lists against the reference's plain table); after
@@ -31,321 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAXV TM_MODEL_MAX_VARS
+#include "rt_ref.h"
 
-/* ---- test models -------------------------------------------------------- */
-
-/* Family "alpha", three tiers with different state layouts: high (x, v),
- * low (c, x: reordered, c new) and medium (x, v, e, with a map_state that
- * refuses |x| > 50, and an output v*v that overflows for a large v).
- * Inputs: u and z sum their links, w takes one. */
-static const tm_var_t s_a_inputs[] = {
-    {"u", "1", 0.0, -1e3, 1e3, TM_VAR_SUMMING, "summing"},
-    {"w", "1", 0.5, -1e3, 1e3, 0, "single link"},
-    {"z", "1", 0.0, -1e3, 1e3, TM_VAR_SUMMING, "summing, subtracted"}};
-static const tm_var_t s_a_outputs[] = {{"y", "1", 0, 0, 0, 0, "x + w/8"},
-                                       {"q", "1", 0, 0, 0, 0, "second"}};
-static const tm_var_t s_a_params[] = {
-    {"k", "1", 0.5, 0.0, 2.0, 0, "gain of u"},
-    {"lim", "1", -1.0, -1.0, 1e300, 0, "fail when |x| > lim (< 0: never)"}};
-static const tm_var_t s_ahi_states[] = {
-    {"x", "1", 0.0, -1e300, 1e300, 0, "value"},
-    {"v", "1", 0.0, -1e300, 1e300, 0, "integral of x"}};
-static const tm_var_t s_alo_states[] = {
-    {"c", "1", 0.0, -1e300, 1e300, 0, "steps"},
-    {"x", "1", 0.0, -1e300, 1e300, 0, "value"}};
-static const tm_var_t s_amed_states[] = {
-    {"x", "1", 0.0, -1e300, 1e300, 0, "value"},
-    {"v", "1", 0.0, -1e300, 1e300, 0, "integral of x"},
-    {"e", "1", 0.0, -1e300, 1e300, 0, "filtered x"}};
-
-static double s_a_next(const double *p, const double *u, double x, double h)
-{
-    return 0.5 * x + p[0] * u[0] + u[1] - 0.25 * u[2] + h;
-}
-
-static uint8_t s_a_status(const double *p, double x)
-{
-    return (p[1] >= 0.0 && fabs(x) > p[1]) ? TM_STEP_FAILED : TM_STEP_OK;
-}
-
-static int s_ahi_init(const double *p, double *x)
-{
-    x[0] = p[0];
-    x[1] = 0.0;
-    return TM_STEP_OK;
-}
-
-static void s_ahi_output(size_t n, const double *x, const double *p,
-                         const double *u, double *y)
-{
-    (void)p;
-    for (size_t i = 0; i < n; i++) {
-        y[2 * i] = x[2 * i] + 0.125 * u[3 * i + 1];
-        y[2 * i + 1] = x[2 * i + 1] + 0.25 * u[3 * i];
-    }
-}
-
-static void s_ahi_step(const tm_step_ctx_t *ctx, size_t n, double *x,
-                       const double *p, const double *u, double *y, uint8_t *st)
-{
-    for (size_t i = 0; i < n; i++) {
-        double *xi = x + 2 * i;
-        xi[0] = s_a_next(p + 2 * i, u + 3 * i, xi[0], ctx->h);
-        xi[1] = xi[1] + ctx->h * xi[0];
-        st[i] = s_a_status(p + 2 * i, xi[0]);
-    }
-    s_ahi_output(n, x, p, u, y);
-}
-
-static int s_alo_init(const double *p, double *x)
-{
-    x[0] = 2.0 * p[0];
-    x[1] = p[0];
-    return TM_STEP_OK;
-}
-
-static void s_alo_output(size_t n, const double *x, const double *p,
-                         const double *u, double *y)
-{
-    (void)p;
-    for (size_t i = 0; i < n; i++) {
-        y[2 * i] = x[2 * i + 1] + 0.125 * u[3 * i + 1];
-        y[2 * i + 1] = x[2 * i] + 0.25 * u[3 * i];
-    }
-}
-
-static void s_alo_step(const tm_step_ctx_t *ctx, size_t n, double *x,
-                       const double *p, const double *u, double *y, uint8_t *st)
-{
-    for (size_t i = 0; i < n; i++) {
-        double *xi = x + 2 * i;
-        xi[1] = s_a_next(p + 2 * i, u + 3 * i, xi[1], ctx->h);
-        xi[0] += 1.0;
-        st[i] = s_a_status(p + 2 * i, xi[1]);
-    }
-    s_alo_output(n, x, p, u, y);
-}
-
-static int s_amed_init(const double *p, double *x)
-{
-    x[0] = p[0];
-    x[1] = 0.0;
-    x[2] = 2.0 * p[0];
-    return TM_STEP_OK;
-}
-
-static void s_amed_output(size_t n, const double *x, const double *p,
-                          const double *u, double *y)
-{
-    (void)p;
-    for (size_t i = 0; i < n; i++) {
-        y[2 * i] = x[3 * i] + 0.125 * u[3 * i + 1];
-        y[2 * i + 1] =
-            x[3 * i + 1] * x[3 * i + 1] + x[3 * i + 2] + 0.25 * u[3 * i];
-    }
-}
-
-static void s_amed_step(const tm_step_ctx_t *ctx, size_t n, double *x,
-                        const double *p, const double *u, double *y,
-                        uint8_t *st)
-{
-    for (size_t i = 0; i < n; i++) {
-        double *xi = x + 3 * i;
-        xi[0] = s_a_next(p + 2 * i, u + 3 * i, xi[0], ctx->h);
-        xi[1] = xi[1] + ctx->h * xi[0];
-        xi[2] = 0.5 * xi[2] + xi[0];
-        st[i] = s_a_status(p + 2 * i, xi[0]);
-    }
-    s_amed_output(n, x, p, u, y);
-}
-
-static int s_amed_map(const tm_model_t *from, const double *fx, const double *p,
-                      double *x)
-{
-    (void)p;
-    int ix = tm_model_var_index(from->states, from->n_states, "x");
-    int iv = tm_model_var_index(from->states, from->n_states, "v");
-    if (ix < 0 || fabs(fx[ix]) > 50.0) {
-        return TM_STEP_FAILED;
-    }
-    double v = iv >= 0 ? fx[iv] : 0.0;
-    x[0] = fx[ix];
-    x[1] = v;
-    x[2] = 2.0 * fx[ix];
-    return TM_STEP_OK;
-}
-
-#define S_ALPHA(name_, tier_, states_, ns_, init_, output_, step_, map_)       \
-    static const tm_model_t name_ = {                                          \
-        .abi_version = TM_MODEL_ABI_VERSION,                                   \
-        .struct_size = sizeof(tm_model_t),                                     \
-        .family = "alpha",                                                     \
-        .version = "1.0.0",                                                    \
-        .fidelity = tier_,                                                     \
-        .summary = "random test model",                                        \
-        .states = states_,                                                     \
-        .n_states = ns_,                                                       \
-        .inputs = s_a_inputs,                                                  \
-        .n_inputs = 3,                                                         \
-        .outputs = s_a_outputs,                                                \
-        .n_outputs = 2,                                                        \
-        .params = s_a_params,                                                  \
-        .n_params = 2,                                                         \
-        .init = init_,                                                         \
-        .output = output_,                                                     \
-        .step = step_,                                                         \
-        .map_state = map_,                                                     \
-    }
-
-S_ALPHA(s_ahi, TM_FIDELITY_HIGH, s_ahi_states, 2, s_ahi_init, s_ahi_output,
-        s_ahi_step, NULL);
-S_ALPHA(s_alo, TM_FIDELITY_LOW, s_alo_states, 2, s_alo_init, s_alo_output,
-        s_alo_step, NULL);
-S_ALPHA(s_amed, TM_FIDELITY_MEDIUM, s_amed_states, 3, s_amed_init,
-        s_amed_output, s_amed_step, s_amed_map);
-
-/* Family "beta": a stateless source without inputs; its step uses the
- * tick, the actor key and the seed. */
-static const tm_var_t s_b_outputs[] = {{"y", "1", 0, 0, 0, 0, "value"}};
-static const tm_var_t s_b_params[] = {{"p", "1", 1.0, -10.0, 10.0, 0, "v"}};
-
-static int s_b_init(const double *p, double *x)
-{
-    (void)p;
-    (void)x;
-    return TM_STEP_OK;
-}
-
-static void s_b_output(size_t n, const double *x, const double *p,
-                       const double *u, double *y)
-{
-    (void)x;
-    (void)u;
-    for (size_t i = 0; i < n; i++) {
-        y[i] = p[i];
-    }
-}
-
-static void s_b_step(const tm_step_ctx_t *ctx, size_t n, double *x,
-                     const double *p, const double *u, double *y, uint8_t *st)
-{
-    (void)x;
-    (void)u;
-    (void)st;
-    for (size_t i = 0; i < n; i++) {
-        y[i] = p[i] + (double)(ctx->tick % 5u) +
-               0.5 * (double)(ctx->keys[i] % 4u) + (double)(ctx->seed % 3u);
-    }
-}
-
-static const tm_model_t s_beta = {
-    .abi_version = TM_MODEL_ABI_VERSION,
-    .struct_size = sizeof(tm_model_t),
-    .family = "beta",
-    .version = "1.0.0",
-    .fidelity = TM_FIDELITY_HIGH,
-    .summary = "source",
-    .outputs = s_b_outputs,
-    .n_outputs = 1,
-    .params = s_b_params,
-    .n_params = 1,
-    .init = s_b_init,
-    .output = s_b_output,
-    .step = s_b_step,
-};
-
-/* A descriptor of another ABI: refused. */
-static const tm_model_t s_bad = {
-    .abi_version = TM_MODEL_ABI_VERSION + 1,
-    .struct_size = sizeof(tm_model_t),
-    .family = "beta",
-    .version = "1.0.0",
-    .fidelity = TM_FIDELITY_LOW,
-    .summary = "wrong ABI",
-    .outputs = s_b_outputs,
-    .n_outputs = 1,
-    .params = s_b_params,
-    .n_params = 1,
-    .init = s_b_init,
-    .output = s_b_output,
-    .step = s_b_step,
-};
-
-/* Family "gamma": three states, one single-link input, a product output
- * that overflows for large states; init refuses g > 3.5. */
-static const tm_var_t s_g_states[] = {{"a", "1", 0.0, -1e300, 1e300, 0, "a"},
-                                      {"b", "1", 0.0, -1e300, 1e300, 0, "b"},
-                                      {"c", "1", 0.0, -1e300, 1e300, 0, "c"}};
-static const tm_var_t s_g_inputs[] = {
-    {"s", "1", 0.0, -1e6, 1e6, 0, "single link"}};
-static const tm_var_t s_g_outputs[] = {{"y", "1", 0, 0, 0, 0, "a*b + c"}};
-static const tm_var_t s_g_params[] = {{"g", "1", 1.0, 0.0, 4.0, 0, "gain"}};
-
-static int s_g_init(const double *p, double *x)
-{
-    if (p[0] > 3.5) {
-        return TM_STEP_FAILED;
-    }
-    x[0] = 1.0;
-    x[1] = p[0];
-    x[2] = 0.5;
-    return TM_STEP_OK;
-}
-
-static void s_g_output(size_t n, const double *x, const double *p,
-                       const double *u, double *y)
-{
-    (void)p;
-    (void)u;
-    for (size_t i = 0; i < n; i++) {
-        y[i] = x[3 * i] * x[3 * i + 1] + x[3 * i + 2];
-    }
-}
-
-static void s_g_step(const tm_step_ctx_t *ctx, size_t n, double *x,
-                     const double *p, const double *u, double *y, uint8_t *st)
-{
-    (void)st;
-    for (size_t i = 0; i < n; i++) {
-        double *xi = x + 3 * i;
-        double a = xi[0], b = xi[1], c = xi[2];
-        xi[0] = b + u[i] * ctx->h;
-        xi[1] = c * p[i];
-        xi[2] = a - 0.5 * b;
-    }
-    s_g_output(n, x, p, u, y);
-}
-
-static const tm_model_t s_gamma = {
-    .abi_version = TM_MODEL_ABI_VERSION,
-    .struct_size = sizeof(tm_model_t),
-    .family = "gamma",
-    .version = "1.0.0",
-    .fidelity = TM_FIDELITY_HIGH,
-    .summary = "product",
-    .states = s_g_states,
-    .n_states = 3,
-    .inputs = s_g_inputs,
-    .n_inputs = 1,
-    .outputs = s_g_outputs,
-    .n_outputs = 1,
-    .params = s_g_params,
-    .n_params = 1,
-    .init = s_g_init,
-    .output = s_g_output,
-    .step = s_g_step,
-};
-
-static const tm_model_t *const s_models[] = {&s_ahi,  &s_alo,   &s_amed,
-                                             &s_beta, &s_gamma, &s_bad};
-#define S_N_MODELS (sizeof s_models / sizeof s_models[0])
-
-static const char *const s_out_names[] = {"y", "q", "nope"};
-static const char *const s_in_names[] = {"u", "w", "z", "s", "y"};
-static const char *const s_set_names[] = {"k", "lim", "p", "g",   "x", "v",
-                                          "c", "e",   "a", "b",   "u", "w",
-                                          "z", "s",   "y", "nope"};
+#include "rt_random_models.h"
 
 /* ---- pseudo-random numbers ---------------------------------------------- */
 
@@ -394,529 +84,6 @@ static double s_in_range(s_rng_t *r, const tm_var_t *v)
         return s_below(r, 3) == 0 ? v->min : (double)s_below(r, 100);
     }
     return v->min + (v->max - v->min) * (double)s_below(r, 1001) / 1000.0;
-}
-
-/* ---- reference ---------------------------------------------------------- */
-
-typedef struct {
-    int alive;
-    const tm_model_t *m;
-    uint32_t period;
-    uint64_t key;
-    uint64_t spawn_tick;
-    double x[S_MAXV];
-    double p[S_MAXV];
-    double held[S_MAXV];
-    double in[S_MAXV];
-    double out[S_MAXV];
-    uint16_t nlink[S_MAXV];
-    uint8_t status;
-    uint32_t faults;
-    uint64_t last_fault;
-} s_ract_t;
-
-typedef struct {
-    int src, out, dst, in; /* actor numbers (positions in the id pool) */
-    uint64_t seq;          /* order of making */
-} s_rlink_t;
-
-typedef struct {
-    size_t n_ids;
-    char (*ids)[TM_ID_MAX + 2];
-    s_ract_t *a;
-    s_rlink_t *links;
-    size_t n_links, cap_links;
-    uint64_t link_seq;
-    uint64_t tick, seed;
-    double h;
-    uint64_t steps, faults;
-    /* Faults of the current step operation: (actor, tick, status). */
-    struct s_rfault {
-        int a;
-        uint64_t tick;
-        uint8_t status;
-    } * fl;
-    size_t n_fl, cap_fl;
-} s_ref_t;
-
-static int s_ref_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > TM_ID_MAX) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int s_finite_all(const double *v, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int s_in_ranges(const tm_var_t *vars, uint32_t n, const double *v)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]) || v[i] < vars[i].min || v[i] > vars[i].max) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The actor number of an id, or -1 when it is not in the pool. */
-static int s_ref_find(const s_ref_t *r, const char *id)
-{
-    for (size_t i = 0; i < r->n_ids; i++) {
-        if (strcmp(r->ids[i], id) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
-static int s_ref_alive(const s_ref_t *r, const char *id)
-{
-    int i = s_ref_find(r, id);
-    return i >= 0 && r->a[i].alive ? i : -1;
-}
-
-static int s_ref_spawn(s_ref_t *r, const char *id, const tm_model_t *m,
-                       const tm_rt_spawn_opts_t *o)
-{
-    if (!s_ref_id_valid(id)) {
-        return TM_ERR_BAD_ID;
-    }
-    if (tm_model_check(m) != 0) {
-        return TM_ERR_MODEL_ABI;
-    }
-    int i = s_ref_find(r, id);
-    assert_true(i >= 0); /* every valid id used is in the pool */
-    if (r->a[i].alive) {
-        return TM_ERR_DUPLICATE_ACTOR;
-    }
-    s_ract_t a;
-    memset(&a, 0, sizeof a);
-    for (uint32_t j = 0; j < m->n_params; j++) {
-        a.p[j] = o->params ? o->params[j] : m->params[j].def;
-    }
-    for (uint32_t j = 0; j < m->n_inputs; j++) {
-        a.held[j] = o->held ? o->held[j] : m->inputs[j].def;
-    }
-    if (!s_in_ranges(m->params, m->n_params, a.p) ||
-        !s_in_ranges(m->inputs, m->n_inputs, a.held)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    if (o->state != NULL) {
-        memcpy(a.x, o->state, m->n_states * sizeof(double));
-    } else if (m->init(a.p, a.x) != TM_STEP_OK) {
-        return TM_ERR_BAD_VALUE;
-    }
-    if (!s_finite_all(a.x, m->n_states)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    if (o->outputs != NULL) {
-        memcpy(a.out, o->outputs, m->n_outputs * sizeof(double));
-    } else {
-        m->output(1, a.x, a.p, a.in, a.out);
-    }
-    if (!s_finite_all(a.out, m->n_outputs)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    a.alive = 1;
-    a.m = m;
-    a.period = o->period == 0 ? 1 : o->period;
-    a.key = tm_hash64(id, strlen(id));
-    a.spawn_tick = r->tick;
-    r->a[i] = a;
-    return 0;
-}
-
-static void s_ref_unlink_at(s_ref_t *r, size_t li)
-{
-    r->a[r->links[li].dst].nlink[r->links[li].in]--;
-    r->links[li] = r->links[--r->n_links];
-}
-
-static int s_ref_kill(s_ref_t *r, const char *id)
-{
-    int i = s_ref_alive(r, id);
-    if (i < 0) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    for (size_t li = r->n_links; li-- > 0;) {
-        if (r->links[li].src == i || r->links[li].dst == i) {
-            s_ref_unlink_at(r, li);
-        }
-    }
-    r->a[i].alive = 0;
-    return 0;
-}
-
-static int s_ref_resolve(const s_ref_t *r, const char *src, const char *out,
-                         const char *dst, const char *in, s_rlink_t *l)
-{
-    l->src = s_ref_alive(r, src);
-    l->dst = s_ref_alive(r, dst);
-    if (l->src < 0 || l->dst < 0) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    const tm_model_t *sm = r->a[l->src].m;
-    const tm_model_t *dm = r->a[l->dst].m;
-    l->out = -1;
-    l->in = -1;
-    for (uint32_t j = 0; j < sm->n_outputs; j++) {
-        if (strcmp(sm->outputs[j].name, out) == 0) {
-            l->out = (int)j;
-        }
-    }
-    for (uint32_t j = 0; j < dm->n_inputs; j++) {
-        if (strcmp(dm->inputs[j].name, in) == 0) {
-            l->in = (int)j;
-        }
-    }
-    return l->out < 0 || l->in < 0 ? TM_ERR_UNKNOWN_PORT : 0;
-}
-
-static size_t s_ref_link_find(const s_ref_t *r, const s_rlink_t *l)
-{
-    for (size_t li = 0; li < r->n_links; li++) {
-        const s_rlink_t *x = &r->links[li];
-        if (x->src == l->src && x->out == l->out && x->dst == l->dst &&
-            x->in == l->in) {
-            return li;
-        }
-    }
-    return SIZE_MAX;
-}
-
-static int s_ref_link(s_ref_t *r, const char *src, const char *out,
-                      const char *dst, const char *in)
-{
-    s_rlink_t l;
-    int rc = s_ref_resolve(r, src, out, dst, in, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    if (s_ref_link_find(r, &l) != SIZE_MAX) {
-        return TM_ERR_EXISTS;
-    }
-    s_ract_t *d = &r->a[l.dst];
-    if (d->nlink[l.in] > 0 && !(d->m->inputs[l.in].flags & TM_VAR_SUMMING)) {
-        return TM_ERR_INPUT_LINKED;
-    }
-    if (d->nlink[l.in] == UINT16_MAX) {
-        return TM_ERR_TOO_BIG;
-    }
-    if (r->n_links == r->cap_links) {
-        r->cap_links = r->cap_links ? 2 * r->cap_links : 256;
-        r->links = realloc(r->links, r->cap_links * sizeof *r->links);
-        assert_non_null(r->links);
-    }
-    l.seq = r->link_seq++;
-    r->links[r->n_links++] = l;
-    d->nlink[l.in]++;
-    return 0;
-}
-
-static int s_ref_unlink(s_ref_t *r, const char *src, const char *out,
-                        const char *dst, const char *in)
-{
-    s_rlink_t l;
-    int rc = s_ref_resolve(r, src, out, dst, in, &l);
-    if (rc != 0) {
-        return rc;
-    }
-    size_t li = s_ref_link_find(r, &l);
-    if (li == SIZE_MAX) {
-        return TM_ERR_NOT_LINKED;
-    }
-    s_ref_unlink_at(r, li);
-    return 0;
-}
-
-static int s_ref_set(s_ref_t *r, const char *id, const char *name, double v)
-{
-    int i = s_ref_alive(r, id);
-    if (i < 0) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    s_ract_t *a = &r->a[i];
-    const tm_model_t *m = a->m;
-    double p[S_MAXV], x[S_MAXV], y[S_MAXV];
-    memcpy(p, a->p, sizeof p);
-    memcpy(x, a->x, sizeof x);
-    int j = tm_model_var_index(m->params, m->n_params, name);
-    if (j >= 0) {
-        if (!s_in_ranges(&m->params[j], 1, &v)) {
-            return TM_ERR_BAD_VALUE;
-        }
-        p[j] = v;
-    } else if ((j = tm_model_var_index(m->states, m->n_states, name)) >= 0) {
-        if (!isfinite(v)) {
-            return TM_ERR_BAD_VALUE;
-        }
-        x[j] = v;
-    } else if ((j = tm_model_var_index(m->inputs, m->n_inputs, name)) >= 0) {
-        if (!s_in_ranges(&m->inputs[j], 1, &v)) {
-            return TM_ERR_BAD_VALUE;
-        }
-        a->held[j] = v;
-        return 0;
-    } else {
-        return TM_ERR_UNKNOWN_PORT;
-    }
-    /* Outputs follow, computed with the inputs of the last step; a value
-     * that makes them non-finite is refused. */
-    m->output(1, x, p, a->in, y);
-    if (!s_finite_all(y, m->n_outputs)) {
-        return TM_ERR_BAD_VALUE;
-    }
-    memcpy(a->p, p, sizeof p);
-    memcpy(a->x, x, sizeof x);
-    memcpy(a->out, y, m->n_outputs * sizeof(double));
-    return 0;
-}
-
-static int s_ref_set_model(s_ref_t *r, const char *id, const tm_model_t *m)
-{
-    int i = s_ref_alive(r, id);
-    if (i < 0) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
-    s_ract_t *a = &r->a[i];
-    if (m == a->m) {
-        return 0;
-    }
-    if (tm_model_check(m) != 0 || tm_model_check_family(a->m, m) != 0) {
-        return TM_ERR_INVAL;
-    }
-    double x[S_MAXV], y[S_MAXV];
-    if (tm_model_map_state(m, a->m, a->x, a->p, x) != TM_STEP_OK ||
-        !s_finite_all(x, m->n_states)) {
-        return TM_ERR_MODEL_FAILED;
-    }
-    m->output(1, x, a->p, a->in, y);
-    if (!s_finite_all(y, m->n_outputs)) {
-        return TM_ERR_MODEL_FAILED;
-    }
-    a->m = m;
-    memcpy(a->x, x, m->n_states * sizeof(double));
-    memcpy(a->out, y, m->n_outputs * sizeof(double));
-    return 0;
-}
-
-/* The links into input `in` of actor d, in summing order: ascending source
- * id (strcmp), then output. Returns their count. */
-static size_t s_ref_links_into(const s_ref_t *r, int d, int in, size_t *out)
-{
-    size_t n = 0;
-    for (size_t li = 0; li < r->n_links; li++) {
-        if (r->links[li].dst == d && r->links[li].in == in) {
-            out[n++] = li;
-        }
-    }
-    for (size_t i = 1; i < n; i++) { /* insertion sort: obviously right */
-        for (size_t j = i; j > 0; j--) {
-            const s_rlink_t *p = &r->links[out[j - 1]];
-            const s_rlink_t *q = &r->links[out[j]];
-            int c = strcmp(r->ids[p->src], r->ids[q->src]);
-            if (c < 0 || (c == 0 && p->out < q->out)) {
-                break;
-            }
-            size_t t = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = t;
-        }
-    }
-    return n;
-}
-
-static void s_ref_tick(s_ref_t *r)
-{
-    uint64_t k = r->tick + 1;
-    size_t n = r->n_ids;
-    double(*prev)[S_MAXV] = malloc(n * sizeof *prev);
-    size_t *order = malloc((r->n_links + 1) * sizeof *order);
-    assert_non_null(prev);
-    assert_non_null(order);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(prev[i], r->a[i].out, sizeof prev[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        s_ract_t *a = &r->a[i];
-        if (!a->alive || k % a->period != 0) {
-            continue; /* not stepping: outputs carried */
-        }
-        const tm_model_t *m = a->m;
-        for (uint32_t j = 0; j < m->n_inputs; j++) {
-            size_t nl = s_ref_links_into(r, (int)i, (int)j, order);
-            if (nl == 0) {
-                a->in[j] = a->held[j];
-                continue;
-            }
-            double v = prev[r->links[order[0]].src][r->links[order[0]].out];
-            for (size_t e = 1; e < nl; e++) {
-                v += prev[r->links[order[e]].src][r->links[order[e]].out];
-            }
-            a->in[j] = v;
-        }
-        double x0[S_MAXV];
-        memcpy(x0, a->x, sizeof x0);
-        tm_step_ctx_t ctx = {.h = r->h * (double)a->period,
-                             .tick = k,
-                             .seed = r->seed,
-                             .keys = &a->key};
-        uint8_t st = TM_STEP_OK;
-        m->step(&ctx, 1, a->x, a->p, a->in, a->out, &st);
-        if (st == TM_STEP_OK && (!s_finite_all(a->x, m->n_states) ||
-                                 !s_finite_all(a->out, m->n_outputs))) {
-            st = TM_STEP_NONFINITE;
-        }
-        a->status = st;
-        if (st != TM_STEP_OK) {
-            memcpy(a->x, x0, sizeof x0);
-            memcpy(a->out, prev[i], sizeof prev[i]);
-            a->faults++;
-            a->last_fault = k;
-            r->faults++;
-            if (r->n_fl == r->cap_fl) {
-                r->cap_fl = r->cap_fl ? 2 * r->cap_fl : 64;
-                r->fl = realloc(r->fl, r->cap_fl * sizeof *r->fl);
-                assert_non_null(r->fl);
-            }
-            r->fl[r->n_fl++] = (struct s_rfault){(int)i, k, st};
-        }
-        r->steps++;
-    }
-    r->tick = k;
-    free(prev);
-    free(order);
-}
-
-static size_t s_ref_count(const s_ref_t *r)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_ids; i++) {
-        n += r->a[i].alive ? 1 : 0;
-    }
-    return n;
-}
-
-/* The digest as core/tm_rt.h defines it (version 2), written from that
- * text: per actor H = BLAKE2b-256(id, family, version, tier, period,
- * params, held, state, outputs, incoming links by input, source id and
- * output); digest = BLAKE2b-256(name, count, sum of H mod 2^256). */
-static void s_ref_u64(crypto_generichash_state *st, uint64_t v)
-{
-    unsigned char le[8];
-    for (int b = 0; b < 8; b++) {
-        le[b] = (unsigned char)(v >> (8 * b));
-    }
-    crypto_generichash_update(st, le, sizeof le);
-}
-
-static void s_ref_str(crypto_generichash_state *st, const char *s)
-{
-    crypto_generichash_update(st, (const unsigned char *)s, strlen(s) + 1);
-}
-
-static void s_ref_vals(crypto_generichash_state *st, const double *v,
-                       uint32_t n)
-{
-    s_ref_u64(st, n);
-    for (uint32_t j = 0; j < n; j++) {
-        uint64_t bits;
-        memcpy(&bits, &v[j], sizeof bits);
-        s_ref_u64(st, bits);
-    }
-}
-
-/* Incoming link i before j: input index, then source id, then output. */
-static int s_ref_in_before(const s_ref_t *r, const s_rlink_t *i,
-                           const s_rlink_t *j)
-{
-    if (i->in != j->in) {
-        return i->in < j->in;
-    }
-    int c = strcmp(r->ids[i->src], r->ids[j->src]);
-    if (c != 0) {
-        return c < 0;
-    }
-    return i->out < j->out;
-}
-
-static void s_ref_digest(const s_ref_t *r, uint8_t out[32])
-{
-    unsigned char sum[32] = {0};
-    uint64_t count = 0;
-    const s_rlink_t **in = malloc((r->n_links + 1) * sizeof *in);
-    assert_non_null(in);
-    for (size_t i = 0; i < r->n_ids; i++) {
-        const s_ract_t *a = &r->a[i];
-        if (!a->alive) {
-            continue;
-        }
-        size_t n = 0;
-        for (size_t l = 0; l < r->n_links; l++) {
-            if (r->links[l].dst == (int)i) {
-                size_t k = n++;
-                in[k] = &r->links[l];
-                while (k > 0 && s_ref_in_before(r, in[k], in[k - 1])) {
-                    const s_rlink_t *t = in[k];
-                    in[k] = in[k - 1];
-                    in[k - 1] = t;
-                    k--;
-                }
-            }
-        }
-        const tm_model_t *m = a->m;
-        crypto_generichash_state st;
-        unsigned char h[32];
-        crypto_generichash_init(&st, NULL, 0, 32);
-        s_ref_str(&st, r->ids[i]);
-        s_ref_str(&st, m->family);
-        s_ref_str(&st, m->version);
-        s_ref_u64(&st, (uint64_t)m->fidelity);
-        s_ref_u64(&st, a->period == 0 ? 1 : a->period);
-        s_ref_vals(&st, a->p, m->n_params);
-        s_ref_vals(&st, a->held, m->n_inputs);
-        s_ref_vals(&st, a->x, m->n_states);
-        s_ref_vals(&st, a->out, m->n_outputs);
-        s_ref_u64(&st, n);
-        for (size_t k = 0; k < n; k++) {
-            const tm_model_t *sm = r->a[in[k]->src].m;
-            s_ref_str(&st, m->inputs[in[k]->in].name);
-            s_ref_str(&st, r->ids[in[k]->src]);
-            s_ref_str(&st, sm->outputs[in[k]->out].name);
-        }
-        crypto_generichash_final(&st, h, 32);
-        unsigned carry = 0;
-        for (int b = 0; b < 32; b++) {
-            unsigned v = (unsigned)sum[b] + h[b] + carry;
-            sum[b] = (unsigned char)v;
-            carry = v >> 8;
-        }
-        count++;
-    }
-    free(in);
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    s_ref_str(&st, "twinmesh mesh digest v2");
-    s_ref_u64(&st, count);
-    crypto_generichash_update(&st, sum, sizeof sum);
-    crypto_generichash_final(&st, out, 32);
 }
 
 /* ---- runtimes under test ------------------------------------------------ */
@@ -1001,7 +168,7 @@ static void s_check_view(size_t rti, const tm_rt_actor_t *v, const s_ract_t *a,
              "%s: held inputs", id);
     s_expect(memcmp(v->inputs, a->in, m->n_inputs * sizeof(double)) == 0, rti,
              "%s: inputs", id);
-    s_expect(memcmp(v->outputs, a->out, m->n_outputs * sizeof(double)) == 0,
+    s_expect(memcmp(v->outputs, a->hist[0], m->n_outputs * sizeof(double)) == 0,
              rti, "%s: outputs", id);
     s_expect(memcmp(v->linked, a->nlink, m->n_inputs * sizeof(uint16_t)) == 0,
              rti, "%s: linked counts", id);
@@ -1017,6 +184,31 @@ static void s_check_view(size_t rti, const tm_rt_actor_t *v, const s_ract_t *a,
              "%s: last stepped %llu, reference %llu", id,
              (unsigned long long)v->health.last_stepped,
              (unsigned long long)stepped);
+}
+
+/* Actor i's window and the outputs of every tick in it (tm_rt_outputs_at)
+ * against the reference's history; the ticks just outside are refused. */
+static void s_check_history(size_t rti, tm_rt_t *rt, const s_ref_t *r, int i)
+{
+    const s_ract_t *a = &r->a[i];
+    const char *id = r->ids[i];
+    uint32_t w = s_ref_window(r, i);
+    tm_rt_actor_t v;
+    s_expect(tm_rt_get(rt, id, &v) == 0 && v.history == w, rti,
+             "%s: history %u, reference %u", id, v.history, w);
+    for (uint32_t j = 0; j < w; j++) { /* wraps before tick 0 */
+        const double *y = NULL;
+        const tm_model_t *m = NULL;
+        int rc = tm_rt_outputs_at(rt, id, r->tick - j, &y, &m);
+        s_expect(rc == 0 && m == a->m &&
+                     memcmp(y, a->hist[j], m->n_outputs * sizeof(double)) == 0,
+                 rti, "%s: outputs %u ticks back", id, j);
+    }
+    const double *y = NULL;
+    s_expect(tm_rt_outputs_at(rt, id, r->tick + 1, &y, NULL) == TM_ERR_RANGE,
+             rti, "%s: outputs of the next tick", id);
+    s_expect(tm_rt_outputs_at(rt, id, r->tick - w, &y, NULL) == TM_ERR_RANGE,
+             rti, "%s: outputs before the window", id);
 }
 
 typedef struct {
@@ -1045,7 +237,7 @@ static int s_stop_cb(const tm_rt_actor_t *v, void *arg)
     return 7;
 }
 
-/* A link as text "src.out>dst.in", so sets compare with strcmp. */
+/* A link as text "src.out>dst.in/delay", so sets compare with strcmp. */
 typedef struct {
     char s[2 * TM_ID_MAX + 32];
 } s_ltext_t;
@@ -1059,8 +251,8 @@ static int s_link_cb(const tm_rt_link_t *l, void *arg)
 {
     s_lset_t *s = arg;
     assert_true(s->n < s->cap);
-    snprintf(s->t[s->n++].s, sizeof s->t[0].s, "%s.%s>%s.%s", l->src, l->output,
-             l->dst, l->input);
+    snprintf(s->t[s->n++].s, sizeof s->t[0].s, "%s.%s>%s.%s/%u", l->src,
+             l->output, l->dst, l->input, l->delay);
     return 0;
 }
 
@@ -1119,9 +311,10 @@ static void s_ref_links_of(const s_ref_t *r, int i, s_lset_t *want)
         for (size_t x = 0; x < n; x++) {
             const s_rlink_t *l = &r->links[order[x]];
             assert_true(want->n < want->cap);
-            snprintf(want->t[want->n++].s, sizeof want->t[0].s, "%s.%s>%s.%s",
-                     r->ids[l->src], r->a[l->src].m->outputs[l->out].name,
-                     r->ids[l->dst], r->a[l->dst].m->inputs[l->in].name);
+            snprintf(want->t[want->n++].s, sizeof want->t[0].s,
+                     "%s.%s>%s.%s/%u", r->ids[l->src],
+                     r->a[l->src].m->outputs[l->out].name, r->ids[l->dst],
+                     r->a[l->dst].m->inputs[l->in].name, l->delay);
         }
     }
     free(order);
@@ -1193,9 +386,9 @@ static void s_check_all(s_ctx_t *c, int with_digest)
     assert_non_null(seen);
     for (size_t li = 0; li < r->n_links; li++) {
         const s_rlink_t *l = &r->links[li];
-        snprintf(want.t[want.n++].s, sizeof want.t[0].s, "%s.%s>%s.%s",
+        snprintf(want.t[want.n++].s, sizeof want.t[0].s, "%s.%s>%s.%s/%u",
                  r->ids[l->src], r->a[l->src].m->outputs[l->out].name,
-                 r->ids[l->dst], r->a[l->dst].m->inputs[l->in].name);
+                 r->ids[l->dst], r->a[l->dst].m->inputs[l->in].name, l->delay);
     }
     qsort(want.t, want.n, sizeof *want.t, s_ltext_cmp);
     uint8_t dref[32];
@@ -1215,6 +408,7 @@ static void s_check_all(s_ctx_t *c, int with_digest)
             }
             s_expect(rc == 0, rti, "get of a live actor");
             s_check_view(rti, &v, &r->a[i], r->ids[i]);
+            s_check_history(rti, rt, r, (int)i);
         }
         memset(seen, 0, r->n_ids);
         s_walk_t w = {rti, c, seen, 0};
@@ -1351,13 +545,22 @@ static void s_op_link(s_ctx_t *c, int unlink)
             }
         }
     }
-    s_logf(c, "%s %s.%s -> %s.%s", unlink ? "unlink" : "link", src, out, dst,
-           in);
+    /* Half the links of delay 1 (made either way), the others up to 6,
+     * a few outside the range. */
+    uint32_t delay = s_below(g, 2) ? 1 : 1 + s_below(g, 6);
+    if (s_below(g, 40) == 0) {
+        delay = s_below(g, 2) ? 0 : TM_RT_DELAY_MAX + 1;
+    }
+    int plain = delay == 1 && s_below(g, 2);
+    s_logf(c, "%s %s.%s -> %s.%s delay %u", unlink ? "unlink" : "link", src,
+           out, dst, in, delay);
     int want = unlink ? s_ref_unlink(r, src, out, dst, in)
-                      : s_ref_link(r, src, out, dst, in);
+                      : s_ref_link(r, src, out, dst, in, delay);
     for (size_t rti = 0; rti < S_NRT; rti++) {
-        int got = unlink ? tm_rt_unlink(c->rt[rti], src, out, dst, in)
-                         : tm_rt_link(c->rt[rti], src, out, dst, in);
+        tm_rt_t *rt = c->rt[rti];
+        int got = unlink  ? tm_rt_unlink(rt, src, out, dst, in)
+                  : plain ? tm_rt_link(rt, src, out, dst, in)
+                          : tm_rt_link_delay(rt, src, out, dst, in, delay);
         s_expect_rc(rti, got, want);
     }
 }

@@ -1,6 +1,7 @@
 /* rt_seam_test: the runtime's per-tick seam - proxies of remote actors
- * (tm_rt_spawn_remote, tm_rt_import, tm_rt_outputs), the faults of a step
- * call (tm_rt_faults) and per-actor links (tm_rt_foreach_link_of, kill).
+ * (tm_rt_spawn_remote, tm_rt_import, tm_rt_import_at, tm_rt_outputs_at)
+ * and per-actor links (tm_rt_foreach_link_of, kill). The faults of a step
+ * call are in rt_faults_test.
  *
  * The main check splits one mesh of library oscillators and springs over
  * two runtimes that exchange the outputs of their boundary actors every
@@ -192,7 +193,7 @@ static void s_union_digest(tm_rt_t *const *rts, size_t n_rt, size_t cap,
 
 /* ---- a mesh split over two runtimes ------------------------------------- */
 
-enum { S_MAXA = 96, S_MAXL = 320 };
+enum { S_MAXA = 96, S_MAXL = 320, S_KEEP = 8 };
 
 typedef struct {
     char id[16];
@@ -205,6 +206,7 @@ typedef struct {
 typedef struct {
     int src, dst;
     const char *out, *in;
+    uint32_t delay;
 } s_lspec_t;
 
 typedef struct {
@@ -212,6 +214,7 @@ typedef struct {
     size_t na;
     s_lspec_t l[S_MAXL];
     size_t nl;
+    uint32_t max_delay; /* links get delays 1 .. max_delay */
 } s_mesh_t;
 
 static int s_mesh_actor(s_mesh_t *m, const char *id, const tm_model_t *model,
@@ -232,7 +235,8 @@ static void s_mesh_link(s_mesh_t *m, int src, const char *out, int dst,
                         const char *in)
 {
     assert_true(m->nl < S_MAXL);
-    m->l[m->nl++] = (s_lspec_t){src, dst, out, in};
+    uint32_t delay = 1 + (uint32_t)((m->nl * 7) % m->max_delay);
+    m->l[m->nl++] = (s_lspec_t){src, dst, out, in, delay};
 }
 
 /* A spring between oscillators a and b: a.x -> xa, b.x -> xb, fa -> a.fr,
@@ -247,11 +251,12 @@ static void s_mesh_spring(s_mesh_t *m, int s, int a, int b)
 
 /* A chain of oscillators o00.. joined by springs s00.., plus cross springs
  * c0.. that add a second link into some summing inputs ('c' < 'o' < 's':
- * summing order interleaves runtimes). Tiers, parameters, periods and
- * sides vary with the index. */
-static void s_mesh_build(s_mesh_t *m)
+ * summing order interleaves runtimes). Tiers, parameters, periods, sides
+ * and delays (1 .. max_delay) vary with the index. */
+static void s_mesh_build(s_mesh_t *m, uint32_t max_delay)
 {
     memset(m, 0, sizeof *m);
+    m->max_delay = max_delay;
     enum { N_OSC = 28, N_CROSS = 8 };
     const tm_model_t *osc_hi = s_find("oscillator", TM_FIDELITY_HIGH);
     const tm_model_t *osc_lo = s_find("oscillator", TM_FIDELITY_LOW);
@@ -292,6 +297,13 @@ static void s_spawn_spec(tm_rt_t *rt, const s_aspec_t *a)
     assert_int_equal(tm_rt_spawn(rt, a->id, a->m, &o), 0);
 }
 
+static void s_link_spec(tm_rt_t *rt, const s_mesh_t *m, const s_lspec_t *l)
+{
+    assert_int_equal(tm_rt_link_delay(rt, m->a[l->src].id, l->out,
+                                      m->a[l->dst].id, l->in, l->delay),
+                     0);
+}
+
 /* The whole mesh in one runtime. */
 static void s_mesh_local(const s_mesh_t *m, tm_rt_t *rt)
 {
@@ -299,16 +311,17 @@ static void s_mesh_local(const s_mesh_t *m, tm_rt_t *rt)
         s_spawn_spec(rt, &m->a[i]);
     }
     for (size_t i = 0; i < m->nl; i++) {
-        const s_lspec_t *l = &m->l[i];
-        assert_int_equal(
-            tm_rt_link(rt, m->a[l->src].id, l->out, m->a[l->dst].id, l->in), 0);
+        s_link_spec(rt, m, &m->l[i]);
     }
 }
 
 /* Side `side` of the mesh: its actors and, for every link into one of them
- * from the other side, a proxy of the source (once). proxy[i] is set for
- * the actors that have a proxy here. */
-static void s_mesh_side(const s_mesh_t *m, tm_rt_t *rt, int side, int *proxy)
+ * from the other side, a proxy of the source (once). proxy[i] is the
+ * smallest delay of the links from actor i into this side when it has a
+ * proxy here (0: none): the values of tick t are first read at t +
+ * proxy[i]. */
+static void s_mesh_side(const s_mesh_t *m, tm_rt_t *rt, int side,
+                        uint32_t *proxy)
 {
     for (size_t i = 0; i < m->na; i++) {
         proxy[i] = 0;
@@ -324,107 +337,172 @@ static void s_mesh_side(const s_mesh_t *m, tm_rt_t *rt, int side, int *proxy)
         const s_aspec_t *src = &m->a[l->src];
         if (src->side != side && !proxy[l->src]) {
             assert_int_equal(tm_rt_spawn_remote(rt, src->id, src->m), 0);
-            proxy[l->src] = 1;
         }
-        assert_int_equal(
-            tm_rt_link(rt, src->id, l->out, m->a[l->dst].id, l->in), 0);
+        if (src->side != side && (!proxy[l->src] || l->delay < proxy[l->src])) {
+            proxy[l->src] = l->delay;
+        }
+        s_link_spec(rt, m, l);
     }
 }
 
-/* Export from the owner, import into the proxy, both ways. */
-static void s_exchange(const s_mesh_t *m, tm_rt_t *const rt[2],
-                       int *const proxy[2])
+/* How the outputs of a tick reach the proxies: imported into every tick
+ * (tm_rt_import, the delay-1 protocol), into their own tick at once
+ * (tm_rt_import_at), or into their own tick only just before a step reads
+ * them, as from a peer that lags by up to d - 1 ticks. */
+typedef enum { S_HOLD, S_PROMPT, S_LATE } s_mode_t;
+
+/* The two runtimes, their proxies and what each owner exported. */
+typedef struct {
+    const s_mesh_t *m;
+    tm_rt_t *rt[2];
+    uint32_t proxy[2][S_MAXA];
+    s_mode_t mode;
+    double sent[S_KEEP][S_MAXA][TM_MODEL_MAX_VARS]; /* by tick % S_KEEP */
+} s_split_t;
+
+/* After both runtimes stepped to tick k: record what the owners computed,
+ * then import into the proxies what the mode says is due before k + 1. */
+static void s_exchange(s_split_t *x, uint64_t k)
 {
+    const s_mesh_t *m = x->m;
+    for (size_t i = 0; i < m->na; i++) {
+        const double *y = NULL;
+        const tm_model_t *model = NULL;
+        tm_rt_t *owner = x->rt[m->a[i].side];
+        assert_int_equal(tm_rt_outputs_at(owner, m->a[i].id, k, &y, &model), 0);
+        assert_ptr_equal(model, m->a[i].m);
+        memcpy(x->sent[k % S_KEEP][i], y, model->n_outputs * sizeof(double));
+    }
     for (int side = 0; side < 2; side++) {
         for (size_t i = 0; i < m->na; i++) {
-            if (!proxy[side][i]) {
+            uint32_t d = x->proxy[side][i];
+            tm_rt_t *rt = x->rt[side];
+            const char *id = m->a[i].id;
+            if (d == 0) {
                 continue;
             }
+            if (x->mode == S_HOLD || k == 0) { /* tick 0: and before it */
+                assert_int_equal(tm_rt_import(rt, id, x->sent[k % S_KEEP][i]),
+                                 0);
+            } else if (x->mode == S_PROMPT) {
+                assert_int_equal(
+                    tm_rt_import_at(rt, id, k, x->sent[k % S_KEEP][i]), 0);
+            } else if (k + 1 >= d) {
+                uint64_t t = k + 1 - d; /* read first by the step of k + 1 */
+                assert_int_equal(
+                    tm_rt_import_at(rt, id, t, x->sent[t % S_KEEP][i]), 0);
+                uint32_t w = s_get(rt, id).history; /* >= d */
+                if (k >= w) { /* before the window: read by no step */
+                    assert_int_equal(
+                        tm_rt_import_at(rt, id, k - w, x->sent[t % S_KEEP][i]),
+                        TM_ERR_RANGE);
+                }
+            }
+        }
+    }
+}
+
+/* Every actor of the split mesh equals its twin in the whole mesh. */
+static void s_split_compare(const s_split_t *x, tm_rt_t *local, uint64_t k)
+{
+    const s_mesh_t *m = x->m;
+    for (size_t i = 0; i < m->na; i++) {
+        const s_aspec_t *a = &m->a[i];
+        tm_rt_actor_t want = s_get(local, a->id);
+        tm_rt_actor_t got = s_get(x->rt[a->side], a->id);
+        size_t no = a->m->n_outputs * sizeof(double);
+        assert_false(got.remote);
+        assert_memory_equal(got.state, want.state,
+                            a->m->n_states * sizeof(double));
+        assert_memory_equal(got.inputs, want.inputs,
+                            a->m->n_inputs * sizeof(double));
+        assert_memory_equal(got.outputs, want.outputs, no);
+        uint32_t d = x->proxy[1 - a->side][i];
+        if (d > 0 && k + 1 >= d) {
+            /* The proxy holds the last tick imported, as sent. */
+            uint64_t t = x->mode == S_LATE ? k + 1 - d : k;
             const double *y = NULL;
-            const tm_model_t *model = NULL;
+            tm_rt_actor_t px = s_get(x->rt[1 - a->side], a->id);
+            assert_true(px.remote);
             assert_int_equal(
-                tm_rt_outputs(rt[1 - side], m->a[i].id, &y, &model), 0);
-            assert_ptr_equal(model, m->a[i].m);
-            assert_int_equal(tm_rt_import(rt[side], m->a[i].id, y), 0);
+                tm_rt_outputs_at(x->rt[1 - a->side], a->id, t, &y, NULL), 0);
+            assert_memory_equal(y, x->sent[t % S_KEEP][i], no);
         }
     }
 }
 
 static void s_split_check(unsigned wl, unsigned wa, size_t ia, unsigned wb,
-                          size_t ib)
+                          size_t ib, uint32_t max_delay, s_mode_t mode)
 {
     enum { TICKS = 200 };
     s_mesh_t *m = malloc(sizeof *m);
+    s_split_t *x = calloc(1, sizeof *x);
     assert_non_null(m);
-    s_mesh_build(m);
+    assert_non_null(x);
+    s_mesh_build(m, max_delay);
     tm_rt_t *local = s_open(wl, 0);
     s_mesh_local(m, local);
-    tm_rt_t *rt[2] = {s_open(wa, ia), s_open(wb, ib)};
-    int pa[S_MAXA], pb[S_MAXA];
-    int *proxy[2] = {pa, pb};
-    s_mesh_side(m, rt[0], 0, pa);
-    s_mesh_side(m, rt[1], 1, pb);
+    *x = (s_split_t){.m = m, .rt = {s_open(wa, ia), s_open(wb, ib)}};
+    x->mode = mode;
+    s_mesh_side(m, x->rt[0], 0, x->proxy[0]);
+    s_mesh_side(m, x->rt[1], 1, x->proxy[1]);
     size_t n_proxies = 0;
     for (size_t i = 0; i < m->na; i++) {
-        n_proxies += (size_t)(pa[i] + pb[i]);
+        n_proxies += (size_t)(x->proxy[0][i] > 0) + (x->proxy[1][i] > 0);
     }
     assert_true(n_proxies >= 8); /* the mesh really is cut */
-    assert_int_equal(tm_rt_count(rt[0]) + tm_rt_count(rt[1]), m->na);
+    assert_int_equal(tm_rt_count(x->rt[0]) + tm_rt_count(x->rt[1]), m->na);
     tm_rt_stats_t sa, sb;
-    tm_rt_stats(rt[0], &sa);
-    tm_rt_stats(rt[1], &sb);
+    tm_rt_stats(x->rt[0], &sa);
+    tm_rt_stats(x->rt[1], &sb);
     assert_int_equal(sa.remote + sb.remote, n_proxies);
     assert_int_equal(sa.links + sb.links, m->nl);
 
-    s_exchange(m, rt, proxy);
-    for (int k = 1; k <= TICKS; k++) {
+    s_exchange(x, 0);
+    for (uint64_t k = 1; k <= TICKS; k++) {
         assert_int_equal(tm_rt_step(local, 1), 0);
-        assert_int_equal(tm_rt_step(rt[0], 1), 0);
-        assert_int_equal(tm_rt_step(rt[1], 1), 0);
-        s_exchange(m, rt, proxy);
-        if (k % 50 != 0 && k != 1) {
-            continue;
-        }
-        for (size_t i = 0; i < m->na; i++) {
-            const s_aspec_t *a = &m->a[i];
-            tm_rt_actor_t want = s_get(local, a->id);
-            tm_rt_actor_t got = s_get(rt[a->side], a->id);
-            assert_false(got.remote);
-            assert_memory_equal(got.state, want.state,
-                                a->m->n_states * sizeof(double));
-            assert_memory_equal(got.inputs, want.inputs,
-                                a->m->n_inputs * sizeof(double));
-            assert_memory_equal(got.outputs, want.outputs,
-                                a->m->n_outputs * sizeof(double));
-            if (proxy[1 - a->side][i]) {
-                tm_rt_actor_t px = s_get(rt[1 - a->side], a->id);
-                assert_true(px.remote);
-                assert_memory_equal(px.outputs, want.outputs,
-                                    a->m->n_outputs * sizeof(double));
-            }
+        assert_int_equal(tm_rt_step(x->rt[0], 1), 0);
+        assert_int_equal(tm_rt_step(x->rt[1], 1), 0);
+        s_exchange(x, k);
+        if (k % 50 == 0 || k <= 6) {
+            s_split_compare(x, local, k);
         }
     }
-    assert_int_equal(tm_rt_tick(rt[0]), TICKS);
+    assert_int_equal(tm_rt_tick(x->rt[0]), TICKS);
     uint8_t dl[32], du[32], da[32];
     assert_int_equal(tm_rt_digest(local, dl), 0);
-    s_union_digest(rt, 2, m->na, du);
+    s_union_digest(x->rt, 2, m->na, du);
     assert_memory_equal(du, dl, 32);
-    assert_int_equal(tm_rt_digest(rt[0], da), 0);
+    assert_int_equal(tm_rt_digest(x->rt[0], da), 0);
     assert_memory_not_equal(da, dl, 32);
     /* The states moved: the check is not comparing initial values. */
     tm_rt_actor_t o0 = s_get(local, "o00");
     assert_true(o0.state[0] != m->a[0].p[s_param(m->a[0].m, "x0")]);
     tm_rt_destroy(&local);
-    tm_rt_destroy(&rt[0]);
-    tm_rt_destroy(&rt[1]);
+    tm_rt_destroy(&x->rt[0]);
+    tm_rt_destroy(&x->rt[1]);
     free(m);
+    free(x);
 }
 
 static void test_split_mesh_bit_identical(void **state)
 {
     (void)state;
-    s_split_check(1, 2, 0, 3, 1000000); /* B steps on its control thread */
-    s_split_check(2, 1, 0, 2, 0);
+    s_split_check(1, 2, 0, 3, 1000000, 1, S_HOLD); /* B inline */
+    s_split_check(2, 1, 0, 2, 0, 1, S_HOLD);
+    s_split_check(2, 1, 0, 2, 0, 1, S_PROMPT);
+}
+
+/* Delays 1..5 over the cut, values imported at their own tick, at once or
+ * only just before they are read. */
+static void test_split_mesh_delays(void **state)
+{
+    (void)state;
+    for (uint32_t d = 2; d <= 5; d++) {
+        s_split_check(1 + d % 3, 2, 0, 1 + d % 2, d % 2 ? 1000000 : 0, d,
+                      S_PROMPT);
+        s_split_check(2, 1 + d % 2, 0, 3, 0, d, S_LATE);
+    }
 }
 
 /* ---- proxies: order, delay, hold ---------------------------------------- */
@@ -812,118 +890,16 @@ static void test_links_of_and_kill(void **state)
     tm_rt_destroy(&rt);
 }
 
-/* ---- faults of a step call ---------------------------------------------- */
-
-static void s_spawn_faulty(tm_rt_t *rt, const char *id, double nan_at,
-                           double fail_at)
-{
-    double p[3] = {0.0, nan_at, fail_at};
-    tm_rt_spawn_opts_t o = {.params = p};
-    assert_int_equal(tm_rt_spawn(rt, id, &s_probe, &o), 0);
-}
-
-static void test_faults_of_step(void **state)
-{
-    (void)state;
-    for (unsigned w = 1; w <= 3; w++) {
-        tm_rt_t *rt = s_open(w, w == 3 ? 1000 : 0);
-        /* Spawn order differs from id order and from shard order. */
-        s_spawn_faulty(rt, "m", 3, -1);
-        s_spawn_faulty(rt, "b", 3, -1);
-        s_spawn_faulty(rt, "z", 5, -1);
-        s_spawn_faulty(rt, "k", -1, 2);
-        s_spawn_faulty(rt, "x", 3, -1);
-        s_spawn_faulty(rt, "a", 3, 3);
-        s_spawn_faulty(rt, "ok", -1, -1);
-        assert_int_equal(tm_rt_spawn_remote(rt, "rem", &s_probe), 0);
-        assert_int_equal(tm_rt_link(rt, "rem", "y", "ok", "u"), 0);
-        const tm_rt_fault_t *f = NULL;
-        uint64_t dropped = 7;
-        assert_int_equal(tm_rt_faults(rt, &f, &dropped), 0);
-        assert_int_equal(dropped, 0);
-        assert_int_equal(tm_rt_step(rt, 5), 0);
-        size_t n = tm_rt_faults(rt, &f, &dropped);
-        assert_int_equal(dropped, 0);
-        assert_int_equal(n, 6);
-        const char *ids[] = {"k", "a", "b", "m", "x", "z"};
-        const uint64_t ticks[] = {2, 3, 3, 3, 3, 5};
-        for (size_t i = 0; i < n; i++) {
-            assert_string_equal(f[i].id, ids[i]);
-            assert_int_equal(f[i].tick, ticks[i]);
-            /* a fails and produces NaN at tick 3: the model's own status
-             * is the one reported. */
-            uint8_t st =
-                (i == 0 || i == 1) ? TM_STEP_FAILED : TM_STEP_NONFINITE;
-            assert_int_equal(f[i].status, st);
-            tm_rt_actor_t v = s_get(rt, f[i].id);
-            assert_int_equal(v.health.last_fault, ticks[i]);
-        }
-        /* Out-parameters are optional; the next call starts a new list. */
-        assert_int_equal(tm_rt_faults(rt, NULL, NULL), 6);
-        assert_int_equal(tm_rt_step(rt, 1), 0);
-        assert_int_equal(tm_rt_faults(rt, &f, &dropped), 0);
-        assert_int_equal(dropped, 0);
-        tm_rt_stats_t st;
-        tm_rt_stats(rt, &st);
-        assert_int_equal(st.faults, 6);
-        tm_rt_destroy(&rt);
-    }
-}
-
-/* More faults than the list keeps: the first TM_RT_FAULTS_MAX by (tick,
- * id) are kept, the rest counted. */
-static void test_faults_bounded(void **state)
-{
-    (void)state;
-    enum { MANY = TM_RT_FAULTS_MAX + 40, LATE = 90 };
-    char id[16];
-    for (int round = 0; round < 2; round++) {
-        tm_rt_t *rt = s_open(2, 0);
-        /* Round 0: MANY faults at tick 1, more than fit, so the LATE ones
-         * at tick 2 are all dropped; round 1: MANY - 100 at tick 1, which
-         * leaves 60 places for the first LATE of tick 2 by id. Spawned out
-         * of id order. */
-        int first = round == 0 ? MANY : MANY - 100;
-        for (int i = first; i-- > 0;) {
-            snprintf(id, sizeof id, "t1-%05d", (i * 7919) % first);
-            s_spawn_faulty(rt, id, 1, -1);
-        }
-        for (int i = 0; i < LATE; i++) {
-            snprintf(id, sizeof id, "t2-%02d", LATE - 1 - i);
-            s_spawn_faulty(rt, id, 2, -1);
-        }
-        assert_int_equal(tm_rt_step(rt, 3), 0);
-        const tm_rt_fault_t *f = NULL;
-        uint64_t dropped = 0;
-        size_t n = tm_rt_faults(rt, &f, &dropped);
-        assert_int_equal(n, TM_RT_FAULTS_MAX);
-        assert_int_equal(dropped, (uint64_t)(first + LATE) - TM_RT_FAULTS_MAX);
-        size_t i = 0;
-        for (int j = 0; j < first && i < n; j++, i++) {
-            snprintf(id, sizeof id, "t1-%05d", j);
-            assert_string_equal(f[i].id, id);
-            assert_int_equal(f[i].tick, 1);
-        }
-        for (int j = 0; i < n; j++, i++) {
-            snprintf(id, sizeof id, "t2-%02d", j);
-            assert_string_equal(f[i].id, id);
-            assert_int_equal(f[i].tick, 2);
-        }
-        tm_rt_destroy(&rt);
-    }
-}
-
 int main(void)
 {
     assert_true(sodium_init() >= 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_mesh_bit_identical),
+        cmocka_unit_test(test_split_mesh_delays),
         cmocka_unit_test(test_summing_order_mixed),
         cmocka_unit_test(test_import_delay_and_hold),
         cmocka_unit_test(test_proxy_rules_and_errors),
         cmocka_unit_test(test_links_of_and_kill),
-        cmocka_unit_test(test_faults_of_step),
-        cmocka_unit_test(test_faults_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,14 +132,14 @@ static void s_spawn(tm_rt_t *rt, tm_store_batch_t *b, const char *id,
     assert_int_equal(tm_rt_spawn(rt, id, m, NULL), 0);
     assert_int_equal(tm_rt_get(rt, id, &a), 0);
     tm_wire_buf_init(&scratch);
-    assert_int_equal(tm_persist_put_actor(b, &a, tm_rt_tick(rt), &scratch), 0);
+    assert_int_equal(tm_persist_put_actor(b, rt, &a, &scratch), 0);
     tm_wire_buf_destroy(&scratch);
 }
 
 static void s_link(tm_rt_t *rt, tm_store_batch_t *b, const char *src,
                    const char *out, const char *dst, const char *in)
 {
-    tm_rt_link_t l = {src, out, dst, in};
+    tm_rt_link_t l = {src, out, dst, in, 1};
     assert_int_equal(tm_rt_link(rt, src, out, dst, in), 0);
     assert_int_equal(tm_persist_put_link(b, &l), 0);
 }

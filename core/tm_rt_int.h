@@ -1,0 +1,230 @@
+/* tm_rt_int: the runtime's internal layout, shared by its source files.
+ *
+ * tm_rt.c (groups, workers, spawn, kill, set, stepping, views),
+ * tm_rt_link.c (link table, adjacency lists, the gather plan),
+ * tm_rt_hist.c (output histories: rings, windows, import and export) and
+ * tm_rt_digest.c (the mesh digest) see the same structures; nothing
+ * outside core/tm_rt*.c includes this header.
+ */
+#ifndef TM_RT_INT_H_INCLUDED
+#define TM_RT_INT_H_INCLUDED
+
+#include "tm_index.h"
+#include "tm_rt.h"
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TMI_RT_MAX_WORKERS 64u
+#define TMI_RT_NONE        UINT32_MAX
+
+typedef struct tmi_rt_group tmi_rt_group_t;
+typedef struct tmi_rt_worker tmi_rt_worker_t;
+
+/* Hot gather entry: in[dst >> 1] (=|+=) (*src)[src_off]. src points at
+ * out[delay] of the source group: once the ring is turned for tick k, the
+ * outputs of tick k - delay. */
+typedef struct {
+    double *const *src;
+    uint32_t src_off;
+    uint32_t dst; /* input offset << 1 | add flag */
+} tmi_rt_gather_t;
+
+struct tmi_rt_group {
+    const tm_model_t *model;
+    uint32_t period;
+    unsigned shard;
+    bool remote; /* proxies: in no worker's list, never stepped */
+    uint32_t ns, ni, no, np;
+    size_t n, cap;
+    double *state;
+    double *prev;
+    double *params;
+    double *held;
+    double *in;
+    /* History ring: out[j] holds the outputs of tick (current - j), for j
+     * < depth; n * no values each. Before each tick the ring turns by one
+     * (tmi_rt_ring_turn), so out[0] is written and out[d] read by links of
+     * delay d. depth = 1 + the largest delay of the links reading the
+     * group, at least 2 (tmi_rt_ring_resize). */
+    double **out;
+    uint32_t depth;
+    uint8_t *status;
+    uint16_t *nlink; /* links into each input: n * ni */
+    uint32_t *faults;
+    uint64_t *last_fault;
+    uint64_t *keys;
+    uint32_t *actor; /* actor handle of each slot */
+    tmi_rt_gather_t *gather;
+    size_t n_gather;
+    double step_ns;     /* per actor, last step of this group */
+    uint32_t n_faulted; /* faults of its last step, until merged */
+};
+
+struct tmi_rt_worker {
+    tm_rt_t *rt;
+    unsigned idx;
+    pthread_t thread;
+    int started;
+    void *ctl;  /* control side PAIR */
+    void *sock; /* worker side PAIR */
+    struct ev_loop *loop;
+    ev_io io;
+    ev_prepare prep;
+    /* Explicit release/acquire pairs make the hand-over visible to the
+     * thread sanitizer, which cannot see libzmq's own synchronisation. */
+    atomic_uint_fast64_t cmd_tick;
+    atomic_uint_fast64_t done_tick;
+    tmi_rt_group_t **groups;
+    size_t n_groups;
+    double busy_ns;
+    uint64_t steps;
+    uint64_t faults;
+    uint64_t faults_merged; /* control thread: `faults` at the last merge */
+};
+
+/* Directions of the adjacency lists: links out of / into an actor. */
+enum { TMI_RT_OUT = 0, TMI_RT_IN = 1 };
+
+typedef struct {
+    char id[TM_ID_MAX + 1];
+    uint32_t group; /* TMI_RT_NONE: free handle (slot = next free) */
+    uint32_t slot;
+    uint32_t head[2]; /* [TMI_RT_OUT], [TMI_RT_IN]: first link of each list,
+                         TMI_RT_NONE */
+    /* Ticks of outputs kept for links (its window): the largest delay of
+     * the links reading it, 1 without. out[0 .. history - 1] of its slot
+     * are its outputs of the last `history` ticks. */
+    uint16_t history;
+    uint64_t hash;
+    uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
+} tmi_rt_actor_t;
+
+/* The link record. Its first TMI_RT_LINK_KEY bytes (src, dst, out, in) are
+ * the key of the link index, hashed as bytes: the delay is not part of a
+ * link's identity. The adjacency lives in the parallel tmi_rt_adj_t array.
+ */
+typedef struct {
+    uint32_t src;
+    uint32_t dst;
+    uint16_t out;
+    uint16_t in;
+    uint16_t delay; /* 1 .. TM_RT_DELAY_MAX */
+    uint16_t spare; /* zero */
+} tmi_rt_link_t;
+
+#define TMI_RT_LINK_KEY offsetof(tmi_rt_link_t, delay)
+
+/* Neighbours of a link in its source's out-list and destination's in-list;
+ * both lists are circular (a lone link is its own neighbour). */
+typedef struct {
+    uint32_t prev[2];
+    uint32_t next[2];
+} tmi_rt_adj_t;
+
+struct tm_rt {
+    double h;
+    uint64_t seed;
+    uint64_t tick;
+    size_t inline_actors;
+    unsigned n_workers;
+    void *zctx;
+    tmi_rt_worker_t *workers;
+
+    /* Actors refer to groups by index, so an emptied group is freed and
+     * leaves a NULL hole that the next new group fills: memory follows
+     * the live groups, however many models and periods come and go. */
+    tmi_rt_group_t **groups;
+    size_t n_groups; /* slots, holes included */
+
+    tmi_rt_actor_t *actors;
+    size_t n_actor_slots;
+    size_t cap_actors;
+    size_t n_actors; /* local actors, proxies not counted */
+    size_t n_remote; /* proxies */
+    uint32_t free_actor;
+    tm_index_t actor_ix;
+
+    tmi_rt_link_t *links;
+    size_t n_links;
+    size_t cap_links;
+    tm_index_t link_ix;
+    tmi_rt_adj_t *adj; /* parallel to links */
+    size_t cap_adj;
+
+    int plan_dirty;
+    double last_tick_ns;
+
+    /* Faults of the last tm_rt_step call: TM_RT_FAULTS_MAX entries once
+     * the first fault is seen, sorted by (tick, id). */
+    tm_rt_fault_t *faults;
+    size_t n_faults;
+    uint64_t faults_dropped;
+};
+
+/* ---- shared by the runtime's files ------------------------------------- */
+
+/* Grow *p (cap elements of elem bytes) to hold need. TM_ERR_NOMEM. */
+int tmi_rt_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* The handle of an actor or proxy, or TMI_RT_NONE. */
+uint32_t tmi_rt_actor_find(const tm_rt_t *rt, const char *id);
+
+/* true if every one of n values is finite. */
+bool tmi_rt_all_finite(const double *v, uint32_t n);
+
+/* tm_rt_link.c: remove link li (the last record moves into its place).
+ * narrow: recompute its source's history window (not when the source is
+ * being killed). */
+void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li, bool narrow);
+
+/* tm_rt_link.c: fit each group's ring to the links reading it, then
+ * resolve the links into per-group gather arrays. TM_ERR_NOMEM. */
+int tmi_rt_plan_rebuild(tm_rt_t *rt);
+
+/* ---- tm_rt_step.c: stepping ------------------------------------------- */
+
+/* Start worker i (thread, socket pair, loop). TM_ERR_IO. */
+int tmi_rt_worker_start(tm_rt_t *rt, unsigned i);
+
+/* Stop and join every started worker, close their sockets and loops. */
+void tmi_rt_workers_stop(tm_rt_t *rt);
+
+/* ---- tm_rt_hist.c: output histories ------------------------------------ */
+
+/* Allocate a new group's ring (depth 2, no slots yet). TM_ERR_NOMEM. */
+int tmi_rt_ring_init(tmi_rt_group_t *g);
+
+/* Free a group's ring buffers and the ring itself. */
+void tmi_rt_ring_free(tmi_rt_group_t *g);
+
+/* Grow every buffer of the ring to cap slots. TM_ERR_NOMEM (buffers that
+ * grew keep their contents). */
+int tmi_rt_ring_reserve(tmi_rt_group_t *g, size_t cap);
+
+/* Change a group's ring depth (>= 2). A deeper ring's new, older ticks
+ * hold a copy of the oldest tick kept; a shallower one drops the oldest
+ * ticks. Marks the plan dirty. TM_ERR_NOMEM (ring unchanged). */
+int tmi_rt_ring_resize(tm_rt_t *rt, tmi_rt_group_t *g, uint32_t depth);
+
+/* Turn the ring by one before a tick: out[0] becomes the buffer to write,
+ * out[j] the outputs of the tick j before. A proxy's group carries its
+ * outputs forward (a tick not imported holds the tick before). */
+void tmi_rt_ring_turn(tmi_rt_group_t *g);
+
+/* Slot s of group g takes `outputs` at every tick of the ring. */
+void tmi_rt_ring_fill(tmi_rt_group_t *g, size_t s, const double *outputs);
+
+/* Widen actor a's history window to `delay` ticks (a link of that delay
+ * will read it), growing its group's ring if needed: the ticks it did not
+ * keep take its oldest kept outputs. TM_ERR_NOMEM (nothing changed). */
+int tmi_rt_history_widen(tm_rt_t *rt, uint32_t a, uint32_t delay);
+
+/* Recompute actor a's history window from the links out of it. */
+void tmi_rt_history_narrow(tm_rt_t *rt, uint32_t a);
+
+#endif
