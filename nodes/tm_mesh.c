@@ -14,10 +14,8 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_DIR_CHUNK   4096u /* entries per directory message */
-#define S_FORWARD_S   60.0  /* a forwarded request's answer waits this long */
-#define S_DIR_RETRY_S 1.0   /* ask again for a directory after this */
-#define S_HWM         100000
+#define S_FORWARD_S 60.0 /* a forwarded request's answer waits this long */
+#define S_HWM       100000
 
 static const char *const s_pstate[] = {"joining", "alive", "suspect", "dead"};
 
@@ -58,7 +56,7 @@ tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name)
     return NULL;
 }
 
-static uint32_t s_index(const tm_mesh_t *m, const tmi_peer_t *p)
+uint32_t tmi_mesh_index(const tm_mesh_t *m, const tmi_peer_t *p)
 {
     return (uint32_t)(p - m->peers);
 }
@@ -131,7 +129,7 @@ static void s_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
 {
     for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
         tmi_pending_t *q = &m->pending[i];
-        if (q->used && (p == NULL || q->peer == s_index(m, p))) {
+        if (q->used && (p == NULL || q->peer == tmi_mesh_index(m, p))) {
             s_pending_end(q, status, why);
         }
     }
@@ -175,7 +173,7 @@ int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
         return rc;
     }
     *q = (tmi_pending_t){.seq = seq,
-                         .peer = s_index(m, p),
+                         .peer = tmi_mesh_index(m, p),
                          .later = later,
                          .deadline = tm_time_now() + S_FORWARD_S,
                          .used = true};
@@ -198,7 +196,7 @@ static void s_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     }
     for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
         tmi_pending_t *q = &m->pending[i];
-        if (!q->used || q->seq != env->seq || q->peer != s_index(m, p)) {
+        if (!q->used || q->seq != env->seq || q->peer != tmi_mesh_index(m, p)) {
             continue;
         }
         char msg[TM_CMD_MSG_MAX];
@@ -284,7 +282,7 @@ static tm_console_later_t *s_peer_later(tm_console_call_t *req)
     x->base.send = s_peer_later_send;
     x->base.free = s_peer_later_free;
     x->m = f->m;
-    x->peer = s_index(f->m, f->p);
+    x->peer = tmi_mesh_index(f->m, f->p);
     x->seq = f->seq;
     return &x->base;
 }
@@ -343,134 +341,7 @@ static void s_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     tm_console_req_free(&req);
 }
 
-/* ---- directory ---------------------------------------------------------- */
-
-static int s_push(tm_dir_entry_t **v, size_t *n, size_t *cap,
-                  const tm_dir_entry_t *e)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        tm_dir_entry_t *x = realloc(*v, c * sizeof *x);
-        if (x == NULL) {
-            return TM_ERR_NOMEM;
-        }
-        *v = x;
-        *cap = c;
-    }
-    (*v)[(*n)++] = *e;
-    return 0;
-}
-
-static void s_entry_of(tm_dir_entry_t *e, const char *id,
-                       const tm_model_t *model)
-{
-    memset(e, 0, sizeof *e);
-    snprintf(e->id, sizeof e->id, "%s", id);
-    if (model != NULL) {
-        snprintf(e->model, sizeof e->model, "%s@%s", model->family,
-                 model->version);
-        snprintf(e->tier, sizeof e->tier, "%s",
-                 tm_fidelity_name(model->fidelity));
-    }
-}
-
-static int s_send_dir(tm_mesh_t *m, tmi_peer_t *p, tm_directory_t *d)
-{
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    d->inc = m->inc;
-    d->seq = ++p->out_seq;
-    int rc = tm_directory_encode(d, &payload, &len);
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, false, TM_MSG_DIRECTORY, 0, payload, len);
-    }
-    free(payload);
-    return rc;
-}
-
-typedef struct {
-    tm_mesh_t *m;
-    tmi_peer_t *p;
-    tm_dir_entry_t *buf;
-    uint32_t n;
-    bool first;
-    int rc;
-} s_dump_t;
-
-static int s_dump_flush(s_dump_t *d)
-{
-    tm_directory_t dir = {.reset = d->first, .n_add = d->n, .add = d->buf};
-    int rc = s_send_dir(d->m, d->p, &dir);
-    d->first = false;
-    d->n = 0;
-    return rc;
-}
-
-static int s_dump_cb(const tm_rt_actor_t *a, void *arg)
-{
-    s_dump_t *d = arg;
-    if (a->remote) {
-        return 0;
-    }
-    s_entry_of(&d->buf[d->n++], a->id, a->model);
-    if (d->n == S_DIR_CHUNK) {
-        d->rc = s_dump_flush(d);
-    }
-    return d->rc != 0;
-}
-
-/* This node's whole directory to p (after which deltas follow). */
-static void s_send_whole_dir(tm_mesh_t *m, tmi_peer_t *p)
-{
-    s_dump_t d = {m, p,    calloc(S_DIR_CHUNK, sizeof(tm_dir_entry_t)),
-                  0, true, 0};
-    if (d.buf == NULL) {
-        return;
-    }
-    tm_rt_foreach(m->rt, s_dump_cb, &d);
-    if (d.rc == 0 && (d.n > 0 || d.first)) {
-        d.rc = s_dump_flush(&d);
-    }
-    free(d.buf);
-    p->dir_sent = d.rc == 0;
-    if (d.rc != 0) {
-        tm_log(TM_LOG_WARN, "mesh: cannot send the directory to %s: %s",
-               p->name, tm_err_str(d.rc));
-    }
-}
-
-/* Own changes since the last flush, to every peer that has the whole
- * directory. */
-static void s_flush_deltas(tm_mesh_t *m)
-{
-    size_t ia = 0, id = 0;
-    while (ia < m->n_add || id < m->n_del) {
-        uint32_t na = (uint32_t)(m->n_add - ia < S_DIR_CHUNK ? m->n_add - ia
-                                                             : S_DIR_CHUNK);
-        uint32_t nd =
-            (uint32_t)(m->n_del - id < S_DIR_CHUNK - na ? m->n_del - id
-                                                        : S_DIR_CHUNK - na);
-        for (uint32_t i = 0; i < m->n_peers; i++) {
-            tmi_peer_t *p = &m->peers[i];
-            if (p->self || !p->dir_sent) {
-                continue;
-            }
-            /* d_add or d_del is NULL until its first entry: no offset
-             * may be applied to it (undefined behaviour) */
-            tm_directory_t dir = {.n_add = na,
-                                  .add = na > 0 ? m->d_add + ia : NULL,
-                                  .n_del = nd,
-                                  .del = nd > 0 ? m->d_del + id : NULL};
-            if (s_send_dir(m, p, &dir) != 0) {
-                p->dir_sent = false; /* it will ask for the whole one */
-            }
-        }
-        ia += na;
-        id += nd;
-    }
-    m->n_add = 0;
-    m->n_del = 0;
-}
+/* ---- directory (tm_mesh_dir.c) ------------------------------------------ */
 
 static void s_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -478,131 +349,14 @@ static void s_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)revents;
     tm_mesh_t *m = w->data;
     if (m->n_add > 0 || m->n_del > 0) {
-        s_flush_deltas(m);
+        tmi_dir_flush(m);
     }
     tmi_sync_flush(m);
-}
-
-static void s_observe(void *arg, tm_mut_event_t ev, const char *id,
-                      const tm_model_t *model)
-{
-    tm_mesh_t *m = arg;
-    tm_dir_entry_t e;
-    s_entry_of(&e, id, model);
-    if (ev == TM_MUT_PROXY) {
-        const tm_dir_ent_t *d = tm_dir_get(&m->dir, id);
-        if (d != NULL) {
-            tmi_sync_dirty(m, &m->peers[d->owner]);
-        }
-        return;
-    }
-    int rc = ev == TM_MUT_ADDED ? s_push(&m->d_add, &m->n_add, &m->cap_add, &e)
-                                : s_push(&m->d_del, &m->n_del, &m->cap_del, &e);
-    if (rc != 0) {
-        for (uint32_t i = 0; i < m->n_peers; i++) {
-            m->peers[i].dir_sent = false; /* resend whole directories */
-        }
-    }
 }
 
 static const char *s_remote(void *arg, const char *id, const tm_model_t **model)
 {
     return tm_mesh_owner(arg, id, model);
-}
-
-/* Ask p for its whole directory (at most every S_DIR_RETRY_S). */
-static void s_ask_dir(tm_mesh_t *m, tmi_peer_t *p)
-{
-    double now = tm_time_now();
-    if (now - p->dir_asked < S_DIR_RETRY_S) {
-        return;
-    }
-    p->dir_asked = now;
-    const char *argv[] = {"mesh-dir"};
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    if (tm_console_req_encode(1, argv, &payload, &len) == 0) {
-        tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, 0, payload, len);
-    }
-    free(payload);
-}
-
-static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
-{
-    tm_rt_actor_t a;
-    tm_dir_ent_t ent;
-    uint32_t me = s_index(m, p);
-    if (tm_rt_get(m->rt, e->id, &a) == 0 && !a.remote) {
-        tm_dir_conflict(&m->dir, e->id, me, UINT32_MAX);
-        tm_log(TM_LOG_ERROR,
-               "mesh: actor %s exists here and on node %s: id conflict (both "
-               "kept; kill one of them)",
-               e->id, p->name);
-        return;
-    }
-    memset(&ent, 0, sizeof ent);
-    snprintf(ent.id, sizeof ent.id, "%s", e->id);
-    snprintf(ent.model, sizeof ent.model, "%s", e->model);
-    snprintf(ent.tier, sizeof ent.tier, "%s", e->tier);
-    ent.owner = me;
-    if (tm_rt_get(m->rt, e->id, &a) == 0 && a.remote) {
-        tmi_sync_dirty(m, p); /* a proxy here (restored from the store) */
-    }
-    if (tm_dir_put(&m->dir, &ent) == TM_ERR_EXISTS) {
-        const tm_dir_ent_t *old = tm_dir_get(&m->dir, e->id);
-        tm_log(TM_LOG_ERROR,
-               "mesh: actor %s exists on nodes %s and %s: id conflict (both "
-               "kept)",
-               e->id, m->peers[old->owner].name, p->name);
-    }
-}
-
-static void s_dir_del(tm_mesh_t *m, tmi_peer_t *p, const char *id)
-{
-    tm_rt_actor_t a;
-    size_t links = 0;
-    char why[TM_MUT_WHY_MAX];
-    const tm_dir_ent_t *e = tm_dir_get(&m->dir, id);
-    if (e == NULL || e->owner != s_index(m, p)) {
-        return;
-    }
-    tm_dir_del(&m->dir, id, s_index(m, p));
-    if (tm_rt_get(m->rt, id, &a) == 0 && a.remote &&
-        tm_mut_drop_proxy(m->mut, id, &links, why) == 0) {
-        tm_log(TM_LOG_INFO,
-               "mesh: %s was removed on node %s; %zu links from it removed", id,
-               p->name, links);
-    }
-}
-
-static void s_on_directory(tm_mesh_t *m, tmi_peer_t *p,
-                           const tm_envelope_t *env)
-{
-    tm_directory_t d;
-    if (tm_directory_decode(env->payload, env->payload_len, NULL, &d) != 0) {
-        m->malformed++;
-        return;
-    }
-    if (d.reset) {
-        tm_dir_drop_owner(&m->dir, s_index(m, p));
-        p->dir_inc = d.inc;
-        p->dir_synced = true;
-    } else if (!p->dir_synced || d.inc != p->dir_inc ||
-               d.seq != p->dir_seq + 1) {
-        p->dir_synced = false; /* a gap: ask for the whole directory */
-        s_ask_dir(m, p);
-        tm_directory_free(&d);
-        return;
-    }
-    p->dir_seq = d.seq;
-    for (uint32_t i = 0; i < d.n_add; i++) {
-        s_dir_add(m, p, &d.add[i]);
-    }
-    for (uint32_t i = 0; i < d.n_del; i++) {
-        s_dir_del(m, p, d.del[i].id);
-    }
-    p->dir_count = tm_dir_count(&m->dir, s_index(m, p));
-    tm_directory_free(&d);
 }
 
 /* ---- heartbeats --------------------------------------------------------- */
@@ -724,12 +478,12 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
                p->name, (unsigned long long)inc);
     }
     p->inc = inc;
-    tm_dir_drop_owner(&m->dir, s_index(m, p));
+    tm_dir_drop_owner(&m->dir, tmi_mesh_index(m, p));
     p->dir_synced = false;
     p->dir_seq = 0;
     p->out_seq = 0;
     p->dir_count = 0;
-    s_send_whole_dir(m, p);
+    tmi_dir_send_whole(m, p);
     tmi_sync_reset(m, p);
 }
 
@@ -813,11 +567,11 @@ static void s_on_heartbeat(tm_mesh_t *m, const tm_envelope_t *env)
         if (hb->incarnation != p->inc) {
             s_new_incarnation(m, p, hb->incarnation);
         } else if (!p->dir_sent) {
-            s_send_whole_dir(m, p);
+            tmi_dir_send_whole(m, p);
         }
         s_set_state(m, p, TMI_ALIVE);
         if (hb->dir_seq > p->dir_seq || !p->dir_synced) {
-            s_ask_dir(m, p); /* a delta went missing */
+            tmi_dir_ask(m, p); /* a delta went missing */
         }
         s_learn_members(m, hb);
         if (m->sched != NULL) {
@@ -857,7 +611,7 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
         s_on_reply(m, p, &env);
         break;
     case TM_MSG_DIRECTORY:
-        s_on_directory(m, p, &env);
+        tmi_dir_on_message(m, p, &env);
         break;
     case TM_MSG_LINK_BATCH:
         tmi_sync_batch(m, p, env.seq, env.payload, env.payload_len);
@@ -988,11 +742,6 @@ void tm_mesh_foreach_remote(const tm_mesh_t *m, tm_mesh_actor_fn fn, void *arg)
             return;
         }
     }
-}
-
-void tmi_mesh_send_whole_dir(tm_mesh_t *m, tmi_peer_t *p)
-{
-    s_send_whole_dir(m, p);
 }
 
 void tmi_mesh_beat(tm_mesh_t *m)
@@ -1205,7 +954,7 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
         s_close(m);
         return rc;
     }
-    tm_mut_mesh(m->mut, s_remote, s_observe, m);
+    tm_mut_mesh(m->mut, s_remote, tmi_dir_observe, m);
     ev_timer_init(&m->beat, s_beat_cb, m->hb_s, m->hb_s);
     m->beat.data = m;
     ev_prepare_init(&m->flush, s_flush_cb);

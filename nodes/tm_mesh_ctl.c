@@ -193,7 +193,7 @@ bool tmi_ctl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
         return false;
     }
     if (strcmp(cmd, "mesh-dir") == 0) {
-        tmi_mesh_send_whole_dir(m, p);
+        tmi_dir_send_whole(m, p);
         tm_reply_msg(rep, "directory sent");
     } else if (strcmp(cmd, "mesh-sub") == 0) {
         tmi_sync_subscribe(m, p, argc, argv, rep);

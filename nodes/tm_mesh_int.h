@@ -187,8 +187,23 @@ int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
 /* A peer by name (alive or not), or NULL. */
 tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name);
 
-/* This node's whole directory to p. */
-void tmi_mesh_send_whole_dir(tm_mesh_t *m, tmi_peer_t *p);
+/* p's number in the peer table. */
+uint32_t tmi_mesh_index(const tm_mesh_t *m, const tmi_peer_t *p);
+
+/* ---- tm_mesh_dir.c ----------------------------------------------------- */
+
+/* This node's whole directory to p (after which deltas follow). */
+void tmi_dir_send_whole(tm_mesh_t *m, tmi_peer_t *p);
+/* Own changes since the last flush, to every peer that has the whole
+ * directory. */
+void tmi_dir_flush(tm_mesh_t *m);
+/* The mutation path's observer (tm_mut_mesh). */
+void tmi_dir_observe(void *arg, tm_mut_event_t ev, const char *id,
+                     const tm_model_t *model);
+/* Ask p for its whole directory (at most every second). */
+void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p);
+/* A directory message from p. */
+void tmi_dir_on_message(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
 /* Heartbeats to every peer now. */
 void tmi_mesh_beat(tm_mesh_t *m);
 
