@@ -802,6 +802,47 @@ static uint64_t s_st_held(void *a)
     return ((tm_mesh_t *)a)->held_ticks;
 }
 
+static uint64_t s_st_conflicts(void *a)
+{
+    const tm_mesh_t *m = a;
+    return m->dir.n_conflicts + m->dir.conflicts_dropped;
+}
+
+/* Batches received and refused (another list's, too old or too early),
+ * sent and dropped (high-water mark), summed over the peers. */
+static uint64_t s_st_batch(const tm_mesh_t *m, int which)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        n += which == 0   ? p->in.batches
+             : which == 1 ? p->in.stale
+             : which == 2 ? p->out.sent
+                          : p->out.dropped;
+    }
+    return n;
+}
+
+static uint64_t s_st_b_in(void *a)
+{
+    return s_st_batch(a, 0);
+}
+
+static uint64_t s_st_b_stale(void *a)
+{
+    return s_st_batch(a, 1);
+}
+
+static uint64_t s_st_b_out(void *a)
+{
+    return s_st_batch(a, 2);
+}
+
+static uint64_t s_st_b_dropped(void *a)
+{
+    return s_st_batch(a, 3);
+}
+
 static int s_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "mesh.peers_alive", s_st_peers, self);
@@ -814,6 +855,15 @@ static int s_stats(void *self, tm_stats_t *reg)
             : tm_stats_add_u64(reg, "mesh.remote_actors", s_st_remote, self);
     rc = rc ? rc : tm_stats_add_u64(reg, "mesh.sync_waits", s_st_waits, self);
     rc = rc ? rc : tm_stats_add_u64(reg, "mesh.held_ticks", s_st_held, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "mesh.id_conflicts", s_st_conflicts, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "mesh.batches_in", s_st_b_in, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "mesh.batches_stale", s_st_b_stale, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "mesh.batches_out", s_st_b_out, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
+                               self);
     return rc;
 }
 

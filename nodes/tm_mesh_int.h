@@ -38,6 +38,7 @@ typedef struct {
     uint64_t req_seq;   /* the request in flight (0: none) */
     double req_at;      /* when it was sent */
     bool dirty;         /* proxies changed since it was sent */
+    bool refused;       /* the source refused the list (too many values) */
     bool acked;         /* the peer confirmed it */
     uint64_t ack_tick;  /* tick of the last answer */
     uint64_t full_tick; /* every value known up to it without batches */

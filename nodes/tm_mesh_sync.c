@@ -24,6 +24,9 @@
 
 #define S_IDS_ARG     3900u /* bytes of ids per request argument */
 #define S_SUB_RETRY_S 2.0   /* a subscription unanswered this long is resent */
+/* Values one link batch may carry: 8 bytes each plus up to 5 for its id
+ * must stay under the 1 MiB frame limit (docs/protocol.md 7.5). */
+#define S_BATCH_VALUES_MAX 80000u
 
 /* ---- the reading side --------------------------------------------------- */
 
@@ -62,6 +65,7 @@ void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p)
 {
     (void)m;
     p->in.dirty = true; /* subscribed again before the loop blocks */
+    p->in.refused = false;
 }
 
 void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
@@ -458,10 +462,12 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
         msgpack_zone_destroy(&zone);
     }
     if (rc != 0) {
-        tm_log(TM_LOG_WARN, "mesh: %s refused the subscription: %.*s (%s)",
-               p->name, (int)rep->message_len, rep->message, tm_err_str(rc));
-        s_in_free_list(in); /* the whole list again, on the next beat */
-        in->dirty = true;
+        tm_log(rc == TM_ERR_TOO_BIG ? TM_LOG_ERROR : TM_LOG_WARN,
+               "mesh: %s refused the subscription: %.*s (%s)", p->name,
+               (int)rep->message_len, rep->message, tm_err_str(rc));
+        s_in_free_list(in); /* the whole list again: on the next beat, or */
+        in->dirty = rc != TM_ERR_TOO_BIG; /* when the links change */
+        in->refused = rc == TM_ERR_TOO_BIG;
     } else {
         if (in->prev_epoch == 0) {
             in->full_tick = tick; /* every value known up to it */
@@ -807,6 +813,23 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
         }
         n_outs[i] = a.model->n_outputs;
     }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        total += n_outs[i];
+    }
+    for (uint32_t i = 0; base != 0 && i < p->out.n_ids; i++) {
+        total += p->out.n_outs[i];
+    }
+    if (total > S_BATCH_VALUES_MAX) {
+        free(ids);
+        free(n_outs);
+        return tm_reply_error(rep, TM_ERR_TOO_BIG,
+                              "node %s would send %llu values per tick to "
+                              "%s, more than one batch carries (%u): link "
+                              "fewer of its actors into that node",
+                              m->name, (unsigned long long)total, p->name,
+                              S_BATCH_VALUES_MAX);
+    }
     tmi_out_t given = {.ids = ids, .n_outs = n_outs, .n_ids = k};
     double *values = NULL;
     uint32_t nv = 0;
@@ -865,6 +888,17 @@ void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w)
     tm_rt_stats(m->rt, &rs);
     for (uint32_t i = 0; i < m->n_peers; i++) {
         read += m->peers[i].in.n_ids;
+    }
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        if (m->peers[i].in.refused) {
+            snprintf(w->node, sizeof w->node, "%s", m->peers[i].name);
+            snprintf(w->reason, sizeof w->reason,
+                     "node %s refused to send the values this node's links "
+                     "read: more than %u values per tick (link fewer of its "
+                     "actors into this node)",
+                     m->peers[i].name, S_BATCH_VALUES_MAX);
+            return;
+        }
     }
     if (rs.remote > read) {
         snprintf(w->reason, sizeof w->reason,

@@ -175,6 +175,11 @@ for spec in "2 a -" "1 a a b c" "2 b c a b b" "1 c b b a c a" "2 a a b"; do
     scenario "$via" $placement
     d=$(run_and_hash b)
     eq "$d" "$REF" "digest with placement '$placement' and $workers workers"
+    if [ "$placement" != "-" ]; then
+        n_in=$(at a --json stats | jget mesh.batches_in)
+        [ "$n_in" -ge "$TICKS" ] || fail "a took $n_in link batches"
+        eq "$(at a --json stats | jget mesh.batches_stale)" 0 "stale batches"
+    fi
     mesh_down
     round=$((round + 1))
 done
