@@ -482,7 +482,6 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     p->dir_synced = false;
     p->dir_seq = 0;
     p->out_seq = 0;
-    p->dir_count = 0;
     tmi_dir_send_whole(m, p);
     tmi_sync_reset(m, p);
 }
@@ -976,6 +975,7 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
     m->suspect = c->suspect;
     m->dead = c->dead;
     m->wait_s = c->wait;
+    m->recount = true; /* proxies restored from the store */
     m->rt = o->rt;
     m->sched = o->sched;
     m->mut = o->mut;

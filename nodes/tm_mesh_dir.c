@@ -252,6 +252,5 @@ void tmi_dir_on_message(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     for (uint32_t i = 0; i < d.n_del; i++) {
         s_dir_del(m, p, d.del[i].id);
     }
-    p->dir_count = tm_dir_count(&m->dir, tmi_mesh_index(m, p));
     tm_directory_free(&d);
 }

@@ -84,7 +84,6 @@ typedef struct {
     uint64_t dir_inc, dir_seq;
     bool dir_synced;
     double dir_asked; /* when the whole directory was last asked for */
-    size_t dir_count;
     tmi_in_t in;
     tmi_out_t out;
 } tmi_peer_t;
@@ -174,6 +173,8 @@ struct tm_mesh {
     /* coupling */
     uint64_t sync_waits; /* ticks that had to wait for a batch */
     uint64_t held_ticks; /* ticks stepped with a late peer's values held */
+    bool recount;        /* proxies or lists changed: count unread again */
+    size_t unread;       /* proxies no subscription covers */
     uint64_t run_target; /* a mesh run this node started: 0 = none */
     tmi_gather_t gathers[TMI_GATHERS];
     tmi_settle_t settle[TMI_SETTLE_MAX];

@@ -63,7 +63,7 @@ void tmi_sync_free(tmi_peer_t *p)
 
 void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p)
 {
-    (void)m;
+    m->recount = true;
     p->in.dirty = true; /* subscribed again before the loop blocks */
     p->in.refused = false;
 }
@@ -83,7 +83,7 @@ void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
     p->out.ids = NULL;
     p->out.n_outs = NULL;
     p->out.n_ids = 0;
-    (void)m;
+    m->recount = true;
 }
 
 static int s_cmp_id(const void *a, const void *b)
@@ -280,6 +280,7 @@ static void s_subscribe(tm_mesh_t *m, tmi_peer_t *p)
                tm_err_str(rc));
     }
 done:
+    m->recount = true; /* the list may have changed */
     free(want);
     free(fresh);
 }
@@ -377,6 +378,7 @@ void tmi_sync_beat(tm_mesh_t *m)
                    m->peers[i].name, S_SUB_RETRY_S);
             in->req_seq = 0;
             s_in_free_list(in);
+            m->recount = true;
             in->prev_epoch = 0;
             in->dirty = true;
         }
@@ -466,6 +468,7 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                "mesh: %s refused the subscription: %.*s (%s)", p->name,
                (int)rep->message_len, rep->message, tm_err_str(rc));
         s_in_free_list(in); /* the whole list again: on the next beat, or */
+        m->recount = true;
         in->dirty = rc != TM_ERR_TOO_BIG; /* when the links change */
         in->refused = rc == TM_ERR_TOO_BIG;
     } else {
@@ -585,16 +588,27 @@ static void s_values_back(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
     in->late_since = 0;
 }
 
+/* Proxies here that no subscription covers (their owner has not announced
+ * them yet): counted again only when proxies or lists change. */
+static size_t s_unread(tm_mesh_t *m)
+{
+    if (m->recount) {
+        tm_rt_stats_t st;
+        size_t read = 0;
+        tm_rt_stats(m->rt, &st);
+        for (uint32_t i = 0; i < m->n_peers; i++) {
+            read += m->peers[i].in.n_ids;
+        }
+        m->unread = st.remote > read ? st.remote - read : 0;
+        m->recount = false;
+    }
+    return m->unread;
+}
+
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
-    tm_rt_stats_t st;
-    size_t read = 0;
-    tm_rt_stats(m->rt, &st);
-    for (uint32_t i = 0; i < m->n_peers; i++) {
-        read += m->peers[i].in.n_ids;
-    }
-    if (st.remote > read) {
+    if (s_unread(m) > 0) {
         /* a proxy whose owner has not announced it yet (after a restart,
          * before its directory came): its values are unknown */
         m->sync_waits++;
@@ -651,13 +665,12 @@ static int s_collect(tm_mesh_t *m, const tmi_out_t *o, double **out,
     }
     size_t at = 0;
     for (uint32_t i = 0; i < o->n_ids; i++) {
-        tm_rt_actor_t a;
         const double *outs = NULL;
+        const tm_model_t *model = NULL;
         /* killed since (zeros: the reader drops its proxy when the
          * directory tells it), or another model now: its own outputs */
-        if (tm_rt_get(m->rt, o->ids[i], &a) == 0 && !a.remote &&
-            a.model->n_outputs == o->n_outs[i] &&
-            tm_rt_outputs(m->rt, o->ids[i], &outs, NULL) == 0) {
+        if (tm_rt_outputs(m->rt, o->ids[i], &outs, &model) == 0 &&
+            model->n_outputs == o->n_outs[i]) {
             memcpy(v + at, outs, o->n_outs[i] * sizeof *v);
         }
         at += o->n_outs[i];
