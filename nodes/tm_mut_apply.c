@@ -246,14 +246,16 @@ static int s_link(s_apply_t *a)
     tm_rt_t *rt = a->m->rt;
     for (; a->linked < nd->n_link; a->linked++) {
         const tm_plan_link_t *l = &nd->link[a->linked];
-        int rc = tm_rt_link(rt, l->src, l->output, l->dst, l->input);
+        int rc =
+            tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
         if (rc != 0) {
             return s_link_fail(a, rc, "link", l);
         }
     }
     for (; a->relinked < nd->n_relink; a->relinked++) {
         const tm_plan_link_t *l = &nd->relink[a->relinked];
-        int rc = tm_rt_link(rt, l->src, l->output, l->dst, l->input);
+        int rc =
+            tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
         if (rc != 0) {
             return s_link_fail(a, rc, "link", l);
         }
@@ -304,11 +306,11 @@ static void s_undo_actors(s_apply_t *a)
     }
     while (a->cut > 0) {
         const tm_plan_link_t *l = &nd->relink[--a->cut];
-        tm_rt_link(rt, l->src, l->output, l->dst, l->input);
+        tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
     }
     while (a->unlinked > 0) {
         const tm_plan_link_t *l = &nd->unlink[--a->unlinked];
-        tm_rt_link(rt, l->src, l->output, l->dst, l->input);
+        tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
     }
 }
 
@@ -398,7 +400,7 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nd->n_unlink; i++) {
         const tm_plan_link_t *l = &nd->unlink[i];
-        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, 1};
+        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, l->delay};
         rc = tm_persist_del_link(b, &rl);
     }
     for (size_t i = 0; rc == 0 && i < nd->n_kill; i++) {
@@ -431,7 +433,7 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     }
     for (size_t i = 0; rc == 0 && i < nd->n_link; i++) {
         const tm_plan_link_t *l = &nd->link[i];
-        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, 1};
+        tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, l->delay};
         rc = tm_persist_put_link(b, &rl);
     }
     return rc;

@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The console checks delays without linking the runtime. */
+_Static_assert(TM_PLANT_DELAY_MAX == TM_RT_DELAY_MAX,
+               "plant files and the runtime disagree on the longest delay");
+
 /* Working state of a build. */
 typedef struct {
     tm_rt_t *rt;
@@ -347,12 +351,11 @@ static int s_link_check(s_build_t *b, size_t j)
             j, l->dst, dm->family, l->input,
             tm_mut_names(dm->inputs, dm->n_inputs, names, sizeof names));
     }
-    if (l->delay != 1) {
-        return s_fail(b, TM_ERR_UNSUPPORTED, l->pos[TM_PLANT_L_DELAY],
-                      "links[%zu].delay: %u ticks: plant files carry links "
-                      "of 1 tick only for now (the console's link --delay "
-                      "makes a delayed link)",
-                      j, l->delay);
+    if (l->delay < 1 || l->delay > TM_RT_DELAY_MAX) {
+        return s_fail(b, TM_ERR_RANGE, l->pos[TM_PLANT_L_DELAY],
+                      "links[%zu].delay: %u ticks: a link's delay is 1 to %u "
+                      "ticks",
+                      j, l->delay, TM_RT_DELAY_MAX);
     }
     uint32_t *fed = &b->fed[b->plan->actors[di].held - b->plan->values + k];
     if (*fed != 0 && !(dm->inputs[k].flags & TM_VAR_SUMMING)) {
@@ -576,7 +579,8 @@ static int s_push_link(s_build_t *b, tm_plan_link_t **v, size_t *n, int cap,
     return 0;
 }
 
-/* A link of the mesh: kept (made again if an end is replaced) or removed. */
+/* A link of the mesh: kept (made again if an end is replaced), removed,
+ * or removed and added again with the plant's delay. */
 static int s_link_cb(const tm_rt_link_t *l, void *arg)
 {
     s_build_t *b = arg;
@@ -584,7 +588,10 @@ static int s_link_cb(const tm_rt_link_t *l, void *arg)
     uint32_t j = tm_index_find(&b->link_ix,
                                s_link_hash(l->src, l->output, l->dst, l->input),
                                l, s_link_eq, b);
-    tm_plan_link_t pl = {l->src, l->output, l->dst, l->input, 1};
+    tm_plan_link_t pl = {l->src, l->output, l->dst, l->input, l->delay};
+    if (j != TM_INDEX_NONE && b->p->links[j].delay != l->delay) {
+        j = TM_INDEX_NONE; /* not kept: the plant's delay is added */
+    }
     if (j == TM_INDEX_NONE) {
         b->rc =
             s_push_link(b, &nd->unlink, &nd->n_unlink, S_CAP_UNLINK, &pl, true);

@@ -116,8 +116,8 @@ typedef struct {
  * TM_MUT_WHY_MAX bytes): TM_ERR_NOT_FOUND (placement on another node or
  * site), TM_ERR_UNKNOWN_MODEL / _VERSION / _FIDELITY, TM_ERR_UNKNOWN_PORT,
  * TM_ERR_BAD_VALUE (out of range, an initial state refused),
- * TM_ERR_UNSUPPORTED (delay other than 1), TM_ERR_INPUT_LINKED (an input
- * that takes one link given two), TM_ERR_PLANT (tm_plant_check),
+ * TM_ERR_RANGE (a delay outside 1 .. TM_RT_DELAY_MAX), TM_ERR_INPUT_LINKED (an
+ * input that takes one link given two), TM_ERR_PLANT (tm_plant_check),
  * TM_ERR_NOMEM. plan is empty on error. */
 int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
                   const char *site, tm_plan_t *plan, char *why);

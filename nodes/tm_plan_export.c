@@ -61,7 +61,7 @@ static int s_links_cb(const tm_rt_link_t *l, void *arg)
     d->output = s_copy(e, l->output);
     d->dst = s_copy(e, l->dst);
     d->input = s_copy(e, l->input);
-    d->delay = 1;
+    d->delay = l->delay;
     return e->rc != 0;
 }
 

@@ -34,7 +34,7 @@
 
 #define TM_PLANT_ACTORS_MAX  1000000u   /* actors in one plant */
 #define TM_PLANT_LINKS_MAX   4000000u   /* links in one plant */
-#define TM_PLANT_DELAY_MAX   1000000u   /* ticks, in the file's grammar */
+#define TM_PLANT_DELAY_MAX   1000u      /* ticks of a link (TM_RT_DELAY_MAX) */
 #define TM_PLANT_FILE_MAX    255u       /* bytes of the file name kept */
 #define TM_PLANT_VERSION_MAX 32u        /* bytes of a model version */
 #define TM_PLANT_TEXT_MAX    (1u << 30) /* bytes of a plant file */
@@ -106,7 +106,7 @@ typedef enum {
 
 typedef struct {
     const char *src, *output, *dst, *input;
-    uint32_t delay; /* >= 1; 1 when not given */
+    uint32_t delay; /* 1 .. TM_PLANT_DELAY_MAX; 1 when not given */
     tm_plant_pos_t pos[TM_PLANT_L_COUNT];
 } tm_plant_link_t;
 

@@ -82,8 +82,13 @@ static void s_links(FILE *out, json_t *list, const char *sign, const char *verb)
     json_t *l;
     json_array_foreach(list, i, l)
     {
-        fprintf(out, "  %s %-7s %s -> %s\n", sign, verb, s_str(l, "from"),
+        long long delay = s_int(l, "delay");
+        fprintf(out, "  %s %-7s %s -> %s", sign, verb, s_str(l, "from"),
                 s_str(l, "to"));
+        if (delay > 1) {
+            fprintf(out, " (delay %lld)", delay);
+        }
+        fputc('\n', out);
     }
 }
 

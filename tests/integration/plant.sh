@@ -92,8 +92,8 @@ bad range.yaml $'actors:\n  - id: x\n    model: tank\n    params: {area: 0}\n' \
     "range.yaml:4:20: actors[0].params.area: 0 is below the minimum 1e-06"
 bad port.yaml $'actors:\n  - {id: x, model: tank}\nlinks:\n  - {from: x.lvl, to: x.qin}\n' \
     "port.yaml:4:12: links[0].from: actor x (tank) has no output 'lvl'"
-bad delay.yaml $'actors:\n  - {id: x, model: tank}\nlinks:\n  - {from: x.level, to: x.qin, delay: 2}\n' \
-    "delay.yaml:4:39: links[0].delay: 2 ticks: plant files carry links of 1 tick only"
+bad delay.yaml $'actors:\n  - {id: x, model: tank}\nlinks:\n  - {from: x.level, to: x.qin, delay: 1001}\n' \
+    "delay.yaml:4:39: links[0].delay: expected a whole number in 1..1000, got '1001'"
 bad node.yaml $'actors:\n  - {id: x, model: tank, node: far}\n' \
     "node.yaml:2:32: actors[0].node: node 'far' is not part of this mesh"
 bad dup.yaml $'actors:\n  - {id: x, model: tank}\n  - {id: x, model: pump}\n' \

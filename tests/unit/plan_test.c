@@ -183,12 +183,6 @@ static void test_model_errors(void **state)
               "'suction' (inputs: speed_cmd, h_suction, h_discharge, "
               "t_ambient)");
     snprintf(text, sizeof text,
-             "%s  - {from: a.level, to: p.h_suction, delay: 2}\n", two);
-    s_refused(f, text, TM_ERR_UNSUPPORTED,
-              "p.yaml:5:45: links[0].delay: 2 ticks: plant files carry links "
-              "of 1 tick only for now (the console's link --delay makes a "
-              "delayed link)");
-    snprintf(text, sizeof text,
              "%s  - {from: a.level, to: p.h_suction}\n"
              "  - {from: a.level, to: p.h_discharge}\n"
              "  - {from: a.spill, to: p.h_suction}\n",
@@ -297,6 +291,66 @@ static void test_replace_and_tier(void **state)
     assert_int_equal(tm_rt_get(f->rt, "o1", &v), 0);
     assert_string_equal(v.model->family, "spring");
     assert_int_equal(s_count(f, TM_DB_LINKS), 4);
+}
+
+/* Links of several ticks: made with their delay, stored with it; the same
+ * file again changes nothing; another delay removes the link and adds it
+ * again; export carries the delay. */
+static void test_delays(void **state)
+{
+    s_fix_t *f = *state;
+#define S_DELAYS                                                               \
+    "actors:\n  - {id: o0, model: oscillator, params: {x0: 1}}\n"              \
+    "  - {id: o1, model: oscillator}\n  - {id: s0, model: spring}\n"           \
+    "links:\n  - {from: o0.x, to: s0.xa, delay: 3}\n"                          \
+    "  - {from: o1.x, to: s0.xb}\n"                                            \
+    "  - {from: s0.fa, to: o0.fr, delay: 1000}\n"                              \
+    "  - {from: s0.fb, to: o1.fl, delay: %d}\n"
+    char text[600];
+    snprintf(text, sizeof text, S_DELAYS, 2);
+    tm_plan_counts_t c = s_apply(f, text);
+    assert_int_equal(c.link, 4);
+    tm_rt_actor_t v;
+    assert_int_equal(tm_rt_get(f->rt, "o0", &v), 0);
+    assert_int_equal(v.history, 3);
+    assert_int_equal(tm_rt_get(f->rt, "s0", &v), 0);
+    assert_int_equal(v.history, 1000); /* read 1,000 ticks back */
+    assert_int_equal(s_plan(f, text), 0);
+    assert_true(tm_plan_empty(&f->plan));
+    /* delay 2 -> 5: removed and added again */
+    snprintf(text, sizeof text, S_DELAYS, 5);
+    c = s_apply(f, text);
+    assert_int_equal(c.unlink, 1);
+    assert_int_equal(c.link, 1);
+    assert_int_equal(f->plan.nodes[0].link[0].delay, 5);
+    assert_int_equal(f->plan.nodes[0].unlink[0].delay, 2);
+    assert_int_equal(s_plan(f, text), 0);
+    assert_true(tm_plan_empty(&f->plan));
+    assert_int_equal(s_count(f, TM_DB_LINKS), 4);
+    assert_int_equal(tm_rt_step(f->rt, 7), 0);
+    /* the export carries the delays; applied on a fresh runtime, the same
+     * digest */
+    tm_plant_t out;
+    assert_int_equal(tm_plan_export(f->rt, "e.yaml", &out), 0);
+    assert_int_equal(out.n_links, 4);
+    uint32_t delays = 0;
+    for (size_t j = 0; j < out.n_links; j++) {
+        delays += out.links[j].delay;
+    }
+    assert_int_equal(delays, 3 + 1 + 1000 + 5);
+    s_fix_t g;
+    memset(&g, 0, sizeof g);
+    s_open(&g, "delays", 0);
+    assert_int_equal(
+        tm_plan_build(g.rt, &out, "node-a", "north", &g.plan, g.why), 0);
+    assert_int_equal(tm_mut_apply(g.mut, &g.plan, NULL, g.why), 0);
+    uint8_t a[32];
+    uint8_t b[32];
+    s_digest(f->rt, a);
+    s_digest(g.rt, b);
+    assert_memory_equal(a, b, 32);
+    tm_plant_free(&out);
+    s_close(&g);
 }
 
 /* A commit that fails (the store's map is full) changes nothing: not the
@@ -408,6 +462,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_replace_and_tier, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_delays, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_memory, s_setup, s_teardown),

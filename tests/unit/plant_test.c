@@ -326,7 +326,11 @@ static void test_value_errors(void **state)
     s_fails("p.yaml", "links:\n  - {from: a.x, to: b.y, delay: 0}\n",
             TM_ERR_PLANT,
             "p.yaml:2:33: links[0].delay: expected a whole number in "
-            "1..1000000, got '0'");
+            "1..1000, got '0'");
+    s_fails("p.yaml", "links:\n  - {from: a.x, to: b.y, delay: 1001}\n",
+            TM_ERR_PLANT,
+            "p.yaml:2:33: links[0].delay: expected a whole number in "
+            "1..1000, got '1001'");
 }
 
 static void test_plant_errors(void **state)
