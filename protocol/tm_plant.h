@@ -13,6 +13,8 @@
  *     actors not in the file, a link given twice);
  *   - tm_plant_write: tm_plant_t -> YAML or JSON text that parses back to
  *     the same plant, doubles bit for bit;
+ *   - tm_plant_place/part: which node each actor runs on, and each node's
+ *     part of the plant (tm_plant_place.c); tm_plant_sort;
  *   - tm_plant_chunk_encode/decode: the plant in MessagePack chunks of at
  *     most one message each (PLANT_CHUNK, docs/protocol.md), positions
  *     included, so the node names the file's lines in its own errors.
@@ -178,6 +180,40 @@ const char *tm_plant_fmt_double(double v, char buf[32]);
  * buf. */
 const char *tm_plant_where(const tm_plant_t *p, tm_plant_pos_t pos, char *buf,
                            size_t cap);
+
+/* ---- placement: a plant over the nodes of a mesh --------------------------
+ *
+ * Every actor runs on one node: the one its `node` names, else the node at
+ * its `site`, else the node that applies the plant (`self`). Each node
+ * then gets its part of the plant (tm_plant_part): the links into its
+ * actors are its own (a link is held by its destination's node). */
+
+typedef struct {
+    const char *name; /* the node's name */
+    const char *site; /* its site ("" when not known) */
+} tm_plant_node_t;
+
+/* node_of[i] (p->n_actors entries) gets the index in nodes[0..n) of the
+ * node actor i runs on; self is the index of the node applying p. Errors
+ * (TM_ERR_NOT_FOUND, one line "FILE:LINE:COL: FIELD: why" in err): a node
+ * not in nodes, a site no node is at, a site several nodes are at (name
+ * the node), a node and a site that do not go together. */
+int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
+                   size_t self, uint32_t *node_of, char *err, size_t errlen);
+
+/* The part of p for node k (node_of from tm_plant_place) into out (fresh;
+ * tm_plant_free it): the actors of node k, their `node` set to its name;
+ * the links into them, in file order; and the actors of other nodes that
+ * those links read, as references (id, model, version, fidelity and
+ * `node` only, no values). File name and positions are kept, so that the
+ * node names the file's lines in its errors. Errors: TM_ERR_NOMEM. */
+int tm_plant_part(const tm_plant_t *p, const tm_plant_node_t *nodes,
+                  const uint32_t *node_of, size_t k, tm_plant_t *out);
+
+/* Sort actors by id and links by source, output, destination and input
+ * (the parts of several nodes put together: one file, whichever node
+ * sent what first). */
+void tm_plant_sort(tm_plant_t *p);
 
 /* ---- chunks (PLANT_CHUNK payloads and export parts) -----------------------
  *

@@ -1,6 +1,7 @@
 /* plant_test: plant files (protocol/tm_plant) - every class of error with
  * its file:line:col: field message, YAML and JSON read alike, the writer
- * reads back bit for bit, chunks round-trip and refuse hostile bytes. */
+ * reads back bit for bit, chunks round-trip and refuse hostile bytes;
+ * placement over the nodes of a mesh and each node's part. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -447,6 +448,125 @@ static void test_chunks_hostile(void **state)
     tm_plant_free(&q);
 }
 
+/* Placement: node, site, the applying node; each node's part holds its
+ * actors, the links into them and references to the sources elsewhere. */
+static const tm_plant_node_t s_nodes[] = {
+    {"a", "north"}, {"b", "east"}, {"c", "south"}, {"d", "south"}};
+
+static void s_misplaced(const char *text, const char *want)
+{
+    tm_plant_t p;
+    uint32_t where[8];
+    tm_plant_init(&p, "p.yaml");
+    assert_int_equal(s_parse(&p, "p.yaml", text), 0);
+    s_err[0] = '\0';
+    int rc = tm_plant_place(&p, s_nodes, 4, 0, where, s_err, sizeof s_err);
+    if (rc != TM_ERR_NOT_FOUND || strcmp(s_err, want) != 0) {
+        fail_msg("got %d '%s', want '%s'", rc, s_err, want);
+    }
+    tm_plant_free(&p);
+}
+
+static void test_place_and_parts(void **state)
+{
+    (void)state;
+    tm_plant_t p;
+    tm_plant_t part;
+    uint32_t where[8];
+    tm_plant_init(&p, "p.yaml");
+    assert_int_equal(
+        s_parse(&p, "p.yaml",
+                "actors:\n"
+                "  - {id: t0, model: tank, site: east, params: {area: 2}}\n"
+                "  - {id: p1, model: pump, node: c, version: 1.0.0}\n"
+                "  - {id: t1, model: tank}\n"
+                "  - {id: t2, model: tank, node: b, site: east}\n"
+                "links:\n"
+                "  - {from: t0.level, to: p1.h_suction, delay: 4}\n"
+                "  - {from: p1.flow, to: t0.qin}\n"
+                "  - {from: p1.flow, to: t1.qin}\n"
+                "  - {from: t2.level, to: t0.qout}\n"),
+        0);
+    assert_int_equal(
+        tm_plant_place(&p, s_nodes, 4, 0, where, s_err, sizeof s_err), 0);
+    assert_int_equal(where[0], 1); /* site east: b */
+    assert_int_equal(where[1], 2); /* node c */
+    assert_int_equal(where[2], 0); /* neither: the applying node */
+    assert_int_equal(where[3], 1);
+    /* b: t0 and t2, and p1 (c) as a reference; the links into t0, t2 */
+    assert_int_equal(tm_plant_part(&p, s_nodes, where, 1, &part), 0);
+    assert_string_equal(part.file, "p.yaml");
+    assert_int_equal(part.n_actors, 3);
+    assert_string_equal(part.actors[0].id, "t0");
+    assert_string_equal(part.actors[0].node, "b");
+    assert_string_equal(part.actors[0].site, "east");
+    assert_int_equal(part.actors[0].count[TM_PLANT_PARAMS], 1);
+    assert_string_equal(part.actors[1].id, "p1");
+    assert_string_equal(part.actors[1].node, "c");
+    assert_string_equal(part.actors[1].version, "1.0.0");
+    assert_int_equal(part.actors[1].count[TM_PLANT_PARAMS], 0);
+    assert_int_equal(part.actors[1].pos[TM_PLANT_F_ID].line, 3);
+    assert_string_equal(part.actors[2].id, "t2");
+    assert_int_equal(part.n_links, 2);
+    assert_string_equal(part.links[0].dst, "t0");
+    assert_string_equal(part.links[0].input, "qin");
+    assert_string_equal(part.links[1].src, "t2");
+    assert_int_equal(tm_plant_check(&part, s_err, sizeof s_err), 0);
+    tm_plant_free(&part);
+    /* c: p1 and t0 as a reference (delay kept) */
+    assert_int_equal(tm_plant_part(&p, s_nodes, where, 2, &part), 0);
+    assert_int_equal(part.n_actors, 2);
+    assert_string_equal(part.actors[0].id, "t0");
+    assert_string_equal(part.actors[0].node, "b");
+    assert_null(part.actors[0].site);
+    assert_int_equal(part.n_links, 1);
+    assert_int_equal(part.links[0].delay, 4);
+    assert_int_equal(part.links[0].pos[TM_PLANT_L_DELAY].line, 7);
+    tm_plant_free(&part);
+    /* d: nothing */
+    assert_int_equal(tm_plant_part(&p, s_nodes, where, 3, &part), 0);
+    assert_int_equal(part.n_actors + part.n_links, 0);
+    tm_plant_free(&part);
+    /* sorted, the values follow their actors */
+    tm_plant_sort(&p);
+    assert_string_equal(p.actors[0].id, "p1");
+    assert_string_equal(p.actors[1].id, "t0");
+    uint32_t n = 0;
+    const tm_plant_value_t *v =
+        tm_plant_values(&p, &p.actors[1], TM_PLANT_PARAMS, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "area");
+    assert_string_equal(p.links[0].src, "p1");
+    assert_string_equal(p.links[0].dst, "t0");
+    assert_string_equal(p.links[3].src, "t2");
+    tm_plant_free(&p);
+
+    s_misplaced("actors:\n  - {id: x, model: tank, node: far}\n",
+                "p.yaml:2:32: actors[0].node: node 'far' is not part of this "
+                "mesh (its nodes: a, b, c, d)");
+    s_misplaced("actors:\n  - {id: x, model: tank, site: west}\n",
+                "p.yaml:2:32: actors[0].site: site 'west' is not part of this "
+                "mesh (its sites: 'north' (node a), 'east' (node b), 'south' "
+                "(node c), 'south' (node d))");
+    s_misplaced("actors:\n  - {id: x, model: tank, site: south}\n",
+                "p.yaml:2:32: actors[0].site: site 'south' has several nodes "
+                "(c and d): name one with 'node'");
+    s_misplaced("actors:\n  - {id: x, model: tank, node: a, site: east}\n",
+                "p.yaml:2:41: actors[0].site: node a is at site 'north', not "
+                "'east'");
+    /* a mesh of one node says so */
+    tm_plant_init(&p, "p.yaml");
+    assert_int_equal(
+        s_parse(&p, "p.yaml", "actors:\n  - {id: x, model: tank, node: b}\n"),
+        0);
+    assert_int_equal(
+        tm_plant_place(&p, s_nodes, 1, 0, where, s_err, sizeof s_err),
+        TM_ERR_NOT_FOUND);
+    assert_string_equal(s_err, "p.yaml:2:32: actors[0].node: node 'b' is not "
+                               "part of this mesh (it has one node: a)");
+    tm_plant_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_plant_errors),
         cmocka_unit_test(test_chunks_round_trip),
         cmocka_unit_test(test_chunks_hostile),
+        cmocka_unit_test(test_place_and_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
