@@ -113,10 +113,21 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
  * store is untouched. Parameters, held inputs and states of actors that
  * stay are patched into their stored records (the recovery rule of
  * tm_mut_set); new, replaced and moved actors get their whole record.
- * timing may be NULL. Errors: those of the runtime calls (with the actor
- * or link in why), store errors, TM_ERR_NOMEM. */
+ * A link from another node's actor (tm_plan_link_t.remote) reads it
+ * through a proxy, made when missing and stored with the link; a proxy
+ * that no link reads afterwards is removed. After the commit the mesh's
+ * observer (tm_mut_mesh) learns every actor added, changed or removed and
+ * every proxy made or removed. timing may be NULL. Errors: those of the runtime
+ * calls (with the actor or link in why), store errors, TM_ERR_NOMEM. */
 int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
                  char *why);
+
+/* What tm_mut_apply checks before it changes anything, without changing
+ * anything (a node of a mesh checks its part of a plant before every node
+ * commits): the memory the new actors need, and that no other node of the
+ * mesh has the id of a new actor. Errors: TM_ERR_NOMEM, TM_ERR_EXISTS
+ * (with the file's line in why), TM_ERR_INVAL (a plan of several nodes). */
+int tm_mut_apply_check(tm_mut_t *m, const tm_plan_t *plan, char *why);
 
 /* "a, b, c" of variable names into buf ("none" when n = 0). */
 const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap);

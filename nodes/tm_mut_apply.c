@@ -19,6 +19,13 @@ typedef struct {
     double *v; /* params, held, state, outputs */
 } s_snap_t;
 
+/* A proxy made for a link from another node's actor; `was`: the model
+ * of the proxy it replaced (made for another model), or NULL. */
+typedef struct {
+    const char *id;
+    const tm_model_t *was;
+} s_proxy_t;
+
 /* How far each step got, for undo. */
 typedef struct {
     tm_mut_t *m;
@@ -33,6 +40,8 @@ typedef struct {
     size_t spawned, respawned;
     size_t set;
     size_t linked, relinked;
+    s_proxy_t *proxies; /* made for links from other nodes' actors */
+    size_t n_proxies;
 } s_apply_t;
 
 static const char *s_id(const s_apply_t *a, uint32_t actor)
@@ -240,24 +249,68 @@ static int s_set(s_apply_t *a)
     return 0;
 }
 
+/* The proxy a link from another node's actor reads: made when missing,
+ * made again when it has another model's outputs (every link from it was
+ * removed by the plan then). */
+static int s_proxy(s_apply_t *a, const tm_plan_link_t *l)
+{
+    tm_rt_t *rt = a->m->rt;
+    tm_rt_actor_t v;
+    const tm_model_t *was = NULL;
+    if (l->remote == NULL) {
+        return 0;
+    }
+    if (tm_rt_get(rt, l->src, &v) == 0) {
+        if (!v.remote || tm_plan_same_outputs(v.model, l->remote)) {
+            return 0;
+        }
+        was = v.model;
+        tm_rt_kill(rt, l->src);
+    }
+    int rc = tm_rt_spawn_remote(rt, l->src, l->remote);
+    if (rc != 0) {
+        if (was != NULL) {
+            tm_rt_spawn_remote(rt, l->src, was);
+        }
+        return tmi_mut_why(a->why, rc,
+                           "cannot read %s (on another node) through a "
+                           "proxy: %s; nothing was changed",
+                           l->src, tm_err_str(rc));
+    }
+    a->proxies[a->n_proxies++] = (s_proxy_t){l->src, was};
+    return 0;
+}
+
+static int s_link_one(s_apply_t *a, const tm_plan_link_t *l)
+{
+    int rc = s_proxy(a, l);
+    if (rc == 0) {
+        rc = tm_rt_link_delay(a->m->rt, l->src, l->output, l->dst, l->input,
+                              l->delay);
+        if (rc != 0) {
+            rc = s_link_fail(a, rc, "link", l);
+        }
+    }
+    return rc;
+}
+
 static int s_link(s_apply_t *a)
 {
     const tm_plan_node_t *nd = a->nd;
-    tm_rt_t *rt = a->m->rt;
+    a->proxies = calloc(nd->n_link + nd->n_relink + 1, sizeof *a->proxies);
+    if (a->proxies == NULL) {
+        return tmi_mut_why(a->why, TM_ERR_NOMEM, "out of memory");
+    }
     for (; a->linked < nd->n_link; a->linked++) {
-        const tm_plan_link_t *l = &nd->link[a->linked];
-        int rc =
-            tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
+        int rc = s_link_one(a, &nd->link[a->linked]);
         if (rc != 0) {
-            return s_link_fail(a, rc, "link", l);
+            return rc;
         }
     }
     for (; a->relinked < nd->n_relink; a->relinked++) {
-        const tm_plan_link_t *l = &nd->relink[a->relinked];
-        int rc =
-            tm_rt_link_delay(rt, l->src, l->output, l->dst, l->input, l->delay);
+        int rc = s_link_one(a, &nd->relink[a->relinked]);
         if (rc != 0) {
-            return s_link_fail(a, rc, "link", l);
+            return rc;
         }
     }
     return 0;
@@ -279,10 +332,25 @@ static void s_undo_links(s_apply_t *a)
     }
 }
 
+/* Proxies made go; one made again for another model is made with its old
+ * model (its outputs come again with the next values of its node). */
+static void s_undo_proxies(s_apply_t *a)
+{
+    tm_rt_t *rt = a->m->rt;
+    while (a->n_proxies > 0) {
+        const s_proxy_t *p = &a->proxies[--a->n_proxies];
+        tm_rt_kill(rt, p->id);
+        if (p->was != NULL) {
+            tm_rt_spawn_remote(rt, p->id, p->was);
+        }
+    }
+}
+
 static void s_undo_actors(s_apply_t *a)
 {
     const tm_plan_node_t *nd = a->nd;
     tm_rt_t *rt = a->m->rt;
+    s_undo_proxies(a);
     while (a->set > 0) {
         const tm_plan_set_t *s = &nd->set[--a->set];
         const tm_plan_actor_t *pa = &a->plan->actors[s->actor];
@@ -434,35 +502,76 @@ static int s_records(s_apply_t *a, tm_store_batch_t *b)
     for (size_t i = 0; rc == 0 && i < nd->n_link; i++) {
         const tm_plan_link_t *l = &nd->link[i];
         tm_rt_link_t rl = {l->src, l->output, l->dst, l->input, l->delay};
-        rc = tm_persist_put_link(b, &rl);
+        /* a remote source's record names its model: a restart makes the
+         * proxy again */
+        rc = l->remote != NULL ? tm_persist_put_remote_link(b, &rl, l->remote)
+                               : tm_persist_put_link(b, &rl);
     }
     return rc;
 }
 
 /* Refuse, before anything changes, a plan whose new actors would take
  * more memory than the node has (as spawn-many does). */
-static int s_check_memory(s_apply_t *a)
+static int s_check_memory(tm_mut_t *m, const tm_plan_t *plan,
+                          const tm_plan_node_t *nd, char *why)
 {
-    const tm_plan_node_t *nd = a->nd;
     uint64_t need = 0;
     for (size_t i = 0; i < nd->n_spawn; i++) {
-        need += tmi_mut_actor_bytes(a->plan->actors[nd->spawn[i]].model);
+        need += tmi_mut_actor_bytes(plan->actors[nd->spawn[i]].model);
     }
-    uint64_t avail = tmi_mut_mem_available(a->m);
+    uint64_t avail = tmi_mut_mem_available(m);
     if (avail == 0 || need <= avail) {
         return 0;
     }
-    return tmi_mut_why(a->why, TM_ERR_NOMEM,
+    return tmi_mut_why(why, TM_ERR_NOMEM,
                        "%zu new actors need about %.1f MiB, and the node has "
                        "%.1f MiB available; nothing was changed",
                        nd->n_spawn, (double)need / 1048576.0,
                        (double)avail / 1048576.0);
 }
 
+/* Refuse new actors whose id another node of the mesh has: actors do not
+ * move between nodes, and two copies would be an id conflict. */
+static int s_check_elsewhere(tm_mut_t *m, const tm_plan_t *plan,
+                             const tm_plan_node_t *nd, char *why)
+{
+    char where[TM_PLANT_FILE_MAX + 48];
+    for (size_t i = 0; m->remote != NULL && i < nd->n_spawn; i++) {
+        const tm_plant_actor_t *a = plan->actors[nd->spawn[i]].src;
+        const tm_model_t *model = NULL;
+        const char *owner = m->remote(m->mesh, a->id, &model);
+        if (owner != NULL) {
+            tm_plant_where(plan->plant, a->pos[TM_PLANT_F_ID], where,
+                           sizeof where);
+            return tmi_mut_why(
+                why, TM_ERR_EXISTS,
+                "%sactors[%zu].id: actor '%s' already exists on node %s, and "
+                "the plant places it on node %s: apply does not move actors "
+                "between nodes (apply the file without it, then with it)",
+                where, (size_t)(a - plan->plant->actors), a->id, owner,
+                nd->node);
+        }
+    }
+    return 0;
+}
+
+int tm_mut_apply_check(tm_mut_t *m, const tm_plan_t *plan, char *why)
+{
+    if (plan->n_nodes != 1) {
+        return tmi_mut_why(why, TM_ERR_INVAL, "a plan for %zu nodes",
+                           plan->n_nodes);
+    }
+    int rc = s_check_memory(m, plan, &plan->nodes[0], why);
+    if (rc == 0) {
+        rc = s_check_elsewhere(m, plan, &plan->nodes[0], why);
+    }
+    return rc;
+}
+
 /* The runtime steps, in order; each records how far it got. */
 static int s_steps(s_apply_t *a)
 {
-    int rc = s_check_memory(a);
+    int rc = tm_mut_apply_check(a->m, a->plan, a->why);
     if (rc == 0) {
         rc = s_cut_links(a);
     }
@@ -491,6 +600,65 @@ static void s_free(s_apply_t *a)
     }
     free(a->snaps);
     free(a->moved_state);
+    free(a->proxies);
+}
+
+/* ---- after the commit ----------------------------------------------------
+ * The mesh learns what changed (its directory, its subscriptions), and
+ * proxies that no link reads any more go. */
+
+static void s_tell(tm_mut_t *m, tm_mut_event_t ev, const char *id,
+                   const tm_model_t *model)
+{
+    if (m->observer != NULL) {
+        m->observer(m->mesh, ev, id, model);
+    }
+}
+
+static int s_any_link(const tm_rt_link_t *l, void *arg)
+{
+    (void)l;
+    *(bool *)arg = true;
+    return 1;
+}
+
+static void s_after(s_apply_t *a)
+{
+    const tm_plan_node_t *nd = a->nd;
+    tm_mut_t *m = a->m;
+    tm_rt_actor_t v;
+    for (size_t i = 0; i < nd->n_kill; i++) {
+        s_tell(m, TM_MUT_REMOVED, nd->kill[i], NULL);
+    }
+    for (size_t i = 0; i < nd->n_spawn; i++) {
+        s_tell(m, TM_MUT_ADDED, s_id(a, nd->spawn[i]),
+               a->plan->actors[nd->spawn[i]].model);
+    }
+    for (size_t i = 0; i < nd->n_replace; i++) {
+        uint32_t k = nd->replace[i].actor;
+        s_tell(m, TM_MUT_ADDED, s_id(a, k), a->plan->actors[k].model);
+    }
+    for (size_t i = 0; i < nd->n_model; i++) {
+        uint32_t k = nd->model[i].actor;
+        s_tell(m, TM_MUT_ADDED, s_id(a, k), a->plan->actors[k].model);
+    }
+    for (size_t i = 0; i < a->n_proxies; i++) {
+        if (tm_rt_get(m->rt, a->proxies[i].id, &v) == 0) {
+            s_tell(m, TM_MUT_PROXY, a->proxies[i].id, v.model);
+        }
+    }
+    for (size_t i = 0; i < nd->n_unlink; i++) {
+        const char *src = nd->unlink[i].src;
+        bool linked = false;
+        if (tm_rt_get(m->rt, src, &v) != 0 || !v.remote) {
+            continue;
+        }
+        tm_rt_foreach_link_of(m->rt, src, s_any_link, &linked);
+        if (!linked) {
+            tm_rt_kill(m->rt, src);
+            s_tell(m, TM_MUT_PROXY, src, NULL);
+        }
+    }
 }
 
 int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
@@ -532,6 +700,8 @@ int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
     if (rc != 0) {
         s_undo_links(&a);
         s_undo_actors(&a);
+    } else {
+        s_after(&a);
     }
     tm_store_batch_destroy(&b);
     s_free(&a);

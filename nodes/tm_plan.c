@@ -132,15 +132,16 @@ static void s_catalog(const char *family, char *buf, size_t cap)
 
 /* ---- actors against the catalog ---------------------------------------- */
 
+/* Actor i runs here (no node, or this node; a site given must be this
+ * node's), or on another node: a reference, the source of links into
+ * this node's actors. */
 static int s_placement(s_build_t *b, size_t i, const char *node,
                        const char *site)
 {
     const tm_plant_actor_t *a = &b->p->actors[i];
     if (a->node != NULL && strcmp(a->node, node) != 0) {
-        return s_fail(b, TM_ERR_NOT_FOUND, a->pos[TM_PLANT_F_NODE],
-                      "actors[%zu].node: node '%s' is not part of this mesh "
-                      "(it has one node: %s)",
-                      i, a->node, node);
+        b->plan->actors[i].foreign = true;
+        return 0;
     }
     if (a->site != NULL && strcmp(a->site, site) != 0) {
         return s_fail(b, TM_ERR_NOT_FOUND, a->pos[TM_PLANT_F_SITE],
@@ -312,7 +313,7 @@ static int s_actors(s_build_t *b, const char *node, const char *site)
     }
     double *at = plan->values;
     for (size_t i = 0; i < b->p->n_actors; i++) {
-        int rc = s_values(b, i, at);
+        int rc = plan->actors[i].foreign ? 0 : s_values(b, i, at);
         if (rc != 0) {
             return rc;
         }
@@ -335,6 +336,12 @@ static int s_link_check(s_build_t *b, size_t j)
     int k = tm_model_var_index(dm->inputs, dm->n_inputs, l->input);
     b->link_src[j] = (uint32_t)si;
     b->link_dst[j] = (uint32_t)di;
+    if (b->plan->actors[di].foreign) {
+        return s_fail(b, TM_ERR_PLANT, l->pos[TM_PLANT_L_TO],
+                      "links[%zu].to: actor %s runs on node %s: a node holds "
+                      "only the links into its own actors",
+                      j, l->dst, b->p->actors[di].node);
+    }
     if (o < 0) {
         return s_fail(
             b, TM_ERR_UNKNOWN_PORT, l->pos[TM_PLANT_L_FROM],
@@ -492,12 +499,50 @@ static void s_keep(s_build_t *b, tm_plan_actor_t *pa, const tm_rt_actor_t *v)
     }
 }
 
+/* Where a reference's placement was given (node, else site, else id). */
+static tm_plant_pos_t s_placed_at(const tm_plant_actor_t *a)
+{
+    return a->pos[TM_PLANT_F_NODE].line > 0   ? a->pos[TM_PLANT_F_NODE]
+           : a->pos[TM_PLANT_F_SITE].line > 0 ? a->pos[TM_PLANT_F_SITE]
+                                              : a->pos[TM_PLANT_F_ID];
+}
+
+/* Actors do not move between nodes: a reference must not run here, and an
+ * actor of this node must not be another node's (read here through a
+ * proxy). */
+static int s_moved(s_build_t *b, uint32_t i, const tm_rt_actor_t *v)
+{
+    const tm_plant_actor_t *a = b->plan->actors[i].src;
+    if (b->plan->actors[i].foreign && !v->remote) {
+        return s_fail(b, TM_ERR_EXISTS, s_placed_at(a),
+                      "actors[%u]: actor '%s' runs on node %s, and the plant "
+                      "places it on node %s: apply does not move actors "
+                      "between nodes (apply the file without it, then with "
+                      "it)",
+                      i, a->id, b->nd->node, a->node);
+    }
+    if (!b->plan->actors[i].foreign && v->remote) {
+        return s_fail(b, TM_ERR_EXISTS, a->pos[TM_PLANT_F_ID],
+                      "actors[%u].id: actor '%s' runs on another node (this "
+                      "node reads it), and the plant places it on node %s: "
+                      "apply does not move actors between nodes (apply the "
+                      "file without it, then with it)",
+                      i, a->id, b->nd->node);
+    }
+    return 0;
+}
+
 static int s_diff_actor(s_build_t *b, uint32_t i)
 {
     tm_plan_node_t *nd = b->nd;
     tm_plan_actor_t *pa = &b->plan->actors[i];
     tm_rt_actor_t v;
-    if (tm_rt_get(b->rt, pa->src->id, &v) != 0) {
+    bool here = tm_rt_get(b->rt, pa->src->id, &v) == 0;
+    int rc = here ? s_moved(b, i, &v) : 0;
+    if (rc != 0 || pa->foreign) {
+        return rc;
+    }
+    if (!here) {
         uint32_t *s =
             s_push(&nd->spawn, &nd->n_spawn, &b->cap[S_CAP_SPAWN], sizeof *s);
         if (s == NULL) {
@@ -505,12 +550,6 @@ static int s_diff_actor(s_build_t *b, uint32_t i)
         }
         *s = i;
         return 0;
-    }
-    if (v.remote) {
-        return s_fail(b, TM_ERR_DUPLICATE_ACTOR, pa->src->pos[TM_PLANT_F_ID],
-                      "actors[%u].id: '%s' is a proxy of an actor of another "
-                      "node",
-                      i, pa->src->id);
     }
     uint32_t why =
         strcmp(v.model->family, pa->model->family) != 0 ? TM_PLAN_R_FAMILY : 0;
@@ -558,6 +597,17 @@ static int s_kill_cb(const tm_rt_actor_t *a, void *arg)
     return 0;
 }
 
+/* Plant link j as a link of the plan (a source on another node with its
+ * model: the runtime reads it through a proxy). */
+static void s_plan_link(const s_build_t *b, size_t j, tm_plan_link_t *out)
+{
+    const tm_plant_link_t *k = &b->p->links[j];
+    const tm_plan_actor_t *src = &b->plan->actors[b->link_src[j]];
+    *out =
+        (tm_plan_link_t){k->src,   k->output, k->dst,
+                         k->input, k->delay,  src->foreign ? src->model : NULL};
+}
+
 static int s_push_link(s_build_t *b, tm_plan_link_t **v, size_t *n, int cap,
                        const tm_plan_link_t *l, bool copy)
 {
@@ -579,6 +629,19 @@ static int s_push_link(s_build_t *b, tm_plan_link_t **v, size_t *n, int cap,
     return 0;
 }
 
+/* Whether the proxy src (the runtime's source of a link) has the outputs
+ * of the plant's model of actor i (a reference): a proxy made for another
+ * model (the actor changed family on its node) is made again. */
+static bool s_proxy_fits(s_build_t *b, uint32_t i, const char *src)
+{
+    const tm_plan_actor_t *pa = &b->plan->actors[i];
+    tm_rt_actor_t v;
+    if (!pa->foreign || tm_rt_get(b->rt, src, &v) != 0 || !v.remote) {
+        return true;
+    }
+    return tm_plan_same_outputs(v.model, pa->model);
+}
+
 /* A link of the mesh: kept (made again if an end is replaced), removed,
  * or removed and added again with the plant's delay. */
 static int s_link_cb(const tm_rt_link_t *l, void *arg)
@@ -588,9 +651,10 @@ static int s_link_cb(const tm_rt_link_t *l, void *arg)
     uint32_t j = tm_index_find(&b->link_ix,
                                s_link_hash(l->src, l->output, l->dst, l->input),
                                l, s_link_eq, b);
-    tm_plan_link_t pl = {l->src, l->output, l->dst, l->input, l->delay};
-    if (j != TM_INDEX_NONE && b->p->links[j].delay != l->delay) {
-        j = TM_INDEX_NONE; /* not kept: the plant's delay is added */
+    tm_plan_link_t pl = {l->src, l->output, l->dst, l->input, l->delay, NULL};
+    if (j != TM_INDEX_NONE && (b->p->links[j].delay != l->delay ||
+                               !s_proxy_fits(b, b->link_src[j], l->src))) {
+        j = TM_INDEX_NONE; /* not kept: removed, and the plant's added */
     }
     if (j == TM_INDEX_NONE) {
         b->rc =
@@ -600,8 +664,8 @@ static int s_link_cb(const tm_rt_link_t *l, void *arg)
     b->kept[j] = 1;
     if (b->plan->actors[b->link_src[j]].replaced ||
         b->plan->actors[b->link_dst[j]].replaced) {
-        const tm_plant_link_t *k = &b->p->links[j];
-        tm_plan_link_t rl = {k->src, k->output, k->dst, k->input, k->delay};
+        tm_plan_link_t rl;
+        s_plan_link(b, j, &rl);
         b->rc = s_push_link(b, &nd->relink, &nd->n_relink, S_CAP_RELINK, &rl,
                             false);
     }
@@ -623,8 +687,8 @@ static int s_diff(s_build_t *b)
         rc = b->rc;
     }
     for (size_t j = 0; rc == 0 && j < b->p->n_links; j++) {
-        const tm_plant_link_t *k = &b->p->links[j];
-        tm_plan_link_t l = {k->src, k->output, k->dst, k->input, k->delay};
+        tm_plan_link_t l;
+        s_plan_link(b, j, &l);
         if (!b->kept[j]) {
             rc = s_push_link(b, &b->nd->link, &b->nd->n_link, S_CAP_LINK, &l,
                              false);
@@ -683,6 +747,19 @@ int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
         tm_plan_free(plan);
     }
     return rc;
+}
+
+bool tm_plan_same_outputs(const tm_model_t *a, const tm_model_t *b)
+{
+    if (a->n_outputs != b->n_outputs) {
+        return false;
+    }
+    for (uint32_t k = 0; k < a->n_outputs; k++) {
+        if (strcmp(a->outputs[k].name, b->outputs[k].name) != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void tm_plan_free(tm_plan_t *plan)

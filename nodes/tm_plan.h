@@ -8,9 +8,19 @@
  * of the whole mesh, so an actor the mesh has and the plant lacks is
  * killed, and a link the mesh has and the plant lacks is removed.
  *
- * The plan is grouped per node (one group today: this node), so that a
- * mesh of several nodes can split it. tm_mut_apply() carries it out in one
- * durable batch; the console handlers (apply, diff) report it.
+ * In a mesh of several nodes each node plans its part of the plant
+ * (tm_plant_part): its actors, the links into them (a link is held by its
+ * destination's node), and references to the actors of other nodes that
+ * those links read (their `node` names another node): a reference is
+ * checked against the catalog (its outputs) and never spawned or killed
+ * here; a link from it reads the actor through a proxy. Actors do not
+ * move between nodes: an actor the plant places elsewhere that runs here,
+ * or one it places here that runs elsewhere, is an error.
+ *
+ * The plan of a node is one group (tm_plan_node_t); tm_mut_apply()
+ * carries it out in one durable batch; the console handlers (apply,
+ * diff) and the mesh (nodes/tm_mesh_plan.c) report it with
+ * tm_plan_pack().
  *
  * Values not given in the plant: parameters and held inputs take the
  * model's defaults (they are configuration: the plant lists them all or
@@ -27,6 +37,7 @@
 #ifndef TM_PLAN_H_INCLUDED
 #define TM_PLAN_H_INCLUDED
 
+#include "tm_body.h"
 #include "tm_model.h"
 #include "tm_plant.h"
 #include "tm_rt.h"
@@ -46,6 +57,9 @@ typedef struct {
     double *outputs;  /* model->n_outputs, or NULL: computed at spawn */
     bool state_given; /* the plant gives at least one state */
     bool replaced;    /* killed and spawned again (family or period) */
+    bool foreign;     /* runs on another node (its `node`): a reference,
+                       * the source of links into this node; only model
+                       * is set */
 } tm_plan_actor_t;
 
 /* A value to set on an existing actor. kind: TM_MUT_PARAM/STATE/INPUT. */
@@ -59,6 +73,9 @@ typedef struct {
 typedef struct {
     const char *src, *output, *dst, *input;
     uint32_t delay;
+    /* links added: the source's model when it runs on another node (the
+     * runtime reads it through a proxy); NULL for a local source */
+    const tm_model_t *remote;
 } tm_plan_link_t;
 
 /* Why an actor is replaced. */
@@ -111,18 +128,26 @@ typedef struct {
     tm_plant_t strings; /* arena of the plan's copies */
 } tm_plan_t;
 
-/* Check plant against the catalog and this node (name, site) and compare
- * it with rt. Errors (with "FILE:LINE:COL: FIELD: why" in why,
- * TM_MUT_WHY_MAX bytes): TM_ERR_NOT_FOUND (placement on another node or
- * site), TM_ERR_UNKNOWN_MODEL / _VERSION / _FIDELITY, TM_ERR_UNKNOWN_PORT,
- * TM_ERR_BAD_VALUE (out of range, an initial state refused),
- * TM_ERR_RANGE (a delay outside 1 .. TM_RT_DELAY_MAX), TM_ERR_INPUT_LINKED (an
- * input that takes one link given two), TM_ERR_PLANT (tm_plant_check),
- * TM_ERR_NOMEM. plan is empty on error. */
+/* Check plant - this node's part, or a whole plant placed on this node
+ * alone (tm_plant_place) - against the catalog and this node (name, site)
+ * and compare it with rt. Actors whose `node` is another node's name are
+ * references (above). Errors (with "FILE:LINE:COL: FIELD: why" in why,
+ * TM_MUT_WHY_MAX bytes): TM_ERR_NOT_FOUND (an actor of this node given
+ * another site), TM_ERR_UNKNOWN_MODEL / _VERSION / _FIDELITY,
+ * TM_ERR_UNKNOWN_PORT, TM_ERR_BAD_VALUE (out of range, an initial state
+ * refused), TM_ERR_RANGE (a delay outside 1 .. TM_RT_DELAY_MAX),
+ * TM_ERR_INPUT_LINKED (an input that takes one link given two),
+ * TM_ERR_EXISTS (an actor would move between nodes), TM_ERR_PLANT
+ * (tm_plant_check; a link into a reference), TM_ERR_NOMEM. plan is empty
+ * on error. */
 int tm_plan_build(tm_rt_t *rt, const tm_plant_t *plant, const char *node,
                   const char *site, tm_plan_t *plan, char *why);
 
 void tm_plan_free(tm_plan_t *plan); /* NULL-safe; twice is fine */
+
+/* Whether two models have the same outputs (names, in order): a proxy of
+ * one reads like a proxy of the other. */
+bool tm_plan_same_outputs(const tm_model_t *a, const tm_model_t *b);
 
 /* Totals over the nodes. */
 typedef struct {
@@ -131,6 +156,24 @@ typedef struct {
 
 void tm_plan_counts(const tm_plan_t *plan, tm_plan_counts_t *out);
 bool tm_plan_empty(const tm_plan_t *plan);
+
+/* ---- reporting (tm_plan_pack.c): the bodies of apply and diff ----------- */
+
+/* The counts of one node's changes. */
+void tm_plan_node_counts(const tm_plan_node_t *nd, tm_plan_counts_t *out);
+/* "3 spawns, 1 kill, ..." of the kinds that are not zero into buf ("" when
+ * all are); returns buf. */
+const char *tm_plan_summary(const tm_plan_counts_t *c, char *buf, size_t cap);
+/* key: {"spawn", "kill", "replace", "model", "set", "link", "unlink"}. */
+void tm_plan_pack_counts(tm_body_t *b, const char *key,
+                         const tm_plan_counts_t *c);
+/* One node's changes: {"node", "counts", "spawn": [{"id", "model",
+ * "version", "fidelity", "period"}], "kill": [id], "replace": [{"id",
+ * "from", "to"}], "model": [...], "set": [{"id", "name", "kind", "old",
+ * "value"}], "link": [{"from", "to", "delay"}], "unlink": [...]}, at most
+ * `shown` items of each kind (docs/plant.md). */
+void tm_plan_pack_node(tm_body_t *b, const tm_plan_t *plan,
+                       const tm_plan_node_t *nd, size_t shown);
 
 /* The running mesh as a plant (file name `file`): actors sorted by id,
  * links by source, output, destination, input; version, tier and period

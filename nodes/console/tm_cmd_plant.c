@@ -14,146 +14,6 @@
 #define S_SHOWN_DEFAULT 1000u          /* items listed per kind of change */
 #define S_EXPORT_PART   (512u * 1024u) /* bytes of an export part */
 
-static void s_pack_model(tm_body_t *b, const char *key, const tm_model_t *m,
-                         uint32_t period)
-{
-    tm_body_kv_map(b, key);
-    tmi_pack_model(b, m);
-    tm_body_kv_u64(b, "period", period);
-    tm_body_end(b);
-}
-
-static void s_pack_link(tm_body_t *b, const tm_plan_link_t *l)
-{
-    char from[TM_ID_MAX + TM_MODEL_NAME_MAX + 2];
-    char to[TM_ID_MAX + TM_MODEL_NAME_MAX + 2];
-    snprintf(from, sizeof from, "%s.%s", l->src, l->output);
-    snprintf(to, sizeof to, "%s.%s", l->dst, l->input);
-    tm_body_map(b);
-    tm_body_kv_str(b, "from", from);
-    tm_body_kv_str(b, "to", to);
-    tm_body_kv_u64(b, "delay", l->delay);
-    tm_body_end(b);
-}
-
-static const char *s_var(const tm_model_t *m, const tm_plan_set_t *s)
-{
-    return s->kind == TM_MUT_PARAM   ? m->params[s->var].name
-           : s->kind == TM_MUT_STATE ? m->states[s->var].name
-                                     : m->inputs[s->var].name;
-}
-
-/* The actor lists of one node, at most shown items each. */
-static void s_pack_actors(tm_body_t *b, const tm_plan_t *plan,
-                          const tm_plan_node_t *nd, size_t shown)
-{
-    tm_body_kv_array(b, "spawn");
-    for (size_t i = 0; i < nd->n_spawn && i < shown; i++) {
-        const tm_plan_actor_t *pa = &plan->actors[nd->spawn[i]];
-        tm_body_map(b);
-        tm_body_kv_str(b, "id", pa->src->id);
-        tmi_pack_model(b, pa->model);
-        tm_body_kv_u64(b, "period", pa->period);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
-    tm_body_kv_array(b, "kill");
-    for (size_t i = 0; i < nd->n_kill && i < shown; i++) {
-        tm_body_str(b, nd->kill[i]);
-    }
-    tm_body_end(b);
-    tm_body_kv_array(b, "replace");
-    for (size_t i = 0; i < nd->n_replace && i < shown; i++) {
-        const tm_plan_replace_t *r = &nd->replace[i];
-        const tm_plan_actor_t *pa = &plan->actors[r->actor];
-        tm_body_map(b);
-        tm_body_kv_str(b, "id", pa->src->id);
-        s_pack_model(b, "from", r->was, r->was_period);
-        s_pack_model(b, "to", pa->model, pa->period);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
-    tm_body_kv_array(b, "model");
-    for (size_t i = 0; i < nd->n_model && i < shown; i++) {
-        const tm_plan_actor_t *pa = &plan->actors[nd->model[i].actor];
-        tm_body_map(b);
-        tm_body_kv_str(b, "id", pa->src->id);
-        s_pack_model(b, "from", nd->model[i].was, pa->period);
-        s_pack_model(b, "to", pa->model, pa->period);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
-}
-
-static void s_pack_node(tm_body_t *b, const tm_plan_t *plan,
-                        const tm_plan_node_t *nd, size_t shown)
-{
-    tm_body_map(b);
-    tm_body_kv_str(b, "node", nd->node);
-    s_pack_actors(b, plan, nd, shown);
-    tm_body_kv_array(b, "set");
-    for (size_t i = 0; i < nd->n_set && i < shown; i++) {
-        const tm_plan_set_t *s = &nd->set[i];
-        const tm_plan_actor_t *pa = &plan->actors[s->actor];
-        tm_body_map(b);
-        tm_body_kv_str(b, "id", pa->src->id);
-        tm_body_kv_str(b, "name", s_var(pa->model, s));
-        tm_body_kv_str(b, "kind", tm_mut_kind_name((tm_mut_kind_t)s->kind));
-        tm_body_kv_f64(b, "old", s->old);
-        tm_body_kv_f64(b, "value", s->value);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
-    tm_body_kv_array(b, "link");
-    for (size_t i = 0; i < nd->n_link && i < shown; i++) {
-        s_pack_link(b, &nd->link[i]);
-    }
-    tm_body_end(b);
-    tm_body_kv_array(b, "unlink");
-    for (size_t i = 0; i < nd->n_unlink && i < shown; i++) {
-        s_pack_link(b, &nd->unlink[i]);
-    }
-    tm_body_end(b);
-    tm_body_end(b);
-}
-
-static void s_pack_counts(tm_body_t *b, const tm_plan_counts_t *c)
-{
-    tm_body_kv_map(b, "counts");
-    tm_body_kv_u64(b, "spawn", c->spawn);
-    tm_body_kv_u64(b, "kill", c->kill);
-    tm_body_kv_u64(b, "replace", c->replace);
-    tm_body_kv_u64(b, "model", c->model);
-    tm_body_kv_u64(b, "set", c->set);
-    tm_body_kv_u64(b, "link", c->link);
-    tm_body_kv_u64(b, "unlink", c->unlink);
-    tm_body_end(b);
-}
-
-/* "3 spawns, 1 kill, ..." of the kinds that are not zero. */
-static void s_summary(const tm_plan_counts_t *c, char *buf, size_t cap)
-{
-    const struct {
-        size_t n;
-        const char *one, *many;
-    } k[] = {{c->spawn, "spawn", "spawns"},
-             {c->kill, "kill", "kills"},
-             {c->replace, "replacement", "replacements"},
-             {c->model, "model change", "model changes"},
-             {c->set, "value set", "values set"},
-             {c->link, "link added", "links added"},
-             {c->unlink, "link removed", "links removed"}};
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof k / sizeof k[0] && off < cap; i++) {
-        if (k[i].n > 0) {
-            int w = snprintf(buf + off, cap - off, "%s%zu %s", off ? ", " : "",
-                             k[i].n, k[i].n == 1 ? k[i].one : k[i].many);
-            off += w > 0 ? (size_t)w : 0;
-        }
-    }
-}
-
 static int s_reply(tm_console_ctx_t *ctx, tm_console_call_t *req,
                    const tm_plan_t *plan, bool applied,
                    const tm_mut_timing_t *t, double elapsed)
@@ -164,7 +24,7 @@ static int s_reply(tm_console_ctx_t *ctx, tm_console_call_t *req,
     size_t shown =
         req->cmd->limit > 0 ? (size_t)req->cmd->limit : S_SHOWN_DEFAULT;
     tm_plan_counts(plan, &c);
-    s_summary(&c, sum, sizeof sum);
+    tm_plan_summary(&c, sum, sizeof sum);
     tm_body_t *b = tm_reply_body(rep);
     tm_body_map(b);
     tm_body_kv_str(b, "file", plan->plant->file);
@@ -172,11 +32,11 @@ static int s_reply(tm_console_ctx_t *ctx, tm_console_call_t *req,
     tm_body_kv_bool(b, "applied", applied);
     tm_body_kv_u64(b, "actors", plan->n_actors);
     tm_body_kv_u64(b, "links", plan->plant->n_links);
-    s_pack_counts(b, &c);
+    tm_plan_pack_counts(b, "counts", &c);
     tm_body_kv_u64(b, "shown", shown);
     tm_body_kv_array(b, "nodes");
     for (size_t i = 0; i < plan->n_nodes; i++) {
-        s_pack_node(b, plan, &plan->nodes[i], shown);
+        tm_plan_pack_node(b, plan, &plan->nodes[i], shown);
     }
     tm_body_end(b);
     tm_body_kv_f64(b, "elapsed_s", elapsed);
@@ -210,6 +70,22 @@ static int s_single_node(tm_console_ctx_t *ctx, tm_console_call_t *req)
                           req->cmd->info->name, ctx->name);
 }
 
+/* Every actor of plant on this node, the only one: a node or site named
+ * is this one's. */
+static int s_place_here(tm_console_ctx_t *ctx, const tm_plant_t *plant,
+                        char *why)
+{
+    tm_plant_node_t self = {ctx->name, ctx->site != NULL ? ctx->site : ""};
+    uint32_t *where = malloc((plant->n_actors + 1) * sizeof *where);
+    if (where == NULL) {
+        snprintf(why, TM_MUT_WHY_MAX, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_plant_place(plant, &self, 1, 0, where, why, TM_MUT_WHY_MAX);
+    free(where);
+    return rc;
+}
+
 int tmi_cmd_apply(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     if (s_single_node(ctx, req) != 0) {
@@ -229,8 +105,11 @@ int tmi_cmd_apply(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               "first: docs/protocol.md, PLANT_CHUNK)",
                               cmd->info->name);
     }
-    int rc = tm_plan_build(ctx->rt, req->plant, ctx->name,
-                           ctx->site != NULL ? ctx->site : "", &plan, why);
+    const char *site = ctx->site != NULL ? ctx->site : "";
+    int rc = s_place_here(ctx, req->plant, why);
+    if (rc == 0) {
+        rc = tm_plan_build(ctx->rt, req->plant, ctx->name, site, &plan, why);
+    }
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s%s", why,
                               apply ? " (nothing was changed)" : "");

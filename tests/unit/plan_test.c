@@ -162,10 +162,6 @@ static void test_model_errors(void **state)
               TM_ERR_BAD_VALUE,
               "p.yaml:2:5: actors[0]: tank@1.0.0 refuses the parameters of "
               "'a' (its initial state is invalid)");
-    s_refused(f, "actors:\n  - {id: a, model: tank, node: node-b}\n",
-              TM_ERR_NOT_FOUND,
-              "p.yaml:2:32: actors[0].node: node 'node-b' is not part of this "
-              "mesh (it has one node: node-a)");
     s_refused(f, "actors:\n  - {id: a, model: tank, site: south}\n",
               TM_ERR_NOT_FOUND,
               "p.yaml:2:32: actors[0].site: site 'south' is not part of this "
@@ -353,6 +349,113 @@ static void test_delays(void **state)
     s_close(&g);
 }
 
+/* The mesh as the mutation path sees it: "x1" lives on node-c; what the
+ * observer was told, as "+id", "-id", "^id model" and "^id -" lines. */
+static char s_told[1024];
+
+static const char *s_remote(void *arg, const char *id, const tm_model_t **model)
+{
+    (void)arg;
+    *model = NULL;
+    return strcmp(id, "x1") == 0 ? "node-c" : NULL;
+}
+
+static void s_observe(void *arg, tm_mut_event_t ev, const char *id,
+                      const tm_model_t *model)
+{
+    (void)arg;
+    size_t n = strlen(s_told);
+    snprintf(s_told + n, sizeof s_told - n, "%s%s%s%s;",
+             ev == TM_MUT_ADDED     ? "+"
+             : ev == TM_MUT_REMOVED ? "-"
+                                    : "^",
+             id, ev == TM_MUT_PROXY ? " " : "",
+             ev != TM_MUT_PROXY ? ""
+             : model != NULL    ? model->family
+                                : "-");
+}
+
+/* A node's part of a plant: references to actors of other nodes are read
+ * through proxies (made, stored with the links, made again for another
+ * model, removed when no link reads them), never spawned or killed here;
+ * actors do not move between nodes. */
+static void test_references(void **state)
+{
+    s_fix_t *f = *state;
+    tm_rt_actor_t v;
+    tm_mut_mesh(f->mut, s_remote, s_observe, NULL);
+    s_told[0] = '\0';
+    static const char *part =
+        "actors:\n  - {id: t0, model: tank, node: node-a}\n"
+        "  - {id: p9, model: pump, node: node-b}\n"
+        "links:\n  - {from: p9.flow, to: t0.qin, delay: 2}\n";
+    tm_plan_counts_t c = s_apply(f, part);
+    assert_int_equal(c.spawn, 1);
+    assert_int_equal(c.link, 1);
+    assert_ptr_not_equal(f->plan.nodes[0].link[0].remote, NULL);
+    assert_int_equal(tm_rt_count(f->rt), 1);
+    assert_int_equal(tm_rt_get(f->rt, "p9", &v), 0);
+    assert_true(v.remote);
+    assert_string_equal(s_told, "+t0;^p9 pump;");
+    assert_int_equal(s_count(f, TM_DB_ACTORS), 1);
+    assert_int_equal(s_count(f, TM_DB_LINKS), 1);
+    assert_int_equal(s_plan(f, part), 0);
+    assert_true(tm_plan_empty(&f->plan));
+    /* the export holds this node's actors and the links into them */
+    tm_plant_t out;
+    assert_int_equal(tm_plan_export(f->rt, "e.yaml", &out), 0);
+    assert_int_equal(out.n_actors, 1);
+    assert_int_equal(out.n_links, 1);
+    assert_int_equal(out.links[0].delay, 2);
+    tm_plant_free(&out);
+    /* p9 is a tank now on node-b: its proxy is made again */
+    s_told[0] = '\0';
+    c = s_apply(f, "actors:\n  - {id: t0, model: tank, node: node-a}\n"
+                   "  - {id: p9, model: tank, node: node-b}\n"
+                   "links:\n  - {from: p9.outflow, to: t0.qin, delay: 2}\n");
+    assert_int_equal(c.unlink, 1);
+    assert_int_equal(c.link, 1);
+    assert_int_equal(tm_rt_get(f->rt, "p9", &v), 0);
+    assert_true(v.remote);
+    assert_string_equal(v.model->family, "tank");
+    assert_string_equal(s_told, "^p9 tank;");
+    /* no link reads it: gone */
+    s_told[0] = '\0';
+    c = s_apply(f, "actors:\n  - {id: t0, model: tank, node: node-a}\n");
+    assert_int_equal(c.unlink, 1);
+    assert_int_equal(tm_rt_get(f->rt, "p9", &v), TM_ERR_UNKNOWN_ACTOR);
+    assert_string_equal(s_told, "^p9 -;");
+    assert_int_equal(s_count(f, TM_DB_LINKS), 0);
+    /* moves are refused, before anything changes */
+    s_refused(f, "actors:\n  - {id: t0, model: tank, node: node-b}\n",
+              TM_ERR_EXISTS,
+              "p.yaml:2:33: actors[0]: actor 't0' runs on node node-a, and "
+              "the plant places it on node node-b: apply does not move "
+              "actors between nodes (apply the file without it, then with "
+              "it)");
+    assert_int_equal(s_plan(f, "actors:\n  - {id: t0, model: tank}\n"
+                               "  - {id: x1, model: tank}\n"),
+                     0);
+    assert_int_equal(tm_mut_apply_check(f->mut, &f->plan, f->why),
+                     TM_ERR_EXISTS);
+    assert_string_equal(f->why,
+                        "p.yaml:3:10: actors[1].id: actor 'x1' already "
+                        "exists on node node-c, and the plant places it on "
+                        "node node-a: apply does not move actors between "
+                        "nodes (apply the file without it, then with it)");
+    assert_int_equal(tm_mut_apply(f->mut, &f->plan, NULL, f->why),
+                     TM_ERR_EXISTS);
+    assert_int_equal(tm_rt_count(f->rt), 1);
+    /* a node holds only the links into its own actors */
+    s_refused(f,
+              "actors:\n  - {id: t0, model: tank}\n"
+              "  - {id: p9, model: pump, node: node-b}\n"
+              "links:\n  - {from: t0.level, to: p9.h_suction}\n",
+              TM_ERR_PLANT,
+              "p.yaml:5:26: links[0].to: actor p9 runs on node node-b: a "
+              "node holds only the links into its own actors");
+}
+
 /* A commit that fails (the store's map is full) changes nothing: not the
  * runtime, not the store. */
 static void test_commit_failure(void **state)
@@ -463,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replace_and_tier, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_delays, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_references, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_memory, s_setup, s_teardown),
