@@ -147,7 +147,7 @@ static int s_placement(s_build_t *b, size_t i, const char *node,
         return s_fail(b, TM_ERR_NOT_FOUND, a->pos[TM_PLANT_F_SITE],
                       "actors[%zu].site: site '%s' is not part of this mesh "
                       "(its node %s is at site '%s')",
-                      i, a->site, node, site);
+                      (size_t)a->index, a->site, node, site);
     }
     return 0;
 }
@@ -172,27 +172,28 @@ static int s_model(s_build_t *b, size_t i, const tm_model_t **m)
         return s_fail(b, rc, a->pos[TM_PLANT_F_MODEL],
                       "actors[%zu].model: unknown model family '%s' (known: "
                       "%s)",
-                      i, a->model, known);
+                      (size_t)a->index, a->model, known);
     }
     if (rc == TM_ERR_UNKNOWN_VERSION) {
         s_catalog(a->model, known, sizeof known);
         return s_fail(b, rc, a->pos[TM_PLANT_F_VERSION],
                       "actors[%zu].version: unknown version %s of model %s "
                       "(known versions: %s)",
-                      i, a->version, a->model, known);
+                      (size_t)a->index, a->version, a->model, known);
     }
     if (rc == TM_ERR_UNKNOWN_FIDELITY) {
         return s_fail(
             b, rc,
             a->pos[a->fidelity >= 0 ? TM_PLANT_F_FIDELITY : TM_PLANT_F_MODEL],
-            "actors[%zu].fidelity: model %s%s%s has no %s tier", i, a->model,
-            a->version ? "@" : "", a->version ? a->version : "",
+            "actors[%zu].fidelity: model %s%s%s has no %s tier",
+            (size_t)a->index, a->model, a->version ? "@" : "",
+            a->version ? a->version : "",
             a->fidelity >= 0 ? tm_fidelity_name((tm_fidelity_t)a->fidelity)
                              : "usable");
     }
     if (rc != 0) {
         return s_fail(b, rc, a->pos[TM_PLANT_F_MODEL], "actors[%zu].model: %s",
-                      i, tm_err_str(rc));
+                      (size_t)a->index, tm_err_str(rc));
     }
     return 0;
 }
@@ -214,8 +215,9 @@ static int s_overlay(s_build_t *b, size_t i, tm_plant_set_t set,
             return s_fail(b, TM_ERR_UNKNOWN_PORT, v[j].pos,
                           "actors[%zu].%s.%s: model %s@%s has no %s '%s' "
                           "(%ss: %s)",
-                          i, tm_plant_set_name(set), v[j].name, m->family,
-                          m->version, what[set], v[j].name, what[set],
+                          (size_t)a->index, tm_plant_set_name(set), v[j].name,
+                          m->family, m->version, what[set], v[j].name,
+                          what[set],
                           tm_mut_names(vars, nvars, names, sizeof names));
         }
         const tm_var_t *var = &vars[k];
@@ -226,7 +228,7 @@ static int s_overlay(s_build_t *b, size_t i, tm_plant_set_t set,
                 b, TM_ERR_BAD_VALUE, v[j].pos,
                 "actors[%zu].%s.%s: %.17g is %s the %s %g %s of "
                 "%s@%s",
-                i, tm_plant_set_name(set), v[j].name, v[j].value,
+                (size_t)a->index, tm_plant_set_name(set), v[j].name, v[j].value,
                 below ? "below" : "above", below ? "minimum" : "maximum",
                 below ? var->min : var->max, var->unit, m->family, m->version);
         }
@@ -268,7 +270,7 @@ static int s_values(s_build_t *b, size_t i, double *at)
         return s_fail(b, TM_ERR_BAD_VALUE, a->pos[TM_PLANT_F_ITEM],
                       "actors[%zu]: %s@%s refuses the parameters of '%s' "
                       "(its initial state is invalid)",
-                      i, m->family, m->version, a->id);
+                      (size_t)a->index, m->family, m->version, a->id);
     }
     pa->state_given = a->count[TM_PLANT_STATE] > 0;
     rc = s_overlay(b, i, TM_PLANT_STATE, m->states, m->n_states, pa->state);
@@ -340,14 +342,14 @@ static int s_link_check(s_build_t *b, size_t j)
         return s_fail(b, TM_ERR_PLANT, l->pos[TM_PLANT_L_TO],
                       "links[%zu].to: actor %s runs on node %s: a node holds "
                       "only the links into its own actors",
-                      j, l->dst, b->p->actors[di].node);
+                      (size_t)l->index, l->dst, b->p->actors[di].node);
     }
     if (o < 0) {
         return s_fail(
             b, TM_ERR_UNKNOWN_PORT, l->pos[TM_PLANT_L_FROM],
             "links[%zu].from: actor %s (%s) has no output '%s' "
             "(outputs: %s)",
-            j, l->src, sm->family, l->output,
+            (size_t)l->index, l->src, sm->family, l->output,
             tm_mut_names(sm->outputs, sm->n_outputs, names, sizeof names));
     }
     if (k < 0) {
@@ -355,14 +357,14 @@ static int s_link_check(s_build_t *b, size_t j)
             b, TM_ERR_UNKNOWN_PORT, l->pos[TM_PLANT_L_TO],
             "links[%zu].to: actor %s (%s) has no input '%s' "
             "(inputs: %s)",
-            j, l->dst, dm->family, l->input,
+            (size_t)l->index, l->dst, dm->family, l->input,
             tm_mut_names(dm->inputs, dm->n_inputs, names, sizeof names));
     }
     if (l->delay < 1 || l->delay > TM_RT_DELAY_MAX) {
         return s_fail(b, TM_ERR_RANGE, l->pos[TM_PLANT_L_DELAY],
                       "links[%zu].delay: %u ticks: a link's delay is 1 to %u "
                       "ticks",
-                      j, l->delay, TM_RT_DELAY_MAX);
+                      (size_t)l->index, l->delay, TM_RT_DELAY_MAX);
     }
     uint32_t *fed = &b->fed[b->plan->actors[di].held - b->plan->values + k];
     if (*fed != 0 && !(dm->inputs[k].flags & TM_VAR_SUMMING)) {
@@ -370,7 +372,8 @@ static int s_link_check(s_build_t *b, size_t j)
         return s_fail(b, TM_ERR_INPUT_LINKED, l->pos[TM_PLANT_L_TO],
                       "links[%zu].to: input %s.%s takes one link and is "
                       "already linked from %s.%s (links[%u], line %u)",
-                      j, l->dst, l->input, first->src, first->output, *fed - 1,
+                      (size_t)l->index, l->dst, l->input, first->src,
+                      first->output, first->index,
                       first->pos[TM_PLANT_L_ITEM].line);
     }
     *fed = (uint32_t)j + 1;
@@ -519,7 +522,7 @@ static int s_moved(s_build_t *b, uint32_t i, const tm_rt_actor_t *v)
                       "places it on node %s: apply does not move actors "
                       "between nodes (apply the file without it, then with "
                       "it)",
-                      i, a->id, b->nd->node, a->node);
+                      a->index, a->id, b->nd->node, a->node);
     }
     if (!b->plan->actors[i].foreign && v->remote) {
         return s_fail(b, TM_ERR_EXISTS, a->pos[TM_PLANT_F_ID],
@@ -527,7 +530,7 @@ static int s_moved(s_build_t *b, uint32_t i, const tm_rt_actor_t *v)
                       "node reads it), and the plant places it on node %s: "
                       "apply does not move actors between nodes (apply the "
                       "file without it, then with it)",
-                      i, a->id, b->nd->node);
+                      a->index, a->id, b->nd->node);
     }
     return 0;
 }

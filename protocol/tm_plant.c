@@ -256,10 +256,10 @@ static int s_check_ids(const tm_plant_t *p, s_set_t *ids, char *err,
             const tm_plant_actor_t *first = &p->actors[ids->slot[k] - 1];
             if (strcmp(first->id, a->id) == 0) {
                 return s_fail(p, a->pos[TM_PLANT_F_ID], err, errlen,
-                              "actors[%zu].id: duplicate id '%s' (first at "
+                              "actors[%u].id: duplicate id '%s' (first at "
                               "line %u, actors[%u])",
-                              i, a->id, first->pos[TM_PLANT_F_ID].line,
-                              ids->slot[k] - 1);
+                              a->index, a->id, first->pos[TM_PLANT_F_ID].line,
+                              first->index);
             }
         }
         ids->slot[k] = (uint32_t)i + 1;
@@ -273,15 +273,15 @@ static int s_check_ends(const tm_plant_t *p, const s_set_t *ids, size_t i,
     const tm_plant_link_t *l = &p->links[i];
     if (s_actor_of(p, ids, l->src) < 0) {
         return s_fail(p, l->pos[TM_PLANT_L_FROM], err, errlen,
-                      "links[%zu].from: actor '%s' is not in the plant (a "
+                      "links[%u].from: actor '%s' is not in the plant (a "
                       "plant file lists every actor of the mesh)",
-                      i, l->src);
+                      l->index, l->src);
     }
     if (s_actor_of(p, ids, l->dst) < 0) {
         return s_fail(p, l->pos[TM_PLANT_L_TO], err, errlen,
-                      "links[%zu].to: actor '%s' is not in the plant (a "
+                      "links[%u].to: actor '%s' is not in the plant (a "
                       "plant file lists every actor of the mesh)",
-                      i, l->dst);
+                      l->index, l->dst);
     }
     return 0;
 }
@@ -300,11 +300,10 @@ static int s_check_links(const tm_plant_t *p, const s_set_t *ids,
             const tm_plant_link_t *first = &p->links[links->slot[k] - 1];
             if (s_same_link(first, l)) {
                 return s_fail(p, l->pos[TM_PLANT_L_ITEM], err, errlen,
-                              "links[%zu]: link %s.%s -> %s.%s is given twice "
+                              "links[%u]: link %s.%s -> %s.%s is given twice "
                               "(first at line %u, links[%u])",
-                              i, l->src, l->output, l->dst, l->input,
-                              first->pos[TM_PLANT_L_ITEM].line,
-                              links->slot[k] - 1);
+                              l->index, l->src, l->output, l->dst, l->input,
+                              first->pos[TM_PLANT_L_ITEM].line, first->index);
             }
         }
         links->slot[k] = (uint32_t)i + 1;

@@ -95,6 +95,7 @@ typedef struct {
     uint32_t first[TM_PLANT_NSETS]; /* values[first .. first + count) */
     uint32_t count[TM_PLANT_NSETS];
     tm_plant_pos_t pos[TM_PLANT_F_COUNT];
+    uint32_t index; /* its place in the file: actors[index] in messages */
 } tm_plant_actor_t;
 
 /* Link field positions. */
@@ -110,6 +111,7 @@ typedef struct {
     const char *src, *output, *dst, *input;
     uint32_t delay; /* 1 .. TM_PLANT_DELAY_MAX; 1 when not given */
     tm_plant_pos_t pos[TM_PLANT_L_COUNT];
+    uint32_t index; /* its place in the file: links[index] in messages */
 } tm_plant_link_t;
 
 typedef struct tm_plant_arena tm_plant_arena_t;
@@ -221,10 +223,13 @@ void tm_plant_sort(tm_plant_t *p);
  *  "actors": [actor...], "links": [link...]}
  *
  * actor = [id, model, version|nil, fidelity|nil, period, node|nil,
- *          site|nil, params, inputs, state, outputs, pos]
+ *          site|nil, params, inputs, state, outputs, pos, index]
  *   where each value set is [[name, f64, line, col], ...] and pos is
  *   2 * TM_PLANT_F_COUNT uints (line, col of each tm_plant_field_t);
- * link = [src, output, dst, input, delay, pos (2 * TM_PLANT_L_COUNT)]. */
+ * link = [src, output, dst, input, delay, pos (2 * TM_PLANT_L_COUNT),
+ *         index].
+ * index (the item's place in the file) may be left out: an item without
+ * one is at its place in the payloads of the upload. */
 
 typedef struct {
     uint64_t upload; /* the console's id for the upload */

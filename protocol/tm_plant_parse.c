@@ -579,6 +579,7 @@ static int s_actor(s_parse_t *s, const s_node_t *m, size_t i)
     tm_plant_actor_t a;
     memset(&a, 0, sizeof a);
     a.fidelity = -1;
+    a.index = (uint32_t)i;
     snprintf(field, sizeof field, "actors[%zu]", i);
     a.pos[TM_PLANT_F_ITEM] = s_pos(m);
     int rc = s_map(s, m, field, s_actor_keys, 11, s_actor_key, &a);
@@ -658,6 +659,7 @@ static int s_link(s_parse_t *s, const s_node_t *m, size_t i)
     tm_plant_link_t l;
     memset(&l, 0, sizeof l);
     l.delay = 1;
+    l.index = (uint32_t)i;
     l.pos[TM_PLANT_L_ITEM] = s_pos(m);
     snprintf(field, sizeof field, "links[%zu]", i);
     int rc = s_map(s, m, field, keys, 3, s_link_key, &l);

@@ -58,15 +58,15 @@ static int s_by_name(const tm_plant_t *p, size_t i,
     }
     if (n == 1) {
         return s_fail(p, a->pos[TM_PLANT_F_NODE], err, errlen,
-                      "actors[%zu].node: node '%s' is not part of this mesh "
+                      "actors[%u].node: node '%s' is not part of this mesh "
                       "(it has one node: %s)",
-                      i, a->node, nodes[0].name);
+                      a->index, a->node, nodes[0].name);
     }
     s_list(nodes, n, false, known, sizeof known);
     return s_fail(p, a->pos[TM_PLANT_F_NODE], err, errlen,
-                  "actors[%zu].node: node '%s' is not part of this mesh (its "
+                  "actors[%u].node: node '%s' is not part of this mesh (its "
                   "nodes: %s)",
-                  i, a->node, known);
+                  a->index, a->node, known);
 }
 
 /* The one node at an actor's site, or an error. */
@@ -81,9 +81,10 @@ static int s_by_site(const tm_plant_t *p, size_t i,
         if (strcmp(nodes[k].site, a->site) == 0) {
             if (found++ > 0) {
                 return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                              "actors[%zu].site: site '%s' has several "
+                              "actors[%u].site: site '%s' has several "
                               "nodes (%s and %s): name one with 'node'",
-                              i, a->site, nodes[*out].name, nodes[k].name);
+                              a->index, a->site, nodes[*out].name,
+                              nodes[k].name);
             }
             *out = (uint32_t)k;
         }
@@ -93,15 +94,15 @@ static int s_by_site(const tm_plant_t *p, size_t i,
     }
     if (n == 1) {
         return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                      "actors[%zu].site: site '%s' is not part of this mesh "
+                      "actors[%u].site: site '%s' is not part of this mesh "
                       "(its node %s is at site '%s')",
-                      i, a->site, nodes[0].name, nodes[0].site);
+                      a->index, a->site, nodes[0].name, nodes[0].site);
     }
     s_list(nodes, n, true, known, sizeof known);
     return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                  "actors[%zu].site: site '%s' is not part of this mesh "
+                  "actors[%u].site: site '%s' is not part of this mesh "
                   "(its sites: %s)",
-                  i, a->site, known);
+                  a->index, a->site, known);
 }
 
 int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
@@ -116,9 +117,9 @@ int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
             if (rc == 0 && a->site != NULL &&
                 strcmp(nodes[k].site, a->site) != 0) {
                 return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                              "actors[%zu].site: node %s is at site '%s', "
+                              "actors[%u].site: node %s is at site '%s', "
                               "not '%s'",
-                              i, nodes[k].name, nodes[k].site, a->site);
+                              a->index, nodes[k].name, nodes[k].site, a->site);
             }
         } else if (a->site != NULL) {
             rc = s_by_site(p, i, nodes, n, &k, err, errlen);

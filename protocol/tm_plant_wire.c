@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_ACTOR_FIELDS 12u
-#define S_LINK_FIELDS  6u
+#define S_ACTOR_FIELDS 13u /* 12: without the index */
+#define S_LINK_FIELDS  7u  /* 6: without the index */
 #define S_VALUE_FIELDS 4u
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -66,6 +66,7 @@ static void s_pack_actor(msgpack_packer *pk, const tm_plant_t *p,
         }
     }
     s_pack_pos(pk, a->pos, TM_PLANT_F_COUNT);
+    msgpack_pack_uint32(pk, a->index);
 }
 
 static void s_pack_link(msgpack_packer *pk, const tm_plant_link_t *l)
@@ -77,6 +78,7 @@ static void s_pack_link(msgpack_packer *pk, const tm_plant_link_t *l)
     tm_wire_pack_str(pk, l->input);
     msgpack_pack_uint32(pk, l->delay);
     s_pack_pos(pk, l->pos, TM_PLANT_L_COUNT);
+    msgpack_pack_uint32(pk, l->index);
 }
 
 static size_t s_len(const char *s)
@@ -88,7 +90,7 @@ static size_t s_len(const char *s)
 static size_t s_actor_size(const tm_plant_t *p, const tm_plant_actor_t *a)
 {
     size_t n = 16 + s_len(a->id) + s_len(a->model) + s_len(a->version) +
-               s_len(a->node) + s_len(a->site) + 16 + 5 * 2 * TM_PLANT_F_COUNT;
+               s_len(a->node) + s_len(a->site) + 21 + 5 * 2 * TM_PLANT_F_COUNT;
     for (int s = 0; s < TM_PLANT_NSETS; s++) {
         uint32_t k = 0;
         const tm_plant_value_t *v = tm_plant_values(p, a, s, &k);
@@ -102,7 +104,7 @@ static size_t s_actor_size(const tm_plant_t *p, const tm_plant_actor_t *a)
 static size_t s_link_size(const tm_plant_link_t *l)
 {
     return 8 + s_len(l->src) + s_len(l->output) + s_len(l->dst) +
-           s_len(l->input) + 5 + 5 * 2 * TM_PLANT_L_COUNT;
+           s_len(l->input) + 10 + 5 * 2 * TM_PLANT_L_COUNT;
 }
 
 int tm_plant_chunk_encode(const tm_plant_t *p, tm_plant_chunk_t *hdr,
@@ -325,11 +327,25 @@ static int s_read_set(tm_wire_reader_t *r, tm_plant_t *p, tm_plant_set_t set)
     return rc;
 }
 
+/* An item's array: n elements (want, or want - 1 without the index). */
+static int s_read_item(tm_wire_reader_t *r, uint32_t want, bool *indexed)
+{
+    uint32_t n = 0;
+    int rc = tm_wire_read_array(r, &n);
+    if (rc == 0 && n != want && n != want - 1) {
+        rc = TM_ERR_WIRE_FIELD;
+    }
+    *indexed = n == want;
+    return rc;
+}
+
 static int s_read_actor(tm_wire_reader_t *r, tm_plant_t *p)
 {
     tm_plant_actor_t a;
+    bool indexed = false;
     memset(&a, 0, sizeof a);
-    int rc = s_read_fixed(r, S_ACTOR_FIELDS);
+    a.index = (uint32_t)p->n_actors;
+    int rc = s_read_item(r, S_ACTOR_FIELDS, &indexed);
     if (rc == 0) {
         rc = s_read_str(r, p, S_ID, false, &a.id);
     }
@@ -360,14 +376,20 @@ static int s_read_actor(tm_wire_reader_t *r, tm_plant_t *p)
     if (rc == 0) {
         rc = s_read_pos(r, p->actors[p->n_actors - 1].pos, TM_PLANT_F_COUNT);
     }
+    if (rc == 0 && indexed) {
+        rc = s_read_u32(r, 0, TM_PLANT_ACTORS_MAX - 1,
+                        &p->actors[p->n_actors - 1].index);
+    }
     return rc;
 }
 
 static int s_read_link(tm_wire_reader_t *r, tm_plant_t *p)
 {
     tm_plant_link_t l;
+    bool indexed = false;
     memset(&l, 0, sizeof l);
-    int rc = s_read_fixed(r, S_LINK_FIELDS);
+    l.index = (uint32_t)p->n_links;
+    int rc = s_read_item(r, S_LINK_FIELDS, &indexed);
     if (rc == 0) {
         rc = s_read_str(r, p, S_ID, false, &l.src);
     }
@@ -385,6 +407,9 @@ static int s_read_link(tm_wire_reader_t *r, tm_plant_t *p)
     }
     if (rc == 0) {
         rc = s_read_pos(r, l.pos, TM_PLANT_L_COUNT);
+    }
+    if (rc == 0 && indexed) {
+        rc = s_read_u32(r, 0, TM_PLANT_LINKS_MAX - 1, &l.index);
     }
     if (rc == 0) {
         rc = tm_plant_add_link(p, &l);

@@ -157,13 +157,16 @@ POS8 = [1, 3, 1, 10, 1, 20, 0, 0]
 POS16 = [2, 5, 2, 9, 3, 12, 0, 0, 0, 0, 4, 13, 0, 0, 0, 0]
 
 
-def actor(aid, model="tank", version=None, fid=None, period=0, sets=None):
+def actor(aid, model="tank", version=None, fid=None, period=0, sets=None,
+          node=None, index=None):
     sets = sets or [[], [], [], []]
-    return [aid, model, version, fid, period, None, None] + sets + [POS16]
+    a = [aid, model, version, fid, period, node, None] + sets + [POS16]
+    return a + ([index] if index is not None else [])
 
 
-def link(src, out, dst, inp, delay=1):
-    return [src, out, dst, inp, delay, POS8]
+def link(src, out, dst, inp, delay=1, index=None):
+    return [src, out, dst, inp, delay, POS8] + (
+        [index] if index is not None else [])
 
 
 def chunk(actors, links, index=0, final=True, extra=None):
@@ -379,6 +382,14 @@ SEEDS = {
                                               ["x", 2.0, 0, 0]], [], [], []])],
                            []),
         "delay_zero": chunk([], [link("a", "x", "b", "y", 0)]),
+        "delay_over": chunk([], [link("a", "x", "b", "y", 1001)]),
+        # a node's part of a plant: its actor, a reference to another
+        # node's, the link into its own, each with its place in the file
+        "part": chunk([actor("t9", node="node-b", index=17),
+                       actor("p1", "pump", node="node-a", index=3)],
+                      [link("p1", "flow", "t9", "qin", 2, index=40)]),
+        "index_over": chunk([actor("t9", index=1000000)], []),
+        "long_actor": chunk([actor("t9", index=1) + [0]], []),
         "short_actor": chunk([["a", "tank"]], []),
         "huge_actors": pack({"upload": 1, "index": 0, "final": True,
                              "file": "f", "actors": Raw(HUGE), "links": []}),

@@ -1,6 +1,6 @@
 /* plant_chunk_fuzz: tm_plant_chunk_decode on arbitrary bytes. Nothing is
  * appended on error; a decoded chunk re-encodes, decodes to the same
- * plant (positions included) and encodes stably. */
+ * plant (positions and file places included) and encodes stably. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_plant.h"
@@ -59,6 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < p1.n_values; i++) {
         FUZZ_REQUIRE(memcmp(&p1.values[i].value, &p2.values[i].value,
                             sizeof(double)) == 0);
+    }
+    for (size_t i = 0; i < p1.n_actors; i++) { /* file places, given or not */
+        FUZZ_REQUIRE(p1.actors[i].index == p2.actors[i].index &&
+                     p1.actors[i].index < TM_PLANT_ACTORS_MAX);
+    }
+    for (size_t i = 0; i < p1.n_links; i++) {
+        FUZZ_REQUIRE(p1.links[i].index == p2.links[i].index &&
+                     p1.links[i].delay >= 1 &&
+                     p1.links[i].delay <= TM_PLANT_DELAY_MAX);
     }
     snprintf(p2.file, sizeof p2.file, "%s", h2.file);
     s_encode(&p2, &h2, &b2, &n2);

@@ -512,6 +512,25 @@ static void test_place_and_parts(void **state)
     assert_string_equal(part.links[0].input, "qin");
     assert_string_equal(part.links[1].src, "t2");
     assert_int_equal(tm_plant_check(&part, s_err, sizeof s_err), 0);
+    /* the items keep their places in the file, through chunks too */
+    assert_int_equal(part.actors[2].index, 3);
+    assert_int_equal(part.links[1].index, 3);
+    tm_plant_chunk_t h = {.upload = 5};
+    size_t na = 0;
+    size_t nl = 0;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    tm_plant_t back;
+    tm_plant_init(&back, "p.yaml");
+    assert_int_equal(
+        tm_plant_chunk_encode(&part, &h, &na, &nl, 1u << 20, &bytes, &len), 0);
+    assert_int_equal(tm_plant_chunk_decode(bytes, len, NULL, &h, &back), 0);
+    assert_int_equal(back.actors[1].index, 1);
+    assert_int_equal(back.actors[2].index, 3);
+    assert_int_equal(back.links[0].index, 1);
+    assert_int_equal(back.links[1].index, 3);
+    free(bytes);
+    tm_plant_free(&back);
     tm_plant_free(&part);
     /* c: p1 and t0 as a reference (delay kept) */
     assert_int_equal(tm_plant_part(&p, s_nodes, where, 2, &part), 0);
