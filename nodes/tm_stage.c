@@ -211,6 +211,21 @@ const tm_plant_t *tm_stage_get(tm_stage_t *st, const void *peer,
     return &st->up[at]->plant;
 }
 
+int tm_stage_take(tm_stage_t *st, const void *peer, size_t peer_len,
+                  uint64_t upload, tm_plant_t *out, char *why, size_t cap)
+{
+    const tm_plant_t *p = tm_stage_get(st, peer, peer_len, upload, 0, why, cap);
+    if (p == NULL) {
+        return TM_ERR_NOT_FOUND;
+    }
+    size_t at =
+        (size_t)s_of(st, peer, peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len);
+    *out = st->up[at]->plant;
+    tm_plant_init(&st->up[at]->plant, "plant"); /* moved: nothing to free */
+    s_remove(st, at);
+    return 0;
+}
+
 void tm_stage_drop(tm_stage_t *st, const void *peer, size_t peer_len)
 {
     long at = s_of(st, peer, peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len);

@@ -11,7 +11,9 @@
  * added to or used for TM_STAGE_IDLE_S seconds is dropped (a console
  * that went away leaves nothing behind for long).
  *
- * Consoles are told apart by their ROUTER routing id (peer bytes).
+ * Consoles are told apart by their ROUTER routing id (peer bytes). The
+ * mesh stages the parts of plants other nodes send this node the same
+ * way, told apart by the sending node's name (nodes/tm_mesh_plan.c).
  * Threading: the control thread.
  */
 #ifndef TM_STAGE_H_INCLUDED
@@ -47,6 +49,12 @@ int tm_stage_chunk(tm_stage_t *st, const void *peer, size_t peer_len,
 const tm_plant_t *tm_stage_get(tm_stage_t *st, const void *peer,
                                size_t peer_len, uint64_t upload, double now,
                                char *why, size_t cap);
+
+/* Take the complete upload `upload` of peer out of the staging area: the
+ * plant moves into *out (the caller frees it with tm_plant_free).
+ * TM_ERR_NOT_FOUND with why when there is no such complete upload. */
+int tm_stage_take(tm_stage_t *st, const void *peer, size_t peer_len,
+                  uint64_t upload, tm_plant_t *out, char *why, size_t cap);
 
 /* Drop peer's upload (after it was used); nothing if there is none. */
 void tm_stage_drop(tm_stage_t *st, const void *peer, size_t peer_len);

@@ -2,7 +2,7 @@
  * chunks in order make a complete upload; a chunk out of order, of
  * another upload or malformed drops it; chunk 0 replaces a console's
  * earlier upload; consoles do not see each other's uploads; idle uploads
- * expire; at most TM_STAGE_MAX at once. */
+ * expire; at most TM_STAGE_MAX at once; a complete upload taken out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +101,39 @@ static void test_in_order(void **state)
     s_free(&c);
 }
 
+/* A complete upload taken out: the plant is the caller's, the stage has
+ * nothing left; an incomplete one cannot be taken. */
+static void test_take(void **state)
+{
+    (void)state;
+    tm_stage_t *st = NULL;
+    s_chunks_t c;
+    tm_plant_t p;
+    char why[256];
+    s_chunks(9, &c);
+    assert_int_equal(tm_stage_open(&st), 0);
+    assert_int_equal(s_add(st, "node-b", &c, 0, 1), 0);
+    assert_int_equal(tm_stage_take(st, "node-b", 6, 9, &p, why, sizeof why),
+                     TM_ERR_NOT_FOUND);
+    assert_non_null(strstr(why, "not complete"));
+    for (size_t i = 1; i < c.n; i++) {
+        assert_int_equal(s_add(st, "node-b", &c, i, 1), 0);
+    }
+    assert_int_equal(tm_stage_take(st, "node-b", 6, 8, &p, why, sizeof why),
+                     TM_ERR_NOT_FOUND);
+    assert_int_equal(tm_stage_take(st, "node-b", 6, 9, &p, why, sizeof why), 0);
+    assert_int_equal(tm_stage_count(st), 0);
+    assert_null(s_get(st, "node-b", 9));
+    assert_int_equal(p.n_actors, 4);
+    assert_int_equal(p.n_links, 3);
+    assert_string_equal(p.file, "s.yaml");
+    assert_string_equal(p.actors[3].id, "d");
+    tm_stage_destroy(&st); /* the plant outlives the stage */
+    assert_string_equal(p.links[2].dst, "d");
+    tm_plant_free(&p);
+    s_free(&c);
+}
+
 static void test_out_of_order(void **state)
 {
     (void)state;
@@ -160,6 +193,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order),
+        cmocka_unit_test(test_take),
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_limits),
     };
