@@ -1,4 +1,5 @@
-/* tm_mesh: membership, failure detection, directory and forwarding. */
+/* tm_mesh: membership, failure detection, heartbeats, the mesh socket
+ * and the service (requests between nodes: tm_mesh_req.c). */
 #include "tm_mesh.h"
 
 #include "tm_err.h"
@@ -14,8 +15,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_FORWARD_S 60.0 /* a forwarded request's answer waits this long */
-#define S_HWM       100000
+#define S_HWM 100000
 
 static const char *const s_pstate[] = {"joining", "alive", "suspect", "dead"};
 
@@ -111,236 +111,6 @@ static tmi_peer_t *s_add_peer(tm_mesh_t *m, const char *endpoint)
     return p;
 }
 
-/* ---- forwarding --------------------------------------------------------- */
-
-static void s_pending_end(tmi_pending_t *q, int status, const char *msg)
-{
-    if (status != 0 || msg != NULL) {
-        q->later->send(q->later, status, msg, false, NULL, 0);
-    }
-    q->later->free(q->later);
-    q->later = NULL;
-    q->used = false;
-}
-
-/* Fail every request waiting on peer p (or on anyone: p NULL). */
-static void s_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
-                           const char *why)
-{
-    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
-        tmi_pending_t *q = &m->pending[i];
-        if (q->used && (p == NULL || q->peer == tmi_mesh_index(m, p))) {
-            s_pending_end(q, status, why);
-        }
-    }
-}
-
-int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
-                    const char *const *argv, tm_console_later_t *later,
-                    char *why, size_t cap)
-{
-    tmi_peer_t *p = tmi_mesh_peer(m, name);
-    if (p == NULL) {
-        snprintf(why, cap, "no node '%s' in the mesh (see `nodes`)", name);
-        return TM_ERR_UNKNOWN_NODE;
-    }
-    if (p->state == TMI_DEAD) {
-        snprintf(why, cap,
-                 "node %s is dead (not heard from for %.1f s); the request "
-                 "was not sent",
-                 name, tm_time_now() - p->last_heard);
-        return TM_ERR_NODE_DOWN;
-    }
-    tmi_pending_t *q = NULL;
-    for (size_t i = 0; i < TMI_PENDING_MAX && q == NULL; i++) {
-        q = m->pending[i].used ? NULL : &m->pending[i];
-    }
-    if (q == NULL) {
-        snprintf(why, cap, "too many requests waiting on other nodes");
-        return TM_ERR_BUSY;
-    }
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
-    uint64_t seq = ++m->next_seq;
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq, payload, len);
-    }
-    free(payload);
-    if (rc != 0) {
-        snprintf(why, cap, "cannot pass the request on to node %s: %s", name,
-                 tm_err_str(rc));
-        return rc;
-    }
-    *q = (tmi_pending_t){.seq = seq,
-                         .peer = tmi_mesh_index(m, p),
-                         .later = later,
-                         .deadline = tm_time_now() + S_FORWARD_S,
-                         .used = true};
-    m->forwarded++;
-    return 0;
-}
-
-/* A reply from peer p to one of our requests. */
-static void s_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
-{
-    tm_console_rep_t rep;
-    if (tm_console_rep_decode(env->payload, env->payload_len, NULL, &rep) !=
-        0) {
-        m->malformed++;
-        return;
-    }
-    if (tmi_sync_reply(m, p, env->seq, &rep) ||
-        tmi_ctl_reply(m, p, env->seq, &rep)) {
-        return;
-    }
-    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
-        tmi_pending_t *q = &m->pending[i];
-        if (!q->used || q->seq != env->seq || q->peer != tmi_mesh_index(m, p)) {
-            continue;
-        }
-        char msg[TM_CMD_MSG_MAX];
-        size_t n =
-            rep.message_len < sizeof msg - 1 ? rep.message_len : sizeof msg - 1;
-        memcpy(msg, rep.message, n);
-        msg[n] = '\0';
-        q->later->send(q->later, rep.status, msg, rep.more != 0, rep.body,
-                       rep.body_len);
-        q->deadline = tm_time_now() + S_FORWARD_S;
-        if (!rep.more) {
-            s_pending_end(q, 0, NULL);
-        }
-        return;
-    }
-}
-
-/* ---- requests from peers ------------------------------------------------ */
-
-typedef struct {
-    tm_mesh_t *m;
-    tmi_peer_t *p;
-    uint64_t seq;
-} s_from_t;
-
-static int s_reply_to(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int status,
-                      const char *msg, bool more, const uint8_t *body,
-                      size_t len)
-{
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    int rc = tm_console_rep_encode(status, NULL, msg, more ? 1 : 0, body, len,
-                                   &payload, &plen);
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REP, seq, payload, plen);
-    }
-    free(payload);
-    return rc;
-}
-
-static int s_peer_emit(tm_console_call_t *req)
-{
-    s_from_t *f = req->server;
-    size_t len = 0;
-    const uint8_t *body = tm_reply_bytes(req->rep, &len);
-    int rc = s_reply_to(f->m, f->p, f->seq, req->rep->status, req->rep->message,
-                        true, body, len);
-    tm_wire_buf_clear(&req->rep->buf);
-    req->rep->has_body = false;
-    return rc;
-}
-
-/* An answer to a peer's request that comes later (a link that waits for
- * its values to flow). */
-typedef struct {
-    tm_console_later_t base;
-    tm_mesh_t *m;
-    uint32_t peer;
-    uint64_t seq;
-} s_peer_later_t;
-
-static void s_peer_later_send(tm_console_later_t *l, int status,
-                              const char *msg, bool more, const uint8_t *body,
-                              size_t len)
-{
-    s_peer_later_t *x = (s_peer_later_t *)l;
-    s_reply_to(x->m, &x->m->peers[x->peer], x->seq, status, msg, more, body,
-               len);
-}
-
-static void s_peer_later_free(tm_console_later_t *l)
-{
-    free(l);
-}
-
-static tm_console_later_t *s_peer_later(tm_console_call_t *req)
-{
-    s_from_t *f = req->server;
-    s_peer_later_t *x = calloc(1, sizeof *x);
-    if (x == NULL) {
-        return NULL;
-    }
-    x->base.send = s_peer_later_send;
-    x->base.free = s_peer_later_free;
-    x->m = f->m;
-    x->peer = tmi_mesh_index(f->m, f->p);
-    x->seq = f->seq;
-    return &x->base;
-}
-
-/* A console request from peer p (a forwarded command or control). */
-static void s_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
-{
-    tm_console_req_t req;
-    tm_cmd_t cmd;
-    char err[TM_CMD_MSG_MAX];
-    memset(&req, 0, sizeof req);
-    int rc = tm_console_req_decode(env->payload, env->payload_len, NULL, &req);
-    if (rc != 0) {
-        m->malformed++;
-        s_reply_to(m, p, env->seq, rc, "malformed request", false, NULL, 0);
-        return;
-    }
-    if (tmi_ctl_request(m, p, (int)req.argc, (const char *const *)req.argv,
-                        &m->rep)) {
-        size_t blen = 0;
-        const uint8_t *body = tm_reply_bytes(&m->rep, &blen);
-        if (env->seq != 0) {
-            s_reply_to(m, p, env->seq, m->rep.status, m->rep.message, false,
-                       body, blen);
-        }
-        tm_console_req_free(&req);
-        return;
-    }
-    rc = tm_cmd_parse((int)req.argc, (const char *const *)req.argv, &cmd, err,
-                      sizeof err);
-    if (rc != 0) {
-        s_reply_to(m, p, env->seq, rc, err, false, NULL, 0);
-        tm_console_req_free(&req);
-        return;
-    }
-    s_from_t from = {m, p, env->seq};
-    tm_console_call_t call = {.cmd = &cmd,
-                              .rep = &m->rep,
-                              .emit = s_peer_emit,
-                              .later = s_peer_later,
-                              .server = &from,
-                              .argc = (int)req.argc,
-                              .argv = (const char *const *)req.argv,
-                              .from_peer = true};
-    rc = tm_console_exec(m->ctx, &call);
-    if (rc != TM_CONSOLE_DEFERRED) {
-        size_t len = 0;
-        const uint8_t *body = tm_reply_bytes(&m->rep, &len);
-        s_reply_to(m, p, env->seq, m->rep.status, m->rep.message, false, body,
-                   len);
-        if (cmd.info->flags & TM_CMD_F_MUTATES) {
-            tm_log(rc == 0 ? TM_LOG_INFO : TM_LOG_WARN, "mesh: from %s: %s%s",
-                   p->name, rc == 0 ? "" : "refused: ", m->rep.message);
-        }
-    }
-    tm_console_req_free(&req);
-}
-
 /* ---- directory (tm_mesh_dir.c) ------------------------------------------ */
 
 static void s_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -427,7 +197,7 @@ static void s_set_state(tm_mesh_t *m, tmi_peer_t *p, tmi_pstate_t st)
                  "node %s died before answering; the request may or may not "
                  "have been carried out there",
                  name);
-        s_fail_pending(m, p, TM_ERR_NODE_DOWN, why);
+        tmi_req_fail_pending(m, p, TM_ERR_NODE_DOWN, why);
     }
     if (st == TMI_ALIVE && was == TMI_DEAD) {
         tmi_sync_reset(m, p); /* values may have been lost meanwhile */
@@ -449,13 +219,7 @@ static void s_detect(tm_mesh_t *m)
             s_set_state(m, p, TMI_SUSPECT);
         }
     }
-    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
-        tmi_pending_t *q = &m->pending[i];
-        if (q->used && now > q->deadline) {
-            s_pending_end(q, TM_ERR_TIMEOUT,
-                          "no answer from the owning node within 60 s");
-        }
-    }
+    tmi_req_expire(m, now);
 }
 
 static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -467,6 +231,7 @@ static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     s_send_beats(m);
     tmi_sync_beat(m);
     tmi_ctl_beat(m);
+    tmi_plan_beat(m);
 }
 
 /* A peer restarted (or is new): forget its old directory and
@@ -484,6 +249,7 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     p->out_seq = 0;
     tmi_dir_send_whole(m, p);
     tmi_sync_reset(m, p);
+    tmi_plan_peer_reset(m, p);
 }
 
 /* Which entry a heartbeat from `name` at `endpoint` belongs to: by name,
@@ -604,16 +370,19 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
     }
     switch (env.type) {
     case TM_MSG_CONSOLE_REQ:
-        s_on_request(m, p, &env);
+        tmi_req_on_request(m, p, &env);
         break;
     case TM_MSG_CONSOLE_REP:
-        s_on_reply(m, p, &env);
+        tmi_req_on_reply(m, p, &env);
         break;
     case TM_MSG_DIRECTORY:
         tmi_dir_on_message(m, p, &env);
         break;
     case TM_MSG_LINK_BATCH:
         tmi_sync_batch(m, p, env.seq, env.payload, env.payload_len);
+        break;
+    case TM_MSG_PLANT_CHUNK:
+        tmi_plan_chunk(m, p, &env);
         break;
     default:
         m->malformed++;
@@ -871,9 +640,9 @@ static void s_stop(void *self)
     tm_mesh_t *m = self;
     m->stopping = true;
     s_send_beats(m); /* "stopping": peers know it is not a crash */
-    s_fail_pending(m, NULL, TM_ERR_CLOSED,
-                   "node stopping; the request may or may not have been "
-                   "carried out by the owning node");
+    tmi_req_fail_pending(m, NULL, TM_ERR_CLOSED,
+                         "node stopping; the request may or may not have been "
+                         "carried out by the owning node");
     if (m->loop != NULL) {
         tm_zwatch_stop(&m->watch);
         ev_timer_stop(m->loop, &m->beat);
@@ -884,8 +653,9 @@ static void s_stop(void *self)
 static void s_close(void *self)
 {
     tm_mesh_t *m = self;
-    s_fail_pending(m, NULL, 0, NULL);
+    tmi_req_fail_pending(m, NULL, 0, NULL);
     tmi_ctl_free(m);
+    tmi_plan_free(m);
     for (size_t i = 0; i < m->n_settle; i++) {
         m->settle[i].later->free(m->settle[i].later);
         free(m->settle[i].body);
@@ -986,7 +756,13 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
     m->inc = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     tm_dir_init(&m->dir);
     tm_reply_init(&m->rep);
-    rc = s_bind(m, c, err, errlen);
+    rc = tm_stage_open(&m->stage);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+    }
+    if (rc == 0) {
+        rc = s_bind(m, c, err, errlen);
+    }
     for (unsigned i = 0; rc == 0 && i < c->n_peers; i++) {
         s_add_peer(m, c->peers[i]);
     }

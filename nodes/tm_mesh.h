@@ -30,6 +30,7 @@
 
 #include "tm_config.h"
 #include "tm_console.h"
+#include "tm_plant.h"
 #include "tm_mut.h"
 #include "tm_rt.h"
 #include "tm_sched.h"
@@ -124,6 +125,38 @@ bool tm_mesh_unsettled(const tm_mesh_t *m);
  * confirmed (or after 10 s, saying which node has not answered). */
 void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
                     const char *message, const uint8_t *body, size_t len);
+
+/* ---- plant files over the mesh (tm_mesh_plan.c) ---------------------------
+ *
+ * This node coordinates: it places each actor of plant (tm_plant_place:
+ * node, else site, else this node), sends every other node its part
+ * (tm_plant_part), and each node - this one too - plans and checks its
+ * part; apply then commits, this node first, each node in one durable
+ * batch, and each node answers once the values of its new links from
+ * other nodes flow. Every member must be alive; a node that refuses or
+ * fails before the commits leaves every node unchanged (see
+ * docs/architecture.md, "Plant files over the mesh"). */
+
+/* Plan plant (borrowed for this call only) over every node, and carry it
+ * out when apply; the answer (the body of apply or diff, docs/plant.md:
+ * one node map per node, counts summed) or the first node's refusal
+ * ("FILE:LINE:COL: FIELD: why (node N; nothing was changed on any node)")
+ * goes to later, which the mesh frees. shown: items of each kind listed.
+ * Errors (later not taken, why says why; nothing was sent):
+ * TM_ERR_NOT_FOUND (placement), TM_ERR_NODE_DOWN (a member not alive),
+ * TM_ERR_BUSY (a plant in progress here), the errors of this node's own
+ * part (tm_plan_build, tm_mut_apply_check), TM_ERR_NOMEM. */
+int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
+                  size_t shown, tm_console_later_t *later, char *why,
+                  size_t cap);
+
+/* The export of the whole mesh to later (which the mesh frees): own (this
+ * node's export, borrowed for the call), then every other node's, as
+ * parts (more = true) that are PLANT_CHUNK payloads, and a last, empty
+ * part with the totals in its message. Errors (later not taken):
+ * TM_ERR_NODE_DOWN (a member not alive), TM_ERR_BUSY. */
+int tm_mesh_export(tm_mesh_t *m, const tm_plant_t *own,
+                   tm_console_later_t *later, char *why, size_t cap);
 
 /* Ids claimed by two nodes, seen here: fills up to cap "id: node-a and
  * node-b" lines; returns how many there are. */

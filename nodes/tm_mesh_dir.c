@@ -148,6 +148,7 @@ void tmi_dir_observe(void *arg, tm_mut_event_t ev, const char *id,
     s_entry_of(&e, id, model);
     if (ev == TM_MUT_PROXY) {
         const tm_dir_ent_t *d = tm_dir_get(&m->dir, id);
+        m->recount = true; /* a proxy its node has not announced yet too */
         if (d != NULL) {
             tmi_sync_dirty(m, &m->peers[d->owner]);
         }

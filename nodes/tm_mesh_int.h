@@ -1,12 +1,17 @@
-/* tm_mesh_int: the mesh service's state, shared by tm_mesh.c (membership,
- * directory, forwarding) and tm_mesh_sync.c (coupling across nodes). Not
- * for other modules: they use tm_mesh.h. */
+/* tm_mesh_int: the mesh service's state, shared by its files - tm_mesh.c
+ * (membership, heartbeats, the socket, the service), tm_mesh_req.c
+ * (requests between nodes), tm_mesh_dir.c (the directory), tm_mesh_sync.c
+ * (coupling across nodes), tm_mesh_ctl.c (mesh-wide commands),
+ * tm_mesh_plan.c, tm_mesh_part.c and tm_mesh_export.c (plant files across
+ * nodes). Not for other modules: they use tm_mesh.h. */
 #ifndef TM_MESH_INT_H_INCLUDED
 #define TM_MESH_INT_H_INCLUDED
 
 #include "tm_dir.h"
 #include "tm_mesh.h"
 #include "tm_msg.h"
+#include "tm_plan.h"
+#include "tm_stage.h"
 #include "tm_zwatch.h"
 
 #include <ev.h>
@@ -132,6 +137,7 @@ typedef struct {
     uint8_t *body;
     size_t len;
     double deadline;
+    bool announced; /* wait too until every proxy here is read */
 } tmi_settle_t;
 
 typedef struct {
@@ -141,6 +147,56 @@ typedef struct {
     double deadline;
     bool used;
 } tmi_pending_t;
+
+/* A plant this node carries out over the mesh (tm_mesh_plant): the
+ * nodes' answers to prepare, then to commit. The node maps of the answers
+ * are kept for the reply, indexed by peer; this node's own at
+ * TMI_PEERS_MAX. */
+typedef enum { TMI_PLAN_IDLE, TMI_PLAN_PREPARE, TMI_PLAN_COMMIT } tmi_phase_t;
+
+typedef struct {
+    tmi_phase_t phase;
+    uint64_t id;
+    bool apply; /* else diff */
+    size_t shown;
+    tm_console_later_t *later;
+    char file[TM_PLANT_FILE_MAX + 1];
+    size_t n_actors, n_links;
+    double t0, deadline, commit_s;
+    uint32_t waiting;            /* answers still expected */
+    uint64_t seq[TMI_PEERS_MAX]; /* the request in flight, or 0 */
+    bool asked[TMI_PEERS_MAX];   /* a node of this plan */
+    uint8_t *body[TMI_PEERS_MAX + 1];
+    size_t len[TMI_PEERS_MAX + 1];
+    tm_plan_counts_t counts; /* over every node */
+    tm_plant_t own;          /* this node's part */
+    bool own_settled;
+    char note[TM_CMD_MSG_MAX];   /* values not confirmed in time */
+    char failed[TM_CMD_MSG_MAX]; /* commit: the nodes that did not */
+    int fail_status;
+} tmi_plan_job_t;
+
+/* A part of another node's plant, prepared here and waiting for commit
+ * (or this node's own part while it coordinates: peer UINT32_MAX). */
+typedef struct {
+    bool used;
+    uint32_t peer;
+    uint64_t id;
+    tm_plant_t part;
+    double expires;
+} tmi_plan_held_t;
+
+/* An export of the whole mesh being relayed (tm_mesh_export). */
+#define TMI_EXPORTS 2
+typedef struct {
+    bool used;
+    uint64_t gen;
+    tm_console_later_t *later;
+    uint32_t waiting;
+    size_t actors, links;
+    uint32_t nodes;
+    char file[TM_PLANT_FILE_MAX + 1];
+} tmi_export_t;
 
 struct tm_mesh {
     char name[TM_MSG_NAME_MAX + 1];
@@ -180,6 +236,13 @@ struct tm_mesh {
     tmi_settle_t settle[TMI_SETTLE_MAX];
     size_t n_settle;
     uint64_t beat_tick; /* tick of the last heartbeat sent */
+    /* plants across nodes */
+    tmi_plan_job_t job;
+    tmi_plan_held_t held;
+    tm_stage_t *stage; /* parts of plants from peers */
+    uint64_t plan_seq;
+    tmi_export_t exports[TMI_EXPORTS];
+    uint64_t export_gen;
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -191,6 +254,70 @@ tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name);
 
 /* p's number in the peer table. */
 uint32_t tmi_mesh_index(const tm_mesh_t *m, const tmi_peer_t *p);
+
+/* ---- tm_mesh_req.c ----------------------------------------------------- */
+
+/* Answer request seq of p (a console reply on ctl). */
+int tmi_mesh_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int status,
+                   const char *msg, bool more, const uint8_t *body, size_t len);
+/* An answer to request seq of p that comes later (NULL: out of memory). */
+tm_console_later_t *tmi_mesh_later(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq);
+/* A console request or a reply from p. */
+void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+/* Fail every forwarded request waiting on p (on anyone: p NULL). */
+void tmi_req_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
+                          const char *why);
+/* Forwarded requests unanswered for too long fail. */
+void tmi_req_expire(tm_mesh_t *m, double now);
+
+/* ---- tm_mesh_plan.c ---------------------------------------------------- */
+
+/* Every member is alive; else TM_ERR_NODE_DOWN with why ("... : WHAT
+ * every node of the mesh"). */
+int tmi_plan_all_alive(tm_mesh_t *m, const char *what, char *why, size_t cap);
+/* A reply to a request of a plant this node carries out: consumed (true)
+ * or not ours. */
+bool tmi_plan_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
+                    const tm_console_rep_t *rep);
+/* p restarted: what it staged or prepared here goes, and a plant this
+ * node carries out learns it. */
+void tmi_plan_peer_reset(tm_mesh_t *m, tmi_peer_t *p);
+/* Timer work (timeouts, nodes lost meanwhile) and the end (the parts and
+ * exports in progress too). */
+void tmi_plan_beat(tm_mesh_t *m);
+void tmi_plan_free(tm_mesh_t *m);
+
+/* ---- tm_mesh_part.c: this node's part of a plant ----------------------- */
+
+/* Plan part against this node and check it (tm_plan_build,
+ * tm_mut_apply_check); its plan as a node map (tm_plan_pack_node) into
+ * *body (malloc'd), its counts into c. why: TM_MUT_WHY_MAX bytes. */
+int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
+                  uint8_t **body, size_t *len, tm_plan_counts_t *c, char *why);
+/* Plan part again (the actors may have changed since it was prepared)
+ * and carry it out (tm_mut_apply); "3 spawns, ..." into sum. */
+int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, tm_mut_timing_t *t,
+                   char *sum, size_t cap, char *why);
+/* `mesh-plan VERB ID ...` from p (answered here, at once or later). */
+void tmi_plan_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
+                      const char *const *argv);
+/* A PLANT_CHUNK from p: a part of its plant, staged. */
+void tmi_plan_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+/* The node whose part is held here (this node's name for its own). */
+const char *tmi_part_held_by(const tm_mesh_t *m);
+/* Drop the part held here. */
+void tmi_part_free(tm_mesh_t *m);
+/* p restarted: its staged and held parts go. */
+void tmi_part_peer_reset(tm_mesh_t *m, tmi_peer_t *p);
+/* A held part not committed in time goes. */
+void tmi_part_beat(tm_mesh_t *m);
+
+/* ---- tm_mesh_export.c -------------------------------------------------- */
+
+/* End export x with a last reply (status, msg, body) and free its slot. */
+void tmi_export_end(tm_mesh_t *m, tmi_export_t *x, int status, const char *msg,
+                    const uint8_t *body, size_t len);
 
 /* ---- tm_mesh_dir.c ----------------------------------------------------- */
 
@@ -247,6 +374,11 @@ void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w);
 /* `mesh-sub EPOCH IDS...` from p: reply with the tick and the values. */
 int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
                        const char *const *argv, tm_reply_t *rep);
+/* As tm_mesh_settle; announced: wait too until every proxy here is read
+ * (a plant's links from actors that their nodes have not announced yet). */
+void tmi_sync_settle(tm_mesh_t *m, tm_console_later_t *later,
+                     const char *message, const uint8_t *body, size_t len,
+                     bool announced);
 /* Scheduler hooks. */
 bool tmi_sync_ready(void *arg, uint64_t next);
 void tmi_sync_before(void *arg, uint64_t tick);

@@ -306,6 +306,13 @@ bool tm_mesh_unsettled(const tm_mesh_t *m)
 void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
                     const char *message, const uint8_t *body, size_t len)
 {
+    tmi_sync_settle(m, later, message, body, len, false);
+}
+
+void tmi_sync_settle(tm_mesh_t *m, tm_console_later_t *later,
+                     const char *message, const uint8_t *body, size_t len,
+                     bool announced)
+{
     if (m->n_settle >= TMI_SETTLE_MAX) {
         later->send(later, 0, message, false, body, len); /* no wait */
         later->free(later);
@@ -319,29 +326,40 @@ void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
         w->len = len;
     }
     w->later = later;
+    w->announced = announced;
     snprintf(w->message, sizeof w->message, "%s", message);
     w->deadline = tm_time_now() + 10.0;
     m->n_settle++;
     tmi_sync_flush(m);
 }
 
+static size_t s_unread(tm_mesh_t *m);
+
 /* Answer the waiters: all when settled, else those past their time. */
 static void s_answer_settled(tm_mesh_t *m)
 {
     const tmi_peer_t *p = s_unsettled(m);
+    size_t unread = s_unread(m);
     double now = tm_time_now();
     for (size_t i = 0; i < m->n_settle;) {
         tmi_settle_t *w = &m->settle[i];
-        if (p != NULL && now < w->deadline) {
+        bool waits = p != NULL || (w->announced && unread > 0);
+        if (waits && now < w->deadline) {
             i++;
             continue;
         }
+        size_t n = strlen(w->message);
         if (p != NULL) {
-            size_t n = strlen(w->message);
             snprintf(w->message + n, sizeof w->message - n,
                      " (node %s has not confirmed the values yet: they may "
                      "start late)",
                      p->name);
+        } else if (waits) {
+            snprintf(w->message + n, sizeof w->message - n,
+                     " (%zu actors that links here read have not been "
+                     "announced by their nodes yet: their values may start "
+                     "late)",
+                     unread);
         }
         w->later->send(w->later, 0, w->message, false, w->body, w->len);
         w->later->free(w->later);

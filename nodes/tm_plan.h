@@ -175,13 +175,15 @@ void tm_plan_pack_counts(tm_body_t *b, const char *key,
 void tm_plan_pack_node(tm_body_t *b, const tm_plan_t *plan,
                        const tm_plan_node_t *nd, size_t shown);
 
-/* The running mesh as a plant (file name `file`): actors sorted by id,
- * links by source, output, destination, input; version, tier and period
- * explicit; parameters and held inputs that equal the model's defaults,
- * a state that equals init(params) and outputs that equal those computed
- * at spawn left out (they are what the plant means without them).
- * Placement is left out (the node that applies it). Errors: TM_ERR_NOMEM.
- */
-int tm_plan_export(tm_rt_t *rt, const char *file, tm_plant_t *out);
+/* This node's actors as a plant (file name `file`): actors sorted by id,
+ * links (those into them, from proxies too, with their delays) by source,
+ * output, destination, input; version, tier and period explicit;
+ * parameters and held inputs that equal the model's defaults, a state
+ * that equals init(params) and outputs that equal those computed at spawn
+ * left out (they are what the plant means without them). Every actor's
+ * `node` is node; NULL leaves placement out (the node that applies it).
+ * Errors: TM_ERR_NOMEM. */
+int tm_plan_export(tm_rt_t *rt, const char *file, const char *node,
+                   tm_plant_t *out);
 
 #endif

@@ -104,7 +104,8 @@ static int s_add_values(tm_plant_t *out, tm_plant_set_t set,
 }
 
 /* One actor: what the plant needs to make it again, bit for bit. */
-static int s_actor(tm_rt_t *rt, tm_plant_t *out, const char *id)
+static int s_actor(tm_rt_t *rt, tm_plant_t *out, const char *id,
+                   const char *node)
 {
     tm_rt_actor_t v;
     tm_plant_actor_t a;
@@ -122,6 +123,8 @@ static int s_actor(tm_rt_t *rt, tm_plant_t *out, const char *id)
     a.version = m->version;
     a.fidelity = (int)m->fidelity;
     a.period = v.period > 1 ? v.period : 0;
+    a.node = node;
+    a.index = (uint32_t)out->n_actors;
     int rc = tm_plant_add_actor(out, &a);
     for (uint32_t k = 0; k < m->n_params; k++) {
         defs[k] = m->params[k].def;
@@ -151,19 +154,24 @@ static int s_actor(tm_rt_t *rt, tm_plant_t *out, const char *id)
     return rc;
 }
 
-int tm_plan_export(tm_rt_t *rt, const char *file, tm_plant_t *out)
+int tm_plan_export(tm_rt_t *rt, const char *file, const char *node,
+                   tm_plant_t *out)
 {
     s_export_t e;
     memset(&e, 0, sizeof e);
     tm_plant_init(out, file);
     e.out = out;
+    const char *where = node != NULL ? s_copy(&e, node) : NULL;
+    if (e.rc != 0) {
+        return e.rc;
+    }
     tm_rt_foreach(rt, s_ids_cb, &e);
     int rc = e.rc;
     if (rc == 0 && e.n > 1) {
         qsort(e.ids, e.n, sizeof *e.ids, s_str_cmp);
     }
     for (size_t i = 0; rc == 0 && i < e.n; i++) {
-        rc = s_actor(rt, out, e.ids[i]);
+        rc = s_actor(rt, out, e.ids[i], where);
     }
     if (rc == 0) {
         tm_rt_foreach_link(rt, s_links_cb, &e);
@@ -173,6 +181,7 @@ int tm_plan_export(tm_rt_t *rt, const char *file, tm_plant_t *out)
         qsort(e.links, e.n_links, sizeof *e.links, s_link_cmp);
     }
     for (size_t j = 0; rc == 0 && j < e.n_links; j++) {
+        e.links[j].index = (uint32_t)j;
         rc = tm_plant_add_link(out, &e.links[j]);
     }
     free(e.ids);

@@ -113,6 +113,9 @@ void tmi_show_plan(tm_render_t *r, const char *message, json_t *body, bool more)
         if (items == 0) {
             continue;
         }
+        /* each node's own counts (replies of a mesh), else the totals */
+        json_t *nc = json_object_get(nd, "counts");
+        counts = nc != NULL ? nc : json_object_get(body, "counts");
         fprintf(out, "node %s\n", s_str(nd, "node"));
         s_actors(out, nd, counts);
         json_array_foreach(json_object_get(nd, "set"), i, s)

@@ -224,6 +224,7 @@ static int s_export_write(s_console_t *c, const tm_cmd_t *cmd, s_export_t *e,
     if (e->status != 0) {
         return e->status;
     }
+    tm_plant_sort(&e->plant); /* the parts of several nodes: one order */
     int rc = tm_render_plant(&e->plant, cmd->path, c->json, err, sizeof err);
     if (rc != 0) {
         s_error(c, rc, err);

@@ -55,19 +55,33 @@ static int s_reply(tm_console_ctx_t *ctx, tm_console_call_t *req,
     return tm_reply_done(rep);
 }
 
-/* Plants cover one node for now: a node of a mesh refuses them rather
- * than plan against the part of the mesh it holds. */
-static int s_single_node(tm_console_ctx_t *ctx, tm_console_call_t *req)
+/* A plant over several nodes: this node coordinates (the mesh), unless
+ * the request comes from another node, which coordinates. */
+static bool s_over_mesh(const tm_console_ctx_t *ctx,
+                        const tm_console_call_t *req)
 {
-    tm_mesh_node_t nodes[2];
-    if (ctx->mesh == NULL || tm_mesh_nodes(ctx->mesh, nodes, 2) < 2) {
-        return 0;
+    return ctx->mesh != NULL && !req->from_peer &&
+           tm_mesh_nodes(ctx->mesh, NULL, 0) > 1;
+}
+
+/* apply or diff over every node; the answer comes later. */
+static int s_apply_mesh(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                        bool apply, size_t shown)
+{
+    char why[TM_CMD_MSG_MAX];
+    tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+    if (later == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "%s: cannot answer later from here",
+                              req->cmd->info->name);
     }
-    return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
-                          "%s: plant files describe a mesh of one node, and "
-                          "node %s is part of a mesh of several; spawn and "
-                          "link with --node instead",
-                          req->cmd->info->name, ctx->name);
+    int rc = tm_mesh_plant(ctx->mesh, req->plant, apply, shown, later, why,
+                           sizeof why);
+    if (rc != 0) {
+        later->free(later);
+        return tm_reply_error(req->rep, rc, "%s", why);
+    }
+    return TM_CONSOLE_DEFERRED;
 }
 
 /* Every actor of plant on this node, the only one: a node or site named
@@ -88,9 +102,6 @@ static int s_place_here(tm_console_ctx_t *ctx, const tm_plant_t *plant,
 
 int tmi_cmd_apply(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
-    if (s_single_node(ctx, req) != 0) {
-        return req->rep->status;
-    }
     const tm_cmd_t *cmd = req->cmd;
     tm_reply_t *rep = req->rep;
     bool apply = cmd->kind == TM_CMD_APPLY;
@@ -104,6 +115,11 @@ int tmi_cmd_apply(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               "twinmesh console reads FILE and uploads it "
                               "first: docs/protocol.md, PLANT_CHUNK)",
                               cmd->info->name);
+    }
+    if (s_over_mesh(ctx, req)) {
+        return s_apply_mesh(ctx, req, apply,
+                            cmd->limit > 0 ? (size_t)cmd->limit
+                                           : S_SHOWN_DEFAULT);
     }
     const char *site = ctx->site != NULL ? ctx->site : "";
     int rc = s_place_here(ctx, req->plant, why);
@@ -135,20 +151,43 @@ static const char *s_base(const char *path)
     return path[0] == '\0' ? "export" : slash ? slash + 1 : path;
 }
 
+/* The export of every node: this node's, then the others' (the mesh). */
+static int s_export_mesh(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                         tm_plant_t *own)
+{
+    char why[TM_CMD_MSG_MAX];
+    tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+    int rc = later == NULL
+                 ? TM_ERR_UNSUPPORTED
+                 : tm_mesh_export(ctx->mesh, own, later, why, sizeof why);
+    tm_plant_free(own);
+    if (rc != 0) {
+        if (later != NULL) {
+            later->free(later);
+        }
+        return tm_reply_error(req->rep, rc, "export: %s",
+                              later != NULL ? why
+                                            : "cannot answer later from here");
+    }
+    return TM_CONSOLE_DEFERRED;
+}
+
 int tmi_cmd_export(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
-    if (s_single_node(ctx, req) != 0) {
-        return req->rep->status;
-    }
     tm_reply_t *rep = req->rep;
     tm_plant_t plant;
     tm_plant_chunk_t hdr;
     size_t next_actor = 0;
     size_t next_link = 0;
-    int rc = tm_plan_export(ctx->rt, s_base(req->cmd->path), &plant);
+    /* in a mesh every actor names its node, so that apply places it */
+    int rc = tm_plan_export(ctx->rt, s_base(req->cmd->path),
+                            ctx->mesh != NULL ? ctx->name : NULL, &plant);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "cannot export the mesh: %s",
                               tm_err_str(rc));
+    }
+    if (s_over_mesh(ctx, req)) {
+        return s_export_mesh(ctx, req, &plant);
     }
     memset(&hdr, 0, sizeof hdr);
     /* without emit (tests), everything goes in one reply */

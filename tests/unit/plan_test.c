@@ -327,7 +327,7 @@ static void test_delays(void **state)
     /* the export carries the delays; applied on a fresh runtime, the same
      * digest */
     tm_plant_t out;
-    assert_int_equal(tm_plan_export(f->rt, "e.yaml", &out), 0);
+    assert_int_equal(tm_plan_export(f->rt, "e.yaml", NULL, &out), 0);
     assert_int_equal(out.n_links, 4);
     uint32_t delays = 0;
     for (size_t j = 0; j < out.n_links; j++) {
@@ -401,10 +401,12 @@ static void test_references(void **state)
     assert_int_equal(s_count(f, TM_DB_LINKS), 1);
     assert_int_equal(s_plan(f, part), 0);
     assert_true(tm_plan_empty(&f->plan));
-    /* the export holds this node's actors and the links into them */
+    /* the export holds this node's actors, placed, and the links into
+     * them */
     tm_plant_t out;
-    assert_int_equal(tm_plan_export(f->rt, "e.yaml", &out), 0);
+    assert_int_equal(tm_plan_export(f->rt, "e.yaml", "node-a", &out), 0);
     assert_int_equal(out.n_actors, 1);
+    assert_string_equal(out.actors[0].node, "node-a");
     assert_int_equal(out.n_links, 1);
     assert_int_equal(out.links[0].delay, 2);
     tm_plant_free(&out);
@@ -530,7 +532,7 @@ static void test_export_round_trip(void **state)
     assert_int_equal(tm_rt_step(f->rt, 17), 0);
     assert_int_equal(tm_rt_set(f->rt, "o1", "x", 0.25), 0);
     tm_plant_t out;
-    assert_int_equal(tm_plan_export(f->rt, "e.yaml", &out), 0);
+    assert_int_equal(tm_plan_export(f->rt, "e.yaml", NULL, &out), 0);
     assert_int_equal(out.n_actors, 4);
     assert_int_equal(out.n_links, 4);
     s_fix_t g;
