@@ -90,6 +90,9 @@ void tmi_plan_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         tm_stage_chunk(m->stage, p->name, strlen(p->name), env->payload,
                        env->payload_len, tm_time_now(), &h, why, sizeof why);
     if (rc != 0) {
+        /* a chunk that does not decode is malformed (section 7.8) */
+        m->malformed +=
+            rc <= TM_ERR_WIRE_TRUNCATED && rc >= TM_ERR_WIRE_MALFORMED;
         tm_log(TM_LOG_WARN, "mesh: part of a plant from %s refused: %s",
                p->name, why);
     }

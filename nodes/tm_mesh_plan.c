@@ -81,6 +81,39 @@ int tmi_plan_all_alive(tm_mesh_t *m, const char *what, char *why, size_t cap)
     return 0;
 }
 
+/* No actor moves between nodes: each runs, as far as this node knows
+ * (its own actors, the directory), where the plant places it. The nodes
+ * concerned check again at prepare. */
+static int s_no_moves(tm_mesh_t *m, const tm_plant_t *plant,
+                      const tm_plant_node_t *nodes, const uint32_t *where,
+                      char *why, size_t cap)
+{
+    char at[TM_PLANT_FILE_MAX + 48];
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        const tm_plant_actor_t *a = &plant->actors[i];
+        tm_rt_actor_t v;
+        const char *runs = tm_mesh_owner(m, a->id, NULL);
+        if (runs == NULL && tm_rt_get(m->rt, a->id, &v) == 0 && !v.remote) {
+            runs = m->name;
+        }
+        if (runs == NULL || strcmp(runs, nodes[where[i]].name) == 0) {
+            continue;
+        }
+        tm_plant_pos_t pos =
+            a->pos[TM_PLANT_F_NODE].line > 0   ? a->pos[TM_PLANT_F_NODE]
+            : a->pos[TM_PLANT_F_SITE].line > 0 ? a->pos[TM_PLANT_F_SITE]
+                                               : a->pos[TM_PLANT_F_ID];
+        tm_plant_where(plant, pos, at, sizeof at);
+        snprintf(why, cap,
+                 "%sactors[%u]: actor '%s' runs on node %s, and the plant "
+                 "places it on node %s: apply does not move actors between "
+                 "nodes (apply the file without it, then with it)",
+                 at, a->index, a->id, runs, nodes[where[i]].name);
+        return TM_ERR_EXISTS;
+    }
+    return 0;
+}
+
 /* The nodes for placement: this node, then every named peer; peer_of[k]
  * the peer of node k (S_SELF for this node). */
 static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of)
@@ -587,6 +620,9 @@ int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
         return TM_ERR_NOMEM;
     }
     rc = tm_plant_place(plant, nodes, n, 0, where, why, cap);
+    if (rc == 0) {
+        rc = s_no_moves(m, plant, nodes, where, why, cap);
+    }
     if (rc != 0 && apply) {
         size_t w = strlen(why);
         snprintf(why + w, cap - w, " (nothing was changed)");

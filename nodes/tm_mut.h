@@ -124,9 +124,11 @@ int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
 
 /* What tm_mut_apply checks before it changes anything, without changing
  * anything (a node of a mesh checks its part of a plant before every node
- * commits): the memory the new actors need, and that no other node of the
- * mesh has the id of a new actor. Errors: TM_ERR_NOMEM, TM_ERR_EXISTS
- * (with the file's line in why), TM_ERR_INVAL (a plan of several nodes). */
+ * commits): the memory the new actors need, that no other node of the
+ * mesh has the id of a new actor, and that the actors of other nodes the
+ * plan reads run on the node the plant says (actors do not move). Errors:
+ * TM_ERR_NOMEM, TM_ERR_EXISTS (with the file's line in why), TM_ERR_INVAL
+ * (a plan of several nodes). */
 int tm_mut_apply_check(tm_mut_t *m, const tm_plan_t *plan, char *why);
 
 /* "a, b, c" of variable names into buf ("none" when n = 0). */

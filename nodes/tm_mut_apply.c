@@ -548,8 +548,33 @@ static int s_check_elsewhere(tm_mut_t *m, const tm_plan_t *plan,
                 "%sactors[%zu].id: actor '%s' already exists on node %s, and "
                 "the plant places it on node %s: apply does not move actors "
                 "between nodes (apply the file without it, then with it)",
-                where, (size_t)(a - plan->plant->actors), a->id, owner,
-                nd->node);
+                where, (size_t)a->index, a->id, owner, nd->node);
+        }
+    }
+    return 0;
+}
+
+/* A reference (an actor of another node that links here read) must run
+ * where the plant says, as far as the directory here knows. */
+static int s_check_references(tm_mut_t *m, const tm_plan_t *plan, char *why)
+{
+    char where[TM_PLANT_FILE_MAX + 48];
+    for (size_t i = 0; m->remote != NULL && i < plan->n_actors; i++) {
+        const tm_plant_actor_t *a = plan->actors[i].src;
+        const tm_model_t *model = NULL;
+        if (!plan->actors[i].foreign) {
+            continue;
+        }
+        const char *owner = m->remote(m->mesh, a->id, &model);
+        if (owner != NULL && strcmp(owner, a->node) != 0) {
+            tm_plant_where(plan->plant, a->pos[TM_PLANT_F_ID], where,
+                           sizeof where);
+            return tmi_mut_why(
+                why, TM_ERR_EXISTS,
+                "%sactors[%u]: actor '%s' runs on node %s, and the plant "
+                "places it on node %s: apply does not move actors between "
+                "nodes (apply the file without it, then with it)",
+                where, a->index, a->id, owner, a->node);
         }
     }
     return 0;
@@ -564,6 +589,9 @@ int tm_mut_apply_check(tm_mut_t *m, const tm_plan_t *plan, char *why)
     int rc = s_check_memory(m, plan, &plan->nodes[0], why);
     if (rc == 0) {
         rc = s_check_elsewhere(m, plan, &plan->nodes[0], why);
+    }
+    if (rc == 0) {
+        rc = s_check_references(m, plan, why);
     }
     return rc;
 }

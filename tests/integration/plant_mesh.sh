@@ -175,10 +175,10 @@ expect_ok at a spawn zz --model tank --node node-c
 h2=$(digest)
 sed 's/^  - id: osc1$/  - id: zz\n    model: tank\n    site: treatment-plant\n  - id: osc1/' \
     "$plant" >"$WORK/conflict.yaml"
-expect_fail 1 "actor 'zz' already exists on node node-c, and the plant places it on node node-b: apply does not move actors between nodes" \
+expect_fail 1 "actors[8]: actor 'zz' runs on node node-c, and the plant places it on node node-b: apply does not move actors between nodes" \
     at a apply "$WORK/conflict.yaml"
-expect_fail 1 "(node node-b; nothing was changed on any node)" \
-    at c apply "$WORK/conflict.yaml"
+expect_fail 1 "actor 'zz' runs on node node-c, and the plant places it on node node-b" \
+    at c diff "$WORK/conflict.yaml"
 eq "$(digest)" "$h2" "digest after an id conflict on node-b"
 eq "$(spread)" "6 4 5" "actors after an id conflict on node-b"
 expect_ok at a kill zz

@@ -448,6 +448,18 @@ static void test_references(void **state)
     assert_int_equal(tm_mut_apply(f->mut, &f->plan, NULL, f->why),
                      TM_ERR_EXISTS);
     assert_int_equal(tm_rt_count(f->rt), 1);
+    /* a reference placed on another node than the one it runs on */
+    assert_int_equal(s_plan(f, "actors:\n  - {id: t0, model: tank}\n"
+                               "  - {id: x1, model: tank, node: node-b}\n"
+                               "links:\n  - {from: x1.level, to: t0.qin}\n"),
+                     0);
+    assert_int_equal(tm_mut_apply_check(f->mut, &f->plan, f->why),
+                     TM_ERR_EXISTS);
+    assert_string_equal(f->why,
+                        "p.yaml:3:10: actors[1]: actor 'x1' runs on node "
+                        "node-c, and the plant places it on node node-b: "
+                        "apply does not move actors between nodes (apply "
+                        "the file without it, then with it)");
     /* a node holds only the links into its own actors */
     s_refused(f,
               "actors:\n  - {id: t0, model: tank}\n"
