@@ -4,6 +4,8 @@
 #   tools/dev.sh deps    install the Debian 12 packages (root or sudo)
 #   tools/dev.sh build   deps + release build in build/
 #   tools/dev.sh demo    build + start a node on its defaults with a demo plant
+#   tools/dev.sh demo-mesh  build + the three-site example: three nodes from
+#                        config/node-a/b/c.ini and config/three-site-plant.yaml
 #   tools/dev.sh test    deps + format check + gcc build + clang ASan/UBSan
 #                        build (with fuzz targets) + ctest + TSan runtime tests
 #   tools/dev.sh bench   release build + the benchmarks with their checks
@@ -75,6 +77,11 @@ demo)
     configure_build build -DCMAKE_C_COMPILER=gcc
     exec "$root/tools/demo.sh" "$root/build"
     ;;
+demo-mesh)
+    deps
+    configure_build build -DCMAKE_C_COMPILER=gcc
+    exec "$root/tools/demo-mesh.sh" "$root/build"
+    ;;
 test)
     deps
     format_check
@@ -116,7 +123,7 @@ bench)
     (cd "$root/build" && ctest --output-on-failure -L '^long$')
     ;;
 *)
-    echo "usage: tools/dev.sh deps|build|demo|test|bench" >&2
+    echo "usage: tools/dev.sh deps|build|demo|demo-mesh|test|bench" >&2
     exit 2
     ;;
 esac
