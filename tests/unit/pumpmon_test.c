@@ -168,7 +168,6 @@ static void test_fault_alarm(void **st)
         if (first < 0 && s_out(&t, "alarm") != 0.0) {
             first = r;
         }
-
     }
     printf("flow fault: alarm after %d rows, score %.2f\n", first,
            s_out(&t, "score"));
