@@ -64,28 +64,34 @@ enum {
 
 #define U TMI_UNBOUNDED
 
-/* Signal table: name, SI unit, documentation, typical sd (default). */
+/* Signal table: name, SI unit, documentation, typical sd (default), the
+ * range a measurement must be in (the data contract's plausibility
+ * check: beyond it a sensor is broken, not the pump). */
 #define S_SIGNALS(X)                                                           \
-    X(vib1, "m/s^2", "vibration (RMS acceleration), drive end", 0.01)          \
-    X(vib2, "m/s^2", "vibration (RMS acceleration), pump end", 0.01)           \
-    X(current, "A", "motor current", 0.5)                                      \
-    X(pressure, "Pa", "loop pressure after the pump", 2e4)                     \
-    X(t_motor, "degC", "motor body temperature", 0.5)                          \
-    X(t_fluid, "degC", "fluid temperature in the loop", 0.05)                  \
-    X(voltage, "V", "motor voltage", 10.0)                                     \
-    X(flow, "m^3/s", "circulation flow", 1e-5)
+    X(vib1, "m/s^2", "vibration (RMS acceleration), drive end", 0.01, 0.0,     \
+      2000.0)                                                                  \
+    X(vib2, "m/s^2", "vibration (RMS acceleration), pump end", 0.01, 0.0,      \
+      2000.0)                                                                  \
+    X(current, "A", "motor current", 0.5, -1e5, 1e5)                           \
+    X(pressure, "Pa", "loop pressure after the pump (gauge)", 2e4, -1.1e5,     \
+      1e9)                                                                     \
+    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0)          \
+    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0)  \
+    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6)                          \
+    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3)
 
 static const tm_var_t s_inputs[S_NINPUTS] = {
-#define X(n, u, d, s) {#n, u, 0.0, -U, U, TM_VAR_MEASURED, "measured " d},
+#define X(n, u, d, s, lo, hi)                                                  \
+    {#n, u, 0.0, lo, hi, TM_VAR_MEASURED, "measured " d},
     S_SIGNALS(X)
 #undef X
 };
 
 static const tm_var_t s_outputs[S_NOUTPUTS] = {
-#define X(n, u, d, s) {#n, u, 0.0, -U, U, 0, "estimated " d},
+#define X(n, u, d, s, lo, hi) {#n, u, 0.0, -U, U, 0, "estimated " d},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s)                                                          \
+#define X(n, u, d, s, lo, hi)                                                  \
     {#n "_sd", u, 0.0, 0.0, U, 0, "standard deviation of the next " #n},
         S_SIGNALS(X)
 #undef X
@@ -95,14 +101,15 @@ static const tm_var_t s_outputs[S_NOUTPUTS] = {
 };
 
 static const tm_var_t s_states[S_NSTATES] = {
-#define X(n, u, d, s) {"b_" #n, u, 0.0, -U, U, 0, "normal level of " #n},
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"b_" #n, u, 0.0, -U, U, 0, "normal level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s)                                                          \
+#define X(n, u, d, s, lo, hi)                                                  \
     {"p_" #n, u "^2", 0.0, 0.0, U, 0, "variance of the level of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s)                                                          \
+#define X(n, u, d, s, lo, hi)                                                  \
     {"e_" #n, "1", 0.0, -U, U, 0, "mean recent innovation of " #n},
             S_SIGNALS(X)
 #undef X
@@ -110,14 +117,15 @@ static const tm_var_t s_states[S_NSTATES] = {
 };
 
 static const tm_var_t s_params[S_NPARAMS] = {
-#define X(n, u, d, s) {"mu_" #n, u, 0.0, -U, U, 0, "initial level of " #n},
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"mu_" #n, u, 0.0, -U, U, 0, "initial level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s)                                                          \
+#define X(n, u, d, s, lo, hi)                                                  \
     {"sd_" #n, u, s, 1e-300, U, 0, "measurement noise of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s)                                                          \
+#define X(n, u, d, s, lo, hi)                                                  \
     {"su_" #n,                                                                 \
      "1",                                                                      \
      0.0,                                                                      \
@@ -278,7 +286,7 @@ static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
                         char *why, size_t cap)
 {
     static const char *const names[S_NSIG] = {
-#define X(nm, u, d, s) #nm,
+#define X(nm, u, d, s, lo, hi) #nm,
         S_SIGNALS(X)
 #undef X
     };
