@@ -407,7 +407,9 @@ int tm_telem_open(tm_telem_t **out, void *zctx, const tm_telem_opts_t *opts,
     t->sched = opts->sched;
     t->horizon = opts->horizon ? opts->horizon : 64;
     t->history = opts->history ? opts->history : 512;
-    t->window_ticks = (uint64_t)ceil(opts->window / tm_rt_h(opts->rt));
+    /* window <= 3600 s, h > 0: clamp, a tiny h must not overflow */
+    double wt = ceil(opts->window / tm_rt_h(opts->rt));
+    t->window_ticks = wt < 1e12 ? (uint64_t)wt : (uint64_t)1e12;
     tm_index_init(&t->index);
     tm_wire_buf_init(&t->out);
     int rc = s_bind(&t->pull, zctx, ZMQ_PULL, opts->endpoint, t->endpoint,
