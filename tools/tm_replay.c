@@ -18,12 +18,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_GAP_MS     10000 /* between a run's progress items at most */
-#define S_SUB_HWM    200000
-#define S_TICK_EPS   1e-9
-#define S_ROW_NS     1000000000LL
-#define S_SPEED_MAX  1000.0
-#define S_CHUNK_MSGS 5000 /* outputs of one chunk, well under a PUB's HWM */
+#define S_GAP_MS      10000 /* between a run's progress items at most */
+#define S_SUB_HWM     200000
+#define S_TICK_EPS    1e-9
+#define S_ROW_NS      1000000000LL
+#define S_SPEED_MAX   1000.0
+#define S_CHUNK_MSGS  5000 /* outputs of one chunk, well under a PUB's HWM */
+#define S_PROBE_STEPS 50   /* single steps to see the probe's output */
+#define S_PROBE_MS    200  /* wait for outputs after each */
 
 void tmi_replay_log(tmi_replay_t *rp, const char *fmt, ...)
 {
@@ -206,15 +208,26 @@ int tmi_replay_run_ticks(tmi_replay_t *rp, uint64_t ticks)
     return rc;
 }
 
-int tmi_replay_spawn_all(tmi_replay_t *rp)
+static int s_spawn(tmi_replay_t *rp, const char *id)
 {
     char period[16];
     snprintf(period, sizeof period, "%" PRIu32, rp->period);
+    const char *argv[] = {"spawn",         id,         "--model",
+                          TM_REPLAY_MODEL, "--period", period};
+    return tmi_replay_cmd(rp, 6, argv, NULL);
+}
+
+static int s_kill(tmi_replay_t *rp, const char *id)
+{
+    const char *argv[] = {"kill", id};
+    return tmi_replay_cmd(rp, 2, argv, NULL);
+}
+
+int tmi_replay_spawn_all(tmi_replay_t *rp)
+{
     for (size_t i = 0; i < rp->n; i++) {
         tmi_rfile_t *rf = &rp->files[i];
-        const char *argv[] = {"spawn",         rf->f->id,  "--model",
-                              TM_REPLAY_MODEL, "--period", period};
-        int rc = tmi_replay_cmd(rp, 6, argv, NULL);
+        int rc = s_spawn(rp, rf->f->id);
         if (rc != 0) {
             return rc;
         }
@@ -223,6 +236,34 @@ int tmi_replay_spawn_all(tmi_replay_t *rp)
     tmi_replay_log(rp, "spawned %zu %s twins (period %" PRIu32 " ticks)", rp->n,
                    TM_REPLAY_MODEL, rp->period);
     return 0;
+}
+
+int tmi_replay_probe(tmi_replay_t *rp)
+{
+    snprintf(rp->probe, sizeof rp->probe, "replay-probe-%ld", (long)getpid());
+    int rc = s_spawn(rp, rp->probe);
+    rp->probe_live = rc == 0;
+    for (int i = 0; rc == 0 && !rp->probe_seen; i++) {
+        if (i == S_PROBE_STEPS) {
+            rc = tmi_replay_fail(rp, TM_ERR_TIMEOUT,
+                                 "no twin output arrived from the node's "
+                                 "outputs endpoint %s in %d steps",
+                                 rp->base.outputs, S_PROBE_STEPS);
+            break;
+        }
+        rc = tmi_replay_run_ticks(rp, rp->period);
+        if (rc == 0) {
+            tmi_replay_poll(rp, S_PROBE_MS);
+        }
+    }
+    if (rc == 0) {
+        rc = s_kill(rp, rp->probe);
+        rp->probe_live = rc != 0;
+    }
+    while (tmi_replay_poll(rp, 0) > 0) {
+        /* the probe's last outputs */
+    }
+    return rc;
 }
 
 /* "params@N" in the body ({"params": N}) or else in the message. */
@@ -411,7 +452,8 @@ static void s_output(tmi_replay_t *rp, const tm_telem_output_t *o)
     tmi_rfile_t *rf = s_find(rp, o->asset);
     rp->res->outputs++;
     if (rf == NULL) {
-        rp->res->unmatched++; /* another asset on that node */
+        rp->probe_seen |= strcmp(o->asset, rp->probe) == 0;
+        rp->res->unmatched++; /* the probe, or another asset on that node */
         return;
     }
     if (!rf->seen || o->tick > rf->last_tick) {
@@ -603,10 +645,12 @@ static void s_leave_node(tmi_replay_t *rp)
     rp->err = err; /* the first error stays the one reported */
     rp->errlen = sizeof err;
     for (size_t i = 0; i < rp->n; i++) {
-        const char *argv[] = {"kill", rp->files[i].f->id};
-        if (rp->files[i].spawned && tmi_replay_cmd(rp, 2, argv, NULL) != 0) {
+        if (rp->files[i].spawned && s_kill(rp, rp->files[i].f->id) != 0) {
             tmi_replay_log(rp, "%s", err);
         }
+    }
+    if (rp->probe_live && s_kill(rp, rp->probe) != 0) {
+        tmi_replay_log(rp, "%s", err);
     }
     const char *c = rp->base.clock;
     if (strcmp(c, "realtime") == 0 || strcmp(c, "fast") == 0) {

@@ -15,7 +15,11 @@
  * the node's telemetry.received counter covers them, runs to the last of
  * those steps and reads the outputs of every twin up to it. Each twin is
  * calibrated (`calibrate ID --window 400`) when its rows 0..399 have been
- * stepped and before row 400 is. The result does not depend on timing.
+ * stepped and before row 400 is. Before the twins are spawned a probe
+ * twin is stepped until its outputs arrive (a subscription takes effect
+ * some time after it is made) and killed, so the twins step the same
+ * ticks after their spawn in every run: the result does not depend on
+ * timing.
  *
  * Realtime replay (speed X): the node's clock runs in real time, and rows
  * are sent at X rows per second per file, the file's time compressed X

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_PROBE_STEPS    50   /* single steps to see the first output */
-#define S_PROBE_MS       200  /* wait for outputs after each */
 #define S_DISCOVER_STEPS 4096 /* steps to see a row's time come back */
 #define S_SLICE_MS       20   /* realtime: outputs are read this often */
 #define S_START_S        0.1  /* realtime: the schedule starts this later */
@@ -59,36 +57,6 @@ static int s_wait_outputs(tmi_replay_t *rp, uint64_t e)
         }
         tmi_replay_poll(rp, (int)(left * 1000) + 1);
     }
-}
-
-static bool s_any_seen(const tmi_replay_t *rp)
-{
-    for (size_t i = 0; i < rp->n; i++) {
-        if (rp->files[i].seen) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Step until outputs arrive: a SUB socket only gets what is published
- * after its subscription reached the node. */
-static int s_probe(tmi_replay_t *rp)
-{
-    for (int i = 0; i < S_PROBE_STEPS; i++) {
-        int rc = tmi_replay_run_ticks(rp, rp->period);
-        if (rc != 0) {
-            return rc;
-        }
-        tmi_replay_poll(rp, S_PROBE_MS);
-        if (s_any_seen(rp)) {
-            return s_wait_outputs(rp, rp->tick);
-        }
-    }
-    return tmi_replay_fail(rp, TM_ERR_TIMEOUT,
-                           "no twin output arrived from the node's outputs "
-                           "endpoint %s in %d steps",
-                           rp->base.outputs, S_PROBE_STEPS);
 }
 
 /* Send row 0 of every file, then step one row step at a time until an
@@ -219,8 +187,8 @@ static void s_progress(tmi_replay_t *rp, int64_t first, int64_t last,
 
 int tmi_replay_paused(tmi_replay_t *rp)
 {
-    int rc = tmi_replay_spawn_all(rp);
-    rc = rc == 0 ? s_probe(rp) : rc;
+    int rc = tmi_replay_probe(rp);
+    rc = rc == 0 ? tmi_replay_spawn_all(rp) : rc;
     rc = rc == 0 ? s_discover(rp) : rc;
     int64_t first = (int64_t)rp->tick;
     int shown = 0;
@@ -295,18 +263,9 @@ static bool s_rt_done(const tmi_replay_t *rp)
 
 static int s_rt_start(tmi_replay_t *rp)
 {
-    int rc = tmi_replay_spawn_all(rp);
+    int rc = tmi_replay_probe(rp);
+    rc = rc == 0 ? tmi_replay_spawn_all(rp) : rc;
     rc = rc == 0 ? tmi_replay_clock(rp, "realtime") : rc;
-    double deadline = tm_time_now() + rp->timeout_ms / 1000.0;
-    while (rc == 0 && !s_any_seen(rp)) {
-        if (tm_time_now() > deadline || s_stopped(rp)) {
-            return tmi_replay_fail(rp, TM_ERR_TIMEOUT,
-                                   "no twin output arrived from the node's "
-                                   "outputs endpoint %s within %g s",
-                                   rp->base.outputs, rp->timeout_ms / 1e3);
-        }
-        tmi_replay_poll(rp, S_SLICE_MS);
-    }
     size_t samples = rp->n * TM_SKAB_SIGNALS;
     tmi_replay_log(rp,
                    "realtime: %g rows/s per file, %zu files: %.0f samples/s; "

@@ -65,8 +65,11 @@ typedef struct {
     size_t n;
     size_t *by_id; /* indices of files sorted by id */
     tm_telem_batch_t batch;
-    uint64_t sent;    /* samples sent */
-    int outputs_wait; /* ms an output wait may take */
+    uint64_t sent;                  /* samples sent */
+    int outputs_wait;               /* ms an output wait may take */
+    char probe[TM_SKAB_ID_MAX + 1]; /* the probe twin's id */
+    bool probe_live;                /* spawned and not killed yet */
+    bool probe_seen;                /* an output of it arrived */
 } tmi_replay_t;
 
 /* ---- tm_replay.c --------------------------------------------------------- */
@@ -91,6 +94,11 @@ int tmi_replay_clock(tmi_replay_t *rp, const char *mode);
 /* run --ticks N; rp->tick gets the tick it ended on. */
 int tmi_replay_run_ticks(tmi_replay_t *rp, uint64_t ticks);
 int tmi_replay_spawn_all(tmi_replay_t *rp);
+/* Make sure outputs reach the SUB socket before any twin of a file steps
+ * (a subscription takes effect some time after connecting): spawn a probe
+ * twin, step one row step at a time until its output arrives, kill it. So
+ * the file's twins all step the same ticks, run after run. */
+int tmi_replay_probe(tmi_replay_t *rp);
 /* calibrate ID --window N; rf->res->params gets the parameter set. */
 int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf);
 

@@ -43,6 +43,7 @@ typedef struct {
     uint64_t ts0;
     int64_t k0;
     uint64_t params;
+    uint64_t spawn_tick;
     uint32_t rows_stepped;       /* steps that had samples */
     int64_t rows_at_calibration; /* -1: never calibrated */
     fk_slot_t pend[FK_PEND];
@@ -348,6 +349,7 @@ static void fk_spawn(fk_node_t *fk, fk_req_t *rq, const tm_console_req_t *r)
             a->live = true;
             a->period = period ? (uint32_t)atoi(period) : 1;
             a->rows_at_calibration = -1;
+            a->spawn_tick = fk->tick;
             fk_reply(fk, rq, 0, "spawned", false, NULL);
             return;
         }

@@ -3,10 +3,11 @@
  * step (none late, none early, gaps in a file and steps of several ticks
  * included), each twin is calibrated after exactly `window` stepped rows,
  * every row gets its own output back by time, the traced values are the
- * twin's, and what the replay leaves behind on a node (no twins, the clock
- * as it was). Then the refusals: an id in use, a tick step that does not
- * divide a row, a node without telemetry, no node at all, a node binary
- * that exits at once; and a realtime replay on the fake's own clock. */
+ * twin's, the twins step the same ticks run after run, and what the replay
+ * leaves behind on a node (no twins, the clock as it was). Then the refusals:
+ * an id in use, a tick step that does not divide a row, a node without
+ * telemetry, no node at all, a node binary that exits at once; and a realtime
+ * replay on the fake's own clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,32 +236,45 @@ static const s_spec_t s_period_specs[] = {
 };
 
 /* h = 0.25 s: a twin steps every 4 ticks, a row every step; the anchor is
- * 10 ticks on, so row 0's step is found after several steps. */
+ * 10 ticks on, so row 0's step is found after several steps. Twice: the
+ * twin steps the same ticks after its spawn both times (the probe, not
+ * the twin, waits for the subscription). */
 static void test_paused_period(void **state)
 {
     (void)state;
-    s_fx_t *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    s_setup_files(fx, s_period_specs, 1);
-    fx->fk.h = 0.25;
-    fx->fk.window_ticks = 10;
-    fk_start(&fx->fk);
-    tm_replay_opts_t o = s_opts(fx, 10);
-    int rc =
-        tm_replay_run(fx->files, fx->n, &o, &fx->res, fx->err, sizeof fx->err);
-    fk_stop(&fx->fk);
-    if (rc != 0) {
-        fail_msg("replay: %s", fx->err);
+    int64_t k0[2];
+    uint64_t end[2];
+    for (int run = 0; run < 2; run++) {
+        s_fx_t *fx = calloc(1, sizeof *fx);
+        assert_non_null(fx);
+        s_setup_files(fx, s_period_specs, 1);
+        fx->fk.h = 0.25;
+        fx->fk.window_ticks = 10;
+        fk_start(&fx->fk);
+        tm_replay_opts_t o = s_opts(fx, 10);
+        int rc = tm_replay_run(fx->files, fx->n, &o, &fx->res, fx->err,
+                               sizeof fx->err);
+        fk_stop(&fx->fk);
+        if (rc != 0) {
+            fail_msg("replay: %s", fx->err);
+        }
+        assert_int_equal(fx->res.period, 4);
+        s_check_rows(fx);
+        const fk_asset_t *a = &fx->fk.assets[0]; /* the probe's slot, again */
+        assert_string_equal(a->id, "skab-a");
+        assert_int_equal(a->rows_at_calibration, 10);
+        assert_int_equal(fx->res.files[0].calib_row, 10);
+        assert_true(fx->fk.late == 0 && fx->fk.early == 0);
+        assert_true(fx->res.unmatched > 0); /* steps before row 0, the gap */
+        assert_string_equal(fx->fk.clock, "paused");
+        assert_int_equal(fk_live(&fx->fk), 0);
+        k0[run] = a->k0 - (int64_t)a->spawn_tick;
+        end[run] = fx->fk.tick - a->spawn_tick;
+        s_teardown(fx, s_period_specs);
+        free(fx);
     }
-    assert_int_equal(fx->res.period, 4);
-    s_check_rows(fx);
-    assert_int_equal(fx->fk.assets[0].rows_at_calibration, 10);
-    assert_int_equal(fx->res.files[0].calib_row, 10);
-    assert_true(fx->fk.late == 0 && fx->fk.early == 0);
-    assert_true(fx->res.unmatched > 0); /* steps before row 0, the gap */
-    assert_string_equal(fx->fk.clock, "paused");
-    s_teardown(fx, s_period_specs);
-    free(fx);
+    assert_true(k0[0] == k0[1]);
+    assert_true(end[0] == end[1]);
 }
 
 static const s_spec_t s_small_specs[] = {
