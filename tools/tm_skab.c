@@ -333,14 +333,15 @@ static int s_lines(s_parse_t *ps, const char *text, size_t len)
         p += 3;
     }
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl != NULL ? nl : end;
-        const char *e = stop;
+        size_t left = (size_t)(end - p);
+        const char *nl = memchr(p, '\n', left);
+        size_t n = nl != NULL ? (size_t)(nl - p) : left;
         ps->line++;
-        if (e > p && e[-1] == '\r') {
-            e--;
+        if (n > 0 && p[n - 1] == '\r') {
+            n--;
         }
-        if (memchr(p, '\0', (size_t)(e - p)) != NULL) {
+        const char *e = p + n;
+        if (memchr(p, '\0', n) != NULL) {
             return s_fail(ps, "a NUL byte (not a text file)");
         }
         bool blank = true;
