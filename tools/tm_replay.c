@@ -26,6 +26,7 @@
 #define S_CHUNK_MSGS  5000 /* outputs of one chunk, well under a PUB's HWM */
 #define S_PROBE_STEPS 50   /* single steps to see the probe's output */
 #define S_PROBE_MS    200  /* wait for outputs after each */
+#define S_LEAVE_MS    3000 /* each request that cleans up a running node */
 
 void tmi_replay_log(tmi_replay_t *rp, const char *fmt, ...)
 {
@@ -95,7 +96,7 @@ int tmi_replay_cmd(tmi_replay_t *rp, int argc, const char *const *argv,
     int timeout = rp->timeout_ms;
     for (;;) {
         tm_client_reply_t rep;
-        rc = tm_client_recv(rp->client, timeout, rp->o->stop, &rep);
+        rc = tm_client_recv(rp->client, timeout, rp->stop, &rep);
         if (rc == TM_ERR_CLOSED) {
             tm_client_cancel(rp->client);
             return tmi_replay_fail(rp, rc, "interrupted during '%s'", what);
@@ -288,7 +289,7 @@ int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf)
     tm_client_reply_t rep;
     memset(&rep, 0, sizeof rep);
     if (rc == 0) {
-        rc = tm_client_recv(rp->client, rp->timeout_ms, rp->o->stop, &rep);
+        rc = tm_client_recv(rp->client, rp->timeout_ms, rp->stop, &rep);
     }
     if (rc != 0) {
         tm_client_reset(rp->client);
@@ -664,8 +665,12 @@ static void s_leave_node(tmi_replay_t *rp)
 
 static void s_close(tmi_replay_t *rp, int rc)
 {
-    if (rp->client != NULL && rp->node == NULL && rc != TM_ERR_NODE_DOWN &&
-        !s_stopped(rp)) {
+    if (rp->client != NULL && rp->node == NULL && rc != TM_ERR_NODE_DOWN) {
+        /* after Ctrl-C too: a running node is left as it was found, with
+         * a short patience */
+        rp->stop = NULL;
+        rp->timeout_ms =
+            rp->timeout_ms < S_LEAVE_MS ? rp->timeout_ms : S_LEAVE_MS;
         s_leave_node(rp);
     }
     if (rp->node != NULL && rc != 0 && rp->o->log != NULL) {
@@ -836,6 +841,7 @@ int tm_replay_run(tm_skab_file_t *const *files, size_t n,
     rp.errlen = errlen;
     rp.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : TM_REPLAY_TIMEOUT_MS;
     rp.outputs_wait = rp.timeout_ms;
+    rp.stop = o->stop;
     tm_telem_batch_init(&rp.batch);
     double t0 = tm_time_now();
     int rc = s_check_opts(&rp, n);

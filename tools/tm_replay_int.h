@@ -50,7 +50,8 @@ typedef struct {
     char *err;
     size_t errlen;
     int timeout_ms;
-    tm_nodeproc_t *node; /* the node started for the replay, or NULL */
+    volatile sig_atomic_t *stop; /* o->stop; NULL while cleaning up */
+    tm_nodeproc_t *node;         /* the node started for the replay, or NULL */
     tm_client_t *client;
     void *zctx;
     void *push; /* telemetry */

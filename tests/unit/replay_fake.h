@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +57,9 @@ typedef struct {
     uint32_t horizon;      /* steps */
     bool no_telemetry;     /* stats without a telemetry map */
     bool wildcard;         /* stats show a wildcard host */
+    /* an interrupt (Ctrl-C) of the replay when the fake reaches a tick */
+    volatile sig_atomic_t *interrupt;
+    uint64_t interrupt_tick;
     char clock[16];
     /* the node */
     void *zctx;
@@ -242,6 +246,9 @@ static void fk_publish(fk_node_t *fk, fk_asset_t *a, int64_t k)
 static void fk_step(fk_node_t *fk)
 {
     int64_t k = (int64_t)++fk->tick;
+    if (fk->interrupt != NULL && fk->tick == fk->interrupt_tick) {
+        *fk->interrupt = 1;
+    }
     for (size_t i = 0; i < FK_ASSETS; i++) {
         fk_asset_t *a = &fk->assets[i];
         if (a->live && k % a->period == 0) {

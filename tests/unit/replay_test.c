@@ -4,7 +4,8 @@
  * included), each twin is calibrated after exactly `window` stepped rows,
  * every row gets its own output back by time, the traced values are the
  * twin's, the twins step the same ticks run after run, and what the replay
- * leaves behind on a node (no twins, the clock as it was). Then the refusals:
+ * leaves behind on a node (no twins, the clock as it was; also when
+ * interrupted). Then the refusals:
  * an id in use, a tick step that does not divide a row, a node without
  * telemetry, no node at all, a node binary that exits at once; and a realtime
  * replay on the fake's own clock. */
@@ -340,6 +341,33 @@ static void test_refusals(void **state)
     free(fx);
 }
 
+/* Ctrl-C in the middle of a run: the replay stops with TM_ERR_CLOSED and
+ * still leaves the node as it found it. */
+static void test_interrupted(void **state)
+{
+    (void)state;
+    static volatile sig_atomic_t stop;
+    s_fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    s_setup_files(fx, s_small_specs, 2);
+    snprintf(fx->fk.clock, sizeof fx->fk.clock, "fast");
+    stop = 0;
+    fx->fk.interrupt = &stop;
+    fx->fk.interrupt_tick = 8;
+    fk_start(&fx->fk);
+    tm_replay_opts_t o = s_opts(fx, 400);
+    o.stop = &stop;
+    int rc =
+        tm_replay_run(fx->files, fx->n, &o, &fx->res, fx->err, sizeof fx->err);
+    fk_stop(&fx->fk);
+    assert_int_equal(rc, TM_ERR_CLOSED);
+    assert_non_null(strstr(fx->err, "interrupted"));
+    assert_int_equal(fk_live(&fx->fk), 0);
+    assert_string_equal(fx->fk.clock, "fast");
+    s_teardown(fx, s_small_specs);
+    free(fx);
+}
+
 /* A node of its own: a binary that is not there, or exits at once. */
 static void test_own_node(void **state)
 {
@@ -408,8 +436,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paused),   cmocka_unit_test(test_paused_period),
-        cmocka_unit_test(test_refusals), cmocka_unit_test(test_own_node),
-        cmocka_unit_test(test_realtime),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_interrupted),
+        cmocka_unit_test(test_own_node), cmocka_unit_test(test_realtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
