@@ -1,6 +1,7 @@
 /* tm_cmd_observe: inspect, watch, top, hash. */
 #include "tm_console.h"
 #include "tm_mesh.h"
+#include "tm_telem.h"
 
 #include "tm_err.h"
 
@@ -170,6 +171,9 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_u64(b, "last_stepped", a.health.last_stepped);
     tm_body_kv_f64(b, "step_ns", a.step_ns);
     tm_body_end(b);
+    if (ctx->telem != NULL) {
+        tm_telem_pack_asset(ctx->telem, a.id, b);
+    }
     /* Fallbacks (tier changes by the supervisor) are not recorded yet. */
     tm_body_kv_nil(b, "fallback");
     tm_body_end(b);
