@@ -27,6 +27,9 @@
 #define S_PROBE_STEPS 50   /* single steps to see the probe's output */
 #define S_PROBE_MS    200  /* wait for outputs after each */
 #define S_LEAVE_MS    3000 /* each request that cleans up a running node */
+/* Samples in one frame at most: under TM_TELEM_BATCH_MAX, and at under
+ * 180 bytes a sample, under TM_TELEM_FRAME_MAX. */
+#define S_BATCH_MAX 40000
 
 void tmi_replay_log(tmi_replay_t *rp, const char *fmt, ...)
 {
@@ -224,6 +227,21 @@ static int s_kill(tmi_replay_t *rp, const char *id)
     return tmi_replay_cmd(rp, 2, argv, NULL);
 }
 
+int tmi_replay_retire(tmi_replay_t *rp)
+{
+    for (size_t i = 0; i < rp->n; i++) {
+        tmi_rfile_t *rf = &rp->files[i];
+        if (rf->spawned && rf->max_ts >= rf->ts[rf->f->rows - 1]) {
+            int rc = s_kill(rp, rf->f->id);
+            if (rc != 0) {
+                return rc;
+            }
+            rf->spawned = false;
+        }
+    }
+    return 0;
+}
+
 int tmi_replay_spawn_all(tmi_replay_t *rp)
 {
     for (size_t i = 0; i < rp->n; i++) {
@@ -239,38 +257,11 @@ int tmi_replay_spawn_all(tmi_replay_t *rp)
     return 0;
 }
 
-int tmi_replay_probe(tmi_replay_t *rp)
-{
-    snprintf(rp->probe, sizeof rp->probe, "replay-probe-%ld", (long)getpid());
-    int rc = s_spawn(rp, rp->probe);
-    rp->probe_live = rc == 0;
-    for (int i = 0; rc == 0 && !rp->probe_seen; i++) {
-        if (i == S_PROBE_STEPS) {
-            rc = tmi_replay_fail(rp, TM_ERR_TIMEOUT,
-                                 "no twin output arrived from the node's "
-                                 "outputs endpoint %s in %d steps",
-                                 rp->base.outputs, S_PROBE_STEPS);
-            break;
-        }
-        rc = tmi_replay_run_ticks(rp, rp->period);
-        if (rc == 0) {
-            tmi_replay_poll(rp, S_PROBE_MS);
-        }
-    }
-    if (rc == 0) {
-        rc = s_kill(rp, rp->probe);
-        rp->probe_live = rc != 0;
-    }
-    while (tmi_replay_poll(rp, 0) > 0) {
-        /* the probe's last outputs */
-    }
-    return rc;
-}
-
-/* "params@N" in the body ({"params": N}) or else in the message. */
+/* The parameter set a calibration made: "paramset" in the body, else
+ * "params@N" in the message. */
 static uint64_t s_params_of(json_t *b, const char *message)
 {
-    uint64_t n = s_json_u64(b, "params");
+    uint64_t n = s_json_u64(b, "paramset");
     const char *at = message ? strstr(message, "params@") : NULL;
     if (n == 0 && at != NULL) {
         n = strtoull(at + 7, NULL, 10);
@@ -278,11 +269,11 @@ static uint64_t s_params_of(json_t *b, const char *message)
     return n;
 }
 
-int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf)
+int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf, uint64_t steps)
 {
-    char window[16];
+    char window[24];
     json_t *b = NULL;
-    snprintf(window, sizeof window, "%" PRIu32, rp->o->window);
+    snprintf(window, sizeof window, "%" PRIu64, steps);
     const char *argv[] = {"calibrate", rf->f->id, "--window", window};
     /* through the client itself: the reply's message and tick are wanted */
     int rc = tm_client_send(rp->client, 4, argv);
@@ -307,8 +298,9 @@ int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf)
     if (rc == 0) {
         rf->calibrated = true;
         rf->res->params = s_params_of(b, rep.message);
-        tmi_replay_log(rp, "calibrated %s at tick %" PRIu64 ": %s", rf->f->id,
-                       rep.tick, rep.message ? rep.message : "");
+        tmi_replay_log(rp, "calibrate %s --window %s at tick %" PRIu64 ": %s",
+                       rf->f->id, window, rep.tick,
+                       rep.message ? rep.message : "");
     }
     json_decref(b);
     tm_client_reply_free(&rep);
@@ -317,49 +309,69 @@ int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf)
 
 /* ---- telemetry ----------------------------------------------------------- */
 
-int tmi_replay_queue_row(tmi_replay_t *rp, tmi_rfile_t *rf)
+/* The 8 samples of one row of values under asset id, at time ts. */
+static int s_queue(tmi_replay_t *rp, const char *id, uint64_t ts,
+                   const double *v)
 {
-    size_t r = rf->sent;
-    const double *v = &rf->f->values[r * TM_SKAB_SIGNALS];
-    if (tm_telem_batch_full(&rp->batch, TM_SKAB_SIGNALS)) {
+    if (rp->batch_n + TM_SKAB_SIGNALS > S_BATCH_MAX) {
         int rc = tmi_replay_flush(rp);
         if (rc != 0) {
             return rc;
         }
     }
-    for (size_t k = 0; k < TM_SKAB_SIGNALS; k++) {
-        int rc =
-            tm_telem_batch_add(&rp->batch, rf->f->id, tm_skab_signals[k].signal,
-                               rf->ts[r], v[k], tm_skab_signals[k].unit);
-        if (rc != 0) {
-            return tmi_replay_fail(rp, rc, "cannot encode a sample: %s",
-                                   tm_err_str(rc));
+    if (rp->batch_n + TM_SKAB_SIGNALS > rp->batch_cap) {
+        size_t cap = rp->batch_cap ? 2 * rp->batch_cap : 1024;
+        tm_telem_sample_t *b = realloc(rp->batch, cap * sizeof *b);
+        if (b == NULL) {
+            return tmi_replay_fail(rp, TM_ERR_NOMEM, "out of memory");
         }
+        rp->batch = b;
+        rp->batch_cap = cap;
     }
-    rf->sent++;
+    for (size_t k = 0; k < TM_SKAB_SIGNALS; k++) {
+        tm_telem_sample_t *s = &rp->batch[rp->batch_n++];
+        snprintf(s->asset, sizeof s->asset, "%s", id);
+        snprintf(s->signal, sizeof s->signal, "%s", tm_skab_signals[k].signal);
+        snprintf(s->unit, sizeof s->unit, "%s", tm_skab_signals[k].unit);
+        s->ts = ts;
+        s->value = v[k];
+    }
     return 0;
+}
+
+int tmi_replay_queue_row(tmi_replay_t *rp, tmi_rfile_t *rf)
+{
+    size_t r = rf->sent;
+    int rc =
+        s_queue(rp, rf->f->id, rf->ts[r], &rf->f->values[r * TM_SKAB_SIGNALS]);
+    if (rc == 0) {
+        rf->sent++;
+    }
+    return rc;
 }
 
 int tmi_replay_flush(tmi_replay_t *rp)
 {
-    const uint8_t *frame;
-    size_t len;
-    if (rp->batch.count == 0) {
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    if (rp->batch_n == 0) {
         return 0;
     }
-    int rc = tm_telem_batch_frame(&rp->batch, &frame, &len);
+    int rc = tm_telem_encode(rp->batch, rp->batch_n, 1, &frame, &len);
     if (rc != 0) {
         return tmi_replay_fail(rp, rc, "cannot encode a batch: %s",
                                tm_err_str(rc));
     }
     if (zmq_send(rp->push, frame, len, 0) < 0) {
-        return tmi_replay_fail(
+        rc = tmi_replay_fail(
             rp, TM_ERR_NODE_DOWN, "the node does not take telemetry (%s)",
             errno == EAGAIN ? "send timed out" : zmq_strerror(errno));
+    } else {
+        rp->sent += rp->batch_n;
+        rp->batch_n = 0;
     }
-    rp->sent += rp->batch.count;
-    tm_telem_batch_clear(&rp->batch);
-    return 0;
+    free(frame);
+    return rc;
 }
 
 int tmi_replay_wait_received(tmi_replay_t *rp)
@@ -390,6 +402,40 @@ int tmi_replay_wait_received(tmi_replay_t *rp)
         usleep(pause);
         pause = pause < 32000 ? pause * 2 : pause;
     }
+}
+
+int tmi_replay_probe(tmi_replay_t *rp)
+{
+    snprintf(rp->probe, sizeof rp->probe, "replay-probe-%ld", (long)getpid());
+    int rc = s_spawn(rp, rp->probe);
+    rp->probe_live = rc == 0;
+    /* a node publishes a twin's steps once it has had a sample: the first
+     * row of the first file, under the probe's id */
+    const tm_skab_file_t *f = rp->files[0].f;
+    rc = rc == 0 ? s_queue(rp, rp->probe, (uint64_t)f->ts[0], f->values) : rc;
+    rc = rc == 0 ? tmi_replay_flush(rp) : rc;
+    rc = rc == 0 ? tmi_replay_wait_received(rp) : rc;
+    for (int i = 0; rc == 0 && !rp->probe_seen; i++) {
+        if (i == S_PROBE_STEPS) {
+            rc = tmi_replay_fail(rp, TM_ERR_TIMEOUT,
+                                 "no twin output arrived from the node's "
+                                 "outputs endpoint %s in %d steps",
+                                 rp->base.outputs, S_PROBE_STEPS);
+            break;
+        }
+        rc = tmi_replay_run_ticks(rp, rp->period);
+        if (rc == 0) {
+            tmi_replay_poll(rp, S_PROBE_MS);
+        }
+    }
+    if (rc == 0) {
+        rc = s_kill(rp, rp->probe);
+        rp->probe_live = rc != 0;
+    }
+    while (tmi_replay_poll(rp, 0) > 0) {
+        /* the probe's last outputs */
+    }
+    return rc;
 }
 
 /* ---- outputs ------------------------------------------------------------- */
@@ -433,7 +479,7 @@ static int64_t s_row_of(const tmi_rfile_t *rf, uint64_t ts)
     return -1;
 }
 
-static void s_trace(tmi_replay_t *rp, int64_t row, const tm_telem_output_t *o)
+static void s_trace(tmi_replay_t *rp, int64_t row, const tm_outputs_t *o)
 {
     tm_replay_trace_t *t = &rp->res->trace[row];
     t->have = true;
@@ -442,13 +488,13 @@ static void s_trace(tmi_replay_t *rp, int64_t row, const tm_telem_output_t *o)
     t->params = o->params;
     for (size_t k = 0; k < TM_SKAB_SIGNALS; k++) {
         const char *sig = tm_skab_signals[k].signal;
-        t->measured[k] = tm_telem_value(&o->measured, sig);
-        t->predicted[k] = tm_telem_value(&o->outputs, sig);
-        t->sd[k] = tm_telem_value(&o->uncertainty, sig);
+        t->measured[k] = tm_outputs_value(&o->measured, sig);
+        t->predicted[k] = tm_outputs_value(&o->outputs, sig);
+        t->sd[k] = tm_outputs_value(&o->uncertainty, sig);
     }
 }
 
-static void s_output(tmi_replay_t *rp, const tm_telem_output_t *o)
+static void s_output(tmi_replay_t *rp, const tm_outputs_t *o)
 {
     tmi_rfile_t *rf = s_find(rp, o->asset);
     rp->res->outputs++;
@@ -505,9 +551,9 @@ static int s_read_one(tmi_replay_t *rp)
             }
             ok = false;
         }
-        tm_telem_output_t o;
-        if (ok && tm_telem_output_decode(zmq_msg_data(&body),
-                                         zmq_msg_size(&body), &o) == 0) {
+        tm_outputs_t o;
+        if (ok && tm_outputs_decode(zmq_msg_data(&body), zmq_msg_size(&body),
+                                    &o) == 0) {
             s_output(rp, &o);
         } else {
             rp->res->malformed++;
@@ -586,16 +632,16 @@ static int s_sockets(tmi_replay_t *rp)
             "show none: start it with --telemetry and --outputs)",
             rp->console);
     }
-    if (tm_telem_connect_endpoint(rp->base.telemetry, rp->console, tel,
-                                  sizeof tel) != 0 ||
-        tm_telem_connect_endpoint(rp->base.outputs, rp->console, out,
-                                  sizeof out) != 0) {
+    if (tm_outputs_endpoint(rp->base.telemetry, rp->console, tel, sizeof tel) !=
+            0 ||
+        tm_outputs_endpoint(rp->base.outputs, rp->console, out, sizeof out) !=
+            0) {
         return tmi_replay_fail(rp, TM_ERR_INVAL,
                                "cannot use the node's endpoints %s and %s",
                                rp->base.telemetry, rp->base.outputs);
     }
     tm_sock_opts_t po = {TM_TELEM_FRAME_MAX, 0, -1, NULL, 0};
-    tm_sock_opts_t so = {TM_TELEM_OUTPUT_SIZE, S_SUB_HWM, -1, NULL, 0};
+    tm_sock_opts_t so = {TM_OUTPUTS_SIZE_MAX, S_SUB_HWM, -1, NULL, 0};
     int rc =
         tm_sock_open(&rp->push, rp->zctx, ZMQ_PUSH, tel, TM_SOCK_CONNECT, &po);
     if (rc == 0) {
@@ -694,7 +740,7 @@ static void s_close(tmi_replay_t *rp, int rc)
     }
     free(rp->files);
     free(rp->by_id);
-    tm_telem_batch_destroy(&rp->batch);
+    free(rp->batch);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -842,7 +888,6 @@ int tm_replay_run(tm_skab_file_t *const *files, size_t n,
     rp.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : TM_REPLAY_TIMEOUT_MS;
     rp.outputs_wait = rp.timeout_ms;
     rp.stop = o->stop;
-    tm_telem_batch_init(&rp.batch);
     double t0 = tm_time_now();
     int rc = s_check_opts(&rp, n);
     rc = rc == 0 ? s_files(&rp, files, n) : rc;

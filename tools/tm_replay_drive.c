@@ -37,7 +37,8 @@ static int s_wait_outputs(tmi_replay_t *rp, uint64_t e)
         size_t behind = 0;
         for (size_t i = 0; i < rp->n; i++) {
             const tmi_rfile_t *rf = &rp->files[i];
-            behind += !rf->seen || rf->last_tick + rp->period <= e;
+            behind +=
+                rf->spawned && (!rf->seen || rf->last_tick + rp->period <= e);
         }
         if (behind == 0) {
             return 0;
@@ -111,7 +112,9 @@ static int s_calibrations_due(tmi_replay_t *rp)
         tmi_rfile_t *rf = &rp->files[i];
         if (s_wants_calibration(rp, rf) &&
             s_tick_of(rp, rf, rp->o->window - 1) <= (int64_t)rp->tick) {
-            int rc = tmi_replay_calibrate(rp, rf);
+            /* the steps of rows 0..window-1, no more, no fewer */
+            uint64_t steps = (uint64_t)rf->step[rp->o->window - 1] + 1;
+            int rc = tmi_replay_calibrate(rp, rf, steps);
             if (rc != 0) {
                 return rc;
             }
@@ -206,6 +209,7 @@ int tmi_replay_paused(tmi_replay_t *rp)
         rc = rc == 0 ? tmi_replay_wait_received(rp) : rc;
         rc = rc == 0 ? tmi_replay_run_ticks(rp, (uint64_t)e - rp->tick) : rc;
         rc = rc == 0 ? s_wait_outputs(rp, rp->tick) : rc;
+        rc = rc == 0 ? tmi_replay_retire(rp) : rc;
         s_progress(rp, first, last, &shown);
     }
     return rc;
@@ -220,7 +224,11 @@ static int s_rt_calibrations(tmi_replay_t *rp)
         tmi_rfile_t *rf = &rp->files[i];
         if (s_wants_calibration(rp, rf) && rf->seen &&
             rf->max_ts >= rf->ts[rp->o->window - 1]) {
-            int rc = tmi_replay_calibrate(rp, rf);
+            /* from row 0 to the newest step seen: rows after row
+             * window-1 too if the outputs came late */
+            uint64_t steps =
+                (rf->max_ts - rf->ts[0]) / (uint64_t)rp->row_ns + 1;
+            int rc = tmi_replay_calibrate(rp, rf, steps);
             if (rc != 0) {
                 return rc;
             }
@@ -234,6 +242,7 @@ static int s_rt_until(tmi_replay_t *rp, double due)
 {
     for (;;) {
         int rc = s_rt_calibrations(rp);
+        rc = rc == 0 ? tmi_replay_retire(rp) : rc;
         if (rc != 0) {
             return rc;
         }

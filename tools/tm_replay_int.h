@@ -7,7 +7,8 @@
 #include "tm_client.h"
 #include "tm_nodeproc.h"
 #include "tm_replay.h"
-#include "tm_telem.h"
+#include "tm_outputs.h"
+#include "tm_telem_wire.h"
 
 #include <jansson.h>
 
@@ -64,8 +65,10 @@ typedef struct {
     int64_t row_ns; /* ns between row steps as sent */
     tmi_rfile_t *files;
     size_t n;
-    size_t *by_id; /* indices of files sorted by id */
-    tm_telem_batch_t batch;
+    size_t *by_id;            /* indices of files sorted by id */
+    tm_telem_sample_t *batch; /* the frame being built */
+    size_t batch_n;
+    size_t batch_cap;
     uint64_t sent;                  /* samples sent */
     int outputs_wait;               /* ms an output wait may take */
     char probe[TM_SKAB_ID_MAX + 1]; /* the probe twin's id */
@@ -95,17 +98,23 @@ int tmi_replay_clock(tmi_replay_t *rp, const char *mode);
 /* run --ticks N; rp->tick gets the tick it ended on. */
 int tmi_replay_run_ticks(tmi_replay_t *rp, uint64_t ticks);
 int tmi_replay_spawn_all(tmi_replay_t *rp);
+/* Kill the twins whose file's last row has its output: they would only
+ * step on without data. */
+int tmi_replay_retire(tmi_replay_t *rp);
 /* Make sure outputs reach the SUB socket before any twin of a file steps
  * (a subscription takes effect some time after connecting): spawn a probe
  * twin, step one row step at a time until its output arrives, kill it. So
  * the file's twins all step the same ticks, run after run. */
 int tmi_replay_probe(tmi_replay_t *rp);
-/* calibrate ID --window N; rf->res->params gets the parameter set. */
-int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf);
+/* calibrate ID --window STEPS (the node's window counts steps; a gap in
+ * a file is a step without a row); rf->res->params gets the parameter
+ * set. */
+int tmi_replay_calibrate(tmi_replay_t *rp, tmi_rfile_t *rf, uint64_t steps);
 
 /* Add row rf->sent of rf to the batch (and count it sent). */
 int tmi_replay_queue_row(tmi_replay_t *rp, tmi_rfile_t *rf);
-/* Send the batch as one frame (nothing if empty). */
+/* Send the batch as one frame (nothing if empty); it is sent as it grows
+ * past a frame's limits too. */
 int tmi_replay_flush(tmi_replay_t *rp);
 /* Wait until the node's telemetry.received covers every sample sent. */
 int tmi_replay_wait_received(tmi_replay_t *rp);

@@ -369,8 +369,8 @@ static void s_report(tm_skab_file_t **files, size_t n,
            (unsigned long long)res->accepted, (unsigned long long)res->rejected,
            res->reasons[0] ? " (" : "", res->reasons,
            res->reasons[0] ? ")" : "");
-    printf("outputs: %llu read, %llu not of a row (before row 0 or in a "
-           "gap of a file), %llu malformed\n",
+    printf("outputs: %llu read, %llu not of a row (the probe's, steps "
+           "before row 0 or in a gap of a file), %llu malformed\n",
            (unsigned long long)res->outputs, (unsigned long long)res->unmatched,
            (unsigned long long)res->malformed);
     printf("rows without an output: %zu (%zu of them scored)\n", missing,

@@ -3,7 +3,8 @@
  * answers stats, spawn, clock, run, calibrate and kill; a telemetry PULL
  * socket that anchors each asset's time axis on its first sample, assigns
  * samples to steps and rejects late and early ones; an outputs PUB socket
- * that publishes every step of every twin with its time. The twin is a
+ * that publishes every step of every twin that has had a sample, with its
+ * time (0 before the anchor's step), as the node does. The twin is a
  * stand-in: it alarms when the measured flow is under 20 and echoes what
  * it measured. It runs on a thread of its own until fk_stop. Included
  * by replay_test.c only. */
@@ -40,6 +41,7 @@ typedef struct {
     char id[65];
     bool live;
     uint32_t period;
+    bool registered; /* has had a sample: its steps are published */
     bool anchored;
     uint64_t ts0;
     int64_t k0;
@@ -47,6 +49,7 @@ typedef struct {
     uint64_t spawn_tick;
     uint32_t rows_stepped;       /* steps that had samples */
     int64_t rows_at_calibration; /* -1: never calibrated */
+    int64_t calib_window;        /* the --window it asked for */
     fk_slot_t pend[FK_PEND];
 } fk_asset_t;
 
@@ -130,14 +133,21 @@ static void fk_sample(fk_node_t *fk, const msgpack_object *m)
     }
     fk_asset_t *a = fk_find(fk, asset, alen);
     int k = fk_signal(sig, slen);
-    if (a == NULL || k < 0) {
+    if (a == NULL) {
         fk->unknown++;
         return;
     }
     int64_t p = a->period;
-    if (!a->anchored) {
+    if (!a->registered) { /* the first sample fixes the anchor's tick */
         int64_t first = (int64_t)fk->tick + fk->window_ticks;
         a->k0 = (first + p - 1) / p * p;
+        a->registered = true;
+    }
+    if (k < 0) {
+        fk->unknown++;
+        return;
+    }
+    if (!a->anchored) { /* the first accepted one its time */
         a->ts0 = ts;
         a->anchored = true;
     }
@@ -251,7 +261,7 @@ static void fk_step(fk_node_t *fk)
     }
     for (size_t i = 0; i < FK_ASSETS; i++) {
         fk_asset_t *a = &fk->assets[i];
-        if (a->live && k % a->period == 0) {
+        if (a->live && a->registered && k % a->period == 0) {
             fk_publish(fk, a, k);
         }
     }
@@ -376,6 +386,7 @@ static void fk_calibrate(fk_node_t *fk, fk_req_t *rq, const tm_console_req_t *r)
     tm_wire_buf_t w;
     a->params++;
     a->rows_at_calibration = a->rows_stepped;
+    a->calib_window = atoll(fk_opt(r, "--window"));
     snprintf(msg, sizeof msg, "calibrated %s: params@%llu", id,
              (unsigned long long)a->params);
     tm_wire_buf_init(&w);

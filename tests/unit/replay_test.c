@@ -193,7 +193,8 @@ static void test_paused(void **state)
     }
     s_check_rows(fx);
     size_t rows = 450 + 401 + 120;
-    assert_true(fx->res.sent == rows * TM_SKAB_SIGNALS);
+    /* and one row to the probe twin */
+    assert_true(fx->res.sent == (rows + 1) * TM_SKAB_SIGNALS);
     assert_true(fx->res.received == fx->res.sent);
     assert_true(fx->res.accepted == fx->res.sent);
     assert_true(fx->res.rejected == 0);
@@ -213,6 +214,10 @@ static void test_paused(void **state)
         assert_int_equal(a->rows_stepped, fx->files[i]->rows);
         bool calib = fx->files[i]->rows > 400;
         assert_int_equal(a->rows_at_calibration, calib ? 400 : -1);
+        /* the window spans rows 0..399: 400 steps, and 76 more in
+         * valve1/0.csv (gaps of 1 s and 75 s) */
+        int64_t span = strcmp(fx->files[i]->path, "valve1/0.csv") ? 400 : 476;
+        assert_int_equal(a->calib_window, calib ? span : 0);
         assert_int_equal(fx->res.files[i].params, calib ? 1 : 0);
         assert_int_equal(fx->res.files[i].calib_row, calib ? 400 : -1);
     }
@@ -420,7 +425,7 @@ static void test_realtime(void **state)
     assert_true(fx->res.files[0].missing <= 15);
     assert_int_equal(fx->res.files[0].params, 1);
     assert_true(fx->res.files[0].calib_row >= 100);
-    assert_true(fx->res.sent == 150 * TM_SKAB_SIGNALS);
+    assert_true(fx->res.sent == 151 * TM_SKAB_SIGNALS);
     assert_int_equal(fk_live(&fx->fk), 0);
     assert_string_equal(fx->fk.clock, "paused");
     size_t alarms = 0;
