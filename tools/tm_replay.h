@@ -14,19 +14,24 @@
  * most TM_REPLAY_CHUNK_STEPS, well inside the node's horizon), waits until
  * the node's telemetry.received counter covers them, runs to the last of
  * those steps and reads the outputs of every twin up to it. Each twin is
- * calibrated (`calibrate ID --window 400`) when its rows 0..399 have been
- * stepped and before row 400 is. Before the twins are spawned a probe
- * twin is stepped until its outputs arrive (a subscription takes effect
- * some time after it is made) and killed, so the twins step the same
- * ticks after their spawn in every run: the result does not depend on
- * timing.
+ * calibrated when its rows 0..window-1 have been stepped and before row
+ * `window` is, on exactly those rows (`calibrate ID --window S`, S the
+ * steps they span: the node's window counts steps, and a gap in a file is
+ * a step without a row). Before the twins are spawned a probe twin is
+ * sent one row and stepped until its outputs arrive (a subscription takes
+ * effect some time after it is made) and killed, so the twins step the
+ * same ticks after their spawn in every run: the result does not depend
+ * on timing. A twin whose last row has its output is killed.
  *
  * Realtime replay (speed X): the node's clock runs in real time, and rows
  * are sent at X rows per second per file, the file's time compressed X
  * times (ts' = ts0 + (ts - ts0) / X, so 1e9 / X must be a whole number of
  * ns and M = round(1 / (X h)) ticks per row). The twin then sees rows 1/X
- * s apart. Calibration is asked for as soon as the output of row 399 is
- * seen; the row from which the new parameters were used is reported.
+ * s apart (and its time constants act on compressed time: the alarms
+ * differ from a paused replay's unless X = 1). Calibration is asked for,
+ * on the steps from row 0 to the newest output, as soon as the output of
+ * row window-1 is seen; the row from which the new parameters were used
+ * is reported.
  *
  * Not thread-safe; one replay per process at a time (it may start a node).
  */
