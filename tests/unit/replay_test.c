@@ -1,14 +1,14 @@
 /* replay_test: the replay's drivers end to end against a fake node
  * (replay_fake.h) through real sockets: every row of every file reaches a
  * step (none late, none early, gaps in a file and steps of several ticks
- * included), each twin is calibrated after exactly `window` stepped rows,
- * every row gets its own output back by time, the traced values are the
- * twin's, the twins step the same ticks run after run, and what the replay
- * leaves behind on a node (no twins, the clock as it was; also when
- * interrupted). Then the refusals:
- * an id in use, a tick step that does not divide a row, a node without
- * telemetry, no node at all, a node binary that exits at once; and a realtime
- * replay on the fake's own clock. */
+ * included), each twin is calibrated after exactly `window` stepped rows
+ * on the steps they span, every row gets its own output back by time, the
+ * traced values are the twin's, the twins step the same ticks run after
+ * run, and what the replay leaves behind on a node (no twins, the clock as
+ * it was; also when interrupted). Then the refusals: an id in use, a tick
+ * step that does not divide a row, a node without telemetry, no node at
+ * all, a node binary that exits at once; and a realtime replay on the
+ * fake's own clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
