@@ -165,6 +165,14 @@ tmc --json inspect p1 | jhas .telemetry.flow.value:number \
     .telemetry.flow.samples:number .telemetry.flow.age:number \
     .telemetry.flow.unit:string
 
+# watch: measured beside predicted and sd, then the detector
+out=$(tmc watch p1 flow --count 1)
+grep -q "flow.measured \[m^3/s\] *flow \[m^3/s\] *flow_sd \[m^3/s\] *score \[1\] *alarm \[1\]$" \
+    <<<"$(head -1 <<<"$out")" || fail "watch header: $out"
+ok
+tmc --json watch p1 --count 1 | jhas .values.flow:number \
+    .values.flow_sd:number .values.t_motor:number .values.score:number
+
 # ---- a killed twin is forgotten; its samples are then unknown ----------------
 expect_ok tmc kill p1
 expect_ok tmc run --ticks 1
