@@ -105,14 +105,17 @@ int tmi_replay_cmd(tmi_replay_t *rp, int argc, const char *const *argv,
             return tmi_replay_fail(rp, rc, "interrupted during '%s'", what);
         }
         if (rc != 0) {
+            bool up = tm_client_connected(rp->client);
             tm_client_reset(rp->client);
+            if (rc != TM_ERR_TIMEOUT) {
+                return tmi_replay_fail(rp, rc, "'%s': bad reply from %s: %s",
+                                       what, rp->console, tm_err_str(rc));
+            }
             return tmi_replay_fail(rp, TM_ERR_NODE_DOWN,
                                    "no reply to '%s' from the node at %s "
                                    "within %g s (%s)",
                                    what, rp->console, timeout / 1000.0,
-                                   tm_client_connected(rp->client)
-                                       ? "it is up but busy"
-                                       : "is it running?");
+                                   up ? "it is up but busy" : "is it running?");
         }
         if (rep.status != 0) {
             rc = s_reply_error(rp, what, &rep);
