@@ -224,22 +224,21 @@ static void s_on_sample(void *arg, const tm_telem_sample_t *s, int status)
     uint32_t j = 0;
     double v = 0;
     int bad = s_contract(a, s, &j, &v);
-    if (bad != 0) {
-        t->rejected[bad - 1]++;
-        return;
+    if (bad == 0) {
+        uint64_t tick = tm_rt_tick(t->rt);
+        uint64_t step = s_step_of(t, a, s->ts);
+        if (step <= tick) {
+            bad = TMI_TELEM_LATE + 1;
+        } else if ((step - tick) / a->period >= t->horizon) {
+            bad = TMI_TELEM_EARLY + 1;
+        } else {
+            s_file(t, a, step, j, s->ts, v);
+            t->accepted++;
+            return;
+        }
     }
-    uint64_t tick = tm_rt_tick(t->rt);
-    uint64_t step = s_step_of(t, a, s->ts);
-    if (step <= tick) {
-        t->rejected[TMI_TELEM_LATE]++;
-        return;
-    }
-    if ((step - tick) / a->period >= t->horizon) {
-        t->rejected[TMI_TELEM_EARLY]++;
-        return;
-    }
-    s_file(t, a, step, j, s->ts, v);
-    t->accepted++;
+    t->rejected[bad - 1]++;
+    a->rejected[bad - 1]++;
 }
 
 void tm_telem_ingest(tm_telem_t *t, const uint8_t *buf, size_t len)
@@ -328,6 +327,7 @@ S_GETTER(frames)
 S_GETTER(received)
 S_GETTER(accepted)
 S_GETTER(published)
+S_GETTER(alarms)
 S_GETTER(n_assets)
 /* telemetry.rejected: a map reason -> count. */
 static void s_get_rejected(void *a, tm_body_t *b)
@@ -362,6 +362,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc |= tm_stats_add_u64(reg, "telemetry.accepted", s_get_accepted, t);
     rc |= tm_stats_add_body(reg, "telemetry.rejected", s_get_rejected, t);
     rc |= tm_stats_add_u64(reg, "telemetry.published", s_get_published, t);
+    rc |= tm_stats_add_u64(reg, "telemetry.alarms", s_get_alarms, t);
     return rc ? TM_ERR_NOMEM : 0;
 }
 

@@ -438,6 +438,15 @@ static void s_telemetry(FILE *out, json_t *b)
                 name, s_real(v, "value"), s_real(o, name), s_real(o, sd), age,
                 s_int(v, "samples"), s_str(v, "unit"));
     }
+    json_t *rej = json_object_get(b, "telemetry_rejected");
+    if (json_object_size(rej) > 0) {
+        fprintf(out, "rejected  ");
+        json_object_foreach(rej, name, v)
+        {
+            fprintf(out, " %s %lld", name, (long long)json_integer_value(v));
+        }
+        fprintf(out, "\n");
+    }
     if (json_object_get(o, "score") != NULL) {
         fprintf(out, "anomaly    score %.3f (alarm at 1), alarm %s\n",
                 s_real(o, "score"), s_real(o, "alarm") != 0.0 ? "ON" : "off");
