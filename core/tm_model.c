@@ -129,7 +129,14 @@ int tm_model_check(const tm_model_t *model)
     }
     int rc = s_vars_check(model->states, model->n_states, 0);
     if (rc == 0) {
-        rc = s_vars_check(model->inputs, model->n_inputs, TM_VAR_SUMMING);
+        rc = s_vars_check(model->inputs, model->n_inputs,
+                          TM_VAR_SUMMING | TM_VAR_MEASURED);
+    }
+    const uint32_t both = TM_VAR_SUMMING | TM_VAR_MEASURED;
+    for (uint32_t j = 0; rc == 0 && j < model->n_inputs; j++) {
+        if ((model->inputs[j].flags & both) == both) {
+            rc = TM_ERR_INVAL; /* measured inputs take no links */
+        }
     }
     if (rc == 0) {
         rc = s_vars_check(model->outputs, model->n_outputs, 0);

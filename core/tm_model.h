@@ -54,6 +54,10 @@ typedef enum {
 /* Variable flags. */
 /* Input flag: several links are added, in ascending source-id order. */
 #define TM_VAR_SUMMING 0x1u
+/* Input flag: a measured input, fed by telemetry (tm_rt_feed). A step
+ * sees the measurement of its tick, or NaN when none arrived (the model
+ * then predicts); links and held values never reach it. */
+#define TM_VAR_MEASURED 0x2u
 
 typedef struct {
     const char *name; /* letters, digits, '_'; < TM_MODEL_NAME_MAX bytes */
@@ -122,6 +126,19 @@ struct tm_model {
      * tm_step_status_t. Used by telemetry synchronisation. */
     int (*estimate)(const double *params, double *state, const double *measured,
                     const uint8_t *valid, double gain);
+
+    /* Optional (NULL): fit one actor's parameters to a training window of
+     * its measured inputs. rows holds n_rows rows of n_inputs values in
+     * time order (NaN: not measured in that row). params holds the
+     * current parameters on entry and the fitted ones on return; state
+     * receives the state the model reaches by running over the window with
+     * them, so the twin continues from the window's end. On failure
+     * returns a tm_err_t (TM_ERR_INVAL: the window cannot be fitted, e.g.
+     * too short or a signal never measured) with a one-line reason in
+     * why (cap bytes) and leaves params and state unspecified. Pure, like
+     * step. */
+    int (*calibrate)(double dt, size_t n_rows, const double *rows,
+                     double *params, double *state, char *why, size_t cap);
 };
 
 /* "high", "medium" or "low"; "?" for other values. */

@@ -74,6 +74,16 @@ uint32_t tmi_rt_actor_find(const tm_rt_t *rt, const char *id)
 
 /* ---- groups ------------------------------------------------------------- */
 
+static bool s_has_measured(const tm_model_t *m)
+{
+    for (uint32_t j = 0; j < m->n_inputs; j++) {
+        if (m->inputs[j].flags & TM_VAR_MEASURED) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void s_group_free(tmi_rt_group_t *g)
 {
     if (g == NULL) {
@@ -84,6 +94,7 @@ static void s_group_free(tmi_rt_group_t *g)
     free(g->params);
     free(g->held);
     free(g->in);
+    free(g->feed);
     tmi_rt_ring_free(g);
     free(g->status);
     free(g->nlink);
@@ -124,6 +135,9 @@ static int s_group_reserve(tmi_rt_group_t *g, size_t need)
     rc |= s_realloc_array((void **)&g->params, cap * g->np, d);
     rc |= s_realloc_array((void **)&g->held, cap * g->ni, d);
     rc |= s_realloc_array((void **)&g->in, cap * g->ni, d);
+    if (s_has_measured(g->model)) {
+        rc |= s_realloc_array((void **)&g->feed, cap * g->ni, d);
+    }
     rc |= tmi_rt_ring_reserve(g, cap);
     rc |= s_realloc_array((void **)&g->status, cap, 1);
     rc |= s_realloc_array((void **)&g->nlink, cap * g->ni, sizeof(uint16_t));
@@ -228,6 +242,9 @@ static void s_group_move(tmi_rt_group_t *g, size_t to, size_t from)
     memcpy(g->params + to * g->np, g->params + from * g->np, g->np * d);
     memcpy(g->held + to * g->ni, g->held + from * g->ni, g->ni * d);
     memcpy(g->in + to * g->ni, g->in + from * g->ni, g->ni * d);
+    if (g->feed != NULL) {
+        memcpy(g->feed + to * g->ni, g->feed + from * g->ni, g->ni * d);
+    }
     for (uint32_t j = 0; j < g->depth; j++) {
         memcpy(g->out[j] + to * g->no, g->out[j] + from * g->no, g->no * d);
     }
@@ -386,6 +403,11 @@ static int s_place_actor(tm_rt_t *rt, uint32_t a, uint32_t gi,
         memcpy(g->in + s * g->ni, in, g->ni * d);
     } else {
         memset(g->in + s * g->ni, 0, g->ni * d);
+    }
+    if (g->feed != NULL) {
+        for (uint32_t j = 0; j < g->ni; j++) {
+            g->feed[s * g->ni + j] = NAN;
+        }
     }
     if (nlink != NULL) {
         memcpy(g->nlink + s * g->ni, nlink, g->ni * sizeof(uint16_t));
@@ -765,6 +787,21 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     }
     v->step_ns = g->step_ns;
     v->remote = g->remote;
+}
+
+int tm_rt_feed(tm_rt_t *rt, const char *id, uint32_t input, double value)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
+    if (g->remote || g->feed == NULL || input >= g->ni ||
+        !(g->model->inputs[input].flags & TM_VAR_MEASURED)) {
+        return TM_ERR_UNKNOWN_PORT;
+    }
+    g->feed[(size_t)rt->actors[a].slot * g->ni + input] = value;
+    return 0;
 }
 
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out)

@@ -327,6 +327,14 @@ uint64_t tm_rt_seed(const tm_rt_t *rt);
 size_t tm_rt_count(const tm_rt_t *rt);
 
 /* Look an actor or a proxy up. TM_ERR_UNKNOWN_ACTOR. */
+/* Feed a measurement to input `input` (index; flagged TM_VAR_MEASURED) of
+ * local actor id: its next step sees value there, once (then NaN again
+ * until the next feed). A second feed before that step replaces the
+ * first. Not stored, not digested: telemetry is a stream. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_PORT (no such measured input, or a
+ * proxy). Control thread, between ticks. */
+int tm_rt_feed(tm_rt_t *rt, const char *id, uint32_t input, double value);
+
 int tm_rt_get(tm_rt_t *rt, const char *id, tm_rt_actor_t *out);
 
 /* Visit every local actor (not the proxies) / every link (those from

@@ -46,6 +46,9 @@ struct tmi_rt_group {
     double *params;
     double *held;
     double *in;
+    /* Measured inputs (TM_VAR_MEASURED): the values fed for the next step
+     * (n * ni, NaN: none), NULL when the model has none. */
+    double *feed;
     /* History ring: out[j] holds the outputs of tick (current - j), for j
      * < depth; n * no values each. Before each tick the ring turns by one
      * (tmi_rt_ring_turn), so out[0] is written and out[d] read by links of

@@ -184,6 +184,9 @@ int tm_rt_link_delay(tm_rt_t *rt, const char *src, const char *output,
     if (g->remote) {
         return TM_ERR_INVAL; /* a proxy's outputs only come by import */
     }
+    if (g->model->inputs[l.in].flags & TM_VAR_MEASURED) {
+        return TM_ERR_INVAL; /* fed by telemetry only */
+    }
     uint16_t *nl = &g->nlink[(size_t)d->slot * g->ni + l.in];
     if (*nl > 0 && !(g->model->inputs[l.in].flags & TM_VAR_SUMMING)) {
         return TM_ERR_INPUT_LINKED;

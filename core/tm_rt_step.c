@@ -78,6 +78,19 @@ static void s_group_step(tm_rt_t *rt, tmi_rt_worker_t *w, tmi_rt_group_t *g,
             }
         }
     }
+    if (g->feed != NULL) {
+        /* Measured inputs: this step's samples, consumed; NaN if none. */
+        const tm_var_t *iv = g->model->inputs;
+        for (size_t j = 0; j < ni; j++) {
+            if (!(iv[j].flags & TM_VAR_MEASURED)) {
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) {
+                in[i * ni + j] = g->feed[i * ni + j];
+                g->feed[i * ni + j] = NAN;
+            }
+        }
+    }
     if (ns > 0) {
         memcpy(g->prev, g->state, n * ns * sizeof(double));
     }

@@ -69,6 +69,9 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->suspect = TM_CONFIG_DEFAULT_SUSPECT;
     cfg->dead = TM_CONFIG_DEFAULT_DEAD;
     cfg->wait = TM_CONFIG_DEFAULT_WAIT;
+    cfg->window = TM_CONFIG_DEFAULT_WINDOW;
+    cfg->horizon = TM_CONFIG_DEFAULT_HORIZON;
+    cfg->history = TM_CONFIG_DEFAULT_HISTORY;
 }
 
 /* A mesh endpoint: checked like the console's, bounded in length. */
@@ -154,6 +157,51 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
     s_err(err, errlen,
           "unknown key (known: endpoint, peer, heartbeat, suspect, dead, "
           "wait)");
+    return TM_ERR_CONFIG;
+}
+
+static int s_set_telemetry(tm_config_t *cfg, const char *key, const char *value,
+                           char *err, size_t errlen)
+{
+    uint64_t u = 0;
+    double d = 0;
+    if (strcmp(key, "endpoint") == 0 || strcmp(key, "outputs") == 0) {
+        char why[300];
+        if (strlen(value) > TM_CONFIG_ENDPOINT_MAX ||
+            tm_sock_endpoint_check(value, 1, why, sizeof why) != 0) {
+            s_err(err, errlen, "%s (e.g. tcp://127.0.0.1:7600)",
+                  strlen(value) > TM_CONFIG_ENDPOINT_MAX ? "endpoint too long"
+                                                         : why);
+            return TM_ERR_CONFIG;
+        }
+        char *dst = key[0] == 'e' ? cfg->telemetry : cfg->outputs;
+        snprintf(dst, TM_CONFIG_ENDPOINT_MAX + 1, "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "window") == 0) {
+        if (tm_text_parse_f64(value, &d) != 0 || !(d >= 0) || d > 3600) {
+            s_err(err, errlen,
+                  "'%s' is not a window for late samples (seconds, 0 to "
+                  "3600)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->window = d;
+        return 0;
+    }
+    if (strcmp(key, "horizon") == 0 || strcmp(key, "history") == 0) {
+        bool hz = key[1] == 'o';
+        if (tm_text_parse_u64(value, true, hz ? 2 : 16, hz ? 4096 : 100000,
+                              &u) != 0) {
+            s_err(err, errlen, "'%s' is not a number of steps (%s)", value,
+                  hz ? "2 to 4096" : "16 to 100000");
+            return TM_ERR_CONFIG;
+        }
+        *(hz ? &cfg->horizon : &cfg->history) = (unsigned)u;
+        return 0;
+    }
+    s_err(err, errlen,
+          "unknown key (known: endpoint, outputs, window, horizon, history)");
     return TM_ERR_CONFIG;
 }
 
@@ -269,11 +317,15 @@ int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
     if (strcmp(section, "mesh") == 0) {
         return s_set_mesh(cfg, key, value, err, errlen);
     }
+    if (strcmp(section, "telemetry") == 0) {
+        return s_set_telemetry(cfg, key, value, err, errlen);
+    }
     if (section[0] == '\0') {
         s_err(err, errlen, "key outside a section (put it under [node])");
     } else {
         s_err(err, errlen,
-              "unknown section (known: [node], [console], [mesh])");
+              "unknown section (known: [node], [console], [mesh], "
+              "[telemetry])");
     }
     return TM_ERR_CONFIG;
 }

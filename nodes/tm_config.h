@@ -31,6 +31,13 @@
  *   wait = 0.5               ; realtime: seconds to wait for a late peer's
  *                            ; values before holding the last ones
  *
+ *   [telemetry]              ; absent: no telemetry, no outputs
+ *   endpoint = tcp://127.0.0.1:7600 ; PULL: measurements in
+ *   outputs = tcp://127.0.0.1:7601  ; PUB: twin outputs
+ *   window = 0.1             ; seconds a late sample may still be used
+ *   horizon = 64             ; steps ahead a sample may be
+ *   history = 512            ; steps of measurements kept for calibrate
+ *
  * A key given twice is refused, except `peer`.
  *
  * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
@@ -63,6 +70,9 @@
 #define TM_CONFIG_DEFAULT_DEAD       10u
 #define TM_CONFIG_DEFAULT_WAIT       0.5
 #define TM_CONFIG_ENDPOINT_MAX       256u /* bytes in a mesh endpoint */
+#define TM_CONFIG_DEFAULT_WINDOW     0.1
+#define TM_CONFIG_DEFAULT_HORIZON    64u
+#define TM_CONFIG_DEFAULT_HISTORY    512u
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -87,6 +97,14 @@ typedef struct {
     unsigned suspect;
     unsigned dead;
     double wait; /* realtime: seconds before a late peer's values are held */
+    /* Telemetry: where samples come in and twin outputs go out ("" =
+     * none), the alignment window (s), the horizon (steps) and the
+     * measurements kept per asset for calibrate (steps). */
+    char telemetry[TM_CONFIG_ENDPOINT_MAX + 1];
+    char outputs[TM_CONFIG_ENDPOINT_MAX + 1];
+    double window;
+    unsigned horizon;
+    unsigned history;
 } tm_config_t;
 
 /* Fill cfg with the embedded defaults. */

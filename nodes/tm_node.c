@@ -24,6 +24,7 @@
 #include "tm_service.h"
 #include "tm_stats.h"
 #include "tm_store.h"
+#include "tm_telem.h"
 
 #include <ev.h>
 #include <signal.h>
@@ -517,6 +518,21 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         snprintf(n->cfg.endpoint, sizeof n->cfg.endpoint, "%s",
                  tm_console_srv_endpoint(console));
         rc = s_add_service(n, tm_console_srv_service(console));
+    }
+    if (rc == 0) {
+        tm_telem_t *telem = NULL;
+        tm_telem_opts_t to = {.endpoint = n->cfg.telemetry,
+                              .outputs = n->cfg.outputs,
+                              .window = n->cfg.window,
+                              .horizon = n->cfg.horizon,
+                              .history = n->cfg.history,
+                              .rt = n->rt,
+                              .sched = n->sched};
+        rc = tm_telem_open(&telem, n->zctx, &to, err, errlen);
+        if (rc == 0) {
+            n->ctx.telem = telem;
+            rc = s_add_service(n, tm_telem_service(telem));
+        }
     }
     if (rc == 0 && (n->cfg.mesh[0] != '\0' || n->cfg.n_peers > 0)) {
         tm_mesh_t *mesh = NULL;

@@ -60,6 +60,10 @@ static const s_flag_t s_flags[] = {
      "missed heartbeats before a peer is dead (default 10)"},
     {"wait", "mesh", "wait", "SECONDS",
      "realtime: wait for a late peer's values, then hold them (0.5)"},
+    {"telemetry", "telemetry", "endpoint", "ENDPOINT",
+     "PULL endpoint for measurements (default: none)"},
+    {"outputs", "telemetry", "outputs", "ENDPOINT",
+     "PUB endpoint for twin outputs (default: none)"},
 };
 
 #define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])

@@ -107,6 +107,7 @@ typedef struct {
     uint64_t count;  /* spawn-many COUNT, watch/top --count */
     uint64_t limit;  /* actors/top/ids --limit; 0 = default */
     uint64_t ticks;  /* run --ticks */
+    uint64_t window; /* calibrate --window steps; 0 = every step kept */
     uint64_t upload; /* apply/diff --upload: the staged plant (the console
                         sets it after uploading FILE) */
     double interval; /* top --interval seconds */

@@ -55,6 +55,10 @@
       "create PREFIX0 ... PREFIX<COUNT-1> in one batch")                       \
     X(INSPECT, inspect, inspect, "inspect", "show", TM_CMD_F_IDS, "ID", "",    \
       "ID", "model, version, tier, states, inputs, outputs, links and health") \
+    X(CALIBRATE, calibrate, message, "calibrate", "",                          \
+      TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID", "window",                         \
+      "ID [--window N]",                                                       \
+      "fit a twin to its last N steps of telemetry (a new params@N)")          \
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \

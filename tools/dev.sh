@@ -26,6 +26,7 @@ packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
     libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev libyaml-dev
+    libgsl-dev
     tmux procps
 )
 

@@ -412,6 +412,47 @@ static void s_section(FILE *out, const char *title, json_t *values,
     }
 }
 
+/* Measured beside predicted, with the estimate's sd, per signal that has
+ * had telemetry; then the detector. */
+static void s_telemetry(FILE *out, json_t *b)
+{
+    json_t *tel = json_object_get(b, "telemetry");
+    json_t *o = json_object_get(b, "outputs");
+    if (!json_is_object(tel) || json_object_size(tel) == 0) {
+        return;
+    }
+    fprintf(out, "telemetry  %-12s %12s %12s %12s %6s %9s\n", "signal",
+            "measured", "predicted", "sd", "age", "samples");
+    const char *name;
+    json_t *v;
+    json_object_foreach(tel, name, v)
+    {
+        char sd[80];
+        char age[24] = "-"; /* steps since the last sample was used */
+        snprintf(sd, sizeof sd, "%s_sd", name);
+        json_t *a = json_object_get(v, "age");
+        if (json_is_integer(a)) {
+            snprintf(age, sizeof age, "%lld", (long long)json_integer_value(a));
+        }
+        fprintf(out, "           %-12s %12.6g %12.6g %12.6g %6s %9lld %s\n",
+                name, s_real(v, "value"), s_real(o, name), s_real(o, sd), age,
+                s_int(v, "samples"), s_str(v, "unit"));
+    }
+    json_t *rej = json_object_get(b, "telemetry_rejected");
+    if (json_object_size(rej) > 0) {
+        fprintf(out, "rejected  ");
+        json_object_foreach(rej, name, v)
+        {
+            fprintf(out, " %s %lld", name, (long long)json_integer_value(v));
+        }
+        fprintf(out, "\n");
+    }
+    if (json_object_get(o, "score") != NULL) {
+        fprintf(out, "anomaly    score %.3f (alarm at 1), alarm %s\n",
+                s_real(o, "score"), s_real(o, "alarm") != 0.0 ? "ON" : "off");
+    }
+}
+
 void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
 {
     (void)message;
@@ -452,6 +493,7 @@ void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
             "stepped at tick %lld, %.0f ns per step\n",
             s_str(h, "status"), s_int(h, "faults"), s_int(h, "last_fault"),
             s_int(h, "last_stepped"), s_real(h, "step_ns"));
+    s_telemetry(out, b);
     json_t *fb = json_object_get(b, "fallback");
     if (fb == NULL || json_is_null(fb)) {
         fprintf(out, "fallback   none\n");

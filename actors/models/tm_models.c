@@ -13,7 +13,7 @@ static const tm_model_t *const s_catalog[] = {
     &tmi_pump_medium,     &tmi_pump_low,          &tmi_tank_high,
     &tmi_tank_low,        &tmi_pipe_high,         &tmi_pipe_low,
     &tmi_valve_high,      &tmi_valve_low,         &tmi_thermal_high,
-    &tmi_thermal_low,
+    &tmi_thermal_low,     &tmi_pumpmon_high,      &tmi_pumpmon_low,
 };
 
 const tm_model_t *const *tm_models_all(size_t *count)

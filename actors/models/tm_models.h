@@ -1,7 +1,8 @@
 /* tm_models: the catalog of built-in model families (actors/models/).
  *
- * Families: oscillator, spring, pump, tank, pipe, valve, thermal; each with
- * at least two fidelity tiers that share parameters, inputs and outputs.
+ * Families: oscillator, spring, pump, tank, pipe, valve, thermal, pumpmon;
+ * each with at least two fidelity tiers that share parameters, inputs and
+ * outputs.
  * Equations and units are in docs/models.md.
  */
 #ifndef TM_MODELS_H_INCLUDED

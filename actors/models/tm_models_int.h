@@ -52,6 +52,8 @@ extern const tm_model_t tmi_valve_high;
 extern const tm_model_t tmi_valve_low;
 extern const tm_model_t tmi_thermal_high;
 extern const tm_model_t tmi_thermal_low;
+extern const tm_model_t tmi_pumpmon_high;
+extern const tm_model_t tmi_pumpmon_low;
 
 /* tm_models_find over an explicit list (the catalog, or a test's). */
 int tmi_models_find_in(const tm_model_t *const *list, size_t count,

@@ -1,6 +1,7 @@
 /* tm_cmd_observe: inspect, watch, top, hash. */
 #include "tm_console.h"
 #include "tm_mesh.h"
+#include "tm_telem.h"
 
 #include "tm_err.h"
 
@@ -170,6 +171,9 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_u64(b, "last_stepped", a.health.last_stepped);
     tm_body_kv_f64(b, "step_ns", a.step_ns);
     tm_body_end(b);
+    if (ctx->telem != NULL) {
+        tm_telem_pack_asset(ctx->telem, a.id, b);
+    }
     /* Fallbacks (tier changes by the supervisor) are not recorded yet. */
     tm_body_kv_nil(b, "fallback");
     tm_body_end(b);
@@ -216,10 +220,21 @@ int tmi_cmd_hash(tm_console_ctx_t *ctx, tm_console_call_t *req)
 
 /* ---- watch -------------------------------------------------------------- */
 
+#define S_MEASURED ".measured"
+
 /* Where a watched signal lives: outputs (0), then states (1), then inputs
- * (2). */
+ * (2); "X.measured" is measured input X (the sample of the last step). */
 static int s_signal(const tm_model_t *m, const char *name, int *kind)
 {
+    size_t len = strlen(name);
+    size_t sl = strlen(S_MEASURED);
+    if (len > sl && strcmp(name + len - sl, S_MEASURED) == 0) {
+        char base[TM_MODEL_NAME_MAX + 1];
+        snprintf(base, sizeof base, "%.*s", (int)(len - sl), name);
+        int i = tm_model_var_index(m->inputs, m->n_inputs, base);
+        *kind = 2;
+        return i >= 0 && (m->inputs[i].flags & TM_VAR_MEASURED) ? i : -1;
+    }
     int i = tm_model_var_index(m->outputs, m->n_outputs, name);
     if (i >= 0) {
         *kind = 0;
@@ -235,6 +250,47 @@ static int s_signal(const tm_model_t *m, const char *name, int *kind)
     return i;
 }
 
+/* A twin with telemetry: each measured signal X asked for (every one when
+ * none is) is watched as X.measured, X (the estimate) and X_sd, then the
+ * score and the alarm - measured beside predicted. false when the model
+ * has no measured inputs or a signal asked for is not one of them. */
+static bool s_expand_measured(const tm_model_t *m, tm_cmd_t *cmd)
+{
+    char want[TM_CMD_MAX_SIGNALS][TM_MODEL_NAME_MAX + 1];
+    size_t n = 0;
+    for (uint32_t j = 0; j < m->n_inputs; j++) {
+        const char *x = m->inputs[j].name;
+        bool asked = cmd->n_signals == 0;
+        for (size_t k = 0; k < cmd->n_signals; k++) {
+            asked |= strcmp(cmd->signals[k], x) == 0;
+        }
+        char sd[TM_MODEL_NAME_MAX + 8];
+        snprintf(sd, sizeof sd, "%s_sd", x);
+        if (!(m->inputs[j].flags & TM_VAR_MEASURED) || !asked ||
+            tm_model_var_index(m->outputs, m->n_outputs, x) < 0 ||
+            tm_model_var_index(m->outputs, m->n_outputs, sd) < 0 ||
+            n + 3 > TM_CMD_MAX_SIGNALS - 2 ||
+            strlen(x) + strlen(S_MEASURED) > TM_MODEL_NAME_MAX) {
+            continue;
+        }
+        snprintf(want[n++], sizeof want[0], "%s%s", x, S_MEASURED);
+        snprintf(want[n++], sizeof want[0], "%s", x);
+        snprintf(want[n++], sizeof want[0], "%.*s", TM_MODEL_NAME_MAX, sd);
+    }
+    if (n == 0 || (cmd->n_signals != 0 && n != 3 * cmd->n_signals)) {
+        return false;
+    }
+    const char *tail[] = {"score", "alarm"};
+    for (size_t k = 0; k < 2; k++) {
+        if (tm_model_var_index(m->outputs, m->n_outputs, tail[k]) >= 0) {
+            snprintf(want[n++], sizeof want[0], "%s", tail[k]);
+        }
+    }
+    memcpy(cmd->signals, want, n * sizeof want[0]);
+    cmd->n_signals = n;
+    return true;
+}
+
 int tmi_watch_check(tm_console_ctx_t *ctx, tm_cmd_t *cmd, tm_reply_t *rep)
 {
     tm_rt_actor_t a;
@@ -243,6 +299,9 @@ int tmi_watch_check(tm_console_ctx_t *ctx, tm_cmd_t *cmd, tm_reply_t *rep)
         return tmi_unknown_actor(rep, cmd->id);
     }
     const tm_model_t *m = a.model;
+    if (s_expand_measured(m, cmd)) {
+        return 0;
+    }
     if (cmd->n_signals == 0) {
         for (uint32_t i = 0; i < m->n_outputs && i < TM_CMD_MAX_SIGNALS; i++) {
             snprintf(cmd->signals[i], sizeof cmd->signals[i], "%s",

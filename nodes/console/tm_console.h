@@ -61,7 +61,8 @@ int tm_reply_done(tm_reply_t *rep);
 /* The body's bytes (NULL when none or on error). */
 const uint8_t *tm_reply_bytes(const tm_reply_t *rep, size_t *len);
 
-typedef struct tm_mesh tm_mesh_t; /* nodes/tm_mesh.h */
+typedef struct tm_mesh tm_mesh_t;   /* nodes/tm_mesh.h */
+typedef struct tm_telem tm_telem_t; /* nodes/tm_telem.h */
 
 /* What the node gives its handlers (pointers stay valid while it runs). */
 typedef struct {
@@ -79,6 +80,9 @@ typedef struct {
     void *backup_arg;
     /* The mesh this node belongs to; NULL for a node on its own. */
     tm_mesh_t *mesh;
+    /* Telemetry (measurements kept for calibrate, freshness for inspect);
+     * NULL in unit tests. */
+    tm_telem_t *telem;
 } tm_console_ctx_t;
 
 /* An answer that comes after the handler returned (from another node):

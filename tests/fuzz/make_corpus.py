@@ -395,6 +395,25 @@ SEEDS = {
                              "file": "f", "actors": Raw(HUGE), "links": []}),
         "dup_key": b"\x87" + chunk([], [])[1:] + pack("index") + pack(1),
     },
+    "telemetry_fuzz": {
+        "one": pack({"asset": "p1", "signal": "flow", "ts": 1600000000000000000,
+                     "value": 32.5, "unit": "l/min"}),
+        "batch": pack([{"asset": "p1", "signal": "flow", "ts": 1, "value": 1},
+                       {"asset": "p1", "signal": "vib1", "ts": 2,
+                        "value": -0.5, "unit": "g", "extra": [1, {}]},
+                       {"asset": "p2", "signal": "t", "ts": 3}]),
+        "int_value": pack({"asset": "a", "signal": "s", "ts": 5, "value": -7}),
+        "f32": b"\x84" + pack("asset") + pack("a") + pack("signal") +
+               pack("s") + pack("ts") + pack(1) + pack("value") +
+               b"\xca\x3f\x80\x00\x00",
+        "long_asset": pack({"asset": "x" * 65, "signal": "s", "ts": 1,
+                            "value": 1.0}),
+        "neg_ts": pack({"asset": "a", "signal": "s", "ts": -1, "value": 1.0}),
+        "empty": pack([]),
+        "not_map": pack([1, "x", None]),
+        "nan": pack({"asset": "a", "signal": "s", "ts": 1,
+                     "value": float("nan")}),
+    },
     "plant_parse_fuzz": {
         "yaml": b"\x00" + PLANT_YAML,
         "json": b"\x01" + PLANT_JSON,

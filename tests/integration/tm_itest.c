@@ -628,10 +628,17 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "near") == 0) {
         return tmi_it_near(argv[2], argv[3], atof(argv[4]));
     }
+    if (argc == 3 && strcmp(argv[1], "telem-send") == 0) {
+        return tmi_it_telem_send(argv[2]);
+    }
+    if (argc == 5 && strcmp(argv[1], "telem-sub") == 0) {
+        return tmi_it_telem_sub(argv[2], atol(argv[3]), atof(argv[4]));
+    }
     fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
                     "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
                     "ENDPOINT | count [KEY=VALUE] | chain-ref N TICKS H | near "
-                    "FILE FILE TOL | index KEY VALUE\n");
+                    "FILE FILE TOL | index KEY VALUE | telem-send ENDPOINT | "
+                    "telem-sub ENDPOINT COUNT SECONDS\n");
     return 2;
 }

@@ -98,7 +98,22 @@ static void test_errors_name_file_line_key(void **state)
          "workers, tick, clock, checkpoint, seed, log)"},
         {"[node]\nname = a\n[cluster]\npeers = x\n",
          "t.ini:4: [cluster] peers: unknown section (known: [node], "
-         "[console], [mesh])"},
+         "[console], [mesh], [telemetry])"},
+        {"[telemetry]\nwindow = -1\n",
+         "t.ini:2: [telemetry] window: '-1' is not a window for late "
+         "samples (seconds, 0 to 3600)"},
+        {"[telemetry]\nhorizon = 1\n",
+         "t.ini:2: [telemetry] horizon: '1' is not a number of steps (2 to "
+         "4096)"},
+        {"[telemetry]\nendpoint = inproc://x\n",
+         "t.ini:2: [telemetry] endpoint: 'inproc://x' is not a usable "
+         "endpoint: "
+         "use tcp://HOST:PORT "
+         "or ipc://PATH (inproc:// and other transports reach no other "
+         "process) (e.g. tcp://127.0.0.1:7600)"},
+        {"[telemetry]\nports = 1\n",
+         "t.ini:2: [telemetry] ports: unknown key (known: endpoint, outputs, "
+         "window, horizon, history)"},
         {"[mesh]\npeers = x\n",
          "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
          "heartbeat, suspect, dead, wait)"},

@@ -310,9 +310,14 @@ static void test_check_vars(void **state)
 
     /* Unknown input flag; NULL array with a count; too many variables. */
     tm_var_t in = s_inputs[0];
-    in.flags = 0x2u;
+    in.flags = 0x4u;
     tm_model_t m = s_good;
     m.inputs = &in;
+    assert_int_equal(tm_model_check(&m), TM_ERR_INVAL);
+    /* A measured input is fed by telemetry only: it cannot sum links. */
+    in.flags = TM_VAR_MEASURED;
+    assert_int_equal(tm_model_check(&m), 0);
+    in.flags = TM_VAR_MEASURED | TM_VAR_SUMMING;
     assert_int_equal(tm_model_check(&m), TM_ERR_INVAL);
     m = s_good;
     m.outputs = NULL;

@@ -131,7 +131,8 @@ static void test_model_errors(void **state)
     s_fix_t *f = *state;
     s_refused(f, "actors:\n  - {id: a, model: tnak}\n", TM_ERR_UNKNOWN_MODEL,
               "p.yaml:2:20: actors[0].model: unknown model family 'tnak' "
-              "(known: oscillator, spring, pump, tank, pipe, valve, thermal)");
+              "(known: oscillator, spring, pump, tank, pipe, valve, thermal, "
+              "pumpmon)");
     s_refused(f, "actors:\n  - {id: a, model: tank, version: 9.9.9}\n",
               TM_ERR_UNKNOWN_VERSION,
               "p.yaml:2:35: actors[0].version: unknown version 9.9.9 of model "

@@ -1,0 +1,392 @@
+/* tm_pumpmon: the monitoring twin of a motor-pump set with eight measured
+ * signals (vibration at two points, motor current, voltage and body
+ * temperature, loop pressure, fluid temperature, flow).
+ *
+ * Each signal is estimated by a local-level Kalman filter: its normal
+ * level b follows a random walk, the measurement is b plus white noise of
+ * standard deviation sd. The filter's steady gain is set by a time
+ * constant tau_b (the level follows slow drift, e.g. warming, over a few
+ * tau_b) through the process noise q = sd^2 a^2 / (1 - a), a = 1 -
+ * exp(-dt / tau_b). Every innovation z = (m - b) / sd feeds an
+ * exponentially weighted mean e (time constant tau_d): a fault is a run
+ * of innovations of one sign, which e accumulates while white noise
+ * averages out. The anomaly score is mean_j (e_j / su_j)^2 / thr, where
+ * su_j is the spread of e_j in normal operation and thr the calibrated
+ * threshold; the alarm rises when the score passes 1 and clears when it
+ * falls below k_off (hysteresis). While a signal's |e| / su is over
+ * `gate` its level is frozen (it does not learn the fault as normal), and its
+ * uncertainty grows as it does for a missing sample.
+ *
+ * Tiers: high is the estimator with the detector; low the estimator alone
+ * (score 0, no alarm), the fallback when detection is not trusted. Both
+ * share states, so a tier change keeps the estimates.
+ *
+ * calibrate fits mu, sd, su and thr to a training window of normal
+ * operation (docs/models.md). Pure: no clock, no global state.
+ */
+#include "tm_models_int.h"
+
+#include "tm_err.h"
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NSIG 8u
+
+/* Per signal: measured input j, estimate output j, sd output 8 + j. */
+enum { O_SCORE = 2 * S_NSIG, O_ALARM, S_NOUTPUTS };
+/* States: level 0..7, variance 8..15, detector mean 16..23, then: */
+enum { S_ALARM = 3 * S_NSIG, S_NSTATES };
+/* Params: mu 0..7, sd 8..15, su 16..23, then: */
+enum {
+    P_TAU_B = 3 * S_NSIG,
+    P_TAU_D,
+    P_GATE,
+    P_THR,
+    P_K_OFF,
+    P_MARGIN,
+    P_SET,
+    S_NPARAMS
+};
+#define S_NINPUTS S_NSIG
+
+/* Calibration: rows before this many are the filters' warm-up and do not
+ * enter su and thr (a quarter of the window when it is shorter). */
+#define S_WARMUP   100u
+#define S_MIN_ROWS 40u
+/* Quantile of the training score that, times margin, is the threshold. */
+#define S_QUANTILE 0.99
+
+#define U TMI_UNBOUNDED
+
+/* Signal table: name, SI unit, documentation, typical sd (default), the
+ * range a measurement must be in (the data contract's plausibility
+ * check: beyond it a sensor is broken, not the pump). */
+#define S_SIGNALS(X)                                                           \
+    X(vib1, "m/s^2", "vibration (RMS acceleration), drive end", 0.01, 0.0,     \
+      2000.0)                                                                  \
+    X(vib2, "m/s^2", "vibration (RMS acceleration), pump end", 0.01, 0.0,      \
+      2000.0)                                                                  \
+    X(current, "A", "motor current", 0.5, -1e5, 1e5)                           \
+    X(pressure, "Pa", "loop pressure after the pump (gauge)", 2e4, -1.1e5,     \
+      1e9)                                                                     \
+    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0)          \
+    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0)  \
+    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6)                          \
+    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3)
+
+static const tm_var_t s_inputs[S_NINPUTS] = {
+#define X(n, u, d, s, lo, hi)                                                  \
+    {#n, u, 0.0, lo, hi, TM_VAR_MEASURED, "measured " d},
+    S_SIGNALS(X)
+#undef X
+};
+
+static const tm_var_t s_outputs[S_NOUTPUTS] = {
+#define X(n, u, d, s, lo, hi) {#n, u, 0.0, -U, U, 0, "estimated " d},
+    S_SIGNALS(X)
+#undef X
+#define X(n, u, d, s, lo, hi)                                                  \
+    {#n "_sd", u, 0.0, 0.0, U, 0, "standard deviation of the next " #n},
+        S_SIGNALS(X)
+#undef X
+            {"score", "1", 0.0, 0.0, U, 0,
+             "anomaly score (1: the alarm threshold)"},
+    {"alarm", "1", 0.0, 0.0, 1.0, 0, "1 while the detector alarms"},
+};
+
+static const tm_var_t s_states[S_NSTATES] = {
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"b_" #n, u, 0.0, -U, U, 0, "normal level of " #n},
+    S_SIGNALS(X)
+#undef X
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"p_" #n, u "^2", 0.0, 0.0, U, 0, "variance of the level of " #n},
+        S_SIGNALS(X)
+#undef X
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"e_" #n, "1", 0.0, -U, U, 0, "mean recent innovation of " #n},
+            S_SIGNALS(X)
+#undef X
+                {"alarm", "1", 0.0, 0.0, 1.0, 0, "detector alarm"},
+};
+
+static const tm_var_t s_params[S_NPARAMS] = {
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"mu_" #n, u, 0.0, -U, U, 0, "initial level of " #n},
+    S_SIGNALS(X)
+#undef X
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"sd_" #n, u, s, 1e-300, U, 0, "measurement noise of " #n},
+        S_SIGNALS(X)
+#undef X
+#define X(n, u, d, s, lo, hi)                                                  \
+    {"su_" #n,                                                                 \
+     "1",                                                                      \
+     0.0,                                                                      \
+     0.0,                                                                      \
+     U,                                                                        \
+     0,                                                                        \
+     "normal spread of the mean innovation of " #n " (0: not scored)"},
+            S_SIGNALS(X)
+#undef X
+                {"tau_b", "s", 100.0, 1e-3, 1e9, 0,
+                 "time constant of the level's drift"},
+    {"tau_d", "s", 5.0, 1e-3, 1e9, 0, "time constant of the detector"},
+    {"gate", "1", 8.0, 0.0, U, 0,
+     "|mean innovation| / su over which a level is frozen"},
+    {"thr", "1", 1.0, 1e-300, U, 0, "threshold of the mean squared score"},
+    {"k_off", "1", 0.28, 0.0, 1.0, 0, "score under which the alarm clears"},
+    {"margin", "1", 2.5, 1.0, 1e6, 0,
+     "calibration: threshold / 99th percentile of normal scores"},
+    {"paramset", "1", 0.0, 0.0, 1e15, 0,
+     "number of the calibration (params@N; 0: defaults)"},
+};
+
+static int s_init(const double *params, double *state)
+{
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        double sd = params[S_NSIG + j];
+        state[j] = params[j];
+        state[S_NSIG + j] = sd * sd;
+        state[2 * S_NSIG + j] = 0.0;
+    }
+    state[S_ALARM] = 0.0;
+    return tmi_all_finite(state, S_NSTATES) ? TM_STEP_OK : TM_STEP_FAILED;
+}
+
+/* Score of one actor's detector means (0 when no signal is scored). */
+static double s_score(const double *st, const double *p)
+{
+    double sum = 0.0;
+    unsigned k = 0;
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        double su = p[2 * S_NSIG + j];
+        if (su > 0.0) {
+            double u = st[2 * S_NSIG + j] / su;
+            sum += u * u;
+            k++;
+        }
+    }
+    return k > 0 ? sum / (double)k / p[P_THR] : 0.0;
+}
+
+static void s_output1(const double *st, const double *p, bool detect, double *o)
+{
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        double sd = p[S_NSIG + j];
+        o[j] = st[j];
+        o[S_NSIG + j] = sqrt(st[S_NSIG + j] + sd * sd);
+    }
+    o[O_SCORE] = detect ? s_score(st, p) : 0.0;
+    o[O_ALARM] = detect ? st[S_ALARM] : 0.0;
+}
+
+static void s_output_high(size_t n, const double *state, const double *params,
+                          const double *inputs, double *outputs)
+{
+    (void)inputs;
+    for (size_t i = 0; i < n; i++) {
+        s_output1(state + i * S_NSTATES, params + i * S_NPARAMS, true,
+                  outputs + i * S_NOUTPUTS);
+    }
+}
+
+static void s_output_low(size_t n, const double *state, const double *params,
+                         const double *inputs, double *outputs)
+{
+    (void)inputs;
+    for (size_t i = 0; i < n; i++) {
+        s_output1(state + i * S_NSTATES, params + i * S_NPARAMS, false,
+                  outputs + i * S_NOUTPUTS);
+    }
+}
+
+/* One filter and detector update of one actor over dt seconds; m holds
+ * the measurements (NaN: missing). gated: freeze levels whose detector
+ * mean is over the gate (off while calibrating). */
+static void s_update(double *st, const double *p, const double *m, double dt,
+                     bool gated, bool detect)
+{
+    double ab = -expm1(-dt / p[P_TAU_B]);
+    double ad = -expm1(-dt / p[P_TAU_D]);
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        double sd = p[S_NSIG + j];
+        double r = sd * sd;
+        double *b = &st[j];
+        double *var = &st[S_NSIG + j];
+        double *e = &st[2 * S_NSIG + j];
+        double pv = *var + r * ab * ab / (1.0 - ab);
+        if (!isfinite(m[j])) {
+            *var = pv;
+            *e *= 1.0 - ad;
+            continue;
+        }
+        double nu = m[j] - *b;
+        *e += ad * (nu / sd - *e);
+        double su = p[2 * S_NSIG + j];
+        if (gated && su > 0.0 && fabs(*e) >= p[P_GATE] * su) {
+            *var = pv;
+            continue;
+        }
+        double k = pv / (pv + r);
+        *b += k * nu;
+        *var = (1.0 - k) * pv;
+    }
+    if (detect) {
+        double score = s_score(st, p);
+        if (st[S_ALARM] == 0.0 && score > 1.0) {
+            st[S_ALARM] = 1.0;
+        } else if (st[S_ALARM] != 0.0 && score < p[P_K_OFF]) {
+            st[S_ALARM] = 0.0;
+        }
+    } else {
+        st[S_ALARM] = 0.0;
+    }
+}
+
+static void s_step_any(const tm_step_ctx_t *ctx, size_t n, double *state,
+                       const double *params, const double *inputs,
+                       double *outputs, uint8_t *status, bool detect)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *st = state + i * S_NSTATES;
+        const double *p = params + i * S_NPARAMS;
+        s_update(st, p, inputs + i * S_NINPUTS, ctx->h, true, detect);
+        s_output1(st, p, detect, outputs + i * S_NOUTPUTS);
+        status[i] =
+            tmi_all_finite(st, S_NSTATES) ? TM_STEP_OK : TM_STEP_NONFINITE;
+    }
+}
+
+static void s_step_high(const tm_step_ctx_t *ctx, size_t n, double *state,
+                        const double *params, const double *inputs,
+                        double *outputs, uint8_t *status)
+{
+    s_step_any(ctx, n, state, params, inputs, outputs, status, true);
+}
+
+static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *state,
+                       const double *params, const double *inputs,
+                       double *outputs, uint8_t *status)
+{
+    s_step_any(ctx, n, state, params, inputs, outputs, status, false);
+}
+
+/* ---- calibration --------------------------------------------------------- */
+
+/* Initial level (mean of the first rows) and noise (standard deviation)
+ * of each signal in the window. */
+static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
+                        char *why, size_t cap)
+{
+    static const char *const names[S_NSIG] = {
+#define X(nm, u, d, s, lo, hi) #nm,
+        S_SIGNALS(X)
+#undef X
+    };
+    size_t head = n < 240 ? n / 4 : 60; /* initial level: the first rows */
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        size_t k = 0;
+        size_t kh = 0;
+        for (size_t r = 0; r < n; r++) {
+            double v = rows[r * S_NINPUTS + j];
+            if (isfinite(v)) {
+                buf[k++] = v;
+                kh += r < head;
+            }
+        }
+        if (k < n / 2 || kh == 0) {
+            snprintf(why, cap,
+                     "signal %s measured in %zu of %zu rows of the window "
+                     "(at least half, and one of the first %zu, needed)",
+                     names[j], k, n, head);
+            return TM_ERR_INVAL;
+        }
+        double mean = gsl_stats_mean(buf, 1, k);
+        double sd = k > 1 ? gsl_stats_sd_m(buf, 1, k, mean) : 0.0;
+        p[j] = gsl_stats_mean(buf, 1, kh);
+        p[S_NSIG + j] = fmax(sd, 1e-9 + 1e-6 * fabs(mean));
+    }
+    return 0;
+}
+
+/* Fit mu and sd, run the ungated filter over the window (its state is
+ * where the twin continues), take su from its detector means after the
+ * warm-up and thr from their score. */
+static int s_calibrate(double dt, size_t n, const double *rows, double *p,
+                       double *state, char *why, size_t cap)
+{
+    if (n < S_MIN_ROWS) {
+        snprintf(why, cap, "a window of %zu rows is too short (at least %u)", n,
+                 S_MIN_ROWS);
+        return TM_ERR_INVAL;
+    }
+    double *buf = malloc(n * sizeof *buf);
+    double *es = malloc(n * S_NSIG * sizeof *es);
+    if (buf == NULL || es == NULL) {
+        free(buf);
+        free(es);
+        return TM_ERR_NOMEM;
+    }
+    int rc = s_fit_levels(n, rows, p, buf, why, cap);
+    size_t warm = n < 4 * S_WARMUP ? n / 4 : S_WARMUP;
+    if (rc == 0) {
+        s_init(p, state);
+        for (size_t r = 0; r < n; r++) {
+            s_update(state, p, rows + r * S_NINPUTS, dt, false, false);
+            memcpy(es + r * S_NSIG, state + 2 * S_NSIG,
+                   S_NSIG * sizeof(double));
+        }
+        for (unsigned j = 0; j < S_NSIG; j++) {
+            double ss = 0.0;
+            for (size_t r = warm; r < n; r++) {
+                ss += es[r * S_NSIG + j] * es[r * S_NSIG + j];
+            }
+            p[2 * S_NSIG + j] = sqrt(ss / (double)(n - warm)) + 1e-12;
+        }
+        /* Threshold: margin x the 99th percentile of the training score. */
+        p[P_THR] = 1.0;
+        for (size_t r = warm; r < n; r++) {
+            double st[S_NSTATES] = {0};
+            memcpy(st + 2 * S_NSIG, es + r * S_NSIG, S_NSIG * sizeof(double));
+            buf[r - warm] = s_score(st, p);
+        }
+        gsl_sort(buf, 1, n - warm);
+        double q =
+            gsl_stats_quantile_from_sorted_data(buf, 1, n - warm, S_QUANTILE);
+        p[P_THR] = fmax(q, 1e-12) * p[P_MARGIN];
+        p[P_SET] += 1.0;
+        state[S_ALARM] = 0.0;
+    }
+    free(buf);
+    free(es);
+    return rc;
+}
+
+#define S_MODEL(tier, text, output_fn, step_fn)                                \
+    {                                                                          \
+        .abi_version = TM_MODEL_ABI_VERSION,                                   \
+        .struct_size = sizeof(tm_model_t), .family = "pumpmon",                \
+        .version = "1.0.0", .fidelity = (tier), .summary = (text),             \
+        .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
+        .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
+        .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
+        .output = (output_fn), .step = (step_fn), .map_state = NULL,           \
+        .estimate = NULL, .calibrate = s_calibrate,                            \
+    }
+
+const tm_model_t tmi_pumpmon_high =
+    S_MODEL(TM_FIDELITY_HIGH,
+            "motor-pump monitor: Kalman levels of 8 signals and an anomaly "
+            "detector",
+            s_output_high, s_step_high);
+const tm_model_t tmi_pumpmon_low =
+    S_MODEL(TM_FIDELITY_LOW,
+            "motor-pump monitor: Kalman levels of 8 signals, no detector",
+            s_output_low, s_step_low);
