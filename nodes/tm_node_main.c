@@ -15,6 +15,7 @@
 #include "tm_persist.h"
 #include "tm_store.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,6 +438,9 @@ int main(int argc, char **argv)
     }
     tm_log_set_level((tm_log_level_t)cfg.log_level);
     tm_log_set_tag(cfg.name);
+    /* A write to a connection the peer closed must fail with EPIPE, not
+     * kill the node: libmosquitto writes with write(2). */
+    signal(SIGPIPE, SIG_IGN);
 
     int rc = tm_node_open(&node, &cfg, err, sizeof err);
     if (rc != 0) {
