@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #define S_KEEPALIVE       10   /* seconds: the broker drops us after 1.5x */
@@ -283,6 +284,18 @@ static void s_on_message(struct mosquitto *mosq, void *obj,
 /* ---- watchers -------------------------------------------------------------
  */
 
+/* Bytes waiting in the client's socket (0 on error). libmosquitto reads
+ * one packet per call and keeps no buffer of its own, so this says
+ * whether another call has work. (errno cannot say it: the client writes
+ * a byte for each queued packet to a socket pair that only
+ * mosquitto_loop would drain, and that write fails with EAGAIN.) */
+static int s_pending(const tm_mqtt_t *m)
+{
+    int n = 0;
+    int fd = mosquitto_socket(m->mosq);
+    return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
+}
+
 static void s_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -296,8 +309,7 @@ static void s_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         errno = 0;
         rc = mosquitto_loop_read(m->mosq, 1);
         e = errno;
-        if (rc != MOSQ_ERR_SUCCESS || m->state == S_DOWN || e == EAGAIN ||
-            e == EWOULDBLOCK) {
+        if (rc != MOSQ_ERR_SUCCESS || m->state == S_DOWN || s_pending(m) <= 0) {
             break;
         }
     }
