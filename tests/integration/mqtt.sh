@@ -95,6 +95,10 @@ eq "$(stat mqtt.reconnects)" 0 "first connection is no reconnect"
 grep -q "mqtt: connected to $BROKER as twinmesh-mq; subscribing to plant/+/+" \
     "$WORK/mq.log" || fail "no 'connected' line in the log"
 ok
+out=$(tmc stats)
+grep -q "^mqtt  *$BROKER as twinmesh-mq, connected; 0 messages" <<<"$out" ||
+    fail "stats text: $out"
+ok
 
 expect_ok tmc spawn p1 --model pumpmon
 expect_ok tmc spawn p2 --model pumpmon
