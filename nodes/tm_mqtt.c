@@ -18,14 +18,15 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-#define S_KEEPALIVE       10   /* seconds: the broker drops us after 1.5x */
-#define S_MISC_EVERY      1.0  /* seconds between mosquitto_loop_misc */
-#define S_CONNACK_TIMEOUT 5.0  /* seconds from connect to CONNACK */
-#define S_BACKOFF_MIN     0.25 /* seconds before the first retry */
-#define S_BACKOFF_MAX     8.0  /* seconds between retries at most */
-#define S_STABLE          10.0 /* a connection this long resets the backoff */
-#define S_READ_BUDGET     256  /* packets read per pass of the loop */
-#define S_ID_MAX          128u /* bytes in a client id */
+#define S_KEEPALIVE       10    /* seconds: the broker drops us after 1.5x */
+#define S_MISC_EVERY      1.0   /* seconds between mosquitto_loop_misc */
+#define S_CONNACK_TIMEOUT 5.0   /* seconds from connect to CONNACK */
+#define S_BACKOFF_MIN     0.25  /* seconds before the first retry */
+#define S_BACKOFF_MAX     8.0   /* seconds between retries at most */
+#define S_STABLE          10.0  /* a connection this long resets the backoff */
+#define S_READ_BUDGET     256   /* packets read per pass of the loop */
+#define S_PASS_SECONDS    0.005 /* ... and seconds (one 1 MiB payload more) */
+#define S_ID_MAX          128u  /* bytes in a client id */
 #define S_WHY_MAX         160u
 
 typedef enum {
@@ -106,8 +107,7 @@ static void s_arm(tm_mqtt_t *m)
     m->io_events = events;
 }
 
-/* ---- state ----------------------------------------------------------------
- */
+/* ---- state --------------------------------------------------------------- */
 
 /* The connection failed or was lost: log it if it is news, stop watching
  * the socket and try again after the backoff. Safe inside libmosquitto's
@@ -281,8 +281,7 @@ static void s_on_message(struct mosquitto *mosq, void *obj,
     }
 }
 
-/* ---- watchers -------------------------------------------------------------
- */
+/* ---- watchers ------------------------------------------------------------ */
 
 /* Bytes waiting in the client's socket (0 on error). libmosquitto reads
  * one packet per call and keeps no buffer of its own, so this says
@@ -302,14 +301,16 @@ static void s_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     tm_mqtt_t *m = w->data;
     int rc = MOSQ_ERR_SUCCESS;
     int e = 0;
-    /* At most a budget of packets per pass, so that a flood of messages
-     * never keeps the clock or a signal waiting; the watcher is level
-     * triggered and comes back for the rest. */
+    /* At most a budget of packets and of time per pass, so that a flood
+     * of messages never keeps the clock or a signal waiting; the watcher
+     * is level triggered and comes back for the rest. */
+    double t0 = tm_time_now();
     for (int i = 0; (revents & EV_READ) && i < S_READ_BUDGET; i++) {
         errno = 0;
         rc = mosquitto_loop_read(m->mosq, 1);
         e = errno;
-        if (rc != MOSQ_ERR_SUCCESS || m->state == S_DOWN || s_pending(m) <= 0) {
+        if (rc != MOSQ_ERR_SUCCESS || m->state == S_DOWN || s_pending(m) <= 0 ||
+            tm_time_now() - t0 > S_PASS_SECONDS) {
             break;
         }
     }
@@ -346,8 +347,7 @@ static void s_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
     s_attempt(w->data);
 }
 
-/* ---- service --------------------------------------------------------------
- */
+/* ---- service ------------------------------------------------------------- */
 
 static int s_attach(void *self, struct ev_loop *loop)
 {

@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- topics ---------------------------------------------------------------
- */
+/* ---- topics -------------------------------------------------------------- */
 
 /* One asset or signal level of len bytes into dst (cap with the NUL). */
 static int s_level(char *dst, size_t cap, const char *src, size_t len)
@@ -58,8 +57,7 @@ int tm_mqtt_topic_parse(const char *topic, const char *site,
     return rc ? rc : s_level(s->signal, sizeof s->signal, signal, sig_len);
 }
 
-/* ---- payloads -------------------------------------------------------------
- */
+/* ---- payloads ------------------------------------------------------------ */
 
 /* An object {"value", "ts"?, "unit"?} into s (asset and signal already
  * there). */
@@ -157,8 +155,7 @@ int tm_mqtt_decode(const void *payload, size_t len,
     return rc;
 }
 
-/* ---- broker addresses -----------------------------------------------------
- */
+/* ---- broker addresses ---------------------------------------------------- */
 
 static int s_why(char *why, size_t cap, const char *msg)
 {

@@ -17,8 +17,7 @@
 
 #define S_NOW 1700000000123456789ull
 
-/* ---- topics ---------------------------------------------------------------
- */
+/* ---- topics -------------------------------------------------------------- */
 
 static void test_topic_good(void **state)
 {
@@ -131,8 +130,7 @@ static void test_topic_huge(void **state)
     free(t);
 }
 
-/* ---- payloads -------------------------------------------------------------
- */
+/* ---- payloads ------------------------------------------------------------ */
 
 #define S_MAX_SEEN 8
 
@@ -361,8 +359,7 @@ static void test_payload_big(void **state)
     free(buf);
 }
 
-/* ---- broker addresses -----------------------------------------------------
- */
+/* ---- broker addresses ---------------------------------------------------- */
 
 static void test_broker_good(void **state)
 {
