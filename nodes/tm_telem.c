@@ -224,22 +224,21 @@ static void s_on_sample(void *arg, const tm_telem_sample_t *s, int status)
     uint32_t j = 0;
     double v = 0;
     int bad = s_contract(a, s, &j, &v);
-    if (bad != 0) {
-        t->rejected[bad - 1]++;
-        return;
+    if (bad == 0) {
+        uint64_t tick = tm_rt_tick(t->rt);
+        uint64_t step = s_step_of(t, a, s->ts);
+        if (step <= tick) {
+            bad = TMI_TELEM_LATE + 1;
+        } else if ((step - tick) / a->period >= t->horizon) {
+            bad = TMI_TELEM_EARLY + 1;
+        } else {
+            s_file(t, a, step, j, s->ts, v);
+            t->accepted++;
+            return;
+        }
     }
-    uint64_t tick = tm_rt_tick(t->rt);
-    uint64_t step = s_step_of(t, a, s->ts);
-    if (step <= tick) {
-        t->rejected[TMI_TELEM_LATE]++;
-        return;
-    }
-    if ((step - tick) / a->period >= t->horizon) {
-        t->rejected[TMI_TELEM_EARLY]++;
-        return;
-    }
-    s_file(t, a, step, j, s->ts, v);
-    t->accepted++;
+    t->rejected[bad - 1]++;
+    a->rejected[bad - 1]++;
 }
 
 void tm_telem_sample(tm_telem_t *t, const tm_telem_sample_t *s, int status)
@@ -333,6 +332,7 @@ S_GETTER(frames)
 S_GETTER(received)
 S_GETTER(accepted)
 S_GETTER(published)
+S_GETTER(alarms)
 S_GETTER(n_assets)
 /* telemetry.rejected: a map reason -> count. */
 static void s_get_rejected(void *a, tm_body_t *b)
@@ -367,6 +367,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc |= tm_stats_add_u64(reg, "telemetry.accepted", s_get_accepted, t);
     rc |= tm_stats_add_body(reg, "telemetry.rejected", s_get_rejected, t);
     rc |= tm_stats_add_u64(reg, "telemetry.published", s_get_published, t);
+    rc |= tm_stats_add_u64(reg, "telemetry.alarms", s_get_alarms, t);
     return rc ? TM_ERR_NOMEM : 0;
 }
 
@@ -411,7 +412,9 @@ int tm_telem_open(tm_telem_t **out, void *zctx, const tm_telem_opts_t *opts,
     t->sched = opts->sched;
     t->horizon = opts->horizon ? opts->horizon : 64;
     t->history = opts->history ? opts->history : 512;
-    t->window_ticks = (uint64_t)ceil(opts->window / tm_rt_h(opts->rt));
+    /* window <= 3600 s, h > 0: clamp, a tiny h must not overflow */
+    double wt = ceil(opts->window / tm_rt_h(opts->rt));
+    t->window_ticks = wt < 1e12 ? (uint64_t)wt : (uint64_t)1e12;
     tm_index_init(&t->index);
     tm_wire_buf_init(&t->out);
     int rc = s_bind(&t->pull, zctx, ZMQ_PULL, opts->endpoint, t->endpoint,

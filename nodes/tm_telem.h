@@ -77,7 +77,8 @@ int tm_telem_history(tm_telem_t *t, const char *id, size_t n, double **rows,
 
 /* Pack the telemetry of asset id under key "telemetry" into the map open
  * in b: per signal its last value, unit, timestamp, age in steps and
- * count; nothing when the asset has had no sample. */
+ * count; and under "telemetry_rejected" its samples rejected by reason
+ * (non-zero ones). Nothing when the asset has had no sample. */
 void tm_telem_pack_asset(tm_telem_t *t, const char *id, tm_body_t *b);
 
 #endif

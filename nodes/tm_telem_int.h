@@ -57,6 +57,10 @@ typedef struct {
     uint64_t *last_ts;
     uint64_t *last_tick;
     uint64_t *count;
+    bool alarm; /* the alarm output at the last published step */
+    /* Samples of this asset rejected, by reason (those known once the
+     * asset is: unknown_signal .. early). */
+    uint64_t rejected[TMI_TELEM_NREASONS];
 } tmi_telem_asset_t;
 
 struct tm_telem {
@@ -83,6 +87,7 @@ struct tm_telem {
     uint64_t rejected[TMI_TELEM_NREASONS];
     uint64_t published;
     uint64_t pub_failed;
+    uint64_t alarms; /* alarms raised (changepoints) */
 };
 
 /* The asset of id, or NULL. */

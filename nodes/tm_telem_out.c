@@ -4,6 +4,7 @@
 #include "tm_telem_int.h"
 
 #include "tm_err.h"
+#include "tm_log.h"
 #include "tm_sock.h"
 
 #include <math.h>
@@ -121,23 +122,45 @@ static void s_pack_measured(msgpack_packer *pk, const tm_model_t *m,
     }
 }
 
+/* The alarm of a's step: a change is an event (logged, counted, and named
+ * in the output); "" when none. */
+static const char *s_event(tm_telem_t *t, tmi_telem_asset_t *a, bool alarm,
+                           double score, uint64_t step)
+{
+    if (alarm == a->alarm) {
+        return "";
+    }
+    a->alarm = alarm;
+    t->alarms += alarm;
+    tm_log(alarm ? TM_LOG_WARN : TM_LOG_INFO,
+           "telemetry: %s: alarm %s at tick %llu (score %.3g)", a->id,
+           alarm ? "raised" : "cleared", (unsigned long long)step, score);
+    return alarm ? "alarm" : "clear";
+}
+
 /* Publish the outputs of a's step at tick `step`. */
-static void s_publish(tm_telem_t *t, const tmi_telem_asset_t *a, uint64_t step,
+static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
                       const double *measured)
 {
     tm_rt_actor_t v;
-    if (t->pub == NULL || tm_rt_get(t->rt, a->id, &v) != 0) {
+    if (tm_rt_get(t->rt, a->id, &v) != 0) {
         return;
     }
     const tm_model_t *m = v.model;
     int is = tm_model_var_index(m->outputs, m->n_outputs, "score");
     int ia = tm_model_var_index(m->outputs, m->n_outputs, "alarm");
     int ip = tm_model_var_index(m->params, m->n_params, "paramset");
+    double score = is >= 0 ? v.outputs[is] : 0.0;
+    bool alarm = ia >= 0 && v.outputs[ia] != 0.0;
+    const char *event = s_event(t, a, alarm, score, step);
+    if (t->pub == NULL) {
+        return;
+    }
     char model[80];
     snprintf(model, sizeof model, "%s@%s", m->family, m->version);
     tm_wire_buf_clear(&t->out);
     msgpack_packer *pk = &t->out.pk;
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, event[0] != '\0' ? 13 : 12);
     tm_wire_pack_kv_str(pk, "asset", a->id);
     tm_wire_pack_kv_u64(pk, "tick", step);
     tm_wire_pack_kv_u64(pk, "ts", s_step_ts(t, a, step));
@@ -152,8 +175,11 @@ static void s_publish(tm_telem_t *t, const tmi_telem_asset_t *a, uint64_t step,
     s_pack_outputs(pk, m, v.outputs, true);
     tm_wire_pack_str(pk, "measured");
     s_pack_measured(pk, m, measured);
-    tm_wire_pack_kv_f64(pk, "score", is >= 0 ? v.outputs[is] : 0.0);
-    tm_wire_pack_kv_bool(pk, "alarm", ia >= 0 && v.outputs[ia] != 0.0);
+    tm_wire_pack_kv_f64(pk, "score", score);
+    tm_wire_pack_kv_bool(pk, "alarm", alarm);
+    if (event[0] != '\0') {
+        tm_wire_pack_kv_str(pk, "event", event);
+    }
     if (tm_wire_buf_ok(&t->out) != 0 ||
         zmq_send(t->pub, a->id, strlen(a->id), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
             0 ||
@@ -236,6 +262,18 @@ void tm_telem_pack_asset(tm_telem_t *t, const char *id, tm_body_t *b)
         }
         tm_body_kv_u64(b, "samples", a->count[j]);
         tm_body_end(b);
+    }
+    tm_body_end(b);
+    static const char *const reasons[] = {
+#define X(e, n) #n,
+        TMI_TELEM_REASONS(X)
+#undef X
+    };
+    tm_body_kv_map(b, "telemetry_rejected");
+    for (int r = 0; r < TMI_TELEM_NREASONS; r++) {
+        if (a->rejected[r] != 0) {
+            tm_body_kv_u64(b, reasons[r], a->rejected[r]);
+        }
     }
     tm_body_end(b);
 }

@@ -279,9 +279,9 @@ static void s_stats_telemetry(FILE *out, json_t *t)
     }
     fprintf(out,
             "%-11s %lld received, %lld accepted, %lld rejected; %lld assets, "
-            "%lld outputs published\n",
+            "%lld outputs published, %lld alarms\n",
             "telemetry", s_int(t, "received"), s_int(t, "accepted"), rejected,
-            s_int(t, "assets"), s_int(t, "published"));
+            s_int(t, "assets"), s_int(t, "published"), s_int(t, "alarms"));
     json_t *m = json_object_get(t, "mqtt");
     if (json_is_object(m)) {
         fprintf(out,
@@ -471,6 +471,15 @@ static void s_telemetry(FILE *out, json_t *b)
         fprintf(out, "           %-12s %12.6g %12.6g %12.6g %6s %9lld %s\n",
                 name, s_real(v, "value"), s_real(o, name), s_real(o, sd), age,
                 s_int(v, "samples"), s_str(v, "unit"));
+    }
+    json_t *rej = json_object_get(b, "telemetry_rejected");
+    if (json_object_size(rej) > 0) {
+        fprintf(out, "rejected  ");
+        json_object_foreach(rej, name, v)
+        {
+            fprintf(out, " %s %lld", name, (long long)json_integer_value(v));
+        }
+        fprintf(out, "\n");
     }
     if (json_object_get(o, "score") != NULL) {
         fprintf(out, "anomaly    score %.3f (alarm at 1), alarm %s\n",

@@ -14,6 +14,11 @@
  * from the first send until `stats` shows every sample received (accepted
  * or rejected, polled every millisecond). Repeated K times (each repeat
  * steps the node over its rows first, with `run`), median reported.
+ *
+ * Latency (--latency N [--gap S]): the node's clock runs in real time; N
+ * rows of the first twin are sent, one every S seconds (default 0.01) on
+ * its own time axis, and each output is matched to its row by ts: the time
+ * from sending a row to receiving its output, p50 and p99.
  */
 #include "tm_client.h"
 #include "tm_err.h"
@@ -198,6 +203,71 @@ static int s_throughput(tm_client_t *c, void *push, const char *prefix,
     return 0;
 }
 
+/* Latency: rows of one twin (prefix0) sent every `gap` seconds on its
+ * own time axis; each output matched to its row by ts. */
+static int s_latency(void *push, void *sub, const char *prefix, int n,
+                     double gap)
+{
+    double *sent = calloc((size_t)n, sizeof *sent);
+    double *lat = calloc((size_t)n, sizeof *lat);
+    int got = 0;
+    const uint64_t t0 = 1700000000000000000ull;
+    const uint64_t gap_ns = (uint64_t)(gap * 1e9);
+    double start = s_now();
+    for (int r = 0; r < n || s_now() < sent[n - 1] + 1.0;) {
+        double now = s_now();
+        if (r < n && now >= start + (double)r * gap) {
+            tm_telem_sample_t b[S_SIGNALS];
+            for (int j = 0; j < S_SIGNALS; j++) {
+                memset(&b[j], 0, sizeof b[j]);
+                snprintf(b[j].asset, sizeof b[j].asset, "%s0", prefix);
+                snprintf(b[j].signal, sizeof b[j].signal, "%s", s_sig[j]);
+                b[j].ts = t0 + (uint64_t)r * gap_ns;
+                b[j].value = s_val[j];
+            }
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            tm_telem_encode(b, S_SIGNALS, 1, &buf, &len);
+            sent[r] = s_now();
+            zmq_send(push, buf, len, 0);
+            free(buf);
+            r++;
+        }
+        zmq_msg_t topic;
+        zmq_msg_t body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) >= 0 &&
+            zmq_msg_recv(&body, sub, 0) >= 0) {
+            double at = s_now();
+            msgpack_zone z;
+            msgpack_zone_init(&z, 2048);
+            msgpack_object o;
+            uint64_t ts = 0;
+            if (tm_wire_unpack(zmq_msg_data(&body), zmq_msg_size(&body), NULL,
+                               &z, &o) == 0 &&
+                tm_wire_get_u64(&o, "ts", &ts) == 0 && ts >= t0 &&
+                (ts - t0) % gap_ns == 0 && (ts - t0) / gap_ns < (uint64_t)n) {
+                lat[got++] = at - sent[(ts - t0) / gap_ns];
+            }
+            msgpack_zone_destroy(&z);
+        }
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+    }
+    qsort(lat, (size_t)got, sizeof *lat, s_cmp);
+    if (got > 0) {
+        printf("latency of %d rows of 8 samples (one every %.3f s): p50 %.1f "
+               "us, p99 %.1f us, max %.1f us (sample sent -> output "
+               "received)\n",
+               got, gap, lat[got / 2] * 1e6, lat[got * 99 / 100] * 1e6,
+               lat[got - 1] * 1e6);
+    }
+    free(sent);
+    free(lat);
+    return got == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *ep = "tcp://127.0.0.1:7700";
@@ -206,6 +276,8 @@ int main(int argc, char **argv)
     size_t rows = 50;
     size_t batch = 4096;
     int repeat = 5;
+    int latency = 0;
+    double gap = 0.01;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "-c") == 0) {
             ep = argv[i + 1];
@@ -219,6 +291,10 @@ int main(int argc, char **argv)
             batch = strtoull(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--repeat") == 0) {
             repeat = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--latency") == 0) {
+            latency = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--gap") == 0) {
+            gap = atof(argv[i + 1]);
         } else {
             fprintf(stderr,
                     "usage: %s -c CONSOLE [--prefix P] [--assets N] "
@@ -252,7 +328,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: cannot connect %s\n", tel);
         return 1;
     }
-    int rc = s_throughput(c, push, prefix, assets, rows, batch, repeat);
+    int rc = 0;
+    if (latency > 0) {
+        char out[300] = "";
+        void *sub = zmq_socket(ctx, ZMQ_SUB);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+        if (s_cmd(c, 1, stats, "telemetry", "outputs", out, sizeof out) != 0 ||
+            out[0] == '\0' || zmq_connect(sub, out) != 0) {
+            fprintf(stderr, "bench: the node has no outputs endpoint\n");
+            return 1;
+        }
+        struct timespec d = {0, 300000000}; /* the subscription settles */
+        nanosleep(&d, NULL);
+        rc = s_latency(push, sub, prefix, latency, gap);
+        int linger = 0;
+        zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(sub);
+    } else {
+        rc = s_throughput(c, push, prefix, assets, rows, batch, repeat);
+    }
     int linger = 0;
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(push);

@@ -35,6 +35,7 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
                    ? cmd->node
                    : NULL;
     case TM_CMD_INSPECT:
+    case TM_CMD_CALIBRATE:
     case TM_CMD_KILL:
     case TM_CMD_SET:
     case TM_CMD_WATCH:

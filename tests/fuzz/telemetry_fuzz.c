@@ -60,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(strcmp(again.last.signal, seen.last.signal) == 0);
     FUZZ_REQUIRE(strcmp(again.last.unit, seen.last.unit) == 0);
     FUZZ_REQUIRE(again.last.ts == seen.last.ts);
-    FUZZ_REQUIRE(memcmp(&again.last.value, &seen.last.value,
-                        sizeof(double)) == 0);
+    FUZZ_REQUIRE(memcmp(&again.last.value, &seen.last.value, sizeof(double)) ==
+                 0);
     free(buf);
     return 0;
 }

@@ -152,6 +152,12 @@ eq "$before" 0 "no alarm in 40 normal rows after calibration"
 ok
 grep -q '"params":1' "$WORK/fault.jsonl" || fail "outputs name params@1"
 ok
+# the alarm's rise is one event (a changepoint), counted and logged
+eq "$(grep -c '"event":"alarm"' "$WORK/fault.jsonl" || true)" 1 "alarm events"
+eq "$(stat alarms)" 1 "alarms in stats"
+grep -q "telemetry: p1: alarm raised at tick" "$WORK/tel.log" ||
+    fail "alarm not logged"
+ok
 
 # ---- inspect: measured beside predicted with sd, the detector ----------------
 out=$(tmc inspect p1)
@@ -160,6 +166,11 @@ grep -q "^telemetry  signal .* measured .* predicted .* sd" <<<"$out" ||
 grep -q "^           flow " <<<"$out" || fail "inspect flow row: $out"
 grep -q "^anomaly    score [0-9.]* (alarm at 1), alarm ON$" <<<"$out" ||
     fail "inspect anomaly: $out"
+ok
+# data quality per asset: its rejected samples by reason
+eq "$(tmc --json inspect p1 | jget .telemetry_rejected.late)" 2 \
+    "late samples of p1"
+grep -q "^rejected   .*late 2" <<<"$out" || fail "inspect rejected: $out"
 ok
 tmc --json inspect p1 | jhas .telemetry.flow.value:number \
     .telemetry.flow.samples:number .telemetry.flow.age:number \
