@@ -248,6 +248,16 @@ static uint64_t s_grows(void *a)
     return s_ss(a).grows;
 }
 
+static uint64_t s_reserve(void *a)
+{
+    return s_ss(a).reserve_bytes;
+}
+
+static uint64_t s_reserve_used(void *a)
+{
+    return s_ss(a).reserve_used;
+}
+
 static int s_store_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "store.map_size", s_map_size, self);
@@ -259,6 +269,12 @@ static int s_store_stats(void *self, tm_stats_t *reg)
     }
     if (rc == 0) {
         rc = tm_stats_add_u64(reg, "store.grows", s_grows, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "store.reserve_bytes", s_reserve, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "store.reserve_used", s_reserve_used, self);
     }
     return rc;
 }

@@ -28,6 +28,7 @@ WATCHDOG_PIDS=()
 HELPER_PIDS=() # other servers a test started (a broker): killed on exit
 TMUX_SOCKET=""
 NETNS_LIST=() # network namespaces the test made: deleted on exit
+MOUNTS=()     # file systems the test mounted: unmounted on exit
 CHECKS=0
 # Sanitizer builds are several times slower: timing goals are relaxed.
 SANITIZED=${TM_ITEST_SANITIZED:-0}
@@ -61,6 +62,9 @@ cleanup() {
     for ns in "${NETNS_LIST[@]}"; do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
         ip netns del "$ns" 2>/dev/null
+    done
+    for mnt in "${MOUNTS[@]}"; do
+        umount -l "$mnt" 2>/dev/null
     done
     if [ "$rc" -ne 0 ]; then
         echo "---- $TEST_NAME failed; node logs:" >&2
