@@ -12,6 +12,7 @@
  * closing a second descriptor on lock.mdb would silently drop them).
  */
 #include "tm_store.h"
+#include "tm_store_int.h"
 
 #include "tm_err.h"
 
@@ -85,6 +86,8 @@ struct tm_store {
     int locks_ready;
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t grows;
+    atomic_uint_fast64_t reserve_used; /* times the reserve was given up */
+    atomic_bool reserve;               /* the reserve file is there */
     tm_store_failure_t failure; /* last failed commit or backup; fail_lock */
     pthread_mutex_t fail_lock;
 };
@@ -104,6 +107,7 @@ typedef struct {
 
 struct tm_store_batch {
     tm_store_t *store;
+    bool frees; /* a kill or unlink: may use the space reserve */
     s_op_t *ops;
     size_t nops, ops_cap;
     unsigned char *buf; /* copies of keys and values */
@@ -408,7 +412,8 @@ static int s_scan_dir(int dirfd, int *has_data, int *has_foreign)
         const char *n = e->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
             strcmp(n, S_LOCK_NAME) == 0 || strcmp(n, S_NEW_NAME) == 0 ||
-            strcmp(n, S_NEW_LOCK_NAME) == 0) {
+            strcmp(n, S_NEW_LOCK_NAME) == 0 ||
+            strcmp(n, TMI_STORE_RESERVE_NAME) == 0) {
             continue;
         }
         if (strcmp(n, S_DATA_NAME) == 0) {
@@ -1116,6 +1121,11 @@ static int s_open(tm_store_t **out, const char *dir,
         goto done;
     }
     s->locks_ready = 1;
+    if (!s->read_only && !verifier) {
+        /* Room for kills and unlinks on a full disk (when there is room
+         * for it now; a later commit tries again). */
+        atomic_store(&s->reserve, tmi_store_reserve_make(s->dirfd) == 0);
+    }
     *out = s;
     s = NULL;
 done:
@@ -1264,6 +1274,7 @@ size_t tm_store_batch_size(const tm_store_batch_t *b)
 
 static void s_batch_reset(tm_store_batch_t *b)
 {
+    b->frees = false;
     b->nops = 0;
     b->buf_len = 0;
     if (b->buf_cap > S_KEEP_BYTES) {
@@ -1575,6 +1586,27 @@ void tm_store_last_failure(tm_store_t *store, tm_store_failure_t *out)
     pthread_mutex_unlock(&store->fail_lock);
 }
 
+/* Apply b in one transaction, growing the map as often as it fills.
+ * Caller holds write_lock. */
+static int s_batch_commit_grow(tm_store_batch_t *b, size_t naudit)
+{
+    for (;;) {
+        int mrc = s_batch_apply(b, b->store->audit_next, naudit);
+        if (mrc != MDB_MAP_FULL) {
+            return s_err(mrc);
+        }
+        int rc = s_grow(b->store);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+}
+
+void tm_store_batch_frees(tm_store_batch_t *b)
+{
+    b->frees = true;
+}
+
 int tm_store_batch_commit(tm_store_batch_t *b)
 {
     assert(b != NULL);
@@ -1596,22 +1628,27 @@ int tm_store_batch_commit(tm_store_batch_t *b)
     pthread_mutex_lock(&s->write_lock);
     locked = 1;
     size_t naudit = s_batch_prepare(b, s->audit_next);
-    for (;;) {
-        int mrc = s_batch_apply(b, s->audit_next, naudit);
-        if (mrc != MDB_MAP_FULL) {
-            rc = s_err(mrc);
-            break;
-        }
-        rc = s_grow(s);
+    rc = s_batch_commit_grow(b, naudit);
+    if (rc != 0) {
+        rc = s_commit_failed(b, rc);
+    }
+    if (rc == TM_ERR_NOSPACE && b->frees &&
+        tmi_store_reserve_release(s->dirfd) == 0) {
+        /* A full disk: a change that frees space may take the reserve. */
+        atomic_store(&s->reserve, false);
+        atomic_fetch_add(&s->reserve_used, 1);
+        rc = s_batch_commit_grow(b, naudit);
         if (rc != 0) {
-            break;
+            rc = s_commit_failed(b, rc);
         }
     }
     if (rc == 0) {
         s->audit_next += naudit;
         atomic_fetch_add(&s->commits, 1);
-    } else {
-        rc = s_commit_failed(b, rc);
+        if (!atomic_load(&s->reserve) &&
+            tmi_store_reserve_make(s->dirfd) == 0) {
+            atomic_store(&s->reserve, true); /* room again */
+        }
     }
 done:
     if (locked) {
@@ -1788,6 +1825,9 @@ void tm_store_stats(tm_store_t *store, tm_store_stats_t *out)
     memset(out, 0, sizeof(*out));
     out->commits = atomic_load(&store->commits);
     out->grows = atomic_load(&store->grows);
+    out->reserve_bytes =
+        atomic_load(&store->reserve) ? TMI_STORE_RESERVE_BYTES : 0;
+    out->reserve_used = atomic_load(&store->reserve_used);
     s_read_lock(store);
     if (store->failed || mdb_env_info(store->env, &info) != 0) {
         goto done;

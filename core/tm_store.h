@@ -153,6 +153,14 @@ size_t tm_store_batch_size(const tm_store_batch_t *b);
  * callback). */
 int tm_store_batch_commit(tm_store_batch_t *b);
 
+/* Mark b as a change that frees space (a kill, an unlink): if its commit
+ * fails because the file system is full, the store gives up its space
+ * reserve (8 MiB of allocated blocks kept in the data directory since
+ * open) and commits b once more, so an operator can still remove things
+ * from a full disk; the reserve is made again after a commit once the
+ * file system has room. Cleared by the commit. */
+void tm_store_batch_frees(tm_store_batch_t *b);
+
 /* Free a batch (uncommitted operations are dropped). NULL-safe. */
 void tm_store_batch_destroy(tm_store_batch_t **p);
 
@@ -186,6 +194,11 @@ typedef struct {
     size_t used_bytes; /* pages in use x page size (free pages excluded) */
     uint64_t commits;  /* batches committed since open */
     uint64_t grows;    /* map growths since open */
+    /* The space reserve (a file in the data directory kept for changes
+     * that free space: tm_store_batch_frees): its bytes now (0 while it is
+     * given up), and how often a commit on a full disk used it. */
+    uint64_t reserve_bytes;
+    uint64_t reserve_used;
 } tm_store_stats_t;
 
 /* Fill *out; fields that cannot be read are 0. */

@@ -3,6 +3,7 @@
 
 #include "tm_err.h"
 #include "tm_log.h"
+#include "tm_mqtt_wire.h"
 #include "tm_sock.h"
 
 #include <errno.h>
@@ -17,7 +18,9 @@
 
 #define S_MAX_WORKERS 64u
 #define S_MAX_TICK    3600.0
-#define S_KEYS_MAX    16 /* known keys: 9 in [node], 1 in [console] */
+/* Known keys: 9 in [node], 1 in [console], 5 in [mesh] (peer may
+ * repeat), 7 in [telemetry]. */
+#define S_KEYS_MAX 32
 
 /* Parse state shared by the reader and the handler of one parse. */
 #define S_CONFIG_MAX (1024 * 1024) /* bytes in a config file */
@@ -72,6 +75,16 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->window = TM_CONFIG_DEFAULT_WINDOW;
     cfg->horizon = TM_CONFIG_DEFAULT_HORIZON;
     cfg->history = TM_CONFIG_DEFAULT_HISTORY;
+}
+
+const char *tm_config_mqtt_id(const tm_config_t *cfg, char *buf, size_t cap)
+{
+    if (cfg->mqtt_id[0] != '\0') {
+        snprintf(buf, cap, "%s", cfg->mqtt_id);
+    } else {
+        snprintf(buf, cap, "twinmesh-%s", cfg->name);
+    }
+    return buf;
 }
 
 /* A mesh endpoint: checked like the console's, bounded in length. */
@@ -160,6 +173,41 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
     return TM_ERR_CONFIG;
 }
 
+/* [telemetry] mqtt and mqtt_id. */
+static int s_set_mqtt(tm_config_t *cfg, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+    if (strcmp(key, "mqtt_id") == 0) {
+        if (!tm_text_word_valid(value, TM_CONFIG_MQTT_ID_MAX)) {
+            s_err(err, errlen,
+                  "'%s' is not an MQTT client id (1-%u letters, digits, '_' "
+                  "or '-')",
+                  value, TM_CONFIG_MQTT_ID_MAX);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->mqtt_id, sizeof cfg->mqtt_id, "%s", value);
+        return 0;
+    }
+    char host[TM_MQTT_HOST_MAX + 1];
+    char why[128];
+    uint16_t port = 0;
+    if (strlen(value) > TM_CONFIG_ENDPOINT_MAX) {
+        s_err(err, errlen, "broker address longer than %u bytes",
+              TM_CONFIG_ENDPOINT_MAX);
+        return TM_ERR_CONFIG;
+    }
+    if (tm_mqtt_broker_parse(value, host, sizeof host, &port, why,
+                             sizeof why) != 0) {
+        s_err(err, errlen,
+              "'%s' is not an MQTT broker: %s (e.g. 127.0.0.1:1883 or "
+              "mqtt://broker.example:1883)",
+              value, why);
+        return TM_ERR_CONFIG;
+    }
+    snprintf(cfg->mqtt, sizeof cfg->mqtt, "%s", value);
+    return 0;
+}
+
 static int s_set_telemetry(tm_config_t *cfg, const char *key, const char *value,
                            char *err, size_t errlen)
 {
@@ -200,8 +248,12 @@ static int s_set_telemetry(tm_config_t *cfg, const char *key, const char *value,
         *(hz ? &cfg->horizon : &cfg->history) = (unsigned)u;
         return 0;
     }
+    if (strcmp(key, "mqtt") == 0 || strcmp(key, "mqtt_id") == 0) {
+        return s_set_mqtt(cfg, key, value, err, errlen);
+    }
     s_err(err, errlen,
-          "unknown key (known: endpoint, outputs, window, horizon, history)");
+          "unknown key (known: endpoint, outputs, window, horizon, history, "
+          "mqtt, mqtt_id)");
     return TM_ERR_CONFIG;
 }
 

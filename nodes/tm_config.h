@@ -37,6 +37,9 @@
  *   window = 0.1             ; seconds a late sample may still be used
  *   horizon = 64             ; steps ahead a sample may be
  *   history = 512            ; steps of measurements kept for calibrate
+ *   mqtt = 127.0.0.1:1883    ; an MQTT broker (HOST:PORT or
+ *                            ; mqtt://HOST:PORT): subscribe to <site>/+/+
+ *   mqtt_id = twinmesh-a     ; MQTT client id (default twinmesh-<name>)
  *
  * A key given twice is refused, except `peer`.
  *
@@ -73,6 +76,7 @@
 #define TM_CONFIG_DEFAULT_WINDOW     0.1
 #define TM_CONFIG_DEFAULT_HORIZON    64u
 #define TM_CONFIG_DEFAULT_HISTORY    512u
+#define TM_CONFIG_MQTT_ID_MAX        128u /* bytes in an MQTT client id */
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -105,7 +109,15 @@ typedef struct {
     double window;
     unsigned horizon;
     unsigned history;
+    /* The MQTT bridge: the broker as given ("" = none; checked with
+     * tm_mqtt_broker_parse) and the client id ("" = twinmesh-<name>). */
+    char mqtt[TM_CONFIG_ENDPOINT_MAX + 1];
+    char mqtt_id[TM_CONFIG_MQTT_ID_MAX + 1];
 } tm_config_t;
+
+/* The MQTT client id: mqtt_id, or twinmesh-<name> when it is "" (cap:
+ * at least TM_CONFIG_MQTT_ID_MAX + 1). Returns buf. */
+const char *tm_config_mqtt_id(const tm_config_t *cfg, char *buf, size_t cap);
 
 /* Fill cfg with the embedded defaults. */
 void tm_config_defaults(tm_config_t *cfg);

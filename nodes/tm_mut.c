@@ -107,8 +107,22 @@ int tmi_mut_why(char *why, int rc, const char *fmt, ...)
     return rc;
 }
 
-int tmi_mut_store_failed(char *why, int rc)
+int tmi_mut_store_failed(tm_mut_t *m, char *why, int rc)
 {
+    tm_store_failure_t f;
+    tm_store_last_failure(m->store, &f);
+    if (rc == TM_ERR_NOSPACE && f.error == rc && f.need_bytes > 0) {
+        tm_store_stats_t st;
+        tm_store_stats(m->store, &st);
+        return tmi_mut_why(
+            why, rc,
+            "could not store the change, nothing was changed: no space left "
+            "on the data directory's file system (the change needs at least "
+            "%llu bytes, %llu are free%s); free space there, or kill or "
+            "unlink actors (they may use the store's reserve)",
+            (unsigned long long)f.need_bytes, (unsigned long long)f.free_bytes,
+            st.reserve_bytes == 0 ? "; the reserve is used up" : "");
+    }
     return tmi_mut_why(why, rc,
                        "could not store the change, nothing was changed: %s",
                        tm_err_str(rc));
@@ -261,7 +275,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
     tm_store_batch_destroy(&b);
     if (rc != 0) {
         tm_rt_kill(m->rt, id); /* not acknowledged: take it back */
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
     } else {
         s_tell(m, TM_MUT_ADDED, id, model);
     }
@@ -375,7 +389,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         spawned++;
         rc = tmi_mut_put_current(m, b, id);
         if (rc != 0) {
-            tmi_mut_store_failed(why, rc);
+            tmi_mut_store_failed(m, why, rc);
             goto done;
         }
     }
@@ -385,7 +399,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
         goto done;
     }
     spawned = 0; /* acknowledged */
@@ -453,6 +467,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
         rc = tmi_mut_new_batch(m, &b);
     }
     if (rc == 0) {
+        tm_store_batch_frees(b); /* may use the space reserve */
         rc = tm_persist_del_actor(b, id);
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
@@ -465,7 +480,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
         rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
     } else {
         rc = tm_rt_kill(m->rt, id);
         if (rc != 0) {
@@ -496,6 +511,9 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
     if (rc == 0) {
         rc = tmi_mut_new_batch(m, &b);
     }
+    if (rc == 0) {
+        tm_store_batch_frees(b);
+    }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
                           ls.v[i].input, 1};
@@ -505,7 +523,7 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
         rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
     } else {
         rc = tm_rt_kill(m->rt, id);
         *links_removed = ls.n;
@@ -715,6 +733,9 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     const tm_model_t *remote =
         tm_rt_get(m->rt, S, &src) == 0 && src.remote ? src.model : NULL;
     rc = tmi_mut_new_batch(m, &b);
+    if (rc == 0 && !add) {
+        tm_store_batch_frees(b);
+    }
     if (rc == 0) {
         rc = add ? tm_persist_put_remote_link(b, &l, remote)
                  : tm_persist_del_link(b, &l);
@@ -730,7 +751,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         } else if (tm_rt_link_delay(m->rt, S, O, D, I, delay) == 0) {
             s_past_restore(m->rt, S, &past);
         }
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
     }
     free(past.v);
     s_proxy_gc(m, S);
@@ -840,7 +861,7 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
         rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
         goto done;
     }
     applied = 0; /* acknowledged */
@@ -908,7 +929,7 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
                            id, tm_err_str(rc));
     }
     if (rc != 0) {
-        tmi_mut_store_failed(why, rc);
+        tmi_mut_store_failed(m, why, rc);
     } else {
         s_tell(m, TM_MUT_ADDED, id, model);
     }

@@ -718,7 +718,7 @@ int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
             rc = tmi_mut_commit(m, b);
         }
         if (rc != 0) {
-            tmi_mut_store_failed(why, rc);
+            tmi_mut_store_failed(m, why, rc);
         } else if (timing != NULL) {
             double t2 = tm_time_now();
             timing->elapsed_s = t2 - t0;

@@ -26,7 +26,7 @@ struct tm_mut {
 int tmi_mut_why(char *why, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "could not store the change, nothing was changed: ..." */
-int tmi_mut_store_failed(char *why, int rc);
+int tmi_mut_store_failed(tm_mut_t *m, char *why, int rc);
 /* Commit b after the barrier, so the store sees writes in order. */
 int tmi_mut_commit(tm_mut_t *m, tm_store_batch_t *b);
 int tmi_mut_new_batch(tm_mut_t *m, tm_store_batch_t **b);

@@ -2,7 +2,8 @@
  *
  * The node opens the store, the runtime (restored from the store), the
  * mutation path and the services - clock (tm_sched), checkpoints
- * (tm_ckpt), statistics of the store, console server (tm_console_srv) -
+ * (tm_ckpt), statistics of the store, console server (tm_console_srv),
+ * telemetry (tm_telem) with its MQTT bridge (tm_mqtt), the mesh -
  * attaches them to one libev loop and waits for a signal. Everything else
  * happens in the services. Stopping: every service is told to stop (the
  * clock ends a run, the console answers its streams), a final checkpoint
@@ -17,6 +18,7 @@
 #include "tm_time.h"
 #include "tm_log.h"
 #include "tm_mesh.h"
+#include "tm_mqtt.h"
 #include "tm_mut.h"
 #include "tm_persist.h"
 #include "tm_rt.h"
@@ -246,6 +248,16 @@ static uint64_t s_grows(void *a)
     return s_ss(a).grows;
 }
 
+static uint64_t s_reserve(void *a)
+{
+    return s_ss(a).reserve_bytes;
+}
+
+static uint64_t s_reserve_used(void *a)
+{
+    return s_ss(a).reserve_used;
+}
+
 static int s_store_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "store.map_size", s_map_size, self);
@@ -257,6 +269,12 @@ static int s_store_stats(void *self, tm_stats_t *reg)
     }
     if (rc == 0) {
         rc = tm_stats_add_u64(reg, "store.grows", s_grows, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "store.reserve_bytes", s_reserve, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "store.reserve_used", s_reserve_used, self);
     }
     return rc;
 }
@@ -467,6 +485,40 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
     return 0;
 }
 
+/* The telemetry service (always: without endpoints it still serves
+ * calibrate and inspect) and, with [telemetry] mqtt, its MQTT bridge. */
+static int s_open_telemetry(tm_node_t *n, char *err, size_t errlen)
+{
+    tm_telem_t *telem = NULL;
+    tm_telem_opts_t to = {.endpoint = n->cfg.telemetry,
+                          .outputs = n->cfg.outputs,
+                          .window = n->cfg.window,
+                          .horizon = n->cfg.horizon,
+                          .history = n->cfg.history,
+                          .rt = n->rt,
+                          .sched = n->sched};
+    int rc = tm_telem_open(&telem, n->zctx, &to, err, errlen);
+    if (rc == 0) {
+        n->ctx.telem = telem;
+        rc = s_add_service(n, tm_telem_service(telem));
+    }
+    if (rc == 0 && n->cfg.mqtt[0] != '\0') {
+        /* right after telemetry: its stats go inside "telemetry" */
+        tm_mqtt_t *mqtt = NULL;
+        char id[TM_CONFIG_MQTT_ID_MAX + 1];
+        tm_mqtt_opts_t qo = {.broker = n->cfg.mqtt,
+                             .client_id =
+                                 tm_config_mqtt_id(&n->cfg, id, sizeof id),
+                             .site = n->cfg.site,
+                             .telem = n->ctx.telem};
+        rc = tm_mqtt_open(&mqtt, &qo, err, errlen);
+        if (rc == 0) {
+            rc = s_add_service(n, tm_mqtt_service(mqtt));
+        }
+    }
+    return rc;
+}
+
 /* The clock, checkpoints, store statistics and the console, in the order
  * they are attached, told about ticks and stopped. */
 static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
@@ -520,19 +572,7 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         rc = s_add_service(n, tm_console_srv_service(console));
     }
     if (rc == 0) {
-        tm_telem_t *telem = NULL;
-        tm_telem_opts_t to = {.endpoint = n->cfg.telemetry,
-                              .outputs = n->cfg.outputs,
-                              .window = n->cfg.window,
-                              .horizon = n->cfg.horizon,
-                              .history = n->cfg.history,
-                              .rt = n->rt,
-                              .sched = n->sched};
-        rc = tm_telem_open(&telem, n->zctx, &to, err, errlen);
-        if (rc == 0) {
-            n->ctx.telem = telem;
-            rc = s_add_service(n, tm_telem_service(telem));
-        }
+        rc = s_open_telemetry(n, err, errlen);
     }
     if (rc == 0 && (n->cfg.mesh[0] != '\0' || n->cfg.n_peers > 0)) {
         tm_mesh_t *mesh = NULL;

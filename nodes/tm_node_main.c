@@ -15,6 +15,7 @@
 #include "tm_persist.h"
 #include "tm_store.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,8 @@ static const s_flag_t s_flags[] = {
      "PULL endpoint for measurements (default: none)"},
     {"outputs", "telemetry", "outputs", "ENDPOINT",
      "PUB endpoint for twin outputs (default: none)"},
+    {"mqtt", "telemetry", "mqtt", "HOST:PORT",
+     "MQTT broker to take measurements from (default: none)"},
 };
 
 #define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])
@@ -134,6 +137,27 @@ static const char *s_real(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* [telemetry] of --check: the keys that are set, and the others'
+ * values. */
+static void s_print_telemetry(const tm_config_t *c)
+{
+    char window[32];
+    printf("\n[telemetry]\n");
+    if (c->telemetry[0] != '\0') {
+        printf("endpoint = %s\n", c->telemetry);
+    }
+    if (c->outputs[0] != '\0') {
+        printf("outputs = %s\n", c->outputs);
+    }
+    printf("window = %s\nhorizon = %u\nhistory = %u\n",
+           s_real(c->window, window, sizeof window), c->horizon, c->history);
+    if (c->mqtt[0] != '\0') {
+        char id[TM_CONFIG_MQTT_ID_MAX + 1];
+        printf("mqtt = %s\nmqtt_id = %s\n", c->mqtt,
+               tm_config_mqtt_id(c, id, sizeof id));
+    }
+}
+
 static void s_print_config(const tm_config_t *c)
 {
     char tick[32];
@@ -159,6 +183,10 @@ static void s_print_config(const tm_config_t *c)
         printf("heartbeat = %s\nsuspect = %u\ndead = %u\nwait = %s\n",
                s_real(c->heartbeat, hb, sizeof hb), c->suspect, c->dead,
                s_real(c->wait, wait, sizeof wait));
+    }
+    if (c->telemetry[0] != '\0' || c->outputs[0] != '\0' ||
+        c->mqtt[0] != '\0') {
+        s_print_telemetry(c);
     }
 }
 
@@ -410,6 +438,9 @@ int main(int argc, char **argv)
     }
     tm_log_set_level((tm_log_level_t)cfg.log_level);
     tm_log_set_tag(cfg.name);
+    /* A write to a connection the peer closed must fail with EPIPE, not
+     * kill the node: libmosquitto writes with write(2). */
+    signal(SIGPIPE, SIG_IGN);
 
     int rc = tm_node_open(&node, &cfg, err, sizeof err);
     if (rc != 0) {

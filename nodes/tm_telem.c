@@ -241,6 +241,11 @@ static void s_on_sample(void *arg, const tm_telem_sample_t *s, int status)
     a->rejected[bad - 1]++;
 }
 
+void tm_telem_sample(tm_telem_t *t, const tm_telem_sample_t *s, int status)
+{
+    s_on_sample(t, status == 0 ? s : NULL, status);
+}
+
 void tm_telem_ingest(tm_telem_t *t, const uint8_t *buf, size_t len)
 {
     t->frames++;

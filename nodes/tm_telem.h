@@ -1,12 +1,13 @@
 /* tm_telem: the telemetry service - measurements in, twin outputs out.
  *
- * Samples arrive on a PULL socket (protocol/tm_telem.h, docs/protocol.md
- * section 8.1). Each is checked against the data contract of its actor's
- * family - the model's measured inputs (TM_VAR_MEASURED): signal name,
- * unit (converted with tm_units), range - and counted, accepted or
- * rejected by reason. An accepted sample is aligned to a step of its
- * actor: the first sample of an asset anchors its time axis `window`
- * seconds ahead of the node's tick, later ones fall on ticks by their
+ * Samples arrive on a PULL socket (protocol/tm_telem_wire.h,
+ * docs/protocol.md section 8.1) or from the MQTT bridge (tm_mqtt.h, which
+ * hands them to tm_telem_sample): one path for both. Each is checked against
+ * the data contract of its actor's family - the model's measured inputs
+ * (TM_VAR_MEASURED): signal name, unit (converted with tm_units), range - and
+ * counted, accepted or rejected by reason. An accepted sample is aligned to a
+ * step of its actor: the first sample of an asset anchors its time axis
+ * `window` seconds ahead of the node's tick, later ones fall on ticks by their
  * timestamps; each asset keeps a ring of `horizon` pending steps, so
  * samples that arrive out of order are reordered. Before a chunk of ticks
  * the service feeds every asset's pending values for its next step into
@@ -27,6 +28,7 @@
 #include "tm_rt.h"
 #include "tm_sched.h"
 #include "tm_service.h"
+#include "tm_telem_wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +57,13 @@ tm_service_t tm_telem_service(tm_telem_t *t);
 /* Bound endpoints ("" when none). */
 const char *tm_telem_endpoint(const tm_telem_t *t);
 const char *tm_telem_outputs(const tm_telem_t *t);
+
+/* Take one sample from another transport (the MQTT bridge): the same
+ * contract, alignment and counters as a sample of the PULL socket. status
+ * 0: s is the sample; otherwise a TM_ERR_WIRE_* code saying the message
+ * (or this sample of it) was malformed, counted once, and s is not read
+ * (may be NULL). */
+void tm_telem_sample(tm_telem_t *t, const tm_telem_sample_t *s, int status);
 
 /* Handle one frame as if it came from the socket (tests, benchmark). */
 void tm_telem_ingest(tm_telem_t *t, const uint8_t *buf, size_t len);

@@ -26,7 +26,8 @@ packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
     libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev libyaml-dev
-    libgsl-dev
+    libgsl-dev libmosquitto-dev
+    mosquitto mosquitto-clients
     tmux procps
 )
 

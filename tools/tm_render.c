@@ -262,6 +262,39 @@ void tmi_show_ids(tm_render_t *r, const char *message, json_t *body, bool more)
     }
 }
 
+/* The telemetry line of stats (samples by outcome), and the MQTT
+ * bridge's when there is one. */
+static void s_stats_telemetry(FILE *out, json_t *t)
+{
+    if (!json_is_object(t)) {
+        return;
+    }
+    json_t *rej = json_object_get(t, "rejected");
+    const char *k;
+    json_t *v;
+    long long rejected = 0;
+    json_object_foreach(rej, k, v)
+    {
+        rejected += s_int(rej, k);
+    }
+    fprintf(out,
+            "%-11s %lld received, %lld accepted, %lld rejected; %lld assets, "
+            "%lld outputs published, %lld alarms\n",
+            "telemetry", s_int(t, "received"), s_int(t, "accepted"), rejected,
+            s_int(t, "assets"), s_int(t, "published"), s_int(t, "alarms"));
+    json_t *m = json_object_get(t, "mqtt");
+    if (json_is_object(m)) {
+        fprintf(out,
+                "%-11s %s as %s, %s; %lld messages (%lld retained), %lld "
+                "reconnects\n",
+                "mqtt", s_str(m, "broker"), s_str(m, "client_id"),
+                json_is_true(json_object_get(m, "connected")) ? "connected"
+                                                              : "not connected",
+                s_int(m, "messages"), s_int(m, "retained"),
+                s_int(m, "reconnects"));
+    }
+}
+
 void tmi_show_stats(tm_render_t *r, const char *message, json_t *b, bool more)
 {
     (void)message;
@@ -310,6 +343,7 @@ void tmi_show_stats(tm_render_t *r, const char *message, json_t *b, bool more)
             "%-11s %lld requests, %lld errors, %lld dropped, %lld streams\n",
             "console", s_int(co, "requests"), s_int(co, "errors"),
             s_int(co, "dropped"), s_int(co, "streams"));
+    s_stats_telemetry(out, json_object_get(b, "telemetry"));
     fprintf(out, "%-11s %.1f s\n", "uptime", s_real(b, "uptime_s"));
 }
 

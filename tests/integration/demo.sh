@@ -24,6 +24,19 @@ done
 eq "$(grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+$' <<<"$out")" \
     8 "pump watch rows"
 
+# the telemetry part: a twin on recorded pump data, scored (where the
+# data is on this machine)
+skab=${TWINMESH_SKAB:-$src/../shared/data/skab}
+if [ -f "$skab/valve1/3.csv" ]; then
+    grep -qE "^pooled over 1 files: F1 [0-9.]+, FAR [0-9.]+ %" <<<"$out" ||
+        fail "demo replay: $out"
+    grep -q "rows without an output: 0" <<<"$out" || fail "replay rows: $out"
+    ok
+else
+    grep -q "no SKAB data at" <<<"$out" || fail "demo without SKAB: $out"
+    ok
+fi
+
 out=$(bash "$src/tools/demo.sh" "$build" 2>&1) || fail "second demo: $out"
 grep -q "the plant of an earlier run" <<<"$out" || fail "reuse: $out"
 ok

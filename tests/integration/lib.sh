@@ -4,7 +4,8 @@
 #   bash TEST.sh NODE_BIN CONSOLE_BIN ITEST_BIN
 # and sources this file. Nodes run on free loopback ports with data in a
 # temporary directory; everything is driven through the twinmesh console.
-# The EXIT trap kills what the test started (by pid) and removes its files,
+# The EXIT trap kills what the test started (by pid: nodes, consoles,
+# helpers such as an MQTT broker in HELPER_PIDS) and removes its files,
 # whether the test passed or not.
 set -euo pipefail
 # A command that fails inside $(...) fails the substitution too (bash turns
@@ -24,8 +25,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tm-$TEST_NAME.XXXXXX")
 NODE_PIDS=()
 CONSOLE_PIDS=()
 WATCHDOG_PIDS=()
+HELPER_PIDS=() # other servers a test started (a broker): killed on exit
 TMUX_SOCKET=""
 NETNS_LIST=() # network namespaces the test made: deleted on exit
+MOUNTS=()     # file systems the test mounted: unmounted on exit
 CHECKS=0
 # Sanitizer builds are several times slower: timing goals are relaxed.
 SANITIZED=${TM_ITEST_SANITIZED:-0}
@@ -46,6 +49,12 @@ cleanup() {
             wait "$pid" 2>/dev/null
         fi
     done
+    for pid in "${HELPER_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
     for pid in "${WATCHDOG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
@@ -53,6 +62,9 @@ cleanup() {
     for ns in "${NETNS_LIST[@]}"; do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
         ip netns del "$ns" 2>/dev/null
+    done
+    for mnt in "${MOUNTS[@]}"; do
+        umount -l "$mnt" 2>/dev/null
     done
     if [ "$rc" -ne 0 ]; then
         echo "---- $TEST_NAME failed; node logs:" >&2
@@ -91,8 +103,9 @@ start_node() {
 }
 
 # If this script is killed (e.g. by a ctest timeout) its EXIT trap does
-# not run: a watchdog ends its node after TM_ITEST_LIFETIME seconds, if
-# that pid is still a node of this test (its command line names $WORK).
+# not run: a watchdog ends its node (or helper) after TM_ITEST_LIFETIME
+# seconds, if that pid is still a process of this test (its command line
+# names $WORK).
 watchdog() {
     local pid=$1
     (

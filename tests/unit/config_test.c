@@ -113,7 +113,27 @@ static void test_errors_name_file_line_key(void **state)
          "process) (e.g. tcp://127.0.0.1:7600)"},
         {"[telemetry]\nports = 1\n",
          "t.ini:2: [telemetry] ports: unknown key (known: endpoint, outputs, "
-         "window, horizon, history)"},
+         "window, horizon, history, mqtt, mqtt_id)"},
+        {"[telemetry]\nmqtt = mqtts://b:8883\n",
+         "t.ini:2: [telemetry] mqtt: 'mqtts://b:8883' is not an MQTT broker: "
+         "only mqtt:// (MQTT over plain TCP) is supported (e.g. "
+         "127.0.0.1:1883 or mqtt://broker.example:1883)"},
+        {"[telemetry]\nmqtt = 127.0.0.1:0\n",
+         "t.ini:2: [telemetry] mqtt: '127.0.0.1:0' is not an MQTT broker: the "
+         "port must be a number in 1..65535 (e.g. 127.0.0.1:1883 or "
+         "mqtt://broker.example:1883)"},
+        {"[telemetry]\nmqtt = ::1:1883\n",
+         "t.ini:2: [telemetry] mqtt: '::1:1883' is not an MQTT broker: an "
+         "IPv6 address goes in brackets: [::1]:1883 (e.g. 127.0.0.1:1883 or "
+         "mqtt://broker.example:1883)"},
+        {"[telemetry]\nmqtt =\n",
+         "t.ini:2: [telemetry] mqtt: '' is not an MQTT broker: empty (give "
+         "HOST:PORT) (e.g. 127.0.0.1:1883 or mqtt://broker.example:1883)"},
+        {"[telemetry]\nmqtt_id = node a\n",
+         "t.ini:2: [telemetry] mqtt_id: 'node a' is not an MQTT client id "
+         "(1-128 letters, digits, '_' or '-')"},
+        {"[telemetry]\nmqtt = 127.0.0.1:1883\nmqtt = 127.0.0.1:1884\n",
+         "t.ini:3: [telemetry] mqtt: given twice (first on line 2)"},
         {"[mesh]\npeers = x\n",
          "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
          "heartbeat, suspect, dead, wait)"},
@@ -372,6 +392,91 @@ static void test_numbers(void **state)
     assert_int_equal(tm_text_parse_f64("", &d), TM_ERR_INVAL);
 }
 
+/* [telemetry] mqtt and mqtt_id, from a file and as flags; the client id
+ * defaults to twinmesh-<name>. */
+static void test_mqtt(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    char id[TM_CONFIG_MQTT_ID_MAX + 1];
+    assert_int_equal(s_load(&c, "", err, sizeof err), 0);
+    assert_string_equal(c.mqtt, "");
+    assert_string_equal(c.mqtt_id, "");
+    assert_int_equal(s_load(&c,
+                            "[node]\nname = node-a\n[telemetry]\n"
+                            "mqtt = mqtt://broker.site-a:1883\n",
+                            err, sizeof err),
+                     0);
+    assert_string_equal(c.mqtt, "mqtt://broker.site-a:1883");
+    assert_string_equal(tm_config_mqtt_id(&c, id, sizeof id),
+                        "twinmesh-node-a");
+    assert_int_equal(s_load(&c,
+                            "[telemetry]\nmqtt = [::1]:18830\n"
+                            "mqtt_id = gateway_7\n",
+                            err, sizeof err),
+                     0);
+    assert_string_equal(c.mqtt, "[::1]:18830");
+    assert_string_equal(tm_config_mqtt_id(&c, id, sizeof id), "gateway_7");
+    /* --mqtt goes through the same check */
+    char why[256];
+    assert_int_equal(
+        tm_config_set(&c, "telemetry", "mqtt", "localhost", why, sizeof why),
+        0);
+    assert_string_equal(c.mqtt, "localhost");
+    assert_int_equal(
+        tm_config_set(&c, "telemetry", "mqtt", "h:99999", why, sizeof why),
+        TM_ERR_CONFIG);
+    assert_string_equal(why,
+                        "'h:99999' is not an MQTT broker: the port must be a "
+                        "number in 1..65535 (e.g. 127.0.0.1:1883 or "
+                        "mqtt://broker.example:1883)");
+    assert_string_equal(c.mqtt, "localhost");
+    char longid[TM_CONFIG_MQTT_ID_MAX + 2];
+    memset(longid, 'i', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    assert_int_equal(
+        tm_config_set(&c, "telemetry", "mqtt_id", longid, why, sizeof why),
+        TM_ERR_CONFIG);
+    longid[TM_CONFIG_MQTT_ID_MAX] = '\0';
+    assert_int_equal(
+        tm_config_set(&c, "telemetry", "mqtt_id", longid, why, sizeof why), 0);
+    /* the longest node name still makes a valid default id */
+    memset(c.name, 'n', TM_CONFIG_NAME_MAX);
+    c.name[TM_CONFIG_NAME_MAX] = '\0';
+    c.mqtt_id[0] = '\0';
+    assert_int_equal(strlen(tm_config_mqtt_id(&c, id, sizeof id)),
+                     9 + TM_CONFIG_NAME_MAX);
+}
+
+/* Every known key in one file, then one of them again: the repeat is
+ * still seen after the first twenty keys. */
+static void test_every_key_twice(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    const char *text = "[node]\nname = a\nsite = b\ndata = d\nworkers = 1\n"
+                       "tick = 0.1\nclock = fast\ncheckpoint = 5\nseed = 2\n"
+                       "log = warn\n"
+                       "[console]\nendpoint = tcp://127.0.0.1:1\n"
+                       "[mesh]\nendpoint = tcp://127.0.0.1:2\n"
+                       "peer = tcp://127.0.0.1:3\npeer = tcp://127.0.0.1:4\n"
+                       "heartbeat = 0.5\nsuspect = 2\ndead = 4\nwait = 1\n"
+                       "[telemetry]\nendpoint = tcp://127.0.0.1:5\n"
+                       "outputs = tcp://127.0.0.1:6\nwindow = 1\n"
+                       "horizon = 8\nhistory = 32\nmqtt = 127.0.0.1:7\n"
+                       "mqtt_id = x\n";
+    assert_int_equal(s_load(&c, text, err, sizeof err), 0);
+    assert_int_equal(c.n_peers, 2);
+    assert_string_equal(c.mqtt_id, "x");
+    char twice[2048];
+    snprintf(twice, sizeof twice, "%smqtt_id = y\n", text);
+    assert_int_equal(s_load(&c, twice, err, sizeof err), TM_ERR_CONFIG);
+    assert_string_equal(
+        err, "t.ini:29: [telemetry] mqtt_id: given twice (first on line 28)");
+}
+
 /* A key given twice in a file is refused, naming both lines: the first
  * value would otherwise be lost without a word. A section may reopen. */
 static void test_key_twice(void **state)
@@ -414,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_clock_names),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_key_twice),
+        cmocka_unit_test(test_mqtt),
+        cmocka_unit_test(test_every_key_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -892,9 +892,11 @@ static void test_file_modes(void **state)
         s_assert_mode(p, 0600);
         s_path(p, sizeof(p), dir, "lock.mdb");
         s_assert_mode(p, 0600);
+        s_path(p, sizeof(p), dir, "reserve.space");
+        s_assert_mode(p, 0600); /* the space reserve */
         char listing[256];
         s_listing(dir, listing, sizeof(listing));
-        assert_string_equal(listing, "data.mdb\nlock.mdb\n");
+        assert_string_equal(listing, "data.mdb\nlock.mdb\nreserve.space\n");
         tm_store_close(&s);
     }
     umask(old);
