@@ -200,7 +200,7 @@ static void s_set_state(tm_mesh_t *m, tmi_peer_t *p, tmi_pstate_t st)
         tmi_req_fail_pending(m, p, TM_ERR_NODE_DOWN, why);
     }
     if (st == TMI_ALIVE && was == TMI_DEAD) {
-        tmi_sync_reset(m, p); /* values may have been lost meanwhile */
+        tmi_sync_reset(m, p, false); /* values may have been lost */
     }
 }
 
@@ -248,7 +248,7 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     p->dir_seq = 0;
     p->out_seq = 0;
     tmi_dir_send_whole(m, p);
-    tmi_sync_reset(m, p);
+    tmi_sync_reset(m, p, true);
     tmi_plan_peer_reset(m, p);
 }
 

@@ -366,8 +366,9 @@ void tmi_sync_batch(tm_mesh_t *m, tmi_peer_t *p, uint64_t epoch,
 /* The reply to a subscription request (seq) from p. */
 bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                     const tm_console_rep_t *rep);
-/* p restarted, died or came back: its subscriptions start again. */
-void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p);
+/* p came back after it was dead: this node subscribes again to what it
+ * reads there; restarted (a new incarnation): what p read here goes too. */
+void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p, bool restarted);
 void tmi_sync_free(tmi_peer_t *p);
 /* What holds this node's next tick. */
 void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w);

@@ -68,9 +68,9 @@ void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p)
     p->in.refused = false;
 }
 
-void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
+void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p, bool restarted)
 {
-    /* what it sent us may be lost, what we sent it too: start afresh */
+    /* what it sent us may be lost: subscribe afresh */
     s_in_clear(&p->in);
     s_in_free_list(&p->in);
     p->in.acked = false;
@@ -78,12 +78,20 @@ void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p)
     p->in.req_seq = 0;
     p->in.prev_epoch = 0;
     p->in.full_tick = 0;
+    m->recount = true;
+    if (!restarted) {
+        /* what it reads here stays until it subscribes again: its new
+         * subscription may come before the heartbeat that brought it back
+         * (then dropping the list would leave it waiting for batches
+         * forever), and if it never saw this node dead it does not
+         * subscribe again at all */
+        return;
+    }
     free(p->out.ids);
     free(p->out.n_outs);
     p->out.ids = NULL;
     p->out.n_outs = NULL;
     p->out.n_ids = 0;
-    m->recount = true;
 }
 
 static int s_cmp_id(const void *a, const void *b)
