@@ -59,6 +59,11 @@ typedef struct {
     double late_since; /* monotonic time a batch was first missed, or 0 */
     bool holding;      /* stepping on with the last values */
     uint64_t held_from, held_ticks;
+    /* A batch lost on the way (a connection that broke and came back):
+     * since when the peer was alive and past a tick whose values never
+     * came (0: not so); then the list is subscribed again. */
+    double lost_since;
+    uint64_t resubscribed;
 } tmi_in_t;
 
 /* What a peer reads from this node. */

@@ -631,6 +631,52 @@ static size_t s_unread(tm_mesh_t *m)
     return m->unread;
 }
 
+/* Subscribe to p's list again from scratch (what p reads from us is
+ * untouched): its answer carries every value at its current tick. */
+static void s_resubscribe(tm_mesh_t *m, tmi_peer_t *p)
+{
+    s_in_clear(&p->in);
+    s_in_free_list(&p->in);
+    p->in.acked = false;
+    p->in.dirty = true;
+    p->in.req_seq = 0;
+    p->in.prev_epoch = 0;
+    p->in.full_tick = 0;
+    m->recount = true;
+}
+
+/* p is alive and already past tick t, yet its values of t are not here:
+ * the batch was lost on the way (ZeroMQ does not resend what a broken
+ * connection held). After S_LOST_S seconds the list is subscribed again;
+ * the mesh then resumes from p's values of its current tick (like a
+ * restart: not bit for bit, and logged). */
+#define S_LOST_S 2.0
+static void s_lost(tm_mesh_t *m, tmi_peer_t *p, uint64_t t)
+{
+    tmi_in_t *in = &p->in;
+    if (p->state != TMI_ALIVE || !in->acked || in->req_seq != 0 ||
+        p->tick <= t) {
+        in->lost_since = 0;
+        return;
+    }
+    double now = tm_time_now();
+    if (in->lost_since == 0) {
+        in->lost_since = now;
+        return;
+    }
+    if (now - in->lost_since < S_LOST_S) {
+        return;
+    }
+    tm_log(TM_LOG_WARN,
+           "mesh: node %s is at tick %llu but its values of tick %llu never "
+           "came (lost on a broken connection); subscribing again: the mesh "
+           "resumes from its current values",
+           p->name, (unsigned long long)p->tick, (unsigned long long)t);
+    in->lost_since = 0;
+    in->resubscribed++;
+    s_resubscribe(m, p);
+}
+
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
@@ -647,7 +693,9 @@ bool tmi_sync_ready(void *arg, uint64_t next)
         }
         if (s_have(p, next - 1)) {
             s_values_back(m, p, next);
+            p->in.lost_since = 0;
         } else if (!s_late(m, p, next)) {
+            s_lost(m, p, next - 1);
             m->sync_waits++;
             return false;
         }
