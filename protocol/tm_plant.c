@@ -170,11 +170,7 @@ tm_plant_format_t tm_plant_format_of(const char *path)
 
 /* ---- whole-plant checks ------------------------------------------------- */
 
-static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
-                  size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
+int tm_plant_fail(const tm_plant_t *p, tm_plant_pos_t pos, int rc, char *err,
                   size_t errlen, const char *fmt, ...)
 {
     char where[TM_PLANT_FILE_MAX + 48];
@@ -186,8 +182,11 @@ static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
         vsnprintf(err + off, errlen - off, fmt, ap);
         va_end(ap);
     }
-    return TM_ERR_PLANT;
+    return rc;
 }
+
+#define s_fail(p, pos, err, errlen, ...)                                       \
+    tm_plant_fail(p, pos, TM_ERR_PLANT, err, errlen, __VA_ARGS__)
 
 /* A set of indices (of actors or links) by a hash of their strings:
  * open addressing, linear probing, sized for its n entries. */

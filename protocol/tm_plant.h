@@ -183,6 +183,12 @@ const char *tm_plant_fmt_double(double v, char buf[32]);
 const char *tm_plant_where(const tm_plant_t *p, tm_plant_pos_t pos, char *buf,
                            size_t cap);
 
+/* Write "FILE:LINE:COL: " (tm_plant_where) and the formatted reason into
+ * err (errlen bytes); returns rc, for `return tm_plant_fail(...)`. */
+int tm_plant_fail(const tm_plant_t *p, tm_plant_pos_t pos, int rc, char *err,
+                  size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 /* ---- placement: a plant over the nodes of a mesh --------------------------
  *
  * Every actor runs on one node: the one its `node` names, else the node at

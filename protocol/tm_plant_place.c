@@ -9,24 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
-                  size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int s_fail(const tm_plant_t *p, tm_plant_pos_t pos, char *err,
-                  size_t errlen, const char *fmt, ...)
-{
-    char where[TM_PLANT_FILE_MAX + 48];
-    tm_plant_where(p, pos, where, sizeof where);
-    size_t off = (size_t)snprintf(err, errlen, "%s", where);
-    if (off < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + off, errlen - off, fmt, ap);
-        va_end(ap);
-    }
-    return TM_ERR_NOT_FOUND;
-}
+#define s_fail(p, pos, err, errlen, ...)                                       \
+    tm_plant_fail(p, pos, TM_ERR_NOT_FOUND, err, errlen, __VA_ARGS__)
 
 /* "a, b, c" of the nodes' names (sites: "north (node a), ..."). */
 static void s_list(const tm_plant_node_t *nodes, size_t n, bool sites,
