@@ -154,10 +154,10 @@ static int s_group_reserve(tmi_rt_group_t *g, size_t need)
     return 0;
 }
 
-/* The group of (model, period, shard, remote), made if needed. Groups of
- * proxies join no worker. */
+/* The group of (model, period, shard, remote, frozen), made if needed.
+ * Groups of proxies join no worker. */
 static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
-                       unsigned shard, bool remote, uint32_t *out)
+                       unsigned shard, bool remote, bool frozen, uint32_t *out)
 {
     size_t hole = SIZE_MAX;
     for (size_t i = 0; i < rt->n_groups; i++) {
@@ -165,7 +165,8 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
         if (g == NULL) {
             hole = hole == SIZE_MAX ? i : hole;
         } else if (g->model == model && g->period == period &&
-                   g->shard == shard && g->remote == remote) {
+                   g->shard == shard && g->remote == remote &&
+                   g->frozen == frozen) {
             *out = (uint32_t)i;
             return 0;
         }
@@ -197,6 +198,7 @@ static int s_group_get(tm_rt_t *rt, const tm_model_t *model, uint32_t period,
     g->period = period;
     g->shard = shard;
     g->remote = remote;
+    g->frozen = frozen;
     g->ns = model->n_states;
     g->ni = model->n_inputs;
     g->no = model->n_outputs;
@@ -345,6 +347,9 @@ void tm_rt_destroy(tm_rt_t **p)
     free(rt->links);
     free(rt->adj);
     free(rt->faults);
+    free(rt->sups);
+    free(rt->faulted);
+    free(rt->events);
     tm_index_free(&rt->actor_ix);
     tm_index_free(&rt->link_ix);
     free(rt);
@@ -503,7 +508,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     uint64_t hash = tm_hash64(id, strlen(id));
     uint32_t gi = 0;
     unsigned shard = remote ? 0 : (unsigned)(hash % rt->n_workers);
-    rc = s_group_get(rt, model, period, shard, remote, &gi);
+    rc = s_group_get(rt, model, period, shard, remote, false, &gi);
     if (rc != 0) {
         return rc;
     }
@@ -526,6 +531,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     ac->head[TMI_RT_OUT] = TMI_RT_NONE;
     ac->head[TMI_RT_IN] = TMI_RT_NONE;
     ac->history = 1;
+    ac->sup = TMI_RT_NONE;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -574,6 +580,7 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
                                   dir == TMI_RT_IN);
         }
     }
+    tmi_rt_sup_drop(rt, a);
     tmi_rt_actor_t *ac = &rt->actors[a];
     if (rt->groups[ac->group]->remote) {
         rt->n_remote--;
@@ -670,38 +677,32 @@ static void s_copy_history(tmi_rt_group_t *ng, size_t ns,
     }
 }
 
-int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
+int tmi_rt_regroup(tm_rt_t *rt, uint32_t a, const tm_model_t *model,
+                   bool frozen, const double *state_in)
 {
-    uint32_t a = tmi_rt_actor_find(rt, id);
-    if (a == TMI_RT_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
-    }
     uint32_t ogi = rt->actors[a].group;
     size_t os = rt->actors[a].slot;
     tmi_rt_group_t *og = rt->groups[ogi];
-    if (og->remote) {
-        return TM_ERR_INVAL;
-    }
-    if (model == og->model) {
+    if (model == og->model && frozen == og->frozen && state_in == NULL) {
         return 0;
-    }
-    if (model == NULL || tm_model_check(model) != 0 ||
-        tm_model_check_family(og->model, model) != 0) {
-        return TM_ERR_INVAL;
     }
     double state[TM_MODEL_MAX_VARS];
     double params[TM_MODEL_MAX_VARS];
-    double held[TM_MODEL_MAX_VARS];
+    double hold[TM_MODEL_MAX_VARS];
     double in[TM_MODEL_MAX_VARS];
     uint16_t nlink[TM_MODEL_MAX_VARS];
     const size_t d = sizeof(double);
     memcpy(params, og->params + os * og->np, og->np * d);
-    memcpy(held, og->held + os * og->ni, og->ni * d);
+    memcpy(hold, og->held + os * og->ni, og->ni * d);
     memcpy(in, og->in + os * og->ni, og->ni * d);
     memcpy(nlink, og->nlink + os * og->ni, og->ni * sizeof(uint16_t));
-    if (tm_model_map_state(model, og->model, og->state + os * og->ns, params,
-                           state) != TM_STEP_OK ||
-        !tmi_rt_all_finite(state, model->n_states)) {
+    if (state_in != NULL) {
+        memcpy(state, state_in, model->n_states * d);
+    } else if (tm_model_map_state(model, og->model, og->state + os * og->ns,
+                                  params, state) != TM_STEP_OK) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    if (!tmi_rt_all_finite(state, model->n_states)) {
         return TM_ERR_MODEL_FAILED;
     }
     double outputs[TM_MODEL_MAX_VARS];
@@ -713,7 +714,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     uint32_t faults = og->faults[os];
     uint64_t last_fault = og->last_fault[os];
     uint32_t ngi = 0;
-    int rc = s_group_get(rt, model, og->period, og->shard, false, &ngi);
+    int rc = s_group_get(rt, model, og->period, og->shard, false, frozen, &ngi);
     if (rc != 0) {
         return rc;
     }
@@ -724,7 +725,7 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     /* Place first, then free the old slot (and maybe its group): on
      * failure the actor is still where it was. */
     if (rc == 0) {
-        rc = s_place_actor(rt, a, ngi, state, params, held, in, nlink, outputs);
+        rc = s_place_actor(rt, a, ngi, state, params, hold, in, nlink, outputs);
     }
     if (rc != 0) {
         s_group_drop_if_empty(rt, ngi);
@@ -738,6 +739,26 @@ int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
     ng->faults[ns] = faults;
     ng->last_fault[ns] = last_fault;
     return 0;
+}
+
+int tm_rt_set_model(tm_rt_t *rt, const char *id, const tm_model_t *model)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    tmi_rt_group_t *og = rt->groups[rt->actors[a].group];
+    if (og->remote) {
+        return TM_ERR_INVAL;
+    }
+    if (model == og->model) {
+        return 0;
+    }
+    if (model == NULL || tm_model_check(model) != 0 ||
+        tm_model_check_family(og->model, model) != 0) {
+        return TM_ERR_INVAL;
+    }
+    return tmi_rt_regroup(rt, a, model, og->frozen, NULL);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -787,6 +808,7 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     }
     v->step_ns = g->step_ns;
     v->remote = g->remote;
+    tmi_rt_sup_view(rt, a, &v->sup);
 }
 
 int tm_rt_feed(tm_rt_t *rt, const char *id, uint32_t input, double value)

@@ -101,6 +101,27 @@ typedef struct {
     uint64_t last_stepped; /* tick of the last step (spawn tick before) */
 } tm_rt_health_t;
 
+/* Supervision of an actor (tm_rt_supervise). `target` is the tier it runs
+ * at when healthy: its model's tier at spawn, or the tier it was pinned
+ * to, or after tm_rt_pin(..., auto) the highest tier of its
+ * family@version. Below it the actor is degraded. */
+typedef struct {
+    tm_fidelity_t target;
+    bool pinned;      /* operator's tier: no fallback, no promotion */
+    bool quarantined; /* not stepped, outputs held and invalid */
+    bool degraded;    /* running below target, or quarantined */
+    /* The target tier running in shadow (same inputs, outputs linked to
+     * nothing), NULL when none; seeded: shadow_state holds its state. */
+    const tm_model_t *shadow;
+    bool seeded;
+    uint32_t healthy;           /* its healthy steps in a row */
+    const double *shadow_state; /* shadow->n_states values when seeded */
+    /* Ticks of the recent faults at the lowest tier (restart intensity),
+     * oldest first. */
+    uint32_t n_low;
+    const uint64_t *low;
+} tm_rt_sup_t;
+
 /* A borrowed view of one actor. Pointers stay valid until the next call
  * that mutates or steps the runtime. */
 typedef struct {
@@ -119,7 +140,8 @@ typedef struct {
      * it, 1 without. */
     uint32_t history;
     tm_rt_health_t health;
-    double step_ns; /* mean step cost per actor in its group, last tick */
+    tm_rt_sup_t sup; /* all defaults (target = its tier) when unsupervised */
+    double step_ns;  /* mean step cost per actor in its group, last tick */
     /* A proxy (tm_rt_spawn_remote): only id, model, outputs (as imported)
      * and history mean something; state and params are the model's init and
      * defaults, inputs zero, nothing linked, health as at spawn, period 1,
@@ -318,6 +340,83 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks);
  * while nothing faults. Proxies are never stepped, so never fault. */
 size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
                     uint64_t *dropped);
+
+/* ---- supervision ----------------------------------------------------
+ *
+ * With a supervisor (tm_rt_supervise), after every tick the runtime acts on
+ * the actors whose step faulted (model status, non-finite state or output,
+ * solver step-size collapse): the actor's state of the tick before is
+ * mapped to the next lower tier of its family@version that exists
+ * (tm_model_map_state) and stepped again within the same tick with the
+ * same inputs, down to the lowest tier; its target tier then runs in
+ * shadow on the same inputs and, after `promote_after` healthy steps in a
+ * row, takes over with its own state (a faulty shadow step is re-seeded
+ * from the live state). A fault at the lowest tier, or at a pinned tier,
+ * holds the actor (state and outputs of the tick before); more than
+ * `max_restarts` of them within `restart_window` ticks quarantine it: it
+ * is no longer stepped and its outputs stay as they were until
+ * tm_rt_pin(). Every trigger depends only on the model's values, so the
+ * same run gives the same results on any placement and worker count. */
+
+#define TM_RT_RESTARTS_MAX 15u
+
+/* Thresholds of one family. */
+typedef struct {
+    uint32_t promote_after;  /* healthy shadow steps; 0: never promote */
+    uint32_t max_restarts;   /* R, at most TM_RT_RESTARTS_MAX */
+    uint32_t restart_window; /* T ticks, >= 1 */
+} tm_rt_policy_t;
+
+typedef struct {
+    /* The model of m's family@version at `tier`, or NULL. Required. */
+    const tm_model_t *(*tier)(const tm_model_t *m, tm_fidelity_t tier,
+                              void *arg);
+    /* The thresholds of m's family. Required. */
+    void (*policy)(const tm_model_t *m, tm_rt_policy_t *out, void *arg);
+    void *arg;
+} tm_rt_supervisor_t;
+
+/* What the supervisor did (tm_rt_events). */
+typedef enum {
+    TM_RT_EV_FALLBACK = 0,   /* from -> to, a lower tier, same tick */
+    TM_RT_EV_PROMOTE = 1,    /* from -> to, the shadow took over */
+    TM_RT_EV_HOLD = 2,       /* a fault at the lowest or pinned tier */
+    TM_RT_EV_QUARANTINE = 3, /* too many of those */
+} tm_rt_event_kind_t;
+
+typedef struct {
+    const char *id; /* borrowed, like a fault's */
+    uint64_t tick;
+    uint8_t kind;   /* tm_rt_event_kind_t */
+    uint8_t status; /* the fault's tm_step_status_t (0 for a promotion) */
+    uint8_t from;   /* tm_fidelity_t */
+    uint8_t to;
+} tm_rt_event_t;
+
+/* Install a supervisor (copied), or remove it (NULL: faults hold, as
+ * without one). Errors: TM_ERR_INVAL (a required member missing). */
+int tm_rt_supervise(tm_rt_t *rt, const tm_rt_supervisor_t *sup);
+
+/* The supervisor's events of the last tm_rt_step() call, by tick, then id,
+ * then kind; at most TM_RT_FAULTS_MAX, the others counted in *dropped.
+ * Valid like tm_rt_faults()' entries. */
+size_t tm_rt_events(const tm_rt_t *rt, const tm_rt_event_t **events,
+                    uint64_t *dropped);
+
+/* Pin an actor at `tier` (its state mapped), or free it (automatic):
+ * target becomes the highest tier of its family@version and a lower
+ * actor runs it in shadow from the next tick. Either releases a
+ * quarantine and forgets past faults. Errors: TM_ERR_UNKNOWN_ACTOR,
+ * TM_ERR_INVAL (a proxy, or no supervisor), TM_ERR_UNKNOWN_FIDELITY (no
+ * such tier of its family@version), those of tm_rt_set_model. */
+int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier);
+
+/* Restore an actor's supervision record (a checkpoint), after its spawn
+ * with the model it had: quarantined moves it to the held actors.
+ * Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a proxy, a shadow of another
+ * family, more than TM_RT_RESTARTS_MAX + 1 faults, a non-finite shadow state),
+ * TM_ERR_NOMEM. */
+int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *sup);
 
 /* Current tick: the last tick whose outputs are computed. */
 uint64_t tm_rt_tick(const tm_rt_t *rt);

@@ -133,6 +133,27 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
         s_hash_str(&st, sm->outputs[(*links)[i].out].name);
         s_hash_u64(&st, (*links)[i].delay);
     }
+    if (ac->sup != TMI_RT_NONE) {
+        /* Supervision, only for an actor that has a record: "sup", target,
+         * pinned, quarantined, shadow tier (or 3 for none), seeded,
+         * healthy, the shadow state when seeded, the lowest-tier faults. */
+        const tmi_rt_sup_t *sp = &rt->sups[ac->sup];
+        s_hash_str(&st, "sup");
+        s_hash_u64(&st, sp->target);
+        s_hash_u64(&st, sp->pinned);
+        s_hash_u64(&st, sp->quarantined);
+        s_hash_u64(&st, sp->shadow != NULL ? (uint64_t)sp->shadow->fidelity
+                                           : TM_FIDELITY_COUNT);
+        s_hash_u64(&st, sp->seeded);
+        s_hash_u64(&st, sp->healthy);
+        if (sp->seeded && sp->shadow != NULL) {
+            s_hash_f64s(&st, sp->shadow_state, sp->shadow->n_states);
+        }
+        s_hash_u64(&st, sp->n_low);
+        for (uint32_t i = 0; i < sp->n_low; i++) {
+            s_hash_u64(&st, sp->low[i]);
+        }
+    }
     crypto_generichash_final(&st, h, 32);
     return 0;
 }

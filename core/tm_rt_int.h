@@ -39,6 +39,7 @@ struct tmi_rt_group {
     uint32_t period;
     unsigned shard;
     bool remote; /* proxies: in no worker's list, never stepped */
+    bool frozen; /* quarantined actors: never stepped, outputs held */
     uint32_t ns, ni, no, np;
     size_t n, cap;
     double *state;
@@ -105,7 +106,26 @@ typedef struct {
     uint16_t history;
     uint64_t hash;
     uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
+    uint32_t sup;     /* its supervision record (rt->sups), TMI_RT_NONE */
 } tmi_rt_actor_t;
+
+/* The most lowest-tier faults a restart intensity counts (R + 1). */
+#define TMI_RT_RESTARTS_KEPT (TM_RT_RESTARTS_MAX + 1u)
+
+/* Supervision record of an actor that is pinned, below its target tier,
+ * quarantined or has recent faults at its lowest tier (tm_rt_super.c). */
+typedef struct {
+    uint32_t actor;
+    uint8_t target; /* tm_fidelity_t it returns to */
+    bool pinned;
+    bool quarantined;
+    bool seeded;              /* shadow_state holds a state */
+    const tm_model_t *shadow; /* target tier in shadow, NULL: none */
+    uint32_t healthy;         /* healthy shadow steps in a row */
+    uint32_t n_low;           /* faults kept in low[], oldest first */
+    uint64_t low[TMI_RT_RESTARTS_KEPT];
+    double shadow_state[TM_MODEL_MAX_VARS];
+} tmi_rt_sup_t;
 
 /* The link record. Its first TMI_RT_LINK_KEY bytes (src, dst, out, in) are
  * the key of the link index, hashed as bytes: the delay is not part of a
@@ -167,6 +187,20 @@ struct tm_rt {
     tm_rt_fault_t *faults;
     size_t n_faults;
     uint64_t faults_dropped;
+
+    /* Supervision (tm_rt_super.c): the node's policy (has_sup false: a
+     * fault holds the actor, nothing more), the records, the actors that
+     * faulted in the tick being finished, and the events of the call. */
+    tm_rt_supervisor_t sup_cfg;
+    bool has_sup;
+    tmi_rt_sup_t *sups;
+    size_t n_sups, cap_sups;
+    uint32_t *faulted;
+    size_t n_faulted, cap_faulted;
+    uint64_t faulted_dropped;
+    tm_rt_event_t *events;
+    size_t n_events, cap_events;
+    uint64_t events_dropped;
 };
 
 /* ---- shared by the runtime's files ------------------------------------- */
@@ -188,6 +222,28 @@ void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li, bool narrow);
 /* tm_rt_link.c: fit each group's ring to the links reading it, then
  * resolve the links into per-group gather arrays. TM_ERR_NOMEM. */
 int tmi_rt_plan_rebuild(tm_rt_t *rt);
+
+/* tm_rt.c: move actor a to model (same family) in a stepped (frozen =
+ * false) or frozen group; its state becomes `state` (model->n_states values)
+ * or, when NULL, its state mapped by the model; outputs of the current
+ * tick are recomputed, past ones kept. Errors as tm_rt_set_model. */
+int tmi_rt_regroup(tm_rt_t *rt, uint32_t a, const tm_model_t *model,
+                   bool frozen, const double *state);
+
+/* ---- tm_rt_super.c: supervision ----------------------------------------- */
+
+/* After tick k and its fault merge: fall back, step shadows, promote,
+ * quarantine. */
+void tmi_rt_supervise(tm_rt_t *rt, uint64_t k);
+
+/* Note that actor a faulted in the tick being finished. */
+void tmi_rt_note_fault(tm_rt_t *rt, uint32_t a);
+
+/* Actor a's supervision as a view (defaults when it has no record). */
+void tmi_rt_sup_view(const tm_rt_t *rt, uint32_t a, tm_rt_sup_t *v);
+
+/* Drop actor a's supervision record (kill). */
+void tmi_rt_sup_drop(tm_rt_t *rt, uint32_t a);
 
 /* ---- tm_rt_step.c: stepping ------------------------------------------- */
 

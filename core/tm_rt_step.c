@@ -59,7 +59,7 @@ static void s_group_step(tm_rt_t *rt, tmi_rt_worker_t *w, tmi_rt_group_t *g,
     const size_t ns = g->ns;
     double *restrict out = g->out[0];
     const double *restrict pout = g->out[1];
-    if (k % g->period != 0) {
+    if (k % g->period != 0 || g->frozen) {
         memcpy(out, pout, n * no * sizeof(double));
         return;
     }
@@ -397,6 +397,7 @@ static void s_faults_merge(tm_rt_t *rt, uint64_t k)
                                        .tick = k,
                                        .status = g->status[s]};
                     s_fault_offer(rt, h, &n, room, &f);
+                    tmi_rt_note_fault(rt, g->actor[s]);
                 }
             }
         }
@@ -446,6 +447,8 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
 {
     rt->n_faults = 0;
     rt->faults_dropped = 0;
+    rt->n_events = 0;
+    rt->events_dropped = 0;
     for (uint64_t t = 0; t < ticks; t++) {
         if (rt->plan_dirty) {
             int rc = tmi_rt_plan_rebuild(rt);
@@ -471,6 +474,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
         rt->tick = k;
         rt->last_tick_ns = s_now_ns() - t0;
         s_faults_merge(rt, k);
+        tmi_rt_supervise(rt, k);
     }
     return 0;
 }
