@@ -74,6 +74,8 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->wait = TM_CONFIG_DEFAULT_WAIT;
     cfg->window = TM_CONFIG_DEFAULT_WINDOW;
     cfg->horizon = TM_CONFIG_DEFAULT_HORIZON;
+    cfg->sup = (tm_config_sup_t){
+        .promote_after = 50, .max_restarts = 3, .restart_window = 100};
     cfg->history = TM_CONFIG_DEFAULT_HISTORY;
 }
 
@@ -257,6 +259,94 @@ static int s_set_telemetry(tm_config_t *cfg, const char *key, const char *value,
     return TM_ERR_CONFIG;
 }
 
+tm_config_sup_t tm_config_sup(const tm_config_t *cfg, const char *family)
+{
+    tm_config_sup_t out = cfg->sup;
+    for (unsigned i = 0; i < cfg->n_sup_family; i++) {
+        const tm_config_sup_t *f = &cfg->sup_family[i];
+        if (strcmp(f->family, family) != 0) {
+            continue;
+        }
+        if (f->promote_after != TM_CONFIG_SUP_UNSET) {
+            out.promote_after = f->promote_after;
+        }
+        if (f->max_restarts != TM_CONFIG_SUP_UNSET) {
+            out.max_restarts = f->max_restarts;
+        }
+        if (f->restart_window != TM_CONFIG_SUP_UNSET) {
+            out.restart_window = f->restart_window;
+        }
+    }
+    snprintf(out.family, sizeof out.family, "%s", family);
+    return out;
+}
+
+/* The entry of [supervisor] ("") or [supervisor.FAMILY], made if new. */
+static tm_config_sup_t *s_sup_entry(tm_config_t *cfg, const char *family,
+                                    char *err, size_t errlen)
+{
+    if (family[0] == '\0') {
+        return &cfg->sup;
+    }
+    if (strlen(family) > TM_CONFIG_NAME_MAX || !tm_text_name_valid(family)) {
+        s_err(err, errlen, "'%s' is not a model family name", family);
+        return NULL;
+    }
+    for (unsigned i = 0; i < cfg->n_sup_family; i++) {
+        if (strcmp(cfg->sup_family[i].family, family) == 0) {
+            return &cfg->sup_family[i];
+        }
+    }
+    if (cfg->n_sup_family == TM_CONFIG_SUP_FAMILIES) {
+        s_err(err, errlen, "more than %u [supervisor.FAMILY] sections",
+              TM_CONFIG_SUP_FAMILIES);
+        return NULL;
+    }
+    tm_config_sup_t *f = &cfg->sup_family[cfg->n_sup_family++];
+    snprintf(f->family, sizeof f->family, "%s", family);
+    f->promote_after = f->max_restarts = f->restart_window =
+        TM_CONFIG_SUP_UNSET;
+    return f;
+}
+
+static int s_set_supervisor(tm_config_t *cfg, const char *family,
+                            const char *key, const char *value, char *err,
+                            size_t errlen)
+{
+    static const struct {
+        const char *key;
+        uint64_t min, max;
+        const char *what;
+    } keys[] = {
+        {"promote_after", 0, 1000000, "healthy steps (0 = never, <= 1000000)"},
+        {"max_restarts", 0, TM_CONFIG_SUP_RESTARTS_MAX, "faults (0 to 15)"},
+        {"restart_window", 1, 1000000, "ticks (1 to 1000000)"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i].key) != 0) {
+            continue;
+        }
+        uint64_t u = 0;
+        if (tm_text_parse_u64(value, true, keys[i].min, keys[i].max, &u) != 0) {
+            s_err(err, errlen, "'%s' is not a number of %s", value,
+                  keys[i].what);
+            return TM_ERR_CONFIG;
+        }
+        tm_config_sup_t *e = s_sup_entry(cfg, family, err, errlen);
+        if (e == NULL) {
+            return TM_ERR_CONFIG;
+        }
+        uint32_t *dst = i == 0   ? &e->promote_after
+                        : i == 1 ? &e->max_restarts
+                                 : &e->restart_window;
+        *dst = (uint32_t)u;
+        return 0;
+    }
+    s_err(err, errlen,
+          "unknown key (known: promote_after, max_restarts, restart_window)");
+    return TM_ERR_CONFIG;
+}
+
 static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
                       char *err, size_t errlen)
 {
@@ -372,12 +462,18 @@ int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
     if (strcmp(section, "telemetry") == 0) {
         return s_set_telemetry(cfg, key, value, err, errlen);
     }
+    if (strcmp(section, "supervisor") == 0) {
+        return s_set_supervisor(cfg, "", key, value, err, errlen);
+    }
+    if (strncmp(section, "supervisor.", 11) == 0) {
+        return s_set_supervisor(cfg, section + 11, key, value, err, errlen);
+    }
     if (section[0] == '\0') {
         s_err(err, errlen, "key outside a section (put it under [node])");
     } else {
         s_err(err, errlen,
               "unknown section (known: [node], [console], [mesh], "
-              "[telemetry])");
+              "[telemetry], [supervisor], [supervisor.FAMILY])");
     }
     return TM_ERR_CONFIG;
 }

@@ -41,6 +41,15 @@
  *                            ; mqtt://HOST:PORT): subscribe to <site>/+/+
  *   mqtt_id = twinmesh-a     ; MQTT client id (default twinmesh-<name>)
  *
+ *   [supervisor]             ; fallback to lower tiers (every family)
+ *   promote_after = 50       ; healthy shadow steps before the target
+ *                            ; tier takes over again (0 = never)
+ *   max_restarts = 3         ; faults at the lowest tier (R, <= 15) ...
+ *   restart_window = 100     ; ... within this many ticks (T): one more
+ *                            ; quarantines the actor
+ *   [supervisor.FAMILY]      ; the same keys for one family (at most 16
+ *                            ; families); unset keys come from [supervisor]
+ *
  * A key given twice is refused, except `peer`.
  *
  * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
@@ -77,6 +86,18 @@
 #define TM_CONFIG_DEFAULT_HORIZON    64u
 #define TM_CONFIG_DEFAULT_HISTORY    512u
 #define TM_CONFIG_MQTT_ID_MAX        128u /* bytes in an MQTT client id */
+#define TM_CONFIG_SUP_FAMILIES       16u
+#define TM_CONFIG_SUP_UNSET          UINT32_MAX
+#define TM_CONFIG_SUP_RESTARTS_MAX   15u
+
+/* Supervision thresholds of [supervisor] or of one [supervisor.FAMILY]
+ * (whose unset values are TM_CONFIG_SUP_UNSET). */
+typedef struct {
+    char family[TM_CONFIG_NAME_MAX + 1]; /* "" for [supervisor] */
+    uint32_t promote_after;
+    uint32_t max_restarts;
+    uint32_t restart_window;
+} tm_config_sup_t;
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -113,7 +134,15 @@ typedef struct {
      * tm_mqtt_broker_parse) and the client id ("" = twinmesh-<name>). */
     char mqtt[TM_CONFIG_ENDPOINT_MAX + 1];
     char mqtt_id[TM_CONFIG_MQTT_ID_MAX + 1];
+    /* The supervisor: defaults and per-family thresholds. */
+    tm_config_sup_t sup;
+    tm_config_sup_t sup_family[TM_CONFIG_SUP_FAMILIES];
+    unsigned n_sup_family;
 } tm_config_t;
+
+/* The thresholds of `family`: its [supervisor.FAMILY] values, the others
+ * from [supervisor]. */
+tm_config_sup_t tm_config_sup(const tm_config_t *cfg, const char *family);
 
 /* The MQTT client id: mqtt_id, or twinmesh-<name> when it is "" (cap:
  * at least TM_CONFIG_MQTT_ID_MAX + 1). Returns buf. */

@@ -2,7 +2,8 @@
  *
  * The node opens the store, the runtime (restored from the store), the
  * mutation path and the services - clock (tm_sched), checkpoints
- * (tm_ckpt), statistics of the store, console server (tm_console_srv),
+ * (tm_ckpt), the supervisor (tm_super), statistics of the store, console
+ * server (tm_console_srv),
  * telemetry (tm_telem) with its MQTT bridge (tm_mqtt), the mesh -
  * attaches them to one libev loop and waits for a signal. Everything else
  * happens in the services. Stopping: every service is told to stop (the
@@ -26,6 +27,7 @@
 #include "tm_service.h"
 #include "tm_stats.h"
 #include "tm_store.h"
+#include "tm_super.h"
 #include "tm_telem.h"
 
 #include <ev.h>
@@ -37,7 +39,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_SERVICES_MAX 8
+#define S_SERVICES_MAX 12
 
 struct tm_node {
     tm_config_t cfg;
@@ -528,6 +530,16 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
     int rc = tm_sched_open(&n->sched, n->rt, n->cfg.clock, s_fatal, n);
     if (rc == 0) {
         rc = s_add_service(n, tm_sched_service(n->sched));
+    }
+    tm_super_t *super = NULL;
+    if (rc == 0) {
+        rc = tm_super_open(&super, n->rt, &n->cfg);
+    }
+    if (rc == 0) {
+        rc = s_add_service(n, tm_super_service(super));
+        if (rc != 0) {
+            tm_super_service(super).close(super);
+        }
     }
     if (rc == 0) {
         rc = tm_ckpt_open(&n->ckpt, n->rt, n->store, n->cfg.checkpoint,

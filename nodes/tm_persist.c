@@ -37,6 +37,85 @@ void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
     memcpy(rec->held, a->held, m->n_inputs * sizeof(double));
     memcpy(rec->state, a->state, m->n_states * sizeof(double));
     memcpy(rec->outputs, a->outputs, m->n_outputs * sizeof(double));
+    rec->has_sup = tm_persist_sup_from_view(a, &rec->sup);
+}
+
+bool tm_persist_sup_from_view(const tm_rt_actor_t *a, tm_persist_sup_t *out)
+{
+    const tm_rt_sup_t *v = &a->sup;
+    memset(out, 0, sizeof *out);
+    out->target = v->target;
+    out->pinned = v->pinned;
+    out->quarantined = v->quarantined;
+    out->shadow = v->shadow != NULL ? (int)v->shadow->fidelity : -1;
+    out->seeded = v->shadow != NULL && v->seeded;
+    out->healthy = v->healthy;
+    if (out->seeded) {
+        out->n_shadow_state = v->shadow->n_states;
+        memcpy(out->shadow_state, v->shadow_state,
+               v->shadow->n_states * sizeof(double));
+    }
+    out->n_low = v->n_low;
+    if (v->n_low > 0) {
+        memcpy(out->low, v->low, v->n_low * sizeof out->low[0]);
+    }
+    return v->pinned || v->quarantined || v->shadow != NULL || v->n_low > 0 ||
+           v->target != a->model->fidelity;
+}
+
+int tm_persist_sup_to_view(const tm_persist_sup_t *in, const tm_model_t *m,
+                           const tm_model_t *(*find)(const tm_model_t *m,
+                                                     tm_fidelity_t tier),
+                           tm_rt_sup_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->target = in->target;
+    out->pinned = in->pinned;
+    out->quarantined = in->quarantined;
+    if (in->shadow >= 0) {
+        out->shadow = find(m, (tm_fidelity_t)in->shadow);
+    }
+    if (out->shadow != NULL && in->seeded) {
+        if (in->n_shadow_state != out->shadow->n_states) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        out->seeded = true;
+        out->healthy = in->healthy;
+        out->shadow_state = in->shadow_state;
+    }
+    out->n_low = in->n_low;
+    out->low = in->low;
+    return 0;
+}
+
+static void s_pack_sup(msgpack_packer *pk, const tm_persist_sup_t *sp)
+{
+    tm_wire_pack_str(pk, "sup");
+    msgpack_pack_map(pk, 7);
+    tm_wire_pack_kv_str(pk, "target", tm_fidelity_name(sp->target));
+    tm_wire_pack_kv_bool(pk, "pinned", sp->pinned);
+    tm_wire_pack_kv_bool(pk, "quarantined", sp->quarantined);
+    tm_wire_pack_str(pk, "shadow");
+    if (sp->shadow >= 0) {
+        tm_wire_pack_str(pk, tm_fidelity_name((tm_fidelity_t)sp->shadow));
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    tm_wire_pack_kv_u64(pk, "healthy", sp->healthy);
+    tm_wire_pack_str(pk, "shadow_state");
+    if (sp->seeded) {
+        msgpack_pack_array(pk, sp->n_shadow_state);
+        for (uint32_t i = 0; i < sp->n_shadow_state; i++) {
+            msgpack_pack_double(pk, sp->shadow_state[i]);
+        }
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    tm_wire_pack_str(pk, "low");
+    msgpack_pack_array(pk, sp->n_low);
+    for (uint32_t i = 0; i < sp->n_low; i++) {
+        msgpack_pack_uint64(pk, sp->low[i]);
+    }
 }
 
 static void s_pack_doubles(msgpack_packer *pk, const char *key, const double *v,
@@ -66,7 +145,7 @@ static void s_pack_history(msgpack_packer *pk, const tm_persist_actor_t *rec)
 int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
 {
     msgpack_packer *pk = &out->pk;
-    msgpack_pack_map(pk, rec->n_history > 0 ? 11 : 10);
+    msgpack_pack_map(pk, 10 + (rec->n_history > 0) + rec->has_sup);
     tm_wire_pack_kv_u64(pk, "v", S_RECORD_VERSION);
     tm_wire_pack_kv_str(pk, "family", rec->family);
     tm_wire_pack_kv_str(pk, "version", rec->version);
@@ -79,6 +158,9 @@ int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
     s_pack_doubles(pk, "outputs", rec->outputs, rec->n_outputs);
     if (rec->n_history > 0) {
         s_pack_history(pk, rec);
+    }
+    if (rec->has_sup) {
+        s_pack_sup(pk, &rec->sup);
     }
     return tm_wire_buf_ok(out);
 }
@@ -166,6 +248,63 @@ static int s_get_history(const msgpack_object *map, tm_persist_actor_t *rec,
     return 0;
 }
 
+/* The optional "sup" of a record. */
+static int s_get_sup(const msgpack_object *map, tm_persist_actor_t *rec)
+{
+    const msgpack_object *o = tm_wire_map_get(map, "sup");
+    rec->has_sup = false;
+    if (o == NULL) {
+        return 0;
+    }
+    tm_persist_sup_t *sp = &rec->sup;
+    memset(sp, 0, sizeof *sp);
+    char name[16];
+    uint64_t healthy = 0;
+    int pinned = 0;
+    int quarantined = 0;
+    const msgpack_object *sh = tm_wire_map_get(o, "shadow");
+    const msgpack_object *ss = tm_wire_map_get(o, "shadow_state");
+    const msgpack_object *low = tm_wire_map_get(o, "low");
+    if (o->type != MSGPACK_OBJECT_MAP ||
+        s_get_str(o, "target", name, sizeof name) != 0 ||
+        tm_fidelity_parse(name, &sp->target) != 0 ||
+        tm_wire_get_bool(o, "pinned", &pinned) != 0 ||
+        tm_wire_get_bool(o, "quarantined", &quarantined) != 0 ||
+        tm_wire_get_u64(o, "healthy", &healthy) != 0 || healthy > UINT32_MAX ||
+        sh == NULL || ss == NULL || low == NULL ||
+        low->type != MSGPACK_OBJECT_ARRAY ||
+        low->via.array.size > TM_RT_RESTARTS_MAX + 1) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    sp->pinned = pinned != 0;
+    sp->quarantined = quarantined != 0;
+    sp->healthy = (uint32_t)healthy;
+    sp->shadow = -1;
+    if (sh->type != MSGPACK_OBJECT_NIL) {
+        tm_fidelity_t f;
+        if (s_get_str(o, "shadow", name, sizeof name) != 0 ||
+            tm_fidelity_parse(name, &f) != 0) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        sp->shadow = (int)f;
+    }
+    if (ss->type != MSGPACK_OBJECT_NIL) {
+        if (s_doubles(ss, sp->shadow_state, &sp->n_shadow_state) != 0) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        sp->seeded = true;
+    }
+    for (uint32_t i = 0; i < low->via.array.size; i++) {
+        if (low->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        sp->low[i] = low->via.array.ptr[i].via.u64;
+    }
+    sp->n_low = low->via.array.size;
+    rec->has_sup = true;
+    return 0;
+}
+
 int tm_persist_actor_decode(const void *val, size_t len,
                             tm_persist_actor_t *rec)
 {
@@ -215,6 +354,9 @@ int tm_persist_actor_decode(const void *val, size_t len,
     }
     if (rc == 0) {
         rc = s_get_history(&obj, rec, NULL, 0);
+    }
+    if (rc == 0) {
+        rc = s_get_sup(&obj, rec);
     }
 done:
     msgpack_zone_destroy(&zone);
@@ -488,6 +630,7 @@ typedef struct {
     const tm_model_t *model;
     uint32_t period;
     uint32_t n_history;
+    bool has_sup; /* a tm_persist_sup_t follows the values */
     char id[TM_ID_MAX + 1];
 } s_snap_head_t;
 
@@ -509,18 +652,25 @@ struct tm_persist_snap {
     ((sizeof(s_snap_head_t) + sizeof(double) - 1) / sizeof(double) *           \
      sizeof(double))
 
-static size_t s_snap_entry_size(const tm_model_t *m, uint32_t n_history)
+#define S_SNAP_SUP                                                             \
+    ((sizeof(tm_persist_sup_t) + sizeof(double) - 1) / sizeof(double) *        \
+     sizeof(double))
+
+static size_t s_snap_entry_size(const tm_model_t *m, uint32_t n_history,
+                                bool has_sup)
 {
     size_t nd = (size_t)m->n_params + m->n_inputs + m->n_states +
                 (size_t)m->n_outputs * (1 + n_history);
-    return S_SNAP_HEAD + nd * sizeof(double);
+    return S_SNAP_HEAD + nd * sizeof(double) + (has_sup ? S_SNAP_SUP : 0);
 }
 
 static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
 {
     tm_persist_snap_t *snap = arg;
     const tm_model_t *m = a->model;
-    size_t need = s_snap_entry_size(m, a->history - 1);
+    tm_persist_sup_t sup;
+    bool has_sup = tm_persist_sup_from_view(a, &sup);
+    size_t need = s_snap_entry_size(m, a->history - 1, has_sup);
     if (snap->len + need > snap->cap) {
         size_t cap = snap->cap ? snap->cap : 4096;
         while (cap < snap->len + need) {
@@ -540,6 +690,7 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
     head.model = m;
     head.period = a->period;
     head.n_history = a->history - 1;
+    head.has_sup = has_sup;
     snprintf(head.id, sizeof head.id, "%s", a->id);
     memcpy(e, &head, sizeof head);
     double *d = (double *)(void *)(e + S_SNAP_HEAD);
@@ -552,6 +703,10 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
     memcpy(d, a->outputs, m->n_outputs * sizeof(double));
     d += m->n_outputs;
     s_copy_past(snap->rt, a, d);
+    if (has_sup) {
+        d += (size_t)m->n_outputs * (a->history - 1);
+        memcpy(d, &sup, sizeof sup);
+    }
     snap->len += need;
     snap->count++;
     return 0;
@@ -590,7 +745,7 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         s_snap_head_t head;
         memcpy(&head, e, sizeof head);
         const tm_model_t *m = head.model;
-        size_t size = s_snap_entry_size(m, head.n_history);
+        size_t size = s_snap_entry_size(m, head.n_history, head.has_sup);
         const double *d = (const double *)(const void *)(e + S_SNAP_HEAD);
         tm_rt_actor_t v;
         memset(&v, 0, sizeof v);
@@ -606,6 +761,12 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         rec.n_history = head.n_history;
         rec.history_width = m->n_outputs;
         rec.history = v.outputs + m->n_outputs;
+        if (head.has_sup) {
+            memcpy(&rec.sup,
+                   rec.history + (size_t)m->n_outputs * head.n_history,
+                   sizeof rec.sup);
+            rec.has_sup = true;
+        }
         rc = s_put_record(b, head.id, &rec, &pack);
         off += size;
     }

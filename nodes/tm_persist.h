@@ -7,7 +7,11 @@
  *                  "fidelity": "high"|"medium"|"low", "period": uint,
  *                  "tick": uint, "params": [f64], "held": [f64],
  *                  "state": [f64], "outputs": [f64],
- *                  "history": [[f64]] (optional)}
+ *                  "history": [[f64]] (optional),
+ *                  "sup": {"target": str, "pinned": bool,
+ *                          "quarantined": bool, "shadow": str | nil,
+ *                          "healthy": uint, "shadow_state": [f64] | nil,
+ *                          "low": [uint]} (optional)}
  *   links   "SRC.OUTPUT>DST.INPUT" -> {"src": str, "output": str,
  *                                     "dst": str, "input": str,
  *                                     "delay": uint (optional), and for a
@@ -51,6 +55,21 @@
 #define TM_PERSIST_VERSION_MAX 32u /* bytes in a version string */
 #define TM_PERSIST_KEY_MAX     256u
 
+/* An actor's supervision record (tm_rt_sup_t), kept in its record
+ * only when it says more than the defaults. */
+typedef struct {
+    tm_fidelity_t target;
+    bool pinned;
+    bool quarantined;
+    int shadow; /* tm_fidelity_t of the shadow, -1: none */
+    bool seeded;
+    uint32_t healthy;
+    uint32_t n_shadow_state;
+    double shadow_state[TM_MODEL_MAX_VARS];
+    uint32_t n_low;
+    uint64_t low[TM_RT_RESTARTS_MAX + 1];
+} tm_persist_sup_t;
+
 /* A decoded actor record. */
 typedef struct {
     char family[TM_MODEL_NAME_MAX + 1];
@@ -71,7 +90,20 @@ typedef struct {
     uint32_t n_history;
     uint32_t history_width;
     const double *history;
+    bool has_sup;
+    tm_persist_sup_t sup;
 } tm_persist_actor_t;
+
+/* A supervision view as a record; false when it holds only defaults. */
+bool tm_persist_sup_from_view(const tm_rt_actor_t *a, tm_persist_sup_t *out);
+
+/* A record's supervision for tm_rt_sup_restore of an actor of model m
+ * (the shadow looked up by `find`, NULL when it cannot be found).
+ * TM_ERR_STORE_CORRUPT (a shadow state that does not fit). */
+int tm_persist_sup_to_view(const tm_persist_sup_t *in, const tm_model_t *m,
+                           const tm_model_t *(*find)(const tm_model_t *m,
+                                                     tm_fidelity_t tier),
+                           tm_rt_sup_t *out);
 
 /* The most ticks a record's history holds. */
 #define TM_PERSIST_HISTORY_MAX (TM_RT_DELAY_MAX - 1u)

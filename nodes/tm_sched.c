@@ -12,7 +12,7 @@
 #define S_CHUNK_S   0.010 /* target wall time of one stepping chunk */
 #define S_CHUNK_MAX 1048576u
 #define S_RATE_S    1.0 /* rates are measured over this period */
-#define S_SUBS_MAX  8
+#define S_SUBS_MAX  12
 
 struct tm_sched {
     tm_rt_t *rt;

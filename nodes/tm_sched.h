@@ -53,7 +53,7 @@ int tm_sched_open(tm_sched_t **out, tm_rt_t *rt, tm_clock_t mode,
                   tm_sched_fatal_fn fatal, void *arg);
 void tm_sched_destroy(tm_sched_t **p);
 
-/* Up to 8 subscribers, told in the order they subscribed. Errors:
+/* Up to 12 subscribers, told in the order they subscribed. Errors:
  * TM_ERR_TOO_BIG. */
 int tm_sched_subscribe(tm_sched_t *s, const tm_sched_sub_t *sub);
 
