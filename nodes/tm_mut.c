@@ -22,8 +22,8 @@ void tm_mut_mesh(tm_mut_t *m, tm_mut_remote_fn remote,
     m->mesh = arg;
 }
 
-static void s_tell(tm_mut_t *m, tm_mut_event_t ev, const char *id,
-                   const tm_model_t *model)
+void tmi_mut_tell(tm_mut_t *m, tm_mut_event_t ev, const char *id,
+                  const tm_model_t *model)
 {
     if (m->observer != NULL) {
         m->observer(m->mesh, ev, id, model);
@@ -277,7 +277,7 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
         tm_rt_kill(m->rt, id); /* not acknowledged: take it back */
         tmi_mut_store_failed(m, why, rc);
     } else {
-        s_tell(m, TM_MUT_ADDED, id, model);
+        tmi_mut_tell(m, TM_MUT_ADDED, id, model);
     }
     return rc;
 }
@@ -405,7 +405,7 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
     spawned = 0; /* acknowledged */
     for (uint64_t i = 0; i < count && m->observer != NULL; i++) {
         snprintf(id, sizeof id, "%s%llu", prefix, (unsigned long long)i);
-        s_tell(m, TM_MUT_ADDED, id, model);
+        tmi_mut_tell(m, TM_MUT_ADDED, id, model);
     }
     if (timing != NULL) {
         double t2 = tm_time_now();
@@ -489,7 +489,7 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
     }
     if (rc == 0) {
         *links_removed = ls.n;
-        s_tell(m, TM_MUT_REMOVED, id, NULL);
+        tmi_mut_tell(m, TM_MUT_REMOVED, id, NULL);
     }
     free(ls.v);
     tm_store_batch_destroy(&b);
@@ -527,7 +527,7 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
     } else {
         rc = tm_rt_kill(m->rt, id);
         *links_removed = ls.n;
-        s_tell(m, TM_MUT_PROXY, id, NULL);
+        tmi_mut_tell(m, TM_MUT_PROXY, id, NULL);
     }
     free(ls.v);
     tm_store_batch_destroy(&b);
@@ -555,7 +555,7 @@ static void s_proxy_gc(tm_mut_t *m, const char *id)
     tm_rt_foreach_link_of(m->rt, id, s_any_link, &linked);
     if (!linked) {
         tm_rt_kill(m->rt, id);
-        s_tell(m, TM_MUT_PROXY, id, NULL);
+        tmi_mut_tell(m, TM_MUT_PROXY, id, NULL);
     }
 }
 
@@ -756,7 +756,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     free(past.v);
     s_proxy_gc(m, S);
     if (rc == 0 && tm_rt_get(m->rt, S, &src) == 0 && src.remote) {
-        s_tell(m, TM_MUT_PROXY, S, src.model);
+        tmi_mut_tell(m, TM_MUT_PROXY, S, src.model);
     }
     return rc;
 }
@@ -931,7 +931,7 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
     if (rc != 0) {
         tmi_mut_store_failed(m, why, rc);
     } else {
-        s_tell(m, TM_MUT_ADDED, id, model);
+        tmi_mut_tell(m, TM_MUT_ADDED, id, model);
     }
     return rc;
 }

@@ -104,6 +104,16 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
 int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
                      char *why);
 
+/* The operator's tier of id (`fidelity`): pin it at `tier` (its state
+ * mapped; no automatic fallback or promotion), or with automatic = true
+ * let the supervisor choose (target: the highest tier of its
+ * family@version, reached through the shadow). Either releases a
+ * quarantine. The actor's whole record is committed. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_FIDELITY, those of
+ * tm_rt_set_model, store errors. */
+int tm_mut_pin(tm_mut_t *m, const char *id, bool automatic, tm_fidelity_t tier,
+               char *why);
+
 /* Carry out a plan (tm_plan_build on this runtime, not changed since):
  * remove links, kill, change models, spawn, set values, add links - in the
  * runtime, then in the store as ONE batch and one commit. All or nothing:

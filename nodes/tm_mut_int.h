@@ -29,6 +29,9 @@ int tmi_mut_why(char *why, int rc, const char *fmt, ...)
 int tmi_mut_store_failed(tm_mut_t *m, char *why, int rc);
 /* Commit b after the barrier, so the store sees writes in order. */
 int tmi_mut_commit(tm_mut_t *m, tm_store_batch_t *b);
+/* Tell the mesh's observer (if any) about an actor. */
+void tmi_mut_tell(tm_mut_t *m, tm_mut_event_t ev, const char *id,
+                  const tm_model_t *model);
 int tmi_mut_new_batch(tm_mut_t *m, tm_store_batch_t **b);
 /* Put the current record of id into b. */
 int tmi_mut_put_current(tm_mut_t *m, tm_store_batch_t *b, const char *id);

@@ -95,13 +95,6 @@ static int s_keep_past(s_load_t *l, const char *id, const void *val,
     return 0;
 }
 
-/* The tier of m's family@version, for a shadow; NULL if unknown. */
-static const tm_model_t *s_tier_of(const tm_model_t *m, tm_fidelity_t tier)
-{
-    const tm_model_t *out = NULL;
-    return tm_models_find(m->family, m->version, tier, &out) == 0 ? out : NULL;
-}
-
 static int s_load_actor(const void *key, size_t klen, const void *val,
                         size_t vlen, void *arg)
 {
@@ -134,7 +127,7 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
     }
     if (rc == 0 && rec.has_sup) {
         tm_rt_sup_t sup;
-        rc = tm_persist_sup_to_view(&rec.sup, model, s_tier_of, &sup);
+        rc = tm_persist_sup_to_view(&rec.sup, model, tm_models_tier, &sup);
         rc = rc != 0 ? rc : tm_rt_sup_restore(l->rt, id, &sup);
     }
     if (rc == TM_ERR_NOMEM) {

@@ -17,17 +17,11 @@ struct tm_super {
     uint64_t dropped;
 };
 
-const tm_model_t *tm_super_tier(const tm_model_t *m, tm_fidelity_t tier)
-{
-    const tm_model_t *out = NULL;
-    return tm_models_find(m->family, m->version, tier, &out) == 0 ? out : NULL;
-}
-
 static const tm_model_t *s_tier(const tm_model_t *m, tm_fidelity_t tier,
                                 void *arg)
 {
     (void)arg;
-    return tm_super_tier(m, tier);
+    return tm_models_tier(m, tier);
 }
 
 static void s_policy(const tm_model_t *m, tm_rt_policy_t *out, void *arg)

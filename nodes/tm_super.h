@@ -35,7 +35,4 @@ void tm_super_on_note(tm_super_t *s, tm_super_note_fn fn, void *arg);
 /* The service: after_tick reads the events, stats "supervisor.*". */
 tm_service_t tm_super_service(tm_super_t *s);
 
-/* The tier of m's family@version, or NULL (the runtime's tier lookup). */
-const tm_model_t *tm_super_tier(const tm_model_t *m, tm_fidelity_t tier);
-
 #endif

@@ -613,6 +613,23 @@ static int s_take_mode(s_parse_t *p, const char *a)
     return 0;
 }
 
+/* fidelity ID TIER: a tier (has_fidelity) or "auto" (not). */
+static int s_take_tier(s_parse_t *p, const char *a)
+{
+    if (strcmp(a, "auto") == 0) {
+        p->cmd->has_fidelity = false;
+        return 0;
+    }
+    if (tm_fidelity_parse(a, &p->cmd->fidelity) != 0) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "unknown tier '%.40s' (high, medium, low or auto)", a);
+        return s_usage(p, why);
+    }
+    p->cmd->has_fidelity = true;
+    return 0;
+}
+
 /* run N: the same as --ticks N, which it may not repeat. */
 static int s_take_ticks(s_parse_t *p, const char *a)
 {
@@ -672,6 +689,7 @@ static const s_arg_t s_args[] = {
     {"COMMAND", s_take_topic, TM_CMD_COMPLETE_COMMANDS},
     {"FAMILY", s_take_family, TM_CMD_COMPLETE_FAMILIES},
     {"MODE", s_take_mode, TM_CMD_COMPLETE_CLOCK},
+    {"TIER", s_take_tier, TM_CMD_COMPLETE_FIDELITIES},
     {"N", s_take_ticks, TM_CMD_COMPLETE_NONE},
     {"DEST", s_take_path, TM_CMD_COMPLETE_NONE},
     {"FILE", s_take_file, TM_CMD_COMPLETE_NONE},

@@ -59,6 +59,9 @@
       TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID", "window",                         \
       "ID [--window N]",                                                       \
       "fit a twin to its last N steps of telemetry (a new params@N)")          \
+    X(FIDELITY, fidelity, message, "fidelity", "",                            \
+      TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID TIER", "", "ID high|medium|low|auto", \
+      "pin an actor's tier, or let the supervisor choose (auto)")              \
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \

@@ -487,6 +487,35 @@ static void s_telemetry(FILE *out, json_t *b)
     }
 }
 
+/* "supervision  target high (auto), running low: degraded; high in
+ * shadow, 12 healthy steps". */
+static void s_supervision(FILE *out, json_t *sv)
+{
+    if (!json_is_object(sv)) {
+        return;
+    }
+    fprintf(out, "supervision target %s (%s)", s_str(sv, "target"),
+            s_str(sv, "mode"));
+    if (json_is_true(json_object_get(sv, "quarantined"))) {
+        fprintf(out, ", QUARANTINED: outputs held (release: fidelity ID "
+                     "auto)");
+    } else if (json_is_true(json_object_get(sv, "degraded"))) {
+        fprintf(out, ", degraded");
+    } else {
+        fprintf(out, ", ok");
+    }
+    json_t *sh = json_object_get(sv, "shadow");
+    if (json_is_string(sh)) {
+        fprintf(out, "; %s in shadow, %lld healthy steps",
+                json_string_value(sh), s_int(sv, "healthy"));
+    }
+    if (s_int(sv, "recent_faults") > 0) {
+        fprintf(out, "; %lld recent faults at its lowest tier",
+                s_int(sv, "recent_faults"));
+    }
+    fprintf(out, "\n");
+}
+
 void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
 {
     (void)message;
@@ -528,14 +557,7 @@ void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
             s_str(h, "status"), s_int(h, "faults"), s_int(h, "last_fault"),
             s_int(h, "last_stepped"), s_real(h, "step_ns"));
     s_telemetry(out, b);
-    json_t *fb = json_object_get(b, "fallback");
-    if (fb == NULL || json_is_null(fb)) {
-        fprintf(out, "fallback   none\n");
-    } else {
-        char *s = json_dumps(fb, S_JSON_FLAGS);
-        fprintf(out, "fallback   %s\n", s ? s : "?");
-        free(s);
-    }
+    s_supervision(out, json_object_get(b, "supervision"));
 }
 
 void tmi_show_watch(tm_render_t *r, const char *message, json_t *b, bool more)

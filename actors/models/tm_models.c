@@ -93,3 +93,9 @@ int tm_models_find_spec(const char *spec, tm_fidelity_t fidelity,
     family[len] = '\0';
     return tm_models_find(family, at + 1, fidelity, out);
 }
+
+const tm_model_t *tm_models_tier(const tm_model_t *m, tm_fidelity_t tier)
+{
+    const tm_model_t *out = NULL;
+    return tm_models_find(m->family, m->version, tier, &out) == 0 ? out : NULL;
+}

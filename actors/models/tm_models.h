@@ -22,6 +22,10 @@ const tm_model_t *const *tm_models_all(size_t *count);
 int tm_models_find(const char *family, const char *version,
                    tm_fidelity_t fidelity, const tm_model_t **out);
 
+/* The model of m's family@version at `tier`, NULL when the catalog has
+ * none (the supervisor's tier lookup). */
+const tm_model_t *tm_models_tier(const tm_model_t *m, tm_fidelity_t tier);
+
 /* Parse "family" or "family@version" into tm_models_find. */
 int tm_models_find_spec(const char *spec, tm_fidelity_t fidelity,
                         const tm_model_t **out);

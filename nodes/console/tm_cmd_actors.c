@@ -177,6 +177,43 @@ int tmi_cmd_kill(tm_console_ctx_t *ctx, tm_console_call_t *req)
     return tm_reply_done(rep);
 }
 
+int tmi_cmd_fidelity(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    char why[TM_MUT_WHY_MAX];
+    int rc =
+        tm_mut_pin(ctx->mut, cmd->id, !cmd->has_fidelity, cmd->fidelity, why);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "%s", why);
+    }
+    tm_rt_actor_t a;
+    if (tm_rt_get(ctx->rt, cmd->id, &a) != 0) {
+        return tm_reply_error(rep, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'",
+                              cmd->id);
+    }
+    const char *tier = tm_fidelity_name(a.model->fidelity);
+    const char *target = tm_fidelity_name(a.sup.target);
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_str(b, "id", cmd->id);
+    tm_body_kv_str(b, "fidelity", tier);
+    tm_body_kv_str(b, "target", target);
+    tm_body_kv_str(b, "mode", a.sup.pinned ? "pinned" : "auto");
+    tm_body_end(b);
+    if (a.sup.pinned) {
+        tm_reply_msg(rep, "%s pinned at %s", cmd->id, tier);
+    } else if (a.sup.shadow != NULL) {
+        tm_reply_msg(rep,
+                     "%s runs %s, automatic: %s in shadow takes over after "
+                     "its healthy steps",
+                     cmd->id, tier, target);
+    } else {
+        tm_reply_msg(rep, "%s runs %s, automatic", cmd->id, tier);
+    }
+    return tm_reply_done(rep);
+}
+
 int tmi_cmd_set(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;

@@ -130,6 +130,25 @@ static int s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
     return ls.rc;
 }
 
+/* The supervisor's view of an actor (tm_rt_sup_t). */
+static void s_pack_supervision(tm_body_t *b, const tm_rt_actor_t *a)
+{
+    const tm_rt_sup_t *sp = &a->sup;
+    tm_body_kv_map(b, "supervision");
+    tm_body_kv_str(b, "target", tm_fidelity_name(sp->target));
+    tm_body_kv_str(b, "mode", sp->pinned ? "pinned" : "auto");
+    tm_body_kv_bool(b, "degraded", sp->degraded);
+    tm_body_kv_bool(b, "quarantined", sp->quarantined);
+    if (sp->shadow != NULL) {
+        tm_body_kv_str(b, "shadow", tm_fidelity_name(sp->shadow->fidelity));
+    } else {
+        tm_body_kv_nil(b, "shadow");
+    }
+    tm_body_kv_u64(b, "healthy", sp->healthy);
+    tm_body_kv_u64(b, "recent_faults", sp->n_low);
+    tm_body_end(b);
+}
+
 int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
@@ -174,8 +193,7 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (ctx->telem != NULL) {
         tm_telem_pack_asset(ctx->telem, a.id, b);
     }
-    /* Fallbacks (tier changes by the supervisor) are not recorded yet. */
-    tm_body_kv_nil(b, "fallback");
+    s_pack_supervision(b, &a);
     tm_body_end(b);
     return tm_reply_done(rep);
 }

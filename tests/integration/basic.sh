@@ -39,7 +39,7 @@ grep -q "^p1  pump@1.0.0 (high)  node alpha" <<<"$out" ||
     fail "inspect header: $out"
 for want in "^state" "^inputs" "^outputs" "^params" "^health" \
     "head_rated *25 m" "speed_cmd .* (held 1)" "omega .*rad/s" \
-    "fallback   none"; do
+    "supervision target high (auto), ok"; do
     grep -q "$want" <<<"$out" || fail "inspect lacks '$want': $out"
     ok
 done

@@ -386,9 +386,9 @@ static void s_hostile_map(msgpack_packer *pk, int depth)
         "last_fault",   "last_stepped", "done",        "ticks",
         "in_total",     "out_total"};
     static const char *const maps[] = {
-        "checkpoint", "store", "console",  "health",  "values",
-        "held",       "state", "inputs",   "outputs", "params",
-        "states",     "units", "fallback", "pending"};
+        "checkpoint", "store", "console",     "health",  "values",
+        "held",       "state", "inputs",      "outputs", "params",
+        "states",     "units", "supervision", "pending"};
     size_t nstr = sizeof strs / sizeof strs[0];
     size_t nnum = sizeof nums / sizeof nums[0];
     size_t nmap = depth > 0 ? sizeof maps / sizeof maps[0] : 0;
