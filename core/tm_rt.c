@@ -532,6 +532,7 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     ac->head[TMI_RT_IN] = TMI_RT_NONE;
     ac->history = 1;
     ac->sup = TMI_RT_NONE;
+    ac->remote_degraded = false;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);

@@ -418,6 +418,26 @@ int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier);
  * TM_ERR_NOMEM. */
 int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *sup);
 
+/* Whether an actor is degraded (tm_rt_sup_t.degraded; for a proxy, what
+ * its owner last said, tm_rt_set_remote_degraded). false if unknown. */
+bool tm_rt_degraded(const tm_rt_t *rt, const char *id);
+
+/* false when no local actor can be degraded (no supervision record): a
+ * cheap test before asking about each actor. */
+bool tm_rt_any_degraded(const tm_rt_t *rt);
+
+/* A proxy's degraded flag, as its owner sends it with its values.
+ * TM_ERR_UNKNOWN_ACTOR (no such proxy). */
+int tm_rt_set_remote_degraded(tm_rt_t *rt, const char *id, bool degraded);
+
+/* The degraded sources of the links into id: their number (a source
+ * beyond the first cap may count twice); the first cap ids (borrowed,
+ * like a view's) in ids. 0 for an unknown actor. The flag
+ * travels one link: a reader of a degraded actor knows, the readers of
+ * that reader do not. */
+size_t tm_rt_degraded_sources(const tm_rt_t *rt, const char *id,
+                              const char **ids, size_t cap);
+
 /* Current tick: the last tick whose outputs are computed. */
 uint64_t tm_rt_tick(const tm_rt_t *rt);
 double tm_rt_h(const tm_rt_t *rt);

@@ -104,6 +104,7 @@ typedef struct {
      * the links reading it, 1 without. out[0 .. history - 1] of its slot
      * are its outputs of the last `history` ticks. */
     uint16_t history;
+    bool remote_degraded; /* a proxy: its owner says it is degraded */
     uint64_t hash;
     uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
     uint32_t sup;     /* its supervision record (rt->sups), TMI_RT_NONE */

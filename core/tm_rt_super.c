@@ -137,7 +137,72 @@ void tmi_rt_sup_view(const tm_rt_t *rt, uint32_t a, tm_rt_sup_t *v)
         v->n_low = sp->n_low;
         v->low = sp->low;
     }
-    v->degraded = v->quarantined || g->model->fidelity > v->target;
+    v->degraded = v->quarantined || g->model->fidelity > v->target ||
+                  (g->remote && rt->actors[a].remote_degraded);
+}
+
+static bool s_degraded(const tm_rt_t *rt, uint32_t a)
+{
+    const tmi_rt_group_t *g = s_group(rt, a);
+    if (g->remote) {
+        return rt->actors[a].remote_degraded;
+    }
+    uint32_t i = rt->actors[a].sup;
+    if (i == TMI_RT_NONE) {
+        return g->frozen;
+    }
+    const tmi_rt_sup_t *sp = &rt->sups[i];
+    return sp->quarantined || g->model->fidelity > sp->target;
+}
+
+bool tm_rt_degraded(const tm_rt_t *rt, const char *id)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    return a != TMI_RT_NONE && s_degraded(rt, a);
+}
+
+bool tm_rt_any_degraded(const tm_rt_t *rt)
+{
+    return rt->n_sups > 0;
+}
+
+int tm_rt_set_remote_degraded(tm_rt_t *rt, const char *id, bool degraded)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE || !s_group(rt, a)->remote) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    rt->actors[a].remote_degraded = degraded;
+    return 0;
+}
+
+size_t tm_rt_degraded_sources(const tm_rt_t *rt, const char *id,
+                              const char **ids, size_t cap)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE || rt->actors[a].head[TMI_RT_IN] == TMI_RT_NONE) {
+        return 0;
+    }
+    size_t n = 0;
+    uint32_t head = rt->actors[a].head[TMI_RT_IN];
+    uint32_t li = head;
+    do {
+        uint32_t src = rt->links[li].src;
+        /* a source feeding several inputs is listed once (among the
+         * first cap; beyond them it may be counted again) */
+        bool seen = false;
+        for (size_t j = 0; !seen && j < n && j < cap; j++) {
+            seen = ids[j] == rt->actors[src].id;
+        }
+        if (!seen && s_degraded(rt, src)) {
+            if (n < cap) {
+                ids[n] = rt->actors[src].id;
+            }
+            n++;
+        }
+        li = rt->adj[li].next[TMI_RT_IN];
+    } while (li != head);
+    return n;
 }
 
 static void s_event(tm_rt_t *rt, uint32_t a, uint64_t k, int kind, int status,

@@ -30,6 +30,8 @@ typedef struct {
     double *values; /* n_values of the subscription it was sent for */
     uint32_t n;
     bool have;
+    uint32_t *degraded; /* positions in the list of degraded sources */
+    uint32_t n_degraded;
 } tmi_held_t;
 
 /* What this node reads from a peer: the proxies of its actors. */
@@ -58,6 +60,7 @@ typedef struct {
     /* realtime: late values */
     double late_since; /* monotonic time a batch was first missed, or 0 */
     bool holding;      /* stepping on with the last values */
+    bool degraded;     /* the last imported batch flagged some proxy */
     uint64_t held_from, held_ticks;
     /* A batch lost on the way (a connection that broke and came back):
      * since when the peer was alive and past a tick whose values never

@@ -34,6 +34,7 @@ static void s_in_clear(tmi_in_t *in)
 {
     for (size_t i = 0; i < TMI_BATCH_WINDOW; i++) {
         free(in->ring[i].values);
+        free(in->ring[i].degraded);
         in->ring[i] = (tmi_held_t){0};
     }
 }
@@ -539,8 +540,12 @@ void tmi_sync_batch(tm_mesh_t *m, tmi_peer_t *p, uint64_t epoch,
     }
     tmi_held_t *h = &in->ring[b.tick % TMI_BATCH_WINDOW];
     free(h->values);
+    free(h->degraded);
     h->values = b.values; /* ids are 0..n-1: the list's order */
     b.values = NULL;
+    h->degraded = b.degraded;
+    h->n_degraded = b.n_degraded;
+    b.degraded = NULL;
     h->n = b.count;
     h->tick = b.tick;
     h->have = true;
@@ -709,6 +714,24 @@ bool tmi_sync_ready(void *arg, uint64_t next)
     return true;
 }
 
+/* The degraded flags of a batch onto the proxies of the list: all are
+ * visited only while some flag is or was set. */
+static void s_import_degraded(tm_mesh_t *m, tmi_in_t *in, const tmi_held_t *h)
+{
+    if (h->n_degraded == 0 && !in->degraded) {
+        return;
+    }
+    for (uint32_t i = 0; i < in->n_ids; i++) {
+        tm_rt_set_remote_degraded(m->rt, in->ids[i], false);
+    }
+    for (uint32_t k = 0; k < h->n_degraded; k++) {
+        if (h->degraded[k] < in->n_ids) {
+            tm_rt_set_remote_degraded(m->rt, in->ids[h->degraded[k]], true);
+        }
+    }
+    in->degraded = h->n_degraded > 0;
+}
+
 void tmi_sync_before(void *arg, uint64_t tick)
 {
     tm_mesh_t *m = arg;
@@ -717,7 +740,9 @@ void tmi_sync_before(void *arg, uint64_t tick)
         tmi_held_t *h = &p->in.ring[tick % TMI_BATCH_WINDOW];
         if (!p->self && p->in.acked && h->have && h->tick == tick) {
             s_import(m, p, 0, h->values, h->n, tick);
+            s_import_degraded(m, &p->in, h);
             free(h->values);
+            free(h->degraded);
             *h = (tmi_held_t){0};
         }
     }
@@ -754,6 +779,30 @@ static int s_collect(tm_mesh_t *m, const tmi_out_t *o, double **out,
     return 0;
 }
 
+/* Positions in p's list of the actors that are degraded now (*out, to
+ * free; NULL and 0 when none or without memory). */
+static uint32_t s_degraded(tm_mesh_t *m, const tmi_out_t *o, uint32_t **out)
+{
+    *out = NULL;
+    if (!tm_rt_any_degraded(m->rt)) {
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_ids; i++) {
+        if (!tm_rt_degraded(m->rt, o->ids[i])) {
+            continue;
+        }
+        if (*out == NULL) {
+            *out = malloc((size_t)o->n_ids * sizeof **out);
+            if (*out == NULL) {
+                return 0;
+            }
+        }
+        (*out)[n++] = i;
+    }
+    return n;
+}
+
 void tmi_sync_after(void *arg, uint64_t tick)
 {
     tm_mesh_t *m = arg;
@@ -779,8 +828,14 @@ void tmi_sync_after(void *arg, uint64_t tick)
         for (uint32_t k = 0; ids != NULL && k < n; k++) {
             ids[k] = k;
         }
-        tm_link_batch_t b = {
-            .tick = tick, .count = n, .ids = ids, .values = values};
+        uint32_t *deg = NULL;
+        uint32_t n_deg = s_degraded(m, &p->out, &deg);
+        tm_link_batch_t b = {.tick = tick,
+                             .count = n,
+                             .ids = ids,
+                             .values = values,
+                             .n_degraded = n_deg,
+                             .degraded = deg};
         uint8_t *payload = NULL;
         size_t len = 0;
         int rc = ids == NULL ? TM_ERR_NOMEM
@@ -797,6 +852,7 @@ void tmi_sync_after(void *arg, uint64_t tick)
         free(payload);
         free(ids);
         free(values);
+        free(deg);
     }
 }
 

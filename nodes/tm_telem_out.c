@@ -168,7 +168,9 @@ static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
     tm_wire_pack_kv_u64(pk, "params",
                         ip >= 0 ? (uint64_t)v.params[ip] : (uint64_t)0);
     tm_wire_pack_kv_str(pk, "fidelity", tm_fidelity_name(m->fidelity));
-    tm_wire_pack_kv_bool(pk, "degraded", 0);
+    tm_wire_pack_kv_bool(pk, "degraded",
+                         v.sup.degraded ||
+                             tm_rt_degraded_sources(t->rt, a->id, NULL, 0) > 0);
     tm_wire_pack_str(pk, "outputs");
     s_pack_outputs(pk, m, v.outputs, false);
     tm_wire_pack_str(pk, "uncertainty");

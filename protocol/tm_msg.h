@@ -176,16 +176,22 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,
                         const tm_wire_limits_t *limits, tm_heartbeat_t *out);
 
-/* ---- link batch: payload {"tick": uint, "ids": [uint...], "values": bin}
+/* ---- link batch: payload {"tick": uint, "ids": [uint...], "values": bin,
+ * "degraded": [uint...] (optional)}
  * values holds count IEEE 754 doubles, little-endian, one per link id: its
  * length must be exactly 8 * count, count being the length of ids. count 0
- * is the empty batch (the null message of a tick): ids and values NULL. */
+ * is the empty batch (the null message of a tick): ids and values NULL.
+ * degraded lists the positions, in the reader's subscription, of the
+ * actors whose outputs are degraded (below their target tier or
+ * quarantined); absent when none is. */
 
 typedef struct {
     uint64_t tick;
     uint32_t count;
     uint64_t *ids;  /* count link ids */
     double *values; /* count values */
+    uint32_t n_degraded;
+    uint32_t *degraded; /* n_degraded positions, NULL when 0 */
 } tm_link_batch_t;
 
 /* Errors: TM_ERR_INVAL (count > 0 with NULL arrays), TM_ERR_TOO_BIG
@@ -197,7 +203,8 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
  * TM_ERR_NOMEM. */
 int tm_link_batch_decode(const uint8_t *payload, size_t len,
                          const tm_wire_limits_t *limits, tm_link_batch_t *out);
-/* Frees ids and values and zeroes count; NULL and twice are fine. */
+/* Frees ids, values and degraded and zeroes the counts; NULL and twice
+ * are fine. */
 void tm_link_batch_free(tm_link_batch_t *batch);
 
 /* ---- directory: payload {"inc": uint, "seq": uint, "reset": bool,

@@ -182,9 +182,12 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
     if (batch->count > UINT32_MAX / 8) {
         return TM_ERR_TOO_BIG; /* values would not fit a bin32 */
     }
+    if (batch->n_degraded > 0 && batch->degraded == NULL) {
+        return TM_ERR_INVAL;
+    }
 
     tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, 3);
+    msgpack_pack_map(&b.pk, batch->n_degraded > 0 ? 4 : 3);
     tm_wire_pack_kv_u64(&b.pk, "tick", batch->tick);
     tm_wire_pack_str(&b.pk, "ids");
     msgpack_pack_array(&b.pk, batch->count);
@@ -201,6 +204,13 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
             le[k] = (uint8_t)(bits >> (8 * k));
         }
         tm_wire_pack_raw(&b.pk, le, sizeof le);
+    }
+    if (batch->n_degraded > 0) {
+        tm_wire_pack_str(&b.pk, "degraded");
+        msgpack_pack_array(&b.pk, batch->n_degraded);
+        for (uint32_t i = 0; i < batch->n_degraded; i++) {
+            msgpack_pack_uint32(&b.pk, batch->degraded[i]);
+        }
     }
     return tmi_msg_finish(&b, out, out_len);
 }
@@ -221,7 +231,7 @@ static int s_batch_ids(tm_wire_reader_t *r, uint32_t count, uint64_t *ids)
     return 0;
 }
 
-enum { S_LB_TICK, S_LB_IDS, S_LB_VALUES };
+enum { S_LB_TICK, S_LB_IDS, S_LB_VALUES, S_LB_DEGRADED };
 
 /* Decoding state of a link batch: ids are validated first, copied once
  * the values are known to match them. */
@@ -230,7 +240,27 @@ typedef struct {
     tm_wire_reader_t ids_at; /* at the first id */
     const uint8_t *values;
     size_t values_len;
+    tm_wire_reader_t degraded_at; /* at the first position */
 } s_lb_t;
+
+/* Read n positions (u32) at r, into out when not NULL. */
+static int s_batch_positions(tm_wire_reader_t *r, uint32_t n, uint32_t *out)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        int rc = tm_wire_read_u64(r, &v);
+        if (rc != 0) {
+            return rc;
+        }
+        if (v > UINT32_MAX) {
+            return TM_ERR_WIRE_FIELD;
+        }
+        if (out != NULL) {
+            out[i] = (uint32_t)v;
+        }
+    }
+    return 0;
+}
 
 static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
 {
@@ -248,8 +278,15 @@ static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
             rc = s_batch_ids(r, lb->batch.count, NULL);
         }
         break;
-    default: /* S_LB_VALUES */
+    case S_LB_VALUES:
         rc = tm_wire_read_bin(r, &lb->values, &lb->values_len);
+        break;
+    default: /* S_LB_DEGRADED */
+        rc = tm_wire_read_array(r, &lb->batch.n_degraded);
+        if (rc == 0) {
+            lb->degraded_at = *r;
+            rc = s_batch_positions(r, lb->batch.n_degraded, NULL);
+        }
         break;
     }
     return rc;
@@ -258,7 +295,7 @@ static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
 int tm_link_batch_decode(const uint8_t *payload, size_t len,
                          const tm_wire_limits_t *limits, tm_link_batch_t *out)
 {
-    static const char *const keys[] = {"tick", "ids", "values"};
+    static const char *const keys[] = {"tick", "ids", "values", "degraded"};
     s_lb_t lb;
     tm_link_batch_t *batch = &lb.batch;
     int rc = 0;
@@ -269,14 +306,28 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
         goto done;
     }
     rc = tmi_msg_decode_map(payload, len, limits, keys, TMI_MSG_NKEYS(keys),
-                            tmi_msg_all(TMI_MSG_NKEYS(keys)), s_lb_field, &lb);
+                            tmi_msg_all(3), s_lb_field, &lb);
     if (rc == 0 &&
-        (lb.values_len / 8 != batch->count || lb.values_len % 8 != 0)) {
+        (lb.values_len / 8 != batch->count || lb.values_len % 8 != 0 ||
+         batch->n_degraded > batch->count)) {
         rc = TM_ERR_WIRE_FIELD;
     }
     if (rc != 0 || batch->count == 0) {
         batch->count = 0;
+        batch->n_degraded = 0;
         goto done;
+    }
+    if (batch->n_degraded > 0) {
+        batch->degraded = malloc((size_t)batch->n_degraded * sizeof(uint32_t));
+        if (batch->degraded == NULL) {
+            rc = TM_ERR_NOMEM;
+            goto done;
+        }
+        rc = s_batch_positions(&lb.degraded_at, batch->n_degraded,
+                               batch->degraded);
+        if (rc != 0) {
+            goto done;
+        }
     }
     /* count <= len: each id took at least one byte of the payload. */
     batch->ids = malloc((size_t)batch->count * sizeof *batch->ids);
@@ -302,6 +353,7 @@ done:
     } else {
         free(batch->ids);
         free(batch->values);
+        free(batch->degraded);
     }
     return rc;
 }
@@ -311,9 +363,12 @@ void tm_link_batch_free(tm_link_batch_t *batch)
     if (batch != NULL) {
         free(batch->ids);
         free(batch->values);
+        free(batch->degraded);
         batch->ids = NULL;
         batch->values = NULL;
+        batch->degraded = NULL;
         batch->count = 0;
+        batch->n_degraded = 0;
     }
 }
 

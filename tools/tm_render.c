@@ -509,6 +509,12 @@ static void s_supervision(FILE *out, json_t *sv)
         fprintf(out, "; %s in shadow, %lld healthy steps",
                 json_string_value(sh), s_int(sv, "healthy"));
     }
+    json_t *di = json_object_get(sv, "degraded_inputs");
+    for (size_t i = 0; i < json_array_size(di); i++) {
+        const char *id = json_string_value(json_array_get(di, i));
+        fprintf(out, "%s%s", i == 0 ? "; degraded inputs from " : ", ",
+                id != NULL ? id : "?");
+    }
     if (s_int(sv, "recent_faults") > 0) {
         fprintf(out, "; %lld recent faults at its lowest tier",
                 s_int(sv, "recent_faults"));

@@ -131,9 +131,12 @@ static int s_pack_links(tm_console_ctx_t *ctx, tm_body_t *b, const char *id)
 }
 
 /* The supervisor's view of an actor (tm_rt_sup_t). */
-static void s_pack_supervision(tm_body_t *b, const tm_rt_actor_t *a)
+static void s_pack_supervision(tm_body_t *b, tm_rt_t *rt,
+                               const tm_rt_actor_t *a)
 {
     const tm_rt_sup_t *sp = &a->sup;
+    const char *src[16];
+    size_t n_src = tm_rt_degraded_sources(rt, a->id, src, 16);
     tm_body_kv_map(b, "supervision");
     tm_body_kv_str(b, "target", tm_fidelity_name(sp->target));
     tm_body_kv_str(b, "mode", sp->pinned ? "pinned" : "auto");
@@ -146,6 +149,11 @@ static void s_pack_supervision(tm_body_t *b, const tm_rt_actor_t *a)
     }
     tm_body_kv_u64(b, "healthy", sp->healthy);
     tm_body_kv_u64(b, "recent_faults", sp->n_low);
+    tm_body_kv_array(b, "degraded_inputs");
+    for (size_t i = 0; i < n_src && i < 16; i++) {
+        tm_body_str(b, src[i]);
+    }
+    tm_body_end(b);
     tm_body_end(b);
 }
 
@@ -193,7 +201,7 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (ctx->telem != NULL) {
         tm_telem_pack_asset(ctx->telem, a.id, b);
     }
-    s_pack_supervision(b, &a);
+    s_pack_supervision(b, ctx->rt, &a);
     tm_body_end(b);
     return tm_reply_done(rep);
 }

@@ -88,6 +88,48 @@ expect_ok tmc spawn sp --model tank
 expect_fail 1 "tank@1.0.0, which has no medium tier" tmc fidelity sp medium
 stop_node "$NODE_PID" || fail "node did not stop cleanly"
 
+# across nodes: the degraded flag travels with the values. o1 on node a
+# is freed from a pinned low tier: it runs low (degraded) with high in
+# shadow for 20 steps; r1 on node b reads it and knows, until the
+# promotion.
+ma="tcp://127.0.0.1:$(free_port)"
+mb="tcp://127.0.0.1:$(free_port)"
+start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
+    --config "$WORK/node.ini"
+epa=$EP
+start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
+    --config "$WORK/node.ini"
+epb=$EP
+for _ in $(seq 100); do
+    [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
+    sleep 0.1
+done
+EP=$epa
+expect_ok tmc spawn m1 --model oscillator --param x0=0.1
+EP=$epb
+expect_ok tmc spawn r1 --model oscillator
+expect_ok tmc link m1.x r1.fl
+expect_ok tmc run --ticks 3
+eq "$(tmc --json inspect r1 | jget .supervision.degraded_inputs)" "[]" \
+    "no degraded input yet"
+EP=$epa
+expect_ok tmc fidelity m1 low
+expect_ok tmc fidelity m1 auto
+EP=$epb
+expect_ok tmc run --ticks 5
+sv=$(tmc --json inspect m1)
+eq "$(jget .supervision.degraded <<<"$sv")" true "m1 degraded, seen from b"
+eq "$(jget .node <<<"$sv")" a "m1 lives on a"
+eq "$(tmc --json inspect r1 | jget .supervision.degraded_inputs)" '["m1"]' \
+    "r1 on b knows its input from a is degraded"
+tmc inspect r1 | grep -q "degraded inputs from m1" ||
+    fail "inspect text lacks the degraded input: $(tmc inspect r1)"
+ok
+expect_ok tmc run --ticks 25
+eq "$(tmc --json inspect m1 | jget .fidelity)" high "m1 promoted"
+eq "$(tmc --json inspect r1 | jget .supervision.degraded_inputs)" "[]" \
+    "the flag clears on b"
+
 # settings are checked
 printf '[supervisor]\nmax_restarts = 16\n' >"$WORK/bad1.ini"
 expect_fail 2 "max_restarts: '16' is not a number of faults (0 to 15)" \

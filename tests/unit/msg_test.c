@@ -1275,7 +1275,7 @@ static void test_link_batch_round_trip(void **state)
 {
     uint64_t ids[] = {1, 200, 70000, UINT64_MAX, 0};
     double values[] = {1.5, -0.0, INFINITY, NAN, 1e-310};
-    tm_link_batch_t batch = {77, 5, ids, values};
+    tm_link_batch_t batch = {77, 5, ids, values, 0, NULL};
     tm_link_batch_t got;
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -1296,10 +1296,34 @@ static void test_link_batch_round_trip(void **state)
     s_assert_prefixes_fail(bytes, len, s_batch_decode, &got);
     free(bytes);
 
+    /* degraded positions travel with the values; more than values, or
+     * positions beyond 32 bits, are refused */
+    {
+        uint32_t deg[] = {0, 4};
+        tm_link_batch_t bd = {78, 5, ids, values, 2, deg};
+        assert_rc(tm_link_batch_encode(&bd, &bytes, &len), 0);
+        assert_rc(tm_link_batch_decode(bytes, len, NULL, &got), 0);
+        assert_int_equal(got.n_degraded, 2);
+        assert_int_equal(got.degraded[0], 0);
+        assert_int_equal(got.degraded[1], 4);
+        tm_link_batch_free(&got);
+        assert_null(got.degraded);
+        s_assert_prefixes_fail(bytes, len, s_batch_decode, &got);
+        free(bytes);
+        uint32_t many[6] = {0};
+        tm_link_batch_t bm = {78, 5, ids, values, 6, many};
+        assert_rc(tm_link_batch_encode(&bm, &bytes, &len), 0);
+        assert_rc(tm_link_batch_decode(bytes, len, NULL, &got),
+                  TM_ERR_WIRE_FIELD);
+        free(bytes);
+        tm_link_batch_t bn = {78, 5, ids, values, 1, NULL};
+        assert_rc(tm_link_batch_encode(&bn, &bytes, &len), TM_ERR_INVAL);
+    }
+
     /* the wire order of values is little-endian */
     {
         double one = 1.0;
-        tm_link_batch_t b1 = {0, 1, ids, &one};
+        tm_link_batch_t b1 = {0, 1, ids, &one, 0, NULL};
         static const uint8_t le_one[] = {0, 0, 0, 0, 0, 0, 0xf0, 0x3f};
         assert_rc(tm_link_batch_encode(&b1, &bytes, &len), 0);
         assert_true(len > sizeof le_one);
@@ -1425,7 +1449,7 @@ static void test_link_batch_large(void **state)
     const uint32_t n = 70000;
     uint64_t *ids = malloc(n * sizeof *ids);
     double *values = malloc(n * sizeof *values);
-    tm_link_batch_t batch = {5, n, ids, values};
+    tm_link_batch_t batch = {5, n, ids, values, 0, NULL};
     tm_link_batch_t got;
     tm_wire_limits_t lim = {0, 0};
     uint8_t *bytes = NULL;
