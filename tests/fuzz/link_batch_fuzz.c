@@ -1,6 +1,6 @@
 /* link_batch_fuzz: tm_link_batch_decode on arbitrary bytes; a decoded batch
- * re-encodes, decodes to the same ids and bit-identical values (NaN
- * payloads included), and encodes stably. */
+ * re-encodes, decodes to the same ids, bit-identical values (NaN payloads
+ * included) and the same degraded positions, and encodes stably. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_msg.h"
@@ -40,6 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t bytes = (size_t)l1.count * 8;
         FUZZ_REQUIRE(memcmp(l1.ids, l2.ids, bytes) == 0);
         FUZZ_REQUIRE(memcmp(l1.values, l2.values, bytes) == 0);
+    }
+    FUZZ_REQUIRE(l1.n_degraded <= l1.count);
+    FUZZ_REQUIRE(l2.n_degraded == l1.n_degraded);
+    if (l1.n_degraded > 0) {
+        FUZZ_REQUIRE(memcmp(l1.degraded, l2.degraded,
+                            (size_t)l1.n_degraded * sizeof(uint32_t)) == 0);
     }
     FUZZ_REQUIRE(tm_link_batch_encode(&l2, &b2, &n2) == 0);
     FUZZ_REQUIRE(n1 == n2 && memcmp(b1, b2, n1) == 0);

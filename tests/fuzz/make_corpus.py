@@ -365,6 +365,13 @@ SEEDS = {
                              "values": values(1.0, 2.0) + b"\x00"}),
         "str_id": pack({"tick": 1, "ids": ["1"], "values": values(1.0)}),
         "huge_ids": pack({"tick": 1, "ids": Raw(HUGE), "values": b""}),
+        # degraded positions: within count, one over count, beyond 32 bits
+        "degraded": pack({"tick": 1, "ids": [1, 2], "values": values(1.0, 2.0),
+                          "degraded": [1]}),
+        "degraded_many": pack({"tick": 1, "ids": [1],
+                               "values": values(1.0), "degraded": [0, 0]}),
+        "degraded_wide": pack({"tick": 1, "ids": [1], "values": values(1.0),
+                               "degraded": [2 ** 32]}),
     },
     "plant_chunk_fuzz": {
         "two_actors": chunk([actor("t0", sets=[[["area", 20.0, 3, 5]], [],
