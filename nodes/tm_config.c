@@ -19,8 +19,9 @@
 #define S_MAX_WORKERS 64u
 #define S_MAX_TICK    3600.0
 /* Known keys: 9 in [node], 1 in [console], 5 in [mesh] (peer may
- * repeat), 7 in [telemetry]. */
-#define S_KEYS_MAX 32
+ * repeat), 7 in [telemetry], 3 in [supervisor] and in each of 16
+ * [supervisor.FAMILY]. */
+#define S_KEYS_MAX 96
 
 /* Parse state shared by the reader and the handler of one parse. */
 #define S_CONFIG_MAX (1024 * 1024) /* bytes in a config file */

@@ -137,6 +137,21 @@ static const char *s_real(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* [supervisor] and each [supervisor.FAMILY] of --check (a family's
+ * section with its effective values). */
+static void s_print_supervisor(const tm_config_t *c)
+{
+    printf("\n[supervisor]\npromote_after = %u\nmax_restarts = %u\n"
+           "restart_window = %u\n",
+           c->sup.promote_after, c->sup.max_restarts, c->sup.restart_window);
+    for (unsigned i = 0; i < c->n_sup_family; i++) {
+        tm_config_sup_t f = tm_config_sup(c, c->sup_family[i].family);
+        printf("\n[supervisor.%s]\npromote_after = %u\nmax_restarts = %u\n"
+               "restart_window = %u\n",
+               f.family, f.promote_after, f.max_restarts, f.restart_window);
+    }
+}
+
 /* [telemetry] of --check: the keys that are set, and the others'
  * values. */
 static void s_print_telemetry(const tm_config_t *c)
@@ -188,6 +203,7 @@ static void s_print_config(const tm_config_t *c)
         c->mqtt[0] != '\0') {
         s_print_telemetry(c);
     }
+    s_print_supervisor(c);
 }
 
 /* Why a store could not be opened or checked, for an operator. */

@@ -130,7 +130,14 @@ eq "$(tmc --json inspect m1 | jget .fidelity)" high "m1 promoted"
 eq "$(tmc --json inspect r1 | jget .supervision.degraded_inputs)" "[]" \
     "the flag clears on b"
 
-# settings are checked
+# settings are checked; --check prints the effective ones, a family's
+# section with what it takes from [supervisor]
+out=$("$NODE_BIN" --config "$WORK/node.ini" --check)
+grep -A3 '^\[supervisor.oscillator\]' <<<"$out" |
+    grep -q "max_restarts = 2" || fail "--check: $out"
+grep -A3 '^\[supervisor.oscillator\]' <<<"$out" |
+    grep -q "promote_after = 20" || fail "--check: $out"
+ok
 printf '[supervisor]\nmax_restarts = 16\n' >"$WORK/bad1.ini"
 expect_fail 2 "max_restarts: '16' is not a number of faults (0 to 15)" \
     "$NODE_BIN" --config "$WORK/bad1.ini" --check

@@ -98,7 +98,20 @@ static void test_errors_name_file_line_key(void **state)
          "workers, tick, clock, checkpoint, seed, log)"},
         {"[node]\nname = a\n[cluster]\npeers = x\n",
          "t.ini:4: [cluster] peers: unknown section (known: [node], "
-         "[console], [mesh], [telemetry])"},
+         "[console], [mesh], [telemetry], [supervisor], "
+         "[supervisor.FAMILY])"},
+        {"[supervisor]\nmax_restarts = 16\n",
+         "t.ini:2: [supervisor] max_restarts: '16' is not a number of "
+         "faults (0 to 15)"},
+        {"[supervisor.pump]\nrestart_window = 0\n",
+         "t.ini:2: [supervisor.pump] restart_window: '0' is not a number of "
+         "ticks (1 to 1000000)"},
+        {"[supervisor.a b]\npromote_after = 1\n",
+         "t.ini:2: [supervisor.a b] promote_after: 'a b' is not a model "
+         "family name"},
+        {"[supervisor.pump]\npromote_after = 1\npromote_after = 2\n",
+         "t.ini:3: [supervisor.pump] promote_after: given twice (first on "
+         "line 2)"},
         {"[telemetry]\nwindow = -1\n",
          "t.ini:2: [telemetry] window: '-1' is not a window for late "
          "samples (seconds, 0 to 3600)"},
@@ -208,6 +221,41 @@ static void test_errors_name_file_line_key(void **state)
                          TM_ERR_CONFIG);
         assert_string_equal(err, cases[i].msg);
     }
+}
+
+/* [supervisor] sets every family's thresholds, [supervisor.FAMILY]
+ * overrides the keys it sets; at most 16 families. */
+static void test_supervisor(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(s_load(&c, "[node]\nname = a\n", err, sizeof err), 0);
+    tm_config_sup_t d = tm_config_sup(&c, "pump");
+    assert_int_equal(d.promote_after, 50);
+    assert_int_equal(d.max_restarts, 3);
+    assert_int_equal(d.restart_window, 100);
+    assert_int_equal(s_load(&c,
+                            "[supervisor.pump]\nmax_restarts = 0\n"
+                            "[supervisor]\npromote_after = 7\n"
+                            "restart_window = 9\n",
+                            err, sizeof err),
+                     0);
+    d = tm_config_sup(&c, "pump");
+    assert_int_equal(d.promote_after, 7); /* from [supervisor], given later */
+    assert_int_equal(d.max_restarts, 0);
+    assert_int_equal(d.restart_window, 9);
+    assert_string_equal(d.family, "pump");
+    d = tm_config_sup(&c, "tank");
+    assert_int_equal(d.max_restarts, 3);
+    char text[2048] = "";
+    for (int i = 0; i < 17; i++) {
+        char sec[64];
+        snprintf(sec, sizeof sec, "[supervisor.f%d]\nmax_restarts = 1\n", i);
+        strcat(text, sec);
+    }
+    assert_int_equal(s_load(&c, text, err, sizeof err), TM_ERR_CONFIG);
+    assert_non_null(strstr(err, "more than 16 [supervisor.FAMILY] sections"));
 }
 
 /* The first error wins, whichever kind it is. */
@@ -512,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_supervisor),
         cmocka_unit_test(test_first_error_wins),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_file),
