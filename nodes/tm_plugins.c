@@ -261,7 +261,10 @@ int tm_plugins_record(const tm_plugins_prep_t *p, char *key, size_t cap,
     }
     tm_wire_buf_t b;
     tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, 3);
+    size_t order = 0;
+    tm_models_entries(&order); /* loaded after the entries there are */
+    msgpack_pack_map(&b.pk, 4);
+    tm_wire_pack_kv_u64(&b.pk, "order", order);
     tm_wire_pack_kv_str(&b.pk, "file", p->file);
     const char *slash = strrchr(p->path, '/');
     tm_wire_pack_kv_str(&b.pk, "path", slash != NULL ? slash + 1 : p->path);
@@ -344,12 +347,15 @@ static int s_read_file(const char *path, uint8_t **bytes, size_t *len)
     return 0;
 }
 
-/* The "file" of a catalog record into file (cap bytes). */
-static int s_record_file(const void *val, size_t vlen, char *file, size_t cap)
+/* The "file" (into file, cap bytes) and "order" of a catalog record. */
+static int s_record_read(const void *val, size_t vlen, char *file, size_t cap,
+                         uint64_t *order)
 {
     tm_wire_reader_t r;
     uint32_t n = 0;
     int rc = tm_wire_check(val, vlen, NULL);
+    bool have_file = false;
+    *order = UINT64_MAX; /* records without one load last */
     tm_wire_reader_init(&r, val, vlen);
     rc = rc == 0 ? tm_wire_read_map(&r, &n) : rc;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
@@ -360,21 +366,35 @@ static int s_record_file(const void *val, size_t vlen, char *file, size_t cap)
         rc = tm_wire_read_str(&r, &k, &kl);
         if (rc == 0 && kl == 4 && memcmp(k, "file", 4) == 0) {
             rc = tm_wire_read_str(&r, &v, &vl);
-            if (rc == 0 && vl < cap) {
+            rc = rc == 0 && vl >= cap ? TM_ERR_WIRE_FIELD : rc;
+            if (rc == 0) {
                 memcpy(file, v, vl);
                 file[vl] = '\0';
-                return 0;
+                have_file = true;
             }
+        } else if (rc == 0 && kl == 5 && memcmp(k, "order", 5) == 0) {
+            rc = tm_wire_read_u64(&r, order);
         } else if (rc == 0) {
             rc = tm_wire_read_skip(&r, NULL, NULL);
         }
     }
-    return rc != 0 ? rc : TM_ERR_WIRE_FIELD;
+    return rc != 0 ? rc : have_file ? 0 : TM_ERR_WIRE_FIELD;
 }
+
+/* A recorded plugin, loaded in the order plugins were first loaded (so
+ * the catalog lists them as before a restart). */
+typedef struct {
+    uint64_t order;
+    char hex[2 * TM_MODELS_SUM_BYTES + 1];
+    char file[TM_MODELS_ORIGIN_MAX];
+} s_rec_t;
 
 typedef struct {
     const char *data_dir;
     tm_plugins_restored_t *out;
+    s_rec_t *recs;
+    size_t n, cap;
+    int rc;
 } s_restore_t;
 
 /* Load one recorded plugin; refusals are logged. */
@@ -456,21 +476,54 @@ static int s_restore_cb(const void *key, size_t klen, const void *val,
             return 0;
         }
     }
-    if (s_record_file(val, vlen, file, sizeof file) != 0 ||
+    uint64_t order = 0;
+    if (s_record_read(val, vlen, file, sizeof file, &order) != 0 ||
         !s_file_name_ok(file)) {
         tm_log(TM_LOG_ERROR,
                "plugins: catalog record of %.16s...: unreadable, refused", hex);
         st->out->refused++;
         return 0;
     }
-    s_restore_one(st, hex, file);
+    if (st->n == st->cap) {
+        size_t cap = st->cap > 0 ? 2 * st->cap : 8;
+        s_rec_t *r = realloc(st->recs, cap * sizeof *r);
+        if (r == NULL) {
+            st->rc = TM_ERR_NOMEM;
+            return 1;
+        }
+        st->recs = r;
+        st->cap = cap;
+    }
+    s_rec_t *r = &st->recs[st->n++];
+    r->order = order;
+    memcpy(r->hex, hex, sizeof r->hex);
+    memcpy(r->file, file, sizeof r->file);
     return 0;
+}
+
+static int s_rec_cmp(const void *a, const void *b)
+{
+    const s_rec_t *x = a;
+    const s_rec_t *y = b;
+    if (x->order != y->order) {
+        return x->order < y->order ? -1 : 1;
+    }
+    return strcmp(x->hex, y->hex);
 }
 
 int tm_plugins_restore(tm_store_t *store, const char *data_dir,
                        tm_plugins_restored_t *out)
 {
-    s_restore_t st = {data_dir, out};
+    s_restore_t st = {data_dir, out, NULL, 0, 0, 0};
     memset(out, 0, sizeof *out);
-    return tm_store_foreach(store, TM_DB_CATALOG, s_restore_cb, &st);
+    int rc = tm_store_foreach(store, TM_DB_CATALOG, s_restore_cb, &st);
+    rc = rc == 1 ? st.rc : rc;
+    if (rc == 0 && st.n > 0) {
+        qsort(st.recs, st.n, sizeof st.recs[0], s_rec_cmp);
+        for (size_t i = 0; i < st.n; i++) {
+            s_restore_one(&st, st.recs[i].hex, st.recs[i].file);
+        }
+    }
+    free(st.recs);
+    return rc;
 }

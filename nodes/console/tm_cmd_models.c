@@ -86,8 +86,7 @@ int tmi_cmd_models_load(tm_console_ctx_t *ctx, tm_console_call_t *req)
     int rc = tm_mut_plugin(ctx->mut, ctx->data, req->file_name, req->file_data,
                            req->file_len, &p, why);
     if (rc != 0) {
-        return tm_reply_error(rep, rc, "models load %s refused: %s",
-                              req->file_name, why);
+        return tm_reply_error(rep, rc, "%s", why); /* names the file */
     }
     tm_body_t *b = tm_reply_body(rep);
     tm_body_map(b);
