@@ -347,6 +347,14 @@ static int s_read_file(const char *path, uint8_t **bytes, size_t *len)
     return 0;
 }
 
+int tm_plugins_read(const char *data_dir, const char *hex, uint8_t **bytes,
+                    size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s.so", data_dir, TM_PLUGINS_DIR, hex);
+    return s_read_file(path, bytes, len);
+}
+
 /* The "file" (into file, cap bytes) and "order" of a catalog record. */
 static int s_record_read(const void *val, size_t vlen, char *file, size_t cap,
                          uint64_t *order)

@@ -73,6 +73,12 @@ int tm_plugins_commit(tm_plugins_prep_t *p, char *why);
 /* Undo a prepare: close the plugin and remove its file. */
 void tm_plugins_abort(tm_plugins_prep_t *p);
 
+/* The bytes of the plugin file <data_dir>/plugins/<hex>.so into *bytes
+ * (malloc'd). Errors: TM_ERR_NOT_FOUND, TM_ERR_IO, TM_ERR_TOO_BIG,
+ * TM_ERR_NOMEM. */
+int tm_plugins_read(const char *data_dir, const char *hex, uint8_t **bytes,
+                    size_t *len);
+
 /* What a restore did. */
 typedef struct {
     size_t loaded;

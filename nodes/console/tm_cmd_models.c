@@ -1,11 +1,13 @@
 /* tm_cmd_models: models (the catalog) and models load (a plugin). */
 #include "tm_console.h"
+#include "tm_mesh.h"
 
 #include "tm_err.h"
 #include "tm_models.h"
 #include "tm_mut.h"
 #include "tm_plugins.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Origin and checksum of m's family@version. */
@@ -101,8 +103,15 @@ int tmi_cmd_models_load(tm_console_ctx_t *ctx, tm_console_call_t *req)
                      "changed",
                      p.file, p.hex, p.versions);
     } else {
-        tm_reply_msg(rep, "loaded %s: %s (checksum %.16s)", p.file, p.versions,
-                     p.hex);
+        /* the mesh's other nodes load it too (they log what they did) */
+        char sent[64] = "";
+        if (ctx->mesh != NULL) {
+            snprintf(sent, sizeof sent, "; sent to %zu other nodes",
+                     tm_mesh_models_loaded(ctx->mesh, p.file, p.hex,
+                                           req->file_data, req->file_len));
+        }
+        tm_reply_msg(rep, "loaded %s: %s (checksum %.16s)%s", p.file,
+                     p.versions, p.hex, sent);
     }
     return tm_reply_done(rep);
 }

@@ -6,7 +6,10 @@
 # high tier failing in its fault window; loading it again changes nothing;
 # kill -9 and restart keep the catalog and the actor; a plugin file changed
 # in the data directory is refused at restart with a log line, and the
-# node runs the rest; loading the plugin again repairs it.
+# node runs the rest; loading the plugin again repairs it. In a mesh, a
+# plugin loaded on one node is loaded by the others (an actor of it runs
+# there, linked across), a node that joins later receives it, and keeps
+# it across a restart on its own.
 # Needs TM_PLUGIN_DIR (the built tests/plugins) and TM_PLUGIN_NOT_ELF.
 . "$(dirname "$0")/lib.sh"
 
@@ -136,5 +139,73 @@ eq "$(b2sum -l 256 "$WORK/pnode/plugins/$sum.so" | cut -d' ' -f1)" "$sum" \
 stop_node "$NODE_PID" || fail "SIGTERM: exit status $?"
 restart_node pnode "$ep" --checkpoint 10
 eq "$(j inspect f1 | jget .model)" flaky "f1 back after the repair"
+
+# ---- a mesh: a plugin loaded on one node runs on the others ---------------
+stop_node "$NODE_PID" || fail "SIGTERM: exit status $?"
+declare -A CEP MEP PID
+mesh_node() { # mesh_node NAME PEER...: start a node of the mesh
+    local n=$1 peer peers=()
+    shift
+    for peer in "$@"; do peers+=(--peer "$peer"); done
+    "$NODE_BIN" --name "$n" --data "$WORK/m-$n" --console "${CEP[$n]}" \
+        --mesh "${MEP[$n]}" "${peers[@]}" --clock paused --workers 2 \
+        --heartbeat 0.05 >>"$WORK/m-$n.log" 2>&1 &
+    PID[$n]=$!
+    NODE_PIDS+=("${PID[$n]}")
+    watchdog "${PID[$n]}"
+    EP=${CEP[$n]}
+    wait_ready "${PID[$n]}" "$n"
+}
+at() { local n=$1; shift; "$TM_BIN" -c "${CEP[$n]}" "$@"; }
+# wait_catalog NODE: NODE lists flaky@1.0.0 from flaky1.so with its checksum
+wait_catalog() {
+    for _ in $(seq 100); do
+        if [ "$(at "$1" --json models flaky 2>/dev/null |
+            jget '[0].checksum' 2>/dev/null)" = "$sum" ]; then
+            ok
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "node $1 did not receive flaky1.so: $(tail -5 "$WORK/m-$1.log")"
+}
+for n in a b c; do
+    MEP[$n]="tcp://127.0.0.1:$(free_port)"
+    CEP[$n]="tcp://127.0.0.1:$(free_port)"
+done
+mesh_node a "${MEP[a]}" "${MEP[b]}"
+mesh_node b "${MEP[a]}" "${MEP[b]}"
+for _ in $(seq 100); do
+    [ "$(at a --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
+    sleep 0.1
+done
+expect_fail 1 "unknown model family 'flaky'" at b spawn fb --model flaky
+out=$(at a models load "$PD/flaky1.so")
+grep -qF "; sent to 1 other nodes" <<<"$out" || fail "load on a: $out"
+ok
+wait_catalog b
+eq "$(at b --json models flaky | jget '[0].origin')" flaky1.so "origin on b"
+expect_ok at b spawn fb --model flaky --node b
+expect_ok at a spawn fa --model flaky --node a
+expect_ok at a link fa.y fb.u
+expect_ok at a run --ticks 5
+eq "$(at b --json inspect fb | jget .state.steps)" 5.0 "fb stepped on b"
+grep -qF "mesh: loaded plugin flaky1.so from a: flaky@1.0.0 (high, low)" \
+    "$WORK/m-b.log" || fail "no log line on b"
+ok
+# a node that joins later receives the catalog
+mesh_node c "${MEP[a]}"
+wait_catalog c
+expect_ok at c spawn fc --model flaky --node c
+# and keeps it across a restart of its own
+stop_node "${PID[c]}" || fail "c: SIGTERM: exit status $?"
+"$NODE_BIN" --name c --data "$WORK/m-c" --console "${CEP[c]}" \
+    --clock paused --workers 2 >>"$WORK/m-c-alone.log" 2>&1 &
+PID[c]=$!
+NODE_PIDS+=("${PID[c]}")
+watchdog "${PID[c]}"
+EP=${CEP[c]}
+wait_ready "${PID[c]}" c
+eq "$(at c --json inspect fc | jget .model)" flaky "c alone still runs fc"
 
 done_checks
