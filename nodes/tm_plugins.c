@@ -31,6 +31,18 @@ static int s_why(char *why, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* A path into out (cap bytes; data directories are far shorter). */
+static void s_path(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_path(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
 static int s_errno_rc(int e)
 {
     return e == ENOSPC || e == EDQUOT  ? TM_ERR_NOSPACE
@@ -101,13 +113,13 @@ static int s_write_file(const char *data_dir, tm_plugins_prep_t *p,
 {
     char dir[4096];
     char tmp[4096 + 8];
-    snprintf(dir, sizeof dir, "%s/%s", data_dir, TM_PLUGINS_DIR);
+    s_path(dir, sizeof dir, "%s/%s", data_dir, TM_PLUGINS_DIR);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return s_why(why, s_errno_rc(errno), "cannot make %s: %s", dir,
                      strerror(errno));
     }
-    snprintf(p->path, sizeof p->path, "%s/%s.so", dir, p->hex);
-    snprintf(tmp, sizeof tmp, "%s.tmp", p->path);
+    s_path(p->path, sizeof p->path, "%s/%s.so", dir, p->hex);
+    s_path(tmp, sizeof tmp, "%s.tmp", p->path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return s_why(why, s_errno_rc(errno), "cannot write %s: %s", tmp,
@@ -351,7 +363,7 @@ int tm_plugins_read(const char *data_dir, const char *hex, uint8_t **bytes,
                     size_t *len)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s/%s.so", data_dir, TM_PLUGINS_DIR, hex);
+    s_path(path, sizeof path, "%s/%s/%s.so", data_dir, TM_PLUGINS_DIR, hex);
     return s_read_file(path, bytes, len);
 }
 
@@ -415,8 +427,8 @@ static void s_restore_one(s_restore_t *st, const char *hex, const char *file)
     memset(&p, 0, sizeof p);
     snprintf(p.file, sizeof p.file, "%s", file);
     snprintf(p.hex, sizeof p.hex, "%s", hex);
-    snprintf(p.path, sizeof p.path, "%s/%s/%s.so", st->data_dir, TM_PLUGINS_DIR,
-             hex);
+    s_path(p.path, sizeof p.path, "%s/%s/%s.so", st->data_dir, TM_PLUGINS_DIR,
+           hex);
     int rc = s_read_file(p.path, &bytes, &len);
     if (rc != 0) {
         tm_log(TM_LOG_ERROR,

@@ -65,9 +65,9 @@ static const tm_cmd_info_t *s_lookup_argv(int argc, const char *const *argv,
 {
     *words = 1;
     if (argc >= 2 && argv[1] != NULL && argv[1][0] != '-' &&
-        strlen(argv[0]) + strlen(argv[1]) < 64) {
-        char two[66];
-        snprintf(two, sizeof two, "%s %s", argv[0], argv[1]);
+        strlen(argv[0]) < 64 && strlen(argv[1]) < 64) {
+        char two[128];
+        snprintf(two, sizeof two, "%.63s %.63s", argv[0], argv[1]);
         const tm_cmd_info_t *c = tm_cmd_lookup(two);
         if (c != NULL) {
             *words = 2;
