@@ -68,7 +68,9 @@
     /* mesh, appended */                                                       \
     XX(UNKNOWN_NODE, -90, "unknown node")                                      \
     XX(NODE_DOWN, -91, "node unreachable")                                     \
-    XX(ID_CONFLICT, -92, "actor id claimed by two nodes")
+    XX(ID_CONFLICT, -92, "actor id claimed by two nodes")                      \
+    /* models, appended */                                                     \
+    XX(PLUGIN, -72, "model plugin refused")
 
 typedef enum {
 #define TM_ERR_ENUM(name, code, msg) TM_ERR_##name = (code),

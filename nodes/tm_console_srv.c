@@ -406,8 +406,18 @@ static void s_handle_cmd(tm_console_srv_t *s, const s_peer_t *p, tm_cmd_t *cmd,
             return;
         }
     }
+    if ((cmd->info->flags & TM_CMD_F_FILE) && cmd->upload != 0) {
+        char why[TM_CMD_MSG_MAX];
+        int frc =
+            tm_stage_file(s->stage, p->id, p->len, cmd->upload, &req.file_name,
+                          &req.file_data, &req.file_len, why, sizeof why);
+        if (frc != 0) {
+            s_reply_error(s, p, frc, "%s: %s", cmd->info->name, why);
+            return;
+        }
+    }
     int rc = tm_console_exec(s->ctx, &req);
-    if (req.plant != NULL) {
+    if (req.plant != NULL || req.file_name != NULL) {
         tm_stage_drop(s->stage, p->id, p->len); /* used: gone */
     }
     if (rc == TM_CONSOLE_DEFERRED) {
@@ -452,6 +462,33 @@ static void s_handle_chunk(tm_console_srv_t *s, const s_peer_t *p,
     s_send_rep(s, p, &s->rep, false);
 }
 
+/* One chunk of a file upload (models load): staged and acknowledged. */
+static void s_handle_file_chunk(tm_console_srv_t *s, const s_peer_t *p,
+                                const tm_envelope_t *env)
+{
+    char why[TM_CMD_MSG_MAX];
+    tm_file_chunk_t h;
+    int rc = tm_stage_file_chunk(s->stage, p->id, p->len, env->payload,
+                                 env->payload_len, tm_time_now(), &h, why,
+                                 sizeof why);
+    if (rc != 0) {
+        s_reply_error(s, p, rc, "%s", why);
+        return;
+    }
+    tm_reply_reset(&s->rep);
+    tm_body_t *b = tm_reply_body(&s->rep);
+    tm_body_map(b);
+    tm_body_kv_u64(b, "upload", h.upload);
+    tm_body_kv_u64(b, "index", h.index);
+    tm_body_kv_u64(b, "bytes", h.len);
+    tm_body_kv_bool(b, "final", h.final);
+    tm_body_end(b);
+    tm_reply_msg(&s->rep, "staged chunk %u of file upload %llu", h.index,
+                 (unsigned long long)h.upload);
+    tm_reply_done(&s->rep);
+    s_send_rep(s, p, &s->rep, false);
+}
+
 /* One request frame from a peer. */
 static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
                            size_t len)
@@ -472,6 +509,10 @@ static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
     snprintf(p->name, sizeof p->name, "%s", env.source);
     if (env.type == TM_MSG_PLANT_CHUNK) {
         s_handle_chunk(s, p, &env);
+        return;
+    }
+    if (env.type == TM_MSG_FILE_CHUNK) {
+        s_handle_file_chunk(s, p, &env);
         return;
     }
     if (env.type != TM_MSG_CONSOLE_REQ) {

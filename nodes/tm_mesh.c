@@ -250,6 +250,8 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     tmi_dir_send_whole(m, p);
     tmi_sync_reset(m, p, true);
     tmi_plan_peer_reset(m, p);
+    tm_stage_drop(m->fstage, p->name, strlen(p->name));
+    tmi_models_send_all(m, p);
 }
 
 /* Which entry a heartbeat from `name` at `endpoint` belongs to: by name,
@@ -383,6 +385,9 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
         break;
     case TM_MSG_PLANT_CHUNK:
         tmi_plan_chunk(m, p, &env);
+        break;
+    case TM_MSG_FILE_CHUNK:
+        tmi_models_chunk(m, p, &env);
         break;
     default:
         m->malformed++;
@@ -665,6 +670,7 @@ static void s_close(void *self)
         tmi_sync_free(&m->peers[i]);
     }
     tm_sock_close(&m->router);
+    tm_stage_destroy(&m->fstage);
     tm_dir_free(&m->dir);
     tm_reply_destroy(&m->rep);
     free(m->d_add);
@@ -757,6 +763,9 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
     tm_dir_init(&m->dir);
     tm_reply_init(&m->rep);
     rc = tm_stage_open(&m->stage);
+    if (rc == 0) {
+        rc = tm_stage_open(&m->fstage);
+    }
     if (rc != 0) {
         snprintf(err, errlen, "out of memory");
     }

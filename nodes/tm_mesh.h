@@ -168,4 +168,10 @@ typedef int (*tm_mesh_actor_fn)(void *arg, const char *id, const char *node,
                                 const char *model, const char *tier);
 void tm_mesh_foreach_remote(const tm_mesh_t *m, tm_mesh_actor_fn fn, void *arg);
 
+/* A plugin was loaded here (file, checksum hex, its bytes): send it to
+ * every peer that is not dead, which checks and loads it
+ * (tm_mesh_models.c). Returns the number of peers it was sent to. */
+size_t tm_mesh_models_loaded(tm_mesh_t *m, const char *file, const char *hex,
+                             const uint8_t *bytes, size_t len);
+
 #endif

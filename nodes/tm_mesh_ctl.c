@@ -203,6 +203,8 @@ bool tmi_ctl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
         s_ctl_clock(m, p, arg, rep);
     } else if (strcmp(cmd, "mesh-hash") == 0) {
         s_ctl_hash(m, rep);
+    } else if (strcmp(cmd, "mesh-models-load") == 0) {
+        tmi_models_request(m, p, argc, argv, rep);
     } else if (strcmp(cmd, "mesh-why") == 0) {
         tmi_why_row_t row;
         s_why_self(m, &row);

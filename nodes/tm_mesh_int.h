@@ -247,7 +247,8 @@ struct tm_mesh {
     /* plants across nodes */
     tmi_plan_job_t job;
     tmi_plan_held_t held;
-    tm_stage_t *stage; /* parts of plants from peers */
+    tm_stage_t *stage;  /* parts of plants from peers */
+    tm_stage_t *fstage; /* plugins from peers (tm_mesh_models.c) */
     uint64_t plan_seq;
     tmi_export_t exports[TMI_EXPORTS];
     uint64_t export_gen;
@@ -326,6 +327,16 @@ void tmi_part_beat(tm_mesh_t *m);
 /* End export x with a last reply (status, msg, body) and free its slot. */
 void tmi_export_end(tm_mesh_t *m, tmi_export_t *x, int status, const char *msg,
                     const uint8_t *body, size_t len);
+
+/* ---- tm_mesh_models.c -------------------------------------------------- */
+
+/* Every plugin of this node's catalog to p (p appeared or restarted). */
+void tmi_models_send_all(tm_mesh_t *m, tmi_peer_t *p);
+/* A FILE_CHUNK from p: part of a plugin, staged. */
+void tmi_models_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+/* `mesh-models-load UPLOAD CHECKSUM` from p: load the staged plugin. */
+void tmi_models_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                        const char *const *argv, tm_reply_t *rep);
 
 /* ---- tm_mesh_dir.c ----------------------------------------------------- */
 

@@ -144,6 +144,19 @@ int tm_mut_apply_check(tm_mut_t *m, const tm_plan_t *plan, char *why);
 /* "a, b, c" of variable names into buf ("none" when n = 0). */
 const char *tm_mut_names(const tm_var_t *v, uint32_t n, char *buf, size_t cap);
 
+/* ---- the catalog ---------------------------------------------------------
+ * Load a model plugin (nodes/tm_plugins.h): write bytes to data_dir's
+ * plugins folder as `file`, open and check it, commit its catalog record
+ * (TM_DB_CATALOG) in one batch, then add its models to the catalog. out
+ * gets what was loaded (out->already: the same bytes were loaded before;
+ * nothing changed). All or nothing: on any error the file is removed and
+ * catalog and store are untouched. Errors: those of tm_plugins_prepare,
+ * store errors. */
+struct tm_plugins_prep;
+int tm_mut_plugin(tm_mut_t *m, const char *data_dir, const char *file,
+                  const uint8_t *bytes, size_t len, struct tm_plugins_prep *out,
+                  char *why);
+
 /* ---- the mesh ------------------------------------------------------------
  * A node of a mesh tells the mutation path about actors other nodes own
  * (`remote`: the owner's name and the model of id, or NULL when no other

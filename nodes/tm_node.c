@@ -22,6 +22,7 @@
 #include "tm_mqtt.h"
 #include "tm_mut.h"
 #include "tm_persist.h"
+#include "tm_plugins.h"
 #include "tm_rt.h"
 #include "tm_sched.h"
 #include "tm_service.h"
@@ -470,6 +471,19 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
     }
     *ckpt_tick = meta.tick;
     double t0 = tm_time_now();
+    /* plugins first: the actors of their models load next */
+    tm_plugins_restored_t pr;
+    rc = tm_plugins_restore(n->store, n->cfg.data, &pr);
+    if (rc != 0) {
+        s_err(err, errlen, "cannot read the model catalog of %s: %s",
+              n->cfg.data, tm_err_str(rc));
+        return rc;
+    }
+    if (pr.loaded > 0 || pr.refused > 0) {
+        tm_log(pr.refused > 0 ? TM_LOG_WARN : TM_LOG_INFO,
+               "node: %zu model plugins loaded, %zu refused", pr.loaded,
+               pr.refused);
+    }
     tm_persist_load_t ld;
     rc = tm_persist_load(n->store, n->rt, &ld);
     if (rc != 0) {
@@ -574,7 +588,8 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
                                 .endpoint = n->cfg.endpoint,
                                 .stopping = &n->stopping,
                                 .backup = s_backup,
-                                .backup_arg = n};
+                                .backup_arg = n,
+                                .data = n->cfg.data};
     rc = tm_console_srv_open(&console, n->zctx, n->cfg.endpoint, &n->ctx, err,
                              errlen);
     if (rc == 0) {

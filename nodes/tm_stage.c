@@ -19,6 +19,10 @@ typedef struct {
     size_t bytes;  /* chunk bytes so far */
     double last;   /* when last added to or asked for */
     tm_plant_t plant;
+    bool is_file; /* a file's bytes (FILE_CHUNK), not a plant */
+    char name[TM_FILE_NAME_MAX + 1];
+    uint8_t *data;
+    size_t len, cap;
 } s_upload_t;
 
 struct tm_stage {
@@ -35,6 +39,7 @@ int tm_stage_open(tm_stage_t **out)
 static void s_remove(tm_stage_t *st, size_t i)
 {
     tm_plant_free(&st->up[i]->plant);
+    free(st->up[i]->data);
     free(st->up[i]);
     st->up[i] = st->up[--st->n];
     st->up[st->n] = NULL;
@@ -106,7 +111,9 @@ static int s_decode(s_upload_t *u, const uint8_t *payload, size_t len,
     size_t actors = u->plant.n_actors;
     size_t links = u->plant.n_links;
     size_t values = u->plant.n_values;
-    int rc = tm_plant_chunk_decode(payload, len, NULL, h, &u->plant);
+    int rc = u->is_file
+                 ? TM_ERR_NOT_FOUND
+                 : tm_plant_chunk_decode(payload, len, NULL, h, &u->plant);
     if (rc == 0 &&
         (h->upload != u->upload || h->index != u->next || u->complete)) {
         u->plant.n_actors = actors; /* not the next chunk of u */
@@ -193,7 +200,7 @@ const tm_plant_t *tm_stage_get(tm_stage_t *st, const void *peer,
                                char *why, size_t cap)
 {
     long at = s_of(st, peer, peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len);
-    if (at < 0 || st->up[at]->upload != upload) {
+    if (at < 0 || st->up[at]->upload != upload || st->up[at]->is_file) {
         snprintf(why, cap,
                  "no plant upload %llu from this console (uploads are kept "
                  "until used, or %.0f s without use)",
@@ -248,4 +255,106 @@ void tm_stage_expire(tm_stage_t *st, double now)
 size_t tm_stage_count(const tm_stage_t *st)
 {
     return st->n;
+}
+
+/* ---- files (FILE_CHUNK) ------------------------------------------------- */
+
+/* Append chunk c to upload u. */
+static int s_append(s_upload_t *u, const tm_file_chunk_t *c, char *why,
+                    size_t cap)
+{
+    if (c->len > TM_STAGE_FILE_MAX - u->len) {
+        snprintf(why, cap, "file upload over %u MiB",
+                 TM_STAGE_FILE_MAX / (1024u * 1024u));
+        return TM_ERR_TOO_BIG;
+    }
+    if (u->len + c->len > u->cap) {
+        size_t ncap = u->cap > 0 ? u->cap : 64u * 1024u;
+        while (ncap < u->len + c->len) {
+            ncap *= 2;
+        }
+        uint8_t *d = realloc(u->data, ncap);
+        if (d == NULL) {
+            snprintf(why, cap, "out of memory");
+            return TM_ERR_NOMEM;
+        }
+        u->data = d;
+        u->cap = ncap;
+    }
+    if (c->len > 0) {
+        memcpy(u->data + u->len, c->data, c->len);
+    }
+    u->len += c->len;
+    return 0;
+}
+
+int tm_stage_file_chunk(tm_stage_t *st, const void *peer, size_t peer_len,
+                        const uint8_t *payload, size_t len, double now,
+                        tm_file_chunk_t *hdr, char *why, size_t cap)
+{
+    tm_file_chunk_t c;
+    peer_len = peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len;
+    int rc = tm_file_chunk_decode(payload, len, NULL, &c);
+    if (rc != 0) {
+        s_drop_peer(st, peer, peer_len);
+        snprintf(why, cap, "file chunk refused: %s", tm_err_str(rc));
+        return rc;
+    }
+    if (c.index == 0) {
+        rc = s_start(st, peer, peer_len, c.upload, why, cap);
+        if (rc != 0) {
+            return rc;
+        }
+        s_upload_t *u = st->up[st->n - 1];
+        u->is_file = true;
+        snprintf(u->name, sizeof u->name, "%s", c.file);
+    }
+    long at = s_of(st, peer, peer_len);
+    s_upload_t *u = at >= 0 ? st->up[at] : NULL;
+    if (u == NULL || !u->is_file || u->upload != c.upload ||
+        u->next != c.index || u->complete) {
+        s_drop_peer(st, peer, peer_len);
+        snprintf(why, cap,
+                 "file chunk %u of upload %llu does not follow the chunks "
+                 "this console sent (start again with chunk 0)",
+                 c.index, (unsigned long long)c.upload);
+        return TM_ERR_NOT_FOUND;
+    }
+    rc = s_append(u, &c, why, cap);
+    if (rc != 0) {
+        s_drop_peer(st, peer, peer_len);
+        return rc;
+    }
+    u->next++;
+    u->complete = c.final;
+    u->last = now;
+    *hdr = c;
+    hdr->data = NULL; /* the payload's: not kept */
+    return 0;
+}
+
+int tm_stage_file(tm_stage_t *st, const void *peer, size_t peer_len,
+                  uint64_t upload, const char **name, const uint8_t **data,
+                  size_t *len, char *why, size_t cap)
+{
+    long at = s_of(st, peer, peer_len > S_PEER_MAX ? S_PEER_MAX : peer_len);
+    if (at < 0 || st->up[at]->upload != upload || !st->up[at]->is_file) {
+        snprintf(why, cap,
+                 "no file upload %llu from this console (uploads are kept "
+                 "until used, or %.0f s without use)",
+                 (unsigned long long)upload, TM_STAGE_IDLE_S);
+        return TM_ERR_NOT_FOUND;
+    }
+    s_upload_t *u = st->up[at];
+    if (!u->complete) {
+        snprintf(why, cap,
+                 "file upload %llu is not complete (chunk %u "
+                 "expected)",
+                 (unsigned long long)upload, u->next);
+        return TM_ERR_NOT_FOUND;
+    }
+    *name = u->name;
+    *data = u->data;
+    *len = u->len;
+    return 0;
 }

@@ -19,6 +19,7 @@
 #ifndef TM_STAGE_H_INCLUDED
 #define TM_STAGE_H_INCLUDED
 
+#include "tm_file_wire.h"
 #include "tm_plant.h"
 
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #define TM_STAGE_MAX       8u
 #define TM_STAGE_BYTES_MAX (256u * 1024u * 1024u)
 #define TM_STAGE_IDLE_S    60.0
+#define TM_STAGE_FILE_MAX  (64u * 1024u * 1024u) /* bytes of a file upload */
 
 typedef struct tm_stage tm_stage_t;
 
@@ -61,6 +63,23 @@ void tm_stage_drop(tm_stage_t *st, const void *peer, size_t peer_len);
 
 /* Drop uploads idle for more than TM_STAGE_IDLE_S at now. */
 void tm_stage_expire(tm_stage_t *st, double now);
+
+/* Files (a plugin for `models load`) are staged the same way, from
+ * FILE_CHUNK payloads (tm_file_wire.h), in the same slots (a console has
+ * one upload at a time, a plant or a file). Errors of a chunk, with why:
+ * TM_ERR_WIRE_* (does not decode), TM_ERR_NOT_FOUND (out of order),
+ * TM_ERR_BUSY, TM_ERR_TOO_BIG (over TM_STAGE_FILE_MAX), TM_ERR_NOMEM; the
+ * upload is dropped on all but TM_ERR_BUSY. */
+int tm_stage_file_chunk(tm_stage_t *st, const void *peer, size_t peer_len,
+                        const uint8_t *payload, size_t len, double now,
+                        tm_file_chunk_t *hdr, char *why, size_t cap);
+
+/* The complete file upload `upload` of peer: its name and bytes (owned by
+ * the stage until tm_stage_drop). TM_ERR_NOT_FOUND with why when there is
+ * none. */
+int tm_stage_file(tm_stage_t *st, const void *peer, size_t peer_len,
+                  uint64_t upload, const char **name, const uint8_t **data,
+                  size_t *len, char *why, size_t cap);
 
 /* Uploads staged now. */
 size_t tm_stage_count(const tm_stage_t *st);

@@ -59,6 +59,24 @@ static bool s_in_list(const char *list, const char *w)
     return false;
 }
 
+/* The command argv names and how many words its name takes (1 or 2). */
+static const tm_cmd_info_t *s_lookup_argv(int argc, const char *const *argv,
+                                          int *words)
+{
+    *words = 1;
+    if (argc >= 2 && argv[1] != NULL && argv[1][0] != '-' &&
+        strlen(argv[0]) < 64 && strlen(argv[1]) < 64) {
+        char two[128];
+        snprintf(two, sizeof two, "%.63s %.63s", argv[0], argv[1]);
+        const tm_cmd_info_t *c = tm_cmd_lookup(two);
+        if (c != NULL) {
+            *words = 2;
+            return c;
+        }
+    }
+    return tm_cmd_lookup(argv[0]);
+}
+
 const tm_cmd_info_t *tm_cmd_lookup(const char *name)
 {
     if (name == NULL) {
@@ -787,14 +805,15 @@ int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,
         s_err(&p, "empty command (try help)");
         return TM_ERR_USAGE;
     }
-    p.c = tm_cmd_lookup(argv[0]);
+    int words = 1;
+    p.c = s_lookup_argv(argc, argv, &words);
     if (p.c == NULL) {
         s_err(&p, "unknown command '%.64s' (try help)", argv[0]);
         return TM_ERR_UNKNOWN_COMMAND;
     }
     out->kind = p.c->kind;
     out->info = p.c;
-    for (int i = 1; i < argc; i++) {
+    for (int i = words; i < argc; i++) {
         const char *a = argv[i];
         if (a == NULL) {
             return s_usage(&p, "missing argument");
@@ -826,10 +845,13 @@ tm_cmd_complete_t tm_cmd_complete(int argc, const char *const *argv,
     if (argc <= 0) {
         return TM_CMD_COMPLETE_COMMANDS;
     }
-    const tm_cmd_info_t *c = tm_cmd_lookup(argv[0]);
+    int words = 1;
+    const tm_cmd_info_t *c = s_lookup_argv(argc, argv, &words);
     if (c == NULL) {
         return TM_CMD_COMPLETE_NONE;
     }
+    argc -= words - 1; /* the second word of the name is no argument */
+    argv += words - 1;
     const char *prev = argv[argc - 1];
     if (prev[0] == '-' && prev[1] == '-' && strchr(prev, '=') == NULL) {
         unsigned bit = 0;

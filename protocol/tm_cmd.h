@@ -21,14 +21,15 @@
 #include <stdint.h>
 
 /* Command flags (the table's flags column). */
-#define TM_CMD_F_MUTATES 0x1u  /* changes the mesh: committed before reply */
-#define TM_CMD_F_STREAM  0x2u  /* replies with items (more = true) */
-#define TM_CMD_F_LONG    0x4u  /* may take long: no reply timeout */
-#define TM_CMD_F_IDS     0x8u  /* positional arguments are actor ids */
-#define TM_CMD_F_HIDDEN  0x10u /* internal; not listed by help */
-#define TM_CMD_F_PARTS   0x20u /* a list that may come in several parts */
-#define TM_CMD_F_LOCAL   0x40u /* the console answers it without a node */
-#define TM_CMD_F_UPLOAD  0x80u /* the console uploads FILE (a plant) first */
+#define TM_CMD_F_MUTATES 0x1u   /* changes the mesh: committed before reply */
+#define TM_CMD_F_STREAM  0x2u   /* replies with items (more = true) */
+#define TM_CMD_F_LONG    0x4u   /* may take long: no reply timeout */
+#define TM_CMD_F_IDS     0x8u   /* positional arguments are actor ids */
+#define TM_CMD_F_HIDDEN  0x10u  /* internal; not listed by help */
+#define TM_CMD_F_PARTS   0x20u  /* a list that may come in several parts */
+#define TM_CMD_F_LOCAL   0x40u  /* the console answers it without a node */
+#define TM_CMD_F_UPLOAD  0x80u  /* the console uploads FILE (a plant) first */
+#define TM_CMD_F_FILE    0x100u /* the console uploads FILE's bytes first */
 
 typedef enum {
 #define TM_CMD_X_KIND(kind, h, r, name, al, fl, args, opts, usage, sum)        \
@@ -66,7 +67,8 @@ int tm_clock_parse(const char *name, tm_clock_t *out);
 /* The command table, in help order (index = kind). */
 const tm_cmd_info_t *tm_cmd_table(size_t *count);
 
-/* Look a command up by name or alias; NULL if unknown. */
+/* Look a command up by name or alias; NULL if unknown. A command of two
+ * words ("models load") is looked up by both, as one string. */
 const tm_cmd_info_t *tm_cmd_lookup(const char *name);
 
 /* Options a command accepts: space-separated names without "--" (static
@@ -108,8 +110,8 @@ typedef struct {
     uint64_t limit;  /* actors/top/ids --limit; 0 = default */
     uint64_t ticks;  /* run --ticks */
     uint64_t window; /* calibrate --window steps; 0 = every step kept */
-    uint64_t upload; /* apply/diff --upload: the staged plant (the console
-                        sets it after uploading FILE) */
+    uint64_t upload; /* apply/diff/models load --upload: the staged plant
+                        or file (the console sets it after uploading FILE) */
     double interval; /* top --interval seconds */
     bool has_clock;
     tm_clock_t clock;                         /* clock MODE */
@@ -122,7 +124,9 @@ typedef struct {
     char path[TM_CMD_PATH_MAX + 1]; /* backup DEST, apply/diff/export FILE */
 } tm_cmd_t;
 
-/* Parse a console argv (argv[0] is the command name). On error returns
+/* Parse a console argv (argv[0] is the command name; argv[0] and argv[1]
+ * when they name a command of two words, such as "models load"). On error
+ * returns
  * TM_ERR_UNKNOWN_COMMAND, TM_ERR_USAGE, TM_ERR_BAD_ID, TM_ERR_BAD_VALUE or
  * TM_ERR_UNKNOWN_FIDELITY and writes a one-line message into err. */
 int tm_cmd_parse(int argc, const char *const *argv, tm_cmd_t *out, char *err,

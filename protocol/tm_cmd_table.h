@@ -40,7 +40,10 @@
     X(STATS, stats, stats, "stats", "", 0, "", "", "",                         \
       "node statistics: tick, clock, step rate, checkpoints, store")           \
     X(MODELS, models, models, "models", "", 0, "[FAMILY]", "", "[FAMILY]",     \
-      "list the model catalog with the ports of each model")                   \
+      "list the model catalog: versions, tiers, origin, checksum and ports")   \
+    X(MODELS_LOAD, models_load, message, "models load", "",                    \
+      TM_CMD_F_MUTATES | TM_CMD_F_FILE, "FILE", "upload", "FILE",              \
+      "load a model plugin (a shared object) into the running node")           \
     X(IDS, ids, ids, "ids", "", TM_CMD_F_PARTS, "[PREFIX]", "limit",           \
       "[PREFIX] [--limit N]", "list actor ids that start with PREFIX")         \
     X(SPAWN, spawn, message, "spawn", "", TM_CMD_F_MUTATES,                    \

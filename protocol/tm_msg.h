@@ -40,7 +40,8 @@ typedef enum {
     TM_MSG_LINK_BATCH = 4,  /* node -> node: linked output values of a tick */
     TM_MSG_DIRECTORY = 5,   /* node -> node: its actors (whole or a delta) */
     TM_MSG_PLANT_CHUNK = 6, /* console -> node: part of a plant upload */
-    TM_MSG_TYPE_MAX = 6
+    TM_MSG_FILE_CHUNK = 7,  /* console -> node: part of a file (a plugin) */
+    TM_MSG_TYPE_MAX = 7
 } tm_msg_type_t;
 
 /* Decoded envelope. payload points into the decoded buffer (borrowed: valid

@@ -2,6 +2,7 @@
 #include "tm_client.h"
 
 #include "tm_err.h"
+#include "tm_file_wire.h"
 #include "tm_msg.h"
 #include "tm_sock.h"
 
@@ -363,7 +364,7 @@ static int s_chunk_reply(tm_client_t *c, int timeout_ms,
     int rc = tm_client_recv(c, timeout_ms, stop, &rep);
     if (rc != 0) {
         snprintf(out->message, sizeof out->message,
-                 "no answer to plant chunk %u: %s", out->chunks,
+                 "no answer to upload chunk %u: %s", out->chunks,
                  tm_err_str(rc));
         return rc;
     }
@@ -404,5 +405,99 @@ int tm_client_upload(tm_client_t *c, const tm_plant_t *plant, int timeout_ms,
         rc = s_chunk_reply(c, timeout_ms, stop, out);
         h.index++;
     } while (rc == 0 && !h.final);
+    return rc;
+}
+
+/* The whole file at path into *bytes (malloc'd). */
+static int s_read_file(const char *path, uint8_t **bytes, size_t *len,
+                       tm_client_upload_t *out)
+{
+    FILE *f = fopen(path, "rb");
+    int rc = f == NULL ? (errno == ENOENT ? TM_ERR_NOT_FOUND : TM_ERR_IO) : 0;
+    long size = 0;
+    if (rc == 0 && (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+                    fseek(f, 0, SEEK_SET) != 0)) {
+        rc = TM_ERR_IO;
+    }
+    if (rc == 0 && (size == 0 || (unsigned long)size > TM_CLIENT_FILE_MAX)) {
+        rc = TM_ERR_TOO_BIG;
+    }
+    uint8_t *b = rc == 0 ? malloc((size_t)size) : NULL;
+    rc = rc == 0 && b == NULL ? TM_ERR_NOMEM : rc;
+    if (rc == 0 && fread(b, 1, (size_t)size, f) != (size_t)size) {
+        rc = TM_ERR_IO;
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    if (rc != 0) {
+        free(b);
+        out->refused = true;
+        snprintf(
+            out->message, sizeof out->message, "cannot read %.900s: %s", path,
+            rc == TM_ERR_TOO_BIG ? "empty, or over 64 MiB" : tm_err_str(rc));
+        return rc;
+    }
+    *bytes = b;
+    *len = (size_t)size;
+    return 0;
+}
+
+/* Send bytes as FILE_CHUNK messages, each after the last was taken. */
+static int s_send_file(tm_client_t *c, tm_file_chunk_t *h, const uint8_t *bytes,
+                       size_t len, int timeout_ms, volatile sig_atomic_t *stop,
+                       tm_client_upload_t *out)
+{
+    size_t off = 0;
+    int rc = 0;
+    do {
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        h->data = bytes + off;
+        h->len = len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
+                                                    : len - off;
+        h->final = off + h->len == len;
+        rc = tm_file_chunk_encode(h, &payload, &plen);
+        if (rc == 0) {
+            tm_client_connected(c);
+            c->lost = false;
+            rc = s_send_payload(c, TM_MSG_FILE_CHUNK, payload, plen, ++c->seq);
+        }
+        free(payload);
+        if (rc != 0) {
+            snprintf(out->message, sizeof out->message,
+                     "cannot send the file: %s", tm_err_str(rc));
+            return rc;
+        }
+        rc = s_chunk_reply(c, timeout_ms, stop, out);
+        off += h->len;
+        h->index++;
+    } while (rc == 0 && !h->final);
+    return rc;
+}
+
+int tm_client_upload_file(tm_client_t *c, const char *path, int timeout_ms,
+                          volatile sig_atomic_t *stop, tm_client_upload_t *out)
+{
+    memset(out, 0, sizeof *out);
+    tm_file_chunk_t h = {.upload = s_upload_id()};
+    out->upload = h.upload;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
+    if (name[0] == '\0' || strlen(name) > TM_FILE_NAME_MAX) {
+        out->refused = true;
+        snprintf(out->message, sizeof out->message,
+                 "%.900s: a file name of 1 to %u bytes is needed", path,
+                 TM_FILE_NAME_MAX);
+        return TM_ERR_INVAL;
+    }
+    snprintf(h.file, sizeof h.file, "%s", name);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = s_read_file(path, &bytes, &len, out);
+    if (rc == 0) {
+        rc = s_send_file(c, &h, bytes, len, timeout_ms, stop, out);
+    }
+    free(bytes);
     return rc;
 }

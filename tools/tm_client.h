@@ -64,6 +64,16 @@ typedef struct {
 int tm_client_upload(tm_client_t *c, const tm_plant_t *plant, int timeout_ms,
                      volatile sig_atomic_t *stop, tm_client_upload_t *out);
 
+/* Read the file at path (at most TM_CLIENT_FILE_MAX bytes) and stage its
+ * bytes on the node under its name without folder: FILE_CHUNK messages
+ * (protocol/tm_file_wire.h) of at most TM_FILE_CHUNK_DATA_MAX bytes, the
+ * next sent when the node took the last. Errors: as tm_client_upload; a
+ * file that cannot be read sets out->refused too (TM_ERR_IO,
+ * TM_ERR_NOT_FOUND, TM_ERR_TOO_BIG, TM_ERR_NOMEM). */
+#define TM_CLIENT_FILE_MAX (64u * 1024u * 1024u)
+int tm_client_upload_file(tm_client_t *c, const char *path, int timeout_ms,
+                          volatile sig_atomic_t *stop, tm_client_upload_t *out);
+
 /* Ask the node to end the stream (or run) of the last request. Sent with
  * that request's sequence number, so the stream's last reply (more =
  * false) still counts as an answer to it. Errors: as tm_client_send. */

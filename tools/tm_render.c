@@ -373,12 +373,13 @@ void tmi_show_models(tm_render_t *r, const char *message, json_t *body,
     FILE *out = r->out;
     size_t i;
     json_t *m;
-    fprintf(out, "%-12s %-8s %-8s %s\n", "MODEL", "VERSION", "FIDELITY",
-            "SUMMARY");
+    fprintf(out, "%-12s %-8s %-8s %-20s %-12s %s\n", "MODEL", "VERSION",
+            "FIDELITY", "ORIGIN", "CHECKSUM", "SUMMARY");
     json_array_foreach(body, i, m)
     {
-        fprintf(out, "%-12s %-8s %-8s %s\n", s_str(m, "model"),
-                s_str(m, "version"), s_str(m, "fidelity"), s_str(m, "summary"));
+        fprintf(out, "%-12s %-8s %-8s %-20s %-12.12s %s\n", s_str(m, "model"),
+                s_str(m, "version"), s_str(m, "fidelity"), s_str(m, "origin"),
+                s_str(m, "checksum"), s_str(m, "summary"));
         fprintf(out, "   ");
         s_names(out, "states", json_object_get(m, "states"));
         fprintf(out, "\n   ");

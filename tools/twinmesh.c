@@ -194,6 +194,39 @@ static int s_upload(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload,
     return 0;
 }
 
+/* models load: read FILE and stage its bytes on the node (FILE_CHUNK).
+ * *upload gets its id. Returns an exit status. */
+static int s_upload_file(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload)
+{
+    char err[TM_CMD_MSG_MAX];
+    if (cmd->upload != 0) {
+        snprintf(err, sizeof err,
+                 "%s: --upload is set by the console itself (usage: %s %s)",
+                 cmd->info->name, cmd->info->name, cmd->info->usage);
+        s_error(c, TM_ERR_USAGE, err);
+        return S_EXIT_USAGE;
+    }
+    tm_client_upload_t up;
+    s_interrupted = 0;
+    int rc = tm_client_upload_file(c->client, cmd->path, c->timeout_ms,
+                                   &s_interrupted, &up);
+    *upload = up.upload;
+    if (rc == TM_ERR_CLOSED) {
+        fprintf(stderr, "\ntwinmesh: interrupted (nothing was loaded)\n");
+        tm_client_reset(c->client);
+        return S_EXIT_INTERRUPTED;
+    }
+    if (rc == TM_ERR_TIMEOUT) {
+        s_unreachable(c, up.chunks == 0, false);
+        return S_EXIT_UNREACHABLE;
+    }
+    if (rc != 0) {
+        s_error(c, rc, up.message);
+        return up.refused ? S_EXIT_FAILED : S_EXIT_UNREACHABLE;
+    }
+    return 0;
+}
+
 /* export: the parts (plant chunks) put together, then written. */
 typedef struct {
     tm_plant_t plant;
@@ -379,8 +412,10 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         /* a malformed endpoint is the user's to fix, not the node's */
         return rc == TM_ERR_INVAL ? S_EXIT_USAGE : S_EXIT_UNREACHABLE;
     }
-    if (cmd.info->flags & TM_CMD_F_UPLOAD) {
-        int st = s_upload(c, &cmd, &upload, &items);
+    if (cmd.info->flags & (TM_CMD_F_UPLOAD | TM_CMD_F_FILE)) {
+        int st = (cmd.info->flags & TM_CMD_F_FILE)
+                     ? s_upload_file(c, &cmd, &upload)
+                     : s_upload(c, &cmd, &upload, &items);
         if (st != 0 || argc > (int)TM_CONSOLE_ARGC_MAX - 2) {
             return st != 0 ? st : S_EXIT_USAGE;
         }

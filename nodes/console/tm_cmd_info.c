@@ -1,4 +1,4 @@
-/* tm_cmd_info: help, nodes, stats, models. */
+/* tm_cmd_info: help, nodes, stats, version. */
 #include "tm_console.h"
 #include "tm_mesh.h"
 
@@ -159,52 +159,6 @@ int tmi_cmd_stats(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               "no statistics registry here");
     }
     tm_stats_pack(ctx->stats, tm_reply_body(rep));
-    return tm_reply_done(rep);
-}
-
-int tmi_cmd_models(tm_console_ctx_t *ctx, tm_console_call_t *req)
-{
-    const tm_cmd_t *cmd = req->cmd;
-    tm_reply_t *rep = req->rep;
-    size_t n = 0;
-    const tm_model_t *const *all = tm_models_all(&n);
-    const char *family = cmd->model; /* "" lists every family */
-    size_t shown = 0;
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) {
-        shown += family[0] == '\0' || strcmp(all[i]->family, family) == 0;
-    }
-    if (shown == 0) {
-        /* the precise message for a bad family or version; a good
-         * FAMILY@VERSION is still not a family name */
-        const tm_model_t *m = NULL;
-        char known[512];
-        int rc = tmi_find_model(cmd, &m, rep);
-        if (rc == 0) {
-            tmi_catalog_list(NULL, known, sizeof known);
-            rc = tm_reply_error(rep, TM_ERR_UNKNOWN_MODEL,
-                                "unknown model family '%s' (known: %s)", family,
-                                known);
-        }
-        return rc;
-    }
-    tm_body_t *b = tm_reply_body(rep);
-    tm_body_array(b);
-    for (size_t i = 0; i < n; i++) {
-        const tm_model_t *m = all[i];
-        if (family[0] != '\0' && strcmp(m->family, family) != 0) {
-            continue;
-        }
-        tm_body_map(b);
-        tmi_pack_model(b, m);
-        tm_body_kv_str(b, "summary", m->summary);
-        tmi_pack_units(b, "states", m->states, m->n_states);
-        tmi_pack_units(b, "inputs", m->inputs, m->n_inputs);
-        tmi_pack_units(b, "outputs", m->outputs, m->n_outputs);
-        tmi_pack_units(b, "params", m->params, m->n_params);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
     return tm_reply_done(rep);
 }
 

@@ -13,7 +13,8 @@
  * Handlers live in per-area files: tm_cmd_actors.c (spawn, spawn-many,
  * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
- * tm_cmd_info.c (help, nodes, stats, models, version), tm_cmd_store.c
+ * tm_cmd_info.c (help, nodes, stats, version), tm_cmd_models.c (models,
+ * models load), tm_cmd_store.c
  * (backup), tm_cmd_plant.c (apply, diff, export).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
@@ -83,6 +84,9 @@ typedef struct {
     /* Telemetry (measurements kept for calibrate, freshness for inspect);
      * NULL in unit tests. */
     tm_telem_t *telem;
+    /* The data directory (model plugins live in its plugins folder); NULL:
+     * models load is not offered. */
+    const char *data;
 } tm_console_ctx_t;
 
 /* An answer that comes after the handler returned (from another node):
@@ -135,6 +139,11 @@ struct tm_console_call {
     /* apply, diff: the plant the console uploaded for this request (the
      * server's staging area; NULL when none). */
     const tm_plant_t *plant;
+    /* models load: the file the console uploaded (its name and bytes, the
+     * server's staging area; NULL when none). */
+    const char *file_name;
+    const uint8_t *file_data;
+    size_t file_len;
 };
 
 /* Run the handler of req->cmd (parsed). Returns rep->status or

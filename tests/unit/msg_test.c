@@ -284,15 +284,16 @@ static void test_envelope_directory_type(void **state)
     assert_int_equal(got.type, 5);
     s_free(&m);
 
-    /* 7 is no type yet */
-    env.type = 7;
+    /* 8 is no type yet (7 is FILE_CHUNK) */
+    assert_int_equal(TM_MSG_FILE_CHUNK, 7);
+    env.type = 8;
     bytes = NULL;
     assert_rc(tm_envelope_encode(&env, &nil, 1, &bytes, &len), TM_ERR_INVAL);
     assert_null(bytes);
-    s_envelope_raw(&m, 1, 7, &nil, 1);
+    s_envelope_raw(&m, 1, 8, &nil, 1);
     assert_rc(tm_envelope_decode(m.bytes, m.len, NULL, &got),
               TM_ERR_WIRE_MSGTYPE);
-    assert_int_equal(got.type, 7);
+    assert_int_equal(got.type, 8);
     assert_int_equal(got.seq, 2);
     s_free(&m);
 }
