@@ -41,6 +41,11 @@
  *                            ; mqtt://HOST:PORT): subscribe to <site>/+/+
  *   mqtt_id = twinmesh-a     ; MQTT client id (default twinmesh-<name>)
  *
+ *   [audit]
+ *   retention = 1000000      ; audit records kept, 1 to 10^12
+ *   retention_days = 0       ; and none older than this, 0 = no age limit,
+ *                            ; at most 36500
+ *
  * A key given twice is refused, except `peer`.
  *
  * Integers are decimal (a leading 0 does not make octal) or 0x hex; tick
@@ -77,6 +82,7 @@
 #define TM_CONFIG_DEFAULT_HORIZON    64u
 #define TM_CONFIG_DEFAULT_HISTORY    512u
 #define TM_CONFIG_MQTT_ID_MAX        128u /* bytes in an MQTT client id */
+#define TM_CONFIG_DEFAULT_RETENTION  1000000u
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -113,6 +119,10 @@ typedef struct {
      * tm_mqtt_broker_parse) and the client id ("" = twinmesh-<name>). */
     char mqtt[TM_CONFIG_ENDPOINT_MAX + 1];
     char mqtt_id[TM_CONFIG_MQTT_ID_MAX + 1];
+    /* The audit log's retention: records kept, and days (0 = no age
+     * limit); trimmed at checkpoints. */
+    uint64_t audit_retention;
+    uint64_t audit_days;
 } tm_config_t;
 
 /* The MQTT client id: mqtt_id, or twinmesh-<name> when it is "" (cap:
