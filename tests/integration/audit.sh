@@ -10,6 +10,21 @@ j() { tmc --json "$@"; }
 field() { jget "[$1].$2" <<<"$log"; }
 count() { "$IT_BIN" count "$@"; }
 
+# [audit] in a config file: --check shows it, a bad value is refused
+cfg=$WORK/audit.ini
+printf '[audit]\nretention = 500\nretention_days = 7\n' >"$cfg"
+out=$("$NODE_BIN" --config "$cfg" --check)
+want=$(printf '[audit]\nretention = 500\nretention_days = 7')
+[[ "$out" == *"$want"* ]] || fail "--check: $out"
+ok
+printf '[audit]\nretention = lots\n' >"$cfg"
+rc=0
+err=$("$NODE_BIN" --config "$cfg" --check 2>&1) || rc=$?
+eq "$rc" 2 "bad retention: exit status"
+grep -qF "$cfg:2: [audit] retention: 'lots' is not a number of audit records" \
+    <<<"$err" || fail "bad retention: $err"
+ok
+
 start_node anode --checkpoint 10
 ep=$EP
 
@@ -112,5 +127,22 @@ restart_node anode "$ep" --checkpoint 10
 after=$(j audit)
 eq "$after" "$before" "records after kill -9"
 eq "$(count <<<"$after")" 8 "eight records after kill -9"
+
+# retention: a node keeping 3 records trims the oldest at its next
+# checkpoint (the rest stay, with their numbers)
+stop_node "$NODE_PID"
+printf '[audit]\nretention = 3\n' >"$cfg"
+restart_node anode "$ep" --checkpoint 10 --config "$cfg"
+eq "$(count <<<"$(j audit)")" 8 "nothing trimmed before a checkpoint"
+expect_ok tmc run --ticks 10
+for _ in $(seq 100); do
+    [ "$(j stats | jget .audit.trimmed)" = 5 ] && break
+    sleep 0.05
+done
+eq "$(j stats | jget .audit.trimmed)" 5 "stats: audit.trimmed"
+log=$(j audit)
+eq "$(count <<<"$log")" 3 "three records kept"
+eq "$(field 0 seq) $(field 2 seq)" "6 8" "the newest three kept"
+eq "$(j stats | jget .audit.dropped)" 0 "stats: audit.dropped"
 
 done_checks
