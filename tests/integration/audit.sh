@@ -145,4 +145,37 @@ eq "$(count <<<"$log")" 3 "three records kept"
 eq "$(field 0 seq) $(field 2 seq)" "6 8" "the newest three kept"
 eq "$(j stats | jget .audit.dropped)" 0 "stats: audit.dropped"
 
+# apply: one record for the whole plant, naming the file and the counts
+src=${TM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+start_node bnode --checkpoint 0
+expect_ok tmc apply "$src/config/demo-plant.yaml"
+log=$(j audit)
+eq "$(count <<<"$log")" 1 "apply: one record"
+eq "$(field 0 kind) $(field 0 actor) $(field 0 who)" "apply null console" \
+    "apply: kind, actor, who"
+[[ "$(field 0 reason)" == "plant "*"demo-plant.yaml: 13 spawns, 24 links"* ]] ||
+    fail "apply: reason $(field 0 reason)"
+ok
+
+# a mesh: a change passed on by node x is recorded on the node that made
+# it, as asked by node x
+mx="tcp://127.0.0.1:$(free_port)"
+my="tcp://127.0.0.1:$(free_port)"
+start_node x --mesh "$mx" --peer "$my" --heartbeat 0.05
+ex=$EP
+start_node y --mesh "$my" --peer "$mx" --heartbeat 0.05
+ey=$EP
+for _ in $(seq 100); do
+    [ "$("$TM_BIN" -c "$ex" --json nodes | "$IT_BIN" count state=alive)" = 1 ] &&
+        break
+    sleep 0.1
+done
+expect_ok "$TM_BIN" -c "$ex" spawn q1 --model pump --node y
+expect_ok "$TM_BIN" -c "$ey" set q1 speed_cmd=0.5
+log=$("$TM_BIN" -c "$ey" --json audit)
+eq "$(field 0 kind) $(field 0 actor) $(field 0 who)" "spawn q1 node x" \
+    "passed on by node x"
+eq "$(field 1 kind) $(field 1 who)" "set console" "asked on node y"
+eq "$("$TM_BIN" -c "$ex" --json audit | count)" 0 "nothing recorded on x"
+
 done_checks
