@@ -66,6 +66,24 @@ static int s_find_cb(const tm_audit_rec_t *r, void *arg)
     return 0;
 }
 
+/* Without filters only the keys are needed: no record is decoded. */
+static int s_key_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                    void *arg)
+{
+    s_find_t *f = arg;
+    uint64_t seq = 0;
+    (void)val;
+    (void)vlen;
+    for (size_t i = 0; i < klen && i < 8; i++) {
+        seq = seq << 8 | ((const uint8_t *)key)[i];
+    }
+    f->total++;
+    f->last = seq;
+    f->ring[f->matched % f->cap] = seq;
+    f->matched++;
+    return 0;
+}
+
 static void s_opt_str(tm_body_t *b, const char *key, bool has, const char *s)
 {
     if (has) {
@@ -197,7 +215,9 @@ int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (f.ring == NULL) {
         return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
     }
-    int rc = tm_audit_foreach(ctx->store, s_find_cb, &f);
+    int rc = f.actor == NULL && f.cutoff == 0
+                 ? tm_store_foreach(ctx->store, TM_DB_AUDIT, s_key_cb, &f)
+                 : tm_audit_foreach(ctx->store, s_find_cb, &f);
     if (rc != 0) {
         free(f.ring);
         return tm_reply_error(rep, rc,

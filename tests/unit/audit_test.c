@@ -13,6 +13,7 @@
 
 #include "tm_audit.h"
 #include "tm_cmd.h"
+#include "tm_console.h"
 #include "tm_err.h"
 #include "tm_models.h"
 #include "tm_mut.h"
@@ -506,6 +507,54 @@ static void test_mutations(void **state)
     free(l);
 }
 
+/* ---- the audit command: a damaged record is shown, not skipped --------- */
+
+static void test_command_shows_damaged(void **state)
+{
+    s_fix_t *f = *state;
+    static const uint8_t junk[] = {0x92, 0x01}; /* a truncated array */
+    s_append(f->store, 2, tm_audit_now_ns());
+    tm_store_batch_t *b = tm_store_batch_new(f->store);
+    assert_int_equal(tm_store_batch_audit(b, junk, sizeof junk), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    tm_store_batch_destroy(&b);
+    s_append(f->store, 1, tm_audit_now_ns());
+    static const char *const argvs[2][3] = {{"audit", NULL, NULL},
+                                            {"audit", "--actor", "zz"}};
+    for (int k = 0; k < 2; k++) {
+        tm_console_ctx_t ctx = {
+            .rt = f->rt, .mut = f->mut, .store = f->store, .name = "unit"};
+        tm_reply_t rep;
+        tm_cmd_t c;
+        char err[256];
+        int argc = k == 0 ? 1 : 3;
+        tm_reply_init(&rep);
+        assert_int_equal(tm_cmd_parse(argc, argvs[k], &c, err, sizeof err), 0);
+        tm_console_call_t call = {.cmd = &c, .rep = &rep};
+        assert_int_equal(tm_console_exec(&ctx, &call), 0);
+        size_t len = 0;
+        const uint8_t *body = tm_reply_bytes(&rep, &len);
+        msgpack_zone zone;
+        msgpack_object o;
+        assert_true(msgpack_zone_init(&zone, 4096));
+        assert_int_equal(tm_wire_unpack(body, len, NULL, &zone, &o), 0);
+        assert_int_equal(o.type, MSGPACK_OBJECT_ARRAY);
+        /* every record, or (--actor zz) only the damaged one */
+        assert_int_equal(o.via.array.size, k == 0 ? 4 : 1);
+        const msgpack_object *d = &o.via.array.ptr[k == 0 ? 2 : 0];
+        uint64_t seq = 0;
+        const char *why = NULL;
+        size_t wlen = 0;
+        assert_int_equal(tm_wire_get_u64(d, "seq", &seq), 0);
+        assert_int_equal(seq, 3);
+        assert_int_equal(tm_wire_get_str(d, "damaged", &why, &wlen), 0);
+        assert_true(wlen > 0);
+        assert_int_equal(tm_wire_map_get(d, "kind")->type, MSGPACK_OBJECT_NIL);
+        msgpack_zone_destroy(&zone);
+        tm_reply_destroy(&rep);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +570,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_days, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_mutations, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_command_shows_damaged, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
