@@ -1,6 +1,7 @@
 /* tm_ckpt: the node's checkpoints, as a service. */
 #include "tm_ckpt.h"
 
+#include "tm_audit.h"
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_persist.h"
@@ -23,6 +24,8 @@ struct tm_ckpt {
     uint64_t count;
     uint64_t failed;
     double ms;
+    tm_audit_t *audit; /* decision records and retention; may be NULL */
+    size_t notes;      /* decision records in the batch in flight */
 };
 
 static void s_writer_done(void *arg)
@@ -36,6 +39,10 @@ static void s_writer_done(void *arg)
 /* Count a checkpoint the writer finished. */
 static void s_finished(tm_ckpt_t *c, const tm_writer_result_t *r)
 {
+    if (c->audit != NULL) {
+        tm_audit_done(c->audit, c->notes, c->notes, r->rc);
+        c->notes = 0;
+    }
     if (r->rc != 0) {
         c->failed++;
         tm_log(TM_LOG_ERROR, "node: checkpoint at tick %llu failed: %s",
@@ -63,6 +70,26 @@ static void s_plan(tm_ckpt_t *c)
     c->next = c->every == 0 ? 0 : (tm_rt_tick(c->rt) / c->every + 1) * c->every;
 }
 
+/* The audit log's part of a checkpoint: the decision records queued
+ * since the last commit, and the deletes of records past the retention
+ * (bounded per checkpoint). Neither stops the checkpoint: what fails is
+ * counted or logged. */
+static void s_audit(tm_ckpt_t *c, tm_store_batch_t *b)
+{
+    size_t trimmed = 0;
+    if (c->audit == NULL) {
+        return;
+    }
+    (void)tm_audit_flush(c->audit, b, &c->notes);
+    int rc = tm_audit_trim(c->audit, c->store, b, tm_audit_now_ns(), &trimmed);
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN, "node: audit retention: %s", tm_err_str(rc));
+    } else if (trimmed > 0) {
+        tm_log(TM_LOG_DEBUG, "node: audit retention: %zu old records go",
+               trimmed);
+    }
+}
+
 /* Copy the current tick and hand it to the writer. */
 static int s_take(tm_ckpt_t *c, bool wait)
 {
@@ -76,11 +103,16 @@ static int s_take(tm_ckpt_t *c, bool wait)
     if (rc == 0) {
         tm_writer_wait(c->writer);
         s_collect(c);
+        s_audit(c, b);
         rc =
             tm_writer_submit_fill(c->writer, &b, tick, tm_persist_snapshot_fill,
                                   tm_persist_snapshot_free, snap);
         if (rc != 0) {
             tm_persist_snapshot_free(snap);
+            if (c->audit != NULL) {
+                tm_audit_done(c->audit, c->notes, c->notes, rc);
+                c->notes = 0;
+            }
         }
     }
     tm_store_batch_destroy(&b);
@@ -266,6 +298,11 @@ void tm_ckpt_barrier(void *arg)
 int tm_ckpt_final(tm_ckpt_t *c)
 {
     return s_take(c, true);
+}
+
+void tm_ckpt_audit(tm_ckpt_t *c, tm_audit_t *audit)
+{
+    c->audit = audit;
 }
 
 uint64_t tm_ckpt_tick(const tm_ckpt_t *c)

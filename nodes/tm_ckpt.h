@@ -11,10 +11,16 @@
  * tm_ckpt_barrier() waits for a checkpoint in flight: the mutation path
  * calls it before each commit, so the store sees writes in the node's
  * order.
+ *
+ * With an audit log (tm_ckpt_audit), every checkpoint batch also carries
+ * the decision records queued since the last commit and the deletes of
+ * the oldest audit records past the retention (at most
+ * TM_AUDIT_TRIM_MAX per checkpoint).
  */
 #ifndef TM_CKPT_H_INCLUDED
 #define TM_CKPT_H_INCLUDED
 
+#include "tm_audit.h"
 #include "tm_rt.h"
 #include "tm_service.h"
 #include "tm_store.h"
@@ -41,6 +47,9 @@ void tm_ckpt_barrier(void *c);
 /* Take a checkpoint of the current tick now and wait for it to be
  * durable. Errors: those of the snapshot and the commit. */
 int tm_ckpt_final(tm_ckpt_t *c);
+
+/* Write and trim this audit log with every checkpoint (NULL: none). */
+void tm_ckpt_audit(tm_ckpt_t *c, tm_audit_t *audit);
 
 /* Tick of the last durable checkpoint. */
 uint64_t tm_ckpt_tick(const tm_ckpt_t *c);

@@ -78,6 +78,8 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->sup = (tm_config_sup_t){
         .promote_after = 50, .max_restarts = 3, .restart_window = 100};
     cfg->history = TM_CONFIG_DEFAULT_HISTORY;
+    cfg->audit_retention = TM_CONFIG_DEFAULT_RETENTION;
+    cfg->audit_days = 0;
 }
 
 const char *tm_config_mqtt_id(const tm_config_t *cfg, char *buf, size_t cap)
@@ -348,6 +350,36 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
     return TM_ERR_CONFIG;
 }
 
+static int s_set_audit(tm_config_t *cfg, const char *key, const char *value,
+                       char *err, size_t errlen)
+{
+    uint64_t u = 0;
+    if (strcmp(key, "retention") == 0) {
+        if (tm_text_parse_u64(value, true, 1, 1000000000000ull, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a number of audit records to keep (1 to "
+                  "10^12)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->audit_retention = u;
+        return 0;
+    }
+    if (strcmp(key, "retention_days") == 0) {
+        if (tm_text_parse_u64(value, true, 0, 36500, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a number of days (0 = no age limit, at most "
+                  "36500)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->audit_days = u;
+        return 0;
+    }
+    s_err(err, errlen, "unknown key (known: retention, retention_days)");
+    return TM_ERR_CONFIG;
+}
+
 static int s_set_node(tm_config_t *cfg, const char *key, const char *value,
                       char *err, size_t errlen)
 {
@@ -469,12 +501,15 @@ int tm_config_set(tm_config_t *cfg, const char *section, const char *key,
     if (strncmp(section, "supervisor.", 11) == 0) {
         return s_set_supervisor(cfg, section + 11, key, value, err, errlen);
     }
+    if (strcmp(section, "audit") == 0) {
+        return s_set_audit(cfg, key, value, err, errlen);
+    }
     if (section[0] == '\0') {
         s_err(err, errlen, "key outside a section (put it under [node])");
     } else {
         s_err(err, errlen,
               "unknown section (known: [node], [console], [mesh], "
-              "[telemetry], [supervisor], [supervisor.FAMILY])");
+              "[telemetry], [audit], [supervisor], [supervisor.FAMILY])");
     }
     return TM_ERR_CONFIG;
 }

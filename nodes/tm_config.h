@@ -49,6 +49,10 @@
  *                            ; quarantines the actor
  *   [supervisor.FAMILY]      ; the same keys for one family (at most 16
  *                            ; families); unset keys come from [supervisor]
+ *   [audit]
+ *   retention = 1000000      ; audit records kept, 1 to 10^12
+ *   retention_days = 0       ; and none older than this, 0 = no age limit,
+ *                            ; at most 36500
  *
  * A key given twice is refused, except `peer`.
  *
@@ -98,6 +102,7 @@ typedef struct {
     uint32_t max_restarts;
     uint32_t restart_window;
 } tm_config_sup_t;
+#define TM_CONFIG_DEFAULT_RETENTION  1000000u
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];
@@ -138,6 +143,10 @@ typedef struct {
     tm_config_sup_t sup;
     tm_config_sup_t sup_family[TM_CONFIG_SUP_FAMILIES];
     unsigned n_sup_family;
+    /* The audit log's retention: records kept, and days (0 = no age
+     * limit); trimmed at checkpoints. */
+    uint64_t audit_retention;
+    uint64_t audit_days;
 } tm_config_t;
 
 /* The thresholds of `family`: its [supervisor.FAMILY] values, the others

@@ -305,9 +305,11 @@ void tmi_plan_free(tm_mesh_t *m);
 int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
                   uint8_t **body, size_t *len, tm_plan_counts_t *c, char *why);
 /* Plan part again (the actors may have changed since it was prepared)
- * and carry it out (tm_mut_apply); "3 spawns, ..." into sum. */
-int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, tm_mut_timing_t *t,
-                   char *sum, size_t cap, char *why);
+ * and carry it out (tm_mut_apply); "3 spawns, ..." into sum. from: the
+ * coordinating node, NULL for this one (its console): the audit record's
+ * "who". */
+int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
+                   tm_mut_timing_t *t, char *sum, size_t cap, char *why);
 /* `mesh-plan VERB ID ...` from p (answered here, at once or later). */
 void tmi_plan_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
                       const char *const *argv);

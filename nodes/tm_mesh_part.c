@@ -51,9 +51,10 @@ int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
     return rc;
 }
 
-int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, tm_mut_timing_t *t,
-                   char *sum, size_t cap, char *why)
+int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
+                   tm_mut_timing_t *t, char *sum, size_t cap, char *why)
 {
+    char who[TM_AUDIT_WHO_MAX + 1];
     tm_plan_t plan;
     tm_plan_counts_t c;
     sum[0] = '\0';
@@ -62,7 +63,9 @@ int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, tm_mut_timing_t *t,
         tm_plan_counts(&plan, &c);
         tm_plan_summary(&c, sum, cap);
         if (!tm_plan_empty(&plan)) {
+            tm_mut_origin(m->mut, tm_audit_who(from, who, sizeof who));
             rc = tm_mut_apply(m->mut, &plan, t, why);
+            tm_mut_origin(m->mut, NULL);
         }
     }
     tm_plan_free(&plan);
@@ -162,7 +165,7 @@ static void s_req_commit(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, uint64_t id)
     }
     tm_plant_t part = m->held.part;
     memset(&m->held, 0, sizeof m->held);
-    int rc = tmi_part_apply(m, &part, &t, sum, sizeof sum, why);
+    int rc = tmi_part_apply(m, &part, p->name, &t, sum, sizeof sum, why);
     tm_log(rc == 0 ? TM_LOG_INFO : TM_LOG_WARN,
            "mesh: %s's plant %s: part %s%s%s", p->name, part.file,
            rc == 0 ? "applied here (" : "refused here: ",

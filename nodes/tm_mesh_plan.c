@@ -336,7 +336,7 @@ static void s_commit(tm_mesh_t *m)
     char why[TM_MUT_WHY_MAX];
     char sum[256];
     tm_mut_timing_t t = {0, 0};
-    int rc = tmi_part_apply(m, &j->own, &t, sum, sizeof sum, why);
+    int rc = tmi_part_apply(m, &j->own, NULL, &t, sum, sizeof sum, why);
     if (rc != 0) {
         s_fail(m, rc, "%s (node %s; nothing was changed on any node)", why,
                m->name);

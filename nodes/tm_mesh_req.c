@@ -237,7 +237,8 @@ void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
                               .server = &from,
                               .argc = (int)req.argc,
                               .argv = (const char *const *)req.argv,
-                              .from_peer = true};
+                              .from_peer = true,
+                              .from_node = p->name};
     rc = tm_console_exec(m->ctx, &call);
     if (rc != TM_CONSOLE_DEFERRED) {
         size_t len = 0;

@@ -49,6 +49,12 @@ int tm_mut_open(tm_mut_t **out, tm_rt_t *rt, tm_store_t *store,
     m->store = store;
     m->barrier = barrier;
     m->arg = arg;
+    m->audit = tm_audit_new();
+    if (m->audit == NULL) {
+        free(m);
+        return TM_ERR_NOMEM;
+    }
+    tm_mut_origin(m, NULL);
     tm_wire_buf_init(&m->scratch);
     *out = m;
     return 0;
@@ -60,6 +66,7 @@ void tm_mut_destroy(tm_mut_t **p)
         return;
     }
     tm_wire_buf_destroy(&(*p)->scratch);
+    tm_audit_destroy(&(*p)->audit);
     free(*p);
     *p = NULL;
 }
@@ -128,13 +135,20 @@ int tmi_mut_store_failed(tm_mut_t *m, char *why, int rc)
                        tm_err_str(rc));
 }
 
-/* Commit a batch after the barrier, so the store sees writes in order. */
+/* Commit a batch after the barrier, so the store sees writes in order;
+ * count its audit records, and forget the one change's kind and reason. */
 int tmi_mut_commit(tm_mut_t *m, tm_store_batch_t *b)
 {
     if (m->barrier != NULL) {
         m->barrier(m->arg);
     }
-    return tm_store_batch_commit(b);
+    int rc = tm_store_batch_commit(b);
+    tm_audit_done(m->audit, m->records, m->noted, rc);
+    m->records = 0;
+    m->noted = 0;
+    m->kind[0] = '\0';
+    m->reason[0] = '\0';
+    return rc;
 }
 
 int tmi_mut_new_batch(tm_mut_t *m, tm_store_batch_t **b)
@@ -270,6 +284,9 @@ int tm_mut_spawn(tm_mut_t *m, const char *id, const tm_model_t *model,
         rc = s_del_stale_links(m, b, id, false, 0);
     }
     if (rc == 0) {
+        rc = tmi_mut_audit_models(m, b, "spawn", id, NULL, model, period);
+    }
+    if (rc == 0) {
         rc = tmi_mut_commit(m, b);
     }
     tm_store_batch_destroy(&b);
@@ -394,6 +411,9 @@ int tm_mut_spawn_many(tm_mut_t *m, const char *prefix, uint64_t count,
         }
     }
     rc = s_del_stale_links(m, b, prefix, true, count);
+    if (rc == 0) {
+        rc = tmi_mut_audit_many(m, b, prefix, count, model);
+    }
     double t1 = tm_time_now();
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);
@@ -475,6 +495,9 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
                           ls.v[i].input, 1};
         rc = tm_persist_del_link(b, &l);
     }
+    if (rc == 0) {
+        rc = tmi_mut_audit_models(m, b, "kill", id, a.model, NULL, ls.n);
+    }
     /* Commit first: removing from the runtime cannot fail afterwards. */
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);
@@ -518,6 +541,13 @@ int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,
                           ls.v[i].input, 1};
         rc = tm_persist_del_link(b, &l);
+    }
+    if (rc == 0) {
+        char reason[96];
+        snprintf(reason, sizeof reason,
+                 "removed on its node: its proxy and %zu links from it go",
+                 ls.n);
+        rc = tmi_mut_audit(m, b, "drop-proxy", id, NULL, NULL, reason);
     }
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);
@@ -741,6 +771,15 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
                  : tm_persist_del_link(b, &l);
     }
     if (rc == 0) {
+        char what[TM_AUDIT_VALUE_MAX + 1];
+        snprintf(what, sizeof what, "%s.%s to %s.%s, delay %u", S, O, D, I,
+                 delay);
+        rc = tmi_mut_audit(m, b, add ? "link" : "unlink", D, add ? NULL : what,
+                           add ? what : NULL,
+                           remote != NULL ? "the source runs on another node"
+                                          : "");
+    }
+    if (rc == 0) {
         rc = tmi_mut_commit(m, b);
     }
     tm_store_batch_destroy(&b);
@@ -858,6 +897,13 @@ int tm_mut_set(tm_mut_t *m, const char *id, size_t n, const char *const *names,
         rc = tmi_mut_put_current(m, b, id);
     }
     if (rc == 0) {
+        char was[TM_AUDIT_VALUE_MAX + 1];
+        char now[TM_AUDIT_VALUE_MAX + 1];
+        rc = tmi_mut_audit(
+            m, b, "set", id, tmi_mut_values(n, names, old, was, sizeof was),
+            tmi_mut_values(n, names, values, now, sizeof now), "");
+    }
+    if (rc == 0) {
         rc = tmi_mut_commit(m, b);
     }
     if (rc != 0) {
@@ -911,6 +957,9 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
     rc = tmi_mut_new_batch(m, &b);
     if (rc == 0) {
         rc = tmi_mut_put_current(m, b, id);
+    }
+    if (rc == 0) {
+        rc = tmi_mut_audit_models(m, b, "set-model", id, before, model, 0);
     }
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);

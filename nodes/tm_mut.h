@@ -12,6 +12,13 @@
  * knows nothing of replies. A failed call leaves runtime and store as they
  * were.
  *
+ * Audit: every change appends its audit record (tm_audit.h) to the batch
+ * that commits it, so an acknowledged change and its record are durable
+ * together and a refused change writes none. Decision records of other
+ * modules (the supervisor's fallbacks, ...) come in through
+ * tm_mut_audit_note and go with the next commit, a change's or a
+ * checkpoint's.
+ *
  * Ordering: before each commit the `barrier` given at open is called (the
  * node waits there for a checkpoint in flight), so the store receives
  * writes in the order the node made them and a checkpoint snapshot can
@@ -26,6 +33,7 @@
 #ifndef TM_MUT_H_INCLUDED
 #define TM_MUT_H_INCLUDED
 
+#include "tm_audit.h"
 #include "tm_model.h"
 #include "tm_plan.h"
 #include "tm_rt.h"
@@ -46,6 +54,34 @@ typedef void (*tm_mut_barrier_fn)(void *arg);
 int tm_mut_open(tm_mut_t **out, tm_rt_t *rt, tm_store_t *store,
                 tm_mut_barrier_fn barrier, void *arg);
 void tm_mut_destroy(tm_mut_t **p);
+
+/* ---- audit --------------------------------------------------------------
+ * Who asks for the changes that follow: whoever serves a request sets it
+ * (tm_audit_who decides the words) before it calls in, and sets it back
+ * with NULL afterwards; NULL is the node itself ("node"). Setting it also
+ * clears tm_mut_reason. */
+void tm_mut_origin(tm_mut_t *m, const char *who);
+
+/* The kind and reason of the next change's audit record, instead of its
+ * own (a calibrate is a set: kind "calibrate", reason the fit); either
+ * may be NULL (the change's own). Cleared by the next commit and by
+ * tm_mut_origin. */
+void tm_mut_reason(tm_mut_t *m, const char *kind, const char *reason);
+
+/* Record a decision that changes nothing through this module (kinds:
+ * fallback, promote, quarantine, release, rollout, rollback, migrate,
+ * failover, recovery, ...): the record (wall time and tick now, who the
+ * current origin) is queued and written with the next commit, so it is
+ * durable at checkpoint granularity, like the state it describes.
+ * actor, before, after may be NULL (nil). TM_ERR_BUSY when the queue is
+ * full: the record is dropped and counted (tm_audit_stats). */
+int tm_mut_audit_note(tm_mut_t *m, const char *kind, const char *actor,
+                      const char *before, const char *after,
+                      const char *reason);
+
+/* The audit log's queue and retention (checkpoints write and trim it,
+ * statistics read it). */
+tm_audit_t *tm_mut_audit(tm_mut_t *m);
 
 /* Bytes of memory spawn-many may plan on; 0 (the default): MemAvailable of
  * /proc/meminfo at the time (no check when it cannot be read). */

@@ -689,6 +689,19 @@ static void s_after(s_apply_t *a)
     }
 }
 
+/* One audit record for the whole plan: the file and what it changed. */
+static int s_audit(tm_mut_t *m, const tm_plan_t *plan, tm_store_batch_t *b)
+{
+    tm_plan_counts_t c;
+    char sum[256];
+    char reason[TM_AUDIT_REASON_MAX + 1];
+    tm_plan_counts(plan, &c);
+    snprintf(reason, sizeof reason, "plant %s: %s",
+             plan->plant != NULL ? plan->plant->file : "?",
+             tm_plan_summary(&c, sum, sizeof sum));
+    return tmi_mut_audit(m, b, "apply", NULL, NULL, NULL, reason);
+}
+
 int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
                  char *why)
 {
@@ -712,6 +725,9 @@ int tm_mut_apply(tm_mut_t *m, const tm_plan_t *plan, tm_mut_timing_t *timing,
         }
         if (rc == 0) {
             rc = s_records(&a, b);
+        }
+        if (rc == 0) {
+            rc = s_audit(m, plan, b);
         }
         double t1 = tm_time_now();
         if (rc == 0) {

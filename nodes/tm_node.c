@@ -261,6 +261,34 @@ static uint64_t s_reserve_used(void *a)
     return s_ss(a).reserve_used;
 }
 
+static tm_audit_stats_t s_as(void *a)
+{
+    tm_audit_stats_t st;
+    tm_audit_stats(tm_mut_audit(((tm_node_t *)a)->mut), &st);
+    return st;
+}
+
+static uint64_t s_audit_written(void *a)
+{
+    return s_as(a).written;
+}
+
+static uint64_t s_audit_queued(void *a)
+{
+    return s_as(a).queued;
+}
+
+static uint64_t s_audit_dropped(void *a)
+{
+    return s_as(a).dropped;
+}
+
+static uint64_t s_audit_trimmed(void *a)
+{
+    return s_as(a).trimmed;
+}
+
+/* The store's figures, and the audit log's. */
 static int s_store_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "store.map_size", s_map_size, self);
@@ -279,6 +307,13 @@ static int s_store_stats(void *self, tm_stats_t *reg)
     if (rc == 0) {
         rc = tm_stats_add_u64(reg, "store.reserve_used", s_reserve_used, self);
     }
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "audit.written", s_audit_written, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "audit.queued", s_audit_queued, self);
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "audit.dropped", s_audit_dropped, self);
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "audit.trimmed", s_audit_trimmed, self);
     return rc;
 }
 
@@ -570,6 +605,11 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         rc = tm_mut_open(&n->mut, n->rt, n->store, tm_ckpt_barrier, n->ckpt);
     }
     if (rc == 0) {
+        tm_audit_retention(tm_mut_audit(n->mut), n->cfg.audit_retention,
+                           n->cfg.audit_days);
+        tm_ckpt_audit(n->ckpt, tm_mut_audit(n->mut));
+    }
+    if (rc == 0) {
         tm_service_t store = {
             .name = "store", .self = n, .stats = s_store_stats};
         rc = s_add_service(n, store);
@@ -581,6 +621,7 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
     }
     n->ctx = (tm_console_ctx_t){.rt = n->rt,
                                 .mut = n->mut,
+                                .store = n->store,
                                 .sched = n->sched,
                                 .stats = n->stats,
                                 .name = n->cfg.name,

@@ -203,6 +203,12 @@ static void s_print_config(const tm_config_t *c)
         c->mqtt[0] != '\0') {
         s_print_telemetry(c);
     }
+    if (c->audit_retention != TM_CONFIG_DEFAULT_RETENTION ||
+        c->audit_days != 0) {
+        printf("\n[audit]\nretention = %llu\nretention_days = %llu\n",
+               (unsigned long long)c->audit_retention,
+               (unsigned long long)c->audit_days);
+    }
     s_print_supervisor(c);
 }
 

@@ -142,6 +142,108 @@ int tm_clock_parse(const char *name, tm_clock_t *out)
     return 0;
 }
 
+/* ---- times --------------------------------------------------------------- */
+
+#define S_NS        1000000000ull
+#define S_SINCE_MAX (36525ull * 86400ull) /* 100 years, in seconds */
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t s_days(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n decimal digits at s into *v; false if one is not a digit. */
+static bool s_digits(const char *s, int n, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        *v = *v * 10 + (unsigned)(s[i] - '0');
+    }
+    return true;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.F...]Z" -> ns since 1970. */
+static bool s_rfc3339(const char *s, uint64_t *ns)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
+                                     31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, sec;
+    if (strlen(s) < 20 || !s_digits(s, 4, &y) || s[4] != '-' ||
+        !s_digits(s + 5, 2, &mo) || s[7] != '-' || !s_digits(s + 8, 2, &d) ||
+        s[10] != 'T' || !s_digits(s + 11, 2, &h) || s[13] != ':' ||
+        !s_digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !s_digits(s + 17, 2, &sec)) {
+        return false;
+    }
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60) {
+        return false;
+    }
+    const char *f = s + 19;
+    uint64_t frac = 0, scale = S_NS;
+    if (*f == '.') {
+        f++;
+        if (*f < '0' || *f > '9') {
+            return false;
+        }
+        for (; *f >= '0' && *f <= '9'; f++) {
+            scale /= 10;
+            frac += (uint64_t)(*f - '0') * scale;
+        }
+    }
+    if (strcmp(f, "Z") != 0) {
+        return false;
+    }
+    uint64_t secs =
+        (uint64_t)s_days(y, mo, d) * 86400u + h * 3600u + mi * 60u + sec;
+    *ns = secs * S_NS + frac;
+    return true;
+}
+
+int tm_cmd_parse_since(const char *s, bool *relative, uint64_t *ns, char *why,
+                       size_t whylen)
+{
+    size_t n = strlen(s);
+    const char *units = "smhd";
+    static const uint64_t mult[] = {1, 60, 3600, 86400};
+    const char *u = n > 1 ? strchr(units, s[n - 1]) : NULL;
+    if (u != NULL && s[n - 1] != '\0' && strspn(s, "0123456789") == n - 1) {
+        char num[32];
+        uint64_t v = 0;
+        snprintf(num, sizeof num, "%.*s", (int)(n - 1), s);
+        uint64_t k = mult[u - units];
+        if (n - 1 < sizeof num &&
+            tm_text_parse_u64(num, false, 0, S_SINCE_MAX / k, &v) == 0) {
+            *relative = true;
+            *ns = v * k * S_NS;
+            return 0;
+        }
+        snprintf(why, whylen,
+                 "--since '%.40s': a duration is at most 100 years", s);
+        return TM_ERR_USAGE;
+    }
+    if (s_rfc3339(s, ns)) {
+        *relative = false;
+        return 0;
+    }
+    snprintf(why, whylen,
+             "--since '%.40s' is neither an RFC 3339 UTC time "
+             "(2026-11-30T12:00:00Z) nor a duration before now (30s, 10m, "
+             "2h, 7d)",
+             s);
+    return TM_ERR_USAGE;
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 /* What a parse is writing to: the command, its row, the error buffer. */
@@ -360,6 +462,28 @@ static int s_set_interval(s_parse_t *p, const s_opt_t *o, const char *val)
     return 0;
 }
 
+static int s_set_actor(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    (void)o;
+    if (!tm_text_id_valid(val)) {
+        return s_bad_id(p, val);
+    }
+    snprintf(p->cmd->actor, sizeof p->cmd->actor, "%s", val);
+    return 0;
+}
+
+static int s_set_since(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    char why[200];
+    (void)o;
+    if (tm_cmd_parse_since(val, &p->cmd->since_relative, &p->cmd->since_ns, why,
+                           sizeof why) != 0) {
+        return s_usage(p, why);
+    }
+    p->cmd->has_since = true;
+    return 0;
+}
+
 #define S_U64(f) s_set_u64, offsetof(tm_cmd_t, f), sizeof(((tm_cmd_t *)0)->f)
 
 static const s_opt_t s_opts[] = {
@@ -387,6 +511,8 @@ static const s_opt_t s_opts[] = {
     {"interval", s_set_interval, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
      false},
     {"param", s_set_param, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, true},
+    {"actor", s_set_actor, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_IDS, false},
+    {"since", s_set_since, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
     {"upload", S_U64(upload), 1, UINT64_MAX / 2,
      "--upload takes the number of a staged upload", NULL, TM_CMD_COMPLETE_NONE,
      false},

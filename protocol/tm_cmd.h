@@ -120,9 +120,21 @@ typedef struct {
     size_t n_params;
     char signals[TM_CMD_MAX_SIGNALS][TM_MODEL_NAME_MAX + 1];
     size_t n_signals;
-    char topic[32];                 /* help TOPIC */
+    char actor[TM_ID_MAX + 1]; /* audit --actor ("" = every actor) */
+    bool has_since, since_relative;
+    uint64_t since_ns; /* audit --since: wall time (ns since 1970), or
+                          how long before now (since_relative) */
+    char topic[32];    /* help TOPIC */
     char path[TM_CMD_PATH_MAX + 1]; /* backup DEST, apply/diff/export FILE */
 } tm_cmd_t;
+
+/* A time for audit --since: RFC 3339 UTC ("2026-11-30T12:00:00Z", with
+ * an optional fraction of a second) into *ns since 1970 (*relative
+ * false), or a duration before now ("30s", "10m", "2h", "7d", at most
+ * 100 years) into *ns (*relative true). 0 or TM_ERR_USAGE with what is
+ * wrong in why. */
+int tm_cmd_parse_since(const char *s, bool *relative, uint64_t *ns, char *why,
+                       size_t whylen);
 
 /* Parse a console argv (argv[0] is the command name; argv[0] and argv[1]
  * when they name a command of two words, such as "models load"). On error

@@ -92,6 +92,9 @@
     X(BACKUP, backup, message, "backup", "", TM_CMD_F_LONG, "DEST", "",       \
       "DEST", "copy the node's store into the new directory DEST on the "      \
       "node's machine, verified")                                              \
+    X(AUDIT, audit, audit, "audit", "", TM_CMD_F_PARTS, "",                   \
+      "actor since limit:100000", "[--actor ID] [--since TIME] [--limit N]",   \
+      "the audit log: changes and decisions, oldest first (last N)")          \
     X(APPLY, apply, plan, "apply", "", TM_CMD_F_MUTATES | TM_CMD_F_UPLOAD,    \
       "FILE", "upload limit:2000", "FILE [--limit N]",                         \
       "make the mesh what the plant file FILE describes, in one batch")        \

@@ -262,6 +262,38 @@ void tmi_show_ids(tm_render_t *r, const char *message, json_t *body, bool more)
     }
 }
 
+/* One line per audit record: time, tick, kind, actor, before -> after,
+ * reason, who; "-" for what does not apply. */
+void tmi_show_audit(tm_render_t *r, const char *message, json_t *body,
+                    bool more)
+{
+    FILE *out = r->out;
+    size_t i;
+    json_t *a;
+    if (r->parts == 0) {
+        fprintf(out, "%-24s %10s  %-10s %-16s %s\n", "TIME", "TICK", "KIND",
+                "ACTOR", "CHANGE  REASON  (WHO)");
+    }
+    json_array_foreach(body, i, a)
+    {
+        const char *damage = json_string_value(json_object_get(a, "damaged"));
+        if (damage != NULL) {
+            fprintf(out, "record %lld is damaged: %s\n", s_int(a, "seq"),
+                    damage);
+            continue;
+        }
+        const char *reason = s_str(a, "reason");
+        fprintf(out, "%-24s %10lld  %-10s %-16s %s -> %s%s%s  (%s)\n",
+                s_str(a, "time"), s_int(a, "tick"), s_str(a, "kind"),
+                s_str(a, "actor"), s_str(a, "before"), s_str(a, "after"),
+                reason[0] != '\0' ? "  " : "", reason, s_str(a, "who"));
+        r->rows++;
+    }
+    if (!more) {
+        s_line(out, message);
+    }
+}
+
 /* The telemetry line of stats (samples by outcome), and the MQTT
  * bridge's when there is one. */
 static void s_stats_telemetry(FILE *out, json_t *t)

@@ -11,7 +11,8 @@
 /* The fitted parameters and the state at the window's end, set in one
  * durable commit through the mutation path. */
 static int s_commit(tm_console_ctx_t *ctx, const char *id, const tm_model_t *m,
-                    const double *params, const double *state, char *why)
+                    const double *params, const double *state,
+                    const char *reason, char *why)
 {
     const char *names[2 * TM_MODEL_MAX_VARS];
     double values[2 * TM_MODEL_MAX_VARS];
@@ -26,6 +27,7 @@ static int s_commit(tm_console_ctx_t *ctx, const char *id, const tm_model_t *m,
         names[n] = m->states[k].name;
         values[n++] = state[k];
     }
+    tm_mut_reason(ctx->mut, "calibrate", reason); /* its audit record */
     return tm_mut_set(ctx->mut, id, n, names, values, kind, old, why);
 }
 
@@ -77,12 +79,16 @@ int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (rc != 0) {
         return tm_reply_error(rep, rc, "cannot calibrate %s: %s", cmd->id, why);
     }
-    rc = s_commit(ctx, cmd->id, m, params, state, why);
+    int ip = tm_model_var_index(m->params, m->n_params, "paramset");
+    uint64_t set = ip >= 0 ? (uint64_t)params[ip] : 0;
+    char reason[128];
+    snprintf(reason, sizeof reason,
+             "fitted on %zu steps of telemetry: params@%llu", n,
+             (unsigned long long)set);
+    rc = s_commit(ctx, cmd->id, m, params, state, reason, why);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s", why);
     }
-    int ip = tm_model_var_index(m->params, m->n_params, "paramset");
-    uint64_t set = ip >= 0 ? (uint64_t)params[ip] : 0;
     tm_body_t *b = tm_reply_body(rep);
     tm_body_map(b);
     tm_body_kv_str(b, "id", cmd->id);

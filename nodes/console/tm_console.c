@@ -81,6 +81,23 @@ static int s_forward(tm_console_ctx_t *ctx, tm_console_call_t *req,
     return TM_CONSOLE_DEFERRED;
 }
 
+/* Run the handler with the mutation path told who asks (the audit log's
+ * "who"), and the node itself again afterwards. */
+static int s_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    char who[TM_AUDIT_WHO_MAX + 1];
+    const char *peer = req->from_node != NULL ? req->from_node : "?";
+    if (ctx->mut != NULL) {
+        tm_mut_origin(ctx->mut, tm_audit_who(req->from_peer ? peer : NULL, who,
+                                             sizeof who));
+    }
+    int rc = s_handlers[req->cmd->kind](ctx, req);
+    if (ctx->mut != NULL) {
+        tm_mut_origin(ctx->mut, NULL);
+    }
+    return rc;
+}
+
 int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     tm_reply_reset(req->rep);
@@ -93,7 +110,7 @@ int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)
             return s_forward(ctx, req, node);
         }
     }
-    return s_handlers[req->cmd->kind](ctx, req);
+    return s_run(ctx, req);
 }
 
 /* ---- replies ------------------------------------------------------------ */

@@ -14,8 +14,8 @@
  * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
  * tm_cmd_info.c (help, nodes, stats, version), tm_cmd_models.c (models,
- * models load), tm_cmd_store.c
- * (backup), tm_cmd_plant.c (apply, diff, export).
+ * models load), tm_cmd_store.c (backup, audit), tm_cmd_plant.c (apply,
+ * diff, export).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
 #define TM_CONSOLE_H_INCLUDED
@@ -69,6 +69,7 @@ typedef struct tm_telem tm_telem_t; /* nodes/tm_telem.h */
 typedef struct {
     tm_rt_t *rt;
     tm_mut_t *mut;
+    tm_store_t *store; /* read by `audit`; NULL: no audit log */
     tm_sched_t *sched; /* NULL in unit tests: the clock reads "paused" */
     tm_stats_t *stats; /* NULL in unit tests */
     const char *name;  /* node */
@@ -134,8 +135,10 @@ struct tm_console_call {
     /* The request as it came (to pass it on to another node). */
     int argc;
     const char *const *argv;
-    /* From another node of the mesh: answered here, never passed on. */
+    /* From another node of the mesh: answered here, never passed on;
+     * from_node names it (NULL when not known). */
     bool from_peer;
+    const char *from_node;
     /* apply, diff: the plant the console uploaded for this request (the
      * server's staging area; NULL when none). */
     const tm_plant_t *plant;

@@ -38,6 +38,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.checkpoint, 100);
     assert_int_equal(c.seed, 1);
     assert_int_equal(c.log_level, TM_LOG_INFO);
+    assert_int_equal(c.audit_retention, 1000000);
+    assert_int_equal(c.audit_days, 0);
 }
 
 static void test_full_file(void **state)
@@ -59,7 +61,10 @@ static void test_full_file(void **state)
                        "log = warn\n"
                        "\n"
                        "[console]\n"
-                       "endpoint = tcp://0.0.0.0:9000\n";
+                       "endpoint = tcp://0.0.0.0:9000\n"
+                       "[audit]\n"
+                       "retention = 5000\n"
+                       "retention_days = 30\n";
     assert_int_equal(s_load(&c, text, err, sizeof err), 0);
     assert_string_equal(c.name, "node-a");
     assert_string_equal(c.site, "plant_1");
@@ -71,6 +76,8 @@ static void test_full_file(void **state)
     assert_int_equal(c.seed, 16);
     assert_int_equal(c.log_level, TM_LOG_WARN);
     assert_string_equal(c.endpoint, "tcp://0.0.0.0:9000");
+    assert_int_equal(c.audit_retention, 5000);
+    assert_int_equal(c.audit_days, 30);
 }
 
 static void test_partial_keeps_defaults(void **state)
@@ -98,7 +105,7 @@ static void test_errors_name_file_line_key(void **state)
          "workers, tick, clock, checkpoint, seed, log)"},
         {"[node]\nname = a\n[cluster]\npeers = x\n",
          "t.ini:4: [cluster] peers: unknown section (known: [node], "
-         "[console], [mesh], [telemetry], [supervisor], "
+         "[console], [mesh], [telemetry], [audit], [supervisor], "
          "[supervisor.FAMILY])"},
         {"[supervisor]\nmax_restarts = 16\n",
          "t.ini:2: [supervisor] max_restarts: '16' is not a number of "
@@ -112,6 +119,15 @@ static void test_errors_name_file_line_key(void **state)
         {"[supervisor.pump]\npromote_after = 1\npromote_after = 2\n",
          "t.ini:3: [supervisor.pump] promote_after: given twice (first on "
          "line 2)"},
+        {"[audit]\nretention = 0\n",
+         "t.ini:2: [audit] retention: '0' is not a number of audit records "
+         "to keep (1 to 10^12)"},
+        {"[audit]\nretention_days = 36501\n",
+         "t.ini:2: [audit] retention_days: '36501' is not a number of days "
+         "(0 = no age limit, at most 36500)"},
+        {"[audit]\nkeep = 3\n",
+         "t.ini:2: [audit] keep: unknown key (known: retention, "
+         "retention_days)"},
         {"[telemetry]\nwindow = -1\n",
          "t.ini:2: [telemetry] window: '-1' is not a window for late "
          "samples (seconds, 0 to 3600)"},

@@ -1,0 +1,237 @@
+/* tm_cmd_audit: audit - this node's audit log, filtered, oldest first. */
+#include "tm_console.h"
+
+#include "tm_audit.h"
+#include "tm_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_LIMIT_DEFAULT 100u
+#define S_PER_PART      500u /* records per reply part */
+
+/* The last `cap` matching records' sequence numbers (a ring). */
+typedef struct {
+    const char *actor; /* NULL: every actor */
+    uint64_t cutoff;   /* wall_ns before which records are left out; 0 */
+    uint64_t *ring;
+    size_t cap;
+    uint64_t matched, total, last;
+} s_find_t;
+
+/* id is one of prefix0 .. prefix<count-1> (a spawn-many). */
+static bool s_in_many(const tm_audit_rec_t *r, const char *id)
+{
+    size_t pl = strlen(r->prefix);
+    uint64_t v = 0;
+    if (strncmp(id, r->prefix, pl) != 0 || id[pl] == '\0' ||
+        (id[pl] == '0' && id[pl + 1] != '\0')) {
+        return false;
+    }
+    for (const char *d = id + pl; *d != '\0'; d++) {
+        if (*d < '0' || *d > '9' || v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*d - '0');
+    }
+    return v < r->count;
+}
+
+/* A damaged record passes every filter: it may be the one looked for. */
+static bool s_match(const s_find_t *f, const tm_audit_rec_t *r)
+{
+    if (r->damaged) {
+        return true;
+    }
+    if (f->cutoff > 0 && r->wall_ns < f->cutoff) {
+        return false;
+    }
+    if (f->actor == NULL) {
+        return true;
+    }
+    return (r->has_actor && strcmp(r->actor, f->actor) == 0) ||
+           (r->count > 0 && s_in_many(r, f->actor));
+}
+
+static int s_find_cb(const tm_audit_rec_t *r, void *arg)
+{
+    s_find_t *f = arg;
+    f->total++;
+    f->last = r->seq;
+    if (s_match(f, r)) {
+        f->ring[f->matched % f->cap] = r->seq;
+        f->matched++;
+    }
+    return 0;
+}
+
+/* Without filters only the keys are needed: no record is decoded. */
+static int s_key_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                    void *arg)
+{
+    s_find_t *f = arg;
+    uint64_t seq = 0;
+    (void)val;
+    (void)vlen;
+    for (size_t i = 0; i < klen && i < 8; i++) {
+        seq = seq << 8 | ((const uint8_t *)key)[i];
+    }
+    f->total++;
+    f->last = seq;
+    f->ring[f->matched % f->cap] = seq;
+    f->matched++;
+    return 0;
+}
+
+static void s_opt_str(tm_body_t *b, const char *key, bool has, const char *s)
+{
+    if (has) {
+        tm_body_kv_str(b, key, s);
+    } else {
+        tm_body_kv_nil(b, key);
+    }
+}
+
+static void s_pack(tm_body_t *b, const tm_audit_rec_t *r)
+{
+    char when[40];
+    bool ok = !r->damaged;
+    tm_body_map(b);
+    tm_body_kv_u64(b, "seq", r->seq);
+    if (ok) {
+        tm_body_kv_u64(b, "wall_ns", r->wall_ns);
+        tm_body_kv_str(b, "time", tm_audit_time(r->wall_ns, when, sizeof when));
+        tm_body_kv_u64(b, "tick", r->tick);
+    } else {
+        tm_body_kv_nil(b, "wall_ns");
+        tm_body_kv_nil(b, "time");
+        tm_body_kv_nil(b, "tick");
+    }
+    s_opt_str(b, "kind", ok, r->kind);
+    s_opt_str(b, "actor", r->has_actor, r->actor);
+    s_opt_str(b, "before", r->has_before, r->before);
+    s_opt_str(b, "after", r->has_after, r->after);
+    s_opt_str(b, "reason", ok, r->reason);
+    s_opt_str(b, "who", ok, r->who);
+    if (r->count > 0) {
+        tm_body_kv_str(b, "prefix", r->prefix);
+        tm_body_kv_u64(b, "count", r->count);
+    }
+    if (r->damaged) {
+        tm_body_kv_str(b, "damaged", r->damage);
+    }
+    tm_body_end(b);
+}
+
+/* Read record seq again and pack it; a record gone meanwhile (retention
+ * at a checkpoint) is left out. */
+static int s_pack_seq(tm_console_ctx_t *ctx, tm_body_t *b, uint64_t seq,
+                      tm_audit_rec_t *r)
+{
+    uint8_t key[8];
+    void *val = NULL;
+    size_t len = 0;
+    for (int i = 0; i < 8; i++) {
+        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+    int rc = tm_store_get(ctx->store, TM_DB_AUDIT, key, sizeof key, &val, &len);
+    if (rc == TM_ERR_NOT_FOUND) {
+        return 0;
+    }
+    memset(r, 0, sizeof *r);
+    r->seq = seq;
+    if (rc == 0) {
+        (void)tm_audit_decode(val, len, r);
+    } else {
+        r->damaged = true;
+        snprintf(r->damage, sizeof r->damage, "%s", tm_err_str(rc));
+    }
+    free(val);
+    s_pack(b, r);
+    return 1;
+}
+
+/* Send the matches in parts of S_PER_PART; the last part is the reply. */
+static int s_send(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                  const s_find_t *f, size_t *shown)
+{
+    tm_reply_t *rep = req->rep;
+    size_t n = f->matched < f->cap ? (size_t)f->matched : f->cap;
+    size_t first = f->matched < f->cap ? 0 : (size_t)(f->matched % f->cap);
+    size_t per_part = req->emit != NULL ? S_PER_PART : n + 1;
+    size_t i = 0;
+    tm_audit_rec_t *r = malloc(sizeof *r);
+    if (r == NULL) {
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    }
+    *shown = 0;
+    do {
+        size_t k = n - i < per_part ? n - i : per_part;
+        tm_body_t *b = tm_reply_body(rep);
+        tm_body_array(b);
+        for (size_t j = 0; j < k; j++) {
+            *shown += (size_t)s_pack_seq(ctx, b,
+                                         f->ring[(first + i + j) % f->cap], r);
+        }
+        tm_body_end(b);
+        i += k;
+        int rc = tm_reply_done(rep);
+        if (rc == 0 && i < n) {
+            rc = req->emit(req);
+            if (rc != 0) {
+                tm_reply_error(rep, rc, "reply aborted: %s", tm_err_str(rc));
+            }
+        }
+        if (rc != 0) {
+            free(r);
+            return rc;
+        }
+    } while (i < n);
+    free(r);
+    return 0;
+}
+
+int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    s_find_t f;
+    size_t shown = 0;
+    if (ctx->store == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "this node keeps no audit log");
+    }
+    memset(&f, 0, sizeof f);
+    f.actor = cmd->actor[0] ? cmd->actor : NULL;
+    if (cmd->has_since) {
+        uint64_t now = tm_audit_now_ns();
+        f.cutoff = !cmd->since_relative  ? cmd->since_ns
+                   : cmd->since_ns < now ? now - cmd->since_ns
+                                         : 1;
+    }
+    f.cap = cmd->limit > 0 ? (size_t)cmd->limit : S_LIMIT_DEFAULT;
+    f.ring = malloc(f.cap * sizeof *f.ring);
+    if (f.ring == NULL) {
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    }
+    int rc = f.actor == NULL && f.cutoff == 0
+                 ? tm_store_foreach(ctx->store, TM_DB_AUDIT, s_key_cb, &f)
+                 : tm_audit_foreach(ctx->store, s_find_cb, &f);
+    if (rc != 0) {
+        free(f.ring);
+        return tm_reply_error(rep, rc,
+                              "cannot read the audit log after record %llu "
+                              "(%llu read): %s",
+                              (unsigned long long)f.last,
+                              (unsigned long long)f.total, tm_err_str(rc));
+    }
+    rc = s_send(ctx, req, &f, &shown);
+    if (rc == 0) {
+        tm_reply_msg(rep, "%zu of %llu matching records (%llu in the log)",
+                     shown, (unsigned long long)f.matched,
+                     (unsigned long long)f.total);
+    }
+    free(f.ring);
+    return rc;
+}
