@@ -102,7 +102,7 @@ typedef struct {
     uint32_t max_restarts;
     uint32_t restart_window;
 } tm_config_sup_t;
-#define TM_CONFIG_DEFAULT_RETENTION  1000000u
+#define TM_CONFIG_DEFAULT_RETENTION 1000000u
 
 typedef struct {
     char name[TM_CONFIG_NAME_MAX + 1];

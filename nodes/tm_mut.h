@@ -79,6 +79,12 @@ int tm_mut_audit_note(tm_mut_t *m, const char *kind, const char *actor,
                       const char *before, const char *after,
                       const char *reason);
 
+/* As tm_mut_audit_note, for a decision taken at `tick` (the supervisor's,
+ * reported after a chunk of ticks). */
+int tm_mut_audit_note_at(tm_mut_t *m, uint64_t tick, const char *kind,
+                         const char *actor, const char *before,
+                         const char *after, const char *reason);
+
 /* The audit log's queue and retention (checkpoints write and trim it,
  * statistics read it). */
 tm_audit_t *tm_mut_audit(tm_mut_t *m);

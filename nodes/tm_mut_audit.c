@@ -31,8 +31,16 @@ tm_audit_t *tm_mut_audit(tm_mut_t *m)
 int tm_mut_audit_note(tm_mut_t *m, const char *kind, const char *actor,
                       const char *before, const char *after, const char *reason)
 {
-    tm_audit_rec_init(&m->rec, tm_rt_tick(m->rt), kind, actor, before, after,
-                      reason, m->who);
+    return tm_mut_audit_note_at(m, tm_rt_tick(m->rt), kind, actor, before,
+                                after, reason);
+}
+
+int tm_mut_audit_note_at(tm_mut_t *m, uint64_t tick, const char *kind,
+                         const char *actor, const char *before,
+                         const char *after, const char *reason)
+{
+    tm_audit_rec_init(&m->rec, tick, kind, actor, before, after, reason,
+                      m->who);
     return tm_audit_note(m->audit, &m->rec);
 }
 

@@ -6,6 +6,7 @@
 #include "tm_err.h"
 #include "tm_plugins.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,12 @@ int tm_mut_plugin(tm_mut_t *m, const char *data_dir, const char *file,
     }
     if (rc == 0) {
         rc = tm_store_batch_put(b, TM_DB_CATALOG, key, strlen(key), val, vlen);
+    }
+    if (rc == 0) {
+        char reason[TM_AUDIT_REASON_MAX + 1];
+        snprintf(reason, sizeof reason, "plugin %s, BLAKE2b %s", out->file,
+                 out->hex);
+        rc = tmi_mut_audit(m, b, "load", NULL, NULL, out->versions, reason);
     }
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);

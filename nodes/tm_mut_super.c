@@ -4,10 +4,12 @@
  * puts the actor back as it was. */
 #include "tm_mut_int.h"
 
+#include "tm_audit.h"
 #include "tm_err.h"
 #include "tm_models.h"
 #include "tm_persist.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Put the actor back: its model and state, then its supervision record. */
@@ -20,6 +22,43 @@ static int s_undo(tm_mut_t *m, const char *id, const tm_model_t *before,
         rc = tm_persist_sup_to_view(sup, before, tm_models_tier, &v);
     }
     return rc != 0 ? rc : tm_rt_sup_restore(m->rt, id, &v);
+}
+
+/* "family@version/tier, pinned|auto[, quarantined]" of an actor. */
+static const char *s_tier(const tm_model_t *model, bool pinned,
+                          bool quarantined, char *buf, size_t cap)
+{
+    char spec[TM_AUDIT_VALUE_MAX + 1];
+    snprintf(buf, cap, "%s, %s%s", tmi_mut_spec(model, spec, sizeof spec),
+             pinned ? "pinned" : "auto", quarantined ? ", quarantined" : "");
+    return buf;
+}
+
+/* The audit record of a `fidelity` change. */
+static int s_audit(tm_mut_t *m, tm_store_batch_t *b, const char *id,
+                   const tm_model_t *before, const tm_persist_sup_t *was,
+                   bool automatic)
+{
+    tm_rt_actor_t a;
+    char from[TM_AUDIT_VALUE_MAX + 1];
+    char to[TM_AUDIT_VALUE_MAX + 1];
+    char reason[TM_AUDIT_REASON_MAX + 1];
+    if (tm_rt_get(m->rt, id, &a) != 0) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    snprintf(reason, sizeof reason, "%s%s",
+             automatic ? "tier left to the supervisor, target "
+                       : "tier pinned at ",
+             tm_fidelity_name(a.sup.target));
+    if (was->quarantined) {
+        snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                 "; quarantine released");
+    }
+    return tmi_mut_audit(
+        m, b, "fidelity", id,
+        s_tier(before, was->pinned, was->quarantined, from, sizeof from),
+        s_tier(a.model, a.sup.pinned, a.sup.quarantined, to, sizeof to),
+        reason);
 }
 
 int tm_mut_pin(tm_mut_t *m, const char *id, bool automatic, tm_fidelity_t tier,
@@ -49,6 +88,9 @@ int tm_mut_pin(tm_mut_t *m, const char *id, bool automatic, tm_fidelity_t tier,
     rc = tmi_mut_new_batch(m, &b);
     if (rc == 0) {
         rc = tmi_mut_put_current(m, b, id);
+    }
+    if (rc == 0) {
+        rc = s_audit(m, b, id, before, &sup, automatic);
     }
     if (rc == 0) {
         rc = tmi_mut_commit(m, b);

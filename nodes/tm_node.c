@@ -570,6 +570,16 @@ static int s_open_telemetry(tm_node_t *n, char *err, size_t errlen)
     return rc;
 }
 
+/* The supervisor's decisions go into the audit log (with the next
+ * commit, like the state they changed). */
+static void s_super_note(void *arg, const char *kind, const char *id,
+                         const char *before, const char *after, const char *why,
+                         uint64_t tick)
+{
+    tm_node_t *n = arg;
+    tm_mut_audit_note_at(n->mut, tick, kind, id, before, after, why);
+}
+
 /* The clock, checkpoints, store statistics and the console, in the order
  * they are attached, told about ticks and stopped. */
 static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
@@ -603,6 +613,9 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
     }
     if (rc == 0) {
         rc = tm_mut_open(&n->mut, n->rt, n->store, tm_ckpt_barrier, n->ckpt);
+    }
+    if (rc == 0) {
+        tm_super_on_note(super, s_super_note, n);
     }
     if (rc == 0) {
         tm_audit_retention(tm_mut_audit(n->mut), n->cfg.audit_retention,

@@ -102,7 +102,15 @@ static void s_event(tm_super_t *s, const tm_rt_event_t *e)
         break;
     }
     if (s->note != NULL && e->kind != TM_RT_EV_HOLD) {
-        s->note(s->note_arg, s_kind[e->kind], e->id, from, to, why, e->tick);
+        char was[96] = "";
+        char now[96] = "";
+        if (tm_rt_get(s->rt, e->id, &a) == 0) {
+            snprintf(was, sizeof was, "%s@%s/%s", a.model->family,
+                     a.model->version, from);
+            snprintf(now, sizeof now, "%s@%s/%s", a.model->family,
+                     a.model->version, to);
+        }
+        s->note(s->note_arg, s_kind[e->kind], e->id, was, now, why, e->tick);
     }
 }
 

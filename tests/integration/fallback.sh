@@ -1,0 +1,117 @@
+# fallback: a plugin model whose high tier fails in a window of ticks
+# (flaky@1.0.0, tests/plugins) falls back to its low tier within the tick
+# that failed - its output of that tick is a new value, never NaN and
+# never held - while a reader on another node sees the degraded flag; the
+# high tier comes back after its healthy shadow steps; a pinned high tier
+# that keeps failing is quarantined; the audit log tells the story. The
+# same run on one node and spread over two gives the same mesh digest.
+# Needs TM_PLUGIN_DIR (the built tests/plugins).
+. "$(dirname "$0")/lib.sh"
+
+PD=${TM_PLUGIN_DIR:?TM_PLUGIN_DIR must name the built test plugins}
+j() { tmc --json "$@"; }
+
+cat >"$WORK/node.ini" <<'INI'
+[node]
+checkpoint = 4
+[supervisor.flaky]
+promote_after = 10
+max_restarts = 3
+restart_window = 50
+INI
+
+# build NODE_A_EP NODE_B_EP: the scenario, f1 and f2 on the first node,
+# r1 (reading f1 through a link) on the second (the same node twice: one
+# node)
+build() {
+    EP=$1
+    expect_ok tmc spawn f1 --model flaky --param fail_from=5 \
+        --param fail_until=9 --param gain=2
+    expect_ok tmc set f1 u=1
+    expect_ok tmc spawn f2 --model flaky --param fail_from=3 \
+        --param fail_until=40 --param fail_nan=1
+    expect_ok tmc fidelity f2 high
+    EP=$2
+    expect_ok tmc spawn r1 --model flaky --param rate=2
+    expect_ok tmc link f1.y r1.u
+}
+
+# ---- two nodes --------------------------------------------------------------
+ma="tcp://127.0.0.1:$(free_port)"
+mb="tcp://127.0.0.1:$(free_port)"
+start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
+    --config "$WORK/node.ini"
+epa=$EP
+pida=$NODE_PID
+start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
+    --config "$WORK/node.ini"
+epb=$EP
+for _ in $(seq 100); do
+    [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
+    sleep 0.1
+done
+EP=$epa
+expect_ok tmc models load "$PD/flaky1.so"
+for _ in $(seq 100); do # the plugin reaches b
+    EP=$epb
+    tmc models flaky | grep -q "flaky1.so" && break
+    sleep 0.1
+done
+build "$epa" "$epb"
+
+EP=$epa
+expect_ok tmc run --ticks 4
+y4=$(j inspect f1 | jget .outputs.y)
+expect_ok tmc run --ticks 1 # tick 5: the high tier fails
+sv=$(j inspect f1)
+eq "$(jget .fidelity <<<"$sv")" low "f1 fell back at tick 5"
+eq "$(jget .health.faults <<<"$sv")" 1 "one fault"
+eq "$(jget .supervision.degraded <<<"$sv")" true "f1 degraded"
+y5=$(jget .outputs.y <<<"$sv")
+[ "$y5" != "$y4" ] || fail "f1's output of tick 5 was held ($y4), not stepped"
+ok
+case $y5 in *nan* | *inf*) fail "f1's output is $y5" ;; esac
+ok
+# r1 reads at tick k the values of k - 1: at tick 6 those of tick 5
+EP=$epb
+eq "$(j inspect r1 | jget .supervision.degraded_inputs)" "[]" \
+    "r1 stepped tick 5 on f1's healthy value of tick 4"
+expect_ok tmc run --ticks 1
+eq "$(j inspect r1 | jget .supervision.degraded_inputs)" '["f1"]' \
+    "r1 on node b sees f1 degraded"
+expect_ok tmc run --ticks 13 # ticks 7..19: shadow fails to 8, then 10 good
+EP=$epa
+sv=$(j inspect f1)
+eq "$(jget .fidelity <<<"$sv")" high "f1 promoted back"
+eq "$(jget .supervision.degraded <<<"$sv")" false "f1 healthy"
+eq "$(jget .health.faults <<<"$sv")" 1 "only the fault of tick 5 counted"
+EP=$epb
+eq "$(j inspect r1 | jget .supervision.degraded_inputs)" "[]" \
+    "the flag cleared on node b"
+# f2, pinned at high, failing from tick 3: held at 3, 4, 5, quarantined at 6
+EP=$epa
+sv=$(j inspect f2)
+eq "$(jget .supervision.quarantined <<<"$sv")" true "f2 quarantined"
+eq "$(jget .fidelity <<<"$sv")" high "f2 stayed at its pinned tier"
+eq "$(jget .health.faults <<<"$sv")" 4 "f2: four faults, then no steps"
+expect_ok tmc run --ticks 4 # a checkpoint carries the decisions
+au=$(j audit --actor f1)
+eq "$("$IT_BIN" count kind=fallback <<<"$au")" 1 "audit: one fallback of f1"
+eq "$("$IT_BIN" count kind=promote <<<"$au")" 1 "audit: one promotion of f1"
+au=$(tmc audit --actor f1)
+grep -q " 5  fallback   f1 .*flaky@1.0.0/high -> flaky@1.0.0/low  step failed at high; stepped again at low  (node)" <<<"$au" ||
+    fail "audit text: $au"
+ok
+au=$(j audit --actor f2)
+eq "$("$IT_BIN" count kind=quarantine <<<"$au")" 1 "audit: f2 quarantined"
+eq "$("$IT_BIN" count kind=fidelity <<<"$au")" 1 "audit: f2 pinned"
+hash2=$(j hash | jget .digest)
+tick2=$(j inspect f1 | jget .tick)
+
+# ---- the same run on one node ------------------------------------------------
+start_node c --config "$WORK/node.ini"
+expect_ok tmc models load "$PD/flaky1.so"
+build "$EP" "$EP"
+expect_ok tmc run --ticks "$tick2"
+eq "$(j hash | jget .digest)" "$hash2" "one node and two nodes: same digest"
+done_checks
