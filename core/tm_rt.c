@@ -350,6 +350,7 @@ void tm_rt_destroy(tm_rt_t **p)
     free(rt->sups);
     free(rt->faulted);
     free(rt->events);
+    free(rt->trials);
     tm_index_free(&rt->actor_ix);
     tm_index_free(&rt->link_ix);
     free(rt);
@@ -582,6 +583,9 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
         }
     }
     tmi_rt_sup_drop(rt, a);
+    if (rt->n_trials > 0) {
+        tmi_rt_trial_drop(rt, a);
+    }
     tmi_rt_actor_t *ac = &rt->actors[a];
     if (rt->groups[ac->group]->remote) {
         rt->n_remote--;

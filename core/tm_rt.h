@@ -438,6 +438,43 @@ int tm_rt_set_remote_degraded(tm_rt_t *rt, const char *id, bool degraded);
 size_t tm_rt_degraded_sources(const tm_rt_t *rt, const char *id,
                               const char **ids, size_t cap);
 
+/* ---- trials ------------------------------------------------------------
+ *
+ * A trial runs another version (or tier) of an actor's family in shadow:
+ * seeded from the actor's state (mapped), stepped after every tick the
+ * actor steps, on the same inputs, its outputs linked to nothing, and
+ * scored against the live outputs of the same tick. A step that faults
+ * ends it (failed; its values never leave it). Adopting it moves the
+ * actor to the trial's model with the trial's state and outputs. */
+
+typedef struct {
+    const tm_model_t *model;
+    uint64_t steps;
+    bool failed;
+    uint64_t failed_at; /* tick of the failed step */
+    uint8_t status;     /* its tm_step_status_t */
+    uint32_t n_outputs;
+    double rmse[TM_MODEL_MAX_VARS]; /* per output, against the live one */
+    double mape[TM_MODEL_MAX_VARS]; /* percent, where live is not ~0 */
+} tm_rt_trial_t;
+
+/* Start (or restart) a trial of id with model (same ports). Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a proxy, another family or other
+ * ports), TM_ERR_MODEL_FAILED (the state cannot be mapped), NOMEM. */
+int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model);
+
+/* Its scores so far. TM_ERR_NOT_FOUND (no trial). */
+int tm_rt_trial_get(const tm_rt_t *rt, const char *id, tm_rt_trial_t *out);
+
+/* End it; adopt: the actor takes the trial's model, state and outputs
+ * (links, parameters and held inputs stay). Errors: TM_ERR_NOT_FOUND,
+ * TM_ERR_MODEL_FAILED (adopting a failed trial or one never stepped),
+ * those of tm_rt_set_model. */
+int tm_rt_trial_stop(tm_rt_t *rt, const char *id, bool adopt);
+
+/* Trials running. */
+size_t tm_rt_trials(const tm_rt_t *rt);
+
 /* Current tick: the last tick whose outputs are computed. */
 uint64_t tm_rt_tick(const tm_rt_t *rt);
 double tm_rt_h(const tm_rt_t *rt);

@@ -110,6 +110,21 @@ typedef struct {
     uint32_t sup;     /* its supervision record (rt->sups), TMI_RT_NONE */
 } tmi_rt_actor_t;
 
+/* A trial (tm_rt_trial.c): another version of an actor in shadow. */
+typedef struct {
+    uint32_t actor;
+    const tm_model_t *model;
+    bool failed;
+    uint8_t status;
+    uint64_t failed_at;
+    uint64_t steps;
+    double state[TM_MODEL_MAX_VARS];
+    double outputs[TM_MODEL_MAX_VARS];
+    double sq[TM_MODEL_MAX_VARS];  /* sum of squared differences */
+    double ape[TM_MODEL_MAX_VARS]; /* sum of |d / live| */
+    uint64_t n_ape[TM_MODEL_MAX_VARS];
+} tmi_rt_trial_t;
+
 /* The most lowest-tier faults a restart intensity counts (R + 1). */
 #define TMI_RT_RESTARTS_KEPT (TM_RT_RESTARTS_MAX + 1u)
 
@@ -202,6 +217,10 @@ struct tm_rt {
     tm_rt_event_t *events;
     size_t n_events, cap_events;
     uint64_t events_dropped;
+
+    /* Trials (tm_rt_trial.c). */
+    tmi_rt_trial_t *trials;
+    size_t n_trials, cap_trials;
 };
 
 /* ---- shared by the runtime's files ------------------------------------- */
@@ -242,6 +261,10 @@ void tmi_rt_note_fault(tm_rt_t *rt, uint32_t a);
 
 /* Actor a's supervision as a view (defaults when it has no record). */
 void tmi_rt_sup_view(const tm_rt_t *rt, uint32_t a, tm_rt_sup_t *v);
+
+/* tm_rt_trial.c: step every trial after tick k; drop actor a's trial. */
+void tmi_rt_trials_step(tm_rt_t *rt, uint64_t k);
+void tmi_rt_trial_drop(tm_rt_t *rt, uint32_t a);
 
 /* Drop actor a's supervision record (kill). */
 void tmi_rt_sup_drop(tm_rt_t *rt, uint32_t a);

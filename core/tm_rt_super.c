@@ -455,6 +455,9 @@ void tmi_rt_supervise(tm_rt_t *rt, uint64_t k)
 {
     if (!rt->has_sup) {
         rt->n_faulted = 0;
+        if (rt->n_trials > 0) {
+            tmi_rt_trials_step(rt, k);
+        }
         return;
     }
     size_t first = rt->n_events;
@@ -480,6 +483,9 @@ void tmi_rt_supervise(tm_rt_t *rt, uint64_t k)
     if (rt->n_events - first > 1) {
         qsort(rt->events + first, rt->n_events - first, sizeof *rt->events,
               s_event_cmp);
+    }
+    if (rt->n_trials > 0) {
+        tmi_rt_trials_step(rt, k); /* after fallbacks: the live outputs */
     }
 }
 

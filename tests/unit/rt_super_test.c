@@ -89,8 +89,44 @@ static void s_step_low(const tm_step_ctx_t *ctx, size_t n, double *x,
         .n_params = 3, .init = s_init, .output = s_output, .step = (stepfn)    \
     }
 
+/* Version 2.0.0 (a trial): x += h * (u - x) + 2; "bad" turns NaN from
+ * tick 5. */
+static void s_step_v2(const tm_step_ctx_t *ctx, size_t n, double *x,
+                      const double *p, const double *u, double *y, uint8_t *st)
+{
+    (void)p;
+    (void)st;
+    for (size_t i = 0; i < n; i++) {
+        x[i] += ctx->h * (u[i] - x[i]) + 2.0;
+        y[i] = x[i];
+    }
+}
+
+static void s_step_bad(const tm_step_ctx_t *ctx, size_t n, double *x,
+                       const double *p, const double *u, double *y, uint8_t *st)
+{
+    s_step_v2(ctx, n, x, p, u, y, st);
+    for (size_t i = 0; ctx->tick >= 5 && i < n; i++) {
+        x[i] = NAN;
+        y[i] = NAN;
+    }
+}
+
 static const tm_model_t s_high = S_MODEL(TM_FIDELITY_HIGH, s_step_high);
 static const tm_model_t s_low = S_MODEL(TM_FIDELITY_LOW, s_step_low);
+
+static tm_model_t s_v2;
+static tm_model_t s_bad;
+
+static void s_versions(void)
+{
+    s_v2 = s_low;
+    s_v2.version = "2.0.0";
+    s_v2.step = s_step_v2;
+    s_bad = s_v2;
+    s_bad.version = "2.0.1";
+    s_bad.step = s_step_bad;
+}
 
 static const tm_model_t *s_tier(const tm_model_t *m, tm_fidelity_t t, void *arg)
 {
@@ -412,6 +448,58 @@ static void test_restore(void **st)
     tm_rt_destroy(&rt);
 }
 
+/* A trial of version 2.0.0 is scored against the live actor and never
+ * changes it; adopting it moves the actor; a trial that fails is kept
+ * away from everything and cannot be adopted. */
+static void test_trials(void **st)
+{
+    (void)st;
+    s_versions();
+    tm_rt_t *rt = s_open(2, 0);
+    s_spawn(rt, "a", &s_high, 0, 0, 0);
+    s_spawn(rt, "b", &s_high, 0, 0, 0);
+    s_spawn(rt, "c", &s_high, 0, 0, 0);
+    s_spawn(rt, "ref", &s_high, 0, 0, 0);
+    assert_int_equal(tm_rt_link(rt, "a", "y", "b", "u"), 0);
+    assert_int_equal(tm_rt_trial_start(rt, "a", &s_v2), 0);
+    assert_int_equal(tm_rt_trial_start(rt, "b", &s_bad), 0);
+    assert_int_equal(tm_rt_trial_start(rt, "c", &s_high), 0);
+    assert_int_equal(tm_rt_trials(rt), 3);
+    assert_int_equal(tm_rt_step(rt, 8), 0);
+    tm_rt_trial_t t;
+    assert_int_equal(tm_rt_trial_get(rt, "a", &t), 0);
+    assert_int_equal(t.steps, 8);
+    assert_false(t.failed);
+    assert_true(t.rmse[0] > 0.5 && t.mape[0] > 1.0);
+    assert_int_equal(tm_rt_trial_get(rt, "c", &t), 0);
+    assert_true(t.rmse[0] == 0.0 && t.mape[0] == 0.0); /* itself */
+    assert_int_equal(tm_rt_trial_get(rt, "b", &t), 0);
+    assert_true(t.failed);
+    assert_int_equal(t.failed_at, 5);
+    assert_int_equal(t.steps, 4);
+    /* the live actors never saw the trials */
+    tm_rt_actor_t ref = s_get(rt, "ref");
+    assert_true(s_get(rt, "a").state[0] == ref.state[0]);
+    assert_true(s_get(rt, "c").state[0] == ref.state[0]);
+    assert_true(isfinite(s_get(rt, "b").state[0]));
+    assert_int_equal(tm_rt_trial_stop(rt, "b", true), TM_ERR_MODEL_FAILED);
+    assert_int_equal(tm_rt_trial_stop(rt, "b", false), 0);
+    assert_int_equal(tm_rt_trial_get(rt, "b", &t), TM_ERR_NOT_FOUND);
+    double x = 0.0;
+    for (int k = 1; k <= 8; k++) {
+        x = x + 0.1 * (0.0 - x) + 2.0;
+    }
+    assert_int_equal(tm_rt_trial_stop(rt, "a", true), 0);
+    tm_rt_actor_t a = s_get(rt, "a");
+    assert_ptr_equal(a.model, &s_v2);
+    assert_true(a.state[0] == x && a.outputs[0] == x);
+    assert_int_equal(tm_rt_trial_start(rt, "nobody", &s_v2),
+                     TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(tm_rt_kill(rt, "c"), 0); /* takes its trial along */
+    assert_int_equal(tm_rt_trials(rt), 0);
+    tm_rt_destroy(&rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_pin),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_trials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

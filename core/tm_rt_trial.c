@@ -1,0 +1,168 @@
+/* tm_rt_trial: another version of an actor's family in shadow - stepped
+ * after every tick on the live actor's inputs, its outputs linked to
+ * nothing, scored against the live outputs (RMSE and MAPE per output) -
+ * and its adoption (see tm_rt.h, "trials").
+ *
+ * Trials are few (a rollout's canary subset) and live in one array apart
+ * from the actors; a tick without trials costs one comparison.
+ */
+#include "tm_rt_int.h"
+
+#include "tm_err.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tmi_rt_trial_t *s_find(const tm_rt_t *rt, uint32_t a)
+{
+    for (size_t i = 0; i < rt->n_trials; i++) {
+        if (rt->trials[i].actor == a) {
+            return &rt->trials[i];
+        }
+    }
+    return NULL;
+}
+
+void tmi_rt_trial_drop(tm_rt_t *rt, uint32_t a)
+{
+    for (size_t i = 0; i < rt->n_trials; i++) {
+        if (rt->trials[i].actor == a) {
+            rt->trials[i] = rt->trials[--rt->n_trials];
+            return;
+        }
+    }
+}
+
+int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    const tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
+    if (g->remote || model == NULL || tm_model_check(model) != 0 ||
+        tm_model_check_family(g->model, model) != 0) {
+        return TM_ERR_INVAL;
+    }
+    size_t s = rt->actors[a].slot;
+    double x[TM_MODEL_MAX_VARS];
+    if (tm_model_map_state(model, g->model, g->state + s * g->ns,
+                           g->params + s * g->np, x) != TM_STEP_OK ||
+        !tmi_rt_all_finite(x, model->n_states)) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    tmi_rt_trial_t *t = s_find(rt, a);
+    if (t == NULL) {
+        if (tmi_rt_grow((void **)&rt->trials, &rt->cap_trials, rt->n_trials + 1,
+                        sizeof *rt->trials) != 0) {
+            return TM_ERR_NOMEM;
+        }
+        t = &rt->trials[rt->n_trials++];
+    }
+    memset(t, 0, sizeof *t);
+    t->actor = a;
+    t->model = model;
+    memcpy(t->state, x, model->n_states * sizeof(double));
+    return 0;
+}
+
+/* One tick of every trial whose actor stepped at k. */
+void tmi_rt_trials_step(tm_rt_t *rt, uint64_t k)
+{
+    for (size_t i = 0; i < rt->n_trials; i++) {
+        tmi_rt_trial_t *t = &rt->trials[i];
+        const tmi_rt_group_t *g = rt->groups[rt->actors[t->actor].group];
+        if (t->failed || g->frozen || k % g->period != 0) {
+            continue;
+        }
+        size_t s = rt->actors[t->actor].slot;
+        const tm_model_t *m = t->model;
+        double x[TM_MODEL_MAX_VARS];
+        double y[TM_MODEL_MAX_VARS];
+        memcpy(x, t->state, m->n_states * sizeof(double));
+        tm_step_ctx_t ctx = {.h = rt->h * (double)g->period,
+                             .tick = k,
+                             .seed = rt->seed,
+                             .keys = &g->keys[s]};
+        uint8_t st = TM_STEP_OK;
+        m->step(&ctx, 1, x, g->params + s * g->np, g->in + s * g->ni, y, &st);
+        if (st != TM_STEP_OK || !tmi_rt_all_finite(x, m->n_states) ||
+            !tmi_rt_all_finite(y, m->n_outputs)) {
+            t->failed = true; /* its values stop here; never seen by links */
+            t->failed_at = k;
+            t->status = st != TM_STEP_OK ? st : TM_STEP_NONFINITE;
+            continue;
+        }
+        memcpy(t->state, x, m->n_states * sizeof(double));
+        memcpy(t->outputs, y, m->n_outputs * sizeof(double));
+        const double *live = g->out[0] + s * g->no;
+        for (uint32_t j = 0; j < m->n_outputs; j++) {
+            double d = y[j] - live[j];
+            t->sq[j] += d * d;
+            if (fabs(live[j]) > 1e-12) {
+                t->ape[j] += fabs(d / live[j]);
+                t->n_ape[j]++;
+            }
+        }
+        t->steps++;
+    }
+}
+
+int tm_rt_trial_get(const tm_rt_t *rt, const char *id, tm_rt_trial_t *out)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    const tmi_rt_trial_t *t = a == TMI_RT_NONE ? NULL : s_find(rt, a);
+    if (t == NULL) {
+        return TM_ERR_NOT_FOUND;
+    }
+    memset(out, 0, sizeof *out);
+    out->model = t->model;
+    out->steps = t->steps;
+    out->failed = t->failed;
+    out->failed_at = t->failed_at;
+    out->status = t->status;
+    out->n_outputs = t->model->n_outputs;
+    for (uint32_t j = 0; j < t->model->n_outputs; j++) {
+        out->rmse[j] = t->steps > 0 ? sqrt(t->sq[j] / (double)t->steps) : 0.0;
+        out->mape[j] =
+            t->n_ape[j] > 0 ? 100.0 * t->ape[j] / (double)t->n_ape[j] : 0.0;
+    }
+    return 0;
+}
+
+int tm_rt_trial_stop(tm_rt_t *rt, const char *id, bool adopt)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    tmi_rt_trial_t *t = a == TMI_RT_NONE ? NULL : s_find(rt, a);
+    if (t == NULL) {
+        return TM_ERR_NOT_FOUND;
+    }
+    int rc = 0;
+    if (adopt) {
+        if (t->failed || t->steps == 0) {
+            return TM_ERR_MODEL_FAILED;
+        }
+        const tmi_rt_group_t *g = rt->groups[rt->actors[a].group];
+        double x[TM_MODEL_MAX_VARS];
+        double y[TM_MODEL_MAX_VARS];
+        const tm_model_t *m = t->model;
+        memcpy(x, t->state, m->n_states * sizeof(double));
+        memcpy(y, t->outputs, m->n_outputs * sizeof(double));
+        rc = tmi_rt_regroup(rt, a, m, g->frozen, x);
+        if (rc == 0) {
+            const tmi_rt_group_t *ng = rt->groups[rt->actors[a].group];
+            memcpy(ng->out[0] + rt->actors[a].slot * ng->no, y,
+                   m->n_outputs * sizeof(double));
+        }
+    }
+    if (rc == 0) {
+        tmi_rt_trial_drop(rt, a);
+    }
+    return rc;
+}
+
+size_t tm_rt_trials(const tm_rt_t *rt)
+{
+    return rt->n_trials;
+}
