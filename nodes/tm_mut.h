@@ -156,6 +156,38 @@ int tm_mut_set_model(tm_mut_t *m, const char *id, const tm_model_t *model,
 int tm_mut_pin(tm_mut_t *m, const char *id, bool automatic, tm_fidelity_t tier,
                char *why);
 
+/* Rollouts (nodes/tm_rollout.c). Records live in the catalog database:
+ * TM_MUT_ROLLOUT_KEY FAMILY (the rollout) and TM_MUT_ROLLOUT_KEY
+ * FAMILY/prev/ID (an actor's record as of its switch). */
+#define TM_MUT_ROLLOUT_KEY     "rollout/"
+#define TM_MUT_ROLLOUT_KEY_MAX 160u
+
+/* The key of a rollout (id NULL) or of an actor's record before it.
+ * TM_ERR_TOO_BIG. */
+int tm_mut_rollout_key(const char *family, const char *id, char *key,
+                       size_t cap);
+
+/* Commit a rollout's record (MessagePack, the caller's) with an audit
+ * record "rollout" saying `reason`. Store errors. */
+int tm_mut_rollout_record(tm_mut_t *m, const char *family, const void *val,
+                          size_t len, const char *reason, char *why);
+
+/* Switch id to model `to` (its state mapped), or with trial = true adopt
+ * its trial (tm_rt_trial_stop); its record as it was is kept under its
+ * rollout key in the same commit. Errors: TM_ERR_UNKNOWN_ACTOR, those of
+ * tm_rt_set_model / tm_rt_trial_stop, store errors (nothing changed). */
+int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
+                          bool trial, const char *family, const char *reason,
+                          char *why);
+
+/* Put id back: with to == NULL on the model and state its record kept at
+ * the switch, else on model `to` (its state mapped); the kept record is
+ * deleted in the same commit, which also writes an audit record
+ * "rollback". Errors: TM_ERR_NOT_FOUND (no kept record and no `to`),
+ * TM_ERR_UNKNOWN_ACTOR, those of tm_rt_set_model, store errors. */
+int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
+                          const tm_model_t *to, const char *reason, char *why);
+
 /* Carry out a plan (tm_plan_build on this runtime, not changed since):
  * remove links, kill, change models, spawn, set values, add links - in the
  * runtime, then in the store as ONE batch and one commit. All or nothing:

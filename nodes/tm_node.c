@@ -23,6 +23,7 @@
 #include "tm_mut.h"
 #include "tm_persist.h"
 #include "tm_plugins.h"
+#include "tm_rollout.h"
 #include "tm_rt.h"
 #include "tm_sched.h"
 #include "tm_service.h"
@@ -622,6 +623,17 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
                            n->cfg.audit_days);
         tm_ckpt_audit(n->ckpt, tm_mut_audit(n->mut));
     }
+    tm_rollout_t *rollout = NULL;
+    if (rc == 0) {
+        rc = tm_rollout_open(&rollout, n->rt, n->mut, n->store);
+    }
+    if (rc == 0) {
+        rc = s_add_service(n, tm_rollout_service(rollout));
+        if (rc != 0) {
+            tm_rollout_service(rollout).close(rollout);
+            rollout = NULL;
+        }
+    }
     if (rc == 0) {
         tm_service_t store = {
             .name = "store", .self = n, .stats = s_store_stats};
@@ -643,7 +655,8 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
                                 .stopping = &n->stopping,
                                 .backup = s_backup,
                                 .backup_arg = n,
-                                .data = n->cfg.data};
+                                .data = n->cfg.data,
+                                .rollout = rollout};
     rc = tm_console_srv_open(&console, n->zctx, n->cfg.endpoint, &n->ctx, err,
                              errlen);
     if (rc == 0) {

@@ -5,9 +5,11 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define S_POSITIONAL_MAX 64
 #define S_TICKS_MAX      1000000000000ull /* run --ticks */
@@ -484,6 +486,58 @@ static int s_set_since(s_parse_t *p, const s_opt_t *o, const char *val)
     return 0;
 }
 
+/* rollout --budget RMSE=R,MAPE=M (either or both; each >= 0). */
+static int s_set_budget(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    (void)o;
+    char buf[128];
+    const char *bad = "--budget takes RMSE=R,MAPE=M (either or both, each a "
+                      "number >= 0)";
+    if (strlen(val) >= sizeof buf) {
+        return s_usage(p, bad);
+    }
+    snprintf(buf, sizeof buf, "%s", val);
+    p->cmd->budget_rmse = INFINITY;
+    p->cmd->budget_mape = INFINITY;
+    char *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save), n++) {
+        double v = 0;
+        char *eq = strchr(t, '=');
+        if (eq == NULL || tm_text_parse_f64(eq + 1, &v) != 0 || !(v >= 0) ||
+            !isfinite(v)) {
+            return s_usage(p, bad);
+        }
+        *eq = '\0';
+        if (strcasecmp(t, "rmse") == 0) {
+            p->cmd->budget_rmse = v;
+        } else if (strcasecmp(t, "mape") == 0) {
+            p->cmd->budget_mape = v;
+        } else {
+            return s_usage(p, bad);
+        }
+    }
+    if (n == 0) {
+        return s_usage(p, bad);
+    }
+    p->cmd->has_budget = true;
+    return 0;
+}
+
+static int s_set_to(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    (void)o;
+    if (tm_semver_valid(val) != 0) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "--to takes a version MAJOR.MINOR.PATCH, got '%.40s'", val);
+        return s_usage(p, why);
+    }
+    snprintf(p->cmd->to, sizeof p->cmd->to, "%s", val);
+    return 0;
+}
+
 #define S_U64(f) s_set_u64, offsetof(tm_cmd_t, f), sizeof(((tm_cmd_t *)0)->f)
 
 static const s_opt_t s_opts[] = {
@@ -516,6 +570,15 @@ static const s_opt_t s_opts[] = {
     {"upload", S_U64(upload), 1, UINT64_MAX / 2,
      "--upload takes the number of a staged upload", NULL, TM_CMD_COMPLETE_NONE,
      false},
+    {"canary", S_U64(canary), 1, 100,
+     "--canary takes a percentage of the family's actors (1 to 100)", NULL,
+     TM_CMD_COMPLETE_NONE, false},
+    {"shadow", S_U64(shadow), 1, 1000000,
+     "--shadow takes a number of ticks (1 to 1000000)", NULL,
+     TM_CMD_COMPLETE_NONE, false},
+    {"budget", s_set_budget, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
+     false},
+    {"to", s_set_to, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
 };
 
 #define S_N_OPTS (sizeof s_opts / sizeof s_opts[0])

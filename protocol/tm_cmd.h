@@ -110,6 +110,11 @@ typedef struct {
     uint64_t limit;  /* actors/top/ids --limit; 0 = default */
     uint64_t ticks;  /* run --ticks */
     uint64_t window; /* calibrate --window steps; 0 = every step kept */
+    uint64_t canary; /* rollout --canary percent; 0 = not given (10) */
+    uint64_t shadow; /* rollout --shadow ticks; 0 = not given (100) */
+    bool has_budget; /* rollout --budget RMSE=R,MAPE=M */
+    double budget_rmse, budget_mape; /* INFINITY when not given */
+    char to[TM_CMD_SPEC_MAX + 1];    /* rollback --to VERSION */
     uint64_t upload; /* apply/diff/models load --upload: the staged plant
                         or file (the console sets it after uploading FILE) */
     double interval; /* top --interval seconds */

@@ -65,6 +65,18 @@
     X(FIDELITY, fidelity, message, "fidelity", "",                            \
       TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID TIER", "", "ID high|medium|low|auto", \
       "pin an actor's tier, or let the supervisor choose (auto)")              \
+    X(ROLLOUT, rollout, message, "rollout", "", TM_CMD_F_MUTATES, "FAMILY",   \
+      "canary shadow budget",                                                  \
+      "FAMILY@VERSION [--canary PERCENT] [--shadow TICKS] "                    \
+      "[--budget RMSE=R,MAPE=M]",                                              \
+      "try a version in shadow on a canary subset, then promote it or roll "   \
+      "it back")                                                               \
+    X(ROLLOUT_STATUS, rollout_status, rollout, "rollout status", "", 0,       \
+      "[FAMILY]", "", "[FAMILY]",                                              \
+      "rollouts on this node: stage, canary, scores, decision")                \
+    X(ROLLBACK, rollback, message, "rollback", "", TM_CMD_F_MUTATES, "FAMILY", \
+      "to", "FAMILY [--to VERSION]",                                           \
+      "put a family's actors back on the version before its last rollout")     \
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \

@@ -1,4 +1,5 @@
-/* tm_render_plan: the text of apply and diff (a plan of changes). */
+/* tm_render_plan: the text of apply and diff (a plan of changes) and of
+ * rollout status (a change in stages). */
 #include "tm_render.h"
 
 #include "tm_err.h"
@@ -161,4 +162,49 @@ int tm_render_plant(const tm_plant_t *plant, const char *path, bool json,
         remove(tmp);
     }
     return rc;
+}
+
+static void s_num(char *buf, size_t cap, json_t *v, const char *none)
+{
+    if (json_is_number(v)) {
+        snprintf(buf, cap, "%.4g", json_number_value(v));
+    } else {
+        snprintf(buf, cap, "%s", none);
+    }
+}
+
+void tmi_show_rollout(tm_render_t *r, const char *message, json_t *body,
+                      bool more)
+{
+    (void)message;
+    (void)more;
+    FILE *out = r->out;
+    size_t i;
+    json_t *ro;
+    if (json_array_size(body) == 0) {
+        fprintf(out, "no rollouts on this node\n");
+        return;
+    }
+    fprintf(out, "%-12s %-17s %-11s %-9s %-10s %-19s %s\n", "FAMILY",
+            "VERSIONS", "STAGE", "CANARY", "TICKS", "RMSE / MAPE %",
+            "DECISION");
+    json_array_foreach(body, i, ro)
+    {
+        char versions[64], canary[32], ticks[32], score[64], rb[16], mb[16];
+        char rs[16], ms[16];
+        snprintf(versions, sizeof versions, "%s -> %s", s_str(ro, "from"),
+                 s_str(ro, "to"));
+        snprintf(canary, sizeof canary, "%lld (%lld%%)", s_int(ro, "canary"),
+                 s_int(ro, "canary_pct"));
+        snprintf(ticks, sizeof ticks, "%lld/%lld", s_int(ro, "stage_ticks"),
+                 s_int(ro, "shadow"));
+        s_num(rs, sizeof rs, json_object_get(ro, "rmse"), "-");
+        s_num(ms, sizeof ms, json_object_get(ro, "mape"), "-");
+        s_num(rb, sizeof rb, json_object_get(ro, "budget_rmse"), "any");
+        s_num(mb, sizeof mb, json_object_get(ro, "budget_mape"), "any");
+        snprintf(score, sizeof score, "%s/%s of %s/%s", rs, ms, rb, mb);
+        fprintf(out, "%-12s %-17s %-11s %-9s %-10s %-19s %s\n",
+                s_str(ro, "family"), versions, s_str(ro, "stage"), canary,
+                ticks, score, s_str(ro, "decision"));
+    }
 }

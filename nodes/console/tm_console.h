@@ -15,7 +15,7 @@
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
  * tm_cmd_info.c (help, nodes, stats, version), tm_cmd_models.c (models,
  * models load), tm_cmd_store.c (backup, audit), tm_cmd_plant.c (apply,
- * diff, export).
+ * diff, export), tm_cmd_rollout.c (rollout, rollout status, rollback).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
 #define TM_CONSOLE_H_INCLUDED
@@ -62,8 +62,9 @@ int tm_reply_done(tm_reply_t *rep);
 /* The body's bytes (NULL when none or on error). */
 const uint8_t *tm_reply_bytes(const tm_reply_t *rep, size_t *len);
 
-typedef struct tm_mesh tm_mesh_t;   /* nodes/tm_mesh.h */
-typedef struct tm_telem tm_telem_t; /* nodes/tm_telem.h */
+typedef struct tm_mesh tm_mesh_t;       /* nodes/tm_mesh.h */
+typedef struct tm_telem tm_telem_t;     /* nodes/tm_telem.h */
+typedef struct tm_rollout tm_rollout_t; /* nodes/tm_rollout.h */
 
 /* What the node gives its handlers (pointers stay valid while it runs). */
 typedef struct {
@@ -88,6 +89,8 @@ typedef struct {
     /* The data directory (model plugins live in its plugins folder); NULL:
      * models load is not offered. */
     const char *data;
+    /* Rollouts of model versions; NULL: not offered (unit tests). */
+    tm_rollout_t *rollout;
 } tm_console_ctx_t;
 
 /* An answer that comes after the handler returned (from another node):

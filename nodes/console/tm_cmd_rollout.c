@@ -1,0 +1,102 @@
+/* Console handlers: rollout, rollout status, rollback (nodes/tm_rollout). */
+#include "tm_console.h"
+
+#include "tm_err.h"
+#include "tm_rollout.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* FAMILY@VERSION into its parts. */
+static int s_spec(const char *spec, char *family, char *version, size_t cap)
+{
+    const char *at = strchr(spec, '@');
+    if (at == NULL || at == spec || (size_t)(at - spec) >= cap ||
+        strlen(at + 1) >= cap) {
+        return TM_ERR_USAGE;
+    }
+    memcpy(family, spec, (size_t)(at - spec));
+    family[at - spec] = '\0';
+    snprintf(version, cap, "%s", at + 1);
+    return 0;
+}
+
+int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    char family[TM_CMD_SPEC_MAX + 1];
+    char version[TM_CMD_SPEC_MAX + 1];
+    char why[TM_ROLLOUT_WHY_MAX];
+    if (ctx->rollout == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "rollouts are not served here");
+    }
+    if (s_spec(cmd->model, family, version, sizeof family) != 0) {
+        return tm_reply_error(rep, TM_ERR_USAGE,
+                              "rollout: give FAMILY@VERSION, got '%s'",
+                              cmd->model);
+    }
+    tm_rollout_opts_t o = {
+        .canary = cmd->canary ? (uint32_t)cmd->canary : 10,
+        .shadow = cmd->shadow ? cmd->shadow : 100,
+        .rmse = cmd->has_budget ? cmd->budget_rmse : INFINITY,
+        .mape = cmd->has_budget ? cmd->budget_mape : INFINITY};
+    size_t canary = 0, total = 0;
+    int rc = tm_rollout_start(ctx->rollout, family, version, &o, &canary,
+                              &total, why);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "%s", why);
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_str(b, "family", family);
+    tm_body_kv_str(b, "to", version);
+    tm_body_kv_u64(b, "canary", canary);
+    tm_body_kv_u64(b, "actors", total);
+    tm_body_kv_u64(b, "shadow", o.shadow);
+    tm_body_end(b);
+    tm_reply_msg(rep,
+                 "rollout of %s@%s: shadow on %zu of %zu actors for %llu "
+                 "ticks (see rollout status)",
+                 family, version, canary, total, (unsigned long long)o.shadow);
+    return tm_reply_done(rep);
+}
+
+int tmi_cmd_rollout_status(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_reply_t *rep = req->rep;
+    if (ctx->rollout == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "rollouts are not served here");
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_rollout_pack(ctx->rollout,
+                    req->cmd->model[0] != '\0' ? req->cmd->model : NULL, b);
+    return tm_reply_done(rep);
+}
+
+int tmi_cmd_rollback(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    char why[TM_ROLLOUT_WHY_MAX];
+    size_t n = 0;
+    if (ctx->rollout == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "rollouts are not served here");
+    }
+    int rc = tm_rollout_rollback(ctx->rollout, cmd->model,
+                                 cmd->to[0] != '\0' ? cmd->to : NULL, &n, why);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "%s", why);
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_str(b, "family", cmd->model);
+    tm_body_kv_u64(b, "moved", n);
+    tm_body_end(b);
+    tm_reply_msg(rep, "rolled %s back: %zu actors moved", cmd->model, n);
+    return tm_reply_done(rep);
+}

@@ -1,0 +1,758 @@
+/* tm_rollout: versioned rollout and rollback of a family (see
+ * tm_rollout.h). */
+#include "tm_rollout.h"
+
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_models.h"
+#include "tm_wire.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX 16u /* families with a rollout record */
+
+typedef enum { S_SHADOW, S_CANARY, S_DONE, S_ROLLED_BACK } s_stage_t;
+
+static const char *const s_stage_name[] = {"shadow", "canary", "done",
+                                           "rolled-back"};
+
+typedef struct {
+    char family[TM_MODEL_NAME_MAX + 1];
+    char from[TM_MODEL_NAME_MAX + 1];
+    char to[TM_MODEL_NAME_MAX + 1];
+    tm_rollout_opts_t o;
+    s_stage_t stage;
+    uint64_t started, stage_tick;
+    char (*canary)[TM_ID_MAX + 1];
+    size_t n_canary;
+    size_t total;
+    double rmse, mape; /* worst scores of the canary */
+    char worst[TM_MODEL_NAME_MAX + 1];
+    char decision[TM_ROLLOUT_WHY_MAX];
+} s_ro_t;
+
+struct tm_rollout {
+    tm_rt_t *rt;
+    tm_mut_t *mut;
+    tm_store_t *store;
+    s_ro_t ro[S_MAX];
+    size_t n;
+};
+
+static int s_why(char *why, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_why(char *why, int rc, const char *fmt, ...)
+{
+    if (why != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, TM_ROLLOUT_WHY_MAX, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static s_ro_t *s_find(tm_rollout_t *r, const char *family)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->ro[i].family, family) == 0) {
+            return &r->ro[i];
+        }
+    }
+    return NULL;
+}
+
+static bool s_active(const s_ro_t *ro)
+{
+    return ro->stage == S_SHADOW || ro->stage == S_CANARY;
+}
+
+/* ---- the durable record ------------------------------------------------- */
+
+static void s_pack_budget(msgpack_packer *pk, const char *key, double v)
+{
+    tm_wire_pack_str(pk, key);
+    if (isfinite(v)) {
+        msgpack_pack_double(pk, v);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
+
+/* Commit ro's record with an audit record saying reason. */
+static int s_save(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
+                  char *why)
+{
+    tm_wire_buf_t w;
+    tm_wire_buf_init(&w);
+    msgpack_packer *pk = &w.pk;
+    msgpack_pack_map(pk, 11);
+    tm_wire_pack_kv_str(pk, "family", ro->family);
+    tm_wire_pack_kv_str(pk, "from", ro->from);
+    tm_wire_pack_kv_str(pk, "to", ro->to);
+    tm_wire_pack_kv_u64(pk, "canary_pct", ro->o.canary);
+    tm_wire_pack_kv_u64(pk, "shadow", ro->o.shadow);
+    s_pack_budget(pk, "rmse", ro->o.rmse);
+    s_pack_budget(pk, "mape", ro->o.mape);
+    tm_wire_pack_kv_str(pk, "stage", s_stage_name[ro->stage]);
+    tm_wire_pack_kv_u64(pk, "started", ro->started);
+    tm_wire_pack_kv_str(pk, "decision", ro->decision);
+    tm_wire_pack_str(pk, "canary");
+    msgpack_pack_array(pk, ro->n_canary);
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_wire_pack_str(pk, ro->canary[i]);
+    }
+    int rc = tm_wire_buf_ok(&w);
+    if (rc == 0) {
+        char w2[TM_MUT_WHY_MAX];
+        rc = tm_mut_rollout_record(r->mut, ro->family, w.sbuf.data, w.sbuf.size,
+                                   reason, w2);
+        if (rc != 0) {
+            s_why(why, rc, "%s", w2);
+        }
+    }
+    tm_wire_buf_destroy(&w);
+    return rc;
+}
+
+static int s_str(const msgpack_object *o, const char *key, char *out,
+                 size_t cap)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    if (tm_wire_get_str(o, key, &s, &n) != 0 || n >= cap) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static double s_budget(const msgpack_object *o, const char *key)
+{
+    double v = INFINITY;
+    return tm_wire_get_f64(o, key, &v) == 0 ? v : INFINITY;
+}
+
+/* A record read back into ro. */
+static int s_decode(const void *val, size_t len, s_ro_t *ro)
+{
+    msgpack_zone zone;
+    msgpack_object o;
+    char stage[16];
+    uint64_t pct = 0;
+    if (!msgpack_zone_init(&zone, 1024)) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tm_wire_unpack(val, len, NULL, &zone, &o);
+    rc = rc ? rc : s_str(&o, "family", ro->family, sizeof ro->family);
+    rc = rc ? rc : s_str(&o, "from", ro->from, sizeof ro->from);
+    rc = rc ? rc : s_str(&o, "to", ro->to, sizeof ro->to);
+    rc = rc ? rc : s_str(&o, "stage", stage, sizeof stage);
+    rc = rc ? rc : s_str(&o, "decision", ro->decision, sizeof ro->decision);
+    rc = rc ? rc : tm_wire_get_u64(&o, "canary_pct", &pct);
+    rc = rc ? rc : tm_wire_get_u64(&o, "shadow", &ro->o.shadow);
+    rc = rc ? rc : tm_wire_get_u64(&o, "started", &ro->started);
+    const msgpack_object *c = rc ? NULL : tm_wire_map_get(&o, "canary");
+    if (rc == 0 &&
+        (c == NULL || c->type != MSGPACK_OBJECT_ARRAY || pct > 100)) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
+    ro->o.canary = (uint32_t)pct;
+    ro->o.rmse = rc ? INFINITY : s_budget(&o, "rmse");
+    ro->o.mape = rc ? INFINITY : s_budget(&o, "mape");
+    ro->stage = S_ROLLED_BACK;
+    for (int s = 0; rc == 0 && s < 4; s++) {
+        if (strcmp(stage, s_stage_name[s]) == 0) {
+            ro->stage = (s_stage_t)s;
+        }
+    }
+    if (rc == 0 && c->via.array.size > 0) {
+        ro->canary = calloc(c->via.array.size, sizeof *ro->canary);
+        rc = ro->canary == NULL ? TM_ERR_NOMEM : 0;
+    }
+    for (uint32_t i = 0; rc == 0 && i < c->via.array.size; i++) {
+        const msgpack_object *e = &c->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_STR || e->via.str.size > TM_ID_MAX) {
+            rc = TM_ERR_STORE_CORRUPT;
+            break;
+        }
+        memcpy(ro->canary[i], e->via.str.ptr, e->via.str.size);
+        ro->canary[i][e->via.str.size] = '\0';
+        ro->n_canary = i + 1;
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* ---- the family's actors ----------------------------------------------- */
+
+typedef struct {
+    const char *family;
+    const char *skip_version; /* NULL: every version */
+    char (*ids)[TM_ID_MAX + 1];
+    size_t n, cap;
+    int rc;
+} s_ids_t;
+
+static int s_collect(const tm_rt_actor_t *a, void *arg)
+{
+    s_ids_t *c = arg;
+    if (strcmp(a->model->family, c->family) != 0 ||
+        (c->skip_version != NULL &&
+         strcmp(a->model->version, c->skip_version) == 0)) {
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        void *p = realloc(c->ids, cap * sizeof *c->ids);
+        if (p == NULL) {
+            c->rc = TM_ERR_NOMEM;
+            return 1;
+        }
+        c->ids = p;
+        c->cap = cap;
+    }
+    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", a->id);
+    return 0;
+}
+
+/* FNV-1a of an id: the canary's order, the same on every run. */
+static uint64_t s_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h;
+}
+
+static int s_by_hash(const void *a, const void *b)
+{
+    uint64_t ha = s_hash(a), hb = s_hash(b);
+    return ha < hb ? -1 : ha > hb ? 1 : strcmp(a, b);
+}
+
+/* The model of family@version at a's tier. */
+static const tm_model_t *s_target(const tm_rt_actor_t *a, const char *version)
+{
+    const tm_model_t *m = NULL;
+    return tm_models_find(a->model->family, version, a->model->fidelity, &m) ==
+                   0
+               ? m
+               : NULL;
+}
+
+/* Whether the catalog has family@version (at any tier). */
+static bool s_version_known(const char *family, const char *version)
+{
+    const tm_model_t *m = NULL;
+    for (int t = 0; t < TM_FIDELITY_COUNT; t++) {
+        if (tm_models_find(family, version, (tm_fidelity_t)t, &m) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+/* Every actor of the collected list has the new version at its tier. */
+static int s_check_tiers(tm_rollout_t *r, const s_ids_t *c, const char *family,
+                         const char *version, char *why)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        tm_rt_actor_t a;
+        if (tm_rt_get(r->rt, c->ids[i], &a) == 0 &&
+            s_target(&a, version) == NULL) {
+            return s_why(why, TM_ERR_UNKNOWN_FIDELITY,
+                         "%s@%s has no %s tier, which %s runs", family, version,
+                         tm_fidelity_name(a.model->fidelity), c->ids[i]);
+        }
+    }
+    return 0;
+}
+
+/* The slot for family's record: its old one, or a new one. */
+static s_ro_t *s_slot(tm_rollout_t *r, const char *family)
+{
+    s_ro_t *ro = s_find(r, family);
+    if (ro == NULL && r->n < S_MAX) {
+        ro = &r->ro[r->n++];
+    }
+    if (ro != NULL) {
+        free(ro->canary);
+        memset(ro, 0, sizeof *ro);
+    }
+    return ro;
+}
+
+int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
+                     const tm_rollout_opts_t *o, size_t *canary, size_t *total,
+                     char *why)
+{
+    int rc = 0;
+    if (!s_version_known(family, version)) {
+        return s_why(why, TM_ERR_UNKNOWN_VERSION,
+                     "no model %s@%s in the catalog", family, version);
+    }
+    s_ro_t *old = s_find(r, family);
+    if (old != NULL && s_active(old)) {
+        return s_why(why, TM_ERR_BUSY,
+                     "a rollout of %s to %s is in its %s stage; wait or "
+                     "`rollback %s`",
+                     family, old->to, s_stage_name[old->stage], family);
+    }
+    s_ids_t c = {.family = family, .skip_version = version};
+    tm_rt_foreach(r->rt, s_collect, &c);
+    rc = c.rc;
+    if (rc == 0 && c.n == 0) {
+        rc = s_why(why, TM_ERR_NOT_FOUND,
+                   "no actor of %s on this node runs another version than %s",
+                   family, version);
+    }
+    rc = rc ? rc : s_check_tiers(r, &c, family, version, why);
+    s_ro_t *ro = rc ? NULL : s_slot(r, family);
+    if (rc == 0 && ro == NULL) {
+        rc = s_why(why, TM_ERR_TOO_BIG, "rollouts of %u families are kept",
+                   S_MAX);
+    }
+    if (rc != 0) {
+        free(c.ids);
+        return rc;
+    }
+    qsort(c.ids, c.n, sizeof *c.ids, s_by_hash);
+    size_t n = (c.n * o->canary + 99) / 100;
+    tm_rt_actor_t a;
+    tm_rt_get(r->rt, c.ids[0], &a);
+    snprintf(ro->family, sizeof ro->family, "%s", family);
+    snprintf(ro->from, sizeof ro->from, "%s", a.model->version);
+    snprintf(ro->to, sizeof ro->to, "%s", version);
+    ro->o = *o;
+    ro->stage = S_SHADOW;
+    ro->started = ro->stage_tick = tm_rt_tick(r->rt);
+    ro->canary = c.ids; /* the first n, in hash order */
+    ro->n_canary = n > 0 ? n : 1;
+    ro->total = c.n;
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_get(r->rt, ro->canary[i], &a);
+        tm_rt_trial_start(r->rt, ro->canary[i], s_target(&a, version));
+    }
+    char reason[TM_ROLLOUT_WHY_MAX];
+    snprintf(ro->decision, sizeof ro->decision,
+             "shadow on %zu of %zu actors for %llu ticks", ro->n_canary, c.n,
+             (unsigned long long)o->shadow);
+    snprintf(reason, sizeof reason, "%s %s -> %s: %s", family, ro->from,
+             version, ro->decision);
+    rc = s_save(r, ro, reason, why);
+    if (rc != 0) {
+        for (size_t i = 0; i < ro->n_canary; i++) {
+            tm_rt_trial_stop(r->rt, ro->canary[i], false);
+        }
+        ro->stage = S_ROLLED_BACK;
+        return rc;
+    }
+    tm_log(TM_LOG_INFO, "rollout: %s", reason);
+    *canary = ro->n_canary;
+    *total = c.n;
+    return 0;
+}
+
+/* ---- stages ------------------------------------------------------------- */
+
+/* Stop the trials, put the switched canary actors back, save the
+ * decision. */
+static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
+{
+    char why[TM_MUT_WHY_MAX];
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_trial_stop(r->rt, ro->canary[i], false);
+        if (ro->stage == S_CANARY &&
+            tm_mut_rollout_revert(r->mut, ro->canary[i], ro->family, NULL,
+                                  decision, why) != 0) {
+            tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->canary[i], why);
+        }
+    }
+    ro->stage = S_ROLLED_BACK;
+    snprintf(ro->decision, sizeof ro->decision, "rolled back: %s", decision);
+    char reason[TM_ROLLOUT_WHY_MAX];
+    snprintf(reason, sizeof reason, "%s %s -> %s: %s", ro->family, ro->from,
+             ro->to, ro->decision);
+    tm_log(TM_LOG_WARN, "rollout: %s", reason);
+    if (s_save(r, ro, reason, why) != 0) {
+        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
+    }
+}
+
+/* Shadow stage: a failed trial rolls back at once; at the end of the
+ * stage the worst scores decide. */
+static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
+{
+    char d[TM_ROLLOUT_WHY_MAX];
+    ro->rmse = ro->mape = 0.0;
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_trial_t t;
+        if (tm_rt_trial_get(r->rt, ro->canary[i], &t) != 0) {
+            continue; /* killed since */
+        }
+        if (t.failed) {
+            snprintf(d, sizeof d, "%s@%s on %s failed at tick %llu (%s)",
+                     ro->family, ro->to, ro->canary[i],
+                     (unsigned long long)t.failed_at,
+                     tm_step_status_name(t.status));
+            s_roll_back(r, ro, d);
+            return;
+        }
+        for (uint32_t j = 0; j < t.n_outputs; j++) {
+            if (t.rmse[j] > ro->rmse || t.mape[j] > ro->mape) {
+                snprintf(ro->worst, sizeof ro->worst, "%s",
+                         t.model->outputs[j].name);
+            }
+            ro->rmse = fmax(ro->rmse, t.rmse[j]);
+            ro->mape = fmax(ro->mape, t.mape[j]);
+        }
+    }
+    if (tick < ro->stage_tick + ro->o.shadow) {
+        return;
+    }
+    if (ro->rmse > ro->o.rmse || ro->mape > ro->o.mape) {
+        snprintf(d, sizeof d,
+                 "over budget: RMSE %.6g (budget %.6g), MAPE %.4g %% (budget "
+                 "%.4g %%), worst output %s",
+                 ro->rmse, ro->o.rmse, ro->mape, ro->o.mape, ro->worst);
+        s_roll_back(r, ro, d);
+        return;
+    }
+    char why[TM_MUT_WHY_MAX];
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        if (tm_mut_rollout_switch(r->mut, ro->canary[i], NULL, true, ro->family,
+                                  "canary of the rollout", why) != 0) {
+            tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->canary[i], why);
+        }
+    }
+    ro->stage = S_CANARY;
+    ro->stage_tick = tick;
+    snprintf(ro->decision, sizeof ro->decision,
+             "within budget (RMSE %.6g, MAPE %.4g %%): %zu canary actors "
+             "switched",
+             ro->rmse, ro->mape, ro->n_canary);
+    snprintf(d, sizeof d, "%s %s -> %s: %s", ro->family, ro->from, ro->to,
+             ro->decision);
+    tm_log(TM_LOG_INFO, "rollout: %s", d);
+    if (s_save(r, ro, d, why) != 0) {
+        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
+    }
+}
+
+/* Canary stage: a fault or a fallback among the switched actors rolls
+ * back; at the end of the stage every other actor switches. */
+static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
+{
+    char d[TM_ROLLOUT_WHY_MAX];
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_actor_t a;
+        if (tm_rt_get(r->rt, ro->canary[i], &a) != 0) {
+            continue;
+        }
+        if (a.sup.degraded || a.health.last_fault > ro->stage_tick) {
+            snprintf(d, sizeof d, "%s faulted at tick %llu on %s@%s",
+                     ro->canary[i], (unsigned long long)a.health.last_fault,
+                     ro->family, ro->to);
+            s_roll_back(r, ro, d);
+            return;
+        }
+    }
+    if (tick < ro->stage_tick + ro->o.shadow) {
+        return;
+    }
+    s_ids_t c = {.family = ro->family, .skip_version = ro->to};
+    tm_rt_foreach(r->rt, s_collect, &c);
+    char why[TM_MUT_WHY_MAX];
+    size_t moved = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        tm_rt_actor_t a;
+        const tm_model_t *m = NULL;
+        if (tm_rt_get(r->rt, c.ids[i], &a) == 0 &&
+            (m = s_target(&a, ro->to)) != NULL &&
+            tm_mut_rollout_switch(r->mut, c.ids[i], m, false, ro->family,
+                                  "promoted by the rollout", why) == 0) {
+            moved++;
+        } else {
+            tm_log(TM_LOG_WARN, "rollout: %s not switched: %s", c.ids[i],
+                   m == NULL ? "no such tier" : why);
+        }
+    }
+    free(c.ids);
+    ro->stage = S_DONE;
+    snprintf(ro->decision, sizeof ro->decision,
+             "promoted: %zu more actors switched after %llu healthy canary "
+             "ticks",
+             moved, (unsigned long long)ro->o.shadow);
+    snprintf(d, sizeof d, "%s %s -> %s: %s", ro->family, ro->from, ro->to,
+             ro->decision);
+    tm_log(TM_LOG_INFO, "rollout: %s", d);
+    if (s_save(r, ro, d, why) != 0) {
+        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
+    }
+}
+
+static void s_after_tick(void *self, uint64_t tick)
+{
+    tm_rollout_t *r = self;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->ro[i].stage == S_SHADOW) {
+            s_shadow(r, &r->ro[i], tick);
+        } else if (r->ro[i].stage == S_CANARY) {
+            s_canary(r, &r->ro[i], tick);
+        }
+    }
+}
+
+/* ---- rollback ----------------------------------------------------------- */
+
+typedef struct {
+    char prefix[TM_MUT_ROLLOUT_KEY_MAX];
+    s_ids_t ids;
+} s_kept_t;
+
+/* The ids whose record before a switch is kept (keys prefix + id). */
+static int s_kept_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                     void *arg)
+{
+    (void)val;
+    (void)vlen;
+    s_kept_t *k = arg;
+    size_t pre = strlen(k->prefix);
+    if (klen <= pre || klen - pre > TM_ID_MAX ||
+        memcmp(key, k->prefix, pre) != 0) {
+        return 0;
+    }
+    char id[TM_ID_MAX + 1];
+    memcpy(id, (const char *)key + pre, klen - pre);
+    id[klen - pre] = '\0';
+    s_ids_t *c = &k->ids;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        void *p = realloc(c->ids, cap * sizeof *c->ids);
+        if (p == NULL) {
+            c->rc = TM_ERR_NOMEM;
+            return 1;
+        }
+        c->ids = p;
+        c->cap = cap;
+    }
+    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", id);
+    return 0;
+}
+
+/* Move the family's actors back; *n gets how many moved. */
+static int s_revert_all(tm_rollout_t *r, const char *family, const char *to,
+                        const char *reason, size_t *n, char *why)
+{
+    s_kept_t k = {0};
+    snprintf(k.prefix, sizeof k.prefix, "%s%s/prev/", TM_MUT_ROLLOUT_KEY,
+             family);
+    int rc = tm_store_foreach(r->store, TM_DB_CATALOG, s_kept_cb, &k);
+    rc = rc ? rc : k.ids.rc;
+    s_ids_t others = {.family = family, .skip_version = to};
+    if (rc == 0 && to != NULL) {
+        tm_rt_foreach(r->rt, s_collect, &others);
+        rc = others.rc;
+    }
+    char w[TM_MUT_WHY_MAX];
+    for (size_t i = 0; rc == 0 && i < k.ids.n; i++) {
+        /* kept records: their version and state as of the switch */
+        tm_rt_actor_t a;
+        if (tm_rt_get(r->rt, k.ids.ids[i], &a) == 0 &&
+            tm_mut_rollout_revert(r->mut, k.ids.ids[i], family, NULL, reason,
+                                  w) == 0) {
+            (*n)++;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < others.n; i++) {
+        tm_rt_actor_t a;
+        const tm_model_t *m = NULL;
+        if (tm_rt_get(r->rt, others.ids[i], &a) != 0 ||
+            strcmp(a.model->version, to) == 0) {
+            continue; /* put back above */
+        }
+        m = s_target(&a, to);
+        rc = m == NULL
+                 ? s_why(why, TM_ERR_UNKNOWN_FIDELITY,
+                         "%s@%s has no %s tier, which %s runs", family, to,
+                         tm_fidelity_name(a.model->fidelity), others.ids[i])
+                 : tm_mut_rollout_revert(r->mut, others.ids[i], family, m,
+                                         reason, w);
+        if (rc == 0) {
+            (*n)++;
+        } else if (m != NULL) {
+            s_why(why, rc, "%s", w);
+        }
+    }
+    free(k.ids.ids);
+    free(others.ids);
+    return rc;
+}
+
+int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
+                        size_t *n, char *why)
+{
+    *n = 0;
+    s_ro_t *ro = s_find(r, family);
+    if (to != NULL && !s_version_known(family, to)) {
+        return s_why(why, TM_ERR_UNKNOWN_VERSION,
+                     "no model %s@%s in the catalog", family, to);
+    }
+    if (ro == NULL && to == NULL) {
+        return s_why(why, TM_ERR_NOT_FOUND,
+                     "no rollout of %s on this node; `rollback %s --to "
+                     "VERSION` moves its actors to a version",
+                     family, family);
+    }
+    char reason[TM_ROLLOUT_WHY_MAX];
+    snprintf(reason, sizeof reason, "operator's rollback%s%s", to ? " to " : "",
+             to ? to : "");
+    if (ro != NULL && s_active(ro)) {
+        size_t switched = ro->stage == S_CANARY ? ro->n_canary : 0;
+        s_roll_back(r, ro, reason);
+        *n = switched;
+    }
+    int rc = s_revert_all(r, family, to, reason, n, why);
+    if (rc == 0 && ro != NULL && ro->stage != S_ROLLED_BACK) {
+        ro->stage = S_ROLLED_BACK;
+        snprintf(ro->decision, sizeof ro->decision,
+                 "rolled back: %s, %zu actors", reason, *n);
+        char line[TM_ROLLOUT_WHY_MAX];
+        snprintf(line, sizeof line, "%s %s -> %s: %s", family, ro->from, ro->to,
+                 ro->decision);
+        rc = s_save(r, ro, line, why);
+    }
+    tm_log(TM_LOG_INFO, "rollout: %s: %s, %zu actors moved", family, reason,
+           *n);
+    return rc;
+}
+
+/* ---- status, open, service --------------------------------------------- */
+
+static void s_kv_budget(tm_body_t *b, const char *key, double v)
+{
+    if (isfinite(v)) {
+        tm_body_kv_f64(b, key, v);
+    } else {
+        tm_body_kv_nil(b, key);
+    }
+}
+
+void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b)
+{
+    uint64_t now = tm_rt_tick(r->rt);
+    tm_body_array(b);
+    for (size_t i = 0; i < r->n; i++) {
+        const s_ro_t *ro = &r->ro[i];
+        if (family != NULL && strcmp(family, ro->family) != 0) {
+            continue;
+        }
+        tm_body_map(b);
+        tm_body_kv_str(b, "family", ro->family);
+        tm_body_kv_str(b, "from", ro->from);
+        tm_body_kv_str(b, "to", ro->to);
+        tm_body_kv_str(b, "stage", s_stage_name[ro->stage]);
+        tm_body_kv_u64(b, "canary", ro->n_canary);
+        tm_body_kv_u64(b, "canary_pct", ro->o.canary);
+        tm_body_kv_u64(b, "shadow", ro->o.shadow);
+        tm_body_kv_u64(b, "stage_ticks",
+                       s_active(ro) ? now - ro->stage_tick : 0);
+        s_kv_budget(b, "budget_rmse", ro->o.rmse);
+        s_kv_budget(b, "budget_mape", ro->o.mape);
+        tm_body_kv_f64(b, "rmse", ro->rmse);
+        tm_body_kv_f64(b, "mape", ro->mape);
+        tm_body_kv_str(b, "decision", ro->decision);
+        tm_body_end(b);
+    }
+    tm_body_end(b);
+}
+
+static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                     void *arg)
+{
+    tm_rollout_t *r = arg;
+    size_t pre = strlen(TM_MUT_ROLLOUT_KEY);
+    if (klen <= pre || memcmp(key, TM_MUT_ROLLOUT_KEY, pre) != 0 ||
+        memchr((const char *)key + pre, '/', klen - pre) != NULL) {
+        return 0; /* another kind of record, or an actor's kept record */
+    }
+    if (r->n == S_MAX) {
+        return 0;
+    }
+    s_ro_t *ro = &r->ro[r->n];
+    memset(ro, 0, sizeof *ro);
+    if (s_decode(val, vlen, ro) != 0) {
+        free(ro->canary);
+        tm_log(TM_LOG_ERROR, "rollout: a damaged rollout record (%.*s)",
+               (int)klen, (const char *)key);
+        return 0;
+    }
+    r->n++;
+    return 0;
+}
+
+/* A rollout that was in its shadow or canary stage when the node stopped
+ * starts that stage again: trials are not kept, switches are. */
+static void s_resume(tm_rollout_t *r, s_ro_t *ro)
+{
+    ro->stage_tick = tm_rt_tick(r->rt);
+    for (size_t i = 0; ro->stage == S_SHADOW && i < ro->n_canary; i++) {
+        tm_rt_actor_t a;
+        if (tm_rt_get(r->rt, ro->canary[i], &a) == 0) {
+            tm_rt_trial_start(r->rt, ro->canary[i], s_target(&a, ro->to));
+        }
+    }
+    tm_log(TM_LOG_INFO, "rollout: %s %s -> %s: %s stage started again",
+           ro->family, ro->from, ro->to, s_stage_name[ro->stage]);
+}
+
+int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
+                    tm_store_t *store)
+{
+    tm_rollout_t *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    r->rt = rt;
+    r->mut = mut;
+    r->store = store;
+    int rc = tm_store_foreach(store, TM_DB_CATALOG, s_load_cb, r);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (s_active(&r->ro[i])) {
+            s_resume(r, &r->ro[i]);
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+static void s_close(void *self)
+{
+    tm_rollout_t *r = self;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->ro[i].canary);
+    }
+    free(r);
+}
+
+tm_service_t tm_rollout_service(tm_rollout_t *r)
+{
+    return (tm_service_t){.name = "rollout",
+                          .self = r,
+                          .after_tick = s_after_tick,
+                          .close = s_close};
+}

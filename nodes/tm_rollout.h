@@ -1,0 +1,71 @@
+/* tm_rollout: versioned rollout and rollback of a model family on this
+ * node (a service; docs/architecture.md, "Rollouts").
+ *
+ * `rollout FAMILY@VERSION`: the new version runs in shadow on a canary
+ * subset of the family's actors (tm_rt_trial: same inputs, its outputs
+ * linked to nothing), scored against the live version (RMSE and MAPE per
+ * output). A trial that fails, or scores over the budget, rolls the
+ * rollout back (nothing changed but the trials). Within the budget after
+ * `shadow` ticks, the canary actors switch to the new version (stage
+ * canary); after `shadow` more ticks without a fault or fallback among
+ * them, every other actor of the family switches (done). A fault among
+ * the switched canary actors rolls them back. `rollback FAMILY` puts
+ * every actor the last rollout switched back on its version and state as
+ * of its switch. Every switch, every stage and the decision are
+ * committed through the mutation path with their audit records; a node
+ * that restarts in the middle of a rollout starts its stage again.
+ *
+ * Threading: control thread only.
+ */
+#ifndef TM_ROLLOUT_H_INCLUDED
+#define TM_ROLLOUT_H_INCLUDED
+
+#include "tm_body.h"
+#include "tm_mut.h"
+#include "tm_rt.h"
+#include "tm_service.h"
+#include "tm_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_ROLLOUT_WHY_MAX 512u
+
+typedef struct tm_rollout tm_rollout_t;
+
+typedef struct {
+    uint32_t canary; /* percent of the family's actors, 1..100 */
+    uint64_t shadow; /* ticks of each stage */
+    double rmse;     /* budget per output; INFINITY: none */
+    double mape;     /* percent; INFINITY: none */
+} tm_rollout_opts_t;
+
+/* Open, picking up the rollouts in progress from the store (their stage
+ * starts again). Errors: TM_ERR_NOMEM, store errors. */
+int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
+                    tm_store_t *store);
+
+tm_service_t tm_rollout_service(tm_rollout_t *r);
+
+/* Start rolling family out to version. *canary and *total get the actors
+ * in the canary and in the family. Errors (with why): TM_ERR_UNKNOWN_MODEL
+ * / UNKNOWN_VERSION / UNKNOWN_FIDELITY (the version lacks a tier an actor
+ * runs), TM_ERR_NOT_FOUND (no actor of the family runs another version),
+ * TM_ERR_BUSY (a rollout of the family is in progress), store errors. */
+int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
+                     const tm_rollout_opts_t *o, size_t *canary, size_t *total,
+                     char *why);
+
+/* Roll family back: a rollout in progress is stopped and its switched
+ * actors put back; after a finished one, every actor it switched. With
+ * `to` (a version, may be NULL), every actor of the family not on it
+ * moves to it (its state as of the switch when it was switched from
+ * there, else mapped). *n gets the actors moved. Errors: TM_ERR_NOT_FOUND
+ * (nothing to roll back), those of the moves. */
+int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
+                        size_t *n, char *why);
+
+/* The rollouts (of family, or all when NULL) as an array of maps. */
+void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b);
+
+#endif

@@ -1,0 +1,105 @@
+# rollout: versioned rollout and rollback of a plugin family through the
+# real console (flaky@1.0.0 -> 2.0.0, tests/plugins). A bad version (its
+# state diverges) is tried in shadow on a canary and rolled back
+# automatically: no actor changes version and no NaN reaches any actor or
+# a coupled neighbour; a version over its error budget is rolled back; a
+# good one is promoted stage by stage to every actor, and `rollback` puts
+# them back on 1.0.0; a rollout interrupted by kill -9 resumes its stage
+# after the restart; the audit log tells each story.
+# Needs TM_PLUGIN_DIR (the built tests/plugins).
+. "$(dirname "$0")/lib.sh"
+
+PD=${TM_PLUGIN_DIR:?TM_PLUGIN_DIR must name the built test plugins}
+j() { tmc --json "$@"; }
+stage() { j rollout status flaky | jget '.[0].stage'; }
+n_on() { j actors --model "flaky@$1" | "$IT_BIN" count; }
+# no NaN or inf in any output of the f and o actors
+all_finite() {
+    local id v
+    for id in $(seq -f 'f%g' 0 9) $(seq -f 'o%g' 0 9); do
+        v=$(j inspect "$id" | jget .outputs)
+        case $v in *nan* | *inf* | *NaN* | *null*) fail "$1: $id outputs $v" ;; esac
+    done
+    ok
+}
+
+start_node r --checkpoint 5
+expect_ok tmc models load "$PD/flaky1.so"
+expect_ok tmc models load "$PD/flaky2.so"
+# ten flaky actors following u = 1, each read by an oscillator
+expect_ok tmc spawn-many f 10 --model flaky@1.0.0 --param diverge_from=8
+for i in $(seq 0 9); do
+    tmc set "f$i" u=1 >/dev/null || fail "set f$i"
+    tmc spawn "o$i" --model oscillator >/dev/null || fail "spawn o$i"
+    tmc link "f$i.y" "o$i.fl" >/dev/null || fail "link f$i"
+done
+ok
+expect_fail 2 "--canary takes a percentage" tmc rollout flaky@2.0.0 --canary 0
+expect_fail 2 "--budget takes RMSE=R,MAPE=M" tmc rollout flaky@2.0.0 --budget x
+expect_fail 1 "no model flaky@9.0.0 in the catalog" tmc rollout flaky@9.0.0
+expect_fail 1 "no rollout of flaky on this node" tmc rollback flaky
+
+# ---- a bad version: its trial fails in shadow, rolled back ------------------
+expect_ok tmc rollout flaky@2.0.0 --canary 20 --shadow 40
+eq "$(j rollout status | jget '.[0].canary')" 2 "20 % of 10: a canary of 2"
+expect_fail 1 "a rollout of flaky to 2.0.0 is in its shadow stage" \
+    tmc rollout flaky@2.0.0
+expect_ok tmc run --ticks 30
+eq "$(stage)" rolled-back "the failed trial rolled the rollout back"
+j rollout status | jget '.[0].decision' | grep -q "failed at tick" ||
+    fail "decision: $(j rollout status)"
+ok
+eq "$(n_on 1.0.0)" 10 "every actor still on 1.0.0"
+all_finite "after the bad rollout"
+eq "$(j audit | "$IT_BIN" count kind=rollout)" 2 "audit: start and rollback"
+
+# ---- over budget: RMSE after 3 ticks of divergence -------------------------
+now=$(j inspect f0 | jget .tick)
+for i in $(seq 0 9); do
+    tmc set "f$i" diverge_from=$((now + 6)) >/dev/null
+done
+expect_ok tmc rollout flaky@2.0.0 --canary 10 --shadow 8 --budget RMSE=0.5
+expect_ok tmc run --ticks 10
+eq "$(stage)" rolled-back "over budget: rolled back"
+j rollout status | jget '.[0].decision' | grep -q "over budget: RMSE" ||
+    fail "decision: $(j rollout status)"
+ok
+eq "$(n_on 1.0.0)" 10 "still on 1.0.0"
+
+# ---- a good version: canary, then everyone; rollback puts them back -------
+for i in $(seq 0 9); do tmc set "f$i" diverge_from=100000 >/dev/null; done
+expect_ok tmc rollout flaky@2.0.0 --canary 30 --shadow 5 --budget RMSE=0.5,MAPE=1
+expect_ok tmc run --ticks 6
+eq "$(stage)" canary "within budget: the canary switched"
+eq "$(n_on 2.0.0)" 3 "three canary actors on 2.0.0"
+expect_ok tmc run --ticks 5
+eq "$(stage)" done "promoted"
+eq "$(n_on 2.0.0)" 10 "every actor on 2.0.0"
+all_finite "after the promotion"
+expect_ok tmc rollback flaky
+eq "$(n_on 1.0.0)" 10 "rollback: every actor back on 1.0.0"
+eq "$(stage)" rolled-back "rollback recorded"
+au=$(tmc audit)
+grep -q "rollout .*flaky@1.0.0/high -> flaky@2.0.0/high  canary of the rollout" <<<"$au" ||
+    fail "audit lacks a canary switch: $au"
+ok
+eq "$(j audit | "$IT_BIN" count kind=rollback)" 10 "audit: ten actors put back"
+expect_ok tmc rollback flaky --to 2.0.0
+eq "$(n_on 2.0.0)" 10 "rollback --to a version moves every actor there"
+expect_ok tmc rollback flaky --to 1.0.0
+
+# ---- interrupted by kill -9: the stage starts again -------------------------
+expect_ok tmc rollout flaky@2.0.0 --canary 20 --shadow 1000
+expect_ok tmc run --ticks 12 # two checkpoints
+kill -KILL "$NODE_PID"
+wait "$NODE_PID" 2>/dev/null || true
+restart_node r "$EP" --checkpoint 5
+eq "$(stage)" shadow "the rollout survived kill -9 in its shadow stage"
+grep -q "rollout: flaky 1.0.0 -> 2.0.0: shadow stage started again" \
+    "$WORK/r.log" || fail "no resume line in the log"
+ok
+eq "$(n_on 1.0.0)" 10 "nothing switched"
+expect_ok tmc rollback flaky
+eq "$(stage)" rolled-back "then rolled back"
+eq "$(n_on 1.0.0)" 10 "every actor on 1.0.0"
+done_checks
