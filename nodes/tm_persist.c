@@ -761,11 +761,12 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         rec.n_history = head.n_history;
         rec.history_width = m->n_outputs;
         rec.history = v.outputs + m->n_outputs;
+        /* the view above has no supervision: the snapshot's says */
+        rec.has_sup = head.has_sup;
         if (head.has_sup) {
             memcpy(&rec.sup,
                    rec.history + (size_t)m->n_outputs * head.n_history,
                    sizeof rec.sup);
-            rec.has_sup = true;
         }
         rc = s_put_record(b, head.id, &rec, &pack);
         off += size;

@@ -69,6 +69,9 @@ eq "$(catalog)" "$models_loaded" "models unchanged by the same plugin"
 # spawn and step; the high tier fails in its window, the low tier never
 expect_ok tmc spawn f1 --model flaky --param gain=2
 expect_ok tmc spawn f2 --model flaky --param fail_from=5 --param fail_until=8
+# pinned at high: a fault is held there instead of falling back to low
+# (fallback.sh tests that), so the window shows in its fault count
+expect_ok tmc fidelity f2 high
 expect_ok tmc spawn f3 --model flaky --fidelity low \
     --param fail_from=5 --param fail_until=8
 expect_ok tmc set f1 u=1

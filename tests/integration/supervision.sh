@@ -20,6 +20,7 @@ start_node alpha --config "$WORK/node.ini"
 expect_ok tmc spawn o1 --model oscillator --param x0=0.1 --param k=10
 expect_ok tmc spawn o2 --model oscillator --param x0=0.1 --param k=10
 expect_ok tmc link o2.x o1.fl
+expect_ok tmc spawn lo --model oscillator --fidelity low
 expect_ok tmc run --ticks 3
 
 # a state no tier can step: every fault is held, the third within 100
@@ -59,6 +60,9 @@ eq "$(jget .supervision.quarantined <<<"$sv")" true "quarantine kept"
 eq "$(jget .fidelity <<<"$sv")" low "tier kept"
 eq "$(jget .supervision.target <<<"$sv")" high "target kept"
 eq "$(jget .tick <<<"$sv")" "$tick" "restarted at the checkpoint"
+sv=$(tmc --json inspect lo)
+eq "$(jget .supervision.target <<<"$sv")" low "lo's target is its own tier"
+eq "$(jget .supervision.degraded <<<"$sv")" false "lo is not degraded"
 
 # the operator repairs the state and frees the tier: released, the low
 # tier runs, the high tier in shadow takes over after 20 healthy steps

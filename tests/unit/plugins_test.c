@@ -20,6 +20,7 @@
 #include "tm_models.h"
 #include "tm_mut.h"
 #include "tm_plugins.h"
+#include "tm_rt.h"
 #include "tm_stage.h"
 
 #include <dirent.h>
@@ -405,8 +406,11 @@ static void test_load(void **state)
     tm_store_t *store = NULL;
     tm_store_opts_t o = {.create = 1};
     assert_int_equal(tm_store_open(&store, dir, &o), 0);
+    tm_rt_t *rt = NULL;
+    tm_rt_config_t rcfg = {.workers = 1, .h = 0.1};
+    assert_int_equal(tm_rt_open(&rt, &rcfg), 0);
     tm_mut_t *m = NULL;
-    assert_int_equal(tm_mut_open(&m, NULL, store, NULL, NULL), 0);
+    assert_int_equal(tm_mut_open(&m, rt, store, NULL, NULL), 0);
     tm_plugins_prep_t p;
     char why[TM_MUT_WHY_MAX];
     assert_int_equal(s_load(m, dir, "flaky1.so", &p, why), 0);
@@ -458,6 +462,7 @@ static void test_load(void **state)
     assert_int_equal(tm_store_count(store, TM_DB_CATALOG, &records), 0);
     assert_int_equal(records, 1); /* flaky1 only: flaky2 was loaded before */
     tm_mut_destroy(&m);
+    tm_rt_destroy(&rt);
     tm_store_close(&store);
     s_rm(dir);
 }
