@@ -408,6 +408,18 @@ static void s_shadow_step(tm_rt_t *rt, size_t i, uint64_t k)
         sp->shadow = NULL; /* an operator's change got there first */
         return;
     }
+    if (strcmp(sp->shadow->version, g->model->version) != 0) {
+        /* the actor moved to another version (a rollout): the shadow is
+         * its target tier of that version, seeded afresh */
+        sp->shadow = rt->sup_cfg.tier(g->model, (tm_fidelity_t)sp->target,
+                                      rt->sup_cfg.arg);
+        sp->seeded = false;
+        sp->healthy = 0;
+        if (sp->shadow == NULL || sp->shadow == g->model) {
+            sp->shadow = NULL;
+            return;
+        }
+    }
     if (!sp->seeded) {
         s_shadow_seed(rt, sp);
         return;

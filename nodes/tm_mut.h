@@ -168,14 +168,19 @@ int tm_mut_rollout_key(const char *family, const char *id, char *key,
                        size_t cap);
 
 /* Commit a rollout's record (MessagePack, the caller's) with an audit
- * record "rollout" saying `reason`. Store errors. */
+ * record "rollout" saying `reason`, deleting in the same commit the kept
+ * records of the n_forget ids in forget (those of an earlier rollout).
+ * Store errors. */
 int tm_mut_rollout_record(tm_mut_t *m, const char *family, const void *val,
-                          size_t len, const char *reason, char *why);
+                          size_t len, const char *const *forget,
+                          size_t n_forget, const char *reason, char *why);
 
 /* Switch id to model `to` (its state mapped), or with trial = true adopt
  * its trial (tm_rt_trial_stop); its record as it was is kept under its
- * rollout key in the same commit. Errors: TM_ERR_UNKNOWN_ACTOR, those of
- * tm_rt_set_model / tm_rt_trial_stop, store errors (nothing changed). */
+ * rollout key in the same commit, unless one is kept already (the first
+ * switch of a rollout counts); an actor on `to` already is left alone. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, those of tm_rt_set_model / tm_rt_trial_stop, store
+ * errors (nothing changed). */
 int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
                           bool trial, const char *family, const char *reason,
                           char *why);

@@ -21,7 +21,8 @@ int tm_mut_rollout_key(const char *family, const char *id, char *key,
 }
 
 int tm_mut_rollout_record(tm_mut_t *m, const char *family, const void *val,
-                          size_t len, const char *reason, char *why)
+                          size_t len, const char *const *forget,
+                          size_t n_forget, const char *reason, char *why)
 {
     char key[TM_MUT_ROLLOUT_KEY_MAX];
     tm_store_batch_t *b = NULL;
@@ -31,6 +32,11 @@ int tm_mut_rollout_record(tm_mut_t *m, const char *family, const void *val,
     }
     if (rc == 0) {
         rc = tm_store_batch_put(b, TM_DB_CATALOG, key, strlen(key), val, len);
+    }
+    for (size_t i = 0; rc == 0 && i < n_forget; i++) {
+        char pk[TM_MUT_ROLLOUT_KEY_MAX];
+        rc = tm_mut_rollout_key(family, forget[i], pk, sizeof pk);
+        rc = rc ? rc : tm_store_batch_del(b, TM_DB_CATALOG, pk, strlen(pk));
     }
     if (rc == 0) {
         rc = tmi_mut_audit(m, b, "rollout", NULL, NULL, NULL, reason);
@@ -70,11 +76,22 @@ int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
         return tmi_mut_why(why, TM_ERR_UNKNOWN_ACTOR, "unknown actor '%s'", id);
     }
     const tm_model_t *before = a.model;
+    if (to != NULL && before == to) {
+        return 0; /* switched already (a stage started again) */
+    }
     double state[TM_MODEL_MAX_VARS];
     memcpy(state, a.state, before->n_states * sizeof state[0]);
+    char key[TM_MUT_ROLLOUT_KEY_MAX];
+    void *kept = NULL;
+    size_t klen = 0;
+    int rc = tm_mut_rollout_key(family, id, key, sizeof key);
+    bool has_kept = rc == 0 && tm_store_get(m->store, TM_DB_CATALOG, key,
+                                            strlen(key), &kept, &klen) == 0;
+    free(kept);
     tm_store_batch_t *b = NULL;
-    int rc = tmi_mut_new_batch(m, &b);
-    if (rc == 0) {
+    rc = rc ? rc : tmi_mut_new_batch(m, &b);
+    if (rc == 0 && !has_kept) {
+        /* the record as of the first switch of this rollout is kept */
         rc = s_put_prev(m, b, family, &a); /* before the view goes stale */
     }
     if (rc == 0) {

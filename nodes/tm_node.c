@@ -635,6 +635,11 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         }
     }
     if (rc == 0) {
+        tm_sched_sub_t stop = {.arg = rollout,
+                               .next_stop = tm_rollout_next_stop};
+        rc = tm_sched_subscribe(n->sched, &stop);
+    }
+    if (rc == 0) {
         tm_service_t store = {
             .name = "store", .self = n, .stats = s_store_stats};
         rc = s_add_service(n, store);

@@ -126,9 +126,19 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
         rc = s_keep_past(l, id, val, vlen, &rec);
     }
     if (rc == 0 && rec.has_sup) {
+        /* a supervision record that cannot be restored costs the actor
+         * its supervision history, not its place */
         tm_rt_sup_t sup;
-        rc = tm_persist_sup_to_view(&rec.sup, model, tm_models_tier, &sup);
-        rc = rc != 0 ? rc : tm_rt_sup_restore(l->rt, id, &sup);
+        int src = tm_persist_sup_to_view(&rec.sup, model, tm_models_tier, &sup);
+        src = src ? src : tm_rt_sup_restore(l->rt, id, &sup);
+        if (src == TM_ERR_NOMEM) {
+            rc = src;
+        } else if (src != 0) {
+            tm_log(TM_LOG_WARN,
+                   "persist: actor %s: its supervision record was refused "
+                   "(%s); loaded without it",
+                   id, tm_err_str(src));
+        }
     }
     if (rc == TM_ERR_NOMEM) {
         l->rc = rc;

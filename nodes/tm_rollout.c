@@ -85,8 +85,8 @@ static void s_pack_budget(msgpack_packer *pk, const char *key, double v)
 }
 
 /* Commit ro's record with an audit record saying reason. */
-static int s_save(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
-                  char *why)
+static int s_save_forget(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
+                         const char *const *forget, size_t n_forget, char *why)
 {
     tm_wire_buf_t w;
     tm_wire_buf_init(&w);
@@ -111,13 +111,19 @@ static int s_save(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
     if (rc == 0) {
         char w2[TM_MUT_WHY_MAX];
         rc = tm_mut_rollout_record(r->mut, ro->family, w.sbuf.data, w.sbuf.size,
-                                   reason, w2);
+                                   forget, n_forget, reason, w2);
         if (rc != 0) {
             s_why(why, rc, "%s", w2);
         }
     }
     tm_wire_buf_destroy(&w);
     return rc;
+}
+
+static int s_save(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
+                  char *why)
+{
+    return s_save_forget(r, ro, reason, NULL, 0, why);
 }
 
 static int s_str(const msgpack_object *o, const char *key, char *out,
@@ -248,6 +254,54 @@ static const tm_model_t *s_target(const tm_rt_actor_t *a, const char *version)
                : NULL;
 }
 
+/* ---- records kept of switched actors ------------------------------------ */
+
+typedef struct {
+    char prefix[TM_MUT_ROLLOUT_KEY_MAX];
+    s_ids_t ids;
+} s_kept_t;
+
+/* The ids whose record before a switch is kept (keys prefix + id). */
+static int s_kept_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                     void *arg)
+{
+    (void)val;
+    (void)vlen;
+    s_kept_t *k = arg;
+    size_t pre = strlen(k->prefix);
+    if (klen <= pre || klen - pre > TM_ID_MAX ||
+        memcmp(key, k->prefix, pre) != 0) {
+        return 0;
+    }
+    char id[TM_ID_MAX + 1];
+    memcpy(id, (const char *)key + pre, klen - pre);
+    id[klen - pre] = '\0';
+    s_ids_t *c = &k->ids;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        void *p = realloc(c->ids, cap * sizeof *c->ids);
+        if (p == NULL) {
+            c->rc = TM_ERR_NOMEM;
+            return 1;
+        }
+        c->ids = p;
+        c->cap = cap;
+    }
+    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", id);
+    return 0;
+}
+
+/* The ids whose record before a switch is kept for family (k->ids.ids
+ * to free). */
+static int s_kept(tm_rollout_t *r, const char *family, s_kept_t *k)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->prefix, sizeof k->prefix, "%s%s/prev/", TM_MUT_ROLLOUT_KEY,
+             family);
+    int rc = tm_store_foreach(r->store, TM_DB_CATALOG, s_kept_cb, k);
+    return rc ? rc : k->ids.rc;
+}
+
 /* Whether the catalog has family@version (at any tier). */
 static bool s_version_known(const char *family, const char *version)
 {
@@ -297,6 +351,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                      char *why)
 {
     int rc = 0;
+    why[0] = '\0';
     if (!s_version_known(family, version)) {
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, version);
@@ -328,28 +383,82 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
     }
     qsort(c.ids, c.n, sizeof *c.ids, s_by_hash);
     size_t n = (c.n * o->canary + 99) / 100;
+    n = n > 0 ? n : 1;
+    /* the canary: the first n healthy actors in hash order (one running
+     * below its tier or quarantined would be judged for its own trouble) */
+    size_t picked = 0;
     tm_rt_actor_t a;
+    for (size_t i = 0; i < c.n && picked < n; i++) {
+        if (tm_rt_get(r->rt, c.ids[i], &a) == 0 && !a.sup.degraded) {
+            char t[TM_ID_MAX + 1];
+            memcpy(t, c.ids[i], sizeof t);
+            memmove(c.ids[picked + 1], c.ids[picked],
+                    (i - picked) * sizeof *c.ids);
+            memcpy(c.ids[picked++], t, sizeof t);
+        }
+    }
+    if (picked == 0) {
+        free(c.ids);
+        return s_why(why, TM_ERR_BUSY,
+                     "every actor of %s here is degraded or quarantined: no "
+                     "canary",
+                     family);
+    }
     tm_rt_get(r->rt, c.ids[0], &a);
+    for (size_t i = 0; i < picked; i++) {
+        tm_rt_actor_t ca;
+        rc = tm_rt_get(r->rt, c.ids[i], &ca);
+        rc = rc ? rc
+                : tm_rt_trial_start(r->rt, c.ids[i], s_target(&ca, version));
+        if (rc != 0) {
+            for (size_t j = 0; j < i; j++) {
+                tm_rt_trial_stop(r->rt, c.ids[j], false);
+            }
+            s_why(why, rc, "cannot try %s@%s on %s: %s", family, version,
+                  c.ids[i], tm_err_str(rc));
+            free(c.ids);
+            return rc;
+        }
+    }
+    n = picked;
+    s_kept_t k;
+    rc = s_kept(r, family, &k); /* an earlier rollout's: forgotten */
+    if (rc != 0) {
+        for (size_t i = 0; i < picked; i++) {
+            tm_rt_trial_stop(r->rt, c.ids[i], false);
+        }
+        free(c.ids);
+        free(k.ids.ids);
+        return s_why(why, rc, "cannot read the rollout records: %s",
+                     tm_err_str(rc));
+    }
     snprintf(ro->family, sizeof ro->family, "%s", family);
     snprintf(ro->from, sizeof ro->from, "%s", a.model->version);
     snprintf(ro->to, sizeof ro->to, "%s", version);
     ro->o = *o;
     ro->stage = S_SHADOW;
     ro->started = ro->stage_tick = tm_rt_tick(r->rt);
-    ro->canary = c.ids; /* the first n, in hash order */
-    ro->n_canary = n > 0 ? n : 1;
+    ro->canary = c.ids; /* the first n */
+    ro->n_canary = n;
     ro->total = c.n;
-    for (size_t i = 0; i < ro->n_canary; i++) {
-        tm_rt_get(r->rt, ro->canary[i], &a);
-        tm_rt_trial_start(r->rt, ro->canary[i], s_target(&a, version));
-    }
     char reason[TM_ROLLOUT_WHY_MAX];
     snprintf(ro->decision, sizeof ro->decision,
              "shadow on %zu of %zu actors for %llu ticks", ro->n_canary, c.n,
              (unsigned long long)o->shadow);
-    snprintf(reason, sizeof reason, "%s %s -> %s: %s", family, ro->from,
+    snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", family, ro->from,
              version, ro->decision);
-    rc = s_save(r, ro, reason, why);
+    const char *forget[64];
+    size_t nf = 0;
+    for (size_t i = 0; rc == 0 && i < k.ids.n; i += nf) {
+        /* in commits of at most 64 deletes; the last carries the record */
+        nf = k.ids.n - i < 64 ? k.ids.n - i : 64;
+        for (size_t j = 0; j < nf; j++) {
+            forget[j] = k.ids.ids[i + j];
+        }
+        rc = s_save_forget(r, ro, reason, forget, nf, why);
+    }
+    free(k.ids.ids);
+    rc = rc ? rc : s_save(r, ro, reason, why);
     if (rc != 0) {
         for (size_t i = 0; i < ro->n_canary; i++) {
             tm_rt_trial_stop(r->rt, ro->canary[i], false);
@@ -381,7 +490,7 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
     ro->stage = S_ROLLED_BACK;
     snprintf(ro->decision, sizeof ro->decision, "rolled back: %s", decision);
     char reason[TM_ROLLOUT_WHY_MAX];
-    snprintf(reason, sizeof reason, "%s %s -> %s: %s", ro->family, ro->from,
+    snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", ro->family, ro->from,
              ro->to, ro->decision);
     tm_log(TM_LOG_WARN, "rollout: %s", reason);
     if (s_save(r, ro, reason, why) != 0) {
@@ -394,12 +503,14 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
 static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
 {
     char d[TM_ROLLOUT_WHY_MAX];
+    size_t stepped = 0;
     ro->rmse = ro->mape = 0.0;
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_trial_t t;
         if (tm_rt_trial_get(r->rt, ro->canary[i], &t) != 0) {
             continue; /* killed since */
         }
+        stepped += t.steps > 0;
         if (t.failed) {
             snprintf(d, sizeof d, "%s@%s on %s failed at tick %llu (%s)",
                      ro->family, ro->to, ro->canary[i],
@@ -420,6 +531,12 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
     if (tick < ro->stage_tick + ro->o.shadow) {
         return;
     }
+    if (stepped == 0) {
+        s_roll_back(r, ro,
+                    "no canary actor was stepped in shadow (killed, "
+                    "quarantined or not due): no evidence");
+        return;
+    }
     if (ro->rmse > ro->o.rmse || ro->mape > ro->o.mape) {
         snprintf(d, sizeof d,
                  "over budget: RMSE %.6g (budget %.6g), MAPE %.4g %% (budget "
@@ -429,19 +546,30 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
         return;
     }
     char why[TM_MUT_WHY_MAX];
+    size_t switched = 0;
     for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_trial_t t;
+        if (tm_rt_trial_get(r->rt, ro->canary[i], &t) != 0) {
+            continue;
+        }
         if (tm_mut_rollout_switch(r->mut, ro->canary[i], NULL, true, ro->family,
-                                  "canary of the rollout", why) != 0) {
+                                  "canary of the rollout", why) == 0) {
+            switched++;
+        } else {
             tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->canary[i], why);
         }
     }
     ro->stage = S_CANARY;
+    if (switched == 0) {
+        s_roll_back(r, ro, "no canary actor could switch");
+        return;
+    }
     ro->stage_tick = tick;
     snprintf(ro->decision, sizeof ro->decision,
              "within budget (RMSE %.6g, MAPE %.4g %%): %zu canary actors "
              "switched",
              ro->rmse, ro->mape, ro->n_canary);
-    snprintf(d, sizeof d, "%s %s -> %s: %s", ro->family, ro->from, ro->to,
+    snprintf(d, sizeof d, "%s %s -> %s: %.400s", ro->family, ro->from, ro->to,
              ro->decision);
     tm_log(TM_LOG_INFO, "rollout: %s", d);
     if (s_save(r, ro, d, why) != 0) {
@@ -454,6 +582,9 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
 static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
 {
     char d[TM_ROLLOUT_WHY_MAX];
+    if (tick < ro->stage_tick + ro->o.shadow) {
+        return; /* decided at the stage's end only: a tick of the mesh's */
+    }
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_actor_t a;
         if (tm_rt_get(r->rt, ro->canary[i], &a) != 0) {
@@ -466,9 +597,6 @@ static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
             s_roll_back(r, ro, d);
             return;
         }
-    }
-    if (tick < ro->stage_tick + ro->o.shadow) {
-        return;
     }
     s_ids_t c = {.family = ro->family, .skip_version = ro->to};
     tm_rt_foreach(r->rt, s_collect, &c);
@@ -493,12 +621,27 @@ static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
              "promoted: %zu more actors switched after %llu healthy canary "
              "ticks",
              moved, (unsigned long long)ro->o.shadow);
-    snprintf(d, sizeof d, "%s %s -> %s: %s", ro->family, ro->from, ro->to,
+    snprintf(d, sizeof d, "%s %s -> %s: %.400s", ro->family, ro->from, ro->to,
              ro->decision);
     tm_log(TM_LOG_INFO, "rollout: %s", d);
     if (s_save(r, ro, d, why) != 0) {
         tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
     }
+}
+
+uint64_t tm_rollout_next_stop(void *arg)
+{
+    const tm_rollout_t *r = arg;
+    uint64_t now = tm_rt_tick(r->rt);
+    uint64_t next = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const s_ro_t *ro = &r->ro[i];
+        uint64_t end = ro->stage_tick + ro->o.shadow;
+        if (s_active(ro) && end > now && (next == 0 || end < next)) {
+            next = end;
+        }
+    }
+    return next;
 }
 
 static void s_after_tick(void *self, uint64_t tick)
@@ -515,50 +658,12 @@ static void s_after_tick(void *self, uint64_t tick)
 
 /* ---- rollback ----------------------------------------------------------- */
 
-typedef struct {
-    char prefix[TM_MUT_ROLLOUT_KEY_MAX];
-    s_ids_t ids;
-} s_kept_t;
-
-/* The ids whose record before a switch is kept (keys prefix + id). */
-static int s_kept_cb(const void *key, size_t klen, const void *val, size_t vlen,
-                     void *arg)
-{
-    (void)val;
-    (void)vlen;
-    s_kept_t *k = arg;
-    size_t pre = strlen(k->prefix);
-    if (klen <= pre || klen - pre > TM_ID_MAX ||
-        memcmp(key, k->prefix, pre) != 0) {
-        return 0;
-    }
-    char id[TM_ID_MAX + 1];
-    memcpy(id, (const char *)key + pre, klen - pre);
-    id[klen - pre] = '\0';
-    s_ids_t *c = &k->ids;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        void *p = realloc(c->ids, cap * sizeof *c->ids);
-        if (p == NULL) {
-            c->rc = TM_ERR_NOMEM;
-            return 1;
-        }
-        c->ids = p;
-        c->cap = cap;
-    }
-    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", id);
-    return 0;
-}
-
 /* Move the family's actors back; *n gets how many moved. */
 static int s_revert_all(tm_rollout_t *r, const char *family, const char *to,
                         const char *reason, size_t *n, char *why)
 {
-    s_kept_t k = {0};
-    snprintf(k.prefix, sizeof k.prefix, "%s%s/prev/", TM_MUT_ROLLOUT_KEY,
-             family);
-    int rc = tm_store_foreach(r->store, TM_DB_CATALOG, s_kept_cb, &k);
-    rc = rc ? rc : k.ids.rc;
+    s_kept_t k;
+    int rc = s_kept(r, family, &k);
     s_ids_t others = {.family = family, .skip_version = to};
     if (rc == 0 && to != NULL) {
         tm_rt_foreach(r->rt, s_collect, &others);
@@ -603,6 +708,7 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
                         size_t *n, char *why)
 {
     *n = 0;
+    why[0] = '\0';
     s_ro_t *ro = s_find(r, family);
     if (to != NULL && !s_version_known(family, to)) {
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
@@ -626,14 +732,17 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
     if (rc == 0 && ro != NULL && ro->stage != S_ROLLED_BACK) {
         ro->stage = S_ROLLED_BACK;
         snprintf(ro->decision, sizeof ro->decision,
-                 "rolled back: %s, %zu actors", reason, *n);
+                 "rolled back: %.400s, %zu actors", reason, *n);
         char line[TM_ROLLOUT_WHY_MAX];
-        snprintf(line, sizeof line, "%s %s -> %s: %s", family, ro->from, ro->to,
-                 ro->decision);
+        snprintf(line, sizeof line, "%s %s -> %s: %.400s", family, ro->from,
+                 ro->to, ro->decision);
         rc = s_save(r, ro, line, why);
     }
     tm_log(TM_LOG_INFO, "rollout: %s: %s, %zu actors moved", family, reason,
            *n);
+    if (rc != 0 && why[0] == '\0') {
+        s_why(why, rc, "rolling %s back: %s", family, tm_err_str(rc));
+    }
     return rc;
 }
 
@@ -728,6 +837,9 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
     r->store = store;
     int rc = tm_store_foreach(store, TM_DB_CATALOG, s_load_cb, r);
     if (rc != 0) {
+        for (size_t i = 0; i < r->n; i++) {
+            free(r->ro[i].canary);
+        }
         free(r);
         return rc;
     }

@@ -47,6 +47,11 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
 
 tm_service_t tm_rollout_service(tm_rollout_t *r);
 
+/* The next tick a stage ends (0: none): the clock ends a chunk there, so
+ * stages change at the same ticks whatever the chunking (a
+ * tm_sched_sub_t next_stop). */
+uint64_t tm_rollout_next_stop(void *arg);
+
 /* Start rolling family out to version. *canary and *total get the actors
  * in the canary and in the family. Errors (with why): TM_ERR_UNKNOWN_MODEL
  * / UNKNOWN_VERSION / UNKNOWN_FIDELITY (the version lacks a tier an actor

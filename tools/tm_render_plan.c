@@ -190,7 +190,7 @@ void tmi_show_rollout(tm_render_t *r, const char *message, json_t *body,
             "DECISION");
     json_array_foreach(body, i, ro)
     {
-        char versions[64], canary[32], ticks[32], score[64], rb[16], mb[16];
+        char versions[80], canary[48], ticks[48], score[96], rb[16], mb[16];
         char rs[16], ms[16];
         snprintf(versions, sizeof versions, "%s -> %s", s_str(ro, "from"),
                  s_str(ro, "to"));

@@ -28,7 +28,7 @@ int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_reply_t *rep = req->rep;
     char family[TM_CMD_SPEC_MAX + 1];
     char version[TM_CMD_SPEC_MAX + 1];
-    char why[TM_ROLLOUT_WHY_MAX];
+    char why[TM_ROLLOUT_WHY_MAX] = "";
     if (ctx->rollout == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "rollouts are not served here");
@@ -81,7 +81,7 @@ int tmi_cmd_rollback(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
     tm_reply_t *rep = req->rep;
-    char why[TM_ROLLOUT_WHY_MAX];
+    char why[TM_ROLLOUT_WHY_MAX] = "";
     size_t n = 0;
     if (ctx->rollout == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
