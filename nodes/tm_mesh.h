@@ -102,6 +102,11 @@ int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
  * there. TM_ERR_RANGE with why. */
 int tm_mesh_run(tm_mesh_t *m, uint64_t ticks, uint64_t *target, char *why,
                 size_t cap);
+/* Send a console request to every live member, which runs it as a
+ * request from a peer (its own part only); replies are not awaited.
+ * Returns how many members it was sent to. */
+uint32_t tm_mesh_broadcast(tm_mesh_t *m, int argc, const char *const *argv);
+
 /* Change every live member's clock (this node's is the caller's). */
 void tm_mesh_clock(tm_mesh_t *m, tm_clock_t mode);
 /* The mesh digest: this node's part and every member's, combined, sent to

@@ -251,6 +251,11 @@ static uint32_t s_broadcast(tm_mesh_t *m, int argc, const char *const *argv,
     return sent;
 }
 
+uint32_t tm_mesh_broadcast(tm_mesh_t *m, int argc, const char *const *argv)
+{
+    return s_broadcast(m, argc, argv, NULL);
+}
+
 /* The highest tick of this node and its live members. */
 static uint64_t s_max_tick(const tm_mesh_t *m)
 {

@@ -683,6 +683,9 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         rc = tm_mesh_open(&mesh, n->zctx, &mo, err, errlen);
         if (rc == 0) {
             n->ctx.mesh = mesh;
+            if (n->ctx.rollout != NULL) {
+                tm_rollout_set_mesh(n->ctx.rollout, mesh);
+            }
             rc = s_add_service(n, tm_mesh_service(mesh));
         }
     }

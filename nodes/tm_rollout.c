@@ -4,6 +4,7 @@
 
 #include "tm_err.h"
 #include "tm_log.h"
+#include "tm_mesh.h"
 #include "tm_models.h"
 #include "tm_wire.h"
 
@@ -29,6 +30,8 @@ typedef struct {
     uint64_t started, stage_tick;
     char (*canary)[TM_ID_MAX + 1];
     size_t n_canary;
+    bool armed;     /* the canary's trials are running */
+    bool mesh_tell; /* a rollback of its own is told to the mesh */
     size_t total;
     double rmse, mape; /* worst scores of the canary */
     char worst[TM_MODEL_NAME_MAX + 1];
@@ -36,6 +39,7 @@ typedef struct {
 } s_ro_t;
 
 struct tm_rollout {
+    tm_mesh_t *mesh; /* NULL: a node on its own */
     tm_rt_t *rt;
     tm_mut_t *mut;
     tm_store_t *store;
@@ -346,6 +350,34 @@ static s_ro_t *s_slot(tm_rollout_t *r, const char *family)
     return ro;
 }
 
+/* Start the canary's trials once the stage's first tick is reached
+ * (a rollout may be set for a later tick: every node of a mesh starts at
+ * the same one). TM_ERR_* with why; no trial left on error. */
+static int s_arm(tm_rollout_t *r, s_ro_t *ro, char *why)
+{
+    if (ro->armed || tm_rt_tick(r->rt) < ro->stage_tick) {
+        return 0;
+    }
+    for (size_t i = 0; i < ro->n_canary; i++) {
+        tm_rt_actor_t a;
+        int rc = tm_rt_get(r->rt, ro->canary[i], &a);
+        if (rc == TM_ERR_UNKNOWN_ACTOR) {
+            continue; /* killed since the rollout was set */
+        }
+        rc = rc ? rc
+                : tm_rt_trial_start(r->rt, ro->canary[i], s_target(&a, ro->to));
+        if (rc != 0) {
+            for (size_t j = 0; j < i; j++) {
+                tm_rt_trial_stop(r->rt, ro->canary[j], false);
+            }
+            return s_why(why, rc, "cannot try %s@%s on %s: %s", ro->family,
+                         ro->to, ro->canary[i], tm_err_str(rc));
+        }
+    }
+    ro->armed = true;
+    return 0;
+}
+
 int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                      const tm_rollout_opts_t *o, size_t *canary, size_t *total,
                      char *why)
@@ -382,14 +414,18 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         return rc;
     }
     qsort(c.ids, c.n, sizeof *c.ids, s_by_hash);
-    size_t n = (c.n * o->canary + 99) / 100;
-    n = n > 0 ? n : 1;
-    /* the canary: the first n healthy actors in hash order (one running
-     * below its tier or quarantined would be judged for its own trouble) */
+    /* the canary: each healthy actor whose id hashes into the first
+     * PERCENT of 100 buckets - the same actors wherever they run - or,
+     * when none does here, the first healthy one in hash order (one below
+     * its tier or quarantined would be judged for its own trouble) */
     size_t picked = 0;
     tm_rt_actor_t a;
-    for (size_t i = 0; i < c.n && picked < n; i++) {
-        if (tm_rt_get(r->rt, c.ids[i], &a) == 0 && !a.sup.degraded) {
+    for (int pass = 0; pass < 2 && picked == 0; pass++) {
+        for (size_t i = 0; i < c.n && (pass == 0 || picked == 0); i++) {
+            if (tm_rt_get(r->rt, c.ids[i], &a) != 0 || a.sup.degraded ||
+                (pass == 0 && s_hash(c.ids[i]) % 100 >= o->canary)) {
+                continue;
+            }
             char t[TM_ID_MAX + 1];
             memcpy(t, c.ids[i], sizeof t);
             memmove(c.ids[picked + 1], c.ids[picked],
@@ -405,28 +441,10 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                      family);
     }
     tm_rt_get(r->rt, c.ids[0], &a);
-    for (size_t i = 0; i < picked; i++) {
-        tm_rt_actor_t ca;
-        rc = tm_rt_get(r->rt, c.ids[i], &ca);
-        rc = rc ? rc
-                : tm_rt_trial_start(r->rt, c.ids[i], s_target(&ca, version));
-        if (rc != 0) {
-            for (size_t j = 0; j < i; j++) {
-                tm_rt_trial_stop(r->rt, c.ids[j], false);
-            }
-            s_why(why, rc, "cannot try %s@%s on %s: %s", family, version,
-                  c.ids[i], tm_err_str(rc));
-            free(c.ids);
-            return rc;
-        }
-    }
-    n = picked;
+    size_t n = picked;
     s_kept_t k;
     rc = s_kept(r, family, &k); /* an earlier rollout's: forgotten */
     if (rc != 0) {
-        for (size_t i = 0; i < picked; i++) {
-            tm_rt_trial_stop(r->rt, c.ids[i], false);
-        }
         free(c.ids);
         free(k.ids.ids);
         return s_why(why, rc, "cannot read the rollout records: %s",
@@ -437,14 +455,22 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
     snprintf(ro->to, sizeof ro->to, "%s", version);
     ro->o = *o;
     ro->stage = S_SHADOW;
-    ro->started = ro->stage_tick = tm_rt_tick(r->rt);
+    ro->started = ro->stage_tick =
+        o->at > tm_rt_tick(r->rt) ? o->at : tm_rt_tick(r->rt);
     ro->canary = c.ids; /* the first n */
     ro->n_canary = n;
     ro->total = c.n;
+    ro->mesh_tell = true;
+    rc = s_arm(r, ro, why);
+    if (rc != 0) {
+        ro->stage = S_ROLLED_BACK;
+        return rc;
+    }
     char reason[TM_ROLLOUT_WHY_MAX];
     snprintf(ro->decision, sizeof ro->decision,
-             "shadow on %zu of %zu actors for %llu ticks", ro->n_canary, c.n,
-             (unsigned long long)o->shadow);
+             "shadow on %zu of %zu actors for %llu ticks from tick %llu",
+             ro->n_canary, c.n, (unsigned long long)o->shadow,
+             (unsigned long long)ro->stage_tick);
     snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", family, ro->from,
              version, ro->decision);
     const char *forget[64];
@@ -488,7 +514,13 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
         }
     }
     ro->stage = S_ROLLED_BACK;
+    ro->armed = false;
     snprintf(ro->decision, sizeof ro->decision, "rolled back: %s", decision);
+    if (ro->mesh_tell && r->mesh != NULL) {
+        /* every node's part of the rollout goes back too */
+        const char *argv[] = {"rollback", ro->family};
+        tm_mesh_broadcast(r->mesh, 2, argv);
+    }
     char reason[TM_ROLLOUT_WHY_MAX];
     snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", ro->family, ro->from,
              ro->to, ro->decision);
@@ -636,7 +668,9 @@ uint64_t tm_rollout_next_stop(void *arg)
     uint64_t next = 0;
     for (size_t i = 0; i < r->n; i++) {
         const s_ro_t *ro = &r->ro[i];
-        uint64_t end = ro->stage_tick + ro->o.shadow;
+        uint64_t end = ro->stage == S_SHADOW && !ro->armed
+                           ? ro->stage_tick
+                           : ro->stage_tick + ro->o.shadow;
         if (s_active(ro) && end > now && (next == 0 || end < next)) {
             next = end;
         }
@@ -648,7 +682,12 @@ static void s_after_tick(void *self, uint64_t tick)
 {
     tm_rollout_t *r = self;
     for (size_t i = 0; i < r->n; i++) {
-        if (r->ro[i].stage == S_SHADOW) {
+        if (r->ro[i].stage == S_SHADOW && !r->ro[i].armed) {
+            char why[TM_ROLLOUT_WHY_MAX];
+            if (s_arm(r, &r->ro[i], why) != 0) {
+                s_roll_back(r, &r->ro[i], why);
+            }
+        } else if (r->ro[i].stage == S_SHADOW) {
             s_shadow(r, &r->ro[i], tick);
         } else if (r->ro[i].stage == S_CANARY) {
             s_canary(r, &r->ro[i], tick);
@@ -725,6 +764,7 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
              to ? to : "");
     if (ro != NULL && s_active(ro)) {
         size_t switched = ro->stage == S_CANARY ? ro->n_canary : 0;
+        ro->mesh_tell = false; /* the console's request goes to the mesh */
         s_roll_back(r, ro, reason);
         *n = switched;
     }
@@ -806,6 +846,7 @@ static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
                (int)klen, (const char *)key);
         return 0;
     }
+    ro->mesh_tell = true;
     r->n++;
     return 0;
 }
@@ -815,11 +856,9 @@ static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
 static void s_resume(tm_rollout_t *r, s_ro_t *ro)
 {
     ro->stage_tick = tm_rt_tick(r->rt);
-    for (size_t i = 0; ro->stage == S_SHADOW && i < ro->n_canary; i++) {
-        tm_rt_actor_t a;
-        if (tm_rt_get(r->rt, ro->canary[i], &a) == 0) {
-            tm_rt_trial_start(r->rt, ro->canary[i], s_target(&a, ro->to));
-        }
+    char why[TM_ROLLOUT_WHY_MAX];
+    if (ro->stage == S_SHADOW && s_arm(r, ro, why) != 0) {
+        tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->family, why);
     }
     tm_log(TM_LOG_INFO, "rollout: %s %s -> %s: %s stage started again",
            ro->family, ro->from, ro->to, s_stage_name[ro->stage]);
@@ -859,6 +898,11 @@ static void s_close(void *self)
         free(r->ro[i].canary);
     }
     free(r);
+}
+
+void tm_rollout_set_mesh(tm_rollout_t *r, tm_mesh_t *mesh)
+{
+    r->mesh = mesh;
 }
 
 tm_service_t tm_rollout_service(tm_rollout_t *r)

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t shadow; /* ticks of each stage */
     double rmse;     /* budget per output; INFINITY: none */
     double mape;     /* percent; INFINITY: none */
+    uint64_t at;     /* the shadow starts at this tick (0 or past: now) */
 } tm_rollout_opts_t;
 
 /* Open, picking up the rollouts in progress from the store (their stage
@@ -46,6 +47,12 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
                     tm_store_t *store);
 
 tm_service_t tm_rollout_service(tm_rollout_t *r);
+
+/* The mesh the node belongs to: a rollout's own rollback (a failed
+ * trial, over budget, a faulty canary) is sent to every member, whose
+ * part of the rollout goes back too. */
+typedef struct tm_mesh tm_mesh_t;
+void tm_rollout_set_mesh(tm_rollout_t *r, tm_mesh_t *mesh);
 
 /* The next tick a stage ends (0: none): the clock ends a chunk there, so
  * stages change at the same ticks whatever the chunking (a

@@ -578,6 +578,8 @@ static const s_opt_t s_opts[] = {
      TM_CMD_COMPLETE_NONE, false},
     {"budget", s_set_budget, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
      false},
+    {"at", S_U64(at), 1, UINT64_MAX / 2, "--at takes a tick", NULL,
+     TM_CMD_COMPLETE_NONE, false},
     {"to", s_set_to, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
 };
 

@@ -112,6 +112,7 @@ typedef struct {
     uint64_t window; /* calibrate --window steps; 0 = every step kept */
     uint64_t canary; /* rollout --canary percent; 0 = not given (10) */
     uint64_t shadow; /* rollout --shadow ticks; 0 = not given (100) */
+    uint64_t at;     /* rollout --at tick; 0 = not given (now) */
     bool has_budget; /* rollout --budget RMSE=R,MAPE=M */
     double budget_rmse, budget_mape; /* INFINITY when not given */
     char to[TM_CMD_SPEC_MAX + 1];    /* rollback --to VERSION */

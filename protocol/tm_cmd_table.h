@@ -66,9 +66,9 @@
       TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID TIER", "", "ID high|medium|low|auto", \
       "pin an actor's tier, or let the supervisor choose (auto)")              \
     X(ROLLOUT, rollout, message, "rollout", "", TM_CMD_F_MUTATES, "FAMILY",   \
-      "canary shadow budget",                                                  \
+      "canary shadow budget at",                                               \
       "FAMILY@VERSION [--canary PERCENT] [--shadow TICKS] "                    \
-      "[--budget RMSE=R,MAPE=M]",                                              \
+      "[--budget RMSE=R,MAPE=M] [--at TICK]",                                  \
       "try a version in shadow on a canary subset, then promote it or roll "   \
       "it back")                                                               \
     X(ROLLOUT_STATUS, rollout_status, rollout, "rollout status", "", 0,       \

@@ -2,6 +2,7 @@
 #include "tm_console.h"
 
 #include "tm_err.h"
+#include "tm_mesh.h"
 #include "tm_rollout.h"
 
 #include <math.h>
@@ -20,6 +21,30 @@ static int s_spec(const char *spec, char *family, char *version, size_t cap)
     family[at - spec] = '\0';
     snprintf(version, cap, "%s", at + 1);
     return 0;
+}
+
+/* In a mesh a rollout starts this many ticks ahead, so that every node
+ * is still before that tick when the request reaches it. */
+#define S_MESH_AHEAD 8u
+#define S_ARGS_MAX   64
+
+/* Send the request on to every other node (with --at when it had none);
+ * returns how many. */
+static uint32_t s_tell_mesh(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                            uint64_t at)
+{
+    const char *argv[S_ARGS_MAX + 2];
+    char tick[32];
+    int argc = 0;
+    for (int i = 0; i < req->argc && argc < S_ARGS_MAX; i++) {
+        argv[argc++] = req->argv[i];
+    }
+    if (req->cmd->at == 0) {
+        snprintf(tick, sizeof tick, "%llu", (unsigned long long)at);
+        argv[argc++] = "--at";
+        argv[argc++] = tick;
+    }
+    return tm_mesh_broadcast(ctx->mesh, argc, argv);
 }
 
 int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
@@ -42,10 +67,24 @@ int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
         .canary = cmd->canary ? (uint32_t)cmd->canary : 10,
         .shadow = cmd->shadow ? cmd->shadow : 100,
         .rmse = cmd->has_budget ? cmd->budget_rmse : INFINITY,
-        .mape = cmd->has_budget ? cmd->budget_mape : INFINITY};
+        .mape = cmd->has_budget ? cmd->budget_mape : INFINITY,
+        .at = cmd->at};
+    uint32_t sent = 0;
+    if (ctx->mesh != NULL && !req->from_peer) {
+        /* every node runs its part from the same tick */
+        o.at = o.at ? o.at : tm_rt_tick(ctx->rt) + S_MESH_AHEAD;
+        sent = s_tell_mesh(ctx, req, o.at);
+    }
     size_t canary = 0, total = 0;
     int rc = tm_rollout_start(ctx->rollout, family, version, &o, &canary,
                               &total, why);
+    if (rc == TM_ERR_NOT_FOUND && sent > 0) {
+        tm_reply_msg(rep,
+                     "no actor of %s here; the rollout was sent to %u other "
+                     "nodes (rollout status there)",
+                     family, sent);
+        return 0;
+    }
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s", why);
     }
@@ -58,9 +97,11 @@ int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_u64(b, "shadow", o.shadow);
     tm_body_end(b);
     tm_reply_msg(rep,
-                 "rollout of %s@%s: shadow on %zu of %zu actors for %llu "
-                 "ticks (see rollout status)",
-                 family, version, canary, total, (unsigned long long)o.shadow);
+                 "rollout of %s@%s: shadow on %zu of %zu actors here for "
+                 "%llu ticks from tick %llu%s (see rollout status)",
+                 family, version, canary, total, (unsigned long long)o.shadow,
+                 (unsigned long long)(o.at ? o.at : tm_rt_tick(ctx->rt)),
+                 sent > 0 ? ", and on every other node" : "");
     return tm_reply_done(rep);
 }
 
@@ -87,8 +128,17 @@ int tmi_cmd_rollback(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "rollouts are not served here");
     }
+    uint32_t sent = 0;
+    if (ctx->mesh != NULL && !req->from_peer) {
+        sent = tm_mesh_broadcast(ctx->mesh, req->argc, req->argv);
+    }
     int rc = tm_rollout_rollback(ctx->rollout, cmd->model,
                                  cmd->to[0] != '\0' ? cmd->to : NULL, &n, why);
+    if (rc == TM_ERR_NOT_FOUND && sent > 0) {
+        tm_reply_msg(rep, "nothing to roll back here; sent to %u other nodes",
+                     sent);
+        return 0;
+    }
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s", why);
     }
