@@ -210,14 +210,9 @@ typedef struct {
     int rc;
 } s_ids_t;
 
-static int s_collect(const tm_rt_actor_t *a, void *arg)
+/* Append id; 1 (stop the walk) without memory. */
+static int s_push(s_ids_t *c, const char *id)
 {
-    s_ids_t *c = arg;
-    if (strcmp(a->model->family, c->family) != 0 ||
-        (c->skip_version != NULL &&
-         strcmp(a->model->version, c->skip_version) == 0)) {
-        return 0;
-    }
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 64;
         void *p = realloc(c->ids, cap * sizeof *c->ids);
@@ -228,8 +223,19 @@ static int s_collect(const tm_rt_actor_t *a, void *arg)
         c->ids = p;
         c->cap = cap;
     }
-    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", a->id);
+    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", id);
     return 0;
+}
+
+static int s_collect(const tm_rt_actor_t *a, void *arg)
+{
+    s_ids_t *c = arg;
+    if (strcmp(a->model->family, c->family) != 0 ||
+        (c->skip_version != NULL &&
+         strcmp(a->model->version, c->skip_version) == 0)) {
+        return 0;
+    }
+    return s_push(c, a->id);
 }
 
 /* FNV-1a of an id: the canary's order, the same on every run. */
@@ -280,19 +286,7 @@ static int s_kept_cb(const void *key, size_t klen, const void *val, size_t vlen,
     char id[TM_ID_MAX + 1];
     memcpy(id, (const char *)key + pre, klen - pre);
     id[klen - pre] = '\0';
-    s_ids_t *c = &k->ids;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        void *p = realloc(c->ids, cap * sizeof *c->ids);
-        if (p == NULL) {
-            c->rc = TM_ERR_NOMEM;
-            return 1;
-        }
-        c->ids = p;
-        c->cap = cap;
-    }
-    snprintf(c->ids[c->n++], TM_ID_MAX + 1, "%s", id);
-    return 0;
+    return s_push(&k->ids, id);
 }
 
 /* The ids whose record before a switch is kept for family (k->ids.ids

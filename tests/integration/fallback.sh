@@ -37,19 +37,9 @@ build() {
 }
 
 # ---- two nodes --------------------------------------------------------------
-ma="tcp://127.0.0.1:$(free_port)"
-mb="tcp://127.0.0.1:$(free_port)"
-start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
-    --config "$WORK/node.ini"
-epa=$EP
-pida=$NODE_PID
-start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
-    --config "$WORK/node.ini"
-epb=$EP
-for _ in $(seq 100); do
-    [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
-    sleep 0.1
-done
+start_pair --config "$WORK/node.ini"
+epa=$EPA
+epb=$EPB
 EP=$epa
 expect_ok tmc models load "$PD/flaky1.so"
 for _ in $(seq 100); do # the plugin reaches b

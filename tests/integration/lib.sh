@@ -135,6 +135,25 @@ restart_node() {
     wait_ready "$NODE_PID" "$name"
 }
 
+# start_pair [node flags...]: nodes a and b in a mesh of two, on free
+# ports, each seeing the other alive; sets EPA and EPB (their console
+# endpoints) and EP to a's.
+start_pair() {
+    local ma mb
+    ma="tcp://127.0.0.1:$(free_port)"
+    mb="tcp://127.0.0.1:$(free_port)"
+    start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05 "$@"
+    EPA=$EP
+    start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05 "$@"
+    EPB=$EP
+    for _ in $(seq 100); do
+        [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] &&
+            break
+        sleep 0.1
+    done
+    EP=$EPA
+}
+
 wait_ready() {
     local pid=$1 name=$2
     for _ in $(seq 300); do

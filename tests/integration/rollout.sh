@@ -132,16 +132,9 @@ build() {
     done
     ok
 }
-ma="tcp://127.0.0.1:$(free_port)"
-mb="tcp://127.0.0.1:$(free_port)"
-start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05
-epa=$EP
-start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05
-epb=$EP
-for _ in $(seq 100); do
-    [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
-    sleep 0.1
-done
+start_pair
+epa=$EPA
+epb=$EPB
 EP=$epa
 expect_ok tmc models load "$PD/flaky1.so"
 expect_ok tmc models load "$PD/flaky2.so"

@@ -96,18 +96,9 @@ stop_node "$NODE_PID" || fail "node did not stop cleanly"
 # is freed from a pinned low tier: it runs low (degraded) with high in
 # shadow for 20 steps; r1 on node b reads it and knows, until the
 # promotion.
-ma="tcp://127.0.0.1:$(free_port)"
-mb="tcp://127.0.0.1:$(free_port)"
-start_node a --mesh "$ma" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
-    --config "$WORK/node.ini"
-epa=$EP
-start_node b --mesh "$mb" --peer "$ma" --peer "$mb" --heartbeat 0.05 \
-    --config "$WORK/node.ini"
-epb=$EP
-for _ in $(seq 100); do
-    [ "$(tmc --json nodes | "$IT_BIN" count state=alive)" = 1 ] && break
-    sleep 0.1
-done
+start_pair --config "$WORK/node.ini"
+epa=$EPA
+epb=$EPB
 EP=$epa
 expect_ok tmc spawn m1 --model oscillator --param x0=0.1
 EP=$epb
