@@ -315,3 +315,9 @@ int tm_semver_cmp(const char *a, const char *b)
     int c = strcmp(a, b);
     return (c > 0) - (c < 0);
 }
+
+uint64_t tm_model_paramset(const tm_model_t *m, const double *params)
+{
+    int i = tm_model_var_index(m->params, m->n_params, "paramset");
+    return i >= 0 && params[i] >= 0 ? (uint64_t)params[i] : 0;
+}

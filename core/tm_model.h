@@ -171,6 +171,11 @@ int tm_model_map_state(const tm_model_t *to, const tm_model_t *from,
                        const double *from_state, const double *params,
                        double *to_state);
 
+/* The parameter set an actor's parameters are (params@N): the value of
+ * its parameter "paramset" (counted up by each calibration), 0 when the
+ * model has none (defaults or values set by hand). */
+uint64_t tm_model_paramset(const tm_model_t *m, const double *params);
+
 /* Compare semantic versions "MAJOR.MINOR.PATCH": <0, 0, >0. A string that
  * does not parse sorts before every valid one. */
 int tm_semver_cmp(const char *a, const char *b);

@@ -149,7 +149,6 @@ static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
     const tm_model_t *m = v.model;
     int is = tm_model_var_index(m->outputs, m->n_outputs, "score");
     int ia = tm_model_var_index(m->outputs, m->n_outputs, "alarm");
-    int ip = tm_model_var_index(m->params, m->n_params, "paramset");
     double score = is >= 0 ? v.outputs[is] : 0.0;
     bool alarm = ia >= 0 && v.outputs[ia] != 0.0;
     const char *event = s_event(t, a, alarm, score, step);
@@ -165,8 +164,7 @@ static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
     tm_wire_pack_kv_u64(pk, "tick", step);
     tm_wire_pack_kv_u64(pk, "ts", s_step_ts(t, a, step));
     tm_wire_pack_kv_str(pk, "model", model);
-    tm_wire_pack_kv_u64(pk, "params",
-                        ip >= 0 ? (uint64_t)v.params[ip] : (uint64_t)0);
+    tm_wire_pack_kv_u64(pk, "params", tm_model_paramset(m, v.params));
     tm_wire_pack_kv_str(pk, "fidelity", tm_fidelity_name(m->fidelity));
     tm_wire_pack_kv_bool(pk, "degraded",
                          v.sup.degraded ||

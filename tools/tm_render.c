@@ -563,10 +563,11 @@ void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
     json_t *units = json_object_get(b, "units");
     json_t *links = json_object_get(b, "links");
     json_t *h = json_object_get(b, "health");
-    fprintf(out, "%s  %s@%s (%s)  node %s  shard %lld  period %lld\n",
+    fprintf(out,
+            "%s  %s@%s (%s)  node %s  shard %lld  period %lld  params@%lld\n",
             s_str(b, "id"), s_str(b, "model"), s_str(b, "version"),
             s_str(b, "fidelity"), s_str(b, "node"), s_int(b, "shard"),
-            s_int(b, "period"));
+            s_int(b, "period"), s_int(b, "paramset"));
     fprintf(out, "  %s\n", s_str(b, "summary"));
     fprintf(out, "tick %lld (t = %.3f s)\n\n", s_int(b, "tick"),
             s_real(b, "t"));
@@ -611,6 +612,9 @@ void tmi_show_watch(tm_render_t *r, const char *message, json_t *b, bool more)
     char num[64];
     char head[96];
     if (r->rows == 0) {
+        fprintf(out, "%s: %s@%s (%s) params@%lld\n", s_str(b, "id"),
+                s_str(b, "model"), s_str(b, "version"), s_str(b, "fidelity"),
+                s_int(b, "paramset"));
         fprintf(out, "%10s %11s", "tick", "t [s]");
         json_object_foreach(values, k, v)
         {
@@ -629,6 +633,9 @@ void tmi_show_watch(tm_render_t *r, const char *message, json_t *b, bool more)
                      : "");
         int w = (int)strlen(head) > 14 ? (int)strlen(head) : 14;
         fprintf(out, " %*s", w, tm_render_num(v, num, sizeof num));
+    }
+    if (json_is_true(json_object_get(b, "degraded"))) {
+        fprintf(out, "  degraded (%s)", s_str(b, "fidelity"));
     }
     fprintf(out, "\n");
     r->rows++;

@@ -172,6 +172,7 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_str(b, "id", a.id);
     tm_body_kv_str(b, "node", ctx->name);
     tmi_pack_model(b, m);
+    tm_body_kv_u64(b, "paramset", tm_model_paramset(m, a.params));
     tm_body_kv_str(b, "summary", m->summary);
     tm_body_kv_u64(b, "period", a.period);
     tm_body_kv_u64(b, "shard", a.shard);
@@ -367,6 +368,10 @@ int tmi_watch_item(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep)
     tm_body_kv_str(b, "id", a.id);
     tm_body_kv_u64(b, "tick", tick);
     tm_body_kv_f64(b, "t", (double)tick * tm_rt_h(ctx->rt));
+    /* what produced the values: model, version, tier, parameter set */
+    tmi_pack_model(b, m);
+    tm_body_kv_u64(b, "paramset", tm_model_paramset(m, a.params));
+    tm_body_kv_bool(b, "degraded", a.sup.degraded);
     for (int pass = 0; pass < 2; pass++) {
         tm_body_kv_map(b, pass == 0 ? "values" : "units");
         for (size_t j = 0; j < cmd->n_signals; j++) {

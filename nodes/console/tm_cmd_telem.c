@@ -79,8 +79,7 @@ int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (rc != 0) {
         return tm_reply_error(rep, rc, "cannot calibrate %s: %s", cmd->id, why);
     }
-    int ip = tm_model_var_index(m->params, m->n_params, "paramset");
-    uint64_t set = ip >= 0 ? (uint64_t)params[ip] : 0;
+    uint64_t set = tm_model_paramset(m, params);
     char reason[128];
     snprintf(reason, sizeof reason,
              "fitted on %zu steps of telemetry: params@%llu", n,

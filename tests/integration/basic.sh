@@ -35,7 +35,7 @@ eq "$(tmc ls --limit 1 | sed -n 2p | awk '{print $1}')" o1 "alias ls"
 
 # inspect: model, version, tier, node, states, inputs, outputs, units
 out=$(tmc inspect p1)
-grep -q "^p1  pump@1.0.0 (high)  node alpha" <<<"$out" ||
+grep -q "^p1  pump@1.0.0 (high)  node alpha  shard [0-9]*  period 1  params@0$" <<<"$out" ||
     fail "inspect header: $out"
 for want in "^state" "^inputs" "^outputs" "^params" "^health" \
     "head_rated *25 m" "speed_cmd .* (held 1)" "omega .*rad/s" \
@@ -112,13 +112,16 @@ ok
 # watch: the current values at once, then a line per tick (none while
 # the clock is paused)
 out=$(tmc watch o1 x v --count 1)
-eq "$(wc -l <<<"$out")" 2 "watch --count 1 prints a header and a line"
+eq "$(wc -l <<<"$out")" 3 \
+    "watch --count 1 prints what produces the values, a header and a line"
+grep -q "^o1: oscillator@1.0.0 ([a-z]*) params@0$" <<<"$out" ||
+    fail "watch model line: $out"
 grep -q "x \[m\]" <<<"$out" || fail "watch header: $out"
 ok
 expect_ok tmc clock realtime
 out=$(tmc watch t1 --count 4)
-eq "$(wc -l <<<"$out")" 5 "watch while stepping"
-ticks=$(sed -n '2,5p' <<<"$out" | awk '{print $1}' | tr '\n' ' ')
+eq "$(wc -l <<<"$out")" 6 "watch while stepping"
+ticks=$(sed -n '3,6p' <<<"$out" | awk '{print $1}' | tr '\n' ' ')
 read -r w1 w2 w3 w4 <<<"$ticks"
 [ "$w1" -lt "$w2" ] && [ "$w2" -lt "$w3" ] && [ "$w3" -lt "$w4" ] ||
     fail "watch ticks not increasing: $ticks"

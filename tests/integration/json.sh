@@ -35,7 +35,8 @@ j inspect p1 | jhas .id:string .node:string .model:string .version:string \
     .units:object .units.state.omega:string .units.outputs.flow:string \
     .links:object .links.in:array .links.out:array \
     '.links.out[0].dst:string' .health:object .health.status:string \
-    .health.faults:integer .health.step_ns:number .supervision:object \
+    .health.faults:integer .health.step_ns:number .paramset:integer \
+    .supervision:object \
     .supervision.target:string .supervision.degraded:bool
 eq "$(j inspect p1 | jget .units.outputs.flow)" "m^3/s" "inspect units"
 eq "$(j inspect t1 | jget '.links.in[0].src')" p1 "inspect links.in"
