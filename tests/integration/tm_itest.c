@@ -45,26 +45,41 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static int s_port(void)
+/* Whether TCP port p on 127.0.0.1 can be bound now. */
+static bool s_port_free(unsigned p)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
-    socklen_t len = sizeof a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("tm_itest port");
-        if (fd >= 0) {
-            close(fd);
-        }
-        return 1;
+    a.sin_port = htons((uint16_t)p);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) {
+        close(fd);
     }
-    printf("%u\n", (unsigned)ntohs(a.sin_port));
-    close(fd);
-    return 0;
+    return ok;
+}
+
+/* A free port below the kernel's ephemeral range (32768 and up by
+ * default): ports from there are also the local ends of outgoing
+ * connections - a node's connections to its peers - so one handed out by
+ * bind(0) could be taken by such a connection before the node that is
+ * to listen on it starts, with tests running side by side. */
+static int s_port(void)
+{
+    unsigned seed =
+        (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)clock();
+    for (int i = 0; i < 500; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned p = 20000u + (seed >> 8) % 12000u;
+        if (s_port_free(p)) {
+            printf("%u\n", p);
+            return 0;
+        }
+    }
+    fprintf(stderr, "tm_itest port: no free port in 20000..31999\n");
+    return 1;
 }
 
 /* Walk ".a.b[2]" from root; NULL if absent. */
