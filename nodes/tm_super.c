@@ -70,8 +70,9 @@ static void s_event(tm_super_t *s, const tm_rt_event_t *e)
     s->counts[e->kind]++;
     tm_config_sup_t c = {0};
     tm_rt_actor_t a;
-    if (tm_rt_get(s->rt, e->id, &a) == 0) {
-        c = tm_config_sup(s->cfg, a.model->family);
+    const tm_model_t *m = tm_rt_get(s->rt, e->id, &a) == 0 ? a.model : NULL;
+    if (m != NULL) {
+        c = tm_config_sup(s->cfg, m->family);
     }
     switch (e->kind) {
     case TM_RT_EV_FALLBACK:
@@ -104,11 +105,9 @@ static void s_event(tm_super_t *s, const tm_rt_event_t *e)
     if (s->note != NULL && e->kind != TM_RT_EV_HOLD) {
         char was[96] = "";
         char now[96] = "";
-        if (tm_rt_get(s->rt, e->id, &a) == 0) {
-            snprintf(was, sizeof was, "%s@%s/%s", a.model->family,
-                     a.model->version, from);
-            snprintf(now, sizeof now, "%s@%s/%s", a.model->family,
-                     a.model->version, to);
+        if (m != NULL) {
+            snprintf(was, sizeof was, "%s@%s/%s", m->family, m->version, from);
+            snprintf(now, sizeof now, "%s@%s/%s", m->family, m->version, to);
         }
         s->note(s->note_arg, s_kind[e->kind], e->id, was, now, why, e->tick);
     }
