@@ -69,6 +69,7 @@
     XX(UNKNOWN_NODE, -90, "unknown node")                                      \
     XX(NODE_DOWN, -91, "node unreachable")                                     \
     XX(ID_CONFLICT, -92, "actor id claimed by two nodes")                      \
+    XX(STALE, -93, "claim older than the owner's (a moved actor)")             \
     /* models, appended */                                                     \
     XX(PLUGIN, -72, "model plugin refused")
 

@@ -534,6 +534,8 @@ static int s_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
     ac->history = 1;
     ac->sup = TMI_RT_NONE;
     ac->remote_degraded = false;
+    ac->imported = false;
+    ac->epoch = opts->epoch;
     rc = tm_index_insert(&rt->actor_ix, hash, a);
     if (rc == 0) {
         rc = s_place_actor(rt, a, gi, state, params, held, NULL, NULL, outputs);
@@ -813,7 +815,19 @@ static void s_view(const tm_rt_t *rt, uint32_t a, tm_rt_actor_t *v)
     }
     v->step_ns = g->step_ns;
     v->remote = g->remote;
+    v->epoch = ac->epoch;
+    v->imported = ac->imported;
     tmi_rt_sup_view(rt, a, &v->sup);
+}
+
+int tm_rt_set_epoch(tm_rt_t *rt, const char *id, uint32_t epoch)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    rt->actors[a].epoch = epoch;
+    return 0;
 }
 
 int tm_rt_feed(tm_rt_t *rt, const char *id, uint32_t input, double value)

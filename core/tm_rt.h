@@ -142,11 +142,18 @@ typedef struct {
     tm_rt_health_t health;
     tm_rt_sup_t sup; /* all defaults (target = its tier) when unsupervised */
     double step_ns;  /* mean step cost per actor in its group, last tick */
+    /* Ownership epoch: how many times the actor changed node (a migration
+     * or a failover adds one). Not part of the digest: it says where an
+     * actor runs, not what it computes. */
+    uint32_t epoch;
     /* A proxy (tm_rt_spawn_remote): only id, model, outputs (as imported)
      * and history mean something; state and params are the model's init and
      * defaults, inputs zero, nothing linked, health as at spawn, period 1,
      * shard 0. */
     bool remote;
+    /* A proxy that has been imported into (tm_rt_import, tm_rt_import_at)
+     * since it was made: its history holds its owner's values. */
+    bool imported;
 } tm_rt_actor_t;
 
 typedef struct {
@@ -192,6 +199,8 @@ typedef struct {
      * inputs, the rule for a new actor. */
     const double *outputs;
     uint32_t period; /* 0 or 1: every tick */
+    /* Its ownership epoch (tm_rt_actor_t.epoch); 0 for a new actor. */
+    uint32_t epoch;
 } tm_rt_spawn_opts_t;
 
 /* Create a runtime and start its workers. Errors: TM_ERR_INVAL (h <= 0 or
@@ -224,6 +233,10 @@ int tm_rt_spawn(tm_rt_t *rt, const char *id, const tm_model_t *model,
  * TM_ERR_BAD_ID, TM_ERR_DUPLICATE_ACTOR, TM_ERR_MODEL_ABI, TM_ERR_BAD_VALUE
  * (init failed, or outputs not finite), TM_ERR_NOMEM. */
 int tm_rt_spawn_remote(tm_rt_t *rt, const char *id, const tm_model_t *model);
+
+/* Set an actor's ownership epoch (tm_rt_actor_t.epoch).
+ * TM_ERR_UNKNOWN_ACTOR. */
+int tm_rt_set_epoch(tm_rt_t *rt, const char *id, uint32_t epoch);
 
 /* Set a proxy's outputs (model->n_outputs values) to those its actor
  * computed at the current tick, tm_rt_tick(), and at every tick its

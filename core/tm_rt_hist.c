@@ -196,12 +196,13 @@ static int s_at(const tm_rt_t *rt, const char *id, uint64_t tick, uint32_t *a,
 static int s_write(tm_rt_t *rt, uint32_t a, uint32_t j, bool remote,
                    const double *outputs)
 {
-    const tmi_rt_actor_t *ac = &rt->actors[a];
+    tmi_rt_actor_t *ac = &rt->actors[a];
     tmi_rt_group_t *g = rt->groups[ac->group];
     if (g->remote != remote) {
         return TM_ERR_INVAL;
     }
     if (g->no == 0) {
+        ac->imported = remote;
         return 0;
     }
     if (outputs == NULL) {
@@ -216,6 +217,7 @@ static int s_write(tm_rt_t *rt, uint32_t a, uint32_t j, bool remote,
         memcpy(g->out[j] + (size_t)ac->slot * g->no, outputs,
                g->no * sizeof(double));
     }
+    ac->imported = remote;
     return 0;
 }
 

@@ -105,9 +105,11 @@ typedef struct {
      * are its outputs of the last `history` ticks. */
     uint16_t history;
     bool remote_degraded; /* a proxy: its owner says it is degraded */
+    bool imported;        /* a proxy: imported into since it was made */
     uint64_t hash;
     uint64_t spawned; /* tick of the spawn: last_stepped never precedes it */
     uint32_t sup;     /* its supervision record (rt->sups), TMI_RT_NONE */
+    uint32_t epoch;   /* ownership epoch (fills the struct's padding) */
 } tmi_rt_actor_t;
 
 /* A trial (tm_rt_trial.c): another version of an actor in shadow. */

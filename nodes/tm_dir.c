@@ -61,15 +61,25 @@ void tm_dir_conflict(tm_dir_t *d, const char *id, uint32_t owner,
     c->other = other;
 }
 
-int tm_dir_put(tm_dir_t *d, const tm_dir_ent_t *e)
+int tm_dir_put(tm_dir_t *d, const tm_dir_ent_t *e, uint32_t *moved_from)
 {
     uint32_t h = s_find(d, e->id);
+    if (moved_from != NULL) {
+        *moved_from = UINT32_MAX;
+    }
     if (h != TM_INDEX_NONE) {
-        if (d->ents[h].owner != e->owner) {
-            tm_dir_conflict(d, e->id, d->ents[h].owner, e->owner);
+        tm_dir_ent_t *old = &d->ents[h];
+        if (old->owner != e->owner && e->epoch < old->epoch) {
+            return TM_ERR_STALE;
+        }
+        if (old->owner != e->owner && e->epoch == old->epoch) {
+            tm_dir_conflict(d, e->id, old->owner, e->owner);
             return TM_ERR_EXISTS;
         }
-        d->ents[h] = *e;
+        if (old->owner != e->owner && moved_from != NULL) {
+            *moved_from = old->owner;
+        }
+        *old = *e;
         return 0;
     }
     if (d->n == d->cap) {

@@ -5,6 +5,9 @@
  * entries; this table holds the entries of every peer. An id that two
  * nodes claim is a conflict: the first claim stays in the table, the
  * other is recorded (tm_dir_conflicts) and neither is dropped on its node.
+ * Unless their ownership epochs differ: an actor that moved (a migration, a
+ * failover) is claimed by its new node with a higher epoch, and that claim
+ * replaces the old one whatever order the two nodes' messages arrive in.
  * Control thread only.
  */
 #ifndef TM_DIR_H_INCLUDED
@@ -24,6 +27,7 @@ typedef struct {
     char model[TM_MSG_NAME_MAX + 1]; /* family@version */
     char tier[TM_MSG_NAME_MAX + 1];
     uint32_t owner; /* the caller's peer number */
+    uint32_t epoch; /* ownership epoch: the higher claim wins */
 } tm_dir_ent_t;
 
 typedef struct {
@@ -44,9 +48,13 @@ typedef struct {
 void tm_dir_init(tm_dir_t *d);
 void tm_dir_free(tm_dir_t *d);
 
-/* Add or update owner's entry. TM_ERR_EXISTS when another owner holds the
- * id (recorded as a conflict; the table is unchanged); TM_ERR_NOMEM. */
-int tm_dir_put(tm_dir_t *d, const tm_dir_ent_t *e);
+/* Add or update owner's entry. When another owner holds the id: a higher
+ * epoch replaces its entry (the actor moved; *moved_from, if not NULL,
+ * gets the earlier owner, else UINT32_MAX), a lower one is TM_ERR_STALE
+ * (a claim the mesh has moved past; the table is unchanged), the same one
+ * TM_ERR_EXISTS (recorded as a conflict; the table is unchanged).
+ * TM_ERR_NOMEM. */
+int tm_dir_put(tm_dir_t *d, const tm_dir_ent_t *e, uint32_t *moved_from);
 /* Remove owner's entry of id (nothing if another owner holds it). */
 void tm_dir_del(tm_dir_t *d, const char *id, uint32_t owner);
 /* Remove every entry of owner (a reset or a restarted peer). */

@@ -659,6 +659,7 @@ static void s_close(void *self)
 {
     tm_mesh_t *m = self;
     tmi_req_fail_pending(m, NULL, 0, NULL);
+    tmi_move_free(m);
     tmi_ctl_free(m);
     tmi_plan_free(m);
     for (size_t i = 0; i < m->n_settle; i++) {

@@ -201,6 +201,8 @@ bool tmi_ctl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
         s_ctl_run(m, p, arg, rep);
     } else if (strcmp(cmd, "mesh-clock") == 0) {
         s_ctl_clock(m, p, arg, rep);
+    } else if (strcmp(cmd, "mesh-tick") == 0) {
+        tmi_move_tick_request(m, rep);
     } else if (strcmp(cmd, "mesh-hash") == 0) {
         s_ctl_hash(m, rep);
     } else if (strcmp(cmd, "mesh-models-load") == 0) {
@@ -256,8 +258,7 @@ uint32_t tm_mesh_broadcast(tm_mesh_t *m, int argc, const char *const *argv)
     return s_broadcast(m, argc, argv, NULL);
 }
 
-/* The highest tick of this node and its live members. */
-static uint64_t s_max_tick(const tm_mesh_t *m)
+uint64_t tmi_ctl_max_tick(const tm_mesh_t *m)
 {
     uint64_t t = tm_rt_tick(m->rt);
     for (uint32_t i = 0; i < m->n_peers; i++) {
@@ -273,7 +274,7 @@ static uint64_t s_max_tick(const tm_mesh_t *m)
 int tm_mesh_run(tm_mesh_t *m, uint64_t ticks, uint64_t *target, char *why,
                 size_t cap)
 {
-    uint64_t from = s_max_tick(m);
+    uint64_t from = tmi_ctl_max_tick(m);
     if (ticks > UINT64_MAX - from) {
         snprintf(why, cap, "tick numbers end at %llu",
                  (unsigned long long)UINT64_MAX);

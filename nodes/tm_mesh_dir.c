@@ -30,10 +30,11 @@ static int s_push(tm_dir_entry_t **v, size_t *n, size_t *cap,
 }
 
 static void s_entry_of(tm_dir_entry_t *e, const char *id,
-                       const tm_model_t *model)
+                       const tm_model_t *model, uint32_t epoch)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", id);
+    e->epoch = epoch;
     if (model != NULL) {
         snprintf(e->model, sizeof e->model, "%s@%s", model->family,
                  model->version);
@@ -80,7 +81,7 @@ static int s_dump_cb(const tm_rt_actor_t *a, void *arg)
     if (a->remote) {
         return 0;
     }
-    s_entry_of(&d->buf[d->n++], a->id, a->model);
+    s_entry_of(&d->buf[d->n++], a->id, a->model, a->epoch);
     if (d->n == S_DIR_CHUNK) {
         d->rc = s_dump_flush(d);
     }
@@ -145,7 +146,17 @@ void tmi_dir_observe(void *arg, tm_mut_event_t ev, const char *id,
 {
     tm_mesh_t *m = arg;
     tm_dir_entry_t e;
-    s_entry_of(&e, id, model);
+    tm_rt_actor_t a;
+    s_entry_of(&e, id, model,
+               tm_rt_get(m->rt, id, &a) == 0 && !a.remote ? a.epoch : 0);
+    if (ev == TM_MUT_MOVED) {
+        /* no deletion goes out: its new node's claim, with a higher epoch,
+         * replaces this node's entry everywhere (tm_mesh_move.c tells the
+         * others), and a deletion arriving first would drop their proxies
+         * and links */
+        m->recount = true;
+        return;
+    }
     if (ev == TM_MUT_PROXY) {
         const tm_dir_ent_t *d = tm_dir_get(&m->dir, id);
         m->recount = true; /* a proxy its node has not announced yet too */
@@ -180,17 +191,56 @@ void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p)
     free(payload);
 }
 
-static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
+/* p claims an actor that runs here: the higher epoch wins. A claim with a
+ * higher epoch means this node's copy was moved or failed over while this
+ * node did not take part (it was cut off, or down): it is fenced - it
+ * leaves this node, as in a migration, and never steps here again. The
+ * same epoch is a conflict (both kept); a lower one is p's stale copy,
+ * which p fences when it hears of this node's claim. */
+static bool s_dir_local(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e,
+                        const tm_rt_actor_t *a)
 {
-    tm_rt_actor_t a;
-    tm_dir_ent_t ent;
     uint32_t me = tmi_mesh_index(m, p);
-    if (tm_rt_get(m->rt, e->id, &a) == 0 && !a.remote) {
+    if (tmi_move_owns(m, e->id)) {
+        return false; /* moving there now: the move itself lets it go */
+    }
+    if (e->epoch == a->epoch) {
         tm_dir_conflict(&m->dir, e->id, me, UINT32_MAX);
         tm_log(TM_LOG_ERROR,
                "mesh: actor %s exists here and on node %s: id conflict (both "
                "kept; kill one of them)",
                e->id, p->name);
+        return false;
+    }
+    if (e->epoch < a->epoch) {
+        tm_log(TM_LOG_WARN,
+               "mesh: node %s claims actor %s at epoch %u; it runs here at "
+               "epoch %u: %s's copy is stale and will be fenced there",
+               p->name, e->id, e->epoch, a->epoch, p->name);
+        return false;
+    }
+    char ids[1][TM_ID_MAX + 1];
+    char reason[160];
+    char why[TM_MUT_WHY_MAX];
+    snprintf(ids[0], sizeof ids[0], "%s", e->id);
+    snprintf(reason, sizeof reason,
+             "node %.64s runs it at epoch %u, this node held epoch %u", p->name,
+             e->epoch, a->epoch);
+    if (tm_mut_move_out(m->mut, ids, 1, "fenced", reason, why) != 0) {
+        tm_log(TM_LOG_ERROR, "mesh: actor %s: cannot fence it: %s", e->id, why);
+        return false;
+    }
+    tm_log(TM_LOG_WARN, "mesh: actor %s fenced: %s", e->id, reason);
+    return true;
+}
+
+static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
+{
+    tm_rt_actor_t a;
+    tm_dir_ent_t ent;
+    uint32_t me = tmi_mesh_index(m, p);
+    if (tm_rt_get(m->rt, e->id, &a) == 0 && !a.remote &&
+        !s_dir_local(m, p, e, &a)) {
         return;
     }
     memset(&ent, 0, sizeof ent);
@@ -198,10 +248,20 @@ static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
     snprintf(ent.model, sizeof ent.model, "%s", e->model);
     snprintf(ent.tier, sizeof ent.tier, "%s", e->tier);
     ent.owner = me;
-    if (tm_rt_get(m->rt, e->id, &a) == 0 && a.remote) {
+    ent.epoch = e->epoch;
+    bool proxy = tm_rt_get(m->rt, e->id, &a) == 0 && a.remote;
+    if (proxy) {
         tmi_sync_dirty(m, p); /* a proxy here (restored from the store) */
     }
-    if (tm_dir_put(&m->dir, &ent) == TM_ERR_EXISTS) {
+    uint32_t from = UINT32_MAX;
+    int rc = tm_dir_put(&m->dir, &ent, &from);
+    if (rc == 0 && from != UINT32_MAX && from < m->n_peers) {
+        tm_log(TM_LOG_INFO, "mesh: actor %s moved from node %s to node %s",
+               e->id, m->peers[from].name, p->name);
+        if (proxy) {
+            tmi_sync_dirty(m, &m->peers[from]); /* read from p now */
+        }
+    } else if (rc == TM_ERR_EXISTS) {
         const tm_dir_ent_t *old = tm_dir_get(&m->dir, e->id);
         tm_log(TM_LOG_ERROR,
                "mesh: actor %s exists on nodes %s and %s: id conflict (both "

@@ -194,6 +194,9 @@ typedef struct {
     double expires;
 } tmi_plan_held_t;
 
+/* Actors moving off this node (tm_mesh_move.c). */
+typedef struct tmi_move tmi_move_t;
+
 /* An export of the whole mesh being relayed (tm_mesh_export). */
 #define TMI_EXPORTS 2
 typedef struct {
@@ -252,6 +255,7 @@ struct tm_mesh {
     uint64_t plan_seq;
     tmi_export_t exports[TMI_EXPORTS];
     uint64_t export_gen;
+    tmi_move_t *move; /* actors moving off this node, or NULL */
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -372,11 +376,33 @@ void tmi_ctl_run_end(void *arg, int status, const char *why);
 /* Timer work (expired gathers) and the end of everything. */
 void tmi_ctl_beat(tm_mesh_t *m);
 void tmi_ctl_free(tm_mesh_t *m);
+/* The highest tick of this node and its live members (heartbeats). */
+uint64_t tmi_ctl_max_tick(const tm_mesh_t *m);
+
+/* ---- tm_mesh_move.c ---------------------------------------------------- */
+
+/* mesh-tick: this node's tick, whether its clock is paused, whether a run
+ * is in progress. */
+void tmi_move_tick_request(tm_mesh_t *m, tm_reply_t *rep);
+/* mesh-adopt UPLOAD and mesh-moved NODE ID:EPOCH... from p (answered
+ * once this node reads the moved actors' values from their new node). */
+void tmi_move_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
+                      const char *const *argv);
+/* A reply to a request of the move in progress: consumed, or not ours. */
+bool tmi_move_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
+                    const tm_console_rep_t *rep);
+/* Whether id is one of the actors this node is moving now. */
+bool tmi_move_owns(const tm_mesh_t *m, const char *id);
+/* The end: a move in progress fails. */
+void tmi_move_free(tm_mesh_t *m);
 
 /* ---- tm_mesh_sync.c ---------------------------------------------------- */
 
 /* The proxies of p's actors changed: subscribe again. */
 void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p);
+/* What p reads from this node stops until p subscribes again (an actor of
+ * its list moved away). */
+void tmi_sync_stop_out(tmi_peer_t *p);
 /* Send what is due: subscriptions; answer settled waiters (from the
  * heartbeat timer and before the loop blocks). */
 void tmi_sync_beat(tm_mesh_t *m);

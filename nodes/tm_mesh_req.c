@@ -92,6 +92,7 @@ void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         return;
     }
     if (tmi_sync_reply(m, p, env->seq, &rep) ||
+        tmi_move_reply(m, p, env->seq, &rep) ||
         tmi_ctl_reply(m, p, env->seq, &rep) ||
         tmi_plan_reply(m, p, env->seq, &rep)) {
         return;
@@ -207,6 +208,13 @@ void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     }
     if (strcmp(req.argv[0], "mesh-plan") == 0) {
         tmi_plan_request(m, p, env->seq, (int)req.argc,
+                         (const char *const *)req.argv); /* answers itself */
+        tm_console_req_free(&req);
+        return;
+    }
+    if (strcmp(req.argv[0], "mesh-adopt") == 0 ||
+        strcmp(req.argv[0], "mesh-moved") == 0) {
+        tmi_move_request(m, p, env->seq, (int)req.argc,
                          (const char *const *)req.argv); /* answers itself */
         tm_console_req_free(&req);
         return;

@@ -95,6 +95,16 @@ void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p, bool restarted)
     p->out.n_ids = 0;
 }
 
+void tmi_sync_stop_out(tmi_peer_t *p)
+{
+    free(p->out.ids);
+    free(p->out.n_outs);
+    p->out.ids = NULL;
+    p->out.n_outs = NULL;
+    p->out.n_ids = 0;
+    p->out.epoch = 0; /* an append to the old list is refused */
+}
+
 static int s_cmp_id(const void *a, const void *b)
 {
     return strcmp(a, b);
@@ -418,12 +428,14 @@ void tmi_sync_beat(tm_mesh_t *m)
 
 /* Import values into the proxies of the list from entry `from` on, as far
  * as n values go (a batch of an earlier list covers a prefix): as the
- * outputs of `tick` (what links of every delay read), or, with
- * S_ALL_TICKS, of every tick the proxies keep (an answer to a
- * subscription). */
-#define S_ALL_TICKS UINT64_MAX
+ * outputs of `tick` (what links of every delay read), or, for an answer to
+ * a subscription (`answer`), of every tick a new proxy keeps: a proxy that
+ * already holds its owner's values (a list sent again, an actor that
+ * moved) keeps its history and takes the answer as the outputs of `tick`,
+ * so links with a delay still read the past they read before. */
 static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
-                     const double *values, uint32_t n, uint64_t tick)
+                     const double *values, uint32_t n, uint64_t tick,
+                     bool answer)
 {
     tmi_in_t *in = &p->in;
     uint32_t base = from < in->n_ids ? in->first[from] : 0;
@@ -432,11 +444,15 @@ static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
             break;
         }
         const double *v = values + (in->first[i] - base);
-        if (tick == S_ALL_TICKS) {
-            tm_rt_import(m->rt, in->ids[i], v);
-        } else {
-            tm_rt_import_at(m->rt, in->ids[i], tick, v);
+        tm_rt_actor_t a;
+        bool fed =
+            answer && tm_rt_get(m->rt, in->ids[i], &a) == 0 && a.imported;
+        if (!answer || fed) {
+            if (tm_rt_import_at(m->rt, in->ids[i], tick, v) == 0 || !answer) {
+                continue;
+            }
         }
+        tm_rt_import(m->rt, in->ids[i], v); /* outside the window too */
     }
 }
 
@@ -486,7 +502,7 @@ bool tmi_sync_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                      : s_values(tm_wire_map_get(&obj, "values"), n, values);
         }
         if (rc == 0) {
-            s_import(m, p, from, values, n, S_ALL_TICKS);
+            s_import(m, p, from, values, n, tick, true);
         }
         msgpack_zone_destroy(&zone);
     }
@@ -739,7 +755,7 @@ void tmi_sync_before(void *arg, uint64_t tick)
         tmi_peer_t *p = &m->peers[i];
         tmi_held_t *h = &p->in.ring[tick % TMI_BATCH_WINDOW];
         if (!p->self && p->in.acked && h->have && h->tick == tick) {
-            s_import(m, p, 0, h->values, h->n, tick);
+            s_import(m, p, 0, h->values, h->n, tick, false);
             s_import_degraded(m, &p->in, h);
             free(h->values);
             free(h->degraded);

@@ -581,7 +581,7 @@ static int s_any_link(const tm_rt_link_t *l, void *arg)
 
 /* A proxy that feeds no link any more is removed (the mesh stops asking
  * its owner for values). */
-static void s_proxy_gc(tm_mut_t *m, const char *id)
+void tmi_mut_proxy_gc(tm_mut_t *m, const char *id)
 {
     tm_rt_actor_t a;
     bool linked = false;
@@ -762,7 +762,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
     }
     if (rc != 0) {
         free(past.v);
-        s_proxy_gc(m, S);
+        tmi_mut_proxy_gc(m, S);
         return rc;
     }
     tm_rt_link_t l = {S, O, D, I, delay};
@@ -799,7 +799,7 @@ int tm_mut_link(tm_mut_t *m, bool add, const char *S, const char *O,
         tmi_mut_store_failed(m, why, rc);
     }
     free(past.v);
-    s_proxy_gc(m, S);
+    tmi_mut_proxy_gc(m, S);
     if (rc == 0 && tm_rt_get(m->rt, S, &src) == 0 && src.remote) {
         tmi_mut_tell(m, TM_MUT_PROXY, S, src.model);
     }

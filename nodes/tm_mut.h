@@ -35,6 +35,7 @@
 
 #include "tm_audit.h"
 #include "tm_model.h"
+#include "tm_move_wire.h"
 #include "tm_plan.h"
 #include "tm_rt.h"
 #include "tm_store.h"
@@ -246,11 +247,17 @@ int tm_mut_plugin(tm_mut_t *m, const char *data_dir, const char *file,
 typedef const char *(*tm_mut_remote_fn)(void *arg, const char *id,
                                         const tm_model_t **model);
 
-typedef enum { TM_MUT_ADDED, TM_MUT_REMOVED, TM_MUT_PROXY } tm_mut_event_t;
+typedef enum {
+    TM_MUT_ADDED,
+    TM_MUT_REMOVED,
+    TM_MUT_PROXY,
+    TM_MUT_MOVED
+} tm_mut_event_t;
 
 /* After a commit: an actor of this node was added (or changed model) or
  * removed; or the proxy of remote actor id was made or linked (model
- * given) or removed (model NULL). */
+ * given) or removed (model NULL); or an actor of this node moved to
+ * another node (the mover tells the mesh where). */
 typedef void (*tm_mut_observer_fn)(void *arg, tm_mut_event_t ev, const char *id,
                                    const tm_model_t *model);
 
@@ -262,5 +269,25 @@ void tm_mut_mesh(tm_mut_t *m, tm_mut_remote_fn remote,
  * if id is no proxy. */
 int tm_mut_drop_proxy(tm_mut_t *m, const char *id, size_t *links_removed,
                       char *why);
+
+/* ---- actors that change node (tm_mut_move.c) ----------------------------
+ * tm_mut_move_out: the n actors ids leave this node (their new node has
+ * them): their records and the links into them go, in one batch with an
+ * audit record each (kind and reason given: "migrate-out", "fenced", ...);
+ * an actor that links here read stays as a proxy with those links and its
+ * past outputs; proxies that fed only them go. Errors: TM_ERR_UNKNOWN_ACTOR
+ * (not an actor of this node; nothing changed), the store's (nothing
+ * changed), TM_ERR_NOMEM.
+ * tm_mut_move_in: the actors of a package arrive: each from its record,
+ * with the links into it (proxies made of sources this node does not run,
+ * with the sources' past outputs), a proxy of it here becoming it; one
+ * batch with a "migrate-in" audit record each. Errors: TM_ERR_EXISTS (an
+ * actor already runs here), TM_ERR_UNKNOWN_MODEL and the catalog's, a
+ * record that does not decode or fit its model, the runtime's and the
+ * store's; nothing changed on error (a proxy that was to become an actor
+ * comes back at the next restart). */
+int tm_mut_move_out(tm_mut_t *m, char (*ids)[TM_ID_MAX + 1], size_t n,
+                    const char *kind, const char *reason, char *why);
+int tm_mut_move_in(tm_mut_t *m, const tm_move_t *pkg, char *why);
 
 #endif

@@ -55,6 +55,8 @@ int tmi_mut_audit(tm_mut_t *m, tm_store_batch_t *b, const char *kind,
 int tmi_mut_audit_models(tm_mut_t *m, tm_store_batch_t *b, const char *kind,
                          const char *id, const tm_model_t *before,
                          const tm_model_t *after, uint64_t n);
+/* Remove proxy id if no link reads it any more. */
+void tmi_mut_proxy_gc(tm_mut_t *m, const char *id);
 /* The one record of a spawn-many (prefix, count, model). */
 int tmi_mut_audit_many(tm_mut_t *m, tm_store_batch_t *b, const char *prefix,
                        uint64_t count, const tm_model_t *model);

@@ -38,6 +38,7 @@ void tm_persist_actor_from_view(const tm_rt_actor_t *a, uint64_t tick,
     memcpy(rec->state, a->state, m->n_states * sizeof(double));
     memcpy(rec->outputs, a->outputs, m->n_outputs * sizeof(double));
     rec->has_sup = tm_persist_sup_from_view(a, &rec->sup);
+    rec->epoch = a->epoch;
 }
 
 bool tm_persist_sup_from_view(const tm_rt_actor_t *a, tm_persist_sup_t *out)
@@ -145,7 +146,8 @@ static void s_pack_history(msgpack_packer *pk, const tm_persist_actor_t *rec)
 int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
 {
     msgpack_packer *pk = &out->pk;
-    msgpack_pack_map(pk, 10 + (rec->n_history > 0) + rec->has_sup);
+    msgpack_pack_map(pk, 10 + (rec->n_history > 0) + rec->has_sup +
+                             (rec->epoch > 0));
     tm_wire_pack_kv_u64(pk, "v", S_RECORD_VERSION);
     tm_wire_pack_kv_str(pk, "family", rec->family);
     tm_wire_pack_kv_str(pk, "version", rec->version);
@@ -161,6 +163,9 @@ int tm_persist_actor_encode(const tm_persist_actor_t *rec, tm_wire_buf_t *out)
     }
     if (rec->has_sup) {
         s_pack_sup(pk, &rec->sup);
+    }
+    if (rec->epoch > 0) {
+        tm_wire_pack_kv_u64(pk, "epoch", rec->epoch);
     }
     return tm_wire_buf_ok(out);
 }
@@ -358,6 +363,13 @@ int tm_persist_actor_decode(const void *val, size_t len,
     if (rc == 0) {
         rc = s_get_sup(&obj, rec);
     }
+    if (rc == 0 && tm_wire_map_get(&obj, "epoch") != NULL) {
+        uint64_t epoch = 0;
+        if (tm_wire_get_u64(&obj, "epoch", &epoch) != 0 || epoch > UINT32_MAX) {
+            rc = TM_ERR_STORE_CORRUPT;
+        }
+        rec->epoch = (uint32_t)epoch;
+    }
 done:
     msgpack_zone_destroy(&zone);
     return rc;
@@ -523,9 +535,22 @@ static void s_copy_past(tm_rt_t *rt, const tm_rt_actor_t *a, double *out)
 int tm_persist_put_actor(tm_store_batch_t *b, tm_rt_t *rt,
                          const tm_rt_actor_t *a, tm_wire_buf_t *scratch)
 {
+    tm_wire_buf_clear(scratch);
+    int rc = tm_persist_actor_pack(rt, a, a->epoch, scratch);
+    if (rc == 0) {
+        rc = tm_store_batch_put(b, TM_DB_ACTORS, a->id, strlen(a->id),
+                                scratch->sbuf.data, scratch->sbuf.size);
+    }
+    return rc;
+}
+
+int tm_persist_actor_pack(tm_rt_t *rt, const tm_rt_actor_t *a, uint32_t epoch,
+                          tm_wire_buf_t *out)
+{
     tm_persist_actor_t rec;
     double *past = NULL;
     tm_persist_actor_from_view(a, tm_rt_tick(rt), &rec);
+    rec.epoch = epoch;
     if (a->history > 1) {
         rec.n_history = a->history - 1;
         rec.history_width = a->model->n_outputs;
@@ -537,7 +562,7 @@ int tm_persist_put_actor(tm_store_batch_t *b, tm_rt_t *rt,
         s_copy_past(rt, a, past);
         rec.history = past;
     }
-    int rc = s_put_record(b, a->id, &rec, scratch);
+    int rc = tm_persist_actor_encode(&rec, out);
     free(past);
     return rc;
 }
@@ -630,6 +655,7 @@ typedef struct {
     const tm_model_t *model;
     uint32_t period;
     uint32_t n_history;
+    uint32_t epoch;
     bool has_sup; /* a tm_persist_sup_t follows the values */
     char id[TM_ID_MAX + 1];
 } s_snap_head_t;
@@ -691,6 +717,7 @@ static int s_snap_actor(const tm_rt_actor_t *a, void *arg)
     head.period = a->period;
     head.n_history = a->history - 1;
     head.has_sup = has_sup;
+    head.epoch = a->epoch;
     snprintf(head.id, sizeof head.id, "%s", a->id);
     memcpy(e, &head, sizeof head);
     double *d = (double *)(void *)(e + S_SNAP_HEAD);
@@ -752,6 +779,7 @@ int tm_persist_snapshot_fill(void *arg, tm_store_batch_t *b)
         v.id = head.id;
         v.model = m;
         v.period = head.period;
+        v.epoch = head.epoch;
         v.params = d;
         v.held = d + m->n_params;
         v.state = v.held + m->n_inputs;

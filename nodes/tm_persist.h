@@ -11,7 +11,9 @@
  *                  "sup": {"target": str, "pinned": bool,
  *                          "quarantined": bool, "shadow": str | nil,
  *                          "healthy": uint, "shadow_state": [f64] | nil,
- *                          "low": [uint]} (optional)}
+ *                          "low": [uint]} (optional),
+ *                  "epoch": uint (optional: the ownership epoch, written
+ *                                 once the actor has changed node)}
  *   links   "SRC.OUTPUT>DST.INPUT" -> {"src": str, "output": str,
  *                                     "dst": str, "input": str,
  *                                     "delay": uint (optional), and for a
@@ -92,6 +94,7 @@ typedef struct {
     const double *history;
     bool has_sup;
     tm_persist_sup_t sup;
+    uint32_t epoch; /* ownership epoch; 0 when the record has none */
 } tm_persist_actor_t;
 
 /* A supervision view as a record; false when it holds only defaults. */
@@ -164,6 +167,11 @@ int tm_persist_link_decode(const void *val, size_t len,
 int tm_persist_put_actor(tm_store_batch_t *b, tm_rt_t *rt,
                          const tm_rt_actor_t *a, tm_wire_buf_t *scratch);
 int tm_persist_del_actor(tm_store_batch_t *b, const char *id);
+/* The record of actor a (a view of rt) at rt's current tick, its history
+ * included, with ownership epoch `epoch`, appended to out (a migration
+ * sends it to the actor's next node). TM_ERR_NOMEM. */
+int tm_persist_actor_pack(tm_rt_t *rt, const tm_rt_actor_t *a, uint32_t epoch,
+                          tm_wire_buf_t *out);
 int tm_persist_put_link(tm_store_batch_t *b, const tm_rt_link_t *l);
 /* A link from an actor of another node (a proxy here): its record names the
  * source's model, so that a restart makes the proxy again. */

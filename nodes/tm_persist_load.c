@@ -120,7 +120,8 @@ static int s_load_actor(const void *key, size_t klen, const void *val,
         .state = rec.state,
         .held = rec.held,
         .outputs = rec.n_outputs == model->n_outputs ? rec.outputs : NULL,
-        .period = rec.period};
+        .period = rec.period,
+        .epoch = rec.epoch};
     int rc = tm_rt_spawn(l->rt, id, model, &opts);
     if (rc == 0 && rec.n_history > 0) {
         rc = s_keep_past(l, id, val, vlen, &rec);

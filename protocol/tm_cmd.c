@@ -698,6 +698,12 @@ static int s_take_id(s_parse_t *p, const char *a)
     return 0;
 }
 
+/* A node's name (migrate's destination, the node drain empties). */
+static int s_take_node(s_parse_t *p, const char *a)
+{
+    return s_set_node(p, NULL, a);
+}
+
 /* A prefix of ids: checked whole by COUNT (spawn-many), or on its own. */
 static int s_take_prefix(s_parse_t *p, const char *a)
 {
@@ -901,6 +907,7 @@ static const s_arg_t s_args[] = {
     {"TIER", s_take_tier, TM_CMD_COMPLETE_FIDELITIES},
     {"N", s_take_ticks, TM_CMD_COMPLETE_NONE},
     {"DEST", s_take_path, TM_CMD_COMPLETE_NONE},
+    {"NODE", s_take_node, TM_CMD_COMPLETE_NONE},
     {"FILE", s_take_file, TM_CMD_COMPLETE_NONE},
 };
 

@@ -77,6 +77,13 @@
     X(ROLLBACK, rollback, message, "rollback", "", TM_CMD_F_MUTATES, "FAMILY", \
       "to", "FAMILY [--to VERSION]",                                           \
       "put a family's actors back on the version before its last rollout")     \
+    X(MIGRATE, migrate, message, "migrate", "",                                \
+      TM_CMD_F_MUTATES | TM_CMD_F_LONG | TM_CMD_F_IDS, "ID NODE", "",           \
+      "ID NODE", "move an actor, with its state, history and links, to "       \
+      "another node at a tick boundary")                                       \
+    X(DRAIN, drain, message, "drain", "", TM_CMD_F_MUTATES | TM_CMD_F_LONG,   \
+      "NODE", "", "NODE",                                                      \
+      "move every actor of a node to the others (before maintenance)")         \
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \

@@ -209,12 +209,14 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
 void tm_link_batch_free(tm_link_batch_t *batch);
 
 /* ---- directory: payload {"inc": uint, "seq": uint, "reset": bool,
- *      "add": [[id, model, tier], ...], "del": [id, ...]} ----------------
+ *      "add": [[id, model, tier (, epoch)], ...], "del": [id, ...]} ------
  * The sender's own actors (it is their authority): with reset, the first
  * part of its whole directory (the receiver forgets what it had of this
  * sender); otherwise a delta. seq numbers a sender's messages from 1 within
  * one incarnation `inc`; a receiver that misses one asks for the whole
- * directory again. model is "family@version", tier a fidelity name. At
+ * directory again. model is "family@version", tier a fidelity name, epoch
+ * (optional, 1 .. 2^32 - 1) the actor's ownership epoch: how many times it
+ * changed node; the claim with the higher epoch wins. At
  * most TM_MSG_DIR_MAX entries in add and del together. */
 
 #define TM_MSG_DIR_MAX 8192u
@@ -223,6 +225,7 @@ typedef struct {
     char id[TM_MSG_NAME_MAX + 1];
     char model[TM_MSG_NAME_MAX + 1];
     char tier[TM_MSG_NAME_MAX + 1];
+    uint32_t epoch; /* ownership epoch; 0 is sent as a 3-array */
 } tm_dir_entry_t;
 
 typedef struct {

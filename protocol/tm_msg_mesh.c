@@ -412,10 +412,15 @@ int tm_directory_encode(const tm_directory_t *dir, uint8_t **out,
     tm_wire_pack_str(&b.pk, "add");
     msgpack_pack_array(&b.pk, dir->n_add);
     for (uint32_t i = 0; i < dir->n_add; i++) {
-        msgpack_pack_array(&b.pk, 3);
+        /* the epoch only when there is one: entries of actors that never
+         * moved stay as they were */
+        msgpack_pack_array(&b.pk, dir->add[i].epoch > 0 ? 4 : 3);
         tm_wire_pack_str(&b.pk, dir->add[i].id);
         tm_wire_pack_str(&b.pk, dir->add[i].model);
         tm_wire_pack_str(&b.pk, dir->add[i].tier);
+        if (dir->add[i].epoch > 0) {
+            msgpack_pack_uint64(&b.pk, dir->add[i].epoch);
+        }
     }
     tm_wire_pack_str(&b.pk, "del");
     msgpack_pack_array(&b.pk, dir->n_del);
@@ -433,8 +438,8 @@ typedef struct {
     tm_wire_reader_t del_at;
 } s_dir_t;
 
-/* Read n entries at r (3-arrays, or bare ids when !full) into out when not
- * NULL. */
+/* Read n entries at r ([id, model, tier] or [id, model, tier, epoch], or
+ * bare ids when !full) into out when not NULL. */
 static int s_dir_entries(tm_wire_reader_t *r, uint32_t n, bool full,
                          tm_dir_entry_t *out)
 {
@@ -442,10 +447,10 @@ static int s_dir_entries(tm_wire_reader_t *r, uint32_t n, bool full,
     int rc = 0;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         memset(&e, 0, sizeof e);
+        uint32_t size = 0;
         if (full) {
-            uint32_t three = 0;
-            rc = tm_wire_read_array(r, &three);
-            if (rc == 0 && three != 3) {
+            rc = tm_wire_read_array(r, &size);
+            if (rc == 0 && size != 3 && size != 4) {
                 rc = TM_ERR_WIRE_FIELD;
             }
         }
@@ -460,6 +465,14 @@ static int s_dir_entries(tm_wire_reader_t *r, uint32_t n, bool full,
         }
         if (rc == 0 && full) {
             rc = tmi_msg_read_name(r, e.tier, TM_MSG_NAME_MAX);
+        }
+        uint64_t epoch = 0;
+        if (rc == 0 && size == 4) {
+            rc = tm_wire_read_u64(r, &epoch);
+            rc = rc == 0 && (epoch == 0 || epoch > UINT32_MAX)
+                     ? TM_ERR_WIRE_FIELD
+                     : rc;
+            e.epoch = (uint32_t)epoch;
         }
         if (rc == 0 && out != NULL) {
             out[i] = e;

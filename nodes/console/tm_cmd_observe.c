@@ -171,6 +171,7 @@ int tmi_cmd_inspect(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_map(b);
     tm_body_kv_str(b, "id", a.id);
     tm_body_kv_str(b, "node", ctx->name);
+    tm_body_kv_u64(b, "epoch", a.epoch);
     tmi_pack_model(b, m);
     tm_body_kv_u64(b, "paramset", tm_model_paramset(m, a.params));
     tm_body_kv_str(b, "summary", m->summary);

@@ -34,6 +34,12 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
                        tm_mesh_knows(ctx->mesh, cmd->node)
                    ? cmd->node
                    : NULL;
+    case TM_CMD_DRAIN:
+        return strcmp(cmd->node, ctx->name) != 0 &&
+                       tm_mesh_knows(ctx->mesh, cmd->node)
+                   ? cmd->node
+                   : NULL;
+    case TM_CMD_MIGRATE:
     case TM_CMD_INSPECT:
     case TM_CMD_CALIBRATE:
     case TM_CMD_KILL:

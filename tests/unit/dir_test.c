@@ -56,9 +56,9 @@ static void test_put_get_del(void **state)
     tm_dir_init(&d);
     assert_null(tm_dir_get(&d, "pump-1"));
     e = s_ent("pump-1", 3, "pump@1");
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     e = s_ent("tank-1", 4, "tank@2");
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     got = tm_dir_get(&d, "pump-1");
     assert_non_null(got);
     assert_string_equal(got->id, "pump-1");
@@ -71,7 +71,7 @@ static void test_put_get_del(void **state)
 
     /* the owner updates its entry in place */
     e = s_ent("pump-1", 3, "pump@2");
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     assert_int_equal(d.n, 2);
     assert_string_equal(tm_dir_get(&d, "pump-1")->model, "pump@2");
     assert_int_equal(d.n_conflicts, 0);
@@ -89,7 +89,7 @@ static void test_put_get_del(void **state)
 
     /* deleted ids can come back, under another owner too */
     e = s_ent("pump-1", 5, "pump@1");
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     assert_int_equal(tm_dir_get(&d, "pump-1")->owner, 5);
     assert_int_equal(tm_dir_count(&d, 5), 1);
     assert_int_equal(tm_dir_count(&d, 3), 0);
@@ -112,7 +112,7 @@ static void test_drop_owner(void **state)
     for (uint32_t i = 0; i < 900; i++) {
         snprintf(id, sizeof id, "a-%u", i);
         tm_dir_ent_t e = s_ent(id, i % 3, "m@1");
-        assert_int_equal(tm_dir_put(&d, &e), 0);
+        assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     }
     assert_int_equal(tm_dir_count(&d, 0), 300);
     assert_int_equal(tm_dir_count(&d, 1), 300);
@@ -153,12 +153,12 @@ static void test_conflicts(void **state)
     (void)state;
     tm_dir_init(&d);
     e = s_ent("valve-1", 1, "valve@1");
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
 
     /* another owner's claim: refused, the first stays, recorded once */
     e = s_ent("valve-1", 2, "valve@9");
-    assert_int_equal(tm_dir_put(&d, &e), TM_ERR_EXISTS);
-    assert_int_equal(tm_dir_put(&d, &e), TM_ERR_EXISTS);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), TM_ERR_EXISTS);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), TM_ERR_EXISTS);
     assert_int_equal(tm_dir_get(&d, "valve-1")->owner, 1);
     assert_string_equal(tm_dir_get(&d, "valve-1")->model, "valve@1");
     assert_int_equal(d.n, 1);
@@ -169,7 +169,7 @@ static void test_conflicts(void **state)
 
     /* a third claimant is another conflict; so is this node's own */
     e.owner = 3;
-    assert_int_equal(tm_dir_put(&d, &e), TM_ERR_EXISTS);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), TM_ERR_EXISTS);
     tm_dir_conflict(&d, "valve-1", 1, UINT32_MAX);
     tm_dir_conflict(&d, "valve-1", 1, UINT32_MAX);
     assert_int_equal(d.n_conflicts, 3);
@@ -177,7 +177,7 @@ static void test_conflicts(void **state)
 
     /* the owner itself is no conflict, nor is a delete by another */
     e.owner = 1;
-    assert_int_equal(tm_dir_put(&d, &e), 0);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), 0);
     tm_dir_del(&d, "valve-1", 2);
     assert_non_null(tm_dir_get(&d, "valve-1"));
     assert_int_equal(d.n_conflicts, 3);
@@ -191,7 +191,7 @@ static void test_conflicts(void **state)
     tm_dir_conflict(&d, "over-1", 1, 2);
     tm_dir_conflict(&d, "over-2", 1, 2);
     e = s_ent("valve-1", 4, "valve@1");
-    assert_int_equal(tm_dir_put(&d, &e), TM_ERR_EXISTS);
+    assert_int_equal(tm_dir_put(&d, &e, NULL), TM_ERR_EXISTS);
     assert_int_equal(d.n_conflicts, TM_DIR_CONFLICTS_MAX);
     assert_true(d.conflicts_dropped == 3);
     /* one already recorded is not counted again */
@@ -285,7 +285,7 @@ static void test_random_against_reference(void **state)
             snprintf(model, sizeof model, "m@%llu",
                      (unsigned long long)(op % 7));
             tm_dir_ent_t e = s_ent(id, owner, model);
-            int rc = tm_dir_put(&d, &e);
+            int rc = tm_dir_put(&d, &e, NULL);
             if (ref[k].present && ref[k].owner != owner) {
                 assert_int_equal(rc, TM_ERR_EXISTS);
                 refused++;
