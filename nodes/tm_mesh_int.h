@@ -379,7 +379,14 @@ void tmi_ctl_free(tm_mesh_t *m);
 /* The highest tick of this node and its live members (heartbeats). */
 uint64_t tmi_ctl_max_tick(const tm_mesh_t *m);
 
-/* ---- tm_mesh_move.c ---------------------------------------------------- */
+/* ---- tm_mesh_move.c, tm_mesh_adopt.c ----------------------------------- */
+
+/* The package (tm_move_wire) of actors ids[0..n) of this node at its
+ * current tick, each with the epoch one above its own (into epochs), the
+ * links into them and their sources' past outputs. Errors:
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_TOO_BIG, TM_ERR_NOMEM. */
+int tmi_move_pack(tm_mesh_t *m, char (*ids)[TM_ID_MAX + 1], size_t n,
+                  uint32_t *epochs, uint8_t **out, size_t *len);
 
 /* mesh-tick: this node's tick, whether its clock is paused, whether a run
  * is in progress. */
