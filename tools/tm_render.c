@@ -563,10 +563,14 @@ void tmi_show_inspect(tm_render_t *r, const char *message, json_t *b, bool more)
     json_t *units = json_object_get(b, "units");
     json_t *links = json_object_get(b, "links");
     json_t *h = json_object_get(b, "health");
+    char epoch[32] = "";
+    if (s_int(b, "epoch") > 0) { /* it changed node */
+        snprintf(epoch, sizeof epoch, " (epoch %lld)", s_int(b, "epoch"));
+    }
     fprintf(out,
-            "%s  %s@%s (%s)  node %s  shard %lld  period %lld  params@%lld\n",
+            "%s  %s@%s (%s)  node %s%s  shard %lld  period %lld  params@%lld\n",
             s_str(b, "id"), s_str(b, "model"), s_str(b, "version"),
-            s_str(b, "fidelity"), s_str(b, "node"), s_int(b, "shard"),
+            s_str(b, "fidelity"), s_str(b, "node"), epoch, s_int(b, "shard"),
             s_int(b, "period"), s_int(b, "paramset"));
     fprintf(out, "  %s\n", s_str(b, "summary"));
     fprintf(out, "tick %lld (t = %.3f s)\n\n", s_int(b, "tick"),
