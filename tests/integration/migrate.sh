@@ -19,12 +19,12 @@ at() { # at NODE ARGS...: a console on NODE's console endpoint
     "$TM_BIN" -c "${CEP[$n]}" "$@"
 }
 
-node_up() { # node_up NAME: start (or restart) node NAME of the mesh
-    local n=$1 peers=() p
+node_up() { # node_up NAME [DATA]: start (or restart) node NAME of the mesh
+    local n=$1 data=${2:-$WORK/$1} peers=() p
     for p in "${NAMES[@]}"; do
         peers+=(--peer "${MEP[$p]}")
     done
-    "$NODE_BIN" --name "$n" --site "site-$n" --data "$WORK/$n" \
+    "$NODE_BIN" --name "$n" --site "site-$n" --data "$data" \
         --console "${CEP[$n]}" --mesh "${MEP[$n]}" "${peers[@]}" \
         --clock paused --workers 2 --heartbeat 0.05 --tick 0.05 \
         >>"$WORK/$n.log" 2>&1 &
@@ -104,6 +104,7 @@ eq "$(at c --json hash | jget digest)" "$(ref 40)" "spread mesh at tick 40"
 
 owner() { at "$1" --json inspect "$2" | jget node; }
 eq "$(owner a o3)" a "o3 starts on a"
+expect_ok at a backup "$WORK/a-before" # a's store before any move
 
 # migrate through a console on b: passed on to o3's node, a
 out=$(at b migrate o3 c)
@@ -180,6 +181,25 @@ for n in "${NAMES[@]}"; do # once the directories are resent
 done
 eq "$(owner a o3)" b "the restarted node knows o3 runs on b"
 out=$(at a nodes)
+case $out in *"claimed by two nodes"*) fail "id conflict: $out" ;; esac
+ok
+
+# ---- a stale copy is fenced -----------------------------------------------
+# node a restored from its backup of tick 40 brings back o3 at epoch 0
+# (o3 runs on b at epoch 3) and s3, s0, o0 as they were: o3 leaves a
+# as soon as a hears b's claim; no id conflict, the audit log says so
+stop_node "${PID[a]}" || fail "node a did not stop cleanly"
+node_up a "$WORK/a-before"
+all_alive
+for _ in $(seq 100); do
+    [ "$(owner a o3)" = b ] && break
+    sleep 0.1
+done
+eq "$(owner a o3)" b "the restored node lets its stale o3 go"
+eq "$(at a --json inspect o3 | jget epoch)" 3 "o3 at b's epoch"
+at a --json audit --actor o3 | grep -q '"fenced"' || fail "no fenced record"
+ok
+out=$(at c nodes)
 case $out in *"claimed by two nodes"*) fail "id conflict: $out" ;; esac
 ok
 
