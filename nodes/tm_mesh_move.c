@@ -374,7 +374,7 @@ static void s_finish(tmi_move_t *mv)
                  mv->n_moved == 1 ? "" : "s", (unsigned long long)mv->target,
                  tm_clock_name(mv->mode));
     } else {
-        snprintf(msg, sizeof msg, "%s%s; %zu of %zu actors moved", mv->why,
+        snprintf(msg, sizeof msg, "%.900s%s; %zu of %zu actors moved", mv->why,
                  mv->n_moved > 0 ? " (those moved run on their new node)" : "",
                  mv->n_moved, mv->n);
         tm_log(TM_LOG_WARN, "mesh: %s: %s", mv->what, msg);
