@@ -7,6 +7,7 @@
 #include "tm_log.h"
 #include "tm_mesh_int.h"
 #include "tm_persist.h"
+#include "tm_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,9 @@ int tmi_move_pack(tm_mesh_t *m, char (*ids)[TM_ID_MAX + 1], size_t n,
 
 void tmi_move_tick_request(tm_mesh_t *m, tm_reply_t *rep)
 {
+    /* a move asks: from now on this node steps no further until the move
+     * runs the mesh on (mesh-run) or ends (mesh-clock), or 60 s pass */
+    m->move_hold_until = tm_time_now() + 60.0;
     tm_sched_run_t r = {0};
     if (m->sched != NULL) {
         tm_sched_run_info(m->sched, &r);

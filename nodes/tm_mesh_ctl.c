@@ -49,6 +49,7 @@ static int s_ctl_run(tm_mesh_t *m, tmi_peer_t *p, const char *arg,
     if (m->sched == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED, "no clock here");
     }
+    m->move_hold_until = 0; /* a move that holds the mesh runs it on */
     int rc = tm_sched_run_to(m->sched, target);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "node %s cannot run to tick %llu: %s",
@@ -71,6 +72,7 @@ static int s_ctl_clock(tm_mesh_t *m, tmi_peer_t *p, const char *arg,
     if (m->sched == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED, "no clock here");
     }
+    m->move_hold_until = 0; /* a move that held the mesh ends with this */
     tm_sched_set_mode(m->sched, mode);
     tm_log(TM_LOG_INFO, "mesh: clock %s at tick %llu (asked by %s)",
            tm_clock_name(mode), (unsigned long long)tm_rt_tick(m->rt), p->name);
@@ -299,6 +301,9 @@ void tm_mesh_clock(tm_mesh_t *m, tm_clock_t mode)
 bool tmi_ctl_hold(void *arg)
 {
     tm_mesh_t *m = arg;
+    if (tmi_move_holds(m)) {
+        return true;
+    }
     if (m->run_target == 0) {
         return false;
     }

@@ -256,6 +256,9 @@ struct tm_mesh {
     tmi_export_t exports[TMI_EXPORTS];
     uint64_t export_gen;
     tmi_move_t *move; /* actors moving off this node, or NULL */
+    /* another node moves actors: this node does not step before it (or
+     * a mesh-run or mesh-clock of it) says so, or this monotonic time */
+    double move_hold_until;
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -398,6 +401,9 @@ void tmi_move_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
 /* A reply to a request of the move in progress: consumed, or not ours. */
 bool tmi_move_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                     const tm_console_rep_t *rep);
+/* Whether a move (this node's, or another's that asked this node's tick)
+ * holds this node's clock. */
+bool tmi_move_holds(const tm_mesh_t *m);
 /* Whether id is one of the actors this node is moving now. */
 bool tmi_move_owns(const tm_mesh_t *m, const char *id);
 /* The end: a move in progress fails. */

@@ -363,10 +363,9 @@ static void s_finish(tmi_move_t *mv)
 {
     tm_mesh_t *m = mv->m;
     ev_timer_stop(m->loop, &mv->timer);
-    if (mv->mode != TM_CLOCK_PAUSED) {
-        tm_sched_set_mode(m->sched, mv->mode);
-        tm_mesh_clock(m, mv->mode);
-    }
+    m->move = NULL; /* no longer holds this node's clock */
+    tm_sched_set_mode(m->sched, mv->mode);
+    tm_mesh_clock(m, mv->mode); /* also releases the members' hold */
     char msg[TM_CMD_MSG_MAX];
     if (mv->status == 0) {
         snprintf(msg, sizeof msg,
@@ -381,7 +380,6 @@ static void s_finish(tmi_move_t *mv)
     }
     mv->later->send(mv->later, mv->status, msg, false, NULL, 0);
     mv->later->free(mv->later);
-    m->move = NULL;
     s_release(mv);
 }
 
@@ -684,6 +682,12 @@ int tm_mesh_drain(tm_mesh_t *m, tm_console_later_t *later, char *why,
     }
     s_begin(m, d.mv, later, "drain");
     return 0;
+}
+
+bool tmi_move_holds(const tm_mesh_t *m)
+{
+    return (m->move != NULL && m->move->phase >= S_ADOPT) ||
+           (m->move_hold_until > 0 && tm_time_now() < m->move_hold_until);
 }
 
 bool tmi_move_owns(const tm_mesh_t *m, const char *id)
