@@ -339,6 +339,9 @@ int tm_move_decode(const uint8_t *buf, size_t len, tm_move_t *out)
         return TM_ERR_INVAL;
     }
     memset(out, 0, sizeof *out);
+    if (len > TM_MOVE_BYTES_MAX) {
+        return TM_ERR_WIRE_TOO_LARGE; /* before copying it */
+    }
     const tm_wire_limits_t limits = {.max_size = TM_MOVE_BYTES_MAX,
                                      .max_depth = 8};
     msgpack_zone zone;

@@ -9,7 +9,7 @@
 # (-fprofile-instr-generate -fcoverage-mapping, no sanitizers) in its own
 # build directory (TM_COV_BUILD, default build-cov), runs each target once
 # over its corpus (-runs=0: replay, no mutation), merges the profiles and
-# prints, for protocol/tm_wire.c, tm_msg.c and tm_msg_mesh.c, the line
+# prints, for protocol/tm_wire.c, tm_msg.c, tm_msg_mesh.c and tm_move_wire.c, the line
 # coverage of the whole file and of its decode/validate functions
 # (everything but the encoders and buffer/packing helpers), then the
 # per-function table.
@@ -24,7 +24,7 @@ jobs=${TM_JOBS:-$(nproc)}
 profdata=${LLVM_PROFDATA:-llvm-profdata-14}
 cov=${LLVM_COV:-llvm-cov-14}
 files=("$root/protocol/tm_wire.c" "$root/protocol/tm_msg.c"
-    "$root/protocol/tm_msg_mesh.c")
+    "$root/protocol/tm_msg_mesh.c" "$root/protocol/tm_move_wire.c")
 # Functions that encode or manage output buffers; all others in the files
 # above decode or validate untrusted bytes.
 encoders='(_encode$|_free$|(^|:)(s|tmi_msg)_(finish|cstr_ok|buf_write|hb_ok|entry_ok)$|^tm_wire_(buf|pack)_)'

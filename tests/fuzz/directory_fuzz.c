@@ -1,6 +1,6 @@
 /* directory_fuzz: tm_directory_decode on arbitrary bytes; a decoded
- * directory keeps its limits, re-encodes, decodes to the same fields, and
- * encodes stably. */
+ * directory keeps its limits, re-encodes, decodes to the same fields
+ * (ownership epochs included), and encodes stably. */
 #include "fuzz_check.h"
 #include "tm_err.h"
 #include "tm_msg.h"
@@ -33,6 +33,7 @@ static void s_same(const tm_directory_t *a, const tm_directory_t *b)
         FUZZ_REQUIRE(strcmp(a->add[i].id, b->add[i].id) == 0);
         FUZZ_REQUIRE(strcmp(a->add[i].model, b->add[i].model) == 0);
         FUZZ_REQUIRE(strcmp(a->add[i].tier, b->add[i].tier) == 0);
+        FUZZ_REQUIRE(a->add[i].epoch == b->add[i].epoch);
     }
     for (uint32_t i = 0; i < a->n_del; i++) {
         FUZZ_REQUIRE(strcmp(a->del[i].id, b->del[i].id) == 0);
@@ -69,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (uint32_t i = 0; i < d1.n_del; i++) {
         s_check_entry(&d1.del[i], 0);
+        FUZZ_REQUIRE(d1.del[i].epoch == 0); /* deletes carry no epoch */
     }
     FUZZ_REQUIRE(tm_directory_encode(&d1, &b1, &n1) == 0);
     FUZZ_REQUIRE(tm_directory_decode(b1, n1, NULL, &d2) == 0);

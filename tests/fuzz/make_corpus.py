@@ -187,6 +187,57 @@ PLANT_JSON = (b'{"plant": 1, "actors": [{"id": "t0", "model": "tank", '
               b'"params": {"area": 20}}, {"id": "p1", "model": "pump"}], '
               b'"links": [{"from": "p1.flow", "to": "t0.qin"}]}')
 
+# The package that moves actors (tm_move_wire.h): actors with their stored
+# record (an actor record of tm_persist.h, opaque to the package) and the
+# links into them, and the recent outputs of the links' sources.
+MOVE_RECORD = pack({"v": 1, "family": "tank", "version": "1.0.0",
+                    "fidelity": "high", "period": 1, "tick": 1200,
+                    "params": [20.0, 2.0], "held": [0.5], "state": [2.25],
+                    "outputs": [2.25], "history": [[2.0], [2.125]],
+                    "epoch": 1})
+
+
+def move_actor(aid, links=(), record=MOVE_RECORD):
+    return {"id": aid, "record": record, "links": list(links)}
+
+
+def move_link(src="pump-1", out="flow", inp="q_in", delay=1,
+              model="pump@1", tier="high"):
+    return [src, out, inp, delay, model, tier]
+
+
+def move_source(sid="pump-1", rows=((1.5, -2.0),), first=1197,
+                model="pump@1", tier="high"):
+    return [sid, model, tier, first, [list(r) for r in rows]]
+
+
+def move(**change):
+    """A package of two actors and two sources with the given keys
+    replaced."""
+    m = {"v": 1, "from": "node-a", "tick": 1200,
+         "actors": [move_actor("tank-1", [move_link(),
+                                          move_link("valve-2", "pos", "u", 3,
+                                                    "valve@1", "low")]),
+                    move_actor("valve-2")],
+         "sources": [move_source(rows=((1.5, -2.0),)),
+                     move_source("valve-2", ((0.0,), (0.25,), (-0.0,)),
+                                 1198, "valve@1", "low")]}
+    m.update(change)
+    return pack(m)
+
+
+def move_links(*links):
+    """A package of one actor with the given links."""
+    return move(actors=[move_actor("tank-1", links)], sources=[])
+
+
+def move_rows(rows):
+    """A package of one source with the given rows (objects as given)."""
+    return move(actors=[], sources=[["pump-1", "pump@1", "high", 9, rows]])
+
+
+F32_ROW = Raw(b"\x92\xca\x3f\xc0\x00\x00\xca\xc0\x00\x00\x00")
+
 SEEDS = {
     "wire_reader_fuzz": {
         "every_int": pack(EVERY_INT),
@@ -329,6 +380,16 @@ SEEDS = {
         "nul_id": directory(add=[["pu\0mp", "pump@1", "high"]]),
         "entry_two": directory(add=[["pump-2", "pump@1"]]),
         "entry_four": directory(add=[["pump-2", "pump@1", "high", "x"]]),
+        # ownership epochs (a 4th element, 1 .. 2^32 - 1; 0 is never sent)
+        "epochs": directory(add=[["pump-2", "pump@1", "high", 1],
+                                 ["tank-3", "tank@1", "low"],
+                                 ["valve-4", "valve@1", "high", 7]]),
+        "epoch_max": directory(add=[["pump-2", "pump@1", "high",
+                                     2 ** 32 - 1]]),
+        "epoch_zero": directory(add=[["pump-2", "pump@1", "high", 0]]),
+        "epoch_over": directory(add=[["pump-2", "pump@1", "high", 2 ** 32]]),
+        "epoch_negative": directory(add=[["pump-2", "pump@1", "high", -1]]),
+        "entry_five": directory(add=[["pump-2", "pump@1", "high", 1, 1]]),
         "entry_str": directory(add=["pump-2"]),
         "entry_int_tier": directory(add=[["pump-2", "pump@1", 3]]),
         "del_entry": directory(**{"del": [["pump-1", "pump@1", "high"]]}),
@@ -349,6 +410,62 @@ SEEDS = {
         "del_over": directory(**{"del": Raw(b"\xdd" + struct.pack(">I", 8193)
                                             + b"\xc0" * 8193)}),
         "sum_over": directory(**{"del": ["d"] * 8192}),
+    },
+    "move_fuzz": {
+        # valid packages of different shapes
+        "two_actors": move(),
+        "empty": move(actors=[], sources=[]),
+        "one_actor": move(actors=[move_actor("tank-1")], sources=[]),
+        "sources_only": move(actors=[]),
+        "reordered": pack(dict(reversed(list(
+            {"v": 1, "from": "n", "tick": 0,
+             "actors": [move_actor("a", [move_link()])],
+             "sources": [move_source()]}.items())))),
+        "extra_keys": move(moved=[{"id": "x"}, None],
+                           actors=[dict(move_actor("a"), state=[1])]),
+        "float32_rows": move_rows([F32_ROW, F32_ROW]),
+        "zero_width": move_rows([[], [], []]),
+        "tick_max": move(tick=2 ** 64 - 1,
+                         sources=[move_source(first=2 ** 64 - 1)]),
+        # each limit, and one past it
+        "names_max": move(**{"from": "n" * 64}, actors=[move_actor(
+            "i" * 64, [move_link("s" * 64, "o" * 31, "p" * 31, 1000,
+                                 "m" * 64, "t" * 64)])],
+            sources=[move_source("s" * 64, model="m" * 64, tier="t" * 64)]),
+        "from_over": move(**{"from": "n" * 65}),
+        "id_over": move(actors=[move_actor("i" * 65)]),
+        "src_over": move_links(move_link("s" * 65)),
+        "port_over": move_links(move_link(out="o" * 32)),
+        "input_over": move_links(move_link(inp="p" * 32)),
+        "model_over": move_links(move_link(model="m" * 65)),
+        "tier_over": move_links(move_link(tier="t" * 65)),
+        "source_id_over": move(sources=[move_source("s" * 65)]),
+        "delay_zero": move_links(move_link(delay=0)),
+        "delay_over": move_links(move_link(delay=1001)),
+        "delay_wrap": move_links(move_link(delay=2 ** 32 + 1)),
+        "rows_max": move_rows([[] for _ in range(1000)]),
+        "rows_over": move_rows([[] for _ in range(1001)]),
+        "width_max": move_rows([[float(i) for i in range(32)]]),
+        "width_over": move_rows([[float(i) for i in range(33)]]),
+        # wrong shapes and values
+        "version2": move(v=2),
+        "no_sources": pack({"v": 1, "from": "a", "tick": 1, "actors": []}),
+        "link_five": move_links(move_link()[:5]),
+        "link_seven": move_links(move_link() + [None]),
+        "ragged_rows": move_rows([[1.0, 2.0], [3.0]]),
+        "nan_value": move_rows([[1.0, float("nan")]]),
+        "inf_value": move_rows([[float("-inf")]]),
+        "int_value": move_rows([[1]]),
+        "id_dot": move(actors=[move_actor("tank.1")]),
+        "src_dot": move_links(move_link("pump.1")),
+        "record_empty": move(actors=[move_actor("a", record=b"")]),
+        "record_str": move(actors=[move_actor("a", record="rec")]),
+        "source_four": move(sources=[move_source()[:4]]),
+        "actors_twice": pack_items([("v", 1), ("from", "a"), ("tick", 1),
+                                    ("actors", []), ("sources", []),
+                                    ("actors", [])]),
+        "huge_actors": move(actors=Raw(HUGE)),
+        "huge_rows": move_rows(Raw(HUGE)),
     },
     "link_batch_fuzz": {
         "three": BATCH,

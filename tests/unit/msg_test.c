@@ -1501,6 +1501,7 @@ static void s_assert_dir_equal(const tm_directory_t *a, const tm_directory_t *b)
         assert_string_equal(a->add[i].id, b->add[i].id);
         assert_string_equal(a->add[i].model, b->add[i].model);
         assert_string_equal(a->add[i].tier, b->add[i].tier);
+        assert_int_equal(a->add[i].epoch, b->add[i].epoch);
     }
     for (uint32_t i = 0; i < a->n_del; i++) {
         assert_string_equal(a->del[i].id, b->del[i].id);
@@ -1671,7 +1672,12 @@ static void test_directory_bad_fields(void **state)
         V_ADD_EMPTY_ID,  /* an added entry with an empty id */
         V_DEL_EMPTY_ID,  /* a deleted id empty */
         V_ADD_TWO,       /* an added entry [id, model] */
-        V_ADD_FOUR,      /* an added entry [id, model, tier, x] */
+        V_ADD_FOUR,      /* an added entry [id, model, tier, "x"] */
+        V_ADD_FIVE,      /* an added entry [id, model, tier, 1, x] */
+        V_EPOCH_ZERO,    /* an epoch 0 (sent as a 3-array, never as 0) */
+        V_EPOCH_OVER,    /* an epoch 2^32 */
+        V_EPOCH_NEG,     /* an epoch -1 */
+        V_EPOCH_MAX,     /* an epoch 2^32 - 1: fine */
         V_ADD_STR,       /* an added entry a bare str */
         V_ADD_MODEL_INT, /* an added entry's model an int */
         V_ADD_ID_NUL,    /* an id with a NUL */
@@ -1694,7 +1700,12 @@ static void test_directory_bad_fields(void **state)
         [V_ADD_EMPTY_ID] = TM_ERR_WIRE_FIELD,
         [V_DEL_EMPTY_ID] = TM_ERR_WIRE_FIELD,
         [V_ADD_TWO] = TM_ERR_WIRE_FIELD,
-        [V_ADD_FOUR] = TM_ERR_WIRE_FIELD,
+        [V_ADD_FOUR] = TM_ERR_WIRE_TYPE, /* the 4th element is the epoch */
+        [V_ADD_FIVE] = TM_ERR_WIRE_FIELD,
+        [V_EPOCH_ZERO] = TM_ERR_WIRE_FIELD,
+        [V_EPOCH_OVER] = TM_ERR_WIRE_FIELD,
+        [V_EPOCH_NEG] = TM_ERR_WIRE_FIELD,
+        [V_EPOCH_MAX] = 0,
         [V_ADD_STR] = TM_ERR_WIRE_TYPE,
         [V_ADD_MODEL_INT] = TM_ERR_WIRE_TYPE,
         [V_ADD_ID_NUL] = TM_ERR_WIRE_FIELD,
@@ -1761,9 +1772,13 @@ static void test_directory_bad_fields(void **state)
             if (v == V_ADD_STR) {
                 tm_wire_pack_str(pk, "pump-2");
             } else {
-                msgpack_pack_array(pk, v == V_ADD_TWO    ? 2
-                                       : v == V_ADD_FOUR ? 4
-                                                         : 3);
+                uint32_t n = 3;
+                n = v == V_ADD_TWO ? 2 : v == V_ADD_FIVE ? 5 : n;
+                n = v == V_ADD_FOUR || v == V_EPOCH_ZERO || v == V_EPOCH_OVER ||
+                            v == V_EPOCH_NEG || v == V_EPOCH_MAX
+                        ? 4
+                        : n;
+                msgpack_pack_array(pk, n);
                 if (v == V_ADD_EMPTY_ID) {
                     tm_wire_pack_str(pk, "");
                 } else if (v == V_ADD_ID_NUL) {
@@ -1785,6 +1800,17 @@ static void test_directory_bad_fields(void **state)
                 }
                 if (v == V_ADD_FOUR) {
                     tm_wire_pack_str(pk, "extra");
+                } else if (v == V_ADD_FIVE) {
+                    msgpack_pack_uint64(pk, 1);
+                    tm_wire_pack_str(pk, "extra");
+                } else if (v == V_EPOCH_ZERO) {
+                    msgpack_pack_uint64(pk, 0);
+                } else if (v == V_EPOCH_OVER) {
+                    msgpack_pack_uint64(pk, UINT32_MAX + 1ull);
+                } else if (v == V_EPOCH_NEG) {
+                    msgpack_pack_int64(pk, -1);
+                } else if (v == V_EPOCH_MAX) {
+                    msgpack_pack_uint64(pk, UINT32_MAX);
                 }
             }
         }
@@ -1822,6 +1848,9 @@ static void test_directory_bad_fields(void **state)
             assert_int_equal(got.n_add, 2);
             assert_string_equal(got.add[1].id, "pump-2");
             assert_string_equal(got.add[1].tier, "low");
+            assert_int_equal(got.add[0].epoch, 0);
+            assert_true(got.add[1].epoch ==
+                        (v == V_EPOCH_MAX ? UINT32_MAX : 0u));
             assert_int_equal(got.n_del, 2);
             assert_string_equal(got.del[1].id, "tank-2");
             tm_directory_free(&got);
@@ -1831,6 +1860,66 @@ static void test_directory_bad_fields(void **state)
         }
         s_free(&m);
     }
+}
+
+/* The offset of needle in hay, or -1. */
+static long s_find_bytes(const uint8_t *hay, size_t n, const void *needle,
+                         size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++) {
+        if (memcmp(hay + i, needle, m) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Ownership epochs: an entry carries one (a 4-array) only when it is above
+ * 0, so entries of actors that never moved are the 3-arrays they were;
+ * every epoch of 1 .. 2^32 - 1 round-trips, and deletes carry none. */
+static void test_directory_epoch(void **state)
+{
+    tm_dir_entry_t *add = s_entries(4, "pump-");
+    tm_dir_entry_t *del = s_entries(1, "tank-");
+    tm_directory_t dir = {
+        .inc = 9, .seq = 4, .n_add = 4, .add = add, .n_del = 1, .del = del};
+    tm_directory_t got;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+
+    (void)state;
+    add[1].epoch = 1;
+    add[2].epoch = 7;
+    add[3].epoch = UINT32_MAX;
+    del[0].epoch = 3; /* a delete carries only its id */
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+    s_assert_dir_equal(&got, &dir);
+    assert_true(got.add[3].epoch == UINT32_MAX);
+    assert_int_equal(got.del[0].epoch, 0);
+    tm_directory_free(&got);
+    /* [id, model, tier] for epoch 0; [id, model, tier, epoch] above */
+    assert_true(s_find_bytes(bytes, len, "\x93\xa6pump-0", 8) >= 0);
+    assert_true(s_find_bytes(bytes, len, "\x94\xa6pump-0", 8) < 0);
+    assert_true(s_find_bytes(bytes, len, "\x94\xa6pump-1", 8) >= 0);
+    assert_true(s_find_bytes(bytes, len, "high\x01", 5) >= 0);
+    assert_true(s_find_bytes(bytes, len, "high\x07", 5) >= 0);
+    assert_true(s_find_bytes(bytes, len, "high\xce\xff\xff\xff\xff", 9) >= 0);
+    s_assert_prefixes_fail(bytes, len, s_dir_decode, &got);
+    free(bytes);
+
+    /* without epochs: one 4-array fewer for each entry put back to 0 */
+    size_t with = len;
+    add[1].epoch = 0;
+    assert_rc(tm_directory_encode(&dir, &bytes, &len), 0);
+    assert_int_equal(len, with - 1); /* fixint 1 gone */
+    assert_true(s_find_bytes(bytes, len, "\x93\xa6pump-1", 8) >= 0);
+    assert_rc(tm_directory_decode(bytes, len, NULL, &got), 0);
+    assert_int_equal(got.add[1].epoch, 0);
+    tm_directory_free(&got);
+    free(bytes);
+    free(add);
+    free(del);
 }
 
 static void test_directory_hostile(void **state)
@@ -1941,6 +2030,7 @@ int main(void)
         cmocka_unit_test(test_directory_round_trip),
         cmocka_unit_test(test_directory_max),
         cmocka_unit_test(test_directory_bad_fields),
+        cmocka_unit_test(test_directory_epoch),
         cmocka_unit_test(test_directory_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

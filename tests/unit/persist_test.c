@@ -1,7 +1,9 @@
 /* persist_test: actor records (with their history) and link records (with
  * their delay) round-trip bit for bit, bad records are refused, and a
  * checkpoint loads back into a fresh runtime with the same digest, links,
- * tick and past outputs, so that it steps on exactly alike. */
+ * tick and past outputs, so that it steps on exactly alike. Ownership
+ * epochs: in a record only when above 0, read back, refused beyond 32 bits,
+ * kept by a snapshot, a put and a migration's pack, and loaded back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +94,115 @@ static void test_bad_records(void **state)
     assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b),
                      TM_ERR_STORE_CORRUPT);
     tm_wire_buf_destroy(&p);
+}
+
+/* A minimal record with `"epoch": <h>` (n bytes of MessagePack) added. */
+static int s_decode_with_epoch(const uint8_t *h, size_t n,
+                               tm_persist_actor_t *out)
+{
+    tm_persist_actor_t a;
+    tm_wire_buf_t p;
+    memset(&a, 0, sizeof a);
+    snprintf(a.family, sizeof a.family, "x");
+    snprintf(a.version, sizeof a.version, "1");
+    a.period = 1;
+    tm_wire_buf_init(&p);
+    assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
+    uint8_t *buf = malloc(p.sbuf.size + 16 + n);
+    assert_non_null(buf);
+    memcpy(buf, p.sbuf.data, p.sbuf.size);
+    assert_int_equal(buf[0], 0x8a); /* 10 entries, no epoch */
+    buf[0] = 0x8b;
+    size_t len = p.sbuf.size;
+    buf[len++] = 0xa5;
+    memcpy(buf + len, "epoch", 5);
+    len += 5;
+    memcpy(buf + len, h, n);
+    len += n;
+    int rc = tm_persist_actor_decode(buf, len, out);
+    char why[200];
+    int check = tm_persist_check_record(TM_DB_ACTORS, "a1", 2, buf, len, why,
+                                        sizeof why, NULL);
+    assert_int_equal(check, rc); /* the store's check says the same */
+    free(buf);
+    tm_wire_buf_destroy(&p);
+    return rc;
+}
+
+static bool s_has_key(const tm_wire_buf_t *p, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i + n <= p->sbuf.size; i++) {
+        if (memcmp(p->sbuf.data + i, key, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The ownership epoch: written only when above 0, read back, 0 for a
+ * record without it, damage when it is not a 32-bit unsigned integer. */
+static void test_record_epoch(void **state)
+{
+    (void)state;
+    tm_persist_actor_t a, b;
+    tm_wire_buf_t p;
+    memset(&a, 0, sizeof a);
+    snprintf(a.family, sizeof a.family, "pump");
+    snprintf(a.version, sizeof a.version, "1.0.0");
+    a.period = 1;
+    a.n_states = 1;
+    a.state[0] = 2.5;
+    tm_wire_buf_init(&p);
+    const uint32_t epochs[] = {1, 7, 300, UINT32_MAX};
+    for (size_t i = 0; i < sizeof epochs / sizeof epochs[0]; i++) {
+        a.epoch = epochs[i];
+        tm_wire_buf_clear(&p);
+        assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
+        assert_true(s_has_key(&p, "epoch"));
+        memset(&b, 0x5a, sizeof b);
+        assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b),
+                         0);
+        assert_true(b.epoch == epochs[i]);
+        assert_string_equal(b.family, "pump");
+        assert_true(b.state[0] == 2.5);
+    }
+    /* 0: no key, the record of earlier releases, read back as 0 */
+    a.epoch = 0;
+    tm_wire_buf_clear(&p);
+    assert_int_equal(tm_persist_actor_encode(&a, &p), 0);
+    assert_false(s_has_key(&p, "epoch"));
+    assert_int_equal(p.sbuf.data[0], (char)0x8a);
+    memset(&b, 0x5a, sizeof b);
+    assert_int_equal(tm_persist_actor_decode(p.sbuf.data, p.sbuf.size, &b), 0);
+    assert_int_equal(b.epoch, 0);
+    tm_wire_buf_destroy(&p);
+
+    static const uint8_t zero[] = {0x00};
+    static const uint8_t max[] = {0xce, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t over[] = {0xcf, 0, 0, 0, 1, 0, 0, 0, 0}; /* 2^32 */
+    static const uint8_t huge[] = {0xcf, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff};
+    static const uint8_t negative[] = {0xff}; /* -1 */
+    static const uint8_t text[] = {0xa1, '3'};
+    static const uint8_t real[] = {0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t nil[] = {0xc0};
+    assert_int_equal(s_decode_with_epoch(zero, sizeof zero, &b), 0);
+    assert_int_equal(b.epoch, 0);
+    assert_int_equal(s_decode_with_epoch(max, sizeof max, &b), 0);
+    assert_true(b.epoch == UINT32_MAX);
+    assert_int_equal(s_decode_with_epoch(over, sizeof over, &b),
+                     TM_ERR_STORE_CORRUPT);
+    assert_int_equal(s_decode_with_epoch(huge, sizeof huge, &b),
+                     TM_ERR_STORE_CORRUPT);
+    assert_int_equal(s_decode_with_epoch(negative, sizeof negative, &b),
+                     TM_ERR_STORE_CORRUPT);
+    assert_int_equal(s_decode_with_epoch(text, sizeof text, &b),
+                     TM_ERR_STORE_CORRUPT);
+    assert_int_equal(s_decode_with_epoch(real, sizeof real, &b),
+                     TM_ERR_STORE_CORRUPT);
+    assert_int_equal(s_decode_with_epoch(nil, sizeof nil, &b),
+                     TM_ERR_STORE_CORRUPT);
 }
 
 static void test_link_key(void **state)
@@ -494,11 +605,107 @@ static void test_checkpoint_delays(void **state)
     tm_store_close(&store);
 }
 
+static uint32_t s_stored_epoch(tm_store_t *store, const char *id)
+{
+    void *val = NULL;
+    size_t vlen = 0;
+    tm_persist_actor_t rec;
+    assert_int_equal(
+        tm_store_get(store, TM_DB_ACTORS, id, strlen(id), &val, &vlen), 0);
+    assert_int_equal(tm_persist_actor_decode(val, vlen, &rec), 0);
+    free(val);
+    return rec.epoch;
+}
+
+/* Epochs through the store: a snapshot keeps each actor's (snapshot ->
+ * fill -> decode), a put writes the view's, the load spawns with it; a
+ * migration's pack writes the epoch it is given, history included. */
+static void test_snapshot_epoch(void **state)
+{
+    s_fix_t *f = *state;
+    tm_store_t *store = NULL;
+    tm_store_opts_t o = {.create = 1};
+    assert_int_equal(tm_store_open(&store, f->dir, &o), 0);
+    tm_rt_t *rt = s_open_at(0, 1);
+    const tm_model_t *m = NULL;
+    assert_int_equal(tm_models_find("oscillator", NULL, TM_FIDELITY_HIGH, &m),
+                     0);
+    const char *ids[3] = {"never-moved", "moved-5", "moved-max"};
+    const uint32_t epochs[3] = {0, 5, UINT32_MAX};
+    for (int i = 0; i < 3; i++) {
+        tm_rt_spawn_opts_t opts = {.epoch = epochs[i]};
+        assert_int_equal(tm_rt_spawn(rt, ids[i], m, &opts), 0);
+    }
+    /* a delay-3 link: moved-5's record has a history */
+    assert_int_equal(
+        tm_rt_link_delay(rt, "moved-5", "x", "never-moved", "fr", 3), 0);
+    assert_int_equal(tm_rt_step(rt, 10), 0);
+
+    tm_persist_snap_t *snap = NULL;
+    assert_int_equal(tm_persist_snapshot(rt, &snap), 0);
+    assert_int_equal(tm_persist_snapshot_count(snap), 3);
+    /* the epochs change after the snapshot: the snapshot's are written */
+    assert_int_equal(tm_rt_set_epoch(rt, "never-moved", 8), 0);
+    assert_int_equal(tm_rt_set_epoch(rt, "moved-5", 0), 0);
+    tm_store_batch_t *b = tm_store_batch_new(store);
+    assert_int_equal(tm_persist_snapshot_fill(snap, b), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    tm_store_batch_destroy(&b);
+    tm_persist_snapshot_free(snap);
+    for (int i = 0; i < 3; i++) {
+        assert_true(s_stored_epoch(store, ids[i]) == epochs[i]);
+    }
+
+    /* loaded back: each actor has its record's epoch */
+    tm_rt_t *back = s_open_at(10, 1);
+    tm_persist_load_t ld;
+    assert_int_equal(tm_persist_load(store, back, &ld), 0);
+    assert_int_equal(ld.actors, 3);
+    for (int i = 0; i < 3; i++) {
+        tm_rt_actor_t v;
+        assert_int_equal(tm_rt_get(back, ids[i], &v), 0);
+        assert_true(v.epoch == epochs[i]);
+    }
+    tm_rt_destroy(&back);
+
+    /* a put writes the view's epoch (changed above) */
+    tm_wire_buf_t scratch;
+    tm_wire_buf_init(&scratch);
+    b = tm_store_batch_new(store);
+    for (int i = 0; i < 2; i++) {
+        tm_rt_actor_t v;
+        assert_int_equal(tm_rt_get(rt, ids[i], &v), 0);
+        assert_int_equal(tm_persist_put_actor(b, rt, &v, &scratch), 0);
+    }
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    tm_store_batch_destroy(&b);
+    assert_int_equal(s_stored_epoch(store, "never-moved"), 8);
+    assert_int_equal(s_stored_epoch(store, "moved-5"), 0);
+
+    /* a migration's pack: the epoch given, not the view's; with history */
+    tm_rt_actor_t v;
+    tm_persist_actor_t rec;
+    assert_int_equal(tm_rt_get(rt, "moved-5", &v), 0);
+    tm_wire_buf_clear(&scratch);
+    assert_int_equal(tm_persist_actor_pack(rt, &v, 6, &scratch), 0);
+    assert_int_equal(
+        tm_persist_actor_decode(scratch.sbuf.data, scratch.sbuf.size, &rec), 0);
+    assert_int_equal(rec.epoch, 6);
+    assert_int_equal(rec.tick, 10);
+    assert_int_equal(rec.n_history, 2);
+    assert_memory_equal(rec.state, v.state, m->n_states * sizeof(double));
+    tm_wire_buf_destroy(&scratch);
+
+    tm_rt_destroy(&rt);
+    tm_store_close(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_roundtrip),
         cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_record_epoch),
         cmocka_unit_test(test_link_key),
         cmocka_unit_test(test_history_roundtrip),
         cmocka_unit_test(test_bad_history),
@@ -506,6 +713,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_load, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_delays, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_epoch, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  *
  * Uses small test-local models whose outputs reveal exactly which inputs a
  * step saw, so the one-tick-delay rule and the summing order can be checked
- * against a plain reference loop.
+ * against a plain reference loop. Also: ownership epochs (not in the
+ * digest) and whether a proxy has been imported into.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -715,6 +716,140 @@ static void test_foreach(void **state)
     tm_rt_destroy(&rt);
 }
 
+/* Ownership epochs: given at spawn, changed by tm_rt_set_epoch, shown by
+ * tm_rt_get, kept across steps and a tier change. */
+static void test_epoch(void **state)
+{
+    (void)state;
+    tm_rt_t *rt = s_open(2);
+    tm_rt_actor_t v;
+    tm_rt_spawn_opts_t moved = {.epoch = 4};
+    assert_int_equal(tm_rt_spawn(rt, "a", &s_probe, &moved), 0);
+    assert_int_equal(tm_rt_spawn(rt, "b", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_get(rt, "a", &v), 0);
+    assert_int_equal(v.epoch, 4);
+    assert_false(v.remote);
+    assert_false(v.imported);
+    assert_int_equal(tm_rt_get(rt, "b", &v), 0);
+    assert_int_equal(v.epoch, 0);
+    assert_int_equal(tm_rt_set_epoch(rt, "b", UINT32_MAX), 0);
+    assert_int_equal(tm_rt_get(rt, "b", &v), 0);
+    assert_true(v.epoch == UINT32_MAX);
+    assert_int_equal(tm_rt_get(rt, "a", &v), 0);
+    assert_int_equal(v.epoch, 4); /* the other one's unchanged */
+    assert_int_equal(tm_rt_set_epoch(rt, "nobody", 1), TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(tm_rt_link(rt, "a", "y", "b", "u"), 0);
+    assert_int_equal(tm_rt_step(rt, 3), 0);
+    assert_int_equal(tm_rt_set_model(rt, "a", &s_probe_lo), 0);
+    assert_int_equal(tm_rt_step(rt, 2), 0);
+    assert_int_equal(tm_rt_get(rt, "a", &v), 0);
+    assert_int_equal(v.epoch, 4);
+    assert_int_equal(tm_rt_get(rt, "b", &v), 0);
+    assert_true(v.epoch == UINT32_MAX);
+    /* a new actor of a killed one's id starts from its own */
+    assert_int_equal(tm_rt_kill(rt, "b"), 0);
+    assert_int_equal(tm_rt_spawn(rt, "b", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_get(rt, "b", &v), 0);
+    assert_int_equal(v.epoch, 0);
+    tm_rt_destroy(&rt);
+}
+
+/* Two runtimes that differ only in an actor's epoch have the same digest:
+ * the epoch says where an actor runs, not what it computes. */
+static void test_epoch_not_in_digest(void **state)
+{
+    (void)state;
+    uint8_t d1[32], d2[32];
+    tm_rt_t *r1 = s_open(1);
+    tm_rt_t *r2 = s_open(2);
+    tm_rt_spawn_opts_t moved = {.epoch = 3};
+    assert_int_equal(tm_rt_spawn(r1, "x", &s_mix, NULL), 0);
+    assert_int_equal(tm_rt_spawn(r2, "x", &s_mix, &moved), 0);
+    assert_int_equal(tm_rt_spawn(r1, "y", &s_mix, NULL), 0);
+    assert_int_equal(tm_rt_spawn(r2, "y", &s_mix, NULL), 0);
+    assert_int_equal(tm_rt_link(r1, "x", "y", "y", "u"), 0);
+    assert_int_equal(tm_rt_link(r2, "x", "y", "y", "u"), 0);
+    assert_int_equal(tm_rt_digest(r1, d1), 0);
+    assert_int_equal(tm_rt_digest(r2, d2), 0);
+    assert_memory_equal(d1, d2, 32);
+    assert_int_equal(tm_rt_set_epoch(r2, "y", 70000), 0);
+    assert_int_equal(tm_rt_step(r1, 25), 0);
+    assert_int_equal(tm_rt_step(r2, 25), 0);
+    assert_int_equal(tm_rt_digest(r1, d1), 0);
+    assert_int_equal(tm_rt_digest(r2, d2), 0);
+    assert_memory_equal(d1, d2, 32);
+    /* while the digest does see a change of what it computes */
+    assert_int_equal(tm_rt_set(r2, "y", "g", 0.25), 0);
+    assert_int_equal(tm_rt_digest(r2, d2), 0);
+    assert_memory_not_equal(d1, d2, 32);
+    tm_rt_destroy(&r1);
+    tm_rt_destroy(&r2);
+}
+
+/* A proxy is imported into (tm_rt_get's .imported) from its first
+ * successful tm_rt_import or tm_rt_import_at on; a refused import, a local
+ * actor and a proxy made again are not. */
+static void test_proxy_imported(void **state)
+{
+    (void)state;
+    tm_rt_t *rt = s_open(1);
+    tm_rt_actor_t v;
+    const double one = 1.5;
+    const double nan1 = NAN;
+    assert_int_equal(tm_rt_spawn(rt, "local", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_spawn_remote(rt, "p-at", &s_probe), 0);
+    assert_int_equal(tm_rt_spawn_remote(rt, "p-all", &s_probe), 0);
+    assert_int_equal(tm_rt_link_delay(rt, "p-at", "y", "local", "u", 3), 0);
+    assert_int_equal(tm_rt_get(rt, "p-at", &v), 0);
+    assert_true(v.remote);
+    assert_false(v.imported);
+    assert_int_equal(v.epoch, 0);
+    assert_int_equal(tm_rt_step(rt, 4), 0);
+
+    /* refused: a value not finite, a tick outside the window, NULL */
+    assert_int_equal(tm_rt_import_at(rt, "p-at", 4, &nan1), TM_ERR_BAD_VALUE);
+    assert_int_equal(tm_rt_import_at(rt, "p-at", 5, &one), TM_ERR_RANGE);
+    assert_int_equal(tm_rt_import_at(rt, "p-at", 1, &one), TM_ERR_RANGE);
+    assert_int_equal(tm_rt_import_at(rt, "p-at", 4, NULL), TM_ERR_INVAL);
+    assert_int_equal(tm_rt_import(rt, "p-all", &nan1), TM_ERR_BAD_VALUE);
+    assert_int_equal(tm_rt_get(rt, "p-at", &v), 0);
+    assert_false(v.imported);
+    assert_int_equal(tm_rt_get(rt, "p-all", &v), 0);
+    assert_false(v.imported);
+
+    /* a past tick of the window */
+    assert_int_equal(tm_rt_import_at(rt, "p-at", 2, &one), 0);
+    assert_int_equal(tm_rt_get(rt, "p-at", &v), 0);
+    assert_true(v.imported);
+    assert_int_equal(tm_rt_get(rt, "p-all", &v), 0);
+    assert_false(v.imported); /* the other proxy's unchanged */
+    assert_int_equal(tm_rt_import(rt, "p-all", &one), 0);
+    assert_int_equal(tm_rt_get(rt, "p-all", &v), 0);
+    assert_true(v.imported);
+    assert_true(v.outputs[0] == 1.5);
+
+    /* it stays so across steps; an epoch is set on a proxy too */
+    assert_int_equal(tm_rt_step(rt, 2), 0);
+    assert_int_equal(tm_rt_set_epoch(rt, "p-all", 2), 0);
+    assert_int_equal(tm_rt_get(rt, "p-all", &v), 0);
+    assert_true(v.imported);
+    assert_int_equal(v.epoch, 2);
+
+    /* a local actor is never imported into */
+    assert_int_equal(tm_rt_import(rt, "local", &one), TM_ERR_INVAL);
+    assert_int_equal(tm_rt_import_at(rt, "local", 6, &one), TM_ERR_INVAL);
+    assert_int_equal(tm_rt_get(rt, "local", &v), 0);
+    assert_false(v.imported);
+
+    /* made again: not imported into yet */
+    assert_int_equal(tm_rt_kill(rt, "p-all"), 0);
+    assert_int_equal(tm_rt_spawn_remote(rt, "p-all", &s_probe), 0);
+    assert_int_equal(tm_rt_get(rt, "p-all", &v), 0);
+    assert_false(v.imported);
+    assert_int_equal(v.epoch, 0);
+    tm_rt_destroy(&rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +867,9 @@ int main(void)
         cmocka_unit_test(test_digest_changes),
         cmocka_unit_test(test_digest_covers_mesh),
         cmocka_unit_test(test_foreach),
+        cmocka_unit_test(test_epoch),
+        cmocka_unit_test(test_epoch_not_in_digest),
+        cmocka_unit_test(test_proxy_imported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
