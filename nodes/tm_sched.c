@@ -49,6 +49,11 @@ struct tm_sched {
     uint64_t rate_tick;
     double steps_per_s;
     double ticks_per_s;
+    /* step time: wall seconds in tm_rt_step and ticks stepped since the
+     * last rate period, and the smoothed microseconds per tick */
+    double step_wall;
+    uint64_t step_ticks;
+    double step_us;
 };
 
 static void s_schedule(tm_sched_t *s);
@@ -240,7 +245,10 @@ static void s_step_chunk(tm_sched_t *s)
             s->subs[i].before(s->subs[i].arg, tick);
         }
     }
+    double t_step = tm_time_now();
     int rc = tm_rt_step(s->rt, want);
+    s->step_wall += tm_time_now() - t_step;
+    s->step_ticks += want;
     if (rc != 0) {
         tm_log(TM_LOG_ERROR, "sched: runtime failed (%s); stopping",
                tm_err_str(rc));
@@ -376,6 +384,13 @@ static void s_rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
     s->rate_steps = st.steps;
     s->rate_tick = st.tick;
     s->rate_at = now;
+    if (s->step_ticks > 0) {
+        /* a second without steps (paused) keeps the last value */
+        double us = s->step_wall / (double)s->step_ticks * 1e6;
+        s->step_us = s->step_us > 0 ? 0.5 * s->step_us + 0.5 * us : us;
+    }
+    s->step_wall = 0;
+    s->step_ticks = 0;
 }
 
 /* ---- modes -------------------------------------------------------------- */
@@ -524,4 +539,9 @@ tm_service_t tm_sched_service(tm_sched_t *s)
                         .stop = s_svc_stop,
                         .close = s_svc_close};
     return svc;
+}
+
+double tm_sched_step_us(const tm_sched_t *s)
+{
+    return s->step_us;
 }
