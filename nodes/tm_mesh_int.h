@@ -88,6 +88,12 @@ typedef struct {
     uint64_t inc;                     /* incarnation, 0 = unknown */
     uint64_t tick, actors;
     double last_heard; /* monotonic seconds */
+    uint64_t step_us;  /* its step time per tick, as it last said */
+    /* placement (tm_mesh_place.c): actors placed there that its
+     * heartbeats do not show yet, its actor count when the first of them
+     * was placed, and when the last was */
+    uint64_t placed, placed_base;
+    double placed_at;
     tmi_pstate_t state;
     bool self; /* this node's own endpoint under this spelling */
     void *ctl, *data;
@@ -252,6 +258,9 @@ struct tm_mesh {
     uint64_t plan_seq;
     tmi_export_t exports[TMI_EXPORTS];
     uint64_t export_gen;
+    /* actors placed on this node not spawned yet (as tmi_peer_t) */
+    uint64_t placed, placed_base;
+    double placed_at;
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -263,6 +272,8 @@ tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name);
 
 /* p's number in the peer table. */
 uint32_t tmi_mesh_index(const tm_mesh_t *m, const tmi_peer_t *p);
+/* This node's step time per tick for its heartbeats (tm_mesh_place.c). */
+uint64_t tmi_mesh_step_us(const tm_mesh_t *m);
 
 /* ---- tm_mesh_req.c ----------------------------------------------------- */
 
@@ -356,6 +367,14 @@ void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p);
 void tmi_dir_on_message(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
 /* Heartbeats to every peer now. */
 void tmi_mesh_beat(tm_mesh_t *m);
+
+/* ---- tm_mesh_place.c --------------------------------------------------- */
+
+/* A heartbeat from p says it has `actors`: the actors placed there that
+ * it shows no longer count as pending. */
+void tmi_place_heard(tm_mesh_t *m, tmi_peer_t *p, uint64_t actors);
+/* n more actors were placed on node `name` (this one or a peer). */
+void tmi_place_pending(tm_mesh_t *m, const char *name, uint64_t n);
 
 /* ---- tm_mesh_ctl.c ----------------------------------------------------- */
 
