@@ -15,7 +15,9 @@
  *             table: "ID", "[PREFIX]", "NAME=VALUE..." ([] optional, ...
  *             repeats);
  *   opts      the options, by name from tm_cmd.c's option table: "model!"
- *             is required, "limit:1000" caps the option's range;
+ *             is required, "limit:1000" caps the option's range,
+ *             "placed~" is hidden (passed between nodes: not in help or
+ *             completion);
  *   usage     the arguments as help prints them; summary: one line.
  *
  * Adding a command is a row here, a handler and a renderer; parsing, help,
@@ -47,14 +49,14 @@
     X(IDS, ids, ids, "ids", "", TM_CMD_F_PARTS, "[PREFIX]", "limit",           \
       "[PREFIX] [--limit N]", "list actor ids that start with PREFIX")         \
     X(SPAWN, spawn, message, "spawn", "", TM_CMD_F_MUTATES,                    \
-      "ID", "model! fidelity node period param",                               \
+      "ID", "model! fidelity node site period param placed~",                  \
       "ID --model FAMILY[@VERSION] [--fidelity high|medium|low] "              \
-      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
-      "create an actor")                                                       \
+      "[--node NODE | --site SITE] [--period M] [--param NAME=VALUE]...",      \
+      "create an actor (without --node: on the least loaded node)")            \
     X(SPAWN_MANY, spawn_many, message, "spawn-many", "", TM_CMD_F_MUTATES,     \
-      "PREFIX COUNT", "model! fidelity node period param",                     \
+      "PREFIX COUNT", "model! fidelity node site period param placed~",        \
       "PREFIX COUNT --model FAMILY[@VERSION] [--fidelity high|medium|low] "    \
-      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
+      "[--node NODE | --site SITE] [--period M] [--param NAME=VALUE]...",      \
       "create PREFIX0 ... PREFIX<COUNT-1> in one batch")                       \
     X(INSPECT, inspect, inspect, "inspect", "show", TM_CMD_F_IDS, "ID", "",    \
       "ID", "model, version, tier, states, inputs, outputs, links and health") \
