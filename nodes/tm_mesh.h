@@ -144,8 +144,9 @@ void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
  * loads: this node keeps, per node, the actors it placed there since that
  * node's last heartbeat ("pending"), and adds them to its load. A
  * heartbeat whose actor count has grown by them clears them; what it does
- * not show yet stays pending, for at most 5 heartbeat intervals after the
- * last placement (a spawn that failed there is forgotten then). Other
+ * not show yet stays pending, for at most 5 heartbeat intervals (at
+ * least 5 s) after the last placement (a spawn that failed there is
+ * forgotten then). Other
  * nodes' placements are seen when their actors show in heartbeats. */
 
 /* Every node this node knows (self first), as placement sees it: name,

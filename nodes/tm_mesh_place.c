@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_PENDING_BEATS 5.0 /* pending placements expire after this many */
+/* Pending placements expire after this many heartbeat intervals, and not
+ * sooner than S_PENDING_MIN_S (a spawn that failed on its node is never
+ * shown by its heartbeats; one that takes long still counts). */
+#define S_PENDING_BEATS 5.0
+#define S_PENDING_MIN_S 5.0
 
 uint64_t tmi_mesh_step_us(const tm_mesh_t *m)
 {
@@ -28,8 +32,9 @@ static uint64_t s_still(const tm_mesh_t *m, uint64_t placed, uint64_t base,
                         double at, uint64_t actors)
 {
     uint64_t grown = actors > base ? actors - base : 0;
-    if (placed == 0 || grown >= placed ||
-        tm_time_now() - at > S_PENDING_BEATS * m->hb_s) {
+    double keep = S_PENDING_BEATS * m->hb_s;
+    keep = keep > S_PENDING_MIN_S ? keep : S_PENDING_MIN_S;
+    if (placed == 0 || grown >= placed || tm_time_now() - at > keep) {
         return 0;
     }
     return placed - grown;
