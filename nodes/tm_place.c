@@ -120,9 +120,12 @@ static int s_describe(const tm_place_node_t *x, char *buf, size_t cap)
         snprintf(placed, sizeof placed, ", +%llu placed",
                  (unsigned long long)x->pending);
     }
-    if (x->step_us > 0) {
+    if (x->step_us >= 100) {
         snprintf(step, sizeof step, ", %.2f ms/tick",
                  (double)x->step_us / 1000.0);
+    } else if (x->step_us > 0) {
+        snprintf(step, sizeof step, ", %llu us/tick",
+                 (unsigned long long)x->step_us);
     }
     return snprintf(buf, cap, "%s (%llu actor%s%s%s)", x->name,
                     (unsigned long long)x->actors, x->actors == 1 ? "" : "s",

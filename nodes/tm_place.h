@@ -57,7 +57,7 @@ void tm_place_loads(const tm_place_node_t *nodes, size_t n, const bool *pick,
  * "": any): the least score, ties by name. *chosen gets its index in
  * nodes; why (why_cap bytes, TM_PLACE_WHY_MAX is enough) one line, e.g.
  * "site east: least loaded by step time of b (120 actors, 0.40 ms/tick),
- * c (300 actors, 1.10 ms/tick)".
+ * c (300 actors, 1.10 ms/tick)" (step times under 0.1 ms in us/tick).
  * Errors: TM_ERR_NOT_FOUND when no node qualifies, why "no alive node at
  * site X (known sites: ...)" or "no alive node to place on (...)";
  * TM_ERR_INVAL for NULL arguments. */

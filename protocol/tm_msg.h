@@ -145,9 +145,10 @@ int tm_console_rep_decode(const uint8_t *payload, size_t len,
  * directory delta it sent (a receiver that has not seen it asks for the
  * whole directory); members: the peers it knows, so that a node that joins
  * through one member learns the others; step_us: the wall time, in
- * microseconds, the sender's steps took per tick (smoothed over the last
- * seconds that stepped; 0 = not measured yet) - with actors, the load that
- * placement weighs (nodes/tm_place.h). Optional keys absent decode as
+ * microseconds, the sender's steps take per tick (measured over the last
+ * seconds that stepped, scaled to its current actors; 0 = not known) -
+ * with actors, the load placement weighs (nodes/tm_place.h). Optional
+ * keys absent decode as
  * empty strings, 0 and no members. */
 
 #define TM_MSG_ENDPOINT_MAX 256u        /* bytes in a mesh endpoint */

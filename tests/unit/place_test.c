@@ -86,7 +86,7 @@ static void test_fallbacks(void **state)
     assert_true(cost[0] == 1 && cost[1] == 1 && cost[2] == 1);
     assert_int_equal(s_choose(n, 3, NULL, NULL, 1), 0);
     assert_non_null(strstr(s_why, "least loaded by actor count of a (10 "
-                                  "actors, 0.05 ms/tick), c (0 actors, +20 "
+                                  "actors, 50 us/tick), c (0 actors, +20 "
                                   "placed), b (30 actors)"));
     /* nothing known anywhere: counts, and a tie goes to the smaller name */
     tm_place_node_t z[] = {{"z", "", true, 0, 0, 0}, {"m", "", true, 0, 0, 0}};
