@@ -33,6 +33,9 @@
       "list the commands, or show how to use one")                             \
     X(NODES, nodes, nodes, "nodes", "", 0, "", "", "",                         \
       "list the nodes of the mesh")                                            \
+    X(PLACE, place, place, "place", "", TM_CMD_F_IDS, "[ID]", "", "[ID]",      \
+      "where actors run and why: each node's load and where the next spawn "  \
+      "goes, or the node of actor ID and why it is there")                     \
     X(WHY_STUCK, why_stuck, why_stuck, "why-stuck", "", 0, "", "", "",         \
       "what holds each node's next tick: which peer's values, and why")       \
     X(ACTORS, actors, actors, "actors", "ls", TM_CMD_F_PARTS,                  \

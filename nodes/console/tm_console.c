@@ -35,6 +35,12 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
                        tm_mesh_knows(ctx->mesh, cmd->node)
                    ? cmd->node
                    : NULL;
+    case TM_CMD_PLACE:
+        if (cmd->id[0] == '\0') {
+            return NULL; /* the overview: answered here */
+        }
+        id = cmd->id;
+        break;
     case TM_CMD_INSPECT:
     case TM_CMD_CALIBRATE:
     case TM_CMD_KILL:

@@ -132,6 +132,11 @@ static void test_parse_spawn_site(void **state)
     assert_null(strstr(tm_cmd_options(TM_CMD_SPAWN_MANY), "placed"));
     assert_string_equal(tm_cmd_options(TM_CMD_SPAWN_MANY),
                         "model fidelity node site period param");
+    assert_int_equal(PARSE(&c, err, "place"), 0);
+    assert_int_equal(c.kind, TM_CMD_PLACE);
+    assert_string_equal(c.id, "");
+    assert_int_equal(PARSE(&c, err, "place", "p1"), 0);
+    assert_string_equal(c.id, "p1");
 }
 
 static void test_parse_spawn_many(void **state)
