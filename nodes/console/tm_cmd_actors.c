@@ -88,11 +88,12 @@ static int s_check_site(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
                           ctx->name, ctx->site, cmd->site);
 }
 
-/* The audit record of a placed spawn says why it runs here. */
+/* The audit record of a placed spawn says why it runs here (cut to
+ * TM_AUDIT_REASON_MAX bytes by the mutation path). */
 static void s_placed_reason(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
                             const char *what)
 {
-    char reason[TM_AUDIT_REASON_MAX + 1];
+    char reason[TM_ID_MAX * 2 + 96 + TM_CMD_PLACED_MAX];
     if (!cmd->has_placed) {
         return;
     }

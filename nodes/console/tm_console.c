@@ -128,8 +128,9 @@ static int s_place(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return tm_reply_error(req->rep, rc, "%s: %s (nothing was spawned)",
                               s_name(cmd), why);
     }
+    why[TM_CMD_PLACED_MAX] = '\0'; /* what --placed takes */
     if (strcmp(node, ctx->name) == 0) {
-        snprintf(cmd->placed, sizeof cmd->placed, "%s", why);
+        memcpy(cmd->placed, why, strlen(why) + 1);
         cmd->has_placed = true;
         return 0;
     }
@@ -139,7 +140,6 @@ static int s_place(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               "on from here",
                               node);
     }
-    why[TM_CMD_PLACED_MAX] = '\0'; /* what --placed takes */
     const char *more[] = {"--node", node, "--placed", why};
     return s_forward_argv(ctx, req, node, 4, more);
 }
