@@ -26,18 +26,14 @@ uint64_t tmi_mesh_step_us(const tm_mesh_t *m)
     return us < (double)TM_MSG_STEP_US_MAX ? (uint64_t)us : TM_MSG_STEP_US_MAX;
 }
 
-/* What is still pending of `placed` once the node shows `actors`: the
- * growth since `base` took as many, and all of it after the expiry. */
+/* What is still pending of `placed` once the node shows `actors`
+ * (tm_place_pending). */
 static uint64_t s_still(const tm_mesh_t *m, uint64_t placed, uint64_t base,
                         double at, uint64_t actors)
 {
-    uint64_t grown = actors > base ? actors - base : 0;
     double keep = S_PENDING_BEATS * m->hb_s;
     keep = keep > S_PENDING_MIN_S ? keep : S_PENDING_MIN_S;
-    if (placed == 0 || grown >= placed || tm_time_now() - at > keep) {
-        return 0;
-    }
-    return placed - grown;
+    return tm_place_pending(placed, base, actors, tm_time_now() - at, keep);
 }
 
 void tmi_place_heard(tm_mesh_t *m, tmi_peer_t *p, uint64_t actors)

@@ -216,3 +216,13 @@ done:
     free(r);
     return rc;
 }
+
+uint64_t tm_place_pending(uint64_t placed, uint64_t base, uint64_t actors,
+                          double age_s, double keep_s)
+{
+    uint64_t grown = actors > base ? actors - base : 0;
+    if (placed == 0 || grown >= placed || !(age_s <= keep_s)) {
+        return 0;
+    }
+    return placed - grown;
+}

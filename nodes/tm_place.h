@@ -65,4 +65,12 @@ int tm_place_choose(const tm_place_node_t *nodes, size_t n, const char *site,
                     const char *exclude, uint64_t extra, size_t *chosen,
                     char *why, size_t why_cap);
 
+/* Of `placed` actors placed on a node since it showed `base` actors, how
+ * many it does not show yet now that it shows `actors`: its growth since
+ * base takes as many off (a heartbeat sent before the spawns arrived
+ * takes off nothing; kills meanwhile make it take off less, never more);
+ * all of them once the last placement is more than keep_s old (age_s). */
+uint64_t tm_place_pending(uint64_t placed, uint64_t base, uint64_t actors,
+                          double age_s, double keep_s);
+
 #endif

@@ -156,13 +156,32 @@ static void test_long_reason(void **state)
     assert_int_equal(strlen(tiny), sizeof tiny - 1);
 }
 
+/* Pending placements: the growth a heartbeat shows takes them off. */
+static void test_pending(void **state)
+{
+    (void)state;
+    /* 10 placed on a node that showed 40: a heartbeat sent before they
+     * arrived (40) takes off nothing, one after (50) all of them */
+    assert_int_equal(tm_place_pending(10, 40, 40, 0.1, 5), 10);
+    assert_int_equal(tm_place_pending(10, 40, 50, 0.1, 5), 0);
+    /* part of them (a spawn-many of 6 then a spawn of 4 in flight) */
+    assert_int_equal(tm_place_pending(10, 40, 46, 0.1, 5), 4);
+    /* more than placed (another node's spawns too): none left */
+    assert_int_equal(tm_place_pending(10, 40, 90, 0.1, 5), 0);
+    /* kills meanwhile: fewer actors than the base take off nothing */
+    assert_int_equal(tm_place_pending(10, 40, 30, 0.1, 5), 10);
+    /* a spawn that failed is never shown: forgotten after keep_s */
+    assert_int_equal(tm_place_pending(10, 40, 40, 5.0, 5), 10);
+    assert_int_equal(tm_place_pending(10, 40, 40, 5.01, 5), 0);
+    assert_int_equal(tm_place_pending(0, 40, 10, 0, 5), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_by_step_time),
-        cmocka_unit_test(test_fallbacks),
-        cmocka_unit_test(test_candidates),
-        cmocka_unit_test(test_long_reason),
+        cmocka_unit_test(test_by_step_time), cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_candidates),   cmocka_unit_test(test_long_reason),
+        cmocka_unit_test(test_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
