@@ -21,6 +21,7 @@
 #define TMI_PEERS_MAX    64u
 #define TMI_PENDING_MAX  1024u
 #define TMI_BATCH_WINDOW 1024u /* ticks a source may run ahead */
+#define TMI_PLACED_MAX   240u  /* a node's placement note in a plant */
 
 typedef enum { TMI_JOINING, TMI_ALIVE, TMI_SUSPECT, TMI_DEAD } tmi_pstate_t;
 
@@ -185,7 +186,9 @@ typedef struct {
     tm_plan_counts_t counts; /* over every node */
     tm_plant_t own;          /* this node's part */
     bool own_settled;
-    char note[TM_CMD_MSG_MAX];   /* values not confirmed in time */
+    char note[TM_CMD_MSG_MAX]; /* values not confirmed in time */
+    /* why each node's new actors are there (indexed as body), "" */
+    char placed[TMI_PEERS_MAX + 1][TMI_PLACED_MAX];
     char failed[TM_CMD_MSG_MAX]; /* commit: the nodes that did not */
     int fail_status;
 } tmi_plan_job_t;
@@ -318,9 +321,11 @@ int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
 /* Plan part again (the actors may have changed since it was prepared)
  * and carry it out (tm_mut_apply); "3 spawns, ..." into sum. from: the
  * coordinating node, NULL for this one (its console): the audit record's
- * "who". */
+ * "who"; placed (NULL or ""): why its new actors are here, for the
+ * record's reason. */
 int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
-                   tm_mut_timing_t *t, char *sum, size_t cap, char *why);
+                   const char *placed, tm_mut_timing_t *t, char *sum,
+                   size_t cap, char *why);
 /* `mesh-plan VERB ID ...` from p (answered here, at once or later). */
 void tmi_plan_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
                       const char *const *argv);

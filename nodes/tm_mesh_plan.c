@@ -119,20 +119,20 @@ static int s_no_moves(tm_mesh_t *m, const tm_plant_t *plant,
  * the peer of node k (S_SELF for this node); each with its load and cost
  * per actor (tm_place_loads over the alive nodes, every one of them when
  * a plant goes ahead). */
-static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of)
+static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of,
+                      bool *by_time)
 {
     tm_place_node_t pl[TMI_PEERS_MAX + 1];
     double load[TMI_PEERS_MAX + 1];
     double cost[TMI_PEERS_MAX + 1];
     bool alive[TMI_PEERS_MAX + 1];
-    bool by_time = false;
     size_t n = 0;
     size_t np = tm_mesh_loads(m, pl, TMI_PEERS_MAX + 1);
     np = np < TMI_PEERS_MAX + 1 ? np : TMI_PEERS_MAX + 1;
     for (size_t k = 0; k < np; k++) {
         alive[k] = pl[k].alive;
     }
-    tm_place_loads(pl, np, alive, load, cost, &by_time);
+    tm_place_loads(pl, np, alive, load, cost, by_time);
     nodes[n] = (tm_plant_node_t){m->name, m->site, load[0], cost[0]};
     peer_of[n++] = S_SELF;
     for (uint32_t i = 0; i < m->n_peers; i++) {
@@ -149,6 +149,42 @@ static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of)
         }
     }
     return n;
+}
+
+/* Each node's note for its apply record: how many of its new actors the
+ * file left to placement, and the loads they were placed by. */
+static void s_notes(tm_mesh_t *m, const tm_plant_t *plant,
+                    const tm_plant_node_t *nodes, size_t n,
+                    const uint32_t *peer_of, const uint32_t *where,
+                    const uint32_t *was, bool by_time)
+{
+    tmi_plan_job_t *j = &m->job;
+    uint64_t by_load[TMI_PEERS_MAX + 1] = {0};
+    char loads[TMI_PLACED_MAX];
+    size_t off = 0;
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        if (was[i] == TM_PLANT_NEW && plant->actors[i].node == NULL &&
+            where[i] < n) {
+            by_load[where[i]]++;
+        }
+    }
+    loads[0] = '\0';
+    for (size_t k = 0; k < n && k < 8 && off < sizeof loads; k++) {
+        int w = snprintf(loads + off, sizeof loads - off, "%s%s %.0f",
+                         k ? ", " : "", nodes[k].name, nodes[k].load);
+        off += w > 0 ? (size_t)w : 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t at = peer_of[k] == S_SELF ? S_OWN : peer_of[k];
+        if (by_load[k] > 0) {
+            snprintf(j->placed[at], sizeof j->placed[at],
+                     "%llu new actor%s by load, least loaded first (%s "
+                     "before: %.150s%s)",
+                     (unsigned long long)by_load[k], by_load[k] == 1 ? "" : "s",
+                     by_time ? "projected us/tick" : "actors", loads,
+                     n > 8 ? ", ..." : "");
+        }
+    }
 }
 
 /* The new actors of an apply count as placed on their nodes until the
@@ -396,7 +432,8 @@ static void s_commit(tm_mesh_t *m)
     char why[TM_MUT_WHY_MAX];
     char sum[256];
     tm_mut_timing_t t = {0, 0};
-    int rc = tmi_part_apply(m, &j->own, NULL, &t, sum, sizeof sum, why);
+    int rc = tmi_part_apply(m, &j->own, NULL, j->placed[S_OWN], &t, sum,
+                            sizeof sum, why);
     if (rc != 0) {
         s_fail(m, rc, "%s (node %s; nothing was changed on any node)", why,
                m->name);
@@ -407,19 +444,22 @@ static void s_commit(tm_mesh_t *m)
     j->deadline = tm_time_now() + S_ANSWER_S;
     char id[32];
     snprintf(id, sizeof id, "%llu", (unsigned long long)j->id);
-    const char *argv[] = {"mesh-plan", "commit", id};
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    rc = tm_console_req_encode(3, argv, &payload, &len);
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
         if (!j->asked[i]) {
             continue;
         }
+        /* the placement note, when there is one, for its audit record */
+        const char *argv[] = {"mesh-plan", "commit", id, j->placed[i]};
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        rc = tm_console_req_encode(j->placed[i][0] ? 4 : 3, argv, &payload,
+                                   &len);
         uint64_t seq = ++m->next_seq;
         int sent = rc == 0 ? tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq,
                                            payload, len)
                            : rc;
+        free(payload);
         if (sent != 0) {
             s_note_failed(j, sent,
                           "%snode %s: the commit could not be sent (%s)",
@@ -429,7 +469,6 @@ static void s_commit(tm_mesh_t *m)
         j->seq[i] = seq;
         j->waiting++;
     }
-    free(payload);
     s_own_t *own = calloc(1, sizeof *own);
     if (own == NULL) {
         j->own_settled = true; /* no wait for the values then */
@@ -673,7 +712,8 @@ int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
     if (rc != 0) {
         return rc;
     }
-    size_t n = s_nodes(m, nodes, peer_of);
+    bool by_time = false;
+    size_t n = s_nodes(m, nodes, peer_of, &by_time);
     uint32_t *where = malloc((2 * plant->n_actors + 1) * sizeof *where);
     uint32_t *was = where + plant->n_actors; /* where they ran before */
     if (where == NULL) {
@@ -699,6 +739,7 @@ int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
         j->n_actors = plant->n_actors;
         j->n_links = plant->n_links;
         snprintf(j->file, sizeof j->file, "%s", plant->file);
+        s_notes(m, plant, nodes, n, peer_of, where, was, by_time);
         rc = s_start(m, plant, nodes, n, peer_of, where, why, cap);
     }
     if (rc == 0 && apply) {

@@ -186,6 +186,13 @@ eq "$(count c p)$(count b p)$(count a p)" 521 \
 r=$(at b --json place p0)
 eq "$(jget .node <<<"$r")" c "place p0: on c"
 eq "$(jget .source <<<"$r")" apply "place p0: the apply that made it"
+jget .reason <<<"$r" | grep -qF "placed: 5 new actors by load, least loaded first (actors before: a 15, b 14, c 11)" ||
+    fail "place p0 says how the apply placed it: $r"
+ok
+r=$(at b --json place p5) # the one on a
+jget .reason <<<"$r" | grep -qF "placed: 1 new actor by load" ||
+    fail "a's apply record counts its one new actor: $r"
+ok
 # applied again, nothing moves
 at b apply "$plant" >/dev/null
 eq "$(count c p)$(count b p)$(count a p)" 521 "apply again moves nothing"
