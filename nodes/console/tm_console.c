@@ -122,6 +122,10 @@ static int s_place(tm_console_ctx_t *ctx, tm_console_call_t *req)
     char node[TM_NAME_MAX + 1];
     char why[TM_PLACE_WHY_MAX];
     uint64_t n = cmd->kind == TM_CMD_SPAWN_MANY ? cmd->count : 1;
+    const tm_model_t *model = NULL;
+    if (tmi_find_model(cmd, &model, req->rep) != 0) {
+        return req->rep->status; /* refused here, before it counts */
+    }
     int rc = tm_mesh_place(ctx->mesh, cmd->has_site ? cmd->site : NULL, NULL, n,
                            node, sizeof node, why, sizeof why);
     if (rc != 0) {
