@@ -177,12 +177,17 @@ static void s_notes(tm_mesh_t *m, const tm_plant_t *plant,
     for (size_t k = 0; k < n; k++) {
         size_t at = peer_of[k] == S_SELF ? S_OWN : peer_of[k];
         if (by_load[k] > 0) {
-            snprintf(j->placed[at], sizeof j->placed[at],
+            char note[TMI_PLACED_MAX + 128];
+            snprintf(note, sizeof note,
                      "%llu new actor%s by load, least loaded first (%s "
                      "before: %.150s%s)",
                      (unsigned long long)by_load[k], by_load[k] == 1 ? "" : "s",
                      by_time ? "projected us/tick" : "actors", loads,
                      n > 8 ? ", ..." : "");
+            size_t len = strlen(note);
+            len = len < TMI_PLACED_MAX ? len : TMI_PLACED_MAX - 1;
+            memcpy(j->placed[at], note, len);
+            j->placed[at][len] = '\0';
         }
     }
 }
