@@ -34,7 +34,7 @@ py() {
 for n in "${NAMES[@]}"; do
     "$NODE_BIN" --name "$n" --site "${SITE[$n]}" --data "$WORK/$n" \
         --console "${CEP[$n]}" --mesh "${MEP[$n]}" "${PEERS[@]}" \
-        --clock paused --workers 2 --heartbeat 0.05 --suspect 4 --dead 20 \
+        --clock paused --workers 2 --heartbeat 0.5 --suspect 2 --dead 4 \
         --checkpoint 0 >>"$WORK/$n.log" 2>&1 &
     PID[$n]=$!
     NODE_PIDS+=("${PID[$n]}")
@@ -61,29 +61,45 @@ count() {
     at a --json actors |
         py "sum(1 for x in d if x['node'] == '$1' and x['id'].startswith('$2'))"
 }
-# settled TOTAL: wait until a's `place` shows TOTAL actors over the mesh
-# (every node's heartbeat has shown its new actors)
+# settled TOTAL [NODE]: wait until NODE's (a's) `place` shows TOTAL actors
+# over the mesh (the heartbeats it got show every node's new actors: a
+# node sees other nodes' placements only so)
 settled() {
+    local n=${2:-a}
     for _ in $(seq 100); do
-        [ "$(at a --json place | py "sum(x['actors'] for x in d['nodes'])")" \
-            = "$1" ] && return 0
+        [ "$(at "$n" --json place |
+            py "sum(x['actors'] for x in d['nodes'])")" = "$1" ] && return 0
         sleep 0.1
     done
-    fail "the heartbeats did not show $1 actors within 10 s"
+    fail "node $n's heartbeats did not show $1 actors within 10 s"
 }
 
 # ---- spawn-many without --node: one batch on each node ------------------
 # The clocks are paused: no node has a step time, so loads are actor
-# counts (a tie goes to the smaller name): a, then b, then c.
-used=()
-for g in 0 1 2; do
-    out=$(at a --json spawn-many "g$g-" 10 --model oscillator)
-    used+=("$(jget .node <<<"$out")")
-    jget .placed <<<"$out" | grep -q "least loaded by actor count of" ||
-        fail "spawn-many g$g- says why it was placed: $out"
-    ok
-done
-eq "${used[*]}" "a b c" "three spawn-many in a row go to a, b and c"
+# counts (a tie goes to the smaller name): a, then b, then c. The three
+# come from one console within milliseconds, inside one heartbeat
+# interval (0.5 s): b's batch is still pending at a (placed, not in a
+# heartbeat yet) when the third is placed, or it would go to b again.
+out=$(printf '%s\n' "spawn-many g0- 10 --model oscillator" \
+    "spawn-many g1- 10 --model oscillator" \
+    "spawn-many g2- 10 --model oscillator" "place" | at a --json)
+# one JSON document per line: the four replies as one array
+docs=$(python3 -c '
+import json, sys
+print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))' <<<"$out")
+eq "$(py "[x['node'] for x in d[:3]]" <<<"$docs")" "['a', 'b', 'c']" \
+    "three spawn-many in a row go to a, b and c"
+py "d[1]['placed']" <<<"$docs" |
+    grep -qF "least loaded by actor count of b (0 actors), c (0 actors), a (10 actors)" ||
+    fail "spawn-many g1- says why it went to b: $docs"
+ok
+py "d[2]['placed']" <<<"$docs" |
+    grep -qF "least loaded by actor count of c (0 actors), a (10 actors), b (0 actors, +10 placed)" ||
+    fail "spawn-many g2- counts what is pending on b: $docs"
+ok
+eq "$(py "{x['name']: x['actors'] + x['pending'] for x in d[3]['nodes']}" \
+    <<<"$docs")" "{'a': 10, 'b': 10, 'c': 10}" \
+    "place counts each batch once, pending or shown"
 for n in a b c; do
     eq "$(count "$n" g)" 10 "node $n runs 10 of the g actors"
 done
@@ -91,6 +107,7 @@ settled 30
 
 # ---- --site: only that site's nodes ------------------------------------
 at a --json spawn-many e- 4 --model oscillator --site east >/dev/null
+settled 34 c
 at c --json spawn-many f- 4 --model oscillator --site east >/dev/null
 eq "$(node_of e-0)" a "--site east from a: a (a tie with b)"
 eq "$(node_of f-0)" b "--site east from c: b, a has 4 more"
@@ -109,14 +126,15 @@ expect_fail 1 "node a is at site 'east', not 'west'" \
     at a spawn x2 --model oscillator --node a --site west
 expect_fail 1 "--placed is passed between nodes only" \
     at a spawn x3 --model oscillator --placed "anything"
-sleep 0.3 # a heartbeat interval or more
+sleep 0.6 # a heartbeat interval or more
 eq "$(at a --json place | py "sum(x['actors'] for x in d['nodes'])")" \
     "$before" "refused spawns changed nothing"
 eq "$(at a --json actors | py "sum(1 for x in d if x['id'].startswith('x'))")" \
     0 "no x actor anywhere"
 
 # ---- place: loads and the next spawn -----------------------------------
-# a 14, b 14, c 11 actors
+# a 14, b 14, c 11 actors, as b's heartbeats show them
+settled 39 b
 p=$(at b --json place)
 eq "$(py "d['score']" <<<"$p")" actors "loads are actor counts"
 eq "$(py "[x['name'] for x in d['nodes']]" <<<"$p")" "['b', 'a', 'c']" \
