@@ -144,6 +144,7 @@ static void s_fill_hb(tm_mesh_t *m, tm_heartbeat_t *hb)
     hb->tick = tm_rt_tick(m->rt);
     hb->actors = tm_rt_count(m->rt);
     hb->incarnation = m->inc;
+    hb->step_us = tmi_mesh_step_us(m);
     for (uint32_t i = 0; i < m->n_peers && hb->n_members < TM_MSG_MEMBERS_MAX;
          i++) {
         const tmi_peer_t *p = &m->peers[i];
@@ -329,7 +330,9 @@ static void s_on_heartbeat(tm_mesh_t *m, const tm_envelope_t *env)
         snprintf(p->clock, sizeof p->clock, "%s", hb->clock);
         snprintf(p->nstate, sizeof p->nstate, "%s", hb->state);
         p->tick = hb->tick;
+        tmi_place_heard(m, p, hb->actors);
         p->actors = hb->actors;
+        p->step_us = hb->step_us;
         p->last_heard = tm_time_now();
         if (hb->incarnation != p->inc) {
             s_new_incarnation(m, p, hb->incarnation);

@@ -32,6 +32,7 @@
 #include "tm_console.h"
 #include "tm_plant.h"
 #include "tm_mut.h"
+#include "tm_place.h"
 #include "tm_rt.h"
 #include "tm_sched.h"
 #include "tm_service.h"
@@ -92,7 +93,7 @@ bool tm_mesh_knows(const tm_mesh_t *m, const char *name);
  * (tm_mesh_move.c): the clocks pause, every node runs to the highest tick,
  * the actors go with their state, history and links, the clocks resume.
  * migrate: actor id to node `node`; drain: every actor of this node, each
- * to the live member with the fewest actors. The answer goes to later
+ * where tm_mesh_place puts it (this node's site first, never this node). The answer goes to later
  * (which the mesh frees) when it is done. 0, or an error with why (the
  * caller frees later then): TM_ERR_BUSY (a move, a plant apply or a run in
  * progress), TM_ERR_NODE_DOWN (a member is not alive), TM_ERR_UNKNOWN_ACTOR,
@@ -146,10 +147,51 @@ bool tm_mesh_unsettled(const tm_mesh_t *m);
 void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,
                     const char *message, const uint8_t *body, size_t len);
 
+/* ---- placement (tm_mesh_place.c) ------------------------------------------
+ *
+ * Where a new actor goes when no node is named: the alive node with the
+ * least load (tm_place.h: projected step time per tick from the actors and
+ * step time each node's last heartbeat reported, this node's own values
+ * now; actor counts when a node's step time is not known).
+ *
+ * Heartbeats come once an interval, so placements within one interval
+ * (spawn-many after spawn-many, an apply, a drain) would all see the same
+ * loads: this node keeps, per node, the actors it placed there since that
+ * node's last heartbeat ("pending"), and adds them to its load. A
+ * heartbeat whose actor count has grown by them clears them; what it does
+ * not show yet stays pending, for at most 5 heartbeat intervals (at
+ * least 5 s) after the last placement (a spawn that failed there is
+ * forgotten then). Other
+ * nodes' placements are seen when their actors show in heartbeats. */
+
+/* Every node this node knows (self first), as placement sees it: name,
+ * site, alive (self: not stopping), actors, step time, pending. Strings
+ * are valid until the loop runs again. Fills up to cap; returns how many
+ * there are. */
+size_t tm_mesh_loads(const tm_mesh_t *m, tm_place_node_t *out, size_t cap);
+
+/* Choose the node for new actors: among the ALIVE nodes (this one
+ * included; never `exclude`, never a joining, suspect or dead one) whose
+ * site is `site` (NULL or "": any), the least loaded (tm_place_choose),
+ * ties by name. extra_self: how many actors this one placement is for (a
+ * spawn: 1, a spawn-many: its count; 0 counts as 1); they are projected
+ * onto each candidate and added to the chosen node's pending count, so
+ * the next placement before its next heartbeat sees them. The node's
+ * name into node (node_cap bytes, at least 65: a name's 64 and NUL), a
+ * one-line reason into why (why_cap bytes; TM_PLACE_WHY_MAX is enough):
+ * "site east: least loaded by step time of b (120 actors, 0.40 ms/tick),
+ * c (300 actors, 1.10 ms/tick)". Errors, with why: TM_ERR_NOT_FOUND ("no
+ * alive node at site X (known sites: ...)"), TM_ERR_INVAL (NULL or too
+ * small buffers), TM_ERR_NOMEM. */
+int tm_mesh_place(tm_mesh_t *m, const char *site, const char *exclude,
+                  uint64_t extra_self, char *node, size_t node_cap, char *why,
+                  size_t why_cap);
+
 /* ---- plant files over the mesh (tm_mesh_plan.c) ---------------------------
  *
  * This node coordinates: it places each actor of plant (tm_plant_place:
- * node, else site, else this node), sends every other node its part
+ * node, else where it runs, else the least loaded node at its site or of
+ * all, with the loads of tm_mesh_loads), sends every other node its part
  * (tm_plant_part), and each node - this one too - plans and checks its
  * part; apply then commits, this node first, each node in one durable
  * batch, and each node answers once the values of its new links from

@@ -21,6 +21,7 @@
 #define TMI_PEERS_MAX    64u
 #define TMI_PENDING_MAX  1024u
 #define TMI_BATCH_WINDOW 1024u /* ticks a source may run ahead */
+#define TMI_PLACED_MAX   240u  /* a node's placement note in a plant */
 
 typedef enum { TMI_JOINING, TMI_ALIVE, TMI_SUSPECT, TMI_DEAD } tmi_pstate_t;
 
@@ -88,6 +89,12 @@ typedef struct {
     uint64_t inc;                     /* incarnation, 0 = unknown */
     uint64_t tick, actors;
     double last_heard; /* monotonic seconds */
+    uint64_t step_us;  /* its step time per tick, as it last said */
+    /* placement (tm_mesh_place.c): actors placed there that its
+     * heartbeats do not show yet, its actor count when the first of them
+     * was placed, and when the last was */
+    uint64_t placed, placed_base;
+    double placed_at;
     tmi_pstate_t state;
     bool self; /* this node's own endpoint under this spelling */
     void *ctl, *data;
@@ -179,7 +186,9 @@ typedef struct {
     tm_plan_counts_t counts; /* over every node */
     tm_plant_t own;          /* this node's part */
     bool own_settled;
-    char note[TM_CMD_MSG_MAX];   /* values not confirmed in time */
+    char note[TM_CMD_MSG_MAX]; /* values not confirmed in time */
+    /* why each node's new actors are there (indexed as body), "" */
+    char placed[TMI_PEERS_MAX + 1][TMI_PLACED_MAX];
     char failed[TM_CMD_MSG_MAX]; /* commit: the nodes that did not */
     int fail_status;
 } tmi_plan_job_t;
@@ -259,6 +268,9 @@ struct tm_mesh {
     /* another node moves actors: this node does not step before it (or
      * a mesh-run or mesh-clock of it) says so, or this monotonic time */
     double move_hold_until;
+    /* actors placed on this node not spawned yet (as tmi_peer_t) */
+    uint64_t placed, placed_base;
+    double placed_at;
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -270,6 +282,8 @@ tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name);
 
 /* p's number in the peer table. */
 uint32_t tmi_mesh_index(const tm_mesh_t *m, const tmi_peer_t *p);
+/* This node's step time per tick for its heartbeats (tm_mesh_place.c). */
+uint64_t tmi_mesh_step_us(const tm_mesh_t *m);
 
 /* ---- tm_mesh_req.c ----------------------------------------------------- */
 
@@ -314,9 +328,11 @@ int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
 /* Plan part again (the actors may have changed since it was prepared)
  * and carry it out (tm_mut_apply); "3 spawns, ..." into sum. from: the
  * coordinating node, NULL for this one (its console): the audit record's
- * "who". */
+ * "who"; placed (NULL or ""): why its new actors are here, for the
+ * record's reason. */
 int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
-                   tm_mut_timing_t *t, char *sum, size_t cap, char *why);
+                   const char *placed, tm_mut_timing_t *t, char *sum,
+                   size_t cap, char *why);
 /* `mesh-plan VERB ID ...` from p (answered here, at once or later). */
 void tmi_plan_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
                       const char *const *argv);
@@ -363,6 +379,14 @@ void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p);
 void tmi_dir_on_message(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
 /* Heartbeats to every peer now. */
 void tmi_mesh_beat(tm_mesh_t *m);
+
+/* ---- tm_mesh_place.c --------------------------------------------------- */
+
+/* A heartbeat from p says it has `actors`: the actors placed there that
+ * it shows no longer count as pending. */
+void tmi_place_heard(tm_mesh_t *m, tmi_peer_t *p, uint64_t actors);
+/* n more actors were placed on node `name` (this one or a peer). */
+void tmi_place_pending(tm_mesh_t *m, const char *name, uint64_t n);
 
 /* ---- tm_mesh_ctl.c ----------------------------------------------------- */
 

@@ -25,6 +25,7 @@
 #include "tm_file_wire.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
+#include "tm_place.h"
 #include "tm_time.h"
 
 #include <stdarg.h>
@@ -592,29 +593,35 @@ int tm_mesh_migrate(tm_mesh_t *m, const char *id, const char *node,
     return 0;
 }
 
-/* drain: every actor of this node to the live member with the fewest
- * actors, counting those placed so far. */
+/* drain: every actor of this node where placement puts it (tm_mesh_place:
+ * the least loaded live member at this node's site, else anywhere; never
+ * this node), each placement counted for the next. */
 typedef struct {
     tm_mesh_t *m;
     tmi_move_t *mv;
-    uint64_t load[TMI_PEERS_MAX];
+    int rc;
+    char why[TM_PLACE_WHY_MAX];
 } s_drain_t;
 
 static int s_drain_cb(const tm_rt_actor_t *a, void *arg)
 {
     s_drain_t *d = arg;
     tm_mesh_t *m = d->m;
-    uint32_t best = UINT32_MAX;
-    for (uint32_t i = 0; i < m->n_peers; i++) {
-        if (s_alive(&m->peers[i]) &&
-            (best == UINT32_MAX || d->load[i] < d->load[best])) {
-            best = i;
-        }
+    char node[TM_MSG_NAME_MAX + 1];
+    int rc = tm_mesh_place(m, m->site, m->name, 1, node, sizeof node, d->why,
+                           sizeof d->why);
+    if (rc == TM_ERR_NOT_FOUND) { /* no other node at this site */
+        rc = tm_mesh_place(m, NULL, m->name, 1, node, sizeof node, d->why,
+                           sizeof d->why);
+    }
+    tmi_peer_t *p = rc == 0 ? tmi_mesh_peer(m, node) : NULL;
+    if (p == NULL) {
+        d->rc = rc != 0 ? rc : TM_ERR_NODE_DOWN;
+        return 1;
     }
     tmi_move_t *mv = d->mv;
     snprintf(mv->ids[mv->n], sizeof mv->ids[0], "%s", a->id);
-    mv->dest[mv->n++] = best;
-    d->load[best]++;
+    mv->dest[mv->n++] = tmi_mesh_index(m, p);
     return 0;
 }
 
@@ -654,22 +661,18 @@ int tm_mesh_drain(tm_mesh_t *m, tm_console_later_t *later, char *why,
         return rc;
     }
     size_t n = tm_rt_count(m->rt);
-    s_drain_t d = {m, NULL, {0}};
-    bool any = false;
-    for (uint32_t i = 0; i < m->n_peers; i++) {
-        d.load[i] = m->peers[i].actors;
-        any |= s_alive(&m->peers[i]);
-    }
-    if (!any) {
-        snprintf(why, cap, "no other node to move the actors to");
-        return TM_ERR_NODE_DOWN;
-    }
+    s_drain_t d = {m, NULL, 0, ""};
     d.mv = s_new(m, n);
     if (d.mv == NULL) {
         snprintf(why, cap, "out of memory");
         return TM_ERR_NOMEM;
     }
     tm_rt_foreach(m->rt, s_drain_cb, &d);
+    if (d.rc != 0) {
+        s_release(d.mv);
+        snprintf(why, cap, "no node to move the actors to: %.900s", d.why);
+        return d.rc == TM_ERR_NOT_FOUND ? TM_ERR_NODE_DOWN : d.rc;
+    }
     if (d.mv->n == 0) {
         s_release(d.mv);
         snprintf(why, cap, "node %s runs no actors", m->name);

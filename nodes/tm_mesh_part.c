@@ -52,7 +52,8 @@ int tmi_part_plan(tm_mesh_t *m, const tm_plant_t *part, size_t shown,
 }
 
 int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
-                   tm_mut_timing_t *t, char *sum, size_t cap, char *why)
+                   const char *placed, tm_mut_timing_t *t, char *sum,
+                   size_t cap, char *why)
 {
     char who[TM_AUDIT_WHO_MAX + 1];
     tm_plan_t plan;
@@ -63,6 +64,7 @@ int tmi_part_apply(tm_mesh_t *m, const tm_plant_t *part, const char *from,
         tm_plan_counts(&plan, &c);
         tm_plan_summary(&c, sum, cap);
         if (!tm_plan_empty(&plan)) {
+            plan.placed = placed != NULL && placed[0] != '\0' ? placed : NULL;
             tm_mut_origin(m->mut, tm_audit_who(from, who, sizeof who));
             rc = tm_mut_apply(m->mut, &plan, t, why);
             tm_mut_origin(m->mut, NULL);
@@ -148,7 +150,8 @@ static void s_req_prepare(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
     tm_plant_free(&part);
 }
 
-static void s_req_commit(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, uint64_t id)
+static void s_req_commit(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, uint64_t id,
+                         const char *placed)
 {
     char why[TM_MUT_WHY_MAX];
     char sum[256];
@@ -165,7 +168,8 @@ static void s_req_commit(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, uint64_t id)
     }
     tm_plant_t part = m->held.part;
     memset(&m->held, 0, sizeof m->held);
-    int rc = tmi_part_apply(m, &part, p->name, &t, sum, sizeof sum, why);
+    int rc =
+        tmi_part_apply(m, &part, p->name, placed, &t, sum, sizeof sum, why);
     tm_log(rc == 0 ? TM_LOG_INFO : TM_LOG_WARN,
            "mesh: %s's plant %s: part %s%s%s", p->name, part.file,
            rc == 0 ? "applied here (" : "refused here: ",
@@ -216,14 +220,14 @@ void tmi_plan_request(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int argc,
         (prep && (argc < 4 || s_u64(argv[3], &shown) != 0))) {
         tmi_mesh_reply(m, p, seq, TM_ERR_USAGE,
                        "mesh-plan prepare|diff ID SHOWN, mesh-plan "
-                       "commit|abort ID",
+                       "commit ID [PLACED], mesh-plan abort ID",
                        false, NULL, 0);
         return;
     }
     if (prep) {
         s_req_prepare(m, p, seq, id, (size_t)shown, verb[0] == 'p');
     } else if (strcmp(verb, "commit") == 0) {
-        s_req_commit(m, p, seq, id);
+        s_req_commit(m, p, seq, id, argc > 3 ? argv[3] : NULL);
     } else if (strcmp(verb, "abort") == 0) {
         if (m->held.used && m->held.peer == tmi_mesh_index(m, p) &&
             m->held.id == id) {

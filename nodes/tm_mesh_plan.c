@@ -3,7 +3,8 @@
  * tm_mesh_part.c; export of the whole mesh: tm_mesh_export.c).
  *
  * The node a console asks to apply (or diff) a plant coordinates it: it
- * places every actor (tm_plant_place), gives each node its part
+ * places every actor (tm_plant_place: named node, else where it runs,
+ * else by site and load), gives each node its part
  * (tm_plant_part: its actors, the links into them, references to the
  * sources on other nodes) and carries the plant out in two phases:
  *
@@ -115,20 +116,120 @@ static int s_no_moves(tm_mesh_t *m, const tm_plant_t *plant,
 }
 
 /* The nodes for placement: this node, then every named peer; peer_of[k]
- * the peer of node k (S_SELF for this node). */
-static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of)
+ * the peer of node k (S_SELF for this node); each with its load and cost
+ * per actor (tm_place_loads over the alive nodes, every one of them when
+ * a plant goes ahead). */
+static size_t s_nodes(tm_mesh_t *m, tm_plant_node_t *nodes, uint32_t *peer_of,
+                      bool *by_time)
 {
+    tm_place_node_t pl[TMI_PEERS_MAX + 1];
+    double load[TMI_PEERS_MAX + 1];
+    double cost[TMI_PEERS_MAX + 1];
+    bool alive[TMI_PEERS_MAX + 1];
     size_t n = 0;
-    nodes[n] = (tm_plant_node_t){m->name, m->site};
+    size_t np = tm_mesh_loads(m, pl, TMI_PEERS_MAX + 1);
+    np = np < TMI_PEERS_MAX + 1 ? np : TMI_PEERS_MAX + 1;
+    for (size_t k = 0; k < np; k++) {
+        alive[k] = pl[k].alive;
+    }
+    tm_place_loads(pl, np, alive, load, cost, by_time);
+    nodes[n] = (tm_plant_node_t){m->name, m->site, load[0], cost[0]};
     peer_of[n++] = S_SELF;
     for (uint32_t i = 0; i < m->n_peers; i++) {
         const tmi_peer_t *p = &m->peers[i];
         if (!p->self && p->name[0] != '\0') {
-            nodes[n] = (tm_plant_node_t){p->name, p->site};
+            nodes[n] = (tm_plant_node_t){p->name, p->site, 0, 1};
+            for (size_t k = 1; k < np; k++) {
+                if (strcmp(pl[k].name, p->name) == 0) {
+                    nodes[n].load = load[k];
+                    nodes[n].cost = cost[k];
+                }
+            }
             peer_of[n++] = i;
         }
     }
     return n;
+}
+
+/* Each node's note for its apply record: how many of its new actors the
+ * file left to placement, and the loads they were placed by. */
+static void s_notes(tm_mesh_t *m, const tm_plant_t *plant,
+                    const tm_plant_node_t *nodes, size_t n,
+                    const uint32_t *peer_of, const uint32_t *where,
+                    const uint32_t *was, bool by_time)
+{
+    tmi_plan_job_t *j = &m->job;
+    uint64_t by_load[TMI_PEERS_MAX + 1] = {0};
+    char loads[TMI_PLACED_MAX];
+    size_t off = 0;
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        if (was[i] == TM_PLANT_NEW && plant->actors[i].node == NULL &&
+            where[i] < n) {
+            by_load[where[i]]++;
+        }
+    }
+    loads[0] = '\0';
+    for (size_t k = 0; k < n && k < 8 && off < sizeof loads; k++) {
+        int w = snprintf(loads + off, sizeof loads - off, "%s%s %.0f",
+                         k ? ", " : "", nodes[k].name, nodes[k].load);
+        off += w > 0 ? (size_t)w : 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t at = peer_of[k] == S_SELF ? S_OWN : peer_of[k];
+        if (by_load[k] > 0) {
+            char note[TMI_PLACED_MAX + 128];
+            snprintf(note, sizeof note,
+                     "%llu new actor%s by load, least loaded first (%s "
+                     "before: %.150s%s)",
+                     (unsigned long long)by_load[k], by_load[k] == 1 ? "" : "s",
+                     by_time ? "projected us/tick" : "actors", loads,
+                     n > 8 ? ", ..." : "");
+            size_t len = strlen(note);
+            len = len < TMI_PLACED_MAX ? len : TMI_PLACED_MAX - 1;
+            memcpy(j->placed[at], note, len);
+            j->placed[at][len] = '\0';
+        }
+    }
+}
+
+/* The new actors of an apply count as placed on their nodes until the
+ * nodes' heartbeats show them (tm_mesh_place). */
+static void s_placed(tm_mesh_t *m, const tm_plant_t *plant,
+                     const tm_plant_node_t *nodes, size_t n,
+                     const uint32_t *where, const uint32_t *was)
+{
+    uint64_t added[TMI_PEERS_MAX + 1] = {0};
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        if (was[i] == TM_PLANT_NEW && where[i] < n) {
+            added[where[i]]++;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (added[k] > 0) {
+            tmi_place_pending(m, nodes[k].name, added[k]);
+        }
+    }
+}
+
+/* Where each actor of plant runs now (its index in nodes), or
+ * TM_PLANT_NEW: placement keeps it there. */
+static void s_running(tm_mesh_t *m, const tm_plant_t *plant,
+                      const tm_plant_node_t *nodes, size_t n, uint32_t *where)
+{
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        tm_rt_actor_t v;
+        const char *runs = tm_mesh_owner(m, plant->actors[i].id, NULL);
+        if (runs == NULL && tm_rt_get(m->rt, plant->actors[i].id, &v) == 0 &&
+            !v.remote) {
+            runs = m->name;
+        }
+        where[i] = TM_PLANT_NEW;
+        for (size_t k = 0; runs != NULL && k < n; k++) {
+            if (strcmp(nodes[k].name, runs) == 0) {
+                where[i] = (uint32_t)k;
+            }
+        }
+    }
 }
 
 static void s_job_free(tm_mesh_t *m)
@@ -336,7 +437,8 @@ static void s_commit(tm_mesh_t *m)
     char why[TM_MUT_WHY_MAX];
     char sum[256];
     tm_mut_timing_t t = {0, 0};
-    int rc = tmi_part_apply(m, &j->own, NULL, &t, sum, sizeof sum, why);
+    int rc = tmi_part_apply(m, &j->own, NULL, j->placed[S_OWN], &t, sum,
+                            sizeof sum, why);
     if (rc != 0) {
         s_fail(m, rc, "%s (node %s; nothing was changed on any node)", why,
                m->name);
@@ -347,19 +449,22 @@ static void s_commit(tm_mesh_t *m)
     j->deadline = tm_time_now() + S_ANSWER_S;
     char id[32];
     snprintf(id, sizeof id, "%llu", (unsigned long long)j->id);
-    const char *argv[] = {"mesh-plan", "commit", id};
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    rc = tm_console_req_encode(3, argv, &payload, &len);
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
         if (!j->asked[i]) {
             continue;
         }
+        /* the placement note, when there is one, for its audit record */
+        const char *argv[] = {"mesh-plan", "commit", id, j->placed[i]};
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        rc = tm_console_req_encode(j->placed[i][0] ? 4 : 3, argv, &payload,
+                                   &len);
         uint64_t seq = ++m->next_seq;
         int sent = rc == 0 ? tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq,
                                            payload, len)
                            : rc;
+        free(payload);
         if (sent != 0) {
             s_note_failed(j, sent,
                           "%snode %s: the commit could not be sent (%s)",
@@ -369,7 +474,6 @@ static void s_commit(tm_mesh_t *m)
         j->seq[i] = seq;
         j->waiting++;
     }
-    free(payload);
     s_own_t *own = calloc(1, sizeof *own);
     if (own == NULL) {
         j->own_settled = true; /* no wait for the values then */
@@ -613,13 +717,17 @@ int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
     if (rc != 0) {
         return rc;
     }
-    size_t n = s_nodes(m, nodes, peer_of);
-    uint32_t *where = malloc((plant->n_actors + 1) * sizeof *where);
+    bool by_time = false;
+    size_t n = s_nodes(m, nodes, peer_of, &by_time);
+    uint32_t *where = malloc((2 * plant->n_actors + 1) * sizeof *where);
+    uint32_t *was = where + plant->n_actors; /* where they ran before */
     if (where == NULL) {
         snprintf(why, cap, "out of memory");
         return TM_ERR_NOMEM;
     }
-    rc = tm_plant_place(plant, nodes, n, 0, where, why, cap);
+    s_running(m, plant, nodes, n, where);
+    memcpy(was, where, plant->n_actors * sizeof *where);
+    rc = tm_plant_place(plant, nodes, n, where, why, cap);
     if (rc == 0) {
         rc = s_no_moves(m, plant, nodes, where, why, cap);
     }
@@ -636,7 +744,11 @@ int tm_mesh_plant(tm_mesh_t *m, const tm_plant_t *plant, bool apply,
         j->n_actors = plant->n_actors;
         j->n_links = plant->n_links;
         snprintf(j->file, sizeof j->file, "%s", plant->file);
+        s_notes(m, plant, nodes, n, peer_of, where, was, by_time);
         rc = s_start(m, plant, nodes, n, peer_of, where, why, cap);
+    }
+    if (rc == 0 && apply) {
+        s_placed(m, plant, nodes, n, where, was);
     }
     free(where);
     if (rc != 0) {

@@ -696,9 +696,11 @@ static int s_audit(tm_mut_t *m, const tm_plan_t *plan, tm_store_batch_t *b)
     char sum[256];
     char reason[TM_AUDIT_REASON_MAX + 1];
     tm_plan_counts(plan, &c);
-    snprintf(reason, sizeof reason, "plant %s: %s",
+    snprintf(reason, sizeof reason, "plant %s: %s%s%.300s",
              plan->plant != NULL ? plan->plant->file : "?",
-             tm_plan_summary(&c, sum, sizeof sum));
+             tm_plan_summary(&c, sum, sizeof sum),
+             plan->placed != NULL ? "; placed: " : "",
+             plan->placed != NULL ? plan->placed : "");
     return tmi_mut_audit(m, b, "apply", NULL, NULL, NULL, reason);
 }
 

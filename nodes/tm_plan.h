@@ -126,6 +126,9 @@ typedef struct {
     size_t n_nodes;
     double *values;     /* the actors' arrays */
     tm_plant_t strings; /* arena of the plan's copies */
+    /* Why its new actors are on this node, for the apply's audit record
+     * (set by the caller: a plant placed by load over a mesh); NULL. */
+    const char *placed;
 } tm_plan_t;
 
 /* Check plant - this node's part, or a whole plant placed on this node

@@ -116,4 +116,15 @@ void tm_sched_catch_up(tm_sched_t *s, uint64_t tick);
 double tm_sched_steps_per_s(const tm_sched_t *s);
 double tm_sched_ticks_per_s(const tm_sched_t *s);
 
+/* Step time per tick for the actors the node has now: the wall
+ * microseconds tm_rt_step took per tick over the last rate period that
+ * stepped, and the actors it stepped then, each smoothed across periods
+ * (half the last value, half the new), scaled to the current actor count
+ * (a spawn-many of many actors shows at once, not a second later). 0
+ * when no period has stepped actors yet, or the node has none. A period
+ * without steps (paused) keeps the measurement. It depends on the machine
+ * and on what else runs there: placement weighs it (nodes/tm_place.h),
+ * results never do. */
+double tm_sched_step_us(const tm_sched_t *s);
+
 #endif

@@ -104,7 +104,11 @@ const char *tm_cmd_options(tm_cmd_kind_t kind)
         char w[S_WORD_MAX];
         size_t off = 0;
         for (int i = 0; s_word(s_table[kind].opts, i, w, sizeof w); i++) {
-            w[strcspn(w, "!:")] = '\0';
+            size_t n = strcspn(w, "!:~");
+            if (w[n] == '~') {
+                continue; /* hidden: between nodes only */
+            }
+            w[n] = '\0';
             off += (size_t)snprintf(names[kind] + off, sizeof names[kind] - off,
                                     "%s%s", off ? " " : "", w);
         }
@@ -436,6 +440,36 @@ static int s_set_node(s_parse_t *p, const s_opt_t *o, const char *val)
     return 0;
 }
 
+static int s_set_site(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    (void)o;
+    if (!tm_text_name_valid(val)) {
+        char why[200];
+        snprintf(why, sizeof why, "bad site name '%.64s'", val);
+        return s_usage(p, why);
+    }
+    snprintf(p->cmd->site, sizeof p->cmd->site, "%s", val);
+    p->cmd->has_site = true;
+    return 0;
+}
+
+/* --placed: why a node chose where a spawn runs (one line of text). */
+static int s_set_placed(s_parse_t *p, const s_opt_t *o, const char *val)
+{
+    (void)o;
+    size_t n = strlen(val);
+    bool one_line = true;
+    for (size_t i = 0; i < n && one_line; i++) {
+        one_line = (unsigned char)val[i] >= 0x20 && val[i] != 0x7f;
+    }
+    if (n == 0 || n > TM_CMD_PLACED_MAX || !one_line) {
+        return s_usage(p, "bad --placed value");
+    }
+    snprintf(p->cmd->placed, sizeof p->cmd->placed, "%s", val);
+    p->cmd->has_placed = true;
+    return 0;
+}
+
 static int s_set_fidelity(s_parse_t *p, const s_opt_t *o, const char *val)
 {
     (void)o;
@@ -546,6 +580,9 @@ static const s_opt_t s_opts[] = {
     {"fidelity", s_set_fidelity, 0, 0, 0, 0, NULL, NULL,
      TM_CMD_COMPLETE_FIDELITIES, false},
     {"node", s_set_node, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
+    {"site", s_set_site, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE, false},
+    {"placed", s_set_placed, 0, 0, 0, 0, NULL, NULL, TM_CMD_COMPLETE_NONE,
+     false},
     {"period", S_U64(period), 1, UINT32_MAX,
      "--period takes a whole number of ticks", NULL, TM_CMD_COMPLETE_NONE,
      false},
@@ -602,7 +639,7 @@ static bool s_row_opt(const tm_cmd_info_t *c, const char *name, bool *required,
 {
     char w[S_WORD_MAX];
     for (int i = 0; s_word(c->opts, i, w, sizeof w); i++) {
-        size_t n = strcspn(w, "!:");
+        size_t n = strcspn(w, "!:~");
         if (strlen(name) != n || strncmp(w, name, n) != 0) {
             continue;
         }

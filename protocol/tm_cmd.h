@@ -83,7 +83,8 @@ const char *tm_cmd_options(tm_cmd_kind_t kind);
 #define TM_CMD_PATH_MAX    1023u /* bytes in a path argument */
 /* link --delay: at most TM_RT_DELAY_MAX ticks (the console does not link
  * the runtime; nodes/console/tm_cmd_links.c asserts the two are equal). */
-#define TM_CMD_DELAY_MAX 1000u
+#define TM_CMD_DELAY_MAX  1000u
+#define TM_CMD_PLACED_MAX 400u /* bytes of spawn --placed (a reason) */
 
 typedef struct {
     char name[TM_MODEL_NAME_MAX + 1];
@@ -102,7 +103,12 @@ typedef struct {
     char id[TM_ID_MAX + 1];          /* ID, or PREFIX for spawn-many/ids */
     char model[TM_CMD_SPEC_MAX + 1]; /* FAMILY[@VERSION] */
     char node[TM_NAME_MAX + 1];
-    bool has_model, has_node, has_fidelity;
+    char site[TM_NAME_MAX + 1]; /* spawn --site */
+    bool has_model, has_node, has_fidelity, has_site;
+    /* spawn --placed: why the node that placed it chose this node
+     * (passed between nodes only: a console's is refused) */
+    char placed[TM_CMD_PLACED_MAX + 1];
+    bool has_placed;
     tm_fidelity_t fidelity;
     uint32_t period; /* spawn --period; 0 = every tick */
     uint32_t delay;  /* link --delay ticks; 0 = not given (1) */

@@ -15,7 +15,9 @@
  *             table: "ID", "[PREFIX]", "NAME=VALUE..." ([] optional, ...
  *             repeats);
  *   opts      the options, by name from tm_cmd.c's option table: "model!"
- *             is required, "limit:1000" caps the option's range;
+ *             is required, "limit:1000" caps the option's range,
+ *             "placed~" is hidden (passed between nodes: not in help or
+ *             completion);
  *   usage     the arguments as help prints them; summary: one line.
  *
  * Adding a command is a row here, a handler and a renderer; parsing, help,
@@ -31,6 +33,9 @@
       "list the commands, or show how to use one")                             \
     X(NODES, nodes, nodes, "nodes", "", 0, "", "", "",                         \
       "list the nodes of the mesh")                                            \
+    X(PLACE, place, place, "place", "", TM_CMD_F_IDS, "[ID]", "", "[ID]",      \
+      "where actors run and why: each node's load and where the next spawn "  \
+      "goes, or the node of actor ID and why it is there")                     \
     X(WHY_STUCK, why_stuck, why_stuck, "why-stuck", "", 0, "", "", "",         \
       "what holds each node's next tick: which peer's values, and why")       \
     X(ACTORS, actors, actors, "actors", "ls", TM_CMD_F_PARTS,                  \
@@ -47,14 +52,14 @@
     X(IDS, ids, ids, "ids", "", TM_CMD_F_PARTS, "[PREFIX]", "limit",           \
       "[PREFIX] [--limit N]", "list actor ids that start with PREFIX")         \
     X(SPAWN, spawn, message, "spawn", "", TM_CMD_F_MUTATES,                    \
-      "ID", "model! fidelity node period param",                               \
+      "ID", "model! fidelity node site period param placed~",                  \
       "ID --model FAMILY[@VERSION] [--fidelity high|medium|low] "              \
-      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
-      "create an actor")                                                       \
+      "[--node NODE | --site SITE] [--period M] [--param NAME=VALUE]...",      \
+      "create an actor (without --node: on the least loaded node)")            \
     X(SPAWN_MANY, spawn_many, message, "spawn-many", "", TM_CMD_F_MUTATES,     \
-      "PREFIX COUNT", "model! fidelity node period param",                     \
+      "PREFIX COUNT", "model! fidelity node site period param placed~",        \
       "PREFIX COUNT --model FAMILY[@VERSION] [--fidelity high|medium|low] "    \
-      "[--node NODE] [--period M] [--param NAME=VALUE]...",                    \
+      "[--node NODE | --site SITE] [--period M] [--param NAME=VALUE]...",      \
       "create PREFIX0 ... PREFIX<COUNT-1> in one batch")                       \
     X(INSPECT, inspect, inspect, "inspect", "show", TM_CMD_F_IDS, "ID", "",    \
       "ID", "model, version, tier, states, inputs, outputs, links and health") \

@@ -138,17 +138,22 @@ int tm_console_rep_decode(const uint8_t *payload, size_t len,
 /* ---- heartbeat: payload {"node": str, "site": str, "tick": uint,
  *      "actors": uint, "state": str, and optionally "endpoint": str,
  *      "clock": str, "incarnation": uint, "dir_seq": uint, "members":
- *      [[name, endpoint], ...]} -------------------------------------------
+ *      [[name, endpoint], ...], "step_us": uint} ---------------------------
  * A node's liveness and progress, sent to every peer on its own socket
  * (apart from link batches). endpoint: the sender's mesh address;
  * incarnation: tells a restarted node from its old self; dir_seq: the last
  * directory delta it sent (a receiver that has not seen it asks for the
  * whole directory); members: the peers it knows, so that a node that joins
- * through one member learns the others. Optional keys absent decode as
+ * through one member learns the others; step_us: the wall time, in
+ * microseconds, the sender's steps take per tick (measured over the last
+ * seconds that stepped, scaled to its current actors; 0 = not known) -
+ * with actors, the load placement weighs (nodes/tm_place.h). Optional
+ * keys absent decode as
  * empty strings, 0 and no members. */
 
-#define TM_MSG_ENDPOINT_MAX 256u /* bytes in a mesh endpoint */
-#define TM_MSG_MEMBERS_MAX  64u  /* members in a heartbeat */
+#define TM_MSG_ENDPOINT_MAX 256u        /* bytes in a mesh endpoint */
+#define TM_MSG_MEMBERS_MAX  64u         /* members in a heartbeat */
+#define TM_MSG_STEP_US_MAX  3600000000u /* step_us: at most an hour a tick */
 
 typedef struct {
     char name[TM_MSG_NAME_MAX + 1];
@@ -167,11 +172,13 @@ typedef struct {
     uint64_t dir_seq;
     uint32_t n_members;
     tm_member_t members[TM_MSG_MEMBERS_MAX];
+    uint64_t step_us; /* <= TM_MSG_STEP_US_MAX */
 } tm_heartbeat_t;
 
 /* node non-empty; names at most TM_MSG_NAME_MAX bytes and endpoints
  * TM_MSG_ENDPOINT_MAX, without NUL; at most TM_MSG_MEMBERS_MAX members,
- * each a 2-array of str. Encoding errors: TM_ERR_INVAL, TM_ERR_NOMEM. */
+ * each a 2-array of str; step_us at most TM_MSG_STEP_US_MAX (decoding:
+ * TM_ERR_WIRE_FIELD). Encoding errors: TM_ERR_INVAL, TM_ERR_NOMEM. */
 int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
                         size_t *out_len);
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,

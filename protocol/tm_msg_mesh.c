@@ -21,7 +21,8 @@ static bool s_hb_ok(const tm_heartbeat_t *hb)
         !tmi_msg_cstr_ok(hb->state, TM_MSG_NAME_MAX) ||
         !tmi_msg_cstr_ok(hb->endpoint, TM_MSG_ENDPOINT_MAX) ||
         !tmi_msg_cstr_ok(hb->clock, TM_MSG_NAME_MAX) ||
-        hb->n_members > TM_MSG_MEMBERS_MAX) {
+        hb->n_members > TM_MSG_MEMBERS_MAX ||
+        hb->step_us > TM_MSG_STEP_US_MAX) {
         return false;
     }
     for (uint32_t i = 0; i < hb->n_members; i++) {
@@ -42,7 +43,7 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
         return TM_ERR_INVAL;
     }
     tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, 10);
+    msgpack_pack_map(&b.pk, 11);
     tm_wire_pack_kv_str(&b.pk, "node", hb->node);
     tm_wire_pack_kv_str(&b.pk, "site", hb->site);
     tm_wire_pack_kv_u64(&b.pk, "tick", hb->tick);
@@ -52,6 +53,7 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
     tm_wire_pack_kv_str(&b.pk, "clock", hb->clock);
     tm_wire_pack_kv_u64(&b.pk, "incarnation", hb->incarnation);
     tm_wire_pack_kv_u64(&b.pk, "dir_seq", hb->dir_seq);
+    tm_wire_pack_kv_u64(&b.pk, "step_us", hb->step_us);
     tm_wire_pack_str(&b.pk, "members");
     msgpack_pack_array(&b.pk, hb->n_members);
     for (uint32_t i = 0; i < hb->n_members; i++) {
@@ -72,7 +74,8 @@ enum {
     S_HB_CLOCK,
     S_HB_INC,
     S_HB_DIR_SEQ,
-    S_HB_MEMBERS
+    S_HB_MEMBERS,
+    S_HB_STEP_US
 };
 
 static int s_hb_members(tm_wire_reader_t *r, tm_heartbeat_t *hb)
@@ -138,8 +141,14 @@ static int s_hb_field(tm_wire_reader_t *r, int idx, void *arg)
     case S_HB_DIR_SEQ:
         rc = tm_wire_read_u64(r, &hb->dir_seq);
         break;
-    default: /* S_HB_MEMBERS */
+    case S_HB_MEMBERS:
         rc = s_hb_members(r, hb);
+        break;
+    default: /* S_HB_STEP_US */
+        rc = tm_wire_read_u64(r, &hb->step_us);
+        if (rc == 0 && hb->step_us > TM_MSG_STEP_US_MAX) {
+            rc = TM_ERR_WIRE_FIELD;
+        }
         break;
     }
     return rc;
@@ -149,8 +158,8 @@ int tm_heartbeat_decode(const uint8_t *payload, size_t len,
                         const tm_wire_limits_t *limits, tm_heartbeat_t *out)
 {
     static const char *const keys[] = {
-        "node",     "site",  "tick",        "actors",  "state",
-        "endpoint", "clock", "incarnation", "dir_seq", "members"};
+        "node",  "site",        "tick",    "actors",  "state",  "endpoint",
+        "clock", "incarnation", "dir_seq", "members", "step_us"};
     tm_heartbeat_t *hb = calloc(1, sizeof *hb);
     int rc = TM_ERR_INVAL;
 

@@ -191,23 +191,36 @@ int tm_plant_fail(const tm_plant_t *p, tm_plant_pos_t pos, int rc, char *err,
 
 /* ---- placement: a plant over the nodes of a mesh --------------------------
  *
- * Every actor runs on one node: the one its `node` names, else the node at
- * its `site`, else the node that applies the plant (`self`). Each node
- * then gets its part of the plant (tm_plant_part): the links into its
- * actors are its own (a link is held by its destination's node). */
+ * Every actor runs on one node: the one its `node` names; else the node it
+ * runs on already (actors never move in an apply), when that node is at
+ * its `site` or it names none; else the least loaded node at its `site`;
+ * else the least loaded node of all. "Least loaded" is the least load +
+ * cost, ties by name, and each new actor placed on a node (by any rule)
+ * adds that node's cost to its load, so a file's actors spread over the
+ * nodes rather than all going to one. The loads come from the caller
+ * (nodes/tm_place.h: projected step time per tick, or actor counts);
+ * this module only adds. Each node then gets its part of the plant
+ * (tm_plant_part): the links into its actors are its own (a link is held
+ * by its destination's node). */
 
 typedef struct {
     const char *name; /* the node's name */
     const char *site; /* its site ("" when not known) */
+    double load;      /* its load before the plant (0: none) */
+    double cost;      /* what each new actor adds to it (<= 0: 1) */
 } tm_plant_node_t;
 
-/* node_of[i] (p->n_actors entries) gets the index in nodes[0..n) of the
- * node actor i runs on; self is the index of the node applying p. Errors
- * (TM_ERR_NOT_FOUND, one line "FILE:LINE:COL: FIELD: why" in err): a node
- * not in nodes, a site no node is at, a site several nodes are at (name
- * the node), a node and a site that do not go together. */
+/* No node yet: an actor that does not run anywhere (node_of). */
+#define TM_PLANT_NEW UINT32_MAX
+
+/* node_of (p->n_actors entries) holds, on entry, the index in
+ * nodes[0..n) of the node each actor runs on now, or TM_PLANT_NEW; on
+ * success, the node each runs on (the rules above). Errors (TM_ERR_NOT_FOUND,
+ * one line "FILE:LINE:COL: FIELD: why" in err): a node not in nodes, a
+ * site no node is at, a node and a site that do not go together;
+ * TM_ERR_NOMEM. node_of may be partly written on error. */
 int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
-                   size_t self, uint32_t *node_of, char *err, size_t errlen);
+                   uint32_t *node_of, char *err, size_t errlen);
 
 /* The part of p for node k (node_of from tm_plant_place) into out (fresh;
  * tm_plant_free it): the actors of node k, their `node` set to its name;

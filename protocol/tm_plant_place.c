@@ -6,6 +6,7 @@
 #include "tm_err.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,33 @@ static void s_list(const tm_plant_node_t *nodes, size_t n, bool sites,
                                  nodes[i].name);
         off += w > 0 ? (size_t)w : 0;
     }
+}
+
+static double s_cost(const tm_plant_node_t *x)
+{
+    return x->cost > 0 ? x->cost : 1;
+}
+
+/* The least loaded node at site (NULL: any) once one more actor is there,
+ * ties by name; false when no node is at site. */
+static bool s_least(const tm_plant_node_t *nodes, size_t n, const char *site,
+                    const double *load, uint32_t *out)
+{
+    bool found = false;
+    double best = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (site != NULL && strcmp(nodes[k].site, site) != 0) {
+            continue;
+        }
+        double score = load[k] + s_cost(&nodes[k]);
+        if (!found || score < best ||
+            (score == best && strcmp(nodes[k].name, nodes[*out].name) < 0)) {
+            *out = (uint32_t)k;
+            best = score;
+            found = true;
+        }
+    }
+    return found;
 }
 
 /* The node an actor names, or an error. */
@@ -53,27 +81,15 @@ static int s_by_name(const tm_plant_t *p, size_t i,
                   a->index, a->node, known);
 }
 
-/* The one node at an actor's site, or an error. */
+/* The node an actor at `site` goes to (the least loaded of the nodes
+ * there), or an error when no node is at that site. */
 static int s_by_site(const tm_plant_t *p, size_t i,
-                     const tm_plant_node_t *nodes, size_t n, uint32_t *out,
-                     char *err, size_t errlen)
+                     const tm_plant_node_t *nodes, size_t n, const double *load,
+                     uint32_t *out, char *err, size_t errlen)
 {
     const tm_plant_actor_t *a = &p->actors[i];
     char known[512];
-    size_t found = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(nodes[k].site, a->site) == 0) {
-            if (found++ > 0) {
-                return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                              "actors[%u].site: site '%s' has several "
-                              "nodes (%s and %s): name one with 'node'",
-                              a->index, a->site, nodes[*out].name,
-                              nodes[k].name);
-            }
-            *out = (uint32_t)k;
-        }
-    }
-    if (found == 1) {
+    if (s_least(nodes, n, a->site, load, out)) {
         return 0;
     }
     if (n == 1) {
@@ -89,31 +105,59 @@ static int s_by_site(const tm_plant_t *p, size_t i,
                   a->index, a->site, known);
 }
 
-int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
-                   size_t self, uint32_t *node_of, char *err, size_t errlen)
+/* Where actor i goes: named node, else where it runs (when its site
+ * allows), else by site, else the least loaded node. */
+static int s_place_one(const tm_plant_t *p, size_t i,
+                       const tm_plant_node_t *nodes, size_t n,
+                       const double *load, uint32_t *k, char *err,
+                       size_t errlen)
 {
-    for (size_t i = 0; i < p->n_actors; i++) {
-        const tm_plant_actor_t *a = &p->actors[i];
-        uint32_t k = (uint32_t)self;
-        int rc = 0;
-        if (a->node != NULL) {
-            rc = s_by_name(p, i, nodes, n, &k, err, errlen);
-            if (rc == 0 && a->site != NULL &&
-                strcmp(nodes[k].site, a->site) != 0) {
-                return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
-                              "actors[%u].site: node %s is at site '%s', "
-                              "not '%s'",
-                              a->index, nodes[k].name, nodes[k].site, a->site);
-            }
-        } else if (a->site != NULL) {
-            rc = s_by_site(p, i, nodes, n, &k, err, errlen);
+    const tm_plant_actor_t *a = &p->actors[i];
+    if (a->node != NULL) {
+        int rc = s_by_name(p, i, nodes, n, k, err, errlen);
+        if (rc == 0 && a->site != NULL &&
+            strcmp(nodes[*k].site, a->site) != 0) {
+            return s_fail(p, a->pos[TM_PLANT_F_SITE], err, errlen,
+                          "actors[%u].site: node %s is at site '%s', not '%s'",
+                          a->index, nodes[*k].name, nodes[*k].site, a->site);
         }
-        if (rc != 0) {
-            return rc;
-        }
-        node_of[i] = k;
+        return rc;
     }
+    if (*k < n && (a->site == NULL || strcmp(nodes[*k].site, a->site) == 0)) {
+        return 0; /* it runs there: actors do not move */
+    }
+    if (a->site != NULL) {
+        return s_by_site(p, i, nodes, n, load, k, err, errlen);
+    }
+    s_least(nodes, n, NULL, load, k);
     return 0;
+}
+
+int tm_plant_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
+                   uint32_t *node_of, char *err, size_t errlen)
+{
+    double *load = malloc((n + 1) * sizeof *load);
+    int rc = 0;
+    if (load == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        load[k] = nodes[k].load;
+    }
+    for (size_t i = 0; rc == 0 && i < p->n_actors; i++) {
+        uint32_t k = node_of[i];
+        bool runs = k < n;
+        rc = s_place_one(p, i, nodes, n, load, &k, err, errlen);
+        if (rc == 0) {
+            if (!runs) {
+                load[k] += s_cost(&nodes[k]); /* a new actor there */
+            }
+            node_of[i] = k;
+        }
+    }
+    free(load);
+    return rc;
 }
 
 /* ---- parts -------------------------------------------------------------- */

@@ -97,8 +97,8 @@ for _ in $(seq 100); do
     at b nodes | grep -q ' alive ' && break
     sleep 0.1
 done
-at a spawn-many src "$links" --model oscillator >/dev/null
-at b spawn-many dst "$links" --model oscillator >/dev/null
+at a spawn-many src "$links" --model oscillator --node a >/dev/null
+at b spawn-many dst "$links" --model oscillator --node b >/dev/null
 for i in $(seq 0 $((links - 1))); do echo "link src$i.x dst$i.fl"; done |
     at b >/dev/null
 vals=()

@@ -72,9 +72,9 @@ timed() { # timed ARGS...: seconds the console command took
 }
 
 # ---- 1. one actor ------------------------------------------------------------
-at a spawn m --model oscillator >/dev/null
-at b spawn rb --model oscillator >/dev/null
-at c spawn rc --model oscillator >/dev/null
+at a spawn m --model oscillator --node a >/dev/null
+at b spawn rb --model oscillator --node b >/dev/null
+at c spawn rc --model oscillator --node c >/dev/null
 at b link m.x rb.fl >/dev/null
 at c link m.x rc.fl >/dev/null
 at a link rc.x m.fr >/dev/null
@@ -90,8 +90,8 @@ done
 echo "migrate: median $(median "${one[@]}") s for one actor (3 nodes)"
 
 # ---- 2. drain ---------------------------------------------------------------
-at a spawn-many d "$actors" --model oscillator >/dev/null
-at b spawn-many e "$actors" --model oscillator >/dev/null
+at a spawn-many d "$actors" --model oscillator --node a >/dev/null
+at b spawn-many e "$actors" --model oscillator --node b >/dev/null
 for k in $(seq 0 $((actors - 1))); do echo "link e$k.x d$k.fl"; done |
     at a >/dev/null
 at a run --ticks 5 >/dev/null

@@ -1,6 +1,7 @@
 /* tm_cmd_actors: spawn, spawn-many, kill, set, actors, ids. */
 #include "tm_console.h"
 
+#include "tm_audit.h"
 #include "tm_err.h"
 #include "tm_mesh.h"
 #include "tm_models.h"
@@ -66,6 +67,40 @@ static int s_spawn_params(const tm_cmd_t *cmd, const tm_model_t *m,
     return 0;
 }
 
+/* --site against this node: a spawn placed in a mesh came to a node at
+ * its site; a node alone takes only its own site. */
+static int s_check_site(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
+                        tm_reply_t *rep)
+{
+    if (!cmd->has_site || strcmp(cmd->site, ctx->site) == 0) {
+        return 0;
+    }
+    if (ctx->mesh == NULL) {
+        return tm_reply_error(rep, TM_ERR_NOT_FOUND,
+                              "no node at site '%s': this node (%s) is at "
+                              "site '%s' and is not part of a mesh (nothing "
+                              "was spawned)",
+                              cmd->site, ctx->name, ctx->site);
+    }
+    return tm_reply_error(rep, TM_ERR_NOT_FOUND,
+                          "node %s is at site '%s', not '%s' (nothing was "
+                          "spawned)",
+                          ctx->name, ctx->site, cmd->site);
+}
+
+/* The audit record of a placed spawn says why it runs here (cut to
+ * TM_AUDIT_REASON_MAX bytes by the mutation path). */
+static void s_placed_reason(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
+                            const char *what)
+{
+    char reason[TM_ID_MAX * 2 + 96 + TM_CMD_PLACED_MAX];
+    if (!cmd->has_placed) {
+        return;
+    }
+    snprintf(reason, sizeof reason, "%s; placed: %s", what, cmd->placed);
+    tm_mut_reason(ctx->mut, NULL, reason);
+}
+
 /* What spawn and spawn-many check before they create anything. */
 static int s_spawn_check(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
                          const tm_model_t **m, double *params, tm_reply_t *rep)
@@ -73,6 +108,9 @@ static int s_spawn_check(tm_console_ctx_t *ctx, const tm_cmd_t *cmd,
     int rc = tmi_find_model(cmd, m, rep);
     if (rc == 0) {
         rc = s_check_node(ctx, cmd, rep);
+    }
+    if (rc == 0) {
+        rc = s_check_site(ctx, cmd, rep);
     }
     if (rc == 0) {
         rc = s_spawn_params(cmd, *m, params, rep);
@@ -91,6 +129,10 @@ int tmi_cmd_spawn(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (rc != 0) {
         return rc;
     }
+    char what[64];
+    snprintf(what, sizeof what, "spawned with period %llu",
+             (unsigned long long)(cmd->period ? cmd->period : 1));
+    s_placed_reason(ctx, cmd, what);
     rc = tm_mut_spawn(ctx->mut, cmd->id, m, params, cmd->period, why);
     if (rc != 0) {
         return tm_reply_error(rep, rc, "%s", why);
@@ -102,13 +144,18 @@ int tmi_cmd_spawn(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_map(b);
     tm_body_kv_str(b, "id", cmd->id);
     tm_body_kv_str(b, "node", ctx->name);
+    if (cmd->has_placed) {
+        tm_body_kv_str(b, "placed", cmd->placed);
+    }
     tmi_pack_model(b, m);
     tm_body_kv_u64(b, "period", view.period);
     tm_body_kv_u64(b, "tick", tick);
     tm_body_end(b);
-    tm_reply_msg(rep, "spawned %s (%s@%s, %s) at tick %llu", cmd->id, m->family,
-                 m->version, tm_fidelity_name(m->fidelity),
-                 (unsigned long long)tick);
+    tm_reply_msg(rep, "spawned %s (%s@%s, %s) at tick %llu%s%s%s%s", cmd->id,
+                 m->family, m->version, tm_fidelity_name(m->fidelity),
+                 (unsigned long long)tick, cmd->has_placed ? " on node " : "",
+                 cmd->has_placed ? ctx->name : "", cmd->has_placed ? ": " : "",
+                 cmd->has_placed ? cmd->placed : "");
     return tm_reply_done(rep);
 }
 
@@ -127,6 +174,11 @@ int tmi_cmd_spawn_many(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return rc;
     }
     uint64_t tick = tm_rt_tick(ctx->rt);
+    char what[TM_ID_MAX * 2 + 80];
+    snprintf(what, sizeof what, "spawned %s0 .. %s%llu (%llu actors)", cmd->id,
+             cmd->id, (unsigned long long)(cmd->count - 1),
+             (unsigned long long)cmd->count);
+    s_placed_reason(ctx, cmd, what);
     rc = tm_mut_spawn_many(ctx->mut, cmd->id, cmd->count, m, params,
                            cmd->period, &t, why);
     if (rc != 0) {
@@ -143,6 +195,9 @@ int tmi_cmd_spawn_many(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_kv_str(b, "first", first);
     tm_body_kv_str(b, "last", last);
     tm_body_kv_str(b, "node", ctx->name);
+    if (cmd->has_placed) {
+        tm_body_kv_str(b, "placed", cmd->placed);
+    }
     tmi_pack_model(b, m);
     tm_body_kv_u64(b, "tick", tick);
     tm_body_kv_f64(b, "elapsed_s", t.elapsed_s);
@@ -151,9 +206,12 @@ int tmi_cmd_spawn_many(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_body_end(b);
     tm_reply_msg(rep,
                  "spawned %llu actors %s0..%s (%s@%s, %s) in %.3f s "
-                 "(%.0f/s)",
+                 "(%.0f/s)%s%s%s%s",
                  (unsigned long long)cmd->count, cmd->id, last, m->family,
-                 m->version, tm_fidelity_name(m->fidelity), t.elapsed_s, rate);
+                 m->version, tm_fidelity_name(m->fidelity), t.elapsed_s, rate,
+                 cmd->has_placed ? " on node " : "",
+                 cmd->has_placed ? ctx->name : "", cmd->has_placed ? ": " : "",
+                 cmd->has_placed ? cmd->placed : "");
     return tm_reply_done(rep);
 }
 

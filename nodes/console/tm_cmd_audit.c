@@ -20,8 +20,7 @@ typedef struct {
     uint64_t matched, total, last;
 } s_find_t;
 
-/* id is one of prefix0 .. prefix<count-1> (a spawn-many). */
-static bool s_in_many(const tm_audit_rec_t *r, const char *id)
+bool tmi_audit_in_many(const tm_audit_rec_t *r, const char *id)
 {
     size_t pl = strlen(r->prefix);
     uint64_t v = 0;
@@ -51,7 +50,7 @@ static bool s_match(const s_find_t *f, const tm_audit_rec_t *r)
         return true;
     }
     return (r->has_actor && strcmp(r->actor, f->actor) == 0) ||
-           (r->count > 0 && s_in_many(r, f->actor));
+           (r->count > 0 && tmi_audit_in_many(r, f->actor));
 }
 
 static int s_find_cb(const tm_audit_rec_t *r, void *arg)

@@ -89,13 +89,17 @@ static int s_apply_mesh(tm_console_ctx_t *ctx, tm_console_call_t *req,
 static int s_place_here(tm_console_ctx_t *ctx, const tm_plant_t *plant,
                         char *why)
 {
-    tm_plant_node_t self = {ctx->name, ctx->site != NULL ? ctx->site : ""};
+    tm_plant_node_t self = {ctx->name, ctx->site != NULL ? ctx->site : "", 0,
+                            1};
     uint32_t *where = malloc((plant->n_actors + 1) * sizeof *where);
     if (where == NULL) {
         snprintf(why, TM_MUT_WHY_MAX, "out of memory");
         return TM_ERR_NOMEM;
     }
-    int rc = tm_plant_place(plant, &self, 1, 0, where, why, TM_MUT_WHY_MAX);
+    for (size_t i = 0; i < plant->n_actors; i++) {
+        where[i] = TM_PLANT_NEW;
+    }
+    int rc = tm_plant_place(plant, &self, 1, where, why, TM_MUT_WHY_MAX);
     free(where);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -34,6 +35,12 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
                        tm_mesh_knows(ctx->mesh, cmd->node)
                    ? cmd->node
                    : NULL;
+    case TM_CMD_PLACE:
+        if (cmd->id[0] == '\0') {
+            return NULL; /* the overview: answered here */
+        }
+        id = cmd->id;
+        break;
     case TM_CMD_DRAIN:
         return strcmp(cmd->node, ctx->name) != 0 &&
                        tm_mesh_knows(ctx->mesh, cmd->node)
@@ -60,9 +67,10 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
     return tm_mesh_owner(ctx->mesh, id, NULL);
 }
 
-/* Pass the request on to `node`; its answer comes later. */
-static int s_forward(tm_console_ctx_t *ctx, tm_console_call_t *req,
-                     const char *node)
+/* Pass the request on to `node`, with n_more more arguments; its answer
+ * comes later. */
+static int s_forward_argv(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                          const char *node, int n_more, const char *const *more)
 {
     char why[TM_CMD_MSG_MAX];
     if (req->cmd->kind == TM_CMD_WATCH) {
@@ -78,13 +86,78 @@ static int s_forward(tm_console_ctx_t *ctx, tm_console_call_t *req,
                               "on from here",
                               node);
     }
-    int rc = tm_mesh_forward(ctx->mesh, node, req->argc, req->argv, later, why,
-                             sizeof why);
+    const char **argv = calloc((size_t)(req->argc + n_more + 1), sizeof *argv);
+    if (argv == NULL) {
+        later->free(later);
+        return tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < req->argc; i++) {
+        argv[i] = req->argv[i];
+    }
+    for (int i = 0; i < n_more; i++) {
+        argv[req->argc + i] = more[i];
+    }
+    int rc = tm_mesh_forward(ctx->mesh, node, req->argc + n_more, argv, later,
+                             why, sizeof why);
+    free(argv);
     if (rc != 0) {
         later->free(later);
         return tm_reply_error(req->rep, rc, "%s", why);
     }
     return TM_CONSOLE_DEFERRED;
+}
+
+static int s_forward(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                     const char *node)
+{
+    return s_forward_argv(ctx, req, node, 0, NULL);
+}
+
+static const char *s_name(const tm_cmd_t *cmd)
+{
+    return cmd->info != NULL ? cmd->info->name : "spawn";
+}
+
+/* spawn and spawn-many without --node in a mesh: the least loaded node
+ * (at --site) takes it (tm_mesh_place), this one or another, which is
+ * told why (--placed, for its audit record). 0 to run it here, or the
+ * reply's status. */
+static int s_place(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    tm_cmd_t *cmd = req->cmd;
+    char node[TM_NAME_MAX + 1];
+    char why[TM_PLACE_WHY_MAX];
+    uint64_t n = cmd->kind == TM_CMD_SPAWN_MANY ? cmd->count : 1;
+    const tm_model_t *model = NULL;
+    if (tmi_find_model(cmd, &model, req->rep) != 0) {
+        return req->rep->status; /* refused here, before it counts */
+    }
+    int rc = tm_mesh_place(ctx->mesh, cmd->has_site ? cmd->site : NULL, NULL, n,
+                           node, sizeof node, why, sizeof why);
+    if (rc != 0) {
+        return tm_reply_error(req->rep, rc, "%s: %s (nothing was spawned)",
+                              s_name(cmd), why);
+    }
+    why[TM_CMD_PLACED_MAX] = '\0'; /* what --placed takes */
+    if (strcmp(node, ctx->name) == 0) {
+        memcpy(cmd->placed, why, strlen(why) + 1);
+        cmd->has_placed = true;
+        return 0;
+    }
+    if (req->argv == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "placed on node %s: cannot pass the request "
+                              "on from here",
+                              node);
+    }
+    const char *more[] = {"--node", node, "--placed", why};
+    return s_forward_argv(ctx, req, node, 4, more);
+}
+
+static bool s_placeable(const tm_cmd_t *cmd)
+{
+    return (cmd->kind == TM_CMD_SPAWN || cmd->kind == TM_CMD_SPAWN_MANY) &&
+           !cmd->has_node;
 }
 
 /* Run the handler with the mutation path told who asks (the audit log's
@@ -110,7 +183,17 @@ int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if ((unsigned)req->cmd->kind >= TM_CMD_COUNT) {
         return tm_reply_error(req->rep, TM_ERR_INTERNAL, "no such command");
     }
-    if (ctx->mesh != NULL && !req->from_peer && req->argv != NULL) {
+    if (req->cmd->has_placed && !req->from_peer) {
+        return tm_reply_error(req->rep, TM_ERR_USAGE,
+                              "%s: --placed is passed between nodes only",
+                              s_name(req->cmd));
+    }
+    if (ctx->mesh != NULL && !req->from_peer && s_placeable(req->cmd)) {
+        int rc = s_place(ctx, req);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (ctx->mesh != NULL && !req->from_peer && req->argv != NULL) {
         const char *node = s_route(ctx, req->cmd);
         if (node != NULL) {
             return s_forward(ctx, req, node);

@@ -13,13 +13,15 @@
  * Handlers live in per-area files: tm_cmd_actors.c (spawn, spawn-many,
  * kill, set, actors, ids), tm_cmd_links.c (link, unlink), tm_cmd_clock.c
  * (run, clock, cancel), tm_cmd_observe.c (inspect, watch, top, hash),
- * tm_cmd_info.c (help, nodes, stats, version), tm_cmd_models.c (models,
- * models load), tm_cmd_store.c (backup, audit), tm_cmd_plant.c (apply,
- * diff, export), tm_cmd_rollout.c (rollout, rollout status, rollback).
+ * tm_cmd_info.c (help, nodes, stats, version), tm_cmd_place.c (place),
+ * tm_cmd_models.c (models, models load), tm_cmd_store.c (backup, audit),
+ * tm_cmd_plant.c (apply, diff, export), tm_cmd_rollout.c (rollout, rollout
+ * status, rollback).
  */
 #ifndef TM_CONSOLE_H_INCLUDED
 #define TM_CONSOLE_H_INCLUDED
 
+#include "tm_audit.h"
 #include "tm_body.h"
 #include "tm_cmd.h"
 #include "tm_mut.h"
@@ -184,6 +186,8 @@ int tmi_find_model(const tm_cmd_t *cmd, const tm_model_t **out,
 /* "a, b, c" of the catalog's families (family NULL) or one family's
  * versions; false if the family is unknown. */
 bool tmi_catalog_list(const char *family, char *buf, size_t cap);
+/* id is one of prefix0 .. prefix<count-1> of a spawn-many record. */
+bool tmi_audit_in_many(const tm_audit_rec_t *r, const char *id);
 /* Stream items (for tests, and the handlers that start the streams). */
 int tmi_watch_check(tm_console_ctx_t *ctx, tm_cmd_t *cmd, tm_reply_t *rep);
 int tmi_watch_item(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);

@@ -361,6 +361,14 @@ SEEDS = {
         "dir_seq_str": hb(dir_seq="1"),
         "members_twice": pack_items(list(HB_REQUIRED.items()) + [
             ("members", members(1)), ("members", members(2))]),
+        # step_us (optional): the node's step time per tick, for placement
+        "step_us": pack(dict(HB_MESH, step_us=420)),
+        "step_us_max": hb(step_us=3600000000),
+        "step_us_over": hb(step_us=3600000001),
+        "step_us_float": hb(step_us=0.5),
+        "step_us_negative": hb(step_us=-1),
+        "step_us_twice": pack_items(list(HB_REQUIRED.items()) + [
+            ("step_us", 1), ("step_us", 2)]),
     },
     "directory_fuzz": {
         "whole": pack(DIR_WHOLE),

@@ -26,13 +26,13 @@ INI
 build() {
     EP=$1
     expect_ok tmc spawn f1 --model flaky --param fail_from=5 \
-        --param fail_until=9 --param gain=2
+        --param fail_until=9 --param gain=2 --node "$(here)"
     expect_ok tmc set f1 u=1
     expect_ok tmc spawn f2 --model flaky --param fail_from=3 \
-        --param fail_until=40 --param fail_nan=1
+        --param fail_until=40 --param fail_nan=1 --node "$(here)"
     expect_ok tmc fidelity f2 high
     EP=$2
-    expect_ok tmc spawn r1 --model flaky --param rate=2
+    expect_ok tmc spawn r1 --model flaky --param rate=2 --node "$(here)"
     expect_ok tmc link f1.y r1.u
 }
 

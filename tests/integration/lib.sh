@@ -180,6 +180,12 @@ tmc() {
     "$TM_BIN" -c "$EP" "$@"
 }
 
+# here: the name of the node at $EP (in a mesh, `spawn --node "$(here)"`
+# keeps an actor on the node asked rather than placing it by load)
+here() {
+    "$TM_BIN" -c "$EP" --json nodes | "$IT_BIN" get '.[0].name'
+}
+
 # bg_console OUT ERR ARGS...: a console in the background (stdout to OUT,
 # stderr to ERR); sets BG_PID, the console's own pid (not a subshell's),
 # which the EXIT trap kills if it is still running.

@@ -67,7 +67,8 @@ OSC=8 # oscillators o0..o7, springs s0..s6 between neighbours
 
 # scenario CONSOLE_NODE PLACEMENT...: build the chain through the console of
 # CONSOLE_NODE, actor i (o0..o7, then s0..s6) on PLACEMENT[i mod len];
-# "-" places on the console's own node without --node.
+# "-" places every actor on the console's own node (--node CONSOLE_NODE:
+# without --node a mesh would place them by load).
 scenario() {
     local via=$1 i k=0 node
     shift
@@ -76,7 +77,7 @@ scenario() {
         node=${pl[$((k % ${#pl[@]}))]}
         k=$((k + 1))
         if [ "$node" = "-" ]; then
-            PLACE=()
+            PLACE=(--node "$via")
         else
             PLACE=(--node "$node")
         fi

@@ -68,7 +68,7 @@ for i in 0 1 2 3 4; do
     expect_ok at a link "s$i.fa" "o$i.fr"
     expect_ok at a link "s$i.fb" "o$((i + 1)).fl"
 done
-expect_ok at d spawn lonely --model thermal
+expect_ok at d spawn lonely --model thermal --node d
 expect_ok at a run --ticks 60
 at b --json actors >"$WORK/actors.before"
 for id in o0 o1 o2 o3 o4 o5 s0 s1 s2 s3 s4; do

@@ -119,9 +119,9 @@ stop_node "$NODE_PID" || fail "node r did not stop cleanly"
 build() {
     local i
     EP=$1
-    expect_ok tmc spawn-many g 5 --model flaky@1.0.0
+    expect_ok tmc spawn-many g 5 --model flaky@1.0.0 --node "$(here)"
     EP=$2
-    expect_ok tmc spawn-many h 5 --model flaky@1.0.0
+    expect_ok tmc spawn-many h 5 --model flaky@1.0.0 --node "$(here)"
     for i in $(seq 0 4); do
         tmc link "g$i.y" "h$i.u" >/dev/null || fail "link g$i"
     done

@@ -100,9 +100,9 @@ start_pair --config "$WORK/node.ini"
 epa=$EPA
 epb=$EPB
 EP=$epa
-expect_ok tmc spawn m1 --model oscillator --param x0=0.1
+expect_ok tmc spawn m1 --model oscillator --param x0=0.1 --node a
 EP=$epb
-expect_ok tmc spawn r1 --model oscillator
+expect_ok tmc spawn r1 --model oscillator --node b
 expect_ok tmc link m1.x r1.fl
 expect_ok tmc run --ticks 3
 eq "$(tmc --json inspect r1 | jget .supervision.degraded_inputs)" "[]" \

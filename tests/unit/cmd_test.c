@@ -41,7 +41,7 @@ static void test_table(void **state)
     assert_null(tm_cmd_lookup("nope"));
     assert_null(tm_cmd_lookup(""));
     assert_string_equal(tm_cmd_options(TM_CMD_SPAWN),
-                        "model fidelity node period param");
+                        "model fidelity node site period param");
 }
 
 static void test_parse_spawn(void **state)
@@ -70,8 +70,8 @@ static void test_parse_spawn(void **state)
     assert_int_equal(PARSE(&c, err, "spawn", "p1"), TM_ERR_USAGE);
     assert_string_equal(err, "spawn: missing --model (usage: spawn ID "
                              "--model FAMILY[@VERSION] [--fidelity "
-                             "high|medium|low] [--node NODE] [--period M] "
-                             "[--param NAME=VALUE]...)");
+                             "high|medium|low] [--node NODE | --site SITE] "
+                             "[--period M] [--param NAME=VALUE]...)");
     assert_int_equal(PARSE(&c, err, "spawn", "a b", "--model", "x"),
                      TM_ERR_BAD_ID);
     assert_string_equal(err, "bad actor id 'a b': ids are 1-64 letters, "
@@ -88,14 +88,55 @@ static void test_parse_spawn(void **state)
     assert_int_equal(PARSE(&c, err, "spawn", "p", "--model"), TM_ERR_USAGE);
     assert_string_equal(err, "spawn: --model needs a value (usage: spawn ID "
                              "--model FAMILY[@VERSION] [--fidelity "
-                             "high|medium|low] [--node NODE] [--period M] "
-                             "[--param NAME=VALUE]...)");
+                             "high|medium|low] [--node NODE | --site SITE] "
+                             "[--period M] [--param NAME=VALUE]...)");
     assert_int_equal(PARSE(&c, err, "spawn", "p", "q", "--model", "x"),
                      TM_ERR_USAGE);
     assert_int_equal(
         PARSE(&c, err, "spawn", "p", "--model", "x", "--ticks", "3"),
         TM_ERR_USAGE);
     assert_non_null(strstr(err, "unknown option --ticks"));
+}
+
+/* --site places by load at a site; --placed (why another node placed it
+ * here) is hidden from help and completion but parsed like any option. */
+static void test_parse_spawn_site(void **state)
+{
+    (void)state;
+    tm_cmd_t c;
+    char err[512];
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p1", "--model", "pump", "--site", "east"), 0);
+    assert_true(c.has_site);
+    assert_string_equal(c.site, "east");
+    assert_false(c.has_node);
+    assert_false(c.has_placed);
+    assert_int_equal(PARSE(&c, err, "spawn-many", "m", "3", "--model", "tank",
+                           "--site=west", "--placed", "least loaded of b"),
+                     0);
+    assert_string_equal(c.site, "west");
+    assert_true(c.has_placed);
+    assert_string_equal(c.placed, "least loaded of b");
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p1", "--model", "pump", "--site", "a b"),
+        TM_ERR_USAGE);
+    assert_non_null(strstr(err, "bad site name 'a b'"));
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p1", "--model", "pump", "--placed", "a\nb"),
+        TM_ERR_USAGE);
+    assert_int_equal(
+        PARSE(&c, err, "spawn", "p1", "--model", "pump", "--placed", ""),
+        TM_ERR_USAGE);
+    assert_int_equal(PARSE(&c, err, "kill", "p1", "--site", "east"),
+                     TM_ERR_USAGE);
+    assert_null(strstr(tm_cmd_options(TM_CMD_SPAWN_MANY), "placed"));
+    assert_string_equal(tm_cmd_options(TM_CMD_SPAWN_MANY),
+                        "model fidelity node site period param");
+    assert_int_equal(PARSE(&c, err, "place"), 0);
+    assert_int_equal(c.kind, TM_CMD_PLACE);
+    assert_string_equal(c.id, "");
+    assert_int_equal(PARSE(&c, err, "place", "p1"), 0);
+    assert_string_equal(c.id, "p1");
 }
 
 static void test_parse_spawn_many(void **state)
@@ -393,6 +434,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_parse_spawn),
+        cmocka_unit_test(test_parse_spawn_site),
         cmocka_unit_test(test_parse_spawn_many),
         cmocka_unit_test(test_parse_links_and_set),
         cmocka_unit_test(test_parse_others),

@@ -478,6 +478,38 @@ static void test_spawn_drops_stale_links(void **state)
     assert_int_equal(s_count(f, TM_DB_LINKS), 3); /* m30, m03, o10 stay */
 }
 
+/* A node alone: --site must be its own; place shows it as the only
+ * node; an actor whose record is not in the log says so; --placed comes
+ * from peers only. */
+static void test_spawn_site_alone(void **state)
+{
+    s_fix_t *f = *state;
+    assert_int_equal(RUN(f, "spawn", "x", "--model", "pump", "--site", "north"),
+                     TM_ERR_NOT_FOUND);
+    assert_string_equal(f->rep.message,
+                        "no node at site 'north': this node (unit) is at "
+                        "site 'lab' and is not part of a mesh (nothing was "
+                        "spawned)");
+    assert_int_equal(RUN(f, "inspect", "x"), TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(
+        RUN(f, "spawn-many", "y", "2", "--model", "pump", "--site", "north"),
+        TM_ERR_NOT_FOUND);
+    assert_int_equal(RUN(f, "inspect", "y0"), TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(
+        RUN(f, "spawn", "z", "--model", "pump", "--placed", "trust me"),
+        TM_ERR_USAGE);
+    assert_string_equal(f->rep.message,
+                        "spawn: --placed is passed between nodes only");
+    assert_int_equal(RUN(f, "spawn", "x", "--model", "pump", "--site", "lab"),
+                     0);
+    assert_int_equal(RUN(f, "place"), 0);
+    assert_string_equal(f->rep.message, "1 node; load by actor count");
+    assert_int_equal(RUN(f, "place", "x"), 0);
+    assert_string_equal(f->rep.message, "x runs on node unit (site 'lab'): "
+                                        "reason not recorded");
+    assert_int_equal(RUN(f, "place", "ghost"), TM_ERR_UNKNOWN_ACTOR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +525,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inspect_many_links, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_id_boundaries, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_site_alone, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_spawn_drops_stale_links, s_setup,
                                         s_teardown),

@@ -818,6 +818,7 @@ static void s_assert_hb_equal(const tm_heartbeat_t *a, const tm_heartbeat_t *b)
     assert_string_equal(a->clock, b->clock);
     assert_true(a->incarnation == b->incarnation);
     assert_true(a->dir_seq == b->dir_seq);
+    assert_true(a->step_us == b->step_us);
     assert_int_equal(a->n_members, b->n_members);
     for (uint32_t i = 0; i < a->n_members; i++) {
         assert_string_equal(a->members[i].name, b->members[i].name);
@@ -1014,6 +1015,7 @@ static void test_heartbeat_mesh_round_trip(void **state)
            TM_MSG_ENDPOINT_MAX);
     hb->incarnation = UINT64_MAX;
     hb->dir_seq = UINT64_MAX;
+    hb->step_us = TM_MSG_STEP_US_MAX;
     assert_rc(tm_heartbeat_encode(hb, &bytes, &len), 0);
     memset(got, 0xa5, sizeof *got);
     assert_rc(tm_heartbeat_decode(bytes, len, NULL, got), 0);
@@ -1021,6 +1023,9 @@ static void test_heartbeat_mesh_round_trip(void **state)
     free(bytes);
 
     /* the encoder refuses what the decoder would refuse */
+    hb->step_us = TM_MSG_STEP_US_MAX + 1ull;
+    assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
+    hb->step_us = 0;
     hb->n_members = TM_MSG_MEMBERS_MAX + 1;
     assert_rc(tm_heartbeat_encode(hb, &bytes, &len), TM_ERR_INVAL);
     hb->n_members = TM_MSG_MEMBERS_MAX;
@@ -1061,7 +1066,28 @@ static void test_heartbeat_optional_keys(void **state)
     assert_string_equal(got->clock, "");
     assert_true(got->incarnation == 0);
     assert_true(got->dir_seq == 0);
+    assert_true(got->step_us == 0);
     assert_int_equal(got->n_members, 0);
+    s_free(&m);
+
+    /* step_us: the node's step time; past its limit, or not a whole
+     * number, the heartbeat is refused */
+    msgpack_packer *sp = s_hb_begin(&m, 1);
+    tm_wire_pack_kv_u64(sp, "step_us", 420);
+    s_end(&m);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got), 0);
+    assert_true(got->step_us == 420);
+    s_free(&m);
+    sp = s_hb_begin(&m, 1);
+    tm_wire_pack_kv_u64(sp, "step_us", TM_MSG_STEP_US_MAX + 1ull);
+    s_end(&m);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got),
+              TM_ERR_WIRE_FIELD);
+    s_free(&m);
+    sp = s_hb_begin(&m, 1);
+    tm_wire_pack_kv_f64(sp, "step_us", 0.5);
+    s_end(&m);
+    assert_rc(tm_heartbeat_decode(m.bytes, m.len, NULL, got), TM_ERR_WIRE_TYPE);
     s_free(&m);
 
     /* some of them only, and an empty member list */

@@ -450,8 +450,20 @@ static void test_chunks_hostile(void **state)
 
 /* Placement: node, site, the applying node; each node's part holds its
  * actors, the links into them and references to the sources elsewhere. */
-static const tm_plant_node_t s_nodes[] = {
-    {"a", "north"}, {"b", "east"}, {"c", "south"}, {"d", "south"}};
+static const tm_plant_node_t s_nodes[] = {{"a", "north", 0, 1},
+                                          {"b", "east", 0, 1},
+                                          {"c", "south", 0, 1},
+                                          {"d", "south", 0, 1}};
+
+/* Placement of p over nodes[0..n), every actor new. */
+static int s_place(const tm_plant_t *p, const tm_plant_node_t *nodes, size_t n,
+                   uint32_t *where)
+{
+    for (size_t i = 0; i < p->n_actors; i++) {
+        where[i] = TM_PLANT_NEW;
+    }
+    return tm_plant_place(p, nodes, n, where, s_err, sizeof s_err);
+}
 
 static void s_misplaced(const char *text, const char *want)
 {
@@ -460,7 +472,7 @@ static void s_misplaced(const char *text, const char *want)
     tm_plant_init(&p, "p.yaml");
     assert_int_equal(s_parse(&p, "p.yaml", text), 0);
     s_err[0] = '\0';
-    int rc = tm_plant_place(&p, s_nodes, 4, 0, where, s_err, sizeof s_err);
+    int rc = s_place(&p, s_nodes, 4, where);
     if (rc != TM_ERR_NOT_FOUND || strcmp(s_err, want) != 0) {
         fail_msg("got %d '%s', want '%s'", rc, s_err, want);
     }
@@ -487,11 +499,10 @@ static void test_place_and_parts(void **state)
                 "  - {from: p1.flow, to: t1.qin}\n"
                 "  - {from: t2.level, to: t0.qout}\n"),
         0);
-    assert_int_equal(
-        tm_plant_place(&p, s_nodes, 4, 0, where, s_err, sizeof s_err), 0);
+    assert_int_equal(s_place(&p, s_nodes, 4, where), 0);
     assert_int_equal(where[0], 1); /* site east: b */
     assert_int_equal(where[1], 2); /* node c */
-    assert_int_equal(where[2], 0); /* neither: the applying node */
+    assert_int_equal(where[2], 0); /* neither: the least loaded, a */
     assert_int_equal(where[3], 1);
     /* b: t0 and t2, and p1 (c) as a reference; the links into t0, t2 */
     assert_int_equal(tm_plant_part(&p, s_nodes, where, 1, &part), 0);
@@ -567,9 +578,6 @@ static void test_place_and_parts(void **state)
                 "p.yaml:2:32: actors[0].site: site 'west' is not part of this "
                 "mesh (its sites: 'north' (node a), 'east' (node b), 'south' "
                 "(node c), 'south' (node d))");
-    s_misplaced("actors:\n  - {id: x, model: tank, site: south}\n",
-                "p.yaml:2:32: actors[0].site: site 'south' has several nodes "
-                "(c and d): name one with 'node'");
     s_misplaced("actors:\n  - {id: x, model: tank, node: a, site: east}\n",
                 "p.yaml:2:41: actors[0].site: node a is at site 'north', not "
                 "'east'");
@@ -578,11 +586,81 @@ static void test_place_and_parts(void **state)
     assert_int_equal(
         s_parse(&p, "p.yaml", "actors:\n  - {id: x, model: tank, node: b}\n"),
         0);
-    assert_int_equal(
-        tm_plant_place(&p, s_nodes, 1, 0, where, s_err, sizeof s_err),
-        TM_ERR_NOT_FOUND);
+    assert_int_equal(s_place(&p, s_nodes, 1, where), TM_ERR_NOT_FOUND);
     assert_string_equal(s_err, "p.yaml:2:32: actors[0].node: node 'b' is not "
                                "part of this mesh (it has one node: a)");
+    tm_plant_free(&p);
+}
+
+/* Placement by load: new actors without a node spread over the least
+ * loaded nodes (each one adds its node's cost), actors at a site of
+ * several nodes go to the least loaded there, and actors that run
+ * somewhere stay there. */
+static void test_place_by_load(void **state)
+{
+    (void)state;
+    tm_plant_t p;
+    uint32_t where[16];
+    size_t per[4] = {0, 0, 0, 0};
+    tm_plant_init(&p, "p.yaml");
+    assert_int_equal(s_parse(&p, "p.yaml",
+                             "actors:\n"
+                             "  - {id: t0, model: tank}\n"
+                             "  - {id: t1, model: tank}\n"
+                             "  - {id: t2, model: tank}\n"
+                             "  - {id: t3, model: tank}\n"
+                             "  - {id: t4, model: tank}\n"
+                             "  - {id: t5, model: tank}\n"
+                             "  - {id: t6, model: tank}\n"
+                             "  - {id: t7, model: tank}\n"),
+                     0);
+    assert_int_equal(s_place(&p, s_nodes, 4, where), 0);
+    for (size_t i = 0; i < 8; i++) {
+        per[where[i]]++;
+    }
+    for (size_t k = 0; k < 4; k++) {
+        assert_int_equal(per[k], 2); /* equal loads: two each */
+    }
+    /* step times: a has 100 us and 10 us an actor, b none yet at 50 us an
+     * actor: b, b (100 < 110), then a (110 < 150) */
+    const tm_plant_node_t timed[] = {{"a", "north", 100, 10},
+                                     {"b", "north", 0, 50}};
+    assert_int_equal(s_place(&p, timed, 2, where), 0);
+    assert_int_equal(where[0], 1);
+    assert_int_equal(where[1], 1);
+    assert_int_equal(where[2], 0);
+    tm_plant_free(&p);
+
+    /* site south has c (empty) and d (one actor): c, c (a tie goes to
+     * the smaller name), then d */
+    const tm_plant_node_t south[] = {{"a", "north", 0, 1},
+                                     {"b", "east", 0, 1},
+                                     {"c", "south", 0, 1},
+                                     {"d", "south", 1, 1}};
+    tm_plant_init(&p, "p.yaml");
+    assert_int_equal(s_parse(&p, "p.yaml",
+                             "actors:\n"
+                             "  - {id: s0, model: tank, site: south}\n"
+                             "  - {id: s1, model: tank, site: south}\n"
+                             "  - {id: s2, model: tank, site: south}\n"
+                             "  - {id: k0, model: tank}\n"
+                             "  - {id: k1, model: tank, site: south}\n"
+                             "  - {id: k2, model: tank, site: east}\n"),
+                     0);
+    for (size_t i = 0; i < 6; i++) {
+        where[i] = TM_PLANT_NEW;
+    }
+    where[3] = 3; /* k0 runs on d: it stays, however loaded d is */
+    where[4] = 3; /* k1 runs on d, at its site: it stays */
+    where[5] = 0; /* k2 runs on a, not at its site: placed by site (b) */
+    assert_int_equal(tm_plant_place(&p, south, 4, where, s_err, sizeof s_err),
+                     0);
+    assert_int_equal(where[0], 2);
+    assert_int_equal(where[1], 2);
+    assert_int_equal(where[2], 3);
+    assert_int_equal(where[3], 3);
+    assert_int_equal(where[4], 3);
+    assert_int_equal(where[5], 1);
     tm_plant_free(&p);
 }
 
@@ -590,6 +668,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_yaml),
+        cmocka_unit_test(test_place_by_load),
         cmocka_unit_test(test_yaml_json_equivalent),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_syntax_errors),
