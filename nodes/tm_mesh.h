@@ -93,12 +93,12 @@ bool tm_mesh_knows(const tm_mesh_t *m, const char *name);
  * (tm_mesh_move.c): the clocks pause, every node runs to the highest tick,
  * the actors go with their state, history and links, the clocks resume.
  * migrate: actor id to node `node`; drain: every actor of this node, each
- * where tm_mesh_place puts it (this node's site first, never this node). The answer goes to later
- * (which the mesh frees) when it is done. 0, or an error with why (the
- * caller frees later then): TM_ERR_BUSY (a move, a plant apply or a run in
- * progress), TM_ERR_NODE_DOWN (a member is not alive), TM_ERR_UNKNOWN_ACTOR,
- * TM_ERR_UNKNOWN_NODE, TM_ERR_EXISTS (already there), TM_ERR_NOT_FOUND
- * (nothing to drain), TM_ERR_NOMEM. */
+ * where tm_mesh_place puts it (this node's site first, never this node). The
+ * answer goes to later (which the mesh frees) when it is done. 0, or an error
+ * with why (the caller frees later then): TM_ERR_BUSY (a move, a plant apply or
+ * a run in progress), TM_ERR_NODE_DOWN (a member is not alive),
+ * TM_ERR_UNKNOWN_ACTOR, TM_ERR_UNKNOWN_NODE, TM_ERR_EXISTS (already there),
+ * TM_ERR_NOT_FOUND (nothing to drain), TM_ERR_NOMEM. */
 int tm_mesh_migrate(tm_mesh_t *m, const char *id, const char *node,
                     tm_console_later_t *later, char *why, size_t cap);
 int tm_mesh_drain(tm_mesh_t *m, tm_console_later_t *later, char *why,
