@@ -41,7 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -61,6 +63,32 @@ static bool s_port_free(unsigned p)
     return ok;
 }
 
+/* Hand port p out once in S_PORT_HOLD_S seconds, to every test on this
+ * machine: a bindable port is not yet bound by the node it is meant for,
+ * so two tests running side by side (or two calls of one test before its
+ * nodes start) could otherwise both be given it. A file per port in
+ * S_PORT_DIR, created exclusively; one older than a test may run is
+ * stale and taken over. */
+#define S_PORT_DIR    "/tmp/tm-itest-ports"
+#define S_PORT_HOLD_S 900
+static bool s_port_claim(unsigned p)
+{
+    char path[64];
+    struct stat st;
+    (void)mkdir(S_PORT_DIR, 0777);
+    snprintf(path, sizeof path, S_PORT_DIR "/%u", p);
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0666);
+    if (fd < 0 && stat(path, &st) == 0 &&
+        time(NULL) - st.st_mtime > S_PORT_HOLD_S && unlink(path) == 0) {
+        fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0666);
+    }
+    if (fd < 0) {
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
 /* A free port below the kernel's ephemeral range (32768 and up by
  * default): ports from there are also the local ends of outgoing
  * connections - a node's connections to its peers - so one handed out by
@@ -73,7 +101,7 @@ static int s_port(void)
     for (int i = 0; i < 500; i++) {
         seed = seed * 1103515245u + 12345u;
         unsigned p = 20000u + (seed >> 8) % 12000u;
-        if (s_port_free(p)) {
+        if (s_port_free(p) && s_port_claim(p)) {
             printf("%u\n", p);
             return 0;
         }
