@@ -90,6 +90,8 @@ struct tm_store {
     atomic_bool reserve;               /* the reserve file is there */
     tm_store_failure_t failure; /* last failed commit or backup; fail_lock */
     pthread_mutex_t fail_lock;
+    tm_store_hook_fn hook; /* after each commit, under write_lock */
+    void *hook_arg;
 };
 
 typedef enum { S_OP_PUT, S_OP_DEL, S_OP_CLEAR, S_OP_AUDIT } s_op_kind_t;
@@ -107,7 +109,8 @@ typedef struct {
 
 struct tm_store_batch {
     tm_store_t *store;
-    bool frees; /* a kill or unlink: may use the space reserve */
+    bool frees;   /* a kill or unlink: may use the space reserve */
+    unsigned tag; /* the caller's, for the commit hook */
     s_op_t *ops;
     size_t nops, ops_cap;
     unsigned char *buf; /* copies of keys and values */
@@ -1275,6 +1278,7 @@ size_t tm_store_batch_size(const tm_store_batch_t *b)
 static void s_batch_reset(tm_store_batch_t *b)
 {
     b->frees = false;
+    b->tag = 0;
     b->nops = 0;
     b->buf_len = 0;
     if (b->buf_cap > S_KEEP_BYTES) {
@@ -1645,6 +1649,9 @@ int tm_store_batch_commit(tm_store_batch_t *b)
     if (rc == 0) {
         s->audit_next += naudit;
         atomic_fetch_add(&s->commits, 1);
+        if (s->hook != NULL) {
+            s->hook(s->hook_arg, b);
+        }
         if (!atomic_load(&s->reserve) &&
             tmi_store_reserve_make(s->dirfd) == 0) {
             atomic_store(&s->reserve, true); /* room again */
@@ -1656,6 +1663,60 @@ done:
     }
     s_batch_reset(b);
     return rc;
+}
+
+void tm_store_on_commit(tm_store_t *store, tm_store_hook_fn fn, void *arg)
+{
+    pthread_mutex_lock(&store->write_lock);
+    store->hook = fn;
+    store->hook_arg = arg;
+    pthread_mutex_unlock(&store->write_lock);
+}
+
+void tm_store_batch_tag(tm_store_batch_t *b, unsigned tag)
+{
+    b->tag = tag;
+}
+
+unsigned tm_store_batch_get_tag(const tm_store_batch_t *b)
+{
+    return b->tag;
+}
+
+int tm_store_batch_ops(const tm_store_batch_t *b, tm_store_op_fn fn, void *arg)
+{
+    unsigned cleared = 0;
+    for (size_t i = 0; i < b->nops; i++) {
+        const s_op_t *op = &b->ops[i];
+        if (op->kind == S_OP_CLEAR && !(cleared & (1u << op->db))) {
+            cleared |= 1u << op->db;
+            tm_store_op_t o = {.db = (tm_store_db_t)op->db,
+                               .kind = TM_STORE_OP_CLEAR};
+            int rc = fn(arg, &o);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->nops; i++) {
+        const s_op_t *op = &b->ops[i];
+        if (op->kind == S_OP_CLEAR || op->kind == S_OP_AUDIT ||
+            (i + 1 < b->nops && s_same_key(op, &b->ops[i + 1]))) {
+            continue; /* a later operation on this key wins */
+        }
+        tm_store_op_t o = {.db = (tm_store_db_t)op->db,
+                           .kind = op->kind == S_OP_DEL ? TM_STORE_OP_DEL
+                                                        : TM_STORE_OP_PUT,
+                           .key = op->k,
+                           .klen = op->klen,
+                           .val = op->kind == S_OP_DEL ? NULL : op->v,
+                           .vlen = op->kind == S_OP_DEL ? 0 : op->vlen};
+        int rc = fn(arg, &o);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
 }
 
 /* ---- reads

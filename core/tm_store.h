@@ -164,6 +164,41 @@ void tm_store_batch_frees(tm_store_batch_t *b);
 /* Free a batch (uncommitted operations are dropped). NULL-safe. */
 void tm_store_batch_destroy(tm_store_batch_t **p);
 
+/* ---- the commit hook ------------------------------------------------------
+ * A hook sees every batch this store commits, right after the commit and
+ * before the next one can start (it runs under the store's write lock, on
+ * the committing thread), so hooks see commits in their order: a replica
+ * fed from them is the store as of some commit. It must be quick and must
+ * not call the store. In the hook, tm_store_batch_ops lists what the batch
+ * did: clears first, then per key its last put or delete (audit records
+ * are not listed), and tm_store_batch_get_tag the caller's tag. One hook
+ * per store; NULL removes it. */
+typedef enum {
+    TM_STORE_OP_PUT,
+    TM_STORE_OP_DEL,
+    TM_STORE_OP_CLEAR /* every record of db (meta: but the reserved keys) */
+} tm_store_op_kind_t;
+
+typedef struct {
+    tm_store_db_t db;
+    tm_store_op_kind_t kind;
+    const void *key; /* put, del */
+    size_t klen;
+    const void *val; /* put: the value as given (without its checksum) */
+    size_t vlen;
+} tm_store_op_t;
+
+typedef void (*tm_store_hook_fn)(void *arg, const tm_store_batch_t *b);
+typedef int (*tm_store_op_fn)(void *arg, const tm_store_op_t *op);
+
+void tm_store_on_commit(tm_store_t *store, tm_store_hook_fn fn, void *arg);
+/* The first non-zero return of fn stops the walk and is returned. */
+int tm_store_batch_ops(const tm_store_batch_t *b, tm_store_op_fn fn, void *arg);
+/* A number the caller gives a batch (cleared by its commit; 0 by
+ * default). */
+void tm_store_batch_tag(tm_store_batch_t *b, unsigned tag);
+unsigned tm_store_batch_get_tag(const tm_store_batch_t *b);
+
 /* ---- reads -------------------------------------------------------------- */
 
 /* Copy the value of key into a malloc'd buffer (*val, *vlen); the caller

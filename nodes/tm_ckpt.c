@@ -97,6 +97,7 @@ static int s_take(tm_ckpt_t *c, bool wait)
     if (b == NULL) {
         return TM_ERR_NOMEM;
     }
+    tm_store_batch_tag(b, TM_CKPT_TAG);
     uint64_t tick = tm_rt_tick(c->rt);
     tm_persist_snap_t *snap = NULL;
     int rc = tm_persist_snapshot(c->rt, &snap);

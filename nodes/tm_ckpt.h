@@ -29,6 +29,10 @@
 
 typedef struct tm_ckpt tm_ckpt_t;
 
+/* The tag of checkpoint batches (tm_store_batch_tag): a store's commit
+ * hook tells them from changes. */
+#define TM_CKPT_TAG 1u
+
 /* every = 0: no periodic checkpoints (a final one is still taken).
  * last_tick: tick of the checkpoint found in the store. Errors:
  * TM_ERR_NOMEM, TM_ERR_IO (writer thread). */

@@ -172,9 +172,29 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
             (unsigned)u;
         return 0;
     }
+    if (strcmp(key, "replicas") == 0) {
+        if (tm_text_parse_u64(value, true, 0, 1, &u) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a number of standby copies (0 or 1)", value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->replicas = (unsigned)u;
+        return 0;
+    }
+    if (strcmp(key, "standby") == 0) {
+        if (!tm_text_name_valid(value)) {
+            s_err(err, errlen,
+                  "'%s' is not a node name (1-%u letters, digits, '_' or "
+                  "'-')",
+                  value, TM_CONFIG_NAME_MAX);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->standby, sizeof cfg->standby, "%s", value);
+        return 0;
+    }
     s_err(err, errlen,
           "unknown key (known: endpoint, peer, heartbeat, suspect, dead, "
-          "wait)");
+          "wait, replicas, standby)");
     return TM_ERR_CONFIG;
 }
 

@@ -30,6 +30,10 @@
  *   dead = 10                ; missed heartbeats before "dead" (> suspect)
  *   wait = 0.5               ; realtime: seconds to wait for a late peer's
  *                            ; values before holding the last ones
+ *   replicas = 0             ; 1: every commit of this node's store is
+ *                            ; streamed to a standby node (failover)
+ *   standby = b              ; that node (default: the next live member
+ *                            ; by name)
  *
  *   [telemetry]              ; absent: no telemetry, no outputs
  *   endpoint = tcp://127.0.0.1:7600 ; PULL: measurements in
@@ -127,6 +131,10 @@ typedef struct {
     unsigned suspect;
     unsigned dead;
     double wait; /* realtime: seconds before a late peer's values are held */
+    /* Standby copies: 1 streams this node's store to a standby node
+     * (`standby`, "" = the next live member by name). */
+    unsigned replicas;
+    char standby[TM_CONFIG_NAME_MAX + 1];
     /* Telemetry: where samples come in and twin outputs go out ("" =
      * none), the alignment window (s), the horizon (steps) and the
      * measurements kept per asset for calibrate (steps). */

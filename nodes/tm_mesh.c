@@ -233,6 +233,8 @@ static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     tmi_sync_beat(m);
     tmi_ctl_beat(m);
     tmi_plan_beat(m);
+    tmi_repl_beat(m);
+    tmi_failover_beat(m);
 }
 
 /* A peer restarted (or is new): forget its old directory and
@@ -252,6 +254,7 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     tmi_sync_reset(m, p, true);
     tmi_plan_peer_reset(m, p);
     tm_stage_drop(m->fstage, p->name, strlen(p->name));
+    tmi_repl_peer_reset(m, p);
     tmi_models_send_all(m, p);
 }
 
@@ -390,7 +393,9 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
         tmi_plan_chunk(m, p, &env);
         break;
     case TM_MSG_FILE_CHUNK:
-        tmi_models_chunk(m, p, &env);
+        if (!tmi_repl_chunk(m, p, &env)) {
+            tmi_models_chunk(m, p, &env);
+        }
         break;
     default:
         m->malformed++;
@@ -534,6 +539,7 @@ static int s_attach(void *self, struct ev_loop *loop)
     tm_zwatch_start(&m->watch, loop);
     ev_timer_start(loop, &m->beat);
     ev_prepare_start(loop, &m->flush);
+    tmi_repl_attach(m, loop);
     s_send_beats(m); /* at once: peers learn of us without a wait */
     return 0;
 }
@@ -619,6 +625,73 @@ static uint64_t s_st_b_dropped(void *a)
     return s_st_batch(a, 3);
 }
 
+static uint64_t s_st_repl(const tm_mesh_t *m, int which)
+{
+    tmi_repl_stats_t s;
+    tmi_repl_stats((tm_mesh_t *)m, &s);
+    return which == 0   ? s.queued
+           : which == 1 ? s.acked
+           : which == 2 ? s.full_copies
+           : which == 3 ? s.bytes_sent
+           : which == 4 ? s.unconfirmed
+                        : s.copies;
+}
+
+static uint64_t s_st_r_queued(void *a)
+{
+    return s_st_repl(a, 0);
+}
+
+static uint64_t s_st_r_acked(void *a)
+{
+    return s_st_repl(a, 1);
+}
+
+static uint64_t s_st_r_full(void *a)
+{
+    return s_st_repl(a, 2);
+}
+
+static uint64_t s_st_r_bytes(void *a)
+{
+    return s_st_repl(a, 3);
+}
+
+static uint64_t s_st_r_unconfirmed(void *a)
+{
+    return s_st_repl(a, 4);
+}
+
+static uint64_t s_st_r_copies(void *a)
+{
+    return s_st_repl(a, 5);
+}
+
+static const char *s_st_r_standby(void *a)
+{
+    tmi_repl_stats_t s;
+    tmi_repl_stats(a, &s);
+    return s.standby;
+}
+
+static int s_stats_repl(void *self, tm_stats_t *reg)
+{
+    int rc = tm_stats_add_str(reg, "standby.node", s_st_r_standby, self);
+    rc =
+        rc ? rc : tm_stats_add_u64(reg, "standby.commits", s_st_r_queued, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "standby.confirmed", s_st_r_acked, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "standby.full_copies", s_st_r_full, self);
+    rc = rc ? rc : tm_stats_add_u64(reg, "standby.bytes", s_st_r_bytes, self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "standby.unconfirmed", s_st_r_unconfirmed,
+                               self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "standby.copies_here", s_st_r_copies, self);
+    return rc;
+}
+
 static int s_stats(void *self, tm_stats_t *reg)
 {
     int rc = tm_stats_add_u64(reg, "mesh.peers_alive", s_st_peers, self);
@@ -640,13 +713,14 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
                                self);
-    return rc;
+    return rc ? rc : s_stats_repl(self, reg);
 }
 
 static void s_stop(void *self)
 {
     tm_mesh_t *m = self;
     m->stopping = true;
+    tmi_repl_stop(m);
     s_send_beats(m); /* "stopping": peers know it is not a crash */
     tmi_req_fail_pending(m, NULL, TM_ERR_CLOSED,
                          "node stopping; the request may or may not have been "
@@ -663,6 +737,8 @@ static void s_close(void *self)
     tm_mesh_t *m = self;
     tmi_req_fail_pending(m, NULL, 0, NULL);
     tmi_move_free(m);
+    tmi_failover_free(m);
+    tmi_repl_free(m);
     tmi_ctl_free(m);
     tmi_plan_free(m);
     for (size_t i = 0; i < m->n_settle; i++) {
@@ -779,6 +855,22 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
     for (unsigned i = 0; rc == 0 && i < c->n_peers; i++) {
         s_add_peer(m, c->peers[i]);
     }
+    if (rc == 0) {
+        tmi_repl_opts_t ro = {.store = o->store,
+                              .barrier = o->barrier,
+                              .barrier_arg = o->barrier_arg,
+                              .data = c->data,
+                              .replicas = c->replicas,
+                              .standby = c->standby};
+        rc = tmi_repl_open(m, &ro);
+        if (rc != 0) {
+            snprintf(err, errlen, "out of memory");
+        }
+    }
+    /* own actors from the store: step once the others have said which
+     * of them run elsewhere now (a failover while this node was down) */
+    m->gated = c->n_peers > 0 && tm_rt_count(m->rt) > 0;
+    m->gate_until = tm_time_now() + (m->dead + 1) * m->hb_s;
     if (rc == 0 && m->sched != NULL) {
         tm_sched_sub_t sub = {.arg = m,
                               .before = tmi_sync_before,

@@ -49,6 +49,11 @@ typedef struct {
     tm_sched_t *sched;
     tm_mut_t *mut;
     tm_console_ctx_t *ctx; /* runs requests from peers */
+    /* Standby copies (cfg->replicas): the node's store and what waits
+     * for a checkpoint in flight; NULL: none kept of this node. */
+    tm_store_t *store;
+    void (*barrier)(void *arg);
+    void *barrier_arg;
 } tm_mesh_opts_t;
 
 /* Bind the mesh endpoint and connect to the peers. Errors with a message
@@ -235,5 +240,26 @@ void tm_mesh_foreach_remote(const tm_mesh_t *m, tm_mesh_actor_fn fn, void *arg);
  * (tm_mesh_models.c). Returns the number of peers it was sent to. */
 size_t tm_mesh_models_loaded(tm_mesh_t *m, const char *file, const char *hex,
                              const uint8_t *bytes, size_t len);
+
+/* ---- standby copies and failover (tm_mesh_repl.c, tm_mesh_failover.c) --
+ * With `replicas = 1` every commit of this node's store goes to its standby
+ * node. tm_mesh_repl_mark: the number of the last change committed here
+ * that the standby has not confirmed yet (0: none, or no standby).
+ * tm_mesh_repl_hold: send an answer (copied) once the standby has
+ * confirmed every commit up to mark, or after 10 s saying it has not;
+ * false when there is nothing to wait for (the caller answers at once; it
+ * keeps later then). */
+uint64_t tm_mesh_repl_mark(tm_mesh_t *m);
+bool tm_mesh_repl_hold(tm_mesh_t *m, uint64_t mark, tm_console_later_t *later,
+                       int status, const char *msg, const uint8_t *body,
+                       size_t len);
+
+/* `failover NODE`: run dead node NODE's actors on the live member that
+ * holds its standby copy. The answer goes to later (which the mesh frees)
+ * when done. 0, or an error with why (the caller frees later then):
+ * TM_ERR_UNKNOWN_NODE, TM_ERR_BUSY (NODE is not dead, or a failover or
+ * move is in progress), TM_ERR_NOMEM. */
+int tm_mesh_failover(tm_mesh_t *m, const char *node, tm_console_later_t *later,
+                     char *why, size_t cap);
 
 #endif

@@ -205,6 +205,9 @@ typedef struct {
 
 /* Actors moving off this node (tm_mesh_move.c). */
 typedef struct tmi_move tmi_move_t;
+/* Standby copies (tm_mesh_repl.c) and a failover (tm_mesh_failover.c). */
+typedef struct tmi_repl tmi_repl_t;
+typedef struct tmi_failover tmi_failover_t;
 
 /* An export of the whole mesh being relayed (tm_mesh_export). */
 #define TMI_EXPORTS 2
@@ -271,6 +274,13 @@ struct tm_mesh {
     /* actors placed on this node not spawned yet (as tmi_peer_t) */
     uint64_t placed, placed_base;
     double placed_at;
+    tmi_repl_t *repl;
+    tmi_failover_t *failover;
+    /* the start gate: a node that starts with actors of its own steps
+     * only once every member it can reach has sent its directory (a copy
+     * that was failed over meanwhile is fenced first), or at gate_until */
+    bool gated;
+    double gate_until;
 };
 
 /* Send one message of `type` to peer p on its ctl (data = false) or data
@@ -432,6 +442,64 @@ bool tmi_move_holds(const tm_mesh_t *m);
 bool tmi_move_owns(const tm_mesh_t *m, const char *id);
 /* The end: a move in progress fails. */
 void tmi_move_free(tm_mesh_t *m);
+
+/* ---- tm_mesh_repl.c, tm_mesh_failover.c -------------------------------- */
+
+typedef struct {
+    tm_store_t *store;          /* this node's; NULL: no standby copy */
+    void (*barrier)(void *arg); /* waits for a checkpoint in flight */
+    void *barrier_arg;
+    const char *data;    /* where copies of other nodes go */
+    unsigned replicas;   /* 1: stream this node's store */
+    const char *standby; /* "" or NULL: the next member by name */
+} tmi_repl_opts_t;
+
+typedef struct {
+    const char *standby; /* "" when none */
+    uint64_t queued;     /* commits numbered so far */
+    uint64_t acked;      /* every commit up to it is on the standby */
+    uint64_t full_copies, parts_sent, bytes_sent;
+    uint64_t unconfirmed; /* replies sent before the standby confirmed */
+    size_t held;          /* replies waiting for the standby now */
+    size_t copies;        /* copies of other nodes kept here */
+} tmi_repl_stats_t;
+
+/* Errors: TM_ERR_NOMEM. */
+int tmi_repl_open(tm_mesh_t *m, const tmi_repl_opts_t *o);
+void tmi_repl_attach(tm_mesh_t *m, struct ev_loop *loop);
+void tmi_repl_stop(tm_mesh_t *m);
+void tmi_repl_free(tm_mesh_t *m);
+/* Timer work: the standby chosen again, parts not confirmed in time,
+ * replies that waited too long. */
+void tmi_repl_beat(tm_mesh_t *m);
+/* p restarted: what it was sending here goes. */
+void tmi_repl_peer_reset(tm_mesh_t *m, tmi_peer_t *p);
+/* A FILE_CHUNK of the standby stream from p: true when it was one. */
+bool tmi_repl_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+/* mesh-repl-ack (no reply) and mesh-standby NODE (answered into rep). */
+void tmi_repl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                      const char *const *argv, tm_reply_t *rep);
+void tmi_repl_stats(tm_mesh_t *m, tmi_repl_stats_t *out);
+/* The copy of `from` kept here: its origin's incarnation and last
+ * commit, the checkpoint tick it holds and its actors; false when none.
+ * Opens it (tmi_repl_copy_store then gives its store). */
+bool tmi_repl_local(tm_mesh_t *m, const char *from, uint64_t *inc,
+                    uint64_t *seq, uint64_t *tick, size_t *actors);
+tm_store_t *tmi_repl_copy_store(tm_mesh_t *m, const char *from);
+/* The copy of `from` was taken over: closed and set aside. */
+void tmi_repl_copy_done(tm_mesh_t *m, const char *from);
+
+/* Run here the actors of the copy of dead node `node`; a one-line outcome
+ * into msg. */
+int tmi_failover_take(tm_mesh_t *m, const char *node, char *msg, size_t cap);
+/* mesh-takeover NODE from p. */
+void tmi_failover_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                          const char *const *argv, tm_reply_t *rep);
+/* A reply to a request of the failover in progress: consumed or not. */
+bool tmi_failover_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
+                        const tm_console_rep_t *rep);
+void tmi_failover_beat(tm_mesh_t *m);
+void tmi_failover_free(tm_mesh_t *m);
 
 /* ---- tm_mesh_sync.c ---------------------------------------------------- */
 

@@ -93,6 +93,7 @@ void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     }
     if (tmi_sync_reply(m, p, env->seq, &rep) ||
         tmi_move_reply(m, p, env->seq, &rep) ||
+        tmi_failover_reply(m, p, env->seq, &rep) ||
         tmi_ctl_reply(m, p, env->seq, &rep) ||
         tmi_plan_reply(m, p, env->seq, &rep)) {
         return;
@@ -219,7 +220,21 @@ void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         tm_console_req_free(&req);
         return;
     }
-    if (tmi_ctl_request(m, p, (int)req.argc, (const char *const *)req.argv,
+    bool repl = strcmp(req.argv[0], "mesh-repl-ack") == 0 ||
+                strcmp(req.argv[0], "mesh-standby") == 0;
+    bool take = strcmp(req.argv[0], "mesh-takeover") == 0;
+    if (repl || take) {
+        tm_reply_reset(&m->rep);
+        if (repl) {
+            tmi_repl_request(m, p, (int)req.argc, (const char *const *)req.argv,
+                             &m->rep);
+        } else {
+            tmi_failover_request(m, p, (int)req.argc,
+                                 (const char *const *)req.argv, &m->rep);
+        }
+    }
+    if (repl || take ||
+        tmi_ctl_request(m, p, (int)req.argc, (const char *const *)req.argv,
                         &m->rep)) {
         size_t blen = 0;
         const uint8_t *body = tm_reply_bytes(&m->rep, &blen);

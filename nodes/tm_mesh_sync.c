@@ -387,10 +387,32 @@ static void s_answer_settled(tm_mesh_t *m)
     }
 }
 
+/* A dead peer whose actors this node reads no more (they were failed
+ * over to another node): its list goes here, with no request to it, so
+ * that no tick waits for it. */
+static void s_forget_dead(tm_mesh_t *m, tmi_peer_t *p)
+{
+    char(*want)[TM_ID_MAX + 1] = NULL;
+    uint32_t n_want = 0;
+    if (s_desired(m, p, &want, &n_want) == 0 && n_want == 0) {
+        s_in_clear(&p->in);
+        s_in_free_list(&p->in);
+        p->in.prev_epoch = 0;
+        p->in.req_seq = 0;
+        p->in.acked = false;
+        p->in.dirty = false;
+        m->recount = true;
+    }
+    free(want);
+}
+
 void tmi_sync_flush(tm_mesh_t *m)
 {
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
+        if (!p->self && p->in.dirty && p->state == TMI_DEAD) {
+            s_forget_dead(m, p);
+        }
         if (!p->self && p->in.dirty && p->state != TMI_DEAD &&
             p->name[0] != '\0') {
             s_subscribe(m, p);
@@ -698,9 +720,34 @@ static void s_lost(tm_mesh_t *m, tmi_peer_t *p, uint64_t t)
     s_resubscribe(m, p);
 }
 
+/* The start gate (tm_mesh_int.h): open once every member that is not
+ * dead has sent its whole directory, or at gate_until. */
+static bool s_gate_open(tm_mesh_t *m)
+{
+    if (!m->gated) {
+        return true;
+    }
+    bool open = tm_time_now() >= m->gate_until;
+    for (uint32_t i = 0; i < m->n_peers && !open; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (!p->self && p->state != TMI_DEAD && !p->dir_synced) {
+            return false;
+        }
+    }
+    m->gated = false;
+    tm_log(TM_LOG_INFO, "mesh: this node steps now (%s)",
+           open ? "not every member answered in time"
+                : "every member it reaches has sent its directory");
+    return true;
+}
+
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
+    if (!s_gate_open(m)) {
+        m->sync_waits++;
+        return false;
+    }
     if (s_unread(m) > 0) {
         /* a proxy whose owner has not announced it yet (after a restart,
          * before its directory came): its values are unknown */

@@ -282,7 +282,8 @@ static int s_in_record(const tm_move_actor_t *ma, tm_persist_actor_t *rec,
     }
     const tm_model_t *md = *model;
     if (rec->n_params != md->n_params || rec->n_held != md->n_inputs ||
-        rec->n_states != md->n_states || rec->n_outputs != md->n_outputs ||
+        rec->n_states != md->n_states ||
+        (rec->n_outputs != md->n_outputs && rec->n_outputs != 0) ||
         (rec->n_history > 0 && rec->history_width != md->n_outputs)) {
         return tmi_mut_why(why, TM_ERR_STORE_CORRUPT,
                            "%s: its record does not match the layout of %s@%s",
@@ -318,7 +319,9 @@ static int s_in_spawn(tm_mut_t *m, const tm_move_actor_t *ma, s_in_t *st,
     tm_rt_spawn_opts_t opts = {.params = rec.params,
                                .state = rec.state,
                                .held = rec.held,
-                               .outputs = rec.outputs,
+                               /* none after a set: from the state */
+                               .outputs =
+                                   rec.n_outputs > 0 ? rec.outputs : NULL,
                                .period = rec.period,
                                .epoch = rec.epoch};
     rc = tm_rt_spawn(m->rt, ma->id, model, &opts);

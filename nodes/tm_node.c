@@ -679,7 +679,10 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
                              .rt = n->rt,
                              .sched = n->sched,
                              .mut = n->mut,
-                             .ctx = &n->ctx};
+                             .ctx = &n->ctx,
+                             .store = n->store,
+                             .barrier = tm_ckpt_barrier,
+                             .barrier_arg = n->ckpt};
         rc = tm_mesh_open(&mesh, n->zctx, &mo, err, errlen);
         if (rc == 0) {
             n->ctx.mesh = mesh;

@@ -61,6 +61,10 @@ static const s_flag_t s_flags[] = {
      "missed heartbeats before a peer is dead (default 10)"},
     {"wait", "mesh", "wait", "SECONDS",
      "realtime: wait for a late peer's values, then hold them (0.5)"},
+    {"replicas", "mesh", "replicas", "N",
+     "1: keep a standby copy of this node on another (default 0)"},
+    {"standby", "mesh", "standby", "NAME",
+     "the node that keeps it (default: the next member by name)"},
     {"telemetry", "telemetry", "endpoint", "ENDPOINT",
      "PULL endpoint for measurements (default: none)"},
     {"outputs", "telemetry", "outputs", "ENDPOINT",
@@ -198,6 +202,12 @@ static void s_print_config(const tm_config_t *c)
         printf("heartbeat = %s\nsuspect = %u\ndead = %u\nwait = %s\n",
                s_real(c->heartbeat, hb, sizeof hb), c->suspect, c->dead,
                s_real(c->wait, wait, sizeof wait));
+        if (c->replicas > 0) {
+            printf("replicas = %u\n", c->replicas);
+        }
+        if (c->standby[0] != '\0') {
+            printf("standby = %s\n", c->standby);
+        }
     }
     if (c->telemetry[0] != '\0' || c->outputs[0] != '\0' ||
         c->mqtt[0] != '\0') {

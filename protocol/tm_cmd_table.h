@@ -89,6 +89,10 @@
     X(DRAIN, drain, message, "drain", "", TM_CMD_F_MUTATES | TM_CMD_F_LONG,   \
       "NODE", "", "NODE",                                                      \
       "move every actor of a node to the others (before maintenance)")         \
+    X(FAILOVER, failover, message, "failover", "",                            \
+      TM_CMD_F_MUTATES | TM_CMD_F_LONG, "NODE", "", "NODE",                    \
+      "run a dead node's actors on the node that holds its standby copy "      \
+      "(replicas = 1)")                                                        \
     X(KILL, kill, message, "kill", "rm", TM_CMD_F_MUTATES | TM_CMD_F_IDS,      \
       "ID", "", "ID", "remove an actor and its links")                         \
     X(LINK, link, message, "link", "", TM_CMD_F_MUTATES | TM_CMD_F_IDS,        \

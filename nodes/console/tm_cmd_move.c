@@ -1,5 +1,6 @@
-/* migrate and drain: actors that move to another node (the mesh's
- * tm_mesh_migrate and tm_mesh_drain run it; the reply comes when done). */
+/* migrate, drain and failover: actors that move to another node (the
+ * mesh's tm_mesh_migrate, tm_mesh_drain and tm_mesh_failover run it; the
+ * reply comes when done). */
 #include "tm_console.h"
 
 #include "tm_err.h"
@@ -61,6 +62,26 @@ int tmi_cmd_drain(tm_console_ctx_t *ctx, tm_console_call_t *req)
         later->free(later);
         return tm_reply_error(req->rep, rc, "cannot drain %s: %s", cmd->node,
                               why);
+    }
+    return TM_CONSOLE_DEFERRED;
+}
+
+int tmi_cmd_failover(tm_console_ctx_t *ctx, tm_console_call_t *req)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    char why[TM_CMD_MSG_MAX];
+    if (ctx->mesh == NULL) {
+        return s_no_mesh(req->rep, "failover");
+    }
+    tm_console_later_t *later = s_later(req);
+    if (later == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
+    }
+    int rc = tm_mesh_failover(ctx->mesh, cmd->node, later, why, sizeof why);
+    if (rc != 0) {
+        later->free(later);
+        return tm_reply_error(req->rep, rc, "cannot fail over %s: %s",
+                              cmd->node, why);
     }
     return TM_CONSOLE_DEFERRED;
 }

@@ -160,6 +160,31 @@ static bool s_placeable(const tm_cmd_t *cmd)
            !cmd->has_node;
 }
 
+/* A change is acknowledged once it is on the standby too (replicas = 1):
+ * the reply waits for the standby's confirmation of the change's commit
+ * (tm_mesh_repl_hold). mark0: the unconfirmed change before the handler
+ * ran; a reply to a request that changed nothing does not wait. */
+static int s_after_standby(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                           uint64_t mark0)
+{
+    uint64_t mark = ctx->mesh != NULL ? tm_mesh_repl_mark(ctx->mesh) : 0;
+    if (mark == 0 || mark == mark0 || req->later == NULL) {
+        return req->rep->status;
+    }
+    tm_console_later_t *later = req->later(req);
+    size_t len = 0;
+    const uint8_t *body = tm_reply_bytes(req->rep, &len);
+    if (later != NULL &&
+        tm_mesh_repl_hold(ctx->mesh, mark, later, req->rep->status,
+                          req->rep->message, body, len)) {
+        return TM_CONSOLE_DEFERRED;
+    }
+    if (later != NULL) {
+        later->free(later);
+    }
+    return req->rep->status;
+}
+
 /* Run the handler with the mutation path told who asks (the audit log's
  * "who"), and the node itself again afterwards. */
 static int s_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
@@ -170,11 +195,12 @@ static int s_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
         tm_mut_origin(ctx->mut, tm_audit_who(req->from_peer ? peer : NULL, who,
                                              sizeof who));
     }
+    uint64_t mark0 = ctx->mesh != NULL ? tm_mesh_repl_mark(ctx->mesh) : 0;
     int rc = s_handlers[req->cmd->kind](ctx, req);
     if (ctx->mut != NULL) {
         tm_mut_origin(ctx->mut, NULL);
     }
-    return rc;
+    return rc == TM_CONSOLE_DEFERRED ? rc : s_after_standby(ctx, req, mark0);
 }
 
 int tm_console_exec(tm_console_ctx_t *ctx, tm_console_call_t *req)

@@ -236,6 +236,18 @@ def move_rows(rows):
     return move(actors=[], sources=[["pump-1", "pump@1", "high", 9, rows]])
 
 
+# A part of the standby stream (tm_repl_wire.h): a commit's operations on
+# the origin's store (meta, actors, links).
+def repl(**change):
+    r = {"v": 1, "from": "node-a", "inc": 1764547200000000000, "seq": 7,
+         "part": 0, "parts": 1, "full": False, "mutation": True,
+         "ops": [[1, 0, b"tank-1", MOVE_RECORD], [2, 1, b"p1.flow>t1.qin",
+                                                  None],
+                 [0, 0, b"tick", b"\x00" * 8]]}
+    r.update(change)
+    return pack(r)
+
+
 F32_ROW = Raw(b"\x92\xca\x3f\xc0\x00\x00\xca\xc0\x00\x00\x00")
 
 SEEDS = {
@@ -418,6 +430,22 @@ SEEDS = {
         "del_over": directory(**{"del": Raw(b"\xdd" + struct.pack(">I", 8193)
                                             + b"\xc0" * 8193)}),
         "sum_over": directory(**{"del": ["d"] * 8192}),
+    },
+    "repl_fuzz": {
+        "mutation": repl(),
+        "full": repl(full=True, mutation=False, part=1, parts=3,
+                     ops=[[1, 2, None, None], [2, 2, None, None],
+                          [1, 0, b"a", b""]]),
+        "empty": repl(ops=[]),
+        "key_max": repl(ops=[[2, 0, b"k" * 511, b"v"]]),
+        "key_long": repl(ops=[[2, 0, b"k" * 512, b"v"]]),
+        "bad_db": repl(ops=[[3, 0, b"k", b"v"]]),
+        "put_nil": repl(ops=[[1, 0, b"k", None]]),
+        "del_value": repl(ops=[[1, 1, b"k", b"v"]]),
+        "part_past": repl(part=2, parts=2),
+        "seq_zero": repl(seq=0),
+        "version2": repl(v=2),
+        "str_key": repl(ops=[[1, 0, "k", b"v"]]),
     },
     "move_fuzz": {
         # valid packages of different shapes

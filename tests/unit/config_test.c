@@ -165,7 +165,13 @@ static void test_errors_name_file_line_key(void **state)
          "t.ini:3: [telemetry] mqtt: given twice (first on line 2)"},
         {"[mesh]\npeers = x\n",
          "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
-         "heartbeat, suspect, dead, wait)"},
+         "heartbeat, suspect, dead, wait, replicas, standby)"},
+        {"[mesh]\nreplicas = 2\n",
+         "t.ini:2: [mesh] replicas: '2' is not a number of standby copies (0 "
+         "or 1)"},
+        {"[mesh]\nstandby = b c\n",
+         "t.ini:2: [mesh] standby: 'b c' is not a node name (1-64 letters, "
+         "digits, '_' or '-')"},
         {"[mesh]\npeer = tcp://127.0.0.1:0\n",
          "t.ini:2: [mesh] peer: 'tcp://127.0.0.1:0' is not a usable "
          "endpoint: the port must be in 1..65535 (e.g. tcp://127.0.0.1:7800)"},

@@ -399,6 +399,77 @@ static void test_last_op_wins(void **state)
     tm_store_close(&s);
 }
 
+/* The commit hook: what each committed batch did, in order. */
+typedef struct {
+    char log[512];
+    unsigned tags[8];
+    size_t commits;
+} s_hooked_t;
+
+static int s_hook_op(void *arg, const tm_store_op_t *op)
+{
+    s_hooked_t *h = arg;
+    size_t n = strlen(h->log);
+    snprintf(h->log + n, sizeof h->log - n, "%s%d:%s:%.*s=%.*s;",
+             op->kind == TM_STORE_OP_PUT   ? "put"
+             : op->kind == TM_STORE_OP_DEL ? "del"
+                                           : "clear",
+             (int)op->db, tm_store_db_name(op->db), (int)op->klen,
+             op->key != NULL ? (const char *)op->key : "", (int)op->vlen,
+             op->val != NULL ? (const char *)op->val : "");
+    return 0;
+}
+
+static void s_hook(void *arg, const tm_store_batch_t *b)
+{
+    s_hooked_t *h = arg;
+    if (h->commits < 8) {
+        h->tags[h->commits] = tm_store_batch_get_tag(b);
+    }
+    h->commits++;
+    assert_int_equal(tm_store_batch_ops(b, s_hook_op, h), 0);
+    size_t n = strlen(h->log);
+    snprintf(h->log + n, sizeof h->log - n, "|");
+}
+
+/* The hook sees each committed batch once, after its commit, as it was
+ * applied: clears first, then per key the last operation, no audit
+ * records; a failed commit and an empty batch are not seen. */
+static void test_commit_hook(void **state)
+{
+    s_fix_t *f = *state;
+    s_hooked_t h;
+    memset(&h, 0, sizeof h);
+    tm_store_t *s = s_open(f->dir, 0, 0);
+    tm_store_on_commit(s, s_hook, &h);
+    tm_store_batch_t *b = tm_store_batch_new(s);
+    assert_non_null(b);
+
+    s_put_str(b, TM_DB_ACTORS, "b", "1");
+    s_put_str(b, TM_DB_ACTORS, "a", "x");
+    s_put_str(b, TM_DB_ACTORS, "b", "2");
+    assert_int_equal(tm_store_batch_del(b, TM_DB_LINKS, "l", 1), 0);
+    assert_int_equal(tm_store_batch_audit(b, "rec", 3), 0);
+    tm_store_batch_tag(b, 5);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0); /* empty: not seen */
+    s_put_str(b, TM_DB_LINKS, "k", "v");
+    assert_int_equal(tm_store_batch_clear(b, TM_DB_ACTORS), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_string_equal(h.log, "put1:actors:a=x;put1:actors:b=2;del2:links:l=;|"
+                               "clear1:actors:=;put2:links:k=v;|");
+    assert_int_equal(h.commits, 2);
+    assert_int_equal(h.tags[0], 5);
+    assert_int_equal(h.tags[1], 0); /* the commit cleared the tag */
+
+    tm_store_on_commit(s, NULL, NULL);
+    s_put_str(b, TM_DB_ACTORS, "z", "1");
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_int_equal(h.commits, 2); /* removed */
+    tm_store_batch_destroy(&b);
+    tm_store_close(&s);
+}
+
 typedef struct {
     unsigned char keys[400][16];
     size_t klen[400];
@@ -1687,6 +1758,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_del, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_last_op_wins, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_hook, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreach_order_count, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_foreach_nested, s_setup,

@@ -1,0 +1,1027 @@
+/* tm_mesh_repl: standby copies of a node's store on another node
+ * (`replicas = 1`), the stream that keeps them, and the copy a standby
+ * keeps for each node that streams to it.
+ *
+ * Origin. The store's commit hook (tm_store_on_commit) sees every commit
+ * in commit order - a mutation's on the control thread, a checkpoint's on
+ * the writer thread - and queues what it did to the meta, actors and
+ * links databases as parts of at most a few MiB (tm_repl_wire), numbered
+ * per commit. The control thread sends the queue in order, one part at a
+ * time, to the standby (FILE_CHUNK messages named "repl" on the data
+ * socket) and sends the next part when the standby has confirmed this
+ * one (`mesh-repl-ack INC SEQ PART STATUS`). A standby that is new,
+ * restarted, or lost a part gets a full copy first: the store read whole,
+ * sent as one commit that clears the copy. A reply to a change waits until
+ * the standby has confirmed the change's commit (tm_mesh_repl_hold), or
+ * at most S_HOLD_S, and then says that the standby has not.
+ *
+ * Standby. The parts of one commit go into one batch of the copy's own
+ * LMDB store, `<data>/replicas/<node>/`, committed with the last part:
+ * the copy is always the origin's store as of one of its commits, which
+ * is what a restart of the origin would load. `failover` (tm_mesh_failover.c)
+ * runs the actors of a copy here (tmi_repl_takeover).
+ *
+ * Lock order: the store's write lock, then ours (the hook); the control
+ * thread takes ours alone. */
+#include "tm_ckpt.h"
+#include "tm_err.h"
+#include "tm_file_wire.h"
+#include "tm_log.h"
+#include "tm_mesh_int.h"
+#include "tm_persist.h"
+#include "tm_repl_wire.h"
+#include "tm_time.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_FILE     "repl"
+#define S_ACK_S    10.0 /* a part unconfirmed this long: start again */
+#define S_HOLD_S   10.0 /* a reply waits this long for the standby */
+#define S_HELD_MAX 256u
+#define S_META_KEY "standby_of" /* in a copy: "NODE INC SEQ" */
+
+typedef struct s_part {
+    struct s_part *next;
+    uint64_t seq;
+    uint32_t part, parts;
+    bool mutation;
+    uint8_t *bytes;
+    size_t len;
+} s_part_t;
+
+typedef struct {
+    tm_console_later_t *later;
+    uint64_t mark;
+    double deadline;
+    int status;
+    char msg[TM_CMD_MSG_MAX];
+    uint8_t *body;
+    size_t len;
+} s_held_t;
+
+/* A copy of another node's store kept here. */
+typedef struct {
+    char from[TM_MSG_NAME_MAX + 1];
+    tm_store_t *store;
+    tm_store_batch_t *batch; /* the commit being received */
+    uint64_t inc, next_seq, seq;
+    uint32_t next_part;
+    bool receiving; /* a stream is applied to it (next_* are valid) */
+    uint64_t commits, parts;
+} s_copy_t;
+
+struct tmi_repl {
+    tm_mesh_t *m;
+    tm_store_t *store;
+    void (*barrier)(void *arg);
+    void *barrier_arg;
+    char data[TM_CONFIG_PATH_MAX + 1];
+    unsigned replicas;
+    char standby[TM_MSG_NAME_MAX + 1]; /* configured, "" = by name */
+    ev_async wake;
+    /* the queue, filled by the hook (any thread) */
+    pthread_mutex_t lock;
+    struct ev_loop *loop; /* to wake once attached */
+    bool active;          /* the hook queues commits */
+    bool broken;          /* the hook could not queue one: copy again */
+    uint64_t next_seq;    /* of the next commit */
+    uint64_t mut_seq;     /* the last change queued */
+    s_part_t *head, *tail;
+    /* control thread */
+    uint32_t target; /* peer number of the standby, UINT32_MAX: none */
+    uint64_t target_inc;
+    bool inflight;
+    double sent_at;
+    uint64_t acked; /* every commit up to it is on the standby */
+    uint64_t full_copies, parts_sent, bytes_sent, unconfirmed;
+    s_held_t held[S_HELD_MAX];
+    size_t n_held;
+    s_copy_t copies[TMI_PEERS_MAX];
+    size_t n_copies;
+    tm_stage_t *stage;
+};
+
+/* ---- parts --------------------------------------------------------------- */
+
+typedef struct {
+    tm_repl_op_t *ops;
+    size_t n, cap;
+    int rc;
+} s_ops_t;
+
+static int s_ops_add(s_ops_t *o, const tm_repl_op_t *op)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        void *v = realloc(o->ops, cap * sizeof *o->ops);
+        if (v == NULL) {
+            o->rc = TM_ERR_NOMEM;
+            return o->rc;
+        }
+        o->ops = v;
+        o->cap = cap;
+    }
+    o->ops[o->n++] = *op;
+    return 0;
+}
+
+static int s_db(tm_store_db_t db)
+{
+    return db == TM_DB_META     ? TM_REPL_META
+           : db == TM_DB_ACTORS ? TM_REPL_ACTORS
+           : db == TM_DB_LINKS  ? TM_REPL_LINKS
+                                : -1;
+}
+
+static tm_store_db_t s_store_db(uint8_t db)
+{
+    return db == TM_REPL_META     ? TM_DB_META
+           : db == TM_REPL_ACTORS ? TM_DB_ACTORS
+                                  : TM_DB_LINKS;
+}
+
+static int s_hook_op(void *arg, const tm_store_op_t *op)
+{
+    int db = s_db(op->db);
+    if (db < 0) {
+        return 0; /* catalog and audit stay on their node */
+    }
+    tm_repl_op_t r = {.db = (uint8_t)db,
+                      .kind = op->kind == TM_STORE_OP_PUT   ? TM_REPL_PUT
+                              : op->kind == TM_STORE_OP_DEL ? TM_REPL_DEL
+                                                            : TM_REPL_CLEAR,
+                      .key = op->key,
+                      .klen = op->klen,
+                      .val = op->val,
+                      .vlen = op->vlen};
+    return s_ops_add(arg, &r);
+}
+
+/* ops as the parts of commit seq, appended to *list. */
+static int s_cut(const tmi_repl_t *r, const s_ops_t *o, uint64_t seq, bool full,
+                 bool mutation, s_part_t **first, s_part_t **last)
+{
+    uint32_t parts = 1;
+    size_t size = 0, in_part = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        size_t s = tm_repl_op_size(&o->ops[i]);
+        if (in_part > 0 &&
+            (size + s > TM_REPL_PART_AIM || in_part == TM_REPL_OPS_MAX)) {
+            parts++;
+            size = 0;
+            in_part = 0;
+        }
+        size += s;
+        in_part++;
+    }
+    if (parts > TM_REPL_PARTS_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    tm_repl_t p = {.inc = r->m->inc,
+                   .seq = seq,
+                   .parts = parts,
+                   .full = full,
+                   .mutation = mutation};
+    snprintf(p.from, sizeof p.from, "%s", r->m->name);
+    size_t at = 0;
+    for (uint32_t k = 0; k < parts; k++) {
+        size_t from = at;
+        size = 0;
+        while (at < o->n) {
+            size_t s = tm_repl_op_size(&o->ops[at]);
+            if (at > from &&
+                (size + s > TM_REPL_PART_AIM || at - from == TM_REPL_OPS_MAX)) {
+                break;
+            }
+            size += s;
+            at++;
+        }
+        p.part = k;
+        p.ops = o->ops + from;
+        p.n_ops = (uint32_t)(at - from);
+        s_part_t *q = calloc(1, sizeof *q);
+        int rc =
+            q == NULL ? TM_ERR_NOMEM : tm_repl_encode(&p, &q->bytes, &q->len);
+        if (rc != 0) {
+            free(q);
+            return rc;
+        }
+        q->seq = seq;
+        q->part = k;
+        q->parts = parts;
+        q->mutation = mutation;
+        if (*last != NULL) {
+            (*last)->next = q;
+        } else {
+            *first = q;
+        }
+        *last = q;
+    }
+    return 0;
+}
+
+static void s_free_parts(s_part_t *q)
+{
+    while (q != NULL) {
+        s_part_t *next = q->next;
+        free(q->bytes);
+        free(q);
+        q = next;
+    }
+}
+
+/* ---- origin: the hook (any thread) --------------------------------------- */
+
+static void s_hook(void *arg, const tm_store_batch_t *b)
+{
+    tmi_repl_t *r = arg;
+    s_ops_t o = {0};
+    bool queued = false;
+    pthread_mutex_lock(&r->lock);
+    if (r->active) {
+        int rc = tm_store_batch_ops(b, s_hook_op, &o);
+        if (rc == 0 && o.n > 0) {
+            bool mutation = tm_store_batch_get_tag(b) != TM_CKPT_TAG;
+            s_part_t *first = NULL, *last = NULL;
+            uint64_t seq = r->next_seq + 1;
+            rc = s_cut(r, &o, seq, false, mutation, &first, &last);
+            if (rc == 0) {
+                r->next_seq = seq;
+                r->mut_seq = mutation ? seq : r->mut_seq;
+                if (r->tail != NULL) {
+                    r->tail->next = first;
+                } else {
+                    r->head = first;
+                }
+                r->tail = last;
+                queued = true;
+            } else {
+                s_free_parts(first);
+            }
+        }
+        if (rc != 0) {
+            r->active = false; /* the standby gets a full copy again */
+            r->broken = true;
+        }
+    }
+    struct ev_loop *loop = r->loop;
+    pthread_mutex_unlock(&r->lock);
+    free(o.ops);
+    if (queued && loop != NULL) {
+        ev_async_send(loop, &r->wake);
+    }
+}
+
+/* ---- origin: held replies ------------------------------------------------ */
+
+static void s_release(tmi_repl_t *r, bool all, const char *note)
+{
+    size_t k = 0;
+    double now = tm_time_now();
+    for (size_t i = 0; i < r->n_held; i++) {
+        s_held_t *h = &r->held[i];
+        bool late = now >= h->deadline;
+        if (h->mark <= r->acked || all || late) {
+            if (h->mark > r->acked) {
+                size_t n = strlen(h->msg);
+                snprintf(h->msg + n, sizeof h->msg - n, " (%s)",
+                         note != NULL ? note
+                                      : "the standby has not confirmed it "
+                                        "within 10 s");
+                r->unconfirmed++;
+            }
+            h->later->send(h->later, h->status, h->msg, false, h->body, h->len);
+            h->later->free(h->later);
+            free(h->body);
+        } else {
+            r->held[k++] = *h;
+        }
+    }
+    r->n_held = k;
+}
+
+uint64_t tm_mesh_repl_mark(tm_mesh_t *m)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL || r->replicas == 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    uint64_t mark = r->active ? r->mut_seq : 0;
+    pthread_mutex_unlock(&r->lock);
+    return mark > r->acked ? mark : 0;
+}
+
+bool tm_mesh_repl_hold(tm_mesh_t *m, uint64_t mark, tm_console_later_t *later,
+                       int status, const char *msg, const uint8_t *body,
+                       size_t len)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL || mark == 0 || mark <= r->acked || r->n_held == S_HELD_MAX) {
+        return false;
+    }
+    s_held_t *h = &r->held[r->n_held];
+    memset(h, 0, sizeof *h);
+    if (len > 0) {
+        h->body = malloc(len);
+        if (h->body == NULL) {
+            return false;
+        }
+        memcpy(h->body, body, len);
+    }
+    h->later = later;
+    h->mark = mark;
+    h->deadline = tm_time_now() + S_HOLD_S;
+    h->status = status;
+    h->len = len;
+    snprintf(h->msg, sizeof h->msg, "%s", msg);
+    r->n_held++;
+    return true;
+}
+
+/* ---- origin: sending ----------------------------------------------------- */
+
+static tmi_peer_t *s_target(tmi_repl_t *r)
+{
+    return r->target < r->m->n_peers ? &r->m->peers[r->target] : NULL;
+}
+
+/* The standby may be sent to: alive, and it knows this node (it sent its
+ * directory, which it does once it has heard this node: before that it
+ * would drop what this node sends). */
+static bool s_usable(const tmi_peer_t *p)
+{
+    return p != NULL && !p->self && p->name[0] != '\0' && p->inc != 0 &&
+           p->state == TMI_ALIVE && p->dir_synced;
+}
+
+/* A member that may hold the copy: heard from and not dead (a suspect
+ * standby is kept, so that a slow beat does not start a full copy). */
+static bool s_candidate(const tmi_peer_t *p)
+{
+    return p != NULL && !p->self && p->name[0] != '\0' && p->inc != 0 &&
+           (p->state == TMI_ALIVE || p->state == TMI_SUSPECT);
+}
+
+/* The standby: the configured one, else the first member after this node
+ * in name order (wrapping), so that in a mesh the copies spread evenly and
+ * the choice does not depend on which node started first. */
+static uint32_t s_choose(tmi_repl_t *r)
+{
+    tm_mesh_t *m = r->m;
+    uint32_t best = UINT32_MAX, wrap = UINT32_MAX;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        const tmi_peer_t *p = &m->peers[i];
+        if (!s_candidate(p)) {
+            continue;
+        }
+        if (r->standby[0] != '\0') {
+            if (strcmp(p->name, r->standby) == 0) {
+                return i;
+            }
+            continue;
+        }
+        if (strcmp(p->name, m->name) > 0 &&
+            (best == UINT32_MAX || strcmp(p->name, m->peers[best].name) < 0)) {
+            best = i;
+        }
+        if (wrap == UINT32_MAX || strcmp(p->name, m->peers[wrap].name) < 0) {
+            wrap = i;
+        }
+    }
+    return best != UINT32_MAX ? best : wrap;
+}
+
+typedef struct {
+    s_ops_t *o;
+    tm_repl_db_t db;
+} s_read_t;
+
+static int s_read_cb(const void *key, size_t klen, const void *val, size_t vlen,
+                     void *arg)
+{
+    s_read_t *rd = arg;
+    if (rd->db == TM_REPL_META &&
+        ((klen == 6 && memcmp(key, "format", 6) == 0) ||
+         (klen == 10 && memcmp(key, "audit_next", 10) == 0))) {
+        return 0; /* the store's own */
+    }
+    if (klen == 0 || klen > TM_REPL_KEY_MAX || vlen > TM_REPL_VALUE_MAX) {
+        return TM_ERR_TOO_BIG;
+    }
+    tm_repl_op_t op = {.db = (uint8_t)rd->db,
+                       .kind = TM_REPL_PUT,
+                       .key = key,
+                       .klen = klen,
+                       .val = val,
+                       .vlen = vlen};
+    return s_ops_add(rd->o, &op);
+}
+
+/* Copies of a read: ops borrow from the store only during its walk. */
+static int s_read_db(tmi_repl_t *r, tm_repl_db_t db, s_ops_t *o,
+                     uint8_t **owned, size_t *n_owned)
+{
+    size_t first = o->n;
+    s_read_t rd = {.o = o, .db = db};
+    int rc = tm_store_foreach(r->store, s_store_db(db), s_read_cb, &rd);
+    if (rc != 0) {
+        return rc;
+    }
+    /* keep the bytes: one buffer per record walked */
+    for (size_t i = first; i < o->n; i++) {
+        tm_repl_op_t *op = &o->ops[i];
+        uint8_t *copy = malloc(op->klen + op->vlen + 1);
+        if (copy == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        memcpy(copy, op->key, op->klen);
+        if (op->vlen > 0) {
+            memcpy(copy + op->klen, op->val, op->vlen);
+        }
+        op->key = copy;
+        op->val = copy + op->klen;
+        owned[(*n_owned)++] = copy;
+    }
+    return 0;
+}
+
+/* The whole store as one commit that clears the copy first. */
+static int s_full(tmi_repl_t *r, s_part_t **first, s_part_t **last,
+                  uint64_t seq)
+{
+    s_ops_t o = {0};
+    int rc = 0;
+    for (int db = TM_REPL_META; db <= TM_REPL_LINKS && rc == 0; db++) {
+        tm_repl_op_t clear = {.db = (uint8_t)db, .kind = TM_REPL_CLEAR};
+        rc = s_ops_add(&o, &clear);
+    }
+    size_t n_records = 0;
+    for (tm_store_db_t db = TM_DB_META; db <= TM_DB_LINKS && rc == 0; db++) {
+        size_t c = 0;
+        rc = tm_store_count(r->store, db, &c);
+        n_records += c;
+    }
+    uint8_t **owned = rc == 0 ? calloc(n_records + 1, sizeof *owned) : NULL;
+    size_t n_owned = 0;
+    rc = rc ? rc : owned == NULL ? TM_ERR_NOMEM : 0;
+    for (int db = TM_REPL_META; db <= TM_REPL_LINKS && rc == 0; db++) {
+        /* the count may grow by nothing: no commit runs meanwhile */
+        rc = s_read_db(r, (tm_repl_db_t)db, &o, owned, &n_owned);
+    }
+    rc = rc ? rc : s_cut(r, &o, seq, true, false, first, last);
+    for (size_t i = 0; i < n_owned; i++) {
+        free(owned[i]);
+    }
+    free(owned);
+    free(o.ops);
+    return rc;
+}
+
+/* Start the stream to the standby again with a full copy (the standby is
+ * new, restarted, or lost a part), or stop it when there is none. */
+static void s_restart(tmi_repl_t *r, uint32_t target, const char *why)
+{
+    tm_mesh_t *m = r->m;
+    s_part_t *old = NULL;
+    /* no commit runs while this runs: mutations are on this thread and
+     * the checkpoint in flight is waited for */
+    r->barrier(r->barrier_arg);
+    pthread_mutex_lock(&r->lock);
+    r->active = false;
+    r->broken = false;
+    old = r->head;
+    r->head = r->tail = NULL;
+    uint64_t seq = ++r->next_seq;
+    pthread_mutex_unlock(&r->lock);
+    s_free_parts(old);
+    r->inflight = false;
+    r->target = target;
+    tmi_peer_t *p = s_target(r);
+    if (p == NULL) {
+        r->target_inc = 0;
+        s_release(r, true, "no standby node is alive to hold a copy");
+        return;
+    }
+    r->target_inc = p->inc;
+    s_part_t *first = NULL, *last = NULL;
+    int rc = s_full(r, &first, &last, seq);
+    if (rc != 0) {
+        s_free_parts(first);
+        tm_log(TM_LOG_ERROR, "mesh: cannot copy this node's store to %s: %s",
+               p->name, tm_err_str(rc));
+        r->target = UINT32_MAX; /* tried again at the next beat */
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->head = first;
+    r->tail = last;
+    r->active = true;
+    pthread_mutex_unlock(&r->lock);
+    r->full_copies++;
+    tm_log(TM_LOG_INFO,
+           "mesh: standby copy of this node on %s: %s; full copy "
+           "as commit %" PRIu64,
+           p->name, why, seq);
+    (void)m;
+}
+
+static void s_send_head(tmi_repl_t *r)
+{
+    tm_mesh_t *m = r->m;
+    tmi_peer_t *p = s_target(r);
+    pthread_mutex_lock(&r->lock);
+    s_part_t *q = r->active ? r->head : NULL;
+    pthread_mutex_unlock(&r->lock);
+    if (r->inflight || q == NULL || !s_usable(p)) {
+        return;
+    }
+    /* q stays at the head until it is confirmed; only this thread takes
+     * parts off, so it stays valid */
+    tm_file_chunk_t c = {.upload = ++m->next_seq};
+    snprintf(c.file, sizeof c.file, "%s", S_FILE);
+    int rc = 0;
+    for (size_t off = 0; rc == 0;) {
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        c.data = q->bytes + off;
+        c.len = q->len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
+                                                      : q->len - off;
+        c.final = off + c.len == q->len;
+        rc = tm_file_chunk_encode(&c, &payload, &plen);
+        rc =
+            rc ? rc
+               : tmi_mesh_send(m, p, true, TM_MSG_FILE_CHUNK, 0, payload, plen);
+        free(payload);
+        off += c.len;
+        c.index++;
+        if (c.final) {
+            break;
+        }
+    }
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN,
+               "mesh: standby %s: cannot send commit %" PRIu64
+               ": %s (tried again)",
+               p->name, q->seq, tm_err_str(rc));
+        r->sent_at = tm_time_now();
+        r->inflight = true; /* the timeout starts it again */
+        return;
+    }
+    r->inflight = true;
+    r->sent_at = tm_time_now();
+    r->parts_sent++;
+    r->bytes_sent += q->len;
+}
+
+static void s_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    s_send_head(w->data);
+}
+
+/* mesh-repl-ack INC SEQ PART STATUS from the standby. */
+static void s_on_ack(tmi_repl_t *r, tmi_peer_t *p, int argc,
+                     const char *const *argv)
+{
+    uint64_t inc = 0, seq = 0, part = 0;
+    if (argc != 5 || tm_text_parse_u64(argv[1], false, 0, UINT64_MAX, &inc) ||
+        tm_text_parse_u64(argv[2], false, 0, UINT64_MAX, &seq) ||
+        tm_text_parse_u64(argv[3], false, 0, UINT32_MAX, &part)) {
+        return;
+    }
+    if (inc != r->m->inc || s_target(r) != p || !r->inflight) {
+        return; /* an old stream's */
+    }
+    pthread_mutex_lock(&r->lock);
+    s_part_t *q = r->head;
+    bool match = q != NULL && q->seq == seq && q->part == part;
+    bool ok = match && strcmp(argv[4], "ok") == 0;
+    if (ok) {
+        r->head = q->next;
+        if (r->head == NULL) {
+            r->tail = NULL;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!match) {
+        return;
+    }
+    r->inflight = false;
+    if (!ok) {
+        tm_log(TM_LOG_WARN, "mesh: standby %s refused commit %" PRIu64 " (%s)",
+               p->name, seq, argv[4]);
+        s_restart(r, r->target, "it lost a part");
+        s_send_head(r);
+        return;
+    }
+    if (q->part + 1 == q->parts) {
+        r->acked = q->seq;
+        s_release(r, false, NULL);
+    }
+    free(q->bytes);
+    free(q);
+    s_send_head(r);
+}
+
+/* ---- standby: the copies kept here --------------------------------------- */
+
+static s_copy_t *s_copy(tmi_repl_t *r, const char *from, bool open_it)
+{
+    for (size_t i = 0; i < r->n_copies; i++) {
+        if (strcmp(r->copies[i].from, from) == 0) {
+            return &r->copies[i];
+        }
+    }
+    if (!open_it || r->n_copies == TMI_PEERS_MAX || r->data[0] == '\0') {
+        return NULL;
+    }
+    s_copy_t *c = &r->copies[r->n_copies];
+    memset(c, 0, sizeof *c);
+    snprintf(c->from, sizeof c->from, "%s", from);
+    r->n_copies++;
+    return c;
+}
+
+static int s_copy_open(tmi_repl_t *r, s_copy_t *c, bool create)
+{
+    char dir[TM_CONFIG_PATH_MAX + TM_MSG_NAME_MAX + 32];
+    if (c->store != NULL) {
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, c->from);
+    tm_store_opts_t o = {.create = create};
+    int rc = tm_store_open(&c->store, dir, &o);
+    if (rc != 0 && create) {
+        tm_log(TM_LOG_ERROR,
+               "mesh: cannot open the standby copy of %s in %s: "
+               "%s",
+               c->from, dir, tm_err_str(rc));
+    }
+    return rc;
+}
+
+static void s_ack(tmi_repl_t *r, tmi_peer_t *p, const tm_repl_t *x,
+                  const char *status)
+{
+    char inc[24], seq[24], part[16];
+    snprintf(inc, sizeof inc, "%" PRIu64, x->inc);
+    snprintf(seq, sizeof seq, "%" PRIu64, x->seq);
+    snprintf(part, sizeof part, "%u", x->part);
+    const char *argv[] = {"mesh-repl-ack", inc, seq, part, status};
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    if (tm_console_req_encode(5, argv, &payload, &len) == 0) {
+        (void)tmi_mesh_send(r->m, p, false, TM_MSG_CONSOLE_REQ, 0, payload,
+                            len);
+    }
+    free(payload);
+}
+
+static int s_apply_ops(s_copy_t *c, const tm_repl_t *x)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < x->n_ops && rc == 0; i++) {
+        const tm_repl_op_t *op = &x->ops[i];
+        tm_store_db_t db = s_store_db(op->db);
+        if (op->kind == TM_REPL_CLEAR) {
+            rc = tm_store_batch_clear(c->batch, db);
+        } else if (op->kind == TM_REPL_DEL) {
+            rc = tm_store_batch_del(c->batch, db, op->key, op->klen);
+        } else {
+            rc = tm_store_batch_put(c->batch, db, op->key, op->klen, op->val,
+                                    op->vlen);
+        }
+    }
+    return rc;
+}
+
+/* One part from p: into the commit being received; the last commits. */
+static const char *s_apply(tmi_repl_t *r, tmi_peer_t *p, const tm_repl_t *x)
+{
+    s_copy_t *c = s_copy(r, x->from, true);
+    if (c == NULL || strcmp(x->from, p->name) != 0) {
+        return "refused";
+    }
+    if (x->full && x->part == 0) {
+        if (s_copy_open(r, c, true) != 0) {
+            return "store";
+        }
+        tm_store_batch_destroy(&c->batch);
+        c->batch = tm_store_batch_new(c->store);
+        c->inc = x->inc;
+        c->next_seq = x->seq;
+        c->next_part = 0;
+        c->receiving = c->batch != NULL;
+    }
+    if (!c->receiving || c->store == NULL || x->inc != c->inc ||
+        x->seq != c->next_seq || x->part != c->next_part) {
+        c->receiving = false; /* nothing more until a full copy */
+        return "gap";
+    }
+    int rc = s_apply_ops(c, x);
+    c->parts++;
+    if (rc == 0 && x->part + 1 == x->parts) {
+        char meta[TM_MSG_NAME_MAX + 64];
+        int n = snprintf(meta, sizeof meta, "%s %" PRIu64 " %" PRIu64, x->from,
+                         x->inc, x->seq);
+        rc = tm_store_batch_put(c->batch, TM_DB_META, S_META_KEY,
+                                strlen(S_META_KEY), meta, (size_t)n);
+        rc = rc ? rc : tm_store_batch_commit(c->batch);
+        if (rc == 0) {
+            c->seq = x->seq;
+            c->commits++;
+            c->next_seq = x->seq + 1;
+            c->next_part = 0;
+        }
+    } else if (rc == 0) {
+        c->next_part++;
+    }
+    if (rc != 0) {
+        tm_log(TM_LOG_ERROR,
+               "mesh: standby copy of %s: commit %" PRIu64 " not kept: %s",
+               x->from, x->seq, tm_err_str(rc));
+        c->receiving = false;
+        return "store";
+    }
+    return "ok";
+}
+
+bool tmi_repl_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
+{
+    tmi_repl_t *r = m->repl;
+    tm_file_chunk_t h;
+    char why[TM_CMD_MSG_MAX];
+    if (r == NULL ||
+        tm_file_chunk_decode(env->payload, env->payload_len, NULL, &h) != 0 ||
+        strcmp(h.file, S_FILE) != 0) {
+        return false; /* a plugin's, or malformed: tm_mesh_models.c */
+    }
+    int rc = tm_stage_file_chunk(r->stage, p->name, strlen(p->name),
+                                 env->payload, env->payload_len, tm_time_now(),
+                                 &h, why, sizeof why);
+    if (rc != 0) {
+        tm_log(TM_LOG_WARN, "mesh: standby copy of %s: %s", p->name, why);
+        return true; /* the origin times out and copies again */
+    }
+    if (!h.final) {
+        return true;
+    }
+    const char *name = NULL;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    tm_repl_t x;
+    rc = tm_stage_file(r->stage, p->name, strlen(p->name), h.upload, &name,
+                       &bytes, &len, why, sizeof why);
+    rc = rc ? rc : tm_repl_decode(bytes, len, &x);
+    tm_stage_drop(r->stage, p->name, strlen(p->name));
+    if (rc != 0) {
+        m->malformed++;
+        tm_log(TM_LOG_WARN,
+               "mesh: standby copy of %s: a part does not "
+               "decode: %s",
+               p->name, tm_err_str(rc));
+        return true;
+    }
+    s_ack(r, p, &x, s_apply(r, p, &x));
+    tm_repl_free(&x);
+    return true;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* What a copy of `from` holds: its origin's incarnation and commit, the
+ * checkpoint tick and the actors. false when there is none here. */
+static bool s_copy_info(tmi_repl_t *r, const char *from, uint64_t *inc,
+                        uint64_t *seq, uint64_t *tick, size_t *actors)
+{
+    s_copy_t *c = s_copy(r, from, true);
+    if (c == NULL || s_copy_open(r, c, false) != 0) {
+        return false;
+    }
+    void *v = NULL;
+    size_t n = 0;
+    char text[TM_MSG_NAME_MAX + 64];
+    char name[TM_MSG_NAME_MAX + 1];
+    tm_persist_meta_t meta;
+    if (tm_store_get(c->store, TM_DB_META, S_META_KEY, strlen(S_META_KEY), &v,
+                     &n) != 0) {
+        return false;
+    }
+    snprintf(text, sizeof text, "%.*s", (int)n, (const char *)v);
+    free(v);
+    if (sscanf(text, "%64s %" SCNu64 " %" SCNu64, name, inc, seq) != 3 ||
+        tm_persist_read_meta(c->store, &meta) != 0 ||
+        tm_store_count(c->store, TM_DB_ACTORS, actors) != 0) {
+        return false;
+    }
+    *tick = meta.have_checkpoint ? meta.tick : 0;
+    return true;
+}
+
+void tmi_repl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                      const char *const *argv, tm_reply_t *rep)
+{
+    tmi_repl_t *r = m->repl;
+    if (strcmp(argv[0], "mesh-repl-ack") == 0) {
+        if (r != NULL) {
+            s_on_ack(r, p, argc, argv);
+        }
+        return;
+    }
+    /* mesh-standby NODE: the copy of NODE kept here */
+    uint64_t inc = 0, seq = 0, tick = 0;
+    size_t actors = 0;
+    bool has = r != NULL && argc == 2 &&
+               s_copy_info(r, argv[1], &inc, &seq, &tick, &actors);
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_bool(b, "has", has);
+    tm_body_kv_u64(b, "inc", inc);
+    tm_body_kv_u64(b, "seq", seq);
+    tm_body_kv_u64(b, "tick", tick);
+    tm_body_kv_u64(b, "actors", actors);
+    tm_body_end(b);
+    tm_reply_msg(rep, "node %s %s a copy of %s", m->name,
+                 has ? "holds" : "holds no", argc == 2 ? argv[1] : "?");
+    tm_reply_done(rep);
+}
+
+bool tmi_repl_local(tm_mesh_t *m, const char *from, uint64_t *inc,
+                    uint64_t *seq, uint64_t *tick, size_t *actors)
+{
+    return m->repl != NULL &&
+           s_copy_info(m->repl, from, inc, seq, tick, actors);
+}
+
+tm_store_t *tmi_repl_copy_store(tm_mesh_t *m, const char *from)
+{
+    s_copy_t *c = m->repl != NULL ? s_copy(m->repl, from, false) : NULL;
+    return c != NULL ? c->store : NULL;
+}
+
+void tmi_repl_copy_done(tm_mesh_t *m, const char *from)
+{
+    tmi_repl_t *r = m->repl;
+    s_copy_t *c = r != NULL ? s_copy(r, from, false) : NULL;
+    if (c == NULL) {
+        return;
+    }
+    char dir[TM_CONFIG_PATH_MAX + TM_MSG_NAME_MAX + 32];
+    char to[sizeof dir + 32];
+    tm_store_batch_destroy(&c->batch);
+    tm_store_close(&c->store);
+    c->receiving = false;
+    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, from);
+    snprintf(to, sizeof to, "%s.taken-over.%" PRIu64, dir, tm_rt_tick(m->rt));
+    if (rename(dir, to) != 0) {
+        tm_log(TM_LOG_WARN, "mesh: cannot set the copy of %s aside (%s)", from,
+               dir);
+    }
+    *c = r->copies[--r->n_copies];
+}
+
+/* ---- the service's part -------------------------------------------------- */
+
+void tmi_repl_peer_reset(tm_mesh_t *m, tmi_peer_t *p)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL) {
+        return;
+    }
+    tm_stage_drop(r->stage, p->name, strlen(p->name));
+    s_copy_t *c = s_copy(r, p->name, false);
+    if (c != NULL) {
+        c->receiving = false; /* its new stream starts with a full copy */
+    }
+}
+
+void tmi_repl_beat(tm_mesh_t *m)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL) {
+        return;
+    }
+    tm_stage_expire(r->stage, tm_time_now());
+    if (r->replicas == 0 || m->stopping) {
+        return;
+    }
+    uint32_t want = s_choose(r);
+    pthread_mutex_lock(&r->lock);
+    bool broken = r->broken;
+    pthread_mutex_unlock(&r->lock);
+    const tmi_peer_t *cur = s_target(r);
+    if (want != r->target || broken ||
+        (cur != NULL && cur->inc != r->target_inc)) {
+        s_restart(r, want, broken ? "a commit could not be queued" : "new");
+    } else if (r->inflight && tm_time_now() - r->sent_at > S_ACK_S) {
+        s_restart(r, want, "a part was not confirmed in time");
+    }
+    s_release(r, false, NULL);
+    s_send_head(r);
+}
+
+void tmi_repl_stats(tm_mesh_t *m, tmi_repl_stats_t *out)
+{
+    tmi_repl_t *r = m->repl;
+    memset(out, 0, sizeof *out);
+    if (r == NULL) {
+        return;
+    }
+    const tmi_peer_t *p = s_target(r);
+    out->standby = r->replicas > 0 && p != NULL ? p->name : "";
+    pthread_mutex_lock(&r->lock);
+    out->queued = r->next_seq;
+    pthread_mutex_unlock(&r->lock);
+    out->acked = r->acked;
+    out->full_copies = r->full_copies;
+    out->parts_sent = r->parts_sent;
+    out->bytes_sent = r->bytes_sent;
+    out->unconfirmed = r->unconfirmed;
+    out->held = r->n_held;
+    out->copies = r->n_copies;
+}
+
+int tmi_repl_open(tm_mesh_t *m, const tmi_repl_opts_t *o)
+{
+    tmi_repl_t *r = calloc(1, sizeof *r);
+    if (r == NULL || tm_stage_open(&r->stage) != 0) {
+        free(r);
+        return TM_ERR_NOMEM;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    r->m = m;
+    r->store = o->store;
+    r->barrier = o->barrier;
+    r->barrier_arg = o->barrier_arg;
+    r->replicas = o->store != NULL && o->barrier != NULL ? o->replicas : 0;
+    r->target = UINT32_MAX;
+    snprintf(r->data, sizeof r->data, "%s", o->data != NULL ? o->data : "");
+    snprintf(r->standby, sizeof r->standby, "%s",
+             o->standby != NULL ? o->standby : "");
+    ev_async_init(&r->wake, s_wake_cb);
+    r->wake.data = r;
+    m->repl = r;
+    if (r->replicas > 0) {
+        tm_store_on_commit(r->store, s_hook, r);
+    }
+    return 0;
+}
+
+void tmi_repl_attach(tm_mesh_t *m, struct ev_loop *loop)
+{
+    tmi_repl_t *r = m->repl;
+    if (r != NULL) {
+        ev_async_start(loop, &r->wake);
+        pthread_mutex_lock(&r->lock);
+        r->loop = loop;
+        pthread_mutex_unlock(&r->lock);
+    }
+}
+
+void tmi_repl_stop(tm_mesh_t *m)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL) {
+        return;
+    }
+    if (r->replicas > 0) {
+        tm_store_on_commit(r->store, NULL, NULL);
+    }
+    pthread_mutex_lock(&r->lock);
+    r->loop = NULL;
+    pthread_mutex_unlock(&r->lock);
+    if (m->loop != NULL) {
+        ev_async_stop(m->loop, &r->wake);
+    }
+    s_release(r, true, "the node is stopping");
+}
+
+void tmi_repl_free(tm_mesh_t *m)
+{
+    tmi_repl_t *r = m->repl;
+    if (r == NULL) {
+        return;
+    }
+    if (r->replicas > 0) {
+        tm_store_on_commit(r->store, NULL, NULL);
+    }
+    for (size_t i = 0; i < r->n_held; i++) {
+        r->held[i].later->free(r->held[i].later);
+        free(r->held[i].body);
+    }
+    for (size_t i = 0; i < r->n_copies; i++) {
+        tm_store_batch_destroy(&r->copies[i].batch);
+        tm_store_close(&r->copies[i].store);
+    }
+    s_free_parts(r->head);
+    tm_stage_destroy(&r->stage);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+    m->repl = NULL;
+}
