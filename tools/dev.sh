@@ -26,8 +26,10 @@ packages=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
     libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
     libev-dev libcmocka-dev libinih-dev libedit-dev libjansson-dev libyaml-dev
-    libgsl-dev libmosquitto-dev
-    mosquitto mosquitto-clients
+    libgsl-dev libmosquitto-dev libcurl4-openssl-dev
+    # etcd-server: /usr/bin/etcd for lease_test, which starts its own on
+    # free loopback ports (a system service the package may start is unused)
+    mosquitto mosquitto-clients etcd-server
     tmux procps
 )
 
