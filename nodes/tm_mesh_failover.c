@@ -93,7 +93,11 @@ static int s_reepoch(const void *val, size_t vlen, s_actor_t *a)
     if (rc == 0) {
         memcpy(a->record, buf.sbuf.data, buf.sbuf.size);
         a->len = buf.sbuf.size;
-        snprintf(a->model, sizeof a->model, "%s@%s", rec.family, rec.version);
+        char spec[sizeof rec.family + sizeof rec.version + 1];
+        snprintf(spec, sizeof spec, "%s@%s", rec.family, rec.version);
+        rc = strlen(spec) > TM_MOVE_NAME_MAX ? TM_ERR_TOO_BIG : 0;
+        snprintf(a->model, sizeof a->model, "%.*s", (int)TM_MOVE_NAME_MAX,
+                 spec);
         snprintf(a->tier, sizeof a->tier, "%s", tm_fidelity_name(rec.fidelity));
     }
     tm_wire_buf_destroy(&buf);
@@ -184,11 +188,14 @@ static int s_link_cb(const void *key, size_t klen, const void *val, size_t vlen,
     tm_move_link_t *l = &dst->links[dst->n_links++];
     memset(l, 0, sizeof *l);
     snprintf(l->src, sizeof l->src, "%s", k.src);
-    snprintf(l->output, sizeof l->output, "%s", k.output);
-    snprintf(l->input, sizeof l->input, "%s", k.input);
+    snprintf(l->output, sizeof l->output, "%.*s", (int)TM_MOVE_PORT_MAX,
+             k.output);
+    snprintf(l->input, sizeof l->input, "%.*s", (int)TM_MOVE_PORT_MAX, k.input);
     l->delay = delay;
-    snprintf(l->model, sizeof l->model, "%s", spec[0] ? spec : src->model);
-    snprintf(l->tier, sizeof l->tier, "%s", spec[0] ? tier : src->tier);
+    snprintf(l->model, sizeof l->model, "%.*s", (int)TM_MOVE_NAME_MAX,
+             spec[0] ? spec : src->model);
+    snprintf(l->tier, sizeof l->tier, "%.*s", (int)TM_MOVE_NAME_MAX,
+             spec[0] ? tier : src->tier);
     return 0;
 }
 
