@@ -38,11 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_FILE     "repl"
-#define S_ACK_S    10.0 /* a part unconfirmed this long: start again */
-#define S_HOLD_S   10.0 /* a reply waits this long for the standby */
-#define S_HELD_MAX 256u
-#define S_META_KEY "standby_of" /* in a copy: "NODE INC SEQ" */
+#define S_FILE      "repl"
+#define S_ACK_S     10.0 /* a part unconfirmed this long: start again */
+#define S_HOLD_S    10.0 /* a reply waits this long for the standby */
+#define S_HELD_MAX  256u
+#define S_QUEUE_MAX (512u * 1024u * 1024u) /* bytes queued, then copy again */
+#define S_META_KEY  "standby_of"           /* in a copy: "NODE INC SEQ" */
 
 typedef struct s_part {
     struct s_part *next;
@@ -91,6 +92,7 @@ struct tmi_repl {
     uint64_t next_seq;    /* of the next commit */
     uint64_t mut_seq;     /* the last change queued */
     s_part_t *head, *tail;
+    size_t queued_bytes;
     /* control thread */
     uint32_t target; /* peer number of the standby, UINT32_MAX: none */
     uint64_t target_inc;
@@ -248,7 +250,12 @@ static void s_hook(void *arg, const tm_store_batch_t *b)
             bool mutation = tm_store_batch_get_tag(b) != TM_CKPT_TAG;
             s_part_t *first = NULL, *last = NULL;
             uint64_t seq = r->next_seq + 1;
-            rc = s_cut(r, &o, seq, false, mutation, &first, &last);
+            rc = r->queued_bytes > S_QUEUE_MAX
+                     ? TM_ERR_TOO_BIG /* a standby far behind */
+                     : s_cut(r, &o, seq, false, mutation, &first, &last);
+            for (s_part_t *q = rc == 0 ? first : NULL; q != NULL; q = q->next) {
+                r->queued_bytes += q->len;
+            }
             if (rc == 0) {
                 r->next_seq = seq;
                 r->mut_seq = mutation ? seq : r->mut_seq;
@@ -496,6 +503,7 @@ static void s_restart(tmi_repl_t *r, uint32_t target, const char *why)
     r->broken = false;
     old = r->head;
     r->head = r->tail = NULL;
+    r->queued_bytes = 0;
     uint64_t seq = ++r->next_seq;
     pthread_mutex_unlock(&r->lock);
     s_free_parts(old);
@@ -520,6 +528,9 @@ static void s_restart(tmi_repl_t *r, uint32_t target, const char *why)
     pthread_mutex_lock(&r->lock);
     r->head = first;
     r->tail = last;
+    for (s_part_t *q = first; q != NULL; q = q->next) {
+        r->queued_bytes += q->len;
+    }
     r->active = true;
     pthread_mutex_unlock(&r->lock);
     r->full_copies++;
@@ -607,6 +618,7 @@ static void s_on_ack(tmi_repl_t *r, tmi_peer_t *p, int argc,
         if (r->head == NULL) {
             r->tail = NULL;
         }
+        r->queued_bytes -= q->len;
     }
     pthread_mutex_unlock(&r->lock);
     if (!match) {
