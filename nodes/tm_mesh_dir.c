@@ -191,6 +191,12 @@ void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p)
     free(payload);
 }
 
+/* Copies to let go (fence) after a directory message. */
+typedef struct {
+    char (*ids)[TM_ID_MAX + 1];
+    size_t n, cap;
+} s_fence_t;
+
 /* p claims an actor that runs here: the higher epoch wins. A claim with a
  * higher epoch means this node's copy was moved or failed over while this
  * node did not take part (it was cut off, or down): it is fenced - it
@@ -198,7 +204,7 @@ void tmi_dir_ask(tm_mesh_t *m, tmi_peer_t *p)
  * same epoch is a conflict (both kept); a lower one is p's stale copy,
  * which p fences when it hears of this node's claim. */
 static bool s_dir_local(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e,
-                        const tm_rt_actor_t *a)
+                        const tm_rt_actor_t *a, s_fence_t *f)
 {
     uint32_t me = tmi_mesh_index(m, p);
     if (tmi_move_owns(m, e->id)) {
@@ -219,28 +225,49 @@ static bool s_dir_local(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e,
                p->name, e->id, e->epoch, a->epoch, p->name);
         return false;
     }
-    char ids[1][TM_ID_MAX + 1];
-    char reason[160];
-    char why[TM_MUT_WHY_MAX];
-    snprintf(ids[0], sizeof ids[0], "%s", e->id);
-    snprintf(reason, sizeof reason,
-             "node %.64s runs it at epoch %u, this node held epoch %u", p->name,
-             e->epoch, a->epoch);
-    if (tm_mut_move_out(m->mut, ids, 1, "fenced", reason, why) != 0) {
-        tm_log(TM_LOG_ERROR, "mesh: actor %s: cannot fence it: %s", e->id, why);
-        return false;
+    if (f->n == f->cap) {
+        return false; /* out of memory: at the next whole directory */
     }
-    tm_log(TM_LOG_WARN, "mesh: actor %s fenced: %s", e->id, reason);
+    /* let go after the message, in one batch */
+    snprintf(f->ids[f->n++], sizeof f->ids[0], "%s", e->id);
     return true;
 }
 
-static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e)
+/* The copies fenced by one directory message from p go in one batch (a
+ * node back from a failover may hold many); one by one if that fails. */
+static void s_fence(tm_mesh_t *m, tmi_peer_t *p, s_fence_t *f)
+{
+    char reason[160];
+    char why[TM_MUT_WHY_MAX];
+    if (f->n == 0) {
+        return;
+    }
+    snprintf(reason, sizeof reason,
+             "node %.64s runs it at a higher ownership epoch than this node's "
+             "copy",
+             p->name);
+    int rc = tm_mut_move_out(m->mut, f->ids, f->n, "fenced", reason, why);
+    for (size_t i = 0; rc != 0 && i < f->n; i++) {
+        if (tm_mut_move_out(m->mut, f->ids + i, 1, "fenced", reason, why) !=
+            0) {
+            tm_log(TM_LOG_ERROR, "mesh: actor %s: cannot fence it: %s",
+                   f->ids[i], why);
+        }
+    }
+    tm_log(TM_LOG_WARN, "mesh: %zu actors fenced (%s%s)", f->n, f->ids[0],
+           f->n > 1 ? ", ..." : "");
+    f->n = 0;
+    tmi_sync_dirty(m, p); /* those that links here read are proxies now */
+}
+
+static void s_dir_add(tm_mesh_t *m, tmi_peer_t *p, const tm_dir_entry_t *e,
+                      s_fence_t *f)
 {
     tm_rt_actor_t a;
     tm_dir_ent_t ent;
     uint32_t me = tmi_mesh_index(m, p);
     if (tm_rt_get(m->rt, e->id, &a) == 0 && !a.remote &&
-        !s_dir_local(m, p, e, &a)) {
+        !s_dir_local(m, p, e, &a, f)) {
         return;
     }
     memset(&ent, 0, sizeof ent);
@@ -307,9 +334,14 @@ void tmi_dir_on_message(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         return;
     }
     p->dir_seq = d.seq;
+    s_fence_t f = {0};
+    f.ids = calloc(d.n_add + 1, sizeof *f.ids);
+    f.cap = f.ids != NULL ? d.n_add : 0;
     for (uint32_t i = 0; i < d.n_add; i++) {
-        s_dir_add(m, p, &d.add[i]);
+        s_dir_add(m, p, &d.add[i], &f);
     }
+    s_fence(m, p, &f);
+    free(f.ids);
     for (uint32_t i = 0; i < d.n_del; i++) {
         s_dir_del(m, p, d.del[i].id);
     }
