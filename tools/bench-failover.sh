@@ -38,7 +38,8 @@ work=$(mktemp -d /tmp/tm-bench-failover.XXXXXX)
 declare -A CEP PID
 cleanup() {
     for p in "${PID[@]}"; do
-        kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        kill -9 "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
     done
     rm -rf "$work"
 }

@@ -35,7 +35,8 @@ work=$(mktemp -d /tmp/tm-bench-mesh.XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
     done
     rm -rf "$work"
 }
