@@ -3,6 +3,7 @@
 #include "tm_mesh.h"
 
 #include "tm_err.h"
+#include "tm_file_wire.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
 #include "tm_models.h"
@@ -42,6 +43,31 @@ int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
         rc = tm_sock_err();
     }
     free(frame);
+    return rc;
+}
+
+int tmi_mesh_send_file(tm_mesh_t *m, tmi_peer_t *p, uint64_t upload,
+                       const char *file, const uint8_t *bytes, size_t len)
+{
+    tm_file_chunk_t c = {.upload = upload};
+    snprintf(c.file, sizeof c.file, "%s", file);
+    size_t off = 0;
+    int rc = 0;
+    do {
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        c.data = bytes + off;
+        c.len = len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
+                                                   : len - off;
+        c.final = off + c.len == len;
+        rc = tm_file_chunk_encode(&c, &payload, &plen);
+        rc =
+            rc ? rc
+               : tmi_mesh_send(m, p, true, TM_MSG_FILE_CHUNK, 0, payload, plen);
+        free(payload);
+        off += c.len;
+        c.index++;
+    } while (rc == 0 && !c.final);
     return rc;
 }
 
@@ -234,6 +260,7 @@ static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     tmi_ctl_beat(m);
     tmi_plan_beat(m);
     tmi_repl_beat(m);
+    tmi_copy_beat(m);
     tmi_failover_beat(m);
 }
 
@@ -254,7 +281,7 @@ static void s_new_incarnation(tm_mesh_t *m, tmi_peer_t *p, uint64_t inc)
     tmi_sync_reset(m, p, true);
     tmi_plan_peer_reset(m, p);
     tm_stage_drop(m->fstage, p->name, strlen(p->name));
-    tmi_repl_peer_reset(m, p);
+    tmi_copy_peer_reset(m, p);
     tmi_models_send_all(m, p);
 }
 
@@ -393,7 +420,7 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
         tmi_plan_chunk(m, p, &env);
         break;
     case TM_MSG_FILE_CHUNK:
-        if (!tmi_repl_chunk(m, p, &env)) {
+        if (!tmi_copy_chunk(m, p, &env)) {
             tmi_models_chunk(m, p, &env);
         }
         break;
@@ -634,7 +661,7 @@ static uint64_t s_st_repl(const tm_mesh_t *m, int which)
            : which == 2 ? s.full_copies
            : which == 3 ? s.bytes_sent
            : which == 4 ? s.unconfirmed
-                        : s.copies;
+                        : tmi_copy_count(m);
 }
 
 static uint64_t s_st_r_queued(void *a)
@@ -739,6 +766,7 @@ static void s_close(void *self)
     tmi_move_free(m);
     tmi_failover_free(m);
     tmi_repl_free(m);
+    tmi_copy_free(m);
     tmi_ctl_free(m);
     tmi_plan_free(m);
     for (size_t i = 0; i < m->n_settle; i++) {
@@ -859,10 +887,10 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
         tmi_repl_opts_t ro = {.store = o->store,
                               .barrier = o->barrier,
                               .barrier_arg = o->barrier_arg,
-                              .data = c->data,
                               .replicas = c->replicas,
                               .standby = c->standby};
         rc = tmi_repl_open(m, &ro);
+        rc = rc ? rc : tmi_copy_open(m, c->data);
         if (rc != 0) {
             snprintf(err, errlen, "out of memory");
         }

@@ -267,12 +267,12 @@ int tmi_failover_take(tm_mesh_t *m, const char *node, char *msg, size_t cap)
         snprintf(msg, cap, "node %s is moving actors; try again", m->name);
         return TM_ERR_BUSY;
     }
-    if (!tmi_repl_local(m, node, &inc, &seq, &tick, &n)) {
+    if (!tmi_copy_local(m, node, &inc, &seq, &tick, &n)) {
         snprintf(msg, cap, "node %s holds no standby copy of %s", m->name,
                  node);
         return TM_ERR_NOT_FOUND;
     }
-    tm_store_t *copy = tmi_repl_copy_store(m, node);
+    tm_store_t *copy = tmi_copy_store(m, node);
     s_actors_t as = {0};
     int rc = tm_store_foreach(copy, TM_DB_ACTORS, s_actor_cb, &as);
     rc = rc ? rc : as.rc;
@@ -298,7 +298,7 @@ int tmi_failover_take(tm_mesh_t *m, const char *node, char *msg, size_t cap)
         tm_log(TM_LOG_ERROR, "mesh: failover of %s: %s", node, msg);
         return rc;
     }
-    tmi_repl_copy_done(m, node);
+    tmi_copy_done(m, node);
     snprintf(msg, cap,
              "node %s runs the %zu actors of dead node %s now, from its "
              "standby copy (checkpoint tick %" PRIu64 ", commit %" PRIu64 ")",
@@ -316,19 +316,6 @@ static void s_end(tm_mesh_t *m, int status, const char *msg)
     f->later->free(f->later);
     free(f);
     m->failover = NULL;
-}
-
-static uint64_t s_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
-                          const char *const *argv)
-{
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    uint64_t seq = ++m->next_seq;
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
-    rc = rc ? rc
-            : tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq, payload, len);
-    free(payload);
-    return rc == 0 ? seq : 0;
 }
 
 static void s_consider(tmi_failover_t *f, uint32_t who, uint64_t inc,
@@ -365,7 +352,7 @@ static void s_decide(tm_mesh_t *m)
     }
     tmi_peer_t *p = &m->peers[f->best];
     const char *argv[] = {"mesh-takeover", f->node};
-    f->take_seq = s_request(m, p, 2, argv);
+    f->take_seq = tmi_mesh_request(m, p, false, 2, argv);
     if (f->take_seq == 0) {
         snprintf(msg, sizeof msg, "cannot ask %s to take over %s", p->name,
                  f->node);
@@ -413,7 +400,7 @@ int tm_mesh_failover(tm_mesh_t *m, const char *node, tm_console_later_t *later,
     m->failover = f;
     uint64_t inc = 0, seq = 0, tick = 0;
     size_t n = 0;
-    if (tmi_repl_local(m, node, &inc, &seq, &tick, &n)) {
+    if (tmi_copy_local(m, node, &inc, &seq, &tick, &n)) {
         s_consider(f, S_SELF, inc, seq, tick, n);
     }
     const char *argv[] = {"mesh-standby", node};
@@ -423,7 +410,7 @@ int tm_mesh_failover(tm_mesh_t *m, const char *node, tm_console_later_t *later,
             p->state != TMI_ALIVE) {
             continue;
         }
-        f->seqs[i] = s_request(m, p, 2, argv);
+        f->seqs[i] = tmi_mesh_request(m, p, false, 2, argv);
         f->waiting += f->seqs[i] != 0;
     }
     f->deadline = tm_time_now() + S_ASK_S;

@@ -205,8 +205,10 @@ typedef struct {
 
 /* Actors moving off this node (tm_mesh_move.c). */
 typedef struct tmi_move tmi_move_t;
-/* Standby copies (tm_mesh_repl.c) and a failover (tm_mesh_failover.c). */
+/* Standby copies (tm_mesh_repl.c: the stream of this node's; tm_mesh_copy.c:
+ * those kept here) and a failover (tm_mesh_failover.c). */
 typedef struct tmi_repl tmi_repl_t;
+typedef struct tmi_copies tmi_copies_t;
 typedef struct tmi_failover tmi_failover_t;
 
 /* An export of the whole mesh being relayed (tm_mesh_export). */
@@ -275,6 +277,7 @@ struct tm_mesh {
     uint64_t placed, placed_base;
     double placed_at;
     tmi_repl_t *repl;
+    tmi_copies_t *copies;
     tmi_failover_t *failover;
     /* the start gate: a node that starts with actors of its own steps
      * only once every member it can reach has sent its directory (a copy
@@ -287,6 +290,10 @@ struct tm_mesh {
  * socket. 0, TM_ERR_BUSY (high-water mark) or another send error. */
 int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
                   uint64_t seq, const uint8_t *payload, size_t len);
+/* Send a file's bytes to p as FILE_CHUNK messages of upload `upload` on
+ * its data socket. 0 or the first send error. */
+int tmi_mesh_send_file(tm_mesh_t *m, tmi_peer_t *p, uint64_t upload,
+                       const char *file, const uint8_t *bytes, size_t len);
 /* A peer by name (alive or not), or NULL. */
 tmi_peer_t *tmi_mesh_peer(tm_mesh_t *m, const char *name);
 
@@ -297,6 +304,10 @@ uint64_t tmi_mesh_step_us(const tm_mesh_t *m);
 
 /* ---- tm_mesh_req.c ----------------------------------------------------- */
 
+/* Send argv to p as a control request (on its data socket when data,
+ * behind what was sent there); its seq, 0 when it could not be sent. */
+uint64_t tmi_mesh_request(tm_mesh_t *m, tmi_peer_t *p, bool data, int argc,
+                          const char *const *argv);
 /* Answer request seq of p (a console reply on ctl). */
 int tmi_mesh_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq, int status,
                    const char *msg, bool more, const uint8_t *body, size_t len);
@@ -449,7 +460,6 @@ typedef struct {
     tm_store_t *store;          /* this node's; NULL: no standby copy */
     void (*barrier)(void *arg); /* waits for a checkpoint in flight */
     void *barrier_arg;
-    const char *data;    /* where copies of other nodes go */
     unsigned replicas;   /* 1: stream this node's store */
     const char *standby; /* "" or NULL: the next member by name */
 } tmi_repl_opts_t;
@@ -461,7 +471,6 @@ typedef struct {
     uint64_t full_copies, parts_sent, bytes_sent;
     uint64_t unconfirmed; /* replies sent before the standby confirmed */
     size_t held;          /* replies waiting for the standby now */
-    size_t copies;        /* copies of other nodes kept here */
 } tmi_repl_stats_t;
 
 /* Errors: TM_ERR_NOMEM. */
@@ -472,22 +481,38 @@ void tmi_repl_free(tm_mesh_t *m);
 /* Timer work: the standby chosen again, parts not confirmed in time,
  * replies that waited too long. */
 void tmi_repl_beat(tm_mesh_t *m);
-/* p restarted: what it was sending here goes. */
-void tmi_repl_peer_reset(tm_mesh_t *m, tmi_peer_t *p);
-/* A FILE_CHUNK of the standby stream from p: true when it was one. */
-bool tmi_repl_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
 /* mesh-repl-ack (no reply) and mesh-standby NODE (answered into rep). */
 void tmi_repl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
                       const char *const *argv, tm_reply_t *rep);
 void tmi_repl_stats(tm_mesh_t *m, tmi_repl_stats_t *out);
+/* The store's database of a part's db number. */
+tm_store_db_t tmi_repl_store_db(uint8_t db);
+/* The file name of the stream's FILE_CHUNK uploads. */
+#define TMI_REPL_FILE "repl"
+
+/* ---- tm_mesh_copy.c: the copies kept here for other nodes -------------- */
+
+/* Errors: TM_ERR_NOMEM. data: where the copies go ("" or NULL: none). */
+int tmi_copy_open(tm_mesh_t *m, const char *data);
+void tmi_copy_free(tm_mesh_t *m);
+/* A FILE_CHUNK of a standby stream from p: true when it was one. */
+bool tmi_copy_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
+/* mesh-standby NODE: the copy of NODE kept here, into rep. */
+void tmi_copy_request(tm_mesh_t *m, int argc, const char *const *argv,
+                      tm_reply_t *rep);
+/* p restarted: what it was sending here goes. */
+void tmi_copy_peer_reset(tm_mesh_t *m, tmi_peer_t *p);
+/* Timer work: uploads left half done go. */
+void tmi_copy_beat(tm_mesh_t *m);
+size_t tmi_copy_count(const tm_mesh_t *m);
 /* The copy of `from` kept here: its origin's incarnation and last
  * commit, the checkpoint tick it holds and its actors; false when none.
- * Opens it (tmi_repl_copy_store then gives its store). */
-bool tmi_repl_local(tm_mesh_t *m, const char *from, uint64_t *inc,
+ * Opens it (tmi_copy_store then gives its store). */
+bool tmi_copy_local(tm_mesh_t *m, const char *from, uint64_t *inc,
                     uint64_t *seq, uint64_t *tick, size_t *actors);
-tm_store_t *tmi_repl_copy_store(tm_mesh_t *m, const char *from);
+tm_store_t *tmi_copy_store(tm_mesh_t *m, const char *from);
 /* The copy of `from` was taken over: closed and set aside. */
-void tmi_repl_copy_done(tm_mesh_t *m, const char *from);
+void tmi_copy_done(tm_mesh_t *m, const char *from);
 
 /* Run here the actors of the copy of dead node `node`; a one-line outcome
  * into msg. */

@@ -23,27 +23,10 @@
 static int s_send(tm_mesh_t *m, tmi_peer_t *p, const char *file,
                   const char *hex, const uint8_t *bytes, size_t len)
 {
-    tm_file_chunk_t c = {.upload = ++m->next_seq};
-    snprintf(c.file, sizeof c.file, "%s", file);
-    size_t off = 0;
-    int rc = 0;
-    do {
-        uint8_t *payload = NULL;
-        size_t plen = 0;
-        c.data = bytes + off;
-        c.len = len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
-                                                   : len - off;
-        c.final = off + c.len == len;
-        rc = tm_file_chunk_encode(&c, &payload, &plen);
-        if (rc == 0) {
-            rc = tmi_mesh_send(m, p, true, TM_MSG_FILE_CHUNK, 0, payload, plen);
-        }
-        free(payload);
-        off += c.len;
-        c.index++;
-    } while (rc == 0 && !c.final);
+    uint64_t upload = ++m->next_seq;
+    int rc = tmi_mesh_send_file(m, p, upload, file, bytes, len);
     char id[32];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)c.upload);
+    snprintf(id, sizeof id, "%llu", (unsigned long long)upload);
     const char *argv[] = {"mesh-models-load", id, hex};
     uint8_t *payload = NULL;
     size_t plen = 0;

@@ -22,7 +22,6 @@
  * which the directory messages arrive (tm_dir_put), and fences a node that
  * missed the move (tm_mesh_dir.c). */
 #include "tm_err.h"
-#include "tm_file_wire.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
 #include "tm_place.h"
@@ -88,21 +87,6 @@ static void s_fail(tmi_move_t *mv, int status, const char *fmt, ...)
     mv->status = status;
 }
 
-/* Send argv to p as a control request; its seq (0 when not sent). */
-static uint64_t s_request(tm_mesh_t *m, tmi_peer_t *p, bool data, int argc,
-                          const char *const *argv)
-{
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    uint64_t seq = ++m->next_seq;
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, data, TM_MSG_CONSOLE_REQ, seq, payload, len);
-    }
-    free(payload);
-    return rc == 0 ? seq : 0;
-}
-
 /* ---- 1. align ----------------------------------------------------------- */
 
 static void s_run_to(tmi_move_t *mv, uint64_t target)
@@ -128,7 +112,7 @@ static void s_ask(tmi_move_t *mv)
     memset(mv->seqs, 0, sizeof mv->seqs);
     for (uint32_t i = 0; i < m->n_peers; i++) {
         if (s_alive(&m->peers[i])) {
-            mv->seqs[i] = s_request(m, &m->peers[i], false, 1, argv);
+            mv->seqs[i] = tmi_mesh_request(m, &m->peers[i], false, 1, argv);
             mv->waiting += mv->seqs[i] != 0;
             mv->ask_ok &= mv->seqs[i] != 0;
         }
@@ -195,31 +179,15 @@ static void s_adopt_next(tmi_move_t *mv)
     size_t len = 0;
     int rc =
         tmi_move_pack(m, mv->ids + from, n, mv->epoch + from, &bytes, &len);
-    tm_file_chunk_t c = {.upload = ++m->next_seq};
-    snprintf(c.file, sizeof c.file, "move-%llu", (unsigned long long)c.upload);
-    for (size_t off = 0; rc == 0;) {
-        uint8_t *payload = NULL;
-        size_t plen = 0;
-        c.data = bytes + off;
-        c.len = len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
-                                                   : len - off;
-        c.final = off + c.len == len;
-        rc = tm_file_chunk_encode(&c, &payload, &plen);
-        rc =
-            rc ? rc
-               : tmi_mesh_send(m, p, true, TM_MSG_FILE_CHUNK, 0, payload, plen);
-        free(payload);
-        off += c.len;
-        c.index++;
-        if (c.final) {
-            break;
-        }
-    }
-    free(bytes);
+    uint64_t upload = ++m->next_seq;
     char id[32];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)c.upload);
+    char file[48];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)upload);
+    snprintf(file, sizeof file, "move-%s", id);
+    rc = rc ? rc : tmi_mesh_send_file(m, p, upload, file, bytes, len);
+    free(bytes);
     const char *argv[] = {"mesh-adopt", id};
-    mv->adopt_seq = rc == 0 ? s_request(m, p, true, 2, argv) : 0;
+    mv->adopt_seq = rc == 0 ? tmi_mesh_request(m, p, true, 2, argv) : 0;
     if (mv->adopt_seq == 0) {
         s_fail(mv, rc ? rc : TM_ERR_IO, "cannot send actors to %s: %s", p->name,
                tm_err_str(rc ? rc : TM_ERR_IO));
@@ -334,7 +302,8 @@ static void s_announce(tmi_move_t *mv)
         }
         for (uint32_t j = 0; j < m->n_peers; j++) {
             if (j != d && s_alive(&m->peers[j])) {
-                uint64_t seq = s_request(m, &m->peers[j], false, argc, argv);
+                uint64_t seq =
+                    tmi_mesh_request(m, &m->peers[j], false, argc, argv);
                 mv->waiting += seq != 0;
                 if (seq != 0 && mv->first[j] == 0) {
                     mv->first[j] = seq;

@@ -1,6 +1,6 @@
-/* tm_mesh_repl: standby copies of a node's store on another node
- * (`replicas = 1`), the stream that keeps them, and the copy a standby
- * keeps for each node that streams to it.
+/* tm_mesh_repl: the stream that keeps a standby copy of this node's store
+ * on another node (`replicas = 1`); the copies this node keeps for others
+ * are tm_mesh_copy.c's.
  *
  * Origin. The store's commit hook (tm_store_on_commit) sees every commit
  * in commit order - a mutation's on the control thread, a checkpoint's on
@@ -15,20 +15,12 @@
  * the standby has confirmed the change's commit (tm_mesh_repl_hold), or
  * at most S_HOLD_S, and then says that the standby has not.
  *
- * Standby. The parts of one commit go into one batch of the copy's own
- * LMDB store, `<data>/replicas/<node>/`, committed with the last part:
- * the copy is always the origin's store as of one of its commits, which
- * is what a restart of the origin would load. `failover` (tm_mesh_failover.c)
- * runs the actors of a copy here (tmi_repl_takeover).
- *
  * Lock order: the store's write lock, then ours (the hook); the control
  * thread takes ours alone. */
 #include "tm_ckpt.h"
 #include "tm_err.h"
-#include "tm_file_wire.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
-#include "tm_persist.h"
 #include "tm_repl_wire.h"
 #include "tm_time.h"
 
@@ -38,12 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_FILE      "repl"
 #define S_ACK_S     10.0 /* a part unconfirmed this long: start again */
 #define S_HOLD_S    10.0 /* a reply waits this long for the standby */
 #define S_HELD_MAX  256u
 #define S_QUEUE_MAX (512u * 1024u * 1024u) /* bytes queued, then copy again */
-#define S_META_KEY  "standby_of"           /* in a copy: "NODE INC SEQ" */
 
 typedef struct s_part {
     struct s_part *next;
@@ -64,23 +54,11 @@ typedef struct {
     size_t len;
 } s_held_t;
 
-/* A copy of another node's store kept here. */
-typedef struct {
-    char from[TM_MSG_NAME_MAX + 1];
-    tm_store_t *store;
-    tm_store_batch_t *batch; /* the commit being received */
-    uint64_t inc, next_seq, seq;
-    uint32_t next_part;
-    bool receiving; /* a stream is applied to it (next_* are valid) */
-    uint64_t commits, parts;
-} s_copy_t;
-
 struct tmi_repl {
     tm_mesh_t *m;
     tm_store_t *store;
     void (*barrier)(void *arg);
     void *barrier_arg;
-    char data[TM_CONFIG_PATH_MAX + 1];
     unsigned replicas;
     char standby[TM_MSG_NAME_MAX + 1]; /* configured, "" = by name */
     ev_async wake;
@@ -102,9 +80,6 @@ struct tmi_repl {
     uint64_t full_copies, parts_sent, bytes_sent, unconfirmed;
     s_held_t held[S_HELD_MAX];
     size_t n_held;
-    s_copy_t copies[TMI_PEERS_MAX];
-    size_t n_copies;
-    tm_stage_t *stage;
 };
 
 /* ---- parts --------------------------------------------------------------- */
@@ -139,7 +114,7 @@ static int s_db(tm_store_db_t db)
                                 : -1;
 }
 
-static tm_store_db_t s_store_db(uint8_t db)
+tm_store_db_t tmi_repl_store_db(uint8_t db)
 {
     return db == TM_REPL_META     ? TM_DB_META
            : db == TM_REPL_ACTORS ? TM_DB_ACTORS
@@ -163,22 +138,30 @@ static int s_hook_op(void *arg, const tm_store_op_t *op)
     return s_ops_add(arg, &r);
 }
 
-/* ops as the parts of commit seq, appended to *list. */
+/* The end of the part that starts at ops[from]: near TM_REPL_PART_AIM
+ * bytes, at most TM_REPL_OPS_MAX operations, at least one. */
+static size_t s_part_end(const s_ops_t *o, size_t from)
+{
+    size_t at = from, size = 0;
+    while (at < o->n) {
+        size_t s = tm_repl_op_size(&o->ops[at]);
+        if (at > from &&
+            (size + s > TM_REPL_PART_AIM || at - from == TM_REPL_OPS_MAX)) {
+            break;
+        }
+        size += s;
+        at++;
+    }
+    return at;
+}
+
+/* ops as the parts of commit seq, appended to *first .. *last. */
 static int s_cut(const tmi_repl_t *r, const s_ops_t *o, uint64_t seq, bool full,
                  bool mutation, s_part_t **first, s_part_t **last)
 {
-    uint32_t parts = 1;
-    size_t size = 0, in_part = 0;
-    for (size_t i = 0; i < o->n; i++) {
-        size_t s = tm_repl_op_size(&o->ops[i]);
-        if (in_part > 0 &&
-            (size + s > TM_REPL_PART_AIM || in_part == TM_REPL_OPS_MAX)) {
-            parts++;
-            size = 0;
-            in_part = 0;
-        }
-        size += s;
-        in_part++;
+    uint32_t parts = 0;
+    for (size_t at = 0; at < o->n || parts == 0; at = s_part_end(o, at)) {
+        parts++;
     }
     if (parts > TM_REPL_PARTS_MAX) {
         return TM_ERR_TOO_BIG;
@@ -192,16 +175,7 @@ static int s_cut(const tmi_repl_t *r, const s_ops_t *o, uint64_t seq, bool full,
     size_t at = 0;
     for (uint32_t k = 0; k < parts; k++) {
         size_t from = at;
-        size = 0;
-        while (at < o->n) {
-            size_t s = tm_repl_op_size(&o->ops[at]);
-            if (at > from &&
-                (size + s > TM_REPL_PART_AIM || at - from == TM_REPL_OPS_MAX)) {
-                break;
-            }
-            size += s;
-            at++;
-        }
+        at = s_part_end(o, from);
         p.part = k;
         p.ops = o->ops + from;
         p.n_ops = (uint32_t)(at - from);
@@ -435,7 +409,7 @@ static int s_read_db(tmi_repl_t *r, tm_repl_db_t db, s_ops_t *o,
 {
     size_t first = o->n;
     s_read_t rd = {.o = o, .db = db};
-    int rc = tm_store_foreach(r->store, s_store_db(db), s_read_cb, &rd);
+    int rc = tm_store_foreach(r->store, tmi_repl_store_db(db), s_read_cb, &rd);
     if (rc != 0) {
         return rc;
     }
@@ -553,27 +527,8 @@ static void s_send_head(tmi_repl_t *r)
     }
     /* q stays at the head until it is confirmed; only this thread takes
      * parts off, so it stays valid */
-    tm_file_chunk_t c = {.upload = ++m->next_seq};
-    snprintf(c.file, sizeof c.file, "%s", S_FILE);
-    int rc = 0;
-    for (size_t off = 0; rc == 0;) {
-        uint8_t *payload = NULL;
-        size_t plen = 0;
-        c.data = q->bytes + off;
-        c.len = q->len - off > TM_FILE_CHUNK_DATA_MAX ? TM_FILE_CHUNK_DATA_MAX
-                                                      : q->len - off;
-        c.final = off + c.len == q->len;
-        rc = tm_file_chunk_encode(&c, &payload, &plen);
-        rc =
-            rc ? rc
-               : tmi_mesh_send(m, p, true, TM_MSG_FILE_CHUNK, 0, payload, plen);
-        free(payload);
-        off += c.len;
-        c.index++;
-        if (c.final) {
-            break;
-        }
-    }
+    int rc = tmi_mesh_send_file(m, p, ++m->next_seq, TMI_REPL_FILE, q->bytes,
+                                q->len);
     if (rc != 0) {
         tm_log(TM_LOG_WARN,
                "mesh: standby %s: cannot send commit %" PRIu64
@@ -641,200 +596,7 @@ static void s_on_ack(tmi_repl_t *r, tmi_peer_t *p, int argc,
     s_send_head(r);
 }
 
-/* ---- standby: the copies kept here --------------------------------------- */
-
-static s_copy_t *s_copy(tmi_repl_t *r, const char *from, bool open_it)
-{
-    for (size_t i = 0; i < r->n_copies; i++) {
-        if (strcmp(r->copies[i].from, from) == 0) {
-            return &r->copies[i];
-        }
-    }
-    if (!open_it || r->n_copies == TMI_PEERS_MAX || r->data[0] == '\0') {
-        return NULL;
-    }
-    s_copy_t *c = &r->copies[r->n_copies];
-    memset(c, 0, sizeof *c);
-    snprintf(c->from, sizeof c->from, "%s", from);
-    r->n_copies++;
-    return c;
-}
-
-static int s_copy_open(tmi_repl_t *r, s_copy_t *c, bool create)
-{
-    char dir[TM_CONFIG_PATH_MAX + TM_MSG_NAME_MAX + 32];
-    if (c->store != NULL) {
-        return 0;
-    }
-    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, c->from);
-    tm_store_opts_t o = {.create = create};
-    int rc = tm_store_open(&c->store, dir, &o);
-    if (rc != 0 && create) {
-        tm_log(TM_LOG_ERROR,
-               "mesh: cannot open the standby copy of %s in %s: "
-               "%s",
-               c->from, dir, tm_err_str(rc));
-    }
-    return rc;
-}
-
-static void s_ack(tmi_repl_t *r, tmi_peer_t *p, const tm_repl_t *x,
-                  const char *status)
-{
-    char inc[24], seq[24], part[16];
-    snprintf(inc, sizeof inc, "%" PRIu64, x->inc);
-    snprintf(seq, sizeof seq, "%" PRIu64, x->seq);
-    snprintf(part, sizeof part, "%u", x->part);
-    const char *argv[] = {"mesh-repl-ack", inc, seq, part, status};
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    if (tm_console_req_encode(5, argv, &payload, &len) == 0) {
-        (void)tmi_mesh_send(r->m, p, false, TM_MSG_CONSOLE_REQ, 0, payload,
-                            len);
-    }
-    free(payload);
-}
-
-static int s_apply_ops(s_copy_t *c, const tm_repl_t *x)
-{
-    int rc = 0;
-    for (uint32_t i = 0; i < x->n_ops && rc == 0; i++) {
-        const tm_repl_op_t *op = &x->ops[i];
-        tm_store_db_t db = s_store_db(op->db);
-        if (op->kind == TM_REPL_CLEAR) {
-            rc = tm_store_batch_clear(c->batch, db);
-        } else if (op->kind == TM_REPL_DEL) {
-            rc = tm_store_batch_del(c->batch, db, op->key, op->klen);
-        } else {
-            rc = tm_store_batch_put(c->batch, db, op->key, op->klen, op->val,
-                                    op->vlen);
-        }
-    }
-    return rc;
-}
-
-/* One part from p: into the commit being received; the last commits. */
-static const char *s_apply(tmi_repl_t *r, tmi_peer_t *p, const tm_repl_t *x)
-{
-    s_copy_t *c = s_copy(r, x->from, true);
-    if (c == NULL || strcmp(x->from, p->name) != 0) {
-        return "refused";
-    }
-    if (x->full && x->part == 0) {
-        if (s_copy_open(r, c, true) != 0) {
-            return "store";
-        }
-        tm_store_batch_destroy(&c->batch);
-        c->batch = tm_store_batch_new(c->store);
-        c->inc = x->inc;
-        c->next_seq = x->seq;
-        c->next_part = 0;
-        c->receiving = c->batch != NULL;
-    }
-    if (!c->receiving || c->store == NULL || x->inc != c->inc ||
-        x->seq != c->next_seq || x->part != c->next_part) {
-        c->receiving = false; /* nothing more until a full copy */
-        return "gap";
-    }
-    int rc = s_apply_ops(c, x);
-    c->parts++;
-    if (rc == 0 && x->part + 1 == x->parts) {
-        char meta[TM_MSG_NAME_MAX + 64];
-        int n = snprintf(meta, sizeof meta, "%s %" PRIu64 " %" PRIu64, x->from,
-                         x->inc, x->seq);
-        rc = tm_store_batch_put(c->batch, TM_DB_META, S_META_KEY,
-                                strlen(S_META_KEY), meta, (size_t)n);
-        rc = rc ? rc : tm_store_batch_commit(c->batch);
-        if (rc == 0) {
-            c->seq = x->seq;
-            c->commits++;
-            c->next_seq = x->seq + 1;
-            c->next_part = 0;
-        }
-    } else if (rc == 0) {
-        c->next_part++;
-    }
-    if (rc != 0) {
-        tm_log(TM_LOG_ERROR,
-               "mesh: standby copy of %s: commit %" PRIu64 " not kept: %s",
-               x->from, x->seq, tm_err_str(rc));
-        c->receiving = false;
-        return "store";
-    }
-    return "ok";
-}
-
-bool tmi_repl_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
-{
-    tmi_repl_t *r = m->repl;
-    tm_file_chunk_t h;
-    char why[TM_CMD_MSG_MAX];
-    if (r == NULL ||
-        tm_file_chunk_decode(env->payload, env->payload_len, NULL, &h) != 0 ||
-        strcmp(h.file, S_FILE) != 0) {
-        return false; /* a plugin's, or malformed: tm_mesh_models.c */
-    }
-    int rc = tm_stage_file_chunk(r->stage, p->name, strlen(p->name),
-                                 env->payload, env->payload_len, tm_time_now(),
-                                 &h, why, sizeof why);
-    if (rc != 0) {
-        tm_log(TM_LOG_WARN, "mesh: standby copy of %s: %s", p->name, why);
-        return true; /* the origin times out and copies again */
-    }
-    if (!h.final) {
-        return true;
-    }
-    const char *name = NULL;
-    const uint8_t *bytes = NULL;
-    size_t len = 0;
-    tm_repl_t x;
-    rc = tm_stage_file(r->stage, p->name, strlen(p->name), h.upload, &name,
-                       &bytes, &len, why, sizeof why);
-    rc = rc ? rc : tm_repl_decode(bytes, len, &x);
-    tm_stage_drop(r->stage, p->name, strlen(p->name));
-    if (rc != 0) {
-        m->malformed++;
-        tm_log(TM_LOG_WARN,
-               "mesh: standby copy of %s: a part does not "
-               "decode: %s",
-               p->name, tm_err_str(rc));
-        return true;
-    }
-    s_ack(r, p, &x, s_apply(r, p, &x));
-    tm_repl_free(&x);
-    return true;
-}
-
 /* ---- requests ------------------------------------------------------------ */
-
-/* What a copy of `from` holds: its origin's incarnation and commit, the
- * checkpoint tick and the actors. false when there is none here. */
-static bool s_copy_info(tmi_repl_t *r, const char *from, uint64_t *inc,
-                        uint64_t *seq, uint64_t *tick, size_t *actors)
-{
-    s_copy_t *c = s_copy(r, from, true);
-    if (c == NULL || s_copy_open(r, c, false) != 0) {
-        return false;
-    }
-    void *v = NULL;
-    size_t n = 0;
-    char text[TM_MSG_NAME_MAX + 64];
-    char name[TM_MSG_NAME_MAX + 1];
-    tm_persist_meta_t meta;
-    if (tm_store_get(c->store, TM_DB_META, S_META_KEY, strlen(S_META_KEY), &v,
-                     &n) != 0) {
-        return false;
-    }
-    snprintf(text, sizeof text, "%.*s", (int)n, (const char *)v);
-    free(v);
-    if (sscanf(text, "%64s %" SCNu64 " %" SCNu64, name, inc, seq) != 3 ||
-        tm_persist_read_meta(c->store, &meta) != 0 ||
-        tm_store_count(c->store, TM_DB_ACTORS, actors) != 0) {
-        return false;
-    }
-    *tick = meta.have_checkpoint ? meta.tick : 0;
-    return true;
-}
 
 void tmi_repl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
                       const char *const *argv, tm_reply_t *rep)
@@ -846,72 +608,10 @@ void tmi_repl_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
         }
         return;
     }
-    /* mesh-standby NODE: the copy of NODE kept here */
-    uint64_t inc = 0, seq = 0, tick = 0;
-    size_t actors = 0;
-    bool has = r != NULL && argc == 2 &&
-               s_copy_info(r, argv[1], &inc, &seq, &tick, &actors);
-    tm_body_t *b = tm_reply_body(rep);
-    tm_body_map(b);
-    tm_body_kv_bool(b, "has", has);
-    tm_body_kv_u64(b, "inc", inc);
-    tm_body_kv_u64(b, "seq", seq);
-    tm_body_kv_u64(b, "tick", tick);
-    tm_body_kv_u64(b, "actors", actors);
-    tm_body_end(b);
-    tm_reply_msg(rep, "node %s %s a copy of %s", m->name,
-                 has ? "holds" : "holds no", argc == 2 ? argv[1] : "?");
-    tm_reply_done(rep);
-}
-
-bool tmi_repl_local(tm_mesh_t *m, const char *from, uint64_t *inc,
-                    uint64_t *seq, uint64_t *tick, size_t *actors)
-{
-    return m->repl != NULL &&
-           s_copy_info(m->repl, from, inc, seq, tick, actors);
-}
-
-tm_store_t *tmi_repl_copy_store(tm_mesh_t *m, const char *from)
-{
-    s_copy_t *c = m->repl != NULL ? s_copy(m->repl, from, false) : NULL;
-    return c != NULL ? c->store : NULL;
-}
-
-void tmi_repl_copy_done(tm_mesh_t *m, const char *from)
-{
-    tmi_repl_t *r = m->repl;
-    s_copy_t *c = r != NULL ? s_copy(r, from, false) : NULL;
-    if (c == NULL) {
-        return;
-    }
-    char dir[TM_CONFIG_PATH_MAX + TM_MSG_NAME_MAX + 32];
-    char to[sizeof dir + 32];
-    tm_store_batch_destroy(&c->batch);
-    tm_store_close(&c->store);
-    c->receiving = false;
-    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, from);
-    snprintf(to, sizeof to, "%s.taken-over.%" PRIu64, dir, tm_rt_tick(m->rt));
-    if (rename(dir, to) != 0) {
-        tm_log(TM_LOG_WARN, "mesh: cannot set the copy of %s aside (%s)", from,
-               dir);
-    }
-    *c = r->copies[--r->n_copies];
+    tmi_copy_request(m, argc, argv, rep); /* mesh-standby NODE */
 }
 
 /* ---- the service's part -------------------------------------------------- */
-
-void tmi_repl_peer_reset(tm_mesh_t *m, tmi_peer_t *p)
-{
-    tmi_repl_t *r = m->repl;
-    if (r == NULL) {
-        return;
-    }
-    tm_stage_drop(r->stage, p->name, strlen(p->name));
-    s_copy_t *c = s_copy(r, p->name, false);
-    if (c != NULL) {
-        c->receiving = false; /* its new stream starts with a full copy */
-    }
-}
 
 void tmi_repl_beat(tm_mesh_t *m)
 {
@@ -919,7 +619,6 @@ void tmi_repl_beat(tm_mesh_t *m)
     if (r == NULL) {
         return;
     }
-    tm_stage_expire(r->stage, tm_time_now());
     if (r->replicas == 0 || m->stopping) {
         return;
     }
@@ -956,14 +655,12 @@ void tmi_repl_stats(tm_mesh_t *m, tmi_repl_stats_t *out)
     out->bytes_sent = r->bytes_sent;
     out->unconfirmed = r->unconfirmed;
     out->held = r->n_held;
-    out->copies = r->n_copies;
 }
 
 int tmi_repl_open(tm_mesh_t *m, const tmi_repl_opts_t *o)
 {
     tmi_repl_t *r = calloc(1, sizeof *r);
-    if (r == NULL || tm_stage_open(&r->stage) != 0) {
-        free(r);
+    if (r == NULL) {
         return TM_ERR_NOMEM;
     }
     pthread_mutex_init(&r->lock, NULL);
@@ -973,7 +670,6 @@ int tmi_repl_open(tm_mesh_t *m, const tmi_repl_opts_t *o)
     r->barrier_arg = o->barrier_arg;
     r->replicas = o->store != NULL && o->barrier != NULL ? o->replicas : 0;
     r->target = UINT32_MAX;
-    snprintf(r->data, sizeof r->data, "%s", o->data != NULL ? o->data : "");
     snprintf(r->standby, sizeof r->standby, "%s",
              o->standby != NULL ? o->standby : "");
     ev_async_init(&r->wake, s_wake_cb);
@@ -1027,12 +723,7 @@ void tmi_repl_free(tm_mesh_t *m)
         r->held[i].later->free(r->held[i].later);
         free(r->held[i].body);
     }
-    for (size_t i = 0; i < r->n_copies; i++) {
-        tm_store_batch_destroy(&r->copies[i].batch);
-        tm_store_close(&r->copies[i].store);
-    }
     s_free_parts(r->head);
-    tm_stage_destroy(&r->stage);
     pthread_mutex_destroy(&r->lock);
     free(r);
     m->repl = NULL;

@@ -83,6 +83,20 @@ int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
     return 0;
 }
 
+uint64_t tmi_mesh_request(tm_mesh_t *m, tmi_peer_t *p, bool data, int argc,
+                          const char *const *argv)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    uint64_t seq = ++m->next_seq;
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
+    if (rc == 0) {
+        rc = tmi_mesh_send(m, p, data, TM_MSG_CONSOLE_REQ, seq, payload, len);
+    }
+    free(payload);
+    return rc == 0 ? seq : 0;
+}
+
 void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
 {
     tm_console_rep_t rep;
