@@ -67,9 +67,13 @@ cleanup() {
         umount -l "$mnt" 2>/dev/null
     done
     if [ "$rc" -ne 0 ]; then
+        if [ -f "$WORK/deadline.log" ]; then
+            echo "---- $TEST_NAME ran past its deadline:" >&2
+            cat "$WORK/deadline.log" >&2
+        fi
         echo "---- $TEST_NAME failed; node logs:" >&2
         for f in "$WORK"/*.log; do
-            [ -f "$f" ] || continue
+            [ -f "$f" ] && [ "$f" != "$WORK/deadline.log" ] || continue
             echo "---- $f" >&2
             tail -n 40 "$f" >&2
         done
@@ -78,6 +82,41 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 124' TERM # the deadline below: the EXIT trap cleans up
+
+# Every command of the test is traced to $WORK/trace. A test still running
+# after TM_ITEST_DEADLINE seconds (default 560, under ctest's 600) says
+# where it stands: the deadline writes the last commands and the test's
+# processes to $WORK/deadline.log (printed by the EXIT trap with the node
+# logs), ends those processes and then the test.
+exec {TRACE_FD}>"$WORK/trace"
+BASH_XTRACEFD=$TRACE_FD
+PS4='+ ${BASH_SOURCE[0]##*/}:${LINENO}: '
+set -x
+deadline() {
+    local script=$$
+    (
+        set +x
+        trap - EXIT TERM
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        sleep "${TM_ITEST_DEADLINE:-560}" &
+        sleeper=$!
+        wait "$sleeper"
+        {
+            echo "still running after ${TM_ITEST_DEADLINE:-560} s;" \
+                "the last commands:"
+            tail -n 30 "$WORK/trace"
+            echo "its processes:"
+            ps -o pid,etimes,stat,args --ppid "$script"
+        } >"$WORK/deadline.log" 2>&1
+        for pid in $(ps -o pid= --ppid "$script"); do
+            [ "$pid" -eq "$BASHPID" ] || kill -KILL "$pid" 2>/dev/null
+        done
+        kill -TERM "$script"
+    ) </dev/null >/dev/null 2>&1 &
+    WATCHDOG_PIDS+=("$!")
+}
+deadline
 
 fail() {
     echo "FAIL ($TEST_NAME): $*" >&2
@@ -109,6 +148,7 @@ start_node() {
 watchdog() {
     local pid=$1
     (
+        set +x
         trap - EXIT
         trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
         sleep "${TM_ITEST_LIFETIME:-540}" &

@@ -141,7 +141,7 @@ eq "$(cat "$WORK/hostile.out")" 22 "hostile replies sent"
 # chunk came within the 50 ms between items
 start_node wlast --checkpoint 0
 expect_ok tmc spawn o1 --model oscillator
-timeout --preserve-status -s INT 3 "$TM_BIN" -c "$EP" --json watch o1 \
+timeout -k 10 --preserve-status -s INT 3 "$TM_BIN" -c "$EP" --json watch o1 \
     >"$WORK/wlast.out" &
 watch_pid=$!
 sleep 0.5
