@@ -1,6 +1,7 @@
 /* tm_lease: a node's lease in etcd through the v3 JSON gateway, kept alive
  * by a thread of its own (tm_lease.h). */
 #include "tm_lease.h"
+#include "tm_lease_int.h"
 
 #include "tm_err.h"
 #include "tm_log.h"
@@ -28,57 +29,10 @@
 #define S_TTL_MAX      86400  /* seconds */
 #define S_POLL_MS      1000   /* curl_multi_poll's wait; a wakeup cuts it */
 
-/* One HTTP client: a multi handle (so that another thread can interrupt a
- * request with curl_multi_wakeup) driving one easy handle (whose
- * connection is kept and reused between requests). */
-typedef struct {
-    CURLM *multi;
-    CURL *easy;
-    struct curl_slist *headers;
-    char *body; /* the answer, NUL-terminated */
-    size_t len;
-    size_t cap;
-    bool over; /* the answer was longer than S_BODY_MAX */
-    char curl_err[CURL_ERROR_SIZE];
-} s_http_t;
-
-struct tm_lease {
-    /* Set at open, read-only after. */
-    char *endpoints[TM_LEASE_ENDPOINTS_MAX];
-    unsigned n_endpoints;
-    char *key; /* <prefix>nodes/<node> */
-    char *prefix;
-    char *value;
-    int64_t ttl_ask;  /* whole seconds asked for */
-    double timeout_s; /* per request and endpoint */
-
-    atomic_uint current;  /* the endpoint that answered last */
-    atomic_llong safe_ns; /* safe_until, nanoseconds of CLOCK_MONOTONIC */
-    atomic_bool stop;
-
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t mu; /* guards st; with cv, the thread's sleep */
-    pthread_cond_t cv;  /* on CLOCK_MONOTONIC */
-    tm_lease_stats_t st;
-
-    /* The thread's (open's before it starts, destroy's after it ends). */
-    s_http_t http;
-    int64_t lease_id; /* 0: none */
-    int64_t ttl;      /* granted, seconds */
-    double grant_sent;
-    bool key_put;   /* the key is attached to lease_id */
-    bool failing;   /* the last attempt failed (logged once) */
-    double next_at; /* the thread's next attempt */
-};
-
 static pthread_mutex_t s_lib_mu = PTHREAD_MUTEX_INITIALIZER;
 static int s_lib_users; /* curl_global_init calls not yet cleaned up */
 
-static void s_say(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_say(char *buf, size_t cap, const char *fmt, ...)
+void tml_say(char *buf, size_t cap, const char *fmt, ...)
 {
     if (buf == NULL || cap == 0) {
         return;
@@ -131,7 +85,7 @@ static size_t s_on_body(char *data, size_t size, size_t n, void *arg)
     return add;
 }
 
-static void s_http_fini(s_http_t *h)
+void tml_http_fini(s_http_t *h)
 {
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
@@ -144,7 +98,7 @@ static void s_http_fini(s_http_t *h)
     memset(h, 0, sizeof *h);
 }
 
-static int s_http_init(s_http_t *h)
+int tml_http_init(s_http_t *h)
 {
     memset(h, 0, sizeof *h);
     h->multi = curl_multi_init();
@@ -153,7 +107,7 @@ static int s_http_init(s_http_t *h)
     h->body = malloc(S_BODY_FIRST);
     if (h->multi == NULL || h->easy == NULL || h->headers == NULL ||
         h->body == NULL) {
-        s_http_fini(h);
+        tml_http_fini(h);
         return TM_ERR_NOMEM;
     }
     h->cap = S_BODY_FIRST;
@@ -191,7 +145,7 @@ static int s_http_post(s_http_t *h, const atomic_bool *stop, const char *url,
     curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, ms);
     CURLMcode mc = curl_multi_add_handle(h->multi, h->easy);
     if (mc != CURLM_OK) {
-        s_say(why, cap, "%s", curl_multi_strerror(mc));
+        tml_say(why, cap, "%s", curl_multi_strerror(mc));
         return mc == CURLM_OUT_OF_MEMORY ? TM_ERR_NOMEM : TM_ERR_IO;
     }
     int rc = 0;
@@ -219,9 +173,9 @@ static int s_http_post(s_http_t *h, const atomic_bool *stop, const char *url,
             mc = curl_multi_poll(h->multi, NULL, 0, S_POLL_MS, NULL);
         }
         if (mc != CURLM_OK || running == 0) {
-            s_say(why, cap, "%s",
-                  mc != CURLM_OK ? curl_multi_strerror(mc)
-                                 : "transfer ended without a result");
+            tml_say(why, cap, "%s",
+                    mc != CURLM_OK ? curl_multi_strerror(mc)
+                                   : "transfer ended without a result");
             rc = TM_ERR_IO;
             break;
         }
@@ -232,11 +186,11 @@ static int s_http_post(s_http_t *h, const atomic_bool *stop, const char *url,
     }
     if (res != CURLE_OK) {
         if (h->over) {
-            s_say(why, cap, "an answer longer than %u bytes", S_BODY_MAX);
+            tml_say(why, cap, "an answer longer than %u bytes", S_BODY_MAX);
         } else {
-            s_say(why, cap, "%s",
-                  h->curl_err[0] != '\0' ? h->curl_err
-                                         : curl_easy_strerror(res));
+            tml_say(why, cap, "%s",
+                    h->curl_err[0] != '\0' ? h->curl_err
+                                           : curl_easy_strerror(res));
         }
         return TM_ERR_IO;
     }
@@ -250,7 +204,7 @@ static int s_http_post(s_http_t *h, const atomic_bool *stop, const char *url,
 
 /* An int64 of the gateway: a JSON string of decimal digits (etcd 3.4), or
  * a number. */
-static bool s_i64(const json_t *v, int64_t *out)
+bool tml_i64(const json_t *v, int64_t *out)
 {
     if (json_is_integer(v)) {
         *out = (int64_t)json_integer_value(v);
@@ -272,7 +226,7 @@ static bool s_i64(const json_t *v, int64_t *out)
 
 /* What etcd said in an error answer: {"error": "...", "message": "..."} or,
  * inside a stream, {"error": {"message": "..."}}. */
-static const char *s_message(const json_t *ans)
+const char *tml_message(const json_t *ans)
 {
     const json_t *e = json_object_get(ans, "error");
     const char *m = json_string_value(json_object_get(ans, "message"));
@@ -287,11 +241,11 @@ static const char *s_message(const json_t *ans)
 
 static bool s_lease_not_found(const json_t *ans)
 {
-    return strstr(s_message(ans), "lease not found") != NULL;
+    return strstr(tml_message(ans), "lease not found") != NULL;
 }
 
 /* base64 (the gateway's bytes) of n bytes of s; NULL on out-of-memory. */
-static char *s_b64(const char *s, size_t n)
+char *tml_b64(const char *s, size_t n)
 {
     size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
     char *out = malloc(len);
@@ -311,12 +265,12 @@ static char *s_b64(const char *s, size_t n)
  * caller) and *status; TM_ERR_IO (why: each endpoint and what failed),
  * TM_ERR_WIRE_FIELD (an answer that is not JSON), TM_ERR_CLOSED,
  * TM_ERR_NOMEM. */
-static int s_call(tm_lease_t *l, s_http_t *h, const atomic_bool *stop, bool all,
-                  const char *path, json_t *req, double *sent, json_t **ans,
-                  long *status, char *why, size_t cap)
+int tml_call(tm_lease_t *l, s_http_t *h, const atomic_bool *stop, bool all,
+             const char *path, json_t *req, double *sent, json_t **ans,
+             long *status, char *why, size_t cap)
 {
     *ans = NULL;
-    s_say(why, cap, "%s", "");
+    tml_say(why, cap, "%s", "");
     char *body = json_dumps(req, JSON_COMPACT);
     if (body == NULL) {
         return TM_ERR_NOMEM;
@@ -346,7 +300,7 @@ static int s_call(tm_lease_t *l, s_http_t *h, const atomic_bool *stop, bool all,
         *ans = json_loadb(h->body, h->len, JSON_DISABLE_EOF_CHECK, &jerr);
         if (*status >= 500) {
             snprintf(line, sizeof line, "%s: HTTP %ld: %s", ep, *status,
-                     *ans != NULL ? s_message(*ans) : "no JSON");
+                     *ans != NULL ? tml_message(*ans) : "no JSON");
             s_append(why, cap, line);
             json_decref(*ans);
             *ans = NULL;
@@ -355,10 +309,10 @@ static int s_call(tm_lease_t *l, s_http_t *h, const atomic_bool *stop, bool all,
         }
         atomic_store(&l->current, at);
         if (*ans == NULL || !json_is_object(*ans)) {
-            s_say(why, cap,
-                  "etcd %s: an answer that is not a JSON object "
-                  "(HTTP %ld)",
-                  ep, *status);
+            tml_say(why, cap,
+                    "etcd %s: an answer that is not a JSON object "
+                    "(HTTP %ld)",
+                    ep, *status);
             json_decref(*ans);
             *ans = NULL;
             rc = TM_ERR_WIRE_FIELD;
@@ -370,13 +324,13 @@ static int s_call(tm_lease_t *l, s_http_t *h, const atomic_bool *stop, bool all,
 }
 
 /* The endpoint that answered last, for messages. */
-static const char *s_ep(tm_lease_t *l)
+const char *tml_ep(tm_lease_t *l)
 {
     return l->endpoints[atomic_load(&l->current)];
 }
 
 /* Grant a lease of l->ttl_ask seconds: *id, *ttl (what etcd granted),
- * *sent. Errors: s_call's, TM_ERR_PERM (refused). */
+ * *sent. Errors: tml_call's, TM_ERR_PERM (refused). */
 static int s_grant(tm_lease_t *l, const atomic_bool *stop, int64_t *id,
                    int64_t *ttl, double *sent, char *why, size_t cap)
 {
@@ -384,18 +338,18 @@ static int s_grant(tm_lease_t *l, const atomic_bool *stop, int64_t *id,
     json_t *ans = NULL;
     long status = 0;
     int rc = req == NULL ? TM_ERR_NOMEM
-                         : s_call(l, &l->http, stop, true, "/v3/lease/grant",
-                                  req, sent, &ans, &status, why, cap);
+                         : tml_call(l, &l->http, stop, true, "/v3/lease/grant",
+                                    req, sent, &ans, &status, why, cap);
     if (rc == 0) {
         const char *refusal = json_string_value(json_object_get(ans, "error"));
         if (status != 200 || (refusal != NULL && refusal[0] != '\0')) {
-            s_say(why, cap, "etcd %s refused the lease grant (HTTP %ld): %s",
-                  s_ep(l), status, s_message(ans));
+            tml_say(why, cap, "etcd %s refused the lease grant (HTTP %ld): %s",
+                    tml_ep(l), status, tml_message(ans));
             rc = TM_ERR_PERM;
-        } else if (!s_i64(json_object_get(ans, "ID"), id) || *id == 0 ||
-                   !s_i64(json_object_get(ans, "TTL"), ttl) || *ttl <= 0) {
-            s_say(why, cap, "etcd %s: a lease grant without ID or TTL",
-                  s_ep(l));
+        } else if (!tml_i64(json_object_get(ans, "ID"), id) || *id == 0 ||
+                   !tml_i64(json_object_get(ans, "TTL"), ttl) || *ttl <= 0) {
+            tml_say(why, cap, "etcd %s: a lease grant without ID or TTL",
+                    tml_ep(l));
             rc = TM_ERR_WIRE_FIELD;
         }
     }
@@ -404,39 +358,8 @@ static int s_grant(tm_lease_t *l, const atomic_bool *stop, int64_t *id,
     return rc;
 }
 
-/* Put the node's key attached to lease id. Errors: s_call's, TM_ERR_PERM
- * (refused), TM_ERR_NOT_FOUND (etcd has no such lease). */
-static int s_put(tm_lease_t *l, const atomic_bool *stop, int64_t id, char *why,
-                 size_t cap)
-{
-    char lease[24];
-    snprintf(lease, sizeof lease, "%" PRId64, id);
-    char *key = s_b64(l->key, strlen(l->key));
-    char *value = s_b64(l->value, strlen(l->value));
-    json_t *req =
-        key != NULL && value != NULL
-            ? json_pack("{ssssss}", "key", key, "value", value, "lease", lease)
-            : NULL;
-    json_t *ans = NULL;
-    long status = 0;
-    double sent;
-    int rc = req == NULL ? TM_ERR_NOMEM
-                         : s_call(l, &l->http, stop, true, "/v3/kv/put", req,
-                                  &sent, &ans, &status, why, cap);
-    if (rc == 0 && status != 200) {
-        rc = s_lease_not_found(ans) ? TM_ERR_NOT_FOUND : TM_ERR_PERM;
-        s_say(why, cap, "etcd %s refused the put of %s (HTTP %ld): %s", s_ep(l),
-              l->key, status, s_message(ans));
-    }
-    json_decref(req);
-    json_decref(ans);
-    free(key);
-    free(value);
-    return rc;
-}
-
 /* One keepalive of lease id: *ttl > 0 renewed, 0 etcd has no such lease
- * (expired or revoked); *sent. Errors: s_call's, TM_ERR_PERM. */
+ * (expired or revoked); *sent. Errors: tml_call's, TM_ERR_PERM. */
 static int s_keepalive(tm_lease_t *l, int64_t id, int64_t *ttl, double *sent,
                        char *why, size_t cap)
 {
@@ -447,8 +370,8 @@ static int s_keepalive(tm_lease_t *l, int64_t id, int64_t *ttl, double *sent,
     long status = 0;
     int rc = req == NULL
                  ? TM_ERR_NOMEM
-                 : s_call(l, &l->http, &l->stop, true, "/v3/lease/keepalive",
-                          req, sent, &ans, &status, why, cap);
+                 : tml_call(l, &l->http, &l->stop, true, "/v3/lease/keepalive",
+                            req, sent, &ans, &status, why, cap);
     /* A stream: {"result": {"ID": "..", "TTL": ".."}}, TTL left out when 0
      * (a lease etcd does not have), or {"error": {...}}. */
     const json_t *result = json_object_get(ans, "result");
@@ -457,14 +380,14 @@ static int s_keepalive(tm_lease_t *l, int64_t id, int64_t *ttl, double *sent,
         /* nothing */
     } else if (status == 200 && json_is_object(result)) {
         const json_t *t = json_object_get(result, "TTL");
-        if (t != NULL && !s_i64(t, ttl)) {
-            s_say(why, cap, "etcd %s: a keepalive answer with a bad TTL",
-                  s_ep(l));
+        if (t != NULL && !tml_i64(t, ttl)) {
+            tml_say(why, cap, "etcd %s: a keepalive answer with a bad TTL",
+                    tml_ep(l));
             rc = TM_ERR_WIRE_FIELD;
         }
     } else if (!s_lease_not_found(ans)) {
-        s_say(why, cap, "etcd %s refused the keepalive (HTTP %ld): %s", s_ep(l),
-              status, s_message(ans));
+        tml_say(why, cap, "etcd %s refused the keepalive (HTTP %ld): %s",
+                tml_ep(l), status, tml_message(ans));
         rc = TM_ERR_PERM;
     }
     json_decref(req);
@@ -481,12 +404,13 @@ static int s_revoke(tm_lease_t *l, int64_t id, char *why, size_t cap)
     json_t *ans = NULL;
     long status = 0;
     double sent;
-    int rc = req == NULL ? TM_ERR_NOMEM
-                         : s_call(l, &l->http, NULL, false, "/v3/lease/revoke",
-                                  req, &sent, &ans, &status, why, cap);
+    int rc = req == NULL
+                 ? TM_ERR_NOMEM
+                 : tml_call(l, &l->http, NULL, false, "/v3/lease/revoke", req,
+                            &sent, &ans, &status, why, cap);
     if (rc == 0 && status != 200 && !s_lease_not_found(ans)) {
-        s_say(why, cap, "etcd %s refused the revoke (HTTP %ld): %s", s_ep(l),
-              status, s_message(ans));
+        tml_say(why, cap, "etcd %s refused the revoke (HTTP %ld): %s",
+                tml_ep(l), status, tml_message(ans));
         rc = TM_ERR_PERM;
     }
     json_decref(req);
@@ -504,7 +428,7 @@ static double s_margin(int64_t ttl)
 
 /* etcd answered a renewal or a grant (with the key put) sent at sent: the
  * lease lives at least until sent + ttl, by our clock. */
-static void s_count(tm_lease_t *l, double sent, int64_t ttl, bool renewal)
+void tml_count(tm_lease_t *l, double sent, int64_t ttl, bool renewal)
 {
     double until = sent + (double)ttl - s_margin(ttl);
     long long ns = (long long)floor(until * 1e9);
@@ -524,7 +448,7 @@ static void s_count(tm_lease_t *l, double sent, int64_t ttl, bool renewal)
 }
 
 /* An attempt failed: count it, keep why, log it once per change. */
-static void s_failed(tm_lease_t *l, const char *why)
+void tml_failed(tm_lease_t *l, const char *why)
 {
     pthread_mutex_lock(&l->mu);
     l->st.failures++;
@@ -545,7 +469,7 @@ static void s_recovered(tm_lease_t *l, const char *what)
 }
 
 /* Seconds between attempts after a failure. */
-static double s_retry(const tm_lease_t *l)
+double tml_retry(const tm_lease_t *l)
 {
     return (double)(l->ttl > 0 ? l->ttl : l->ttl_ask) / 6.0;
 }
@@ -562,7 +486,7 @@ static double s_renew(tm_lease_t *l)
     }
     if (rc == 0 && ttl > 0) {
         l->ttl = ttl;
-        s_count(l, sent, ttl, true);
+        tml_count(l, sent, ttl, true);
         s_recovered(l, "renewed again");
         return sent + (double)ttl / 3.0;
     }
@@ -570,21 +494,64 @@ static double s_renew(tm_lease_t *l)
         snprintf(why, sizeof why,
                  "etcd %s no longer has lease %" PRId64
                  " (it expired or was revoked); granting a new one",
-                 s_ep(l), l->lease_id);
+                 tml_ep(l), l->lease_id);
         l->lease_id = 0;
         l->key_put = false;
-        s_failed(l, why);
+        tml_failed(l, why);
         return tm_time_now();
     }
-    s_failed(l, why);
-    return tm_time_now() + s_retry(l);
+    tml_failed(l, why);
+    return tm_time_now() + tml_retry(l);
 }
 
-/* Grant a new lease if there is none, and put the key with it; the time
- * of the next attempt. */
+/* While a takeover marker holds the key off: delete it once the node
+ * asked to, else see whether it is still there. true: go on to grant and
+ * put; false: *next is the next attempt. */
+static bool s_unmarked(tm_lease_t *l, double *next)
+{
+    char why[TM_LEASE_ERROR_MAX];
+    char taker[64];
+    if (!atomic_load(&l->taken)) {
+        return true;
+    }
+    int rc = atomic_load(&l->release)
+                 ? tml_release(l, &l->stop, why, sizeof why)
+                 : tml_taken_check(l, &l->stop, taker, sizeof taker, why,
+                                   sizeof why);
+    if (rc == TM_ERR_CLOSED) {
+        *next = 0;
+        return false;
+    }
+    if (rc == TM_ERR_EXISTS) {
+        *next = tm_time_now() + tml_retry(l);
+        return false;
+    }
+    if (rc != 0) {
+        tml_failed(l, why);
+        *next = tm_time_now() + tml_retry(l);
+        return false;
+    }
+    tm_log(TM_LOG_INFO,
+           "lease: %s: the takeover marker is gone; putting the "
+           "key again",
+           l->key);
+    pthread_mutex_lock(&l->mu);
+    l->st.taken_by[0] = '\0';
+    atomic_store(&l->taken, false);
+    atomic_store(&l->release, false);
+    pthread_mutex_unlock(&l->mu);
+    return true;
+}
+
+/* Grant a new lease if there is none, and put the key with it (unless a
+ * takeover marker holds it off); the time of the next attempt. */
 static double s_regain(tm_lease_t *l)
 {
     char why[TM_LEASE_ERROR_MAX];
+    double next = 0;
+    if (!s_unmarked(l, &next)) {
+        return next;
+    }
     if (l->lease_id == 0) {
         int64_t id = 0;
         int64_t ttl = 0;
@@ -594,30 +561,39 @@ static double s_regain(tm_lease_t *l)
             return 0;
         }
         if (rc != 0) {
-            s_failed(l, why);
-            return tm_time_now() + s_retry(l);
+            tml_failed(l, why);
+            return tm_time_now() + tml_retry(l);
         }
         l->lease_id = id;
         l->ttl = ttl;
         l->grant_sent = sent;
     }
-    int rc = s_put(l, &l->stop, l->lease_id, why, sizeof why);
+    char taker[64];
+    int rc = tml_put_guarded(l, &l->stop, l->lease_id, taker, sizeof taker, why,
+                             sizeof why);
     if (rc == TM_ERR_CLOSED) {
         return 0;
+    }
+    if (rc == TM_ERR_EXISTS) {
+        /* the lease is not needed while the marker exists */
+        (void)s_revoke(l, l->lease_id, why, sizeof why);
+        l->lease_id = 0;
+        tml_mark_taken(l, taker);
+        return tm_time_now() + tml_retry(l);
     }
     if (rc != 0) {
         if (rc == TM_ERR_NOT_FOUND) {
             l->lease_id = 0;
         }
-        s_failed(l, why);
+        tml_failed(l, why);
         return rc == TM_ERR_NOT_FOUND ? tm_time_now()
-                                      : tm_time_now() + s_retry(l);
+                                      : tm_time_now() + tml_retry(l);
     }
     l->key_put = true;
     pthread_mutex_lock(&l->mu);
     l->st.regrants++;
     pthread_mutex_unlock(&l->mu);
-    s_count(l, l->grant_sent, l->ttl, false);
+    tml_count(l, l->grant_sent, l->ttl, false);
     char what[96];
     snprintf(what, sizeof what, "lease %" PRId64 " granted again, key put",
              l->lease_id);
@@ -629,7 +605,8 @@ static double s_regain(tm_lease_t *l)
 static bool s_sleep_until(tm_lease_t *l, double t)
 {
     pthread_mutex_lock(&l->mu);
-    while (!atomic_load(&l->stop) && tm_time_now() < t) {
+    while (!atomic_load(&l->stop) && tm_time_now() < t &&
+           !(atomic_load(&l->release) && atomic_load(&l->taken))) {
         struct timespec ts;
         ts.tv_sec = (time_t)t;
         ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -684,6 +661,7 @@ static void s_free(tm_lease_t *l)
     }
     free(l->key);
     free(l->prefix);
+    free(l->node);
     free(l->value);
     free(l);
 }
@@ -693,19 +671,19 @@ static int s_endpoints(tm_lease_t *l, const char *list, char *err,
                        size_t errlen)
 {
     if (list == NULL || list[0] == '\0') {
-        s_say(err, errlen, "lease: no etcd endpoints");
+        tml_say(err, errlen, "lease: no etcd endpoints");
         return TM_ERR_INVAL;
     }
     for (const char *p = list;;) {
         size_t n = strcspn(p, ",");
         if (n == 0 || n > S_ENDPOINT_MAX) {
-            s_say(err, errlen, "lease: an etcd endpoint %s in \"%s\"",
-                  n == 0 ? "is empty" : "is too long", list);
+            tml_say(err, errlen, "lease: an etcd endpoint %s in \"%s\"",
+                    n == 0 ? "is empty" : "is too long", list);
             return TM_ERR_INVAL;
         }
         if (l->n_endpoints == TM_LEASE_ENDPOINTS_MAX) {
-            s_say(err, errlen, "lease: more than %u etcd endpoints",
-                  TM_LEASE_ENDPOINTS_MAX);
+            tml_say(err, errlen, "lease: more than %u etcd endpoints",
+                    TM_LEASE_ENDPOINTS_MAX);
             return TM_ERR_INVAL;
         }
         char *ep = strndup(p, n);
@@ -721,10 +699,10 @@ static int s_endpoints(tm_lease_t *l, const char *list, char *err,
                         : strncmp(ep, "https://", 8) == 0 ? 8
                                                           : 0;
         if (scheme == 0 || len <= scheme) {
-            s_say(err, errlen,
-                  "lease: etcd endpoint \"%s\" is not http://HOST:PORT or "
-                  "https://HOST:PORT",
-                  ep);
+            tml_say(err, errlen,
+                    "lease: etcd endpoint \"%s\" is not http://HOST:PORT or "
+                    "https://HOST:PORT",
+                    ep);
             return TM_ERR_INVAL;
         }
         if (p[n] == '\0') {
@@ -744,38 +722,41 @@ static int s_opts(tm_lease_t *l, const tm_lease_opts_t *o, char *err,
     const char *value = o->value != NULL ? o->value : "";
     if (o->prefix == NULL || o->prefix[0] == '\0' ||
         strlen(o->prefix) > S_PREFIX_MAX) {
-        s_say(err, errlen, "lease: the key prefix must be 1 to %u bytes",
-              S_PREFIX_MAX);
+        tml_say(err, errlen, "lease: the key prefix must be 1 to %u bytes",
+                S_PREFIX_MAX);
         return TM_ERR_INVAL;
     }
     if (!tm_text_name_valid(o->node)) {
-        s_say(err, errlen, "lease: bad node name \"%s\"",
-              o->node != NULL ? o->node : "(null)");
+        tml_say(err, errlen, "lease: bad node name \"%s\"",
+                o->node != NULL ? o->node : "(null)");
         return TM_ERR_INVAL;
     }
     if (strlen(value) > TM_LEASE_VALUE_MAX) {
-        s_say(err, errlen, "lease: the key's value is longer than %u bytes",
-              TM_LEASE_VALUE_MAX);
+        tml_say(err, errlen, "lease: the key's value is longer than %u bytes",
+                TM_LEASE_VALUE_MAX);
         return TM_ERR_INVAL;
     }
     if (!(o->ttl_s >= 2.0 && o->ttl_s <= S_TTL_MAX)) {
-        s_say(err, errlen, "lease: ttl %g s is not in [2, %d] s", o->ttl_s,
-              S_TTL_MAX);
+        tml_say(err, errlen, "lease: ttl %g s is not in [2, %d] s", o->ttl_s,
+                S_TTL_MAX);
         return TM_ERR_INVAL;
     }
     l->ttl_ask = (int64_t)floor(o->ttl_s);
     l->timeout_s = o->timeout_s > 0 ? o->timeout_s : (double)l->ttl_ask / 4.0;
     if (!(l->timeout_s <= (double)l->ttl_ask / 2.0)) {
-        s_say(err, errlen,
-              "lease: timeout %g s is longer than half the ttl (%" PRId64 " s)",
-              l->timeout_s, l->ttl_ask);
+        tml_say(err, errlen,
+                "lease: timeout %g s is longer than half the ttl (%" PRId64
+                " s)",
+                l->timeout_s, l->ttl_ask);
         return TM_ERR_INVAL;
     }
     size_t klen = strlen(o->prefix) + strlen("nodes/") + strlen(o->node) + 1;
     l->key = malloc(klen);
     l->prefix = strdup(o->prefix);
+    l->node = strdup(o->node);
     l->value = strdup(value);
-    if (l->key == NULL || l->prefix == NULL || l->value == NULL) {
+    if (l->key == NULL || l->prefix == NULL || l->node == NULL ||
+        l->value == NULL) {
         return TM_ERR_NOMEM;
     }
     snprintf(l->key, klen, "%snodes/%s", o->prefix, o->node);
@@ -804,9 +785,9 @@ int tm_lease_open(tm_lease_t **out, const tm_lease_opts_t *o, char *err,
                   size_t errlen)
 {
     *out = NULL;
-    s_say(err, errlen, "%s", "");
+    tml_say(err, errlen, "%s", "");
     if (sodium_init() < 0) {
-        s_say(err, errlen, "lease: libsodium did not start");
+        tml_say(err, errlen, "lease: libsodium did not start");
         return TM_ERR_INTERNAL;
     }
     tm_lease_t *l = calloc(1, sizeof *l);
@@ -823,7 +804,7 @@ int tm_lease_open(tm_lease_t **out, const tm_lease_opts_t *o, char *err,
         return TM_ERR_NOMEM;
     }
     rc = s_lib_ref();
-    if (rc == 0 && s_http_init(&l->http) != 0) {
+    if (rc == 0 && tml_http_init(&l->http) != 0) {
         s_lib_unref();
         rc = TM_ERR_NOMEM;
     }
@@ -838,22 +819,36 @@ int tm_lease_open(tm_lease_t **out, const tm_lease_opts_t *o, char *err,
     int64_t id = 0;
     int64_t ttl = 0;
     rc = s_grant(l, NULL, &l->lease_id, &l->ttl, &sent, why, sizeof why);
+    char taker[64];
+    bool taken = false;
     if (rc == 0) {
         l->grant_sent = sent;
-        rc = s_put(l, NULL, l->lease_id, why, sizeof why);
+        rc = tml_put_guarded(l, NULL, l->lease_id, taker, sizeof taker, why,
+                             sizeof why);
         if (rc == TM_ERR_NOT_FOUND) {
             rc = TM_ERR_PERM; /* a lease gone within its first TTL */
         }
+        taken = rc == TM_ERR_EXISTS;
         if (rc != 0) {
             char ignored[TM_LEASE_ERROR_MAX];
             (void)s_revoke(l, l->lease_id, ignored, sizeof ignored);
         }
+        if (taken) {
+            /* the node starts taken over: never safe until released */
+            l->lease_id = 0;
+            rc = 0;
+        }
     }
     if (rc == 0) {
-        l->key_put = true;
-        s_count(l, l->grant_sent, l->ttl, false);
-        l->next_at = l->grant_sent + (double)l->ttl / 3.0;
-        snprintf(l->st.endpoint, sizeof l->st.endpoint, "%s", s_ep(l));
+        if (taken) {
+            tml_mark_taken(l, taker);
+            l->next_at = tm_time_now() + tml_retry(l);
+        } else {
+            l->key_put = true;
+            tml_count(l, l->grant_sent, l->ttl, false);
+            l->next_at = l->grant_sent + (double)l->ttl / 3.0;
+        }
+        snprintf(l->st.endpoint, sizeof l->st.endpoint, "%s", tml_ep(l));
         /* The thread owns lease_id and ttl from here on. */
         id = l->lease_id;
         ttl = l->ttl;
@@ -866,11 +861,11 @@ int tm_lease_open(tm_lease_t **out, const tm_lease_opts_t *o, char *err,
     }
     if (rc != 0) {
         if (rc == TM_ERR_IO) {
-            s_say(err, errlen, "lease: no etcd endpoint answered: %s", why);
+            tml_say(err, errlen, "lease: no etcd endpoint answered: %s", why);
         } else {
-            s_say(err, errlen, "lease: %s", why);
+            tml_say(err, errlen, "lease: %s", why);
         }
-        s_http_fini(&l->http);
+        tml_http_fini(&l->http);
         s_lib_unref();
         pthread_mutex_destroy(&l->mu);
         pthread_cond_destroy(&l->cv);
@@ -878,10 +873,12 @@ int tm_lease_open(tm_lease_t **out, const tm_lease_opts_t *o, char *err,
         return rc;
     }
     l->started = true;
-    tm_log(TM_LOG_INFO,
-           "lease: %s held with lease %" PRId64 " (TTL %" PRId64
-           " s) at etcd %s",
-           l->key, id, ttl, s_ep(l));
+    if (!taken) {
+        tm_log(TM_LOG_INFO,
+               "lease: %s held with lease %" PRId64 " (TTL %" PRId64
+               " s) at etcd %s",
+               l->key, id, ttl, tml_ep(l));
+    }
     *out = l;
     return 0;
 }
@@ -899,39 +896,40 @@ bool tm_lease_safe(const tm_lease_t *l, double now_mono)
 int tm_lease_peer(tm_lease_t *l, const char *node, bool *alive, char *value,
                   size_t cap, char *err, size_t errlen)
 {
-    s_say(err, errlen, "%s", "");
+    tml_say(err, errlen, "%s", "");
     if (value != NULL && cap > 0) {
         value[0] = '\0';
     }
     if (!tm_text_name_valid(node)) {
-        s_say(err, errlen, "lease: bad node name \"%s\"",
-              node != NULL ? node : "(null)");
+        tml_say(err, errlen, "lease: bad node name \"%s\"",
+                node != NULL ? node : "(null)");
         return TM_ERR_INVAL;
     }
     char key[S_PREFIX_MAX + TM_NAME_MAX + 16];
     snprintf(key, sizeof key, "%snodes/%s", l->prefix, node);
     s_http_t h;
-    if (s_http_init(&h) != 0) {
+    if (tml_http_init(&h) != 0) {
         return TM_ERR_NOMEM;
     }
-    char *b64 = s_b64(key, strlen(key));
+    char *b64 = tml_b64(key, strlen(key));
     json_t *req = b64 != NULL ? json_pack("{ss}", "key", b64) : NULL;
     json_t *ans = NULL;
     long status = 0;
     double sent;
     char why[TM_LEASE_ERROR_MAX];
     int rc = req == NULL ? TM_ERR_NOMEM
-                         : s_call(l, &h, NULL, true, "/v3/kv/range", req, &sent,
-                                  &ans, &status, why, sizeof why);
+                         : tml_call(l, &h, NULL, true, "/v3/kv/range", req,
+                                    &sent, &ans, &status, why, sizeof why);
     const json_t *kvs = json_object_get(ans, "kvs");
     const json_t *kv = json_array_get(kvs, 0);
     const char *v64 = json_string_value(json_object_get(kv, "value"));
     if (rc == 0 && status != 200) {
-        s_say(why, sizeof why, "etcd %s refused the range (HTTP %ld): %s",
-              s_ep(l), status, s_message(ans));
+        tml_say(why, sizeof why, "etcd %s refused the range (HTTP %ld): %s",
+                tml_ep(l), status, tml_message(ans));
         rc = TM_ERR_PERM;
     } else if (rc == 0 && kv != NULL && !json_is_object(kv)) {
-        s_say(why, sizeof why, "etcd %s: a range answer without kvs", s_ep(l));
+        tml_say(why, sizeof why, "etcd %s: a range answer without kvs",
+                tml_ep(l));
         rc = TM_ERR_WIRE_FIELD;
     } else if (rc == 0 && kv != NULL && v64 != NULL && v64[0] != '\0') {
         size_t n64 = strlen(v64);
@@ -942,8 +940,8 @@ int tm_lease_peer(tm_lease_t *l, const char *node, bool *alive, char *value,
         } else if (sodium_base642bin(bin, n64 / 4 * 3 + 3, v64, n64, NULL, &len,
                                      NULL,
                                      sodium_base64_VARIANT_ORIGINAL) != 0) {
-            s_say(why, sizeof why, "etcd %s: a value that is not base64",
-                  s_ep(l));
+            tml_say(why, sizeof why, "etcd %s: a value that is not base64",
+                    tml_ep(l));
             rc = TM_ERR_WIRE_FIELD;
         } else if (value != NULL && cap > 0) {
             size_t n = len < cap - 1 ? len : cap - 1;
@@ -955,14 +953,14 @@ int tm_lease_peer(tm_lease_t *l, const char *node, bool *alive, char *value,
     if (rc == 0) {
         *alive = kv != NULL;
     } else if (rc == TM_ERR_IO) {
-        s_say(err, errlen, "lease: no etcd endpoint answered: %s", why);
+        tml_say(err, errlen, "lease: no etcd endpoint answered: %s", why);
     } else if (rc != TM_ERR_NOMEM) {
-        s_say(err, errlen, "lease: %s", why);
+        tml_say(err, errlen, "lease: %s", why);
     }
     json_decref(req);
     json_decref(ans);
     free(b64);
-    s_http_fini(&h);
+    tml_http_fini(&h);
     return rc;
 }
 
@@ -1001,7 +999,7 @@ void tm_lease_destroy(tm_lease_t **p)
                    l->key, l->lease_id, why);
         }
     }
-    s_http_fini(&l->http);
+    tml_http_fini(&l->http);
     s_lib_unref();
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);

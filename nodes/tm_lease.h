@@ -79,6 +79,8 @@ typedef struct {
     double margin_s;    /* max(1, TTL/4) */
     double counted_at;  /* send time safe_until counts from (monotonic) */
     double safe_until;  /* as tm_lease_safe_until() */
+    char taken_by[64];  /* the node that took this one's actors over
+                           (its marker holds the key off); "" if none */
     char endpoint[256]; /* the endpoint that answered last */
     char last_error[TM_LEASE_ERROR_MAX]; /* the last failure; "" if none */
 } tm_lease_stats_t;
@@ -116,6 +118,33 @@ bool tm_lease_safe(const tm_lease_t *l, double now_mono);
  * TM_ERR_NOMEM; *alive is written only on success. */
 int tm_lease_peer(tm_lease_t *l, const char *node, bool *alive, char *value,
                   size_t cap, char *err, size_t errlen);
+
+/* Takeovers. A node that takes a dead node's actors over first writes
+ * the marker <prefix>taken/<dead> = <its own name>, in one etcd
+ * transaction that succeeds only if <prefix>nodes/<dead> does not exist
+ * (the dead node's lease has expired, so it has stopped stepping: see
+ * "The margin") and no other node wrote the marker first. The dead node's
+ * own put of its key is one transaction too, which fails while the marker
+ * exists: a node whose actors were taken over never becomes safe again by
+ * itself, even if etcd answers it again (it has been partitioned, or it
+ * restarts). Once it has let go of those actors (the taker's directory
+ * fenced them) it calls tm_lease_release(): the marker is deleted and the
+ * key put again, and safe_until moves on from there.
+ *
+ * tm_lease_take: 0 when this node holds the marker of node (it wrote it
+ * now, or it already had). TM_ERR_BUSY: node's key exists (its lease is
+ * alive; it may be stepping). TM_ERR_EXISTS: another node took it over
+ * (named in err). TM_ERR_INVAL, TM_ERR_IO, TM_ERR_PERM, TM_ERR_WIRE_FIELD,
+ * TM_ERR_NOMEM as tm_lease_peer. Blocking, as tm_lease_peer. */
+int tm_lease_take(tm_lease_t *l, const char *node, char *err, size_t errlen);
+
+/* Whether this node's actors were taken over (its key is held off by a
+ * marker): the taker's name into by (cap bytes; may be NULL). */
+bool tm_lease_taken(tm_lease_t *l, char *by, size_t cap);
+
+/* Ask the thread to delete this node's marker and put its key again (the
+ * actors taken over have been let go). Returns at once. */
+void tm_lease_release(tm_lease_t *l);
 
 /* A copy of the counters and state, for `stats`. */
 void tm_lease_stats(const tm_lease_t *l, tm_lease_stats_t *out);

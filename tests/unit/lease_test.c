@@ -670,6 +670,87 @@ static void test_regrant(void **state)
     tm_lease_destroy(&a);
 }
 
+/* Takeover: refused while the node's key lives; once a partition lets it
+ * expire, one taker wins (a second is told who), the node - healed - is
+ * held off by the marker and never safe again by itself, also after a
+ * restart; release deletes the marker and the node is safe again. */
+static void test_takeover(void **state)
+{
+    (void)state;
+    s_proxy_t px;
+    s_proxy_start(&px, s_etcd.client_port);
+    char via[64];
+    snprintf(via, sizeof via, "http://127.0.0.1:%u", px.port);
+    tm_lease_t *a = NULL, *b = NULL, *c = NULL;
+    char err[TM_LEASE_ERROR_MAX];
+    assert_int_equal(s_open(&a, via, "/tm/t8/", "a", "inc", err, sizeof err),
+                     0);
+    assert_int_equal(
+        s_open(&b, s_etcd.url, "/tm/t8/", "b", NULL, err, sizeof err), 0);
+    assert_int_equal(
+        s_open(&c, s_etcd.url, "/tm/t8/", "c", NULL, err, sizeof err), 0);
+    assert_int_equal(tm_lease_take(b, "a", err, sizeof err), TM_ERR_BUSY);
+    assert_non_null(strstr(err, "alive"));
+    assert_int_equal(tm_lease_take(b, "no such!", err, sizeof err),
+                     TM_ERR_INVAL);
+    assert_false(tm_lease_taken(a, NULL, 0));
+
+    atomic_store(&px.cut, true);
+    double t_cut = tm_time_now();
+    int rc = TM_ERR_BUSY;
+    while (rc == TM_ERR_BUSY && tm_time_now() < t_cut + 3 * S_TTL) {
+        usleep(50 * 1000);
+        rc = tm_lease_take(b, "a", err, sizeof err);
+        /* the key can only be gone once a is no longer safe */
+        if (rc == 0) {
+            assert_false(tm_lease_safe(a, tm_time_now()));
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(tm_lease_take(b, "a", err, sizeof err), 0); /* again */
+    assert_int_equal(tm_lease_take(c, "a", err, sizeof err), TM_ERR_EXISTS);
+    assert_non_null(strstr(err, "taken over by b"));
+
+    /* healed: held off by the marker, never safe */
+    atomic_store(&px.cut, false);
+    double t_heal = tm_time_now();
+    char by[64];
+    while (!tm_lease_taken(a, by, sizeof by) &&
+           tm_time_now() < t_heal + 2 * S_TTL) {
+        usleep(20 * 1000);
+    }
+    assert_true(tm_lease_taken(a, by, sizeof by));
+    assert_string_equal(by, "b");
+    assert_string_equal(s_stats(a).taken_by, "b");
+    usleep((useconds_t)(S_TTL * 1e6));
+    assert_false(tm_lease_safe(a, tm_time_now()));
+    assert_false(s_alive(c, "a", NULL, 0));
+
+    /* a restart is held off too */
+    tm_lease_destroy(&a);
+    assert_int_equal(s_open(&a, via, "/tm/t8/", "a", "inc", err, sizeof err),
+                     0);
+    assert_true(tm_lease_taken(a, by, sizeof by));
+    assert_false(tm_lease_safe(a, tm_time_now()));
+    assert_false(s_alive(c, "a", NULL, 0));
+
+    /* released: the marker goes, the key is back, safe again */
+    tm_lease_release(a);
+    double t_rel = tm_time_now();
+    while (!tm_lease_safe(a, tm_time_now()) &&
+           tm_time_now() < t_rel + 2 * S_TTL) {
+        usleep(20 * 1000);
+    }
+    assert_true(tm_lease_safe(a, tm_time_now()));
+    assert_false(tm_lease_taken(a, NULL, 0));
+    assert_true(s_alive(c, "a", NULL, 0));
+    assert_int_equal(tm_lease_take(c, "a", err, sizeof err), TM_ERR_BUSY);
+    tm_lease_destroy(&a);
+    tm_lease_destroy(&b);
+    tm_lease_destroy(&c);
+    s_proxy_stop(&px);
+}
+
 /* destroy revokes: the key is gone at once; destroy is prompt, also when
  * etcd does not answer (the request in flight is abandoned, the revoke
  * waits one timeout). */
@@ -808,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_partition),
         cmocka_unit_test(test_etcd_stopped),
         cmocka_unit_test(test_regrant),
+        cmocka_unit_test(test_takeover),
         cmocka_unit_test(test_destroy),
         cmocka_unit_test(test_endpoints),
     };
