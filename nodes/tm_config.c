@@ -73,6 +73,8 @@ void tm_config_defaults(tm_config_t *cfg)
     cfg->suspect = TM_CONFIG_DEFAULT_SUSPECT;
     cfg->dead = TM_CONFIG_DEFAULT_DEAD;
     cfg->wait = TM_CONFIG_DEFAULT_WAIT;
+    cfg->lease_ttl = 5.0;
+    snprintf(cfg->etcd_prefix, sizeof cfg->etcd_prefix, "/twinmesh/");
     cfg->window = TM_CONFIG_DEFAULT_WINDOW;
     cfg->horizon = TM_CONFIG_DEFAULT_HORIZON;
     cfg->sup = (tm_config_sup_t){
@@ -93,6 +95,9 @@ const char *tm_config_mqtt_id(const tm_config_t *cfg, char *buf, size_t cap)
 }
 
 /* A mesh endpoint: checked like the console's, bounded in length. */
+static int s_mesh_lease(tm_config_t *cfg, const char *key, const char *value,
+                        char *err, size_t errlen);
+
 static int s_mesh_endpoint(const char *value, bool bind, char *dst, char *err,
                            size_t errlen)
 {
@@ -192,9 +197,64 @@ static int s_set_mesh(tm_config_t *cfg, const char *key, const char *value,
         snprintf(cfg->standby, sizeof cfg->standby, "%s", value);
         return 0;
     }
+    return s_mesh_lease(cfg, key, value, err, errlen);
+}
+
+/* [mesh] keys of the etcd lease. */
+static int s_mesh_lease(tm_config_t *cfg, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    if (strcmp(key, "etcd") == 0) {
+        if (strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0) {
+            s_err(err, errlen,
+                  "'%s' is not a list of etcd endpoints (http://HOST:PORT, "
+                  "comma-separated)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        if (strlen(value) >= sizeof cfg->etcd) {
+            s_err(err, errlen, "etcd endpoints longer than %zu bytes",
+                  sizeof cfg->etcd - 1);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->etcd, sizeof cfg->etcd, "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "lease_ttl") == 0) {
+        double d = 0;
+        if (tm_text_parse_f64(value, &d) != 0 || !(d >= 2 && d <= 3600)) {
+            s_err(err, errlen, "'%s' is not a lease TTL in seconds (2 to 3600)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->lease_ttl = d;
+        return 0;
+    }
+    if (strcmp(key, "etcd_prefix") == 0) {
+        if (value[0] != '/' || strlen(value) >= sizeof cfg->etcd_prefix ||
+            strchr(value, ' ') != NULL) {
+            s_err(err, errlen,
+                  "'%s' is not a key prefix (it starts with '/', at most %zu "
+                  "bytes, no spaces)",
+                  value, sizeof cfg->etcd_prefix - 1);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->etcd_prefix, sizeof cfg->etcd_prefix, "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "failover") == 0) {
+        if (strcmp(value, "auto") != 0 && strcmp(value, "manual") != 0) {
+            s_err(err, errlen, "'%s' is not a failover mode (manual or auto)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        cfg->failover_auto = strcmp(value, "auto") == 0;
+        return 0;
+    }
     s_err(err, errlen,
           "unknown key (known: endpoint, peer, heartbeat, suspect, dead, "
-          "wait, replicas, standby)");
+          "wait, replicas, standby, etcd, lease_ttl, etcd_prefix, failover)");
     return TM_ERR_CONFIG;
 }
 

@@ -34,6 +34,12 @@
  *                            ; streamed to a standby node (failover)
  *   standby = b              ; that node (default: the next live member
  *                            ; by name)
+ *   etcd = http://127.0.0.1:2379 ; etcd endpoints (comma-separated): this
+ *                            ; node steps its actors only under a lease
+ *   lease_ttl = 5            ; the lease's TTL in seconds, [2, 3600]
+ *   etcd_prefix = /twinmesh/ ; the mesh's keys in etcd
+ *   failover = manual        ; auto (needs etcd): the standby takes a dead
+ *                            ; node's actors over once its lease is gone
  *
  *   [telemetry]              ; absent: no telemetry, no outputs
  *   endpoint = tcp://127.0.0.1:7600 ; PULL: measurements in
@@ -135,6 +141,12 @@ typedef struct {
      * (`standby`, "" = the next live member by name). */
     unsigned replicas;
     char standby[TM_CONFIG_NAME_MAX + 1];
+    /* Leases in etcd ("" = none): endpoints, TTL (s), key prefix, and
+     * whether a dead node's standby takes over by itself. */
+    char etcd[TM_CONFIG_PATH_MAX + 1];
+    double lease_ttl;
+    char etcd_prefix[TM_CONFIG_NAME_MAX * 2 + 1];
+    bool failover_auto;
     /* Telemetry: where samples come in and twin outputs go out ("" =
      * none), the alignment window (s), the horizon (steps) and the
      * measurements kept per asset for calibrate (steps). */

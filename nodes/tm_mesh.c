@@ -262,6 +262,7 @@ static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     tmi_repl_beat(m);
     tmi_copy_beat(m);
     tmi_failover_beat(m);
+    tmi_lease_beat(m);
 }
 
 /* A peer restarted (or is new): forget its old directory and
@@ -364,6 +365,7 @@ static void s_on_heartbeat(tm_mesh_t *m, const tm_envelope_t *env)
         p->actors = hb->actors;
         p->step_us = hb->step_us;
         p->last_heard = tm_time_now();
+        p->hb_dir_seq = hb->dir_seq;
         if (hb->incarnation != p->inc) {
             s_new_incarnation(m, p, hb->incarnation);
         } else if (!p->dir_sent) {
@@ -740,7 +742,8 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
                                self);
-    return rc ? rc : s_stats_repl(self, reg);
+    rc = rc ? rc : s_stats_repl(self, reg);
+    return rc ? rc : tmi_lease_stats(self, reg);
 }
 
 static void s_stop(void *self)
@@ -765,6 +768,7 @@ static void s_close(void *self)
     tmi_req_fail_pending(m, NULL, 0, NULL);
     tmi_move_free(m);
     tmi_failover_free(m);
+    tmi_lease_close(m);
     tmi_repl_free(m);
     tmi_copy_free(m);
     tmi_ctl_free(m);
@@ -894,6 +898,9 @@ int tm_mesh_open(tm_mesh_t **out, void *zctx, const tm_mesh_opts_t *o,
         if (rc != 0) {
             snprintf(err, errlen, "out of memory");
         }
+    }
+    if (rc == 0) {
+        rc = tmi_lease_open(m, c, err, errlen);
     }
     /* own actors from the store: step once the others have said which
      * of them run elsewhere now (a failover while this node was down) */

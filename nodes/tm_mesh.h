@@ -250,6 +250,11 @@ size_t tm_mesh_models_loaded(tm_mesh_t *m, const char *file, const char *hex,
  * false when there is nothing to wait for (the caller answers at once; it
  * keeps later then). */
 uint64_t tm_mesh_repl_mark(tm_mesh_t *m);
+
+/* Whether this node may change its actors now: false while its lease in
+ * etcd ([mesh] etcd) is not safe or its actors were taken over; why
+ * says which. true without a lease (m may be NULL). */
+bool tm_mesh_may_change(tm_mesh_t *m, char *why, size_t cap);
 bool tm_mesh_repl_hold(tm_mesh_t *m, uint64_t mark, tm_console_later_t *later,
                        int status, const char *msg, const uint8_t *body,
                        size_t len);

@@ -272,6 +272,10 @@ int tmi_failover_take(tm_mesh_t *m, const char *node, char *msg, size_t cap)
                  node);
         return TM_ERR_NOT_FOUND;
     }
+    int lrc = tmi_lease_take(m, node, msg, cap);
+    if (lrc != 0) {
+        return lrc;
+    }
     tm_store_t *copy = tmi_copy_store(m, node);
     s_actors_t as = {0};
     int rc = tm_store_foreach(copy, TM_DB_ACTORS, s_actor_cb, &as);
@@ -312,8 +316,13 @@ int tmi_failover_take(tm_mesh_t *m, const char *node, char *msg, size_t cap)
 static void s_end(tm_mesh_t *m, int status, const char *msg)
 {
     tmi_failover_t *f = m->failover;
-    f->later->send(f->later, status, msg, false, NULL, 0);
-    f->later->free(f->later);
+    if (f->later != NULL) {
+        f->later->send(f->later, status, msg, false, NULL, 0);
+        f->later->free(f->later);
+    } else if (status != 0) { /* automatic (tm_mesh_lease.c) */
+        tm_log(TM_LOG_ERROR, "mesh: automatic failover of %s: %s", f->node,
+               msg);
+    }
     free(f);
     m->failover = NULL;
 }

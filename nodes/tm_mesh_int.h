@@ -8,6 +8,7 @@
 #define TM_MESH_INT_H_INCLUDED
 
 #include "tm_dir.h"
+#include "tm_lease.h"
 #include "tm_mesh.h"
 #include "tm_msg.h"
 #include "tm_plan.h"
@@ -102,6 +103,7 @@ typedef struct {
     uint64_t out_seq;
     bool dir_sent;
     uint64_t dir_inc, dir_seq;
+    uint64_t hb_dir_seq; /* the directory seq its last heartbeat named */
     bool dir_synced;
     double dir_asked; /* when the whole directory was last asked for */
     tmi_in_t in;
@@ -279,6 +281,15 @@ struct tm_mesh {
     tmi_repl_t *repl;
     tmi_copies_t *copies;
     tmi_failover_t *failover;
+    /* tm_mesh_lease.c: the lease in etcd (NULL: none) */
+    tm_lease_t *lease;
+    bool failover_auto;
+    bool lease_stopped; /* not safe at the last check (logged) */
+    bool releasing;     /* the takeover marker's release was asked */
+    double taken_seen;  /* when this node saw itself taken over; 0 */
+    uint64_t lease_waits;
+    uint64_t auto_failovers;
+    double auto_next[TMI_PEERS_MAX]; /* next takeover attempt per peer */
     /* the start gate: a node that starts with actors of its own steps
      * only once every member it can reach has sent its directory (a copy
      * that was failed over meanwhile is fenced first), or at gate_until */
@@ -525,6 +536,20 @@ bool tmi_failover_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
                         const tm_console_rep_t *rep);
 void tmi_failover_beat(tm_mesh_t *m);
 void tmi_failover_free(tm_mesh_t *m);
+
+/* ---- tm_mesh_lease.c: the lease in etcd, automatic failover ----------- */
+
+/* Open the lease of [mesh] etcd (none without it). */
+int tmi_lease_open(tm_mesh_t *m, const tm_config_t *c, char *err,
+                   size_t errlen);
+void tmi_lease_close(tm_mesh_t *m);
+/* Whether the node may step now (no lease, or a safe one). */
+bool tmi_lease_ready(tm_mesh_t *m);
+/* Before a takeover of node: its marker in etcd (0 without a lease). */
+int tmi_lease_take(tm_mesh_t *m, const char *node, char *msg, size_t cap);
+/* Every heartbeat: automatic failover, release after a takeover. */
+void tmi_lease_beat(tm_mesh_t *m);
+int tmi_lease_stats(tm_mesh_t *m, tm_stats_t *reg);
 
 /* ---- tm_mesh_sync.c ---------------------------------------------------- */
 

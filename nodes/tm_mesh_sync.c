@@ -744,6 +744,9 @@ static bool s_gate_open(tm_mesh_t *m)
 bool tmi_sync_ready(void *arg, uint64_t next)
 {
     tm_mesh_t *m = arg;
+    if (!tmi_lease_ready(m)) {
+        return false; /* counted in lease.waits */
+    }
     if (!s_gate_open(m)) {
         m->sync_waits++;
         return false;

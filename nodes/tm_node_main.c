@@ -65,6 +65,14 @@ static const s_flag_t s_flags[] = {
      "1: keep a standby copy of this node on another (default 0)"},
     {"standby", "mesh", "standby", "NAME",
      "the node that keeps it (default: the next member by name)"},
+    {"etcd", "mesh", "etcd", "URLS",
+     "etcd endpoints: step actors only under a lease (default: none)"},
+    {"lease-ttl", "mesh", "lease_ttl", "SECONDS",
+     "the lease's TTL in etcd (default 5)"},
+    {"etcd-prefix", "mesh", "etcd_prefix", "PREFIX",
+     "the mesh's keys in etcd (default /twinmesh/)"},
+    {"failover", "mesh", "failover", "MODE",
+     "manual or auto: a dead node's standby takes over (needs etcd)"},
     {"telemetry", "telemetry", "endpoint", "ENDPOINT",
      "PULL endpoint for measurements (default: none)"},
     {"outputs", "telemetry", "outputs", "ENDPOINT",
@@ -207,6 +215,14 @@ static void s_print_config(const tm_config_t *c)
         }
         if (c->standby[0] != '\0') {
             printf("standby = %s\n", c->standby);
+        }
+        if (c->etcd[0] != '\0') {
+            char ttl[32];
+            printf("etcd = %s\nlease_ttl = %s\netcd_prefix = %s\n", c->etcd,
+                   s_real(c->lease_ttl, ttl, sizeof ttl), c->etcd_prefix);
+        }
+        if (c->failover_auto) {
+            printf("failover = auto\n");
         }
     }
     if (c->telemetry[0] != '\0' || c->outputs[0] != '\0' ||

@@ -8,51 +8,14 @@
 # Skipped (exit 77) where namespaces cannot be made (not root, no ip netns).
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIPPED: network namespaces need root and iproute2 (ip netns)"
-    exit 77
-fi
-TAG="tm$$"
-if ! ip netns add "$TAG-probe" 2>/dev/null; then
-    echo "SKIPPED: this machine does not allow network namespaces"
-    exit 77
-fi
-ip netns del "$TAG-probe"
+. "$(dirname "$0")/netns.sh"
 
 NAMES=(a b c)
-declare -A HOST=([a]=10.77.0.1 [b]=10.77.0.2 [c]=10.77.0.3) PID
-for n in "${NAMES[@]}"; do
-    ip netns add "$TAG-$n"
-    NETNS_LIST+=("$TAG-$n")
-    ip -n "$TAG-$n" link set lo up
-    ip -n "$TAG-$n" addr add "${HOST[$n]}/32" dev lo
-done
-
-# link X Y NET: a veth pair between hosts X and Y on 10.77.NET.0/24, and
-# routes to each other's host address through it
-NETEM=1
-link() {
-    local x=$1 y=$2 net=$3
-    ip link add "v$x$y" type veth peer name "v$y$x"
-    ip link set "v$x$y" netns "$TAG-$x"
-    ip link set "v$y$x" netns "$TAG-$y"
-    ip -n "$TAG-$x" addr add "10.77.$net.1/24" dev "v$x$y"
-    ip -n "$TAG-$y" addr add "10.77.$net.2/24" dev "v$y$x"
-    ip -n "$TAG-$x" link set "v$x$y" up
-    ip -n "$TAG-$y" link set "v$y$x" up
-    ip -n "$TAG-$x" route add "${HOST[$y]}/32" via "10.77.$net.2"
-    ip -n "$TAG-$y" route add "${HOST[$x]}/32" via "10.77.$net.1"
-    for end in "$x v$x$y" "$y v$y$x"; do
-        set -- $end
-        if ! ip netns exec "$TAG-$1" tc qdisc add dev "$2" root netem \
-            delay 20ms loss 1% 2>/dev/null; then
-            NETEM=0
-        fi
-    done
-}
-link a b 1
-link b c 2
-link a c 3
+declare -A PID
+netns_hosts "${NAMES[@]}"
+netns_link a b 1
+netns_link b c 2
+netns_link a c 3
 if [ "$NETEM" = 0 ]; then
     echo "NOTE: tc netem is not available in this kernel (sch_netem): the" \
         "links run without added delay and loss"
@@ -62,12 +25,6 @@ PEERS=()
 for n in "${NAMES[@]}"; do
     PEERS+=(--peer "tcp://${HOST[$n]}:7800")
 done
-
-in_ns() { # in_ns NODE CMD...: run CMD in NODE's namespace
-    local n=$1
-    shift
-    ip netns exec "$TAG-$n" "$@"
-}
 
 at() { # at NODE ARGS...: a console in NODE's namespace
     local n=$1

@@ -165,7 +165,20 @@ static void test_errors_name_file_line_key(void **state)
          "t.ini:3: [telemetry] mqtt: given twice (first on line 2)"},
         {"[mesh]\npeers = x\n",
          "t.ini:2: [mesh] peers: unknown key (known: endpoint, peer, "
-         "heartbeat, suspect, dead, wait, replicas, standby)"},
+         "heartbeat, suspect, dead, wait, replicas, standby, etcd, "
+         "lease_ttl, etcd_prefix, failover)"},
+        {"[mesh]\netcd = 127.0.0.1:2379\n",
+         "t.ini:2: [mesh] etcd: '127.0.0.1:2379' is not a list of etcd "
+         "endpoints (http://HOST:PORT, comma-separated)"},
+        {"[mesh]\nlease_ttl = 1\n",
+         "t.ini:2: [mesh] lease_ttl: '1' is not a lease TTL in seconds (2 to "
+         "3600)"},
+        {"[mesh]\netcd_prefix = twinmesh\n",
+         "t.ini:2: [mesh] etcd_prefix: 'twinmesh' is not a key prefix (it "
+         "starts with '/', at most 128 bytes, no spaces)"},
+        {"[mesh]\nfailover = sometimes\n",
+         "t.ini:2: [mesh] failover: 'sometimes' is not a failover mode "
+         "(manual or auto)"},
         {"[mesh]\nreplicas = 2\n",
          "t.ini:2: [mesh] replicas: '2' is not a number of standby copies (0 "
          "or 1)"},
@@ -464,6 +477,32 @@ static void test_numbers(void **state)
 
 /* [telemetry] mqtt and mqtt_id, from a file and as flags; the client id
  * defaults to twinmesh-<name>. */
+/* [mesh] etcd, lease_ttl, etcd_prefix, failover: defaults and values. */
+static void test_lease(void **state)
+{
+    (void)state;
+    tm_config_t c;
+    char err[512] = "";
+    assert_int_equal(s_load(&c, "", err, sizeof err), 0);
+    assert_string_equal(c.etcd, "");
+    assert_true(c.lease_ttl == 5.0);
+    assert_string_equal(c.etcd_prefix, "/twinmesh/");
+    assert_false(c.failover_auto);
+    assert_int_equal(
+        s_load(&c,
+               "[mesh]\netcd = http://10.0.0.1:2379,https://10.0.0.2:2379\n"
+               "lease_ttl = 2.5\netcd_prefix = /plant-7/\nfailover = auto\n",
+               err, sizeof err),
+        0);
+    assert_string_equal(c.etcd, "http://10.0.0.1:2379,https://10.0.0.2:2379");
+    assert_true(c.lease_ttl == 2.5);
+    assert_string_equal(c.etcd_prefix, "/plant-7/");
+    assert_true(c.failover_auto);
+    assert_int_equal(s_load(&c, "[mesh]\nfailover = manual\n", err, sizeof err),
+                     0);
+    assert_false(c.failover_auto);
+}
+
 static void test_mqtt(void **state)
 {
     (void)state;
@@ -591,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_key_twice),
         cmocka_unit_test(test_mqtt),
+        cmocka_unit_test(test_lease),
         cmocka_unit_test(test_every_key_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
