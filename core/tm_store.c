@@ -293,40 +293,15 @@ done:
     return rc;
 }
 
-/* Open the named databases of the real environment, check the marker
- * again (a read-only open may have skipped the probe) and load the audit
- * sequence. */
-static int s_open_dbs(tm_store_t *s)
+/* The next audit sequence number: one past the last audit key, or
+ * audit_next in meta if that is higher (records deleted by retention). */
+static int s_load_audit_next(tm_store_t *s, MDB_txn *txn, uint32_t version)
 {
     int rc = 0;
-    int mrc;
-    MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    unsigned flags = s->read_only ? 0 : MDB_CREATE;
-
-    uint32_t version = 0;
-    mrc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
-    if (mrc != 0) {
-        rc = tmi_store_err(mrc);
-        goto done;
-    }
-    rc = tmi_store_check_marker(txn, &version);
-    if (rc != 0) {
-        goto done;
-    }
-    atomic_store(&s->version, version);
-    for (int i = 0; i < TM_DB_COUNT; i++) {
-        mrc = mdb_dbi_open(txn, tm_store_db_name((tm_store_db_t)i), flags,
-                           &s->dbi[i]);
-        if (mrc != 0) {
-            rc =
-                mrc == MDB_NOTFOUND ? TM_ERR_STORE_CORRUPT : tmi_store_err(mrc);
-            goto done;
-        }
-    }
     s->audit_next = 1;
-    mrc = mdb_cursor_open(txn, s->dbi[TM_DB_AUDIT], &cur);
+    int mrc = mdb_cursor_open(txn, s->dbi[TM_DB_AUDIT], &cur);
     if (mrc == 0) {
         mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     }
@@ -355,10 +330,48 @@ static int s_open_dbs(tm_store_t *s)
         }
     } else if (mrc != MDB_NOTFOUND) {
         rc = tmi_store_err(mrc);
+    }
+done:
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* Open the named databases of the real environment, check the marker
+ * again (a read-only open may have skipped the probe) and load the audit
+ * sequence. */
+static int s_open_dbs(tm_store_t *s)
+{
+    int rc = 0;
+    int mrc;
+    MDB_txn *txn = NULL;
+    unsigned flags = s->read_only ? 0 : MDB_CREATE;
+
+    uint32_t version = 0;
+    mrc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+    if (mrc != 0) {
+        rc = tmi_store_err(mrc);
         goto done;
     }
-    mdb_cursor_close(cur);
-    cur = NULL;
+    rc = tmi_store_check_marker(txn, &version);
+    if (rc != 0) {
+        goto done;
+    }
+    atomic_store(&s->version, version);
+    for (int i = 0; i < TM_DB_COUNT; i++) {
+        mrc = mdb_dbi_open(txn, tm_store_db_name((tm_store_db_t)i), flags,
+                           &s->dbi[i]);
+        if (mrc != 0) {
+            rc =
+                mrc == MDB_NOTFOUND ? TM_ERR_STORE_CORRUPT : tmi_store_err(mrc);
+            goto done;
+        }
+    }
+    rc = s_load_audit_next(s, txn, version);
+    if (rc != 0) {
+        goto done;
+    }
     /* Committing (also a read-only transaction) keeps the handles open. */
     mrc = mdb_txn_commit(txn);
     txn = NULL;
@@ -366,9 +379,6 @@ static int s_open_dbs(tm_store_t *s)
         rc = tmi_store_err(mrc);
     }
 done:
-    if (cur != NULL) {
-        mdb_cursor_close(cur);
-    }
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
@@ -378,18 +388,200 @@ done:
 /* ---- open / close
  * ------------------------------------------------------------ */
 
+/* The options with their defaults filled in. */
+static int s_open_opts(const tm_store_opts_t *opts, tm_store_opts_t *o)
+{
+    tm_store_opts_t d = {0, 0, 1, 0};
+    *o = opts != NULL ? *opts : d;
+    if (o->map_size == 0) {
+        o->map_size = S_DEFAULT_MAP;
+    }
+    if (o->map_max == 0) {
+        o->map_max = S_DEFAULT_MAX;
+    }
+    return o->map_size > o->map_max ? TM_ERR_INVAL : 0;
+}
+
+/* A closed store (nothing open yet); NULL on out-of-memory. */
+static tm_store_t *s_new(const tm_store_opts_t *o, int verifier)
+{
+    tm_store_t *s = calloc(1, sizeof(*s));
+    if (s != NULL) {
+        s->dirfd = -1;
+        s->read_only = o->read_only != 0;
+        s->verifier = verifier;
+        s->map_max = o->map_max;
+        atomic_init(&s->commits, 0);
+        atomic_init(&s->grows, 0);
+        atomic_init(&s->version, 0);
+    }
+    return s;
+}
+
+/* 1. The directory: exists, or is created (0700) if we may; s->dirfd is
+ * open on it. */
+static int s_open_dir(tm_store_t *s, const char *dir, int create)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT) {
+            return tmi_store_err_errno(errno);
+        }
+        if (!create || s->read_only) {
+            return TM_ERR_NO_DIR;
+        }
+        int rc = tmi_store_mkdirs(dir);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        return errno == ENOTDIR ? TM_ERR_STORE_FOREIGN
+                                : tmi_store_err_errno(errno);
+    }
+    if (fstat(s->dirfd, &st) != 0) {
+        return tmi_store_err_errno(errno);
+    }
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    return 0;
+}
+
+/* 2. Exclusion: one open per process, one writer per directory. *probe
+ * is cleared when a writer holds the directory. */
+static int s_lock_dir(tm_store_t *s, int *probe)
+{
+    if (!s->verifier) {
+        int rc = tmi_store_register(s);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (flock(s->dirfd, (s->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) {
+            return tmi_store_err_errno(errno);
+        }
+        if (!s->read_only) {
+            return TM_ERR_STORE_LOCKED;
+        }
+        /* A twinmesh writer holds the directory, so it is a valid store
+         * and its lock file is live: skip the probe. */
+        *probe = 0;
+    }
+    return 0;
+}
+
+/* 3. What is in it: a data file of ours, created here if there is none
+ * and we may. Nothing is written before this point. */
+static int s_open_data(tm_store_t *s, const char *dir, const tm_store_opts_t *o,
+                       int probe, char *why, size_t whylen)
+{
+    struct stat st;
+    int has_data = 0, has_foreign = 0;
+    int rc = tmi_store_scan_dir(s->dirfd, &has_data, &has_foreign);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!has_data) {
+        if (has_foreign) {
+            rc = TM_ERR_STORE_FOREIGN;
+        } else if (!o->create || s->read_only) {
+            rc = TM_ERR_STORE_MISSING;
+        } else {
+            rc = s_create(s, dir, o->map_size);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (fstatat(s->dirfd, TMI_STORE_DATA_NAME, &st, 0) != 0) {
+        return tmi_store_err_errno(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return TM_ERR_STORE_FOREIGN;
+    }
+    if (st.st_size == 0) { /* LMDB would take it for a new environment */
+        s_why(why, whylen, "data file is empty");
+        return TM_ERR_STORE_CORRUPT;
+    }
+    return probe ? s_probe(dir, why, whylen) : 0;
+}
+
+/* 4. The real environment, its map at least map_size. */
+static int s_open_env(tm_store_t *s, const char *dir, const tm_store_opts_t *o,
+                      int probe, char *why, size_t whylen)
+{
+    struct stat st;
+    MDB_envinfo info;
+    int lock_existed = 1;
+    if (!s->read_only) {
+        lock_existed = fstatat(s->dirfd, TMI_STORE_LOCK_NAME, &st, 0) == 0;
+    }
+    int mrc = mdb_env_create(&s->env);
+    if (mrc == 0) {
+        mrc = mdb_env_set_maxdbs(s->env, TM_DB_COUNT);
+    }
+    if (mrc != 0) {
+        return tmi_store_err(mrc);
+    }
+    s->verifier_alone = s->verifier && probe;
+    unsigned flags = MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0) |
+                     (s->verifier_alone ? MDB_NOLOCK : 0);
+    mrc = mdb_env_open(s->env, dir, flags, 0600);
+    if (mrc != 0) {
+        s_why(why, whylen, "LMDB cannot open the data file: %s",
+              mdb_strerror(mrc));
+        return s_err_open(mrc);
+    }
+    if (!lock_existed &&
+        fchmodat(s->dirfd, TMI_STORE_LOCK_NAME, 0600, 0) != 0) {
+        return tmi_store_err_errno(errno);
+    }
+    int rc = s_check_size(s->env, why, whylen);
+    if (rc != 0) {
+        return rc;
+    }
+    mrc = mdb_env_info(s->env, &info);
+    if (mrc == 0 && !s->read_only && info.me_mapsize < o->map_size) {
+        mrc = mdb_env_set_mapsize(s->env, o->map_size);
+    }
+    if (mrc != 0) {
+        return tmi_store_err(mrc);
+    }
+    if (info.me_mapsize > s->map_max) {
+        s->map_max = info.me_mapsize; /* never shrink a grown store */
+    }
+    return 0;
+}
+
+static int s_init_locks(tm_store_t *s)
+{
+    if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
+        return TM_ERR_NOMEM;
+    }
+    if (pthread_mutex_init(&s->fail_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->write_lock);
+        return TM_ERR_NOMEM;
+    }
+    if (pthread_rwlock_init(&s->map_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->fail_lock);
+        pthread_mutex_destroy(&s->write_lock);
+        return TM_ERR_NOMEM;
+    }
+    s->locks_ready = 1;
+    return 0;
+}
+
 /* tm_store_open and the verifier child's open (tm_store_int.h). */
 int tmi_store_open(tm_store_t **out, const char *dir,
                    const tm_store_opts_t *opts, int verifier, char *why,
                    size_t whylen)
 {
     int rc = 0;
-    int mrc;
     tm_store_t *s = NULL;
-    tm_store_opts_t o = {0, 0, 1, 0};
-    struct stat st;
-    int has_data = 0, has_foreign = 0, probe = 1, lock_existed = 1;
-    MDB_envinfo info;
+    tm_store_opts_t o;
+    int probe = 1;
 
     assert(out != NULL);
     *out = NULL;
@@ -397,163 +589,32 @@ int tmi_store_open(tm_store_t **out, const char *dir,
         rc = TM_ERR_INVAL;
         goto done;
     }
-    if (opts != NULL) {
-        o = *opts;
-    }
-    if (o.map_size == 0) {
-        o.map_size = S_DEFAULT_MAP;
-    }
-    if (o.map_max == 0) {
-        o.map_max = S_DEFAULT_MAX;
-    }
-    if (o.map_size > o.map_max) {
-        rc = TM_ERR_INVAL;
+    rc = s_open_opts(opts, &o);
+    if (rc != 0) {
         goto done;
     }
     if (sodium_init() < 0) {
         rc = TM_ERR_INTERNAL;
         goto done;
     }
-    s = calloc(1, sizeof(*s));
+    s = s_new(&o, verifier);
     if (s == NULL) {
         rc = TM_ERR_NOMEM;
         goto done;
     }
-    s->dirfd = -1;
-    s->read_only = o.read_only != 0;
-    s->verifier = verifier;
-    s->map_max = o.map_max;
-    atomic_init(&s->commits, 0);
-    atomic_init(&s->grows, 0);
-    atomic_init(&s->version, 0);
 
-    /* 1. The directory: exists, or is created (0700) if we may. */
-    if (stat(dir, &st) != 0) {
-        if (errno != ENOENT) {
-            rc = tmi_store_err_errno(errno);
-            goto done;
-        }
-        if (!o.create || s->read_only) {
-            rc = TM_ERR_NO_DIR;
-            goto done;
-        }
-        rc = tmi_store_mkdirs(dir);
-        if (rc != 0) {
-            goto done;
-        }
+    rc = s_open_dir(s, dir, o.create);
+    if (rc == 0) {
+        rc = s_lock_dir(s, &probe);
     }
-    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s->dirfd < 0) {
-        rc = errno == ENOTDIR ? TM_ERR_STORE_FOREIGN
-                              : tmi_store_err_errno(errno);
-        goto done;
+    if (rc == 0) {
+        rc = s_open_data(s, dir, &o, probe, why, whylen);
     }
-    if (fstat(s->dirfd, &st) != 0) {
-        rc = tmi_store_err_errno(errno);
-        goto done;
+    if (rc == 0) {
+        rc = s_open_env(s, dir, &o, probe, why, whylen);
     }
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-
-    /* 2. Exclusion: one open per process, one writer per directory. */
-    if (!verifier) {
-        rc = tmi_store_register(s);
-        if (rc != 0) {
-            goto done;
-        }
-    }
-    if (flock(s->dirfd, (s->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) {
-            rc = tmi_store_err_errno(errno);
-            goto done;
-        }
-        if (!s->read_only) {
-            rc = TM_ERR_STORE_LOCKED;
-            goto done;
-        }
-        /* A twinmesh writer holds the directory, so it is a valid store
-         * and its lock file is live: skip the probe. */
-        probe = 0;
-    }
-
-    /* 3. What is in it. Nothing is written before this point. */
-    rc = tmi_store_scan_dir(s->dirfd, &has_data, &has_foreign);
     if (rc != 0) {
         goto done;
-    }
-    if (!has_data) {
-        if (has_foreign) {
-            rc = TM_ERR_STORE_FOREIGN;
-        } else if (!o.create || s->read_only) {
-            rc = TM_ERR_STORE_MISSING;
-        } else {
-            rc = s_create(s, dir, o.map_size);
-        }
-        if (rc != 0) {
-            goto done;
-        }
-    }
-    if (fstatat(s->dirfd, TMI_STORE_DATA_NAME, &st, 0) != 0) {
-        rc = tmi_store_err_errno(errno);
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = TM_ERR_STORE_FOREIGN;
-        goto done;
-    }
-    if (st.st_size == 0) { /* LMDB would take it for a new environment */
-        rc = TM_ERR_STORE_CORRUPT;
-        s_why(why, whylen, "data file is empty");
-        goto done;
-    }
-    if (probe) {
-        rc = s_probe(dir, why, whylen);
-        if (rc != 0) {
-            goto done;
-        }
-    }
-    if (!s->read_only) {
-        lock_existed = fstatat(s->dirfd, TMI_STORE_LOCK_NAME, &st, 0) == 0;
-    }
-
-    /* 4. The real environment. */
-    mrc = mdb_env_create(&s->env);
-    if (mrc == 0) {
-        mrc = mdb_env_set_maxdbs(s->env, TM_DB_COUNT);
-    }
-    if (mrc != 0) {
-        rc = tmi_store_err(mrc);
-        goto done;
-    }
-    s->verifier_alone = verifier && probe;
-    unsigned flags = MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0) |
-                     (s->verifier_alone ? MDB_NOLOCK : 0);
-    mrc = mdb_env_open(s->env, dir, flags, 0600);
-    if (mrc != 0) {
-        rc = s_err_open(mrc);
-        s_why(why, whylen, "LMDB cannot open the data file: %s",
-              mdb_strerror(mrc));
-        goto done;
-    }
-    if (!lock_existed &&
-        fchmodat(s->dirfd, TMI_STORE_LOCK_NAME, 0600, 0) != 0) {
-        rc = tmi_store_err_errno(errno);
-        goto done;
-    }
-    rc = s_check_size(s->env, why, whylen);
-    if (rc != 0) {
-        goto done;
-    }
-    mrc = mdb_env_info(s->env, &info);
-    if (mrc == 0 && !s->read_only && info.me_mapsize < o.map_size) {
-        mrc = mdb_env_set_mapsize(s->env, o.map_size);
-    }
-    if (mrc != 0) {
-        rc = tmi_store_err(mrc);
-        goto done;
-    }
-    if (info.me_mapsize > s->map_max) {
-        s->map_max = info.me_mapsize; /* never shrink a grown store */
     }
     rc = s_open_dbs(s);
     if (rc == TM_ERR_STORE_CORRUPT) {
@@ -569,22 +630,10 @@ int tmi_store_open(tm_store_t **out, const char *dir,
     if (s->read_only && probe && !verifier) {
         flock(s->dirfd, LOCK_UN); /* readers do not keep writers out */
     }
-    if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
-        rc = TM_ERR_NOMEM;
+    rc = s_init_locks(s);
+    if (rc != 0) {
         goto done;
     }
-    if (pthread_mutex_init(&s->fail_lock, NULL) != 0) {
-        pthread_mutex_destroy(&s->write_lock);
-        rc = TM_ERR_NOMEM;
-        goto done;
-    }
-    if (pthread_rwlock_init(&s->map_lock, NULL) != 0) {
-        pthread_mutex_destroy(&s->fail_lock);
-        pthread_mutex_destroy(&s->write_lock);
-        rc = TM_ERR_NOMEM;
-        goto done;
-    }
-    s->locks_ready = 1;
     if (!s->read_only && !verifier) {
         /* Room for kills and unlinks on a full disk (when there is room
          * for it now; a later commit tries again). */
