@@ -4,6 +4,7 @@
 #include "tm_err.h"
 #include "tm_time.h"
 #include "tm_log.h"
+#include "tm_mesh.h"
 #include "tm_msg.h"
 #include "tm_sock.h"
 #include "tm_stage.h"
@@ -34,6 +35,7 @@ typedef struct {
 typedef struct {
     tm_console_stream_t def;
     s_peer_t peer;
+    tm_console_later_t *sink; /* else the items go to peer */
     tm_cmd_t cmd;
     uint64_t sent;      /* items sent */
     uint64_t last_tick; /* tick of the last per-tick item */
@@ -139,12 +141,34 @@ static void s_reply_error(tm_console_srv_t *s, const s_peer_t *p, int status,
 
 /* ---- streams ------------------------------------------------------------ */
 
+/* One reply of a stream: to its console, or to its sink (another node's
+ * request). TM_ERR_CLOSED when the receiver has gone. */
+static int s_stream_out(tm_console_srv_t *s, s_stream_t *st, int status,
+                        const char *message, bool more, const uint8_t *body,
+                        size_t len)
+{
+    if (st->sink == NULL) {
+        return s_send(s, &st->peer, status, message, more, body, len);
+    }
+    st->sink->send(st->sink, status, message, more, body, len);
+    return st->sink->gone ? TM_ERR_CLOSED : 0;
+}
+
+static int s_stream_out_rep(tm_console_srv_t *s, s_stream_t *st,
+                            tm_reply_t *rep, bool more)
+{
+    size_t len = 0;
+    const uint8_t *body = tm_reply_bytes(rep, &len);
+    return s_stream_out(s, st, rep->status, rep->message, more, body, len);
+}
+
 static s_stream_t *s_stream_of(tm_console_srv_t *s, const s_peer_t *p,
                                size_t *at)
 {
     for (size_t i = 0; i < s->n_streams; i++) {
         s_stream_t *st = s->streams[i];
-        if (st->peer.len == p->len && memcmp(st->peer.id, p->id, p->len) == 0) {
+        if (st->sink == NULL && st->peer.len == p->len &&
+            memcmp(st->peer.id, p->id, p->len) == 0) {
             *at = i;
             return st;
         }
@@ -154,6 +178,9 @@ static s_stream_t *s_stream_of(tm_console_srv_t *s, const s_peer_t *p,
 
 static void s_stream_remove(tm_console_srv_t *s, size_t i)
 {
+    if (s->streams[i]->sink != NULL) {
+        s->streams[i]->sink->free(s->streams[i]->sink);
+    }
     free(s->streams[i]);
     s->streams[i] = s->streams[--s->n_streams];
     s->streams[s->n_streams] = NULL;
@@ -170,7 +197,7 @@ static void s_stream_end(tm_console_srv_t *s, size_t i, int status,
                           msg);
         return;
     }
-    s_send(s, &st->peer, status, msg, false, NULL, 0);
+    s_stream_out(s, st, status, msg, false, NULL, 0);
     s_stream_remove(s, i);
 }
 
@@ -191,7 +218,7 @@ static void s_stream_send(tm_console_srv_t *s, size_t *i, tm_reply_t *rep)
     bool last = rep->status != 0 ||
                 (st->cmd.count > 0 && st->sent + 1 >= st->cmd.count &&
                  st->def.final == NULL);
-    int rc = s_send_rep(s, &st->peer, rep, !last);
+    int rc = s_stream_out_rep(s, st, rep, !last);
     st->sent++;
     st->last_sent = tm_time_now();
     if (last || (rc == TM_ERR_CLOSED && st->def.final == NULL)) {
@@ -201,22 +228,29 @@ static void s_stream_send(tm_console_srv_t *s, size_t *i, tm_reply_t *rep)
     (*i)++;
 }
 
-static int s_stream_start(tm_console_call_t *req,
-                          const tm_console_stream_t *def)
+/* A new stream to peer p or to sink (owned from here on). */
+static int s_stream_add(tm_console_srv_t *s, tm_console_call_t *req,
+                        const tm_console_stream_t *def, const s_peer_t *p,
+                        tm_console_later_t *sink)
 {
-    tm_console_srv_t *s = req->server;
-    const s_peer_t *p = req->peer;
-    if (s->n_streams >= S_STREAMS_MAX) {
-        return tm_reply_error(req->rep, TM_ERR_BUSY,
-                              "too many streams open (%u); try again later",
-                              S_STREAMS_MAX);
-    }
-    s_stream_t *st = calloc(1, sizeof *st);
+    s_stream_t *st =
+        s->n_streams < S_STREAMS_MAX ? calloc(1, sizeof *st) : NULL;
     if (st == NULL) {
-        return tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
+        if (sink != NULL) {
+            sink->free(sink);
+        }
+        return s->n_streams >= S_STREAMS_MAX
+                   ? tm_reply_error(req->rep, TM_ERR_BUSY,
+                                    "too many streams open (%u); try again "
+                                    "later",
+                                    S_STREAMS_MAX)
+                   : tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
     }
     st->def = *def;
-    st->peer = *p;
+    if (p != NULL) {
+        st->peer = *p;
+    }
+    st->sink = sink;
     st->cmd = *req->cmd;
     st->last_tick = tm_rt_tick(s->ctx->rt);
     st->next_at = tm_time_now() + def->interval;
@@ -226,13 +260,52 @@ static int s_stream_start(tm_console_call_t *req,
     return TM_CONSOLE_DEFERRED;
 }
 
+static int s_stream_start(tm_console_call_t *req,
+                          const tm_console_stream_t *def)
+{
+    return s_stream_add(req->server, req, def, req->peer, NULL);
+}
+
+/* ctx->stream_to: a stream answering another node's request. */
+static int s_stream_to(void *arg, tm_console_call_t *req,
+                       const tm_console_stream_t *def, tm_console_later_t *sink)
+{
+    if (def->final != NULL) {
+        sink->free(sink);
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "a run is not streamed to another node");
+    }
+    return s_stream_add(arg, req, def, NULL, sink);
+}
+
+/* ctx->end_sink */
+static bool s_end_sink(void *arg,
+                       bool (*match)(const tm_console_later_t *l,
+                                     const void *key),
+                       const void *key)
+{
+    tm_console_srv_t *s = arg;
+    for (size_t i = 0; i < s->n_streams; i++) {
+        if (s->streams[i]->sink != NULL && match(s->streams[i]->sink, key)) {
+            s_stream_end(s, i, 0, "cancelled");
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether an answer for later goes to console peer key. */
+static bool s_later_is(const tm_console_later_t *l, const void *key);
+
 static bool s_cancel(tm_console_call_t *req)
 {
     tm_console_srv_t *s = req->server;
     size_t at = 0;
     s_stream_t *st = s_stream_of(s, req->peer, &at);
     if (st == NULL) {
-        return false;
+        /* a stream from another node (a forwarded watch) */
+        return s->ctx->mesh != NULL &&
+               tm_mesh_forward_cancel(s->ctx->mesh, s_later_is, req->peer);
     }
     s_stream_end(s, at, st->def.final != NULL ? TM_ERR_CLOSED : 0,
                  st->def.final != NULL ? "run cancelled" : "cancelled");
@@ -293,7 +366,7 @@ static void s_run_end(void *arg, int status, const char *why)
         s_stream_t *st = s->streams[i];
         if (st->def.final != NULL) {
             st->def.final(s->ctx, &st->cmd, &s->item, status, why);
-            s_send_rep(s, &st->peer, &s->item, false);
+            s_stream_out_rep(s, st, &s->item, false);
             s_stream_remove(s, i);
             return;
         }
@@ -322,7 +395,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
         if (now - st->last_sent >= S_KEEPALIVE_S) {
             /* nil body, more = true: "still here"; also finds consoles
              * that went away (the send fails). */
-            int rc = s_send(s, &st->peer, 0, "", true, NULL, 0);
+            int rc = s_stream_out(s, st, 0, "", true, NULL, 0);
             st->last_sent = now;
             if (rc == TM_ERR_CLOSED && st->def.final == NULL) {
                 s_stream_remove(s, i);
@@ -348,7 +421,8 @@ static void s_later_send(tm_console_later_t *l, int status, const char *msg,
                          bool more, const uint8_t *body, size_t len)
 {
     s_later_t *x = (s_later_t *)l;
-    s_send(x->s, &x->peer, status, msg, more, body, len);
+    x->base.gone =
+        s_send(x->s, &x->peer, status, msg, more, body, len) == TM_ERR_CLOSED;
     if (!more && x->mutates) {
         if (status == 0) {
             tm_log(TM_LOG_INFO, "console: %s", msg);
@@ -361,6 +435,14 @@ static void s_later_send(tm_console_later_t *l, int status, const char *msg,
 static void s_later_free(tm_console_later_t *l)
 {
     free(l);
+}
+
+static bool s_later_is(const tm_console_later_t *l, const void *key)
+{
+    const s_peer_t *p = key;
+    const s_later_t *x = (const s_later_t *)l;
+    return l->send == s_later_send && x->peer.len == p->len &&
+           memcmp(x->peer.id, p->id, p->len) == 0;
 }
 
 static tm_console_later_t *s_later(tm_console_call_t *req)
@@ -649,8 +731,13 @@ static void s_stop(void *self)
 static void s_close(void *self)
 {
     tm_console_srv_t *s = self;
-    for (size_t i = 0; i < s->n_streams; i++) {
-        free(s->streams[i]);
+    while (s->n_streams > 0) {
+        s_stream_remove(s, s->n_streams - 1);
+    }
+    if (s->ctx->streams_arg == s) {
+        s->ctx->stream_to = NULL;
+        s->ctx->end_sink = NULL;
+        s->ctx->streams_arg = NULL;
     }
     tm_sock_close(&s->sock);
     tm_stage_destroy(&s->stage);
@@ -686,6 +773,9 @@ int tm_console_srv_open(tm_console_srv_t **out, void *zctx,
         return TM_ERR_NOMEM;
     }
     s->ctx = ctx;
+    ctx->stream_to = s_stream_to;
+    ctx->end_sink = s_end_sink;
+    ctx->streams_arg = s;
     tm_reply_init(&s->rep);
     tm_reply_init(&s->item);
     int rc = tm_stage_open(&s->stage);

@@ -251,6 +251,15 @@ size_t tm_mesh_models_loaded(tm_mesh_t *m, const char *file, const char *hex,
  * keeps later then). */
 uint64_t tm_mesh_repl_mark(tm_mesh_t *m);
 
+/* A console's stream forwarded to another node (a watch of a remote
+ * actor) whose answer goes to the later that match(later, key) picks:
+ * the owner is asked to end it (its last reply ends the request). false
+ * if there is none. */
+bool tm_mesh_forward_cancel(tm_mesh_t *m,
+                            bool (*match)(const tm_console_later_t *l,
+                                          const void *key),
+                            const void *key);
+
 /* Whether this node may change its actors now: false while its lease in
  * etcd ([mesh] etcd) is not safe or its actors were taken over; why
  * says which. true without a lease (m may be NULL). */

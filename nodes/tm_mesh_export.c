@@ -162,7 +162,7 @@ int tm_mesh_export(tm_mesh_t *m, const tm_plant_t *own,
             rc = TM_ERR_NOMEM;
             break;
         }
-        *r = (s_relay_t){.base = {s_relay_send, s_relay_free},
+        *r = (s_relay_t){.base = {s_relay_send, s_relay_free, false},
                          .m = m,
                          .slot = (size_t)(x - m->exports),
                          .gen = x->gen};

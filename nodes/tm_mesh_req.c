@@ -26,6 +26,19 @@ static void s_pending_end(tmi_pending_t *q, int status, const char *msg)
     q->used = false;
 }
 
+/* Ask the owner to end the stream q waits on (`cancel` with q's seq). */
+static void s_send_cancel(tm_mesh_t *m, tmi_pending_t *q)
+{
+    const char *argv[] = {"cancel"};
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    if (tm_console_req_encode(1, argv, &payload, &len) == 0) {
+        (void)tmi_mesh_send(m, &m->peers[q->peer], false, TM_MSG_CONSOLE_REQ,
+                            q->seq, payload, len);
+    }
+    free(payload);
+}
+
 void tmi_req_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
                           const char *why)
 {
@@ -127,6 +140,10 @@ void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         q->deadline = tm_time_now() + S_FORWARD_S;
         if (!rep.more) {
             s_pending_end(q, 0, NULL);
+        } else if (q->later->gone) {
+            /* the console went away: end its stream at the owner */
+            s_send_cancel(m, q);
+            s_pending_end(q, 0, NULL);
         }
         return;
     }
@@ -180,8 +197,12 @@ static void s_peer_later_send(tm_console_later_t *l, int status,
                               size_t len)
 {
     s_peer_later_t *x = (s_peer_later_t *)l;
-    tmi_mesh_reply(x->m, &x->m->peers[x->peer], x->seq, status, msg, more, body,
-                   len);
+    tmi_peer_t *p = &x->m->peers[x->peer];
+    if (p->state == TMI_DEAD || x->m->stopping) {
+        l->gone = true; /* a stream to it ends */
+        return;
+    }
+    tmi_mesh_reply(x->m, p, x->seq, status, msg, more, body, len);
 }
 
 static void s_peer_later_free(tm_console_later_t *l)
@@ -207,6 +228,58 @@ static tm_console_later_t *s_peer_later(tm_console_call_t *req)
 {
     s_from_t *f = req->server;
     return tmi_mesh_later(f->m, f->p, f->seq);
+}
+
+/* A stream for a peer's request (a watch forwarded to this node, the
+ * actor's owner): served by the console server, items sent as replies
+ * with more = true. */
+static int s_peer_stream(tm_console_call_t *req, const tm_console_stream_t *def)
+{
+    s_from_t *f = req->server;
+    tm_console_ctx_t *ctx = f->m->ctx;
+    if (ctx->stream_to == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
+                              "node %s does not serve streams to other nodes",
+                              f->m->name);
+    }
+    tm_console_later_t *sink = tmi_mesh_later(f->m, f->p, f->seq);
+    if (sink == NULL) {
+        return tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
+    }
+    return ctx->stream_to(ctx->streams_arg, req, def, sink);
+}
+
+static bool s_is_from(const tm_console_later_t *l, const void *key)
+{
+    const s_from_t *f = key;
+    const s_peer_later_t *x = (const s_peer_later_t *)l;
+    return l->send == s_peer_later_send &&
+           x->peer == tmi_mesh_index(f->m, f->p) && x->seq == f->seq;
+}
+
+/* `cancel` from a peer, with the seq of the stream it asked for. */
+static bool s_peer_cancel(tm_console_call_t *req)
+{
+    s_from_t *f = req->server;
+    tm_console_ctx_t *ctx = f->m->ctx;
+    return ctx->end_sink != NULL &&
+           ctx->end_sink(ctx->streams_arg, s_is_from, f);
+}
+
+bool tm_mesh_forward_cancel(tm_mesh_t *m,
+                            bool (*match)(const tm_console_later_t *l,
+                                          const void *key),
+                            const void *key)
+{
+    for (size_t i = 0; i < TMI_PENDING_MAX; i++) {
+        tmi_pending_t *q = &m->pending[i];
+        if (!q->used || !match(q->later, key)) {
+            continue;
+        }
+        s_send_cancel(m, q);
+        return true; /* the stream's last reply ends it */
+    }
+    return false;
 }
 
 void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
@@ -270,6 +343,8 @@ void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
     tm_console_call_t call = {.cmd = &cmd,
                               .rep = &m->rep,
                               .emit = s_peer_emit,
+                              .stream = s_peer_stream,
+                              .cancel = s_peer_cancel,
                               .later = s_peer_later,
                               .server = &from,
                               .argc = (int)req.argc,

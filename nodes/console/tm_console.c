@@ -73,12 +73,6 @@ static int s_forward_argv(tm_console_ctx_t *ctx, tm_console_call_t *req,
                           const char *node, int n_more, const char *const *more)
 {
     char why[TM_CMD_MSG_MAX];
-    if (req->cmd->kind == TM_CMD_WATCH) {
-        return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,
-                              "actor %s lives on node %s: watch it with a "
-                              "console connected to %s",
-                              req->cmd->id, node, node);
-    }
     tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
     if (later == NULL) {
         return tm_reply_error(req->rep, TM_ERR_UNSUPPORTED,

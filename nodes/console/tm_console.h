@@ -68,6 +68,10 @@ typedef struct tm_mesh tm_mesh_t;       /* nodes/tm_mesh.h */
 typedef struct tm_telem tm_telem_t;     /* nodes/tm_telem.h */
 typedef struct tm_rollout tm_rollout_t; /* nodes/tm_rollout.h */
 
+struct tm_console_call;
+struct tm_console_stream;
+struct tm_console_later;
+
 /* What the node gives its handlers (pointers stay valid while it runs). */
 typedef struct {
     tm_rt_t *rt;
@@ -93,6 +97,19 @@ typedef struct {
     const char *data;
     /* Rollouts of model versions; NULL: not offered (unit tests). */
     tm_rollout_t *rollout;
+    /* Streams answering other nodes (a forwarded watch), served by the
+     * console server (NULL: none): stream_to starts one whose items go
+     * to sink (which it owns from then on, also on failure; rep holds
+     * the first item); end_sink ends the stream whose sink matches key
+     * (false if none). */
+    int (*stream_to)(void *arg, struct tm_console_call *req,
+                     const struct tm_console_stream *def,
+                     struct tm_console_later *sink);
+    bool (*end_sink)(void *arg,
+                     bool (*match)(const struct tm_console_later *l,
+                                   const void *key),
+                     const void *key);
+    void *streams_arg;
 } tm_console_ctx_t;
 
 /* An answer that comes after the handler returned (from another node):
@@ -104,13 +121,16 @@ struct tm_console_later {
     void (*send)(tm_console_later_t *l, int status, const char *message,
                  bool more, const uint8_t *body, size_t len);
     void (*free)(tm_console_later_t *l);
+    /* Set by send when whoever it answers has gone (a console that went
+     * away, a node found dead): a stream feeding it ends. */
+    bool gone;
 };
 
 typedef struct tm_console_call tm_console_call_t;
 
 /* A stream: items after ticks (watch), every interval (top, run progress),
  * and for a run a final reply when it ends. */
-typedef struct {
+typedef struct tm_console_stream {
     /* The next item into rep; a status other than 0 ends the stream with
      * that reply. */
     int (*item)(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);

@@ -155,8 +155,43 @@ eq "$(at b --json inspect p1 | jget node)" c "inspect from b shows the owner"
 eq "$(at a --json actors | jget "[0].node")" c "actors from a lists c's actor"
 expect_fail 1 "already exists on node c" at b spawn p1 --model pump
 expect_fail 1 "no node 'zz' in the mesh" at b spawn p2 --model pump --node zz
-expect_fail 1 "lives on node c: watch it with a console connected to c" \
-    at a watch p1 --count 1
+# a watch of c's actor from a: c serves the stream, a relays it; Ctrl-C
+# and a console killed -9 end it at c too
+eq "$(at a --json watch p1 --count 1 | jget .id)" p1 "watch from a of c's actor"
+expect_ok at a clock fast
+out=$(at a --json watch p1 speed --count 3)
+eq "$(wc -l <<<"$out")" 3 "three items of a remote watch"
+t0=$(head -n 1 <<<"$out" | jget .tick)
+t2=$(tail -n 1 <<<"$out" | jget .tick)
+[ "$t2" -gt "$t0" ] || fail "remote watch items do not advance: $out"
+ok
+c_streams() {
+    at c --json stats | jget .console.streams
+}
+rc=0
+timeout -k 10 --preserve-status -s INT 2 "$TM_BIN" -c "${CEP[a]}" watch p1 >/dev/null || rc=$?
+eq "$rc" 0 "a remote watch ended by Ctrl-C"
+for _ in $(seq 50); do
+    [ "$(c_streams)" = 0 ] && break
+    sleep 0.1
+done
+eq "$(c_streams)" 0 "Ctrl-C ended the stream at the owner"
+"$TM_BIN" -c "${CEP[a]}" watch p1 >/dev/null 2>&1 &
+gone=$!
+CONSOLE_PIDS+=("$gone")
+for _ in $(seq 50); do
+    [ "$(c_streams)" = 1 ] && break
+    sleep 0.1
+done
+eq "$(c_streams)" 1 "the owner serves the remote watch"
+kill -KILL "$gone"
+wait "$gone" 2>/dev/null || true
+for _ in $(seq 100); do
+    [ "$(c_streams)" = 0 ] && break
+    sleep 0.1
+done
+eq "$(c_streams)" 0 "a console gone: the owner's stream ends"
+expect_ok at a clock pause
 expect_ok at b set p1 head_rated=35
 eq "$(at c --json inspect p1 | jget params.head_rated)" 35.0 "set passed on to c"
 expect_ok at a kill p1
