@@ -5,17 +5,26 @@
  * Each signal is estimated by a local-level Kalman filter: its normal
  * level b follows a random walk, the measurement is b plus white noise of
  * standard deviation sd. The filter's steady gain is set by a time
- * constant tau_b (the level follows slow drift, e.g. warming, over a few
- * tau_b) through the process noise q = sd^2 a^2 / (1 - a), a = 1 -
- * exp(-dt / tau_b). Every innovation z = (m - b) / sd feeds an
+ * constant tau (the level follows slow drift over a few tau) through the
+ * process noise q = sd^2 a^2 / (1 - a), a = 1 - exp(-dt / tau). The time
+ * constant is the physics of the signal's class (S_SIGNALS): current,
+ * pressure, voltage and flow describe the operating point of a pump at
+ * constant speed, which moves only with the slow thermal state of the
+ * loop, so their levels follow it with tau_h (much longer than a fault:
+ * a closure of minutes is not learnt as drift); vibration and the two
+ * temperatures drift faster (wear, warming) and follow tau_b. Every
+ * innovation z = (m - b) / sd feeds an
  * exponentially weighted mean e (time constant tau_d): a fault is a run
  * of innovations of one sign, which e accumulates while white noise
  * averages out. The anomaly score is mean_j (e_j / su_j)^2 / thr, where
  * su_j is the spread of e_j in normal operation and thr the calibrated
- * threshold; the alarm rises when the score passes 1 and clears when it
- * falls below k_off (hysteresis). While a signal's |e| / su is over
- * `gate` its level is frozen (it does not learn the fault as normal), and its
- * uncertainty grows as it does for a missing sample.
+ * threshold; the temperatures are slow covariates (warming and cooling
+ * follow the load and the room, not a fault of the pump): calibration
+ * leaves them unscored (su 0), so they are followed and never frozen; the alarm
+ * rises when the score passes 1 and clears when it falls below k_off
+ * (hysteresis). While a signal's |e| / su is over `gate` its level is frozen
+ * (it does not learn the fault as normal), and its uncertainty grows as it does
+ * for a missing sample.
  *
  * Tiers: high is the estimator with the detector; low the estimator alone
  * (score 0, no alarm), the fallback when detection is not trusted. Both
@@ -45,6 +54,7 @@ enum { S_ALARM = 3 * S_NSIG, S_NSTATES };
 /* Params: mu 0..7, sd 8..15, su 16..23, then: */
 enum {
     P_TAU_B = 3 * S_NSIG,
+    P_TAU_H,
     P_TAU_D,
     P_GATE,
     P_THR,
@@ -64,34 +74,49 @@ enum {
 
 #define U TMI_UNBOUNDED
 
+/* Class of a signal: how its normal level drifts (file comment). */
+typedef enum {
+    S_VIB,     /* vibration: wear, mounting; follows tau_b */
+    S_HYD,     /* operating point at constant speed; follows tau_h */
+    S_THERMAL, /* temperature: a slow covariate, followed (tau_b), unscored */
+} s_class_t;
+
 /* Signal table: name, SI unit, documentation, typical sd (default), the
  * range a measurement must be in (the data contract's plausibility
- * check: beyond it a sensor is broken, not the pump). */
+ * check: beyond it a sensor is broken, not the pump), class. */
 #define S_SIGNALS(X)                                                           \
     X(vib1, "m/s^2", "vibration (RMS acceleration), drive end", 0.01, 0.0,     \
-      2000.0)                                                                  \
+      2000.0, S_VIB)                                                           \
     X(vib2, "m/s^2", "vibration (RMS acceleration), pump end", 0.01, 0.0,      \
-      2000.0)                                                                  \
-    X(current, "A", "motor current", 0.5, -1e5, 1e5)                           \
+      2000.0, S_VIB)                                                           \
+    X(current, "A", "motor current", 0.5, -1e5, 1e5, S_HYD)                    \
     X(pressure, "Pa", "loop pressure after the pump (gauge)", 2e4, -1.1e5,     \
-      1e9)                                                                     \
-    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0)          \
-    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0)  \
-    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6)                          \
-    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3)
+      1e9, S_HYD)                                                              \
+    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0,          \
+      S_THERMAL)                                                               \
+    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0,  \
+      S_THERMAL)                                                               \
+    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6, S_HYD)                   \
+    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3, S_HYD)
+
+static const s_class_t s_class[S_NSIG] = {
+#define X(n, u, d, s, lo, hi, c) c,
+    S_SIGNALS(X)
+#undef X
+};
 
 static const tm_var_t s_inputs[S_NINPUTS] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {#n, u, 0.0, lo, hi, TM_VAR_MEASURED, "measured " d},
     S_SIGNALS(X)
 #undef X
 };
 
 static const tm_var_t s_outputs[S_NOUTPUTS] = {
-#define X(n, u, d, s, lo, hi) {#n, u, 0.0, -U, U, 0, "estimated " d},
+#define X(n, u, d, s, lo, hi, c) {#n, u, 0.0, -U, U, 0, "estimated " d},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {#n "_sd", u, 0.0, 0.0, U, 0, "standard deviation of the next " #n},
         S_SIGNALS(X)
 #undef X
@@ -101,15 +126,15 @@ static const tm_var_t s_outputs[S_NOUTPUTS] = {
 };
 
 static const tm_var_t s_states[S_NSTATES] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"b_" #n, u, 0.0, -U, U, 0, "normal level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"p_" #n, u "^2", 0.0, 0.0, U, 0, "variance of the level of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"e_" #n, "1", 0.0, -U, U, 0, "mean recent innovation of " #n},
             S_SIGNALS(X)
 #undef X
@@ -117,15 +142,15 @@ static const tm_var_t s_states[S_NSTATES] = {
 };
 
 static const tm_var_t s_params[S_NPARAMS] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"mu_" #n, u, 0.0, -U, U, 0, "initial level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"sd_" #n, u, s, 1e-300, U, 0, "measurement noise of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c)                                               \
     {"su_" #n,                                                                 \
      "1",                                                                      \
      0.0,                                                                      \
@@ -136,7 +161,9 @@ static const tm_var_t s_params[S_NPARAMS] = {
             S_SIGNALS(X)
 #undef X
                 {"tau_b", "s", 100.0, 1e-3, 1e9, 0,
-                 "time constant of the level's drift"},
+                 "time constant of the drift of vibration and temperatures"},
+    {"tau_h", "s", 1000.0, 1e-3, 1e9, 0,
+     "time constant of the drift of current, pressure, voltage and flow"},
     {"tau_d", "s", 5.0, 1e-3, 1e9, 0, "time constant of the detector"},
     {"gate", "1", 8.0, 0.0, U, 0,
      "|mean innovation| / su over which a level is frozen"},
@@ -213,9 +240,11 @@ static void s_output_low(size_t n, const double *state, const double *params,
 static void s_update(double *st, const double *p, const double *m, double dt,
                      bool gated, bool detect)
 {
-    double ab = -expm1(-dt / p[P_TAU_B]);
+    double ab_b = -expm1(-dt / p[P_TAU_B]);
+    double ab_h = -expm1(-dt / p[P_TAU_H]);
     double ad = -expm1(-dt / p[P_TAU_D]);
     for (unsigned j = 0; j < S_NSIG; j++) {
+        double ab = s_class[j] == S_HYD ? ab_h : ab_b;
         double sd = p[S_NSIG + j];
         double r = sd * sd;
         double *b = &st[j];
@@ -286,7 +315,7 @@ static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
                         char *why, size_t cap)
 {
     static const char *const names[S_NSIG] = {
-#define X(nm, u, d, s, lo, hi) #nm,
+#define X(nm, u, d, s, lo, hi, c) #nm,
         S_SIGNALS(X)
 #undef X
     };
@@ -318,7 +347,7 @@ static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
 
 /* Fit mu and sd, run the ungated filter over the window (its state is
  * where the twin continues), take su from its detector means after the
- * warm-up and thr from their score. */
+ * warm-up (0 for the temperatures: unscored) and thr from their score. */
 static int s_calibrate(double dt, size_t n, const double *rows, double *p,
                        double *state, char *why, size_t cap)
 {
@@ -348,7 +377,9 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
             for (size_t r = warm; r < n; r++) {
                 ss += es[r * S_NSIG + j] * es[r * S_NSIG + j];
             }
-            p[2 * S_NSIG + j] = sqrt(ss / (double)(n - warm)) + 1e-12;
+            p[2 * S_NSIG + j] = s_class[j] == S_THERMAL
+                                    ? 0.0
+                                    : sqrt(ss / (double)(n - warm)) + 1e-12;
         }
         /* Threshold: margin x the 99th percentile of the training score. */
         p[P_THR] = 1.0;
@@ -373,7 +404,7 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
     {                                                                          \
         .abi_version = TM_MODEL_ABI_VERSION,                                   \
         .struct_size = sizeof(tm_model_t), .family = "pumpmon",                \
-        .version = "1.0.0", .fidelity = (tier), .summary = (text),             \
+        .version = "1.1.0", .fidelity = (tier), .summary = (text),             \
         .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
         .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
         .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \
