@@ -35,7 +35,7 @@ static void test_all(void **state)
     assert_true(tm_models_all(NULL) == all);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(all[i]);
-        /* pumpmon is at 1.1.0 (tau_h, unscored temperatures), the others
+        /* pumpmon is at 1.1.0 (tau_h, temperatures by rate), the others
          * at 1.0.0. */
         assert_string_equal(all[i]->version,
                             strcmp(all[i]->family, "pumpmon") == 0 ? "1.1.0"
