@@ -5,17 +5,31 @@
  * Each signal is estimated by a local-level Kalman filter: its normal
  * level b follows a random walk, the measurement is b plus white noise of
  * standard deviation sd. The filter's steady gain is set by a time
- * constant tau_b (the level follows slow drift, e.g. warming, over a few
- * tau_b) through the process noise q = sd^2 a^2 / (1 - a), a = 1 -
- * exp(-dt / tau_b). Every innovation z = (m - b) / sd feeds an
+ * constant tau (the level follows slow drift over a few tau) through the
+ * process noise q = sd^2 a^2 / (1 - a), a = 1 - exp(-dt / tau). The time
+ * constant is the physics of the signal's class (S_SIGNALS): current,
+ * pressure, voltage and flow describe the operating point of a pump at
+ * constant speed, which moves only with the slow thermal state of the
+ * loop, so their levels follow it with tau_h (much longer than a fault:
+ * a closure of minutes is not learnt as drift); vibration and the two
+ * temperatures drift faster (wear, warming) and follow tau_b. Every
+ * innovation z = (m - b) / sd feeds an
  * exponentially weighted mean e (time constant tau_d): a fault is a run
  * of innovations of one sign, which e accumulates while white noise
  * averages out. The anomaly score is mean_j (e_j / su_j)^2 / thr, where
  * su_j is the spread of e_j in normal operation and thr the calibrated
- * threshold; the alarm rises when the score passes 1 and clears when it
- * falls below k_off (hysteresis). While a signal's |e| / su is over
- * `gate` its level is frozen (it does not learn the fault as normal), and its
- * uncertainty grows as it does for a missing sample.
+ * threshold. The temperatures are slow covariates (warming and cooling
+ * follow the load and the room over tens of minutes to hours, not a
+ * fault of the pump), so their level is not in that mean and is never
+ * frozen; what a fault does to them is to make them rise faster than the
+ * set's own heat can: their e_j (a mean over S_TAU_R of nu / sd, with nu
+ * = rate x tau_b on a ramp) is a rate, and the score is the larger of
+ * the mean and (max(e_j, 0) / su_j)^2, su_j being the rise that alarms
+ * (S_RATE_MARGIN x the RMS rate of calibration, at least a floor per
+ * signal). The alarm rises when the score passes 1 and clears when it
+ * falls below k_off (hysteresis). While the |e| / su of a signal other than
+ * a temperature is over `gate` its level is frozen (it does not learn the fault
+ * as normal), and its uncertainty grows as it does for a missing sample.
  *
  * Tiers: high is the estimator with the detector; low the estimator alone
  * (score 0, no alarm), the fallback when detection is not trusted. Both
@@ -45,6 +59,7 @@ enum { S_ALARM = 3 * S_NSIG, S_NSTATES };
 /* Params: mu 0..7, sd 8..15, su 16..23, then: */
 enum {
     P_TAU_B = 3 * S_NSIG,
+    P_TAU_H,
     P_TAU_D,
     P_GATE,
     P_THR,
@@ -61,37 +76,69 @@ enum {
 #define S_MIN_ROWS 40u
 /* Quantile of the training score that, times margin, is the threshold. */
 #define S_QUANTILE 0.99
+/* Temperatures: time constant (s) of the mean that turns their innovation
+ * into a rate (the level follows tau_b, so nu / tau_b is the rate of the
+ * smoothed temperature; this mean removes the noise of tens of seconds),
+ * and the rise rate that alarms as a multiple of the RMS rate of the
+ * training window (an order of magnitude: warming and cooling of the
+ * window pass, a heat source that the set does not have does not). */
+#define S_TAU_R       30.0
+#define S_RATE_MARGIN 10.0
 
 #define U TMI_UNBOUNDED
 
+/* Class of a signal: how its normal level drifts (file comment). */
+typedef enum {
+    S_VIB,     /* vibration: wear, mounting; follows tau_b */
+    S_HYD,     /* operating point at constant speed; follows tau_h */
+    S_THERMAL, /* temperature: follows tau_b, only a fast rise is scored */
+} s_class_t;
+
 /* Signal table: name, SI unit, documentation, typical sd (default), the
  * range a measurement must be in (the data contract's plausibility
- * check: beyond it a sensor is broken, not the pump). */
+ * check: beyond it a sensor is broken, not the pump), class, and for a
+ * temperature the least rise rate (K/s) calibration lets alarm: above
+ * what the set's own heat gives (a motor warms over tens of minutes, the
+ * loop over hours), below an external heat source or a stalled motor. */
 #define S_SIGNALS(X)                                                           \
     X(vib1, "m/s^2", "vibration (RMS acceleration), drive end", 0.01, 0.0,     \
-      2000.0)                                                                  \
+      2000.0, S_VIB, 0.0)                                                      \
     X(vib2, "m/s^2", "vibration (RMS acceleration), pump end", 0.01, 0.0,      \
-      2000.0)                                                                  \
-    X(current, "A", "motor current", 0.5, -1e5, 1e5)                           \
+      2000.0, S_VIB, 0.0)                                                      \
+    X(current, "A", "motor current", 0.5, -1e5, 1e5, S_HYD, 0.0)               \
     X(pressure, "Pa", "loop pressure after the pump (gauge)", 2e4, -1.1e5,     \
-      1e9)                                                                     \
-    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0)          \
-    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0)  \
-    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6)                          \
-    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3)
+      1e9, S_HYD, 0.0)                                                         \
+    X(t_motor, "degC", "motor body temperature", 0.5, -100.0, 1000.0,          \
+      S_THERMAL, 1e-2)                                                         \
+    X(t_fluid, "degC", "fluid temperature in the loop", 0.05, -100.0, 1000.0,  \
+      S_THERMAL, 1e-3)                                                         \
+    X(voltage, "V", "motor voltage", 10.0, -1e6, 1e6, S_HYD, 0.0)              \
+    X(flow, "m^3/s", "circulation flow", 1e-5, -1e3, 1e3, S_HYD, 0.0)
+
+static const s_class_t s_class[S_NSIG] = {
+#define X(n, u, d, s, lo, hi, c, rf) c,
+    S_SIGNALS(X)
+#undef X
+};
+
+static const double s_rate_floor[S_NSIG] = {
+#define X(n, u, d, s, lo, hi, c, rf) rf,
+    S_SIGNALS(X)
+#undef X
+};
 
 static const tm_var_t s_inputs[S_NINPUTS] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {#n, u, 0.0, lo, hi, TM_VAR_MEASURED, "measured " d},
     S_SIGNALS(X)
 #undef X
 };
 
 static const tm_var_t s_outputs[S_NOUTPUTS] = {
-#define X(n, u, d, s, lo, hi) {#n, u, 0.0, -U, U, 0, "estimated " d},
+#define X(n, u, d, s, lo, hi, c, rf) {#n, u, 0.0, -U, U, 0, "estimated " d},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {#n "_sd", u, 0.0, 0.0, U, 0, "standard deviation of the next " #n},
         S_SIGNALS(X)
 #undef X
@@ -101,15 +148,15 @@ static const tm_var_t s_outputs[S_NOUTPUTS] = {
 };
 
 static const tm_var_t s_states[S_NSTATES] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"b_" #n, u, 0.0, -U, U, 0, "normal level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"p_" #n, u "^2", 0.0, 0.0, U, 0, "variance of the level of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"e_" #n, "1", 0.0, -U, U, 0, "mean recent innovation of " #n},
             S_SIGNALS(X)
 #undef X
@@ -117,26 +164,29 @@ static const tm_var_t s_states[S_NSTATES] = {
 };
 
 static const tm_var_t s_params[S_NPARAMS] = {
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"mu_" #n, u, 0.0, -U, U, 0, "initial level of " #n},
     S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"sd_" #n, u, s, 1e-300, U, 0, "measurement noise of " #n},
         S_SIGNALS(X)
 #undef X
-#define X(n, u, d, s, lo, hi)                                                  \
+#define X(n, u, d, s, lo, hi, c, rf)                                           \
     {"su_" #n,                                                                 \
      "1",                                                                      \
      0.0,                                                                      \
      0.0,                                                                      \
      U,                                                                        \
      0,                                                                        \
-     "normal spread of the mean innovation of " #n " (0: not scored)"},
+     "normal spread of the mean innovation of " #n                             \
+     " (a temperature: the rise that alarms; 0: not scored)"},
             S_SIGNALS(X)
 #undef X
                 {"tau_b", "s", 100.0, 1e-3, 1e9, 0,
-                 "time constant of the level's drift"},
+                 "time constant of the drift of vibration and temperatures"},
+    {"tau_h", "s", 1000.0, 1e-3, 1e9, 0,
+     "time constant of the drift of current, pressure, voltage and flow"},
     {"tau_d", "s", 5.0, 1e-3, 1e9, 0, "time constant of the detector"},
     {"gate", "1", 8.0, 0.0, U, 0,
      "|mean innovation| / su over which a level is frozen"},
@@ -160,20 +210,37 @@ static int s_init(const double *params, double *state)
     return tmi_all_finite(state, S_NSTATES) ? TM_STEP_OK : TM_STEP_FAILED;
 }
 
-/* Score of one actor's detector means (0 when no signal is scored). */
-static double s_score(const double *st, const double *p)
+/* Score of the operating point and vibration: the mean squared detector
+ * mean over thr (0 when none is scored). */
+static double s_score_mean(const double *st, const double *p)
 {
     double sum = 0.0;
     unsigned k = 0;
     for (unsigned j = 0; j < S_NSIG; j++) {
         double su = p[2 * S_NSIG + j];
-        if (su > 0.0) {
+        if (s_class[j] != S_THERMAL && su > 0.0) {
             double u = st[2 * S_NSIG + j] / su;
             sum += u * u;
             k++;
         }
     }
     return k > 0 ? sum / (double)k / p[P_THR] : 0.0;
+}
+
+/* Score of one actor: the larger of the mean score and, for each watched
+ * temperature, its rise rate over the rate that alarms, squared (a fall
+ * does not count: the faults a temperature shows add heat). */
+static double s_score(const double *st, const double *p)
+{
+    double score = s_score_mean(st, p);
+    for (unsigned j = 0; j < S_NSIG; j++) {
+        double su = p[2 * S_NSIG + j];
+        if (s_class[j] == S_THERMAL && su > 0.0) {
+            double u = fmax(st[2 * S_NSIG + j], 0.0) / su;
+            score = fmax(score, u * u);
+        }
+    }
+    return score;
 }
 
 static void s_output1(const double *st, const double *p, bool detect, double *o)
@@ -213,9 +280,14 @@ static void s_output_low(size_t n, const double *state, const double *params,
 static void s_update(double *st, const double *p, const double *m, double dt,
                      bool gated, bool detect)
 {
-    double ab = -expm1(-dt / p[P_TAU_B]);
-    double ad = -expm1(-dt / p[P_TAU_D]);
+    double ab_b = -expm1(-dt / p[P_TAU_B]);
+    double ab_h = -expm1(-dt / p[P_TAU_H]);
+    double ad_d = -expm1(-dt / p[P_TAU_D]);
+    double ad_r = -expm1(-dt / S_TAU_R);
     for (unsigned j = 0; j < S_NSIG; j++) {
+        double ab = s_class[j] == S_HYD ? ab_h : ab_b;
+        bool thermal = s_class[j] == S_THERMAL;
+        double ad = thermal ? ad_r : ad_d;
         double sd = p[S_NSIG + j];
         double r = sd * sd;
         double *b = &st[j];
@@ -230,7 +302,7 @@ static void s_update(double *st, const double *p, const double *m, double dt,
         double nu = m[j] - *b;
         *e += ad * (nu / sd - *e);
         double su = p[2 * S_NSIG + j];
-        if (gated && su > 0.0 && fabs(*e) >= p[P_GATE] * su) {
+        if (gated && !thermal && su > 0.0 && fabs(*e) >= p[P_GATE] * su) {
             *var = pv;
             continue;
         }
@@ -286,7 +358,7 @@ static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
                         char *why, size_t cap)
 {
     static const char *const names[S_NSIG] = {
-#define X(nm, u, d, s, lo, hi) #nm,
+#define X(nm, u, d, s, lo, hi, c, rf) #nm,
         S_SIGNALS(X)
 #undef X
     };
@@ -318,7 +390,9 @@ static int s_fit_levels(size_t n, const double *rows, double *p, double *buf,
 
 /* Fit mu and sd, run the ungated filter over the window (its state is
  * where the twin continues), take su from its detector means after the
- * warm-up and thr from their score. */
+ * warm-up and thr from their score. For a temperature su is the rise
+ * that alarms: S_RATE_MARGIN x the RMS of its detector mean, and at least
+ * the signal's rate floor (e = nu / sd and nu = rate x tau_b on a ramp). */
 static int s_calibrate(double dt, size_t n, const double *rows, double *p,
                        double *state, char *why, size_t cap)
 {
@@ -348,14 +422,19 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
             for (size_t r = warm; r < n; r++) {
                 ss += es[r * S_NSIG + j] * es[r * S_NSIG + j];
             }
-            p[2 * S_NSIG + j] = sqrt(ss / (double)(n - warm)) + 1e-12;
+            double rms = sqrt(ss / (double)(n - warm)) + 1e-12;
+            p[2 * S_NSIG + j] =
+                s_class[j] == S_THERMAL
+                    ? fmax(S_RATE_MARGIN * rms,
+                           s_rate_floor[j] * p[P_TAU_B] / p[S_NSIG + j])
+                    : rms;
         }
         /* Threshold: margin x the 99th percentile of the training score. */
         p[P_THR] = 1.0;
         for (size_t r = warm; r < n; r++) {
             double st[S_NSTATES] = {0};
             memcpy(st + 2 * S_NSIG, es + r * S_NSIG, S_NSIG * sizeof(double));
-            buf[r - warm] = s_score(st, p);
+            buf[r - warm] = s_score_mean(st, p);
         }
         gsl_sort(buf, 1, n - warm);
         double q =
@@ -373,7 +452,7 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
     {                                                                          \
         .abi_version = TM_MODEL_ABI_VERSION,                                   \
         .struct_size = sizeof(tm_model_t), .family = "pumpmon",                \
-        .version = "1.0.0", .fidelity = (tier), .summary = (text),             \
+        .version = "1.1.0", .fidelity = (tier), .summary = (text),             \
         .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
         .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
         .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \

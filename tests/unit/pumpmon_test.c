@@ -17,6 +17,7 @@
 #include "tm_rt.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,122 @@ static void test_fault_alarm(void **st)
     tm_rt_destroy(&t.rt);
 }
 
+/* A small sustained flow drop (2.5 noise sd, about the gate) for 400
+ * rows: the level of flow follows tau_h (1,000 s), so the drop is not
+ * learnt as drift within the fault; the alarm rises and holds for at least
+ * 70 % of it (314 rows here; with flow's level on tau_b, 100 s, 74). */
+static void test_small_shift_held(void **st)
+{
+    (void)st;
+    s_twin_t t;
+    s_open(&t, TM_FIDELITY_HIGH);
+    s_calibrate(&t, 400);
+    double x[NSIG];
+    for (int r = 0; r < 200; r++) {
+        s_sample(t.row, -1, 0.0, x);
+        s_feed_step(&t, x);
+    }
+    int held = 0;
+    for (int r = 0; r < 400; r++) {
+        s_sample(t.row, FLOW, -2.5, x);
+        s_feed_step(&t, x);
+        held += s_out(&t, "alarm") != 0.0;
+    }
+    printf("small flow drop: alarm in %d of 400 rows\n", held);
+    assert_true(held >= 280);
+    tm_rt_destroy(&t.rt);
+}
+
+/* The temperatures are slow covariates: warming of the motor by 30 noise
+ * sd and of the fluid by 100 over 2,000 rows (a start-up) raises no alarm,
+ * and the estimates follow it (within 5 of their own sd). */
+static void test_warming_no_alarm(void **st)
+{
+    (void)st;
+    s_twin_t t;
+    s_open(&t, TM_FIDELITY_HIGH);
+    s_calibrate(&t, 400);
+    double x[NSIG];
+    size_t alarms = 0;
+    for (int r = 0; r < 2000; r++) {
+        s_sample(t.row, -1, 0.0, x);
+        x[TMOTOR] += 30.0 * s_noise[TMOTOR] * r / 2000.0;
+        x[TMOTOR + 1] += 100.0 * s_noise[TMOTOR + 1] * r / 2000.0;
+        s_feed_step(&t, x);
+        alarms += s_out(&t, "alarm") != 0.0;
+    }
+    double err =
+        s_out(&t, "t_motor") - (s_level[TMOTOR] + 30.0 * s_noise[TMOTOR]);
+    printf("warming: %zu alarms in 2000 rows, t_motor off by %.3g (sd %.3g)\n",
+           alarms, err, s_out(&t, "t_motor_sd"));
+    assert_true(alarms < 20);
+    assert_true(fabs(err) < 5.0 * s_out(&t, "t_motor_sd"));
+    tm_rt_destroy(&t.rt);
+}
+
+/* A temperature that rises far faster than the set's own heat can drive
+ * it (the motor at 0.1 K/s, a stalled motor; the fluid at 0.01 K/s, a
+ * heater of kilowatts in the loop: ten times the rise rate calibration
+ * lets alarm on this quiet window) alarms within a minute and holds while
+ * it rises; once it levels off the alarm clears. The same fall raises
+ * none: the faults a temperature shows add heat. */
+static void s_ramp(int sig, double rate, size_t *first, size_t *held,
+                   size_t *after)
+{
+    s_twin_t t;
+    s_open(&t, TM_FIDELITY_HIGH);
+    s_calibrate(&t, 400);
+    double x[NSIG];
+    *first = SIZE_MAX;
+    *held = 0;
+    *after = 0;
+    for (size_t r = 0; r < 1000; r++) {
+        s_sample(t.row, -1, 0.0, x);
+        /* rows 100..219 ramp, then the temperature stays where it got */
+        double dt = r < 100 ? 0.0 : (double)(r < 220 ? r - 100 : 120);
+        x[sig] += rate * dt;
+        s_feed_step(&t, x);
+        bool alarm = s_out(&t, "alarm") != 0.0;
+        if (r < 100) {
+            assert_false(alarm);
+        } else if (r < 220) {
+            if (alarm && *first == SIZE_MAX) {
+                *first = r - 100;
+            }
+            *held += alarm;
+        } else if (r >= 900) {
+            *after += alarm;
+        }
+    }
+    tm_rt_destroy(&t.rt);
+}
+
+static void test_heating_alarm(void **st)
+{
+    (void)st;
+    static const struct {
+        int sig;
+        double rate;
+    } cases[] = {{TMOTOR, 0.1}, {TMOTOR + 1, 0.01}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t first = 0;
+        size_t held = 0;
+        size_t after = 0;
+        s_ramp(cases[i].sig, cases[i].rate, &first, &held, &after);
+        printf("heating of signal %d at %g K/s: alarm after %zu rows, in %zu "
+               "of 120, %zu in the last 100 rows\n",
+               cases[i].sig, cases[i].rate, first, held, after);
+        assert_true(first <= 60);
+        assert_true(held >= 120 - first - 5);
+        assert_int_equal(after, 0);
+        s_ramp(cases[i].sig, -cases[i].rate, &first, &held, &after);
+        printf("cooling of signal %d at %g K/s: %zu alarms\n", cases[i].sig,
+               cases[i].rate, held + after);
+        assert_int_equal(first, SIZE_MAX);
+        assert_int_equal(held + after, 0);
+    }
+}
+
 /* Missing samples: the estimate holds, its sd grows every step, and the
  * detector does not alarm on absence; the first sample back shrinks it. */
 static void test_missing(void **st)
@@ -302,6 +419,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calibrate_and_track),
         cmocka_unit_test(test_fault_alarm),
+        cmocka_unit_test(test_small_shift_held),
+        cmocka_unit_test(test_warming_no_alarm),
+        cmocka_unit_test(test_heating_alarm),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_low_tier),
         cmocka_unit_test(test_feed_rules),
