@@ -28,7 +28,11 @@ echo "under the flood: ticks $t_a -> $t_b in about 2 s (h = 0.05 s)," \
 # 2 s of realtime at h = 0.05 s is 40 ticks; a frozen clock steps none
 [ $((t_b - t_a)) -ge 20 ] || fail "the clock stood still: $t_a -> $t_b"
 ok
-[ "$lag_ms" -lt 400 ] || fail "the clock fell behind: lag $lag_ms ms"
+# (a frozen clock is seconds behind by now; sanitizer builds on a loaded
+# machine are allowed more)
+max_lag=400
+[ "$SANITIZED" = 1 ] && max_lag=1000
+[ "$lag_ms" -lt "$max_lag" ] || fail "the clock fell behind: lag $lag_ms ms"
 ok
 [ "$requests" -gt 20 ] || fail "the backlog is not being served"
 ok
