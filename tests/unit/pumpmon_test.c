@@ -146,6 +146,18 @@ static void test_calibrate_and_track(void **st)
     tm_rt_destroy(&t.rt);
 }
 
+/* A high-tier twin calibrated on 400 normal rows, then 200 more. */
+static void s_settled(s_twin_t *t)
+{
+    double x[NSIG];
+    s_open(t, TM_FIDELITY_HIGH);
+    s_calibrate(t, 400);
+    for (int r = 0; r < 200; r++) {
+        s_sample(t->row, -1, 0.0, x);
+        s_feed_step(t, x);
+    }
+}
+
 /* A flow drop of 4 noise sd for 300 rows raises the alarm within 30 rows
  * and holds it; the level does not learn the fault (its detector mean
  * passes gate x su, which freezes it); the alarm clears within 150 rows
@@ -155,13 +167,8 @@ static void test_fault_alarm(void **st)
 {
     (void)st;
     s_twin_t t;
-    s_open(&t, TM_FIDELITY_HIGH);
-    s_calibrate(&t, 400);
     double x[NSIG];
-    for (int r = 0; r < 200; r++) {
-        s_sample(t.row, -1, 0.0, x);
-        s_feed_step(&t, x);
-    }
+    s_settled(&t);
     int first = -1;
     for (int r = 0; r < 300; r++) {
         s_sample(t.row, FLOW, -4.0, x);
@@ -196,13 +203,8 @@ static void test_small_shift_held(void **st)
 {
     (void)st;
     s_twin_t t;
-    s_open(&t, TM_FIDELITY_HIGH);
-    s_calibrate(&t, 400);
     double x[NSIG];
-    for (int r = 0; r < 200; r++) {
-        s_sample(t.row, -1, 0.0, x);
-        s_feed_step(&t, x);
-    }
+    s_settled(&t);
     int held = 0;
     for (int r = 0; r < 400; r++) {
         s_sample(t.row, FLOW, -2.5, x);
