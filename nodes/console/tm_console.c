@@ -162,10 +162,12 @@ static int s_after_standby(tm_console_ctx_t *ctx, tm_console_call_t *req,
                            uint64_t mark0)
 {
     uint64_t mark = ctx->mesh != NULL ? tm_mesh_repl_mark(ctx->mesh) : 0;
-    if (mark == 0 || mark == mark0 || req->later == NULL) {
+    tm_console_later_t *(*make)(tm_console_call_t *) =
+        req->later_raw != NULL ? req->later_raw : req->later;
+    if (mark == 0 || mark == mark0 || make == NULL) {
         return req->rep->status;
     }
-    tm_console_later_t *later = req->later(req);
+    tm_console_later_t *later = make(req);
     size_t len = 0;
     const uint8_t *body = tm_reply_bytes(req->rep, &len);
     if (later != NULL &&
@@ -177,6 +179,58 @@ static int s_after_standby(tm_console_ctx_t *ctx, tm_console_call_t *req,
         later->free(later);
     }
     return req->rep->status;
+}
+
+/* An answer that comes later to a change (a link across nodes, apply,
+ * migrate, drain, failover) waits for the standby like a direct one: its
+ * last part is held (tm_mesh_repl_hold) while a change committed here
+ * since the request came is not confirmed. */
+typedef struct {
+    tm_console_later_t base;
+    tm_console_later_t *inner; /* NULL once a hold took it */
+    tm_mesh_t *mesh;
+    uint64_t mark0;
+} s_acked_t;
+
+static void s_acked_send(tm_console_later_t *l, int status, const char *msg,
+                         bool more, const uint8_t *body, size_t len)
+{
+    s_acked_t *x = (s_acked_t *)l;
+    if (x->inner == NULL) {
+        return;
+    }
+    uint64_t mark = more ? 0 : tm_mesh_repl_mark(x->mesh);
+    if (mark != 0 && mark != x->mark0 &&
+        tm_mesh_repl_hold(x->mesh, mark, x->inner, status, msg, body, len)) {
+        x->inner = NULL; /* the hold sends it, then frees it */
+        return;
+    }
+    x->inner->send(x->inner, status, msg, more, body, len);
+    l->gone = x->inner->gone;
+}
+
+static void s_acked_free(tm_console_later_t *l)
+{
+    s_acked_t *x = (s_acked_t *)l;
+    if (x->inner != NULL) {
+        x->inner->free(x->inner);
+    }
+    free(x);
+}
+
+static tm_console_later_t *s_acked_later(tm_console_call_t *req)
+{
+    tm_console_later_t *inner = req->later_raw(req);
+    s_acked_t *x = inner != NULL ? calloc(1, sizeof *x) : NULL;
+    if (x == NULL) {
+        return inner;
+    }
+    x->base.send = s_acked_send;
+    x->base.free = s_acked_free;
+    x->inner = inner;
+    x->mesh = req->acked_mesh;
+    x->mark0 = req->acked_mark0;
+    return &x->base;
 }
 
 /* Run the handler with the mutation path told who asks (the audit log's
@@ -198,6 +252,13 @@ static int s_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return tm_reply_error(req->rep, TM_ERR_BUSY, "%s", why);
     }
     uint64_t mark0 = ctx->mesh != NULL ? tm_mesh_repl_mark(ctx->mesh) : 0;
+    if (ctx->mesh != NULL && req->later != NULL && req->later_raw == NULL &&
+        (req->cmd->info->flags & TM_CMD_F_MUTATES)) {
+        req->later_raw = req->later;
+        req->later = s_acked_later;
+        req->acked_mesh = ctx->mesh;
+        req->acked_mark0 = mark0;
+    }
     int rc = s_handlers[req->cmd->kind](ctx, req);
     if (ctx->mut != NULL) {
         tm_mut_origin(ctx->mut, NULL);

@@ -172,6 +172,12 @@ struct tm_console_call {
     const char *file_name;
     const uint8_t *file_data;
     size_t file_len;
+    /* Set by tm_console_exec for a change on a node with a standby: the
+     * server's own `later`, which `later` wraps so that the answer waits
+     * for the standby's confirmation as a direct one does. */
+    tm_console_later_t *(*later_raw)(tm_console_call_t *req);
+    tm_mesh_t *acked_mesh;
+    uint64_t acked_mark0;
 };
 
 /* Run the handler of req->cmd (parsed). Returns rep->status or

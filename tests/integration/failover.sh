@@ -107,6 +107,21 @@ kill -CONT "${PID[b]}"
 wait "$setpid" || fail "set failed: $(cat "$WORK/set.out")"
 grep -q "not confirmed" "$WORK/set.out" && fail "set: $(cat "$WORK/set.out")"
 ok
+# so does an answer that comes later: a link from c's actor into a's,
+# answered once the values flow, then held for b's confirmation
+wait_confirmed a
+kill -STOP "${PID[b]}"
+at a link s0.fb o1.fl >"$WORK/link.out" 2>&1 &
+linkpid=$!
+sleep 1.5
+kill -0 "$linkpid" 2>/dev/null ||
+    fail "a link across nodes was answered while the standby was stopped: $(cat "$WORK/link.out")"
+ok
+kill -CONT "${PID[b]}"
+wait "$linkpid" || fail "link failed: $(cat "$WORK/link.out")"
+grep -q "not confirmed" "$WORK/link.out" && fail "link: $(cat "$WORK/link.out")"
+ok
+expect_ok at a unlink s0.fb o1.fl
 expect_ok at b spawn o9 --model oscillator --node a
 expect_ok at a kill o3
 expect_ok at a unlink s0.fa o0.fr # a reads nothing from c now
