@@ -13,11 +13,12 @@
  * stopped stepping, and only for one taker.
  *
  * Automatic failover. Every heartbeat, a node holding a standby copy of a
- * node it sees dead asks etcd to take it over, at most every S_AUTO_S
- * seconds per dead node; it starts the failover coordinator
- * (tm_mesh_failover, without a console) when the marker can be written,
- * i.e. when the dead node's lease is gone. The coordinator picks the
- * latest copy among the members, as for the command.
+ * node it sees dead asks etcd whether that node's key still exists, at
+ * most every S_AUTO_S seconds per dead node; once it is gone it starts
+ * the failover coordinator (tm_mesh_failover, without a console), which
+ * picks the latest copy among the members as for the command; the member
+ * that holds it writes the marker (tmi_lease_take) before it takes the
+ * actors over, so of several coordinators one takeover happens.
  *
  * Coming back. A node whose actors were taken over is held off by the
  * marker (never safe). Once it has the taker's whole directory - so every
@@ -159,11 +160,15 @@ static void s_auto(tm_mesh_t *m)
         }
         m->auto_next[i] = now + S_AUTO_S;
         char why[TM_CMD_MSG_MAX];
-        int rc = tmi_lease_take(m, p->name, why, sizeof why);
-        if (rc != 0) {
-            tm_log(rc == TM_ERR_BUSY ? TM_LOG_DEBUG : TM_LOG_WARN,
-                   "mesh: automatic failover of %s: not yet: %s", p->name, why);
-            continue;
+        bool alive = true;
+        int rc =
+            tm_lease_peer(m->lease, p->name, &alive, NULL, 0, why, sizeof why);
+        if (rc != 0 || alive) {
+            if (rc != 0) {
+                tm_log(TM_LOG_WARN, "mesh: automatic failover of %s: %s",
+                       p->name, why);
+            }
+            continue; /* its lease lives: it may still be stepping */
         }
         tm_log(TM_LOG_WARN,
                "mesh: node %s is dead and its lease in etcd is gone: "
