@@ -456,7 +456,9 @@ size_t tm_rt_degraded_sources(const tm_rt_t *rt, const char *id,
  * A trial runs another version (or tier) of an actor's family in shadow:
  * seeded from the actor's state (mapped), stepped after every tick the
  * actor steps, on the same inputs, its outputs linked to nothing, and
- * scored against the live outputs of the same tick. A step that faults
+ * scored against the live outputs of the same tick and, for an output
+ * named like a measured input, against the measurement where one came
+ * (both versions, so that they can be compared). A step that faults
  * ends it (failed; its values never leave it). Adopting it moves the
  * actor to the trial's model with the trial's state and outputs. */
 
@@ -469,6 +471,15 @@ typedef struct {
     uint32_t n_outputs;
     double rmse[TM_MODEL_MAX_VARS]; /* per output, against the live one */
     double mape[TM_MODEL_MAX_VARS]; /* percent, where live is not ~0 */
+    /* Against measurements, for an output named like a measured input of
+     * the model (its prediction): the samples scored (steps that had
+     * one), and the trial's and the live version's RMSE and MAPE against
+     * them (0 where none). */
+    uint64_t n_measured[TM_MODEL_MAX_VARS];
+    double meas_rmse[TM_MODEL_MAX_VARS];
+    double meas_mape[TM_MODEL_MAX_VARS];
+    double live_meas_rmse[TM_MODEL_MAX_VARS];
+    double live_meas_mape[TM_MODEL_MAX_VARS];
 } tm_rt_trial_t;
 
 /* Start (or restart) a trial of id with model (same ports). Errors:

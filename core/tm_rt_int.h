@@ -125,6 +125,14 @@ typedef struct {
     double sq[TM_MODEL_MAX_VARS];  /* sum of squared differences */
     double ape[TM_MODEL_MAX_VARS]; /* sum of |d / live| */
     uint64_t n_ape[TM_MODEL_MAX_VARS];
+    /* Against measurements: output j is the prediction of the measured
+     * input meas[j] of the same name (-1: none); squared and relative
+     * errors of the trial and of the live version where a sample came. */
+    int8_t meas[TM_MODEL_MAX_VARS];
+    double m_sq[2][TM_MODEL_MAX_VARS]; /* [0] trial, [1] live */
+    double m_ape[2][TM_MODEL_MAX_VARS];
+    uint64_t n_m[TM_MODEL_MAX_VARS];
+    uint64_t n_m_ape[TM_MODEL_MAX_VARS];
 } tmi_rt_trial_t;
 
 /* The most lowest-tier faults a restart intensity counts (R + 1). */

@@ -1,7 +1,8 @@
 /* tm_rt_trial: another version of an actor's family in shadow - stepped
  * after every tick on the live actor's inputs, its outputs linked to
- * nothing, scored against the live outputs (RMSE and MAPE per output) -
- * and its adoption (see tm_rt.h, "trials").
+ * nothing, scored against the live outputs (RMSE and MAPE per output)
+ * and, where an output predicts a measured input, against the
+ * measurements - and its adoption (see tm_rt.h, "trials").
  *
  * Trials are few (a rollout's canary subset) and live in one array apart
  * from the actors; a tick without trials costs one comparison.
@@ -34,6 +35,41 @@ void tmi_rt_trial_drop(tm_rt_t *rt, uint32_t a)
     }
 }
 
+/* meas[j]: the measured input named like output j (its prediction), -1. */
+static void s_match_measured(const tm_model_t *m, int8_t *meas)
+{
+    for (uint32_t j = 0; j < m->n_outputs; j++) {
+        meas[j] = -1;
+        for (uint32_t i = 0; i < m->n_inputs; i++) {
+            if ((m->inputs[i].flags & TM_VAR_MEASURED) &&
+                strcmp(m->inputs[i].name, m->outputs[j].name) == 0) {
+                meas[j] = (int8_t)i;
+            }
+        }
+    }
+}
+
+/* Errors of the trial (y) and the live version (live) against the
+ * measurements of this step (in), where outputs predict them. */
+static void s_score_measured(tmi_rt_trial_t *t, const double *y,
+                             const double *live, const double *in)
+{
+    for (uint32_t j = 0; j < t->model->n_outputs; j++) {
+        double z = t->meas[j] >= 0 ? in[t->meas[j]] : NAN;
+        if (!isfinite(z)) {
+            continue; /* no sample this step */
+        }
+        const double v[2] = {y[j], live[j]};
+        for (int w = 0; w < 2; w++) {
+            double d = v[w] - z;
+            t->m_sq[w][j] += d * d;
+            t->m_ape[w][j] += fabs(z) > 1e-12 ? fabs(d / z) : 0.0;
+        }
+        t->n_m[j]++;
+        t->n_m_ape[j] += fabs(z) > 1e-12;
+    }
+}
+
 int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
 {
     uint32_t a = tmi_rt_actor_find(rt, id);
@@ -63,6 +99,7 @@ int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
     memset(t, 0, sizeof *t);
     t->actor = a;
     t->model = model;
+    s_match_measured(model, t->meas);
     memcpy(t->state, x, model->n_states * sizeof(double));
     return 0;
 }
@@ -105,6 +142,7 @@ void tmi_rt_trials_step(tm_rt_t *rt, uint64_t k)
                 t->n_ape[j]++;
             }
         }
+        s_score_measured(t, y, live, g->in + s * g->ni);
         t->steps++;
     }
 }
@@ -127,6 +165,13 @@ int tm_rt_trial_get(const tm_rt_t *rt, const char *id, tm_rt_trial_t *out)
         out->rmse[j] = t->steps > 0 ? sqrt(t->sq[j] / (double)t->steps) : 0.0;
         out->mape[j] =
             t->n_ape[j] > 0 ? 100.0 * t->ape[j] / (double)t->n_ape[j] : 0.0;
+        out->n_measured[j] = t->n_m[j];
+        double n = (double)t->n_m[j];
+        double na = (double)t->n_m_ape[j];
+        out->meas_rmse[j] = n > 0 ? sqrt(t->m_sq[0][j] / n) : 0.0;
+        out->live_meas_rmse[j] = n > 0 ? sqrt(t->m_sq[1][j] / n) : 0.0;
+        out->meas_mape[j] = na > 0 ? 100.0 * t->m_ape[0][j] / na : 0.0;
+        out->live_meas_mape[j] = na > 0 ? 100.0 * t->m_ape[1][j] / na : 0.0;
     }
     return 0;
 }

@@ -35,6 +35,11 @@ typedef struct {
     size_t total;
     double rmse, mape; /* worst scores of the canary */
     char worst[TM_MODEL_NAME_MAX + 1];
+    /* Against measurements: the samples scored, and the most the new
+     * version's RMSE and MAPE exceed the live version's (worst output) */
+    uint64_t m_n;
+    double m_rmse, m_mape;
+    char m_worst[TM_MODEL_NAME_MAX + 1];
     char decision[TM_ROLLOUT_WHY_MAX];
 } s_ro_t;
 
@@ -524,6 +529,54 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
     }
 }
 
+/* One canary trial's scores into the worst ones: against the live
+ * version, and against measurements as the excess of the new version's
+ * errors over the live version's. */
+static void s_score(s_ro_t *ro, const tm_rt_trial_t *t)
+{
+    for (uint32_t j = 0; j < t->n_outputs; j++) {
+        const char *name = t->model->outputs[j].name;
+        if (t->rmse[j] > ro->rmse || t->mape[j] > ro->mape) {
+            snprintf(ro->worst, sizeof ro->worst, "%s", name);
+        }
+        ro->rmse = fmax(ro->rmse, t->rmse[j]);
+        ro->mape = fmax(ro->mape, t->mape[j]);
+        if (t->n_measured[j] == 0) {
+            continue;
+        }
+        double er = t->meas_rmse[j] - t->live_meas_rmse[j];
+        double em = t->meas_mape[j] - t->live_meas_mape[j];
+        if (ro->m_n == 0 || er > ro->m_rmse || em > ro->m_mape) {
+            snprintf(ro->m_worst, sizeof ro->m_worst, "%s", name);
+        }
+        ro->m_rmse = ro->m_n == 0 ? er : fmax(ro->m_rmse, er);
+        ro->m_mape = ro->m_n == 0 ? em : fmax(ro->m_mape, em);
+        ro->m_n += t->n_measured[j];
+    }
+}
+
+/* Over budget at the end of the shadow stage: why into d, true. */
+static bool s_over(const s_ro_t *ro, char *d, size_t cap)
+{
+    if (ro->rmse > ro->o.rmse || ro->mape > ro->o.mape) {
+        snprintf(d, cap,
+                 "over budget: RMSE %.6g (budget %.6g), MAPE %.4g %% (budget "
+                 "%.4g %%), worst output %s",
+                 ro->rmse, ro->o.rmse, ro->mape, ro->o.mape, ro->worst);
+        return true;
+    }
+    if (ro->m_n > 0 && (ro->m_rmse > ro->o.rmse || ro->m_mape > ro->o.mape)) {
+        snprintf(d, cap,
+                 "over budget against %llu measurements: RMSE %+.6g over "
+                 "the live version's (budget %.6g), MAPE %+.4g %% (budget "
+                 "%.4g %%), worst output %s",
+                 (unsigned long long)ro->m_n, ro->m_rmse, ro->o.rmse,
+                 ro->m_mape, ro->o.mape, ro->m_worst);
+        return true;
+    }
+    return false;
+}
+
 /* Shadow stage: a failed trial rolls back at once; at the end of the
  * stage the worst scores decide. */
 static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
@@ -531,6 +584,8 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
     char d[TM_ROLLOUT_WHY_MAX];
     size_t stepped = 0;
     ro->rmse = ro->mape = 0.0;
+    ro->m_n = 0;
+    ro->m_rmse = ro->m_mape = 0.0;
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_trial_t t;
         if (tm_rt_trial_get(r->rt, ro->canary[i], &t) != 0) {
@@ -545,14 +600,7 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
             s_roll_back(r, ro, d);
             return;
         }
-        for (uint32_t j = 0; j < t.n_outputs; j++) {
-            if (t.rmse[j] > ro->rmse || t.mape[j] > ro->mape) {
-                snprintf(ro->worst, sizeof ro->worst, "%s",
-                         t.model->outputs[j].name);
-            }
-            ro->rmse = fmax(ro->rmse, t.rmse[j]);
-            ro->mape = fmax(ro->mape, t.mape[j]);
-        }
+        s_score(ro, &t);
     }
     if (tick < ro->stage_tick + ro->o.shadow) {
         return;
@@ -563,11 +611,7 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
                     "quarantined or not due): no evidence");
         return;
     }
-    if (ro->rmse > ro->o.rmse || ro->mape > ro->o.mape) {
-        snprintf(d, sizeof d,
-                 "over budget: RMSE %.6g (budget %.6g), MAPE %.4g %% (budget "
-                 "%.4g %%), worst output %s",
-                 ro->rmse, ro->o.rmse, ro->mape, ro->o.mape, ro->worst);
+    if (s_over(ro, d, sizeof d)) {
         s_roll_back(r, ro, d);
         return;
     }
@@ -591,10 +635,17 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
         return;
     }
     ro->stage_tick = tick;
+    char meas[160] = "";
+    if (ro->m_n > 0) {
+        snprintf(meas, sizeof meas,
+                 "; against %llu measurements RMSE %+.6g, MAPE %+.4g %% over "
+                 "the live version's",
+                 (unsigned long long)ro->m_n, ro->m_rmse, ro->m_mape);
+    }
     snprintf(ro->decision, sizeof ro->decision,
-             "within budget (RMSE %.6g, MAPE %.4g %%): %zu canary actors "
+             "within budget (RMSE %.6g, MAPE %.4g %%%s): %zu canary actors "
              "switched",
-             ro->rmse, ro->mape, ro->n_canary);
+             ro->rmse, ro->mape, meas, ro->n_canary);
     snprintf(d, sizeof d, "%s %s -> %s: %.400s", ro->family, ro->from, ro->to,
              ro->decision);
     tm_log(TM_LOG_INFO, "rollout: %s", d);
@@ -814,6 +865,9 @@ void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b)
         s_kv_budget(b, "budget_mape", ro->o.mape);
         tm_body_kv_f64(b, "rmse", ro->rmse);
         tm_body_kv_f64(b, "mape", ro->mape);
+        tm_body_kv_u64(b, "measured", ro->m_n);
+        tm_body_kv_f64(b, "meas_rmse", ro->m_rmse);
+        tm_body_kv_f64(b, "meas_mape", ro->m_mape);
         tm_body_kv_str(b, "decision", ro->decision);
         tm_body_end(b);
     }

@@ -339,6 +339,65 @@ static void test_missing(void **st)
     tm_rt_destroy(&t.rt);
 }
 
+/* A version of pumpmon whose flow estimate is off by S_BIAS (a worse
+ * version to roll out). */
+#define S_BIAS (4.0 * 0.4 / 60000.0)
+static const tm_model_t *s_base;
+
+static void s_biased_step(const tm_step_ctx_t *ctx, size_t n, double *x,
+                          const double *p, const double *u, double *y,
+                          uint8_t *status)
+{
+    s_base->step(ctx, n, x, p, u, y, status);
+    int f = tm_model_var_index(s_base->outputs, s_base->n_outputs, "flow");
+    for (size_t i = 0; i < n; i++) {
+        y[i * s_base->n_outputs + (size_t)f] += S_BIAS;
+    }
+}
+
+/* A trial is scored against the measurements too, for the outputs that
+ * predict a measured input: the same version scores as the live one, a
+ * biased one worse by about its bias; rows without a flow sample are not
+ * counted. */
+static void test_trial_measured(void **st)
+{
+    (void)st;
+    s_twin_t t;
+    double x[NSIG];
+    s_settled(&t);
+    s_base = t.m;
+    tm_model_t biased = *t.m;
+    biased.step = s_biased_step;
+    int f = tm_model_var_index(t.m->outputs, t.m->n_outputs, "flow");
+    int sc = tm_model_var_index(t.m->outputs, t.m->n_outputs, "score");
+    assert_true(f >= 0 && sc >= 0);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(tm_rt_trial_start(t.rt, "p1", k == 0 ? t.m : &biased),
+                         0);
+        for (int r = 0; r < 300; r++) {
+            s_sample(t.row, -1, 0.0, x);
+            x[FLOW] = r % 3 == 0 ? NAN : x[FLOW]; /* a third missing */
+            s_feed_step(&t, x);
+        }
+        tm_rt_trial_t tr;
+        assert_int_equal(tm_rt_trial_get(t.rt, "p1", &tr), 0);
+        assert_int_equal(tr.n_measured[f], 200);
+        assert_int_equal(tr.n_measured[sc], 0); /* predicts no input */
+        printf("trial %d: flow RMSE against measurements %.3g (live %.3g)\n", k,
+               tr.meas_rmse[f], tr.live_meas_rmse[f]);
+        assert_true(tr.live_meas_rmse[f] > 0);
+        if (k == 0) {
+            assert_true(fabs(tr.meas_rmse[f] - tr.live_meas_rmse[f]) <
+                        1e-9 * tr.live_meas_rmse[f]);
+        } else {
+            assert_true(tr.meas_rmse[f] > tr.live_meas_rmse[f] + 0.5 * S_BIAS);
+            assert_true(tr.meas_mape[f] > tr.live_meas_mape[f]);
+        }
+        assert_int_equal(tm_rt_trial_stop(t.rt, "p1", false), 0);
+    }
+    tm_rt_destroy(&t.rt);
+}
+
 /* The low tier estimates without detecting: no alarm on the same fault. */
 static void test_low_tier(void **st)
 {
@@ -426,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_heating_alarm),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_low_tier),
+        cmocka_unit_test(test_trial_measured),
         cmocka_unit_test(test_feed_rules),
         cmocka_unit_test(test_calibrate_refusals),
     };
