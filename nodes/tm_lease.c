@@ -605,8 +605,9 @@ static double s_regain(tm_lease_t *l)
 static bool s_sleep_until(tm_lease_t *l, double t)
 {
     pthread_mutex_lock(&l->mu);
+    /* a release asked for wakes it once (a failed one waits its retry) */
     while (!atomic_load(&l->stop) && tm_time_now() < t &&
-           !(atomic_load(&l->release) && atomic_load(&l->taken))) {
+           !atomic_exchange(&l->wake, false)) {
         struct timespec ts;
         ts.tv_sec = (time_t)t;
         ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);

@@ -43,6 +43,7 @@ struct tm_lease {
     atomic_bool stop;
     atomic_bool taken;   /* <prefix>taken/<node> holds the key off */
     atomic_bool release; /* the node asked to remove that marker */
+    atomic_bool wake;    /* ... just now: the thread acts before its time */
 
     pthread_t thread;
     bool started;

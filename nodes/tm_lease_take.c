@@ -260,6 +260,7 @@ void tm_lease_release(tm_lease_t *l)
 {
     pthread_mutex_lock(&l->mu);
     atomic_store(&l->release, true);
+    atomic_store(&l->wake, true);
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
 }
