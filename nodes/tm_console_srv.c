@@ -233,17 +233,18 @@ static int s_stream_add(tm_console_srv_t *s, tm_console_call_t *req,
                         const tm_console_stream_t *def, const s_peer_t *p,
                         tm_console_later_t *sink)
 {
-    s_stream_t *st =
-        s->n_streams < S_STREAMS_MAX ? calloc(1, sizeof *st) : NULL;
+    int rc = s->n_streams >= S_STREAMS_MAX
+                 ? tm_reply_error(req->rep, TM_ERR_BUSY,
+                                  "too many streams open (%u); try again later",
+                                  S_STREAMS_MAX)
+                 : 0;
+    s_stream_t *st = rc == 0 ? calloc(1, sizeof *st) : NULL;
     if (st == NULL) {
         if (sink != NULL) {
             sink->free(sink);
         }
-        return s->n_streams >= S_STREAMS_MAX
-                   ? tm_reply_error(req->rep, TM_ERR_BUSY,
-                                    "too many streams open (%u); try again "
-                                    "later",
-                                    S_STREAMS_MAX)
+        return rc != 0
+                   ? rc
                    : tm_reply_error(req->rep, TM_ERR_NOMEM, "out of memory");
     }
     st->def = *def;

@@ -511,7 +511,7 @@ static bool s_unmarked(tm_lease_t *l, double *next)
 {
     char why[TM_LEASE_ERROR_MAX];
     char taker[64];
-    if (!atomic_load(&l->taken)) {
+    if (!tm_lease_taken(l, NULL, 0)) {
         return true;
     }
     int rc = atomic_load(&l->release)
@@ -537,7 +537,6 @@ static bool s_unmarked(tm_lease_t *l, double *next)
            l->key);
     pthread_mutex_lock(&l->mu);
     l->st.taken_by[0] = '\0';
-    atomic_store(&l->taken, false);
     atomic_store(&l->release, false);
     pthread_mutex_unlock(&l->mu);
     return true;

@@ -143,8 +143,9 @@ int tm_lease_take(tm_lease_t *l, const char *node, char *err, size_t errlen);
 bool tm_lease_taken(tm_lease_t *l, char *by, size_t cap);
 
 /* Ask the thread to delete this node's marker and put its key again (the
- * actors taken over have been let go). Returns at once. */
-void tm_lease_release(tm_lease_t *l);
+ * actors taken over have been let go). Returns at once: true when this
+ * asked, false when it was asked already (and not done yet). */
+bool tm_lease_release(tm_lease_t *l);
 
 /* A copy of the counters and state, for `stats`. */
 void tm_lease_stats(const tm_lease_t *l, tm_lease_stats_t *out);

@@ -41,8 +41,7 @@ struct tm_lease {
     atomic_uint current;  /* the endpoint that answered last */
     atomic_llong safe_ns; /* safe_until, nanoseconds of CLOCK_MONOTONIC */
     atomic_bool stop;
-    atomic_bool taken;   /* <prefix>taken/<node> holds the key off */
-    atomic_bool release; /* the node asked to remove that marker */
+    atomic_bool release; /* the node asked to remove its takeover marker */
     atomic_bool wake;    /* ... just now: the thread acts before its time */
 
     pthread_t thread;

@@ -181,10 +181,12 @@ int tml_release(tm_lease_t *l, const atomic_bool *stop, char *why, size_t cap)
 
 void tml_mark_taken(tm_lease_t *l, const char *taker)
 {
+    if (taker[0] == '\0') {
+        taker = "?"; /* an unreadable name: taken all the same */
+    }
     pthread_mutex_lock(&l->mu);
-    bool news = !atomic_load(&l->taken) || strcmp(l->st.taken_by, taker) != 0;
+    bool news = strcmp(l->st.taken_by, taker) != 0;
     snprintf(l->st.taken_by, sizeof l->st.taken_by, "%s", taker);
-    atomic_store(&l->taken, true);
     pthread_mutex_unlock(&l->mu);
     if (news) {
         tm_log(TM_LOG_WARN,
@@ -248,19 +250,22 @@ int tm_lease_take(tm_lease_t *l, const char *node, char *err, size_t errlen)
 bool tm_lease_taken(tm_lease_t *l, char *by, size_t cap)
 {
     pthread_mutex_lock(&l->mu);
-    bool taken = atomic_load(&l->taken);
+    bool taken = l->st.taken_by[0] != '\0';
     if (by != NULL && cap > 0) {
-        snprintf(by, cap, "%s", taken ? l->st.taken_by : "");
+        snprintf(by, cap, "%s", l->st.taken_by);
     }
     pthread_mutex_unlock(&l->mu);
     return taken;
 }
 
-void tm_lease_release(tm_lease_t *l)
+bool tm_lease_release(tm_lease_t *l)
 {
     pthread_mutex_lock(&l->mu);
-    atomic_store(&l->release, true);
-    atomic_store(&l->wake, true);
-    pthread_cond_broadcast(&l->cv);
+    bool asked = !atomic_exchange(&l->release, true);
+    if (asked) {
+        atomic_store(&l->wake, true);
+        pthread_cond_broadcast(&l->cv);
+    }
     pthread_mutex_unlock(&l->mu);
+    return asked;
 }

@@ -285,7 +285,6 @@ struct tm_mesh {
     tm_lease_t *lease;
     bool failover_auto;
     bool lease_stopped; /* not safe at the last check (logged) */
-    bool releasing;     /* the takeover marker's release was asked */
     double taken_seen;  /* when this node saw itself taken over; 0 */
     uint64_t lease_waits;
     uint64_t auto_failovers;

@@ -199,25 +199,21 @@ static void s_release(tm_mesh_t *m)
     }
     tmi_peer_t *t = tmi_mesh_peer(m, by);
     if (t == NULL || t->state != TMI_ALIVE || !t->dir_synced ||
-        t->last_heard <= m->taken_seen || t->dir_seq < t->hb_dir_seq ||
-        m->releasing) {
+        t->last_heard <= m->taken_seen || t->dir_seq < t->hb_dir_seq) {
         return;
     }
-    m->releasing = true;
-    tm_log(TM_LOG_INFO,
-           "mesh: %s's directory is here (its actors fenced): releasing the "
-           "takeover marker",
-           by);
-    tm_lease_release(m->lease);
+    if (tm_lease_release(m->lease)) {
+        tm_log(TM_LOG_INFO,
+               "mesh: %s's directory is here (its actors fenced): releasing "
+               "the takeover marker",
+               by);
+    }
 }
 
 void tmi_lease_beat(tm_mesh_t *m)
 {
     if (m->lease == NULL) {
         return;
-    }
-    if (!tm_lease_taken(m->lease, NULL, 0)) {
-        m->releasing = false;
     }
     s_release(m);
     if (m->failover_auto) {

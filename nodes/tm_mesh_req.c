@@ -26,17 +26,25 @@ static void s_pending_end(tmi_pending_t *q, int status, const char *msg)
     q->used = false;
 }
 
+/* Send request argv to p with sequence number seq. */
+static int s_send_req(tm_mesh_t *m, tmi_peer_t *p, bool data, uint64_t seq,
+                      int argc, const char *const *argv)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
+    if (rc == 0) {
+        rc = tmi_mesh_send(m, p, data, TM_MSG_CONSOLE_REQ, seq, payload, len);
+    }
+    free(payload);
+    return rc;
+}
+
 /* Ask the owner to end the stream q waits on (`cancel` with q's seq). */
 static void s_send_cancel(tm_mesh_t *m, tmi_pending_t *q)
 {
     const char *argv[] = {"cancel"};
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    if (tm_console_req_encode(1, argv, &payload, &len) == 0) {
-        (void)tmi_mesh_send(m, &m->peers[q->peer], false, TM_MSG_CONSOLE_REQ,
-                            q->seq, payload, len);
-    }
-    free(payload);
+    (void)s_send_req(m, &m->peers[q->peer], false, q->seq, 1, argv);
 }
 
 void tmi_req_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
@@ -74,14 +82,8 @@ int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
         snprintf(why, cap, "too many requests waiting on other nodes");
         return TM_ERR_BUSY;
     }
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
     uint64_t seq = ++m->next_seq;
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, false, TM_MSG_CONSOLE_REQ, seq, payload, len);
-    }
-    free(payload);
+    int rc = s_send_req(m, p, false, seq, argc, argv);
     if (rc != 0) {
         snprintf(why, cap, "cannot pass the request on to node %s: %s", name,
                  tm_err_str(rc));
@@ -99,15 +101,8 @@ int tm_mesh_forward(tm_mesh_t *m, const char *name, int argc,
 uint64_t tmi_mesh_request(tm_mesh_t *m, tmi_peer_t *p, bool data, int argc,
                           const char *const *argv)
 {
-    uint8_t *payload = NULL;
-    size_t len = 0;
     uint64_t seq = ++m->next_seq;
-    int rc = tm_console_req_encode((uint32_t)argc, argv, &payload, &len);
-    if (rc == 0) {
-        rc = tmi_mesh_send(m, p, data, TM_MSG_CONSOLE_REQ, seq, payload, len);
-    }
-    free(payload);
-    return rc == 0 ? seq : 0;
+    return s_send_req(m, p, data, seq, argc, argv) == 0 ? seq : 0;
 }
 
 void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)

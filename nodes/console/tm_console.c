@@ -237,19 +237,16 @@ static tm_console_later_t *s_acked_later(tm_console_call_t *req)
  * "who"), and the node itself again afterwards. */
 static int s_run(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
+    char why[TM_CMD_MSG_MAX];
+    if ((req->cmd->info->flags & TM_CMD_F_MUTATES) &&
+        !tm_mesh_may_change(ctx->mesh, why, sizeof why)) {
+        return tm_reply_error(req->rep, TM_ERR_BUSY, "%s", why);
+    }
     char who[TM_AUDIT_WHO_MAX + 1];
     const char *peer = req->from_node != NULL ? req->from_node : "?";
     if (ctx->mut != NULL) {
         tm_mut_origin(ctx->mut, tm_audit_who(req->from_peer ? peer : NULL, who,
                                              sizeof who));
-    }
-    char why[TM_CMD_MSG_MAX];
-    if ((req->cmd->info->flags & TM_CMD_F_MUTATES) &&
-        !tm_mesh_may_change(ctx->mesh, why, sizeof why)) {
-        if (ctx->mut != NULL) {
-            tm_mut_origin(ctx->mut, NULL);
-        }
-        return tm_reply_error(req->rep, TM_ERR_BUSY, "%s", why);
     }
     uint64_t mark0 = ctx->mesh != NULL ? tm_mesh_repl_mark(ctx->mesh) : 0;
     if (ctx->mesh != NULL && req->later != NULL && req->later_raw == NULL &&

@@ -95,32 +95,31 @@ eq "$(stat a checkpoint.tick)" 20 "a's last checkpoint"
 
 # changes after the checkpoint, acknowledged: they survive the failover
 # (each reply waits for the standby's confirmation)
-# a reply waits for the standby: with b stopped, the set is not answered
-kill -STOP "${PID[b]}"
-at a set o1 x=0.75 v=-0.5 >"$WORK/set.out" 2>&1 &
-setpid=$!
-sleep 1
-kill -0 "$setpid" 2>/dev/null ||
-    fail "set was answered while its standby was stopped: $(cat "$WORK/set.out")"
-ok
-kill -CONT "${PID[b]}"
-wait "$setpid" || fail "set failed: $(cat "$WORK/set.out")"
-grep -q "not confirmed" "$WORK/set.out" && fail "set: $(cat "$WORK/set.out")"
-ok
+# held_for_standby WAIT NAME CMD...: with the standby b stopped, CMD on a
+# is not answered within WAIT seconds; once b continues it is, and does
+# not say its change went unconfirmed
+held_for_standby() {
+    local wait=$1 name=$2 pid
+    shift 2
+    kill -STOP "${PID[b]}"
+    at a "$@" >"$WORK/$name.out" 2>&1 &
+    pid=$!
+    sleep "$wait"
+    kill -0 "$pid" 2>/dev/null ||
+        fail "$name was answered while its standby was stopped: $(cat "$WORK/$name.out")"
+    ok
+    kill -CONT "${PID[b]}"
+    wait "$pid" || fail "$name failed: $(cat "$WORK/$name.out")"
+    grep -q "not confirmed" "$WORK/$name.out" &&
+        fail "$name: $(cat "$WORK/$name.out")"
+    ok
+}
+# a reply waits for the standby
+held_for_standby 1 set set o1 x=0.75 v=-0.5
 # so does an answer that comes later: a link from c's actor into a's,
 # answered once the values flow, then held for b's confirmation
 wait_confirmed a
-kill -STOP "${PID[b]}"
-at a link s0.fb o1.fl >"$WORK/link.out" 2>&1 &
-linkpid=$!
-sleep 1.5
-kill -0 "$linkpid" 2>/dev/null ||
-    fail "a link across nodes was answered while the standby was stopped: $(cat "$WORK/link.out")"
-ok
-kill -CONT "${PID[b]}"
-wait "$linkpid" || fail "link failed: $(cat "$WORK/link.out")"
-grep -q "not confirmed" "$WORK/link.out" && fail "link: $(cat "$WORK/link.out")"
-ok
+held_for_standby 1.5 link link s0.fb o1.fl
 expect_ok at a unlink s0.fb o1.fl
 expect_ok at b spawn o9 --model oscillator --node a
 expect_ok at a kill o3
