@@ -20,12 +20,21 @@ static const double *s_slot(const tm_telem_t *t, const tmi_telem_asset_t *a,
     return a->slot_tick[slot] == step ? a->slot_v + slot * a->ni : NULL;
 }
 
-/* Whether a still describes a local actor of the same model and period. */
-static bool s_valid(tm_telem_t *t, const tmi_telem_asset_t *a)
+/* Whether a still describes a local actor with the same ports and period.
+ * Another tier or version of the family (a fallback, a promotion, a
+ * rollout) keeps its pending samples and its time axis: its inputs are
+ * the same, and a twin that falls back must not lose its measurements. */
+static bool s_valid(tm_telem_t *t, tmi_telem_asset_t *a)
 {
     tm_rt_actor_t v;
-    return tm_rt_get(t->rt, a->id, &v) == 0 && !v.remote &&
-           v.model == a->model && (v.period ? v.period : 1) == a->period;
+    if (tm_rt_get(t->rt, a->id, &v) != 0 || v.remote ||
+        (v.period ? v.period : 1) != a->period ||
+        (v.model != a->model &&
+         tm_model_check_family(v.model, a->model) != 0)) {
+        return false;
+    }
+    a->model = v.model;
+    return true;
 }
 
 void tmi_telem_before(void *arg, uint64_t tick)
