@@ -55,6 +55,10 @@ const char *tm_step_status_name(int status)
         return "failed";
     case TM_STEP_SOLVER_GAVE_UP:
         return "solver-gave-up";
+    case TM_STEP_RESIDUAL:
+        return "residual";
+    case TM_STEP_SLOW:
+        return "slow";
     default:
         return "?";
     }

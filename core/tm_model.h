@@ -46,9 +46,12 @@ typedef enum {
 /* Per-actor outcome of a step (stored in a uint8_t status array). */
 typedef enum {
     TM_STEP_OK = 0,
-    TM_STEP_NONFINITE = 1,     /* a state or output became NaN or inf */
-    TM_STEP_FAILED = 2,        /* the model refused (e.g. invalid state) */
-    TM_STEP_SOLVER_GAVE_UP = 3 /* adaptive solver's step size collapsed */
+    TM_STEP_NONFINITE = 1,      /* a state or output became NaN or inf */
+    TM_STEP_FAILED = 2,         /* the model refused (e.g. invalid state) */
+    TM_STEP_SOLVER_GAVE_UP = 3, /* adaptive solver's step size collapsed */
+    /* Set by the supervisor, never by a model: */
+    TM_STEP_RESIDUAL = 4, /* predictions off the measurements (tm_rt.h) */
+    TM_STEP_SLOW = 5      /* step time over its budget (tm_rt_fall) */
 } tm_step_status_t;
 
 /* Variable flags. */

@@ -120,6 +120,11 @@ typedef struct {
      * oldest first. */
     uint32_t n_low;
     const uint64_t *low;
+    /* Residual checks: steps in a row over the limit; the shadow's
+     * outputs of its last step (shadow->n_outputs values when shadow_y). */
+    uint32_t resid_run;
+    bool shadow_y;
+    const double *shadow_out;
 } tm_rt_sup_t;
 
 /* A borrowed view of one actor. Pointers stay valid until the next call
@@ -369,7 +374,21 @@ size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
  * `max_restarts` of them within `restart_window` ticks quarantine it: it
  * is no longer stepped and its outputs stay as they were until
  * tm_rt_pin(). Every trigger depends only on the model's values, so the
- * same run gives the same results on any placement and worker count. */
+ * same run gives the same results on any placement and worker count.
+ *
+ * Residuals: where the family's policy sets residual_limit, an output X
+ * that predicts a measured input X and has an output X_sd (its standard
+ * deviation) is checked at every step that brings a sample of X: the
+ * normalised innovation z = (sample - X) / X_sd, X and X_sd being the
+ * outputs of the actor's step before (its prediction of this sample).
+ * When the largest |z| is over the limit in residual_steps steps in a row
+ * (steps without a sample do not count), the step is a fault
+ * (TM_STEP_RESIDUAL) and falls back like any other - but only above the
+ * lowest tier and never at a pinned tier: the last tier standing keeps
+ * running (a hold would freeze a twin exactly when the asset departs
+ * from it). A shadow whose own prediction is over the limit is not
+ * healthy, so the tier that failed is promoted only once it fits the
+ * measurements again. */
 
 #define TM_RT_RESTARTS_MAX 15u
 
@@ -378,6 +397,11 @@ typedef struct {
     uint32_t promote_after;  /* healthy shadow steps; 0: never promote */
     uint32_t max_restarts;   /* R, at most TM_RT_RESTARTS_MAX */
     uint32_t restart_window; /* T ticks, >= 1 */
+    /* Residual checks: a fault when the normalised innovation of some
+     * measured signal exceeds residual_limit (in standard deviations;
+     * 0: no checks) in residual_steps steps in a row (>= 1). */
+    double residual_limit;
+    uint32_t residual_steps;
 } tm_rt_policy_t;
 
 typedef struct {
@@ -423,6 +447,25 @@ size_t tm_rt_events(const tm_rt_t *rt, const tm_rt_event_t **events,
  * TM_ERR_INVAL (a proxy, or no supervisor), TM_ERR_UNKNOWN_FIDELITY (no
  * such tier of its family@version), those of tm_rt_set_model. */
 int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier);
+
+/* Fall actor id back to the next lower tier of its family@version now,
+ * between ticks, for a reason the runtime cannot see itself (a step over
+ * its time budget, measured by the node): its current state is mapped,
+ * its target tier runs in shadow and is promoted back as after a fault.
+ * No event: the caller records it, with the tick, which is what makes it
+ * reproducible (applied at the same tick, it gives the same results).
+ * Errors: TM_ERR_UNKNOWN_ACTOR, TM_ERR_INVAL (a proxy, no supervisor,
+ * quarantined or pinned), TM_ERR_UNKNOWN_FIDELITY (no lower tier), those
+ * of tm_rt_set_model. */
+int tm_rt_fall(tm_rt_t *rt, const char *id);
+
+/* The step time per actor (ns) of each local stepped group at its last
+ * step, with its model and size: fn(arg, model, ns, actors). Groups of one
+ * model on several workers are visited each. For the node's budgets. */
+void tm_rt_step_times(const tm_rt_t *rt,
+                      void (*fn)(void *arg, const tm_model_t *m, double ns,
+                                 size_t n),
+                      void *arg);
 
 /* Restore an actor's supervision record (a checkpoint), after its spawn
  * with the model it had: quarantined moves it to the held actors.

@@ -153,6 +153,17 @@ static int s_actor_hash(const tm_rt_t *rt, uint32_t a, s_in_link_t **links,
         for (uint32_t i = 0; i < sp->n_low; i++) {
             s_hash_u64(&st, sp->low[i]);
         }
+        if (sp->resid_run > 0 || (sp->shadow != NULL && sp->shadow_y)) {
+            /* Residual checks, only where they left something: "resid",
+             * the run over the limit, the shadow's last outputs or none. */
+            s_hash_str(&st, "resid");
+            s_hash_u64(&st, sp->resid_run);
+            bool y = sp->shadow != NULL && sp->shadow_y;
+            s_hash_u64(&st, y);
+            if (y) {
+                s_hash_f64s(&st, sp->shadow_out, sp->shadow->n_outputs);
+            }
+        }
     }
     crypto_generichash_final(&st, h, 32);
     return 0;

@@ -67,6 +67,14 @@ struct tmi_rt_group {
     size_t n_gather;
     double step_ns;     /* per actor, last step of this group */
     uint32_t n_faulted; /* faults of its last step, until merged */
+    /* Residual checks (tm_rt_resid.c): output r_out[i] predicts measured
+     * input r_in[i] with standard deviation output r_sd[i]; n_r pairs,
+     * found once (r_done). */
+    bool r_done;
+    uint8_t n_r;
+    uint8_t r_out[TM_MODEL_MAX_VARS];
+    uint8_t r_in[TM_MODEL_MAX_VARS];
+    uint8_t r_sd[TM_MODEL_MAX_VARS];
 };
 
 struct tmi_rt_worker {
@@ -151,6 +159,12 @@ typedef struct {
     uint32_t n_low;           /* faults kept in low[], oldest first */
     uint64_t low[TMI_RT_RESTARTS_KEPT];
     double shadow_state[TM_MODEL_MAX_VARS];
+    /* Residual checks (tm_rt_resid.c): steps in a row over the limit;
+     * the shadow's outputs of its last step (shadow_y: kept, only where
+     * the family checks residuals). */
+    uint32_t resid_run;
+    bool shadow_y;
+    double shadow_out[TM_MODEL_MAX_VARS];
 } tmi_rt_sup_t;
 
 /* The link record. Its first TMI_RT_LINK_KEY bytes (src, dst, out, in) are
@@ -278,6 +292,32 @@ void tmi_rt_trial_drop(tm_rt_t *rt, uint32_t a);
 
 /* Drop actor a's supervision record (kill). */
 void tmi_rt_sup_drop(tm_rt_t *rt, uint32_t a);
+
+/* Actor a's record, or NULL; made (target = its tier) if missing, NULL
+ * without memory; dropped when it says nothing the defaults do not. */
+tmi_rt_sup_t *tmi_rt_sup_find(tm_rt_t *rt, uint32_t a);
+tmi_rt_sup_t *tmi_rt_sup_make(tm_rt_t *rt, uint32_t a);
+void tmi_rt_sup_tidy(tm_rt_t *rt, uint32_t a);
+
+/* ---- tm_rt_resid.c: residual checks ------------------------------------ */
+
+/* Does g's model have outputs that predict measured inputs with a stated
+ * standard deviation? (Found once per group.) */
+bool tmi_rt_resid_pairs(tmi_rt_group_t *g);
+
+/* The largest |normalised innovation| of one actor of g: the step's
+ * samples `in` against the predictions `y` (outputs of the step before);
+ * NaN when no sample came. */
+double tmi_rt_resid(const tmi_rt_group_t *g, const double *in, const double *y);
+
+/* m's policy in *p (residual_steps at least 1); whether it checks
+ * residuals. */
+bool tmi_rt_resid_policy(const tm_rt_t *rt, const tm_model_t *m,
+                         tm_rt_policy_t *p);
+
+/* After tick k, before the fallbacks: actors whose residuals stayed over
+ * the limit long enough are undone and noted as faults. */
+void tmi_rt_resid_check(tm_rt_t *rt, uint64_t k);
 
 /* ---- tm_rt_step.c: stepping ------------------------------------------- */
 

@@ -479,6 +479,20 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
     return 0;
 }
 
+void tm_rt_step_times(const tm_rt_t *rt,
+                      void (*fn)(void *arg, const tm_model_t *m, double ns,
+                                 size_t n),
+                      void *arg)
+{
+    for (size_t gi = 0; gi < rt->n_groups; gi++) {
+        const tmi_rt_group_t *g = rt->groups[gi];
+        if (g != NULL && !g->remote && !g->frozen && g->n > 0 &&
+            g->step_ns > 0.0) {
+            fn(arg, g->model, g->step_ns, g->n);
+        }
+    }
+}
+
 size_t tm_rt_faults(const tm_rt_t *rt, const tm_rt_fault_t **faults,
                     uint64_t *dropped)
 {

@@ -69,13 +69,17 @@ static tmi_rt_sup_t *s_sup(tm_rt_t *rt, uint32_t a)
     return i == TMI_RT_NONE ? NULL : &rt->sups[i];
 }
 
+tmi_rt_sup_t *tmi_rt_sup_find(tm_rt_t *rt, uint32_t a)
+{
+    return s_sup(rt, a);
+}
+
 static tmi_rt_group_t *s_group(const tm_rt_t *rt, uint32_t a)
 {
     return rt->groups[rt->actors[a].group];
 }
 
-/* Actor a's record, made (target = its tier) if missing; NULL: no memory. */
-static tmi_rt_sup_t *s_sup_make(tm_rt_t *rt, uint32_t a)
+tmi_rt_sup_t *tmi_rt_sup_make(tm_rt_t *rt, uint32_t a)
 {
     tmi_rt_sup_t *sp = s_sup(rt, a);
     if (sp != NULL) {
@@ -108,12 +112,12 @@ void tmi_rt_sup_drop(tm_rt_t *rt, uint32_t a)
     rt->n_sups--;
 }
 
-/* Drop a record that says nothing the defaults do not. */
-static void s_sup_tidy(tm_rt_t *rt, uint32_t a)
+void tmi_rt_sup_tidy(tm_rt_t *rt, uint32_t a)
 {
     const tmi_rt_sup_t *sp = s_sup(rt, a);
     if (sp != NULL && !sp->pinned && !sp->quarantined && sp->shadow == NULL &&
-        sp->n_low == 0 && s_group(rt, a)->model->fidelity == sp->target) {
+        sp->n_low == 0 && sp->resid_run == 0 &&
+        s_group(rt, a)->model->fidelity == sp->target) {
         tmi_rt_sup_drop(rt, a);
     }
 }
@@ -136,6 +140,9 @@ void tmi_rt_sup_view(const tm_rt_t *rt, uint32_t a, tm_rt_sup_t *v)
         v->shadow_state = sp->shadow_state;
         v->n_low = sp->n_low;
         v->low = sp->low;
+        v->resid_run = sp->resid_run;
+        v->shadow_y = sp->shadow != NULL && sp->shadow_y;
+        v->shadow_out = sp->shadow_out;
     }
     v->degraded = v->quarantined || g->model->fidelity > v->target ||
                   (g->remote && rt->actors[a].remote_degraded);
@@ -287,6 +294,7 @@ static void s_quarantine(tm_rt_t *rt, uint32_t a, uint64_t k, int status)
     sp->quarantined = true;
     sp->shadow = NULL;
     sp->seeded = false;
+    sp->shadow_y = false;
     sp->healthy = 0;
     s_event(rt, a, k, TM_RT_EV_QUARANTINE, status, m->fidelity, m->fidelity);
 }
@@ -309,7 +317,7 @@ static void s_low_fault(tm_rt_t *rt, uint32_t a, uint64_t k, int status)
 {
     const tm_model_t *m = s_group(rt, a)->model;
     s_event(rt, a, k, TM_RT_EV_HOLD, status, m->fidelity, m->fidelity);
-    tmi_rt_sup_t *sp = s_sup_make(rt, a);
+    tmi_rt_sup_t *sp = tmi_rt_sup_make(rt, a);
     if (sp == NULL) {
         return;
     }
@@ -364,7 +372,7 @@ static void s_fallback(tm_rt_t *rt, uint32_t a, uint64_t k)
         s_event(rt, a, k, TM_RT_EV_FALLBACK, status, m0->fidelity,
                 cur->fidelity);
         bool fresh = s_sup(rt, a) == NULL;
-        tmi_rt_sup_t *sp = s_sup_make(rt, a);
+        tmi_rt_sup_t *sp = tmi_rt_sup_make(rt, a);
         if (sp != NULL && fresh) {
             sp->target = (uint8_t)m0->fidelity; /* it ran at its target */
         }
@@ -372,6 +380,7 @@ static void s_fallback(tm_rt_t *rt, uint32_t a, uint64_t k)
             sp->shadow = rt->sup_cfg.tier(cur, (tm_fidelity_t)sp->target,
                                           rt->sup_cfg.arg);
             sp->seeded = false;
+            sp->shadow_y = false;
             sp->healthy = 0;
         }
     }
@@ -389,6 +398,7 @@ static void s_shadow_seed(tm_rt_t *rt, tmi_rt_sup_t *sp)
     size_t s = rt->actors[sp->actor].slot;
     double x[TM_MODEL_MAX_VARS];
     sp->healthy = 0;
+    sp->shadow_y = false;
     sp->seeded = tm_model_map_state(sp->shadow, g->model, g->state + s * g->ns,
                                     g->params + s * g->np, x) == TM_STEP_OK &&
                  s_finite(x, sp->shadow->n_states);
@@ -414,6 +424,7 @@ static void s_shadow_step(tm_rt_t *rt, size_t i, uint64_t k)
         sp->shadow = rt->sup_cfg.tier(g->model, (tm_fidelity_t)sp->target,
                                       rt->sup_cfg.arg);
         sp->seeded = false;
+        sp->shadow_y = false;
         sp->healthy = 0;
         if (sp->shadow == NULL || sp->shadow == g->model) {
             sp->shadow = NULL;
@@ -436,6 +447,12 @@ static void s_shadow_step(tm_rt_t *rt, size_t i, uint64_t k)
                          .tick = k,
                          .seed = rt->seed,
                          .keys = &g->keys[s]};
+    tm_rt_policy_t p;
+    bool resid = tmi_rt_resid_policy(rt, sm, &p) && tmi_rt_resid_pairs(g);
+    /* Its prediction of this step's samples, before it steps. */
+    bool off =
+        resid && sp->shadow_y &&
+        tmi_rt_resid(g, g->in + s * g->ni, sp->shadow_out) > p.residual_limit;
     uint8_t st = TM_STEP_OK;
     sm->step(&ctx, 1, x, g->params + s * g->np, g->in + s * g->ni, y, &st);
     if (st != TM_STEP_OK || !s_finite(x, sm->n_states) ||
@@ -444,9 +461,11 @@ static void s_shadow_step(tm_rt_t *rt, size_t i, uint64_t k)
         return;
     }
     memcpy(sp->shadow_state, x, sm->n_states * sizeof(double));
-    sp->healthy++;
-    tm_rt_policy_t p = {0};
-    rt->sup_cfg.policy(sm, &p, rt->sup_cfg.arg);
+    if (resid) {
+        memcpy(sp->shadow_out, y, sm->n_outputs * sizeof(double));
+        sp->shadow_y = true;
+    }
+    sp->healthy = off ? 0 : sp->healthy + 1;
     if (p.promote_after == 0 || sp->healthy < p.promote_after) {
         return;
     }
@@ -459,6 +478,7 @@ static void s_shadow_step(tm_rt_t *rt, size_t i, uint64_t k)
     sp = s_sup(rt, a);
     sp->shadow = NULL;
     sp->seeded = false;
+    sp->shadow_y = false;
     sp->healthy = 0;
     s_event(rt, a, k, TM_RT_EV_PROMOTE, TM_STEP_OK, from, sm->fidelity);
 }
@@ -473,6 +493,7 @@ void tmi_rt_supervise(tm_rt_t *rt, uint64_t k)
         return;
     }
     size_t first = rt->n_events;
+    tmi_rt_resid_check(rt, k);
     for (size_t i = 0; i < rt->n_faulted; i++) {
         s_fallback(rt, rt->faulted[i], k);
     }
@@ -490,7 +511,7 @@ void tmi_rt_supervise(tm_rt_t *rt, uint64_t k)
             rt->sup_cfg.policy(s_group(rt, a)->model, &p, rt->sup_cfg.arg);
             s_low_prune(sp, k, p.restart_window > 0 ? p.restart_window : 1);
         }
-        s_sup_tidy(rt, a);
+        tmi_rt_sup_tidy(rt, a);
     }
     if (rt->n_events - first > 1) {
         qsort(rt->events + first, rt->n_events - first, sizeof *rt->events,
@@ -533,7 +554,7 @@ int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier)
         return TM_ERR_UNKNOWN_FIDELITY;
     }
     const tm_model_t *target = automatic ? s_highest(rt, m) : to;
-    if (s_sup_make(rt, a) == NULL) {
+    if (tmi_rt_sup_make(rt, a) == NULL) {
         return TM_ERR_NOMEM;
     }
     double x[TM_MODEL_MAX_VARS];
@@ -541,7 +562,7 @@ int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier)
     memcpy(x, g->state + s * g->ns, g->ns * sizeof(double));
     int rc = tmi_rt_regroup(rt, a, to, false, to == m ? x : NULL);
     if (rc != 0) {
-        s_sup_tidy(rt, a);
+        tmi_rt_sup_tidy(rt, a);
         return rc;
     }
     tmi_rt_sup_t *sp = s_sup(rt, a);
@@ -551,8 +572,9 @@ int tm_rt_pin(tm_rt_t *rt, const char *id, bool automatic, tm_fidelity_t tier)
     sp->target = (uint8_t)target->fidelity;
     sp->shadow = target != to ? target : NULL;
     sp->seeded = false;
+    sp->shadow_y = false;
     sp->healthy = 0;
-    s_sup_tidy(rt, a);
+    tmi_rt_sup_tidy(rt, a);
     return 0;
 }
 
@@ -571,7 +593,7 @@ int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *in)
                         !s_finite(in->shadow_state, in->shadow->n_states)))) {
         return TM_ERR_INVAL;
     }
-    tmi_rt_sup_t *sp = s_sup_make(rt, a);
+    tmi_rt_sup_t *sp = tmi_rt_sup_make(rt, a);
     if (sp == NULL) {
         return TM_ERR_NOMEM;
     }
@@ -583,7 +605,7 @@ int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *in)
         memcpy(y, g->out[0] + s * g->no, g->no * sizeof(double));
         int rc = tmi_rt_regroup(rt, a, m, true, x);
         if (rc != 0) {
-            s_sup_tidy(rt, a);
+            tmi_rt_sup_tidy(rt, a);
             return rc;
         }
         s_put_outputs(rt, a, y);
@@ -603,6 +625,61 @@ int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *in)
     if (in->n_low > 0) {
         memcpy(sp->low, in->low, in->n_low * sizeof sp->low[0]);
     }
-    s_sup_tidy(rt, a);
+    sp->resid_run = in->resid_run;
+    sp->shadow_y = sp->seeded && in->shadow_y && in->shadow_out != NULL;
+    if (sp->shadow_y) {
+        memcpy(sp->shadow_out, in->shadow_out,
+               in->shadow->n_outputs * sizeof(double));
+    }
+    tmi_rt_sup_tidy(rt, a);
+    return 0;
+}
+
+int tm_rt_fall(tm_rt_t *rt, const char *id)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    if (a == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR;
+    }
+    tmi_rt_group_t *g = s_group(rt, a);
+    const tmi_rt_sup_t *sp0 = s_sup(rt, a);
+    if (g->remote || g->frozen || !rt->has_sup ||
+        (sp0 != NULL && sp0->pinned)) {
+        return TM_ERR_INVAL;
+    }
+    const tm_model_t *m0 = g->model;
+    const tm_model_t *lm = NULL;
+    for (int t = (int)m0->fidelity + 1; lm == NULL && t < TM_FIDELITY_COUNT;
+         t++) {
+        lm = rt->sup_cfg.tier(m0, (tm_fidelity_t)t, rt->sup_cfg.arg);
+        if (lm == m0 || (lm != NULL && tm_model_check_family(m0, lm) != 0)) {
+            lm = NULL;
+        }
+    }
+    if (lm == NULL) {
+        return TM_ERR_UNKNOWN_FIDELITY;
+    }
+    bool fresh = sp0 == NULL;
+    if (tmi_rt_sup_make(rt, a) == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    int rc = tmi_rt_regroup(rt, a, lm, false, NULL);
+    if (rc != 0) {
+        tmi_rt_sup_tidy(rt, a);
+        return rc;
+    }
+    tmi_rt_sup_t *sp = s_sup(rt, a);
+    if (fresh) {
+        sp->target = (uint8_t)m0->fidelity;
+    }
+    sp->resid_run = 0;
+    if (sp->shadow == NULL) {
+        sp->shadow =
+            rt->sup_cfg.tier(lm, (tm_fidelity_t)sp->target, rt->sup_cfg.arg);
+        sp->seeded = false;
+        sp->shadow_y = false;
+        sp->healthy = 0;
+    }
+    tmi_rt_sup_tidy(rt, a);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "tm_sock.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <sys/stat.h>
 #include <math.h>
@@ -19,7 +20,7 @@
 #define S_MAX_WORKERS 64u
 #define S_MAX_TICK    3600.0
 /* Known keys: 9 in [node], 1 in [console], 5 in [mesh] (peer may
- * repeat), 7 in [telemetry], 3 in [supervisor] and in each of 16
+ * repeat), 7 in [telemetry], 7 in [supervisor] and in each of 16
  * [supervisor.FAMILY]. */
 #define S_KEYS_MAX 96
 
@@ -77,8 +78,13 @@ void tm_config_defaults(tm_config_t *cfg)
     snprintf(cfg->etcd_prefix, sizeof cfg->etcd_prefix, "/twinmesh/");
     cfg->window = TM_CONFIG_DEFAULT_WINDOW;
     cfg->horizon = TM_CONFIG_DEFAULT_HORIZON;
-    cfg->sup = (tm_config_sup_t){
-        .promote_after = 50, .max_restarts = 3, .restart_window = 100};
+    cfg->sup = (tm_config_sup_t){.promote_after = 50,
+                                 .max_restarts = 3,
+                                 .restart_window = 100,
+                                 .residual_limit = 0.0,
+                                 .residual_steps = 10,
+                                 .step_budget = 0,
+                                 .budget_steps = 3};
     cfg->history = TM_CONFIG_DEFAULT_HISTORY;
     cfg->audit_retention = TM_CONFIG_DEFAULT_RETENTION;
     cfg->audit_days = 0;
@@ -359,6 +365,18 @@ tm_config_sup_t tm_config_sup(const tm_config_t *cfg, const char *family)
         if (f->restart_window != TM_CONFIG_SUP_UNSET) {
             out.restart_window = f->restart_window;
         }
+        if (!isnan(f->residual_limit)) {
+            out.residual_limit = f->residual_limit;
+        }
+        if (f->residual_steps != TM_CONFIG_SUP_UNSET) {
+            out.residual_steps = f->residual_steps;
+        }
+        if (f->step_budget != TM_CONFIG_SUP_UNSET) {
+            out.step_budget = f->step_budget;
+        }
+        if (f->budget_steps != TM_CONFIG_SUP_UNSET) {
+            out.budget_steps = f->budget_steps;
+        }
     }
     snprintf(out.family, sizeof out.family, "%s", family);
     return out;
@@ -387,8 +405,9 @@ static tm_config_sup_t *s_sup_entry(tm_config_t *cfg, const char *family,
     }
     tm_config_sup_t *f = &cfg->sup_family[cfg->n_sup_family++];
     snprintf(f->family, sizeof f->family, "%s", family);
-    f->promote_after = f->max_restarts = f->restart_window =
-        TM_CONFIG_SUP_UNSET;
+    f->promote_after = f->max_restarts = f->restart_window = f->residual_steps =
+        f->step_budget = f->budget_steps = TM_CONFIG_SUP_UNSET;
+    f->residual_limit = NAN;
     return f;
 }
 
@@ -398,13 +417,39 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
 {
     static const struct {
         const char *key;
+        size_t off;
         uint64_t min, max;
         const char *what;
     } keys[] = {
-        {"promote_after", 0, 1000000, "healthy steps (0 = never, <= 1000000)"},
-        {"max_restarts", 0, TM_CONFIG_SUP_RESTARTS_MAX, "faults (0 to 15)"},
-        {"restart_window", 1, 1000000, "ticks (1 to 1000000)"},
+        {"promote_after", offsetof(tm_config_sup_t, promote_after), 0, 1000000,
+         "healthy steps (0 = never, <= 1000000)"},
+        {"max_restarts", offsetof(tm_config_sup_t, max_restarts), 0,
+         TM_CONFIG_SUP_RESTARTS_MAX, "faults (0 to 15)"},
+        {"restart_window", offsetof(tm_config_sup_t, restart_window), 1,
+         1000000, "ticks (1 to 1000000)"},
+        {"residual_steps", offsetof(tm_config_sup_t, residual_steps), 1,
+         1000000, "steps (1 to 1000000)"},
+        {"step_budget", offsetof(tm_config_sup_t, step_budget), 0, 1000000000,
+         "microseconds per actor step (0 = no budget, <= 10^9)"},
+        {"budget_steps", offsetof(tm_config_sup_t, budget_steps), 1, 1000000,
+         "checks (1 to 1000000)"},
     };
+    tm_config_sup_t *e = NULL;
+    if (strcmp(key, "residual_limit") == 0) {
+        double d = 0.0;
+        if (tm_text_parse_f64(value, &d) != 0 || !(d >= 0.0) || d > 1e6) {
+            s_err(err, errlen,
+                  "'%s' is not a number of standard deviations (0 = no "
+                  "residual checks, <= 10^6)",
+                  value);
+            return TM_ERR_CONFIG;
+        }
+        if ((e = s_sup_entry(cfg, family, err, errlen)) == NULL) {
+            return TM_ERR_CONFIG;
+        }
+        e->residual_limit = d;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].key) != 0) {
             continue;
@@ -415,18 +460,15 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
                   keys[i].what);
             return TM_ERR_CONFIG;
         }
-        tm_config_sup_t *e = s_sup_entry(cfg, family, err, errlen);
-        if (e == NULL) {
+        if ((e = s_sup_entry(cfg, family, err, errlen)) == NULL) {
             return TM_ERR_CONFIG;
         }
-        uint32_t *dst = i == 0   ? &e->promote_after
-                        : i == 1 ? &e->max_restarts
-                                 : &e->restart_window;
-        *dst = (uint32_t)u;
+        *(uint32_t *)(void *)((char *)e + keys[i].off) = (uint32_t)u;
         return 0;
     }
     s_err(err, errlen,
-          "unknown key (known: promote_after, max_restarts, restart_window)");
+          "unknown key (known: promote_after, max_restarts, restart_window, "
+          "residual_limit, residual_steps, step_budget, budget_steps)");
     return TM_ERR_CONFIG;
 }
 

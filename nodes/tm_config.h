@@ -111,6 +111,14 @@ typedef struct {
     uint32_t promote_after;
     uint32_t max_restarts;
     uint32_t restart_window;
+    /* Residual checks: standard deviations (0: none; NaN: unset) and
+     * steps in a row over them. */
+    double residual_limit;
+    uint32_t residual_steps;
+    /* Step time per actor that makes a tier fall back (microseconds, 0:
+     * none), over it at this many checks in a row. */
+    uint32_t step_budget;
+    uint32_t budget_steps;
 } tm_config_sup_t;
 #define TM_CONFIG_DEFAULT_RETENTION 1000000u
 

@@ -611,9 +611,44 @@ static bool s_have(const tmi_peer_t *p, uint64_t t)
     return h->have && h->tick == t;
 }
 
+/* p's proxies while its values are held: degraded, so that their readers
+ * are told (inspect's degraded_inputs, the published outputs' flag) as
+ * for a source that fell back; when they flow again the batches' flags
+ * say. And
+ * the audit log records when it began and ended, with the ticks. */
+static void s_stale(tm_mesh_t *m, tmi_peer_t *p, uint64_t tick, bool begins)
+{
+    tmi_in_t *in = &p->in;
+    char why[200];
+    if (begins) {
+        for (uint32_t i = 0; i < in->n_ids; i++) {
+            tm_rt_set_remote_degraded(m->rt, in->ids[i], true);
+        }
+        in->degraded = in->n_ids > 0;
+        snprintf(why, sizeof why,
+                 "node %s's values of tick %llu are late: %u of its actors "
+                 "feed this node's with their last values (degraded)",
+                 p->name, (unsigned long long)tick, in->n_ids);
+    } else {
+        for (uint32_t i = 0; i < in->n_ids && in->degraded; i++) {
+            tm_rt_set_remote_degraded(m->rt, in->ids[i], false);
+        }
+        in->degraded = false; /* the batch being imported says again */
+        snprintf(why, sizeof why,
+                 "node %s's values flow again from tick %llu (held from "
+                 "tick %llu)",
+                 p->name, (unsigned long long)tick,
+                 (unsigned long long)in->held_from);
+    }
+    if (m->mut != NULL) {
+        tm_mut_audit_note_at(m->mut, tick, begins ? "stale" : "fresh", NULL,
+                             NULL, NULL, why);
+    }
+}
+
 /* Realtime only: has p been late longer than the wait? Then the node steps
- * on with p's last values (held, the links from them flagged stale) until
- * they come again. */
+ * on with p's last values (held, the links from them flagged stale, the
+ * proxies degraded) until they come again. */
 static bool s_late(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
 {
     tmi_in_t *in = &p->in;
@@ -634,6 +669,7 @@ static bool s_late(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
                "mesh: node %s's values of tick %llu are %.2f s late; "
                "stepping on with its last values (links from it are stale)",
                p->name, (unsigned long long)(next - 1), now - in->late_since);
+        s_stale(m, p, next - 1, true);
     }
     in->held_ticks++;
     m->held_ticks++;
@@ -644,7 +680,6 @@ static bool s_late(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
 static void s_values_back(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
 {
     tmi_in_t *in = &p->in;
-    (void)m;
     if (in->holding) {
         tm_log(TM_LOG_INFO,
                "mesh: node %s's values flow again from tick %llu (held for "
@@ -652,6 +687,7 @@ static void s_values_back(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
                p->name, (unsigned long long)(next - 1),
                (unsigned long long)(next - 1 - in->held_from),
                (unsigned long long)in->held_from);
+        s_stale(m, p, next - 1, false);
     }
     in->holding = false;
     in->late_since = 0;

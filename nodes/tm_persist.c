@@ -60,8 +60,14 @@ bool tm_persist_sup_from_view(const tm_rt_actor_t *a, tm_persist_sup_t *out)
     if (v->n_low > 0) {
         memcpy(out->low, v->low, v->n_low * sizeof out->low[0]);
     }
+    out->resid_run = v->resid_run;
+    if (out->seeded && v->shadow_y) {
+        out->n_shadow_out = v->shadow->n_outputs;
+        memcpy(out->shadow_out, v->shadow_out,
+               v->shadow->n_outputs * sizeof(double));
+    }
     return v->pinned || v->quarantined || v->shadow != NULL || v->n_low > 0 ||
-           v->target != a->model->fidelity;
+           v->resid_run > 0 || v->target != a->model->fidelity;
 }
 
 int tm_persist_sup_to_view(const tm_persist_sup_t *in, const tm_model_t *m,
@@ -86,13 +92,22 @@ int tm_persist_sup_to_view(const tm_persist_sup_t *in, const tm_model_t *m,
     }
     out->n_low = in->n_low;
     out->low = in->low;
+    out->resid_run = in->resid_run;
+    if (out->seeded && in->n_shadow_out > 0) {
+        if (in->n_shadow_out != out->shadow->n_outputs) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        out->shadow_y = true;
+        out->shadow_out = in->shadow_out;
+    }
     return 0;
 }
 
 static void s_pack_sup(msgpack_packer *pk, const tm_persist_sup_t *sp)
 {
+    bool resid = sp->resid_run > 0 || sp->n_shadow_out > 0;
     tm_wire_pack_str(pk, "sup");
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, resid ? 9 : 7);
     tm_wire_pack_kv_str(pk, "target", tm_fidelity_name(sp->target));
     tm_wire_pack_kv_bool(pk, "pinned", sp->pinned);
     tm_wire_pack_kv_bool(pk, "quarantined", sp->quarantined);
@@ -116,6 +131,18 @@ static void s_pack_sup(msgpack_packer *pk, const tm_persist_sup_t *sp)
     msgpack_pack_array(pk, sp->n_low);
     for (uint32_t i = 0; i < sp->n_low; i++) {
         msgpack_pack_uint64(pk, sp->low[i]);
+    }
+    if (resid) { /* records without residual checks stay as they were */
+        tm_wire_pack_kv_u64(pk, "resid", sp->resid_run);
+        tm_wire_pack_str(pk, "shadow_out");
+        if (sp->n_shadow_out > 0) {
+            msgpack_pack_array(pk, sp->n_shadow_out);
+            for (uint32_t i = 0; i < sp->n_shadow_out; i++) {
+                msgpack_pack_double(pk, sp->shadow_out[i]);
+            }
+        } else {
+            msgpack_pack_nil(pk);
+        }
     }
 }
 
@@ -306,6 +333,18 @@ static int s_get_sup(const msgpack_object *map, tm_persist_actor_t *rec)
         sp->low[i] = low->via.array.ptr[i].via.u64;
     }
     sp->n_low = low->via.array.size;
+    const msgpack_object *so = tm_wire_map_get(o, "shadow_out");
+    uint64_t run = 0;
+    if (tm_wire_map_get(o, "resid") != NULL &&
+        (tm_wire_get_u64(o, "resid", &run) != 0 || run > UINT32_MAX)) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    sp->resid_run = (uint32_t)run;
+    if (so != NULL && so->type != MSGPACK_OBJECT_NIL &&
+        (!sp->seeded ||
+         s_doubles(so, sp->shadow_out, &sp->n_shadow_out) != 0)) {
+        return TM_ERR_STORE_CORRUPT;
+    }
     rec->has_sup = true;
     return 0;
 }

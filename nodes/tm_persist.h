@@ -70,6 +70,11 @@ typedef struct {
     double shadow_state[TM_MODEL_MAX_VARS];
     uint32_t n_low;
     uint64_t low[TM_RT_RESTARTS_MAX + 1];
+    /* Residual checks ("resid", "shadow_out": absent in records written
+     * before them, read as 0 and none). */
+    uint32_t resid_run;
+    uint32_t n_shadow_out; /* 0: none */
+    double shadow_out[TM_MODEL_MAX_VARS];
 } tm_persist_sup_t;
 
 /* A decoded actor record. */

@@ -7,6 +7,17 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Step-time budgets: the models with one, by how long they have been over. */
+#define S_TIMED_MAX 64u
+
+typedef struct {
+    const tm_model_t *model;
+    double ns; /* the slowest of its groups at this check */
+    uint32_t run;
+    bool seen;
+} s_timed_t;
 
 struct tm_super {
     tm_rt_t *rt;
@@ -15,6 +26,9 @@ struct tm_super {
     void *note_arg;
     uint64_t counts[4]; /* by tm_rt_event_kind_t */
     uint64_t dropped;
+    s_timed_t timed[S_TIMED_MAX];
+    size_t n_timed;
+    uint64_t slow; /* actors fallen back for their step time */
 };
 
 static const tm_model_t *s_tier(const tm_model_t *m, tm_fidelity_t tier,
@@ -30,7 +44,9 @@ static void s_policy(const tm_model_t *m, tm_rt_policy_t *out, void *arg)
     tm_config_sup_t c = tm_config_sup(s->cfg, m->family);
     *out = (tm_rt_policy_t){.promote_after = c.promote_after,
                             .max_restarts = c.max_restarts,
-                            .restart_window = c.restart_window};
+                            .restart_window = c.restart_window,
+                            .residual_limit = c.residual_limit,
+                            .residual_steps = c.residual_steps};
 }
 
 int tm_super_open(tm_super_t **out, tm_rt_t *rt, const tm_config_t *cfg)
@@ -113,9 +129,137 @@ static void s_event(tm_super_t *s, const tm_rt_event_t *e)
     }
 }
 
+/* ---- step-time budgets -------------------------------------------------- */
+
+static bool s_has_lower(const tm_model_t *m)
+{
+    for (int t = (int)m->fidelity + 1; t < TM_FIDELITY_COUNT; t++) {
+        if (tm_models_tier(m, (tm_fidelity_t)t) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_time_cb(void *arg, const tm_model_t *m, double ns, size_t n)
+{
+    tm_super_t *s = arg;
+    (void)n;
+    tm_config_sup_t c = tm_config_sup(s->cfg, m->family);
+    if (c.step_budget == 0 || !s_has_lower(m)) {
+        return;
+    }
+    s_timed_t *t = NULL;
+    for (size_t i = 0; t == NULL && i < s->n_timed; i++) {
+        t = s->timed[i].model == m ? &s->timed[i] : NULL;
+    }
+    if (t == NULL && s->n_timed < S_TIMED_MAX) {
+        t = &s->timed[s->n_timed++];
+        *t = (s_timed_t){.model = m};
+    }
+    if (t != NULL) {
+        t->ns = t->seen && t->ns > ns ? t->ns : ns;
+        t->seen = true;
+    }
+}
+
+typedef struct {
+    const tm_model_t *model;
+    char (*ids)[TM_ID_MAX + 1];
+    size_t n, cap;
+} s_ids_t;
+
+static int s_collect(const tm_rt_actor_t *a, void *arg)
+{
+    s_ids_t *c = arg;
+    if (a->model != c->model || a->sup.pinned || a->sup.quarantined) {
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        void *p = realloc(c->ids, cap * sizeof *c->ids);
+        if (p == NULL) {
+            return TM_ERR_NOMEM;
+        }
+        c->ids = p;
+        c->cap = cap;
+    }
+    snprintf(c->ids[c->n++], sizeof c->ids[0], "%s", a->id);
+    return 0;
+}
+
+/* Every actor of t's model falls back one tier (tm_rt_fall), each decision
+ * recorded with the tick: the machine decided it, the record replays it. */
+static void s_fall_slow(tm_super_t *s, const s_timed_t *t, uint64_t tick,
+                        const tm_config_sup_t *c)
+{
+    const tm_model_t *m = t->model;
+    s_ids_t ids = {.model = m};
+    if (tm_rt_foreach(s->rt, s_collect, &ids) != 0) {
+        tm_log(TM_LOG_WARN, "supervisor: no memory to list the actors of %s@%s",
+               m->family, m->version);
+    }
+    const char *from = tm_fidelity_name(m->fidelity);
+    size_t done = 0;
+    for (size_t i = 0; i < ids.n; i++) {
+        tm_rt_actor_t a;
+        if (tm_rt_fall(s->rt, ids.ids[i]) != 0 ||
+            tm_rt_get(s->rt, ids.ids[i], &a) != 0) {
+            continue;
+        }
+        const char *to = tm_fidelity_name(a.model->fidelity);
+        char why[200];
+        snprintf(why, sizeof why,
+                 "step %s: %.1f us per actor at %s, over the budget of %u "
+                 "us in %u checks in a row; stepped on at %s",
+                 tm_step_status_name(TM_STEP_SLOW), t->ns / 1e3, from,
+                 c->step_budget, c->budget_steps, to);
+        char was[96];
+        char now[96];
+        snprintf(was, sizeof was, "%s@%s/%s", m->family, m->version, from);
+        snprintf(now, sizeof now, "%s@%s/%s", m->family, m->version, to);
+        if (s->note != NULL) {
+            s->note(s->note_arg, "fallback", ids.ids[i], was, now, why, tick);
+        }
+        done++;
+    }
+    free(ids.ids);
+    s->counts[TM_RT_EV_FALLBACK] += done;
+    s->slow += done;
+    tm_log(TM_LOG_WARN,
+           "supervisor: tick %llu: %zu actors of %s@%s/%s fell back: a step "
+           "took %.1f us per actor, over the budget of %u us in %u checks in "
+           "a row",
+           (unsigned long long)tick, done, m->family, m->version, from,
+           t->ns / 1e3, c->step_budget, c->budget_steps);
+}
+
+/* After a chunk: the step times of the models with a budget. A model over
+ * its budget at budget_steps checks in a row falls back (all its actors,
+ * since they step together). */
+static void s_check_budgets(tm_super_t *s, uint64_t tick)
+{
+    for (size_t i = 0; i < s->n_timed; i++) {
+        s->timed[i].seen = false;
+    }
+    tm_rt_step_times(s->rt, s_time_cb, s);
+    for (size_t i = s->n_timed; i-- > 0;) {
+        s_timed_t *t = &s->timed[i];
+        tm_config_sup_t c = tm_config_sup(s->cfg, t->model->family);
+        bool over = t->seen && t->ns > (double)c.step_budget * 1e3;
+        t->run = over ? t->run + 1 : 0;
+        if (over && t->run >= c.budget_steps) {
+            s_fall_slow(s, t, tick, &c);
+            t->run = 0;
+        }
+        if (t->run == 0) { /* kept only while over */
+            s->timed[i] = s->timed[--s->n_timed];
+        }
+    }
+}
+
 static void s_after_tick(void *self, uint64_t tick)
 {
-    (void)tick;
     tm_super_t *s = self;
     const tm_rt_event_t *ev = NULL;
     uint64_t dropped = 0;
@@ -131,6 +275,7 @@ static void s_after_tick(void *self, uint64_t tick)
                "supervisor: %llu more events in that chunk not logged",
                (unsigned long long)dropped);
     }
+    s_check_budgets(s, tick);
 }
 
 static uint64_t s_fallbacks(void *a)
@@ -153,6 +298,11 @@ static uint64_t s_quarantines(void *a)
     return ((tm_super_t *)a)->counts[TM_RT_EV_QUARANTINE];
 }
 
+static uint64_t s_slow(void *a)
+{
+    return ((tm_super_t *)a)->slow;
+}
+
 static uint64_t s_dropped(void *a)
 {
     return ((tm_super_t *)a)->dropped;
@@ -168,6 +318,8 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "supervisor.quarantines", s_quarantines,
                                self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "supervisor.slow_fallbacks", s_slow, self);
     rc = rc ? rc
             : tm_stats_add_u64(reg, "supervisor.events_unlogged", s_dropped,
                                self);

@@ -552,6 +552,10 @@ static void s_supervision(FILE *out, json_t *sv)
         fprintf(out, "; %lld recent faults at its lowest tier",
                 s_int(sv, "recent_faults"));
     }
+    if (s_int(sv, "residual_run") > 0) {
+        fprintf(out, "; residuals over the limit in the last %lld steps",
+                s_int(sv, "residual_run"));
+    }
     fprintf(out, "\n");
 }
 

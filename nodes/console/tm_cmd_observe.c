@@ -149,6 +149,7 @@ static void s_pack_supervision(tm_body_t *b, tm_rt_t *rt,
     }
     tm_body_kv_u64(b, "healthy", sp->healthy);
     tm_body_kv_u64(b, "recent_faults", sp->n_low);
+    tm_body_kv_u64(b, "residual_run", sp->resid_run);
     tm_body_kv_array(b, "degraded_inputs");
     for (size_t i = 0; i < n_src && i < 16; i++) {
         tm_body_str(b, src[i]);

@@ -104,4 +104,41 @@ expect_ok tmc models load "$PD/flaky1.so"
 build "$EP" "$EP"
 expect_ok tmc run --ticks "$tick2"
 eq "$(j hash | jget .digest)" "$hash2" "one node and two nodes: same digest"
+
+# ---- a step over its time budget ---------------------------------------------
+# s1's high tier does 2e6 iterations of extra arithmetic per step
+# (milliseconds in any build) against a budget of 50 us per actor step:
+# over it at two checks in a row, it falls back at the tick the node saw
+# it, recorded with that tick; its shadow brings the high tier back after
+# five healthy steps, and the budget sends it down again.
+cat >"$WORK/slow.ini" <<'INI'
+[node]
+checkpoint = 4
+[supervisor.flaky]
+promote_after = 5
+step_budget = 50
+budget_steps = 2
+INI
+start_node d --config "$WORK/slow.ini"
+expect_ok tmc models load "$PD/flaky1.so"
+expect_ok tmc spawn s1 --model flaky --param work=2000000
+expect_ok tmc spawn s2 --model flaky
+expect_ok tmc set s1 u=1
+expect_ok tmc run --ticks 1
+eq "$(j inspect s1 | jget .fidelity)" high "one check over the budget: still high"
+expect_ok tmc run --ticks 1
+sv=$(j inspect s1)
+eq "$(jget .fidelity <<<"$sv")" low "two checks over the budget: s1 fell back"
+eq "$(jget .supervision.degraded <<<"$sv")" true "s1 degraded"
+eq "$(j inspect s2 | jget .fidelity)" low "s2 (the same model) with it"
+eq "$(j stats | jget .supervisor.slow_fallbacks)" 2 "stats slow_fallbacks"
+expect_ok tmc run --ticks 3 # a checkpoint carries the records
+au=$(tmc audit --actor s1)
+grep -q " 2  fallback   s1 .*flaky@1.0.0/high -> flaky@1.0.0/low  step slow: .* us per actor at high, over the budget of 50 us in 2 checks in a row; stepped on at low  (node)" <<<"$au" ||
+    fail "audit text: $au"
+ok
+for _ in 1 2 3 4 5 6 7; do expect_ok tmc run --ticks 1; done
+au=$(j audit --actor s1)
+eq "$("$IT_BIN" count kind=promote <<<"$au")" 1 "the high tier came back"
+eq "$("$IT_BIN" count kind=fallback <<<"$au")" 2 "and fell back again"
 done_checks

@@ -109,6 +109,26 @@ eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" true \
     "c's link from b's o1 is stale"
 eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[1].stale')" false \
     "c's link from its own o2 is not"
+# the held values are degraded inputs to their readers, and c's audit log
+# records when it began holding (with the next checkpoint)
+eq "$(at c --json inspect s1 | "$IT_BIN" get '.supervision.degraded_inputs')" \
+    '["o1"]' "c's s1 is told its input from o1 is degraded"
+# audit_kind NODE KIND: records of that kind in NODE's audit log, waiting
+# up to 10 s for the next checkpoint to write them
+audit_kind() {
+    local n=0
+    for _ in $(seq 100); do
+        n=$(at "$1" --json audit | "$IT_BIN" count "kind=$2")
+        [ "$n" -gt 0 ] && break
+        sleep 0.1
+    done
+    echo "$n"
+}
+# (a, which waits for b, is late too: c holds its values as well)
+[ "$(audit_kind c stale)" -ge 1 ] || fail "c's audit log has no stale record"
+at c audit | grep -q "stale .*node b's values of tick [0-9]* are late: [0-9]* of its actors feed this node's with their last values (degraded)" ||
+    fail "audit text: $(at c audit | tail -3)"
+ok
 d1=$(at d --json clock | "$IT_BIN" get tick)
 sleep 0.3
 d2=$(at d --json clock | "$IT_BIN" get tick)
@@ -136,6 +156,12 @@ for _ in $(seq 100); do
 done
 eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" false \
     "b's values flow to c again"
+eq "$(at c --json inspect s1 | "$IT_BIN" get '.supervision.degraded_inputs')" \
+    '[]' "c's s1: no degraded input any more"
+[ "$(audit_kind c fresh)" -ge 1 ] || fail "c's audit log has no fresh record"
+at c audit | grep -q "fresh .*node b's values flow again from tick" ||
+    fail "audit text: $(at c audit | tail -3)"
+ok
 expect_ok at b clock pause
 expect_ok at b run --ticks 40
 at b --json actors >"$WORK/actors.after"

@@ -52,6 +52,12 @@ eq "$(tmc --json inspect o2 | jget .supervision.quarantined)" false "o2 free"
 # quarantined and at its low tier after kill -9 (a checkpoint was taken)
 expect_ok tmc run --ticks 10
 tick=$(tmc --json inspect o1 | jget .tick)
+# the checkpoint of the run's last tick is written in the background
+for _ in $(seq 100); do
+    [ "$(tmc --json stats | jget .checkpoint.tick)" = "$tick" ] && break
+    sleep 0.1
+done
+eq "$(tmc --json stats | jget .checkpoint.tick)" "$tick" "checkpoint written"
 kill -KILL "$NODE_PID"
 wait "$NODE_PID" 2>/dev/null || true
 restart_node alpha "$EP" --config "$WORK/node.ini"
@@ -140,7 +146,7 @@ printf '[supervisor.p@mp]\npromote_after = 1\n' >"$WORK/bad2.ini"
 expect_fail 2 "is not a model family name" \
     "$NODE_BIN" --config "$WORK/bad2.ini" --check
 printf '[supervisor]\nwindow = 3\n' >"$WORK/bad3.ini"
-expect_fail 2 "unknown key (known: promote_after, max_restarts, restart_window)" \
+expect_fail 2 "unknown key (known: promote_after, max_restarts, restart_window, residual_limit, residual_steps, step_budget, budget_steps)" \
     "$NODE_BIN" --config "$WORK/bad3.ini" --check
 
 done_checks

@@ -186,6 +186,57 @@ ok
 tmc --json watch p1 --count 1 | jhas .values.flow:number \
     .values.flow_sd:number .values.t_motor:number .values.score:number
 
+# ---- residual checks: a twin whose predictions leave the measurements ------
+# falls back (on a node of its own whose config asks for it). p2 starts
+# at low (never checked: the last tier standing), whose filter learns the
+# levels from nothing; freed to its high tier, which then fits, the high
+# tier is promoted from shadow. A pressure 8 bar above the level (40 sd
+# of the default noise) in three steps in a row is a fault, the low tier
+# steps on, and the high tier stays in shadow while it does not fit.
+tport2=$(free_port)
+TEL2=tcp://127.0.0.1:$tport2
+cat >"$WORK/res.ini" <<'INI'
+[supervisor.pumpmon]
+residual_limit = 30
+residual_steps = 3
+promote_after = 5
+INI
+EP_TEL=$EP
+start_node res --tick 1 --telemetry "$TEL2" --config "$WORK/res.ini"
+expect_ok tmc spawn p2 --model pumpmon --fidelity low
+# p2rows FROM COUNT PRESSURE: rows of p2 with the pressure replaced (bar)
+p2rows() {
+    rows "$1" "$2" 32 | awk -v p="$3" '$2 == "pressure" { $4 = p }
+        { sub(/^p1 /, "p2 ") } 1'
+}
+p2step() {
+    local n
+    n=$(stat received)
+    p2rows "$1" "$2" "$3" | "$IT_BIN" telem-send "$TEL2"
+    wait_received $((n + 8 * $2))
+    expect_ok tmc run --ticks "$2"
+}
+p2step 0 20 0.05
+eq "$(tmc --json inspect p2 | jget .fidelity)" low "the lowest tier is not checked"
+expect_ok tmc fidelity p2 auto
+p2step 20 8 0.05
+eq "$(tmc --json inspect p2 | jget .fidelity)" high "p2's high tier fits: promoted"
+p2step 28 3 8.05 # row r is tick r + 2: ticks 30, 31 off
+sv=$(tmc --json inspect p2)
+eq "$(jget .fidelity <<<"$sv")" high "two steps off: still high"
+eq "$(jget .supervision.residual_run <<<"$sv")" 2 "residual run of 2"
+p2step 31 1 8.05
+sv=$(tmc --json inspect p2)
+eq "$(jget .fidelity <<<"$sv")" low "the third step off falls back"
+eq "$(jget .supervision.degraded <<<"$sv")" true "p2 degraded"
+p2step 32 10 8.05
+eq "$(tmc --json inspect p2 | jget .fidelity)" low "high not promoted while off"
+eq "$(tmc --json stats | jget .supervisor.fallbacks)" 1 "one fallback"
+grep -q "supervisor: p2 tick 32: step residual at high; stepped again at low" \
+    "$WORK/res.log" || fail "log lacks the residual fallback"
+ok
+EP=$EP_TEL
+
 # ---- a killed twin is forgotten; its samples are then unknown ----------------
 expect_ok tmc kill p1
 expect_ok tmc run --ticks 1

@@ -8,7 +8,9 @@
  *   input  u (1); output y (1);
  *   params gain, rate (1/s), fail_from, fail_until (ticks), fail_nan
  *          (0: a failing step reports TM_STEP_FAILED, 1: it writes NaN),
- *          diverge_from (ticks; 2.0.0 only, ignored by 1.0.0).
+ *          diverge_from (ticks; 2.0.0 only, ignored by 1.0.0), work
+ *          (iterations of extra arithmetic per high-tier step: a slow
+ *          model, for step-time budgets; the result does not change).
  * High tier: the exact exponential step, states x and steps (its steps
  * at high fidelity). Low tier: explicit Euler, state x only (tier changes
  * copy x by name; steps restarts at 0). The HIGH tier fails at every tick
@@ -30,7 +32,7 @@
 
 enum { I_U, S_NINPUTS };
 enum { O_Y, S_NOUTPUTS };
-enum { P_GAIN, P_RATE, P_FROM, P_UNTIL, P_NAN, P_DIVERGE, S_NPARAMS };
+enum { P_GAIN, P_RATE, P_FROM, P_UNTIL, P_NAN, P_DIVERGE, P_WORK, S_NPARAMS };
 enum { X_X, X_STEPS };
 
 #define S_BIG 1e300
@@ -50,6 +52,8 @@ static const tm_var_t s_params[S_NPARAMS] = {
     {"fail_nan", "1", 0.0, 0.0, 1.0, 0, "1: fail by writing NaN"},
     {"diverge_from", "1", 20.0, 0.0, 1e15, 0,
      "2.0.0: first tick the state grows x1e20 per tick"},
+    {"work", "1", 0.0, 0.0, 1e9, 0,
+     "iterations of extra arithmetic per high-tier step (a slow model)"},
 };
 static const tm_var_t s_states_high[] = {
     {"x", "1", 0.0, -S_BIG, S_BIG, 0, "output state"},
@@ -123,6 +127,17 @@ static int s_fails(const tm_step_ctx_t *ctx, const double *p)
     return p[P_FROM] > 0.0 && t >= p[P_FROM] && t < p[P_UNTIL];
 }
 
+/* n iterations of arithmetic whose result is 0 (it is used, so the
+ * compiler keeps the loop; without fast-math acc * 0 is not folded). */
+static double s_work(double n)
+{
+    double acc = 1.0;
+    for (double i = 0.0; i < n; i += 1.0) {
+        acc = acc * 0.5 + 1.0;
+    }
+    return acc * 0.0;
+}
+
 static void s_step_high(const tm_step_ctx_t *ctx, size_t n, double *state,
                         const double *params, const double *inputs,
                         double *outputs, uint8_t *status)
@@ -136,7 +151,7 @@ static void s_step_high(const tm_step_ctx_t *ctx, size_t n, double *state,
             continue;
         }
         x[X_X] = s_fails(ctx, p) ? NAN : s_next(ctx, p, inputs[i], x[X_X], 1);
-        x[X_STEPS] += 1.0;
+        x[X_STEPS] += 1.0 + s_work(p[P_WORK]);
     }
     s_output(n, state, 2, outputs);
 }

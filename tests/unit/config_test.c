@@ -113,6 +113,22 @@ static void test_errors_name_file_line_key(void **state)
         {"[supervisor.pump]\nrestart_window = 0\n",
          "t.ini:2: [supervisor.pump] restart_window: '0' is not a number of "
          "ticks (1 to 1000000)"},
+        {"[supervisor.pump]\nresidual_limit = -1\n",
+         "t.ini:2: [supervisor.pump] residual_limit: '-1' is not a number of "
+         "standard deviations (0 = no residual checks, <= 10^6)"},
+        {"[supervisor]\nresidual_limit = nan\n",
+         "t.ini:2: [supervisor] residual_limit: 'nan' is not a number of "
+         "standard deviations (0 = no residual checks, <= 10^6)"},
+        {"[supervisor]\nbudget_steps = 0\n",
+         "t.ini:2: [supervisor] budget_steps: '0' is not a number of checks "
+         "(1 to 1000000)"},
+        {"[supervisor]\nstep_budget = 1.5\n",
+         "t.ini:2: [supervisor] step_budget: '1.5' is not a number of "
+         "microseconds per actor step (0 = no budget, <= 10^9)"},
+        {"[supervisor]\nresidual = 3\n",
+         "t.ini:2: [supervisor] residual: unknown key (known: promote_after, "
+         "max_restarts, restart_window, residual_limit, residual_steps, "
+         "step_budget, budget_steps)"},
         {"[supervisor.a b]\npromote_after = 1\n",
          "t.ini:2: [supervisor.a b] promote_after: 'a b' is not a model "
          "family name"},
@@ -283,6 +299,26 @@ static void test_supervisor(void **state)
     assert_string_equal(d.family, "pump");
     d = tm_config_sup(&c, "tank");
     assert_int_equal(d.max_restarts, 3);
+    /* residual checks and step budgets: off by default, per family */
+    assert_true(d.residual_limit == 0.0);
+    assert_int_equal(d.residual_steps, 10);
+    assert_int_equal(d.step_budget, 0);
+    assert_int_equal(d.budget_steps, 3);
+    assert_int_equal(s_load(&c,
+                            "[supervisor]\nresidual_steps = 4\n"
+                            "step_budget = 100\n"
+                            "[supervisor.pumpmon]\nresidual_limit = 6.5\n"
+                            "budget_steps = 2\nstep_budget = 0\n",
+                            err, sizeof err),
+                     0);
+    d = tm_config_sup(&c, "pumpmon");
+    assert_true(d.residual_limit == 6.5);
+    assert_int_equal(d.residual_steps, 4);
+    assert_int_equal(d.step_budget, 0);
+    assert_int_equal(d.budget_steps, 2);
+    d = tm_config_sup(&c, "pump");
+    assert_true(d.residual_limit == 0.0);
+    assert_int_equal(d.step_budget, 100);
     char text[2048] = "";
     for (int i = 0; i < 17; i++) {
         char sec[64];
