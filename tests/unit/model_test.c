@@ -163,7 +163,9 @@ static void test_status_names(void **state)
     assert_string_equal(tm_step_status_name(TM_STEP_FAILED), "failed");
     assert_string_equal(tm_step_status_name(TM_STEP_SOLVER_GAVE_UP),
                         "solver-gave-up");
-    assert_string_equal(tm_step_status_name(4), "?");
+    assert_string_equal(tm_step_status_name(TM_STEP_RESIDUAL), "residual");
+    assert_string_equal(tm_step_status_name(TM_STEP_SLOW), "slow");
+    assert_string_equal(tm_step_status_name(6), "?");
     assert_string_equal(tm_step_status_name(-1), "?");
     assert_string_equal(tm_step_status_name(255), "?");
 }
