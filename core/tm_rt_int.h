@@ -299,6 +299,9 @@ tmi_rt_sup_t *tmi_rt_sup_find(tm_rt_t *rt, uint32_t a);
 tmi_rt_sup_t *tmi_rt_sup_make(tm_rt_t *rt, uint32_t a);
 void tmi_rt_sup_tidy(tm_rt_t *rt, uint32_t a);
 
+/* The next tier below m's of its family@version, NULL at the lowest. */
+const tm_model_t *tmi_rt_sup_lower(const tm_rt_t *rt, const tm_model_t *m);
+
 /* ---- tm_rt_resid.c: residual checks ------------------------------------ */
 
 /* Does g's model have outputs that predict measured inputs with a stated

@@ -84,19 +84,6 @@ bool tmi_rt_resid_policy(const tm_rt_t *rt, const tm_model_t *m,
     return p->residual_limit > 0.0 && isfinite(p->residual_limit);
 }
 
-/* Does m's family@version have a tier below m's? */
-static bool s_lower(const tm_rt_t *rt, const tm_model_t *m)
-{
-    for (int t = (int)m->fidelity + 1; t < TM_FIDELITY_COUNT; t++) {
-        const tm_model_t *lm =
-            rt->sup_cfg.tier(m, (tm_fidelity_t)t, rt->sup_cfg.arg);
-        if (lm != NULL && lm != m && tm_model_check_family(m, lm) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Actor at slot s of g, stepped at tick k with outputs out[0] from out[1]:
  * its residual run goes on or ends; at the limit the step is undone and
  * noted as a fault. */
@@ -147,7 +134,8 @@ void tmi_rt_resid_check(tm_rt_t *rt, uint64_t k)
             continue;
         }
         tm_rt_policy_t p;
-        if (!tmi_rt_resid_policy(rt, g->model, &p) || !s_lower(rt, g->model)) {
+        if (!tmi_rt_resid_policy(rt, g->model, &p) ||
+            tmi_rt_sup_lower(rt, g->model) == NULL) {
             continue;
         }
         /* The fallbacks come after the pass (tmi_rt_supervise): the

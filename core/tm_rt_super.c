@@ -635,6 +635,18 @@ int tm_rt_sup_restore(tm_rt_t *rt, const char *id, const tm_rt_sup_t *in)
     return 0;
 }
 
+const tm_model_t *tmi_rt_sup_lower(const tm_rt_t *rt, const tm_model_t *m)
+{
+    for (int t = (int)m->fidelity + 1; t < TM_FIDELITY_COUNT; t++) {
+        const tm_model_t *lm =
+            rt->sup_cfg.tier(m, (tm_fidelity_t)t, rt->sup_cfg.arg);
+        if (lm != NULL && lm != m && tm_model_check_family(m, lm) == 0) {
+            return lm;
+        }
+    }
+    return NULL;
+}
+
 int tm_rt_fall(tm_rt_t *rt, const char *id)
 {
     uint32_t a = tmi_rt_actor_find(rt, id);
@@ -648,14 +660,7 @@ int tm_rt_fall(tm_rt_t *rt, const char *id)
         return TM_ERR_INVAL;
     }
     const tm_model_t *m0 = g->model;
-    const tm_model_t *lm = NULL;
-    for (int t = (int)m0->fidelity + 1; lm == NULL && t < TM_FIDELITY_COUNT;
-         t++) {
-        lm = rt->sup_cfg.tier(m0, (tm_fidelity_t)t, rt->sup_cfg.arg);
-        if (lm == m0 || (lm != NULL && tm_model_check_family(m0, lm) != 0)) {
-            lm = NULL;
-        }
-    }
+    const tm_model_t *lm = tmi_rt_sup_lower(rt, m0);
     if (lm == NULL) {
         return TM_ERR_UNKNOWN_FIDELITY;
     }

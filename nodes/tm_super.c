@@ -29,6 +29,7 @@ struct tm_super {
     s_timed_t timed[S_TIMED_MAX];
     size_t n_timed;
     uint64_t slow; /* actors fallen back for their step time */
+    bool budgets;  /* some family has a step_budget: check after chunks */
 };
 
 static const tm_model_t *s_tier(const tm_model_t *m, tm_fidelity_t tier,
@@ -57,6 +58,11 @@ int tm_super_open(tm_super_t **out, tm_rt_t *rt, const tm_config_t *cfg)
     }
     s->rt = rt;
     s->cfg = cfg;
+    s->budgets = cfg->sup.step_budget > 0;
+    for (unsigned i = 0; i < cfg->n_sup_family; i++) {
+        uint32_t b = cfg->sup_family[i].step_budget;
+        s->budgets |= b > 0 && b != TM_CONFIG_SUP_UNSET;
+    }
     tm_rt_supervisor_t sup = {.tier = s_tier, .policy = s_policy, .arg = s};
     int rc = tm_rt_supervise(rt, &sup);
     if (rc != 0) {
@@ -275,7 +281,9 @@ static void s_after_tick(void *self, uint64_t tick)
                "supervisor: %llu more events in that chunk not logged",
                (unsigned long long)dropped);
     }
-    s_check_budgets(s, tick);
+    if (s->budgets) {
+        s_check_budgets(s, tick);
+    }
 }
 
 static uint64_t s_fallbacks(void *a)
