@@ -34,7 +34,7 @@
 static void s_dir(char *out, size_t cap, const char *name)
 {
     const char *base = getenv("TM_TEST_TMPDIR");
-    char cmd[1200];
+    char cmd[1536];
     snprintf(out, cap, "%s/plugins_test_%ld_%s", base ? base : "/tmp",
              (long)getpid(), name);
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", out, out);
