@@ -19,10 +19,10 @@
 
 #define S_MAX_WORKERS 64u
 #define S_MAX_TICK    3600.0
-/* Known keys: 9 in [node], 1 in [console], 5 in [mesh] (peer may
- * repeat), 7 in [telemetry], 7 in [supervisor] and in each of 16
- * [supervisor.FAMILY]. */
-#define S_KEYS_MAX 96
+/* Known keys: 9 in [node], 1 in [console], 12 in [mesh] (peer may
+ * repeat), 7 in [telemetry], 2 in [audit], 8 in [supervisor] and 7 in
+ * each of 16 [supervisor.FAMILY]: 151. */
+#define S_KEYS_MAX 160
 
 /* Parse state shared by the reader and the handler of one parse. */
 #define S_CONFIG_MAX (1024 * 1024) /* bytes in a config file */
@@ -435,6 +435,21 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
          "checks (1 to 1000000)"},
     };
     tm_config_sup_t *e = NULL;
+    if (strcmp(key, "replay") == 0) {
+        if (family[0] != '\0') {
+            s_err(err, errlen, "replay is a key of [supervisor] only");
+            return TM_ERR_CONFIG;
+        }
+        if (value[0] == '\0' || strlen(value) > TM_CONFIG_PATH_MAX) {
+            s_err(err, errlen,
+                  "the replay file must be a path of 1 to %u "
+                  "bytes",
+                  TM_CONFIG_PATH_MAX);
+            return TM_ERR_CONFIG;
+        }
+        snprintf(cfg->replay, sizeof cfg->replay, "%s", value);
+        return 0;
+    }
     if (strcmp(key, "residual_limit") == 0) {
         double d = 0.0;
         if (tm_text_parse_f64(value, &d) != 0 || !(d >= 0.0) || d > 1e6) {
@@ -468,7 +483,8 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
     }
     s_err(err, errlen,
           "unknown key (known: promote_after, max_restarts, restart_window, "
-          "residual_limit, residual_steps, step_budget, budget_steps)");
+          "residual_limit, residual_steps, step_budget, budget_steps%s)",
+          family[0] == '\0' ? ", replay" : "");
     return TM_ERR_CONFIG;
 }
 

@@ -57,6 +57,9 @@
  *   max_restarts = 3         ; faults at the lowest tier (R, <= 15) ...
  *   restart_window = 100     ; ... within this many ticks (T): one more
  *                            ; quarantines the actor
+ *   replay = audit.json      ; apply the step-time fallbacks recorded in
+ *                            ; this audit log (`twinmesh --json audit`)
+ *                            ; at their ticks instead of measuring
  *   [supervisor.FAMILY]      ; the same keys for one family (at most 16
  *                            ; families); unset keys come from [supervisor]
  *   [audit]
@@ -171,6 +174,9 @@ typedef struct {
     tm_config_sup_t sup;
     tm_config_sup_t sup_family[TM_CONFIG_SUP_FAMILIES];
     unsigned n_sup_family;
+    /* An audit log (`twinmesh --json audit`) whose step-time fallbacks
+     * are applied at their ticks instead of measuring ("" = none). */
+    char replay[TM_CONFIG_PATH_MAX + 1];
     /* The audit log's retention: records kept, and days (0 = no age
      * limit); trimmed at checkpoints. */
     uint64_t audit_retention;

@@ -601,6 +601,17 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
             tm_super_service(super).close(super);
         }
     }
+    if (rc == 0 && n->cfg.replay[0] != '\0') {
+        char why[TM_CONFIG_ERR_MAX];
+        rc = tm_super_replay(super, n->cfg.replay, why, sizeof why);
+        if (rc != 0) {
+            s_err(err, errlen, "--replay: %s",
+                  rc == TM_ERR_NOMEM ? tm_err_str(rc) : why);
+            return rc == TM_ERR_NOMEM ? rc : TM_ERR_CONFIG;
+        }
+        tm_sched_sub_t stop = {.arg = super, .next_stop = tm_super_next_stop};
+        rc = tm_sched_subscribe(n->sched, &stop);
+    }
     if (rc == 0) {
         rc = tm_ckpt_open(&n->ckpt, n->rt, n->store, n->cfg.checkpoint,
                           ckpt_tick);

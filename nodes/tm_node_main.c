@@ -79,6 +79,8 @@ static const s_flag_t s_flags[] = {
      "PUB endpoint for twin outputs (default: none)"},
     {"mqtt", "telemetry", "mqtt", "HOST:PORT",
      "MQTT broker to take measurements from (default: none)"},
+    {"replay", "supervisor", "replay", "FILE",
+     "apply the step-time fallbacks of an audit log (JSON) at their ticks"},
 };
 
 #define S_NFLAGS (sizeof s_flags / sizeof s_flags[0])
@@ -151,16 +153,28 @@ static const char *s_real(double v, char *buf, size_t cap)
 
 /* [supervisor] and each [supervisor.FAMILY] of --check (a family's
  * section with its effective values). */
+static void s_print_sup(const char *section, const tm_config_sup_t *f)
+{
+    char lim[32];
+    printf("\n[%s]\npromote_after = %u\nmax_restarts = %u\n"
+           "restart_window = %u\nresidual_limit = %s\nresidual_steps = %u\n"
+           "step_budget = %u\nbudget_steps = %u\n",
+           section, f->promote_after, f->max_restarts, f->restart_window,
+           s_real(f->residual_limit, lim, sizeof lim), f->residual_steps,
+           f->step_budget, f->budget_steps);
+}
+
 static void s_print_supervisor(const tm_config_t *c)
 {
-    printf("\n[supervisor]\npromote_after = %u\nmax_restarts = %u\n"
-           "restart_window = %u\n",
-           c->sup.promote_after, c->sup.max_restarts, c->sup.restart_window);
+    s_print_sup("supervisor", &c->sup);
+    if (c->replay[0] != '\0') {
+        printf("replay = %s\n", c->replay);
+    }
     for (unsigned i = 0; i < c->n_sup_family; i++) {
         tm_config_sup_t f = tm_config_sup(c, c->sup_family[i].family);
-        printf("\n[supervisor.%s]\npromote_after = %u\nmax_restarts = %u\n"
-               "restart_window = %u\n",
-               f.family, f.promote_after, f.max_restarts, f.restart_window);
+        char section[TM_CONFIG_NAME_MAX + 16];
+        snprintf(section, sizeof section, "supervisor.%s", f.family);
+        s_print_sup(section, &f);
     }
 }
 

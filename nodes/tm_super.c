@@ -3,6 +3,7 @@
 
 #include "tm_err.h"
 #include "tm_log.h"
+#include "tm_audit.h" /* TM_AUDIT_REASON_MAX */
 #include "tm_models.h"
 
 #include <stdio.h>
@@ -30,6 +31,13 @@ struct tm_super {
     size_t n_timed;
     uint64_t slow; /* actors fallen back for their step time */
     bool budgets;  /* some family has a step_budget: check after chunks */
+    /* Replaying an audit log's step-time fallbacks (tm_sup_replay.h): the
+     * file, its records, the next one due, and what became of them. */
+    const char *replay_file;
+    tm_sup_replay_t replay;
+    size_t next;
+    uint64_t replayed;
+    uint64_t mismatched;
 };
 
 static const tm_model_t *s_tier(const tm_model_t *m, tm_fidelity_t tier,
@@ -240,6 +248,102 @@ static void s_fall_slow(tm_super_t *s, const s_timed_t *t, uint64_t tick,
            t->ns / 1e3, c->step_budget, c->budget_steps);
 }
 
+/* ---- replayed step-time fallbacks -------------------------------------- */
+
+static const char *s_spec(const tm_model_t *m, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s@%s/%s", m->family, m->version,
+             tm_fidelity_name(m->fidelity));
+    return buf;
+}
+
+/* Apply one recorded fallback at its tick: only to the actor at the tier
+ * it was taken from, and only if it lands where it landed; anything else
+ * means the replayed run is not the recorded one, and says so. */
+static void s_replay_one(tm_super_t *s, const tm_sup_fall_t *f)
+{
+    char was[TM_SUP_REPLAY_SPEC_MAX + 1] = "";
+    char now[TM_SUP_REPLAY_SPEC_MAX + 1] = "";
+    tm_rt_actor_t a;
+    const char *what = NULL;
+    if (tm_rt_get(s->rt, f->id, &a) != 0) {
+        what = "no such actor";
+    } else if (strcmp(s_spec(a.model, was, sizeof was), f->before) != 0) {
+        what = "it runs another tier";
+    } else if (tm_rt_fall(s->rt, f->id) != 0 ||
+               tm_rt_get(s->rt, f->id, &a) != 0 ||
+               strcmp(s_spec(a.model, now, sizeof now), f->after) != 0) {
+        what = "it did not fall to that tier";
+    }
+    if (what != NULL) {
+        s->mismatched++;
+        tm_log(TM_LOG_WARN,
+               "supervisor: replay: tick %llu: record %llu (%s %s -> %s) not "
+               "applied: %s (%s); this run differs from the recorded one",
+               (unsigned long long)f->tick, (unsigned long long)f->seq, f->id,
+               f->before, f->after, what, was[0] ? was : "-");
+        return;
+    }
+    char why[TM_AUDIT_REASON_MAX + 1];
+    snprintf(why, sizeof why, "%s replayed from record %llu of %s",
+             TM_SUP_REPLAY_REASON_PFX, (unsigned long long)f->seq,
+             s->replay_file);
+    s->replayed++;
+    s->counts[TM_RT_EV_FALLBACK]++;
+    s->slow++;
+    if (s->note != NULL) {
+        s->note(s->note_arg, "fallback", f->id, was, now, why, f->tick);
+    }
+}
+
+/* After stepping up to `tick`: the recorded fallbacks of that tick (the
+ * scheduler ends chunks on them, tm_super_next_stop). */
+static void s_replay(tm_super_t *s, uint64_t tick)
+{
+    while (s->next < s->replay.n && s->replay.falls[s->next].tick <= tick) {
+        const tm_sup_fall_t *f = &s->replay.falls[s->next++];
+        if (f->tick == tick) {
+            s_replay_one(s, f);
+            continue;
+        }
+        s->mismatched++;
+        tm_log(TM_LOG_WARN,
+               "supervisor: replay: record %llu of tick %llu passed at tick "
+               "%llu: not applied",
+               (unsigned long long)f->seq, (unsigned long long)f->tick,
+               (unsigned long long)tick);
+    }
+}
+
+int tm_super_replay(tm_super_t *s, const char *path, char *why, size_t cap)
+{
+    tm_sup_replay_free(&s->replay);
+    s->next = 0;
+    int rc = tm_sup_replay_load(&s->replay, path, why, cap);
+    if (rc != 0) {
+        return rc;
+    }
+    s->replay_file = path;
+    s->budgets = false;
+    uint64_t start = tm_rt_tick(s->rt);
+    while (s->next < s->replay.n && s->replay.falls[s->next].tick <= start) {
+        s->next++; /* in the state this node starts from */
+    }
+    tm_log(TM_LOG_INFO,
+           "supervisor: replaying %zu step-time fallbacks of %s (%zu "
+           "records; %zu at or before tick %llu, where this node starts, "
+           "skipped); step-time budgets are not measured",
+           s->replay.n - s->next, path, s->replay.records, s->next,
+           (unsigned long long)start);
+    return 0;
+}
+
+uint64_t tm_super_next_stop(void *arg)
+{
+    const tm_super_t *s = arg;
+    return s->next < s->replay.n ? s->replay.falls[s->next].tick : 0;
+}
+
 /* After a chunk: the step times of the models with a budget. A model over
  * its budget at budget_steps checks in a row falls back (all its actors,
  * since they step together). */
@@ -284,6 +388,9 @@ static void s_after_tick(void *self, uint64_t tick)
     if (s->budgets) {
         s_check_budgets(s, tick);
     }
+    if (s->next < s->replay.n) {
+        s_replay(s, tick);
+    }
 }
 
 static uint64_t s_fallbacks(void *a)
@@ -311,6 +418,22 @@ static uint64_t s_slow(void *a)
     return ((tm_super_t *)a)->slow;
 }
 
+static uint64_t s_replay_pending(void *a)
+{
+    const tm_super_t *s = a;
+    return s->replay.n - s->next;
+}
+
+static uint64_t s_replayed(void *a)
+{
+    return ((tm_super_t *)a)->replayed;
+}
+
+static uint64_t s_mismatched(void *a)
+{
+    return ((tm_super_t *)a)->mismatched;
+}
+
 static uint64_t s_dropped(void *a)
 {
     return ((tm_super_t *)a)->dropped;
@@ -331,6 +454,17 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "supervisor.events_unlogged", s_dropped,
                                self);
+    if (((tm_super_t *)self)->replay_file != NULL) {
+        rc = rc ? rc
+                : tm_stats_add_u64(reg, "supervisor.replay_pending",
+                                   s_replay_pending, self);
+        rc =
+            rc ? rc
+               : tm_stats_add_u64(reg, "supervisor.replayed", s_replayed, self);
+        rc = rc ? rc
+                : tm_stats_add_u64(reg, "supervisor.replay_mismatches",
+                                   s_mismatched, self);
+    }
     return rc;
 }
 
@@ -338,6 +472,7 @@ static void s_close(void *self)
 {
     tm_super_t *s = self;
     tm_rt_supervise(s->rt, NULL);
+    tm_sup_replay_free(&s->replay);
     free(s);
 }
 

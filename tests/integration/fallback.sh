@@ -5,7 +5,10 @@
 # high tier comes back after its healthy shadow steps; a pinned high tier
 # that keeps failing is quarantined; the audit log tells the story. The
 # same run on one node and spread over two gives the same mesh digest.
-# Needs TM_PLUGIN_DIR (the built tests/plugins).
+# A step over its time budget falls back at the tick the node saw it, and
+# a node given that audit log (--replay) applies the same fallbacks at the
+# same ticks: the same digest on any machine. Needs TM_PLUGIN_DIR (the
+# built tests/plugins).
 . "$(dirname "$0")/lib.sh"
 
 PD=${TM_PLUGIN_DIR:?TM_PLUGIN_DIR must name the built test plugins}
@@ -141,4 +144,67 @@ for _ in 1 2 3 4 5 6 7; do expect_ok tmc run --ticks 1; done
 au=$(j audit --actor s1)
 eq "$("$IT_BIN" count kind=promote <<<"$au")" 1 "the high tier came back"
 eq "$("$IT_BIN" count kind=fallback <<<"$au")" 2 "and fell back again"
+hash12=$(j hash | jget .digest)
+eq "$(j inspect s1 | jget .tick)" 12 "node d at tick 12"
+expect_ok tmc run --ticks 4 # the checkpoint of tick 16 writes the records
+j audit >"$WORK/d-audit.json"
+nfall=$("$IT_BIN" count kind=fallback <"$WORK/d-audit.json")
+[ "$nfall" -ge 4 ] || fail "node d recorded $nfall fallbacks, expected 4 or more"
+ok
+
+# ---- replaying the recorded step-time fallbacks -------------------------------
+# A node with no budget, given node d's audit log, applies d's step-time
+# fallbacks at their ticks: the same run in one `run` gives d's digest,
+# whatever this machine's step times; without the log it does not.
+cat >"$WORK/nobudget.ini" <<'INI'
+[node]
+checkpoint = 4
+[supervisor.flaky]
+promote_after = 5
+INI
+same_plant() {
+    expect_ok tmc models load "$PD/flaky1.so"
+    expect_ok tmc spawn s1 --model flaky --param work=2000000
+    expect_ok tmc spawn s2 --model flaky
+    expect_ok tmc set s1 u=1
+    expect_ok tmc run --ticks 12
+}
+start_node e --config "$WORK/nobudget.ini" --replay "$WORK/d-audit.json"
+same_plant
+eq "$(j hash | jget .digest)" "$hash12" "replayed on node e: node d's digest"
+st=$(j stats)
+eq "$(jget .supervisor.replay_mismatches <<<"$st")" 0 "every record applied"
+eq "$(jget .supervisor.replayed <<<"$st")" 4 "s1 and s2 fell at ticks 2 and 10"
+eq "$(jget .supervisor.replay_pending <<<"$st")" $((nfall - 4)) \
+    "the records after tick 12 wait"
+expect_ok tmc run --ticks 4
+au=$(tmc audit --actor s1)
+grep -q " 10  fallback   s1 .*flaky@1.0.0/high -> flaky@1.0.0/low  step slow: replayed from record [0-9]* of $WORK/d-audit.json  (node)" <<<"$au" ||
+    fail "audit text of the replay: $au"
+ok
+start_node f --config "$WORK/nobudget.ini"
+same_plant
+[ "$(j hash | jget .digest)" != "$hash12" ] ||
+    fail "without the replay node f gave node d's digest: the check is blind"
+ok
+# the log of a run that differs: the records that do not fit are named
+start_node g --config "$WORK/nobudget.ini" --replay "$WORK/d-audit.json"
+expect_ok tmc models load "$PD/flaky1.so"
+expect_ok tmc spawn s1 --model flaky --param work=2000000
+expect_ok tmc run --ticks 12
+st=$(j stats)
+eq "$(jget .supervisor.replay_mismatches <<<"$st")" 2 "s2's two records do not fit"
+eq "$(jget .supervisor.replayed <<<"$st")" 2 "s1's do"
+# a replay file that is not an audit log: the node does not start
+echo '{"kind": "fallback"}' >"$WORK/bad.json"
+err=$("$NODE_BIN" --data "$WORK/h" --console "tcp://127.0.0.1:$(free_port)" \
+    --replay "$WORK/bad.json" 2>&1 >/dev/null) && fail "started on a bad replay file"
+grep -qF -- "--replay: $WORK/bad.json: not a list of audit records" <<<"$err" ||
+    fail "bad replay file: $err"
+ok
+err=$("$NODE_BIN" --data "$WORK/h" --console "tcp://127.0.0.1:$(free_port)" \
+    --replay "$WORK/missing.json" 2>&1 >/dev/null) && fail "started without its replay file"
+grep -qF -- "--replay: $WORK/missing.json: No such file or directory" <<<"$err" ||
+    fail "missing replay file: $err"
+ok
 done_checks

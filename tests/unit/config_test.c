@@ -128,7 +128,16 @@ static void test_errors_name_file_line_key(void **state)
         {"[supervisor]\nresidual = 3\n",
          "t.ini:2: [supervisor] residual: unknown key (known: promote_after, "
          "max_restarts, restart_window, residual_limit, residual_steps, "
-         "step_budget, budget_steps)"},
+         "step_budget, budget_steps, replay)"},
+        {"[supervisor.pump]\nresidual = 3\n",
+         "t.ini:2: [supervisor.pump] residual: unknown key (known: "
+         "promote_after, max_restarts, restart_window, residual_limit, "
+         "residual_steps, step_budget, budget_steps)"},
+        {"[supervisor.pump]\nreplay = a.json\n",
+         "t.ini:2: [supervisor.pump] replay: replay is a key of [supervisor] "
+         "only"},
+        {"[supervisor]\nreplay = a.json\nreplay = b.json\n",
+         "t.ini:3: [supervisor] replay: given twice (first on line 2)"},
         {"[supervisor.a b]\npromote_after = 1\n",
          "t.ini:2: [supervisor.a b] promote_after: 'a b' is not a model "
          "family name"},
@@ -319,6 +328,11 @@ static void test_supervisor(void **state)
     d = tm_config_sup(&c, "pump");
     assert_true(d.residual_limit == 0.0);
     assert_int_equal(d.step_budget, 100);
+    assert_string_equal(c.replay, "");
+    assert_int_equal(
+        s_load(&c, "[supervisor]\nreplay = /var/tmp/a.json\n", err, sizeof err),
+        0);
+    assert_string_equal(c.replay, "/var/tmp/a.json");
     char text[2048] = "";
     for (int i = 0; i < 17; i++) {
         char sec[64];
