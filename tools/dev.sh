@@ -7,7 +7,9 @@
 #   tools/dev.sh demo-mesh  build + the three-site example: three nodes from
 #                        config/node-a/b/c.ini and config/three-site-plant.yaml
 #   tools/dev.sh test    deps + format check + gcc build + clang ASan/UBSan
-#                        build (with fuzz targets) + ctest + TSan runtime tests
+#                        build (with fuzz targets) + ctest + TSan build
+#                        (threaded unit tests, and nodes in integration
+#                        tests: label "threads")
 #   tools/dev.sh bench   release build + the benchmarks with their checks
 #                        (twinmesh-bench, bench-node.sh, bench-plant.sh) +
 #                        the long tests
@@ -107,10 +109,11 @@ test)
         ctest --output-on-failure -j "$jobs" "${labels[@]}")
     echo "== benchmark smoke (gcc release build: memory target, 1M actors)"
     (cd "$root/build" && ctest --output-on-failure -L bench-smoke)
-    echo "== clang build with TSan, threaded tests"
+    echo "== clang build with TSan, threaded tests (units and nodes)"
     configure_build build-tsan -DCMAKE_C_COMPILER=clang -DTM_SANITIZE=thread
     (cd "$root/build-tsan" &&
-        TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads)
+        TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" \
+            -L threads)
     ;;
 bench)
     deps

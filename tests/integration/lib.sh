@@ -279,6 +279,23 @@ eq() { # eq ACTUAL EXPECTED DESCRIPTION
     ok
 }
 
+# A sanitizer's report in a log of the test's processes fails the test:
+# ThreadSanitizer reports and lets the node go on, LeakSanitizer reports
+# when a node stopped with SIGTERM exits, and a node that aborts on an
+# ASan or UBSan error may have been killed by the test before it noticed.
+S_REPORT='WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:'
+sanitizer_reports() {
+    local f
+    for f in "$WORK"/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE "$S_REPORT" "$f"; then
+            grep -E -A30 "$S_REPORT" "$f" | head -60 >&2
+            fail "a sanitizer report in $(basename "$f")"
+        fi
+    done
+}
+
 done_checks() {
+    sanitizer_reports
     echo "$TEST_NAME: $CHECKS checks passed"
 }

@@ -146,7 +146,7 @@ printf '[supervisor.p@mp]\npromote_after = 1\n' >"$WORK/bad2.ini"
 expect_fail 2 "is not a model family name" \
     "$NODE_BIN" --config "$WORK/bad2.ini" --check
 printf '[supervisor]\nwindow = 3\n' >"$WORK/bad3.ini"
-expect_fail 2 "unknown key (known: promote_after, max_restarts, restart_window, residual_limit, residual_steps, step_budget, budget_steps)" \
+expect_fail 2 "unknown key (known: promote_after, max_restarts, restart_window, residual_limit, residual_steps, step_budget, budget_steps, replay)" \
     "$NODE_BIN" --config "$WORK/bad3.ini" --check
 
 done_checks
