@@ -26,6 +26,10 @@ struct tm_ckpt {
     double ms;
     tm_audit_t *audit; /* decision records and retention; may be NULL */
     size_t notes;      /* decision records in the batch in flight */
+    /* Writes that wait for the writer (tm_ckpt_waiter). */
+    bool (*held)(void *arg);
+    void (*ready)(void *arg);
+    void *wait_arg;
 };
 
 static void s_writer_done(void *arg)
@@ -131,8 +135,10 @@ static int s_take(tm_ckpt_t *c, bool wait)
 static void s_maybe(tm_ckpt_t *c)
 {
     if (c->next == 0 || tm_rt_tick(c->rt) < c->next ||
-        tm_writer_busy(c->writer)) {
-        return; /* not due, or the previous one is still being written */
+        tm_writer_busy(c->writer) ||
+        (c->held != NULL && c->held(c->wait_arg))) {
+        return; /* not due, the previous one is still being written, or
+                 * changes that came first wait to be written */
     }
     int rc = s_take(c, false);
     if (rc != 0) {
@@ -143,11 +149,21 @@ static void s_maybe(tm_ckpt_t *c)
     s_plan(c);
 }
 
+/* The writer is free: the writes that waited for it go first. */
+static void s_free(tm_ckpt_t *c)
+{
+    if (c->ready != NULL && !tm_writer_busy(c->writer) &&
+        c->held(c->wait_arg)) {
+        c->ready(c->wait_arg);
+    }
+}
+
 static void s_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)loop;
     (void)revents;
     s_collect(w->data);
+    s_free(w->data);
 }
 
 static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -156,6 +172,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     tm_ckpt_t *c = w->data;
     s_collect(c);
+    s_free(c);
     /* A checkpoint put off while the writer was busy is taken as soon as
      * it is free, even when the clock has stopped since. */
     s_maybe(c);
@@ -288,6 +305,19 @@ int tm_ckpt_open(tm_ckpt_t **out, tm_rt_t *rt, tm_store_t *store,
 uint64_t tm_ckpt_next_stop(void *c)
 {
     return ((tm_ckpt_t *)c)->next;
+}
+
+bool tm_ckpt_busy(void *c)
+{
+    return tm_writer_busy(((tm_ckpt_t *)c)->writer);
+}
+
+void tm_ckpt_waiter(tm_ckpt_t *c, bool (*held)(void *arg),
+                    void (*ready)(void *arg), void *arg)
+{
+    c->held = held;
+    c->ready = ready;
+    c->wait_arg = arg;
 }
 
 void tm_ckpt_barrier(void *arg)

@@ -10,7 +10,8 @@
  *
  * tm_ckpt_barrier() waits for a checkpoint in flight: the mutation path
  * calls it before each commit, so the store sees writes in the node's
- * order.
+ * order. Console changes do not reach it while a checkpoint is in flight:
+ * they wait in the console server (tm_ckpt_waiter), and the loop goes on.
  *
  * With an audit log (tm_ckpt_audit), every checkpoint batch also carries
  * the decision records queued since the last commit and the deletes of
@@ -25,6 +26,7 @@
 #include "tm_service.h"
 #include "tm_store.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct tm_ckpt tm_ckpt_t;
@@ -47,6 +49,16 @@ uint64_t tm_ckpt_next_stop(void *c);
 
 /* Wait until no checkpoint is in flight (and count it). */
 void tm_ckpt_barrier(void *c);
+
+/* Whether a checkpoint is in flight. */
+bool tm_ckpt_busy(void *c);
+
+/* Writes that wait for the writer instead of holding the loop (the
+ * console's changes, tm_console_srv_writer): while held(arg) no checkpoint
+ * starts, and once one in flight is durable ready(arg) runs them, on the
+ * control thread, from the loop (never inside a checkpoint). */
+void tm_ckpt_waiter(tm_ckpt_t *c, bool (*held)(void *arg),
+                    void (*ready)(void *arg), void *arg);
 
 /* Take a checkpoint of the current tick now and wait for it to be
  * durable. Errors: those of the snapshot and the commit. */

@@ -18,11 +18,13 @@
 
 #define S_IDENT_MAX    256u
 #define S_STREAMS_MAX  64u
-#define S_SERVICE_S    0.1  /* period of the stream timer */
-#define S_KEEPALIVE_S  1.0  /* idle streams get a nil item this often */
-#define S_FAST_WATCH_S 0.05 /* per-tick items in fast mode: at most 20/s */
-#define S_RT_WATCH_MIN 0.01 /* realtime: at most 100 items/s */
-#define S_BUDGET       64u  /* requests handled per loop iteration */
+#define S_SERVICE_S    0.1   /* period of the stream timer */
+#define S_KEEPALIVE_S  1.0   /* idle streams get a nil item this often */
+#define S_FAST_WATCH_S 0.05  /* per-tick items in fast mode: at most 20/s */
+#define S_RT_WATCH_MIN 0.01  /* realtime: at most 100 items/s */
+#define S_BUDGET       64u   /* requests handled per loop iteration */
+#define S_PARKED_MAX   1024u /* changes waiting for a checkpoint in flight */
+#define S_PARKED_BYTES (64u << 20) /* and their bytes */
 
 /* A console peer: its ROUTER routing id and the request being answered. */
 typedef struct {
@@ -43,6 +45,15 @@ typedef struct {
     double next_at;     /* interval streams: next item */
 } s_stream_t;
 
+/* A change that waits for the writer: its request frame as it came. */
+typedef struct {
+    s_peer_t peer;
+    uint8_t *frame;
+    size_t len;
+    double last_sent; /* keepalives: its console waits as for a stream */
+    bool gone;        /* its console went away: not run */
+} s_parked_t;
+
 struct tm_console_srv {
     tm_console_ctx_t *ctx;
     void *sock;
@@ -58,6 +69,15 @@ struct tm_console_srv {
     uint64_t requests;
     uint64_t errors;
     uint64_t dropped;
+    /* Changes that came while a checkpoint was being written, in order:
+     * run once the writer is free. */
+    s_parked_t *parked;
+    size_t n_parked;
+    size_t parked_bytes;
+    uint64_t parked_total;
+    bool draining;
+    bool (*busy)(void *arg); /* whether a checkpoint is in flight */
+    void *busy_arg;
 };
 
 /* ---- sending ------------------------------------------------------------ */
@@ -374,6 +394,8 @@ static void s_run_end(void *arg, int status, const char *why)
     }
 }
 
+static void s_parked_keepalive(tm_console_srv_t *s, double now);
+
 /* Timer work: interval items and keepalives. */
 static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -385,6 +407,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     s_per_tick_items(s, tm_rt_tick(s->ctx->rt));
     double now = tm_time_now();
     tm_stage_expire(s->stage, now);
+    s_parked_keepalive(s, now);
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];
         if (!st->def.per_tick && now >= st->next_at) {
@@ -572,6 +595,115 @@ static void s_handle_file_chunk(tm_console_srv_t *s, const s_peer_t *p,
     s_send_rep(s, p, &s->rep, false);
 }
 
+/* ---- changes that wait for the writer ----------------------------------- */
+
+/* A change that comes while a checkpoint is being written (or behind
+ * changes that wait for one) waits too, as its frame, instead of holding
+ * the loop until the writer is free: ticks, reads and other consoles go
+ * on, and it runs, in order, when the checkpoint is durable
+ * (tm_console_srv_drain). true if parked or refused. */
+static bool s_park(tm_console_srv_t *s, const s_peer_t *p, const tm_cmd_t *cmd,
+                   const uint8_t *buf, size_t len)
+{
+    if (!(cmd->info->flags & TM_CMD_F_MUTATES) || s->draining ||
+        s->busy == NULL || (s->n_parked == 0 && !s->busy(s->busy_arg))) {
+        return false;
+    }
+    s_parked_t *q = NULL;
+    uint8_t *copy = NULL;
+    if (s->n_parked < S_PARKED_MAX && s->parked_bytes + len <= S_PARKED_BYTES) {
+        q = realloc(s->parked, (s->n_parked + 1) * sizeof *q);
+        copy = q != NULL ? malloc(len + 1) : NULL;
+        s->parked = q != NULL ? q : s->parked;
+    }
+    if (copy == NULL) {
+        s_reply_error(s, p, TM_ERR_BUSY,
+                      "%s: %zu changes already wait for the checkpoint being "
+                      "written; nothing was changed, try again",
+                      cmd->info->name, s->n_parked);
+        tm_log(TM_LOG_WARN, "console: %s refused: %zu changes wait",
+               cmd->info->name, s->n_parked);
+        return true;
+    }
+    memcpy(copy, buf, len);
+    s->parked[s->n_parked++] =
+        (s_parked_t){*p, copy, len, tm_time_now(), false};
+    s->parked_bytes += len;
+    s->parked_total++;
+    return true;
+}
+
+static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
+                           size_t len);
+
+void tm_console_srv_drain(void *arg)
+{
+    tm_console_srv_t *s = arg;
+    size_t i = 0;
+    s->draining = true;
+    while (i < s->n_parked && !s->busy(s->busy_arg)) {
+        s_parked_t *q = &s->parked[i++];
+        if (q->gone) {
+            tm_log(TM_LOG_WARN, "console: a change from a console that went "
+                                "away while it waited was not made");
+        } else {
+            s_handle_frame(s, &q->peer, q->frame, q->len);
+        }
+        s->parked_bytes -= q->len;
+        free(q->frame);
+    }
+    s->draining = false;
+    memmove(s->parked, s->parked + i, (s->n_parked - i) * sizeof *s->parked);
+    s->n_parked -= i;
+}
+
+bool tm_console_srv_waiting(void *arg)
+{
+    return ((tm_console_srv_t *)arg)->n_parked > 0;
+}
+
+void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
+                           void *arg)
+{
+    s->busy = busy;
+    s->busy_arg = arg;
+}
+
+/* A keepalive to every waiting change's console each S_KEEPALIVE_S (a nil
+ * body, more = true, as for streams): the console waits on; one that
+ * went away is found by the failed send and its change is not run. */
+static void s_parked_keepalive(tm_console_srv_t *s, double now)
+{
+    for (size_t i = 0; i < s->n_parked; i++) {
+        s_parked_t *q = &s->parked[i];
+        if (!q->gone && now - q->last_sent >= S_KEEPALIVE_S) {
+            q->last_sent = now;
+            q->gone =
+                s_send(s, &q->peer, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
+        }
+    }
+}
+
+/* Stopping: what waits is not done, and says so. */
+static void s_parked_stop(tm_console_srv_t *s)
+{
+    for (size_t i = 0; i < s->n_parked; i++) {
+        s_parked_t *q = &s->parked[i];
+        if (q->gone) {
+            free(q->frame);
+            continue;
+        }
+        s_reply_error(s, &q->peer, TM_ERR_CLOSED,
+                      "node stopping: the change waited for a checkpoint and "
+                      "was not made");
+        free(q->frame);
+    }
+    free(s->parked);
+    s->parked = NULL;
+    s->n_parked = 0;
+    s->parked_bytes = 0;
+}
+
 /* One request frame from a peer. */
 static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
                            size_t len)
@@ -614,7 +746,7 @@ static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
                       sizeof err);
     if (rc != 0) {
         s_reply_error(s, p, rc, "%s", err);
-    } else {
+    } else if (!s_park(s, p, &cmd, buf, len)) {
         s_handle_cmd(s, p, &cmd, &req);
     }
     tm_console_req_free(&req);
@@ -637,7 +769,7 @@ static int s_one(void *arg, void *sock)
     p.len = zmq_msg_size(&id) < S_IDENT_MAX ? zmq_msg_size(&id) : S_IDENT_MAX;
     memcpy(p.id, zmq_msg_data(&id), p.len);
     /* Parts of a multipart message arrive together. */
-    int frames = 0;
+    size_t frames = 0;
     bool got = false;
     bool more = zmq_msg_more(&id);
     if (more && zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) >= 0) {
@@ -645,19 +777,18 @@ static int s_one(void *arg, void *sock)
         frames++;
         more = zmq_msg_more(&frame);
     }
-    while (more) {
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        int r = zmq_msg_recv(&extra, sock, ZMQ_DONTWAIT);
-        more = r >= 0 && zmq_msg_more(&extra);
-        zmq_msg_close(&extra);
-        frames++;
-    }
+    size_t extra = more ? tm_sock_drain(sock) : 0;
     zmq_msg_close(&id);
     s->requests++;
+    frames += extra;
+    if (extra > TM_SOCK_TRIM_FRAMES) {
+        tm_log(TM_LOG_WARN,
+               "console: a request of %zu frames dropped (one is expected)",
+               frames);
+    }
     if (!got || frames != 1) {
         s_reply_error(s, &p, TM_ERR_WIRE_MALFORMED,
-                      "malformed request: expected exactly one frame, got %d",
+                      "malformed request: expected exactly one frame, got %zu",
                       frames);
     } else {
         s_handle_frame(s, &p, zmq_msg_data(&frame), zmq_msg_size(&frame));
@@ -692,6 +823,16 @@ static uint64_t s_dropped(void *a)
     return ((tm_console_srv_t *)a)->dropped;
 }
 
+static uint64_t s_waiting(void *a)
+{
+    return ((tm_console_srv_t *)a)->n_parked;
+}
+
+static uint64_t s_waited(void *a)
+{
+    return ((tm_console_srv_t *)a)->parked_total;
+}
+
 static uint64_t s_streams(void *a)
 {
     return ((tm_console_srv_t *)a)->n_streams;
@@ -709,6 +850,12 @@ static int s_stats(void *self, tm_stats_t *reg)
     if (rc == 0) {
         rc = tm_stats_add_u64(reg, "console.streams", s_streams, self);
     }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "console.waiting", s_waiting, self);
+    }
+    if (rc == 0) {
+        rc = tm_stats_add_u64(reg, "console.waited", s_waited, self);
+    }
     return rc;
 }
 
@@ -723,6 +870,7 @@ static void s_stop(void *self)
         }
         s_stream_end(s, i, TM_ERR_CLOSED, "node stopping");
     }
+    s_parked_stop(s);
     if (s->loop != NULL) {
         tm_zwatch_stop(&s->watch);
         ev_timer_stop(s->loop, &s->service);
@@ -740,6 +888,7 @@ static void s_close(void *self)
         s->ctx->end_sink = NULL;
         s->ctx->streams_arg = NULL;
     }
+    s_parked_stop(s); /* nothing left if stopped; frees */
     tm_sock_close(&s->sock);
     tm_stage_destroy(&s->stage);
     tm_reply_destroy(&s->rep);

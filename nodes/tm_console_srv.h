@@ -34,4 +34,19 @@ const char *tm_console_srv_endpoint(const tm_console_srv_t *s);
 /* The service (attach, stats, stop, close). */
 tm_service_t tm_console_srv_service(tm_console_srv_t *s);
 
+/* Changes and the writer: a change (a command that mutates) that comes
+ * while busy(arg) is true - a checkpoint is being written - or while other
+ * changes wait, waits as its request frame, in order (at most 1,024 and
+ * 64 MiB; beyond, it is refused with TM_ERR_BUSY and changes nothing),
+ * and ticks, reads and other consoles are served meanwhile. The node runs
+ * them with tm_console_srv_drain when the writer is free, and starts no
+ * checkpoint while tm_console_srv_waiting: every write reaches the store
+ * in the order the node took it, and a change is answered once it is
+ * durable. Stopping answers the waiting ones "node stopping" (not made).
+ * Without busy, changes run at once. */
+void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
+                           void *arg);
+void tm_console_srv_drain(void *s);
+bool tm_console_srv_waiting(void *s);
+
 #endif

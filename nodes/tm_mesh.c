@@ -441,7 +441,7 @@ static int s_one(void *arg, void *sock)
     bool more = true;
     zmq_msg_t frame;
     zmq_msg_init(&frame);
-    for (int i = 0; more; i++) {
+    for (int i = 0; more && i < 2; i++) {
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&part);
@@ -453,6 +453,9 @@ static int s_one(void *arg, void *sock)
         }
         frames = i + 1;
         zmq_msg_close(&part);
+    }
+    if (frames == 2 && more) {
+        frames += (int)(tm_sock_drain(sock) > 0);
     }
     if (frames == 2) {
         s_on_frame(m, zmq_msg_data(&frame), zmq_msg_size(&frame));

@@ -682,6 +682,12 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         rc = s_add_service(n, tm_console_srv_service(console));
     }
     if (rc == 0) {
+        /* changes wait for a checkpoint in flight, the loop does not */
+        tm_console_srv_writer(console, tm_ckpt_busy, n->ckpt);
+        tm_ckpt_waiter(n->ckpt, tm_console_srv_waiting, tm_console_srv_drain,
+                       console);
+    }
+    if (rc == 0) {
         rc = s_open_telemetry(n, err, errlen);
     }
     if (rc == 0 && (n->cfg.mesh[0] != '\0' || n->cfg.n_peers > 0)) {

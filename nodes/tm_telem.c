@@ -270,20 +270,13 @@ static int s_on_readable(void *arg, void *sock)
     if (!more) {
         tm_telem_ingest(t, zmq_msg_data(&msg), zmq_msg_size(&msg));
     }
-    while (more) {
-        zmq_msg_close(&msg);
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
-            break;
-        }
-        more = zmq_msg_more(&msg) != 0;
-        if (!more) {
-            t->frames++;
-            t->received++;
-            t->rejected[TMI_TELEM_MALFORMED]++;
-        }
-    }
     zmq_msg_close(&msg);
+    if (more) {
+        tm_sock_drain(sock);
+        t->frames++;
+        t->received++;
+        t->rejected[TMI_TELEM_MALFORMED]++;
+    }
     return 0;
 }
 

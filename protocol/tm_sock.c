@@ -5,6 +5,8 @@
 #include "tm_wire.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,4 +177,22 @@ void tm_sock_close(void **p)
     }
     zmq_close(*p);
     *p = NULL;
+}
+
+size_t tm_sock_drain(void *sock)
+{
+    size_t n = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        more =
+            zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&part);
+        zmq_msg_close(&part);
+        n++;
+    }
+    if (n > TM_SOCK_TRIM_FRAMES) {
+        malloc_trim(0);
+    }
+    return n;
 }

@@ -61,4 +61,19 @@ void tm_sock_close(void **p);
 /* The most recent libzmq error as a tm_err_t (for send/recv failures). */
 int tm_sock_err(void);
 
+/* Frames of one message over which tm_sock_drain gives the memory libzmq
+ * held for it back to the system (malloc_trim). */
+#define TM_SOCK_TRIM_FRAMES 65536
+
+/* Receive and drop the rest of the message whose last frame received had
+ * `more` set; returns the frames dropped. libzmq delivers a message only
+ * once every frame of it has arrived, and bounds a frame's size
+ * (ZMQ_MAXMSGSIZE) but not the number of frames: a message of millions
+ * of empty frames is held whole (about 64 bytes each) before the first
+ * is read. Every receiver here takes messages of one or two frames, so
+ * the rest is dropped, and after a message of more than
+ * TM_SOCK_TRIM_FRAMES frames the freed memory is returned at once rather
+ * than kept by the allocator. */
+size_t tm_sock_drain(void *sock);
+
 #endif

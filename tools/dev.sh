@@ -108,7 +108,9 @@ test)
     (cd "$root/build-asan" &&
         ctest --output-on-failure -j "$jobs" "${labels[@]}")
     echo "== benchmark smoke (gcc release build: memory target, 1M actors)"
-    (cd "$root/build" && ctest --output-on-failure -L bench-smoke)
+    echo "   and the integration tests of release-only figures"
+    (cd "$root/build" &&
+        ctest --output-on-failure -L '^(bench-smoke|release)$')
     echo "== clang build with TSan, threaded tests (units and nodes)"
     configure_build build-tsan -DCMAKE_C_COMPILER=clang -DTM_SANITIZE=thread
     (cd "$root/build-tsan" &&

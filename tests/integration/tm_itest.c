@@ -14,7 +14,8 @@
  *                                     reply"
  *                                     (kinds: garbage bomb deep huge empty
  *                                     truncated version msgtype msgtype9
- *                                     twoframes
+ *                                     twoframes manyframes: a request
+ *                                     followed by 2,000,000 empty frames
  *                                     noargv argvtype unknown)
  *   tm_itest hostile-node ENDPOINT    bind a console endpoint and answer
  *                                     every request with a well-formed
@@ -298,6 +299,7 @@ static int s_bad(const char *endpoint, const char *kind)
     size_t plen = 0;
     uint8_t *extra = NULL;
     size_t elen = 0;
+    size_t n_extra = 1;
     int rc = 0;
     if (strcmp(kind, "garbage") == 0) {
         static const uint8_t g[] = {0xc1, 0xff, 0x00, 0x13, 0x37};
@@ -331,7 +333,9 @@ static int s_bad(const char *endpoint, const char *kind)
         flen -= 3;
     } else if (strcmp(kind, "version") == 0 || strcmp(kind, "msgtype") == 0 ||
                strcmp(kind, "msgtype9") == 0 ||
-               strcmp(kind, "twoframes") == 0 || strcmp(kind, "unknown") == 0) {
+               strcmp(kind, "twoframes") == 0 ||
+               strcmp(kind, "manyframes") == 0 ||
+               strcmp(kind, "unknown") == 0) {
         const char *argv[] = {strcmp(kind, "unknown") == 0 ? "frobnicate"
                                                            : "nodes"};
         rc = tm_console_req_encode(1, argv, &payload, &plen);
@@ -346,6 +350,11 @@ static int s_bad(const char *endpoint, const char *kind)
             extra = malloc(4);
             memcpy(extra, "junk", 4);
             elen = 4;
+        }
+        if (strcmp(kind, "manyframes") == 0) {
+            extra = malloc(1);
+            elen = 0;
+            n_extra = 2000000;
         }
     } else if (strcmp(kind, "noargv") == 0) {
         static const uint8_t p[] = {0x81, 0xa1, 'x', 0x01}; /* {"x": 1} */
@@ -370,13 +379,13 @@ static int s_bad(const char *endpoint, const char *kind)
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
-    int timeout = 3000;
+    int timeout = n_extra > 1 ? 60000 : 3000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_connect(s, endpoint);
     zmq_send(s, frame, flen, extra ? ZMQ_SNDMORE : 0);
-    if (extra != NULL) {
-        zmq_send(s, extra, elen, 0);
+    for (size_t i = 0; extra != NULL && i < n_extra; i++) {
+        zmq_send(s, extra, elen, i + 1 < n_extra ? ZMQ_SNDMORE : 0);
     }
     zmq_msg_t msg;
     zmq_msg_init(&msg);

@@ -1,0 +1,93 @@
+# writes: a change that comes while a checkpoint is being written waits for
+# the writer without holding the node: other consoles are answered
+# meanwhile, the change is answered once it is durable (kill -9 right
+# after keeps it; the node sends keepalives while it waits, so a console
+# with a short timeout waits on), later changes queue behind it in order,
+# and a node stopped meanwhile answers the waiting ones "not made" (a
+# restart shows none of them). The checkpoints are made slow by size: 150,000 pumpmon
+# twins (about 1 KB each) with a checkpoint after every tick.
+. "$(dirname "$0")/lib.sh"
+
+j() { tmc --json "$@"; }
+N=150000
+
+start_node w --checkpoint 1
+ep=$EP
+expect_ok tmc -t 600 spawn-many pm "$N" --model pumpmon
+
+# checkpoint_then CMD...: step one tick (a checkpoint of every twin starts
+# when it ends), start CMD in the background at once, and poll stats: sets
+# SEEN to 1 when stats was answered while CMD waited for the writer.
+checkpoint_then() {
+    SEEN=0
+    expect_ok tmc run --ticks 1
+    bg_console "$WORK/bg.out" "$WORK/bg.err" "$@"
+    for _ in $(seq 200); do
+        st=$(j stats)
+        if [ "$(jget .console.waiting <<<"$st")" -ge 1 ] &&
+            kill -0 "$BG_PID" 2>/dev/null; then
+            SEEN=1
+            break
+        fi
+        kill -0 "$BG_PID" 2>/dev/null || break
+        sleep 0.01
+    done
+}
+
+# ---- a change waits, the node answers others --------------------------------
+waited=0
+for k in $(seq 10); do
+    checkpoint_then -t 1.5 spawn "x$k" --model spring
+    wait "$BG_PID" || fail "spawn x$k: $(cat "$WORK/bg.err")"
+    grep -q "spawned x$k" "$WORK/bg.out" || fail "spawn x$k: $(cat "$WORK/bg.out")"
+    if [ "$SEEN" = 1 ]; then
+        waited=$k
+        break
+    fi
+done
+[ "$waited" -gt 0 ] ||
+    fail "no spawn was seen waiting for a checkpoint in 10 tries (too fast?)"
+ok
+[ "$(j stats | jget .console.waited)" -ge 1 ] || fail "console.waited not counted"
+ok
+# answered means durable: kill -9 now, the actor is there after a restart
+kill -KILL "$NODE_PID"
+wait "$NODE_PID" 2>/dev/null || true
+restart_node w "$ep" --checkpoint 1
+eq "$(j inspect "x$waited" | jget .id)" "x$waited" "x$waited survived kill -9"
+
+# ---- changes queue in order -------------------------------------------------
+# a spawn waits; a set of it sent after stats saw the spawn waiting must
+# find it (it waits behind it even if the writer is free by then)
+checkpoint_then spawn q1 --model spring
+q1=$BG_PID
+if [ "$SEEN" = 1 ]; then
+    expect_ok tmc set q1 k=30
+    wait "$q1" || fail "spawn q1: $(cat "$WORK/bg.err")"
+    eq "$(j inspect q1 | jget .params.k)" 30.0 "the set behind the spawn"
+else
+    wait "$q1" || fail "spawn q1: $(cat "$WORK/bg.err")"
+fi
+
+# ---- stopping while changes wait ----------------------------------------------
+stopped=0
+for k in $(seq 10); do
+    checkpoint_then spawn "y$k" --model spring
+    if [ "$SEEN" = 1 ]; then
+        kill -TERM "$NODE_PID"
+        rc=0
+        wait "$BG_PID" || rc=$?
+        [ "$rc" -ne 0 ] || fail "the waiting spawn y$k succeeded on a stopping node"
+        grep -q "node stopping: the change waited for a checkpoint and was not made" \
+            "$WORK/bg.err" || fail "stopping: $(cat "$WORK/bg.err")"
+        wait "$NODE_PID" || fail "the node did not stop cleanly"
+        restart_node w "$ep" --checkpoint 1
+        expect_fail 1 "unknown actor 'y$k'" tmc inspect "y$k"
+        stopped=1
+        break
+    fi
+    wait "$BG_PID" || fail "spawn y$k: $(cat "$WORK/bg.err")"
+done
+[ "$stopped" = 1 ] || fail "no spawn was seen waiting before the stop"
+ok
+done_checks
