@@ -16,15 +16,16 @@
 #include <string.h>
 #include <zmq.h>
 
-#define S_IDENT_MAX    256u
-#define S_STREAMS_MAX  64u
-#define S_SERVICE_S    0.1   /* period of the stream timer */
-#define S_KEEPALIVE_S  1.0   /* idle streams get a nil item this often */
-#define S_FAST_WATCH_S 0.05  /* per-tick items in fast mode: at most 20/s */
-#define S_RT_WATCH_MIN 0.01  /* realtime: at most 100 items/s */
-#define S_BUDGET       64u   /* requests handled per loop iteration */
-#define S_PARKED_MAX   1024u /* changes waiting for a checkpoint in flight */
-#define S_PARKED_BYTES (64u << 20) /* and their bytes */
+#define S_IDENT_MAX          256u
+#define S_STREAMS_MAX        64u
+#define S_SERVICE_S          0.1  /* period of the stream timer */
+#define S_KEEPALIVE_S        1.0  /* idle streams get a nil item this often */
+#define S_FAST_WATCH_S       0.05 /* per-tick items in fast mode: at most 20/s */
+#define S_RT_WATCH_MIN       0.01 /* realtime: at most 100 items/s */
+#define S_BUDGET             64u  /* requests handled per loop iteration */
+#define S_PARKED_MAX         1024u /* changes waiting for a checkpoint in flight */
+#define S_PARKED_BYTES       (64u << 20) /* and their bytes */
+#define S_PARKED_KEEPALIVE_S 0.5         /* keepalives to their consoles */
 
 /* A console peer: its ROUTER routing id and the request being answered. */
 typedef struct {
@@ -626,8 +627,10 @@ static bool s_park(tm_console_srv_t *s, const s_peer_t *p, const tm_cmd_t *cmd,
         return true;
     }
     memcpy(copy, buf, len);
-    s->parked[s->n_parked++] =
-        (s_parked_t){*p, copy, len, tm_time_now(), false};
+    s_parked_t *w = &s->parked[s->n_parked++];
+    *w = (s_parked_t){*p, copy, len, tm_time_now(), false};
+    /* at once: the console learns the node has it, whatever its timeout */
+    w->gone = s_send(s, p, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
     s->parked_bytes += len;
     s->parked_total++;
     return true;
@@ -643,6 +646,9 @@ void tm_console_srv_drain(void *arg)
     s->draining = true;
     while (i < s->n_parked && !s->busy(s->busy_arg)) {
         s_parked_t *q = &s->parked[i++];
+        /* a console that went away since the last keepalive: not run */
+        q->gone = q->gone ||
+                  s_send(s, &q->peer, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
         if (q->gone) {
             tm_log(TM_LOG_WARN, "console: a change from a console that went "
                                 "away while it waited was not made");
@@ -669,14 +675,15 @@ void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
     s->busy_arg = arg;
 }
 
-/* A keepalive to every waiting change's console each S_KEEPALIVE_S (a nil
- * body, more = true, as for streams): the console waits on; one that
- * went away is found by the failed send and its change is not run. */
+/* A keepalive to every waiting change's console when it is queued, each
+ * S_PARKED_KEEPALIVE_S and just before it runs (a nil body, more = true,
+ * as for streams): the console waits on; one that went away is found by
+ * the failed send and its change is not run. */
 static void s_parked_keepalive(tm_console_srv_t *s, double now)
 {
     for (size_t i = 0; i < s->n_parked; i++) {
         s_parked_t *q = &s->parked[i];
-        if (!q->gone && now - q->last_sent >= S_KEEPALIVE_S) {
+        if (!q->gone && now - q->last_sent >= S_PARKED_KEEPALIVE_S) {
             q->last_sent = now;
             q->gone =
                 s_send(s, &q->peer, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
@@ -781,7 +788,7 @@ static int s_one(void *arg, void *sock)
     zmq_msg_close(&id);
     s->requests++;
     frames += extra;
-    if (extra > TM_SOCK_TRIM_FRAMES) {
+    if (frames > TM_SOCK_TRIM_FRAMES) {
         tm_log(TM_LOG_WARN,
                "console: a request of %zu frames dropped (one is expected)",
                frames);

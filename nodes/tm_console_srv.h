@@ -40,9 +40,12 @@ tm_service_t tm_console_srv_service(tm_console_srv_t *s);
  * 64 MiB; beyond, it is refused with TM_ERR_BUSY and changes nothing),
  * and ticks, reads and other consoles are served meanwhile. The node runs
  * them with tm_console_srv_drain when the writer is free, and starts no
- * checkpoint while tm_console_srv_waiting: every write reaches the store
- * in the order the node took it, and a change is answered once it is
- * durable. Stopping answers the waiting ones "node stopping" (not made).
+ * checkpoint while tm_console_srv_waiting: console changes run in the
+ * order they came, none is overwritten by a checkpoint taken before it,
+ * and each is answered once it is durable. Changes from elsewhere (another
+ * node, a rollout) do not queue here: they wait for the writer on the
+ * loop and may run before console changes that wait. Stopping answers
+ * the waiting ones "node stopping" (not made).
  * Without busy, changes run at once. */
 void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
                            void *arg);

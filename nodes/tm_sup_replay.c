@@ -115,7 +115,9 @@ static int s_read(tm_sup_replay_t *out, const json_t *root, const char *path,
         }
         out->n++;
     }
-    qsort(out->falls, out->n, sizeof *out->falls, s_cmp);
+    if (out->n > 1) {
+        qsort(out->falls, out->n, sizeof *out->falls, s_cmp);
+    }
     return 0;
 }
 

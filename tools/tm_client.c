@@ -337,6 +337,13 @@ int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,
         if (rc == 1) {
             continue; /* stale */
         }
+        if (rc == 0 && rep->status == 0 && rep->more && rep->body == NULL &&
+            rep->message != NULL && rep->message[0] == '\0') {
+            tm_client_reply_free(rep); /* a keepalive: the node has it */
+            memset(rep, 0, sizeof *rep);
+            deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+            continue;
+        }
         return rc;
     }
 }

@@ -80,9 +80,11 @@ int tm_client_upload_file(tm_client_t *c, const char *path, int timeout_ms,
 int tm_client_cancel(tm_client_t *c);
 
 /* Wait up to timeout_ms (-1: forever) for the next reply to the last
- * request. If *stop becomes non-zero while waiting (checked every 100 ms;
- * may be NULL), returns TM_ERR_CLOSED. The connection dropping while
- * waiting ends the wait too (TM_ERR_TIMEOUT, tm_client_lost() is true).
+ * request. A keepalive (status 0, more, no body, no message: a stream
+ * between items, a change waiting for a checkpoint) is not returned: it
+ * starts the wait again. If *stop becomes non-zero while waiting (checked
+ * every 100 ms; may be NULL), returns TM_ERR_CLOSED. The connection dropping
+ * while waiting ends the wait too (TM_ERR_TIMEOUT, tm_client_lost() is true).
  * Errors: TM_ERR_TIMEOUT,
  * TM_ERR_CLOSED, TM_ERR_WIRE_* (a malformed reply), TM_ERR_IO. */
 int tm_client_recv(tm_client_t *c, int timeout_ms, volatile sig_atomic_t *stop,

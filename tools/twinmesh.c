@@ -360,13 +360,6 @@ static int s_replies(s_console_t *c, const tm_cmd_t *cmd, int timeout)
             status = S_EXIT_UNREACHABLE;
             break;
         }
-        if (!(cmd->info->flags & TM_CMD_F_STREAM) && rep.status == 0 &&
-            rep.more && rep.body == NULL && rep.message[0] == '\0') {
-            /* a keepalive: the node has the request (a change waiting
-             * for a checkpoint); wait on (streams: between items) */
-            tm_client_reply_free(&rep);
-            continue;
-        }
         first = false;
         if (cmd->info->flags & TM_CMD_F_LONG && !cancelled) {
             timeout = c->timeout_ms > S_STREAM_GAP_MS ? c->timeout_ms

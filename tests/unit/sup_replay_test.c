@@ -119,6 +119,29 @@ static void test_keeps_step_time_fallbacks(void **state)
     unlink(path);
 }
 
+static void test_no_fallbacks(void **state)
+{
+    (void)state;
+    char path[512];
+    s_path(path, sizeof path, "none");
+    const char *logs[] = {
+        "[]",
+        "[{\"seq\": 1, \"tick\": 0, \"kind\": \"spawn\", \"actor\": \"a\", "
+        "\"before\": null, \"after\": \"x\", \"reason\": \"r\", \"who\": "
+        "\"console\"}]",
+        "[" S_FALL(3, 4, "s1") "]"};
+    for (size_t i = 0; i < 3; i++) {
+        s_write(path, logs[i]);
+        tm_sup_replay_t r;
+        char why[512] = "";
+        assert_int_equal(tm_sup_replay_load(&r, path, why, sizeof why), 0);
+        assert_int_equal(r.n, i == 2 ? 1 : 0);
+        assert_int_equal(r.records, i == 0 ? 0 : 1);
+        tm_sup_replay_free(&r);
+    }
+    unlink(path);
+}
+
 static void s_refused(const char *name, const char *text, int want_rc,
                       const char *want)
 {
@@ -168,6 +191,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keeps_step_time_fallbacks),
+        cmocka_unit_test(test_no_fallbacks),
         cmocka_unit_test(test_refuses_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
