@@ -442,8 +442,7 @@ static int s_set_supervisor(tm_config_t *cfg, const char *family,
         }
         if (value[0] == '\0' || strlen(value) > TM_CONFIG_PATH_MAX) {
             s_err(err, errlen,
-                  "the replay file must be a path of 1 to %u "
-                  "bytes",
+                  "the replay file must be a path of 1 to %u bytes",
                   TM_CONFIG_PATH_MAX);
             return TM_ERR_CONFIG;
         }

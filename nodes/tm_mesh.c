@@ -455,7 +455,8 @@ static int s_one(void *arg, void *sock)
         zmq_msg_close(&part);
     }
     if (frames == 2 && more) {
-        frames += (int)(tm_sock_drain(sock) > 0);
+        tm_sock_drain(sock);
+        frames = 3; /* and more: malformed */
     }
     if (frames == 2) {
         s_on_frame(m, zmq_msg_data(&frame), zmq_msg_size(&frame));

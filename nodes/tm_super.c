@@ -58,6 +58,14 @@ static void s_policy(const tm_model_t *m, tm_rt_policy_t *out, void *arg)
                             .residual_steps = c.residual_steps};
 }
 
+/* "family@version/tier" of m into buf. */
+static const char *s_spec(const tm_model_t *m, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s@%s/%s", m->family, m->version,
+             tm_fidelity_name(m->fidelity));
+    return buf;
+}
+
 /* The tier below m's (NULL: none), the one tm_rt_fall moves to. */
 static const tm_model_t *s_lower(const tm_model_t *m)
 {
@@ -157,12 +165,15 @@ static void s_event(tm_super_t *s, const tm_rt_event_t *e)
 
 /* ---- step-time budgets -------------------------------------------------- */
 
+/* A group's step time: kept only when over its family's budget (a model
+ * not seen over it at a check starts its run again). */
 static void s_time_cb(void *arg, const tm_model_t *m, double ns, size_t n)
 {
     tm_super_t *s = arg;
     (void)n;
     tm_config_sup_t c = tm_config_sup(s->cfg, m->family);
-    if (c.step_budget == 0 || s_lower(m) == NULL) {
+    if (c.step_budget == 0 || !(ns > (double)c.step_budget * 1e3) ||
+        s_lower(m) == NULL) {
         return;
     }
     s_timed_t *t = NULL;
@@ -223,17 +234,17 @@ static void s_fall_slow(tm_super_t *s, const s_timed_t *t, uint64_t tick,
             tm_rt_get(s->rt, ids.ids[i], &a) != 0) {
             continue;
         }
-        const char *to = tm_fidelity_name(a.model->fidelity);
         char why[200];
         snprintf(why, sizeof why,
                  "step %s: %.1f us per actor at %s, over the budget of %u "
                  "us in %u checks in a row; stepped on at %s",
                  tm_step_status_name(TM_STEP_SLOW), t->ns / 1e3, from,
-                 c->step_budget, c->budget_steps, to);
-        char was[96];
-        char now[96];
-        snprintf(was, sizeof was, "%s@%s/%s", m->family, m->version, from);
-        snprintf(now, sizeof now, "%s@%s/%s", m->family, m->version, to);
+                 c->step_budget, c->budget_steps,
+                 tm_fidelity_name(a.model->fidelity));
+        char was[TM_SUP_REPLAY_SPEC_MAX + 1];
+        char now[TM_SUP_REPLAY_SPEC_MAX + 1];
+        s_spec(m, was, sizeof was);
+        s_spec(a.model, now, sizeof now);
         if (s->note != NULL) {
             s->note(s->note_arg, "fallback", ids.ids[i], was, now, why, tick);
         }
@@ -251,13 +262,6 @@ static void s_fall_slow(tm_super_t *s, const s_timed_t *t, uint64_t tick,
 }
 
 /* ---- replayed step-time fallbacks -------------------------------------- */
-
-static const char *s_spec(const tm_model_t *m, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s@%s/%s", m->family, m->version,
-             tm_fidelity_name(m->fidelity));
-    return buf;
-}
 
 /* Apply one recorded fallback at its tick: only to the actor at the tier
  * it was taken from, and only if the tier below is the one it landed on;
@@ -361,9 +365,8 @@ static void s_check_budgets(tm_super_t *s, uint64_t tick)
     for (size_t i = s->n_timed; i-- > 0;) {
         s_timed_t *t = &s->timed[i];
         tm_config_sup_t c = tm_config_sup(s->cfg, t->model->family);
-        bool over = t->seen && t->ns > (double)c.step_budget * 1e3;
-        t->run = over ? t->run + 1 : 0;
-        if (over && t->run >= c.budget_steps) {
+        t->run = t->seen ? t->run + 1 : 0;
+        if (t->seen && t->run >= c.budget_steps) {
             s_fall_slow(s, t, tick, &c);
             t->run = 0;
         }

@@ -823,7 +823,7 @@ void tm_render_reply(tm_render_t *r, const char *message, json_t *body,
 {
     unsigned flags = s_flags(r->kind);
     if ((flags & TM_CMD_F_STREAM) && (body == NULL || json_is_null(body))) {
-        return; /* keepalive, or the end of a stream */
+        return; /* the end of a stream (tm_client_recv takes keepalives) */
     }
     bool progress =
         (flags & TM_CMD_F_LONG) && !(flags & TM_CMD_F_STREAM) && more;
