@@ -174,7 +174,6 @@ static int s_upload(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload,
         return S_EXIT_FAILED;
     }
     *items = p.n_actors + p.n_links;
-    s_interrupted = 0;
     rc = tm_client_upload(c->client, &p, c->timeout_ms, &s_interrupted, &up);
     tm_plant_free(&p);
     *upload = up.upload;
@@ -207,7 +206,6 @@ static int s_upload_file(s_console_t *c, const tm_cmd_t *cmd, uint64_t *upload)
         return S_EXIT_USAGE;
     }
     tm_client_upload_t up;
-    s_interrupted = 0;
     int rc = tm_client_upload_file(c->client, cmd->path, c->timeout_ms,
                                    &s_interrupted, &up);
     *upload = up.upload;
@@ -329,7 +327,6 @@ static int s_replies(s_console_t *c, const tm_cmd_t *cmd, int timeout)
     memset(&e, 0, sizeof e);
     tm_plant_init(&e.plant, cmd->path[0] ? cmd->path : "export");
     tm_render_init(&r, cmd->kind, c->json, isatty(STDOUT_FILENO) != 0, stdout);
-    s_interrupted = 0;
     for (;;) {
         tm_client_reply_t rep;
         int rc = tm_client_recv(c->client, timeout, &s_interrupted, &rep);
@@ -424,6 +421,11 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
         args[argc++] = "--upload";
         args[argc++] = id;
         argv = args;
+    }
+    if (s_interrupted) {
+        /* Ctrl-C before the request left: the wait below would miss it */
+        fprintf(stderr, "\ntwinmesh: interrupted (nothing was sent)\n");
+        return S_EXIT_INTERRUPTED;
     }
     rc = tm_client_send(c->client, argc, argv);
     if (rc != 0) {
@@ -781,6 +783,9 @@ static int s_batch(s_console_t *c)
         int st = s_execute(c, argc, argv);
         if (st != 0) {
             status = st;
+        }
+        if (st == S_EXIT_INTERRUPTED) {
+            break; /* Ctrl-C stops the batch */
         }
     }
     if (tok != NULL) {
