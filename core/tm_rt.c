@@ -295,6 +295,7 @@ int tm_rt_open(tm_rt_t **out, const tm_rt_config_t *config)
     rt->seed = config->seed;
     rt->tick = config->tick;
     rt->inline_actors = config->inline_actors;
+    rt->inline_ns = config->inline_ns > 0 ? config->inline_ns : 0;
     rt->free_actor = TMI_RT_NONE;
     tm_index_init(&rt->actor_ix);
     tm_index_init(&rt->link_ix);
@@ -600,7 +601,19 @@ int tm_rt_kill(tm_rt_t *rt, const char *id)
     ac->id[0] = '\0';
     ac->slot = rt->free_actor;
     rt->free_actor = a;
+    rt->kills++;
     return 0;
+}
+
+uint32_t tm_rt_handle(const tm_rt_t *rt, const char *id)
+{
+    uint32_t a = tmi_rt_actor_find(rt, id);
+    return a == TMI_RT_NONE ? TM_RT_NO_HANDLE : a;
+}
+
+uint64_t tm_rt_kills(const tm_rt_t *rt)
+{
+    return rt->kills;
 }
 
 /* ---- set / set_model ---------------------------------------------------- */

@@ -91,6 +91,12 @@ typedef struct {
      * tens of microseconds, more than stepping a few hundred actors).
      * Results are identical either way. 0: always use the workers. */
     size_t inline_actors;
+    /* Also step on the calling thread while a tick's work, measured at
+     * the last tick (summed over the workers) and scaled to the mesh's
+     * size now, is at most this many nanoseconds: handing a tick to the
+     * workers and waiting for them costs two thread wake-ups, more than
+     * the time parallel stepping saves on a small tick. 0: off. */
+    double inline_ns;
 } tm_rt_config_t;
 
 /* Health of an actor, from its last step. */
@@ -265,6 +271,26 @@ int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs);
  * changed), TM_ERR_BAD_VALUE (a value not finite; nothing changed). */
 int tm_rt_import_at(tm_rt_t *rt, const char *id, uint64_t tick,
                     const double *outputs);
+
+/* Handles: an actor or proxy found once by id and then reached without a
+ * lookup, for work done every tick on long lists (the mesh's link
+ * batches). A handle stays valid while tm_rt_kills() is unchanged: only a
+ * kill frees the place of an actor, for another one to take. */
+#define TM_RT_NO_HANDLE UINT32_MAX
+
+/* The handle of actor id, or TM_RT_NO_HANDLE. */
+uint32_t tm_rt_handle(const tm_rt_t *rt, const char *id);
+
+/* How many kills the runtime has seen: handles taken before the last
+ * change of this count must be taken again. */
+uint64_t tm_rt_kills(const tm_rt_t *rt);
+
+/* tm_rt_outputs_at and tm_rt_import_at of a valid handle (a stale one is
+ * the caller's bug). */
+int tm_rt_outputs_at_h(const tm_rt_t *rt, uint32_t h, uint64_t tick,
+                       const double **out, const tm_model_t **model);
+int tm_rt_import_at_h(tm_rt_t *rt, uint32_t h, uint64_t tick,
+                      const double *outputs);
 
 /* Export: point *out at the outputs of the current tick of an actor or a
  * proxy (model->n_outputs values, those a link of delay 1 reads at the

@@ -172,19 +172,17 @@ void tmi_rt_history_narrow(tm_rt_t *rt, uint32_t a)
 
 /* ---- import and export -------------------------------------------------- */
 
-/* The actor of id, its group and the ring index of `tick` in its window.
+/* The ring index of `tick` in the window of actor a (a handle).
  * Ticks count modulo 2^64, so the ticks of a window that reaches back
  * before tick 0 are UINT64_MAX, UINT64_MAX - 1, ... TM_ERR_UNKNOWN_ACTOR,
  * TM_ERR_RANGE (tick outside the window). */
-static int s_at(const tm_rt_t *rt, const char *id, uint64_t tick, uint32_t *a,
-                uint32_t *j)
+static int s_at(const tm_rt_t *rt, uint32_t a, uint64_t tick, uint32_t *j)
 {
-    *a = tmi_rt_actor_find(rt, id);
-    if (*a == TMI_RT_NONE) {
-        return TM_ERR_UNKNOWN_ACTOR;
+    if (a >= rt->n_actor_slots || rt->actors[a].group == TMI_RT_NONE) {
+        return TM_ERR_UNKNOWN_ACTOR; /* TMI_RT_NONE included */
     }
     uint64_t back = rt->tick - tick;
-    if (back >= rt->actors[*a].history) {
+    if (back >= rt->actors[a].history) {
         return TM_ERR_RANGE;
     }
     *j = (uint32_t)back;
@@ -236,9 +234,15 @@ int tm_rt_import(tm_rt_t *rt, const char *id, const double *outputs)
 int tm_rt_import_at(tm_rt_t *rt, const char *id, uint64_t tick,
                     const double *outputs)
 {
-    uint32_t a = 0;
+    return tm_rt_import_at_h(rt, tmi_rt_actor_find(rt, id), tick, outputs);
+}
+
+int tm_rt_import_at_h(tm_rt_t *rt, uint32_t h, uint64_t tick,
+                      const double *outputs)
+{
+    uint32_t a = h;
     uint32_t j = 0;
-    int rc = s_at(rt, id, tick, &a, &j);
+    int rc = s_at(rt, a, tick, &j);
     if (rc == TM_ERR_RANGE && !rt->groups[rt->actors[a].group]->remote) {
         rc = TM_ERR_INVAL;
     }
@@ -248,9 +252,9 @@ int tm_rt_import_at(tm_rt_t *rt, const char *id, uint64_t tick,
 int tm_rt_restore_at(tm_rt_t *rt, const char *id, uint64_t tick,
                      const double *outputs)
 {
-    uint32_t a = 0;
+    uint32_t a = tmi_rt_actor_find(rt, id);
     uint32_t j = 0;
-    int rc = s_at(rt, id, tick, &a, &j);
+    int rc = s_at(rt, a, tick, &j);
     if (rc == 0 && j == 0) {
         rc = TM_ERR_RANGE; /* the current tick's outputs follow the state */
     }
@@ -263,9 +267,15 @@ int tm_rt_restore_at(tm_rt_t *rt, const char *id, uint64_t tick,
 int tm_rt_outputs_at(const tm_rt_t *rt, const char *id, uint64_t tick,
                      const double **out, const tm_model_t **model)
 {
-    uint32_t a = 0;
+    return tm_rt_outputs_at_h(rt, tmi_rt_actor_find(rt, id), tick, out, model);
+}
+
+int tm_rt_outputs_at_h(const tm_rt_t *rt, uint32_t h, uint64_t tick,
+                       const double **out, const tm_model_t **model)
+{
+    uint32_t a = h;
     uint32_t j = 0;
-    int rc = s_at(rt, id, tick, &a, &j);
+    int rc = s_at(rt, a, tick, &j);
     if (rc != 0) {
         return rc;
     }

@@ -194,6 +194,9 @@ struct tm_rt {
     uint64_t seed;
     uint64_t tick;
     size_t inline_actors;
+    double inline_ns;
+    double work_ns;     /* the last tick's stepping work, all workers */
+    size_t work_actors; /* the actors it stepped */
     unsigned n_workers;
     void *zctx;
     tmi_rt_worker_t *workers;
@@ -205,6 +208,7 @@ struct tm_rt {
     size_t n_groups; /* slots, holes included */
 
     tmi_rt_actor_t *actors;
+    uint64_t kills; /* tm_rt_kills: a kill frees an actor's place */
     size_t n_actor_slots;
     size_t cap_actors;
     size_t n_actors; /* local actors, proxies not counted */

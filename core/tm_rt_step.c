@@ -443,6 +443,22 @@ static void s_tick_inline(tm_rt_t *rt, uint64_t k)
     }
 }
 
+/* Whether the next tick is stepped on the calling thread: a small mesh,
+ * or little work at the last tick for the mesh's size now (the first tick
+ * measures it). */
+static bool s_inline(const tm_rt_t *rt)
+{
+    if (rt->n_actors <= rt->inline_actors) {
+        return true;
+    }
+    if (rt->inline_ns <= 0) {
+        return false;
+    }
+    double per =
+        rt->work_actors > 0 ? rt->work_ns / (double)rt->work_actors : 0.0;
+    return per * (double)rt->n_actors <= rt->inline_ns;
+}
+
 int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
 {
     rt->n_faults = 0;
@@ -466,13 +482,18 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
                 tmi_rt_ring_turn(rt->groups[gi]);
             }
         }
-        if (rt->n_actors <= rt->inline_actors) {
+        if (s_inline(rt)) {
             s_tick_inline(rt, k);
         } else if (s_tick_workers(rt, k) != 0) {
             return TM_ERR_IO;
         }
         rt->tick = k;
         rt->last_tick_ns = s_now_ns() - t0;
+        rt->work_ns = 0;
+        for (unsigned i = 0; i < rt->n_workers; i++) {
+            rt->work_ns += rt->workers[i].busy_ns;
+        }
+        rt->work_actors = rt->n_actors;
         s_faults_merge(rt, k);
         tmi_rt_supervise(rt, k);
     }

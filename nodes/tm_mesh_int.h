@@ -36,6 +36,14 @@ typedef struct {
     uint32_t n_degraded;
 } tmi_held_t;
 
+/* The runtime handles of a list's ids (tm_rt_handle), kept while the
+ * list and the runtime's kill count stay as they were (tm_mesh_sync.c). */
+typedef struct {
+    uint32_t *h;
+    uint32_t n;     /* ids covered; 0: to be taken again */
+    uint64_t kills; /* tm_rt_kills() when taken */
+} tmi_handles_t;
+
 /* What this node reads from a peer: the proxies of its actors. */
 typedef struct {
     char (*ids)[TM_ID_MAX + 1];
@@ -44,6 +52,7 @@ typedef struct {
     uint32_t n_ids;
     uint32_t n_values;
     uint64_t epoch;     /* this list's number (in batches' seq) */
+    tmi_handles_t hs;   /* of ids, for the imports of each tick */
     uint64_t req_seq;   /* the request in flight (0: none) */
     double req_at;      /* when it was sent */
     bool dirty;         /* proxies changed since it was sent */
@@ -76,6 +85,7 @@ typedef struct {
     char (*ids)[TM_ID_MAX + 1];
     uint32_t *n_outs; /* outputs of each, as subscribed */
     uint32_t n_ids;
+    tmi_handles_t hs; /* of ids, for the batches of each tick */
     uint64_t epoch;
     uint64_t from; /* batches from this tick on */
     uint64_t sent, dropped;

@@ -28,6 +28,37 @@
  * must stay under the 1 MiB frame limit (docs/protocol.md 7.5). */
 #define S_BATCH_VALUES_MAX 80000u
 
+/* ---- handles ------------------------------------------------------------ */
+
+/* The handles of ids[0..n) (TM_RT_NO_HANDLE for an id not here): those
+ * kept when nothing was killed since, else taken again, one lookup per id
+ * after a change instead of one per id and tick. NULL without memory. */
+static const uint32_t *s_handles(tm_mesh_t *m, tmi_handles_t *hs,
+                                 char (*ids)[TM_ID_MAX + 1], uint32_t n)
+{
+    uint64_t kills = tm_rt_kills(m->rt);
+    if (hs->h != NULL && hs->n == n && hs->kills == kills) {
+        return hs->h;
+    }
+    uint32_t *h = realloc(hs->h, ((size_t)n + 1) * sizeof *h);
+    if (h == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        h[i] = tm_rt_handle(m->rt, ids[i]);
+    }
+    hs->h = h;
+    hs->n = n;
+    hs->kills = kills;
+    return h;
+}
+
+static void s_handles_free(tmi_handles_t *hs)
+{
+    free(hs->h);
+    *hs = (tmi_handles_t){0};
+}
+
 /* ---- the reading side --------------------------------------------------- */
 
 static void s_in_clear(tmi_in_t *in)
@@ -41,6 +72,7 @@ static void s_in_clear(tmi_in_t *in)
 
 static void s_in_free_list(tmi_in_t *in)
 {
+    s_handles_free(&in->hs);
     free(in->ids);
     free(in->first);
     free(in->n_outs);
@@ -51,15 +83,21 @@ static void s_in_free_list(tmi_in_t *in)
     in->n_values = 0;
 }
 
+static void s_out_free_list(tmi_out_t *o)
+{
+    s_handles_free(&o->hs);
+    free(o->ids);
+    free(o->n_outs);
+    o->ids = NULL;
+    o->n_outs = NULL;
+    o->n_ids = 0;
+}
+
 void tmi_sync_free(tmi_peer_t *p)
 {
     s_in_clear(&p->in);
     s_in_free_list(&p->in);
-    free(p->out.ids);
-    free(p->out.n_outs);
-    p->out.ids = NULL;
-    p->out.n_outs = NULL;
-    p->out.n_ids = 0;
+    s_out_free_list(&p->out);
 }
 
 void tmi_sync_dirty(tm_mesh_t *m, tmi_peer_t *p)
@@ -88,20 +126,12 @@ void tmi_sync_reset(tm_mesh_t *m, tmi_peer_t *p, bool restarted)
          * subscribe again at all */
         return;
     }
-    free(p->out.ids);
-    free(p->out.n_outs);
-    p->out.ids = NULL;
-    p->out.n_outs = NULL;
-    p->out.n_ids = 0;
+    s_out_free_list(&p->out);
 }
 
 void tmi_sync_stop_out(tmi_peer_t *p)
 {
-    free(p->out.ids);
-    free(p->out.n_outs);
-    p->out.ids = NULL;
-    p->out.n_outs = NULL;
-    p->out.n_ids = 0;
+    s_out_free_list(&p->out);
     p->out.epoch = 0; /* an append to the old list is refused */
 }
 
@@ -141,6 +171,7 @@ static int s_append(tm_mesh_t *m, tmi_in_t *in, char (*ids)[TM_ID_MAX + 1],
                     uint32_t n)
 {
     uint32_t total = in->n_ids + n;
+    in->hs.n = 0; /* taken again */
     void *x = realloc(in->ids, (total + 1) * sizeof *in->ids);
     void *y = x ? realloc(in->first, (total + 1) * sizeof *in->first) : NULL;
     if (x != NULL) {
@@ -461,11 +492,17 @@ static void s_import(tm_mesh_t *m, tmi_peer_t *p, uint32_t from,
 {
     tmi_in_t *in = &p->in;
     uint32_t base = from < in->n_ids ? in->first[from] : 0;
+    const uint32_t *hs =
+        answer ? NULL : s_handles(m, &in->hs, in->ids, in->n_ids);
     for (uint32_t i = from; i < in->n_ids; i++) {
         if (in->first[i] - base + in->n_outs[i] > n) {
             break;
         }
         const double *v = values + (in->first[i] - base);
+        if (hs != NULL && hs[i] != TM_RT_NO_HANDLE) {
+            tm_rt_import_at_h(m->rt, hs[i], tick, v);
+            continue; /* a tick's batch: the common case */
+        }
         tm_rt_actor_t a;
         bool fed =
             answer && tm_rt_get(m->rt, in->ids[i], &a) == 0 && a.imported;
@@ -852,9 +889,10 @@ void tmi_sync_before(void *arg, uint64_t tick)
 
 /* ---- the source side ---------------------------------------------------- */
 
-/* The outputs of p's list at the current tick, n_values doubles. */
-static int s_collect(tm_mesh_t *m, const tmi_out_t *o, double **out,
-                     uint32_t *n)
+/* The outputs of p's list at the current tick, n_values doubles; hs: the
+ * list's handles, or NULL to look the ids up. */
+static int s_collect(tm_mesh_t *m, const tmi_out_t *o, const uint32_t *hs,
+                     double **out, uint32_t *n)
 {
     size_t len = 0;
     for (uint32_t i = 0; i < o->n_ids; i++) {
@@ -865,13 +903,16 @@ static int s_collect(tm_mesh_t *m, const tmi_out_t *o, double **out,
         return TM_ERR_NOMEM;
     }
     size_t at = 0;
+    uint64_t tick = tm_rt_tick(m->rt);
     for (uint32_t i = 0; i < o->n_ids; i++) {
         const double *outs = NULL;
         const tm_model_t *model = NULL;
+        int rc = hs != NULL && hs[i] != TM_RT_NO_HANDLE
+                     ? tm_rt_outputs_at_h(m->rt, hs[i], tick, &outs, &model)
+                     : tm_rt_outputs(m->rt, o->ids[i], &outs, &model);
         /* killed since (zeros: the reader drops its proxy when the
          * directory tells it), or another model now: its own outputs */
-        if (tm_rt_outputs(m->rt, o->ids[i], &outs, &model) == 0 &&
-            model->n_outputs == o->n_outs[i]) {
+        if (rc == 0 && model->n_outputs == o->n_outs[i]) {
             memcpy(v + at, outs, o->n_outs[i] * sizeof *v);
         }
         at += o->n_outs[i];
@@ -922,26 +963,22 @@ void tmi_sync_after(void *arg, uint64_t tick)
         }
         double *values = NULL;
         uint32_t n = 0;
-        if (s_collect(m, &p->out, &values, &n) != 0) {
+        const uint32_t *hs = s_handles(m, &p->out.hs, p->out.ids, p->out.n_ids);
+        if (s_collect(m, &p->out, hs, &values, &n) != 0) {
             p->out.dropped++;
             continue;
         }
-        uint64_t *ids = malloc((n + 1) * sizeof *ids);
-        for (uint32_t k = 0; ids != NULL && k < n; k++) {
-            ids[k] = k;
-        }
         uint32_t *deg = NULL;
         uint32_t n_deg = s_degraded(m, &p->out, &deg);
+        /* no ids: the values are in the order of the reader's list */
         tm_link_batch_t b = {.tick = tick,
                              .count = n,
-                             .ids = ids,
                              .values = values,
                              .n_degraded = n_deg,
                              .degraded = deg};
         uint8_t *payload = NULL;
         size_t len = 0;
-        int rc = ids == NULL ? TM_ERR_NOMEM
-                             : tm_link_batch_encode(&b, &payload, &len);
+        int rc = tm_link_batch_encode(&b, &payload, &len);
         if (rc == 0) {
             rc = tmi_mesh_send(m, p, true, TM_MSG_LINK_BATCH, p->out.epoch,
                                payload, len);
@@ -952,7 +989,6 @@ void tmi_sync_after(void *arg, uint64_t tick)
             p->out.dropped++;
         }
         free(payload);
-        free(ids);
         free(values);
         free(deg);
     }
@@ -963,6 +999,7 @@ void tmi_sync_after(void *arg, uint64_t tick)
 static int s_out_take(tmi_out_t *o, bool append, char (*ids)[TM_ID_MAX + 1],
                       uint32_t *n_outs, uint32_t k)
 {
+    s_handles_free(&o->hs); /* taken again */
     if (!append) {
         free(o->ids);
         free(o->n_outs);
@@ -1078,7 +1115,7 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
     tmi_out_t given = {.ids = ids, .n_outs = n_outs, .n_ids = k};
     double *values = NULL;
     uint32_t nv = 0;
-    int rc = s_collect(m, &given, &values, &nv);
+    int rc = s_collect(m, &given, NULL, &values, &nv);
     if (rc == 0) {
         rc = s_out_take(&p->out, base != 0, ids, n_outs, k);
     }

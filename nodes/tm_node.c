@@ -499,7 +499,8 @@ static int s_open_runtime(tm_node_t *n, uint64_t *ckpt_tick, char *err,
                              .h = n->cfg.tick,
                              .seed = n->cfg.seed,
                              .tick = meta.tick,
-                             .inline_actors = 1024};
+                             .inline_actors = 1024,
+                             .inline_ns = 100e3};
     rc = tm_rt_open(&n->rt, &rc_cfg);
     if (rc != 0) {
         s_err(err, errlen, "cannot start the runtime: %s", tm_err_str(rc));

@@ -184,11 +184,13 @@ int tm_heartbeat_encode(const tm_heartbeat_t *hb, uint8_t **out,
 int tm_heartbeat_decode(const uint8_t *payload, size_t len,
                         const tm_wire_limits_t *limits, tm_heartbeat_t *out);
 
-/* ---- link batch: payload {"tick": uint, "ids": [uint...], "values": bin,
- * "degraded": [uint...] (optional)}
+/* ---- link batch: payload {"tick": uint, "ids": [uint...] (optional),
+ * "values": bin, "degraded": [uint...] (optional)}
  * values holds count IEEE 754 doubles, little-endian, one per link id: its
- * length must be exactly 8 * count, count being the length of ids. count 0
- * is the empty batch (the null message of a tick): ids and values NULL.
+ * length must be exactly 8 * count, count being the length of ids. Without
+ * ids (ids NULL here) the values are positional, count = bytes / 8: what
+ * nodes send each other, the order being the reader's subscription. count
+ * 0 is the empty batch (the null message of a tick): ids and values NULL.
  * degraded lists the positions, in the reader's subscription, of the
  * actors whose outputs are degraded (below their target tier or
  * quarantined); absent when none is. */
@@ -196,7 +198,7 @@ int tm_heartbeat_decode(const uint8_t *payload, size_t len,
 typedef struct {
     uint64_t tick;
     uint32_t count;
-    uint64_t *ids;  /* count link ids */
+    uint64_t *ids;  /* count link ids, or NULL: positions 0 .. count - 1 */
     double *values; /* count values */
     uint32_t n_degraded;
     uint32_t *degraded; /* n_degraded positions, NULL when 0 */

@@ -185,7 +185,7 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
     tm_wire_buf_t b;
 
     if (batch == NULL || out == NULL || out_len == NULL ||
-        (batch->count > 0 && (batch->ids == NULL || batch->values == NULL))) {
+        (batch->count > 0 && batch->values == NULL)) {
         return TM_ERR_INVAL;
     }
     if (batch->count > UINT32_MAX / 8) {
@@ -195,16 +195,23 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
         return TM_ERR_INVAL;
     }
 
+    bool ids = batch->ids != NULL || batch->count == 0;
     tm_wire_buf_init(&b);
-    msgpack_pack_map(&b.pk, batch->n_degraded > 0 ? 4 : 3);
+    msgpack_pack_map(&b.pk, 2 + (ids ? 1 : 0) + (batch->n_degraded > 0));
     tm_wire_pack_kv_u64(&b.pk, "tick", batch->tick);
-    tm_wire_pack_str(&b.pk, "ids");
-    msgpack_pack_array(&b.pk, batch->count);
-    for (uint32_t i = 0; i < batch->count; i++) {
-        msgpack_pack_uint64(&b.pk, batch->ids[i]);
+    if (ids) {
+        tm_wire_pack_str(&b.pk, "ids");
+        msgpack_pack_array(&b.pk, batch->count);
+        for (uint32_t i = 0; i < batch->count; i++) {
+            msgpack_pack_uint64(&b.pk, batch->ids[i]);
+        }
     }
     tm_wire_pack_str(&b.pk, "values");
     msgpack_pack_bin(&b.pk, (size_t)batch->count * 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    tm_wire_pack_raw(&b.pk, (const uint8_t *)batch->values,
+                     (size_t)batch->count * 8);
+#else
     for (uint32_t i = 0; i < batch->count; i++) {
         uint64_t bits;
         uint8_t le[8];
@@ -214,6 +221,7 @@ int tm_link_batch_encode(const tm_link_batch_t *batch, uint8_t **out,
         }
         tm_wire_pack_raw(&b.pk, le, sizeof le);
     }
+#endif
     if (batch->n_degraded > 0) {
         tm_wire_pack_str(&b.pk, "degraded");
         msgpack_pack_array(&b.pk, batch->n_degraded);
@@ -246,6 +254,7 @@ enum { S_LB_TICK, S_LB_IDS, S_LB_VALUES, S_LB_DEGRADED };
  * the values are known to match them. */
 typedef struct {
     tm_link_batch_t batch;
+    bool has_ids;
     tm_wire_reader_t ids_at; /* at the first id */
     const uint8_t *values;
     size_t values_len;
@@ -282,6 +291,7 @@ static int s_lb_field(tm_wire_reader_t *r, int idx, void *arg)
         break;
     case S_LB_IDS:
         rc = tm_wire_read_array(r, &lb->batch.count);
+        lb->has_ids = true;
         if (rc == 0) {
             lb->ids_at = *r;
             rc = s_batch_ids(r, lb->batch.count, NULL);
@@ -315,7 +325,14 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
         goto done;
     }
     rc = tmi_msg_decode_map(payload, len, limits, keys, TMI_MSG_NKEYS(keys),
-                            tmi_msg_all(3), s_lb_field, &lb);
+                            (1u << S_LB_TICK) | (1u << S_LB_VALUES), s_lb_field,
+                            &lb);
+    if (rc == 0 && !lb.has_ids) {
+        batch->count = (uint32_t)(lb.values_len / 8); /* positions */
+        if (lb.values_len / 8 > UINT32_MAX) {
+            rc = TM_ERR_WIRE_FIELD;
+        }
+    }
     if (rc == 0 &&
         (lb.values_len / 8 != batch->count || lb.values_len % 8 != 0 ||
          batch->n_degraded > batch->count)) {
@@ -338,17 +355,21 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
             goto done;
         }
     }
-    /* count <= len: each id took at least one byte of the payload. */
-    batch->ids = malloc((size_t)batch->count * sizeof *batch->ids);
+    /* count <= len: each value took eight bytes of the payload. */
+    batch->ids =
+        lb.has_ids ? malloc((size_t)batch->count * sizeof *batch->ids) : NULL;
     batch->values = malloc((size_t)batch->count * sizeof *batch->values);
-    if (batch->ids == NULL || batch->values == NULL) {
+    if ((lb.has_ids && batch->ids == NULL) || batch->values == NULL) {
         rc = TM_ERR_NOMEM;
         goto done;
     }
-    rc = s_batch_ids(&lb.ids_at, batch->count, batch->ids);
+    rc = lb.has_ids ? s_batch_ids(&lb.ids_at, batch->count, batch->ids) : 0;
     if (rc != 0) {
         goto done;
     }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(batch->values, lb.values, (size_t)batch->count * 8);
+#else
     for (uint32_t i = 0; i < batch->count; i++) {
         uint64_t bits = 0;
         for (int k = 7; k >= 0; k--) {
@@ -356,6 +377,7 @@ int tm_link_batch_decode(const uint8_t *payload, size_t len,
         }
         memcpy(&batch->values[i], &bits, sizeof bits);
     }
+#endif
 done:
     if (rc == 0) {
         *out = *batch;

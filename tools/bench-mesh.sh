@@ -9,9 +9,11 @@
 #     chain on one node outside any mesh: µs per tick of each and the
 #     difference.
 #
-# Prints every run and the medians.
+# Prints every run and the medians; with --check V fails (exit 1) when the
+# median link values/s is below V.
 #
 #   tools/bench-mesh.sh [--build DIR] [--links L] [--ticks T] [--repeat R]
+#                       [--check VALUES_PER_S]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,14 +21,16 @@ build=$root/build
 links=2000
 ticks=2000
 repeat=3
+check=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
     --links) links=$2; shift 2 ;;
     --ticks) ticks=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --check) check=$2; shift 2 ;;
     *) echo "usage: tools/bench-mesh.sh [--build DIR] [--links L]" \
-        "[--ticks T] [--repeat R]" >&2; exit 2 ;;
+        "[--ticks T] [--repeat R] [--check VALUES_PER_S]" >&2; exit 2 ;;
     esac
 done
 node=$build/nodes/twinmesh-node
@@ -109,7 +113,8 @@ for r in $(seq "$repeat"); do
     echo "values: run $r: $t ticks/s x $((2 * links)) values = $v values/s"
     vals+=("$v")
 done
-echo "values: median $(median "${vals[@]}") link values/s between two nodes ($links links)"
+mv=$(median "${vals[@]}")
+echo "values: median $mv link values/s between two nodes ($links links)"
 stop_all
 
 # ---- 2. synchronisation cost per tick ----------------------------------------
@@ -161,3 +166,7 @@ m3=$(median "${three[@]}")
 echo "sync: one node: ${one[*]} µs/tick; three nodes: ${three[*]} µs/tick"
 echo "sync: median $m1 µs/tick on one node, $m3 µs/tick on three nodes:" \
     "$(awk "BEGIN {printf \"%.1f\", $m3 - $m1}") µs of synchronisation per tick"
+if [ "$check" != 0 ] && awk "BEGIN {exit !($mv < $check)}"; then
+    echo "bench-mesh: median $mv link values/s is below $check" >&2
+    exit 1
+fi

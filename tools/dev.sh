@@ -11,7 +11,8 @@
 #                        (threaded unit tests, and nodes in integration
 #                        tests: label "threads")
 #   tools/dev.sh bench   release build + the benchmarks with their checks
-#                        (twinmesh-bench, bench-node.sh, bench-plant.sh) +
+#                        (twinmesh-bench, bench-node.sh, bench-plant.sh,
+#                        bench-mesh.sh) +
 #                        the long tests
 #                        (ctest label "long": the 2,000-cycle kill -9 crash
 #                        test of the store)
@@ -128,6 +129,9 @@ bench)
         --check 100000
     echo "== plant benchmark (apply of 100,000 actors and 200,000 links, < 10 s)"
     "$root/tools/bench-plant.sh" --build "$root/build" --repeat 3 --check 10
+    echo "== mesh benchmark (link values between two nodes, >= 20,000,000/s)"
+    "$root/tools/bench-mesh.sh" --build "$root/build" --links 2000 \
+        --ticks 4000 --repeat 3 --check 20000000
     echo "== long tests"
     (cd "$root/build" && ctest --output-on-failure -L '^long$')
     ;;

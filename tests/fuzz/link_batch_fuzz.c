@@ -31,14 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tm_link_batch_decode(data, size, NULL, &l1) != 0) {
         return 0;
     }
-    FUZZ_REQUIRE((l1.count == 0) == (l1.ids == NULL));
+    FUZZ_REQUIRE(l1.count > 0 || l1.ids == NULL);
     FUZZ_REQUIRE((l1.count == 0) == (l1.values == NULL));
     FUZZ_REQUIRE(tm_link_batch_encode(&l1, &b1, &n1) == 0);
     FUZZ_REQUIRE(tm_link_batch_decode(b1, n1, NULL, &l2) == 0);
     FUZZ_REQUIRE(l2.tick == l1.tick && l2.count == l1.count);
     if (l1.count > 0) {
         size_t bytes = (size_t)l1.count * 8;
-        FUZZ_REQUIRE(memcmp(l1.ids, l2.ids, bytes) == 0);
+        FUZZ_REQUIRE((l1.ids == NULL) == (l2.ids == NULL));
+        FUZZ_REQUIRE(l1.ids == NULL || memcmp(l1.ids, l2.ids, bytes) == 0);
         FUZZ_REQUIRE(memcmp(l1.values, l2.values, bytes) == 0);
     }
     FUZZ_REQUIRE(l1.n_degraded <= l1.count);

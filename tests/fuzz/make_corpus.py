@@ -525,6 +525,11 @@ SEEDS = {
                                "values": values(1.0), "degraded": [0, 0]}),
         "degraded_wide": pack({"tick": 1, "ids": [1], "values": values(1.0),
                                "degraded": [2 ** 32]}),
+        # positional batches (no ids): what nodes send each other
+        "positional": pack({"tick": 7, "values": values(1.0, -0.0, 3.5),
+                            "degraded": [2]}),
+        "positional_ragged": pack({"tick": 7, "values": values(1.0)[:-3]}),
+        "positional_no_tick": pack({"values": values(1.0)}),
     },
     "plant_chunk_fuzz": {
         "two_actors": chunk([actor("t0", sets=[[["area", 20.0, 3, 5]], [],

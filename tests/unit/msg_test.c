@@ -1347,6 +1347,30 @@ static void test_link_batch_round_trip(void **state)
         assert_rc(tm_link_batch_encode(&bn, &bytes, &len), TM_ERR_INVAL);
     }
 
+    /* without ids the values are positional: no id on the wire */
+    {
+        size_t with_ids = 0;
+        tm_link_batch_t bi = {79, 5, ids, values, 0, NULL};
+        assert_rc(tm_link_batch_encode(&bi, &bytes, &len), 0);
+        with_ids = len;
+        free(bytes);
+        tm_link_batch_t bp = {79, 5, NULL, values, 0, NULL};
+        assert_rc(tm_link_batch_encode(&bp, &bytes, &len), 0);
+        /* the key "ids" (4 bytes), its array header (1) and the ids
+         * (1 + 2 + 5 + 9 + 1) are all that is left out */
+        assert_int_equal(len + 4 + 1 + 18, with_ids);
+        assert_rc(tm_link_batch_decode(bytes, len, NULL, &got), 0);
+        assert_true(got.tick == 79);
+        assert_int_equal(got.count, 5);
+        assert_null(got.ids);
+        for (uint32_t i = 0; i < 5; i++) {
+            assert_true(s_same_double(got.values[i], values[i]));
+        }
+        tm_link_batch_free(&got);
+        s_assert_prefixes_fail(bytes, len, s_batch_decode, &got);
+        free(bytes);
+    }
+
     /* the wire order of values is little-endian */
     {
         double one = 1.0;
@@ -1451,6 +1475,29 @@ static void test_link_batch_bad_fields(void **state)
             tm_link_batch_free(&got);
         } else {
             assert_null(got.ids); /* nothing handed over on failure */
+        }
+        s_free(&m);
+    }
+
+    /* without ids: values of 8 * k bytes are k positional values */
+    for (int variant = 0; variant < 3; variant++) {
+        static const int want[] = {0, TM_ERR_WIRE_FIELD, TM_ERR_WIRE_FIELD};
+        pk = s_begin(&m);
+        msgpack_pack_map(pk, variant == 2 ? 1 : 2);
+        if (variant != 2) {
+            tm_wire_pack_kv_u64(pk, "tick", 9);
+        }
+        tm_wire_pack_str(pk, "values");
+        msgpack_pack_bin(pk, variant == 1 ? 15 : 16);
+        msgpack_pack_bin_body(pk, zeros, variant == 1 ? 15 : 16);
+        s_end(&m);
+        assert_rc(tm_link_batch_decode(m.bytes, m.len, NULL, &got),
+                  want[variant]);
+        if (want[variant] == 0) {
+            assert_int_equal(got.count, 2);
+            assert_null(got.ids);
+            assert_true(got.values[1] == 0.0);
+            tm_link_batch_free(&got);
         }
         s_free(&m);
     }

@@ -91,14 +91,19 @@ static double s_in_range(s_rng_t *r, const tm_var_t *v)
 typedef struct {
     unsigned workers;
     size_t inline_actors;
+    double inline_ns;
 } s_cfg_t;
 
 /* Stepped by the workers, or switching between workers and inline as the
- * count crosses 8. A run compares three runtimes with the reference: one
- * that always steps inline and two of these, rotating with the seed (a
- * tick through the workers costs a thread round trip, so not all at once).
+ * count crosses 8 or as the measured work of a tick crosses 3 µs (which
+ * depends on the machine's moment: results may not). A run compares three
+ * runtimes with the reference: one that always steps inline and two of these,
+ * rotating with the seed (a tick through the workers costs a thread round trip,
+ * so not all at once).
  */
-static const s_cfg_t s_cfgs[] = {{1, 0}, {2, 0}, {3, 0}, {2, 8}, {3, 8}};
+static const s_cfg_t s_cfgs[] = {{1, 0, 0},   {2, 0, 0}, {3, 0, 0},
+                                 {2, 8, 0},   {3, 8, 0}, {2, 0, 3000},
+                                 {3, 8, 3000}};
 #define S_NCFG (sizeof s_cfgs / sizeof s_cfgs[0])
 #define S_NRT  3
 
@@ -688,7 +693,7 @@ static void s_run(uint64_t seed, size_t n_ops, size_t n_ids, const s_mix_t *mix)
     r->h = 0.01;
     r->seed = seed ^ 0x5eedull;
     r->tick = seed % 3 == 0 ? 1000 : 0; /* a restarted mesh, sometimes */
-    c->cfg[0] = (s_cfg_t){(unsigned)(1 + seed % 3), 1000000};
+    c->cfg[0] = (s_cfg_t){(unsigned)(1 + seed % 3), 1000000, 0};
     c->cfg[1] = s_cfgs[seed % S_NCFG];
     c->cfg[2] = s_cfgs[(seed + 2) % S_NCFG];
     for (size_t rti = 0; rti < S_NRT; rti++) {
@@ -696,7 +701,8 @@ static void s_run(uint64_t seed, size_t n_ops, size_t n_ids, const s_mix_t *mix)
                               .h = r->h,
                               .seed = r->seed,
                               .tick = r->tick,
-                              .inline_actors = c->cfg[rti].inline_actors};
+                              .inline_actors = c->cfg[rti].inline_actors,
+                              .inline_ns = c->cfg[rti].inline_ns};
         assert_int_equal(tm_rt_open(&c->rt[rti], &cfg), 0);
     }
     for (c->op = 0; c->op < n_ops; c->op++) {

@@ -850,9 +850,56 @@ static void test_proxy_imported(void **state)
     tm_rt_destroy(&rt);
 }
 
+/* Handles reach what ids reach, and a kill (only a kill) tells their
+ * holders to take them again: the freed place may hold another actor. */
+static void test_handles(void **state)
+{
+    (void)state;
+    tm_rt_t *rt = s_open(1);
+    const double *by_id = NULL;
+    const double *by_h = NULL;
+    const tm_model_t *model = NULL;
+    const double two = 2.5;
+    assert_int_equal(tm_rt_spawn(rt, "a", &s_probe, NULL), 0);
+    assert_int_equal(tm_rt_spawn_remote(rt, "p", &s_probe), 0);
+    assert_int_equal(tm_rt_link(rt, "p", "y", "a", "u"), 0);
+    assert_int_equal(tm_rt_handle(rt, "nobody"), TM_RT_NO_HANDLE);
+    uint32_t ha = tm_rt_handle(rt, "a");
+    uint32_t hp = tm_rt_handle(rt, "p");
+    assert_true(ha != TM_RT_NO_HANDLE && hp != TM_RT_NO_HANDLE && ha != hp);
+    uint64_t kills = tm_rt_kills(rt);
+    assert_int_equal(tm_rt_step(rt, 3), 0);
+    assert_int_equal(tm_rt_outputs(rt, "a", &by_id, NULL), 0);
+    assert_int_equal(tm_rt_outputs_at_h(rt, ha, 3, &by_h, &model), 0);
+    assert_ptr_equal(by_id, by_h);
+    assert_ptr_equal(model, &s_probe);
+    assert_int_equal(tm_rt_import_at_h(rt, hp, 3, &two), 0);
+    assert_int_equal(tm_rt_outputs(rt, "p", &by_id, NULL), 0);
+    assert_true(by_id[0] == 2.5);
+    /* the same checks as by id */
+    assert_int_equal(tm_rt_import_at_h(rt, hp, 4, &two), TM_ERR_RANGE);
+    assert_int_equal(tm_rt_import_at_h(rt, ha, 3, &two), TM_ERR_INVAL);
+    assert_int_equal(tm_rt_import_at_h(rt, TM_RT_NO_HANDLE, 3, &two),
+                     TM_ERR_UNKNOWN_ACTOR);
+    /* spawns and steps keep handles; a kill changes the count, and its
+     * handle reaches nothing until the place is taken again */
+    assert_int_equal(tm_rt_spawn(rt, "b", &s_probe, NULL), 0);
+    assert_true(tm_rt_kills(rt) == kills);
+    assert_int_equal(tm_rt_kill(rt, "p"), 0);
+    assert_true(tm_rt_kills(rt) == kills + 1);
+    assert_int_equal(tm_rt_import_at_h(rt, hp, 3, &two), TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(tm_rt_outputs_at_h(rt, hp, 3, &by_h, NULL),
+                     TM_ERR_UNKNOWN_ACTOR);
+    assert_int_equal(tm_rt_spawn(rt, "c", &s_probe, NULL), 0);
+    assert_true(tm_rt_handle(rt, "c") == hp); /* the freed place */
+    assert_true(tm_rt_handle(rt, "a") == ha);
+    tm_rt_destroy(&rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handles),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_one_tick_delay),
