@@ -529,19 +529,22 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
     }
 }
 
-/* One canary trial's scores into the worst ones: against the live
- * version, and against measurements as the excess of the new version's
- * errors over the live version's. */
+/* One canary trial's scores into the worst ones. An output that
+ * measurements scored is judged against them, as the excess of the new
+ * version's errors over the live version's: a version meant to fit the
+ * plant better differs from the live one by design, so the difference
+ * between them says nothing there. Other outputs are judged against the
+ * live version. */
 static void s_score(s_ro_t *ro, const tm_rt_trial_t *t)
 {
     for (uint32_t j = 0; j < t->n_outputs; j++) {
         const char *name = t->model->outputs[j].name;
-        if (t->rmse[j] > ro->rmse || t->mape[j] > ro->mape) {
-            snprintf(ro->worst, sizeof ro->worst, "%s", name);
-        }
-        ro->rmse = fmax(ro->rmse, t->rmse[j]);
-        ro->mape = fmax(ro->mape, t->mape[j]);
         if (t->n_measured[j] == 0) {
+            if (t->rmse[j] > ro->rmse || t->mape[j] > ro->mape) {
+                snprintf(ro->worst, sizeof ro->worst, "%s", name);
+            }
+            ro->rmse = fmax(ro->rmse, t->rmse[j]);
+            ro->mape = fmax(ro->mape, t->mape[j]);
             continue;
         }
         double er = t->meas_rmse[j] - t->live_meas_rmse[j];

@@ -5,7 +5,10 @@
 # a coupled neighbour; a version over its error budget is rolled back; a
 # good one is promoted stage by stage to every actor, and `rollback` puts
 # them back on 1.0.0; a rollout interrupted by kill -9 resumes its stage
-# after the restart; the audit log tells each story.
+# after the restart; the audit log tells each story. With telemetry
+# (meter@1.0.0 -> 2.0.0), the measurements judge a measured output: the
+# new version is promoted when they side with it and rolled back when they
+# side with the live one.
 # Needs TM_PLUGIN_DIR (the built tests/plugins).
 . "$(dirname "$0")/lib.sh"
 
@@ -179,4 +182,80 @@ expect_ok tmc rollout flaky@2.0.0 --canary 40 --shadow 5 --budget RMSE=1 --at 11
 expect_ok tmc run --ticks $((tick2 - 3))
 eq "$(stage)" done "the rollout is done on one node"
 eq "$(j hash | jget .digest)" "$hash2" "one node and two: the same digest"
+
+# ---- scored against measurements: meter@2.0.0 predicts y 0.5 above 1.0.0;
+# measurements decide, not the distance between the versions --------------
+TEL=tcp://127.0.0.1:$(free_port)
+start_node mt --tick 1 --checkpoint 0 --telemetry "$TEL"
+expect_ok tmc models load "$PD/meter1.so"
+expect_ok tmc models load "$PD/meter2.so"
+expect_ok tmc spawn-many m 4 --model meter@1.0.0
+for i in 0 1 2 3; do tmc set "m$i" u=1 >/dev/null || fail "set m$i"; done
+expect_ok tmc run --ticks 20 # y settles at 1.0 (2.0.0 would say 1.5)
+mstage() { j rollout status meter | jget '.[0].stage'; }
+T0=1600000000000000000
+S=1000000000
+K=$(j inspect m0 | jget .tick) # row r of every meter is tick K + r
+# meas VALUE COUNT: a measured y of VALUE for each meter and each of the
+# next COUNT ticks (row 0 anchors each meter's time axis at tick K)
+meas() {
+    local now from n
+    now=$(j inspect m0 | jget .tick)
+    from=$((now - K + 1))
+    [ "$now" = "$K" ] && from=0
+    n=$(tmc --json stats | jget .telemetry.received)
+    awk -v v="$1" -v from="$from" -v c="$2" -v t0="$T0" -v s="$S" 'BEGIN {
+        for (r = from; r < from + c; r++) {
+            for (i = 0; i < 4; i++) {
+                printf "m%d y %s %s 1\n", i, sprintf("%.0f", t0 + r * s), v
+            }
+            print "--"
+        }
+    }' | "$IT_BIN" telem-send "$TEL"
+    for _ in $(seq 100); do
+        [ "$(tmc --json stats | jget .telemetry.received)" -ge \
+            $((n + 4 * $2)) ] && return 0
+        sleep 0.1
+    done
+    fail "the node did not receive the measurements"
+}
+# no telemetry: judged against the live version, 0.5 away: rolled back
+expect_ok tmc rollout meter@2.0.0 --canary 50 --shadow 10 --budget RMSE=0.2
+expect_ok tmc run --ticks 12
+eq "$(mstage)" rolled-back "no measurements: 0.5 from the live version"
+j rollout status meter | jget '.[0].decision' | grep -q "over budget: RMSE" ||
+    fail "decision: $(j rollout status meter)"
+ok
+# measurements at 1.0 side with 1.0.0: the new version's error exceeds
+# the live one's by 0.5, over the budget: rolled back
+meas 1.0 40
+expect_ok tmc rollout meter@2.0.0 --canary 50 --shadow 30 --budget RMSE=0.2
+expect_ok tmc run --ticks 32
+eq "$(mstage)" rolled-back "measurements side with the live version"
+j rollout status meter | jget '.[0].decision' |
+    grep -q "over budget against [0-9]* measurements" ||
+    fail "decision: $(j rollout status meter)"
+ok
+awk -v r="$(j rollout status meter | jget '.[0].rmse')" \
+    'BEGIN { exit !(r == 0) }' ||
+    fail "a measured output judged against the live version: $(j rollout status meter)"
+ok
+eq "$(j actors --model meter@1.0.0 | "$IT_BIN" count)" 4 "still on 1.0.0"
+# measurements at 1.5 side with 2.0.0: promoted, though 0.5 from 1.0.0
+meas 1.5 40
+expect_ok tmc rollout meter@2.0.0 --canary 50 --shadow 30 --budget RMSE=0.2
+expect_ok tmc run --ticks 32
+eq "$(mstage)" canary "measurements side with the new version: the canary"
+m=$(j rollout status meter | jget '.[0].measured')
+[ "$m" -ge 30 ] || fail "only $m samples scored"
+awk -v e="$(j rollout status meter | jget '.[0].meas_rmse')" \
+    'BEGIN { exit !(e < -0.3) }' ||
+    fail "meas_rmse: $(j rollout status meter)"
+ok
+expect_ok tmc run --ticks 32
+eq "$(mstage)" done "promoted"
+eq "$(j actors --model meter@2.0.0 | "$IT_BIN" count)" 4 "every meter on 2.0.0"
+tmc audit | grep -q "over budget against [0-9]* measurements" ||
+    fail "the audit log does not tell the measured rollback: $(tmc audit)"
+ok
 done_checks
