@@ -643,6 +643,9 @@ void tm_console_srv_drain(void *arg)
 {
     tm_console_srv_t *s = arg;
     size_t i = 0;
+    if (s->n_parked == 0) {
+        return; /* (the mesh's may wait) */
+    }
     s->draining = true;
     while (i < s->n_parked && !s->busy(s->busy_arg)) {
         s_parked_t *q = &s->parked[i++];

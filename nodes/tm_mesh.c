@@ -247,6 +247,7 @@ static void s_detect(tm_mesh_t *m)
         }
     }
     tmi_req_expire(m, now);
+    tmi_wait_keepalive(m, now);
 }
 
 static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -746,6 +747,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
                                self);
+    rc = rc ? rc : tmi_wait_stats(self, reg); /* mesh.* together */
     rc = rc ? rc : s_stats_repl(self, reg);
     return rc ? rc : tmi_lease_stats(self, reg);
 }
@@ -755,7 +757,8 @@ static void s_stop(void *self)
     tm_mesh_t *m = self;
     m->stopping = true;
     tmi_repl_stop(m);
-    s_send_beats(m); /* "stopping": peers know it is not a crash */
+    tmi_wait_stop(m); /* answered before the beat that says we stop */
+    s_send_beats(m);  /* "stopping": peers know it is not a crash */
     tmi_req_fail_pending(m, NULL, TM_ERR_CLOSED,
                          "node stopping; the request may or may not have been "
                          "carried out by the owning node");
@@ -770,6 +773,7 @@ static void s_close(void *self)
 {
     tm_mesh_t *m = self;
     tmi_req_fail_pending(m, NULL, 0, NULL);
+    tmi_wait_stop(m);
     tmi_move_free(m);
     tmi_failover_free(m);
     tmi_lease_close(m);

@@ -147,6 +147,15 @@ int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
 /* Whether a change of the links from other nodes' actors is not yet
  * confirmed by their nodes (a subscription in flight). */
 bool tm_mesh_unsettled(const tm_mesh_t *m);
+
+/* Changes that other nodes forward here wait, instead of holding the
+ * loop, while busy(arg) says the checkpoint writer is busy (tm_ckpt_busy),
+ * and behind changes that already wait; tm_mesh_run_waiting runs them in order
+ * once it is free, and no checkpoint should start while tm_mesh_waiting
+ * (tm_ckpt_waiter). */
+void tm_mesh_writer(tm_mesh_t *m, bool (*busy)(void *arg), void *arg);
+void tm_mesh_run_waiting(void *m);
+bool tm_mesh_waiting(void *m);
 /* Send message and body (copied) to later once every subscription is
  * confirmed (or after 10 s, saying which node has not answered). */
 void tm_mesh_settle(tm_mesh_t *m, tm_console_later_t *later,

@@ -36,6 +36,17 @@ typedef struct {
     uint32_t n_degraded;
 } tmi_held_t;
 
+/* A change from a peer that waits for the checkpoint in flight
+ * (tm_mesh_wait.c): its request as it came. */
+typedef struct {
+    uint32_t peer; /* index in peers */
+    uint64_t inc;  /* the peer's incarnation then: a restart drops it */
+    uint64_t seq;
+    uint8_t *payload;
+    size_t len;
+    double last_sent; /* its last keepalive */
+} tmi_parked_t;
+
 /* The runtime handles of a list's ids (tm_rt_handle), kept while the
  * list and the runtime's kill count stay as they were (tm_mesh_sync.c). */
 typedef struct {
@@ -261,6 +272,13 @@ struct tm_mesh {
     tmi_pending_t pending[TMI_PENDING_MAX];
     uint64_t next_seq;
     tm_reply_t rep; /* requests from peers */
+    /* changes from peers that wait for the writer (tm_mesh_wait.c) */
+    tmi_parked_t *parked;
+    size_t n_parked, parked_bytes;
+    uint64_t waited;
+    bool draining;
+    bool (*busy)(void *arg);
+    void *busy_arg;
     uint64_t received, malformed, forwarded;
     bool stopping;
     /* coupling */
@@ -341,6 +359,21 @@ void tmi_req_fail_pending(tm_mesh_t *m, const tmi_peer_t *p, int status,
                           const char *why);
 /* Forwarded requests unanswered for too long fail. */
 void tmi_req_expire(tm_mesh_t *m, double now);
+
+/* tm_mesh_wait.c: a mutating request that must wait for the checkpoint
+ * writer is kept (or refused BUSY when too many wait): true, answered
+ * later by tm_mesh_run_waiting. */
+bool tmi_wait_park(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env,
+                   const tm_cmd_t *cmd);
+/* Answer every waiting change "not made" and free them. */
+void tmi_wait_stop(tm_mesh_t *m);
+/* A keepalive to each waiting change's node every half second, which it
+ * passes on to its console (a reply with more = true, empty, no body). */
+void tmi_wait_keepalive(tm_mesh_t *m, double now);
+/* p cancelled request seq (its console went away): true if that request
+ * was waiting; it is dropped, not made. */
+bool tmi_wait_cancel(tm_mesh_t *m, const tmi_peer_t *p, uint64_t seq);
+int tmi_wait_stats(tm_mesh_t *m, tm_stats_t *reg);
 
 /* ---- tm_mesh_plan.c ---------------------------------------------------- */
 

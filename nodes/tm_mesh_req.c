@@ -334,6 +334,14 @@ void tmi_req_on_request(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         tm_console_req_free(&req);
         return;
     }
+    if (cmd.kind == TM_CMD_CANCEL && tmi_wait_cancel(m, p, env->seq)) {
+        tm_console_req_free(&req); /* a waiting change, now not made */
+        return;
+    }
+    if (tmi_wait_park(m, p, env, &cmd)) {
+        tm_console_req_free(&req); /* a checkpoint is being written */
+        return;
+    }
     s_from_t from = {m, p, env->seq};
     tm_console_call_t call = {.cmd = &cmd,
                               .rep = &m->rep,

@@ -52,6 +52,7 @@ struct tm_node {
     tm_mut_t *mut;
     tm_sched_t *sched;
     tm_ckpt_t *ckpt;
+    tm_console_srv_t *console; /* a service (owned by services[]) */
     tm_stats_t *stats;
     tm_console_ctx_t ctx;
     tm_service_t services[S_SERVICES_MAX];
@@ -582,6 +583,26 @@ static void s_super_note(void *arg, const char *kind, const char *id,
     tm_mut_audit_note_at(n->mut, tick, kind, id, before, after, why);
 }
 
+/* Changes that wait for the checkpoint in flight: the console's and
+ * those other nodes forward here (tm_ckpt_waiter). */
+static bool s_changes_wait(void *arg)
+{
+    tm_node_t *n = arg;
+    return tm_console_srv_waiting(n->console) ||
+           (n->ctx.mesh != NULL && tm_mesh_waiting(n->ctx.mesh));
+}
+
+/* The writer is free: the console's waiting changes run first, then the
+ * other nodes' (each in the order they came), as long as it stays free. */
+static void s_changes_run(void *arg)
+{
+    tm_node_t *n = arg;
+    tm_console_srv_drain(n->console);
+    if (n->ctx.mesh != NULL && !tm_console_srv_waiting(n->console)) {
+        tm_mesh_run_waiting(n->ctx.mesh);
+    }
+}
+
 /* The clock, checkpoints, store statistics and the console, in the order
  * they are attached, told about ticks and stopped. */
 static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
@@ -684,9 +705,9 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
     }
     if (rc == 0) {
         /* changes wait for a checkpoint in flight, the loop does not */
+        n->console = console;
         tm_console_srv_writer(console, tm_ckpt_busy, n->ckpt);
-        tm_ckpt_waiter(n->ckpt, tm_console_srv_waiting, tm_console_srv_drain,
-                       console);
+        tm_ckpt_waiter(n->ckpt, s_changes_wait, s_changes_run, n);
     }
     if (rc == 0) {
         rc = s_open_telemetry(n, err, errlen);
@@ -704,6 +725,7 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         rc = tm_mesh_open(&mesh, n->zctx, &mo, err, errlen);
         if (rc == 0) {
             n->ctx.mesh = mesh;
+            tm_mesh_writer(mesh, tm_ckpt_busy, n->ckpt);
             if (n->ctx.rollout != NULL) {
                 tm_rollout_set_mesh(n->ctx.rollout, mesh);
             }

@@ -4,7 +4,8 @@
 # after keeps it; the node sends keepalives while it waits, so a console
 # with a short timeout waits on), later changes queue behind it in order,
 # and a node stopped meanwhile answers the waiting ones "not made" (a
-# restart shows none of them). The checkpoints are made slow by size: 150,000 pumpmon
+# restart shows none of them); a change another node of the mesh forwards
+# waits the same way. The checkpoints are made slow by size: 150,000 pumpmon
 # twins (about 1 KB each) with a checkpoint after every tick.
 . "$(dirname "$0")/lib.sh"
 
@@ -96,5 +97,59 @@ for k in $(seq 10); do
     wait "$BG_PID" || fail "spawn y$k: $(cat "$WORK/bg.err")"
 done
 [ "$stopped" = 1 ] || fail "no spawn was seen waiting before the stop"
+ok
+
+# ---- a change from another node waits too ---------------------------------
+# w in a mesh with v (no actors): v's `spawn --node w` comes to w as a
+# peer's request, which waits for w's checkpoint without holding w's loop
+kill -TERM "$NODE_PID"
+wait "$NODE_PID" || fail "the node did not stop cleanly"
+mw="tcp://127.0.0.1:$(free_port)"
+mv="tcp://127.0.0.1:$(free_port)"
+# (a tick of 150,000 twins holds w's loop for a while under the
+# sanitizers: v gives w's heartbeats 10 s before it calls w dead)
+hb=(--heartbeat 0.25 --suspect 20 --dead 40)
+restart_node w "$ep" --checkpoint 1 --mesh "$mw" --peer "$mw" --peer "$mv" \
+    "${hb[@]}"
+start_node v --mesh "$mv" --peer "$mw" --peer "$mv" "${hb[@]}"
+epv=$EP
+EP=$ep
+for _ in $(seq 100); do
+    [ "$(j nodes | "$IT_BIN" count state=alive)" = 1 ] && break
+    sleep 0.1
+done
+eq "$(j nodes | "$IT_BIN" count state=alive)" 1 "v alive for w"
+waited=0
+for k in $(seq 10); do
+    SEEN=0
+    expect_ok tmc run --ticks 1
+    EP=$epv
+    bg_console "$WORK/bg.out" "$WORK/bg.err" -t 30 spawn "z$k" --model spring \
+        --node w
+    EP=$ep
+    for _ in $(seq 200); do
+        if [ "$(j stats | jget .mesh.waiting)" -ge 1 ] &&
+            kill -0 "$BG_PID" 2>/dev/null; then
+            SEEN=1
+            break
+        fi
+        kill -0 "$BG_PID" 2>/dev/null || break
+        sleep 0.01
+    done
+    wait "$BG_PID" || fail "spawn z$k from v: $(cat "$WORK/bg.err")"
+    grep -q "spawned z$k" "$WORK/bg.out" || fail "spawn z$k: $(cat "$WORK/bg.out")"
+    eq "$(j inspect "z$k" | jget .id)" "z$k" "z$k spawned on w from v"
+    if [ "$SEEN" = 1 ]; then
+        waited=$k
+        break
+    fi
+done
+[ "$waited" -gt 0 ] ||
+    fail "no spawn from v was seen waiting for w's checkpoint in 10 tries"
+ok
+[ "$(j stats | jget .mesh.waited)" -ge 1 ] || fail "mesh.waited not counted"
+ok
+grep -q "mesh: from v: spawned z$waited" "$WORK/w.log" ||
+    fail "w's log: $(grep 'mesh: from v' "$WORK/w.log")"
 ok
 done_checks
