@@ -747,7 +747,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
                                self);
-    rc = rc ? rc : tmi_wait_stats(self, reg); /* mesh.* together */
+    rc = rc ? rc : tmi_wait_stats(self, reg);
     rc = rc ? rc : s_stats_repl(self, reg);
     return rc ? rc : tmi_lease_stats(self, reg);
 }

@@ -26,11 +26,25 @@ void tm_stats_destroy(tm_stats_t **p)
     *p = NULL;
 }
 
+/* Length of the section part of a name ("checkpoint" of
+ * "checkpoint.count"); 0 for a top-level name. */
+static size_t s_section(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    return dot != NULL ? (size_t)(dot - name) : 0;
+}
+
 int tm_stats_add(tm_stats_t *s, const tm_stat_t *entry)
 {
+    size_t sl = s_section(entry->name);
+    size_t at = s->n; /* after the last entry of its section, if any */
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->v[i].name, entry->name) == 0) {
             return TM_ERR_EXISTS;
+        }
+        if (sl > 0 && s_section(s->v[i].name) == sl &&
+            strncmp(s->v[i].name, entry->name, sl) == 0) {
+            at = i + 1;
         }
     }
     if (s->n == s->cap) {
@@ -42,7 +56,9 @@ int tm_stats_add(tm_stats_t *s, const tm_stat_t *entry)
         s->v = v;
         s->cap = cap;
     }
-    s->v[s->n++] = *entry;
+    memmove(s->v + at + 1, s->v + at, (s->n - at) * sizeof *s->v);
+    s->v[at] = *entry;
+    s->n++;
     return 0;
 }
 
@@ -111,14 +127,6 @@ static void s_value(const tm_stat_t *e, tm_body_t *b)
         e->get.body(e->arg, b);
         break;
     }
-}
-
-/* Length of the section part of a name ("checkpoint" of
- * "checkpoint.count"); 0 for a top-level name. */
-static size_t s_section(const char *name)
-{
-    const char *dot = strchr(name, '.');
-    return dot != NULL ? (size_t)(dot - name) : 0;
 }
 
 void tm_stats_pack(const tm_stats_t *s, tm_body_t *b)

@@ -44,8 +44,10 @@ typedef struct {
 tm_stats_t *tm_stats_new(void);
 void tm_stats_destroy(tm_stats_t **p);
 
-/* Register one entry (copied). Errors: TM_ERR_NOMEM, TM_ERR_EXISTS (name
- * registered before). */
+/* Register one entry (copied), after the entries of its section if some
+ * came before (the document has one map per section, however the
+ * services' registrations interleave). Errors: TM_ERR_NOMEM,
+ * TM_ERR_EXISTS (name registered before). */
 int tm_stats_add(tm_stats_t *s, const tm_stat_t *entry);
 
 int tm_stats_add_u64(tm_stats_t *s, const char *name, uint64_t (*get)(void *),
