@@ -91,11 +91,12 @@ typedef struct {
      * tens of microseconds, more than stepping a few hundred actors).
      * Results are identical either way. 0: always use the workers. */
     size_t inline_actors;
-    /* Also step on the calling thread while a tick's work, measured at
-     * the last tick (summed over the workers) and scaled to the mesh's
-     * size now, is at most this many nanoseconds: handing a tick to the
-     * workers and waiting for them costs two thread wake-ups, more than
-     * the time parallel stepping saves on a small tick. 0: off. */
+    /* Also step on the calling thread while a tick's work - the work per
+     * actor step measured at the last tick that stepped any (summed over
+     * the workers), times every actor - is at most this many nanoseconds:
+     * handing a tick to the workers and waiting for them costs two thread
+     * wake-ups, more than the time parallel stepping saves on a small tick. 0:
+     * off. */
     double inline_ns;
 } tm_rt_config_t;
 

@@ -195,8 +195,8 @@ struct tm_rt {
     uint64_t tick;
     size_t inline_actors;
     double inline_ns;
-    double work_ns;     /* the last tick's stepping work, all workers */
-    size_t work_actors; /* the actors it stepped */
+    double work_ns;       /* stepping work of the last tick that stepped */
+    uint64_t work_actors; /* the actor steps it took */
     unsigned n_workers;
     void *zctx;
     tmi_rt_worker_t *workers;

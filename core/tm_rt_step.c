@@ -443,9 +443,33 @@ static void s_tick_inline(tm_rt_t *rt, uint64_t k)
     }
 }
 
+/* Actor steps taken so far, over the workers' shards. */
+static uint64_t s_steps(const tm_rt_t *rt)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < rt->n_workers; i++) {
+        n += rt->workers[i].steps;
+    }
+    return n;
+}
+
+/* The work of the tick just stepped, per actor that stepped; a tick where
+ * none did (every group off its period) keeps the last measure. */
+static void s_measure(tm_rt_t *rt, uint64_t stepped)
+{
+    if (stepped == 0) {
+        return;
+    }
+    rt->work_ns = 0;
+    for (unsigned i = 0; i < rt->n_workers; i++) {
+        rt->work_ns += rt->workers[i].busy_ns;
+    }
+    rt->work_actors = stepped;
+}
+
 /* Whether the next tick is stepped on the calling thread: a small mesh,
- * or little work at the last tick for the mesh's size now (the first tick
- * measures it). */
+ * or little work per actor that stepped at the last tick that stepped
+ * any, times every actor (the first tick measures it). */
 static bool s_inline(const tm_rt_t *rt)
 {
     if (rt->n_actors <= rt->inline_actors) {
@@ -482,6 +506,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
                 tmi_rt_ring_turn(rt->groups[gi]);
             }
         }
+        uint64_t steps0 = s_steps(rt);
         if (s_inline(rt)) {
             s_tick_inline(rt, k);
         } else if (s_tick_workers(rt, k) != 0) {
@@ -489,11 +514,7 @@ int tm_rt_step(tm_rt_t *rt, uint64_t ticks)
         }
         rt->tick = k;
         rt->last_tick_ns = s_now_ns() - t0;
-        rt->work_ns = 0;
-        for (unsigned i = 0; i < rt->n_workers; i++) {
-            rt->work_ns += rt->workers[i].busy_ns;
-        }
-        rt->work_actors = rt->n_actors;
+        s_measure(rt, s_steps(rt) - steps0);
         s_faults_merge(rt, k);
         tmi_rt_supervise(rt, k);
     }

@@ -88,11 +88,19 @@ void tm_mesh_run_waiting(void *arg)
     while (i < m->n_parked && !(m->busy != NULL && m->busy(m->busy_arg))) {
         tmi_parked_t *q = &m->parked[i++];
         tmi_peer_t *p = &m->peers[q->peer];
-        if (p->state == TMI_DEAD || p->inc != q->inc) {
+        bool restarted = q->inc != 0 && p->inc != q->inc;
+        if (p->state == TMI_DEAD || restarted) {
             tm_log(TM_LOG_WARN,
                    "mesh: a change from %s that waited for a checkpoint "
                    "was not made: that node went away meanwhile",
                    p->name);
+            if (!restarted) { /* it may be back: say so, best effort */
+                tmi_mesh_reply(m, p, q->seq, TM_ERR_CLOSED,
+                               "the change waited for a checkpoint on the "
+                               "owning node and was not made: the asking "
+                               "node seemed dead",
+                               false, NULL, 0);
+            }
         } else {
             tm_envelope_t env;
             memset(&env, 0, sizeof env);
@@ -115,7 +123,7 @@ void tmi_wait_keepalive(tm_mesh_t *m, double now)
         tmi_parked_t *q = &m->parked[i];
         tmi_peer_t *p = &m->peers[q->peer];
         if (now - q->last_sent >= S_KEEPALIVE_S && p->state != TMI_DEAD &&
-            p->inc == q->inc) {
+            (q->inc == 0 || p->inc == q->inc)) {
             q->last_sent = now;
             tmi_mesh_reply(m, p, q->seq, 0, "", true, NULL, 0);
         }
@@ -147,7 +155,7 @@ void tmi_wait_stop(tm_mesh_t *m)
     for (size_t i = 0; i < m->n_parked; i++) {
         tmi_parked_t *q = &m->parked[i];
         tmi_peer_t *p = &m->peers[q->peer];
-        if (p->state != TMI_DEAD && p->inc == q->inc) {
+        if (q->inc == 0 || p->inc == q->inc) {
             tmi_mesh_reply(m, p, q->seq, TM_ERR_CLOSED,
                            "node stopping: the change waited for a "
                            "checkpoint and was not made",
