@@ -286,6 +286,14 @@ uint32_t tm_rt_handle(const tm_rt_t *rt, const char *id);
  * change of this count must be taken again. */
 uint64_t tm_rt_kills(const tm_rt_t *rt);
 
+/* How many links were made or removed so far: facts derived from links
+ * (tm_rt_min_delay_h) hold while it and tm_rt_kills() are unchanged. */
+uint64_t tm_rt_link_changes(const tm_rt_t *rt);
+
+/* The smallest delay of the links from actor h (a handle), 0 when it
+ * feeds none. O(its links). */
+uint32_t tm_rt_min_delay_h(const tm_rt_t *rt, uint32_t h);
+
 /* tm_rt_outputs_at and tm_rt_import_at of a valid handle (a stale one is
  * the caller's bug). */
 int tm_rt_outputs_at_h(const tm_rt_t *rt, uint32_t h, uint64_t tick,

@@ -208,7 +208,8 @@ struct tm_rt {
     size_t n_groups; /* slots, holes included */
 
     tmi_rt_actor_t *actors;
-    uint64_t kills; /* tm_rt_kills: a kill frees an actor's place */
+    uint64_t kills;        /* tm_rt_kills: a kill frees an actor's place */
+    uint64_t link_changes; /* tm_rt_link_changes */
     size_t n_actor_slots;
     size_t cap_actors;
     size_t n_actors; /* local actors, proxies not counted */

@@ -108,6 +108,7 @@ static void s_adj_moved(tm_rt_t *rt, uint32_t from, uint32_t to, int dir)
 void tmi_rt_link_remove_at(tm_rt_t *rt, uint32_t li, bool narrow)
 {
     tmi_rt_link_t *l = &rt->links[li];
+    rt->link_changes++;
     uint32_t src = l->src;
     narrow = narrow && l->delay > 1 && l->delay == rt->actors[src].history;
     tmi_rt_actor_t *dst = &rt->actors[l->dst];
@@ -215,6 +216,7 @@ int tm_rt_link_delay(tm_rt_t *rt, const char *src, const char *output,
         return rc;
     }
     rt->links[rt->n_links++] = l;
+    rt->link_changes++;
     s_adj_append(rt, li, TMI_RT_OUT);
     s_adj_append(rt, li, TMI_RT_IN);
     (*nl)++;
@@ -377,6 +379,30 @@ int tm_rt_foreach_link(tm_rt_t *rt, int (*cb)(const tm_rt_link_t *, void *),
         }
     }
     return 0;
+}
+
+uint64_t tm_rt_link_changes(const tm_rt_t *rt)
+{
+    return rt->link_changes;
+}
+
+uint32_t tm_rt_min_delay_h(const tm_rt_t *rt, uint32_t h)
+{
+    if (h >= rt->n_actor_slots || rt->actors[h].group == TMI_RT_NONE) {
+        return 0;
+    }
+    uint32_t head = rt->actors[h].head[TMI_RT_OUT];
+    uint32_t min = 0;
+    if (head == TMI_RT_NONE) {
+        return 0;
+    }
+    uint32_t li = head;
+    do {
+        uint32_t d = rt->links[li].delay;
+        min = min == 0 || d < min ? d : min;
+        li = rt->adj[li].next[TMI_RT_OUT];
+    } while (li != head);
+    return min;
 }
 
 int tm_rt_foreach_link_of(tm_rt_t *rt, const char *id,

@@ -32,6 +32,7 @@ typedef struct {
     double *values; /* n_values of the subscription it was sent for */
     uint32_t n;
     bool have;
+    bool done;          /* imported (values freed): still counts as had */
     uint32_t *degraded; /* positions in the list of degraded sources */
     uint32_t n_degraded;
 } tmi_held_t;
@@ -62,15 +63,22 @@ typedef struct {
     uint32_t *n_outs; /* per id: its outputs */
     uint32_t n_ids;
     uint32_t n_values;
-    uint64_t epoch;     /* this list's number (in batches' seq) */
-    tmi_handles_t hs;   /* of ids, for the imports of each tick */
-    uint64_t req_seq;   /* the request in flight (0: none) */
-    double req_at;      /* when it was sent */
-    bool dirty;         /* proxies changed since it was sent */
-    bool refused;       /* the source refused the list (too many values) */
-    bool acked;         /* the peer confirmed it */
-    uint64_t ack_tick;  /* tick of the last answer */
-    uint64_t full_tick; /* every value known up to it without batches */
+    uint64_t epoch;   /* this list's number (in batches' seq) */
+    tmi_handles_t hs; /* of ids, for the imports of each tick */
+    /* lookahead: the smallest delay of the links that read these proxies
+     * (tm_mesh_sync.c s_lookahead), valid while dmin_ok and the runtime's
+     * link and kill counts are those it was taken at */
+    uint32_t dmin;
+    bool dmin_ok;
+    uint64_t dmin_links, dmin_kills;
+    uint64_t flags_tick; /* tick of the batch whose degraded flags hold */
+    uint64_t req_seq;    /* the request in flight (0: none) */
+    double req_at;       /* when it was sent */
+    bool dirty;          /* proxies changed since it was sent */
+    bool refused;        /* the source refused the list (too many values) */
+    bool acked;          /* the peer confirmed it */
+    uint64_t ack_tick;   /* tick of the last answer */
+    uint64_t full_tick;  /* every value known up to it without batches */
     /* An append: the earlier list (a prefix of this one) is still read
      * from batches up to prev_until, the answer's tick. */
     uint64_t prev_epoch; /* 0: none */

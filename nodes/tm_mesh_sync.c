@@ -7,10 +7,12 @@
  * actor (in the order of the list; the batch's seq is the subscription's
  * epoch, so a batch of an older list is never misread). The reader keeps
  * the batches of the next TMI_BATCH_WINDOW ticks and steps tick t + 1
- * only once it has the batch of tick t from every peer it reads
- * (conservative synchronisation: an empty list needs nothing); before
- * stepping, it imports the values into the proxies, so the gather loop
- * reads them like local outputs. A source does not run more than the
+ * only once it has the batch of tick t + 1 - Dmin from every peer it
+ * reads, Dmin the smallest delay of the links reading that peer's actors
+ * (conservative synchronisation with lookahead: an empty list needs
+ * nothing); before stepping, it imports the values into the proxies as
+ * the outputs of their ticks, so the gather loop reads them like local
+ * outputs. A source does not run more than the
  * window ahead of a live reader (its heartbeats tell its tick).
  */
 #include "tm_err.h"
@@ -27,6 +29,11 @@
 /* Values one link batch may carry: 8 bytes each plus up to 5 for its id
  * must stay under the 1 MiB frame limit (docs/protocol.md 7.5). */
 #define S_BATCH_VALUES_MAX 80000u
+/* The most ticks a node steps ahead of a peer's batches (link delays
+ * beyond it give no more lookahead); batches are taken from this many
+ * ticks back, so that one that comes after the ticks it could have come
+ * before is still imported. */
+#define S_LOOKAHEAD_MAX 64u
 
 /* ---- handles ------------------------------------------------------------ */
 
@@ -68,11 +75,13 @@ static void s_in_clear(tmi_in_t *in)
         free(in->ring[i].degraded);
         in->ring[i] = (tmi_held_t){0};
     }
+    in->flags_tick = 0;
 }
 
 static void s_in_free_list(tmi_in_t *in)
 {
     s_handles_free(&in->hs);
+    in->dmin_ok = false;
     free(in->ids);
     free(in->first);
     free(in->n_outs);
@@ -172,6 +181,7 @@ static int s_append(tm_mesh_t *m, tmi_in_t *in, char (*ids)[TM_ID_MAX + 1],
 {
     uint32_t total = in->n_ids + n;
     in->hs.n = 0; /* taken again */
+    in->dmin_ok = false;
     void *x = realloc(in->ids, (total + 1) * sizeof *in->ids);
     void *y = x ? realloc(in->first, (total + 1) * sizeof *in->first) : NULL;
     if (x != NULL) {
@@ -607,8 +617,8 @@ void tmi_sync_batch(tm_mesh_t *m, tmi_peer_t *p, uint64_t epoch,
     bool earlier = in->prev_epoch != 0 && epoch == in->prev_epoch &&
                    b.tick <= in->prev_until && b.tick > in->full_tick &&
                    b.count == in->prev_n_values;
-    if (!(current || earlier) || b.tick < now ||
-        b.tick >= now + TMI_BATCH_WINDOW) {
+    if (!(current || earlier) || b.tick + S_LOOKAHEAD_MAX <= now ||
+        b.tick >= now + TMI_BATCH_WINDOW - S_LOOKAHEAD_MAX) {
         in->stale++;
         tm_link_batch_free(&b);
         return;
@@ -624,6 +634,7 @@ void tmi_sync_batch(tm_mesh_t *m, tmi_peer_t *p, uint64_t epoch,
     h->n = b.count;
     h->tick = b.tick;
     h->have = true;
+    h->done = false;
     in->batches++;
     tm_link_batch_free(&b);
     if (m->sched != NULL) {
@@ -645,7 +656,44 @@ static bool s_have(const tmi_peer_t *p, uint64_t t)
         return true;
     }
     const tmi_held_t *h = &in->ring[t % TMI_BATCH_WINDOW];
-    return h->have && h->tick == t;
+    return (h->have || h->done) && h->tick == t;
+}
+
+/* How many ticks this node may step ahead of p's batches: the smallest
+ * delay of the links here that read p's actors (at most S_LOOKAHEAD_MAX;
+ * 1 when some proxy is not found or nothing reads them). Step k reads
+ * through a link of delay D >= that the outputs of tick k - D, so it
+ * needs p's batches up to k - dmin only. Taken again after any link
+ * change or kill in the runtime, or a change of the list. */
+static uint32_t s_lookahead(tm_mesh_t *m, tmi_peer_t *p)
+{
+    tmi_in_t *in = &p->in;
+    uint64_t links = tm_rt_link_changes(m->rt);
+    uint64_t kills = tm_rt_kills(m->rt);
+    if (in->dmin_ok && in->dmin_links == links && in->dmin_kills == kills) {
+        return in->dmin;
+    }
+    const uint32_t *hs = s_handles(m, &in->hs, in->ids, in->n_ids);
+    uint32_t d = UINT32_MAX;
+    for (uint32_t i = 0; i < in->n_ids && d > 1; i++) {
+        uint32_t h = hs != NULL ? hs[i] : TM_RT_NO_HANDLE;
+        uint32_t md = h != TM_RT_NO_HANDLE ? tm_rt_min_delay_h(m->rt, h) : 1;
+        if (md > 0 && md < d) {
+            d = md;
+        }
+    }
+    in->dmin = d == UINT32_MAX ? 1 : d > S_LOOKAHEAD_MAX ? S_LOOKAHEAD_MAX : d;
+    in->dmin_ok = true;
+    in->dmin_links = links;
+    in->dmin_kills = kills;
+    return in->dmin;
+}
+
+/* The tick of p's values that stepping tick next needs. */
+static uint64_t s_needed(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
+{
+    uint32_t d = s_lookahead(m, p);
+    return next > d ? next - d : 0;
 }
 
 /* p's proxies while its values are held: degraded, so that their readers
@@ -835,11 +883,12 @@ bool tmi_sync_ready(void *arg, uint64_t next)
         if (p->self) {
             continue;
         }
-        if (s_have(p, next - 1)) {
-            s_values_back(m, p, next);
+        uint64_t t = s_needed(m, p, next); /* next - 1 without lookahead */
+        if (s_have(p, t)) {
+            s_values_back(m, p, t + 1);
             p->in.lost_since = 0;
-        } else if (!s_late(m, p, next)) {
-            s_lost(m, p, next - 1);
+        } else if (!s_late(m, p, t + 1)) {
+            s_lost(m, p, t);
             m->sync_waits++;
             return false;
         }
@@ -854,12 +903,14 @@ bool tmi_sync_ready(void *arg, uint64_t next)
 }
 
 /* The degraded flags of a batch onto the proxies of the list: all are
- * visited only while some flag is or was set. */
+ * visited only while some flag is or was set; a batch older than the one
+ * whose flags hold (imported late, within the lookahead) changes none. */
 static void s_import_degraded(tm_mesh_t *m, tmi_in_t *in, const tmi_held_t *h)
 {
-    if (h->n_degraded == 0 && !in->degraded) {
+    if ((h->n_degraded == 0 && !in->degraded) || h->tick < in->flags_tick) {
         return;
     }
+    in->flags_tick = h->tick;
     for (uint32_t i = 0; i < in->n_ids; i++) {
         tm_rt_set_remote_degraded(m->rt, in->ids[i], false);
     }
@@ -871,18 +922,30 @@ static void s_import_degraded(tm_mesh_t *m, tmi_in_t *in, const tmi_held_t *h)
     in->degraded = h->n_degraded > 0;
 }
 
+/* Before stepping tick + 1: every batch held for a tick up to `tick`
+ * goes into the proxies as the outputs of its tick (in tick order; with
+ * lookahead, batches of the last ticks may come after the steps of their
+ * ticks, and are imported into the proxies' history before any step
+ * reads them). */
 void tmi_sync_before(void *arg, uint64_t tick)
 {
     tm_mesh_t *m = arg;
+    uint64_t from = tick >= S_LOOKAHEAD_MAX ? tick - S_LOOKAHEAD_MAX + 1 : 0;
     for (uint32_t i = 0; i < m->n_peers; i++) {
         tmi_peer_t *p = &m->peers[i];
-        tmi_held_t *h = &p->in.ring[tick % TMI_BATCH_WINDOW];
-        if (!p->self && p->in.acked && h->have && h->tick == tick) {
-            s_import(m, p, 0, h->values, h->n, tick, false);
+        if (p->self || !p->in.acked) {
+            continue;
+        }
+        for (uint64_t t = from; t <= tick; t++) {
+            tmi_held_t *h = &p->in.ring[t % TMI_BATCH_WINDOW];
+            if (!h->have || h->done || h->tick != t) {
+                continue;
+            }
+            s_import(m, p, 0, h->values, h->n, t, false);
             s_import_degraded(m, &p->in, h);
             free(h->values);
             free(h->degraded);
-            *h = (tmi_held_t){0};
+            *h = (tmi_held_t){.tick = t, .done = true};
         }
     }
 }
@@ -1194,9 +1257,10 @@ void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w)
         if (p->self) {
             continue;
         }
-        if (!s_have(p, next - 1)) {
+        uint64_t t = s_needed(m, p, next);
+        if (!s_have(p, t)) {
             snprintf(w->node, sizeof w->node, "%s", p->name);
-            w->tick = next - 1;
+            w->tick = t;
             if (!p->in.acked) {
                 snprintf(w->reason, sizeof w->reason,
                          "waiting for node %s to confirm the values it "
@@ -1205,7 +1269,7 @@ void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w)
             } else {
                 snprintf(w->reason, sizeof w->reason,
                          "waiting for node %s's values of tick %llu (%s)",
-                         p->name, (unsigned long long)(next - 1),
+                         p->name, (unsigned long long)t,
                          s_peer_state(p, st, sizeof st));
             }
             return;

@@ -7,13 +7,14 @@
 #  2. synchronisation cost per tick: the coupled chain of the mesh tests
 #     (8 oscillators, 7 springs) spread over three nodes, against the same
 #     chain on one node outside any mesh: µs per tick of each and the
-#     difference.
+#     difference. --delay D gives the chain's links delay D (a node then
+#     steps up to D ticks ahead of the batches it reads).
 #
 # Prints every run and the medians; with --check V fails (exit 1) when the
 # median link values/s is below V.
 #
 #   tools/bench-mesh.sh [--build DIR] [--links L] [--ticks T] [--repeat R]
-#                       [--check VALUES_PER_S]
+#                       [--check VALUES_PER_S] [--delay D]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,7 @@ links=2000
 ticks=2000
 repeat=3
 check=0
+delay=1
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -29,8 +31,10 @@ while [ $# -gt 0 ]; do
     --ticks) ticks=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --check) check=$2; shift 2 ;;
+    --delay) delay=$2; shift 2 ;;
     *) echo "usage: tools/bench-mesh.sh [--build DIR] [--links L]" \
-        "[--ticks T] [--repeat R] [--check VALUES_PER_S]" >&2; exit 2 ;;
+        "[--ticks T] [--repeat R] [--check VALUES_PER_S] [--delay D]" >&2
+        exit 2 ;;
     esac
 done
 node=$build/nodes/twinmesh-node
@@ -132,10 +136,10 @@ chain() { # chain VIA NODES...: the mesh tests' chain, actor i on NODES[i mod n]
     for i in $(seq 0 7); do place; at "$via" spawn "o$i" --model oscillator "${PL[@]}" >/dev/null; done
     for i in $(seq 0 6); do place; at "$via" spawn "s$i" --model spring "${PL[@]}" >/dev/null; done
     for i in $(seq 0 6); do
-        at "$via" link "o$i.x" "s$i.xa" >/dev/null
-        at "$via" link "o$((i + 1)).x" "s$i.xb" >/dev/null
-        at "$via" link "s$i.fa" "o$i.fr" >/dev/null
-        at "$via" link "s$i.fb" "o$((i + 1)).fl" >/dev/null
+        at "$via" link "o$i.x" "s$i.xa" --delay "$delay" >/dev/null
+        at "$via" link "o$((i + 1)).x" "s$i.xb" --delay "$delay" >/dev/null
+        at "$via" link "s$i.fa" "o$i.fr" --delay "$delay" >/dev/null
+        at "$via" link "s$i.fb" "o$((i + 1)).fl" --delay "$delay" >/dev/null
     done
 }
 up solo
@@ -163,7 +167,7 @@ for r in $(seq "$repeat"); do
 done
 m1=$(median "${one[@]}")
 m3=$(median "${three[@]}")
-echo "sync: one node: ${one[*]} µs/tick; three nodes: ${three[*]} µs/tick"
+echo "sync (links of delay $delay): one node: ${one[*]} µs/tick; three nodes: ${three[*]} µs/tick"
 echo "sync: median $m1 µs/tick on one node, $m3 µs/tick on three nodes:" \
     "$(awk "BEGIN {printf \"%.1f\", $m3 - $m1}") µs of synchronisation per tick"
 if [ "$check" != 0 ] && awk "BEGIN {exit !($mv < $check)}"; then

@@ -424,7 +424,8 @@ static int s_execute(s_console_t *c, int argc, const char *const *argv)
     }
     if (s_interrupted) {
         /* Ctrl-C before the request left: the wait below would miss it */
-        fprintf(stderr, "\ntwinmesh: interrupted (nothing was sent)\n");
+        fprintf(stderr, "\ntwinmesh: interrupted (the request was not sent; "
+                        "nothing was changed)\n");
         return S_EXIT_INTERRUPTED;
     }
     rc = tm_client_send(c->client, argc, argv);

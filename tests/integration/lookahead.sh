@@ -1,0 +1,62 @@
+# lookahead: a node steps ahead of the batches it reads by the smallest
+# delay of the links that read them. b's oscillator feeds a's through a link
+# of delay 4; with b frozen (SIGSTOP) at tick 10, a run takes a to tick 14
+# and no further (step k reads b's outputs of k - 4), and why-stuck names
+# the tick it waits for; thawed, the run ends on one tick, with the digest
+# of the same plant on one node. With a delay-1 link added, a waits for
+# every tick of b again.
+. "$(dirname "$0")/lib.sh"
+
+j() { tmc --json "$@"; }
+tick_of() { EP=$1 j clock | jget .tick; }
+
+# b must not be called dead while frozen (that would resubscribe)
+start_pair --dead 200
+b_pid=$NODE_PID
+EP=$EPA
+expect_ok tmc spawn src --model oscillator --param x0=0.3 --node b
+expect_ok tmc spawn dst --model oscillator --node a
+expect_ok tmc link src.x dst.fl --delay 4
+expect_ok tmc run --ticks 10
+eq "$(tick_of "$EPA")" 10 "a at tick 10"
+
+# frozen: run waits in the background while a steps what it may
+# froze WANT: b frozen, a run of 20 ticks from a; a reaches WANT and stays
+froze() {
+    kill -STOP "$b_pid"
+    bg_console "$WORK/run.out" "$WORK/run.err" -t 60 run --ticks 20
+    for _ in $(seq 50); do
+        [ "$(tick_of "$EPA")" -ge "$1" ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+}
+froze 14
+eq "$(tick_of "$EPA")" 14 "a stepped to b's tick + 4 and waits there"
+why=$(j why-stuck)
+row=$("$IT_BIN" index node a <<<"$why")
+eq "$("$IT_BIN" get ".[$row].waiting_for" <<<"$why")" b "why-stuck: a waits for b"
+"$IT_BIN" get ".[$row].reason" <<<"$why" | grep -q "values of tick 11" ||
+    fail "why-stuck does not name tick 11: $why"
+ok
+kill -CONT "$b_pid"
+wait "$BG_PID" || fail "run: $(cat "$WORK/run.err")"
+eq "$(tick_of "$EPA")" 30 "a at the run's end"
+eq "$(tick_of "$EPB")" 30 "b at the run's end"
+mesh=$(j hash | jget .digest)
+
+# ---- a link of delay 1 from b: no lookahead ----------------------------------
+expect_ok tmc link src.v dst.fr
+froze 31
+eq "$(tick_of "$EPA")" 31 "with a delay-1 link a waits for every tick of b"
+kill -CONT "$b_pid"
+wait "$BG_PID" || fail "run: $(cat "$WORK/run.err")"
+
+# ---- the same plant on one node: the same digest at tick 30 ----------------
+start_node solo
+expect_ok tmc spawn src --model oscillator --param x0=0.3
+expect_ok tmc spawn dst --model oscillator
+expect_ok tmc link src.x dst.fl --delay 4
+expect_ok tmc run --ticks 30
+eq "$(j hash | jget .digest)" "$mesh" "one node and two: the same digest"
+done_checks
