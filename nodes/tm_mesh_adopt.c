@@ -194,6 +194,16 @@ void tmi_move_tick_request(tm_mesh_t *m, tm_reply_t *rep)
                     m->sched != NULL &&
                         tm_sched_mode(m->sched) == TM_CLOCK_PAUSED);
     tm_body_kv_bool(b, "running", r.active);
+    /* with lookahead, peers' batches of the last ticks may come after
+     * their ticks' steps: once all are here they go into the proxies (as
+     * before the next step), so that nothing the move changes (the lists
+     * this node reads, the package) meets a proxy's carried-forward
+     * value */
+    bool held = tmi_sync_held(m, tm_rt_tick(m->rt));
+    if (held && !r.active) {
+        tmi_sync_before(m, tm_rt_tick(m->rt));
+    }
+    tm_body_kv_bool(b, "held", held);
     tm_body_end(b);
     tm_reply_done(rep);
 }

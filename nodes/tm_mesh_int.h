@@ -632,6 +632,12 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
 void tmi_sync_settle(tm_mesh_t *m, tm_console_later_t *later,
                      const char *message, const uint8_t *body, size_t len,
                      bool announced);
+/* Whether this node holds every live peer's link batches of the ticks up
+ * to `tick` (with lookahead, those of the last ticks may still be on
+ * their way after the steps of their ticks); a move packs the proxies'
+ * past outputs only then, once tmi_sync_before(m, tick) has imported
+ * them. */
+bool tmi_sync_held(tm_mesh_t *m, uint64_t tick);
 /* Scheduler hooks. */
 bool tmi_sync_ready(void *arg, uint64_t next);
 void tmi_sync_before(void *arg, uint64_t tick);

@@ -39,7 +39,14 @@
 #define S_BATCH       1024u
 #define S_IDS_PER_REQ 200u
 
-typedef enum { S_ALIGN, S_ASK, S_ADOPT, S_ANNOUNCE, S_SETTLE } s_phase_t;
+typedef enum {
+    S_ALIGN,
+    S_ASK,
+    S_HOLD,
+    S_ADOPT,
+    S_ANNOUNCE,
+    S_SETTLE
+} s_phase_t;
 
 struct tmi_move {
     tm_mesh_t *m;
@@ -147,7 +154,7 @@ static void s_asked(tmi_move_t *mv, const tm_console_rep_t *rep)
     msgpack_zone zone;
     msgpack_object obj;
     uint64_t tick = 0;
-    int paused = 0, running = 1;
+    int paused = 0, running = 1, held = 0;
     int rc = rep->status;
     if (rc == 0) {
         msgpack_zone_init(&zone, 256);
@@ -155,15 +162,33 @@ static void s_asked(tmi_move_t *mv, const tm_console_rep_t *rep)
         rc = rc ? rc : tm_wire_get_u64(&obj, "tick", &tick);
         rc = rc ? rc : tm_wire_get_bool(&obj, "paused", &paused);
         rc = rc ? rc : tm_wire_get_bool(&obj, "running", &running);
+        rc = rc ? rc : tm_wire_get_bool(&obj, "held", &held);
         msgpack_zone_destroy(&zone);
     }
-    mv->ask_ok &= rc == 0 && tick == mv->target && paused && !running;
+    mv->ask_ok &= rc == 0 && tick == mv->target && paused && !running && held;
     if (rc == 0 && tick > mv->ask_max) {
         mv->ask_max = tick;
     }
 }
 
 /* ---- 2. adopt ----------------------------------------------------------- */
+
+static void s_adopt_next(tmi_move_t *mv);
+
+/* Every member is at the target: once this node holds their link batches
+ * up to it (with lookahead, the last ones may come after their ticks'
+ * steps), they go into the proxies, so that the package carries the
+ * sources' past outputs as they were, not a proxy's carried-forward
+ * value. */
+static void s_hold(tmi_move_t *mv)
+{
+    if (!tmi_sync_held(mv->m, mv->target)) {
+        mv->phase = S_HOLD;
+        return;
+    }
+    tmi_sync_before(mv->m, mv->target);
+    s_adopt_next(mv);
+}
 
 /* Send the next batch (ids of one destination) to its node. */
 static void s_adopt_next(tmi_move_t *mv)
@@ -379,9 +404,11 @@ static void s_poll(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (mv->status == 0 && now > mv->deadline && mv->phase < S_ANNOUNCE) {
         s_fail(mv, TM_ERR_TIMEOUT, "%s",
-               mv->phase == S_ADOPT ? "no answer from the new node"
-                                    : "the mesh did not stop on one "
-                                      "tick");
+               mv->phase == S_ADOPT  ? "no answer from the new node"
+               : mv->phase == S_HOLD ? "the link values of the last ticks did "
+                                       "not arrive from every member"
+                                     : "the mesh did not stop on one "
+                                       "tick");
     }
     if (mv->status != 0 && mv->phase != S_ANNOUNCE && mv->phase != S_SETTLE) {
         s_wind_up(mv);
@@ -390,6 +417,9 @@ static void s_poll(struct ev_loop *loop, ev_timer *w, int revents)
     switch (mv->phase) {
     case S_ALIGN:
         s_align(mv);
+        break;
+    case S_HOLD:
+        s_hold(mv);
         break;
     case S_ASK:
     case S_ADOPT:
@@ -444,7 +474,7 @@ bool tmi_move_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
     if (mv->phase == S_ASK) {
         s_asked(mv, rep);
         if (mv->waiting == 0 && mv->ask_ok) {
-            s_adopt_next(mv);
+            s_hold(mv);
         } else if (mv->waiting == 0) {
             s_run_to(mv, mv->ask_max); /* not there yet: again */
         }

@@ -696,6 +696,24 @@ static uint64_t s_needed(tm_mesh_t *m, tmi_peer_t *p, uint64_t next)
     return next > d ? next - d : 0;
 }
 
+bool tmi_sync_held(tm_mesh_t *m, uint64_t tick)
+{
+    for (uint32_t i = 0; i < m->n_peers && tick > 0; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (p->self || p->state != TMI_ALIVE) {
+            continue; /* a dead peer's values are held (s_lost) */
+        }
+        /* the steps up to tick needed the batches up to tick - dmin */
+        uint32_t d = s_lookahead(m, p);
+        for (uint64_t t = tick >= d ? tick - d + 1 : 1; t <= tick; t++) {
+            if (!s_have(p, t)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* p's proxies while its values are held: degraded, so that their readers
  * are told (inspect's degraded_inputs, the published outputs' flag) as
  * for a source that fell back; when they flow again the batches' flags
