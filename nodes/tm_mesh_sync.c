@@ -294,6 +294,8 @@ static int s_send_sub(tm_mesh_t *m, tmi_peer_t *p, uint64_t base,
     return rc;
 }
 
+static void s_import_held(tm_mesh_t *m, tmi_peer_t *p, uint64_t tick);
+
 /* Tell p which of its actors this node reads: only the new ones when
  * nothing was dropped (an append), else the whole list. */
 static void s_subscribe(tm_mesh_t *m, tmi_peer_t *p)
@@ -320,6 +322,10 @@ static void s_subscribe(tm_mesh_t *m, tmi_peer_t *p)
         in->pending_from = in->n_ids;
         rc = s_append(m, in, fresh, n_fresh);
     } else {
+        /* batches of ticks already stepped that came late (lookahead) go
+         * into the proxies' history before the list they are read by
+         * goes: the steps ahead read them */
+        s_import_held(m, p, tm_rt_tick(m->rt));
         s_in_clear(in);
         s_in_free_list(in);
         in->prev_epoch = 0;
@@ -945,26 +951,30 @@ static void s_import_degraded(tm_mesh_t *m, tmi_in_t *in, const tmi_held_t *h)
  * lookahead, batches of the last ticks may come after the steps of their
  * ticks, and are imported into the proxies' history before any step
  * reads them). */
+static void s_import_held(tm_mesh_t *m, tmi_peer_t *p, uint64_t tick)
+{
+    uint64_t from = tick >= S_LOOKAHEAD_MAX ? tick - S_LOOKAHEAD_MAX + 1 : 0;
+    if (p->self || !p->in.acked) {
+        return;
+    }
+    for (uint64_t t = from; t <= tick; t++) {
+        tmi_held_t *h = &p->in.ring[t % TMI_BATCH_WINDOW];
+        if (!h->have || h->done || h->tick != t) {
+            continue;
+        }
+        s_import(m, p, 0, h->values, h->n, t, false);
+        s_import_degraded(m, &p->in, h);
+        free(h->values);
+        free(h->degraded);
+        *h = (tmi_held_t){.tick = t, .done = true};
+    }
+}
+
 void tmi_sync_before(void *arg, uint64_t tick)
 {
     tm_mesh_t *m = arg;
-    uint64_t from = tick >= S_LOOKAHEAD_MAX ? tick - S_LOOKAHEAD_MAX + 1 : 0;
     for (uint32_t i = 0; i < m->n_peers; i++) {
-        tmi_peer_t *p = &m->peers[i];
-        if (p->self || !p->in.acked) {
-            continue;
-        }
-        for (uint64_t t = from; t <= tick; t++) {
-            tmi_held_t *h = &p->in.ring[t % TMI_BATCH_WINDOW];
-            if (!h->have || h->done || h->tick != t) {
-                continue;
-            }
-            s_import(m, p, 0, h->values, h->n, t, false);
-            s_import_degraded(m, &p->in, h);
-            free(h->values);
-            free(h->degraded);
-            *h = (tmi_held_t){.tick = t, .done = true};
-        }
+        s_import_held(m, &m->peers[i], tick);
     }
 }
 
