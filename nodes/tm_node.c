@@ -588,15 +588,23 @@ static void s_super_note(void *arg, const char *kind, const char *id,
 static bool s_changes_wait(void *arg)
 {
     tm_node_t *n = arg;
-    return tm_console_srv_waiting(n->console) ||
+    return tm_rollout_waiting(n->ctx.rollout) ||
+           tm_console_srv_waiting(n->console) ||
            (n->ctx.mesh != NULL && tm_mesh_waiting(n->ctx.mesh));
 }
 
-/* The writer is free: the console's waiting changes run first, then the
- * other nodes' (each in the order they came), as long as it stays free. */
+/* The writer is free: a rollout's decision that holds the clock runs
+ * first, then the console's waiting changes, then the other nodes' (each
+ * in the order they came), as long as it stays free. */
 static void s_changes_run(void *arg)
 {
     tm_node_t *n = arg;
+    if (tm_rollout_waiting(n->ctx.rollout)) {
+        tm_rollout_run_waiting(n->ctx.rollout);
+        if (!tm_rollout_waiting(n->ctx.rollout)) {
+            tm_sched_kick(n->sched);
+        }
+    }
     tm_console_srv_drain(n->console);
     if (n->ctx.mesh != NULL && !tm_console_srv_waiting(n->console)) {
         tm_mesh_run_waiting(n->ctx.mesh);
@@ -668,8 +676,10 @@ static int s_open_services(tm_node_t *n, uint64_t ckpt_tick, char *err,
         }
     }
     if (rc == 0) {
+        tm_rollout_writer(rollout, tm_ckpt_busy, n->ckpt);
         tm_sched_sub_t stop = {.arg = rollout,
-                               .next_stop = tm_rollout_next_stop};
+                               .next_stop = tm_rollout_next_stop,
+                               .ready = tm_rollout_ready};
         rc = tm_sched_subscribe(n->sched, &stop);
     }
     if (rc == 0) {

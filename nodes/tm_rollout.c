@@ -1,56 +1,15 @@
 /* tm_rollout: versioned rollout and rollback of a family (see
  * tm_rollout.h). */
-#include "tm_rollout.h"
-
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_mesh.h"
-#include "tm_models.h"
-#include "tm_wire.h"
+#include "tm_rollout_int.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_MAX 16u /* families with a rollout record */
-
-typedef enum { S_SHADOW, S_CANARY, S_DONE, S_ROLLED_BACK } s_stage_t;
-
-static const char *const s_stage_name[] = {"shadow", "canary", "done",
-                                           "rolled-back"};
-
-typedef struct {
-    char family[TM_MODEL_NAME_MAX + 1];
-    char from[TM_MODEL_NAME_MAX + 1];
-    char to[TM_MODEL_NAME_MAX + 1];
-    tm_rollout_opts_t o;
-    s_stage_t stage;
-    uint64_t started, stage_tick;
-    char (*canary)[TM_ID_MAX + 1];
-    size_t n_canary;
-    bool armed;     /* the canary's trials are running */
-    bool mesh_tell; /* a rollback of its own is told to the mesh */
-    size_t total;
-    double rmse, mape; /* worst scores of the canary */
-    char worst[TM_MODEL_NAME_MAX + 1];
-    /* Against measurements: the samples scored, and the most the new
-     * version's RMSE and MAPE exceed the live version's (worst output) */
-    uint64_t m_n;
-    double m_rmse, m_mape;
-    char m_worst[TM_MODEL_NAME_MAX + 1];
-    char decision[TM_ROLLOUT_WHY_MAX];
-} s_ro_t;
-
-struct tm_rollout {
-    tm_mesh_t *mesh; /* NULL: a node on its own */
-    tm_rt_t *rt;
-    tm_mut_t *mut;
-    tm_store_t *store;
-    s_ro_t ro[S_MAX];
-    size_t n;
-};
 
 static int s_why(char *why, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -66,7 +25,7 @@ static int s_why(char *why, int rc, const char *fmt, ...)
     return rc;
 }
 
-static s_ro_t *s_find(tm_rollout_t *r, const char *family)
+static tmi_ro_t *s_find(tm_rollout_t *r, const char *family)
 {
     for (size_t i = 0; i < r->n; i++) {
         if (strcmp(r->ro[i].family, family) == 0) {
@@ -76,46 +35,14 @@ static s_ro_t *s_find(tm_rollout_t *r, const char *family)
     return NULL;
 }
 
-static bool s_active(const s_ro_t *ro)
-{
-    return ro->stage == S_SHADOW || ro->stage == S_CANARY;
-}
-
-/* ---- the durable record ------------------------------------------------- */
-
-static void s_pack_budget(msgpack_packer *pk, const char *key, double v)
-{
-    tm_wire_pack_str(pk, key);
-    if (isfinite(v)) {
-        msgpack_pack_double(pk, v);
-    } else {
-        msgpack_pack_nil(pk);
-    }
-}
-
 /* Commit ro's record with an audit record saying reason. */
-static int s_save_forget(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
-                         const char *const *forget, size_t n_forget, char *why)
+static int s_save_forget(tm_rollout_t *r, const tmi_ro_t *ro,
+                         const char *reason, const char *const *forget,
+                         size_t n_forget, char *why)
 {
     tm_wire_buf_t w;
     tm_wire_buf_init(&w);
-    msgpack_packer *pk = &w.pk;
-    msgpack_pack_map(pk, 11);
-    tm_wire_pack_kv_str(pk, "family", ro->family);
-    tm_wire_pack_kv_str(pk, "from", ro->from);
-    tm_wire_pack_kv_str(pk, "to", ro->to);
-    tm_wire_pack_kv_u64(pk, "canary_pct", ro->o.canary);
-    tm_wire_pack_kv_u64(pk, "shadow", ro->o.shadow);
-    s_pack_budget(pk, "rmse", ro->o.rmse);
-    s_pack_budget(pk, "mape", ro->o.mape);
-    tm_wire_pack_kv_str(pk, "stage", s_stage_name[ro->stage]);
-    tm_wire_pack_kv_u64(pk, "started", ro->started);
-    tm_wire_pack_kv_str(pk, "decision", ro->decision);
-    tm_wire_pack_str(pk, "canary");
-    msgpack_pack_array(pk, ro->n_canary);
-    for (size_t i = 0; i < ro->n_canary; i++) {
-        tm_wire_pack_str(pk, ro->canary[i]);
-    }
+    tmi_ro_encode(ro, &w);
     int rc = tm_wire_buf_ok(&w);
     if (rc == 0) {
         char w2[TM_MUT_WHY_MAX];
@@ -129,80 +56,10 @@ static int s_save_forget(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
     return rc;
 }
 
-static int s_save(tm_rollout_t *r, const s_ro_t *ro, const char *reason,
+static int s_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
                   char *why)
 {
     return s_save_forget(r, ro, reason, NULL, 0, why);
-}
-
-static int s_str(const msgpack_object *o, const char *key, char *out,
-                 size_t cap)
-{
-    const char *s = NULL;
-    size_t n = 0;
-    if (tm_wire_get_str(o, key, &s, &n) != 0 || n >= cap) {
-        return TM_ERR_STORE_CORRUPT;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return 0;
-}
-
-static double s_budget(const msgpack_object *o, const char *key)
-{
-    double v = INFINITY;
-    return tm_wire_get_f64(o, key, &v) == 0 ? v : INFINITY;
-}
-
-/* A record read back into ro. */
-static int s_decode(const void *val, size_t len, s_ro_t *ro)
-{
-    msgpack_zone zone;
-    msgpack_object o;
-    char stage[16];
-    uint64_t pct = 0;
-    if (!msgpack_zone_init(&zone, 1024)) {
-        return TM_ERR_NOMEM;
-    }
-    int rc = tm_wire_unpack(val, len, NULL, &zone, &o);
-    rc = rc ? rc : s_str(&o, "family", ro->family, sizeof ro->family);
-    rc = rc ? rc : s_str(&o, "from", ro->from, sizeof ro->from);
-    rc = rc ? rc : s_str(&o, "to", ro->to, sizeof ro->to);
-    rc = rc ? rc : s_str(&o, "stage", stage, sizeof stage);
-    rc = rc ? rc : s_str(&o, "decision", ro->decision, sizeof ro->decision);
-    rc = rc ? rc : tm_wire_get_u64(&o, "canary_pct", &pct);
-    rc = rc ? rc : tm_wire_get_u64(&o, "shadow", &ro->o.shadow);
-    rc = rc ? rc : tm_wire_get_u64(&o, "started", &ro->started);
-    const msgpack_object *c = rc ? NULL : tm_wire_map_get(&o, "canary");
-    if (rc == 0 &&
-        (c == NULL || c->type != MSGPACK_OBJECT_ARRAY || pct > 100)) {
-        rc = TM_ERR_STORE_CORRUPT;
-    }
-    ro->o.canary = (uint32_t)pct;
-    ro->o.rmse = rc ? INFINITY : s_budget(&o, "rmse");
-    ro->o.mape = rc ? INFINITY : s_budget(&o, "mape");
-    ro->stage = S_ROLLED_BACK;
-    for (int s = 0; rc == 0 && s < 4; s++) {
-        if (strcmp(stage, s_stage_name[s]) == 0) {
-            ro->stage = (s_stage_t)s;
-        }
-    }
-    if (rc == 0 && c->via.array.size > 0) {
-        ro->canary = calloc(c->via.array.size, sizeof *ro->canary);
-        rc = ro->canary == NULL ? TM_ERR_NOMEM : 0;
-    }
-    for (uint32_t i = 0; rc == 0 && i < c->via.array.size; i++) {
-        const msgpack_object *e = &c->via.array.ptr[i];
-        if (e->type != MSGPACK_OBJECT_STR || e->via.str.size > TM_ID_MAX) {
-            rc = TM_ERR_STORE_CORRUPT;
-            break;
-        }
-        memcpy(ro->canary[i], e->via.str.ptr, e->via.str.size);
-        ro->canary[i][e->via.str.size] = '\0';
-        ro->n_canary = i + 1;
-    }
-    msgpack_zone_destroy(&zone);
-    return rc;
 }
 
 /* ---- the family's actors ----------------------------------------------- */
@@ -336,10 +193,10 @@ static int s_check_tiers(tm_rollout_t *r, const s_ids_t *c, const char *family,
 }
 
 /* The slot for family's record: its old one, or a new one. */
-static s_ro_t *s_slot(tm_rollout_t *r, const char *family)
+static tmi_ro_t *s_slot(tm_rollout_t *r, const char *family)
 {
-    s_ro_t *ro = s_find(r, family);
-    if (ro == NULL && r->n < S_MAX) {
+    tmi_ro_t *ro = s_find(r, family);
+    if (ro == NULL && r->n < TMI_RO_MAX) {
         ro = &r->ro[r->n++];
     }
     if (ro != NULL) {
@@ -352,7 +209,7 @@ static s_ro_t *s_slot(tm_rollout_t *r, const char *family)
 /* Start the canary's trials once the stage's first tick is reached
  * (a rollout may be set for a later tick: every node of a mesh starts at
  * the same one). TM_ERR_* with why; no trial left on error. */
-static int s_arm(tm_rollout_t *r, s_ro_t *ro, char *why)
+static int s_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
 {
     if (ro->armed || tm_rt_tick(r->rt) < ro->stage_tick) {
         return 0;
@@ -387,12 +244,12 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, version);
     }
-    s_ro_t *old = s_find(r, family);
-    if (old != NULL && s_active(old)) {
+    tmi_ro_t *old = s_find(r, family);
+    if (old != NULL && tmi_ro_active(old)) {
         return s_why(why, TM_ERR_BUSY,
                      "a rollout of %s to %s is in its %s stage; wait or "
                      "`rollback %s`",
-                     family, old->to, s_stage_name[old->stage], family);
+                     family, old->to, tmi_ro_stage_name(old->stage), family);
     }
     s_ids_t c = {.family = family, .skip_version = version};
     tm_rt_foreach(r->rt, s_collect, &c);
@@ -403,10 +260,10 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                    family, version);
     }
     rc = rc ? rc : s_check_tiers(r, &c, family, version, why);
-    s_ro_t *ro = rc ? NULL : s_slot(r, family);
+    tmi_ro_t *ro = rc ? NULL : s_slot(r, family);
     if (rc == 0 && ro == NULL) {
         rc = s_why(why, TM_ERR_TOO_BIG, "rollouts of %u families are kept",
-                   S_MAX);
+                   TMI_RO_MAX);
     }
     if (rc != 0) {
         free(c.ids);
@@ -453,7 +310,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
     snprintf(ro->from, sizeof ro->from, "%s", a.model->version);
     snprintf(ro->to, sizeof ro->to, "%s", version);
     ro->o = *o;
-    ro->stage = S_SHADOW;
+    ro->stage = TMI_RO_SHADOW;
     ro->started = ro->stage_tick =
         o->at > tm_rt_tick(r->rt) ? o->at : tm_rt_tick(r->rt);
     ro->canary = c.ids; /* the first n */
@@ -462,7 +319,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
     ro->mesh_tell = true;
     rc = s_arm(r, ro, why);
     if (rc != 0) {
-        ro->stage = S_ROLLED_BACK;
+        ro->stage = TMI_RO_ROLLED_BACK;
         return rc;
     }
     char reason[TM_ROLLOUT_WHY_MAX];
@@ -488,7 +345,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         for (size_t i = 0; i < ro->n_canary; i++) {
             tm_rt_trial_stop(r->rt, ro->canary[i], false);
         }
-        ro->stage = S_ROLLED_BACK;
+        ro->stage = TMI_RO_ROLLED_BACK;
         return rc;
     }
     tm_log(TM_LOG_INFO, "rollout: %s", reason);
@@ -501,18 +358,18 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
 
 /* Stop the trials, put the switched canary actors back, save the
  * decision. */
-static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
+static void s_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision)
 {
     char why[TM_MUT_WHY_MAX];
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_trial_stop(r->rt, ro->canary[i], false);
-        if (ro->stage == S_CANARY &&
+        if (ro->stage == TMI_RO_CANARY &&
             tm_mut_rollout_revert(r->mut, ro->canary[i], ro->family, NULL,
                                   decision, why) != 0) {
             tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->canary[i], why);
         }
     }
-    ro->stage = S_ROLLED_BACK;
+    ro->stage = TMI_RO_ROLLED_BACK;
     ro->armed = false;
     snprintf(ro->decision, sizeof ro->decision, "rolled back: %s", decision);
     if (ro->mesh_tell && r->mesh != NULL) {
@@ -535,7 +392,7 @@ static void s_roll_back(tm_rollout_t *r, s_ro_t *ro, const char *decision)
  * plant better differs from the live one by design, so the difference
  * between them says nothing there. Other outputs are judged against the
  * live version. */
-static void s_score(s_ro_t *ro, const tm_rt_trial_t *t)
+static void s_score(tmi_ro_t *ro, const tm_rt_trial_t *t)
 {
     for (uint32_t j = 0; j < t->n_outputs; j++) {
         const char *name = t->model->outputs[j].name;
@@ -559,7 +416,7 @@ static void s_score(s_ro_t *ro, const tm_rt_trial_t *t)
 }
 
 /* Over budget at the end of the shadow stage: why into d, true. */
-static bool s_over(const s_ro_t *ro, char *d, size_t cap)
+static bool s_over(const tmi_ro_t *ro, char *d, size_t cap)
 {
     if (ro->rmse > ro->o.rmse || ro->mape > ro->o.mape) {
         snprintf(d, cap,
@@ -582,7 +439,7 @@ static bool s_over(const s_ro_t *ro, char *d, size_t cap)
 
 /* Shadow stage: a failed trial rolls back at once; at the end of the
  * stage the worst scores decide. */
-static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
+static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
 {
     char d[TM_ROLLOUT_WHY_MAX];
     size_t stepped = 0;
@@ -632,7 +489,7 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
             tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->canary[i], why);
         }
     }
-    ro->stage = S_CANARY;
+    ro->stage = TMI_RO_CANARY;
     if (switched == 0) {
         s_roll_back(r, ro, "no canary actor could switch");
         return;
@@ -659,7 +516,7 @@ static void s_shadow(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
 
 /* Canary stage: a fault or a fallback among the switched actors rolls
  * back; at the end of the stage every other actor switches. */
-static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
+static void s_canary(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
 {
     char d[TM_ROLLOUT_WHY_MAX];
     if (tick < ro->stage_tick + ro->o.shadow) {
@@ -696,7 +553,7 @@ static void s_canary(tm_rollout_t *r, s_ro_t *ro, uint64_t tick)
         }
     }
     free(c.ids);
-    ro->stage = S_DONE;
+    ro->stage = TMI_RO_DONE;
     snprintf(ro->decision, sizeof ro->decision,
              "promoted: %zu more actors switched after %llu healthy canary "
              "ticks",
@@ -715,32 +572,94 @@ uint64_t tm_rollout_next_stop(void *arg)
     uint64_t now = tm_rt_tick(r->rt);
     uint64_t next = 0;
     for (size_t i = 0; i < r->n; i++) {
-        const s_ro_t *ro = &r->ro[i];
-        uint64_t end = ro->stage == S_SHADOW && !ro->armed
+        const tmi_ro_t *ro = &r->ro[i];
+        uint64_t end = ro->stage == TMI_RO_SHADOW && !ro->armed
                            ? ro->stage_tick
                            : ro->stage_tick + ro->o.shadow;
-        if (s_active(ro) && end > now && (next == 0 || end < next)) {
+        if (tmi_ro_active(ro) && end > now && (next == 0 || end < next)) {
             next = end;
         }
     }
     return next;
 }
 
-static void s_after_tick(void *self, uint64_t tick)
+/* Whether the work after `tick` may commit to the store: a shadow stage
+ * to arm (a failure rolls back), a stage that ends, a failed trial. */
+static bool s_commits(tm_rollout_t *r, const tmi_ro_t *ro, uint64_t tick)
 {
-    tm_rollout_t *r = self;
+    if (ro->stage != TMI_RO_SHADOW && ro->stage != TMI_RO_CANARY) {
+        return false;
+    }
+    if ((ro->stage == TMI_RO_SHADOW && !ro->armed && tick >= ro->stage_tick) ||
+        tick >= ro->stage_tick + ro->o.shadow) {
+        return true;
+    }
+    for (size_t i = 0; ro->stage == TMI_RO_SHADOW && i < ro->n_canary; i++) {
+        tm_rt_trial_t t;
+        if (tm_rt_trial_get(r->rt, ro->canary[i], &t) == 0 && t.failed) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_stages(tm_rollout_t *r, uint64_t tick)
+{
     for (size_t i = 0; i < r->n; i++) {
-        if (r->ro[i].stage == S_SHADOW && !r->ro[i].armed) {
+        if (r->ro[i].stage == TMI_RO_SHADOW && !r->ro[i].armed) {
             char why[TM_ROLLOUT_WHY_MAX];
             if (s_arm(r, &r->ro[i], why) != 0) {
                 s_roll_back(r, &r->ro[i], why);
             }
-        } else if (r->ro[i].stage == S_SHADOW) {
+        } else if (r->ro[i].stage == TMI_RO_SHADOW) {
             s_shadow(r, &r->ro[i], tick);
-        } else if (r->ro[i].stage == S_CANARY) {
+        } else if (r->ro[i].stage == TMI_RO_CANARY) {
             s_canary(r, &r->ro[i], tick);
         }
     }
+}
+
+static void s_after_tick(void *self, uint64_t tick)
+{
+    tm_rollout_t *r = self;
+    bool commits = false;
+    for (size_t i = 0; i < r->n && !commits; i++) {
+        commits = s_commits(r, &r->ro[i], tick);
+    }
+    if (commits && r->busy != NULL && r->busy(r->busy_arg)) {
+        r->deferred = true; /* the clock waits (tm_rollout_ready) */
+        r->deferred_tick = tick;
+        r->deferrals++;
+        return;
+    }
+    s_stages(r, tick);
+}
+
+void tm_rollout_writer(tm_rollout_t *r, bool (*busy)(void *arg), void *arg)
+{
+    r->busy = busy;
+    r->busy_arg = arg;
+}
+
+bool tm_rollout_waiting(const tm_rollout_t *r)
+{
+    return r != NULL && r->deferred;
+}
+
+void tm_rollout_run_waiting(tm_rollout_t *r)
+{
+    if (r == NULL || !r->deferred ||
+        (r->busy != NULL && r->busy(r->busy_arg))) {
+        return;
+    }
+    r->deferred = false;
+    s_stages(r, r->deferred_tick);
+}
+
+bool tm_rollout_ready(void *arg, uint64_t next)
+{
+    (void)next;
+    return !((const tm_rollout_t *)arg)->deferred;
 }
 
 /* ---- rollback ----------------------------------------------------------- */
@@ -796,7 +715,7 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
 {
     *n = 0;
     why[0] = '\0';
-    s_ro_t *ro = s_find(r, family);
+    tmi_ro_t *ro = s_find(r, family);
     if (to != NULL && !s_version_known(family, to)) {
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, to);
@@ -810,15 +729,15 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
     char reason[TM_ROLLOUT_WHY_MAX];
     snprintf(reason, sizeof reason, "operator's rollback%s%s", to ? " to " : "",
              to ? to : "");
-    if (ro != NULL && s_active(ro)) {
-        size_t switched = ro->stage == S_CANARY ? ro->n_canary : 0;
+    if (ro != NULL && tmi_ro_active(ro)) {
+        size_t switched = ro->stage == TMI_RO_CANARY ? ro->n_canary : 0;
         ro->mesh_tell = false; /* the console's request goes to the mesh */
         s_roll_back(r, ro, reason);
         *n = switched;
     }
     int rc = s_revert_all(r, family, to, reason, n, why);
-    if (rc == 0 && ro != NULL && ro->stage != S_ROLLED_BACK) {
-        ro->stage = S_ROLLED_BACK;
+    if (rc == 0 && ro != NULL && ro->stage != TMI_RO_ROLLED_BACK) {
+        ro->stage = TMI_RO_ROLLED_BACK;
         snprintf(ro->decision, sizeof ro->decision,
                  "rolled back: %.400s, %zu actors", reason, *n);
         char line[TM_ROLLOUT_WHY_MAX];
@@ -834,48 +753,7 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
     return rc;
 }
 
-/* ---- status, open, service --------------------------------------------- */
-
-static void s_kv_budget(tm_body_t *b, const char *key, double v)
-{
-    if (isfinite(v)) {
-        tm_body_kv_f64(b, key, v);
-    } else {
-        tm_body_kv_nil(b, key);
-    }
-}
-
-void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b)
-{
-    uint64_t now = tm_rt_tick(r->rt);
-    tm_body_array(b);
-    for (size_t i = 0; i < r->n; i++) {
-        const s_ro_t *ro = &r->ro[i];
-        if (family != NULL && strcmp(family, ro->family) != 0) {
-            continue;
-        }
-        tm_body_map(b);
-        tm_body_kv_str(b, "family", ro->family);
-        tm_body_kv_str(b, "from", ro->from);
-        tm_body_kv_str(b, "to", ro->to);
-        tm_body_kv_str(b, "stage", s_stage_name[ro->stage]);
-        tm_body_kv_u64(b, "canary", ro->n_canary);
-        tm_body_kv_u64(b, "canary_pct", ro->o.canary);
-        tm_body_kv_u64(b, "shadow", ro->o.shadow);
-        tm_body_kv_u64(b, "stage_ticks",
-                       s_active(ro) ? now - ro->stage_tick : 0);
-        s_kv_budget(b, "budget_rmse", ro->o.rmse);
-        s_kv_budget(b, "budget_mape", ro->o.mape);
-        tm_body_kv_f64(b, "rmse", ro->rmse);
-        tm_body_kv_f64(b, "mape", ro->mape);
-        tm_body_kv_u64(b, "measured", ro->m_n);
-        tm_body_kv_f64(b, "meas_rmse", ro->m_rmse);
-        tm_body_kv_f64(b, "meas_mape", ro->m_mape);
-        tm_body_kv_str(b, "decision", ro->decision);
-        tm_body_end(b);
-    }
-    tm_body_end(b);
-}
+/* ---- open, service ------------------------------------------------------ */
 
 static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
                      void *arg)
@@ -886,12 +764,12 @@ static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
         memchr((const char *)key + pre, '/', klen - pre) != NULL) {
         return 0; /* another kind of record, or an actor's kept record */
     }
-    if (r->n == S_MAX) {
+    if (r->n == TMI_RO_MAX) {
         return 0;
     }
-    s_ro_t *ro = &r->ro[r->n];
+    tmi_ro_t *ro = &r->ro[r->n];
     memset(ro, 0, sizeof *ro);
-    if (s_decode(val, vlen, ro) != 0) {
+    if (tmi_ro_decode(val, vlen, ro) != 0) {
         free(ro->canary);
         tm_log(TM_LOG_ERROR, "rollout: a damaged rollout record (%.*s)",
                (int)klen, (const char *)key);
@@ -904,15 +782,15 @@ static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
 
 /* A rollout that was in its shadow or canary stage when the node stopped
  * starts that stage again: trials are not kept, switches are. */
-static void s_resume(tm_rollout_t *r, s_ro_t *ro)
+static void s_resume(tm_rollout_t *r, tmi_ro_t *ro)
 {
     ro->stage_tick = tm_rt_tick(r->rt);
     char why[TM_ROLLOUT_WHY_MAX];
-    if (ro->stage == S_SHADOW && s_arm(r, ro, why) != 0) {
+    if (ro->stage == TMI_RO_SHADOW && s_arm(r, ro, why) != 0) {
         tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->family, why);
     }
     tm_log(TM_LOG_INFO, "rollout: %s %s -> %s: %s stage started again",
-           ro->family, ro->from, ro->to, s_stage_name[ro->stage]);
+           ro->family, ro->from, ro->to, tmi_ro_stage_name(ro->stage));
 }
 
 int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
@@ -934,7 +812,7 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
         return rc;
     }
     for (size_t i = 0; i < r->n; i++) {
-        if (s_active(&r->ro[i])) {
+        if (tmi_ro_active(&r->ro[i])) {
             s_resume(r, &r->ro[i]);
         }
     }
@@ -956,10 +834,38 @@ void tm_rollout_set_mesh(tm_rollout_t *r, tm_mesh_t *mesh)
     r->mesh = mesh;
 }
 
+static uint64_t s_deferrals(void *self)
+{
+    return ((const tm_rollout_t *)self)->deferrals;
+}
+
+static bool s_deferred(void *self)
+{
+    return ((const tm_rollout_t *)self)->deferred;
+}
+
+/* rollout.deferred: decisions that waited for a checkpoint in flight;
+ * rollout.waiting: one waits now (the clock with it). */
+static int s_stats(void *self, tm_stats_t *reg)
+{
+    int rc = tm_stats_add_u64(reg, "rollout.deferred", s_deferrals, self);
+    return rc ? rc
+              : tm_stats_add_bool(reg, "rollout.waiting", s_deferred, self);
+}
+
+/* A decision still waiting for the writer is taken now: the final
+ * checkpoint is written (the checkpoints stop first), the writer free. */
+static void s_stop(void *self)
+{
+    tm_rollout_run_waiting(self);
+}
+
 tm_service_t tm_rollout_service(tm_rollout_t *r)
 {
     return (tm_service_t){.name = "rollout",
                           .self = r,
                           .after_tick = s_after_tick,
+                          .stats = s_stats,
+                          .stop = s_stop,
                           .close = s_close};
 }

@@ -54,6 +54,18 @@ tm_service_t tm_rollout_service(tm_rollout_t *r);
 typedef struct tm_mesh tm_mesh_t;
 void tm_rollout_set_mesh(tm_rollout_t *r, tm_mesh_t *mesh);
 
+/* The node's writer: busy(arg) while a checkpoint is in flight. A
+ * stage's decision that commits (a switch, a promotion, a rollback) and
+ * comes while it is busy waits (tm_rollout_waiting) with the clock held
+ * at its tick (tm_rollout_ready, a tm_sched_sub_t ready), and is taken by
+ * tm_rollout_run_waiting once the writer is free (the node's
+ * tm_ckpt_waiter); the loop serves everything else meanwhile. Without a
+ * writer, decisions are taken at once. */
+void tm_rollout_writer(tm_rollout_t *r, bool (*busy)(void *arg), void *arg);
+bool tm_rollout_waiting(const tm_rollout_t *r);
+void tm_rollout_run_waiting(tm_rollout_t *r);
+bool tm_rollout_ready(void *arg, uint64_t next);
+
 /* The next tick a stage ends (0: none): the clock ends a chunk there, so
  * stages change at the same ticks whatever the chunking (a
  * tm_sched_sub_t next_stop). */

@@ -9,6 +9,7 @@
 # twins (about 1 KB each) with a checkpoint after every tick.
 . "$(dirname "$0")/lib.sh"
 
+PD=${TM_PLUGIN_DIR:?TM_PLUGIN_DIR must name the built test plugins}
 j() { tmc --json "$@"; }
 N=150000
 
@@ -16,23 +17,32 @@ start_node w --checkpoint 1
 ep=$EP
 expect_ok tmc -t 600 spawn-many pm "$N" --model pumpmon
 
+# seen_waiting PATH [TRIES]: poll stats while the background console
+# runs; SEEN=1 once stats, answered, says at PATH true or a count of at
+# least 1 while that console still waits.
+seen_waiting() {
+    SEEN=0
+    for _ in $(seq "${2:-200}"); do
+        case $(j stats | jget "$1") in
+        true | [1-9]*)
+            if kill -0 "$BG_PID" 2>/dev/null; then
+                SEEN=1
+                return 0
+            fi
+            ;;
+        esac
+        kill -0 "$BG_PID" 2>/dev/null || return 0
+        sleep 0.01
+    done
+}
+
 # checkpoint_then CMD...: step one tick (a checkpoint of every twin starts
 # when it ends), start CMD in the background at once, and poll stats: sets
 # SEEN to 1 when stats was answered while CMD waited for the writer.
 checkpoint_then() {
-    SEEN=0
     expect_ok tmc run --ticks 1
     bg_console "$WORK/bg.out" "$WORK/bg.err" "$@"
-    for _ in $(seq 200); do
-        st=$(j stats)
-        if [ "$(jget .console.waiting <<<"$st")" -ge 1 ] &&
-            kill -0 "$BG_PID" 2>/dev/null; then
-            SEEN=1
-            break
-        fi
-        kill -0 "$BG_PID" 2>/dev/null || break
-        sleep 0.01
-    done
+    seen_waiting .console.waiting
 }
 
 # ---- a change waits, the node answers others --------------------------------
@@ -99,6 +109,38 @@ done
 [ "$stopped" = 1 ] || fail "no spawn was seen waiting before the stop"
 ok
 
+# ---- a rollout's decisions wait for the writer too -------------------------
+# a stage that ends while the checkpoint of its tick is written switches
+# its actors once the checkpoint is durable, with the clock held at that
+# tick; the node answers meanwhile
+expect_ok tmc models load "$PD/meter1.so"
+expect_ok tmc models load "$PD/meter2.so"
+expect_ok tmc spawn-many m 4 --model meter@1.0.0
+T0=$(j clock | jget .tick)
+expect_ok tmc rollout meter@2.0.0 --canary 50 --shadow 3 \
+    --budget RMSE=10,MAPE=1000
+bg_console "$WORK/bg.out" "$WORK/bg.err" -t 600 run --ticks 8
+seen_waiting .rollout.waiting 3000
+wait "$BG_PID" || fail "run during the rollout: $(cat "$WORK/bg.err")"
+eq "$SEEN" 1 "stats answered while a rollout's decision waited for the writer"
+[ "$(j stats | jget .rollout.deferred)" -ge 1 ] || fail "rollout.deferred"
+ok
+eq "$(j rollout status meter | jget '.[0].stage')" done "the rollout ended"
+eq "$(j actors --model meter@2.0.0 | "$IT_BIN" count)" 4 "every meter on 2.0.0"
+# the decisions kept their ticks: the canary switched at the shadow's
+# end, the others at the canary's, whatever the writer did meanwhile
+nc=$(j rollout status meter | jget '.[0].canary')
+c=0
+for i in 0 1 2 3; do
+    a=$(j audit --actor "m$i")
+    case "$(jget '.[1].reason' <<<"$a"):$(jget '.[1].tick' <<<"$a")" in
+    "canary of the rollout:$((T0 + 3))") c=$((c + 1)) ;;
+    "promoted by the rollout:$((T0 + 6))") ;;
+    *) fail "m$i switched: $a" ;;
+    esac
+done
+eq "$c" "$nc" "the canary switched at tick $((T0 + 3)), the rest at $((T0 + 6))"
+
 # ---- a change from another node waits too ---------------------------------
 # w in a mesh with v (no actors): v's `spawn --node w` comes to w as a
 # peer's request, which waits for w's checkpoint without holding w's loop
@@ -121,21 +163,12 @@ done
 eq "$(j nodes | "$IT_BIN" count state=alive)" 1 "v alive for w"
 waited=0
 for k in $(seq 10); do
-    SEEN=0
     expect_ok tmc run --ticks 1
     EP=$epv
     bg_console "$WORK/bg.out" "$WORK/bg.err" -t 30 spawn "z$k" --model spring \
         --node w
     EP=$ep
-    for _ in $(seq 200); do
-        if [ "$(j stats | jget .mesh.waiting)" -ge 1 ] &&
-            kill -0 "$BG_PID" 2>/dev/null; then
-            SEEN=1
-            break
-        fi
-        kill -0 "$BG_PID" 2>/dev/null || break
-        sleep 0.01
-    done
+    seen_waiting .mesh.waiting
     wait "$BG_PID" || fail "spawn z$k from v: $(cat "$WORK/bg.err")"
     grep -q "spawned z$k" "$WORK/bg.out" || fail "spawn z$k: $(cat "$WORK/bg.out")"
     eq "$(j inspect "z$k" | jget .id)" "z$k" "z$k spawned on w from v"
