@@ -144,6 +144,17 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why,
 int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
                       size_t cap);
 
+/* Rows from every node: argv, a console command whose reply body is an
+ * array (rollout status, say), goes to every member not dead, which
+ * answers for itself (a request from a peer); the reply sent to later
+ * (freed by the mesh) is one array: own's elements (this node's answer,
+ * own_len bytes), then each member's in the order of the peers, within
+ * 3 s; its message says how many nodes answered and names those that did
+ * not. Errors (later not taken): TM_ERR_BUSY, TM_ERR_NOMEM. */
+int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
+                 const uint8_t *own, size_t own_len, tm_console_later_t *later,
+                 char *why, size_t cap);
+
 /* Whether a change of the links from other nodes' actors is not yet
  * confirmed by their nodes (a subscription in flight). */
 bool tm_mesh_unsettled(const tm_mesh_t *m);

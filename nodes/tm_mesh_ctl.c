@@ -362,6 +362,10 @@ static void s_why_finish(tmi_gather_t *g, tm_reply_t *rep)
 
 static void s_gather_finish(tmi_gather_t *g)
 {
+    if (g->is_rows) {
+        tmi_rows_finish(g->m, g);
+        return;
+    }
     tm_reply_t rep;
     tm_reply_init(&rep);
     uint8_t d[32];
@@ -504,9 +508,45 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
     return 0;
 }
 
+int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
+                 const uint8_t *own, size_t own_len, tm_console_later_t *later,
+                 char *why, size_t cap)
+{
+    tmi_gather_t *g = NULL;
+    for (size_t i = 0; i < TMI_GATHERS; i++) {
+        g = m->gathers[i].used ? g : &m->gathers[i];
+    }
+    if (g == NULL) {
+        snprintf(why, cap, "too many requests in progress; try again");
+        return TM_ERR_BUSY;
+    }
+    memset(g, 0, sizeof *g);
+    g->bodies[0] = malloc(own_len + 1);
+    if (g->bodies[0] == NULL) {
+        snprintf(why, cap, "out of memory");
+        return TM_ERR_NOMEM;
+    }
+    memcpy(g->bodies[0], own, own_len);
+    g->lens[0] = own_len;
+    g->is_rows = true;
+    g->m = m;
+    g->expected = s_broadcast(m, argc, argv, g->seqs);
+    g->later = later;
+    g->used = true;
+    g->deadline = tm_time_now() + 3.0;
+    if (g->expected == 0) {
+        tmi_rows_finish(m, g);
+    }
+    return 0;
+}
+
 static void s_gather_part(tmi_gather_t *g, uint32_t i,
                           const tm_console_rep_t *rep, const char *name)
 {
+    if (g->is_rows) {
+        tmi_rows_part(g, i, rep);
+        return;
+    }
     if (g->is_why) {
         tmi_why_row_t *r = &g->rows[g->n];
         g->got[i] = true;
@@ -589,7 +629,9 @@ void tmi_ctl_beat(tm_mesh_t *m)
     double now = tm_time_now();
     for (size_t k = 0; k < TMI_GATHERS; k++) {
         tmi_gather_t *g = &m->gathers[k];
-        if (g->used && now > g->deadline && g->is_why) {
+        if (g->used && now > g->deadline && g->is_rows) {
+            tmi_rows_finish(m, g);
+        } else if (g->used && now > g->deadline && g->is_why) {
             s_why_silent(m, g);
             s_gather_finish(g);
         } else if (g->used && now > g->deadline) {

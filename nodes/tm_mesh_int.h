@@ -158,11 +158,16 @@ typedef struct {
     char reason[600];
 } tmi_why_row_t;
 
-/* A mesh digest being gathered from every member. */
+/* A mesh digest, why-stuck or rows (tm_mesh_rows) being gathered from
+ * every member. */
 #define TMI_GATHERS 4
 typedef struct {
     bool used;
-    bool is_why; /* why-stuck rather than the digest */
+    bool is_why;  /* why-stuck rather than the digest */
+    bool is_rows; /* rows: each member's reply body, kept (tm_mesh_rows.c) */
+    tm_mesh_t *m;
+    uint8_t *bodies[TMI_PEERS_MAX + 1]; /* [0]: this node's; then by peer */
+    size_t lens[TMI_PEERS_MAX + 1];
     tm_console_later_t *later;
     uint64_t seqs[TMI_PEERS_MAX];
     tm_rt_digest_part_t parts[TMI_PEERS_MAX + 1];
@@ -485,6 +490,14 @@ void tmi_ctl_run_end(void *arg, int status, const char *why);
 /* Timer work (expired gathers) and the end of everything. */
 void tmi_ctl_beat(tm_mesh_t *m);
 void tmi_ctl_free(tm_mesh_t *m);
+
+/* ---- tm_mesh_rows.c ------------------------------------------------------ */
+
+/* A member's answer to a rows gather (its body kept), and the end of one:
+ * the reply is sent to the gather's later (nodes that did not answer are
+ * named in its message), everything freed. */
+void tmi_rows_part(tmi_gather_t *g, uint32_t i, const tm_console_rep_t *rep);
+void tmi_rows_finish(tm_mesh_t *m, tmi_gather_t *g);
 /* The highest tick of this node and its live members (heartbeats). */
 uint64_t tmi_ctl_max_tick(const tm_mesh_t *m);
 

@@ -89,7 +89,9 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
 int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
                         size_t *n, char *why);
 
-/* The rollouts (of family, or all when NULL) as an array of maps. */
-void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b);
+/* The rollouts (of family, or all when NULL) as an array of maps, each
+ * naming node when it is not NULL (a node of a mesh). */
+void tm_rollout_pack(const tm_rollout_t *r, const char *family,
+                     const char *node, tm_body_t *b);
 
 #endif

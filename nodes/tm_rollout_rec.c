@@ -133,7 +133,8 @@ static void s_kv_budget(tm_body_t *b, const char *key, double v)
     }
 }
 
-void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b)
+void tm_rollout_pack(const tm_rollout_t *r, const char *family,
+                     const char *node, tm_body_t *b)
 {
     uint64_t now = tm_rt_tick(r->rt);
     tm_body_array(b);
@@ -143,6 +144,9 @@ void tm_rollout_pack(const tm_rollout_t *r, const char *family, tm_body_t *b)
             continue;
         }
         tm_body_map(b);
+        if (node != NULL) {
+            tm_body_kv_str(b, "node", node);
+        }
         tm_body_kv_str(b, "family", ro->family);
         tm_body_kv_str(b, "from", ro->from);
         tm_body_kv_str(b, "to", ro->to);

@@ -176,14 +176,23 @@ static void s_num(char *buf, size_t cap, json_t *v, const char *none)
 void tmi_show_rollout(tm_render_t *r, const char *message, json_t *body,
                       bool more)
 {
-    (void)message;
     (void)more;
     FILE *out = r->out;
     size_t i;
     json_t *ro;
+    /* a node of a mesh: every node's rows, each naming its node, and a
+     * message that says how many nodes answered */
+    bool mesh = message != NULL && message[0] != '\0';
     if (json_array_size(body) == 0) {
-        fprintf(out, "no rollouts on this node\n");
+        if (mesh) {
+            fprintf(out, "no rollouts (%s)\n", message);
+        } else {
+            fprintf(out, "no rollouts on this node\n");
+        }
         return;
+    }
+    if (mesh) {
+        fprintf(out, "%-12s ", "NODE");
     }
     fprintf(out, "%-12s %-17s %-11s %-9s %-10s %-19s %s\n", "FAMILY",
             "VERSIONS", "STAGE", "CANARY", "TICKS", "RMSE / MAPE %",
@@ -203,8 +212,14 @@ void tmi_show_rollout(tm_render_t *r, const char *message, json_t *body,
         s_num(rb, sizeof rb, json_object_get(ro, "budget_rmse"), "any");
         s_num(mb, sizeof mb, json_object_get(ro, "budget_mape"), "any");
         snprintf(score, sizeof score, "%s/%s of %s/%s", rs, ms, rb, mb);
+        if (mesh) {
+            fprintf(out, "%-12s ", s_str(ro, "node"));
+        }
         fprintf(out, "%-12s %-17s %-11s %-9s %-10s %-19s %s\n",
                 s_str(ro, "family"), versions, s_str(ro, "stage"), canary,
                 ticks, score, s_str(ro, "decision"));
+    }
+    if (mesh) {
+        fprintf(out, "(%s)\n", message);
     }
 }

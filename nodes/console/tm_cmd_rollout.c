@@ -114,8 +114,28 @@ int tmi_cmd_rollout_status(tm_console_ctx_t *ctx, tm_console_call_t *req)
     }
     tm_body_t *b = tm_reply_body(rep);
     tm_rollout_pack(ctx->rollout,
-                    req->cmd->model[0] != '\0' ? req->cmd->model : NULL, b);
-    return tm_reply_done(rep);
+                    req->cmd->model[0] != '\0' ? req->cmd->model : NULL,
+                    ctx->mesh != NULL ? ctx->name : NULL, b);
+    int rc = tm_reply_done(rep);
+    if (rc != 0 || ctx->mesh == NULL || req->from_peer) {
+        return rc; /* a peer asks for this node's part */
+    }
+    /* this node's rows, then every other node's */
+    char why[TM_CMD_MSG_MAX];
+    size_t len = 0;
+    const uint8_t *own = tm_reply_bytes(rep, &len);
+    tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+    rc = later == NULL ? TM_ERR_UNSUPPORTED
+                       : tm_mesh_rows(ctx->mesh, req->argc, req->argv, own, len,
+                                      later, why, sizeof why);
+    if (rc != 0) {
+        if (later != NULL) {
+            later->free(later);
+        }
+        return tm_reply_error(rep, rc, "rollout status of the mesh: %s",
+                              later != NULL ? why : "not served here");
+    }
+    return TM_CONSOLE_DEFERRED;
 }
 
 int tmi_cmd_rollback(tm_console_ctx_t *ctx, tm_console_call_t *req)

@@ -159,6 +159,20 @@ for ep in "$epa" "$epb"; do
     EP=$ep
     eq "$(stage)" done "the rollout is done on every node"
 done
+# rollout status on any node: every node's part, each naming its node
+for ep in "$epa" "$epb"; do
+    EP=$ep
+    j rollout status flaky >"$WORK/ro.json"
+    eq "$("$IT_BIN" count <"$WORK/ro.json")" 2 "rollout status: two parts"
+    for n in a b; do
+        eq "$("$IT_BIN" count node=$n <"$WORK/ro.json")" 1 "node $n's part"
+    done
+    eq "$("$IT_BIN" count stage=done <"$WORK/ro.json")" 2 "both done"
+done
+out=$(tmc rollout status)
+grep -q "^b  *flaky  *1.0.0 -> 2.0.0  *done" <<<"$out" || fail "text: $out"
+grep -q "^(2 nodes)$" <<<"$out" || fail "text: $out"
+ok
 eq "$(j actors --model flaky@2.0.0 | "$IT_BIN" count)" 10 \
     "every actor of the mesh on 2.0.0"
 hash2=$(j hash | jget .digest)
