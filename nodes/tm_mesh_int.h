@@ -23,6 +23,9 @@
 #define TMI_PENDING_MAX  1024u
 #define TMI_BATCH_WINDOW 1024u /* ticks a source may run ahead */
 #define TMI_PLACED_MAX   240u  /* a node's placement note in a plant */
+/* Values one link batch may carry: 8 bytes each plus up to 5 for its id
+ * must stay under the 1 MiB frame limit (docs/protocol.md 7.5). */
+#define TMI_BATCH_VALUES_MAX 80000u
 
 typedef enum { TMI_JOINING, TMI_ALIVE, TMI_SUSPECT, TMI_DEAD } tmi_pstate_t;
 
@@ -645,6 +648,13 @@ int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
 void tmi_sync_settle(tm_mesh_t *m, tm_console_later_t *later,
                      const char *message, const uint8_t *body, size_t len,
                      bool announced);
+/* tm_mesh_sync_out.c: the handles of ids[0..n) (TM_RT_NO_HANDLE for an
+ * id not here), kept while nothing is killed; NULL without memory. */
+const uint32_t *tmi_sync_handles(tm_mesh_t *m, tmi_handles_t *hs,
+                                 char (*ids)[TM_ID_MAX + 1], uint32_t n);
+void tmi_sync_handles_free(tmi_handles_t *hs);
+/* A list peers read here, emptied. */
+void tmi_sync_out_free(tmi_out_t *o);
 /* Whether this node holds every live peer's link batches of the ticks up
  * to `tick` (with lookahead, those of the last ticks may still be on
  * their way after the steps of their ticks); a move packs the proxies'

@@ -1,0 +1,316 @@
+/* tm_mesh_sync_out: the source side of coupled dynamics across nodes
+ * (see tm_mesh_sync.c): the lists of this node's actors that peers read
+ * (`mesh-sub`, answered with the tick and their outputs), the link batch
+ * sent to each such peer after every tick, and the runtime handles both
+ * sides keep of their lists. */
+#include "tm_err.h"
+#include "tm_log.h"
+#include "tm_mesh_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- handles ------------------------------------------------------------ */
+
+/* The handles of ids[0..n) (TM_RT_NO_HANDLE for an id not here): those
+ * kept when nothing was killed since, else taken again, one lookup per id
+ * after a change instead of one per id and tick. NULL without memory. */
+const uint32_t *tmi_sync_handles(tm_mesh_t *m, tmi_handles_t *hs,
+                                 char (*ids)[TM_ID_MAX + 1], uint32_t n)
+{
+    uint64_t kills = tm_rt_kills(m->rt);
+    if (hs->h != NULL && hs->n == n && hs->kills == kills) {
+        return hs->h;
+    }
+    uint32_t *h = realloc(hs->h, ((size_t)n + 1) * sizeof *h);
+    if (h == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        h[i] = tm_rt_handle(m->rt, ids[i]);
+    }
+    hs->h = h;
+    hs->n = n;
+    hs->kills = kills;
+    return h;
+}
+
+void tmi_sync_handles_free(tmi_handles_t *hs)
+{
+    free(hs->h);
+    *hs = (tmi_handles_t){0};
+}
+
+void tmi_sync_out_free(tmi_out_t *o)
+{
+    tmi_sync_handles_free(&o->hs);
+    free(o->ids);
+    free(o->n_outs);
+    o->ids = NULL;
+    o->n_outs = NULL;
+    o->n_ids = 0;
+}
+
+void tmi_sync_stop_out(tmi_peer_t *p)
+{
+    tmi_sync_out_free(&p->out);
+    p->out.epoch = 0; /* an append to the old list is refused */
+}
+
+/* ---- the source side ---------------------------------------------------- */
+
+/* The outputs of p's list at the current tick, n_values doubles; hs: the
+ * list's handles, or NULL to look the ids up. */
+static int s_collect(tm_mesh_t *m, const tmi_out_t *o, const uint32_t *hs,
+                     double **out, uint32_t *n)
+{
+    size_t len = 0;
+    for (uint32_t i = 0; i < o->n_ids; i++) {
+        len += o->n_outs[i];
+    }
+    double *v = calloc(len + 1, sizeof *v);
+    if (v == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    size_t at = 0;
+    uint64_t tick = tm_rt_tick(m->rt);
+    for (uint32_t i = 0; i < o->n_ids; i++) {
+        const double *outs = NULL;
+        const tm_model_t *model = NULL;
+        int rc = hs != NULL && hs[i] != TM_RT_NO_HANDLE
+                     ? tm_rt_outputs_at_h(m->rt, hs[i], tick, &outs, &model)
+                     : tm_rt_outputs(m->rt, o->ids[i], &outs, &model);
+        /* killed since (zeros: the reader drops its proxy when the
+         * directory tells it), or another model now: its own outputs */
+        if (rc == 0 && model->n_outputs == o->n_outs[i]) {
+            memcpy(v + at, outs, o->n_outs[i] * sizeof *v);
+        }
+        at += o->n_outs[i];
+    }
+    *out = v;
+    *n = (uint32_t)len;
+    return 0;
+}
+
+/* Positions in p's list of the actors that are degraded now (*out, to
+ * free; NULL and 0 when none or without memory). */
+static uint32_t s_degraded(tm_mesh_t *m, const tmi_out_t *o, uint32_t **out)
+{
+    *out = NULL;
+    if (!tm_rt_any_degraded(m->rt)) {
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_ids; i++) {
+        if (!tm_rt_degraded(m->rt, o->ids[i])) {
+            continue;
+        }
+        if (*out == NULL) {
+            *out = malloc((size_t)o->n_ids * sizeof **out);
+            if (*out == NULL) {
+                return 0;
+            }
+        }
+        (*out)[n++] = i;
+    }
+    return n;
+}
+
+void tmi_sync_after(void *arg, uint64_t tick)
+{
+    tm_mesh_t *m = arg;
+    bool reader = false;
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        reader = reader || m->peers[i].in.n_ids > 0;
+    }
+    if (reader && tick >= m->beat_tick + TMI_BATCH_WINDOW / 4) {
+        tmi_mesh_beat(m); /* sources wait for our tick beyond the window */
+    }
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (p->self || p->out.n_ids == 0 || tick < p->out.from) {
+            continue;
+        }
+        double *values = NULL;
+        uint32_t n = 0;
+        const uint32_t *hs =
+            tmi_sync_handles(m, &p->out.hs, p->out.ids, p->out.n_ids);
+        if (s_collect(m, &p->out, hs, &values, &n) != 0) {
+            p->out.dropped++;
+            continue;
+        }
+        uint32_t *deg = NULL;
+        uint32_t n_deg = s_degraded(m, &p->out, &deg);
+        /* no ids: the values are in the order of the reader's list */
+        tm_link_batch_t b = {.tick = tick,
+                             .count = n,
+                             .values = values,
+                             .n_degraded = n_deg,
+                             .degraded = deg};
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        int rc = tm_link_batch_encode(&b, &payload, &len);
+        if (rc == 0) {
+            rc = tmi_mesh_send(m, p, true, TM_MSG_LINK_BATCH, p->out.epoch,
+                               payload, len);
+        }
+        if (rc == 0) {
+            p->out.sent++;
+        } else {
+            p->out.dropped++;
+        }
+        free(payload);
+        free(values);
+        free(deg);
+    }
+}
+
+/* The peer's list becomes ids (or ids are appended to it); takes them
+ * over when replacing. */
+static int s_out_take(tmi_out_t *o, bool append, char (*ids)[TM_ID_MAX + 1],
+                      uint32_t *n_outs, uint32_t k)
+{
+    tmi_sync_handles_free(&o->hs); /* taken again */
+    if (!append) {
+        free(o->ids);
+        free(o->n_outs);
+        o->ids = ids;
+        o->n_outs = n_outs;
+        o->n_ids = k;
+        return 0;
+    }
+    uint32_t total = o->n_ids + k;
+    void *x = realloc(o->ids, (total + 1) * sizeof *o->ids);
+    if (x == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    o->ids = x;
+    void *y = realloc(o->n_outs, (total + 1) * sizeof *o->n_outs);
+    if (y == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    o->n_outs = y;
+    memcpy(o->ids + o->n_ids, ids, k * sizeof *ids);
+    memcpy(o->n_outs + o->n_ids, n_outs, k * sizeof *n_outs);
+    o->n_ids = total;
+    free(ids);
+    free(n_outs);
+    return 0;
+}
+
+/* The ids in argv[from..argc) ("id id ..." each); *n of them. */
+static char (*s_parse_ids(int argc, const char *const *argv, int from,
+                          uint32_t *n))[TM_ID_MAX + 1]
+{
+    size_t cap = 1;
+    for (int i = from; i < argc; i++) {
+        cap += strlen(argv[i]) / 2 + 1;
+    }
+    char(*ids)[TM_ID_MAX + 1] = calloc(cap, sizeof *ids);
+    *n = 0;
+    for (int i = from; ids != NULL && i < argc; i++) {
+        const char *s = argv[i];
+        while (*s != '\0') {
+            size_t len = strcspn(s, " ");
+            if (len > 0 && len <= TM_ID_MAX && *n < cap) {
+                memcpy(ids[*n], s, len);
+                ids[(*n)++][len] = '\0';
+            }
+            s += len + (s[len] == ' ');
+        }
+    }
+    return ids;
+}
+
+/* `mesh-sub EPOCH BASE IDS...` from p: its list of this node's actors it
+ * reads (BASE 0), or ids appended to its list of epoch BASE. Answer: the
+ * tick and the outputs of the ids given, body {"tick", "values"}; batches
+ * of the new list follow from the next tick. */
+int tmi_sync_subscribe(tm_mesh_t *m, tmi_peer_t *p, int argc,
+                       const char *const *argv, tm_reply_t *rep)
+{
+    uint64_t epoch = 0, base = 0;
+    char *end = NULL;
+    if (argc < 3) {
+        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub EPOCH BASE IDS...");
+    }
+    epoch = strtoull(argv[1], &end, 10);
+    bool ok = end != argv[1] && *end == '\0';
+    base = strtoull(argv[2], &end, 10);
+    if (!ok || end == argv[2] || *end != '\0' || epoch == 0) {
+        return tm_reply_error(rep, TM_ERR_USAGE, "mesh-sub: bad epoch");
+    }
+    if (base != 0 && base != p->out.epoch) {
+        return tm_reply_error(rep, TM_ERR_BUSY,
+                              "mesh-sub: list %llu is not the current one "
+                              "(%llu): send the whole list",
+                              (unsigned long long)base,
+                              (unsigned long long)p->out.epoch);
+    }
+    uint32_t k = 0;
+    char(*ids)[TM_ID_MAX + 1] = s_parse_ids(argc, argv, 3, &k);
+    uint32_t *n_outs = calloc(k + 1, sizeof *n_outs);
+    if (ids == NULL || n_outs == NULL) {
+        free(ids);
+        free(n_outs);
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        tm_rt_actor_t a;
+        if (tm_rt_get(m->rt, ids[i], &a) != 0 || a.remote) {
+            int rc = tm_reply_error(rep, TM_ERR_UNKNOWN_ACTOR,
+                                    "no actor %s on node %s", ids[i], m->name);
+            free(ids);
+            free(n_outs);
+            return rc;
+        }
+        n_outs[i] = a.model->n_outputs;
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        total += n_outs[i];
+    }
+    for (uint32_t i = 0; base != 0 && i < p->out.n_ids; i++) {
+        total += p->out.n_outs[i];
+    }
+    if (total > TMI_BATCH_VALUES_MAX) {
+        free(ids);
+        free(n_outs);
+        return tm_reply_error(rep, TM_ERR_TOO_BIG,
+                              "node %s would send %llu values per tick to "
+                              "%s, more than one batch carries (%u): link "
+                              "fewer of its actors into that node",
+                              m->name, (unsigned long long)total, p->name,
+                              TMI_BATCH_VALUES_MAX);
+    }
+    tmi_out_t given = {.ids = ids, .n_outs = n_outs, .n_ids = k};
+    double *values = NULL;
+    uint32_t nv = 0;
+    int rc = s_collect(m, &given, NULL, &values, &nv);
+    if (rc == 0) {
+        rc = s_out_take(&p->out, base != 0, ids, n_outs, k);
+    }
+    if (rc != 0) {
+        free(ids);
+        free(n_outs);
+        free(values);
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    }
+    p->out.epoch = epoch;
+    p->out.from = tm_rt_tick(m->rt) + 1;
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_u64(b, "tick", tm_rt_tick(m->rt));
+    tm_body_kv_array(b, "values");
+    for (uint32_t i = 0; i < nv; i++) {
+        tm_body_f64(b, values[i]);
+    }
+    tm_body_end(b);
+    tm_body_end(b);
+    free(values);
+    tm_log(TM_LOG_DEBUG,
+           "mesh: %s reads %u actors of this node (%u new, from tick %llu)",
+           p->name, p->out.n_ids, k, (unsigned long long)tm_rt_tick(m->rt));
+    return tm_reply_done(rep);
+}
