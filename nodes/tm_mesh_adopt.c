@@ -7,6 +7,7 @@
 #include "tm_log.h"
 #include "tm_mesh_int.h"
 #include "tm_persist.h"
+#include "tm_rollout.h"
 #include "tm_time.h"
 
 #include <stdio.h>
@@ -199,7 +200,8 @@ void tmi_move_tick_request(tm_mesh_t *m, tm_reply_t *rep)
      * before the next step), so that nothing the move changes (the lists
      * this node reads, the package) meets a proxy's carried-forward
      * value */
-    bool held = tmi_sync_held(m, tm_rt_tick(m->rt));
+    bool held = tmi_sync_held(m, tm_rt_tick(m->rt)) &&
+                !tm_rollout_waiting(m->ctx != NULL ? m->ctx->rollout : NULL);
     if (held && !r.active) {
         tmi_sync_before(m, tm_rt_tick(m->rt));
     }

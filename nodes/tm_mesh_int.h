@@ -171,6 +171,7 @@ typedef struct {
     tm_mesh_t *m;
     uint8_t *bodies[TMI_PEERS_MAX + 1]; /* [0]: this node's; then by peer */
     size_t lens[TMI_PEERS_MAX + 1];
+    int statuses[TMI_PEERS_MAX]; /* a member's error status, if any */
     tm_console_later_t *later;
     uint64_t seqs[TMI_PEERS_MAX];
     tm_rt_digest_part_t parts[TMI_PEERS_MAX + 1];

@@ -25,6 +25,7 @@
 #include "tm_log.h"
 #include "tm_mesh_int.h"
 #include "tm_place.h"
+#include "tm_rollout.h"
 #include "tm_time.h"
 
 #include <stdarg.h>
@@ -66,6 +67,7 @@ struct tmi_move {
     uint32_t waiting;
     uint64_t ask_max; /* the highest tick members answered */
     bool ask_ok;
+    bool ask_at; /* every member answered the target tick, paused */
     uint64_t adopt_seq;
     size_t batch_from, batch_n;
     int status;
@@ -116,6 +118,7 @@ static void s_ask(tmi_move_t *mv)
     mv->waiting = 0;
     mv->ask_max = mv->target;
     mv->ask_ok = true;
+    mv->ask_at = true;
     memset(mv->seqs, 0, sizeof mv->seqs);
     for (uint32_t i = 0; i < m->n_peers; i++) {
         if (s_alive(&m->peers[i])) {
@@ -165,7 +168,9 @@ static void s_asked(tmi_move_t *mv, const tm_console_rep_t *rep)
         rc = rc ? rc : tm_wire_get_bool(&obj, "held", &held);
         msgpack_zone_destroy(&zone);
     }
-    mv->ask_ok &= rc == 0 && tick == mv->target && paused && !running && held;
+    bool at = rc == 0 && tick == mv->target && paused && !running;
+    mv->ask_at &= at;
+    mv->ask_ok &= at && held;
     if (rc == 0 && tick > mv->ask_max) {
         mv->ask_max = tick;
     }
@@ -182,7 +187,10 @@ static void s_adopt_next(tmi_move_t *mv);
  * value. */
 static void s_hold(tmi_move_t *mv)
 {
-    if (!tmi_sync_held(mv->m, mv->target)) {
+    tm_mesh_t *m = mv->m;
+    /* and a rollout's decision of the tick waits for no checkpoint */
+    if (!tmi_sync_held(m, mv->target) ||
+        tm_rollout_waiting(m->ctx != NULL ? m->ctx->rollout : NULL)) {
         mv->phase = S_HOLD;
         return;
     }
@@ -475,6 +483,10 @@ bool tmi_move_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
         s_asked(mv, rep);
         if (mv->waiting == 0 && mv->ask_ok) {
             s_hold(mv);
+        } else if (mv->waiting == 0 && mv->ask_at) {
+            /* there, but a member's last batches (or a rollout's
+             * decision) are on their way: ask again at the next poll */
+            mv->phase = S_ALIGN;
         } else if (mv->waiting == 0) {
             s_run_to(mv, mv->ask_max); /* not there yet: again */
         }

@@ -12,7 +12,9 @@ void tmi_rows_part(tmi_gather_t *g, uint32_t i, const tm_console_rep_t *rep)
 {
     g->got[i] = true;
     if (rep->status != 0 || rep->body_len == 0) {
-        return; /* named in the message as a node that did not answer */
+        /* named in the message, with the error */
+        g->statuses[i] = rep->status != 0 ? rep->status : TM_ERR_WIRE_FIELD;
+        return;
     }
     uint8_t *copy = malloc(rep->body_len);
     if (copy != NULL) {
@@ -74,16 +76,23 @@ void tmi_rows_finish(tm_mesh_t *m, tmi_gather_t *g)
     tm_body_array(b);
     (void)s_elements(b, &w, g->bodies[0], g->lens[0]);
     for (uint32_t i = 0; i < m->n_peers; i++) {
-        if (g->seqs[i] == 0) {
-            continue;
+        const tmi_peer_t *p = &m->peers[i];
+        if (p->self || p->name[0] == '\0' || p->state == TMI_DEAD) {
+            continue; /* not asked (a dead node is not) */
         }
         asked++;
         if (g->bodies[i + 1] != NULL &&
             s_elements(b, &w, g->bodies[i + 1], g->lens[i + 1])) {
             answered++;
-        } else if (used < sizeof silent) {
-            int n = snprintf(silent + used, sizeof silent - used, "%s%s",
-                             used > 0 ? ", " : "", m->peers[i].name);
+            continue;
+        }
+        const char *what = g->seqs[i] == 0  ? "not asked: cannot send"
+                           : !g->got[i]     ? "no answer within 3 s"
+                           : g->statuses[i] ? tm_err_str(g->statuses[i])
+                                            : "a malformed answer";
+        if (used < sizeof silent) {
+            int n = snprintf(silent + used, sizeof silent - used, "%s%s (%s)",
+                             used > 0 ? ", " : "", p->name, what);
             used += n > 0 ? (size_t)n : 0;
         }
     }

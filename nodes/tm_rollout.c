@@ -853,11 +853,17 @@ static int s_stats(void *self, tm_stats_t *reg)
               : tm_stats_add_bool(reg, "rollout.waiting", s_deferred, self);
 }
 
-/* A decision still waiting for the writer is taken now: the final
- * checkpoint is written (the checkpoints stop first), the writer free. */
+/* A decision still waiting for the writer is taken now, before the
+ * final checkpoint, so that the node stops at its tick with the same
+ * decision as the mesh's other nodes: its commit waits for a checkpoint
+ * in flight (the mutation path's barrier; the loop has stopped). */
 static void s_stop(void *self)
 {
-    tm_rollout_run_waiting(self);
+    tm_rollout_t *r = self;
+    if (r->deferred) {
+        r->deferred = false;
+        s_stages(r, r->deferred_tick);
+    }
 }
 
 tm_service_t tm_rollout_service(tm_rollout_t *r)
