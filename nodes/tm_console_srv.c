@@ -6,6 +6,7 @@
 #include "tm_log.h"
 #include "tm_mesh.h"
 #include "tm_msg.h"
+#include "tm_parked.h"
 #include "tm_sock.h"
 #include "tm_stage.h"
 #include "tm_zwatch.h"
@@ -16,16 +17,13 @@
 #include <string.h>
 #include <zmq.h>
 
-#define S_IDENT_MAX          256u
-#define S_STREAMS_MAX        64u
-#define S_SERVICE_S          0.1  /* period of the stream timer */
-#define S_KEEPALIVE_S        1.0  /* idle streams get a nil item this often */
-#define S_FAST_WATCH_S       0.05 /* per-tick items in fast mode: at most 20/s */
-#define S_RT_WATCH_MIN       0.01 /* realtime: at most 100 items/s */
-#define S_BUDGET             64u  /* requests handled per loop iteration */
-#define S_PARKED_MAX         1024u /* changes waiting for a checkpoint in flight */
-#define S_PARKED_BYTES       (64u << 20) /* and their bytes */
-#define S_PARKED_KEEPALIVE_S 0.5         /* keepalives to their consoles */
+#define S_IDENT_MAX    256u
+#define S_STREAMS_MAX  64u
+#define S_SERVICE_S    0.1  /* period of the stream timer */
+#define S_KEEPALIVE_S  1.0  /* idle streams get a nil item this often */
+#define S_FAST_WATCH_S 0.05 /* per-tick items in fast mode: at most 20/s */
+#define S_RT_WATCH_MIN 0.01 /* realtime: at most 100 items/s */
+#define S_BUDGET       64u  /* requests handled per loop iteration */
 
 /* A console peer: its ROUTER routing id and the request being answered. */
 typedef struct {
@@ -46,15 +44,6 @@ typedef struct {
     double next_at;     /* interval streams: next item */
 } s_stream_t;
 
-/* A change that waits for the writer: its request frame as it came. */
-typedef struct {
-    s_peer_t peer;
-    uint8_t *frame;
-    size_t len;
-    double last_sent; /* keepalives: its console waits as for a stream */
-    bool gone;        /* its console went away: not run */
-} s_parked_t;
-
 struct tm_console_srv {
     tm_console_ctx_t *ctx;
     void *sock;
@@ -71,12 +60,8 @@ struct tm_console_srv {
     uint64_t errors;
     uint64_t dropped;
     /* Changes that came while a checkpoint was being written, in order:
-     * run once the writer is free. */
-    s_parked_t *parked;
-    size_t n_parked;
-    size_t parked_bytes;
-    uint64_t parked_total;
-    bool draining;
+     * run once the writer is free (who: the s_peer_t that asked). */
+    tm_parked_t parked;
     bool (*busy)(void *arg); /* whether a checkpoint is in flight */
     void *busy_arg;
 };
@@ -395,7 +380,7 @@ static void s_run_end(void *arg, int status, const char *why)
     }
 }
 
-static void s_parked_keepalive(tm_console_srv_t *s, double now);
+static void s_parked_keepalive(void *arg, tm_parked_req_t *r);
 
 /* Timer work: interval items and keepalives. */
 static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -408,7 +393,7 @@ static void s_service_cb(struct ev_loop *loop, ev_timer *w, int revents)
     s_per_tick_items(s, tm_rt_tick(s->ctx->rt));
     double now = tm_time_now();
     tm_stage_expire(s->stage, now);
-    s_parked_keepalive(s, now);
+    tm_parked_keepalive(&s->parked, now, s_parked_keepalive, s);
     for (size_t i = 0; i < s->n_streams;) {
         s_stream_t *st = s->streams[i];
         if (!st->def.per_tick && now >= st->next_at) {
@@ -606,69 +591,52 @@ static void s_handle_file_chunk(tm_console_srv_t *s, const s_peer_t *p,
 static bool s_park(tm_console_srv_t *s, const s_peer_t *p, const tm_cmd_t *cmd,
                    const uint8_t *buf, size_t len)
 {
-    if (!(cmd->info->flags & TM_CMD_F_MUTATES) || s->draining ||
-        s->busy == NULL || (s->n_parked == 0 && !s->busy(s->busy_arg))) {
+    if (!(cmd->info->flags & TM_CMD_F_MUTATES) || s->parked.draining ||
+        s->busy == NULL || (s->parked.n == 0 && !s->busy(s->busy_arg))) {
         return false;
     }
-    s_parked_t *q = NULL;
-    uint8_t *copy = NULL;
-    if (s->n_parked < S_PARKED_MAX && s->parked_bytes + len <= S_PARKED_BYTES) {
-        q = realloc(s->parked, (s->n_parked + 1) * sizeof *q);
-        copy = q != NULL ? malloc(len + 1) : NULL;
-        s->parked = q != NULL ? q : s->parked;
-    }
-    if (copy == NULL) {
+    tm_parked_req_t *w = NULL;
+    if (tm_parked_push(&s->parked, p, sizeof *p, buf, len, &w) != 0) {
         s_reply_error(s, p, TM_ERR_BUSY,
                       "%s: %zu changes already wait for the checkpoint being "
                       "written; nothing was changed, try again",
-                      cmd->info->name, s->n_parked);
+                      cmd->info->name, s->parked.n);
         tm_log(TM_LOG_WARN, "console: %s refused: %zu changes wait",
-               cmd->info->name, s->n_parked);
+               cmd->info->name, s->parked.n);
         return true;
     }
-    memcpy(copy, buf, len);
-    s_parked_t *w = &s->parked[s->n_parked++];
-    *w = (s_parked_t){*p, copy, len, tm_time_now(), false};
     /* at once: the console learns the node has it, whatever its timeout */
     w->gone = s_send(s, p, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
-    s->parked_bytes += len;
-    s->parked_total++;
     return true;
 }
 
 static void s_handle_frame(tm_console_srv_t *s, s_peer_t *p, const uint8_t *buf,
                            size_t len);
 
+/* One waiting change, the writer free: run unless its console went away
+ * (found by a keepalive now, just before). */
+static void s_parked_run(void *arg, tm_parked_req_t *r)
+{
+    tm_console_srv_t *s = arg;
+    s_peer_t *p = r->who;
+    r->gone = r->gone || s_send(s, p, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
+    if (r->gone) {
+        tm_log(TM_LOG_WARN, "console: a change from a console that went "
+                            "away while it waited was not made");
+    } else {
+        s_handle_frame(s, p, r->frame, r->len);
+    }
+}
+
 void tm_console_srv_drain(void *arg)
 {
     tm_console_srv_t *s = arg;
-    size_t i = 0;
-    if (s->n_parked == 0) {
-        return; /* (the mesh's may wait) */
-    }
-    s->draining = true;
-    while (i < s->n_parked && !s->busy(s->busy_arg)) {
-        s_parked_t *q = &s->parked[i++];
-        /* a console that went away since the last keepalive: not run */
-        q->gone = q->gone ||
-                  s_send(s, &q->peer, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
-        if (q->gone) {
-            tm_log(TM_LOG_WARN, "console: a change from a console that went "
-                                "away while it waited was not made");
-        } else {
-            s_handle_frame(s, &q->peer, q->frame, q->len);
-        }
-        s->parked_bytes -= q->len;
-        free(q->frame);
-    }
-    s->draining = false;
-    memmove(s->parked, s->parked + i, (s->n_parked - i) * sizeof *s->parked);
-    s->n_parked -= i;
+    tm_parked_drain(&s->parked, s->busy, s->busy_arg, s_parked_run, s);
 }
 
 bool tm_console_srv_waiting(void *arg)
 {
-    return ((tm_console_srv_t *)arg)->n_parked > 0;
+    return ((tm_console_srv_t *)arg)->parked.n > 0;
 }
 
 void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
@@ -678,40 +646,25 @@ void tm_console_srv_writer(tm_console_srv_t *s, bool (*busy)(void *arg),
     s->busy_arg = arg;
 }
 
-/* A keepalive to every waiting change's console when it is queued, each
- * S_PARKED_KEEPALIVE_S and just before it runs (a nil body, more = true,
+/* A keepalive to a waiting change's console when it is queued, each
+ * TM_PARKED_KEEPALIVE_S and just before it runs (a nil body, more = true,
  * as for streams): the console waits on; one that went away is found by
  * the failed send and its change is not run. */
-static void s_parked_keepalive(tm_console_srv_t *s, double now)
+static void s_parked_keepalive(void *arg, tm_parked_req_t *r)
 {
-    for (size_t i = 0; i < s->n_parked; i++) {
-        s_parked_t *q = &s->parked[i];
-        if (!q->gone && now - q->last_sent >= S_PARKED_KEEPALIVE_S) {
-            q->last_sent = now;
-            q->gone =
-                s_send(s, &q->peer, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
-        }
+    if (!r->gone) {
+        r->gone = s_send(arg, r->who, 0, "", true, NULL, 0) == TM_ERR_CLOSED;
     }
 }
 
 /* Stopping: what waits is not done, and says so. */
-static void s_parked_stop(tm_console_srv_t *s)
+static void s_parked_stop(void *arg, tm_parked_req_t *r)
 {
-    for (size_t i = 0; i < s->n_parked; i++) {
-        s_parked_t *q = &s->parked[i];
-        if (q->gone) {
-            free(q->frame);
-            continue;
-        }
-        s_reply_error(s, &q->peer, TM_ERR_CLOSED,
+    if (!r->gone) {
+        s_reply_error(arg, r->who, TM_ERR_CLOSED,
                       "node stopping: the change waited for a checkpoint and "
                       "was not made");
-        free(q->frame);
     }
-    free(s->parked);
-    s->parked = NULL;
-    s->n_parked = 0;
-    s->parked_bytes = 0;
 }
 
 /* One request frame from a peer. */
@@ -835,12 +788,12 @@ static uint64_t s_dropped(void *a)
 
 static uint64_t s_waiting(void *a)
 {
-    return ((tm_console_srv_t *)a)->n_parked;
+    return ((tm_console_srv_t *)a)->parked.n;
 }
 
 static uint64_t s_waited(void *a)
 {
-    return ((tm_console_srv_t *)a)->parked_total;
+    return ((tm_console_srv_t *)a)->parked.total;
 }
 
 static uint64_t s_streams(void *a)
@@ -880,7 +833,7 @@ static void s_stop(void *self)
         }
         s_stream_end(s, i, TM_ERR_CLOSED, "node stopping");
     }
-    s_parked_stop(s);
+    tm_parked_clear(&s->parked, s_parked_stop, s);
     if (s->loop != NULL) {
         tm_zwatch_stop(&s->watch);
         ev_timer_stop(s->loop, &s->service);
@@ -898,7 +851,7 @@ static void s_close(void *self)
         s->ctx->end_sink = NULL;
         s->ctx->streams_arg = NULL;
     }
-    s_parked_stop(s); /* nothing left if stopped; frees */
+    tm_parked_clear(&s->parked, s_parked_stop, s); /* empty if stopped */
     tm_sock_close(&s->sock);
     tm_stage_destroy(&s->stage);
     tm_reply_destroy(&s->rep);

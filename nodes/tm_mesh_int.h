@@ -11,6 +11,7 @@
 #include "tm_lease.h"
 #include "tm_mesh.h"
 #include "tm_msg.h"
+#include "tm_parked.h"
 #include "tm_plan.h"
 #include "tm_stage.h"
 #include "tm_zwatch.h"
@@ -40,15 +41,12 @@ typedef struct {
     uint32_t n_degraded;
 } tmi_held_t;
 
-/* A change from a peer that waits for the checkpoint in flight
- * (tm_mesh_wait.c): its request as it came. */
+/* Who asked for a change that waits for the checkpoint in flight
+ * (tm_mesh_wait.c; the request is kept in a tm_parked_t). */
 typedef struct {
     uint32_t peer; /* index in peers */
     uint64_t inc;  /* the peer's incarnation then: a restart drops it */
     uint64_t seq;
-    uint8_t *payload;
-    size_t len;
-    double last_sent; /* its last keepalive */
 } tmi_parked_t;
 
 /* The runtime handles of a list's ids (tm_rt_handle), kept while the
@@ -289,11 +287,9 @@ struct tm_mesh {
     tmi_pending_t pending[TMI_PENDING_MAX];
     uint64_t next_seq;
     tm_reply_t rep; /* requests from peers */
-    /* changes from peers that wait for the writer (tm_mesh_wait.c) */
-    tmi_parked_t *parked;
-    size_t n_parked, parked_bytes;
-    uint64_t waited;
-    bool draining;
+    /* changes from peers that wait for the writer (tm_mesh_wait.c; who:
+     * a tmi_parked_t) */
+    tm_parked_t parked;
     bool (*busy)(void *arg);
     void *busy_arg;
     uint64_t received, malformed, forwarded;
