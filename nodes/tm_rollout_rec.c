@@ -154,8 +154,11 @@ void tm_rollout_pack(const tm_rollout_t *r, const char *family,
         tm_body_kv_u64(b, "canary", ro->n_canary);
         tm_body_kv_u64(b, "canary_pct", ro->o.canary);
         tm_body_kv_u64(b, "shadow", ro->o.shadow);
+        /* 0 before a stage set for a later tick (--at) starts */
         tm_body_kv_u64(b, "stage_ticks",
-                       tmi_ro_active(ro) ? now - ro->stage_tick : 0);
+                       tmi_ro_active(ro) && now > ro->stage_tick
+                           ? now - ro->stage_tick
+                           : 0);
         s_kv_budget(b, "budget_rmse", ro->o.rmse);
         s_kv_budget(b, "budget_mape", ro->o.mape);
         tm_body_kv_f64(b, "rmse", ro->rmse);
