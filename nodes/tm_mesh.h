@@ -145,14 +145,22 @@ int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
                       size_t cap);
 
 /* Rows from every node: argv, a console command whose reply body is an
- * array (rollout status, say), goes to every member not dead, which
- * answers for itself (a request from a peer); the reply sent to later
- * (freed by the mesh) is one array: own's elements (this node's answer,
- * own_len bytes), then each member's in the order of the peers, within
- * 3 s; its message says how many nodes answered and names those that did
- * not. Errors (later not taken): TM_ERR_BUSY, TM_ERR_NOMEM. */
+ * array (rollout status, audit), goes to every member not dead, which
+ * answers for itself (a request from a peer; a long answer in parts);
+ * the reply sent to later (freed by the mesh) is one array: own's
+ * elements (this node's answer, own_len bytes), then each member's in
+ * the order they came, within 3 s - sorted by the unsigned field sort_key
+ * when it is not NULL (a static string; stable: ties keep that order),
+ * and only the last `limit` of them when limit > 0. Its message says how
+ * many rows and nodes answered and names those that did not. Errors
+ * (later not taken): TM_ERR_BUSY, TM_ERR_NOMEM. */
+typedef struct {
+    const char *sort_key;
+    size_t limit;
+} tm_mesh_rows_opts_t;
 int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
-                 const uint8_t *own, size_t own_len, tm_console_later_t *later,
+                 const uint8_t *own, size_t own_len,
+                 const tm_mesh_rows_opts_t *o, tm_console_later_t *later,
                  char *why, size_t cap);
 
 /* Whether a change of the links from other nodes' actors is not yet

@@ -509,7 +509,8 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
 }
 
 int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
-                 const uint8_t *own, size_t own_len, tm_console_later_t *later,
+                 const uint8_t *own, size_t own_len,
+                 const tm_mesh_rows_opts_t *o, tm_console_later_t *later,
                  char *why, size_t cap)
 {
     tmi_gather_t *g = NULL;
@@ -521,13 +522,15 @@ int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
         return TM_ERR_BUSY;
     }
     memset(g, 0, sizeof *g);
-    g->bodies[0] = malloc(own_len + 1);
-    if (g->bodies[0] == NULL) {
+    tm_console_rep_t mine = {.body = own, .body_len = own_len};
+    if (tmi_rows_part(g, UINT32_MAX, &mine) != 0) {
+        free(g->rparts);
+        g->rparts = NULL;
         snprintf(why, cap, "out of memory");
         return TM_ERR_NOMEM;
     }
-    memcpy(g->bodies[0], own, own_len);
-    g->lens[0] = own_len;
+    g->sort_key = o != NULL ? o->sort_key : NULL;
+    g->limit = o != NULL ? o->limit : 0;
     g->is_rows = true;
     g->m = m;
     g->expected = s_broadcast(m, argc, argv, g->seqs);
@@ -544,7 +547,7 @@ static void s_gather_part(tmi_gather_t *g, uint32_t i,
                           const tm_console_rep_t *rep, const char *name)
 {
     if (g->is_rows) {
-        tmi_rows_part(g, i, rep);
+        (void)tmi_rows_part(g, i, rep);
         return;
     }
     if (g->is_why) {
@@ -594,6 +597,10 @@ bool tmi_ctl_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
         tmi_gather_t *g = &m->gathers[k];
         if (!g->used || seq == 0 || g->seqs[i] != seq || g->got[i]) {
             continue;
+        }
+        if (g->is_rows && rep->more && rep->status == 0) {
+            (void)tmi_rows_part(g, i, rep); /* more parts come */
+            return true;
         }
         s_gather_part(g, i, rep, p->name);
         g->expected--;

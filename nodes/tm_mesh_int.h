@@ -159,17 +159,27 @@ typedef struct {
     char reason[600];
 } tmi_why_row_t;
 
+/* One answer (or part of one: a long reply comes in parts) to a rows
+ * gather: an array, and whose it is (0: this node's; i + 1: peer i). */
+typedef struct {
+    uint8_t *body;
+    size_t len;
+    uint32_t from;
+} tmi_rows_part_t;
+
 /* A mesh digest, why-stuck or rows (tm_mesh_rows) being gathered from
  * every member. */
 #define TMI_GATHERS 4
 typedef struct {
     bool used;
     bool is_why;  /* why-stuck rather than the digest */
-    bool is_rows; /* rows: each member's reply body, kept (tm_mesh_rows.c) */
+    bool is_rows; /* rows: each member's reply bodies, kept (tm_mesh_rows.c) */
     tm_mesh_t *m;
-    uint8_t *bodies[TMI_PEERS_MAX + 1]; /* [0]: this node's; then by peer */
-    size_t lens[TMI_PEERS_MAX + 1];
+    tmi_rows_part_t *rparts; /* this node's first, then as they come */
+    size_t n_rparts, cap_rparts;
     int statuses[TMI_PEERS_MAX]; /* a member's error status, if any */
+    const char *sort_key;        /* static: rows sorted by it, or NULL */
+    size_t limit;                /* the last `limit` rows only; 0: all */
     tm_console_later_t *later;
     uint64_t seqs[TMI_PEERS_MAX];
     tm_rt_digest_part_t parts[TMI_PEERS_MAX + 1];
@@ -493,10 +503,11 @@ void tmi_ctl_free(tm_mesh_t *m);
 
 /* ---- tm_mesh_rows.c ------------------------------------------------------ */
 
-/* A member's answer to a rows gather (its body kept), and the end of one:
- * the reply is sent to the gather's later (nodes that did not answer are
- * named in its message), everything freed. */
-void tmi_rows_part(tmi_gather_t *g, uint32_t i, const tm_console_rep_t *rep);
+/* A part of a member's answer to a rows gather (its body kept; more: not
+ * the last part), this node's own answer (i = UINT32_MAX), and the end of
+ * one: the reply is sent to the gather's later (nodes that did not answer
+ * are named in its message), everything freed. */
+int tmi_rows_part(tmi_gather_t *g, uint32_t i, const tm_console_rep_t *rep);
 void tmi_rows_finish(tm_mesh_t *m, tmi_gather_t *g);
 /* The highest tick of this node and its live members (heartbeats). */
 uint64_t tmi_ctl_max_tick(const tm_mesh_t *m);

@@ -93,6 +93,7 @@ static int s_read(tm_sup_replay_t *out, const json_t *root, const char *path,
                      path);
     }
     size_t n = json_array_size(root);
+    const char *node = NULL; /* the node a mesh's records name */
     out->records = n;
     for (size_t i = 0; i < n; i++) {
         const json_t *rec = json_array_get(root, i);
@@ -100,6 +101,15 @@ static int s_read(tm_sup_replay_t *out, const json_t *root, const char *path,
             return s_why(why, cap, TM_ERR_CONFIG,
                          "%s: record %zu is not an object", path, i);
         }
+        const char *from = json_string_value(json_object_get(rec, "node"));
+        if (from != NULL && node != NULL && strcmp(from, node) != 0) {
+            return s_why(why, cap, TM_ERR_CONFIG,
+                         "%s: records of several nodes (%.64s, %.64s): "
+                         "replay one node's log (`twinmesh --json audit "
+                         "--node NODE`)",
+                         path, node, from);
+        }
+        node = from != NULL ? from : node;
         if (!s_is_fall(rec)) {
             continue;
         }

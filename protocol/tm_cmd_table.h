@@ -121,7 +121,8 @@
       "DEST", "copy the node's store into the new directory DEST on the "      \
       "node's machine, verified")                                              \
     X(AUDIT, audit, audit, "audit", "", TM_CMD_F_PARTS, "",                   \
-      "actor since limit:100000", "[--actor ID] [--since TIME] [--limit N]",   \
+      "actor since limit:100000 node",                                        \
+      "[--actor ID] [--since TIME] [--limit N] [--node NODE]",                 \
       "the audit log: changes and decisions, oldest first (last N)")          \
     X(APPLY, apply, plan, "apply", "", TM_CMD_F_MUTATES | TM_CMD_F_UPLOAD,    \
       "FILE", "upload limit:2000", "FILE [--limit N]",                         \

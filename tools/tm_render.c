@@ -262,17 +262,19 @@ void tmi_show_ids(tm_render_t *r, const char *message, json_t *body, bool more)
     }
 }
 
-/* One line per audit record: time, tick, kind, actor, before -> after,
- * reason, who; "-" for what does not apply. */
+/* One line per audit record: time, (node, in a mesh,) tick, kind,
+ * actor, before -> after, reason, who; "-" for what does not apply. */
 void tmi_show_audit(tm_render_t *r, const char *message, json_t *body,
                     bool more)
 {
     FILE *out = r->out;
     size_t i;
     json_t *a;
+    bool mesh = json_object_get(json_array_get(body, 0), "node") != NULL;
     if (r->parts == 0) {
-        fprintf(out, "%-24s %10s  %-10s %-16s %s\n", "TIME", "TICK", "KIND",
-                "ACTOR", "CHANGE  REASON  (WHO)");
+        fprintf(out, "%-24s %s%10s  %-10s %-16s %s\n", "TIME",
+                mesh ? "NODE         " : "", "TICK", "KIND", "ACTOR",
+                "CHANGE  REASON  (WHO)");
     }
     json_array_foreach(body, i, a)
     {
@@ -283,9 +285,13 @@ void tmi_show_audit(tm_render_t *r, const char *message, json_t *body,
             continue;
         }
         const char *reason = s_str(a, "reason");
-        fprintf(out, "%-24s %10lld  %-10s %-16s %s -> %s%s%s  (%s)\n",
-                s_str(a, "time"), s_int(a, "tick"), s_str(a, "kind"),
-                s_str(a, "actor"), s_str(a, "before"), s_str(a, "after"),
+        fprintf(out, "%-24s ", s_str(a, "time"));
+        if (mesh) {
+            fprintf(out, "%-12s ", s_str(a, "node"));
+        }
+        fprintf(out, "%10lld  %-10s %-16s %s -> %s%s%s  (%s)\n",
+                s_int(a, "tick"), s_str(a, "kind"), s_str(a, "actor"),
+                s_str(a, "before"), s_str(a, "after"),
                 reason[0] != '\0' ? "  " : "", reason, s_str(a, "who"));
         r->rows++;
     }

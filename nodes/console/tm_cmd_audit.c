@@ -1,8 +1,10 @@
-/* tm_cmd_audit: audit - this node's audit log, filtered, oldest first. */
+/* tm_cmd_audit: audit - this node's audit log, filtered, oldest first;
+ * in a mesh every node's (tm_mesh_rows), merged by wall time. */
 #include "tm_console.h"
 
 #include "tm_audit.h"
 #include "tm_err.h"
+#include "tm_mesh.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,11 +94,15 @@ static void s_opt_str(tm_body_t *b, const char *key, bool has, const char *s)
     }
 }
 
-static void s_pack(tm_body_t *b, const tm_audit_rec_t *r)
+/* A record; node: the node's name in a mesh (NULL: none). */
+static void s_pack(tm_body_t *b, const tm_audit_rec_t *r, const char *node)
 {
     char when[40];
     bool ok = !r->damaged;
     tm_body_map(b);
+    if (node != NULL) {
+        tm_body_kv_str(b, "node", node);
+    }
     tm_body_kv_u64(b, "seq", r->seq);
     if (ok) {
         tm_body_kv_u64(b, "wall_ns", r->wall_ns);
@@ -147,18 +153,19 @@ static int s_pack_seq(tm_console_ctx_t *ctx, tm_body_t *b, uint64_t seq,
         snprintf(r->damage, sizeof r->damage, "%s", tm_err_str(rc));
     }
     free(val);
-    s_pack(b, r);
+    s_pack(b, r, ctx->mesh != NULL ? ctx->name : NULL);
     return 1;
 }
 
-/* Send the matches in parts of S_PER_PART; the last part is the reply. */
+/* Send the matches in parts of S_PER_PART (one part: one); the last part
+ * is the reply. */
 static int s_send(tm_console_ctx_t *ctx, tm_console_call_t *req,
-                  const s_find_t *f, size_t *shown)
+                  const s_find_t *f, size_t *shown, bool one)
 {
     tm_reply_t *rep = req->rep;
     size_t n = f->matched < f->cap ? (size_t)f->matched : f->cap;
     size_t first = f->matched < f->cap ? 0 : (size_t)(f->matched % f->cap);
-    size_t per_part = req->emit != NULL ? S_PER_PART : n + 1;
+    size_t per_part = req->emit != NULL && !one ? S_PER_PART : n + 1;
     size_t i = 0;
     tm_audit_rec_t *r = malloc(sizeof *r);
     if (r == NULL) {
@@ -191,6 +198,28 @@ static int s_send(tm_console_ctx_t *ctx, tm_console_call_t *req,
     return 0;
 }
 
+/* In a mesh: this node's records (the reply built), then every other
+ * node's, merged by wall time, the last `limit` of them. */
+static int s_gather(tm_console_ctx_t *ctx, tm_console_call_t *req, size_t limit)
+{
+    char why[TM_CMD_MSG_MAX];
+    size_t len = 0;
+    const uint8_t *own = tm_reply_bytes(req->rep, &len);
+    tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
+    tm_mesh_rows_opts_t o = {.sort_key = "wall_ns", .limit = limit};
+    int rc = later == NULL ? TM_ERR_UNSUPPORTED
+                           : tm_mesh_rows(ctx->mesh, req->argc, req->argv, own,
+                                          len, &o, later, why, sizeof why);
+    if (rc != 0) {
+        if (later != NULL) {
+            later->free(later);
+        }
+        return tm_reply_error(req->rep, rc, "audit of the mesh: %s",
+                              later != NULL ? why : "not served here");
+    }
+    return TM_CONSOLE_DEFERRED;
+}
+
 int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
@@ -200,6 +229,14 @@ int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
     if (ctx->store == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "this node keeps no audit log");
+    }
+    if (cmd->has_node && strcmp(cmd->node, ctx->name) != 0) {
+        return tm_reply_error(rep, TM_ERR_UNKNOWN_NODE,
+                              ctx->mesh != NULL
+                                  ? "no node '%s' in the mesh (see `nodes`)"
+                                  : "unknown node '%s' (this node is not in "
+                                    "a mesh)",
+                              cmd->node);
     }
     memset(&f, 0, sizeof f);
     f.actor = cmd->actor[0] ? cmd->actor : NULL;
@@ -225,7 +262,14 @@ int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               (unsigned long long)f.last,
                               (unsigned long long)f.total, tm_err_str(rc));
     }
-    rc = s_send(ctx, req, &f, &shown);
+    /* every node's, unless one node's is asked (another's was passed on
+     * to it before the handler ran) */
+    bool mesh = ctx->mesh != NULL && !req->from_peer && !cmd->has_node;
+    rc = s_send(ctx, req, &f, &shown, mesh);
+    if (rc == 0 && mesh) {
+        free(f.ring);
+        return s_gather(ctx, req, f.cap);
+    }
     if (rc == 0) {
         tm_reply_msg(rep, "%zu of %llu matching records (%llu in the log)",
                      shown, (unsigned long long)f.matched,

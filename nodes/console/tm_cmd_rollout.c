@@ -127,7 +127,7 @@ int tmi_cmd_rollout_status(tm_console_ctx_t *ctx, tm_console_call_t *req)
     tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
     rc = later == NULL ? TM_ERR_UNSUPPORTED
                        : tm_mesh_rows(ctx->mesh, req->argc, req->argv, own, len,
-                                      later, why, sizeof why);
+                                      NULL, later, why, sizeof why);
     if (rc != 0) {
         if (later != NULL) {
             later->free(later);

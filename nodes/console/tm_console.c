@@ -41,6 +41,11 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
         }
         id = cmd->id;
         break;
+    case TM_CMD_AUDIT: /* one node's log */
+        return cmd->has_node && strcmp(cmd->node, ctx->name) != 0 &&
+                       tm_mesh_knows(ctx->mesh, cmd->node)
+                   ? cmd->node
+                   : NULL;
     case TM_CMD_DRAIN:
         return strcmp(cmd->node, ctx->name) != 0 &&
                        tm_mesh_knows(ctx->mesh, cmd->node)

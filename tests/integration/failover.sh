@@ -155,7 +155,7 @@ done
 eq "$(at b --json inspect o1 | jget state.x)" 0.75 "the set after the checkpoint"
 eq "$(at b --json inspect o1 | jget state.v)" -0.5 "its second value"
 eq "$(at b --json inspect o0 | jget epoch)" 1 "o0's ownership epoch on b"
-at b --json audit --actor o1 | grep -q '"failover"' ||
+at b --json audit --node b --actor o1 | grep -q '"failover"' ||
     fail "no failover record on b"
 ok
 # o2's state is its checkpoint's (tick 20), not tick 30's: a restart's rule
@@ -187,7 +187,7 @@ for n in "${NAMES[@]}"; do
         eq "$(owner "$n" "$id")" b "after a's return, node $n sees $id on b"
     done
 done
-at a --json audit --actor o1 >"$WORK/a-audit.json"
+at a --json audit --node a --actor o1 >"$WORK/a-audit.json"
 grep -q '"fenced"' "$WORK/a-audit.json" || fail "a did not fence o1"
 ok
 # the fence came at the tick a restarted from: it stepped nothing before

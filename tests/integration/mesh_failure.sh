@@ -118,7 +118,7 @@ eq "$(at c --json inspect s1 | "$IT_BIN" get '.supervision.degraded_inputs')" \
 audit_kind() {
     local n=0
     for _ in $(seq 100); do
-        n=$(at "$1" --json audit | "$IT_BIN" count "kind=$2")
+        n=$(at "$1" --json audit --node "$1" | "$IT_BIN" count "kind=$2")
         [ "$n" -gt 0 ] && break
         sleep 0.1
     done
@@ -126,8 +126,8 @@ audit_kind() {
 }
 # (a, which waits for b, is late too: c holds its values as well)
 [ "$(audit_kind c stale)" -ge 1 ] || fail "c's audit log has no stale record"
-at c audit | grep -q "stale .*node b's values of tick [0-9]* are late: [0-9]* of its actors feed this node's with their last values (degraded)" ||
-    fail "audit text: $(at c audit | tail -3)"
+at c audit --node c | grep -q "stale .*node b's values of tick [0-9]* are late: [0-9]* of its actors feed this node's with their last values (degraded)" ||
+    fail "audit text: $(at c audit --node c | tail -3)"
 ok
 d1=$(at d --json clock | "$IT_BIN" get tick)
 sleep 0.3
@@ -159,8 +159,8 @@ eq "$(at c --json inspect s1 | "$IT_BIN" get '.links.in[0].stale')" false \
 eq "$(at c --json inspect s1 | "$IT_BIN" get '.supervision.degraded_inputs')" \
     '[]' "c's s1: no degraded input any more"
 [ "$(audit_kind c fresh)" -ge 1 ] || fail "c's audit log has no fresh record"
-at c audit | grep -q "fresh .*node b's values flow again from tick" ||
-    fail "audit text: $(at c audit | tail -3)"
+at c audit --node c | grep -q "fresh .*node b's values flow again from tick" ||
+    fail "audit text: $(at c audit --node c | tail -3)"
 ok
 expect_ok at b clock pause
 expect_ok at b run --ticks 40

@@ -142,7 +142,7 @@ expect_fail 2 "" at a migrate o3
 eq "$(at a --json hash | jget digest)" "$(ref 100)" "refusals changed nothing"
 
 # ---- the audit log tells both sides --------------------------------------
-at c --json audit --actor o3 >"$WORK/audit-c.json"
+at c --json audit --node c --actor o3 >"$WORK/audit-c.json"
 grep -q '"migrate-in"' "$WORK/audit-c.json" || fail "c's audit: no migrate-in"
 grep -q '"migrate-out"' "$WORK/audit-c.json" || fail "c's audit: no migrate-out"
 ok
@@ -197,7 +197,7 @@ for _ in $(seq 100); do
 done
 eq "$(owner a o3)" b "the restored node lets its stale o3 go"
 eq "$(at a --json inspect o3 | jget epoch)" 3 "o3 at b's epoch"
-at a --json audit --actor o3 | grep -q '"fenced"' || fail "no fenced record"
+at a --json audit --node a --actor o3 | grep -q '"fenced"' || fail "no fenced record"
 ok
 out=$(at c nodes)
 case $out in *"claimed by two nodes"*) fail "id conflict: $out" ;; esac

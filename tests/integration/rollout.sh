@@ -171,8 +171,35 @@ for ep in "$epa" "$epb"; do
 done
 out=$(tmc rollout status)
 grep -q "^b  *flaky  *1.0.0 -> 2.0.0  *done" <<<"$out" || fail "text: $out"
-grep -q "^(2 nodes)$" <<<"$out" || fail "text: $out"
+grep -q "^(2 of 2 rows from 2 nodes)$" <<<"$out" || fail "text: $out"
 ok
+# audit on any node: every node's records, merged by wall time; --node
+# NODE: that node's log alone, from any node
+EP=$epa
+j audit --limit 100000 >"$WORK/au.json"
+j audit --node a --limit 100000 >"$WORK/au-a.json"
+j audit --node b --limit 100000 >"$WORK/au-b.json"
+EP=$epb
+j audit --node b --limit 100000 >"$WORK/au-bb.json"
+na=$("$IT_BIN" count <"$WORK/au-a.json")
+nb=$("$IT_BIN" count <"$WORK/au-b.json")
+[ "$na" -ge 3 ] && [ "$nb" -ge 3 ] || fail "audit: $na records of a, $nb of b"
+ok
+eq "$("$IT_BIN" count node=b <"$WORK/au-b.json")" "$nb" "--node b: b's only"
+eq "$("$IT_BIN" count <"$WORK/au-bb.json")" "$nb" "b's log from a and from b"
+eq "$("$IT_BIN" count <"$WORK/au.json")" $((na + nb)) "the mesh's: a's and b's"
+eq "$("$IT_BIN" count node=b <"$WORK/au.json")" "$nb" "b's in the mesh's"
+"$IT_BIN" sorted wall_ns <"$WORK/au.json" || fail "audit not in time order"
+ok
+# --limit 3: the mesh's newest three, oldest first
+j audit --limit 3 >"$WORK/au3.json"
+eq "$("$IT_BIN" count <"$WORK/au3.json")" 3 "audit --limit 3"
+eq "$(jget '.[2].wall_ns' <"$WORK/au3.json")" \
+    "$(jget ".[$((na + nb - 1))].wall_ns" <"$WORK/au.json")" "the newest last"
+tmc audit --limit 3 | grep -q "^TIME  *NODE  *TICK" || fail "text: no NODE"
+ok
+expect_fail 1 "no node 'zz' in the mesh" tmc audit --node zz
+EP=$epa
 eq "$(j actors --model flaky@2.0.0 | "$IT_BIN" count)" 10 \
     "every actor of the mesh on 2.0.0"
 hash2=$(j hash | jget .digest)

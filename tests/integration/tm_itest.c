@@ -24,7 +24,7 @@
  *                                     out of range (lists for list
  *                                     commands); exit after 2 s idle
  *
- *   tm_itest count | chain-ref | near (tm_itest_mesh.c)
+ *   tm_itest count | chain-ref | near | index | sorted (tm_itest_mesh.c)
  *
  * PATH: ".a.b[2].c"; "." is the document itself. Strings print raw,
  * everything else as compact JSON.
@@ -677,6 +677,9 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "index") == 0) {
         return tmi_it_index(argv[2], argv[3]);
     }
+    if (argc == 3 && strcmp(argv[1], "sorted") == 0) {
+        return tmi_it_sorted(argv[2]);
+    }
     if (argc == 5 && strcmp(argv[1], "near") == 0) {
         return tmi_it_near(argv[2], argv[3], atof(argv[4]));
     }
@@ -690,7 +693,8 @@ int main(int argc, char **argv)
                     "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
                     "ENDPOINT | count [KEY=VALUE] | chain-ref N TICKS H | near "
-                    "FILE FILE TOL | index KEY VALUE | telem-send ENDPOINT | "
+                    "FILE FILE TOL | index KEY VALUE | sorted KEY | telem-send "
+                    "ENDPOINT | "
                     "telem-sub ENDPOINT COUNT SECONDS\n");
     return 2;
 }

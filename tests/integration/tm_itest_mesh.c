@@ -14,6 +14,10 @@
  *   tm_itest index KEY VALUE          position of the first entry of the
  *                                     JSON array on stdin whose KEY is
  *                                     VALUE (exit 1 if none)
+ *   tm_itest sorted KEY               the entries of the JSON array on
+ *                                     stdin have KEY (a whole number) in
+ *                                     ascending order (exit 1 if not, or
+ *                                     if one lacks it)
  */
 #include "tm_itest.h"
 
@@ -49,6 +53,28 @@ int tmi_it_count(int argc, char **argv)
     printf("%zu\n", n);
     json_decref(doc);
     return 0;
+}
+
+int tmi_it_sorted(const char *key)
+{
+    json_error_t err;
+    json_t *doc = json_loadf(stdin, 0, &err);
+    size_t i;
+    json_t *e;
+    json_int_t last = 0;
+    int rc = doc != NULL && json_is_array(doc) ? 0 : 1;
+    json_array_foreach(doc, i, e)
+    {
+        json_t *v = json_object_get(e, key);
+        if (rc == 0 && (!json_is_integer(v) || json_integer_value(v) < last)) {
+            fprintf(stderr, "tm_itest sorted: entry %zu: %s out of order\n", i,
+                    key);
+            rc = 1;
+        }
+        last = json_is_integer(v) ? json_integer_value(v) : last;
+    }
+    json_decref(doc);
+    return rc;
 }
 
 /* RK4 of m x'' = -k x - c v + f with f held over the step (the

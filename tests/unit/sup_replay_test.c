@@ -185,6 +185,11 @@ static void test_refuses_bad_files(void **state)
               TM_ERR_CONFIG, "record 0: a step-time fallback without its tick");
     s_refused("dup", "[{\"seq\": 1, \"seq\": 2}]", TM_ERR_CONFIG,
               "duplicate object key");
+    /* a mesh's merged log: one node's only */
+    s_refused("nodes",
+              "[{\"node\": \"a\", \"seq\": 1}, {\"seq\": 2}, "
+              "{\"node\": \"b\", \"seq\": 1}]",
+              TM_ERR_CONFIG, "records of several nodes (a, b)");
 }
 
 int main(void)
