@@ -159,6 +159,8 @@ typedef struct {
     char reason[600];
 } tmi_why_row_t;
 
+#define TMI_ROWS_BYTES_MAX (64u << 20) /* rows one gather keeps */
+
 /* One answer (or part of one: a long reply comes in parts) to a rows
  * gather: an array, and whose it is (0: this node's; i + 1: peer i). */
 typedef struct {
@@ -177,6 +179,8 @@ typedef struct {
     tm_mesh_t *m;
     tmi_rows_part_t *rparts; /* this node's first, then as they come */
     size_t n_rparts, cap_rparts;
+    size_t rbytes; /* their bytes: at most TMI_ROWS_BYTES_MAX */
+    bool overflow; /* more came: the gather fails, nothing more is kept */
     int statuses[TMI_PEERS_MAX]; /* a member's error status, if any */
     const char *sort_key;        /* static: rows sorted by it, or NULL */
     size_t limit;                /* the last `limit` rows only; 0: all */

@@ -1,7 +1,9 @@
 /* tm_mesh_rows: rows gathered from every node (tm_mesh_rows): each
  * member's answer to a console command whose body is an array (a long
- * one in parts), joined after this node's own, sorted by a field when
- * asked, the last N kept. */
+ * one in parts), joined with this node's own; merged by a field when
+ * asked (each node's rows keep their own order), the last N kept, and
+ * sent on in parts. At most TMI_ROWS_BYTES_MAX bytes of answers are kept:
+ * beyond, the request fails with a clear error. */
 #include "tm_err.h"
 #include "tm_mesh_int.h"
 
@@ -9,96 +11,171 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_PART_BYTES (512u * 1024u) /* a reply part sent on: under 1 MiB */
+
+/* A part that only keeps the asking node waiting (more, a nil body). */
+static bool s_keepalive(const tm_console_rep_t *rep)
+{
+    return rep->more && rep->status == 0 &&
+           (rep->body_len == 0 || (rep->body_len == 1 && rep->body[0] == 0xc0));
+}
+
 int tmi_rows_part(tmi_gather_t *g, uint32_t i, const tm_console_rep_t *rep)
 {
-    uint32_t from = i == UINT32_MAX ? 0 : i + 1;
-    if (i != UINT32_MAX && !rep->more) {
-        g->got[i] = true;
+    bool own = i == UINT32_MAX;
+    if (!own && s_keepalive(rep)) {
+        return 0;
+    }
+    if (!own && (!rep->more || rep->status != 0)) {
+        g->got[i] = true; /* its last part (an error ends it too) */
     }
     if (rep->status != 0 || rep->body_len == 0) {
-        /* named in the message, with the error */
-        if (i != UINT32_MAX) {
+        if (!own) { /* named in the message, with the error */
             g->statuses[i] = rep->status != 0 ? rep->status : TM_ERR_WIRE_FIELD;
         }
         return 0;
     }
+    if (g->overflow || rep->body_len > TMI_ROWS_BYTES_MAX - g->rbytes) {
+        g->overflow = true;
+        return 0;
+    }
+    int rc = 0;
     if (g->n_rparts == g->cap_rparts) {
         size_t cap = g->cap_rparts ? 2 * g->cap_rparts : 8;
         tmi_rows_part_t *v = realloc(g->rparts, cap * sizeof *v);
-        if (v == NULL) {
-            return TM_ERR_NOMEM;
+        rc = v == NULL ? TM_ERR_NOMEM : 0;
+        if (v != NULL) {
+            g->rparts = v;
+            g->cap_rparts = cap;
         }
-        g->rparts = v;
-        g->cap_rparts = cap;
     }
-    uint8_t *copy = malloc(rep->body_len);
+    uint8_t *copy = rc == 0 ? malloc(rep->body_len) : NULL;
     if (copy == NULL) {
+        if (!own) {
+            g->statuses[i] = TM_ERR_NOMEM;
+        }
         return TM_ERR_NOMEM;
     }
     memcpy(copy, rep->body, rep->body_len);
-    g->rparts[g->n_rparts++] =
-        (tmi_rows_part_t){.body = copy, .len = rep->body_len, .from = from};
+    g->rparts[g->n_rparts++] = (tmi_rows_part_t){
+        .body = copy, .len = rep->body_len, .from = own ? 0 : i + 1};
+    g->rbytes += rep->body_len;
     return 0;
 }
 
-/* Every row, in the order they came, and its sort key. */
+/* ---- the end ------------------------------------------------------------ */
+
 typedef struct {
     const msgpack_object *obj;
     uint64_t key;
+    uint32_t from;
     size_t order;
 } s_row_t;
 
 typedef struct {
     s_row_t *rows;
     size_t n, cap;
-    bool bad[TMI_PEERS_MAX + 1]; /* a part that is not an array */
+    bool bad[TMI_PEERS_MAX + 1]; /* a node whose answer did not decode */
 } s_rows_t;
 
-static int s_cmp(const void *a, const void *b)
+static int s_by_node(const void *a, const void *b)
 {
     const s_row_t *x = a;
     const s_row_t *y = b;
-    if (x->key != y->key) {
-        return x->key < y->key ? -1 : 1;
+    if (x->from != y->from) {
+        return x->from < y->from ? -1 : 1;
     }
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The elements of every part into r (objects in zone). */
-static int s_collect(const tmi_gather_t *g, msgpack_zone *zone, s_rows_t *r)
+/* Whether node `from`'s rows are left out: it failed, or gave up midway
+ * (its earlier parts do not make a whole answer). */
+static bool s_failed(const tmi_gather_t *g, const s_rows_t *r, uint32_t from)
 {
-    for (size_t k = 0; k < g->n_rparts; k++) {
-        const tmi_rows_part_t *pt = &g->rparts[k];
-        msgpack_object *obj = msgpack_zone_malloc(zone, sizeof *obj);
-        if (obj == NULL) {
+    return r->bad[from] ||
+           (from > 0 && (!g->got[from - 1] || g->statuses[from - 1] != 0));
+}
+
+static int s_push(s_rows_t *r, const msgpack_object *obj, uint32_t from)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        s_row_t *v = realloc(r->rows, cap * sizeof *v);
+        if (v == NULL) {
             return TM_ERR_NOMEM;
         }
-        if (tm_wire_unpack(pt->body, pt->len, NULL, zone, obj) != 0 ||
-            obj->type != MSGPACK_OBJECT_ARRAY) {
+        r->rows = v;
+        r->cap = cap;
+    }
+    r->rows[r->n] = (s_row_t){.obj = obj, .from = from, .order = r->n};
+    r->n++;
+    return 0;
+}
+
+/* Every part decoded (objects in zone); then the rows of the nodes that
+ * answered whole, grouped by node in their own order, each with its key
+ * (a row without one - a damaged record - takes its predecessor's, so it
+ * stays where its node put it). */
+static int s_collect(const tmi_gather_t *g, msgpack_zone *zone, s_rows_t *r)
+{
+    msgpack_object *objs =
+        msgpack_zone_malloc(zone, (g->n_rparts + 1) * sizeof *objs);
+    if (objs == NULL) {
+        return TM_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < g->n_rparts; k++) {
+        const tmi_rows_part_t *pt = &g->rparts[k];
+        /* this node's own answer is one part of any size */
+        tm_wire_limits_t lim = {.max_size = pt->from == 0 ? pt->len : 0};
+        if (tm_wire_unpack(pt->body, pt->len, &lim, zone, &objs[k]) != 0 ||
+            objs[k].type != MSGPACK_OBJECT_ARRAY) {
             r->bad[pt->from] = true;
-            continue;
         }
-        for (uint32_t e = 0; e < obj->via.array.size; e++) {
-            if (r->n == r->cap) {
-                size_t cap = r->cap ? 2 * r->cap : 64;
-                s_row_t *v = realloc(r->rows, cap * sizeof *v);
-                if (v == NULL) {
-                    return TM_ERR_NOMEM;
-                }
-                r->rows = v;
-                r->cap = cap;
+    }
+    for (size_t k = 0; k < g->n_rparts; k++) {
+        uint32_t from = g->rparts[k].from;
+        for (uint32_t e = 0;
+             !s_failed(g, r, from) && e < objs[k].via.array.size; e++) {
+            if (s_push(r, &objs[k].via.array.ptr[e], from) != 0) {
+                return TM_ERR_NOMEM;
             }
-            s_row_t *row = &r->rows[r->n];
-            row->obj = &obj->via.array.ptr[e];
-            row->key = 0;
-            row->order = r->n;
-            if (g->sort_key != NULL) {
-                (void)tm_wire_get_u64(row->obj, g->sort_key, &row->key);
-            }
-            r->n++;
+        }
+    }
+    qsort(r->rows, r->n, sizeof *r->rows, s_by_node);
+    for (size_t k = 0; g->sort_key != NULL && k < r->n; k++) {
+        s_row_t *row = &r->rows[k];
+        bool first = k == 0 || r->rows[k - 1].from != row->from;
+        if (tm_wire_get_u64(row->obj, g->sort_key, &row->key) != 0) {
+            row->key = first ? 0 : r->rows[k - 1].key;
         }
     }
     return 0;
+}
+
+/* The rows by key, merging the nodes' own orders (ties: the lower node
+ * first): into out, r->n of them. */
+static void s_merge(const s_rows_t *r, const s_row_t **out)
+{
+    size_t head[TMI_PEERS_MAX + 1], end[TMI_PEERS_MAX + 1];
+    size_t nodes = 0;
+    for (size_t k = 0; k < r->n; k++) {
+        if (k == 0 || r->rows[k].from != r->rows[k - 1].from) {
+            head[nodes] = k;
+            end[nodes++] = k;
+        }
+        end[nodes - 1] = k + 1;
+    }
+    for (size_t o = 0; o < r->n; o++) {
+        size_t best = nodes;
+        for (size_t j = 0; j < nodes; j++) {
+            if (head[j] < end[j] &&
+                (best == nodes ||
+                 r->rows[head[j]].key < r->rows[head[best]].key)) {
+                best = j;
+            }
+        }
+        out[o] = &r->rows[head[best]++];
+    }
 }
 
 /* "a (no answer within 3 s), b (UNSUPPORTED)": members not dead that gave
@@ -137,61 +214,105 @@ static void s_free(tmi_gather_t *g)
     free(g->rparts);
     g->rparts = NULL;
     g->n_rparts = g->cap_rparts = 0;
+    g->rbytes = 0;
     g->used = false;
+}
+
+static void s_fail(tmi_gather_t *g, int status, const char *msg)
+{
+    g->later->send(g->later, status, msg, false, NULL, 0);
+    g->later->free(g->later);
+    s_free(g);
+}
+
+/* Rows first .. n of order into parts of about S_PART_BYTES, sent on with
+ * more; the last with message. */
+static int s_send(tmi_gather_t *g, const s_row_t *const *order, size_t first,
+                  size_t n, const char *message)
+{
+    tm_reply_t rep;
+    tm_wire_buf_t w;
+    int rc = 0;
+    size_t k = first;
+    tm_reply_init(&rep);
+    tm_wire_buf_init(&w);
+    do {
+        tm_body_t *b = tm_reply_body(&rep);
+        tm_body_array(b);
+        while (rc == 0 && k < n && rep.buf.sbuf.size < S_PART_BYTES) {
+            tm_wire_buf_clear(&w);
+            msgpack_pack_object(&w.pk, *order[k++]->obj);
+            rc = tm_wire_buf_ok(&w);
+            if (rc == 0) {
+                tm_body_raw(b, (const uint8_t *)w.sbuf.data, w.sbuf.size);
+            }
+        }
+        tm_body_end(b);
+        if (rc == 0) {
+            tm_reply_msg(&rep, "%s", k < n ? "" : message);
+            rc = tm_reply_done(&rep);
+        }
+        size_t len = 0;
+        const uint8_t *body = tm_reply_bytes(&rep, &len);
+        if (rc == 0) {
+            g->later->send(g->later, 0, rep.message, k < n, body, len);
+        }
+        tm_reply_reset(&rep);
+    } while (rc == 0 && k < n);
+    tm_reply_destroy(&rep);
+    tm_wire_buf_destroy(&w);
+    return rc;
 }
 
 void tmi_rows_finish(tm_mesh_t *m, tmi_gather_t *g)
 {
     if (g->status != 0) { /* the node stops */
-        g->later->send(g->later, g->status, g->why, false, NULL, 0);
-        g->later->free(g->later);
-        s_free(g);
+        s_fail(g, g->status, g->why);
         return;
     }
-    tm_reply_t rep;
-    tm_wire_buf_t w;
+    if (g->overflow) {
+        char msg[TM_CMD_MSG_MAX];
+        snprintf(msg, sizeof msg,
+                 "the nodes' answers came to more than %u MiB: ask for "
+                 "fewer (--limit, --since, --actor, or --node NODE)",
+                 TMI_ROWS_BYTES_MAX >> 20);
+        s_fail(g, TM_ERR_TOO_BIG, msg);
+        return;
+    }
     msgpack_zone zone;
     s_rows_t r;
+    const s_row_t **order = NULL;
     char silent[TM_CMD_MSG_MAX];
+    char msg[TM_CMD_MSG_MAX];
     uint32_t answered = 1, asked = 1;
     memset(&r, 0, sizeof r);
-    tm_reply_init(&rep);
-    tm_wire_buf_init(&w);
     bool zoned = msgpack_zone_init(&zone, 4096);
     int rc = zoned ? s_collect(g, &zone, &r) : TM_ERR_NOMEM;
+    order = rc == 0 ? malloc((r.n + 1) * sizeof *order) : NULL;
+    rc = rc == 0 && order == NULL ? TM_ERR_NOMEM : rc;
     if (rc == 0 && g->sort_key != NULL) {
-        qsort(r.rows, r.n, sizeof *r.rows, s_cmp);
+        s_merge(&r, order);
+    }
+    for (size_t k = 0; rc == 0 && g->sort_key == NULL && k < r.n; k++) {
+        order[k] = &r.rows[k]; /* by node, each in its own order */
     }
     size_t first = g->limit > 0 && r.n > g->limit ? r.n - g->limit : 0;
-    tm_body_t *b = tm_reply_body(&rep);
-    tm_body_array(b);
-    for (size_t k = first; rc == 0 && k < r.n; k++) {
-        tm_wire_buf_clear(&w);
-        msgpack_pack_object(&w.pk, *r.rows[k].obj);
-        rc = tm_wire_buf_ok(&w);
-        if (rc == 0) {
-            tm_body_raw(b, (const uint8_t *)w.sbuf.data, w.sbuf.size);
-        }
-    }
-    tm_body_end(b);
     s_silent(m, g, &r, silent, sizeof silent, &answered, &asked);
-    if (rc != 0) {
-        tm_reply_error(&rep, rc, "rows of the mesh: %s", tm_err_str(rc));
-    } else if (answered == asked) {
-        tm_reply_msg(&rep, "%zu of %zu rows from %u nodes", r.n - first, r.n,
-                     answered);
+    if (answered == asked) {
+        snprintf(msg, sizeof msg, "%zu of %zu rows from %u nodes", r.n - first,
+                 r.n, answered);
     } else {
-        tm_reply_msg(&rep, "%zu of %zu rows from %u of %u nodes; not: %s",
-                     r.n - first, r.n, answered, asked, silent);
+        snprintf(msg, sizeof msg,
+                 "%zu of %zu rows from %u of %u nodes; not: %s", r.n - first,
+                 r.n, answered, asked, silent);
     }
-    int status = rc != 0 ? rc : tm_reply_done(&rep);
-    size_t len = 0;
-    const uint8_t *body = tm_reply_bytes(&rep, &len);
-    g->later->send(g->later, status, rep.message, false,
-                   status == 0 ? body : NULL, status == 0 ? len : 0);
+    rc = rc ? rc : s_send(g, order, first, r.n, msg);
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "rows of the mesh: %s", tm_err_str(rc));
+        g->later->send(g->later, rc, msg, false, NULL, 0);
+    }
     g->later->free(g->later);
-    tm_reply_destroy(&rep);
-    tm_wire_buf_destroy(&w);
+    free(order);
     free(r.rows);
     if (zoned) {
         msgpack_zone_destroy(&zone);

@@ -280,7 +280,8 @@ void tmi_show_audit(tm_render_t *r, const char *message, json_t *body,
     {
         const char *damage = json_string_value(json_object_get(a, "damaged"));
         if (damage != NULL) {
-            fprintf(out, "record %lld is damaged: %s\n", s_int(a, "seq"),
+            fprintf(out, "record %lld%s%s is damaged: %s\n", s_int(a, "seq"),
+                    mesh ? " of node " : "", mesh ? s_str(a, "node") : "",
                     damage);
             continue;
         }

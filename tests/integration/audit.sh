@@ -172,10 +172,14 @@ for _ in $(seq 100); do
 done
 expect_ok "$TM_BIN" -c "$ex" spawn q1 --model pump --node y
 expect_ok "$TM_BIN" -c "$ey" set q1 speed_cmd=0.5
-log=$("$TM_BIN" -c "$ey" --json audit)
+log=$("$TM_BIN" -c "$ey" --json audit --node y)
 eq "$(field 0 kind) $(field 0 actor) $(field 0 who)" "spawn q1 node x" \
     "passed on by node x"
 eq "$(field 1 kind) $(field 1 who)" "set console" "asked on node y"
-eq "$("$TM_BIN" -c "$ex" --json audit | count)" 0 "nothing recorded on x"
+eq "$("$TM_BIN" -c "$ex" --json audit --node x | count)" 0 "nothing recorded on x"
+# audit without --node, on either node: the mesh's, y's two records
+log=$("$TM_BIN" -c "$ex" --json audit)
+eq "$(field 0 kind) $(field 0 node) $(field 1 kind) $(field 1 node)" \
+    "spawn y set y" "the mesh's log, asked on x"
 
 done_checks

@@ -174,8 +174,11 @@ grep -q "^b  *flaky  *1.0.0 -> 2.0.0  *done" <<<"$out" || fail "text: $out"
 grep -q "^(2 of 2 rows from 2 nodes)$" <<<"$out" || fail "text: $out"
 ok
 # audit on any node: every node's records, merged by wall time; --node
-# NODE: that node's log alone, from any node
+# NODE: that node's log alone, from any node. 12,000 more records on a
+# (sets that change nothing): a's part is over 1 MiB, as is the reply
 EP=$epa
+for _ in $(seq 12000); do echo "set g0 u=1"; done | tmc >/dev/null ||
+    fail "12,000 sets"
 j audit --limit 100000 >"$WORK/au.json"
 j audit --node a --limit 100000 >"$WORK/au-a.json"
 j audit --node b --limit 100000 >"$WORK/au-b.json"
@@ -183,7 +186,7 @@ EP=$epb
 j audit --node b --limit 100000 >"$WORK/au-bb.json"
 na=$("$IT_BIN" count <"$WORK/au-a.json")
 nb=$("$IT_BIN" count <"$WORK/au-b.json")
-[ "$na" -ge 3 ] && [ "$nb" -ge 3 ] || fail "audit: $na records of a, $nb of b"
+[ "$na" -ge 12003 ] && [ "$nb" -ge 3 ] || fail "audit: $na records of a, $nb of b"
 ok
 eq "$("$IT_BIN" count node=b <"$WORK/au-b.json")" "$nb" "--node b: b's only"
 eq "$("$IT_BIN" count <"$WORK/au-bb.json")" "$nb" "b's log from a and from b"
@@ -197,6 +200,9 @@ eq "$("$IT_BIN" count <"$WORK/au3.json")" 3 "audit --limit 3"
 eq "$(jget '.[2].wall_ns' <"$WORK/au3.json")" \
     "$(jget ".[$((na + nb - 1))].wall_ns" <"$WORK/au.json")" "the newest last"
 tmc audit --limit 3 | grep -q "^TIME  *NODE  *TICK" || fail "text: no NODE"
+# the text form of the whole (a reply in parts): every set, on node a
+[ "$(tmc audit --limit 100000 | grep -c "^[^ ]*  *a  *[0-9]*  set ")" -ge 12000 ] ||
+    fail "text of the mesh's audit: $(tmc audit --limit 100000 | tail -3)"
 ok
 expect_fail 1 "no node 'zz' in the mesh" tmc audit --node zz
 EP=$epa
