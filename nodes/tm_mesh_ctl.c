@@ -423,18 +423,41 @@ static void s_gather_finish(tmi_gather_t *g)
     g->used = false;
 }
 
+/* A free gather slot, zeroed; NULL (with why) when all are in use. */
+static tmi_gather_t *s_slot(tm_mesh_t *m, char *why, size_t cap)
+{
+    for (size_t i = 0; i < TMI_GATHERS; i++) {
+        if (!m->gathers[i].used) {
+            memset(&m->gathers[i], 0, sizeof m->gathers[i]);
+            return &m->gathers[i];
+        }
+    }
+    snprintf(why, cap, "too many requests in progress; try again");
+    return NULL;
+}
+
+/* argv to every member not dead; the answers to g, which ends after
+ * `seconds` at most (at once when nobody was asked). */
+static void s_gather_start(tm_mesh_t *m, tmi_gather_t *g, int argc,
+                           const char *const *argv, tm_console_later_t *later,
+                           double seconds)
+{
+    g->expected = s_broadcast(m, argc, argv, g->seqs);
+    g->later = later;
+    g->used = true;
+    g->deadline = tm_time_now() + seconds;
+    if (g->expected == 0) {
+        s_gather_finish(g);
+    }
+}
+
 int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
                       size_t cap)
 {
-    tmi_gather_t *g = NULL;
-    for (size_t i = 0; i < TMI_GATHERS; i++) {
-        g = m->gathers[i].used ? g : &m->gathers[i];
-    }
+    tmi_gather_t *g = s_slot(m, why, cap);
     if (g == NULL) {
-        snprintf(why, cap, "too many requests in progress; try again");
         return TM_ERR_BUSY;
     }
-    memset(g, 0, sizeof *g);
     g->rows = calloc(TMI_PEERS_MAX + 1, sizeof *g->rows);
     if (g->rows == NULL) {
         snprintf(why, cap, "out of memory");
@@ -460,22 +483,12 @@ int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
         }
     }
     const char *argv[] = {"mesh-why"};
-    g->expected = s_broadcast(m, 1, argv, g->seqs);
-    g->later = later;
-    g->used = true;
-    g->deadline = tm_time_now() + 3.0;
-    if (g->expected == 0) {
-        s_gather_finish(g);
-    }
+    s_gather_start(m, g, 1, argv, later, 3.0);
     return 0;
 }
 
 int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
 {
-    tmi_gather_t *g = NULL;
-    for (size_t i = 0; i < TMI_GATHERS; i++) {
-        g = m->gathers[i].used ? g : &m->gathers[i];
-    }
     for (uint32_t i = 0; i < m->n_peers; i++) {
         const tmi_peer_t *p = &m->peers[i];
         if (!p->self && p->name[0] != '\0' && p->state != TMI_ALIVE) {
@@ -485,11 +498,10 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
             return TM_ERR_NODE_DOWN;
         }
     }
+    tmi_gather_t *g = s_slot(m, why, cap);
     if (g == NULL) {
-        snprintf(why, cap, "too many digests in progress; try again");
         return TM_ERR_BUSY;
     }
-    memset(g, 0, sizeof *g);
     int rc = tm_rt_digest_part(m->rt, &g->parts[0]);
     if (rc != 0) {
         snprintf(why, cap, "digest: %s", tm_err_str(rc));
@@ -498,13 +510,7 @@ int tm_mesh_hash(tm_mesh_t *m, tm_console_later_t *later, char *why, size_t cap)
     g->ticks[0] = tm_rt_tick(m->rt);
     g->n = 1;
     const char *argv[] = {"mesh-hash"};
-    g->expected = s_broadcast(m, 1, argv, g->seqs);
-    g->later = later;
-    g->used = true;
-    g->deadline = tm_time_now() + 10.0;
-    if (g->expected == 0) {
-        s_gather_finish(g);
-    }
+    s_gather_start(m, g, 1, argv, later, 10.0);
     return 0;
 }
 
@@ -513,15 +519,10 @@ int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
                  const tm_mesh_rows_opts_t *o, tm_console_later_t *later,
                  char *why, size_t cap)
 {
-    tmi_gather_t *g = NULL;
-    for (size_t i = 0; i < TMI_GATHERS; i++) {
-        g = m->gathers[i].used ? g : &m->gathers[i];
-    }
+    tmi_gather_t *g = s_slot(m, why, cap);
     if (g == NULL) {
-        snprintf(why, cap, "too many requests in progress; try again");
         return TM_ERR_BUSY;
     }
-    memset(g, 0, sizeof *g);
     tm_console_rep_t mine = {.body = own, .body_len = own_len};
     if (tmi_rows_part(g, UINT32_MAX, &mine) != 0) {
         free(g->rparts);
@@ -533,13 +534,7 @@ int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
     g->limit = o != NULL ? o->limit : 0;
     g->is_rows = true;
     g->m = m;
-    g->expected = s_broadcast(m, argc, argv, g->seqs);
-    g->later = later;
-    g->used = true;
-    g->deadline = tm_time_now() + 3.0;
-    if (g->expected == 0) {
-        tmi_rows_finish(m, g);
-    }
+    s_gather_start(m, g, argc, argv, later, 3.0);
     return 0;
 }
 
