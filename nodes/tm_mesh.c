@@ -262,6 +262,7 @@ static void s_beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     tmi_plan_beat(m);
     tmi_repl_beat(m);
     tmi_copy_beat(m);
+    tmi_models_beat(m);
     tmi_failover_beat(m);
     tmi_lease_beat(m);
 }

@@ -136,6 +136,13 @@ typedef struct {
     uint64_t hb_dir_seq; /* the directory seq its last heartbeat named */
     bool dir_synced;
     double dir_asked; /* when the whole directory was last asked for */
+    /* plugins sent to it (tm_mesh_models.c): answers still expected to
+     * loads from seq models_from on, when the last was sent, and whether
+     * one came back without its file (sent before it knew this node) */
+    uint64_t models_from;
+    uint32_t models_left, models_rounds;
+    double models_at;
+    bool models_again;
     tmi_in_t in;
     tmi_out_t out;
 } tmi_peer_t;
@@ -463,6 +470,11 @@ void tmi_models_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env);
 /* `mesh-models-load UPLOAD CHECKSUM` from p: load the staged plugin. */
 void tmi_models_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
                         const char *const *argv, tm_reply_t *rep);
+/* p's answer to a load this node sent; false if seq is not one. */
+bool tmi_models_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
+                      const tm_console_rep_t *rep);
+/* Plugins not acknowledged within a few seconds are sent again. */
+void tmi_models_beat(tm_mesh_t *m);
 
 /* ---- tm_mesh_dir.c ----------------------------------------------------- */
 

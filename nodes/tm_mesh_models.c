@@ -5,7 +5,12 @@
  * bytes against the announced checksum and loads them through the
  * mutation path (tm_mut_plugin), so its catalog and store hold them too; a
  * version it has already with another checksum is refused and logged.
- * Nothing is answered (seq 0): each node logs what it did. */
+ * Each load is answered, and the sender sends every plugin again when an
+ * answer does not come within S_RETRY_S or says the file is missing: a
+ * peer drops the messages of a node it has not heard a heartbeat from yet
+ * (heartbeats travel apart from the data), so the first plugins sent to a
+ * node that just joined may be lost. A load that is refused for another
+ * reason (another file under the same version) is not sent again. */
 #include "tm_mesh_int.h"
 
 #include "tm_err.h"
@@ -19,7 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Send the plugin `file` (bytes, checksum hex) to p. */
+#define S_RETRY_S    2.0
+#define S_ROUNDS_MAX 5 /* then it is logged, and left to the operator */
+
+/* Send the plugin `file` (bytes, checksum hex) to p; its load expects an
+ * answer (seq = the upload's id). */
 static int s_send(tm_mesh_t *m, tmi_peer_t *p, const char *file,
                   const char *hex, const uint8_t *bytes, size_t len)
 {
@@ -34,10 +43,17 @@ static int s_send(tm_mesh_t *m, tmi_peer_t *p, const char *file,
         rc = tm_console_req_encode(3, argv, &payload, &plen);
     }
     if (rc == 0) {
-        rc = tmi_mesh_send(m, p, true, TM_MSG_CONSOLE_REQ, 0, payload, plen);
+        rc = tmi_mesh_send(m, p, true, TM_MSG_CONSOLE_REQ, upload, payload,
+                           plen);
     }
     free(payload);
-    if (rc != 0) {
+    if (rc == 0) {
+        if (p->models_left++ == 0) {
+            p->models_from = upload;
+        }
+        p->models_at = tm_time_now();
+    } else {
+        p->models_again = true;
         tm_log(TM_LOG_WARN, "mesh: cannot send plugin %s to %s: %s", file,
                p->name, tm_err_str(rc));
     }
@@ -62,13 +78,16 @@ size_t tm_mesh_models_loaded(tm_mesh_t *m, const char *file, const char *hex,
     return sent;
 }
 
-void tmi_models_send_all(tm_mesh_t *m, tmi_peer_t *p)
+static void s_send_all(tm_mesh_t *m, tmi_peer_t *p)
 {
     size_t n = 0;
     const tm_models_entry_t *e = tm_models_entries(&n);
     if (m->ctx == NULL || m->ctx->data == NULL || p->self) {
         return;
     }
+    p->models_left = 0; /* a new round: answers to older loads are late */
+    p->models_again = false;
+    p->models_at = tm_time_now();
     for (size_t i = 0; i < n; i++) {
         bool seen = e[i].builtin;
         for (size_t j = 0; j < i && !seen; j++) {
@@ -90,6 +109,12 @@ void tmi_models_send_all(tm_mesh_t *m, tmi_peer_t *p)
         }
         free(bytes);
     }
+}
+
+void tmi_models_send_all(tm_mesh_t *m, tmi_peer_t *p)
+{
+    p->models_rounds = 0;
+    s_send_all(m, p);
 }
 
 void tmi_models_chunk(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
@@ -166,4 +191,48 @@ void tmi_models_request(tm_mesh_t *m, tmi_peer_t *p, int argc,
     }
     s_load(m, p, name, bytes, len, argv[2], rep);
     tm_stage_drop(m->fstage, p->name, strlen(p->name));
+}
+
+bool tmi_models_reply(tm_mesh_t *m, tmi_peer_t *p, uint64_t seq,
+                      const tm_console_rep_t *rep)
+{
+    if (p->models_left == 0 || seq < p->models_from || seq > m->next_seq) {
+        return false;
+    }
+    p->models_left--;
+    if (rep->status == TM_ERR_NOT_FOUND) {
+        p->models_again = true; /* its file was dropped: all again */
+    } else if (p->models_left == 0 && !p->models_again) {
+        p->models_rounds = 0;
+    }
+    return true;
+}
+
+void tmi_models_beat(tm_mesh_t *m)
+{
+    double now = tm_time_now();
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_peer_t *p = &m->peers[i];
+        if (!s_reachable(p) || p->state != TMI_ALIVE ||
+            (p->models_left == 0 && !p->models_again) ||
+            now - p->models_at <= S_RETRY_S) {
+            continue;
+        }
+        if (++p->models_rounds > S_ROUNDS_MAX) {
+            tm_log(TM_LOG_ERROR,
+                   "mesh: %s did not load every plugin sent to it after %d "
+                   "tries; load them there (models load FILE on %s)",
+                   p->name, S_ROUNDS_MAX, p->name);
+            p->models_left = 0;
+            p->models_again = false;
+            continue;
+        }
+        tm_log(TM_LOG_INFO,
+               "mesh: %s did not load every plugin sent to it (%s); sending "
+               "them again",
+               p->name,
+               p->models_left > 0 ? "no answer in time"
+                                  : "a file did not arrive");
+        s_send_all(m, p);
+    }
 }

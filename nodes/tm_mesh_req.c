@@ -117,7 +117,8 @@ void tmi_req_on_reply(tm_mesh_t *m, tmi_peer_t *p, const tm_envelope_t *env)
         tmi_move_reply(m, p, env->seq, &rep) ||
         tmi_failover_reply(m, p, env->seq, &rep) ||
         tmi_ctl_reply(m, p, env->seq, &rep) ||
-        tmi_plan_reply(m, p, env->seq, &rep)) {
+        tmi_plan_reply(m, p, env->seq, &rep) ||
+        tmi_models_reply(m, p, env->seq, &rep)) {
         return;
     }
     for (size_t i = 0; i < TMI_PENDING_MAX; i++) {

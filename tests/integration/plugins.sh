@@ -152,7 +152,7 @@ mesh_node() { # mesh_node NAME PEER...: start a node of the mesh
     for peer in "$@"; do peers+=(--peer "$peer"); done
     "$NODE_BIN" --name "$n" --data "$WORK/m-$n" --console "${CEP[$n]}" \
         --mesh "${MEP[$n]}" "${peers[@]}" --clock paused --workers 2 \
-        --heartbeat 0.05 >>"$WORK/m-$n.log" 2>&1 &
+        --heartbeat "${HB:-0.05}" >>"$WORK/m-$n.log" 2>&1 &
     PID[$n]=$!
     NODE_PIDS+=("${PID[$n]}")
     watchdog "${PID[$n]}"
@@ -200,6 +200,21 @@ ok
 mesh_node c "${MEP[a]}"
 wait_catalog c
 expect_ok at c spawn fc --model flaky --node c
+# a node drops what a peer sends before it has heard the peer's heartbeat
+# (heartbeats travel apart from the data): d, whose heartbeats are slow,
+# sends its plugins to e as soon as it hears e, before e hears d; e's
+# answers say the files did not arrive, and d sends them again
+for n in d e; do
+    MEP[$n]="tcp://127.0.0.1:$(free_port)"
+    CEP[$n]="tcp://127.0.0.1:$(free_port)"
+done
+HB=1.5 mesh_node d "${MEP[d]}"
+expect_ok at d models load "$PD/flaky1.so"
+mesh_node e "${MEP[d]}"
+wait_catalog e
+grep -qF "mesh: e did not load every plugin sent to it" "$WORK/m-d.log" ||
+    fail "d did not send its plugins again (was the first round lost?)"
+ok
 # and keeps it across a restart of its own
 stop_node "${PID[c]}" || fail "c: SIGTERM: exit status $?"
 "$NODE_BIN" --name c --data "$WORK/m-c" --console "${CEP[c]}" \
