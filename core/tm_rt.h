@@ -538,7 +538,9 @@ size_t tm_rt_degraded_sources(const tm_rt_t *rt, const char *id,
  * named like a measured input, against the measurement where one came
  * (both versions, so that they can be compared). A step that faults
  * ends it (failed; its values never leave it). Adopting it moves the
- * actor to the trial's model with the trial's state and outputs. */
+ * actor to the trial's model with the trial's state and outputs. A trial
+ * may also run the actor's own model with other parameters (a new
+ * parameter set, tm_rt_trial_start_with), which adopting installs. */
 
 typedef struct {
     const tm_model_t *model;
@@ -565,13 +567,21 @@ typedef struct {
  * ports), TM_ERR_MODEL_FAILED (the state cannot be mapped), NOMEM. */
 int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model);
 
+/* The same with the trial's own parameters (model->n_params values; NULL:
+ * the actor's) and initial state (model->n_states values; NULL: the
+ * actor's, mapped). Errors: those of tm_rt_trial_start,
+ * TM_ERR_BAD_VALUE (a parameter out of its range), TM_ERR_MODEL_FAILED (a
+ * state that is not finite). */
+int tm_rt_trial_start_with(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                           const double *params, const double *state);
+
 /* Its scores so far. TM_ERR_NOT_FOUND (no trial). */
 int tm_rt_trial_get(const tm_rt_t *rt, const char *id, tm_rt_trial_t *out);
 
-/* End it; adopt: the actor takes the trial's model, state and outputs
- * (links, parameters and held inputs stay). Errors: TM_ERR_NOT_FOUND,
- * TM_ERR_MODEL_FAILED (adopting a failed trial or one never stepped),
- * those of tm_rt_set_model. */
+/* End it; adopt: the actor takes the trial's model, state and outputs,
+ * and its parameters when it had its own (links and held inputs stay). Errors:
+ * TM_ERR_NOT_FOUND, TM_ERR_MODEL_FAILED (adopting a failed trial or one never
+ * stepped), those of tm_rt_set_model. */
 int tm_rt_trial_stop(tm_rt_t *rt, const char *id, bool adopt);
 
 /* Trials running. */

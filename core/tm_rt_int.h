@@ -128,6 +128,8 @@ typedef struct {
     uint8_t status;
     uint64_t failed_at;
     uint64_t steps;
+    bool own_params; /* params below, else the actor's */
+    double params[TM_MODEL_MAX_VARS];
     double state[TM_MODEL_MAX_VARS];
     double outputs[TM_MODEL_MAX_VARS];
     double sq[TM_MODEL_MAX_VARS];  /* sum of squared differences */

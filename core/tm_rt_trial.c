@@ -72,6 +72,23 @@ static void s_score_measured(tmi_rt_trial_t *t, const double *y,
 
 int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
 {
+    return tm_rt_trial_start_with(rt, id, model, NULL, NULL);
+}
+
+/* Every value within its variable's range. */
+static bool s_in_range(const tm_var_t *v, uint32_t n, const double *x)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(x[i] >= v[i].min && x[i] <= v[i].max)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int tm_rt_trial_start_with(tm_rt_t *rt, const char *id, const tm_model_t *model,
+                           const double *params, const double *state)
+{
     uint32_t a = tmi_rt_actor_find(rt, id);
     if (a == TMI_RT_NONE) {
         return TM_ERR_UNKNOWN_ACTOR;
@@ -81,11 +98,18 @@ int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
         tm_model_check_family(g->model, model) != 0) {
         return TM_ERR_INVAL;
     }
+    if (params != NULL && !s_in_range(model->params, model->n_params, params)) {
+        return TM_ERR_BAD_VALUE;
+    }
     size_t s = rt->actors[a].slot;
     double x[TM_MODEL_MAX_VARS];
-    if (tm_model_map_state(model, g->model, g->state + s * g->ns,
-                           g->params + s * g->np, x) != TM_STEP_OK ||
-        !tmi_rt_all_finite(x, model->n_states)) {
+    if (state != NULL) {
+        memcpy(x, state, model->n_states * sizeof(double));
+    } else if (tm_model_map_state(model, g->model, g->state + s * g->ns,
+                                  g->params + s * g->np, x) != TM_STEP_OK) {
+        return TM_ERR_MODEL_FAILED;
+    }
+    if (!tmi_rt_all_finite(x, model->n_states)) {
         return TM_ERR_MODEL_FAILED;
     }
     tmi_rt_trial_t *t = s_find(rt, a);
@@ -99,6 +123,10 @@ int tm_rt_trial_start(tm_rt_t *rt, const char *id, const tm_model_t *model)
     memset(t, 0, sizeof *t);
     t->actor = a;
     t->model = model;
+    t->own_params = params != NULL;
+    if (params != NULL) {
+        memcpy(t->params, params, model->n_params * sizeof(double));
+    }
     s_match_measured(model, t->meas);
     memcpy(t->state, x, model->n_states * sizeof(double));
     return 0;
@@ -123,7 +151,8 @@ void tmi_rt_trials_step(tm_rt_t *rt, uint64_t k)
                              .seed = rt->seed,
                              .keys = &g->keys[s]};
         uint8_t st = TM_STEP_OK;
-        m->step(&ctx, 1, x, g->params + s * g->np, g->in + s * g->ni, y, &st);
+        const double *pa = t->own_params ? t->params : g->params + s * g->np;
+        m->step(&ctx, 1, x, pa, g->in + s * g->ni, y, &st);
         if (st != TM_STEP_OK || !tmi_rt_all_finite(x, m->n_states) ||
             !tmi_rt_all_finite(y, m->n_outputs)) {
             t->failed = true; /* its values stop here; never seen by links */
@@ -197,8 +226,12 @@ int tm_rt_trial_stop(tm_rt_t *rt, const char *id, bool adopt)
         rc = tmi_rt_regroup(rt, a, m, g->frozen, x);
         if (rc == 0) {
             const tmi_rt_group_t *ng = rt->groups[rt->actors[a].group];
-            memcpy(ng->out[0] + rt->actors[a].slot * ng->no, y,
-                   m->n_outputs * sizeof(double));
+            size_t ns = rt->actors[a].slot;
+            memcpy(ng->out[0] + ns * ng->no, y, m->n_outputs * sizeof(double));
+            if (t->own_params) {
+                memcpy(ng->params + ns * ng->np, t->params,
+                       m->n_params * sizeof(double));
+            }
         }
     }
     if (rc == 0) {

@@ -187,12 +187,14 @@ int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
                           char *why);
 
 /* Put id back: with to == NULL on the model and state its record kept at
- * the switch, else on model `to` (its state mapped); the kept record is
+ * the switch (and, with params, its parameters: a parameter set's
+ * rollout), else on model `to` (its state mapped); the kept record is
  * deleted in the same commit, which also writes an audit record
  * "rollback". Errors: TM_ERR_NOT_FOUND (no kept record and no `to`),
  * TM_ERR_UNKNOWN_ACTOR, those of tm_rt_set_model, store errors. */
 int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
-                          const tm_model_t *to, const char *reason, char *why);
+                          const tm_model_t *to, bool params, const char *reason,
+                          char *why);
 
 /* Carry out a plan (tm_plan_build on this runtime, not changed since):
  * remove links, kill, change models, spawn, set values, add links - in the

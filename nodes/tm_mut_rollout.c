@@ -67,6 +67,17 @@ static int s_put_prev(tm_mut_t *m, tm_store_batch_t *b, const char *family,
     return rc;
 }
 
+/* Parameters back (a parameter set's rollout, a failed commit). */
+static int s_put_params(tm_mut_t *m, const char *id, const tm_model_t *model,
+                        const double *params)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < model->n_params && rc == 0; i++) {
+        rc = tm_rt_set(m->rt, id, model->params[i].name, params[i]);
+    }
+    return rc;
+}
+
 int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
                           bool trial, const char *family, const char *reason,
                           char *why)
@@ -80,7 +91,9 @@ int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
         return 0; /* switched already (a stage started again) */
     }
     double state[TM_MODEL_MAX_VARS];
+    double params[TM_MODEL_MAX_VARS];
     memcpy(state, a.state, before->n_states * sizeof state[0]);
+    memcpy(params, a.params, before->n_params * sizeof params[0]);
     char key[TM_MUT_ROLLOUT_KEY_MAX];
     void *kept = NULL;
     size_t klen = 0;
@@ -117,6 +130,7 @@ int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
     tm_store_batch_destroy(&b);
     if (rc != 0) {
         tmi_mut_restore_model(m, id, before, state);
+        s_put_params(m, id, before, params); /* a trial's own */
         return tmi_mut_store_failed(m, why, rc);
     }
     tmi_mut_tell(m, TM_MUT_ADDED, id, a.model);
@@ -124,7 +138,8 @@ int tm_mut_rollout_switch(tm_mut_t *m, const char *id, const tm_model_t *to,
 }
 
 int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
-                          const tm_model_t *to, const char *reason, char *why)
+                          const tm_model_t *to, bool params, const char *reason,
+                          char *why)
 {
     char key[TM_MUT_ROLLOUT_KEY_MAX];
     void *val = NULL;
@@ -132,6 +147,7 @@ int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
     tm_persist_actor_t rec;
     const tm_model_t *model = to;
     const double *state = NULL;
+    const double *kept = NULL;
     int rc = tm_mut_rollout_key(family, id, key, sizeof key);
     if (rc == 0 && tm_store_get(m->store, TM_DB_CATALOG, key, strlen(key), &val,
                                 &len) == 0) {
@@ -141,6 +157,8 @@ int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
                 0 &&
             rec.n_states == model->n_states && to == NULL) {
             state = rec.state;
+            kept =
+                params && rec.n_params == model->n_params ? rec.params : NULL;
         } else {
             model = to;
         }
@@ -155,12 +173,16 @@ int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
     }
     const tm_model_t *before = rc == 0 ? a.model : NULL;
     double was[TM_MODEL_MAX_VARS];
+    double was_p[TM_MODEL_MAX_VARS];
     if (rc == 0) {
         memcpy(was, a.state, before->n_states * sizeof was[0]);
+        memcpy(was_p, a.params, before->n_params * sizeof was_p[0]);
         rc = state != NULL ? tmi_mut_restore_model(m, id, model, state)
                            : tm_rt_set_model(m->rt, id, model);
+        rc = rc == 0 && kept != NULL ? s_put_params(m, id, model, kept) : rc;
         if (rc != 0) {
             tmi_mut_restore_model(m, id, before, was);
+            s_put_params(m, id, before, was_p);
             rc = tmi_mut_why(why, rc, "cannot put %s back on %s@%s: %s", id,
                              model->family, model->version, tm_err_str(rc));
         }
@@ -186,6 +208,7 @@ int tm_mut_rollout_revert(tm_mut_t *m, const char *id, const char *family,
     tm_store_batch_destroy(&b);
     if (rc != 0) {
         tmi_mut_restore_model(m, id, before, was);
+        s_put_params(m, id, before, was_p);
         return tmi_mut_store_failed(m, why, rc);
     }
     tmi_mut_tell(m, TM_MUT_ADDED, id, model);

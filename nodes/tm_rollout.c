@@ -25,20 +25,25 @@ static int s_why(char *why, int rc, const char *fmt, ...)
     return rc;
 }
 
-static tmi_ro_t *s_find(tm_rollout_t *r, const char *family)
+tmi_ro_t *tmi_ro_find(tm_rollout_t *r, const char *key)
 {
     for (size_t i = 0; i < r->n; i++) {
-        if (strcmp(r->ro[i].family, family) == 0) {
+        if (strcmp(r->ro[i].key, key) == 0) {
             return &r->ro[i];
         }
     }
     return NULL;
 }
 
-/* Commit ro's record with an audit record saying reason. */
-static int s_save_forget(tm_rollout_t *r, const tmi_ro_t *ro,
-                         const char *reason, const char *const *forget,
-                         size_t n_forget, char *why)
+/* What a record's lines name: the actor of a parameter set, else the
+ * family. */
+static const char *s_head(const tmi_ro_t *ro)
+{
+    return ro->actor[0] != '\0' ? ro->actor : ro->family;
+}
+
+int tmi_ro_save_forget(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
+                       const char *const *forget, size_t n_forget, char *why)
 {
     tm_wire_buf_t w;
     tm_wire_buf_init(&w);
@@ -46,7 +51,7 @@ static int s_save_forget(tm_rollout_t *r, const tmi_ro_t *ro,
     int rc = tm_wire_buf_ok(&w);
     if (rc == 0) {
         char w2[TM_MUT_WHY_MAX];
-        rc = tm_mut_rollout_record(r->mut, ro->family, w.sbuf.data, w.sbuf.size,
+        rc = tm_mut_rollout_record(r->mut, ro->key, w.sbuf.data, w.sbuf.size,
                                    forget, n_forget, reason, w2);
         if (rc != 0) {
             s_why(why, rc, "%s", w2);
@@ -56,10 +61,10 @@ static int s_save_forget(tm_rollout_t *r, const tmi_ro_t *ro,
     return rc;
 }
 
-static int s_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
-                  char *why)
+int tmi_ro_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
+                char *why)
 {
-    return s_save_forget(r, ro, reason, NULL, 0, why);
+    return tmi_ro_save_forget(r, ro, reason, NULL, 0, why);
 }
 
 /* ---- the family's actors ----------------------------------------------- */
@@ -151,13 +156,13 @@ static int s_kept_cb(const void *key, size_t klen, const void *val, size_t vlen,
     return s_push(&k->ids, id);
 }
 
-/* The ids whose record before a switch is kept for family (k->ids.ids
- * to free). */
-static int s_kept(tm_rollout_t *r, const char *family, s_kept_t *k)
+/* The ids whose record before a switch is kept for the rollout of key
+ * (k->ids.ids to free). */
+static int s_kept(tm_rollout_t *r, const char *key, s_kept_t *k)
 {
     memset(k, 0, sizeof *k);
     snprintf(k->prefix, sizeof k->prefix, "%s%s/prev/", TM_MUT_ROLLOUT_KEY,
-             family);
+             key);
     int rc = tm_store_foreach(r->store, TM_DB_CATALOG, s_kept_cb, k);
     return rc ? rc : k->ids.rc;
 }
@@ -192,16 +197,36 @@ static int s_check_tiers(tm_rollout_t *r, const s_ids_t *c, const char *family,
     return 0;
 }
 
-/* The slot for family's record: its old one, or a new one. */
-static tmi_ro_t *s_slot(tm_rollout_t *r, const char *family)
+/* A new record at the end of r->ro; NULL when TMI_RO_MAX are kept or
+ * without memory. */
+static tmi_ro_t *s_append(tm_rollout_t *r)
 {
-    tmi_ro_t *ro = s_find(r, family);
-    if (ro == NULL && r->n < TMI_RO_MAX) {
-        ro = &r->ro[r->n++];
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        void *p =
+            r->n < TMI_RO_MAX ? realloc(r->ro, cap * sizeof *r->ro) : NULL;
+        if (p == NULL) {
+            return NULL;
+        }
+        r->ro = p;
+        r->cap = cap;
     }
+    tmi_ro_t *ro = &r->ro[r->n++];
+    memset(ro, 0, sizeof *ro);
+    return ro;
+}
+
+tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key)
+{
+    tmi_ro_t *ro = tmi_ro_find(r, key);
     if (ro != NULL) {
         free(ro->canary);
         memset(ro, 0, sizeof *ro);
+    } else {
+        ro = s_append(r);
+    }
+    if (ro != NULL) {
+        snprintf(ro->key, sizeof ro->key, "%s", key);
     }
     return ro;
 }
@@ -213,6 +238,9 @@ static int s_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
 {
     if (ro->armed || tm_rt_tick(r->rt) < ro->stage_tick) {
         return 0;
+    }
+    if (ro->actor[0] != '\0') {
+        return tmi_ro_params_arm(r, ro, why);
     }
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_actor_t a;
@@ -244,12 +272,18 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, version);
     }
-    tmi_ro_t *old = s_find(r, family);
+    tmi_ro_t *old = tmi_ro_find(r, family);
     if (old != NULL && tmi_ro_active(old)) {
         return s_why(why, TM_ERR_BUSY,
                      "a rollout of %s to %s is in its %s stage; wait or "
                      "`rollback %s`",
                      family, old->to, tmi_ro_stage_name(old->stage), family);
+    }
+    if (tmi_ro_params_busy(r, family)) {
+        return s_why(why, TM_ERR_BUSY,
+                     "a new parameter set of an actor of %s is being rolled "
+                     "out (rollout status %s); wait or roll it back",
+                     family, family);
     }
     s_ids_t c = {.family = family, .skip_version = version};
     tm_rt_foreach(r->rt, s_collect, &c);
@@ -260,7 +294,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                    family, version);
     }
     rc = rc ? rc : s_check_tiers(r, &c, family, version, why);
-    tmi_ro_t *ro = rc ? NULL : s_slot(r, family);
+    tmi_ro_t *ro = rc ? NULL : tmi_ro_slot(r, family);
     if (rc == 0 && ro == NULL) {
         rc = s_why(why, TM_ERR_TOO_BIG, "rollouts of %u families are kept",
                    TMI_RO_MAX);
@@ -337,10 +371,10 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         for (size_t j = 0; j < nf; j++) {
             forget[j] = k.ids.ids[i + j];
         }
-        rc = s_save_forget(r, ro, reason, forget, nf, why);
+        rc = tmi_ro_save_forget(r, ro, reason, forget, nf, why);
     }
     free(k.ids.ids);
-    rc = rc ? rc : s_save(r, ro, reason, why);
+    rc = rc ? rc : tmi_ro_save(r, ro, reason, why);
     if (rc != 0) {
         for (size_t i = 0; i < ro->n_canary; i++) {
             tm_rt_trial_stop(r->rt, ro->canary[i], false);
@@ -356,16 +390,14 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
 
 /* ---- stages ------------------------------------------------------------- */
 
-/* Stop the trials, put the switched canary actors back, save the
- * decision. */
-static void s_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision)
+void tmi_ro_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision)
 {
     char why[TM_MUT_WHY_MAX];
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_rt_trial_stop(r->rt, ro->canary[i], false);
         if (ro->stage == TMI_RO_CANARY &&
-            tm_mut_rollout_revert(r->mut, ro->canary[i], ro->family, NULL,
-                                  decision, why) != 0) {
+            tm_mut_rollout_revert(r->mut, ro->canary[i], ro->key, NULL,
+                                  ro->actor[0] != '\0', decision, why) != 0) {
             tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->canary[i], why);
         }
     }
@@ -378,10 +410,10 @@ static void s_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision)
         tm_mesh_broadcast(r->mesh, 2, argv);
     }
     char reason[TM_ROLLOUT_WHY_MAX];
-    snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", ro->family, ro->from,
-             ro->to, ro->decision);
+    snprintf(reason, sizeof reason, "%.64s %.32s -> %.32s: %.370s", s_head(ro),
+             ro->from, ro->to, ro->decision);
     tm_log(TM_LOG_WARN, "rollout: %s", reason);
-    if (s_save(r, ro, reason, why) != 0) {
+    if (tmi_ro_save(r, ro, reason, why) != 0) {
         tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
     }
 }
@@ -457,7 +489,7 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
                      ro->family, ro->to, ro->canary[i],
                      (unsigned long long)t.failed_at,
                      tm_step_status_name(t.status));
-            s_roll_back(r, ro, d);
+            tmi_ro_roll_back(r, ro, d);
             return;
         }
         s_score(ro, &t);
@@ -466,13 +498,13 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
         return;
     }
     if (stepped == 0) {
-        s_roll_back(r, ro,
-                    "no canary actor was stepped in shadow (killed, "
-                    "quarantined or not due): no evidence");
+        tmi_ro_roll_back(r, ro,
+                         "no canary actor was stepped in shadow (killed, "
+                         "quarantined or not due): no evidence");
         return;
     }
     if (s_over(ro, d, sizeof d)) {
-        s_roll_back(r, ro, d);
+        tmi_ro_roll_back(r, ro, d);
         return;
     }
     char why[TM_MUT_WHY_MAX];
@@ -482,7 +514,7 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
         if (tm_rt_trial_get(r->rt, ro->canary[i], &t) != 0) {
             continue;
         }
-        if (tm_mut_rollout_switch(r->mut, ro->canary[i], NULL, true, ro->family,
+        if (tm_mut_rollout_switch(r->mut, ro->canary[i], NULL, true, ro->key,
                                   "canary of the rollout", why) == 0) {
             switched++;
         } else {
@@ -491,7 +523,7 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
     }
     ro->stage = TMI_RO_CANARY;
     if (switched == 0) {
-        s_roll_back(r, ro, "no canary actor could switch");
+        tmi_ro_roll_back(r, ro, "no canary actor could switch");
         return;
     }
     ro->stage_tick = tick;
@@ -506,10 +538,10 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
              "within budget (RMSE %.6g, MAPE %.4g %%%s): %zu canary actors "
              "switched",
              ro->rmse, ro->mape, meas, ro->n_canary);
-    snprintf(d, sizeof d, "%s %s -> %s: %.400s", ro->family, ro->from, ro->to,
-             ro->decision);
+    snprintf(d, sizeof d, "%.64s %.32s -> %.32s: %.370s", s_head(ro), ro->from,
+             ro->to, ro->decision);
     tm_log(TM_LOG_INFO, "rollout: %s", d);
-    if (s_save(r, ro, d, why) != 0) {
+    if (tmi_ro_save(r, ro, d, why) != 0) {
         tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
     }
 }
@@ -531,9 +563,13 @@ static void s_canary(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
             snprintf(d, sizeof d, "%s faulted at tick %llu on %s@%s",
                      ro->canary[i], (unsigned long long)a.health.last_fault,
                      ro->family, ro->to);
-            s_roll_back(r, ro, d);
+            tmi_ro_roll_back(r, ro, d);
             return;
         }
+    }
+    if (ro->actor[0] != '\0') {
+        tmi_ro_params_done(r, ro);
+        return;
     }
     s_ids_t c = {.family = ro->family, .skip_version = ro->to};
     tm_rt_foreach(r->rt, s_collect, &c);
@@ -558,10 +594,10 @@ static void s_canary(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
              "promoted: %zu more actors switched after %llu healthy canary "
              "ticks",
              moved, (unsigned long long)ro->o.shadow);
-    snprintf(d, sizeof d, "%s %s -> %s: %.400s", ro->family, ro->from, ro->to,
-             ro->decision);
+    snprintf(d, sizeof d, "%.64s %.32s -> %.32s: %.370s", s_head(ro), ro->from,
+             ro->to, ro->decision);
     tm_log(TM_LOG_INFO, "rollout: %s", d);
-    if (s_save(r, ro, d, why) != 0) {
+    if (tmi_ro_save(r, ro, d, why) != 0) {
         tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
     }
 }
@@ -609,7 +645,7 @@ static void s_stages(tm_rollout_t *r, uint64_t tick)
         if (r->ro[i].stage == TMI_RO_SHADOW && !r->ro[i].armed) {
             char why[TM_ROLLOUT_WHY_MAX];
             if (s_arm(r, &r->ro[i], why) != 0) {
-                s_roll_back(r, &r->ro[i], why);
+                tmi_ro_roll_back(r, &r->ro[i], why);
             }
         } else if (r->ro[i].stage == TMI_RO_SHADOW) {
             s_shadow(r, &r->ro[i], tick);
@@ -664,12 +700,16 @@ bool tm_rollout_ready(void *arg, uint64_t next)
 
 /* ---- rollback ----------------------------------------------------------- */
 
-/* Move the family's actors back; *n gets how many moved. */
-static int s_revert_all(tm_rollout_t *r, const char *family, const char *to,
-                        const char *reason, size_t *n, char *why)
+/* Move the actors of the rollout of key (of family) back; *n gets how
+ * many moved. With `to`, every actor of family not on it moves to it. */
+static int s_revert_all(tm_rollout_t *r, const char *key, const char *family,
+                        const char *to, const char *reason, size_t *n,
+                        char *why)
 {
     s_kept_t k;
-    int rc = s_kept(r, family, &k);
+    bool params =
+        strncmp(key, TMI_RO_PARAMS_KEY, sizeof TMI_RO_PARAMS_KEY - 1) == 0;
+    int rc = s_kept(r, key, &k);
     s_ids_t others = {.family = family, .skip_version = to};
     if (rc == 0 && to != NULL) {
         tm_rt_foreach(r->rt, s_collect, &others);
@@ -680,8 +720,8 @@ static int s_revert_all(tm_rollout_t *r, const char *family, const char *to,
         /* kept records: their version and state as of the switch */
         tm_rt_actor_t a;
         if (tm_rt_get(r->rt, k.ids.ids[i], &a) == 0 &&
-            tm_mut_rollout_revert(r->mut, k.ids.ids[i], family, NULL, reason,
-                                  w) == 0) {
+            tm_mut_rollout_revert(r->mut, k.ids.ids[i], key, NULL, params,
+                                  reason, w) == 0) {
             (*n)++;
         }
     }
@@ -697,7 +737,7 @@ static int s_revert_all(tm_rollout_t *r, const char *family, const char *to,
                  ? s_why(why, TM_ERR_UNKNOWN_FIDELITY,
                          "%s@%s has no %s tier, which %s runs", family, to,
                          tm_fidelity_name(a.model->fidelity), others.ids[i])
-                 : tm_mut_rollout_revert(r->mut, others.ids[i], family, m,
+                 : tm_mut_rollout_revert(r->mut, others.ids[i], key, m, false,
                                          reason, w);
         if (rc == 0) {
             (*n)++;
@@ -715,7 +755,24 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
 {
     *n = 0;
     why[0] = '\0';
-    tmi_ro_t *ro = s_find(r, family);
+    tmi_ro_t *ro = tmi_ro_find(r, family);
+    char key[TMI_RO_KEY_MAX + 1];
+    snprintf(key, sizeof key, "%s", family);
+    if (ro == NULL) {
+        /* an actor's id: its parameter set's rollout */
+        snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, family);
+        ro = tmi_ro_find(r, key);
+        if (ro != NULL && to != NULL) {
+            return s_why(why, TM_ERR_USAGE,
+                         "%s is an actor: `rollback %s` puts its parameter "
+                         "set back; --to names a version of a family",
+                         family, family);
+        }
+        family = ro != NULL ? ro->family : family;
+        if (ro == NULL) {
+            snprintf(key, sizeof key, "%s", family);
+        }
+    }
     if (to != NULL && !s_version_known(family, to)) {
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, to);
@@ -732,18 +789,18 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
     if (ro != NULL && tmi_ro_active(ro)) {
         size_t switched = ro->stage == TMI_RO_CANARY ? ro->n_canary : 0;
         ro->mesh_tell = false; /* the console's request goes to the mesh */
-        s_roll_back(r, ro, reason);
+        tmi_ro_roll_back(r, ro, reason);
         *n = switched;
     }
-    int rc = s_revert_all(r, family, to, reason, n, why);
+    int rc = s_revert_all(r, key, family, to, reason, n, why);
     if (rc == 0 && ro != NULL && ro->stage != TMI_RO_ROLLED_BACK) {
         ro->stage = TMI_RO_ROLLED_BACK;
         snprintf(ro->decision, sizeof ro->decision,
                  "rolled back: %.400s, %zu actors", reason, *n);
         char line[TM_ROLLOUT_WHY_MAX];
-        snprintf(line, sizeof line, "%s %s -> %s: %.400s", family, ro->from,
-                 ro->to, ro->decision);
-        rc = s_save(r, ro, line, why);
+        snprintf(line, sizeof line, "%.64s %.32s -> %.32s: %.370s", s_head(ro),
+                 ro->from, ro->to, ro->decision);
+        rc = tmi_ro_save(r, ro, line, why);
     }
     tm_log(TM_LOG_INFO, "rollout: %s: %s, %zu actors moved", family, reason,
            *n);
@@ -764,19 +821,24 @@ static int s_load_cb(const void *key, size_t klen, const void *val, size_t vlen,
         memchr((const char *)key + pre, '/', klen - pre) != NULL) {
         return 0; /* another kind of record, or an actor's kept record */
     }
-    if (r->n == TMI_RO_MAX) {
+    tmi_ro_t *ro = s_append(r);
+    if (ro == NULL) {
+        tm_log(TM_LOG_ERROR,
+               "rollout: more than %u rollout records, or no "
+               "memory: %.*s not loaded",
+               TMI_RO_MAX, (int)klen, (const char *)key);
         return 0;
     }
-    tmi_ro_t *ro = &r->ro[r->n];
-    memset(ro, 0, sizeof *ro);
-    if (tmi_ro_decode(val, vlen, ro) != 0) {
+    if (tmi_ro_decode(val, vlen, ro) != 0 ||
+        strncmp(ro->key, (const char *)key + pre, klen - pre) != 0 ||
+        ro->key[klen - pre] != '\0') {
         free(ro->canary);
+        r->n--;
         tm_log(TM_LOG_ERROR, "rollout: a damaged rollout record (%.*s)",
                (int)klen, (const char *)key);
         return 0;
     }
-    ro->mesh_tell = true;
-    r->n++;
+    ro->mesh_tell = ro->actor[0] == '\0'; /* a set's is this node's alone */
     return 0;
 }
 
@@ -787,10 +849,10 @@ static void s_resume(tm_rollout_t *r, tmi_ro_t *ro)
     ro->stage_tick = tm_rt_tick(r->rt);
     char why[TM_ROLLOUT_WHY_MAX];
     if (ro->stage == TMI_RO_SHADOW && s_arm(r, ro, why) != 0) {
-        tm_log(TM_LOG_WARN, "rollout: %s: %s", ro->family, why);
+        tm_log(TM_LOG_WARN, "rollout: %s: %s", s_head(ro), why);
     }
     tm_log(TM_LOG_INFO, "rollout: %s %s -> %s: %s stage started again",
-           ro->family, ro->from, ro->to, tmi_ro_stage_name(ro->stage));
+           s_head(ro), ro->from, ro->to, tmi_ro_stage_name(ro->stage));
 }
 
 int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
@@ -808,6 +870,7 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
         for (size_t i = 0; i < r->n; i++) {
             free(r->ro[i].canary);
         }
+        free(r->ro);
         free(r);
         return rc;
     }
@@ -826,6 +889,7 @@ static void s_close(void *self)
     for (size_t i = 0; i < r->n; i++) {
         free(r->ro[i].canary);
     }
+    free(r->ro);
     free(r);
 }
 

@@ -15,6 +15,11 @@
  * committed through the mutation path with their audit records; a node
  * that restarts in the middle of a rollout starts its stage again.
  *
+ * A new parameter set of one actor (a calibration) is rolled out the same
+ * way (tm_rollout_params): the set runs in shadow on the actor's own
+ * model, the actor adopts it within the budget, and `rollback ID` puts
+ * its parameters and state as of the switch back.
+ *
  * Threading: control thread only.
  */
 #ifndef TM_ROLLOUT_H_INCLUDED
@@ -80,12 +85,33 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                      const tm_rollout_opts_t *o, size_t *canary, size_t *total,
                      char *why);
 
+/* Roll out a new parameter set of actor id (a calibration): params (its
+ * model's n_params values, numbered by their `paramset`) and the state
+ * fitted with them (n_states values) run in shadow from tick o->at (or
+ * now) for o->shadow ticks, scored against the live parameters and the
+ * measurements with o's budget; within it the actor adopts them, and
+ * after o->shadow more ticks without a fault they stay (stage done);
+ * else they are dropped (rolled back). o->canary is ignored. Errors
+ * (with why): TM_ERR_UNKNOWN_ACTOR, TM_ERR_BUSY (a rollout of its family
+ * or of its parameters in progress; the actor degraded), TM_ERR_TOO_BIG,
+ * those of tm_rt_trial_start_with, store errors. */
+int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
+                      const double *state, const tm_rollout_opts_t *o,
+                      char *why);
+
+/* The number a new parameter set of id takes: set, or one more than the
+ * last set rolled out for it when that is not lower (a set that was
+ * dropped keeps its number). */
+uint64_t tm_rollout_params_next(tm_rollout_t *r, const char *id, uint64_t set);
+
 /* Roll family back: a rollout in progress is stopped and its switched
  * actors put back; after a finished one, every actor it switched. With
  * `to` (a version, may be NULL), every actor of the family not on it
  * moves to it (its state as of the switch when it was switched from
- * there, else mapped). *n gets the actors moved. Errors: TM_ERR_NOT_FOUND
- * (nothing to roll back), those of the moves. */
+ * there, else mapped). *n gets the actors moved. family may also be an
+ * actor's id with a parameter set's rollout: the actor gets its
+ * parameters and state as of its switch back (no `to`: TM_ERR_USAGE).
+ * Errors: TM_ERR_NOT_FOUND (nothing to roll back), those of the moves. */
 int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
                         size_t *n, char *why);
 

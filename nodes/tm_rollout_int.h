@@ -1,6 +1,7 @@
 /* tm_rollout_int.h: what tm_rollout.c (the stages, rollback, the
- * service) and tm_rollout_rec.c (the durable record, the status) share.
- * Not part of the node's API. */
+ * service), tm_rollout_params.c (rollouts of a parameter set) and
+ * tm_rollout_rec.c (the durable record, the status) share. Not part of
+ * the node's API. */
 #ifndef TM_ROLLOUT_INT_H_INCLUDED
 #define TM_ROLLOUT_INT_H_INCLUDED
 
@@ -11,7 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TMI_RO_MAX 16u /* families with a rollout record */
+#define TMI_RO_MAX 4096u /* rollout records: families, actors' sets */
+/* A record's key: the family, or "params:" and the actor's id. */
+#define TMI_RO_PARAMS_KEY "params:"
+#define TMI_RO_KEY_MAX    (sizeof TMI_RO_PARAMS_KEY - 1 + TM_ID_MAX)
 
 typedef enum {
     TMI_RO_SHADOW,
@@ -21,8 +25,9 @@ typedef enum {
 } tmi_ro_stage_t;
 
 typedef struct {
+    char key[TMI_RO_KEY_MAX + 1];
     char family[TM_MODEL_NAME_MAX + 1];
-    char from[TM_MODEL_NAME_MAX + 1];
+    char from[TM_MODEL_NAME_MAX + 1]; /* versions, or params@N */
     char to[TM_MODEL_NAME_MAX + 1];
     tm_rollout_opts_t o;
     tmi_ro_stage_t stage;
@@ -40,6 +45,15 @@ typedef struct {
     double m_rmse, m_mape;
     char m_worst[TM_MODEL_NAME_MAX + 1];
     char decision[TM_ROLLOUT_WHY_MAX];
+    /* A parameter set's rollout (tm_rollout_params.c): the actor (""
+     * for a version's rollout), its model's version, the set's values and
+     * the state the trial starts from. */
+    char actor[TM_ID_MAX + 1];
+    char version[TM_MODEL_NAME_MAX + 1];
+    uint8_t fidelity; /* tm_fidelity_t of the model it was fitted on */
+    uint32_t np, ns;
+    double params[TM_MODEL_MAX_VARS];
+    double state[TM_MODEL_MAX_VARS];
 } tmi_ro_t;
 
 struct tm_rollout {
@@ -47,8 +61,8 @@ struct tm_rollout {
     tm_rt_t *rt;
     tm_mut_t *mut;
     tm_store_t *store;
-    tmi_ro_t ro[TMI_RO_MAX];
-    size_t n;
+    tmi_ro_t *ro; /* n records, room for cap */
+    size_t n, cap;
     /* The writer (tm_rollout_writer): a stage's decision that must commit
      * while a checkpoint is in flight waits for it, with the clock held
      * at its tick, instead of holding the loop. */
@@ -58,6 +72,28 @@ struct tm_rollout {
     uint64_t deferred_tick;
     uint64_t deferrals;
 };
+
+/* The record of key (a family, or TMI_RO_PARAMS_KEY ID), or NULL. */
+tmi_ro_t *tmi_ro_find(tm_rollout_t *r, const char *key);
+/* key's record emptied for a new rollout (its old one, or a new one);
+ * NULL when TMI_RO_MAX are kept or without memory. Pointers to other
+ * records may move. */
+tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key);
+/* Commit ro's record with an audit record saying reason (and deleting
+ * the kept records of the n_forget ids in forget). */
+int tmi_ro_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
+                char *why);
+int tmi_ro_save_forget(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
+                       const char *const *forget, size_t n_forget, char *why);
+/* Stop the trials, put the switched actors back, save the decision. */
+void tmi_ro_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision);
+
+/* Parameter sets (tm_rollout_params.c): start ro's trial; the end of its
+ * canary stage (the set stays); whether a set of an actor of family is
+ * being rolled out. */
+int tmi_ro_params_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why);
+void tmi_ro_params_done(tm_rollout_t *r, tmi_ro_t *ro);
+bool tmi_ro_params_busy(const tm_rollout_t *r, const char *family);
 
 /* "shadow", "canary", "done", "rolled-back". */
 const char *tmi_ro_stage_name(tmi_ro_stage_t stage);

@@ -4,6 +4,7 @@
 #include "tm_rollout_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +33,22 @@ static void s_pack_budget(msgpack_packer *pk, const char *key, double v)
     }
 }
 
+static void s_pack_f64s(msgpack_packer *pk, const char *key, const double *v,
+                        uint32_t n)
+{
+    tm_wire_pack_str(pk, key);
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_double(pk, v[i]);
+    }
+}
+
+/* A parameter set's rollout adds actor, version, params and state. */
 void tmi_ro_encode(const tmi_ro_t *ro, tm_wire_buf_t *w)
 {
     msgpack_packer *pk = &w->pk;
-    msgpack_pack_map(pk, 11);
+    bool set = ro->actor[0] != '\0';
+    msgpack_pack_map(pk, set ? 16 : 11);
     tm_wire_pack_kv_str(pk, "family", ro->family);
     tm_wire_pack_kv_str(pk, "from", ro->from);
     tm_wire_pack_kv_str(pk, "to", ro->to);
@@ -51,6 +64,13 @@ void tmi_ro_encode(const tmi_ro_t *ro, tm_wire_buf_t *w)
     for (size_t i = 0; i < ro->n_canary; i++) {
         tm_wire_pack_str(pk, ro->canary[i]);
     }
+    if (set) {
+        tm_wire_pack_kv_str(pk, "actor", ro->actor);
+        tm_wire_pack_kv_str(pk, "version", ro->version);
+        tm_wire_pack_kv_u64(pk, "fidelity", ro->fidelity);
+        s_pack_f64s(pk, "params", ro->params, ro->np);
+        s_pack_f64s(pk, "state", ro->state, ro->ns);
+    }
 }
 
 static int s_str(const msgpack_object *o, const char *key, char *out,
@@ -64,6 +84,48 @@ static int s_str(const msgpack_object *o, const char *key, char *out,
     memcpy(out, s, n);
     out[n] = '\0';
     return 0;
+}
+
+/* An array of at most TM_MODEL_MAX_VARS finite doubles. */
+static int s_f64s(const msgpack_object *o, const char *key, double *v,
+                  uint32_t *n)
+{
+    const msgpack_object *a = tm_wire_map_get(o, key);
+    if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY ||
+        a->via.array.size > TM_MODEL_MAX_VARS) {
+        return TM_ERR_STORE_CORRUPT;
+    }
+    for (uint32_t i = 0; i < a->via.array.size; i++) {
+        const msgpack_object *e = &a->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_FLOAT64 || !isfinite(e->via.f64)) {
+            return TM_ERR_STORE_CORRUPT;
+        }
+        v[i] = e->via.f64;
+    }
+    *n = a->via.array.size;
+    return 0;
+}
+
+/* The parts of a parameter set's rollout, when the record has them. */
+static int s_decode_set(const msgpack_object *o, tmi_ro_t *ro)
+{
+    if (tm_wire_map_get(o, "actor") == NULL) {
+        snprintf(ro->key, sizeof ro->key, "%s", ro->family);
+        return 0;
+    }
+    int rc = s_str(o, "actor", ro->actor, sizeof ro->actor);
+    rc = rc ? rc : s_str(o, "version", ro->version, sizeof ro->version);
+    uint64_t tier = TM_FIDELITY_COUNT;
+    rc = rc ? rc : tm_wire_get_u64(o, "fidelity", &tier);
+    ro->fidelity = (uint8_t)(tier < TM_FIDELITY_COUNT ? tier : 0);
+    rc = rc ? rc : tier < TM_FIDELITY_COUNT ? 0 : TM_ERR_STORE_CORRUPT;
+    rc = rc ? rc : s_f64s(o, "params", ro->params, &ro->np);
+    rc = rc ? rc : s_f64s(o, "state", ro->state, &ro->ns);
+    if (rc == 0 && (ro->actor[0] == '\0' || ro->n_canary > 1)) {
+        rc = TM_ERR_STORE_CORRUPT;
+    }
+    snprintf(ro->key, sizeof ro->key, "%s%s", TMI_RO_PARAMS_KEY, ro->actor);
+    return rc;
 }
 
 static double s_budget(const msgpack_object *o, const char *key)
@@ -118,6 +180,7 @@ int tmi_ro_decode(const void *val, size_t len, tmi_ro_t *ro)
         ro->canary[i][e->via.str.size] = '\0';
         ro->n_canary = i + 1;
     }
+    rc = rc ? rc : s_decode_set(&o, ro);
     msgpack_zone_destroy(&zone);
     return rc;
 }
@@ -148,6 +211,11 @@ void tm_rollout_pack(const tm_rollout_t *r, const char *family,
             tm_body_kv_str(b, "node", node);
         }
         tm_body_kv_str(b, "family", ro->family);
+        if (ro->actor[0] != '\0') {
+            tm_body_kv_str(b, "actor", ro->actor); /* a parameter set's */
+        } else {
+            tm_body_kv_nil(b, "actor");
+        }
         tm_body_kv_str(b, "from", ro->from);
         tm_body_kv_str(b, "to", ro->to);
         tm_body_kv_str(b, "stage", tmi_ro_stage_name(ro->stage));

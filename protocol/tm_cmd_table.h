@@ -64,9 +64,10 @@
     X(INSPECT, inspect, inspect, "inspect", "show", TM_CMD_F_IDS, "ID", "",    \
       "ID", "model, version, tier, states, inputs, outputs, links and health") \
     X(CALIBRATE, calibrate, message, "calibrate", "",                          \
-      TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID", "window",                         \
-      "ID [--window N]",                                                       \
-      "fit a twin to its last N steps of telemetry (a new params@N)")          \
+      TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID", "window shadow budget",           \
+      "ID [--window N] [--shadow TICKS [--budget RMSE=R,MAPE=M]]",             \
+      "fit a twin to its last N steps of telemetry (a new params@N), at "     \
+      "once or rolled out after a shadow trial")                               \
     X(FIDELITY, fidelity, message, "fidelity", "",                            \
       TM_CMD_F_MUTATES | TM_CMD_F_IDS, "ID TIER", "", "ID high|medium|low|auto", \
       "pin an actor's tier, or let the supervisor choose (auto)")              \

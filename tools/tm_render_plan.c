@@ -203,8 +203,13 @@ void tmi_show_rollout(tm_render_t *r, const char *message, json_t *body,
         char rs[16], ms[16];
         snprintf(versions, sizeof versions, "%s -> %s", s_str(ro, "from"),
                  s_str(ro, "to"));
-        snprintf(canary, sizeof canary, "%lld (%lld%%)", s_int(ro, "canary"),
-                 s_int(ro, "canary_pct"));
+        if (json_is_string(json_object_get(ro, "actor"))) {
+            /* a parameter set's rollout: its actor is the canary */
+            snprintf(canary, sizeof canary, "%s", s_str(ro, "actor"));
+        } else {
+            snprintf(canary, sizeof canary, "%lld (%lld%%)",
+                     s_int(ro, "canary"), s_int(ro, "canary_pct"));
+        }
         snprintf(ticks, sizeof ticks, "%lld/%lld", s_int(ro, "stage_ticks"),
                  s_int(ro, "shadow"));
         s_num(rs, sizeof rs, json_object_get(ro, "rmse"), "-");

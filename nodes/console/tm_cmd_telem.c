@@ -1,7 +1,9 @@
-/* tm_cmd_telem: calibrate - fit a twin to its recent telemetry. */
+/* tm_cmd_telem: calibrate - fit a twin to its recent telemetry, and
+ * commit the new parameter set at once or roll it out (--shadow). */
 #include "tm_console.h"
 
 #include "tm_err.h"
+#include "tm_rollout.h"
 #include "tm_telem.h"
 
 #include <math.h>
@@ -31,6 +33,44 @@ static int s_commit(tm_console_ctx_t *ctx, const char *id, const tm_model_t *m,
     return tm_mut_set(ctx->mut, id, n, names, values, kind, old, why);
 }
 
+/* The fitted set rolled out: in shadow first (tm_rollout_params). */
+static int s_shadow(tm_console_ctx_t *ctx, tm_console_call_t *req,
+                    const double *params, const double *state, size_t steps,
+                    uint64_t set)
+{
+    const tm_cmd_t *cmd = req->cmd;
+    tm_reply_t *rep = req->rep;
+    if (ctx->rollout == NULL) {
+        return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
+                              "rollouts are not served here");
+    }
+    tm_rollout_opts_t o = {
+        .canary = 100,
+        .shadow = cmd->shadow,
+        .rmse = cmd->has_budget ? cmd->budget_rmse : INFINITY,
+        .mape = cmd->has_budget ? cmd->budget_mape : INFINITY};
+    char why[TM_ROLLOUT_WHY_MAX];
+    int rc = tm_rollout_params(ctx->rollout, cmd->id, params, state, &o, why);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "%s", why);
+    }
+    tm_body_t *b = tm_reply_body(rep);
+    tm_body_map(b);
+    tm_body_kv_str(b, "id", cmd->id);
+    tm_body_kv_u64(b, "steps", steps);
+    tm_body_kv_u64(b, "paramset", set);
+    tm_body_kv_u64(b, "shadow", cmd->shadow);
+    tm_body_kv_u64(b, "from_tick", tm_rt_tick(ctx->rt));
+    tm_body_end(b);
+    tm_reply_msg(rep,
+                 "%s calibrated on %zu steps of telemetry: params@%llu in "
+                 "shadow for %llu ticks from tick %llu (see rollout status)",
+                 cmd->id, steps, (unsigned long long)set,
+                 (unsigned long long)cmd->shadow,
+                 (unsigned long long)tm_rt_tick(ctx->rt));
+    return tm_reply_done(rep);
+}
+
 int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
@@ -40,6 +80,11 @@ int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return tmi_unknown_actor(rep, cmd->id);
     }
     const tm_model_t *m = a.model;
+    if (cmd->has_budget && cmd->shadow == 0) {
+        return tm_reply_error(rep, TM_ERR_USAGE,
+                              "calibrate: --budget judges a shadow trial; "
+                              "give --shadow TICKS too");
+    }
     if (m->calibrate == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "%s@%s cannot be calibrated (no calibration "
@@ -80,6 +125,15 @@ int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
         return tm_reply_error(rep, rc, "cannot calibrate %s: %s", cmd->id, why);
     }
     uint64_t set = tm_model_paramset(m, params);
+    int at = tm_model_var_index(m->params, m->n_params, "paramset");
+    if (ctx->rollout != NULL && at >= 0) {
+        /* a set that was dropped keeps its number */
+        set = tm_rollout_params_next(ctx->rollout, cmd->id, set);
+        params[at] = (double)set;
+    }
+    if (cmd->shadow != 0) {
+        return s_shadow(ctx, req, params, state, n, set);
+    }
     char reason[128];
     snprintf(reason, sizeof reason,
              "fitted on %zu steps of telemetry: params@%llu", n,

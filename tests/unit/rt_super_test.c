@@ -500,6 +500,55 @@ static void test_trials(void **st)
     tm_rt_destroy(&rt);
 }
 
+/* A trial of the actor's own model with other parameters and state (a
+ * new parameter set): stepped with them, the live actor untouched;
+ * adopting it installs them; values out of range or not finite are
+ * refused. */
+static void test_trial_params(void **st)
+{
+    (void)st;
+    s_versions();
+    tm_rt_t *rt = s_open(2, 0);
+    s_spawn(rt, "d", &s_high, 0, 0, 0);
+    s_spawn(rt, "e", &s_high, 0, 0, 0);
+    const double failing[3] = {3.0, 4.0, 0.0};
+    const double quiet[3] = {500.0, 600.0, 0.0};
+    const double x0 = 100.0;
+    assert_int_equal(tm_rt_trial_start_with(rt, "d", &s_high, failing, NULL),
+                     0);
+    assert_int_equal(tm_rt_trial_start_with(rt, "e", &s_high, quiet, &x0), 0);
+    assert_int_equal(tm_rt_step(rt, 5), 0);
+    tm_rt_trial_t t;
+    assert_int_equal(tm_rt_trial_get(rt, "d", &t), 0);
+    assert_true(t.failed); /* its own fail_from, not the actor's */
+    assert_int_equal(t.failed_at, 3);
+    assert_false(s_get(rt, "d").health.faults > 0);
+    assert_int_equal(tm_rt_trial_get(rt, "e", &t), 0);
+    assert_int_equal(t.steps, 5);
+    double x = x0, live = 0.0, sq = 0.0;
+    for (int k = 1; k <= 5; k++) {
+        x = x + 0.1 * (0.0 - x) + 1.0;
+        live = live + 0.1 * (0.0 - live) + 1.0;
+        sq += (x - live) * (x - live);
+    }
+    assert_true(fabs(t.rmse[0] - sqrt(sq / 5.0)) < 1e-9); /* its own state */
+    assert_true(s_get(rt, "e").state[0] == live);         /* untouched */
+    assert_true(s_get(rt, "e").params[0] == 0.0);
+    assert_int_equal(tm_rt_trial_stop(rt, "e", true), 0);
+    tm_rt_actor_t e = s_get(rt, "e");
+    assert_ptr_equal(e.model, &s_high);
+    assert_true(e.state[0] == x && e.outputs[0] == x);
+    assert_true(e.params[0] == 500.0 && e.params[1] == 600.0);
+    const double wild[3] = {0.0, 0.0, 2.0}; /* all: 0 to 1 */
+    const double nan_x = NAN;
+    assert_int_equal(tm_rt_trial_start_with(rt, "e", &s_high, wild, NULL),
+                     TM_ERR_BAD_VALUE);
+    assert_int_equal(tm_rt_trial_start_with(rt, "e", &s_high, NULL, &nan_x),
+                     TM_ERR_MODEL_FAILED);
+    assert_int_equal(tm_rt_trials(rt), 1); /* d's, failed, kept */
+    tm_rt_destroy(&rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_trials),
+        cmocka_unit_test(test_trial_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
