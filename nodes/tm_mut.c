@@ -490,11 +490,9 @@ int tm_mut_kill(tm_mut_t *m, const char *id, size_t *links_removed, char *why)
         tm_store_batch_frees(b); /* may use the space reserve */
         rc = tm_persist_del_actor(b, id);
     }
-    char key[TM_MUT_ROLLOUT_KEY_MAX];
-    if (rc == 0 &&
-        tm_mut_rollout_key(a.model->family, id, key, sizeof key) == 0) {
-        /* a record a rollout kept of it: not for a later actor of its id */
-        rc = tm_store_batch_del(b, TM_DB_CATALOG, key, strlen(key));
+    if (rc == 0) {
+        /* records rollouts kept of it: not for a later actor of its id */
+        rc = tmi_mut_rollout_forget(b, a.model->family, id);
     }
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         tm_rt_link_t l = {ls.v[i].src, ls.v[i].output, ls.v[i].dst,

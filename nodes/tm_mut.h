@@ -162,6 +162,8 @@ int tm_mut_pin(tm_mut_t *m, const char *id, bool automatic, tm_fidelity_t tier,
  * FAMILY/prev/ID (an actor's record as of its switch). */
 #define TM_MUT_ROLLOUT_KEY     "rollout/"
 #define TM_MUT_ROLLOUT_KEY_MAX 160u
+/* An actor's parameter set's rollout is keyed this and its id. */
+#define TM_MUT_ROLLOUT_PARAMS "params:"
 
 /* The key of a rollout (id NULL) or of an actor's record before it.
  * TM_ERR_TOO_BIG. */

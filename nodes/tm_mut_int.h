@@ -78,4 +78,10 @@ uint64_t tmi_mut_actor_bytes(const tm_model_t *model);
  * MemAvailable; 0 when unknown). */
 uint64_t tmi_mut_mem_available(const tm_mut_t *m);
 
+/* Into b: the deletes of what rollouts keep of actor id (of family) - its
+ * record before a version's switch, and its parameter set's rollout with
+ * the record before it (tm_mut_rollout.c) - when it leaves this node. */
+int tmi_mut_rollout_forget(tm_store_batch_t *b, const char *family,
+                           const char *id);
+
 #endif

@@ -122,10 +122,8 @@ static int s_out_batch(tm_store_batch_t *b, char (*ids)[TM_ID_MAX + 1],
                        size_t n, size_t i, const s_out_t *o)
 {
     int rc = tm_persist_del_actor(b, ids[i]);
-    char key[TM_MUT_ROLLOUT_KEY_MAX];
-    if (rc == 0 &&
-        tm_mut_rollout_key(o->model->family, ids[i], key, sizeof key) == 0) {
-        rc = tm_store_batch_del(b, TM_DB_CATALOG, key, strlen(key));
+    if (rc == 0) {
+        rc = tmi_mut_rollout_forget(b, o->model->family, ids[i]);
     }
     for (size_t j = 0; j < o->links.n && rc == 0; j++) {
         const s_link_t *l = &o->links.v[j];

@@ -20,6 +20,25 @@ int tm_mut_rollout_key(const char *family, const char *id, char *key,
     return n < 0 || (size_t)n >= cap ? TM_ERR_TOO_BIG : 0;
 }
 
+int tmi_mut_rollout_forget(tm_store_batch_t *b, const char *family,
+                           const char *id)
+{
+    char set[TM_MUT_ROLLOUT_KEY_MAX];
+    char key[TM_MUT_ROLLOUT_KEY_MAX];
+    int n = snprintf(set, sizeof set, "%s%s", TM_MUT_ROLLOUT_PARAMS, id);
+    int rc = n < 0 || (size_t)n >= sizeof set ? TM_ERR_TOO_BIG : 0;
+    if (rc == 0 && tm_mut_rollout_key(family, id, key, sizeof key) == 0) {
+        rc = tm_store_batch_del(b, TM_DB_CATALOG, key, strlen(key));
+    }
+    if (rc == 0 && tm_mut_rollout_key(set, id, key, sizeof key) == 0) {
+        rc = tm_store_batch_del(b, TM_DB_CATALOG, key, strlen(key));
+    }
+    if (rc == 0 && tm_mut_rollout_key(set, NULL, key, sizeof key) == 0) {
+        rc = tm_store_batch_del(b, TM_DB_CATALOG, key, strlen(key));
+    }
+    return rc;
+}
+
 int tm_mut_rollout_record(tm_mut_t *m, const char *family, const void *val,
                           size_t len, const char *const *forget,
                           size_t n_forget, const char *reason, char *why)

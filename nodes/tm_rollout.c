@@ -216,6 +216,23 @@ static tmi_ro_t *s_append(tm_rollout_t *r)
     return ro;
 }
 
+tmi_ro_t *tmi_ro_install(tm_rollout_t *r, tmi_ro_t *nr)
+{
+    tmi_ro_t *ro = tmi_ro_slot(r, nr->key);
+    if (ro == NULL) {
+        free(nr->canary);
+        nr->canary = NULL;
+        return NULL;
+    }
+    *ro = *nr;
+    return ro;
+}
+
+bool tmi_ro_room(tm_rollout_t *r, const char *key)
+{
+    return tmi_ro_find(r, key) != NULL || r->n < TMI_RO_MAX;
+}
+
 tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key)
 {
     tmi_ro_t *ro = tmi_ro_find(r, key);
@@ -294,11 +311,16 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                    family, version);
     }
     rc = rc ? rc : s_check_tiers(r, &c, family, version, why);
-    tmi_ro_t *ro = rc ? NULL : tmi_ro_slot(r, family);
-    if (rc == 0 && ro == NULL) {
-        rc = s_why(why, TM_ERR_TOO_BIG, "rollouts of %u families are kept",
+    if (rc == 0 && !tmi_ro_room(r, family)) {
+        rc = s_why(why, TM_ERR_TOO_BIG, "%u rollout records are kept",
                    TMI_RO_MAX);
     }
+    /* built apart: the family's record stays as it is until the new one
+     * is committed */
+    tmi_ro_t nr;
+    tmi_ro_t *ro = &nr;
+    memset(ro, 0, sizeof *ro);
+    snprintf(ro->key, sizeof ro->key, "%s", family);
     if (rc != 0) {
         free(c.ids);
         return rc;
@@ -353,7 +375,8 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
     ro->mesh_tell = true;
     rc = s_arm(r, ro, why);
     if (rc != 0) {
-        ro->stage = TMI_RO_ROLLED_BACK;
+        free(k.ids.ids);
+        free(ro->canary); /* nothing was committed */
         return rc;
     }
     char reason[TM_ROLLOUT_WHY_MAX];
@@ -361,8 +384,8 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
              "shadow on %zu of %zu actors for %llu ticks from tick %llu",
              ro->n_canary, c.n, (unsigned long long)o->shadow,
              (unsigned long long)ro->stage_tick);
-    snprintf(reason, sizeof reason, "%s %s -> %s: %.400s", family, ro->from,
-             version, ro->decision);
+    snprintf(reason, sizeof reason, "%.32s %.32s -> %.32s: %.400s", family,
+             ro->from, version, ro->decision);
     const char *forget[64];
     size_t nf = 0;
     for (size_t i = 0; rc == 0 && i < k.ids.n; i += nf) {
@@ -379,8 +402,15 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
         for (size_t i = 0; i < ro->n_canary; i++) {
             tm_rt_trial_stop(r->rt, ro->canary[i], false);
         }
-        ro->stage = TMI_RO_ROLLED_BACK;
+        ro->stage = TMI_RO_ROLLED_BACK; /* a part may have been committed */
+        tmi_ro_install(r, ro);
         return rc;
+    }
+    if (tmi_ro_install(r, ro) == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            tm_rt_trial_stop(r->rt, c.ids[i], false);
+        }
+        return s_why(why, TM_ERR_NOMEM, "out of memory for the rollout");
     }
     tm_log(TM_LOG_INFO, "rollout: %s", reason);
     *canary = ro->n_canary;
@@ -505,6 +535,10 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
     }
     if (s_over(ro, d, sizeof d)) {
         tmi_ro_roll_back(r, ro, d);
+        return;
+    }
+    if (ro->actor[0] != '\0' && !tmi_ro_params_fits(r, ro, d, sizeof d)) {
+        tmi_ro_roll_back(r, ro, d); /* its model changed meanwhile */
         return;
     }
     char why[TM_MUT_WHY_MAX];

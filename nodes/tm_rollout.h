@@ -99,6 +99,10 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
                       const double *state, const tm_rollout_opts_t *o,
                       char *why);
 
+/* TM_ERR_BUSY with why while a parameter set of id is in its shadow or
+ * canary stage (a calibration committed at once would be undone), else 0. */
+int tm_rollout_params_busy(tm_rollout_t *r, const char *id, char *why);
+
 /* The number a new parameter set of id takes: set, or one more than the
  * last set rolled out for it when that is not lower (a set that was
  * dropped keeps its number). */

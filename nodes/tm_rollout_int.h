@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TMI_RO_MAX 4096u /* rollout records: families, actors' sets */
+#define TMI_RO_MAX 65536u /* rollout records: families, actors' sets */
 /* A record's key: the family, or "params:" and the actor's id. */
-#define TMI_RO_PARAMS_KEY "params:"
+#define TMI_RO_PARAMS_KEY TM_MUT_ROLLOUT_PARAMS
 #define TMI_RO_KEY_MAX    (sizeof TMI_RO_PARAMS_KEY - 1 + TM_ID_MAX)
 
 typedef enum {
@@ -79,6 +79,11 @@ tmi_ro_t *tmi_ro_find(tm_rollout_t *r, const char *key);
  * NULL when TMI_RO_MAX are kept or without memory. Pointers to other
  * records may move. */
 tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key);
+/* A new record built apart (nr) in its key's slot: its old record goes
+ * only now. NULL (nr's canary freed) without memory or room. */
+tmi_ro_t *tmi_ro_install(tm_rollout_t *r, tmi_ro_t *nr);
+/* Whether key's record has a slot (its old one, or room for one). */
+bool tmi_ro_room(tm_rollout_t *r, const char *key);
 /* Commit ro's record with an audit record saying reason (and deleting
  * the kept records of the n_forget ids in forget). */
 int tmi_ro_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
@@ -92,6 +97,10 @@ void tmi_ro_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision);
  * canary stage (the set stays); whether a set of an actor of family is
  * being rolled out. */
 int tmi_ro_params_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why);
+/* Whether the actor still runs the model ro's set was fitted on (or is
+ * gone); why if not. */
+bool tmi_ro_params_fits(tm_rollout_t *r, const tmi_ro_t *ro, char *why,
+                        size_t cap);
 void tmi_ro_params_done(tm_rollout_t *r, tmi_ro_t *ro);
 bool tmi_ro_params_busy(const tm_rollout_t *r, const char *family);
 

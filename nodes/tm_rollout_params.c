@@ -46,6 +46,46 @@ uint64_t tm_rollout_params_next(tm_rollout_t *r, const char *id, uint64_t set)
     return set > last ? set : last + 1;
 }
 
+/* Whether a runs the model ro's set was fitted on; why if not. */
+static bool s_fits(const tmi_ro_t *ro, const tm_rt_actor_t *a, char *why,
+                   size_t cap)
+{
+    const tm_model_t *m = a->model;
+    if (strcmp(m->family, ro->family) == 0 &&
+        strcmp(m->version, ro->version) == 0 &&
+        (uint8_t)m->fidelity == ro->fidelity && m->n_params == ro->np &&
+        m->n_states == ro->ns) {
+        return true;
+    }
+    snprintf(why, cap, "%s runs %s@%s (%s) now; %s was fitted on %s@%s (%s)",
+             ro->actor, m->family, m->version, tm_fidelity_name(m->fidelity),
+             ro->to, ro->family, ro->version,
+             tm_fidelity_name((tm_fidelity_t)ro->fidelity));
+    return false;
+}
+
+bool tmi_ro_params_fits(tm_rollout_t *r, const tmi_ro_t *ro, char *why,
+                        size_t cap)
+{
+    tm_rt_actor_t a;
+    return tm_rt_get(r->rt, ro->actor, &a) != 0 || a.remote ||
+           s_fits(ro, &a, why, cap); /* gone: judged without evidence */
+}
+
+int tm_rollout_params_busy(tm_rollout_t *r, const char *id, char *why)
+{
+    char key[TMI_RO_KEY_MAX + 1];
+    snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, id);
+    const tmi_ro_t *ro = tmi_ro_find(r, key);
+    if (ro == NULL || !tmi_ro_active(ro)) {
+        return 0;
+    }
+    snprintf(why, TM_ROLLOUT_WHY_MAX,
+             "%s of %s is in its %s stage; wait or `rollback %s`", ro->to, id,
+             tmi_ro_stage_name(ro->stage), id);
+    return TM_ERR_BUSY;
+}
+
 int tmi_ro_params_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
 {
     tm_rt_actor_t a;
@@ -54,15 +94,7 @@ int tmi_ro_params_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
         return 0;
     }
     const tm_model_t *m = a.model;
-    if (strcmp(m->family, ro->family) != 0 ||
-        strcmp(m->version, ro->version) != 0 ||
-        (uint8_t)m->fidelity != ro->fidelity || m->n_params != ro->np ||
-        m->n_states != ro->ns) {
-        snprintf(why, TM_ROLLOUT_WHY_MAX,
-                 "%s runs %s@%s (%s) now; %s was fitted on %s@%s (%s)",
-                 ro->actor, m->family, m->version,
-                 tm_fidelity_name(m->fidelity), ro->to, ro->family, ro->version,
-                 tm_fidelity_name((tm_fidelity_t)ro->fidelity));
+    if (!s_fits(ro, &a, why, TM_ROLLOUT_WHY_MAX)) {
         return TM_ERR_INVAL;
     }
     int rc = tm_rt_trial_start_with(r->rt, ro->actor, m, ro->params, ro->state);
@@ -92,11 +124,9 @@ void tmi_ro_params_done(tm_rollout_t *r, tmi_ro_t *ro)
 }
 
 /* Why a set of a cannot be rolled out now (0: it can). */
-static int s_refuse(tm_rollout_t *r, const tm_rt_actor_t *a, const char *key,
-                    char *why)
+static int s_refuse(tm_rollout_t *r, const tm_rt_actor_t *a, char *why)
 {
     const tmi_ro_t *v = tmi_ro_find(r, a->model->family);
-    const tmi_ro_t *old = tmi_ro_find(r, key);
     if (v != NULL && tmi_ro_active(v)) {
         snprintf(why, TM_ROLLOUT_WHY_MAX,
                  "a rollout of %s to %s is in its %s stage; wait or "
@@ -104,10 +134,7 @@ static int s_refuse(tm_rollout_t *r, const tm_rt_actor_t *a, const char *key,
                  v->family, v->to, tmi_ro_stage_name(v->stage), v->family);
         return TM_ERR_BUSY;
     }
-    if (old != NULL && tmi_ro_active(old)) {
-        snprintf(why, TM_ROLLOUT_WHY_MAX,
-                 "%s of %s is in its %s stage; wait or `rollback %s`", old->to,
-                 a->id, tmi_ro_stage_name(old->stage), a->id);
+    if (tm_rollout_params_busy(r, a->id, why) != 0) {
         return TM_ERR_BUSY;
     }
     if (a->sup.degraded) {
@@ -132,18 +159,25 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
         return TM_ERR_UNKNOWN_ACTOR;
     }
     snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, id);
-    int rc = s_refuse(r, &a, key, why);
-    tmi_ro_t *ro = rc ? NULL : tmi_ro_slot(r, key);
-    char **canary = rc ? NULL : calloc(1, TM_ID_MAX + 1);
-    if (rc == 0 && (ro == NULL || canary == NULL)) {
-        free(canary);
+    int rc = s_refuse(r, &a, why);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!tmi_ro_room(r, key)) {
         snprintf(why, TM_ROLLOUT_WHY_MAX,
                  "no room for another rollout record (%u are kept)",
                  TMI_RO_MAX);
         return TM_ERR_TOO_BIG;
     }
-    if (rc != 0) {
-        return rc;
+    /* built apart: the actor's last record stays until this one commits */
+    tmi_ro_t nr;
+    tmi_ro_t *ro = &nr;
+    memset(ro, 0, sizeof *ro);
+    snprintf(ro->key, sizeof ro->key, "%s", key);
+    char *canary = calloc(1, TM_ID_MAX + 1);
+    if (canary == NULL) {
+        snprintf(why, TM_ROLLOUT_WHY_MAX, "out of memory");
+        return TM_ERR_NOMEM;
     }
     const tm_model_t *m = a.model;
     uint64_t now = tm_rt_tick(r->rt);
@@ -168,8 +202,7 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
     memcpy(ro->state, state, m->n_states * sizeof(double));
     rc = ro->stage_tick <= now ? tmi_ro_params_arm(r, ro, why) : 0;
     if (rc != 0) {
-        ro->stage = TMI_RO_ROLLED_BACK;
-        snprintf(ro->decision, sizeof ro->decision, "refused: %.400s", why);
+        free(canary);
         return rc;
     }
     snprintf(ro->decision, sizeof ro->decision,
@@ -181,9 +214,14 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
     const char *forget[1] = {id}; /* an earlier set's kept record */
     char w[TM_MUT_WHY_MAX];
     rc = tmi_ro_save_forget(r, ro, line, forget, 1, w);
+    if (rc == 0 && tmi_ro_install(r, ro) == NULL) {
+        rc = TM_ERR_NOMEM; /* committed; the next start reads it */
+        snprintf(w, sizeof w, "out of memory for the rollout's record");
+    } else if (rc != 0) {
+        free(canary); /* one commit: nothing of it was written */
+    }
     if (rc != 0) {
         tm_rt_trial_stop(r->rt, id, false);
-        ro->stage = TMI_RO_ROLLED_BACK;
         snprintf(why, TM_ROLLOUT_WHY_MAX, "%.500s", w);
         return rc;
     }

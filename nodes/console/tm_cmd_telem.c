@@ -85,6 +85,11 @@ int tmi_cmd_calibrate(tm_console_ctx_t *ctx, tm_console_call_t *req)
                               "calibrate: --budget judges a shadow trial; "
                               "give --shadow TICKS too");
     }
+    char busy[TM_ROLLOUT_WHY_MAX];
+    if (ctx->rollout != NULL &&
+        tm_rollout_params_busy(ctx->rollout, cmd->id, busy) != 0) {
+        return tm_reply_error(rep, TM_ERR_BUSY, "%s", busy);
+    }
     if (m->calibrate == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "%s@%s cannot be calibrated (no calibration "

@@ -37,6 +37,8 @@ ok
 # one rollout at a time, of the set and of the family
 expect_fail 1 "params@1 of p1 is in its shadow stage" \
     tmc calibrate p1 --window 150 --shadow 5
+expect_fail 1 "params@1 of p1 is in its shadow stage" \
+    tmc calibrate p1 --window 150 # at once: the set in shadow would undo it
 expect_fail 1 "a new parameter set of an actor of pumpmon is being rolled out" \
     tmc rollout pumpmon@1.1.0
 expect_fail 1 "give --shadow TICKS too" tmc calibrate p1 --budget RMSE=1
@@ -106,5 +108,14 @@ done
 ok
 eq "$(j audit --actor p1 | "$IT_BIN" count kind=rollback)" 1 \
     "audit: the operator's rollback of p1"
+
+# ---- a killed twin takes its kept record along: a new twin of its id is
+# not put back on the old one's parameters and state
+expect_ok tmc kill p1
+expect_ok tmc spawn p1 --model pumpmon
+out=$(tmc rollback p1)
+grep -q "^rolled p1 back: 0 actors moved$" <<<"$out" ||
+    fail "rollback of a new p1: $out"
+ok
 stop_node "$NODE_PID" || fail "node cal did not stop cleanly"
 done_checks
