@@ -135,6 +135,14 @@ int tm_store_batch_clear(tm_store_batch_t *b, tm_store_db_t db);
  * assigned at commit in the order the records were added. */
 int tm_store_batch_audit(tm_store_batch_t *b, const void *val, size_t vlen);
 
+/* Put an audit record under the sequence number another store gave it
+ * (key: its 8-byte big-endian key there, not 0): a standby copy of that
+ * store. The record may be put again (a copy made anew); the store's own
+ * sequence moves past it at commit, so a copy stays a valid store.
+ * Errors: TM_ERR_INVAL (a key that is not 8 bytes, or 0), NOMEM. */
+int tm_store_batch_audit_at(tm_store_batch_t *b, const void *key, size_t klen,
+                            const void *val, size_t vlen);
+
 /* Number of operations in the batch. */
 size_t tm_store_batch_size(const tm_store_batch_t *b);
 
@@ -170,8 +178,9 @@ void tm_store_batch_destroy(tm_store_batch_t **p);
  * the committing thread), so hooks see commits in their order: a replica
  * fed from them is the store as of some commit. It must be quick and must
  * not call the store. In the hook, tm_store_batch_ops lists what the batch
- * did: clears first, then per key its last put or delete (audit records
- * are not listed), and tm_store_batch_get_tag the caller's tag. One hook
+ * did: clears first, then per key its last put or delete (an audit
+ * record is a put into TM_DB_AUDIT under the number the commit gave it),
+ * and tm_store_batch_get_tag the caller's tag. One hook
  * per store; NULL removes it. */
 typedef enum {
     TM_STORE_OP_PUT,

@@ -36,6 +36,8 @@ struct tm_store_batch {
     tm_store_t *store;
     bool frees;   /* a kill or unlink: may use the space reserve */
     unsigned tag; /* the caller's, for the commit hook */
+    uint64_t
+        audit_floor; /* audit_next at least this (tm_store_batch_audit_at) */
     s_op_t *ops;
     size_t nops, ops_cap;
     unsigned char *buf; /* copies of keys and values */
@@ -76,6 +78,7 @@ static void s_batch_reset(tm_store_batch_t *b)
 {
     b->frees = false;
     b->tag = 0;
+    b->audit_floor = 0;
     b->nops = 0;
     b->buf_len = 0;
     if (b->buf_cap > S_KEEP_BYTES) {
@@ -210,6 +213,22 @@ int tm_store_batch_audit(tm_store_batch_t *b, const void *val, size_t vlen)
     return rc;
 }
 
+int tm_store_batch_audit_at(tm_store_batch_t *b, const void *key, size_t klen,
+                            const void *val, size_t vlen)
+{
+    assert(b != NULL);
+    if (key == NULL || klen != 8 || tmi_store_get_be64(key) == 0 ||
+        (val == NULL && vlen > 0)) {
+        return TM_ERR_INVAL;
+    }
+    int rc = s_batch_add(b, S_OP_PUT, TM_DB_AUDIT, key, klen, val, vlen);
+    uint64_t next = tmi_store_get_be64(key) + 1;
+    if (rc == 0 && next > b->audit_floor) {
+        b->audit_floor = next;
+    }
+    return rc;
+}
+
 /* Key bytes of an operation; audit keys live inside the operation, which
  * qsort moves, so they are never referenced through a stored pointer. */
 static const unsigned char *s_op_key(const s_op_t *op)
@@ -311,11 +330,13 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
             }
         }
     }
-    if (mrc == 0 && (naudit > 0 || (cleared & (1u << TM_DB_META)))) {
+    uint64_t next = audit_next + naudit;
+    if (mrc == 0 && (naudit > 0 || (cleared & (1u << TM_DB_META)) ||
+                     b->audit_floor > audit_next)) {
         unsigned char nb[8];
         MDB_val k = {sizeof(TMI_STORE_KEY_AUDIT_NEXT) - 1,
                      (void *)TMI_STORE_KEY_AUDIT_NEXT};
-        tmi_store_be64(nb, audit_next + naudit);
+        tmi_store_be64(nb, next > b->audit_floor ? next : b->audit_floor);
         mrc = tmi_store_put_tagged(txn, s->dbi[TM_DB_META], TM_DB_META, tagged,
                                    &k, nb, sizeof(nb), 0);
     }
@@ -429,6 +450,9 @@ int tm_store_batch_commit(tm_store_batch_t *b)
     }
     if (rc == 0) {
         s->audit_next += naudit;
+        if (b->audit_floor > s->audit_next) {
+            s->audit_next = b->audit_floor; /* past a copy's records */
+        }
         atomic_fetch_add(&s->commits, 1);
         if (s->hook != NULL) {
             s->hook(s->hook_arg, b);
@@ -483,14 +507,14 @@ int tm_store_batch_ops(const tm_store_batch_t *b, tm_store_op_fn fn, void *arg)
     }
     for (size_t i = 0; i < b->nops; i++) {
         const s_op_t *op = &b->ops[i];
-        if (op->kind == S_OP_CLEAR || op->kind == S_OP_AUDIT ||
+        if (op->kind == S_OP_CLEAR ||
             (i + 1 < b->nops && s_same_key(op, &b->ops[i + 1]))) {
             continue; /* a later operation on this key wins */
         }
         tm_store_op_t o = {.db = (tm_store_db_t)op->db,
                            .kind = op->kind == S_OP_DEL ? TM_STORE_OP_DEL
                                                         : TM_STORE_OP_PUT,
-                           .key = op->k,
+                           .key = s_op_key(op),
                            .klen = op->klen,
                            .val = op->kind == S_OP_DEL ? NULL : op->v,
                            .vlen = op->kind == S_OP_DEL ? 0 : op->vlen};

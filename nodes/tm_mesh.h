@@ -31,6 +31,7 @@
 #include "tm_config.h"
 #include "tm_console.h"
 #include "tm_plant.h"
+#include "tm_msg.h"
 #include "tm_mut.h"
 #include "tm_place.h"
 #include "tm_rt.h"
@@ -93,6 +94,18 @@ bool tm_mesh_stale(const tm_mesh_t *m, const char *id);
 
 /* Whether name is a node of the mesh this node knows (itself included). */
 bool tm_mesh_knows(const tm_mesh_t *m, const char *name);
+
+/* The store of the standby copy of node `from` held here, to read the
+ * audit log of a node this node does not see alive (`audit`): the copy
+ * kept up to date (owned by the mesh: *owned = false), else the newest
+ * one a failover set aside, opened read-only (*owned = true: the caller
+ * closes it). NULL: none, or `from` is alive. */
+tm_store_t *tm_mesh_copy_audit(tm_mesh_t *m, const char *from, bool *owned);
+
+/* The nodes this node does not see alive and holds a copy of (kept up to
+ * date or set aside): at most cap names. */
+size_t tm_mesh_copies_gone(tm_mesh_t *m, char (*names)[TM_MSG_NAME_MAX + 1],
+                           size_t cap);
 
 /* Move actors of this node to other nodes at one tick of the whole mesh
  * (tm_mesh_move.c): the clocks pause, every node runs to the highest tick,

@@ -18,10 +18,14 @@
 #include "tm_repl_wire.h"
 #include "tm_time.h"
 
+#include "tm_text.h"
+
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_META_KEY "standby_of" /* in a copy: "NODE INC SEQ" */
 
@@ -108,6 +112,10 @@ static int s_apply_ops(s_copy_t *c, const tm_repl_t *x)
             rc = tm_store_batch_clear(c->batch, db);
         } else if (op->kind == TM_REPL_DEL) {
             rc = tm_store_batch_del(c->batch, db, op->key, op->klen);
+        } else if (db == TM_DB_AUDIT) {
+            /* the origin's record under its own number */
+            rc = tm_store_batch_audit_at(c->batch, op->key, op->klen, op->val,
+                                         op->vlen);
         } else {
             rc = tm_store_batch_put(c->batch, db, op->key, op->klen, op->val,
                                     op->vlen);
@@ -342,4 +350,124 @@ void tmi_copy_free(tm_mesh_t *m)
     tm_stage_destroy(&r->stage);
     free(r);
     m->copies = NULL;
+}
+
+/* ---- a dead node's audit log, from its copy ------------------------------ */
+
+/* Whether this node does not see `from` alive: its copy's log is then the
+ * one to read. */
+static bool s_gone(tm_mesh_t *m, const char *from)
+{
+    tmi_peer_t *p = tmi_mesh_peer(m, from);
+    return p == NULL || p->state == TMI_DEAD;
+}
+
+/* The node a directory under replicas/ is a copy of: NAME or
+ * NAME.taken-over.TICK (names hold no dots); *tick: TICK, or 0. */
+static bool s_copy_dir(const char *entry, char *name, size_t cap,
+                       uint64_t *tick)
+{
+    const char *dot = strchr(entry, '.');
+    size_t n = dot != NULL ? (size_t)(dot - entry) : strlen(entry);
+    char *end = NULL;
+    *tick = 0;
+    if (n == 0 || n >= cap || entry[0] == '.') {
+        return false;
+    }
+    if (dot != NULL) {
+        if (strncmp(dot, ".taken-over.", 12) != 0) {
+            return false;
+        }
+        *tick = strtoull(dot + 12, &end, 10);
+        if (end == dot + 12 || *end != '\0') {
+            return false;
+        }
+    }
+    memcpy(name, entry, n);
+    name[n] = '\0';
+    return true;
+}
+
+/* The newest copy of `from` a failover set aside, into dir. */
+static bool s_aside(const tmi_copies_t *r, const char *from, char *dir,
+                    size_t cap)
+{
+    char base[TM_CONFIG_PATH_MAX + 16];
+    snprintf(base, sizeof base, "%s/replicas", r->data);
+    DIR *d = opendir(base);
+    bool found = false;
+    uint64_t best = 0;
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL;
+         e = readdir(d)) {
+        char name[TM_MSG_NAME_MAX + 1];
+        uint64_t tick = 0;
+        if (s_copy_dir(e->d_name, name, sizeof name, &tick) &&
+            strchr(e->d_name, '.') != NULL && strcmp(name, from) == 0 &&
+            (!found || tick >= best)) {
+            best = tick;
+            found = true;
+            snprintf(dir, cap, "%s/%.100s", base, e->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
+}
+
+tm_store_t *tm_mesh_copy_audit(tm_mesh_t *m, const char *from, bool *owned)
+{
+    tmi_copies_t *r = m != NULL ? m->copies : NULL;
+    *owned = false;
+    if (r == NULL || r->data[0] == '\0' || !s_gone(m, from) ||
+        !tm_text_name_valid(from)) {
+        return NULL;
+    }
+    char dir[TM_CONFIG_PATH_MAX + 128];
+    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, from);
+    s_copy_t *c = access(dir, F_OK) == 0 ? s_copy(r, from, true) : NULL;
+    if (c != NULL && s_copy_open(r, c, false) == 0) {
+        return c->store; /* the copy kept up to date */
+    }
+    tm_store_t *s = NULL;
+    tm_store_opts_t o = {.read_only = 1};
+    if (!s_aside(r, from, dir, sizeof dir) || tm_store_open(&s, dir, &o) != 0) {
+        return NULL;
+    }
+    *owned = true;
+    return s;
+}
+
+size_t tm_mesh_copies_gone(tm_mesh_t *m, char (*names)[TM_MSG_NAME_MAX + 1],
+                           size_t cap)
+{
+    tmi_copies_t *r = m != NULL ? m->copies : NULL;
+    char base[TM_CONFIG_PATH_MAX + 16];
+    size_t n = 0;
+    if (r == NULL || r->data[0] == '\0') {
+        return 0;
+    }
+    snprintf(base, sizeof base, "%s/replicas", r->data);
+    DIR *d = opendir(base);
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL && n < cap;
+         e = readdir(d)) {
+        char name[TM_MSG_NAME_MAX + 1];
+        uint64_t tick = 0;
+        bool seen = false;
+        if (!s_copy_dir(e->d_name, name, sizeof name, &tick) ||
+            !tm_text_name_valid(name) || strcmp(name, m->name) == 0 ||
+            !s_gone(m, name)) {
+            continue;
+        }
+        for (size_t i = 0; i < n && !seen; i++) {
+            seen = strcmp(names[i], name) == 0;
+        }
+        if (!seen) {
+            memcpy(names[n++], name, sizeof name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
 }

@@ -4,12 +4,12 @@
  *
  * Origin. The store's commit hook (tm_store_on_commit) sees every commit
  * in commit order - a mutation's on the control thread, a checkpoint's on
- * the writer thread - and queues what it did to the meta, actors and
- * links databases as parts of at most a few MiB (tm_repl_wire), numbered
- * per commit. The control thread sends the queue in order, one part at a
- * time, to the standby (FILE_CHUNK messages named "repl" on the data
- * socket) and sends the next part when the standby has confirmed this
- * one (`mesh-repl-ack INC SEQ PART STATUS`). A standby that is new,
+ * the writer thread - and queues what it did to the meta, actors, links
+ * and audit databases (the catalog stays here) as parts of at most a few MiB
+ * (tm_repl_wire), numbered per commit. The control thread sends the queue in
+ * order, one part at a time, to the standby (FILE_CHUNK messages named "repl"
+ * on the data socket) and sends the next part when the standby has confirmed
+ * this one (`mesh-repl-ack INC SEQ PART STATUS`). A standby that is new,
  * restarted, or lost a part gets a full copy first: the store read whole,
  * sent as one commit that clears the copy. A reply to a change waits until
  * the standby has confirmed the change's commit (tm_mesh_repl_hold), or
@@ -111,6 +111,7 @@ static int s_db(tm_store_db_t db)
     return db == TM_DB_META     ? TM_REPL_META
            : db == TM_DB_ACTORS ? TM_REPL_ACTORS
            : db == TM_DB_LINKS  ? TM_REPL_LINKS
+           : db == TM_DB_AUDIT  ? TM_REPL_AUDIT
                                 : -1;
 }
 
@@ -118,14 +119,15 @@ tm_store_db_t tmi_repl_store_db(uint8_t db)
 {
     return db == TM_REPL_META     ? TM_DB_META
            : db == TM_REPL_ACTORS ? TM_DB_ACTORS
-                                  : TM_DB_LINKS;
+           : db == TM_REPL_LINKS  ? TM_DB_LINKS
+                                  : TM_DB_AUDIT;
 }
 
 static int s_hook_op(void *arg, const tm_store_op_t *op)
 {
     int db = s_db(op->db);
     if (db < 0) {
-        return 0; /* catalog and audit stay on their node */
+        return 0; /* the catalog stays on its node */
     }
     tm_repl_op_t r = {.db = (uint8_t)db,
                       .kind = op->kind == TM_STORE_OP_PUT   ? TM_REPL_PUT
@@ -437,20 +439,20 @@ static int s_full(tmi_repl_t *r, s_part_t **first, s_part_t **last,
 {
     s_ops_t o = {0};
     int rc = 0;
-    for (int db = TM_REPL_META; db <= TM_REPL_LINKS && rc == 0; db++) {
+    for (int db = TM_REPL_META; db <= TM_REPL_AUDIT && rc == 0; db++) {
         tm_repl_op_t clear = {.db = (uint8_t)db, .kind = TM_REPL_CLEAR};
         rc = s_ops_add(&o, &clear);
     }
     size_t n_records = 0;
-    for (tm_store_db_t db = TM_DB_META; db <= TM_DB_LINKS && rc == 0; db++) {
+    for (int db = TM_REPL_META; db <= TM_REPL_AUDIT && rc == 0; db++) {
         size_t c = 0;
-        rc = tm_store_count(r->store, db, &c);
+        rc = tm_store_count(r->store, tmi_repl_store_db((uint8_t)db), &c);
         n_records += c;
     }
     uint8_t **owned = rc == 0 ? calloc(n_records + 1, sizeof *owned) : NULL;
     size_t n_owned = 0;
     rc = rc ? rc : owned == NULL ? TM_ERR_NOMEM : 0;
-    for (int db = TM_REPL_META; db <= TM_REPL_LINKS && rc == 0; db++) {
+    for (int db = TM_REPL_META; db <= TM_REPL_AUDIT && rc == 0; db++) {
         /* the count may grow by nothing: no commit runs meanwhile */
         rc = s_read_db(r, (tm_repl_db_t)db, &o, owned, &n_owned);
     }

@@ -15,7 +15,7 @@ static bool s_name_ok(const char *s, size_t n)
 
 static bool s_op_ok(const tm_repl_op_t *op)
 {
-    if (op->db > TM_REPL_LINKS || op->kind > TM_REPL_CLEAR) {
+    if (op->db > TM_REPL_AUDIT || op->kind > TM_REPL_CLEAR) {
         return false;
     }
     if (op->kind == TM_REPL_CLEAR) {
@@ -23,6 +23,15 @@ static bool s_op_ok(const tm_repl_op_t *op)
     }
     if (op->klen == 0 || op->klen > TM_REPL_KEY_MAX || op->key == NULL) {
         return false;
+    }
+    if (op->db == TM_REPL_AUDIT) {
+        bool zero = true; /* an audit record's number: 8 bytes, not 0 */
+        for (size_t i = 0; i < op->klen; i++) {
+            zero = zero && op->key[i] == 0;
+        }
+        if (op->klen != 8 || zero) {
+            return false;
+        }
     }
     if (op->kind == TM_REPL_DEL) {
         return op->vlen == 0;
@@ -132,7 +141,7 @@ static int s_op(const msgpack_object *o, tm_repl_op_t *op)
         return TM_ERR_WIRE_FIELD;
     }
     const msgpack_object *e = o->via.array.ptr;
-    int rc = s_small(&e[0], TM_REPL_LINKS, &op->db);
+    int rc = s_small(&e[0], TM_REPL_AUDIT, &op->db);
     rc = rc ? rc : s_small(&e[1], TM_REPL_CLEAR, &op->kind);
     rc = rc ? rc : s_bin(&e[2], &op->key, &op->klen);
     rc = rc ? rc : s_bin(&e[3], &op->val, &op->vlen);

@@ -14,9 +14,10 @@
  *    "mutation": bool (a change the origin acknowledges once it is here),
  *    "ops": [[db, kind, key, value], ...]}
  *
- * db is 0 (meta), 1 (actors) or 2 (links); kind 0 (put: key and value
- * bin), 1 (delete: key bin, value nil) or 2 (clear the database: key and
- * value nil). Keys are 1 .. TM_REPL_KEY_MAX bytes, values at most
+ * db is 0 (meta), 1 (actors), 2 (links) or 3 (the audit log: a key is
+ * the record's 8-byte big-endian number, not 0); kind 0 (put: key and
+ * value bin), 1 (delete: key bin, value nil) or 2 (clear the database:
+ * key and value nil). Keys are 1 .. TM_REPL_KEY_MAX bytes, values at most
  * TM_REPL_VALUE_MAX. Pure: no store, no sockets.
  */
 #ifndef TM_REPL_WIRE_H_INCLUDED
@@ -36,7 +37,12 @@
 #define TM_REPL_PARTS_MAX 65536u                /* parts of one commit */
 #define TM_REPL_NAME_MAX  64u
 
-typedef enum { TM_REPL_META = 0, TM_REPL_ACTORS, TM_REPL_LINKS } tm_repl_db_t;
+typedef enum {
+    TM_REPL_META = 0,
+    TM_REPL_ACTORS,
+    TM_REPL_LINKS,
+    TM_REPL_AUDIT
+} tm_repl_db_t;
 typedef enum { TM_REPL_PUT = 0, TM_REPL_DEL, TM_REPL_CLEAR } tm_repl_kind_t;
 
 typedef struct {

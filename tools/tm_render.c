@@ -288,7 +288,12 @@ void tmi_show_audit(tm_render_t *r, const char *message, json_t *body,
         const char *reason = s_str(a, "reason");
         fprintf(out, "%-24s ", s_str(a, "time"));
         if (mesh) {
-            fprintf(out, "%-12s ", s_str(a, "node"));
+            /* a dead node's record, read from its copy on another node */
+            char node[160];
+            const char *copy = json_string_value(json_object_get(a, "copy_on"));
+            snprintf(node, sizeof node, "%s%s%s", s_str(a, "node"),
+                     copy != NULL ? " via " : "", copy != NULL ? copy : "");
+            fprintf(out, "%-12s ", node);
         }
         fprintf(out, "%10lld  %-10s %-16s %s -> %s%s%s  (%s)\n",
                 s_int(a, "tick"), s_str(a, "kind"), s_str(a, "actor"),

@@ -1,5 +1,7 @@
 /* tm_cmd_audit: audit - this node's audit log, filtered, oldest first;
- * in a mesh every node's (tm_mesh_rows), merged by wall time. */
+ * in a mesh every node's (tm_mesh_rows), merged by wall time, a node that
+ * is not alive read from its standby copy (tm_mesh_copy_audit) on the
+ * node that holds it. */
 #include "tm_console.h"
 
 #include "tm_audit.h"
@@ -12,6 +14,7 @@
 
 #define S_LIMIT_DEFAULT 100u
 #define S_PER_PART      500u /* records per reply part */
+#define S_SRC_MAX       8u   /* this node's log and the copies of dead ones */
 
 /* The last `cap` matching records' sequence numbers (a ring). */
 typedef struct {
@@ -94,14 +97,27 @@ static void s_opt_str(tm_body_t *b, const char *key, bool has, const char *s)
     }
 }
 
-/* A record; node: the node's name in a mesh (NULL: none). */
-static void s_pack(tm_body_t *b, const tm_audit_rec_t *r, const char *node)
+/* Where records are read: this node's log, or the standby copy of a node
+ * this node does not see alive. */
+typedef struct {
+    tm_store_t *store;
+    const char *node;    /* the log's node in a mesh (NULL: none) */
+    const char *copy_on; /* a copy's: the node holding it, else NULL */
+    bool owned;          /* a set-aside copy opened here: closed after */
+    s_find_t f;
+} s_src_t;
+
+/* A record of src. */
+static void s_pack(tm_body_t *b, const tm_audit_rec_t *r, const s_src_t *src)
 {
     char when[40];
     bool ok = !r->damaged;
     tm_body_map(b);
-    if (node != NULL) {
-        tm_body_kv_str(b, "node", node);
+    if (src->node != NULL) {
+        tm_body_kv_str(b, "node", src->node);
+    }
+    if (src->copy_on != NULL) {
+        tm_body_kv_str(b, "copy_on", src->copy_on);
     }
     tm_body_kv_u64(b, "seq", r->seq);
     if (ok) {
@@ -131,7 +147,7 @@ static void s_pack(tm_body_t *b, const tm_audit_rec_t *r, const char *node)
 
 /* Read record seq again and pack it; a record gone meanwhile (retention
  * at a checkpoint) is left out. */
-static int s_pack_seq(tm_console_ctx_t *ctx, tm_body_t *b, uint64_t seq,
+static int s_pack_seq(const s_src_t *src, tm_body_t *b, uint64_t seq,
                       tm_audit_rec_t *r)
 {
     uint8_t key[8];
@@ -140,7 +156,7 @@ static int s_pack_seq(tm_console_ctx_t *ctx, tm_body_t *b, uint64_t seq,
     for (int i = 0; i < 8; i++) {
         key[i] = (uint8_t)(seq >> (56 - 8 * i));
     }
-    int rc = tm_store_get(ctx->store, TM_DB_AUDIT, key, sizeof key, &val, &len);
+    int rc = tm_store_get(src->store, TM_DB_AUDIT, key, sizeof key, &val, &len);
     if (rc == TM_ERR_NOT_FOUND) {
         return 0;
     }
@@ -153,37 +169,47 @@ static int s_pack_seq(tm_console_ctx_t *ctx, tm_body_t *b, uint64_t seq,
         snprintf(r->damage, sizeof r->damage, "%s", tm_err_str(rc));
     }
     free(val);
-    s_pack(b, r, ctx->mesh != NULL ? ctx->name : NULL);
+    s_pack(b, r, src);
     return 1;
 }
 
-/* Send the matches in parts of S_PER_PART (one part: one); the last part
- * is the reply. */
-static int s_send(tm_console_ctx_t *ctx, tm_console_call_t *req,
-                  const s_find_t *f, size_t *shown, bool one)
+/* The matches of every source, in parts of S_PER_PART (one part: one);
+ * the last part is the reply. */
+static int s_send(tm_console_call_t *req, const s_src_t *src, size_t n_src,
+                  size_t *shown, bool one)
 {
     tm_reply_t *rep = req->rep;
-    size_t n = f->matched < f->cap ? (size_t)f->matched : f->cap;
-    size_t first = f->matched < f->cap ? 0 : (size_t)(f->matched % f->cap);
-    size_t per_part = req->emit != NULL && !one ? S_PER_PART : n + 1;
-    size_t i = 0;
+    size_t total = 0;
+    for (size_t k = 0; k < n_src; k++) {
+        const s_find_t *f = &src[k].f;
+        total += f->matched < f->cap ? (size_t)f->matched : f->cap;
+    }
+    size_t per_part = req->emit != NULL && !one ? S_PER_PART : total + 1;
+    size_t i = 0, k = 0, at = 0; /* rows sent, source, row in it */
     tm_audit_rec_t *r = malloc(sizeof *r);
     if (r == NULL) {
         return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
     }
     *shown = 0;
     do {
-        size_t k = n - i < per_part ? n - i : per_part;
         tm_body_t *b = tm_reply_body(rep);
         tm_body_array(b);
-        for (size_t j = 0; j < k; j++) {
-            *shown += (size_t)s_pack_seq(ctx, b,
-                                         f->ring[(first + i + j) % f->cap], r);
+        for (size_t j = 0; j < per_part && i < total; j++, i++) {
+            const s_find_t *f = &src[k].f;
+            size_t n = f->matched < f->cap ? (size_t)f->matched : f->cap;
+            while (at == n) { /* the next source with rows */
+                f = &src[++k].f;
+                n = f->matched < f->cap ? (size_t)f->matched : f->cap;
+                at = 0;
+            }
+            size_t first =
+                f->matched < f->cap ? 0 : (size_t)(f->matched % f->cap);
+            *shown += (size_t)s_pack_seq(&src[k], b,
+                                         f->ring[(first + at++) % f->cap], r);
         }
         tm_body_end(b);
-        i += k;
         int rc = tm_reply_done(rep);
-        if (rc == 0 && i < n) {
+        if (rc == 0 && i < total) {
             rc = req->emit(req);
             if (rc != 0) {
                 tm_reply_error(rep, rc, "reply aborted: %s", tm_err_str(rc));
@@ -193,7 +219,7 @@ static int s_send(tm_console_ctx_t *ctx, tm_console_call_t *req,
             free(r);
             return rc;
         }
-    } while (i < n);
+    } while (i < total);
     free(r);
     return 0;
 }
@@ -220,61 +246,139 @@ static int s_gather(tm_console_ctx_t *ctx, tm_console_call_t *req, size_t limit)
     return TM_CONSOLE_DEFERRED;
 }
 
+/* The matching records of src's log into src->f (a ring of the last
+ * `limit`). On error the reply says it. */
+static int s_find(const tm_cmd_t *cmd, s_src_t *src, tm_reply_t *rep)
+{
+    s_find_t *f = &src->f;
+    memset(f, 0, sizeof *f);
+    f->actor = cmd->actor[0] ? cmd->actor : NULL;
+    if (cmd->has_since) {
+        uint64_t now = tm_audit_now_ns();
+        f->cutoff = !cmd->since_relative  ? cmd->since_ns
+                    : cmd->since_ns < now ? now - cmd->since_ns
+                                          : 1;
+    }
+    f->cap = cmd->limit > 0 ? (size_t)cmd->limit : S_LIMIT_DEFAULT;
+    f->ring = malloc(f->cap * sizeof *f->ring);
+    if (f->ring == NULL) {
+        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+    }
+    int rc = f->actor == NULL && f->cutoff == 0
+                 ? tm_store_foreach(src->store, TM_DB_AUDIT, s_key_cb, f)
+                 : tm_audit_foreach(src->store, s_find_cb, f);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc,
+                              "cannot read the audit log%s%s after record "
+                              "%llu (%llu read): %s",
+                              src->copy_on != NULL ? " of the copy of " : "",
+                              src->copy_on != NULL ? src->node : "",
+                              (unsigned long long)f->last,
+                              (unsigned long long)f->total, tm_err_str(rc));
+    }
+    return 0;
+}
+
+static void s_close(s_src_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(src[i].f.ring);
+        if (src[i].owned) {
+            tm_store_close(&src[i].store);
+        }
+    }
+}
+
+/* Whether this node holds the copy of `node`, a node it does not see
+ * alive (its log is read here, not asked of it). */
+bool tmi_audit_copy_here(tm_console_ctx_t *ctx, const char *node)
+{
+    char names[S_SRC_MAX - 1][TM_MSG_NAME_MAX + 1];
+    size_t n = ctx->mesh != NULL
+                   ? tm_mesh_copies_gone(ctx->mesh, names, S_SRC_MAX - 1)
+                   : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], node) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
 {
     const tm_cmd_t *cmd = req->cmd;
     tm_reply_t *rep = req->rep;
-    s_find_t f;
-    size_t shown = 0;
+    s_src_t src[S_SRC_MAX];
+    char names[S_SRC_MAX - 1][TM_MSG_NAME_MAX + 1];
+    size_t n = 0, shown = 0;
+    bool owned = false;
     if (ctx->store == NULL) {
         return tm_reply_error(rep, TM_ERR_UNSUPPORTED,
                               "this node keeps no audit log");
     }
+    memset(src, 0, sizeof src);
     if (cmd->has_node && strcmp(cmd->node, ctx->name) != 0) {
-        return tm_reply_error(rep, TM_ERR_UNKNOWN_NODE,
-                              ctx->mesh != NULL
-                                  ? "no node '%s' in the mesh (see `nodes`)"
-                                  : "unknown node '%s' (this node is not in "
-                                    "a mesh)",
-                              cmd->node);
+        /* a node not seen alive whose standby copy is here */
+        tm_store_t *copy =
+            ctx->mesh != NULL ? tm_mesh_copy_audit(ctx->mesh, cmd->node, &owned)
+                              : NULL;
+        if (copy == NULL) {
+            return tm_reply_error(
+                rep, TM_ERR_UNKNOWN_NODE,
+                ctx->mesh != NULL
+                    ? "no node '%s' in the mesh that answers, nor a copy of "
+                      "its store here (see `nodes`; `audit` shows a dead "
+                      "node's log from its standby copy, with replicas = 1)"
+                    : "unknown node '%s' (this node is not in a mesh)",
+                cmd->node);
+        }
+        src[n++] = (s_src_t){.store = copy,
+                             .node = cmd->node,
+                             .copy_on = ctx->name,
+                             .owned = owned};
+    } else {
+        src[n++] = (s_src_t){.store = ctx->store,
+                             .node = ctx->mesh != NULL ? ctx->name : NULL};
+        /* this node's part of every node's log: with the logs of the
+         * nodes it does not see alive, from their copies here */
+        size_t g = ctx->mesh != NULL && !cmd->has_node
+                       ? tm_mesh_copies_gone(ctx->mesh, names, S_SRC_MAX - 1)
+                       : 0;
+        for (size_t i = 0; i < g; i++) {
+            tm_store_t *copy = tm_mesh_copy_audit(ctx->mesh, names[i], &owned);
+            if (copy != NULL) {
+                src[n++] = (s_src_t){.store = copy,
+                                     .node = names[i],
+                                     .copy_on = ctx->name,
+                                     .owned = owned};
+            }
+        }
     }
-    memset(&f, 0, sizeof f);
-    f.actor = cmd->actor[0] ? cmd->actor : NULL;
-    if (cmd->has_since) {
-        uint64_t now = tm_audit_now_ns();
-        f.cutoff = !cmd->since_relative  ? cmd->since_ns
-                   : cmd->since_ns < now ? now - cmd->since_ns
-                                         : 1;
-    }
-    f.cap = cmd->limit > 0 ? (size_t)cmd->limit : S_LIMIT_DEFAULT;
-    f.ring = malloc(f.cap * sizeof *f.ring);
-    if (f.ring == NULL) {
-        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
-    }
-    int rc = f.actor == NULL && f.cutoff == 0
-                 ? tm_store_foreach(ctx->store, TM_DB_AUDIT, s_key_cb, &f)
-                 : tm_audit_foreach(ctx->store, s_find_cb, &f);
-    if (rc != 0) {
-        free(f.ring);
-        return tm_reply_error(rep, rc,
-                              "cannot read the audit log after record %llu "
-                              "(%llu read): %s",
-                              (unsigned long long)f.last,
-                              (unsigned long long)f.total, tm_err_str(rc));
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = s_find(cmd, &src[i], rep);
     }
     /* every node's, unless one node's is asked (another's was passed on
      * to it before the handler ran) */
     bool mesh = ctx->mesh != NULL && !req->from_peer && !cmd->has_node;
-    rc = s_send(ctx, req, &f, &shown, mesh);
+    rc = rc ? rc : s_send(req, src, n, &shown, mesh);
+    size_t cap = src[0].f.cap;
+    uint64_t matched = src[0].f.matched, total = src[0].f.total;
+    s_close(src, n);
     if (rc == 0 && mesh) {
-        free(f.ring);
-        return s_gather(ctx, req, f.cap);
+        return s_gather(ctx, req, cap);
     }
-    if (rc == 0) {
+    if (rc == 0 && cmd->has_node && src[0].copy_on != NULL) {
+        tm_reply_msg(rep,
+                     "%zu of %llu matching records (%llu in the log) of "
+                     "node %s, from its standby copy on %s",
+                     shown, (unsigned long long)matched,
+                     (unsigned long long)total, cmd->node, ctx->name);
+    } else if (rc == 0) {
         tm_reply_msg(rep, "%zu of %llu matching records (%llu in the log)",
-                     shown, (unsigned long long)f.matched,
-                     (unsigned long long)f.total);
+                     shown, (unsigned long long)matched,
+                     (unsigned long long)total);
     }
-    free(f.ring);
     return rc;
 }

@@ -41,9 +41,10 @@ static const char *s_route(tm_console_ctx_t *ctx, const tm_cmd_t *cmd)
         }
         id = cmd->id;
         break;
-    case TM_CMD_AUDIT: /* one node's log */
+    case TM_CMD_AUDIT: /* one node's log: here when its copy is here */
         return cmd->has_node && strcmp(cmd->node, ctx->name) != 0 &&
-                       tm_mesh_knows(ctx->mesh, cmd->node)
+                       tm_mesh_knows(ctx->mesh, cmd->node) &&
+                       !tmi_audit_copy_here(ctx, cmd->node)
                    ? cmd->node
                    : NULL;
     case TM_CMD_DRAIN:

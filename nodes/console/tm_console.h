@@ -214,6 +214,9 @@ int tmi_find_model(const tm_cmd_t *cmd, const tm_model_t **out,
 bool tmi_catalog_list(const char *family, char *buf, size_t cap);
 /* id is one of prefix0 .. prefix<count-1> of a spawn-many record. */
 bool tmi_audit_in_many(const tm_audit_rec_t *r, const char *id);
+/* Whether this node holds the standby copy of `node`, which it does not
+ * see alive: `audit --node NODE` is answered here from it. */
+bool tmi_audit_copy_here(tm_console_ctx_t *ctx, const char *node);
 /* Stream items (for tests, and the handlers that start the streams). */
 int tmi_watch_check(tm_console_ctx_t *ctx, tm_cmd_t *cmd, tm_reply_t *rep);
 int tmi_watch_item(tm_console_ctx_t *ctx, const tm_cmd_t *cmd, tm_reply_t *rep);

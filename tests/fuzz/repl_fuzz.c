@@ -31,12 +31,13 @@ static void s_check(const tm_repl_t *r, const uint8_t *data, size_t size)
     FUZZ_REQUIRE(r->parts <= TM_REPL_PARTS_MAX && r->n_ops <= TM_REPL_OPS_MAX);
     for (uint32_t i = 0; i < r->n_ops; i++) {
         const tm_repl_op_t *op = &r->ops[i];
-        FUZZ_REQUIRE(op->db <= TM_REPL_LINKS && op->kind <= TM_REPL_CLEAR);
+        FUZZ_REQUIRE(op->db <= TM_REPL_AUDIT && op->kind <= TM_REPL_CLEAR);
         if (op->kind == TM_REPL_CLEAR) {
             FUZZ_REQUIRE(op->klen == 0 && op->vlen == 0);
             continue;
         }
         FUZZ_REQUIRE(op->klen >= 1 && op->klen <= TM_REPL_KEY_MAX);
+        FUZZ_REQUIRE(op->db != TM_REPL_AUDIT || op->klen == 8);
         FUZZ_REQUIRE(op->vlen <= TM_REPL_VALUE_MAX);
         FUZZ_REQUIRE(op->kind == TM_REPL_PUT || op->vlen == 0);
         s_inside(r, op->key, op->klen, data, size);

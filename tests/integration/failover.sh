@@ -143,6 +143,31 @@ for _ in $(seq 200); do
 done
 eq "$(dead_count c)" 1 "c sees a dead"
 
+# a's audit log lives on in its copy on b: the last change acknowledged
+# before the kill is there, from b, and in the mesh's log from any node
+# copy_has NODE ARGS...: audit ARGS on NODE has a's kill of o3, read from
+# its copy on b
+copy_has() {
+    local n=$1
+    shift
+    at "$n" --json audit "$@" --limit 1000 >"$WORK/copy-audit.json"
+    python3 -c 'import json, sys
+recs = json.load(open(sys.argv[1]))
+sys.exit(not any(r.get("node") == "a" and r.get("copy_on") == "b" and
+                 r["kind"] == "kill" and r["actor"] == "o3" for r in recs))' \
+        "$WORK/copy-audit.json" ||
+        fail "audit $* on $n lacks a's kill of o3 from its copy on b: $(head -c 600 "$WORK/copy-audit.json")"
+    ok
+}
+copy_has b --node a
+copy_has c
+out=$(at b audit --node a --actor o3)
+case $out in *"of node a, from its standby copy on b"*) ok ;;
+*) fail "audit --node a on b: $out" ;; esac
+grep -q "a via b" <<<"$(at c audit --limit 1000)" ||
+    fail "the mesh's log does not say where a's records come from"
+ok
+
 out=$(at c failover a)
 case $out in *"node b runs the 4 actors of dead node a"*) ok ;;
 *) fail "failover said: $out" ;; esac
@@ -158,6 +183,8 @@ eq "$(at b --json inspect o0 | jget epoch)" 1 "o0's ownership epoch on b"
 at b --json audit --node b --actor o1 | grep -q '"failover"' ||
     fail "no failover record on b"
 ok
+copy_has b --node a # the copy a failover set aside
+copy_has c
 # o2's state is its checkpoint's (tick 20), not tick 30's: a restart's rule
 [ "$(at b --json inspect o2 | jget state.x)" != "$x2" ] ||
     fail "o2 has tick 30's state; the copy holds the checkpoint of tick 20"
@@ -189,6 +216,10 @@ for n in "${NAMES[@]}"; do
 done
 at a --json audit --node a --actor o1 >"$WORK/a-audit.json"
 grep -q '"fenced"' "$WORK/a-audit.json" || fail "a did not fence o1"
+ok
+# a alive: its own log again, asked of it
+at c --json audit --node a --limit 1000 | grep -q '"copy_on"' &&
+    fail "a is alive, yet its log came from a copy"
 ok
 # the fence came at the tick a restarted from: it stepped nothing before
 fence_tick=$(python3 -c 'import json, sys

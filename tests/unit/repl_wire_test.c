@@ -102,8 +102,25 @@ static void test_encode_refusals(void **state)
     op.klen = 0;
     assert_int_equal(tm_repl_encode(&r, &buf, &len), TM_ERR_INVAL);
     op.klen = 1;
-    op.db = 3;
+    op.db = 4;
     assert_int_equal(tm_repl_encode(&r, &buf, &len), TM_ERR_INVAL);
+    op.db = TM_REPL_AUDIT; /* an audit record's key: its 8-byte number */
+    assert_int_equal(tm_repl_encode(&r, &buf, &len), TM_ERR_INVAL);
+    const uint8_t zero[8] = {0}, seven[8] = {0, 0, 0, 0, 0, 0, 0, 7};
+    op.key = zero;
+    op.klen = 8;
+    assert_int_equal(tm_repl_encode(&r, &buf, &len), TM_ERR_INVAL);
+    op.key = seven;
+    assert_int_equal(tm_repl_encode(&r, &buf, &len), 0);
+    tm_repl_t d;
+    assert_int_equal(tm_repl_decode(buf, len, &d), 0);
+    assert_int_equal(d.n_ops, 1);
+    assert_int_equal(d.ops[0].db, TM_REPL_AUDIT);
+    assert_memory_equal(d.ops[0].key, seven, 8);
+    tm_repl_free(&d);
+    free(buf);
+    op.key = key;
+    op.klen = 1;
     op.db = TM_REPL_META;
     op.kind = TM_REPL_DEL; /* a delete with a value */
     assert_int_equal(tm_repl_encode(&r, &buf, &len), TM_ERR_INVAL);

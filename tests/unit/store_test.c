@@ -410,6 +410,16 @@ static int s_hook_op(void *arg, const tm_store_op_t *op)
 {
     s_hooked_t *h = arg;
     size_t n = strlen(h->log);
+    if (op->db == TM_DB_AUDIT && op->klen == 8) { /* its number */
+        const unsigned char *k = op->key;
+        unsigned long long seq = 0;
+        for (int i = 0; i < 8; i++) {
+            seq = seq << 8 | k[i];
+        }
+        snprintf(h->log + n, sizeof h->log - n, "put%d:audit:#%llu=%.*s;",
+                 (int)op->db, seq, (int)op->vlen, (const char *)op->val);
+        return 0;
+    }
     snprintf(h->log + n, sizeof h->log - n, "%s%d:%s:%.*s=%.*s;",
              op->kind == TM_STORE_OP_PUT   ? "put"
              : op->kind == TM_STORE_OP_DEL ? "del"
@@ -433,8 +443,8 @@ static void s_hook(void *arg, const tm_store_batch_t *b)
 }
 
 /* The hook sees each committed batch once, after its commit, as it was
- * applied: clears first, then per key the last operation, no audit
- * records; a failed commit and an empty batch are not seen. */
+ * applied: clears first, then per key the last operation, audit records
+ * under their numbers; a failed commit and an empty batch are not seen. */
 static void test_commit_hook(void **state)
 {
     s_fix_t *f = *state;
@@ -456,7 +466,8 @@ static void test_commit_hook(void **state)
     s_put_str(b, TM_DB_LINKS, "k", "v");
     assert_int_equal(tm_store_batch_clear(b, TM_DB_ACTORS), 0);
     assert_int_equal(tm_store_batch_commit(b), 0);
-    assert_string_equal(h.log, "put1:actors:a=x;put1:actors:b=2;del2:links:l=;|"
+    assert_string_equal(h.log, "put1:actors:a=x;put1:actors:b=2;del2:links:l=;"
+                               "put4:audit:#1=rec;|"
                                "clear1:actors:=;put2:links:k=v;|");
     assert_int_equal(h.commits, 2);
     assert_int_equal(h.tags[0], 5);
@@ -765,6 +776,36 @@ static void test_audit_sequence(void **state)
         const char *const v[] = {"e7"};
         s_audit_expect(s, 1, seq, v);
     }
+
+    /* A copy's records keep their numbers (and may come again); the
+     * sequence moves past them, here and after a reopen. */
+    const unsigned char k20[8] = {0, 0, 0, 0, 0, 0, 0, 20};
+    const unsigned char k9[8] = {0, 0, 0, 0, 0, 0, 0, 9};
+    const unsigned char k0[8] = {0};
+    assert_int_equal(tm_store_batch_audit_at(b, k20, 8, "c20", 3), 0);
+    assert_int_equal(tm_store_batch_audit_at(b, k9, 8, "c9", 2), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_int_equal(tm_store_batch_audit_at(b, k9, 8, "c9b", 3), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_int_equal(tm_store_batch_audit_at(b, k0, 8, "z", 1), TM_ERR_INVAL);
+    assert_int_equal(tm_store_batch_audit_at(b, k9, 7, "z", 1), TM_ERR_INVAL);
+    tm_store_close(&s);
+    s = s_open(f->dir, 0, 0);
+    tm_store_batch_destroy(&b);
+    b = tm_store_batch_new(s);
+    assert_int_equal(tm_store_batch_audit(b, "e21", 3), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    {
+        const uint64_t seq[] = {7, 9, 20, 21};
+        const char *const v[] = {"e7", "c9b", "c20", "e21"};
+        s_audit_expect(s, 4, seq, v);
+    }
+    tm_store_close(&s);
+    tm_store_verify_t vr;
+    assert_int_equal(tm_store_verify(f->dir, NULL, &vr), 0); /* a valid store */
+    s = s_open(f->dir, 0, 0);
+    tm_store_batch_destroy(&b);
+    b = tm_store_batch_new(s);
 
     tm_store_batch_destroy(&b);
     tm_store_close(&s);
