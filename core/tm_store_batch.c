@@ -218,7 +218,7 @@ int tm_store_batch_audit_at(tm_store_batch_t *b, const void *key, size_t klen,
 {
     assert(b != NULL);
     if (key == NULL || klen != 8 || tmi_store_get_be64(key) == 0 ||
-        (val == NULL && vlen > 0)) {
+        tmi_store_get_be64(key) == UINT64_MAX || (val == NULL && vlen > 0)) {
         return TM_ERR_INVAL;
     }
     int rc = s_batch_add(b, S_OP_PUT, TM_DB_AUDIT, key, klen, val, vlen);
@@ -330,13 +330,12 @@ static int s_batch_apply(tm_store_batch_t *b, uint64_t audit_next,
             }
         }
     }
-    uint64_t next = audit_next + naudit;
     if (mrc == 0 && (naudit > 0 || (cleared & (1u << TM_DB_META)) ||
-                     b->audit_floor > audit_next)) {
+                     audit_next > s->audit_next)) {
         unsigned char nb[8];
         MDB_val k = {sizeof(TMI_STORE_KEY_AUDIT_NEXT) - 1,
                      (void *)TMI_STORE_KEY_AUDIT_NEXT};
-        tmi_store_be64(nb, next > b->audit_floor ? next : b->audit_floor);
+        tmi_store_be64(nb, audit_next + naudit);
         mrc = tmi_store_put_tagged(txn, s->dbi[TM_DB_META], TM_DB_META, tagged,
                                    &k, nb, sizeof(nb), 0);
     }
@@ -394,10 +393,18 @@ static int s_commit_failed(tm_store_batch_t *b, int rc)
 
 /* Apply b in one transaction, growing the map as often as it fills.
  * Caller holds write_lock. */
+/* Where the batch's own audit records start: after the store's, and
+ * after a copy's records it puts (tm_store_batch_audit_at). */
+static uint64_t s_audit_start(const tm_store_batch_t *b)
+{
+    uint64_t next = b->store->audit_next;
+    return b->audit_floor > next ? b->audit_floor : next;
+}
+
 static int s_batch_commit_grow(tm_store_batch_t *b, size_t naudit)
 {
     for (;;) {
-        int mrc = s_batch_apply(b, b->store->audit_next, naudit);
+        int mrc = s_batch_apply(b, s_audit_start(b), naudit);
         if (mrc != MDB_MAP_FULL) {
             return tmi_store_err(mrc);
         }
@@ -433,7 +440,7 @@ int tm_store_batch_commit(tm_store_batch_t *b)
     }
     pthread_mutex_lock(&s->write_lock);
     locked = 1;
-    size_t naudit = s_batch_prepare(b, s->audit_next);
+    size_t naudit = s_batch_prepare(b, s_audit_start(b));
     rc = s_batch_commit_grow(b, naudit);
     if (rc != 0) {
         rc = s_commit_failed(b, rc);
@@ -449,10 +456,7 @@ int tm_store_batch_commit(tm_store_batch_t *b)
         }
     }
     if (rc == 0) {
-        s->audit_next += naudit;
-        if (b->audit_floor > s->audit_next) {
-            s->audit_next = b->audit_floor; /* past a copy's records */
-        }
+        s->audit_next = s_audit_start(b) + naudit; /* past a copy's too */
         atomic_fetch_add(&s->commits, 1);
         if (s->hook != NULL) {
             s->hook(s->hook_arg, b);

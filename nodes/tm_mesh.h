@@ -164,12 +164,16 @@ int tm_mesh_why_stuck(tm_mesh_t *m, tm_console_later_t *later, char *why,
  * elements (this node's answer, own_len bytes), then each member's in
  * the order they came, within 3 s - sorted by the unsigned field sort_key
  * when it is not NULL (a static string; stable: ties keep that order),
- * and only the last `limit` of them when limit > 0. Its message says how
- * many rows and nodes answered and names those that did not. Errors
- * (later not taken): TM_ERR_BUSY, TM_ERR_NOMEM. */
+ * and only the last `limit` of them when limit > 0. With `unique`, rows
+ * with the same "node" and "seq" are one (a dead node's record from two
+ * copies of its store, or from its copy and itself): the one without
+ * "copy_on" stays, else the first. Its message says how many rows and
+ * nodes answered and names those that did not. Errors (later not taken):
+ * TM_ERR_BUSY, TM_ERR_NOMEM. */
 typedef struct {
     const char *sort_key;
     size_t limit;
+    bool unique;
 } tm_mesh_rows_opts_t;
 int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
                  const uint8_t *own, size_t own_len,

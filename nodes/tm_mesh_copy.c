@@ -424,13 +424,21 @@ tm_store_t *tm_mesh_copy_audit(tm_mesh_t *m, const char *from, bool *owned)
         return NULL;
     }
     char dir[TM_CONFIG_PATH_MAX + 128];
-    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, from);
-    s_copy_t *c = access(dir, F_OK) == 0 ? s_copy(r, from, true) : NULL;
+    s_copy_t *c = s_copy(r, from, false);
     if (c != NULL && s_copy_open(r, c, false) == 0) {
-        return c->store; /* the copy kept up to date */
+        return c->store; /* the copy kept up to date, open here */
     }
+    /* not open in this process: read-only for this request, the copy
+     * kept up to date (its origin has not streamed since this node
+     * started), else the newest one set aside */
     tm_store_t *s = NULL;
     tm_store_opts_t o = {.read_only = 1};
+    snprintf(dir, sizeof dir, "%s/replicas/%s", r->data, from);
+    if (c == NULL && access(dir, F_OK) == 0 &&
+        tm_store_open(&s, dir, &o) == 0) {
+        *owned = true;
+        return s;
+    }
     if (!s_aside(r, from, dir, sizeof dir) || tm_store_open(&s, dir, &o) != 0) {
         return NULL;
     }

@@ -532,6 +532,7 @@ int tm_mesh_rows(tm_mesh_t *m, int argc, const char *const *argv,
     }
     g->sort_key = o != NULL ? o->sort_key : NULL;
     g->limit = o != NULL ? o->limit : 0;
+    g->unique = o != NULL && o->unique;
     g->is_rows = true;
     g->m = m;
     s_gather_start(m, g, argc, argv, later, 3.0);

@@ -190,6 +190,7 @@ typedef struct {
     bool overflow; /* more came: the gather fails, nothing more is kept */
     int statuses[TMI_PEERS_MAX]; /* a member's error status, if any */
     const char *sort_key;        /* static: rows sorted by it, or NULL */
+    bool unique;                 /* one row per "node" and "seq" */
     size_t limit;                /* the last `limit` rows only; 0: all */
     tm_console_later_t *later;
     uint64_t seqs[TMI_PEERS_MAX];

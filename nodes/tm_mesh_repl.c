@@ -70,7 +70,8 @@ struct tmi_repl {
     uint64_t next_seq;    /* of the next commit */
     uint64_t mut_seq;     /* the last change queued */
     s_part_t *head, *tail;
-    size_t queued_bytes;
+    size_t queued_bytes; /* the commits queued after the full copy */
+    uint64_t full_seq;   /* the full copy's commit (not counted above) */
     /* control thread */
     uint32_t target; /* peer number of the standby, UINT32_MAX: none */
     uint64_t target_inc;
@@ -481,6 +482,7 @@ static void s_restart(tmi_repl_t *r, uint32_t target, const char *why)
     r->head = r->tail = NULL;
     r->queued_bytes = 0;
     uint64_t seq = ++r->next_seq;
+    r->full_seq = seq;
     pthread_mutex_unlock(&r->lock);
     s_free_parts(old);
     r->inflight = false;
@@ -504,9 +506,8 @@ static void s_restart(tmi_repl_t *r, uint32_t target, const char *why)
     pthread_mutex_lock(&r->lock);
     r->head = first;
     r->tail = last;
-    for (s_part_t *q = first; q != NULL; q = q->next) {
-        r->queued_bytes += q->len;
-    }
+    /* the full copy is not a backlog: whatever its size (the audit log
+     * is in it), only the commits queued behind it count (S_QUEUE_MAX) */
     r->active = true;
     pthread_mutex_unlock(&r->lock);
     r->full_copies++;
@@ -575,7 +576,7 @@ static void s_on_ack(tmi_repl_t *r, tmi_peer_t *p, int argc,
         if (r->head == NULL) {
             r->tail = NULL;
         }
-        r->queued_bytes -= q->len;
+        r->queued_bytes -= q->seq != r->full_seq ? q->len : 0;
     }
     pthread_mutex_unlock(&r->lock);
     if (!match) {

@@ -70,6 +70,8 @@ typedef struct {
     uint64_t key;
     uint32_t from;
     size_t order;
+    size_t run; /* rows of one log: one node's answer, and within it one
+                 * "node" (a node may answer with a dead node's rows) */
 } s_row_t;
 
 typedef struct {
@@ -112,6 +114,82 @@ static int s_push(s_rows_t *r, const msgpack_object *obj, uint32_t from)
     return 0;
 }
 
+/* ---- one row per node and seq (opts.unique) ---------------------------- */
+
+typedef struct {
+    const char *node;
+    size_t nlen;
+    uint64_t seq;
+    bool copy; /* read from a copy of the node's store */
+    size_t at; /* in r->rows */
+} s_ident_t;
+
+static int s_by_ident(const void *a, const void *b)
+{
+    const s_ident_t *x = a, *y = b;
+    size_t n = x->nlen < y->nlen ? x->nlen : y->nlen;
+    int c = memcmp(x->node, y->node, n);
+    if (c != 0 || x->nlen != y->nlen) {
+        return c != 0 ? c : x->nlen < y->nlen ? -1 : 1;
+    }
+    if (x->seq != y->seq) {
+        return x->seq < y->seq ? -1 : 1;
+    }
+    if (x->copy != y->copy) {
+        return x->copy ? 1 : -1; /* the node's own first */
+    }
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Drop every row but one of each node and seq (rows without both stay),
+ * keeping the order of the others. */
+static int s_unique(s_rows_t *r)
+{
+    s_ident_t *id = malloc((r->n + 1) * sizeof *id);
+    bool *drop = calloc(r->n + 1, sizeof *drop);
+    size_t n = 0;
+    if (id == NULL || drop == NULL) {
+        free(id);
+        free(drop);
+        return TM_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < r->n; k++) {
+        s_ident_t *x = &id[n];
+        if (tm_wire_get_str(r->rows[k].obj, "node", &x->node, &x->nlen) == 0 &&
+            tm_wire_get_u64(r->rows[k].obj, "seq", &x->seq) == 0) {
+            x->copy = tm_wire_map_get(r->rows[k].obj, "copy_on") != NULL;
+            x->at = k;
+            n++;
+        }
+    }
+    qsort(id, n, sizeof *id, s_by_ident);
+    for (size_t k = 1; k < n; k++) {
+        drop[id[k].at] = id[k].nlen == id[k - 1].nlen &&
+                         memcmp(id[k].node, id[k - 1].node, id[k].nlen) == 0 &&
+                         id[k].seq == id[k - 1].seq;
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < r->n; k++) {
+        if (!drop[k]) {
+            r->rows[kept++] = r->rows[k];
+        }
+    }
+    r->n = kept;
+    free(id);
+    free(drop);
+    return 0;
+}
+
+/* Whether two rows name the same node (or neither names one). */
+static bool s_same_node(const msgpack_object *a, const msgpack_object *b)
+{
+    const char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    bool hx = tm_wire_get_str(a, "node", &x, &nx) == 0;
+    bool hy = tm_wire_get_str(b, "node", &y, &ny) == 0;
+    return hx == hy && (!hx || (nx == ny && memcmp(x, y, nx) == 0));
+}
+
 /* Every part decoded (objects in zone); then the rows of the nodes that
  * answered whole, grouped by node in their own order, each with its key
  * (a row without one - a damaged record - takes its predecessor's, so it
@@ -142,9 +220,19 @@ static int s_collect(const tmi_gather_t *g, msgpack_zone *zone, s_rows_t *r)
         }
     }
     qsort(r->rows, r->n, sizeof *r->rows, s_by_node);
+    if (g->unique && s_unique(r) != 0) {
+        return TM_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < r->n; k++) {
+        s_row_t *row = &r->rows[k];
+        row->run = k == 0 ? 0
+                          : r->rows[k - 1].run +
+                                (r->rows[k - 1].from != row->from ||
+                                 !s_same_node(r->rows[k - 1].obj, row->obj));
+    }
     for (size_t k = 0; g->sort_key != NULL && k < r->n; k++) {
         s_row_t *row = &r->rows[k];
-        bool first = k == 0 || r->rows[k - 1].from != row->from;
+        bool first = k == 0 || r->rows[k - 1].run != row->run;
         if (tm_wire_get_u64(row->obj, g->sort_key, &row->key) != 0) {
             row->key = first ? 0 : r->rows[k - 1].key;
         }
@@ -152,14 +240,21 @@ static int s_collect(const tmi_gather_t *g, msgpack_zone *zone, s_rows_t *r)
     return 0;
 }
 
-/* The rows by key, merging the nodes' own orders (ties: the lower node
- * first): into out, r->n of them. */
-static void s_merge(const s_rows_t *r, const s_row_t **out)
+/* The rows by key, merging the logs' own orders (ties: the lower node
+ * first): into out, r->n of them. TM_ERR_NOMEM. */
+static int s_merge(const s_rows_t *r, const s_row_t **out)
 {
-    size_t head[TMI_PEERS_MAX + 1], end[TMI_PEERS_MAX + 1];
+    size_t runs = r->n > 0 ? r->rows[r->n - 1].run + 1 : 0;
+    size_t *head = malloc((runs + 1) * sizeof *head);
+    size_t *end = malloc((runs + 1) * sizeof *end);
     size_t nodes = 0;
+    if (head == NULL || end == NULL) {
+        free(head);
+        free(end);
+        return TM_ERR_NOMEM;
+    }
     for (size_t k = 0; k < r->n; k++) {
-        if (k == 0 || r->rows[k].from != r->rows[k - 1].from) {
+        if (k == 0 || r->rows[k].run != r->rows[k - 1].run) {
             head[nodes] = k;
             end[nodes++] = k;
         }
@@ -176,6 +271,9 @@ static void s_merge(const s_rows_t *r, const s_row_t **out)
         }
         out[o] = &r->rows[head[best]++];
     }
+    free(head);
+    free(end);
+    return 0;
 }
 
 /* "a (no answer within 3 s), b (UNSUPPORTED)": members not dead that gave
@@ -291,7 +389,7 @@ void tmi_rows_finish(tm_mesh_t *m, tmi_gather_t *g)
     order = rc == 0 ? malloc((r.n + 1) * sizeof *order) : NULL;
     rc = rc == 0 && order == NULL ? TM_ERR_NOMEM : rc;
     if (rc == 0 && g->sort_key != NULL) {
-        s_merge(&r, order);
+        rc = s_merge(&r, order);
     }
     for (size_t k = 0; rc == 0 && g->sort_key == NULL && k < r.n; k++) {
         order[k] = &r.rows[k]; /* by node, each in its own order */

@@ -25,11 +25,13 @@ static bool s_op_ok(const tm_repl_op_t *op)
         return false;
     }
     if (op->db == TM_REPL_AUDIT) {
-        bool zero = true; /* an audit record's number: 8 bytes, not 0 */
+        /* an audit record's number: 8 bytes, not 0 nor the last */
+        bool zero = true, ones = true;
         for (size_t i = 0; i < op->klen; i++) {
             zero = zero && op->key[i] == 0;
+            ones = ones && op->key[i] == 0xff;
         }
-        if (op->klen != 8 || zero) {
+        if (op->klen != 8 || zero || ones) {
             return false;
         }
     }

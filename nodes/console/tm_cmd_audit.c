@@ -6,6 +6,7 @@
 
 #include "tm_audit.h"
 #include "tm_err.h"
+#include "tm_log.h"
 #include "tm_mesh.h"
 
 #include <stdio.h>
@@ -232,7 +233,8 @@ static int s_gather(tm_console_ctx_t *ctx, tm_console_call_t *req, size_t limit)
     size_t len = 0;
     const uint8_t *own = tm_reply_bytes(req->rep, &len);
     tm_console_later_t *later = req->later != NULL ? req->later(req) : NULL;
-    tm_mesh_rows_opts_t o = {.sort_key = "wall_ns", .limit = limit};
+    tm_mesh_rows_opts_t o = {
+        .sort_key = "wall_ns", .limit = limit, .unique = true};
     int rc = later == NULL ? TM_ERR_UNSUPPORTED
                            : tm_mesh_rows(ctx->mesh, req->argc, req->argv, own,
                                           len, &o, later, why, sizeof why);
@@ -247,7 +249,7 @@ static int s_gather(tm_console_ctx_t *ctx, tm_console_call_t *req, size_t limit)
 }
 
 /* The matching records of src's log into src->f (a ring of the last
- * `limit`). On error the reply says it. */
+ * `limit`). On error the reply says it (rep NULL: the log says it). */
 static int s_find(const tm_cmd_t *cmd, s_src_t *src, tm_reply_t *rep)
 {
     s_find_t *f = &src->f;
@@ -262,11 +264,20 @@ static int s_find(const tm_cmd_t *cmd, s_src_t *src, tm_reply_t *rep)
     f->cap = cmd->limit > 0 ? (size_t)cmd->limit : S_LIMIT_DEFAULT;
     f->ring = malloc(f->cap * sizeof *f->ring);
     if (f->ring == NULL) {
-        return tm_reply_error(rep, TM_ERR_NOMEM, "out of memory");
+        return rep != NULL ? tm_reply_error(rep, TM_ERR_NOMEM, "out of memory")
+                           : TM_ERR_NOMEM;
     }
     int rc = f->actor == NULL && f->cutoff == 0
                  ? tm_store_foreach(src->store, TM_DB_AUDIT, s_key_cb, f)
                  : tm_audit_foreach(src->store, s_find_cb, f);
+    if (rc != 0 && rep == NULL) {
+        tm_log(TM_LOG_WARN,
+               "console: audit: the copy of %s's log cannot be read after "
+               "record %llu (%llu read): %s; left out",
+               src->node, (unsigned long long)f->last,
+               (unsigned long long)f->total, tm_err_str(rc));
+        return rc;
+    }
     if (rc != 0) {
         return tm_reply_error(rep, rc,
                               "cannot read the audit log%s%s after record "
@@ -357,7 +368,15 @@ int tmi_cmd_audit(tm_console_ctx_t *ctx, tm_console_call_t *req)
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = s_find(cmd, &src[i], rep);
+        /* a dead node's copy that cannot be read is left out, not this
+         * node's part with it */
+        bool extra = i > 0;
+        rc = s_find(cmd, &src[i], extra ? NULL : rep);
+        if (rc != 0 && extra) {
+            s_close(&src[i], 1);
+            src[i--] = src[--n];
+            rc = 0;
+        }
     }
     /* every node's, unless one node's is asked (another's was passed on
      * to it before the handler ran) */

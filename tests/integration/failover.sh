@@ -161,6 +161,11 @@ sys.exit(not any(r.get("node") == "a" and r.get("copy_on") == "b" and
 }
 copy_has b --node a
 copy_has c
+# merged in time order with the others' records (b answers with its own
+# log and a's: two logs, each in its own order)
+"$IT_BIN" sorted wall_ns <"$WORK/copy-audit.json" ||
+    fail "the mesh's log is not in time order with a's records from b"
+ok
 out=$(at b audit --node a --actor o3)
 case $out in *"of node a, from its standby copy on b"*) ok ;;
 *) fail "audit --node a on b: $out" ;; esac

@@ -806,6 +806,18 @@ static void test_audit_sequence(void **state)
     s = s_open(f->dir, 0, 0);
     tm_store_batch_destroy(&b);
     b = tm_store_batch_new(s);
+    /* a batch with both: its own records come after the copy's */
+    const unsigned char k50[8] = {0, 0, 0, 0, 0, 0, 0, 50};
+    const unsigned char kmax[8] = {255, 255, 255, 255, 255, 255, 255, 255};
+    assert_int_equal(tm_store_batch_audit(b, "e51", 3), 0);
+    assert_int_equal(tm_store_batch_audit_at(b, k50, 8, "c50", 3), 0);
+    assert_int_equal(tm_store_batch_commit(b), 0);
+    assert_int_equal(tm_store_batch_audit_at(b, kmax, 8, "z", 1), TM_ERR_INVAL);
+    {
+        const uint64_t seq[] = {7, 9, 20, 21, 50, 51};
+        const char *const v[] = {"e7", "c9b", "c20", "e21", "c50", "e51"};
+        s_audit_expect(s, 6, seq, v);
+    }
 
     tm_store_batch_destroy(&b);
     tm_store_close(&s);
