@@ -279,11 +279,9 @@ static int s_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
     return 0;
 }
 
-int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
-                     const tm_rollout_opts_t *o, size_t *canary, size_t *total,
+int tm_rollout_check(tm_rollout_t *r, const char *family, const char *version,
                      char *why)
 {
-    int rc = 0;
     why[0] = '\0';
     if (!s_version_known(family, version)) {
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
@@ -301,6 +299,17 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
                      "a new parameter set of an actor of %s is being rolled "
                      "out (rollout status %s); wait or roll it back",
                      family, family);
+    }
+    return 0;
+}
+
+int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
+                     const tm_rollout_opts_t *o, size_t *canary, size_t *total,
+                     char *why)
+{
+    int rc = tm_rollout_check(r, family, version, why);
+    if (rc != 0) {
+        return rc;
     }
     s_ids_t c = {.family = family, .skip_version = version};
     tm_rt_foreach(r->rt, s_collect, &c);

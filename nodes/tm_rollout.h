@@ -76,6 +76,13 @@ bool tm_rollout_ready(void *arg, uint64_t next);
  * tm_sched_sub_t next_stop). */
 uint64_t tm_rollout_next_stop(void *arg);
 
+/* Whether a rollout of family to version could start here: the
+ * refusals of tm_rollout_start that do not depend on the actors
+ * (TM_ERR_UNKNOWN_VERSION, TM_ERR_BUSY), with why; 0 if none. A node of
+ * a mesh asks before it sends the rollout to the others. */
+int tm_rollout_check(tm_rollout_t *r, const char *family, const char *version,
+                     char *why);
+
 /* Start rolling family out to version. *canary and *total get the actors
  * in the canary and in the family. Errors (with why): TM_ERR_UNKNOWN_MODEL
  * / UNKNOWN_VERSION / UNKNOWN_FIDELITY (the version lacks a tier an actor

@@ -70,14 +70,18 @@ int tmi_cmd_rollout(tm_console_ctx_t *ctx, tm_console_call_t *req)
         .mape = cmd->has_budget ? cmd->budget_mape : INFINITY,
         .at = cmd->at};
     uint32_t sent = 0;
+    int rc = tm_rollout_check(ctx->rollout, family, version, why);
+    if (rc != 0) {
+        return tm_reply_error(rep, rc, "%s", why); /* not sent to the mesh */
+    }
     if (ctx->mesh != NULL && !req->from_peer) {
         /* every node runs its part from the same tick */
         o.at = o.at ? o.at : tm_rt_tick(ctx->rt) + S_MESH_AHEAD;
         sent = s_tell_mesh(ctx, req, o.at);
     }
     size_t canary = 0, total = 0;
-    int rc = tm_rollout_start(ctx->rollout, family, version, &o, &canary,
-                              &total, why);
+    rc = tm_rollout_start(ctx->rollout, family, version, &o, &canary, &total,
+                          why);
     if (rc == TM_ERR_NOT_FOUND && sent > 0) {
         tm_reply_msg(rep,
                      "no actor of %s here; the rollout was sent to %u other "
