@@ -34,10 +34,9 @@ typedef struct {
 
 struct tm_store_batch {
     tm_store_t *store;
-    bool frees;   /* a kill or unlink: may use the space reserve */
-    unsigned tag; /* the caller's, for the commit hook */
-    uint64_t
-        audit_floor; /* audit_next at least this (tm_store_batch_audit_at) */
+    bool frees;           /* a kill or unlink: may use the space reserve */
+    unsigned tag;         /* the caller's, for the commit hook */
+    uint64_t audit_floor; /* past a copy's records (batch_audit_at) */
     s_op_t *ops;
     size_t nops, ops_cap;
     unsigned char *buf; /* copies of keys and values */
@@ -217,14 +216,13 @@ int tm_store_batch_audit_at(tm_store_batch_t *b, const void *key, size_t klen,
                             const void *val, size_t vlen)
 {
     assert(b != NULL);
-    if (key == NULL || klen != 8 || tmi_store_get_be64(key) == 0 ||
-        tmi_store_get_be64(key) == UINT64_MAX || (val == NULL && vlen > 0)) {
+    uint64_t seq = key != NULL && klen == 8 ? tmi_store_get_be64(key) : 0;
+    if (seq == 0 || seq == UINT64_MAX || (val == NULL && vlen > 0)) {
         return TM_ERR_INVAL;
     }
     int rc = s_batch_add(b, S_OP_PUT, TM_DB_AUDIT, key, klen, val, vlen);
-    uint64_t next = tmi_store_get_be64(key) + 1;
-    if (rc == 0 && next > b->audit_floor) {
-        b->audit_floor = next;
+    if (rc == 0 && seq + 1 > b->audit_floor) {
+        b->audit_floor = seq + 1;
     }
     return rc;
 }
@@ -391,8 +389,6 @@ static int s_commit_failed(tm_store_batch_t *b, int rc)
     return rc;
 }
 
-/* Apply b in one transaction, growing the map as often as it fills.
- * Caller holds write_lock. */
 /* Where the batch's own audit records start: after the store's, and
  * after a copy's records it puts (tm_store_batch_audit_at). */
 static uint64_t s_audit_start(const tm_store_batch_t *b)
@@ -401,6 +397,8 @@ static uint64_t s_audit_start(const tm_store_batch_t *b)
     return b->audit_floor > next ? b->audit_floor : next;
 }
 
+/* Apply b in one transaction, growing the map as often as it fills.
+ * Caller holds write_lock. */
 static int s_batch_commit_grow(tm_store_batch_t *b, size_t naudit)
 {
     for (;;) {

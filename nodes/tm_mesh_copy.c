@@ -363,15 +363,17 @@ static bool s_gone(tm_mesh_t *m, const char *from)
 }
 
 /* The node a directory under replicas/ is a copy of: NAME or
- * NAME.taken-over.TICK (names hold no dots); *tick: TICK, or 0. */
-static bool s_copy_dir(const char *entry, char *name, size_t cap,
+ * NAME.taken-over.TICK (names hold no dots); *aside: the latter, *tick:
+ * TICK (0 for the former). */
+static bool s_copy_dir(const char *entry, char *name, size_t cap, bool *aside,
                        uint64_t *tick)
 {
     const char *dot = strchr(entry, '.');
     size_t n = dot != NULL ? (size_t)(dot - entry) : strlen(entry);
     char *end = NULL;
     *tick = 0;
-    if (n == 0 || n >= cap || entry[0] == '.') {
+    *aside = dot != NULL;
+    if (n == 0 || n >= cap) {
         return false;
     }
     if (dot != NULL) {
@@ -385,6 +387,49 @@ static bool s_copy_dir(const char *entry, char *name, size_t cap,
     }
     memcpy(name, entry, n);
     name[n] = '\0';
+    return tm_text_name_valid(name);
+}
+
+/* fn for every copy directory under <data>/replicas, until it returns
+ * false. */
+typedef bool (*s_dir_fn)(void *arg, const char *entry, const char *name,
+                         bool aside, uint64_t tick);
+static void s_scan(const tmi_copies_t *r, s_dir_fn fn, void *arg)
+{
+    char base[TM_CONFIG_PATH_MAX + 16];
+    snprintf(base, sizeof base, "%s/replicas", r->data);
+    DIR *d = opendir(base);
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL;
+         e = readdir(d)) {
+        char name[TM_MSG_NAME_MAX + 1];
+        bool aside = false;
+        uint64_t tick = 0;
+        if (s_copy_dir(e->d_name, name, sizeof name, &aside, &tick) &&
+            !fn(arg, e->d_name, name, aside, tick)) {
+            break;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
+typedef struct {
+    const char *from;
+    bool found;
+    uint64_t best;
+    char entry[TM_MSG_NAME_MAX + 40];
+} s_aside_t;
+
+static bool s_aside_cb(void *arg, const char *entry, const char *name,
+                       bool aside, uint64_t tick)
+{
+    s_aside_t *a = arg;
+    if (aside && strcmp(name, a->from) == 0 && (!a->found || tick >= a->best)) {
+        a->best = tick;
+        a->found = true;
+        snprintf(a->entry, sizeof a->entry, "%s", entry);
+    }
     return true;
 }
 
@@ -392,27 +437,12 @@ static bool s_copy_dir(const char *entry, char *name, size_t cap,
 static bool s_aside(const tmi_copies_t *r, const char *from, char *dir,
                     size_t cap)
 {
-    char base[TM_CONFIG_PATH_MAX + 16];
-    snprintf(base, sizeof base, "%s/replicas", r->data);
-    DIR *d = opendir(base);
-    bool found = false;
-    uint64_t best = 0;
-    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL;
-         e = readdir(d)) {
-        char name[TM_MSG_NAME_MAX + 1];
-        uint64_t tick = 0;
-        if (s_copy_dir(e->d_name, name, sizeof name, &tick) &&
-            strchr(e->d_name, '.') != NULL && strcmp(name, from) == 0 &&
-            (!found || tick >= best)) {
-            best = tick;
-            found = true;
-            snprintf(dir, cap, "%s/%.100s", base, e->d_name);
-        }
+    s_aside_t a = {.from = from};
+    s_scan(r, s_aside_cb, &a);
+    if (a.found) {
+        snprintf(dir, cap, "%s/replicas/%s", r->data, a.entry);
     }
-    if (d != NULL) {
-        closedir(d);
-    }
-    return found;
+    return a.found;
 }
 
 tm_store_t *tm_mesh_copy_audit(tm_mesh_t *m, const char *from, bool *owned)
@@ -446,36 +476,38 @@ tm_store_t *tm_mesh_copy_audit(tm_mesh_t *m, const char *from, bool *owned)
     return s;
 }
 
+typedef struct {
+    tm_mesh_t *m;
+    char (*names)[TM_MSG_NAME_MAX + 1];
+    size_t n, cap;
+} s_gone_t;
+
+static bool s_gone_cb(void *arg, const char *entry, const char *name,
+                      bool aside, uint64_t tick)
+{
+    s_gone_t *g = arg;
+    (void)entry;
+    (void)aside;
+    (void)tick;
+    if (strcmp(name, g->m->name) == 0 || !s_gone(g->m, name)) {
+        return true;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->names[i], name) == 0) {
+            return true;
+        }
+    }
+    snprintf(g->names[g->n++], TM_MSG_NAME_MAX + 1, "%s", name);
+    return g->n < g->cap;
+}
+
 size_t tm_mesh_copies_gone(tm_mesh_t *m, char (*names)[TM_MSG_NAME_MAX + 1],
                            size_t cap)
 {
-    tmi_copies_t *r = m != NULL ? m->copies : NULL;
-    char base[TM_CONFIG_PATH_MAX + 16];
-    size_t n = 0;
-    if (r == NULL || r->data[0] == '\0') {
-        return 0;
+    s_gone_t g = {.m = m, .names = names, .cap = cap};
+    if (m != NULL && m->copies != NULL && m->copies->data[0] != '\0' &&
+        cap > 0) {
+        s_scan(m->copies, s_gone_cb, &g);
     }
-    snprintf(base, sizeof base, "%s/replicas", r->data);
-    DIR *d = opendir(base);
-    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL && n < cap;
-         e = readdir(d)) {
-        char name[TM_MSG_NAME_MAX + 1];
-        uint64_t tick = 0;
-        bool seen = false;
-        if (!s_copy_dir(e->d_name, name, sizeof name, &tick) ||
-            !tm_text_name_valid(name) || strcmp(name, m->name) == 0 ||
-            !s_gone(m, name)) {
-            continue;
-        }
-        for (size_t i = 0; i < n && !seen; i++) {
-            seen = strcmp(names[i], name) == 0;
-        }
-        if (!seen) {
-            memcpy(names[n++], name, sizeof name);
-        }
-    }
-    if (d != NULL) {
-        closedir(d);
-    }
-    return n;
+    return g.n;
 }

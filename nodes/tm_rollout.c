@@ -42,6 +42,23 @@ static const char *s_head(const tmi_ro_t *ro)
     return ro->actor[0] != '\0' ? ro->actor : ro->family;
 }
 
+void tmi_ro_line(const tmi_ro_t *ro, char *out)
+{
+    snprintf(out, TM_ROLLOUT_WHY_MAX, "%.64s %.32s -> %.32s: %.370s",
+             s_head(ro), ro->from, ro->to, ro->decision);
+}
+
+void tmi_ro_decided(tm_rollout_t *r, const tmi_ro_t *ro, tm_log_level_t level)
+{
+    char line[TM_ROLLOUT_WHY_MAX];
+    char why[TM_MUT_WHY_MAX];
+    tmi_ro_line(ro, line);
+    tm_log(level, "rollout: %s", line);
+    if (tmi_ro_save(r, ro, line, why) != 0) {
+        tm_log(TM_LOG_ERROR, "rollout: %s: %s", s_head(ro), why);
+    }
+}
+
 int tmi_ro_save_forget(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
                        const char *const *forget, size_t n_forget, char *why)
 {
@@ -216,24 +233,10 @@ static tmi_ro_t *s_append(tm_rollout_t *r)
     return ro;
 }
 
-tmi_ro_t *tmi_ro_install(tm_rollout_t *r, tmi_ro_t *nr)
-{
-    tmi_ro_t *ro = tmi_ro_slot(r, nr->key);
-    if (ro == NULL) {
-        free(nr->canary);
-        nr->canary = NULL;
-        return NULL;
-    }
-    *ro = *nr;
-    return ro;
-}
-
-bool tmi_ro_room(tm_rollout_t *r, const char *key)
-{
-    return tmi_ro_find(r, key) != NULL || r->n < TMI_RO_MAX;
-}
-
-tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key)
+/* key's record emptied for a new rollout (its old one, or a new one);
+ * NULL when TMI_RO_MAX are kept or without memory. Pointers to other
+ * records may move. */
+static tmi_ro_t *s_slot(tm_rollout_t *r, const char *key)
 {
     tmi_ro_t *ro = tmi_ro_find(r, key);
     if (ro != NULL) {
@@ -246,6 +249,32 @@ tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key)
         snprintf(ro->key, sizeof ro->key, "%s", key);
     }
     return ro;
+}
+
+tmi_ro_t *tmi_ro_install(tm_rollout_t *r, tmi_ro_t *nr)
+{
+    tmi_ro_t *ro = s_slot(r, nr->key);
+    if (ro == NULL) {
+        free(nr->canary);
+        nr->canary = NULL;
+        return NULL;
+    }
+    *ro = *nr;
+    tmi_ro_recount(r);
+    return ro;
+}
+
+void tmi_ro_recount(tm_rollout_t *r)
+{
+    r->n_active = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        r->n_active += tmi_ro_active(&r->ro[i]);
+    }
+}
+
+bool tmi_ro_room(tm_rollout_t *r, const char *key)
+{
+    return tmi_ro_find(r, key) != NULL || r->n < TMI_RO_MAX;
 }
 
 /* Start the canary's trials once the stage's first tick is reached
@@ -279,6 +308,18 @@ static int s_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why)
     return 0;
 }
 
+int tmi_ro_family_busy(tm_rollout_t *r, const char *family, char *why)
+{
+    const tmi_ro_t *old = tmi_ro_find(r, family);
+    if (old == NULL || !tmi_ro_active(old)) {
+        return 0;
+    }
+    return s_why(why, TM_ERR_BUSY,
+                 "a rollout of %s to %s is in its %s stage; wait or "
+                 "`rollback %s`",
+                 family, old->to, tmi_ro_stage_name(old->stage), family);
+}
+
 int tm_rollout_check(tm_rollout_t *r, const char *family, const char *version,
                      char *why)
 {
@@ -287,12 +328,8 @@ int tm_rollout_check(tm_rollout_t *r, const char *family, const char *version,
         return s_why(why, TM_ERR_UNKNOWN_VERSION,
                      "no model %s@%s in the catalog", family, version);
     }
-    tmi_ro_t *old = tmi_ro_find(r, family);
-    if (old != NULL && tmi_ro_active(old)) {
-        return s_why(why, TM_ERR_BUSY,
-                     "a rollout of %s to %s is in its %s stage; wait or "
-                     "`rollback %s`",
-                     family, old->to, tmi_ro_stage_name(old->stage), family);
+    if (tmi_ro_family_busy(r, family, why) != 0) {
+        return TM_ERR_BUSY;
     }
     if (tmi_ro_params_busy(r, family)) {
         return s_why(why, TM_ERR_BUSY,
@@ -393,8 +430,7 @@ int tm_rollout_start(tm_rollout_t *r, const char *family, const char *version,
              "shadow on %zu of %zu actors for %llu ticks from tick %llu",
              ro->n_canary, c.n, (unsigned long long)o->shadow,
              (unsigned long long)ro->stage_tick);
-    snprintf(reason, sizeof reason, "%.32s %.32s -> %.32s: %.400s", family,
-             ro->from, version, ro->decision);
+    tmi_ro_line(ro, reason);
     const char *forget[64];
     size_t nf = 0;
     for (size_t i = 0; rc == 0 && i < k.ids.n; i += nf) {
@@ -448,13 +484,7 @@ void tmi_ro_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision)
         const char *argv[] = {"rollback", ro->family};
         tm_mesh_broadcast(r->mesh, 2, argv);
     }
-    char reason[TM_ROLLOUT_WHY_MAX];
-    snprintf(reason, sizeof reason, "%.64s %.32s -> %.32s: %.370s", s_head(ro),
-             ro->from, ro->to, ro->decision);
-    tm_log(TM_LOG_WARN, "rollout: %s", reason);
-    if (tmi_ro_save(r, ro, reason, why) != 0) {
-        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
-    }
+    tmi_ro_decided(r, ro, TM_LOG_WARN);
 }
 
 /* One canary trial's scores into the worst ones. An output that
@@ -581,12 +611,7 @@ static void s_shadow(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
              "within budget (RMSE %.6g, MAPE %.4g %%%s): %zu canary actors "
              "switched",
              ro->rmse, ro->mape, meas, ro->n_canary);
-    snprintf(d, sizeof d, "%.64s %.32s -> %.32s: %.370s", s_head(ro), ro->from,
-             ro->to, ro->decision);
-    tm_log(TM_LOG_INFO, "rollout: %s", d);
-    if (tmi_ro_save(r, ro, d, why) != 0) {
-        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
-    }
+    tmi_ro_decided(r, ro, TM_LOG_INFO);
 }
 
 /* Canary stage: a fault or a fallback among the switched actors rolls
@@ -637,12 +662,7 @@ static void s_canary(tm_rollout_t *r, tmi_ro_t *ro, uint64_t tick)
              "promoted: %zu more actors switched after %llu healthy canary "
              "ticks",
              moved, (unsigned long long)ro->o.shadow);
-    snprintf(d, sizeof d, "%.64s %.32s -> %.32s: %.370s", s_head(ro), ro->from,
-             ro->to, ro->decision);
-    tm_log(TM_LOG_INFO, "rollout: %s", d);
-    if (tmi_ro_save(r, ro, d, why) != 0) {
-        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->family, why);
-    }
+    tmi_ro_decided(r, ro, TM_LOG_INFO);
 }
 
 uint64_t tm_rollout_next_stop(void *arg)
@@ -650,7 +670,7 @@ uint64_t tm_rollout_next_stop(void *arg)
     const tm_rollout_t *r = arg;
     uint64_t now = tm_rt_tick(r->rt);
     uint64_t next = 0;
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; r->n_active > 0 && i < r->n; i++) {
         const tmi_ro_t *ro = &r->ro[i];
         uint64_t end = ro->stage == TMI_RO_SHADOW && !ro->armed
                            ? ro->stage_tick
@@ -696,12 +716,16 @@ static void s_stages(tm_rollout_t *r, uint64_t tick)
             s_canary(r, &r->ro[i], tick);
         }
     }
+    tmi_ro_recount(r);
 }
 
 static void s_after_tick(void *self, uint64_t tick)
 {
     tm_rollout_t *r = self;
     bool commits = false;
+    if (r->n_active == 0) {
+        return; /* nothing in a stage: finished records are not looked at */
+    }
     for (size_t i = 0; i < r->n && !commits; i++) {
         commits = s_commits(r, &r->ro[i], tick);
     }
@@ -803,7 +827,7 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
     snprintf(key, sizeof key, "%s", family);
     if (ro == NULL) {
         /* an actor's id: its parameter set's rollout */
-        snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, family);
+        tmi_ro_params_key(family, key);
         ro = tmi_ro_find(r, key);
         if (ro != NULL && to != NULL) {
             return s_why(why, TM_ERR_USAGE,
@@ -841,10 +865,10 @@ int tm_rollout_rollback(tm_rollout_t *r, const char *family, const char *to,
         snprintf(ro->decision, sizeof ro->decision,
                  "rolled back: %.400s, %zu actors", reason, *n);
         char line[TM_ROLLOUT_WHY_MAX];
-        snprintf(line, sizeof line, "%.64s %.32s -> %.32s: %.370s", s_head(ro),
-                 ro->from, ro->to, ro->decision);
+        tmi_ro_line(ro, line);
         rc = tmi_ro_save(r, ro, line, why);
     }
+    tmi_ro_recount(r);
     tm_log(TM_LOG_INFO, "rollout: %s: %s, %zu actors moved", family, reason,
            *n);
     if (rc != 0 && why[0] == '\0') {
@@ -922,6 +946,7 @@ int tm_rollout_open(tm_rollout_t **out, tm_rt_t *rt, tm_mut_t *mut,
             s_resume(r, &r->ro[i]);
         }
     }
+    tmi_ro_recount(r);
     *out = r;
     return 0;
 }

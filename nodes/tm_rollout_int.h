@@ -5,6 +5,7 @@
 #ifndef TM_ROLLOUT_INT_H_INCLUDED
 #define TM_ROLLOUT_INT_H_INCLUDED
 
+#include "tm_log.h"
 #include "tm_models.h"
 #include "tm_rollout.h"
 #include "tm_wire.h"
@@ -63,6 +64,10 @@ struct tm_rollout {
     tm_store_t *store;
     tmi_ro_t *ro; /* n records, room for cap */
     size_t n, cap;
+    /* records in their shadow or canary stage (tmi_ro_recount): the
+     * service does nothing per tick while there are none, however many
+     * finished ones are kept (one per calibrated actor) */
+    size_t n_active;
     /* The writer (tm_rollout_writer): a stage's decision that must commit
      * while a checkpoint is in flight waits for it, with the clock held
      * at its tick, instead of holding the loop. */
@@ -75,15 +80,20 @@ struct tm_rollout {
 
 /* The record of key (a family, or TMI_RO_PARAMS_KEY ID), or NULL. */
 tmi_ro_t *tmi_ro_find(tm_rollout_t *r, const char *key);
-/* key's record emptied for a new rollout (its old one, or a new one);
- * NULL when TMI_RO_MAX are kept or without memory. Pointers to other
- * records may move. */
-tmi_ro_t *tmi_ro_slot(tm_rollout_t *r, const char *key);
 /* A new record built apart (nr) in its key's slot: its old record goes
  * only now. NULL (nr's canary freed) without memory or room. */
 tmi_ro_t *tmi_ro_install(tm_rollout_t *r, tmi_ro_t *nr);
+/* Count the records in their shadow or canary stage again (after a
+ * record is installed, a stage ends, a rollback). */
+void tmi_ro_recount(tm_rollout_t *r);
 /* Whether key's record has a slot (its old one, or room for one). */
 bool tmi_ro_room(tm_rollout_t *r, const char *key);
+/* "HEAD FROM -> TO: DECISION" (HEAD: the actor of a parameter set, else
+ * the family), TM_ROLLOUT_WHY_MAX bytes: ro's line in the log and in
+ * its audit record. */
+void tmi_ro_line(const tmi_ro_t *ro, char *out);
+/* ro's decision logged at level and committed with its record. */
+void tmi_ro_decided(tm_rollout_t *r, const tmi_ro_t *ro, tm_log_level_t level);
 /* Commit ro's record with an audit record saying reason (and deleting
  * the kept records of the n_forget ids in forget). */
 int tmi_ro_save(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
@@ -93,9 +103,15 @@ int tmi_ro_save_forget(tm_rollout_t *r, const tmi_ro_t *ro, const char *reason,
 /* Stop the trials, put the switched actors back, save the decision. */
 void tmi_ro_roll_back(tm_rollout_t *r, tmi_ro_t *ro, const char *decision);
 
-/* Parameter sets (tm_rollout_params.c): start ro's trial; the end of its
+/* TM_ERR_BUSY with why while a rollout of family's versions is in its
+ * shadow or canary stage, else 0. */
+int tmi_ro_family_busy(tm_rollout_t *r, const char *family, char *why);
+
+/* Parameter sets (tm_rollout_params.c): the key of id's record (out:
+ * TMI_RO_KEY_MAX + 1 bytes); start ro's trial; the end of its
  * canary stage (the set stays); whether a set of an actor of family is
  * being rolled out. */
+void tmi_ro_params_key(const char *id, char *key);
 int tmi_ro_params_arm(tm_rollout_t *r, tmi_ro_t *ro, char *why);
 /* Whether the actor still runs the model ro's set was fitted on (or is
  * gone); why if not. */

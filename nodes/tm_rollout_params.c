@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+void tmi_ro_params_key(const char *id, char *key)
+{
+    snprintf(key, TMI_RO_KEY_MAX + 1, "%s%s", TMI_RO_PARAMS_KEY, id);
+}
+
 /* The number N of "params@N" (0 if none). */
 static uint64_t s_set_no(const char *s)
 {
@@ -27,7 +32,7 @@ static uint64_t s_set_no(const char *s)
 
 bool tmi_ro_params_busy(const tm_rollout_t *r, const char *family)
 {
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; r->n_active > 0 && i < r->n; i++) {
         const tmi_ro_t *ro = &r->ro[i];
         if (ro->actor[0] != '\0' && tmi_ro_active(ro) &&
             strcmp(ro->family, family) == 0) {
@@ -40,7 +45,7 @@ bool tmi_ro_params_busy(const tm_rollout_t *r, const char *family)
 uint64_t tm_rollout_params_next(tm_rollout_t *r, const char *id, uint64_t set)
 {
     char key[TMI_RO_KEY_MAX + 1];
-    snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, id);
+    tmi_ro_params_key(id, key);
     const tmi_ro_t *ro = tmi_ro_find(r, key);
     uint64_t last = ro != NULL ? s_set_no(ro->to) : 0;
     return set > last ? set : last + 1;
@@ -75,7 +80,7 @@ bool tmi_ro_params_fits(tm_rollout_t *r, const tmi_ro_t *ro, char *why,
 int tm_rollout_params_busy(tm_rollout_t *r, const char *id, char *why)
 {
     char key[TMI_RO_KEY_MAX + 1];
-    snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, id);
+    tmi_ro_params_key(id, key);
     const tmi_ro_t *ro = tmi_ro_find(r, key);
     if (ro == NULL || !tmi_ro_active(ro)) {
         return 0;
@@ -113,28 +118,14 @@ void tmi_ro_params_done(tm_rollout_t *r, tmi_ro_t *ro)
     snprintf(ro->decision, sizeof ro->decision,
              "kept: %s after %llu healthy ticks", ro->to,
              (unsigned long long)ro->o.shadow);
-    char line[TM_ROLLOUT_WHY_MAX];
-    char why[TM_MUT_WHY_MAX];
-    snprintf(line, sizeof line, "%.64s %.32s -> %.32s: %.370s", ro->actor,
-             ro->from, ro->to, ro->decision);
-    tm_log(TM_LOG_INFO, "rollout: %s", line);
-    if (tmi_ro_save(r, ro, line, why) != 0) {
-        tm_log(TM_LOG_ERROR, "rollout: %s: %s", ro->actor, why);
-    }
+    tmi_ro_decided(r, ro, TM_LOG_INFO);
 }
 
 /* Why a set of a cannot be rolled out now (0: it can). */
 static int s_refuse(tm_rollout_t *r, const tm_rt_actor_t *a, char *why)
 {
-    const tmi_ro_t *v = tmi_ro_find(r, a->model->family);
-    if (v != NULL && tmi_ro_active(v)) {
-        snprintf(why, TM_ROLLOUT_WHY_MAX,
-                 "a rollout of %s to %s is in its %s stage; wait or "
-                 "`rollback %s`",
-                 v->family, v->to, tmi_ro_stage_name(v->stage), v->family);
-        return TM_ERR_BUSY;
-    }
-    if (tm_rollout_params_busy(r, a->id, why) != 0) {
+    if (tmi_ro_family_busy(r, a->model->family, why) != 0 ||
+        tm_rollout_params_busy(r, a->id, why) != 0) {
         return TM_ERR_BUSY;
     }
     if (a->sup.degraded) {
@@ -158,7 +149,7 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
         snprintf(why, TM_ROLLOUT_WHY_MAX, "unknown actor '%s'", id);
         return TM_ERR_UNKNOWN_ACTOR;
     }
-    snprintf(key, sizeof key, "%s%s", TMI_RO_PARAMS_KEY, id);
+    tmi_ro_params_key(id, key);
     int rc = s_refuse(r, &a, why);
     if (rc != 0) {
         return rc;
@@ -209,8 +200,7 @@ int tm_rollout_params(tm_rollout_t *r, const char *id, const double *params,
              "shadow for %llu ticks from tick %llu",
              (unsigned long long)o->shadow, (unsigned long long)ro->stage_tick);
     char line[TM_ROLLOUT_WHY_MAX];
-    snprintf(line, sizeof line, "%.64s %.32s -> %.32s: %.370s", id, ro->from,
-             ro->to, ro->decision);
+    tmi_ro_line(ro, line);
     const char *forget[1] = {id}; /* an earlier set's kept record */
     char w[TM_MUT_WHY_MAX];
     rc = tmi_ro_save_forget(r, ro, line, forget, 1, w);

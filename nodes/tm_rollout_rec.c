@@ -124,7 +124,7 @@ static int s_decode_set(const msgpack_object *o, tmi_ro_t *ro)
     if (rc == 0 && (ro->actor[0] == '\0' || ro->n_canary > 1)) {
         rc = TM_ERR_STORE_CORRUPT;
     }
-    snprintf(ro->key, sizeof ro->key, "%s%s", TMI_RO_PARAMS_KEY, ro->actor);
+    tmi_ro_params_key(ro->actor, ro->key);
     return rc;
 }
 
