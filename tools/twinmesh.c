@@ -12,6 +12,7 @@
 #include "tm_msg.h"
 #include "tm_plant.h"
 #include "tm_render.h"
+#include "tm_time.h"
 
 #include <errno.h>
 #include <histedit.h>
@@ -272,7 +273,7 @@ static int s_export_write(s_console_t *c, const tm_cmd_t *cmd, s_export_t *e,
 /* Ctrl-C while waiting: 0 to go on waiting for a cancelled stream's end,
  * else the exit status. */
 static int s_interrupt(s_console_t *c, const tm_cmd_t *cmd, bool first,
-                       bool *cancelled, int *timeout)
+                       bool *cancelled, double *deadline)
 {
     *cancelled = true;
     s_interrupted = 0;
@@ -289,7 +290,8 @@ static int s_interrupt(s_console_t *c, const tm_cmd_t *cmd, bool first,
         printf("\n");
     }
     tm_client_cancel(c->client);
-    *timeout = S_CANCEL_WAIT_MS;
+    /* one deadline for the whole end, however many parts still come */
+    *deadline = tm_time_now() + S_CANCEL_WAIT_MS / 1000.0;
     return 0;
 }
 
@@ -324,16 +326,23 @@ static int s_replies(s_console_t *c, const tm_cmd_t *cmd, int timeout)
     int status = 0;
     bool first = true;
     bool cancelled = false;
+    double deadline = 0; /* set once cancelled */
     memset(&e, 0, sizeof e);
     tm_plant_init(&e.plant, cmd->path[0] ? cmd->path : "export");
     tm_render_init(&r, cmd->kind, c->json, isatty(STDOUT_FILENO) != 0, stdout);
     for (;;) {
         tm_client_reply_t rep;
-        int rc = tm_client_recv(c->client, timeout, &s_interrupted, &rep);
+        if (cancelled) {
+            double left = deadline - tm_time_now();
+            timeout = left > 0 ? (int)(left * 1000.0) + 1 : 0;
+        }
+        int rc = cancelled && timeout == 0
+                     ? TM_ERR_TIMEOUT
+                     : tm_client_recv(c->client, timeout, &s_interrupted, &rep);
         if (rc == TM_ERR_CLOSED && !cancelled) {
             /* Ctrl-C: streams and runs are cancelled at the node, and
              * its last reply ends them; anything else stops waiting. */
-            status = s_interrupt(c, cmd, first, &cancelled, &timeout);
+            status = s_interrupt(c, cmd, first, &cancelled, &deadline);
             if (status != 0) {
                 break;
             }

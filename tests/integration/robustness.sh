@@ -137,6 +137,25 @@ for args in "nodes" "actors" "ids" "models" "stats" "inspect x" "watch x" \
 done
 wait "$hostile_pid" || fail "hostile node: $(cat "$WORK/hostile.out")"
 eq "$(cat "$WORK/hostile.out")" 22 "hostile replies sent"
+# ---- a node that never ends a stream, cancelled or not: the console gives
+# up 3 s after Ctrl-C however many parts still come
+port=$("$IT_BIN" port)
+endless="tcp://127.0.0.1:$port"
+"$IT_BIN" endless-node "$endless" 9 >"$WORK/endless.out" 2>&1 &
+endless_pid=$!
+CONSOLE_PIDS+=("$endless_pid")
+t0=$(date +%s%N)
+rc=0
+timeout -k 20 --preserve-status -s INT 1 "$TM_BIN" -c "$endless" watch x \
+    >"$WORK/endless.watch" 2>&1 || rc=$?
+t1=$(date +%s%N)
+eq "$rc" 0 "a watch that never ends, cancelled by Ctrl-C"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -lt 6000 ] || fail "the console waited ${ms} ms after Ctrl-C for a stream that never ends (3 s expected)"
+ok
+wait "$endless_pid" || fail "endless node: $(cat "$WORK/endless.out")"
+[ "$(cat "$WORK/endless.out")" -ge 1 ] || fail "the console sent no cancel"
+ok
 # ---- a watch sees the tick the clock stopped at, even when the run's last
 # chunk came within the 50 ms between items
 start_node wlast --checkpoint 0

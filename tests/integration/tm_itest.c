@@ -23,6 +23,12 @@
  *                                     console reads, of the wrong type or
  *                                     out of range (lists for list
  *                                     commands); exit after 2 s idle
+ *   tm_itest endless-node ENDPOINT SECONDS
+ *                                     bind a console endpoint, take one
+ *                                     request and stream parts of its
+ *                                     answer every 50 ms for SECONDS,
+ *                                     ignoring cancels; print how many
+ *                                     requests (cancels) came after it
  *
  *   tm_itest count | chain-ref | near | index | sorted (tm_itest_mesh.c)
  *
@@ -589,6 +595,87 @@ static int s_hostile_node(const char *endpoint)
     return 0;
 }
 
+/* ---- a node that never ends a stream ----------------------------------- */
+
+/* One part of an answer to env (a watch item {"tick": tick}). */
+static int s_endless_part(void *s, zmq_msg_t *id, const tm_envelope_t *env,
+                          uint64_t tick)
+{
+    tm_wire_buf_t b;
+    uint8_t *body = NULL, *payload = NULL, *reply = NULL;
+    size_t blen = 0, plen = 0, rlen = 0;
+    tm_wire_buf_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    tm_wire_pack_str(&b.pk, "tick");
+    msgpack_pack_uint64(&b.pk, tick);
+    int rc = tm_wire_buf_finish(&b, &body, &blen);
+    tm_wire_buf_destroy(&b);
+    if (rc == 0) {
+        rc = tm_console_rep_encode(0, NULL, "endless", 1, body, blen, &payload,
+                                   &plen);
+    }
+    if (rc == 0) {
+        tm_envelope_t out = *env;
+        out.type = TM_MSG_CONSOLE_REP;
+        snprintf(out.source, sizeof out.source, "endless");
+        snprintf(out.destination, sizeof out.destination, "%s", env->source);
+        rc = tm_envelope_encode(&out, payload, plen, &reply, &rlen);
+    }
+    if (rc == 0) {
+        zmq_send(s, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
+        zmq_send(s, reply, rlen, 0);
+    }
+    free(body);
+    free(payload);
+    free(reply);
+    return rc;
+}
+
+static int s_endless_node(const char *endpoint, double seconds)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    int zero = 0;
+    int wait_ms = 10000;
+    int later = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+    zmq_msg_t id, frame;
+    zmq_msg_init(&id);
+    zmq_msg_init(&frame);
+    tm_envelope_t env;
+    int rc = zmq_bind(s, endpoint) == 0 ? 0 : TM_ERR_IO;
+    if (rc == 0 &&
+        (zmq_msg_recv(&id, s, 0) < 0 || zmq_msg_recv(&frame, s, 0) < 0)) {
+        rc = TM_ERR_TIMEOUT;
+    }
+    if (rc == 0) {
+        rc = tm_envelope_decode(zmq_msg_data(&frame), zmq_msg_size(&frame),
+                                NULL, &env);
+    }
+    for (uint64_t t = 1; rc == 0 && t * 0.05 <= seconds; t++) {
+        rc = s_endless_part(s, &id, &env, t);
+        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
+        while (rc == 0 && zmq_poll(&it, 1, 50) > 0) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            while (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) >= 0) {
+                later += !zmq_msg_more(&m); /* a cancel: ignored */
+            }
+            zmq_msg_close(&m);
+        }
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tm_itest: endless-node: %s\n", tm_err_str(rc));
+    }
+    printf("%d\n", later);
+    zmq_msg_close(&id);
+    zmq_msg_close(&frame);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return rc != 0;
+}
+
 /* ---- floods ------------------------------------------------------------- */
 
 /* `clients` consoles each send `requests` copies of one command and never
@@ -664,6 +751,9 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "hostile-node") == 0) {
         return s_hostile_node(argv[2]);
     }
+    if (argc == 4 && strcmp(argv[1], "endless-node") == 0) {
+        return s_endless_node(argv[2], atof(argv[3]));
+    }
     if (argc == 7 && strcmp(argv[1], "flood") == 0) {
         return s_flood(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]),
                        argv[6]);
@@ -692,7 +782,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: tm_itest port | get PATH | has PATH:TYPE... | "
                     "flood ENDPOINT CLIENTS REQUESTS SECONDS COMMAND | "
                     "lines-json | bad ENDPOINT KIND | hostile-node "
-                    "ENDPOINT | count [KEY=VALUE] | chain-ref N TICKS H | near "
+                    "ENDPOINT | endless-node ENDPOINT SECONDS | count "
+                    "[KEY=VALUE] | chain-ref N TICKS H | near "
                     "FILE FILE TOL | index KEY VALUE | sorted KEY | telem-send "
                     "ENDPOINT | "
                     "telem-sub ENDPOINT COUNT SECONDS\n");
