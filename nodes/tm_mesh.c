@@ -22,13 +22,10 @@ static const char *const s_pstate[] = {"joining", "alive", "suspect", "dead"};
 
 /* ---- sending ------------------------------------------------------------ */
 
-int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
-                  uint64_t seq, const uint8_t *payload, size_t len)
+int tmi_mesh_frame(tm_mesh_t *m, tmi_peer_t *p, uint32_t type, uint64_t seq,
+                   const uint8_t *payload, size_t len, uint8_t **frame,
+                   size_t *flen)
 {
-    void *sock = data ? p->data : p->ctl;
-    if (sock == NULL) {
-        return TM_ERR_CLOSED;
-    }
     tm_envelope_t env;
     memset(&env, 0, sizeof env);
     env.type = type;
@@ -36,9 +33,22 @@ int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
     snprintf(env.destination, sizeof env.destination, "%s", p->name);
     env.tick = tm_rt_tick(m->rt);
     env.seq = seq;
+    return tm_envelope_encode(&env, payload, len, frame, flen);
+}
+
+int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
+                  uint64_t seq, const uint8_t *payload, size_t len)
+{
+    void *sock = data ? p->data : p->ctl;
+    if (sock == NULL) {
+        return TM_ERR_CLOSED;
+    }
+    if (data && p->out.q.n > 0) {
+        tmi_sync_send_queued(m, p); /* the data socket keeps its order */
+    }
     uint8_t *frame = NULL;
     size_t flen = 0;
-    int rc = tm_envelope_encode(&env, payload, len, &frame, &flen);
+    int rc = tmi_mesh_frame(m, p, type, seq, payload, len, &frame, &flen);
     if (rc == 0 && zmq_send(sock, frame, flen, ZMQ_DONTWAIT) < 0) {
         rc = tm_sock_err();
     }
@@ -148,6 +158,7 @@ static void s_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
         tmi_dir_flush(m);
     }
     tmi_sync_flush(m);
+    tmi_sync_send_idle(m);
 }
 
 static const char *s_remote(void *arg, const char *id, const tm_model_t **model)
@@ -434,38 +445,34 @@ static void s_on_frame(tm_mesh_t *m, const uint8_t *buf, size_t len)
     }
 }
 
-/* One message from the ROUTER: routing id, then exactly one frame. */
+/* One message from the ROUTER: routing id, then 1 to TMI_FRAMES_MAX
+ * envelope frames (a node's link batches of several ticks go together),
+ * each handled on its own; the frames beyond are dropped. */
 static int s_one(void *arg, void *sock)
 {
     tm_mesh_t *m = arg;
     zmq_msg_t part;
     int frames = 0;
     bool more = true;
-    zmq_msg_t frame;
-    zmq_msg_init(&frame);
-    for (int i = 0; more && i < 2; i++) {
+    for (int i = 0; more && i <= (int)TMI_FRAMES_MAX; i++) {
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&part);
             break;
         }
         more = zmq_msg_more(&part);
-        if (i == 1) {
-            zmq_msg_move(&frame, &part);
-        }
         frames = i + 1;
+        if (i > 0) {
+            s_on_frame(m, zmq_msg_data(&part), zmq_msg_size(&part));
+        }
         zmq_msg_close(&part);
     }
-    if (frames == 2 && more) {
-        tm_sock_drain(sock);
-        frames = 3; /* and more: malformed */
-    }
-    if (frames == 2) {
-        s_on_frame(m, zmq_msg_data(&frame), zmq_msg_size(&frame));
-    } else if (frames > 0) {
+    if (more && frames > (int)TMI_FRAMES_MAX) {
+        tm_sock_drain(sock); /* too many frames: the rest is malformed */
         m->malformed++;
+    } else if (frames == 1) {
+        m->malformed++; /* a routing id alone */
     }
-    zmq_msg_close(&frame);
     return frames == 0 || m->stopping;
 }
 
@@ -626,7 +633,8 @@ static uint64_t s_st_conflicts(void *a)
 }
 
 /* Batches received and refused (another list's, too old or too early),
- * sent and dropped (high-water mark), summed over the peers. */
+ * sent and dropped (high-water mark), and the messages that carried those
+ * sent, summed over the peers. */
 static uint64_t s_st_batch(const tm_mesh_t *m, int which)
 {
     uint64_t n = 0;
@@ -635,9 +643,15 @@ static uint64_t s_st_batch(const tm_mesh_t *m, int which)
         n += which == 0   ? p->in.batches
              : which == 1 ? p->in.stale
              : which == 2 ? p->out.sent
-                          : p->out.dropped;
+             : which == 3 ? p->out.dropped
+                          : p->out.bursts;
     }
     return n;
+}
+
+static uint64_t s_st_b_msgs(void *a)
+{
+    return s_st_batch(a, 4);
 }
 
 static uint64_t s_st_b_in(void *a)
@@ -748,6 +762,8 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc = rc ? rc
             : tm_stats_add_u64(reg, "mesh.batches_dropped", s_st_b_dropped,
                                self);
+    rc = rc ? rc
+            : tm_stats_add_u64(reg, "mesh.batch_messages", s_st_b_msgs, self);
     rc = rc ? rc : tmi_wait_stats(self, reg);
     rc = rc ? rc : s_stats_repl(self, reg);
     return rc ? rc : tmi_lease_stats(self, reg);

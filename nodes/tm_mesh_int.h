@@ -23,6 +23,7 @@
 #define TMI_PEERS_MAX    64u
 #define TMI_PENDING_MAX  1024u
 #define TMI_BATCH_WINDOW 1024u /* ticks a source may run ahead */
+#define TMI_FRAMES_MAX   32u   /* envelope frames in one message */
 #define TMI_PLACED_MAX   240u  /* a node's placement note in a plant */
 /* Values one link batch may carry: 8 bytes each plus up to 5 for its id
  * must stay under the 1 MiB frame limit (docs/protocol.md 7.5). */
@@ -100,6 +101,17 @@ typedef struct {
     uint64_t resubscribed;
 } tmi_in_t;
 
+/* Link batches made and not sent yet, each a whole envelope frame: the
+ * batches of ticks a node steps back to back leave as one message
+ * (tm_mesh_sync_out.c). */
+typedef struct {
+    uint8_t **frames;
+    size_t *lens;
+    uint32_t n, cap;
+    size_t bytes;
+    double first_at; /* when the oldest was made (monotonic s) */
+} tmi_outq_t;
+
 /* What a peer reads from this node. */
 typedef struct {
     char (*ids)[TM_ID_MAX + 1];
@@ -109,6 +121,8 @@ typedef struct {
     uint64_t epoch;
     uint64_t from; /* batches from this tick on */
     uint64_t sent, dropped;
+    tmi_outq_t q;    /* batches not sent yet */
+    uint64_t bursts; /* messages that carried them */
 } tmi_out_t;
 
 typedef struct {
@@ -363,6 +377,10 @@ struct tm_mesh {
  * socket. 0, TM_ERR_BUSY (high-water mark) or another send error. */
 int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
                   uint64_t seq, const uint8_t *payload, size_t len);
+/* The envelope frame of such a message, to send later (*frame to free). */
+int tmi_mesh_frame(tm_mesh_t *m, tmi_peer_t *p, uint32_t type, uint64_t seq,
+                   const uint8_t *payload, size_t len, uint8_t **frame,
+                   size_t *flen);
 /* Send a file's bytes to p as FILE_CHUNK messages of upload `upload` on
  * its data socket. 0 or the first send error. */
 int tmi_mesh_send_file(tm_mesh_t *m, tmi_peer_t *p, uint64_t upload,
@@ -678,8 +696,13 @@ void tmi_sync_settle(tm_mesh_t *m, tm_console_later_t *later,
 const uint32_t *tmi_sync_handles(tm_mesh_t *m, tmi_handles_t *hs,
                                  char (*ids)[TM_ID_MAX + 1], uint32_t n);
 void tmi_sync_handles_free(tmi_handles_t *hs);
-/* A list peers read here, emptied. */
+/* A list peers read here, emptied (with the batches not sent yet). */
 void tmi_sync_out_free(tmi_out_t *o);
+/* Send p's batches not sent yet, as one message. */
+void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p);
+/* Send every peer's batches not sent yet, unless the clock steps again
+ * at once (then they go with the next ticks' batches, within limits). */
+void tmi_sync_send_idle(tm_mesh_t *m);
 /* Whether this node holds every live peer's link batches of the ticks up
  * to `tick` (with lookahead, those of the last ticks may still be on
  * their way after the steps of their ticks); a move packs the proxies'

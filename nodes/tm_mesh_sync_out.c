@@ -1,15 +1,30 @@
 /* tm_mesh_sync_out: the source side of coupled dynamics across nodes
  * (see tm_mesh_sync.c): the lists of this node's actors that peers read
  * (`mesh-sub`, answered with the tick and their outputs), the link batch
- * sent to each such peer after every tick, and the runtime handles both
- * sides keep of their lists. */
+ * made for each such peer after every tick, and the runtime handles both
+ * sides keep of their lists.
+ *
+ * A batch leaves when the node stops stepping for anything (a peer's
+ * batch, the real-time clock, the end of a run, a pause): the ticks a node
+ * steps back to back (links with delays let it run ahead; the fast clock
+ * and runs step without waiting) leave as one message of several frames,
+ * one wake-up of the reader instead of one per tick. Nothing waits longer
+ * than S_QUEUE_TICKS ticks, S_QUEUE_S seconds or S_QUEUE_BYTES. A node
+ * that cannot step has sent everything, so a mesh never waits on batches
+ * held back: the synchronisation rule is unchanged. */
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
+#include "tm_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
+
+#define S_QUEUE_TICKS TMI_FRAMES_MAX /* batches of one message at most */
+#define S_QUEUE_BYTES (4u << 20)
+#define S_QUEUE_S     0.001 /* the oldest batch waits at most this long */
 
 /* ---- handles ------------------------------------------------------------ */
 
@@ -42,8 +57,20 @@ void tmi_sync_handles_free(tmi_handles_t *hs)
     *hs = (tmi_handles_t){0};
 }
 
+static void s_queue_free(tmi_outq_t *q)
+{
+    for (uint32_t i = 0; i < q->n; i++) {
+        free(q->frames[i]);
+    }
+    free(q->frames);
+    free(q->lens);
+    *q = (tmi_outq_t){0};
+}
+
 void tmi_sync_out_free(tmi_out_t *o)
 {
+    o->dropped += o->q.n;
+    s_queue_free(&o->q);
     tmi_sync_handles_free(&o->hs);
     free(o->ids);
     free(o->n_outs);
@@ -117,6 +144,79 @@ static uint32_t s_degraded(tm_mesh_t *m, const tmi_out_t *o, uint32_t **out)
     return n;
 }
 
+/* ---- batches not sent yet ------------------------------------------------ */
+
+void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p)
+{
+    (void)m;
+    tmi_outq_t *q = &p->out.q;
+    if (q->n == 0) {
+        return;
+    }
+    bool sent = p->data != NULL;
+    for (uint32_t i = 0; sent && i < q->n; i++) {
+        /* the first frame is refused at the high-water mark, the others
+         * then go with it */
+        int more = i + 1 < q->n ? ZMQ_SNDMORE : 0;
+        sent = zmq_send(p->data, q->frames[i], q->lens[i],
+                        ZMQ_DONTWAIT | more) >= 0;
+    }
+    if (sent) {
+        p->out.sent += q->n;
+        p->out.bursts++;
+    } else {
+        p->out.dropped += q->n;
+    }
+    for (uint32_t i = 0; i < q->n; i++) {
+        free(q->frames[i]);
+    }
+    q->n = 0;
+    q->bytes = 0;
+}
+
+void tmi_sync_send_idle(tm_mesh_t *m)
+{
+    if (m->sched != NULL && tm_sched_stepping(m->sched)) {
+        return; /* the next ticks' batches go with these */
+    }
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_sync_send_queued(m, &m->peers[i]);
+    }
+}
+
+/* Queue frame (taken over) for p; sent at once when the queue is full or
+ * its oldest has waited long enough. */
+static int s_queue(tm_mesh_t *m, tmi_peer_t *p, uint8_t *frame, size_t len)
+{
+    tmi_outq_t *q = &p->out.q;
+    if (q->n == q->cap) {
+        uint32_t cap = q->cap ? q->cap * 2 : 4;
+        uint8_t **f = realloc(q->frames, cap * sizeof *f);
+        if (f != NULL) {
+            q->frames = f;
+        }
+        size_t *l = f != NULL ? realloc(q->lens, cap * sizeof *l) : NULL;
+        if (l == NULL) {
+            free(frame);
+            return TM_ERR_NOMEM;
+        }
+        q->lens = l;
+        q->cap = cap;
+    }
+    double now = tm_time_now();
+    if (q->n == 0) {
+        q->first_at = now;
+    }
+    q->frames[q->n] = frame;
+    q->lens[q->n++] = len;
+    q->bytes += len;
+    if (q->n >= S_QUEUE_TICKS || q->bytes >= S_QUEUE_BYTES ||
+        now - q->first_at >= S_QUEUE_S) {
+        tmi_sync_send_queued(m, p);
+    }
+    return 0;
+}
+
 void tmi_sync_after(void *arg, uint64_t tick)
 {
     tm_mesh_t *m = arg;
@@ -149,15 +249,18 @@ void tmi_sync_after(void *arg, uint64_t tick)
                              .n_degraded = n_deg,
                              .degraded = deg};
         uint8_t *payload = NULL;
+        uint8_t *frame = NULL;
         size_t len = 0;
+        size_t flen = 0;
         int rc = tm_link_batch_encode(&b, &payload, &len);
         if (rc == 0) {
-            rc = tmi_mesh_send(m, p, true, TM_MSG_LINK_BATCH, p->out.epoch,
-                               payload, len);
+            rc = tmi_mesh_frame(m, p, TM_MSG_LINK_BATCH, p->out.epoch, payload,
+                                len, &frame, &flen);
         }
         if (rc == 0) {
-            p->out.sent++;
-        } else {
+            rc = s_queue(m, p, frame, flen); /* counted when sent */
+        }
+        if (rc != 0) {
             p->out.dropped++;
         }
         free(payload);

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_CHUNK_S   0.010 /* target wall time of one stepping chunk */
+#define S_CHUNK_S 0.010 /* target wall time of one stepping chunk */
+/* Per-tick stepping (a mesh): ticks that are ready are stepped one after
+ * the other for up to this long before the loop turns again (a turn of
+ * the loop costs several system calls, more than a small mesh's tick). */
+#define S_BURST_S   0.001
 #define S_CHUNK_MAX 1048576u
 #define S_RATE_S    1.0 /* rates are measured over this period */
 #define S_SUBS_MAX  12
@@ -32,6 +36,8 @@ struct tm_sched {
     tm_clock_t mode;
     double rt_t0; /* realtime: monotonic time of tick rt_k0 */
     uint64_t rt_k0;
+    uint64_t rt_allow;      /* realtime: stepped up to here before it is due */
+    uint64_t early;         /* ticks stepped so */
     double per_tick;        /* EMA of wall seconds per tick ... */
     size_t per_tick_actors; /* ... measured with this many actors */
 
@@ -182,6 +188,9 @@ static uint64_t s_want(const tm_sched_t *s, double now)
         want = chunk;
     } else if (s->mode == TM_CLOCK_REALTIME) {
         want = s_rt_due(s, now);
+        if (s->rt_allow > tick && want < s->rt_allow - tick) {
+            want = s->rt_allow - tick; /* tm_sched_step_early */
+        }
     }
     if (want > chunk) {
         want = chunk;
@@ -229,7 +238,8 @@ static void s_run_maybe_end(tm_sched_t *s)
     tm_sched_run_stop(s, 0, NULL);
 }
 
-static void s_step_chunk(tm_sched_t *s)
+/* Step one chunk if one is wanted and ready; whether it did. */
+static bool s_step_chunk(tm_sched_t *s)
 {
     double now = tm_time_now();
     size_t actors = tm_rt_count(s->rt);
@@ -237,11 +247,11 @@ static void s_step_chunk(tm_sched_t *s)
     uint64_t want = s_want(s, now);
     if (want == 0) {
         s_run_maybe_end(s);
-        return;
+        return false;
     }
     uint64_t tick = tm_rt_tick(s->rt);
     if (!s_ready(s, tick + 1)) {
-        return;
+        return false;
     }
     for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i].before != NULL) {
@@ -259,7 +269,7 @@ static void s_step_chunk(tm_sched_t *s)
         s->stopped = true;
         s_schedule(s);
         s->fatal(s->fatal_arg, rc);
-        return;
+        return false;
     }
     double per = (tm_time_now() - now) / (double)want;
     if (!(per > 0)) {
@@ -274,6 +284,21 @@ static void s_step_chunk(tm_sched_t *s)
         }
     }
     s_run_maybe_end(s);
+    return true;
+}
+
+/* Whether the clock wants more ticks now without waiting for anything:
+ * what keeps the idle watcher on (s_schedule). */
+static bool s_wants_more(const tm_sched_t *s)
+{
+    if (s->stopped || s->waiting) {
+        return false;
+    }
+    if (s->run_active || s->mode == TM_CLOCK_FAST) {
+        return true;
+    }
+    return s->mode == TM_CLOCK_REALTIME &&
+           (s_rt_due(s, tm_time_now()) > 0 || s->rt_allow > tm_rt_tick(s->rt));
 }
 
 void tm_sched_kick(tm_sched_t *s)
@@ -287,6 +312,36 @@ void tm_sched_kick(tm_sched_t *s)
 bool tm_sched_waiting(const tm_sched_t *s)
 {
     return s->waiting;
+}
+
+bool tm_sched_stepping(const tm_sched_t *s)
+{
+    return s->loop != NULL && ev_is_active(&s->idle);
+}
+
+bool tm_sched_step_early(tm_sched_t *s, uint64_t target)
+{
+    if (s->mode != TM_CLOCK_REALTIME || s->run_active || s->stopped ||
+        s->loop == NULL) {
+        return false;
+    }
+    uint64_t tick = tm_rt_tick(s->rt);
+    double h = tm_rt_h(s->rt);
+    double due = (double)s->rt_k0 + floor((tm_time_now() - s->rt_t0) / h);
+    if (target <= tick || (double)target > due + TM_SCHED_EARLY_MAX) {
+        return false; /* stepped, or the clock's own schedule is nearer */
+    }
+    if (target > s->rt_allow) {
+        s->early += target - (s->rt_allow > tick ? s->rt_allow : tick);
+        s->rt_allow = target;
+    }
+    s_schedule(s);
+    return true;
+}
+
+uint64_t tm_sched_early(const tm_sched_t *s)
+{
+    return s->early;
 }
 
 void tm_sched_catch_up(tm_sched_t *s, uint64_t tick)
@@ -320,7 +375,11 @@ static void s_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
     (void)loop;
     (void)revents;
     tm_sched_t *s = w->data;
-    s_step_chunk(s);
+    /* one tick per chunk (a mesh): the ticks that are ready go in a burst */
+    double until = tm_time_now() + S_BURST_S;
+    while (s_step_chunk(s) && s->per_tick_only && s_wants_more(s) &&
+           tm_time_now() < until) {
+    }
     s_schedule(s);
 }
 
@@ -347,7 +406,7 @@ static void s_schedule(tm_sched_t *s)
             idle = true;
         } else if (s->mode == TM_CLOCK_REALTIME) {
             double now = tm_time_now();
-            if (s_rt_due(s, now) > 0) {
+            if (s_rt_due(s, now) > 0 || s->rt_allow > tm_rt_tick(s->rt)) {
                 idle = true;
             } else {
                 double h = tm_rt_h(s->rt);
@@ -409,6 +468,7 @@ void tm_sched_set_mode(tm_sched_t *s, tm_clock_t mode)
     s_run_end(s, TM_ERR_CLOSED, "run interrupted by a clock change", mode);
     s->mode = mode;
     s->waiting = false;
+    s->rt_allow = 0;
     if (mode == TM_CLOCK_REALTIME) {
         /* tick k is due at t0 + (k - k0) h from now on */
         s->rt_t0 = tm_time_now();

@@ -104,6 +104,19 @@ void tm_sched_run_info(const tm_sched_t *s, tm_sched_run_t *out);
 void tm_sched_kick(tm_sched_t *s);
 /* true while the clock waits on a subscriber's ready(). */
 bool tm_sched_waiting(const tm_sched_t *s);
+/* The real-time clock steps up to tick `target` now rather than when
+ * those ticks are due (telemetry: every asset with samples for them has
+ * its complete row), if that is at most TM_SCHED_EARLY_MAX ticks ahead of
+ * the schedule; the ticks after keep their due times. false (nothing
+ * changed) in another mode, during a run, or when target is further. */
+#define TM_SCHED_EARLY_MAX 2
+bool tm_sched_step_early(tm_sched_t *s, uint64_t target);
+/* Ticks stepped early so. */
+uint64_t tm_sched_early(const tm_sched_t *s);
+/* true when the next pass of the loop steps again without waiting for
+ * anything (a run, the fast clock, a real-time clock behind): what is
+ * sent after each tick may wait for the next one. */
+bool tm_sched_stepping(const tm_sched_t *s);
 /* A run of the whole mesh reaching tick `target` (0 ticks when this node
  * is there already). Errors as tm_sched_run. */
 int tm_sched_run_to(tm_sched_t *s, uint64_t target);

@@ -4,6 +4,7 @@
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_sock.h"
+#include "tm_time.h"
 #include "tm_units.h"
 
 #include <math.h>
@@ -35,6 +36,8 @@ static void s_asset_free(tmi_telem_asset_t *a)
     free(a->slot_tick);
     free(a->slot_v);
     free(a->slot_ts);
+    free(a->slot_n);
+    free(a->slot_at);
     free(a->hist);
     free(a->last_v);
     free(a->last_ts);
@@ -73,14 +76,20 @@ static tmi_telem_asset_t *s_asset_new(tm_telem_t *t, const tm_rt_actor_t *v)
     a->slot_tick = calloc(hz, sizeof *a->slot_tick);
     a->slot_v = malloc(hz * ni * sizeof *a->slot_v);
     a->slot_ts = calloc(hz * ni, sizeof *a->slot_ts);
+    a->slot_n = calloc(hz, sizeof *a->slot_n);
+    a->slot_at = calloc(hz, sizeof *a->slot_at);
+    for (uint32_t j = 0; j < ni; j++) {
+        a->n_measured += (v->model->inputs[j].flags & TM_VAR_MEASURED) != 0;
+    }
     a->hist = malloc((size_t)t->history * ni * sizeof *a->hist);
     a->last_v = calloc(ni, sizeof *a->last_v);
     a->last_ts = calloc(ni, sizeof *a->last_ts);
     a->last_tick = calloc(ni, sizeof *a->last_tick);
     a->count = calloc(ni, sizeof *a->count);
     if (a->slot_tick == NULL || a->slot_v == NULL || a->slot_ts == NULL ||
-        a->hist == NULL || a->last_v == NULL || a->last_ts == NULL ||
-        a->last_tick == NULL || a->count == NULL) {
+        a->slot_n == NULL || a->slot_at == NULL || a->hist == NULL ||
+        a->last_v == NULL || a->last_ts == NULL || a->last_tick == NULL ||
+        a->count == NULL) {
         s_asset_free(a);
         return NULL;
     }
@@ -191,10 +200,16 @@ static void s_file(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
     uint64_t *sts = a->slot_ts + slot * a->ni;
     if (a->slot_tick[slot] != step) {
         a->slot_tick[slot] = step;
+        a->slot_n[slot] = 0;
+        a->slot_at[slot] = tm_time_now();
         for (uint32_t i = 0; i < a->ni; i++) {
             sv[i] = NAN;
             sts[i] = 0;
         }
+    }
+    if (sts[j] == 0 && ++a->slot_n[slot] == a->n_measured &&
+        (t->complete == 0 || step < t->complete)) {
+        t->complete = step; /* a complete row: tm_telem_arrived */
     }
     if (sts[j] == 0 || ts > sts[j] || (ts == sts[j] && v > sv[j])) {
         sv[j] = v;
@@ -241,9 +256,49 @@ static void s_on_sample(void *arg, const tm_telem_sample_t *s, int status)
     a->rejected[bad - 1]++;
 }
 
+/* Whether a step in (tick, target] still waits for a row: an asset has
+ * part of one (some measured inputs, not all), or has none where its
+ * rows so far say one comes (last_row + row_gap). Those steps wait for
+ * the clock, as the rest may still come. */
+static bool s_awaited(const tm_telem_t *t, uint64_t tick, uint64_t target)
+{
+    for (size_t i = 0; i < t->n_assets; i++) {
+        const tmi_telem_asset_t *a = t->assets[i];
+        for (uint64_t s = tmi_telem_next_step(a, tick); s <= target;
+             s += a->period) {
+            size_t slot = (size_t)((s / a->period) % t->horizon);
+            bool filed = a->slot_tick[slot] == s;
+            if ((filed && a->slot_n[slot] < a->n_measured) ||
+                (!filed && a->row_gap > 0 && a->last_row + a->row_gap == s)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* After a frame (or an MQTT message): with window = 0, a step whose rows
+ * are complete runs now instead of when the clock reaches it, unless an
+ * asset has only part of a row for it or an earlier step. */
+static void s_arrived(tm_telem_t *t)
+{
+    uint64_t target = t->complete;
+    t->complete = 0;
+    if (target == 0 || t->window_ticks != 0 || t->sched == NULL) {
+        return;
+    }
+    uint64_t tick = tm_rt_tick(t->rt);
+    if (target <= tick || target - tick > TM_SCHED_EARLY_MAX + 1 ||
+        t->n_assets > TMI_TELEM_EARLY_ASSETS || s_awaited(t, tick, target)) {
+        return;
+    }
+    (void)tm_sched_step_early(t->sched, target);
+}
+
 void tm_telem_sample(tm_telem_t *t, const tm_telem_sample_t *s, int status)
 {
     s_on_sample(t, status == 0 ? s : NULL, status);
+    s_arrived(t);
 }
 
 void tm_telem_ingest(tm_telem_t *t, const uint8_t *buf, size_t len)
@@ -253,6 +308,7 @@ void tm_telem_ingest(tm_telem_t *t, const uint8_t *buf, size_t len)
         t->received++;
         t->rejected[TMI_TELEM_MALFORMED]++;
     }
+    s_arrived(t);
 }
 
 /* One message from the PULL socket (every frame of it; a message of
@@ -309,6 +365,7 @@ static void s_close(void *self)
         s_asset_free(t->assets[i]);
     }
     free(t->assets);
+    free(t->lat);
     tm_index_free(&t->index);
     tm_wire_buf_destroy(&t->out);
     tm_sock_close(&t->pull);
@@ -338,6 +395,34 @@ static void s_get_rejected(void *a, tm_body_t *b)
     tm_body_end(b);
 }
 
+static int s_cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* telemetry.latency: from a row's first sample to its published output,
+ * over the last rows: {"rows", "p50_us", "p99_us", "max_us"}. */
+static void s_get_latency(void *arg, tm_body_t *b)
+{
+    const tm_telem_t *t = arg;
+    size_t n = t->lat_n < TMI_TELEM_LAT_N ? (size_t)t->lat_n : TMI_TELEM_LAT_N;
+    double *v = n > 0 ? malloc(n * sizeof *v) : NULL;
+    if (v != NULL) {
+        memcpy(v, t->lat, n * sizeof *v);
+        qsort(v, n, sizeof *v, s_cmp_double);
+    }
+    tm_body_map(b);
+    tm_body_kv_u64(b, "rows", t->lat_n);
+    tm_body_kv_f64(b, "p50_us", v != NULL ? v[(n - 1) / 2] * 1e6 : 0.0);
+    tm_body_kv_f64(b, "p99_us", v != NULL ? v[(n - 1) * 99 / 100] * 1e6 : 0.0);
+    tm_body_kv_f64(b, "max_us", v != NULL ? v[n - 1] * 1e6 : 0.0);
+    tm_body_kv_u64(b, "early_ticks",
+                   t->sched != NULL ? tm_sched_early(t->sched) : 0);
+    tm_body_end(b);
+    free(v);
+}
+
 static const char *s_get_endpoint(void *a)
 {
     return ((tm_telem_t *)a)->endpoint;
@@ -361,6 +446,7 @@ static int s_stats(void *self, tm_stats_t *reg)
     rc |= tm_stats_add_body(reg, "telemetry.rejected", s_get_rejected, t);
     rc |= tm_stats_add_u64(reg, "telemetry.published", s_get_published, t);
     rc |= tm_stats_add_u64(reg, "telemetry.alarms", s_get_alarms, t);
+    rc |= tm_stats_add_body(reg, "telemetry.latency", s_get_latency, t);
     return rc ? TM_ERR_NOMEM : 0;
 }
 
@@ -405,6 +491,11 @@ int tm_telem_open(tm_telem_t **out, void *zctx, const tm_telem_opts_t *opts,
     t->sched = opts->sched;
     t->horizon = opts->horizon ? opts->horizon : 64;
     t->history = opts->history ? opts->history : 512;
+    t->lat = calloc(TMI_TELEM_LAT_N, sizeof *t->lat);
+    if (t->lat == NULL) {
+        free(t);
+        return TM_ERR_NOMEM;
+    }
     /* window <= 3600 s, h > 0: clamp, a tiny h must not overflow */
     double wt = ceil(opts->window / tm_rt_h(opts->rt));
     t->window_ticks = wt < 1e12 ? (uint64_t)wt : (uint64_t)1e12;

@@ -38,6 +38,10 @@ typedef struct {
     const tm_model_t *model;
     uint32_t period;
     uint32_t ni;
+    uint32_t n_measured; /* measured inputs: a complete row has them all */
+    /* The last step with a complete row, and the steps between it and the
+     * one before: a row is expected at last_row + row_gap. */
+    uint64_t last_row, row_gap;
     /* Time axis: sample time ts0 is tick k0 (a step tick). */
     uint64_t ts0;
     uint64_t k0;
@@ -47,6 +51,8 @@ typedef struct {
     uint64_t *slot_tick;
     double *slot_v;
     uint64_t *slot_ts;
+    uint32_t *slot_n; /* inputs with a sample */
+    double *slot_at;  /* when its first sample arrived (monotonic s) */
     /* Measurements of the last `history` steps (ring; ni per row). */
     double *hist;
     uint32_t hist_n;
@@ -88,7 +94,19 @@ struct tm_telem {
     uint64_t published;
     uint64_t pub_failed;
     uint64_t alarms; /* alarms raised (changepoints) */
+    /* Steps on arrival (window = 0): the first step whose row a frame
+     * completed (0: none), and the latency from a row's first sample to
+     * its published output, for the last TMI_TELEM_LAT_N rows. */
+    uint64_t complete;
+    double *lat;
+    uint32_t lat_pos;
+    uint64_t lat_n;
 };
+
+#define TMI_TELEM_LAT_N 4096u
+/* Steps on arrival look at every asset for each completed row: on a node
+ * with more assets than this, the clock alone steps. */
+#define TMI_TELEM_EARLY_ASSETS 1024u
 
 /* The asset of id, or NULL. */
 tmi_telem_asset_t *tmi_telem_find(tm_telem_t *t, const char *id);

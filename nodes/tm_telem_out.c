@@ -6,6 +6,7 @@
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_sock.h"
+#include "tm_time.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -203,6 +204,7 @@ static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
 void tmi_telem_after(void *arg, uint64_t tick)
 {
     tm_telem_t *t = arg;
+    double now = 0;
     for (size_t i = 0; i < t->n_assets; i++) {
         tmi_telem_asset_t *a = t->assets[i];
         /* Chunks end at or before every asset's next step (next_stop):
@@ -223,6 +225,16 @@ void tmi_telem_after(void *arg, uint64_t tick)
         a->hist_pos = (a->hist_pos + 1) % t->history;
         a->hist_n += a->hist_n < t->history;
         s_publish(t, a, step, v);
+        if (v != NULL && a->slot_n[slot] == a->n_measured) {
+            a->row_gap = a->last_row != 0 ? step - a->last_row : 0;
+            a->last_row = step;
+        }
+        if (v != NULL) {
+            now = now > 0 ? now : tm_time_now();
+            t->lat[t->lat_pos] = now - a->slot_at[slot];
+            t->lat_pos = (t->lat_pos + 1) % TMI_TELEM_LAT_N;
+            t->lat_n++;
+        }
         a->slot_tick[slot] = 0;
     }
 }

@@ -15,13 +15,17 @@
  * or rejected, polled every millisecond). Repeated K times (each repeat
  * steps the node over its rows first, with `run`), median reported.
  *
- * Latency (--latency N [--gap S]): the node's clock runs in real time; N
- * rows of the first twin are sent, one every S seconds (default 0.01) on
- * its own time axis, and each output is matched to its row by ts: the time
- * from sending a row to receiving the first output of its step, p50 and
- * p99. The bench waits in zmq_poll (a spinning bench takes a core from the
- * node it measures); outputs of a row's step that come before the row was
- * sent (the node's clock ahead of the sender's) are counted apart.
+ * Latency (--latency N [--gap S] [--assets A]): the node's clock runs in
+ * real time; every S seconds (default 0.01) one row of each of the twins
+ * P0 .. P<A-1> (default 1) is sent, a frame each, back to back (a
+ * gateway's scan; A x 8 / S samples/s), N rounds, on the twins' own time
+ * axis; each output is matched to its twin by topic and to its row by ts:
+ * the time from sending the round to receiving the first output of the
+ * row's step, p50 and p99; then the node's own figure (telemetry.latency
+ * in stats: from reading a row's first sample to publishing its output). The
+ * bench waits in zmq_poll (a spinning bench takes a core from the node it
+ * measures); outputs of a row's step that come before the row was sent (the
+ * node's clock ahead of the sender's) are counted apart.
  */
 #include "tm_client.h"
 #include "tm_err.h"
@@ -207,36 +211,88 @@ static int s_throughput(tm_client_t *c, void *push, const char *prefix,
     return 0;
 }
 
-/* Latency: rows of one twin (prefix0) sent every `gap` seconds on its
- * own time axis; each output matched to its row by ts. */
-static int s_latency(void *push, void *sub, const char *prefix, int n,
-                     double gap)
+/* The twin index of topic "<prefix><i>" (i < assets), or -1. */
+static long s_twin_of(zmq_msg_t *topic, const char *prefix, size_t assets)
 {
+    size_t pl = strlen(prefix);
+    size_t n = zmq_msg_size(topic);
+    const char *d = zmq_msg_data(topic);
+    if (n <= pl || n - pl > 9 || memcmp(d, prefix, pl) != 0) {
+        return -1;
+    }
+    long i = 0;
+    for (size_t k = pl; k < n; k++) {
+        if (d[k] < '0' || d[k] > '9') {
+            return -1;
+        }
+        i = i * 10 + (d[k] - '0');
+    }
+    return (size_t)i < assets ? i : -1;
+}
+
+/* The node's own figure: telemetry.latency.KEY from stats. */
+static double s_node_latency(tm_client_t *c, const char *key)
+{
+    const char *argv[] = {"stats"};
+    tm_client_reply_t rep;
+    double v = -1;
+    if (tm_client_send(c, 1, argv) == 0 &&
+        tm_client_recv(c, 60000, NULL, &rep) == 0) {
+        msgpack_zone z;
+        msgpack_zone_init(&z, 4096);
+        msgpack_object o;
+        const msgpack_object *t = NULL, *l = NULL, *x = NULL;
+        if (rep.status == 0 &&
+            tm_wire_unpack(rep.body, rep.body_len, NULL, &z, &o) == 0) {
+            t = tm_wire_map_get(&o, "telemetry");
+        }
+        l = t != NULL ? tm_wire_map_get(t, "latency") : NULL;
+        x = l != NULL ? tm_wire_map_get(l, key) : NULL;
+        if (x != NULL && x->type == MSGPACK_OBJECT_FLOAT64) {
+            v = x->via.f64;
+        } else if (x != NULL && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v = (double)x->via.u64;
+        }
+        msgpack_zone_destroy(&z);
+        tm_client_reply_free(&rep);
+    }
+    return v;
+}
+
+/* Latency: every `gap` seconds one row of each twin prefix0 ..
+ * prefix<assets-1>, one frame each, sent back to back (a gateway's scan);
+ * each output matched to its twin by topic and to its row by ts. */
+static int s_latency(void *push, void *sub, const char *prefix, size_t assets,
+                     int n, double gap)
+{
+    size_t total = assets * (size_t)n;
     double *sent = calloc((size_t)n, sizeof *sent);
-    double *lat = calloc((size_t)n, sizeof *lat);
-    int got = 0;
+    double *lat = calloc(total, sizeof *lat);
+    bool *seen = calloc(total, sizeof *seen);
+    size_t got = 0;
     int early = 0;
-    bool *seen = calloc((size_t)n, sizeof *seen);
     const uint64_t t0 = 1700000000000000000ull;
     const uint64_t gap_ns = (uint64_t)(gap * 1e9);
     double start = s_now();
     for (int r = 0; r < n || s_now() < sent[n - 1] + 1.0;) {
         double now = s_now();
         if (r < n && now >= start + (double)r * gap) {
-            tm_telem_sample_t b[S_SIGNALS];
-            for (int j = 0; j < S_SIGNALS; j++) {
-                memset(&b[j], 0, sizeof b[j]);
-                snprintf(b[j].asset, sizeof b[j].asset, "%s0", prefix);
-                snprintf(b[j].signal, sizeof b[j].signal, "%s", s_sig[j]);
-                b[j].ts = t0 + (uint64_t)r * gap_ns;
-                b[j].value = s_val[j];
-            }
-            uint8_t *buf = NULL;
-            size_t len = 0;
-            tm_telem_encode(b, S_SIGNALS, 1, &buf, &len);
             sent[r] = s_now();
-            zmq_send(push, buf, len, 0);
-            free(buf);
+            for (size_t i = 0; i < assets; i++) {
+                tm_telem_sample_t b[S_SIGNALS];
+                for (int j = 0; j < S_SIGNALS; j++) {
+                    memset(&b[j], 0, sizeof b[j]);
+                    snprintf(b[j].asset, sizeof b[j].asset, "%s%zu", prefix, i);
+                    snprintf(b[j].signal, sizeof b[j].signal, "%s", s_sig[j]);
+                    b[j].ts = t0 + (uint64_t)r * gap_ns;
+                    b[j].value = s_val[j];
+                }
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                tm_telem_encode(b, S_SIGNALS, 1, &buf, &len);
+                zmq_send(push, buf, len, 0);
+                free(buf);
+            }
             r++;
         }
         /* wait for an output or the next row's time, without spinning:
@@ -247,18 +303,21 @@ static int s_latency(void *push, void *sub, const char *prefix, int n,
         if (zmq_poll(&item, 1, wait_ms > 0 ? (long)ceil(wait_ms) : 0) <= 0) {
             continue;
         }
-        zmq_msg_t topic;
-        zmq_msg_t body;
-        zmq_msg_init(&topic);
-        zmq_msg_init(&body);
-        if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) >= 0 &&
-            zmq_msg_recv(&body, sub, 0) >= 0) {
+        for (int k = 0; k < 256; k++) {
+            zmq_msg_t topic;
+            zmq_msg_t body;
+            zmq_msg_init(&topic);
+            zmq_msg_init(&body);
+            bool ok = zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) >= 0 &&
+                      zmq_msg_recv(&body, sub, 0) >= 0;
             double at = s_now();
+            long twin = ok ? s_twin_of(&topic, prefix, assets) : -1;
             msgpack_zone z;
             msgpack_zone_init(&z, 2048);
             msgpack_object o;
             uint64_t ts = 0;
-            if (tm_wire_unpack(zmq_msg_data(&body), zmq_msg_size(&body), NULL,
+            if (twin >= 0 &&
+                tm_wire_unpack(zmq_msg_data(&body), zmq_msg_size(&body), NULL,
                                &z, &o) == 0 &&
                 tm_wire_get_u64(&o, "ts", &ts) == 0 && ts >= t0 &&
                 (ts - t0) % gap_ns == 0 && (ts - t0) / gap_ns < (uint64_t)n) {
@@ -266,24 +325,29 @@ static int s_latency(void *push, void *sub, const char *prefix, int n,
                  * (a step the node took before the row came published
                  * its prediction: not an answer to the row) */
                 uint64_t row = (ts - t0) / gap_ns;
-                if (sent[row] > 0 && !seen[row]) {
-                    seen[row] = true;
+                size_t at_k = (size_t)twin * (size_t)n + row;
+                if (sent[row] > 0 && !seen[at_k]) {
+                    seen[at_k] = true;
                     lat[got++] = at - sent[row];
                 } else if (sent[row] == 0) {
                     early++;
                 }
             }
             msgpack_zone_destroy(&z);
+            zmq_msg_close(&topic);
+            zmq_msg_close(&body);
+            if (!ok) {
+                break;
+            }
         }
-        zmq_msg_close(&topic);
-        zmq_msg_close(&body);
     }
-    qsort(lat, (size_t)got, sizeof *lat, s_cmp);
+    qsort(lat, got, sizeof *lat, s_cmp);
     if (got > 0) {
-        printf("latency of %d rows of 8 samples (one every %.3f s): p50 %.1f "
-               "us, p99 %.1f us, max %.1f us (sample sent -> output "
-               "received)\n",
-               got, gap, lat[got / 2] * 1e6, lat[got * 99 / 100] * 1e6,
+        printf("latency of %zu rows of 8 samples (%zu twins, a row each every "
+               "%.4f s: %.0f samples/s): p50 %.1f us, p99 %.1f us, max %.1f "
+               "us (round sent -> output received)\n",
+               got, assets, gap, (double)(assets * S_SIGNALS) / gap,
+               lat[got / 2] * 1e6, lat[got * 99 / 100] * 1e6,
                lat[got - 1] * 1e6);
     }
     printf("outputs of a row's step before the row was sent: %d (the node "
@@ -292,14 +356,14 @@ static int s_latency(void *push, void *sub, const char *prefix, int n,
     free(sent);
     free(lat);
     free(seen);
-    return got == n ? 0 : 1;
+    return got == total ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
     const char *ep = "tcp://127.0.0.1:7700";
     const char *prefix = "tb";
-    size_t assets = 1000;
+    size_t assets = 0; /* 1000, or 1 for --latency */
     size_t rows = 50;
     size_t batch = 4096;
     int repeat = 5;
@@ -330,8 +394,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (assets == 0 || rows == 0 || batch == 0 || batch > TM_TELEM_BATCH_MAX ||
-        repeat < 1) {
+    if (assets == 0) {
+        assets = latency > 0 ? 1 : 1000;
+    }
+    if (rows == 0 || batch == 0 || batch > TM_TELEM_BATCH_MAX || repeat < 1) {
         fprintf(stderr, "bench: bad arguments\n");
         return 2;
     }
@@ -367,7 +433,12 @@ int main(int argc, char **argv)
         }
         struct timespec d = {0, 300000000}; /* the subscription settles */
         nanosleep(&d, NULL);
-        rc = s_latency(push, sub, prefix, latency, gap);
+        rc = s_latency(push, sub, prefix, assets, latency, gap);
+        printf("node: row's first sample read -> output published (last "
+               "4096 rows): p50 %.1f us, p99 %.1f us, max %.1f us; ticks "
+               "stepped on arrival: %.0f\n",
+               s_node_latency(c, "p50_us"), s_node_latency(c, "p99_us"),
+               s_node_latency(c, "max_us"), s_node_latency(c, "early_ticks"));
         int linger = 0;
         zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(sub);

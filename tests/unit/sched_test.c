@@ -2,7 +2,9 @@
  * runtime: runs step exactly N ticks; with the per-tick seam every chunk is
  * one tick and subscribers see each tick, with the same results as chunked
  * stepping; chunks end on a subscriber's stop tick; run ends are reported
- * with their status. */
+ * with their status; the real-time clock steps early when asked, at most
+ * TM_SCHED_EARLY_MAX ticks ahead of its schedule, and keeps the due times
+ * of the ticks after. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,12 +220,77 @@ static void test_run_stop(void **state)
     ev_loop_destroy(p.loop);
 }
 
+static void s_break_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Turn the loop for `seconds`. */
+static void s_turn(struct ev_loop *loop, double seconds)
+{
+    ev_timer t;
+    ev_timer_init(&t, s_break_cb, seconds, 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
+}
+
+static void test_step_early(void **state)
+{
+    (void)state;
+    tm_rt_t *rt = NULL;
+    tm_sched_t *s = NULL;
+    s_probe_t p;
+    tm_rt_config_t rc = {.workers = 1, .h = 30.0, .seed = 3};
+    memset(&p, 0, sizeof p);
+    p.loop = ev_loop_new(EVFLAG_AUTO);
+    assert_int_equal(tm_rt_open(&rt, &rc), 0);
+    s_mesh(rt);
+    assert_int_equal(tm_sched_open(&s, rt, TM_CLOCK_PAUSED, s_fatal, NULL), 0);
+    tm_sched_sub_t sub = {.arg = &p, .after = s_after};
+    assert_int_equal(tm_sched_subscribe(s, &sub), 0);
+    tm_sched_attach(s, p.loop);
+    /* paused: nothing early, nothing stepping */
+    assert_false(tm_sched_step_early(s, 1));
+    assert_false(tm_sched_stepping(s));
+    tm_sched_set_mode(s, TM_CLOCK_REALTIME);
+    s_turn(p.loop, 0.05);
+    assert_int_equal(tm_rt_tick(rt), 0); /* tick 1 is due in 30 s */
+    assert_false(tm_sched_stepping(s));
+    /* two ticks ahead of the schedule: stepped now */
+    assert_true(tm_sched_step_early(s, 2));
+    assert_true(tm_sched_stepping(s));
+    s_turn(p.loop, 0.05);
+    assert_int_equal(tm_rt_tick(rt), 2);
+    assert_int_equal(p.afters, 2);
+    assert_int_equal(tm_sched_early(s), 2);
+    assert_false(tm_sched_stepping(s));
+    /* three ahead, or a tick stepped already: refused, nothing stepped */
+    assert_false(tm_sched_step_early(s, 3));
+    assert_false(tm_sched_step_early(s, 2));
+    s_turn(p.loop, 0.05);
+    assert_int_equal(tm_rt_tick(rt), 2);
+    assert_int_equal(tm_sched_early(s), 2);
+    /* the ticks after keep their due times: none due for 30 s */
+    assert_true(tm_sched_lag(s) == 0);
+    /* another mode drops what was allowed */
+    tm_sched_set_mode(s, TM_CLOCK_PAUSED);
+    assert_false(tm_sched_step_early(s, 3));
+    tm_sched_stop(s);
+    tm_sched_destroy(&s);
+    tm_rt_destroy(&rt);
+    ev_loop_destroy(p.loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_tick_equals_chunks),
         cmocka_unit_test(test_stop_tick),
         cmocka_unit_test(test_run_stop),
+        cmocka_unit_test(test_step_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
