@@ -775,7 +775,10 @@ static void s_stop(void *self)
     m->stopping = true;
     tmi_repl_stop(m);
     tmi_wait_stop(m); /* answered before the beat that says we stop */
-    s_send_beats(m);  /* "stopping": peers know it is not a crash */
+    for (uint32_t i = 0; i < m->n_peers; i++) {
+        tmi_sync_send_queued(m, &m->peers[i]); /* batches already made */
+    }
+    s_send_beats(m); /* "stopping": peers know it is not a crash */
     tmi_req_fail_pending(m, NULL, TM_ERR_CLOSED,
                          "node stopping; the request may or may not have been "
                          "carried out by the owning node");

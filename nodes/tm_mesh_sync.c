@@ -34,6 +34,9 @@
  * ticks back, so that one that comes after the ticks it could have come
  * before is still imported. */
 #define S_LOOKAHEAD_MAX 64u
+/* The most ticks a source runs ahead of a live reader: a reader keeps the
+ * batches of fewer ticks ahead than that (s_batch_in refuses the rest). */
+#define S_AHEAD_MAX (TMI_BATCH_WINDOW - S_LOOKAHEAD_MAX)
 
 /* ---- the reading side --------------------------------------------------- */
 
@@ -869,9 +872,10 @@ bool tmi_sync_ready(void *arg, uint64_t next)
             m->sync_waits++;
             return false;
         }
-        /* a live reader of ours must not fall a window behind */
+        /* a live reader of ours must not fall a window behind (the window
+         * it keeps batches of: S_LOOKAHEAD_MAX short of the ring) */
         if (p->out.n_ids > 0 && p->state == TMI_ALIVE &&
-            next >= p->tick + TMI_BATCH_WINDOW) {
+            next >= p->tick + S_AHEAD_MAX) {
             m->sync_waits++;
             return false;
         }
@@ -1000,14 +1004,14 @@ void tmi_sync_why(tm_mesh_t *m, tmi_why_t *w)
             return;
         }
         if (p->out.n_ids > 0 && p->state == TMI_ALIVE &&
-            next >= p->tick + TMI_BATCH_WINDOW) {
+            next >= p->tick + S_AHEAD_MAX) {
             snprintf(w->node, sizeof w->node, "%s", p->name);
             w->tick = p->tick;
             snprintf(w->reason, sizeof w->reason,
                      "node %s reads this node's values and is %llu ticks "
                      "behind (at most %u)",
                      p->name, (unsigned long long)(next - 1 - p->tick),
-                     TMI_BATCH_WINDOW);
+                     S_AHEAD_MAX);
             return;
         }
     }

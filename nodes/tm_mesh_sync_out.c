@@ -8,10 +8,12 @@
  * batch, the real-time clock, the end of a run, a pause): the ticks a node
  * steps back to back (links with delays let it run ahead; the fast clock
  * and runs step without waiting) leave as one message of several frames,
- * one wake-up of the reader instead of one per tick. Nothing waits longer
- * than S_QUEUE_TICKS ticks, S_QUEUE_S seconds or S_QUEUE_BYTES. A node
- * that cannot step has sent everything, so a mesh never waits on batches
- * held back: the synchronisation rule is unchanged. */
+ * one wake-up of the reader instead of one per tick. Nothing waits for
+ * more than S_QUEUE_TICKS ticks or S_QUEUE_BYTES, nor beyond the first
+ * tick that ends S_QUEUE_S after it, and a node whose ticks take S_QUEUE_S
+ * or more sends each at once. A node that cannot step has sent
+ * everything, so a mesh never waits on batches held back: the
+ * synchronisation rule is unchanged. */
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_mesh_int.h"
@@ -153,13 +155,15 @@ void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p)
     if (q->n == 0) {
         return;
     }
+    /* the high-water mark refuses a message at its first frame; once that
+     * is taken the others follow, whatever a later send says (stopping
+     * half way would leave the socket's next message glued to this one) */
     bool sent = p->data != NULL;
     for (uint32_t i = 0; sent && i < q->n; i++) {
-        /* the first frame is refused at the high-water mark, the others
-         * then go with it */
         int more = i + 1 < q->n ? ZMQ_SNDMORE : 0;
-        sent = zmq_send(p->data, q->frames[i], q->lens[i],
-                        ZMQ_DONTWAIT | more) >= 0;
+        int rc =
+            zmq_send(p->data, q->frames[i], q->lens[i], ZMQ_DONTWAIT | more);
+        sent = rc >= 0 || i > 0;
     }
     if (sent) {
         p->out.sent += q->n;
@@ -210,8 +214,10 @@ static int s_queue(tm_mesh_t *m, tmi_peer_t *p, uint8_t *frame, size_t len)
     q->frames[q->n] = frame;
     q->lens[q->n++] = len;
     q->bytes += len;
+    /* a node whose ticks take S_QUEUE_S or more sends each at once */
     if (q->n >= S_QUEUE_TICKS || q->bytes >= S_QUEUE_BYTES ||
-        now - q->first_at >= S_QUEUE_S) {
+        now - q->first_at >= S_QUEUE_S ||
+        (m->sched != NULL && tm_sched_step_us(m->sched) >= S_QUEUE_S * 1e6)) {
         tmi_sync_send_queued(m, p);
     }
     return 0;

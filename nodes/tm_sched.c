@@ -321,8 +321,11 @@ bool tm_sched_stepping(const tm_sched_t *s)
 
 bool tm_sched_step_early(tm_sched_t *s, uint64_t target)
 {
+    /* not on a node of a mesh: its peers' real-time clocks catch up with
+     * the tick it shows, so one early step would move the whole mesh's
+     * schedule */
     if (s->mode != TM_CLOCK_REALTIME || s->run_active || s->stopped ||
-        s->loop == NULL) {
+        s->loop == NULL || s->per_tick_only) {
         return false;
     }
     uint64_t tick = tm_rt_tick(s->rt);
@@ -332,7 +335,12 @@ bool tm_sched_step_early(tm_sched_t *s, uint64_t target)
         return false; /* stepped, or the clock's own schedule is nearer */
     }
     if (target > s->rt_allow) {
-        s->early += target - (s->rt_allow > tick ? s->rt_allow : tick);
+        /* counted: the ticks not due yet that this steps */
+        uint64_t from = s->rt_allow > tick ? s->rt_allow : tick;
+        if (due > (double)from) {
+            from = (uint64_t)due;
+        }
+        s->early += target > from ? target - from : 0;
         s->rt_allow = target;
     }
     s_schedule(s);

@@ -108,7 +108,8 @@ bool tm_sched_waiting(const tm_sched_t *s);
  * those ticks are due (telemetry: every asset with samples for them has
  * its complete row), if that is at most TM_SCHED_EARLY_MAX ticks ahead of
  * the schedule; the ticks after keep their due times. false (nothing
- * changed) in another mode, during a run, or when target is further. */
+ * changed) in another mode, during a run, in per-tick mode (a node of a
+ * mesh, whose peers follow its tick), or when target is further. */
 #define TM_SCHED_EARLY_MAX 2
 bool tm_sched_step_early(tm_sched_t *s, uint64_t target);
 /* Ticks stepped early so. */

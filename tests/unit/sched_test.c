@@ -278,6 +278,11 @@ static void test_step_early(void **state)
     /* another mode drops what was allowed */
     tm_sched_set_mode(s, TM_CLOCK_PAUSED);
     assert_false(tm_sched_step_early(s, 3));
+    /* a node of a mesh (per-tick) never steps early */
+    tm_sched_set_mode(s, TM_CLOCK_REALTIME);
+    tm_sched_per_tick(s, true);
+    assert_false(tm_sched_step_early(s, 3));
+    assert_int_equal(tm_sched_early(s), 2);
     tm_sched_stop(s);
     tm_sched_destroy(&s);
     tm_rt_destroy(&rt);
