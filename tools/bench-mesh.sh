@@ -11,10 +11,12 @@
 #     steps up to D ticks ahead of the batches it reads).
 #
 # Prints every run and the medians; with --check V fails (exit 1) when the
-# median link values/s is below V.
+# median link values/s is below V, with --sync-check US when the median
+# synchronisation per tick is above US microseconds.
 #
 #   tools/bench-mesh.sh [--build DIR] [--links L] [--ticks T] [--repeat R]
 #                       [--check VALUES_PER_S] [--delay D] [--sync-only]
+#                       [--sync-check US]
 #
 # --sync-only runs the second part alone.
 set -euo pipefail
@@ -27,6 +29,7 @@ repeat=3
 check=0
 delay=1
 sync_only=0
+sync_check=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -36,9 +39,10 @@ while [ $# -gt 0 ]; do
     --check) check=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
     --sync-only) sync_only=1; shift ;;
+    --sync-check) sync_check=$2; shift 2 ;;
     *) echo "usage: tools/bench-mesh.sh [--build DIR] [--links L]" \
         "[--ticks T] [--repeat R] [--check VALUES_PER_S] [--delay D]" \
-        "[--sync-only]" >&2
+        "[--sync-only] [--sync-check US]" >&2
         exit 2 ;;
     esac
 done
@@ -181,6 +185,11 @@ m3=$(median "${three[@]}")
 echo "sync (links of delay $delay): one node: ${one[*]} µs/tick; three nodes: ${three[*]} µs/tick"
 echo "sync: median $m1 µs/tick on one node, $m3 µs/tick on three nodes:" \
     "$(awk "BEGIN {printf \"%.1f\", $m3 - $m1}") µs of synchronisation per tick"
+if [ "$sync_check" != 0 ] && awk "BEGIN {exit !($m3 - $m1 > $sync_check)}"; then
+    echo "bench-mesh: $(awk "BEGIN {printf \"%.1f\", $m3 - $m1}") µs of" \
+        "synchronisation per tick, above $sync_check (links of delay $delay)" >&2
+    exit 1
+fi
 if [ "$check" != 0 ] && [ "$sync_only" = 0 ] && awk "BEGIN {exit !($mv < $check)}"; then
     echo "bench-mesh: median $mv link values/s is below $check" >&2
     exit 1

@@ -132,6 +132,10 @@ bench)
     echo "== mesh benchmark (link values between two nodes, >= 20,000,000/s)"
     "$root/tools/bench-mesh.sh" --build "$root/build" --links 2000 \
         --ticks 4000 --repeat 3 --check 20000000
+    echo "== mesh benchmark (synchronisation per tick on three nodes, links"
+    echo "   of delay 8: <= 60 us)"
+    "$root/tools/bench-mesh.sh" --build "$root/build" --sync-only \
+        --ticks 3000 --repeat 3 --delay 8 --sync-check 60
     echo "== long tests"
     (cd "$root/build" && ctest --output-on-failure -L '^long$')
     ;;
