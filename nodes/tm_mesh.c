@@ -44,7 +44,7 @@ int tmi_mesh_send(tm_mesh_t *m, tmi_peer_t *p, bool data, uint32_t type,
         return TM_ERR_CLOSED;
     }
     if (data && p->out.q.n > 0) {
-        tmi_sync_send_queued(m, p); /* the data socket keeps its order */
+        tmi_sync_send_queued(p); /* the data socket keeps its order */
     }
     uint8_t *frame = NULL;
     size_t flen = 0;
@@ -776,7 +776,7 @@ static void s_stop(void *self)
     tmi_repl_stop(m);
     tmi_wait_stop(m); /* answered before the beat that says we stop */
     for (uint32_t i = 0; i < m->n_peers; i++) {
-        tmi_sync_send_queued(m, &m->peers[i]); /* batches already made */
+        tmi_sync_send_queued(&m->peers[i]); /* batches already made */
     }
     s_send_beats(m); /* "stopping": peers know it is not a crash */
     tmi_req_fail_pending(m, NULL, TM_ERR_CLOSED,

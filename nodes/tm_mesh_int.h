@@ -105,9 +105,9 @@ typedef struct {
  * batches of ticks a node steps back to back leave as one message
  * (tm_mesh_sync_out.c). */
 typedef struct {
-    uint8_t **frames;
-    size_t *lens;
-    uint32_t n, cap;
+    uint8_t *frames[TMI_FRAMES_MAX]; /* sent when it holds TMI_FRAMES_MAX */
+    size_t lens[TMI_FRAMES_MAX];
+    uint32_t n;
     size_t bytes;
     double first_at; /* when the oldest was made (monotonic s) */
 } tmi_outq_t;
@@ -699,7 +699,7 @@ void tmi_sync_handles_free(tmi_handles_t *hs);
 /* A list peers read here, emptied (with the batches not sent yet). */
 void tmi_sync_out_free(tmi_out_t *o);
 /* Send p's batches not sent yet, as one message. */
-void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p);
+void tmi_sync_send_queued(tmi_peer_t *p);
 /* Send every peer's batches not sent yet, unless the clock steps again
  * at once (then they go with the next ticks' batches, within limits). */
 void tmi_sync_send_idle(tm_mesh_t *m);

@@ -9,7 +9,7 @@
  * steps back to back (links with delays let it run ahead; the fast clock
  * and runs step without waiting) leave as one message of several frames,
  * one wake-up of the reader instead of one per tick. Nothing waits for
- * more than S_QUEUE_TICKS ticks or S_QUEUE_BYTES, nor beyond the first
+ * more than TMI_FRAMES_MAX ticks or S_QUEUE_BYTES, nor beyond the first
  * tick that ends S_QUEUE_S after it, and a node whose ticks take S_QUEUE_S
  * or more sends each at once. A node that cannot step has sent
  * everything, so a mesh never waits on batches held back: the
@@ -24,7 +24,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#define S_QUEUE_TICKS TMI_FRAMES_MAX /* batches of one message at most */
 #define S_QUEUE_BYTES (4u << 20)
 #define S_QUEUE_S     0.001 /* the oldest batch waits at most this long */
 
@@ -59,20 +58,19 @@ void tmi_sync_handles_free(tmi_handles_t *hs)
     *hs = (tmi_handles_t){0};
 }
 
-static void s_queue_free(tmi_outq_t *q)
+static void s_queue_clear(tmi_outq_t *q)
 {
     for (uint32_t i = 0; i < q->n; i++) {
         free(q->frames[i]);
     }
-    free(q->frames);
-    free(q->lens);
-    *q = (tmi_outq_t){0};
+    q->n = 0;
+    q->bytes = 0;
 }
 
 void tmi_sync_out_free(tmi_out_t *o)
 {
     o->dropped += o->q.n;
-    s_queue_free(&o->q);
+    s_queue_clear(&o->q);
     tmi_sync_handles_free(&o->hs);
     free(o->ids);
     free(o->n_outs);
@@ -148,9 +146,8 @@ static uint32_t s_degraded(tm_mesh_t *m, const tmi_out_t *o, uint32_t **out)
 
 /* ---- batches not sent yet ------------------------------------------------ */
 
-void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p)
+void tmi_sync_send_queued(tmi_peer_t *p)
 {
-    (void)m;
     tmi_outq_t *q = &p->out.q;
     if (q->n == 0) {
         return;
@@ -171,11 +168,7 @@ void tmi_sync_send_queued(tm_mesh_t *m, tmi_peer_t *p)
     } else {
         p->out.dropped += q->n;
     }
-    for (uint32_t i = 0; i < q->n; i++) {
-        free(q->frames[i]);
-    }
-    q->n = 0;
-    q->bytes = 0;
+    s_queue_clear(q);
 }
 
 void tmi_sync_send_idle(tm_mesh_t *m)
@@ -184,29 +177,16 @@ void tmi_sync_send_idle(tm_mesh_t *m)
         return; /* the next ticks' batches go with these */
     }
     for (uint32_t i = 0; i < m->n_peers; i++) {
-        tmi_sync_send_queued(m, &m->peers[i]);
+        tmi_sync_send_queued(&m->peers[i]);
     }
 }
 
 /* Queue frame (taken over) for p; sent at once when the queue is full or
- * its oldest has waited long enough. */
-static int s_queue(tm_mesh_t *m, tmi_peer_t *p, uint8_t *frame, size_t len)
+ * its oldest has waited long enough (so it never holds more than
+ * TMI_FRAMES_MAX). */
+static void s_queue(tm_mesh_t *m, tmi_peer_t *p, uint8_t *frame, size_t len)
 {
     tmi_outq_t *q = &p->out.q;
-    if (q->n == q->cap) {
-        uint32_t cap = q->cap ? q->cap * 2 : 4;
-        uint8_t **f = realloc(q->frames, cap * sizeof *f);
-        if (f != NULL) {
-            q->frames = f;
-        }
-        size_t *l = f != NULL ? realloc(q->lens, cap * sizeof *l) : NULL;
-        if (l == NULL) {
-            free(frame);
-            return TM_ERR_NOMEM;
-        }
-        q->lens = l;
-        q->cap = cap;
-    }
     double now = tm_time_now();
     if (q->n == 0) {
         q->first_at = now;
@@ -215,12 +195,11 @@ static int s_queue(tm_mesh_t *m, tmi_peer_t *p, uint8_t *frame, size_t len)
     q->lens[q->n++] = len;
     q->bytes += len;
     /* a node whose ticks take S_QUEUE_S or more sends each at once */
-    if (q->n >= S_QUEUE_TICKS || q->bytes >= S_QUEUE_BYTES ||
+    if (q->n >= TMI_FRAMES_MAX || q->bytes >= S_QUEUE_BYTES ||
         now - q->first_at >= S_QUEUE_S ||
         (m->sched != NULL && tm_sched_step_us(m->sched) >= S_QUEUE_S * 1e6)) {
-        tmi_sync_send_queued(m, p);
+        tmi_sync_send_queued(p);
     }
-    return 0;
 }
 
 void tmi_sync_after(void *arg, uint64_t tick)
@@ -264,9 +243,8 @@ void tmi_sync_after(void *arg, uint64_t tick)
                                 len, &frame, &flen);
         }
         if (rc == 0) {
-            rc = s_queue(m, p, frame, flen); /* counted when sent */
-        }
-        if (rc != 0) {
+            s_queue(m, p, frame, flen); /* counted when sent */
+        } else {
             p->out.dropped++;
         }
         free(payload);

@@ -288,7 +288,7 @@ static bool s_step_chunk(tm_sched_t *s)
 }
 
 /* Whether the clock wants more ticks now without waiting for anything:
- * what keeps the idle watcher on (s_schedule). */
+ * what keeps the idle watcher on (s_schedule), and a burst going. */
 static bool s_wants_more(const tm_sched_t *s)
 {
     if (s->stopped || s->waiting) {
@@ -409,22 +409,14 @@ static void s_schedule(tm_sched_t *s)
     if (s->loop == NULL) {
         return;
     }
-    if (!s->stopped && !s->waiting) {
-        if (s->run_active || s->mode == TM_CLOCK_FAST) {
-            idle = true;
-        } else if (s->mode == TM_CLOCK_REALTIME) {
-            double now = tm_time_now();
-            if (s_rt_due(s, now) > 0 || s->rt_allow > tm_rt_tick(s->rt)) {
-                idle = true;
-            } else {
-                double h = tm_rt_h(s->rt);
-                double next =
-                    s->rt_t0 + (double)(tm_rt_tick(s->rt) + 1 - s->rt_k0) * h;
-                wait = next - now;
-                if (wait < 0) {
-                    wait = 0;
-                }
-            }
+    idle = s_wants_more(s);
+    if (!idle && !s->stopped && !s->waiting && !s->run_active &&
+        s->mode == TM_CLOCK_REALTIME) {
+        double h = tm_rt_h(s->rt);
+        double next = s->rt_t0 + (double)(tm_rt_tick(s->rt) + 1 - s->rt_k0) * h;
+        wait = next - tm_time_now();
+        if (wait < 0) {
+            wait = 0;
         }
     }
     if (idle && !ev_is_active(&s->idle)) {

@@ -230,33 +230,40 @@ static long s_twin_of(zmq_msg_t *topic, const char *prefix, size_t assets)
     return (size_t)i < assets ? i : -1;
 }
 
-/* The node's own figure: telemetry.latency.KEY from stats. */
-static double s_node_latency(tm_client_t *c, const char *key)
+/* The node's own figures, telemetry.latency in stats: p50_us, p99_us,
+ * max_us and early_ticks into v[0..3] (-1: not there). */
+static void s_node_latency(tm_client_t *c, double v[4])
 {
+    static const char *const keys[] = {"p50_us", "p99_us", "max_us",
+                                       "early_ticks"};
     const char *argv[] = {"stats"};
     tm_client_reply_t rep;
-    double v = -1;
+    for (int k = 0; k < 4; k++) {
+        v[k] = -1;
+    }
     if (tm_client_send(c, 1, argv) == 0 &&
         tm_client_recv(c, 60000, NULL, &rep) == 0) {
         msgpack_zone z;
         msgpack_zone_init(&z, 4096);
         msgpack_object o;
-        const msgpack_object *t = NULL, *l = NULL, *x = NULL;
+        const msgpack_object *t = NULL, *l = NULL;
         if (rep.status == 0 &&
             tm_wire_unpack(rep.body, rep.body_len, NULL, &z, &o) == 0) {
             t = tm_wire_map_get(&o, "telemetry");
         }
         l = t != NULL ? tm_wire_map_get(t, "latency") : NULL;
-        x = l != NULL ? tm_wire_map_get(l, key) : NULL;
-        if (x != NULL && x->type == MSGPACK_OBJECT_FLOAT64) {
-            v = x->via.f64;
-        } else if (x != NULL && x->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            v = (double)x->via.u64;
+        for (int k = 0; l != NULL && k < 4; k++) {
+            const msgpack_object *x = tm_wire_map_get(l, keys[k]);
+            if (x != NULL && x->type == MSGPACK_OBJECT_FLOAT64) {
+                v[k] = x->via.f64;
+            } else if (x != NULL &&
+                       x->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                v[k] = (double)x->via.u64;
+            }
         }
         msgpack_zone_destroy(&z);
         tm_client_reply_free(&rep);
     }
-    return v;
 }
 
 /* Latency: every `gap` seconds one row of each twin prefix0 ..
@@ -434,11 +441,12 @@ int main(int argc, char **argv)
         struct timespec d = {0, 300000000}; /* the subscription settles */
         nanosleep(&d, NULL);
         rc = s_latency(push, sub, prefix, assets, latency, gap);
+        double nl[4];
+        s_node_latency(c, nl);
         printf("node: row's first sample read -> output published (last "
                "4096 rows): p50 %.1f us, p99 %.1f us, max %.1f us; ticks "
                "stepped on arrival: %.0f\n",
-               s_node_latency(c, "p50_us"), s_node_latency(c, "p99_us"),
-               s_node_latency(c, "max_us"), s_node_latency(c, "early_ticks"));
+               nl[0], nl[1], nl[2], nl[3]);
         int linger = 0;
         zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(sub);

@@ -522,6 +522,32 @@ static int s_hostile_body(const char *cmd, uint8_t **out, size_t *len)
     return rc;
 }
 
+/* Answer the request in env (from routing id `id`) with a console reply
+ * of `body`, from `source`, with the more flag given. */
+static int s_fake_reply(void *s, zmq_msg_t *id, const tm_envelope_t *env,
+                        const char *source, int more, const uint8_t *body,
+                        size_t blen)
+{
+    uint8_t *payload = NULL, *reply = NULL;
+    size_t plen = 0, rlen = 0;
+    int rc = tm_console_rep_encode(0, NULL, source, more, body, blen, &payload,
+                                   &plen);
+    if (rc == 0) {
+        tm_envelope_t out = *env;
+        out.type = TM_MSG_CONSOLE_REP;
+        snprintf(out.source, sizeof out.source, "%s", source);
+        snprintf(out.destination, sizeof out.destination, "%s", env->source);
+        rc = tm_envelope_encode(&out, payload, plen, &reply, &rlen);
+    }
+    if (rc == 0) {
+        zmq_send(s, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
+        zmq_send(s, reply, rlen, 0);
+    }
+    free(payload);
+    free(reply);
+    return rc;
+}
+
 static int s_hostile_node(const char *endpoint)
 {
     void *ctx = zmq_ctx_new();
@@ -549,11 +575,7 @@ static int s_hostile_node(const char *endpoint)
         tm_envelope_t env;
         tm_console_req_t req;
         uint8_t *body = NULL;
-        uint8_t *payload = NULL;
-        uint8_t *reply = NULL;
         size_t blen = 0;
-        size_t plen = 0;
-        size_t rlen = 0;
         memset(&req, 0, sizeof req);
         int rc = tm_envelope_decode(zmq_msg_data(&frame), zmq_msg_size(&frame),
                                     NULL, &env);
@@ -565,27 +587,15 @@ static int s_hostile_node(const char *endpoint)
             rc = s_hostile_body(req.argv[0], &body, &blen);
         }
         if (rc == 0) {
-            rc = tm_console_rep_encode(0, NULL, "hostile", 0, body, blen,
-                                       &payload, &plen);
+            rc = s_fake_reply(s, &id, &env, "hostile", 0, body, blen);
         }
         if (rc == 0) {
-            tm_envelope_t out = env;
-            out.type = TM_MSG_CONSOLE_REP;
-            snprintf(out.source, sizeof out.source, "hostile");
-            snprintf(out.destination, sizeof out.destination, "%s", env.source);
-            rc = tm_envelope_encode(&out, payload, plen, &reply, &rlen);
-        }
-        if (rc == 0) {
-            zmq_send(s, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
-            zmq_send(s, reply, rlen, 0);
             answered++;
         } else {
             fprintf(stderr, "tm_itest: hostile-node: %s\n", tm_err_str(rc));
         }
         tm_console_req_free(&req);
         free(body);
-        free(payload);
-        free(reply);
         zmq_msg_close(&id);
         zmq_msg_close(&frame);
     }
@@ -602,8 +612,8 @@ static int s_endless_part(void *s, zmq_msg_t *id, const tm_envelope_t *env,
                           uint64_t tick)
 {
     tm_wire_buf_t b;
-    uint8_t *body = NULL, *payload = NULL, *reply = NULL;
-    size_t blen = 0, plen = 0, rlen = 0;
+    uint8_t *body = NULL;
+    size_t blen = 0;
     tm_wire_buf_init(&b);
     msgpack_pack_map(&b.pk, 1);
     tm_wire_pack_str(&b.pk, "tick");
@@ -611,23 +621,9 @@ static int s_endless_part(void *s, zmq_msg_t *id, const tm_envelope_t *env,
     int rc = tm_wire_buf_finish(&b, &body, &blen);
     tm_wire_buf_destroy(&b);
     if (rc == 0) {
-        rc = tm_console_rep_encode(0, NULL, "endless", 1, body, blen, &payload,
-                                   &plen);
-    }
-    if (rc == 0) {
-        tm_envelope_t out = *env;
-        out.type = TM_MSG_CONSOLE_REP;
-        snprintf(out.source, sizeof out.source, "endless");
-        snprintf(out.destination, sizeof out.destination, "%s", env->source);
-        rc = tm_envelope_encode(&out, payload, plen, &reply, &rlen);
-    }
-    if (rc == 0) {
-        zmq_send(s, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
-        zmq_send(s, reply, rlen, 0);
+        rc = s_fake_reply(s, id, env, "endless", 1, body, blen);
     }
     free(body);
-    free(payload);
-    free(reply);
     return rc;
 }
 
