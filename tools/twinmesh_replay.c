@@ -2,10 +2,12 @@
  * score the twins' alarms.
  *
  *   twinmesh-replay --skab DIR [-c ENDPOINT] [--out FILE] [--speed X]
- *                   [--trace FILE --trace-asset NAME] [-t SECONDS] [-q]
+ *                   [--trace FILE --trace-asset NAME] [--goal F1,FAR]
+ *                   [-t SECONDS] [-q]
  *
- * Exit status: 0 done (whatever the scores), 1 an error (bad CSV, node
- * unreachable or refusing, ...), 2 bad usage.
+ * Exit status: 0 done (whatever the scores, unless --goal), 1 an error (bad
+ * CSV, node unreachable or refusing, ...), 2 bad usage, 3 the pooled scores
+ * miss --goal.
  */
 #include "tm_err.h"
 #include "tm_replay.h"
@@ -22,6 +24,7 @@
 
 #define S_EXIT_FAILED 1
 #define S_EXIT_USAGE  2
+#define S_EXIT_GOAL   3
 
 static volatile sig_atomic_t s_stop;
 
@@ -33,6 +36,8 @@ typedef struct {
     const char *trace_asset;
     double speed;
     double timeout_s;
+    double goal_f1;  /* --goal: pooled F1 at least this */
+    double goal_far; /* and FAR (%) at most this; < 0: no goal */
     bool quiet;
 } s_args_t;
 
@@ -48,7 +53,8 @@ static void s_usage(FILE *f)
             "usage: twinmesh-replay --skab DIR [-c ENDPOINT] [--out FILE] "
             "[--speed X]\n"
             "                       [--trace FILE --trace-asset NAME] "
-            "[-t SECONDS] [-q]\n\n"
+            "[--goal F1,FAR]\n"
+            "                       [-t SECONDS] [-q]\n\n"
             "Replays every .csv file under DIR (SKAB format, subfolders "
             "included)\nthrough a node: one pumpmon twin per file, each row "
             "sent as samples to\nthe node's telemetry endpoint, each twin "
@@ -67,6 +73,8 @@ static void s_usage(FILE *f)
             "  --trace FILE        per-row measured and predicted values of "
             "one twin\n"
             "  --trace-asset NAME  its file (path under DIR) or asset id\n"
+            "  --goal F1,FAR       exit 3 unless the pooled F1 is at least F1 "
+            "and the\n                      FAR at most FAR %%\n"
             "  -t, --timeout S     wait this long for the node each time "
             "(default 10)\n"
             "  -q, --quiet         no progress lines\n");
@@ -80,6 +88,26 @@ static int s_number(const char *s, double *v)
     return end != s && *end == '\0' && errno == 0 && isfinite(*v) ? 0 : -1;
 }
 
+/* --goal F1,FAR */
+static int s_goal(const char *arg, s_args_t *a)
+{
+    char f1[64];
+    const char *comma = strchr(arg, ',');
+    size_t len = comma != NULL ? (size_t)(comma - arg) : 0;
+    if (comma == NULL || len == 0 || len >= sizeof f1) {
+        return -1;
+    }
+    memcpy(f1, arg, len);
+    f1[len] = '\0';
+    if (s_number(f1, &a->goal_f1) != 0 ||
+        s_number(comma + 1, &a->goal_far) != 0 || a->goal_f1 < 0 ||
+        a->goal_f1 > 1 || a->goal_far < 0 || a->goal_far > 100) {
+        a->goal_far = -1.0;
+        return -1;
+    }
+    return 0;
+}
+
 static int s_parse_args(int argc, char **argv, s_args_t *a)
 {
     static const struct option opts[] = {
@@ -90,11 +118,13 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
         {"trace", required_argument, NULL, 'r'},
         {"trace-asset", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
+        {"goal", required_argument, NULL, 'g'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch;
     memset(a, 0, sizeof *a);
+    a->goal_far = -1.0;
     while ((ch = getopt_long(argc, argv, "c:t:qh", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
@@ -127,6 +157,15 @@ static int s_parse_args(int argc, char **argv, s_args_t *a)
                 fprintf(stderr,
                         "twinmesh-replay: -t %s: seconds in (0, "
                         "3600]\n",
+                        optarg);
+                return S_EXIT_USAGE;
+            }
+            break;
+        case 'g':
+            if (s_goal(optarg, a) != 0) {
+                fprintf(stderr,
+                        "twinmesh-replay: --goal %s: F1,FAR with F1 in [0, "
+                        "1] and FAR in [0, 100] %%\n",
                         optarg);
                 return S_EXIT_USAGE;
             }
@@ -329,8 +368,9 @@ static void s_calibration_notes(tm_skab_file_t **files, size_t n,
     }
 }
 
+/* Prints the report; *pooled: the scores pooled over every file. */
 static void s_report(tm_skab_file_t **files, size_t n,
-                     const tm_replay_result_t *res)
+                     const tm_replay_result_t *res, tm_score_t *pooled)
 {
     int width = 6;
     for (size_t i = 0; i < n; i++) {
@@ -378,6 +418,29 @@ static void s_report(tm_skab_file_t **files, size_t n,
     s_calibration_notes(files, n, res);
     printf("node %s, h %g s, period %u ticks, %.1f s\n", res->console, res->h,
            res->period, res->elapsed_s);
+    *pooled = all;
+}
+
+/* --goal: S_EXIT_GOAL, with the reason, when the pooled scores miss it (an
+ * F1 or FAR that cannot be computed misses it too). */
+static int s_check_goal(const s_args_t *a, const tm_score_t *all)
+{
+    double f1 = tm_score_f1(all);
+    double far = tm_score_far(all);
+    if (a->goal_far < 0) {
+        return 0;
+    }
+    if (!(f1 >= a->goal_f1) || !(far <= a->goal_far)) {
+        fflush(stdout);
+        fprintf(stderr,
+                "twinmesh-replay: goal not met: F1 %.3f (goal at least %g), "
+                "FAR %.2f %% (goal at most %g %%)\n",
+                f1, a->goal_f1, far, a->goal_far);
+        return S_EXIT_GOAL;
+    }
+    printf("goal met: F1 %.3f >= %g, FAR %.2f %% <= %g %%\n", f1, a->goal_f1,
+           far, a->goal_far);
+    return 0;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -403,12 +466,16 @@ static int s_replay(const s_args_t *a, const char *self, tm_skab_file_t **files,
         fprintf(stderr, "twinmesh-replay: %s\n", err);
         status = S_EXIT_FAILED;
     } else {
-        s_report(files, n, &res);
+        tm_score_t all;
+        s_report(files, n, &res, &all);
         if (a->out != NULL) {
             status = s_write_out(a->out, files, n, &res);
         }
         if (status == 0 && a->trace != NULL) {
             status = s_write_trace(a->trace, files[trace], res.trace);
+        }
+        if (status == 0) {
+            status = s_check_goal(a, &all);
         }
     }
     tm_replay_result_free(&res);

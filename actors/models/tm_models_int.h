@@ -35,7 +35,7 @@
         .estimate = (estimate_fn),                                             \
     }
 
-/* Every built-in family and tier, version "1.0.0" (pumpmon: "1.1.0"). */
+/* Every built-in family and tier, version "1.0.0" (pumpmon: "1.2.0"). */
 extern const tm_model_t tmi_oscillator_high;
 extern const tm_model_t tmi_oscillator_medium;
 extern const tm_model_t tmi_oscillator_low;

@@ -30,6 +30,9 @@
  * falls below k_off (hysteresis). While the |e| / su of a signal other than
  * a temperature is over `gate` its level is frozen (it does not learn the fault
  * as normal), and its uncertainty grows as it does for a missing sample.
+ * A vibration's level wanders by a few per cent in normal operation, far
+ * more than its noise: only the part of its e beyond S_VIB_BAND of the
+ * level is scored and gates it (s_dev).
  *
  * Tiers: high is the estimator with the detector; low the estimator alone
  * (score 0, no alarm), the fallback when detection is not trusted. Both
@@ -84,6 +87,15 @@ enum {
  * window pass, a heat source that the set does not have does not). */
 #define S_TAU_R       30.0
 #define S_RATE_MARGIN 10.0
+/* Vibration: the change of its RMS level, as a fraction of the level,
+ * that is still normal wander (mounting, wear, the loop's state move it
+ * by several per cent over hours, which a training window of minutes
+ * cannot show; the faults vibration shows, imbalance, misalignment,
+ * cavitation, bearings, change it by tens of per cent and more). Only
+ * the part of a vibration's detector mean beyond it is scored and gates
+ * the level; calibration fits su and thr without it (the statistics of
+ * the window's noise). */
+#define S_VIB_BAND 0.05
 
 #define U TMI_UNBOUNDED
 
@@ -189,7 +201,8 @@ static const tm_var_t s_params[S_NPARAMS] = {
      "time constant of the drift of current, pressure, voltage and flow"},
     {"tau_d", "s", 5.0, 1e-3, 1e9, 0, "time constant of the detector"},
     {"gate", "1", 8.0, 0.0, U, 0,
-     "|mean innovation| / su over which a level is frozen"},
+     "|mean innovation| / su over which a level is frozen (vibration: "
+     "beyond its band)"},
     {"thr", "1", 1.0, 1e-300, U, 0, "threshold of the mean squared score"},
     {"k_off", "1", 0.28, 0.0, 1.0, 0, "score under which the alarm clears"},
     {"margin", "1", 2.5, 1.0, 1e6, 0,
@@ -210,16 +223,32 @@ static int s_init(const double *params, double *state)
     return tmi_all_finite(state, S_NSTATES) ? TM_STEP_OK : TM_STEP_FAILED;
 }
 
+/* Detector mean of signal j; of a vibration, when banded, only its part
+ * beyond S_VIB_BAND of the level (in units of sd, as the mean). */
+static double s_dev(const double *st, const double *p, unsigned j, bool banded)
+{
+    double e = st[2 * S_NSIG + j];
+    if (!banded || s_class[j] != S_VIB) {
+        return e;
+    }
+    double band = S_VIB_BAND * fabs(st[j]) / p[S_NSIG + j];
+    if (!isfinite(band) || !isfinite(e)) {
+        return e; /* a broken state shows as it is, not as no deviation */
+    }
+    return copysign(fmax(fabs(e) - band, 0.0), e);
+}
+
 /* Score of the operating point and vibration: the mean squared detector
- * mean over thr (0 when none is scored). */
-static double s_score_mean(const double *st, const double *p)
+ * mean over thr (0 when none is scored); banded: vibration beyond its
+ * band only (s_dev). */
+static double s_score_mean(const double *st, const double *p, bool banded)
 {
     double sum = 0.0;
     unsigned k = 0;
     for (unsigned j = 0; j < S_NSIG; j++) {
         double su = p[2 * S_NSIG + j];
         if (s_class[j] != S_THERMAL && su > 0.0) {
-            double u = st[2 * S_NSIG + j] / su;
+            double u = s_dev(st, p, j, banded) / su;
             sum += u * u;
             k++;
         }
@@ -232,7 +261,7 @@ static double s_score_mean(const double *st, const double *p)
  * does not count: the faults a temperature shows add heat). */
 static double s_score(const double *st, const double *p)
 {
-    double score = s_score_mean(st, p);
+    double score = s_score_mean(st, p, true);
     for (unsigned j = 0; j < S_NSIG; j++) {
         double su = p[2 * S_NSIG + j];
         if (s_class[j] == S_THERMAL && su > 0.0) {
@@ -302,7 +331,8 @@ static void s_update(double *st, const double *p, const double *m, double dt,
         double nu = m[j] - *b;
         *e += ad * (nu / sd - *e);
         double su = p[2 * S_NSIG + j];
-        if (gated && !thermal && su > 0.0 && fabs(*e) >= p[P_GATE] * su) {
+        if (gated && !thermal && su > 0.0 &&
+            fabs(s_dev(st, p, j, true)) >= p[P_GATE] * su) {
             *var = pv;
             continue;
         }
@@ -434,7 +464,7 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
         for (size_t r = warm; r < n; r++) {
             double st[S_NSTATES] = {0};
             memcpy(st + 2 * S_NSIG, es + r * S_NSIG, S_NSIG * sizeof(double));
-            buf[r - warm] = s_score_mean(st, p);
+            buf[r - warm] = s_score_mean(st, p, false);
         }
         gsl_sort(buf, 1, n - warm);
         double q =
@@ -452,7 +482,7 @@ static int s_calibrate(double dt, size_t n, const double *rows, double *p,
     {                                                                          \
         .abi_version = TM_MODEL_ABI_VERSION,                                   \
         .struct_size = sizeof(tm_model_t), .family = "pumpmon",                \
-        .version = "1.1.0", .fidelity = (tier), .summary = (text),             \
+        .version = "1.2.0", .fidelity = (tier), .summary = (text),             \
         .states = s_states, .n_states = S_NSTATES, .inputs = s_inputs,         \
         .n_inputs = S_NINPUTS, .outputs = s_outputs, .n_outputs = S_NOUTPUTS,  \
         .params = s_params, .n_params = S_NPARAMS, .init = s_init,             \

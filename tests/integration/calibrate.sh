@@ -40,7 +40,7 @@ expect_fail 1 "params@1 of p1 is in its shadow stage" \
 expect_fail 1 "params@1 of p1 is in its shadow stage" \
     tmc calibrate p1 --window 150 # at once: the set in shadow would undo it
 expect_fail 1 "a new parameter set of an actor of pumpmon is being rolled out" \
-    tmc rollout pumpmon@1.1.0
+    tmc rollout pumpmon@1.2.0
 expect_fail 1 "give --shadow TICKS too" tmc calibrate p1 --budget RMSE=1
 step 160 10 32
 eq "$(row stage)" rolled-back "over budget: rolled back"
@@ -67,7 +67,7 @@ row decision | grep -q "^kept: params@2 after 10 healthy ticks$" ||
 ok
 
 # ---- rollback ID: the parameters and state as of the switch ----------------
-expect_fail 1 "p1 is an actor" tmc rollback p1 --to 1.1.0
+expect_fail 1 "p1 is an actor" tmc rollback p1 --to 1.2.0
 out=$(tmc rollback p1)
 grep -q "^rolled p1 back: 1 actors moved$" <<<"$out" || fail "rollback: $out"
 ok

@@ -134,7 +134,7 @@ tmc --json inspect p1 | jhas .telemetry.flow.value:number \
 out=$(tmc watch p1 flow --count 1)
 grep -q "flow.measured \[m^3/s\] *flow \[m^3/s\] *flow_sd \[m^3/s\] *score \[1\] *alarm \[1\]$" \
     <<<"$(sed -n 2p <<<"$out")" || fail "watch header: $out"
-grep -q "^p1: pumpmon@1.1.0 (high) params@[1-9]" <<<"$out" ||
+grep -q "^p1: pumpmon@1.2.0 (high) params@[1-9]" <<<"$out" ||
     fail "watch names the calibrated parameter set: $out"
 ok
 tmc --json watch p1 --count 1 | jhas .values.flow:number \

@@ -35,10 +35,10 @@ static void test_all(void **state)
     assert_true(tm_models_all(NULL) == all);
     for (size_t i = 0; i < n; i++) {
         assert_non_null(all[i]);
-        /* pumpmon is at 1.1.0 (tau_h, temperatures by rate), the others
-         * at 1.0.0. */
+        /* pumpmon is at 1.2.0 (tau_h, temperatures by rate, the vibration
+         * band), the others at 1.0.0. */
         assert_string_equal(all[i]->version,
-                            strcmp(all[i]->family, "pumpmon") == 0 ? "1.1.0"
+                            strcmp(all[i]->family, "pumpmon") == 0 ? "1.2.0"
                                                                    : "1.0.0");
         for (size_t j = 0; j < i; j++) {
             int same = strcmp(all[i]->family, all[j]->family) == 0 &&

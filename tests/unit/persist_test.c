@@ -75,7 +75,7 @@ static void test_sup_roundtrip(void **state)
     tm_persist_actor_t a, b;
     memset(&a, 0, sizeof a);
     snprintf(a.family, sizeof a.family, "pumpmon");
-    snprintf(a.version, sizeof a.version, "1.1.0");
+    snprintf(a.version, sizeof a.version, "1.2.0");
     a.fidelity = TM_FIDELITY_LOW;
     a.period = 1;
     a.has_sup = true;
@@ -112,9 +112,9 @@ static void test_sup_roundtrip(void **state)
     const tm_model_t *high = NULL;
     const tm_model_t *low = NULL;
     assert_int_equal(
-        tm_models_find_spec("pumpmon@1.1.0", TM_FIDELITY_HIGH, &high), 0);
+        tm_models_find_spec("pumpmon@1.2.0", TM_FIDELITY_HIGH, &high), 0);
     assert_int_equal(
-        tm_models_find_spec("pumpmon@1.1.0", TM_FIDELITY_LOW, &low), 0);
+        tm_models_find_spec("pumpmon@1.2.0", TM_FIDELITY_LOW, &low), 0);
     tm_persist_sup_t ps;
     memset(&ps, 0, sizeof ps);
     ps.target = TM_FIDELITY_HIGH;

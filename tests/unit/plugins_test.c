@@ -95,12 +95,12 @@ static void test_builtin_entries(void **state)
     (void)state;
     size_t n = 0;
     const tm_models_entry_t *e = tm_models_entries(&n);
-    assert_int_equal(n, 8); /* eight families, pumpmon at 1.1.0 */
+    assert_int_equal(n, 8); /* eight families, pumpmon at 1.2.0 */
     for (size_t i = 0; i < n; i++) {
         assert_true(e[i].builtin);
         assert_string_equal(e[i].origin, TM_MODELS_BUILTIN);
         assert_string_equal(e[i].version, strcmp(e[i].family, "pumpmon") == 0
-                                              ? "1.1.0"
+                                              ? "1.2.0"
                                               : "1.0.0");
         /* the sum is the canonical one, recomputed */
         size_t count = 0;
