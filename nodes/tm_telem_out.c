@@ -204,7 +204,6 @@ static void s_publish(tm_telem_t *t, tmi_telem_asset_t *a, uint64_t step,
 void tmi_telem_after(void *arg, uint64_t tick)
 {
     tm_telem_t *t = arg;
-    double now = 0;
     for (size_t i = 0; i < t->n_assets; i++) {
         tmi_telem_asset_t *a = t->assets[i];
         /* Chunks end at or before every asset's next step (next_stop):
@@ -230,7 +229,8 @@ void tmi_telem_after(void *arg, uint64_t tick)
             a->last_row = step;
         }
         if (v != NULL) {
-            now = now > 0 ? now : tm_time_now();
+            /* the row's time ends when its output is out */
+            double now = tm_time_now();
             t->lat[t->lat_pos] = now - a->slot_at[slot];
             t->lat_pos = (t->lat_pos + 1) % TMI_TELEM_LAT_N;
             t->lat_n++;

@@ -12,7 +12,7 @@
 #                        tests: label "threads")
 #   tools/dev.sh bench   release build + the benchmarks with their checks
 #                        (twinmesh-bench, bench-node.sh, bench-plant.sh,
-#                        bench-mesh.sh) +
+#                        bench-mesh.sh, bench-telemetry.sh) +
 #                        the long tests
 #                        (ctest label "long": the 2,000-cycle kill -9 crash
 #                        test of the store)
@@ -33,7 +33,7 @@ packages=(
     # etcd-server: /usr/bin/etcd for lease_test, which starts its own on
     # free loopback ports (a system service the package may start is unused)
     mosquitto mosquitto-clients etcd-server
-    tmux procps
+    tmux procps python3
 )
 
 deps() {
@@ -136,6 +136,12 @@ bench)
     echo "   of delay 8: <= 60 us)"
     "$root/tools/bench-mesh.sh" --build "$root/build" --sync-only \
         --ticks 3000 --repeat 3 --delay 8 --sync-check 60
+    echo "== telemetry benchmark (samples accepted by one node, >= 1,000,000/s)"
+    "$root/tools/bench-telemetry.sh" --build "$root/build" --check-rate 1000000
+    echo "== telemetry latency (13 twins at 1 kHz, 104,000 samples/s: in the"
+    echo "   node p50 <= 100 us, p99 <= 1 ms)"
+    "$root/tools/bench-telemetry.sh" --build "$root/build" --latency 3000 \
+        --assets 13 --gap 0.001 --frames round --check-p50 100 --check-p99 1000
     echo "== long tests"
     (cd "$root/build" && ctest --output-on-failure -L '^long$')
     ;;

@@ -2,7 +2,10 @@
  * accepts, and how long a sample takes to come out as a twin output.
  *
  *   twinmesh-telemetry-bench -c CONSOLE --prefix P --assets N
- *       [--rows R] [--batch B] [--repeat K]
+ *       [--rows R] [--batch B] [--repeat K] [--check-rate S]
+ *   twinmesh-telemetry-bench -c CONSOLE --prefix P --latency N [--gap S]
+ *       [--assets A] [--frames twin|round] [--check-p50 US]
+ *       [--check-p99 US]
  *
  * The twins P0 .. P<N-1> (family pumpmon) must exist on the node (e.g.
  * `spawn-many P N --model pumpmon`). The telemetry and outputs endpoints
@@ -13,19 +16,22 @@
  * samples first, then pushed as fast as the socket takes them; the time is
  * from the first send until `stats` shows every sample received (accepted
  * or rejected, polled every millisecond). Repeated K times (each repeat
- * steps the node over its rows first, with `run`), median reported.
+ * steps the node over its rows first, with `run`), median reported;
+ * --check-rate S: exit 3 when it is under S samples/s.
  *
  * Latency (--latency N [--gap S] [--assets A]): the node's clock runs in
  * real time; every S seconds (default 0.01) one row of each of the twins
  * P0 .. P<A-1> (default 1) is sent, a frame each, back to back (a
- * gateway's scan; A x 8 / S samples/s), N rounds, on the twins' own time
+ * gateway's scan; A x 8 / S samples/s), or all in one frame (--frames
+ * round: a gateway that batches its scan), N rounds, on the twins' own time
  * axis; each output is matched to its twin by topic and to its row by ts:
  * the time from sending the round to receiving the first output of the
  * row's step, p50 and p99; then the node's own figure (telemetry.latency
  * in stats: from reading a row's first sample to publishing its output). The
  * bench waits in zmq_poll (a spinning bench takes a core from the node it
  * measures); outputs of a row's step that come before the row was sent (the
- * node's clock ahead of the sender's) are counted apart.
+ * node's clock ahead of the sender's) are counted apart. --check-p50 US,
+ * --check-p99 US: exit 3 when the node's own p50 or p99 is over US.
  */
 #include "tm_client.h"
 #include "tm_err.h"
@@ -166,8 +172,10 @@ static void s_frames_free(s_frames_t *f)
     free(f->lens);
 }
 
+/* Throughput; *median: the median rate over the repeats. */
 static int s_throughput(tm_client_t *c, void *push, const char *prefix,
-                        size_t assets, size_t rows, size_t batch, int repeat)
+                        size_t assets, size_t rows, size_t batch, int repeat,
+                        double *median)
 {
     double *rate = calloc((size_t)repeat, sizeof *rate);
     char ticks[32];
@@ -207,6 +215,7 @@ static int s_throughput(tm_client_t *c, void *push, const char *prefix,
     printf("median: %.0f samples/s accepted by one node (%zu twins, batches "
            "of %zu)\n",
            rate[repeat / 2], assets, batch);
+    *median = rate[repeat / 2];
     free(rate);
     return 0;
 }
@@ -266,11 +275,43 @@ static void s_node_latency(tm_client_t *c, double v[4])
     }
 }
 
+/* One round of the latency bench: row r of each twin, a frame each sent
+ * back to back, or all in one frame (round). */
+static void s_send_round(void *push, const char *prefix, size_t assets,
+                         uint64_t ts, bool round)
+{
+    size_t per = round ? assets * S_SIGNALS : S_SIGNALS;
+    tm_telem_sample_t *b = calloc(per, sizeof *b);
+    if (b == NULL) {
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < assets; i++) {
+        for (int j = 0; j < S_SIGNALS; j++) {
+            snprintf(b[k].asset, sizeof b[k].asset, "%s%zu", prefix, i);
+            snprintf(b[k].signal, sizeof b[k].signal, "%s", s_sig[j]);
+            b[k].ts = ts;
+            b[k].value = s_val[j];
+            k++;
+        }
+        if (k == per) {
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (tm_telem_encode(b, k, 1, &buf, &len) == 0) {
+                zmq_send(push, buf, len, 0);
+            }
+            free(buf);
+            k = 0;
+        }
+    }
+    free(b);
+}
+
 /* Latency: every `gap` seconds one row of each twin prefix0 ..
- * prefix<assets-1>, one frame each, sent back to back (a gateway's scan);
- * each output matched to its twin by topic and to its row by ts. */
+ * prefix<assets-1> (s_send_round); each output matched to its twin by
+ * topic and to its row by ts. */
 static int s_latency(void *push, void *sub, const char *prefix, size_t assets,
-                     int n, double gap)
+                     int n, double gap, bool round)
 {
     size_t total = assets * (size_t)n;
     double *sent = calloc((size_t)n, sizeof *sent);
@@ -285,21 +326,8 @@ static int s_latency(void *push, void *sub, const char *prefix, size_t assets,
         double now = s_now();
         if (r < n && now >= start + (double)r * gap) {
             sent[r] = s_now();
-            for (size_t i = 0; i < assets; i++) {
-                tm_telem_sample_t b[S_SIGNALS];
-                for (int j = 0; j < S_SIGNALS; j++) {
-                    memset(&b[j], 0, sizeof b[j]);
-                    snprintf(b[j].asset, sizeof b[j].asset, "%s%zu", prefix, i);
-                    snprintf(b[j].signal, sizeof b[j].signal, "%s", s_sig[j]);
-                    b[j].ts = t0 + (uint64_t)r * gap_ns;
-                    b[j].value = s_val[j];
-                }
-                uint8_t *buf = NULL;
-                size_t len = 0;
-                tm_telem_encode(b, S_SIGNALS, 1, &buf, &len);
-                zmq_send(push, buf, len, 0);
-                free(buf);
-            }
+            s_send_round(push, prefix, assets, t0 + (uint64_t)r * gap_ns,
+                         round);
             r++;
         }
         /* wait for an output or the next row's time, without spinning:
@@ -351,19 +379,54 @@ static int s_latency(void *push, void *sub, const char *prefix, size_t assets,
     qsort(lat, got, sizeof *lat, s_cmp);
     if (got > 0) {
         printf("latency of %zu rows of 8 samples (%zu twins, a row each every "
-               "%.4f s: %.0f samples/s): p50 %.1f us, p99 %.1f us, max %.1f "
-               "us (round sent -> output received)\n",
+               "%.4f s: %.0f samples/s, %s): p50 %.1f us, p99 %.1f us, max "
+               "%.1f us (round sent -> output received)\n",
                got, assets, gap, (double)(assets * S_SIGNALS) / gap,
+               round ? "one frame per round" : "a frame per twin",
                lat[got / 2] * 1e6, lat[got * 99 / 100] * 1e6,
                lat[got - 1] * 1e6);
     }
     printf("outputs of a row's step before the row was sent: %d (the node "
-           "stepped ahead; those rows are rejected as late)\n",
-           early);
+           "stepped ahead; those rows are rejected as late); rows without "
+           "an output after it: %zu of %zu\n",
+           early, total - got, total);
     free(sent);
     free(lat);
     free(seen);
-    return got == total ? 0 : 1;
+    return got > 0 ? 0 : 1; /* late rows are the node's rule, counted */
+}
+
+/* --check-p50 / --check-p99 against the node's own figures (0: none):
+ * 3 when one is over its limit or missing. */
+static int s_check_latency(const double nl[4], double p50, double p99)
+{
+    int rc = 0;
+    const double lim[2] = {p50, p99};
+    const char *const name[2] = {"p50", "p99"};
+    for (int k = 0; k < 2; k++) {
+        if (lim[k] <= 0) {
+            continue;
+        }
+        bool ok = nl[k] >= 0 && nl[k] <= lim[k];
+        printf("check: the node's %s %.1f us %s %.0f us: %s\n", name[k], nl[k],
+               ok ? "<=" : ">", lim[k], ok ? "met" : "NOT MET");
+        rc = ok ? rc : 3;
+    }
+    return rc;
+}
+
+static int s_usage(const char *self)
+{
+    fprintf(stderr,
+            "usage: %s -c CONSOLE [--prefix P] [--assets N] [--rows R] "
+            "[--batch B]\n"
+            "           [--repeat K] [--check-rate SAMPLES_PER_S]\n"
+            "       %s -c CONSOLE [--prefix P] --latency N [--gap S] "
+            "[--assets A]\n"
+            "           [--frames twin|round] [--check-p50 US] "
+            "[--check-p99 US]\n",
+            self, self);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -376,6 +439,11 @@ int main(int argc, char **argv)
     int repeat = 5;
     int latency = 0;
     double gap = 0.01;
+    bool round = false;
+    double check_rate = 0, check_p50 = 0, check_p99 = 0;
+    if ((argc - 1) % 2 != 0) {
+        return s_usage(argv[0]);
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "-c") == 0) {
             ep = argv[i + 1];
@@ -393,12 +461,18 @@ int main(int argc, char **argv)
             latency = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--gap") == 0) {
             gap = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--frames") == 0 &&
+                   (strcmp(argv[i + 1], "twin") == 0 ||
+                    strcmp(argv[i + 1], "round") == 0)) {
+            round = strcmp(argv[i + 1], "round") == 0;
+        } else if (strcmp(argv[i], "--check-rate") == 0) {
+            check_rate = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--check-p50") == 0) {
+            check_p50 = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--check-p99") == 0) {
+            check_p99 = atof(argv[i + 1]);
         } else {
-            fprintf(stderr,
-                    "usage: %s -c CONSOLE [--prefix P] [--assets N] "
-                    "[--rows R] [--batch B] [--repeat K]\n",
-                    argv[0]);
-            return 2;
+            return s_usage(argv[0]);
         }
     }
     if (assets == 0) {
@@ -440,18 +514,28 @@ int main(int argc, char **argv)
         }
         struct timespec d = {0, 300000000}; /* the subscription settles */
         nanosleep(&d, NULL);
-        rc = s_latency(push, sub, prefix, assets, latency, gap);
+        rc = s_latency(push, sub, prefix, assets, latency, gap, round);
         double nl[4];
         s_node_latency(c, nl);
         printf("node: row's first sample read -> output published (last "
                "4096 rows): p50 %.1f us, p99 %.1f us, max %.1f us; ticks "
                "stepped on arrival: %.0f\n",
                nl[0], nl[1], nl[2], nl[3]);
+        int crc = s_check_latency(nl, check_p50, check_p99);
+        rc = rc != 0 ? rc : crc;
         int linger = 0;
         zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(sub);
     } else {
-        rc = s_throughput(c, push, prefix, assets, rows, batch, repeat);
+        double median = 0;
+        rc =
+            s_throughput(c, push, prefix, assets, rows, batch, repeat, &median);
+        if (rc == 0 && check_rate > 0) {
+            bool ok = median >= check_rate;
+            printf("check: median %.0f samples/s %s %.0f: %s\n", median,
+                   ok ? ">=" : "<", check_rate, ok ? "met" : "NOT MET");
+            rc = ok ? 0 : 3;
+        }
     }
     int linger = 0;
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
