@@ -92,13 +92,16 @@ static void s_fatal(void *arg, int rc)
 /* Linux's SCHED_BATCH (sched.h names it only under _GNU_SOURCE). */
 #define S_SCHED_BATCH 3
 
-/* The node's ZeroMQ I/O threads run under SCHED_BATCH. A send wakes one;
- * a woken thread that preempts the loop on a small machine holds every
- * later send of the tick (the first twin output of a tick took 46-58 us
+/* The node's ZeroMQ I/O (and reaper) threads run under SCHED_BATCH. A send
+ * wakes one; a woken thread that preempts the loop on a small machine holds
+ * every later send of the tick (the first twin output of a tick took 46-58 us
  * instead of 4). A batch thread does not preempt on waking: it runs on a
  * free core or after the loop's time slice, and keeps its fair share.
- * Only where this process may take that policy: libzmq aborts when an I/O
- * thread cannot, so it is tried on this thread first, then undone. */
+ * Only for a node of the default policy (SCHED_OTHER; one started under a
+ * real-time policy keeps it everywhere: libzmq would give the thread's
+ * real-time priority to SCHED_BATCH, which refuses it, and abort), and
+ * only where this process may take SCHED_BATCH (libzmq aborts when a
+ * thread cannot): tried on this thread first, then undone. */
 static void s_io_threads_batch(void *zctx)
 {
     pthread_t self = pthread_self();
@@ -106,13 +109,19 @@ static void s_io_threads_batch(void *zctx)
     struct sched_param was;
     struct sched_param zero = {.sched_priority = 0};
     if (pthread_getschedparam(self, &policy, &was) != 0 ||
+        policy != SCHED_OTHER ||
         pthread_setschedparam(self, S_SCHED_BATCH, &zero) != 0) {
-        tm_log(TM_LOG_DEBUG, "node: ZeroMQ I/O threads keep their policy");
+        tm_log(TM_LOG_INFO,
+               "node: ZeroMQ threads keep the node's scheduling policy");
         return;
     }
-    (void)pthread_setschedparam(self, policy, &was);
+    if (pthread_setschedparam(self, policy, &was) != 0) {
+        tm_log(TM_LOG_WARN, "node: the control thread stays in SCHED_BATCH "
+                            "(its policy could not be restored)");
+    }
     if (zmq_ctx_set(zctx, ZMQ_THREAD_SCHED_POLICY, S_SCHED_BATCH) != 0) {
-        tm_log(TM_LOG_DEBUG, "node: ZeroMQ I/O threads keep their policy");
+        tm_log(TM_LOG_INFO,
+               "node: ZeroMQ threads keep the node's scheduling policy");
     }
 }
 

@@ -23,7 +23,8 @@
 # sample read -> its output published, over the last 4,096 rows). Repeated
 # K times (default 3), a fresh node each time; --check-p50 / --check-p99:
 # exit 3 when the median over the repeats of the node's figure is over the
-# limit (us).
+# limit (us), or when a node measured no row. The node's figure covers its
+# last 4,096 rows (with 13 twins at 1 kHz, the last 0.3 s of the run).
 #
 # Figures go to docs/performance.md.
 set -euo pipefail
@@ -41,6 +42,15 @@ p99_max=0
 pos=()
 while [ $# -gt 0 ]; do
     case $1 in
+    --build | --latency | --assets | --gap | --frames | --tick | --repeat | \
+        --check-rate | --check-p50 | --check-p99)
+        if [ $# -lt 2 ]; then
+            echo "bench-telemetry: $1 needs a value" >&2
+            exit 2
+        fi
+        ;;
+    esac
+    case $1 in
     --build) build=$2; shift 2 ;;
     --latency) latency=$2; shift 2 ;;
     --assets) assets=$2; shift 2 ;;
@@ -55,6 +65,12 @@ while [ $# -gt 0 ]; do
     *) pos+=("$1"); shift ;;
     esac
 done
+case $latency$repeat in
+*[!0-9]*)
+    echo "bench-telemetry: --latency and --repeat take whole numbers" >&2
+    exit 2
+    ;;
+esac
 twins=${pos[0]:-2000}
 rows=${pos[1]:-50}
 batch=${pos[2]:-4096}
@@ -105,9 +121,12 @@ if [ "$latency" -gt 0 ]; then
     # the median over the repeats of the node's p50 and p99
     cat "$work"/lat.* | python3 -c 'import re, statistics, sys
 p50_max, p99_max = float(sys.argv[1]), float(sys.argv[2])
-v = [tuple(map(float, m)) for m in re.findall(r"^node: .*p50 ([0-9.]+) us, p99 ([0-9.]+) us", sys.stdin.read(), re.M)]
-if not v:
-    sys.exit("bench-telemetry: no node figures")
+text = sys.stdin.read()
+v = [tuple(map(float, m)) for m in re.findall(r"^node: .*p50 ([0-9.]+) us, p99 ([0-9.]+) us.*rows measured: ([0-9]+)$", text, re.M)]
+nodes = len(re.findall(r"^node: ", text, re.M))
+if not v or len(v) != nodes or any(x[2] == 0 for x in v):
+    print("bench-telemetry: a node measured no row (%d of %d figures)" % (len(v), nodes))
+    sys.exit(3)
 p50 = statistics.median(x[0] for x in v)
 p99 = statistics.median(x[1] for x in v)
 print("median over %d repeats, in the node: p50 %.1f us, p99 %.1f us" % (len(v), p50, p99))

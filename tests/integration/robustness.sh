@@ -160,11 +160,21 @@ ok
 # chunk came within the 50 ms between items
 start_node wlast --checkpoint 0
 expect_ok tmc spawn o1 --model oscillator
-timeout -k 10 --preserve-status -s INT 3 "$TM_BIN" -c "$EP" --json watch o1 \
+timeout -k 10 --preserve-status -s INT 60 "$TM_BIN" -c "$EP" --json watch o1 \
     >"$WORK/wlast.out" &
 watch_pid=$!
 sleep 0.5
 expect_ok tmc run --ticks 997
+# Ctrl-C (through timeout) once the watch showed tick 997, or after 20 s:
+# a fixed delay could come before the console set its handler, and a
+# background job ignores SIGINT until then (a loaded machine, CI once)
+for _ in $(seq 200); do
+    last=$(tail -n 1 "$WORK/wlast.out" 2>/dev/null | jget .tick 2>/dev/null ||
+        true)
+    [ "$last" = 997 ] && break
+    sleep 0.1
+done
+kill -INT "$watch_pid"
 rc=0
 wait "$watch_pid" || rc=$?
 eq "$rc" 0 "watch ended by Ctrl-C"
