@@ -232,10 +232,14 @@ static inline void s_listing(const char *dir, char *out, size_t cap)
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof(names[0]), s_name_cmp);
+    size_t len = 0;
     out[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        strncat(out, names[i], cap - strlen(out) - 2);
-        strcat(out, "\n");
+    for (int i = 0; i < n && len + 1 < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s\n", names[i]);
+        if (w < 0) {
+            break;
+        }
+        len += (size_t)w < cap - len ? (size_t)w : cap - len - 1;
     }
 }
 
