@@ -102,7 +102,7 @@ static void s_fatal(void *arg, int rc)
  * real-time priority to SCHED_BATCH, which refuses it, and abort), and
  * only where this process may take SCHED_BATCH (libzmq aborts when a
  * thread cannot): tried on this thread first, then undone. */
-static void s_io_threads_batch(void *zctx)
+static bool s_may_batch(void)
 {
     pthread_t self = pthread_self();
     int policy = 0;
@@ -111,15 +111,19 @@ static void s_io_threads_batch(void *zctx)
     if (pthread_getschedparam(self, &policy, &was) != 0 ||
         policy != SCHED_OTHER ||
         pthread_setschedparam(self, S_SCHED_BATCH, &zero) != 0) {
-        tm_log(TM_LOG_INFO,
-               "node: ZeroMQ threads keep the node's scheduling policy");
-        return;
+        return false;
     }
     if (pthread_setschedparam(self, policy, &was) != 0) {
         tm_log(TM_LOG_WARN, "node: the control thread stays in SCHED_BATCH "
                             "(its policy could not be restored)");
     }
-    if (zmq_ctx_set(zctx, ZMQ_THREAD_SCHED_POLICY, S_SCHED_BATCH) != 0) {
+    return true;
+}
+
+static void s_io_threads_batch(void *zctx)
+{
+    if (!s_may_batch() ||
+        zmq_ctx_set(zctx, ZMQ_THREAD_SCHED_POLICY, S_SCHED_BATCH) != 0) {
         tm_log(TM_LOG_INFO,
                "node: ZeroMQ threads keep the node's scheduling policy");
     }

@@ -410,8 +410,7 @@ static void s_schedule(tm_sched_t *s)
         return;
     }
     idle = s_wants_more(s);
-    if (!idle && !s->stopped && !s->waiting && !s->run_active &&
-        s->mode == TM_CLOCK_REALTIME) {
+    if (!idle && !s->stopped && !s->waiting && s->mode == TM_CLOCK_REALTIME) {
         double h = tm_rt_h(s->rt);
         double next = s->rt_t0 + (double)(tm_rt_tick(s->rt) + 1 - s->rt_k0) * h;
         wait = next - tm_time_now();

@@ -76,8 +76,24 @@ rows=${pos[1]:-50}
 batch=${pos[2]:-4096}
 work=$(mktemp -d /tmp/tm-bench-telemetry.XXXXXX)
 node=""
+# start_node ARGS...: a node on the ports above with data in $work/d
+start_node() {
+    rm -rf "$work/d"
+    "$build/nodes/twinmesh-node" --data "$work/d" --checkpoint 0 \
+        --console "tcp://127.0.0.1:$cport" \
+        --telemetry "tcp://127.0.0.1:$tport" --log warn "$@" &
+    node=$!
+    wait_node
+}
+stop_node() {
+    kill "$node" 2>/dev/null || true
+    wait "$node" 2>/dev/null || true
+    node=""
+}
 cleanup() {
-    [ -n "$node" ] && kill "$node" 2>/dev/null && wait "$node" 2>/dev/null
+    if [ -n "$node" ]; then
+        stop_node
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,22 +111,11 @@ wait_node() {
     exit 1
 }
 
-stop_node() {
-    kill "$node" 2>/dev/null && wait "$node" 2>/dev/null
-    node=""
-}
-
 if [ "$latency" -gt 0 ]; then
     printf '[telemetry]\nwindow = 0\n' >"$work/node.ini"
     for k in $(seq "$repeat"); do
-        rm -rf "$work/d"
-        "$build/nodes/twinmesh-node" --config "$work/node.ini" \
-            --data "$work/d" --clock paused --tick "$tick" --checkpoint 0 \
-            --console "tcp://127.0.0.1:$cport" \
-            --telemetry "tcp://127.0.0.1:$tport" \
-            --outputs "tcp://127.0.0.1:$(port)" --log warn &
-        node=$!
-        wait_node
+        start_node --config "$work/node.ini" --clock paused --tick "$tick" \
+            --outputs "tcp://127.0.0.1:$(port)"
         tm spawn-many tb "$assets" --model pumpmon >/dev/null
         tm clock realtime >/dev/null
         echo "repeat $k:"
@@ -140,11 +145,7 @@ sys.exit(rc)' "$p50_max" "$p99_max"
     exit
 fi
 
-"$build/nodes/twinmesh-node" --data "$work/d" --clock paused --tick 1 \
-    --checkpoint 0 --console "tcp://127.0.0.1:$cport" \
-    --telemetry "tcp://127.0.0.1:$tport" --log warn &
-node=$!
-wait_node
+start_node --clock paused --tick 1
 tm spawn-many tb "$twins" --model pumpmon >/dev/null
 rc=0
 bench --assets "$twins" --rows "$rows" --batch "$batch" --repeat 5 \

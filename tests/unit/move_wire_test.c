@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "assert_rc.h"
 #include "tm_err.h"
 #include "tm_move_wire.h"
 
@@ -27,19 +28,6 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void s_assert_rc(int got, int want, const char *expr, const char *file,
-                        int line)
-{
-    if (got != want) {
-        print_error("%s returned %s (%d), expected %s (%d)\n", expr,
-                    tm_err_name(got), got, tm_err_name(want), want);
-        _fail(file, line);
-    }
-}
-
-#define assert_rc(expr, want)                                                  \
-    s_assert_rc((expr), (want), #expr, __FILE__, __LINE__)
 
 /* A package that failed to decode is all zeroes: nothing to free. */
 static void s_assert_zeroed(const tm_move_t *p)

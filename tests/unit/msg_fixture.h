@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "tm_err.h"
+#include "assert_rc.h"
 #include "tm_msg.h"
 
 #include <math.h>
@@ -18,19 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static inline void s_assert_rc(int got, int want, const char *expr,
-                               const char *file, int line)
-{
-    if (got != want) {
-        print_error("%s returned %s (%d), expected %s (%d)\n", expr,
-                    tm_err_name(got), got, tm_err_name(want), want);
-        _fail(file, line);
-    }
-}
-
-#define assert_rc(expr, want)                                                  \
-    s_assert_rc((expr), (want), #expr, __FILE__, __LINE__)
 
 /* A hand-built message: a tm_wire_buf_t that tests pack into freely. */
 typedef struct {

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tm_err.h"
+#include "assert_rc.h"
 #include "tm_wire.h"
 
 #include <math.h>
@@ -15,19 +16,6 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void s_assert_rc(int got, int want, const char *expr, const char *file,
-                        int line)
-{
-    if (got != want) {
-        print_error("%s returned %s (%d), expected %s (%d)\n", expr,
-                    tm_err_name(got), got, tm_err_name(want), want);
-        _fail(file, line);
-    }
-}
-
-#define assert_rc(expr, want)                                                  \
-    s_assert_rc((expr), (want), #expr, __FILE__, __LINE__)
 
 /* tm_wire_check over the listed bytes with default limits. */
 #define CHECK_BYTES(want, ...)                                                 \
